@@ -1,0 +1,192 @@
+package calendar_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/doorstep/doorstep/domain/calendar"
+)
+
+func mustDefault(tb testing.TB) *calendar.Calendar {
+	tb.Helper()
+	c, err := calendar.Default()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+func sh(tb testing.TB, s string) time.Time {
+	tb.Helper()
+	loc, err := calendar.LoadLocation("")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	t, err := time.ParseInLocation("2006-01-02 15:04", s, loc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return t
+}
+
+func TestAddWorkingDays(t *testing.T) {
+	c := mustDefault(t)
+	tests := []struct {
+		name  string
+		start string
+		n     int
+		want  string // local date of the deadline; the time is always 23:59:59.999999999
+	}{
+		// 2026 Spring Festival: Feb 14 (Sat) make-up, Feb 15–23 off, Feb 28 (Sat) make-up.
+		{"friday before spring festival, 1", "2026-02-13 10:00", 1, "2026-02-14"},
+		{"friday before spring festival, 2", "2026-02-13 10:00", 2, "2026-02-24"},
+		{"friday before spring festival, 3", "2026-02-13 10:00", 3, "2026-02-25"},
+		{"thursday, 3 crosses the holiday", "2026-02-12 09:00", 3, "2026-02-24"},
+		{"start on the make-up saturday", "2026-02-14 18:00", 1, "2026-02-24"},
+		{"start inside the holiday", "2026-02-16 08:00", 1, "2026-02-24"},
+		{"friday before feb 28 make-up", "2026-02-27 10:00", 1, "2026-02-28"},
+		{"over feb 28 make-up", "2026-02-27 10:00", 2, "2026-03-02"},
+		// 2026 National Day: Sep 20 (Sun) make-up, Sep 25–27 off, Oct 1–7 off, Oct 10 (Sat) make-up.
+		{"friday before sep 20 make-up", "2026-09-18 16:00", 1, "2026-09-20"},
+		{"after sep 20 make-up", "2026-09-18 16:00", 2, "2026-09-21"},
+		{"mid-autumn sep 25-27", "2026-09-24 11:00", 1, "2026-09-28"},
+		{"mid-autumn, 3", "2026-09-24 11:00", 3, "2026-09-30"},
+		{"national day, 1", "2026-09-30 11:00", 1, "2026-10-08"},
+		{"national day, 3 hits oct 10 make-up", "2026-09-30 11:00", 3, "2026-10-10"},
+		{"national day, 4", "2026-09-30 11:00", 4, "2026-10-12"},
+		{"referral acceptance, ordinary week", "2026-03-04 09:30", 3, "2026-03-09"},
+		// 2025: Jan 26 (Sun) + Feb 8 (Sat) make-up, Jan 28–Feb 4 off; Sep 28 (Sun), Oct 11 (Sat) make-up, Oct 1–8 off.
+		{"2025 jan 26 make-up", "2025-01-24 10:00", 1, "2025-01-26"},
+		{"2025 spring festival", "2025-01-24 10:00", 3, "2025-02-05"},
+		{"2025 feb 8 make-up", "2025-02-07 10:00", 1, "2025-02-08"},
+		{"2025 apr 27 make-up", "2025-04-25 10:00", 1, "2025-04-27"},
+		{"2025 sep 28 make-up", "2025-09-26 10:00", 1, "2025-09-28"},
+		{"2025 national day", "2025-09-26 10:00", 4, "2025-10-09"},
+		{"2025 oct 11 make-up", "2025-09-26 10:00", 6, "2025-10-11"},
+		{"2025 dragon boat may 31-jun 2", "2025-05-30 10:00", 1, "2025-06-03"},
+		// Across the year boundary: Jan 1–3 2026 off, Jan 4 (Sun) make-up.
+		{"new year 2026", "2025-12-31 15:00", 1, "2026-01-04"},
+		{"plain weekend", "2026-03-06 10:00", 1, "2026-03-09"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := c.AddWorkingDays(sh(t, tt.start), tt.n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := sh(t, tt.want+" 23:59").Add(59*time.Second + 999999999)
+			if !got.Equal(want) {
+				t.Fatalf("AddWorkingDays(%s, %d) = %s, want %s", tt.start, tt.n, got, want)
+			}
+		})
+	}
+}
+
+func TestStartIsReadInCalendarZone(t *testing.T) {
+	c := mustDefault(t)
+	// 17:00 UTC on Feb 13 is 01:00 on Feb 14 in Shanghai: the start day is the make-up Saturday.
+	got, err := c.AddWorkingDays(time.Date(2026, 2, 13, 17, 0, 0, 0, time.UTC), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y, m, d := got.Date(); y != 2026 || m != 2 || d != 24 {
+		t.Fatalf("got %s, want Feb 24", got)
+	}
+	// The same calendar in another zone reads the same instant as Feb 13.
+	got, err = c.In(time.UTC).AddWorkingDays(time.Date(2026, 2, 13, 17, 0, 0, 0, time.UTC), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y, m, d := got.Date(); y != 2026 || m != 2 || d != 14 || got.Location() != time.UTC {
+		t.Fatalf("got %s, want Feb 14 UTC", got)
+	}
+}
+
+func TestIsWorkingDay(t *testing.T) {
+	c := mustDefault(t)
+	tests := []struct {
+		day  string
+		want bool
+	}{
+		{"2026-02-14", true}, {"2026-02-15", false}, {"2026-02-23", false}, {"2026-02-24", true},
+		{"2026-02-28", true}, {"2026-03-07", false}, {"2026-09-20", true}, {"2026-09-25", false},
+		{"2026-10-07", false}, {"2026-10-08", true}, {"2026-10-10", true}, {"2026-06-19", false},
+		{"2025-10-08", false}, {"2025-10-11", true}, {"2025-01-01", false}, {"2025-01-02", true},
+	}
+	for _, tt := range tests {
+		got, err := c.IsWorkingDay(sh(t, tt.day+" 12:00"))
+		if err != nil || got != tt.want {
+			t.Errorf("IsWorkingDay(%s) = %v, %v; want %v", tt.day, got, err, tt.want)
+		}
+	}
+}
+
+func TestYearNotCovered(t *testing.T) {
+	c := mustDefault(t)
+	_, err := c.AddWorkingDays(sh(t, "2026-12-30 10:00"), 3)
+	var yerr *calendar.YearNotCoveredError
+	if !errors.Is(err, calendar.ErrYearNotCovered) || !errors.As(err, &yerr) || yerr.Year != 2027 {
+		t.Fatalf("err = %v, want year 2027 not covered", err)
+	}
+	if _, err := c.IsWorkingDay(sh(t, "2024-06-03 10:00")); !errors.Is(err, calendar.ErrYearNotCovered) {
+		t.Fatalf("2024: err = %v", err)
+	}
+
+	// Loading 2027 from JSON bytes makes it computable.
+	years, err := calendar.Parse([]byte(`{"year":2027,"off":["2027-01-01"],"work":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := c.With(years...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c2.AddWorkingDays(sh(t, "2026-12-30 10:00"), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Format(time.DateOnly) != "2027-01-05" { // Dec 31, (Jan 1 off, weekend), Jan 4, Jan 5
+		t.Fatalf("got %s", got)
+	}
+	if _, err := c.IsWorkingDay(sh(t, "2027-01-04 10:00")); err == nil {
+		t.Fatal("With must not change the receiver")
+	}
+	if ys := c2.Years(); len(ys) != 3 || ys[2] != 2027 {
+		t.Fatalf("years = %v", ys)
+	}
+}
+
+func TestInvalidData(t *testing.T) {
+	loc, _ := calendar.LoadLocation("")
+	tests := []struct {
+		name  string
+		years []calendar.Year
+	}{
+		{"make-up on a weekday", []calendar.Year{{Year: 2027, Work: []string{"2027-01-05"}}}},
+		{"date outside year", []calendar.Year{{Year: 2027, Off: []string{"2026-12-31/2027-01-01"}}}},
+		{"off and work", []calendar.Year{{Year: 2027, Off: []string{"2027-01-02"}, Work: []string{"2027-01-02"}}}},
+		{"duplicate year", []calendar.Year{{Year: 2027}, {Year: 2027}}},
+		{"bad date", []calendar.Year{{Year: 2027, Off: []string{"2027-02-30"}}}},
+		{"reversed range", []calendar.Year{{Year: 2027, Off: []string{"2027-02-10/2027-02-01"}}}},
+	}
+	for _, tt := range tests {
+		if _, err := calendar.New(loc, tt.years...); !errors.Is(err, calendar.ErrInvalidData) {
+			t.Errorf("%s: err = %v, want ErrInvalidData", tt.name, err)
+		}
+	}
+	if _, err := calendar.Parse([]byte("year: [")); !errors.Is(err, calendar.ErrInvalidData) {
+		t.Errorf("garbage: err = %v", err)
+	}
+	list, err := calendar.Parse([]byte("- year: 2028\n  off: [2028-01-01]\n- year: 2029\n  off: []\n"))
+	if err != nil || len(list) != 2 {
+		t.Errorf("list: %v %v", list, err)
+	}
+}
+
+func TestAddWorkingDaysRejectsNonPositive(t *testing.T) {
+	c := mustDefault(t)
+	if _, err := c.AddWorkingDays(sh(t, "2026-03-02 10:00"), 0); err == nil {
+		t.Fatal("n=0 must fail")
+	}
+}
