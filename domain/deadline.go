@@ -1,0 +1,151 @@
+package domain
+
+import (
+	"fmt"
+	"time"
+)
+
+// ClockKind names a deadline an aggregate can be running. Durable: stored in
+// alert events.
+type ClockKind string
+
+const (
+	ClockProblemResponse    ClockKind = "problem_response"    // first response (progress or resolution) after report/reopen
+	ClockProblemResolution  ClockKind = "problem_resolution"  // the time limit set on assignment, or extended
+	ClockProblemFollowUp    ClockKind = "problem_follow_up"   // monthly follow-up of a long_term problem
+	ClockReferralAcceptance ClockKind = "referral_acceptance" // accept or decline within 3 working days
+	ClockReferralCompletion ClockKind = "referral_completion" // the time limit the receiver promised on acceptance
+	ClockVisitDue           ClockKind = "visit_due"           // next visit by household class
+)
+
+// Clock is a deadline an aggregate is running now, as returned by the
+// aggregates' Clocks methods. Policy-derived clocks carry the policy version
+// recorded by the event that started (or last re-parameterised) them and the
+// attributes the policy looks up; clocks with a time limit fixed by a person
+// carry it as Due.
+type Clock struct {
+	Kind           ClockKind
+	Subject        string    // aggregate id
+	Start          time.Time // when the clock started
+	PolicyVersion  string
+	Due            time.Time // explicit due instant; zero means derived from the policy
+	HouseholdClass HouseholdClass
+	HandlingClass  HandlingClass
+	Colour         Colour
+	Urgency        Urgency
+	Responsible    string // who must act: the alert names them
+	Approached     bool   // an approaching alert was already recorded for this clock
+	Breached       bool   // a breach was already recorded for this clock
+}
+
+// Deadline is a clock with its derived instants.
+type Deadline struct {
+	Clock
+	Due         time.Time // late when something happens after this instant
+	Approaching time.Time // the approaching warning is due at this instant
+}
+
+// AlertStage is the kind of deadline alert.
+type AlertStage string
+
+const (
+	StageApproaching AlertStage = "approaching"
+	StageBreached    AlertStage = "breached"
+)
+
+// Pending returns the alert that should be recorded at now, if any: breached
+// once now is after Due (and no breach is recorded), approaching once now has
+// reached Approaching (and neither alert is recorded).
+func (d Deadline) Pending(now time.Time) (AlertStage, bool) {
+	switch {
+	case d.Breached:
+		return "", false
+	case now.After(d.Due):
+		return StageBreached, true
+	case !d.Approached && !now.Before(d.Approaching):
+		return StageApproaching, true
+	}
+	return "", false
+}
+
+// DeadlineAlert is the payload shared by all …deadline_approaching and
+// …deadline_breached events, appended by the deadline watcher. ClockStart
+// and Due identify the clock instance, so a restarted or extended clock
+// alerts again and a repeated alert is recognised.
+type DeadlineAlert struct {
+	Kind          ClockKind `json:"kind"`
+	ClockStart    time.Time `json:"clock_start"`
+	Due           time.Time `json:"due"`
+	PolicyVersion string    `json:"policy_version,omitempty"`
+	Responsible   string    `json:"responsible,omitempty"`
+	Supervisor    string    `json:"supervisor,omitempty"`
+	At            time.Time `json:"at"`
+}
+
+// alertMarks remembers the alerts recorded per clock kind.
+type alertMarks map[ClockKind]alertMark
+
+type alertMark struct {
+	start, due          time.Time
+	approached, breached bool
+}
+
+func (m alertMarks) record(a DeadlineAlert, stage AlertStage) {
+	cur := m[a.Kind]
+	if !cur.start.Equal(a.ClockStart) || !cur.due.Equal(a.Due) {
+		cur = alertMark{start: a.ClockStart, due: a.Due}
+	}
+	if stage == StageBreached {
+		cur.breached = true
+	} else {
+		cur.approached = true
+	}
+	m[a.Kind] = cur
+}
+
+// stamp sets the Approached/Breached flags of c from the recorded alerts.
+// An alert belongs to the clock when the start matches and, for clocks with
+// an explicit due, the due matches too.
+func (m alertMarks) stamp(c Clock) Clock {
+	if mk, ok := m[c.Kind]; ok && mk.start.Equal(c.Start) && (c.Due.IsZero() || mk.due.Equal(c.Due)) {
+		c.Approached, c.Breached = mk.approached, mk.breached
+	}
+	return c
+}
+
+// decideAlert checks an alert against the running clocks. noop is true when
+// the alert was already recorded (the watcher may retry freely).
+func decideAlert(meta Meta, running []Clock, d Deadline, stage AlertStage, supervisor string) (a DeadlineAlert, noop bool, err error) {
+	if err := meta.check(); err != nil {
+		return a, false, err
+	}
+	if stage != StageApproaching && stage != StageBreached {
+		return a, false, badValue("stage", "alert stage", "提醒阶段", stage, StageApproaching, StageBreached)
+	}
+	var cur *Clock
+	for i := range running {
+		if running[i].Kind == d.Kind {
+			cur = &running[i]
+		}
+	}
+	if cur == nil || !cur.Start.Equal(d.Start) || !cur.Due.Equal(d.Clock.Due) {
+		return a, false, newError(ErrConflict, "clock_not_running", "kind",
+			fmt.Sprintf("the %s deadline that started %s is no longer running (met, stopped or restarted); derive deadlines again from the current state", d.Kind, d.Start.Format(time.RFC3339)),
+			fmt.Sprintf("自 %s 起的 %s 期限已不再计时（已完成、已停止或已重新计时）；请按当前状态重新计算期限", d.Start.Format(time.RFC3339), d.Kind))
+	}
+	if cur.Breached || (stage == StageApproaching && cur.Approached) {
+		return a, true, nil
+	}
+	if stage == StageBreached && !meta.At.After(d.Due) {
+		return a, false, newError(ErrRule, "deadline_not_reached", "at",
+			fmt.Sprintf("the %s deadline is due %s and has not passed yet; record the breach after that", d.Kind, d.Due.Format(time.RFC3339)),
+			fmt.Sprintf("%s 期限为 %s，尚未逾期；请在此之后再记录逾期", d.Kind, d.Due.Format(time.RFC3339)))
+	}
+	if stage == StageApproaching && meta.At.Before(d.Approaching) {
+		return a, false, newError(ErrRule, "deadline_not_approaching", "at",
+			fmt.Sprintf("the %s deadline is not approaching before %s; warn after that", d.Kind, d.Approaching.Format(time.RFC3339)),
+			fmt.Sprintf("%s 期限在 %s 之前不属于临近；请在此之后再提醒", d.Kind, d.Approaching.Format(time.RFC3339)))
+	}
+	return DeadlineAlert{Kind: d.Kind, ClockStart: d.Start, Due: d.Due, PolicyVersion: d.PolicyVersion,
+		Responsible: d.Responsible, Supervisor: supervisor, At: meta.At}, false, nil
+}

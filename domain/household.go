@@ -1,0 +1,575 @@
+package domain
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Household is the aggregate of one household file ("一户一档"), including
+// its visits. The zero value is not usable; start from NewHousehold. Not safe
+// for concurrent use.
+type Household struct {
+	id            string
+	version       uint64
+	registered    bool
+	registeredAt  time.Time
+	address       string
+	community     string
+	grid          string
+	worker        string
+	class         HouseholdClass
+	category      AssistanceCategory
+	risk          RiskLevel
+	needs         map[NeedDomain][]string
+	resources     HouseholdResourcesOffered
+	consent       bool
+	archived      bool
+	archiveReason ArchiveReason
+	members       []*Member
+	visits        []VisitRecorded
+	lastVisit     time.Time // occurred-at of the last completed visit
+	policyVersion string    // recorded by the latest event that set the visit_due rule
+	alerts        alertMarks
+}
+
+// Member is a household member as folded from events.
+type Member struct {
+	ID string
+	MemberDetails
+	JoinedAt   time.Time
+	Left       bool
+	LeftAt     time.Time
+	LeftReason string
+}
+
+// NewHousehold returns the empty aggregate for a household id (the stream is
+// HouseholdStream(id)).
+func NewHousehold(id string) *Household {
+	return &Household{id: id, alerts: alertMarks{}}
+}
+
+// Getters.
+func (h *Household) ID() string                     { return h.id }
+func (h *Household) Version() uint64                { return h.version }
+func (h *Household) Registered() bool               { return h.registered }
+func (h *Household) RegisteredAt() time.Time        { return h.registeredAt }
+func (h *Household) Address() string                { return h.address }
+func (h *Household) Community() string              { return h.community }
+func (h *Household) Grid() string                   { return h.grid }
+func (h *Household) ResponsibleWorker() string      { return h.worker }
+func (h *Household) Class() HouseholdClass          { return h.class }
+func (h *Household) Category() AssistanceCategory   { return h.category }
+func (h *Household) Risk() RiskLevel                { return h.risk }
+func (h *Household) Consent() bool                  { return h.consent }
+func (h *Household) Archived() bool                 { return h.archived }
+func (h *Household) ArchiveReason() ArchiveReason   { return h.archiveReason }
+func (h *Household) LastCompletedVisit() time.Time  { return h.lastVisit }
+func (h *Household) Volunteer() bool                { return h.resources.Volunteer }
+func (h *Household) Skills() []string               { return slices.Clone(h.resources.Skills) }
+func (h *Household) IdleResources() []string        { return slices.Clone(h.resources.Idle) }
+func (h *Household) Visits() []VisitRecorded        { return slices.Clone(h.visits) }
+func (h *Household) PolicyVersion() string          { return h.policyVersion }
+func (h *Household) Needs() map[NeedDomain][]string { return maps.Clone(h.needs) }
+
+// Members returns the current members (not those who left), in joining order.
+func (h *Household) Members() []Member {
+	var out []Member
+	for _, m := range h.members {
+		if !m.Left {
+			out = append(out, *m)
+		}
+	}
+	return out
+}
+
+// Member returns a member by id, including one who left.
+func (h *Household) Member(id string) (Member, bool) {
+	if m := h.member(id); m != nil {
+		return *m, true
+	}
+	return Member{}, false
+}
+
+func (h *Household) member(id string) *Member {
+	for _, m := range h.members {
+		if m.ID == id {
+			return m
+		}
+	}
+	return nil
+}
+
+// Clocks returns the deadlines the household is running: visit_due while it
+// is registered and not archived, started by the last completed visit (or
+// registration).
+func (h *Household) Clocks() []Clock {
+	if !h.registered || h.archived {
+		return nil
+	}
+	start := h.registeredAt
+	if h.lastVisit.After(start) {
+		start = h.lastVisit
+	}
+	return []Clock{h.alerts.stamp(Clock{Kind: ClockVisitDue, Subject: h.id, Start: start, PolicyVersion: h.policyVersion,
+		HouseholdClass: h.class, Responsible: h.worker})}
+}
+
+// Apply folds one event into the household. It never fails.
+func (h *Household) Apply(e Event) {
+	h.version++
+	switch e := e.(type) {
+	case HouseholdRegistered:
+		h.registered, h.registeredAt = true, e.At
+		h.address, h.community, h.grid, h.worker = e.Address, e.Community, e.Grid, e.ResponsibleWorker
+		h.class, h.category, h.risk, h.policyVersion = e.Class, e.Category, e.Risk, e.PolicyVersion
+	case HouseholdMemberAdded:
+		h.members = append(h.members, &Member{ID: e.MemberID, MemberDetails: e.MemberDetails, JoinedAt: e.At})
+	case HouseholdMemberChanged:
+		if m := h.member(e.MemberID); m != nil {
+			m.MemberDetails = e.MemberDetails
+		}
+	case HouseholdMemberLeft:
+		if m := h.member(e.MemberID); m != nil {
+			m.Left, m.LeftAt, m.LeftReason = true, e.At, e.Reason
+		}
+	case HouseholdRelocated:
+		h.address, h.community, h.grid = e.Address, e.Community, e.Grid
+	case HouseholdWorkerChanged:
+		h.worker = e.To
+	case HouseholdClassChanged:
+		h.class, h.policyVersion = e.To, e.PolicyVersion
+	case HouseholdCategoryChanged:
+		h.category = e.To
+	case HouseholdRiskChanged:
+		h.risk = e.To
+	case HouseholdNeedsAssessed:
+		h.needs = maps.Clone(e.Needs)
+	case HouseholdResourcesOffered:
+		h.resources = e
+	case HouseholdConsentRecorded:
+		h.consent = e.Given
+	case HouseholdArchived:
+		h.archived, h.archiveReason = true, e.Reason
+	case VisitRecorded:
+		h.visits = append(h.visits, e)
+		if e.Outcome == OutcomeCompleted && e.OccurredAt.After(h.lastVisit) {
+			h.lastVisit, h.policyVersion = e.OccurredAt, e.PolicyVersion
+		}
+	case HouseholdDeadlineApproaching:
+		h.alerts.record(e.DeadlineAlert, StageApproaching)
+	case HouseholdDeadlineBreached:
+		h.alerts.record(e.DeadlineAlert, StageBreached)
+	}
+}
+
+// active checks that commands may change the household.
+func (h *Household) active(meta Meta) error {
+	if err := meta.check(); err != nil {
+		return err
+	}
+	if !h.registered {
+		return newError(ErrNotFound, "household_not_found", "household_id",
+			fmt.Sprintf("household %s is not registered; register it first", h.id),
+			fmt.Sprintf("家庭 %s 尚未登记；请先登记", h.id))
+	}
+	if h.archived {
+		return newError(ErrRule, "household_archived", "household_id",
+			fmt.Sprintf("household %s is archived (%s); nothing more can be recorded on it", h.id, h.archiveReason),
+			fmt.Sprintf("家庭 %s 已归档（%s）；不能再记录任何内容", h.id, h.archiveReason))
+	}
+	return nil
+}
+
+func reasonRequired(field string) *Error {
+	return required(field, "a reason", "原因")
+}
+
+func noChange(field, what, whatZH, value string) *Error {
+	return newError(ErrRule, "no_change", field,
+		fmt.Sprintf("%s is already %q; nothing to change", what, value),
+		fmt.Sprintf("%s已经是 %q；无需变更", whatZH, value))
+}
+
+// RegisterHousehold is the input of Household.Register.
+type RegisterHousehold struct {
+	Address           string
+	Community         string
+	Grid              string
+	ResponsibleWorker string
+	Class             HouseholdClass
+	Category          AssistanceCategory
+	Risk              RiskLevel
+}
+
+// Register opens the household file. It fails with ErrConflict
+// ("household_exists") when the household is already registered.
+func (h *Household) Register(meta Meta, pol *Policy, in RegisterHousehold) ([]Event, error) {
+	if err := meta.check(); err != nil {
+		return nil, err
+	}
+	if h.registered {
+		return nil, newError(ErrConflict, "household_exists", "household_id",
+			fmt.Sprintf("household %s is already registered; change it instead of registering it again", h.id),
+			fmt.Sprintf("家庭 %s 已登记；请修改现有档案，不要重复登记", h.id))
+	}
+	switch {
+	case h.id == "":
+		return nil, required("household_id", "the household id", "家庭编号")
+	case strings.TrimSpace(in.Address) == "":
+		return nil, required("address", "the address", "地址")
+	case in.Community == "":
+		return nil, required("community", "the community", "社区")
+	case in.Grid == "":
+		return nil, required("grid", "the grid", "网格")
+	case in.ResponsibleWorker == "":
+		return nil, required("responsible_worker", "the responsible worker", "责任人")
+	}
+	if err := checkClass(in.Class); err != nil {
+		return nil, err
+	}
+	if err := checkCategory(in.Category); err != nil {
+		return nil, err
+	}
+	if err := checkRisk(in.Risk); err != nil {
+		return nil, err
+	}
+	return []Event{HouseholdRegistered{HouseholdID: h.id, Address: in.Address, Community: in.Community, Grid: in.Grid,
+		ResponsibleWorker: in.ResponsibleWorker, Class: in.Class, Category: in.Category, Risk: in.Risk,
+		PolicyVersion: pol.Version, At: meta.At, By: meta.Actor}}, nil
+}
+
+func checkClass(c HouseholdClass) error {
+	if !oneOf(c, HouseholdClasses()...) {
+		return badValue("class", "household class", "家庭类别", c, HouseholdClasses()...)
+	}
+	return nil
+}
+
+func checkCategory(c AssistanceCategory) error {
+	if !oneOf(c, CategoryNone, CategoryTeKun, CategoryDiBao, CategoryMarginal, CategoryTemporary) {
+		return badValue("category", "assistance category (empty for none)", "救助类别（无则留空）", c, CategoryTeKun, CategoryDiBao, CategoryMarginal, CategoryTemporary)
+	}
+	return nil
+}
+
+func checkRisk(r RiskLevel) error {
+	if !oneOf(r, RiskRed, RiskYellow, RiskBlue, RiskGreen) {
+		return badValue("risk", "risk level", "风险等级", r, RiskRed, RiskYellow, RiskBlue, RiskGreen)
+	}
+	return nil
+}
+
+func (h *Household) checkMember(d MemberDetails) error {
+	if strings.TrimSpace(d.Name) == "" {
+		return required("name", "the member's name", "成员姓名")
+	}
+	if d.Relation == "" {
+		return required("relation", "the member's relation", "成员关系")
+	}
+	if d.BirthDate != "" {
+		if _, err := time.Parse(time.DateOnly, d.BirthDate); err != nil {
+			return newError(ErrInvalid, "invalid_birth_date", "birth_date",
+				fmt.Sprintf("birth date %q is not a date; write it as YYYY-MM-DD", d.BirthDate),
+				fmt.Sprintf("出生日期 %q 格式不正确；请按 YYYY-MM-DD 填写", d.BirthDate))
+		}
+	}
+	if d.sensitive() && !h.consent {
+		return h.consentRequired()
+	}
+	return nil
+}
+
+func (h *Household) consentRequired() *Error {
+	return newError(ErrRule, "consent_required", "consent",
+		fmt.Sprintf("household %s has not consented to data collection; record consent before entering identity, contact, income, health or disability data", h.id),
+		fmt.Sprintf("家庭 %s 尚未同意信息采集；录入身份证号、联系方式、收入、健康或残疾信息前请先记录知情同意", h.id))
+}
+
+// AddMember adds a member under a new member id. Sensitive fields need consent.
+func (h *Household) AddMember(meta Meta, memberID string, d MemberDetails) ([]Event, error) {
+	if err := h.active(meta); err != nil {
+		return nil, err
+	}
+	if memberID == "" {
+		return nil, required("member_id", "the member id", "成员编号")
+	}
+	if h.member(memberID) != nil {
+		return nil, newError(ErrConflict, "member_exists", "member_id",
+			fmt.Sprintf("member %s is already in household %s; change the member instead", memberID, h.id),
+			fmt.Sprintf("成员 %s 已在家庭 %s 中；请修改该成员信息", memberID, h.id))
+	}
+	if err := h.checkMember(d); err != nil {
+		return nil, err
+	}
+	return []Event{HouseholdMemberAdded{MemberID: memberID, MemberDetails: d, At: meta.At, By: meta.Actor}}, nil
+}
+
+func (h *Household) currentMember(memberID string) (*Member, error) {
+	m := h.member(memberID)
+	if m == nil || m.Left {
+		return nil, newError(ErrNotFound, "member_not_found", "member_id",
+			fmt.Sprintf("household %s has no current member %s; check the member id", h.id, memberID),
+			fmt.Sprintf("家庭 %s 没有现有成员 %s；请核对成员编号", h.id, memberID))
+	}
+	return m, nil
+}
+
+// ChangeMember replaces a current member's details; a reason is required.
+func (h *Household) ChangeMember(meta Meta, memberID string, d MemberDetails, reason string) ([]Event, error) {
+	if err := h.active(meta); err != nil {
+		return nil, err
+	}
+	if _, err := h.currentMember(memberID); err != nil {
+		return nil, err
+	}
+	if err := h.checkMember(d); err != nil {
+		return nil, err
+	}
+	if reason == "" {
+		return nil, reasonRequired("reason")
+	}
+	return []Event{HouseholdMemberChanged{MemberID: memberID, MemberDetails: d, Reason: reason, At: meta.At, By: meta.Actor}}, nil
+}
+
+// RemoveMember records that a current member left; a reason is required.
+func (h *Household) RemoveMember(meta Meta, memberID, reason string) ([]Event, error) {
+	if err := h.active(meta); err != nil {
+		return nil, err
+	}
+	if _, err := h.currentMember(memberID); err != nil {
+		return nil, err
+	}
+	if reason == "" {
+		return nil, reasonRequired("reason")
+	}
+	return []Event{HouseholdMemberLeft{MemberID: memberID, Reason: reason, At: meta.At, By: meta.Actor}}, nil
+}
+
+// Relocate moves the household to a new address (and possibly community and
+// grid) within the area served.
+func (h *Household) Relocate(meta Meta, address, community, grid, reason string) ([]Event, error) {
+	if err := h.active(meta); err != nil {
+		return nil, err
+	}
+	switch {
+	case strings.TrimSpace(address) == "":
+		return nil, required("address", "the address", "地址")
+	case community == "":
+		return nil, required("community", "the community", "社区")
+	case grid == "":
+		return nil, required("grid", "the grid", "网格")
+	case reason == "":
+		return nil, reasonRequired("reason")
+	case address == h.address && community == h.community && grid == h.grid:
+		return nil, noChange("address", "the address", "地址", address)
+	}
+	return []Event{HouseholdRelocated{FromAddress: h.address, FromCommunity: h.community, FromGrid: h.grid,
+		Address: address, Community: community, Grid: grid, Reason: reason, At: meta.At, By: meta.Actor}}, nil
+}
+
+// AssignWorker makes another worker responsible for the household.
+func (h *Household) AssignWorker(meta Meta, worker, reason string) ([]Event, error) {
+	if err := h.active(meta); err != nil {
+		return nil, err
+	}
+	switch {
+	case worker == "":
+		return nil, required("to", "the responsible worker", "责任人")
+	case worker == h.worker:
+		return nil, noChange("to", "the responsible worker", "责任人", worker)
+	case reason == "":
+		return nil, reasonRequired("reason")
+	}
+	return []Event{HouseholdWorkerChanged{From: h.worker, To: worker, Reason: reason, At: meta.At, By: meta.Actor}}, nil
+}
+
+// ChangeClass changes the household class (and so its visit frequency under
+// pol); a reason is required.
+func (h *Household) ChangeClass(meta Meta, pol *Policy, to HouseholdClass, reason string) ([]Event, error) {
+	if err := h.active(meta); err != nil {
+		return nil, err
+	}
+	if err := checkClass(to); err != nil {
+		return nil, err
+	}
+	if to == h.class {
+		return nil, noChange("class", "the household class", "家庭类别", string(to))
+	}
+	if reason == "" {
+		return nil, reasonRequired("reason")
+	}
+	return []Event{HouseholdClassChanged{From: h.class, To: to, Reason: reason, PolicyVersion: pol.Version, At: meta.At, By: meta.Actor}}, nil
+}
+
+// ChangeCategory changes the assistance category ("" = none); a reason is required.
+func (h *Household) ChangeCategory(meta Meta, to AssistanceCategory, reason string) ([]Event, error) {
+	if err := h.active(meta); err != nil {
+		return nil, err
+	}
+	if err := checkCategory(to); err != nil {
+		return nil, err
+	}
+	if to == h.category {
+		return nil, noChange("category", "the assistance category", "救助类别", string(to))
+	}
+	if reason == "" {
+		return nil, reasonRequired("reason")
+	}
+	return []Event{HouseholdCategoryChanged{From: h.category, To: to, Reason: reason, At: meta.At, By: meta.Actor}}, nil
+}
+
+// ChangeRisk changes the risk level; a reason is required.
+func (h *Household) ChangeRisk(meta Meta, to RiskLevel, reason string) ([]Event, error) {
+	if err := h.active(meta); err != nil {
+		return nil, err
+	}
+	if err := checkRisk(to); err != nil {
+		return nil, err
+	}
+	if to == h.risk {
+		return nil, noChange("risk", "the risk level", "风险等级", string(to))
+	}
+	if reason == "" {
+		return nil, reasonRequired("reason")
+	}
+	return []Event{HouseholdRiskChanged{From: h.risk, To: to, Reason: reason, At: meta.At, By: meta.Actor}}, nil
+}
+
+// AssessNeeds replaces the needs in the five domains.
+func (h *Household) AssessNeeds(meta Meta, needs map[NeedDomain][]string, note string) ([]Event, error) {
+	if err := h.active(meta); err != nil {
+		return nil, err
+	}
+	clean := map[NeedDomain][]string{}
+	for d, subs := range needs {
+		if !oneOf(d, NeedElderlyCare, NeedMedical, NeedEducation, NeedEmployment, NeedCulture) {
+			return nil, badValue("needs", "need domain", "需求领域", d, NeedElderlyCare, NeedMedical, NeedEducation, NeedEmployment, NeedCulture)
+		}
+		if len(subs) > 0 {
+			clean[d] = slices.Clone(subs)
+		}
+	}
+	return []Event{HouseholdNeedsAssessed{Needs: clean, Note: note, At: meta.At, By: meta.Actor}}, nil
+}
+
+// OfferResources replaces what the household offers (skills, volunteering, idle resources).
+func (h *Household) OfferResources(meta Meta, skills []string, volunteer bool, idle []string) ([]Event, error) {
+	if err := h.active(meta); err != nil {
+		return nil, err
+	}
+	return []Event{HouseholdResourcesOffered{Skills: slices.Clone(skills), Volunteer: volunteer, Idle: slices.Clone(idle), At: meta.At, By: meta.Actor}}, nil
+}
+
+// RecordConsent records consent to data collection given or withdrawn.
+// Withdrawing needs a reason. Recording the state it is already in is a
+// "no_change" error.
+func (h *Household) RecordConsent(meta Meta, given bool, scope, reason string) ([]Event, error) {
+	if err := h.active(meta); err != nil {
+		return nil, err
+	}
+	if given == h.consent {
+		return nil, noChange("given", "consent", "知情同意", fmt.Sprint(given))
+	}
+	if !given && reason == "" {
+		return nil, reasonRequired("reason")
+	}
+	return []Event{HouseholdConsentRecorded{Given: given, Scope: scope, Reason: reason, At: meta.At, By: meta.Actor}}, nil
+}
+
+// Archive closes the household file (moved away, dissolved, …).
+func (h *Household) Archive(meta Meta, reason ArchiveReason, note string) ([]Event, error) {
+	if err := h.active(meta); err != nil {
+		return nil, err
+	}
+	if !oneOf(reason, ArchiveMovedAway, ArchiveDissolved, ArchiveOther) {
+		return nil, badValue("reason", "archive reason", "归档原因", reason, ArchiveMovedAway, ArchiveDissolved, ArchiveOther)
+	}
+	if reason == ArchiveOther && note == "" {
+		return nil, required("note", "a note explaining the archive", "归档说明")
+	}
+	return []Event{HouseholdArchived{Reason: reason, Note: note, At: meta.At, By: meta.Actor}}, nil
+}
+
+// RecordVisit is the input of Household.RecordVisit.
+type RecordVisit struct {
+	VisitID        string
+	Team           []string
+	OccurredAt     time.Time
+	Mode           VisitMode
+	Outcome        VisitOutcome
+	Understandings Understandings
+	Observations   string
+	Summary        string
+	Attachments    []string
+	CheckIn        *CheckIn
+	ProblemIDs     []string
+}
+
+// RecordVisit records a visit, including a refusal or "nobody home". meta.At
+// is the entry time: the visit must not lie in its future, and entry after
+// pol.VisitEntry marks the visit Late (it is still recorded). Problems found
+// and the five understandings belong only to completed visits; sealed
+// understandings need consent.
+func (h *Household) RecordVisit(meta Meta, pol *Policy, in RecordVisit) ([]Event, error) {
+	if err := h.active(meta); err != nil {
+		return nil, err
+	}
+	switch {
+	case in.VisitID == "":
+		return nil, required("visit_id", "the visit id", "走访编号")
+	case len(in.Team) == 0 || slices.Contains(in.Team, ""):
+		return nil, required("team", "the visiting team (at least one person)", "走访人员（至少一人）")
+	case in.OccurredAt.IsZero():
+		return nil, required("occurred_at", "the time of the visit", "走访时间")
+	}
+	for _, v := range h.visits {
+		if v.VisitID == in.VisitID {
+			return nil, newError(ErrConflict, "visit_exists", "visit_id",
+				fmt.Sprintf("visit %s is already recorded on household %s", in.VisitID, h.id),
+				fmt.Sprintf("走访 %s 已记录在家庭 %s 中", in.VisitID, h.id))
+		}
+	}
+	if in.OccurredAt.After(meta.At) {
+		return nil, newError(ErrInvalid, "visit_in_future", "occurred_at",
+			fmt.Sprintf("the visit time %s is later than the entry time %s; record a visit after it happened", in.OccurredAt.Format(time.RFC3339), meta.At.Format(time.RFC3339)),
+			fmt.Sprintf("走访时间 %s 晚于录入时间 %s；请在走访完成后再录入", in.OccurredAt.Format(time.RFC3339), meta.At.Format(time.RFC3339)))
+	}
+	if !oneOf(in.Mode, ModeHome, ModePhone, ModeVideo, ModeOnline) {
+		return nil, badValue("mode", "visit mode", "走访方式", in.Mode, ModeHome, ModePhone, ModeVideo, ModeOnline)
+	}
+	if !oneOf(in.Outcome, OutcomeCompleted, OutcomeRefused, OutcomeNobodyHome) {
+		return nil, badValue("outcome", "visit outcome", "走访结果", in.Outcome, OutcomeCompleted, OutcomeRefused, OutcomeNobodyHome)
+	}
+	if in.Outcome != OutcomeCompleted && (len(in.ProblemIDs) > 0 || !in.Understandings.isZero()) {
+		return nil, newError(ErrRule, "visit_not_completed", "outcome",
+			fmt.Sprintf("a visit with outcome %q cannot record findings or problems; record the refusal or absence only", in.Outcome),
+			fmt.Sprintf("结果为 %q 的走访不能记录了解情况或问题；请只记录拒访或无人在家", in.Outcome))
+	}
+	if in.Understandings.sensitive() && !h.consent {
+		return nil, h.consentRequired()
+	}
+	late := meta.At.Sub(in.OccurredAt) > pol.VisitEntry.duration()
+	return []Event{VisitRecorded{VisitID: in.VisitID, Team: slices.Clone(in.Team), OccurredAt: in.OccurredAt, RecordedAt: meta.At,
+		Mode: in.Mode, Outcome: in.Outcome, Understandings: in.Understandings, Observations: in.Observations, Summary: in.Summary,
+		Attachments: slices.Clone(in.Attachments), CheckIn: in.CheckIn, ProblemIDs: slices.Clone(in.ProblemIDs),
+		Late: late, PolicyVersion: pol.Version, By: meta.Actor}}, nil
+}
+
+// RecordDeadlineAlert records an approaching or breached alert on a running
+// clock (see Clocks and PolicySet.Deadline). It returns no events and no
+// error when the same alert is already recorded, so the watcher may retry.
+// It fails with "clock_not_running" (ErrConflict) when d no longer matches a
+// running clock and with ErrRule when meta.At is too early.
+func (h *Household) RecordDeadlineAlert(meta Meta, d Deadline, stage AlertStage, supervisor string) ([]Event, error) {
+	a, noop, err := decideAlert(meta, h.Clocks(), d, stage, supervisor)
+	if err != nil || noop {
+		return nil, err
+	}
+	if stage == StageBreached {
+		return []Event{HouseholdDeadlineBreached{a}}, nil
+	}
+	return []Event{HouseholdDeadlineApproaching{a}}, nil
+}

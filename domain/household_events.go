@@ -1,0 +1,235 @@
+package domain
+
+import "time"
+
+// Household event types (stream "household-<id>"). Durable names.
+const (
+	TypeHouseholdRegistered          = "household.registered"
+	TypeHouseholdMemberAdded         = "household.member_added"
+	TypeHouseholdMemberChanged       = "household.member_changed"
+	TypeHouseholdMemberLeft          = "household.member_left"
+	TypeHouseholdRelocated           = "household.relocated"
+	TypeHouseholdWorkerChanged       = "household.worker_changed"
+	TypeHouseholdClassChanged        = "household.class_changed"
+	TypeHouseholdCategoryChanged     = "household.category_changed"
+	TypeHouseholdRiskChanged         = "household.risk_changed"
+	TypeHouseholdNeedsAssessed       = "household.needs_assessed"
+	TypeHouseholdResourcesOffered    = "household.resources_offered"
+	TypeHouseholdConsentRecorded     = "household.consent_recorded"
+	TypeHouseholdArchived            = "household.archived"
+	TypeVisitRecorded                = "visit.recorded"
+	TypeHouseholdDeadlineApproaching = "household.deadline_approaching"
+	TypeHouseholdDeadlineBreached    = "household.deadline_breached"
+)
+
+// HouseholdRegistered opens a household file. It starts the visit_due clock.
+type HouseholdRegistered struct {
+	HouseholdID       string             `json:"household_id"`
+	Address           string             `json:"address"`
+	Community         string             `json:"community"`
+	Grid              string             `json:"grid"`
+	ResponsibleWorker string             `json:"responsible_worker"`
+	Class             HouseholdClass     `json:"class"`
+	Category          AssistanceCategory `json:"category,omitempty"`
+	Risk              RiskLevel          `json:"risk"`
+	PolicyVersion     string             `json:"policy_version"`
+	At                time.Time          `json:"at"`
+	By                string             `json:"by"`
+}
+
+// MemberDetails describes a household member. Sensitive fields are sealed
+// with the household's key; they need the household's consent.
+type MemberDetails struct {
+	Name       string `json:"name"`
+	Relation   string `json:"relation"`             // to the head of household, e.g. "本人", "配偶", "子女"
+	BirthDate  string `json:"birth_date,omitempty"` // YYYY-MM-DD
+	Occupation string `json:"occupation,omitempty"`
+	IDNumber   Sealed `json:"id_number,omitzero"`
+	Phone      Sealed `json:"phone,omitzero"`
+	Income     Sealed `json:"income,omitzero"`
+	Health     Sealed `json:"health,omitzero"`
+	Disability Sealed `json:"disability,omitzero"`
+}
+
+func (d MemberDetails) sensitive() bool {
+	return !d.IDNumber.IsZero() || !d.Phone.IsZero() || !d.Income.IsZero() || !d.Health.IsZero() || !d.Disability.IsZero()
+}
+
+// HouseholdMemberAdded: a member joins the household.
+type HouseholdMemberAdded struct {
+	MemberID string `json:"member_id"`
+	MemberDetails
+	At time.Time `json:"at"`
+	By string    `json:"by"`
+}
+
+// HouseholdMemberChanged replaces a member's details.
+type HouseholdMemberChanged struct {
+	MemberID string `json:"member_id"`
+	MemberDetails
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+	By     string    `json:"by"`
+}
+
+// HouseholdMemberLeft: a member left (moved out, died, …).
+type HouseholdMemberLeft struct {
+	MemberID string    `json:"member_id"`
+	Reason   string    `json:"reason"`
+	At       time.Time `json:"at"`
+	By       string    `json:"by"`
+}
+
+// HouseholdRelocated: the household moved within the area served.
+type HouseholdRelocated struct {
+	FromAddress   string    `json:"from_address"`
+	FromCommunity string    `json:"from_community"`
+	FromGrid      string    `json:"from_grid"`
+	Address       string    `json:"address"`
+	Community     string    `json:"community"`
+	Grid          string    `json:"grid"`
+	Reason        string    `json:"reason"`
+	At            time.Time `json:"at"`
+	By            string    `json:"by"`
+}
+
+// HouseholdWorkerChanged: another worker becomes responsible for the household.
+type HouseholdWorkerChanged struct {
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+	By     string    `json:"by"`
+}
+
+// HouseholdClassChanged changes the household class, and so the visit
+// frequency; it re-parameterises the visit_due clock with PolicyVersion.
+type HouseholdClassChanged struct {
+	From          HouseholdClass `json:"from"`
+	To            HouseholdClass `json:"to"`
+	Reason        string         `json:"reason"`
+	PolicyVersion string         `json:"policy_version"`
+	At            time.Time      `json:"at"`
+	By            string         `json:"by"`
+}
+
+// HouseholdCategoryChanged changes the assistance category ("" = none).
+type HouseholdCategoryChanged struct {
+	From   AssistanceCategory `json:"from"`
+	To     AssistanceCategory `json:"to"`
+	Reason string             `json:"reason"`
+	At     time.Time          `json:"at"`
+	By     string             `json:"by"`
+}
+
+// HouseholdRiskChanged changes the risk level.
+type HouseholdRiskChanged struct {
+	From   RiskLevel `json:"from"`
+	To     RiskLevel `json:"to"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+	By     string    `json:"by"`
+}
+
+// HouseholdNeedsAssessed replaces the needs in the five domains: sub-needs
+// per domain (free text such as "助餐", "康复"). Domains not listed have no need.
+type HouseholdNeedsAssessed struct {
+	Needs map[NeedDomain][]string `json:"needs"`
+	Note  string                  `json:"note,omitempty"`
+	At    time.Time               `json:"at"`
+	By    string                  `json:"by"`
+}
+
+// HouseholdResourcesOffered replaces what the household offers the community.
+type HouseholdResourcesOffered struct {
+	Skills    []string  `json:"skills,omitempty"`
+	Volunteer bool      `json:"volunteer"`
+	Idle      []string  `json:"idle,omitempty"` // idle resources, e.g. a spare room
+	At        time.Time `json:"at"`
+	By        string    `json:"by"`
+}
+
+// HouseholdConsentRecorded: consent to data collection given or withdrawn.
+type HouseholdConsentRecorded struct {
+	Given  bool      `json:"given"`
+	Scope  string    `json:"scope,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+	At     time.Time `json:"at"`
+	By     string    `json:"by"`
+}
+
+// HouseholdArchived closes the file; nothing more can be recorded on it.
+type HouseholdArchived struct {
+	Reason ArchiveReason `json:"reason"`
+	Note   string        `json:"note,omitempty"`
+	At     time.Time     `json:"at"`
+	By     string        `json:"by"`
+}
+
+// Understandings are the "five understandings" (五了解) of a visit. Health
+// and economic situation are sensitive and sealed.
+type Understandings struct {
+	Health             Sealed `json:"health,omitzero"`
+	Economic           Sealed `json:"economic,omitzero"`
+	SupportObligations string `json:"support_obligations,omitempty"` // relatives' support
+	HomeSafety         string `json:"home_safety,omitempty"`
+	ServiceNeeds       string `json:"service_needs,omitempty"`
+}
+
+func (u Understandings) sensitive() bool { return !u.Health.IsZero() || !u.Economic.IsZero() }
+
+func (u Understandings) isZero() bool {
+	return !u.sensitive() && u.SupportObligations == "" && u.HomeSafety == "" && u.ServiceNeeds == ""
+}
+
+// CheckIn is a location check-in at the visit (a reference, not a blob).
+type CheckIn struct {
+	Latitude  float64   `json:"latitude"`
+	Longitude float64   `json:"longitude"`
+	At        time.Time `json:"at,omitzero"`
+	Ref       string    `json:"ref,omitempty"`
+}
+
+// VisitRecorded is a visit on the household stream. OccurredAt is when it
+// happened, RecordedAt when it was entered; Late is true when entry came
+// after the policy's visit_entry limit. A completed visit restarts the
+// visit_due clock.
+type VisitRecorded struct {
+	VisitID        string         `json:"visit_id"`
+	Team           []string       `json:"team"`
+	OccurredAt     time.Time      `json:"occurred_at"`
+	RecordedAt     time.Time      `json:"recorded_at"`
+	Mode           VisitMode      `json:"mode"`
+	Outcome        VisitOutcome   `json:"outcome"`
+	Understandings Understandings `json:"understandings,omitzero"`
+	Observations   string         `json:"observations,omitempty"`
+	Summary        string         `json:"summary,omitempty"`
+	Attachments    []string       `json:"attachments,omitempty"`
+	CheckIn        *CheckIn       `json:"check_in,omitempty"`
+	ProblemIDs     []string       `json:"problem_ids,omitempty"`
+	Late           bool           `json:"late"`
+	PolicyVersion  string         `json:"policy_version"`
+	By             string         `json:"by"`
+}
+
+// HouseholdDeadlineApproaching / HouseholdDeadlineBreached: alerts on the
+// visit_due clock.
+type HouseholdDeadlineApproaching struct{ DeadlineAlert }
+type HouseholdDeadlineBreached struct{ DeadlineAlert }
+
+func (HouseholdRegistered) EventType() string          { return TypeHouseholdRegistered }
+func (HouseholdMemberAdded) EventType() string         { return TypeHouseholdMemberAdded }
+func (HouseholdMemberChanged) EventType() string       { return TypeHouseholdMemberChanged }
+func (HouseholdMemberLeft) EventType() string          { return TypeHouseholdMemberLeft }
+func (HouseholdRelocated) EventType() string           { return TypeHouseholdRelocated }
+func (HouseholdWorkerChanged) EventType() string       { return TypeHouseholdWorkerChanged }
+func (HouseholdClassChanged) EventType() string        { return TypeHouseholdClassChanged }
+func (HouseholdCategoryChanged) EventType() string     { return TypeHouseholdCategoryChanged }
+func (HouseholdRiskChanged) EventType() string         { return TypeHouseholdRiskChanged }
+func (HouseholdNeedsAssessed) EventType() string       { return TypeHouseholdNeedsAssessed }
+func (HouseholdResourcesOffered) EventType() string    { return TypeHouseholdResourcesOffered }
+func (HouseholdConsentRecorded) EventType() string     { return TypeHouseholdConsentRecorded }
+func (HouseholdArchived) EventType() string            { return TypeHouseholdArchived }
+func (VisitRecorded) EventType() string                { return TypeVisitRecorded }
+func (HouseholdDeadlineApproaching) EventType() string { return TypeHouseholdDeadlineApproaching }
+func (HouseholdDeadlineBreached) EventType() string    { return TypeHouseholdDeadlineBreached }

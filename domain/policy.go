@@ -1,0 +1,274 @@
+package domain
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"sort"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed policies/*.yaml
+var shippedPolicies embed.FS
+
+// Names of the shipped policy presets.
+const (
+	PresetDefault     = "default"     // DOMAIN.md defaults (001 §2.3.3 visit schedule)
+	PresetAlt001Sec41 = "alt_001_4_1" // the visit schedule of 001 §4.1
+)
+
+// Policy is the configurable part of the rules: deadlines and visit
+// frequency. It is data (YAML or JSON, see policies/default.yaml). A policy
+// is identified by Version; events that start a clock record the version in
+// force, and deadlines are always derived with the recorded version, so a
+// past deadline replays identically after the policy changes. A Policy must
+// not be modified after Validate; it is then safe for concurrent use.
+type Policy struct {
+	Version     string `yaml:"version" json:"version"`
+	Name        string `yaml:"name,omitempty" json:"name,omitempty"`
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	// VisitFrequency: the next visit is due this long after the last
+	// completed visit (or registration). Every household class needs one.
+	VisitFrequency map[HouseholdClass]Span `yaml:"visit_frequency" json:"visit_frequency"`
+	// VisitEntry: a visit recorded later than this after it happened is late.
+	VisitEntry Span `yaml:"visit_entry" json:"visit_entry"`
+	// Response sets the first-response deadline of a problem.
+	Response ResponseRules `yaml:"response" json:"response"`
+	// LongTermFollowUp: a long_term problem needs a progress note this often.
+	LongTermFollowUp Span `yaml:"long_term_follow_up" json:"long_term_follow_up"`
+	// ReferralAcceptance: a referral must be accepted or declined within this.
+	ReferralAcceptance Span        `yaml:"referral_acceptance" json:"referral_acceptance"`
+	Approaching        Approaching `yaml:"approaching" json:"approaching"`
+}
+
+// ResponseRules: the first response to a problem is due at the earliest of
+// the spans that apply to its handling class, colour and urgency. A missing
+// entry sets no deadline; if none applies, there is no response deadline.
+type ResponseRules struct {
+	ByHandlingClass map[HandlingClass]Span `yaml:"by_handling_class" json:"by_handling_class"`
+	ByColour        map[Colour]Span        `yaml:"by_colour" json:"by_colour"`
+	ByUrgency       map[Urgency]Span       `yaml:"by_urgency" json:"by_urgency"`
+}
+
+// Approaching sets when an "approaching" warning is due: BeforeShort before
+// the due instant of deadlines whose rule is at most ShortMax long,
+// BeforeLong before all others, never earlier than the clock's start. Both
+// must be clock spans (hours or days).
+type Approaching struct {
+	ShortMax    Span `yaml:"short_max" json:"short_max"`
+	BeforeShort Span `yaml:"before_short" json:"before_short"`
+	BeforeLong  Span `yaml:"before_long" json:"before_long"`
+}
+
+// ParsePolicy decodes a policy from YAML or JSON bytes and validates it.
+func ParsePolicy(data []byte) (*Policy, error) {
+	var p Policy
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil {
+		e := newError(ErrInvalid, "invalid_policy", "",
+			fmt.Sprintf("the policy could not be read (%v); fix the file and load it again", err),
+			fmt.Sprintf("无法读取策略文件（%v）；请修正后重新加载", err))
+		e.Err = err
+		return nil, e
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// ShippedPolicy returns a shipped preset by name (PresetDefault,
+// PresetAlt001Sec41).
+func ShippedPolicy(name string) (*Policy, error) {
+	b, err := shippedPolicies.ReadFile("policies/" + name + ".yaml")
+	if err != nil {
+		return nil, newError(ErrNotFound, "policy_not_found", "name",
+			fmt.Sprintf("there is no shipped policy named %q; use %q or %q", name, PresetDefault, PresetAlt001Sec41),
+			fmt.Sprintf("没有名为 %q 的内置策略；请使用 %q 或 %q", name, PresetDefault, PresetAlt001Sec41))
+	}
+	return ParsePolicy(b)
+}
+
+// DefaultPolicy returns the PresetDefault policy.
+func DefaultPolicy() (*Policy, error) { return ShippedPolicy(PresetDefault) }
+
+func policyErr(field, en, zh string) *Error {
+	return newError(ErrInvalid, "invalid_policy", field, en+"; fix the policy and load it again", zh+"；请修正策略后重新加载")
+}
+
+// Validate checks that the policy is complete and consistent. It returns a
+// *Error with code "invalid_policy" naming the field.
+func (p *Policy) Validate() error {
+	if p.Version == "" {
+		return policyErr("version", "the policy has no version", "策略缺少版本号")
+	}
+	for k := range p.VisitFrequency {
+		if !oneOf(k, HouseholdClasses()...) {
+			return policyErr("visit_frequency."+string(k), fmt.Sprintf("unknown household class %q", k), fmt.Sprintf("未知的家庭类别 %q", k))
+		}
+	}
+	for _, c := range HouseholdClasses() {
+		if p.VisitFrequency[c].IsZero() {
+			return policyErr("visit_frequency."+string(c), fmt.Sprintf("no visit frequency for household class %q", c), fmt.Sprintf("缺少家庭类别 %q 的走访频次", c))
+		}
+	}
+	need := map[string]Span{
+		"visit_entry": p.VisitEntry, "long_term_follow_up": p.LongTermFollowUp,
+		"referral_acceptance": p.ReferralAcceptance, "approaching.short_max": p.Approaching.ShortMax,
+	}
+	for f, s := range need {
+		if s.IsZero() {
+			return policyErr(f, fmt.Sprintf("%s is missing", f), fmt.Sprintf("缺少 %s", f))
+		}
+	}
+	if p.VisitEntry.Unit == UnitWorkingDay || p.VisitEntry.Unit == UnitMonth {
+		return policyErr("visit_entry", fmt.Sprintf("visit_entry must be in hours, days or weeks, not %s", p.VisitEntry), fmt.Sprintf("visit_entry 必须以小时、天或周为单位，而不是 %s", p.VisitEntry))
+	}
+	for f, s := range map[string]Span{"approaching.before_short": p.Approaching.BeforeShort, "approaching.before_long": p.Approaching.BeforeLong} {
+		if s.Unit == UnitWorkingDay || s.Unit == UnitMonth {
+			return policyErr(f, fmt.Sprintf("%s must be in hours, days or weeks, not %s", f, s), fmt.Sprintf("%s 必须以小时、天或周为单位，而不是 %s", f, s))
+		}
+	}
+	for k := range p.Response.ByHandlingClass {
+		if !oneOf(k, HandlingImmediate, HandlingCoordinated, HandlingLongTerm) {
+			return policyErr("response.by_handling_class."+string(k), fmt.Sprintf("unknown handling class %q", k), fmt.Sprintf("未知的处置类别 %q", k))
+		}
+	}
+	for k := range p.Response.ByColour {
+		if !oneOf(k, ColourRed, ColourYellow, ColourGreen) {
+			return policyErr("response.by_colour."+string(k), fmt.Sprintf("unknown colour %q", k), fmt.Sprintf("未知的颜色等级 %q", k))
+		}
+	}
+	for k := range p.Response.ByUrgency {
+		if !oneOf(k, UrgencyUrgent, UrgencyOrdinary) {
+			return policyErr("response.by_urgency."+string(k), fmt.Sprintf("unknown urgency %q", k), fmt.Sprintf("未知的紧急程度 %q", k))
+		}
+	}
+	return nil
+}
+
+// PolicySet holds the policy in force and the older versions that recorded
+// clocks may still refer to. It is immutable and safe for concurrent use.
+type PolicySet struct {
+	current  *Policy
+	versions map[string]*Policy
+}
+
+// NewPolicySet builds a set; current is the policy in force. Versions must be
+// unique and every policy valid.
+func NewPolicySet(current *Policy, older ...*Policy) (*PolicySet, error) {
+	s := &PolicySet{current: current, versions: map[string]*Policy{}}
+	for _, p := range append([]*Policy{current}, older...) {
+		if p == nil {
+			return nil, policyErr("", "a policy is missing", "缺少策略")
+		}
+		if err := p.Validate(); err != nil {
+			return nil, err
+		}
+		if _, dup := s.versions[p.Version]; dup {
+			return nil, policyErr("version", fmt.Sprintf("policy version %q is given twice", p.Version), fmt.Sprintf("策略版本 %q 重复", p.Version))
+		}
+		s.versions[p.Version] = p
+	}
+	return s, nil
+}
+
+// Current is the policy in force: pass it to commands that start a clock.
+func (s *PolicySet) Current() *Policy { return s.current }
+
+// Versions lists the known versions, sorted.
+func (s *PolicySet) Versions() []string {
+	vs := make([]string, 0, len(s.versions))
+	for v := range s.versions {
+		vs = append(vs, v)
+	}
+	sort.Strings(vs)
+	return vs
+}
+
+// Get returns the policy of a version, or an ErrNotFound *Error
+// ("policy_version_unknown").
+func (s *PolicySet) Get(version string) (*Policy, error) {
+	if p, ok := s.versions[version]; ok {
+		return p, nil
+	}
+	return nil, newError(ErrNotFound, "policy_version_unknown", "policy_version",
+		fmt.Sprintf("policy version %q is not loaded; load that version (past deadlines are derived with the version that was in force)", version),
+		fmt.Sprintf("未加载策略版本 %q；请加载该版本（历史期限按当时生效的版本计算）", version))
+}
+
+// Deadline derives a clock's deadline with the policy version the clock
+// recorded. See Policy.Deadline.
+func (s *PolicySet) Deadline(cal WorkingDayCalendar, c Clock) (Deadline, bool, error) {
+	p, err := s.Get(c.PolicyVersion)
+	if err != nil {
+		return Deadline{}, false, err
+	}
+	return p.Deadline(cal, c)
+}
+
+// Deadline derives the due and approaching instants of a running clock. ok is
+// false when no deadline applies (e.g. a green long-term problem has no
+// response deadline under some policies). A clock with an explicit Due uses
+// it. Errors come from the calendar (e.g. a year without data, matching
+// calendar.ErrYearNotCovered), wrapped in a *Error "deadline_unavailable".
+// The policy's version is not checked against c.PolicyVersion: use
+// PolicySet.Deadline for that.
+func (p *Policy) Deadline(cal WorkingDayCalendar, c Clock) (d Deadline, ok bool, err error) {
+	d.Clock = c
+	rule := Span{}
+	if c.Due.IsZero() {
+		var spans []Span
+		switch c.Kind {
+		case ClockProblemResponse:
+			spans = []Span{p.Response.ByHandlingClass[c.HandlingClass], p.Response.ByColour[c.Colour], p.Response.ByUrgency[c.Urgency]}
+		case ClockProblemFollowUp:
+			spans = []Span{p.LongTermFollowUp}
+		case ClockReferralAcceptance:
+			spans = []Span{p.ReferralAcceptance}
+		case ClockVisitDue:
+			spans = []Span{p.VisitFrequency[c.HouseholdClass]}
+		}
+		for _, s := range spans {
+			if s.IsZero() {
+				continue
+			}
+			due, err := DueAfter(cal, c.Start, s)
+			if err != nil {
+				return Deadline{}, false, deadlineErr(c, err)
+			}
+			if d.Due.IsZero() || due.Before(d.Due) {
+				d.Due, rule = due, s
+			}
+		}
+		if d.Due.IsZero() {
+			return Deadline{}, false, nil
+		}
+	} else {
+		d.Due = c.Due
+	}
+	before := p.Approaching.BeforeLong
+	if (!rule.IsZero() && rule.duration() <= p.Approaching.ShortMax.duration()) ||
+		(rule.IsZero() && d.Due.Sub(c.Start) <= p.Approaching.ShortMax.duration()) {
+		before = p.Approaching.BeforeShort
+	}
+	d.Approaching = d.Due
+	if !before.IsZero() {
+		d.Approaching = d.Due.Add(-before.duration())
+	}
+	if d.Approaching.Before(c.Start) {
+		d.Approaching = c.Start
+	}
+	return d, true, nil
+}
+
+func deadlineErr(c Clock, err error) *Error {
+	e := newError(ErrInvalid, "deadline_unavailable", "",
+		fmt.Sprintf("the %s deadline starting %s cannot be computed (%v); load the missing calendar data", c.Kind, c.Start.Format(time.RFC3339), err),
+		fmt.Sprintf("无法计算自 %s 起的 %s 期限（%v）；请加载缺少的日历数据", c.Start.Format(time.RFC3339), c.Kind, err))
+	e.Err = err
+	return e
+}
