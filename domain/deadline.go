@@ -86,7 +86,7 @@ type DeadlineAlert struct {
 type alertMarks map[ClockKind]alertMark
 
 type alertMark struct {
-	start, due          time.Time
+	start, due           time.Time
 	approached, breached bool
 }
 

@@ -12,7 +12,9 @@ const (
 )
 
 // HouseholdClasses lists every HouseholdClass.
-func HouseholdClasses() []HouseholdClass { return []HouseholdClass{ClassOrdinary, ClassKey, ClassSpecial} }
+func HouseholdClasses() []HouseholdClass {
+	return []HouseholdClass{ClassOrdinary, ClassKey, ClassSpecial}
+}
 
 // AssistanceCategory is the social-assistance category (000 §1.2). The empty
 // value means none.
@@ -118,10 +120,10 @@ const (
 type ProblemStatus string
 
 const (
-	ProblemOpen       ProblemStatus = "open"        // reported (or reopened), no response yet
-	ProblemInProgress ProblemStatus = "in_progress" // someone is handling it
-	ProblemResolved   ProblemStatus = "resolved"
-	ProblemClosed     ProblemStatus = "closed"
+	StatusOpen       ProblemStatus = "open"        // reported (or reopened), no response yet
+	StatusInProgress ProblemStatus = "in_progress" // someone is handling it
+	StatusResolved   ProblemStatus = "resolved"
+	StatusClosed     ProblemStatus = "closed"
 )
 
 // FollowUpMethod of a progress note or revisit.
@@ -149,12 +151,12 @@ const (
 type ReferralStatus string
 
 const (
-	ReferralRequested  ReferralStatus = "requested"
-	ReferralAccepted   ReferralStatus = "accepted"
-	ReferralDeclined   ReferralStatus = "declined"
-	ReferralInProgress ReferralStatus = "in_progress"
-	ReferralCompleted  ReferralStatus = "completed"
-	ReferralCancelled  ReferralStatus = "cancelled"
+	RefRequested  ReferralStatus = "requested"
+	RefAccepted   ReferralStatus = "accepted"
+	RefDeclined   ReferralStatus = "declined"
+	RefInProgress ReferralStatus = "in_progress"
+	RefCompleted  ReferralStatus = "completed"
+	RefCancelled  ReferralStatus = "cancelled"
 )
 
 // ReferralLevel is a rung of the escalation path (004 §6.2).
