@@ -1,0 +1,127 @@
+package domain_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/domain/calendar"
+)
+
+func shanghai(tb testing.TB) *time.Location {
+	tb.Helper()
+	loc, err := calendar.LoadLocation("")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return loc
+}
+
+// at parses "2006-01-02 15:04" in Asia/Shanghai.
+func at(tb testing.TB, s string) time.Time {
+	tb.Helper()
+	t, err := time.ParseInLocation("2006-01-02 15:04", s, shanghai(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return t
+}
+
+func meta(tb testing.TB, actor, when string) domain.Meta {
+	tb.Helper()
+	return domain.Meta{Actor: actor, Role: domain.RoleGridWorker, At: at(tb, when)}
+}
+
+func mustPolicy(tb testing.TB, name string) *domain.Policy {
+	tb.Helper()
+	p, err := domain.ShippedPolicy(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+func mustCalendar(tb testing.TB) *calendar.Calendar {
+	tb.Helper()
+	c, err := calendar.Default()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// do applies the events of a successful command and returns them.
+func do(tb testing.TB, a domain.Aggregate, evs []domain.Event, err error) []domain.Event {
+	tb.Helper()
+	if err != nil {
+		tb.Fatalf("command failed: %v", err)
+	}
+	for _, e := range evs {
+		a.Apply(e)
+	}
+	return evs
+}
+
+// fails asserts a command was rejected with code (and its kind), and that
+// both messages are present.
+func fails(tb testing.TB, evs []domain.Event, err error, code string, kind error) {
+	tb.Helper()
+	if err == nil {
+		tb.Fatalf("want error %s, got events %v", code, evs)
+	}
+	var de *domain.Error
+	if !errors.As(err, &de) {
+		tb.Fatalf("want *domain.Error %s, got %v", code, err)
+	}
+	if de.Code != code || !errors.Is(err, kind) {
+		tb.Fatalf("want %s (%v), got %s (%v): %v", code, kind, de.Code, de.Kind, err)
+	}
+	if de.Message == "" || de.MessageZH == "" || len(evs) != 0 {
+		tb.Fatalf("incomplete error %#v or events %v", de, evs)
+	}
+}
+
+func types(evs []domain.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.EventType()
+	}
+	return out
+}
+
+// testVault is an in-test Sealer/Opener: "encryption" is XOR with a
+// per-household byte, and erasing a household destroys its key.
+type testVault struct{ erased map[string]bool }
+
+func newVault() *testVault { return &testVault{erased: map[string]bool{}} }
+
+func (v *testVault) key(h string) byte { return byte(len(h)*31 + 7) }
+
+func (v *testVault) Seal(h string, p []byte) (domain.Sealed, error) {
+	c := make([]byte, len(p))
+	for i, b := range p {
+		c[i] = b ^ v.key(h)
+	}
+	return domain.Sealed{KeyID: "k-" + h, Ciphertext: c}, nil
+}
+
+func (v *testVault) Open(h string, s domain.Sealed) ([]byte, error) {
+	if v.erased[h] {
+		return nil, domain.ErrErased
+	}
+	p := make([]byte, len(s.Ciphertext))
+	for i, b := range s.Ciphertext {
+		p[i] = b ^ v.key(h)
+	}
+	return p, nil
+}
+
+func sealed(tb testing.TB, v *testVault, h, s string) domain.Sealed {
+	tb.Helper()
+	x, err := domain.SealString(v, h, s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return x
+}

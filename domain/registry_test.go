@@ -1,0 +1,148 @@
+package domain_test
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/doorstep/doorstep/domain"
+)
+
+// sampleEvents has one populated value of every event type.
+func sampleEvents(tb testing.TB) []domain.Event {
+	t0 := at(tb, "2026-03-02 09:00")
+	s := domain.Sealed{KeyID: "k1", Ciphertext: []byte{1, 2, 3}}
+	alert := domain.DeadlineAlert{Kind: domain.ClockVisitDue, ClockStart: t0, Due: t0.Add(time.Hour), PolicyVersion: "v1", Responsible: "w", Supervisor: "s", At: t0}
+	md := domain.MemberDetails{Name: "张三", Relation: "本人", BirthDate: "1950-01-02", Occupation: "退休", IDNumber: s, Phone: s, Income: s, Health: s, Disability: s}
+	res := []domain.LinkedResource{{Kind: domain.ResourceMoney, Description: "临时救助", Provider: "民政局", AmountCents: 200000}}
+	return []domain.Event{
+		domain.HouseholdRegistered{HouseholdID: "h", Address: "a", Community: "c", Grid: "g", ResponsibleWorker: "w", Class: domain.ClassKey, Category: domain.CategoryDiBao, Risk: domain.RiskRed, PolicyVersion: "v1", At: t0, By: "w"},
+		domain.HouseholdMemberAdded{MemberID: "m", MemberDetails: md, At: t0, By: "w"},
+		domain.HouseholdMemberChanged{MemberID: "m", MemberDetails: md, Reason: "r", At: t0, By: "w"},
+		domain.HouseholdMemberLeft{MemberID: "m", Reason: "r", At: t0, By: "w"},
+		domain.HouseholdRelocated{FromAddress: "a", FromCommunity: "c", FromGrid: "g", Address: "b", Community: "d", Grid: "h", Reason: "r", At: t0, By: "w"},
+		domain.HouseholdWorkerChanged{From: "w", To: "x", Reason: "r", At: t0, By: "w"},
+		domain.HouseholdClassChanged{From: domain.ClassKey, To: domain.ClassSpecial, Reason: "r", PolicyVersion: "v1", At: t0, By: "w"},
+		domain.HouseholdCategoryChanged{From: "", To: domain.CategoryTeKun, Reason: "r", At: t0, By: "w"},
+		domain.HouseholdRiskChanged{From: domain.RiskRed, To: domain.RiskGreen, Reason: "r", At: t0, By: "w"},
+		domain.HouseholdNeedsAssessed{Needs: map[domain.NeedDomain][]string{domain.NeedMedical: {"康复"}}, Note: "n", At: t0, By: "w"},
+		domain.HouseholdResourcesOffered{Skills: []string{"理发"}, Volunteer: true, Idle: []string{"空房"}, At: t0, By: "w"},
+		domain.HouseholdConsentRecorded{Given: true, Scope: "s", Reason: "r", At: t0, By: "w"},
+		domain.HouseholdArchived{Reason: domain.ArchiveMovedAway, Note: "n", At: t0, By: "w"},
+		domain.VisitRecorded{VisitID: "v", Team: []string{"w", "x"}, OccurredAt: t0, RecordedAt: t0, Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted,
+			Understandings: domain.Understandings{Health: s, Economic: s, SupportObligations: "a", HomeSafety: "b", ServiceNeeds: "c"},
+			Observations: "o", Summary: "s", Attachments: []string{"att"}, CheckIn: &domain.CheckIn{Latitude: 30.1, Longitude: 120.2, At: t0, Ref: "r"},
+			ProblemIDs: []string{"p"}, Late: true, PolicyVersion: "v1", By: "w"},
+		domain.HouseholdDeadlineApproaching{DeadlineAlert: alert},
+		domain.HouseholdDeadlineBreached{DeadlineAlert: alert},
+		domain.ProblemReported{ProblemID: "p", Number: "WT2026000001", HouseholdID: "h", VisitID: "v", Description: "d", Category: domain.ProblemPolicy, HandlingClass: domain.HandlingCoordinated, Colour: domain.ColourYellow, Urgency: domain.UrgencyOrdinary, FoundBy: "w", PolicyVersion: "v1", At: t0, By: "w"},
+		domain.ProblemReclassified{FromHandlingClass: "a", HandlingClass: "b", FromColour: "c", Colour: "d", FromUrgency: "e", Urgency: "f", Reason: "r", PolicyVersion: "v1", At: t0, By: "w"},
+		domain.ProblemAssigned{From: "w", To: "x", Reason: "r", TimeLimit: domain.WorkingDays(5), Sessions: 0, Due: t0.Add(time.Hour), At: t0, By: "w"},
+		domain.ProblemDeadlineExtended{From: t0, To: t0.Add(time.Hour), Reason: "r", At: t0, By: "w"},
+		domain.ProblemProgressNoted{Note: "n", FollowUp: domain.FollowPhone, PolicyVersion: "v1", At: t0, By: "w"},
+		domain.ProblemResolved{Summary: "s", Resources: res, At: t0, By: "w"},
+		domain.ProblemSatisfactionRated{Score: 5, Comment: "c", At: t0, By: "w"},
+		domain.ProblemRevisited{Held: true, Method: domain.FollowHomeVisit, Note: "n", At: t0, By: "w"},
+		domain.ProblemReopened{Reason: "r", PolicyVersion: "v1", At: t0, By: "w"},
+		domain.ProblemClosed{Reason: "r", Resolved: true, At: t0, By: "w"},
+		domain.ProblemDeadlineApproaching{DeadlineAlert: alert},
+		domain.ProblemDeadlineBreached{DeadlineAlert: alert},
+		domain.ReferralRequested{ReferralID: "r", ProblemID: "p", HouseholdID: "h", Level: domain.LevelCommunity, To: "t", Request: "q", PolicyVersion: "v1", At: t0, By: "w"},
+		domain.ReferralAccepted{Responsible: "x", TimeLimit: domain.Months(3), Due: t0.Add(time.Hour), Note: "n", At: t0, By: "w"},
+		domain.ReferralDeclined{Reason: "r", At: t0, By: "w"},
+		domain.ReferralStarted{Note: "n", At: t0, By: "w"},
+		domain.ReferralCompleted{Outcome: "o", Resources: res, At: t0, By: "w"},
+		domain.ReferralCancelled{Reason: "r", At: t0, By: "w"},
+		domain.ReferralEscalated{FromLevel: domain.LevelCommunity, Level: domain.LevelStreet, FromTo: "a", To: "b", Reason: "r", PolicyVersion: "v1", At: t0, By: "w"},
+		domain.ReferralDeadlineApproaching{DeadlineAlert: alert},
+		domain.ReferralDeadlineBreached{DeadlineAlert: alert},
+	}
+}
+
+func TestRegistryRoundTrip(t *testing.T) {
+	reg := domain.NewRegistry()
+	samples := sampleEvents(t)
+	seen := map[string]bool{}
+	for _, e := range samples {
+		typ := e.EventType()
+		seen[typ] = true
+		data, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(data), `"ID"`) || strings.Contains(string(data), `"At"`) {
+			t.Errorf("%s: field without a json tag: %s", typ, data)
+		}
+		got, err := reg.Decode(typ, data)
+		if err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		// Compare through JSON so time zones (Shanghai vs the decoded fixed zone) do not matter.
+		again, _ := json.Marshal(got)
+		if string(again) != string(data) || reflect.TypeOf(got) != reflect.TypeOf(e) {
+			t.Errorf("%s: round trip\n got %s\nwant %s", typ, again, data)
+		}
+	}
+	for _, typ := range reg.Types() {
+		if !seen[typ] {
+			t.Errorf("registered type %s has no sample", typ)
+		}
+		if !strings.Contains(typ, ".") || strings.ToLower(typ) != typ {
+			t.Errorf("type %s is not a lower-case dotted name", typ)
+		}
+	}
+	if len(reg.Types()) != len(samples) {
+		t.Errorf("%d types registered, %d samples", len(reg.Types()), len(samples))
+	}
+}
+
+func TestRegistryErrors(t *testing.T) {
+	reg := domain.NewRegistry()
+	if _, err := reg.Decode("problem.teleported", []byte(`{}`)); !errors.Is(err, domain.ErrNotFound) || domain.CodeOf(err) != "unknown_event_type" {
+		t.Fatalf("unknown type: %v", err)
+	}
+	if _, err := reg.Decode(domain.TypeProblemReported, []byte(`{"number": 5}`)); !errors.Is(err, domain.ErrInvalid) || domain.CodeOf(err) != "invalid_event_data" {
+		t.Fatalf("bad data: %v", err)
+	}
+	if !reg.Known(domain.TypeVisitRecorded) || reg.Known("visit.teleported") {
+		t.Fatal("Known")
+	}
+	// Forward compatibility: unknown fields are ignored.
+	if _, err := reg.Decode(domain.TypeReferralStarted, []byte(`{"note":"x","new_field":1}`)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSealedJSONAndErasure(t *testing.T) {
+	v := newVault()
+	s := sealed(t, v, "h1", "330102195001021234")
+	data, _ := json.Marshal(domain.MemberDetails{Name: "张三", Relation: "本人", IDNumber: s})
+	if strings.Contains(string(data), "330102195001021234") {
+		t.Fatalf("plaintext in payload: %s", data)
+	}
+	if strings.Contains(string(data), `"phone"`) {
+		t.Fatalf("empty sealed field not omitted: %s", data)
+	}
+	var back domain.MemberDetails
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	r, err := domain.Reveal(v, "h1", back.IDNumber)
+	if err != nil || r.Value != "330102195001021234" || r.Erased || !r.Given {
+		t.Fatalf("reveal: %+v %v", r, err)
+	}
+	if r, _ := domain.Reveal(v, "h1", back.Phone); r.Given {
+		t.Fatalf("phone was never given: %+v", r)
+	}
+	v.erased["h1"] = true
+	r, err = domain.Reveal(v, "h1", back.IDNumber)
+	if err != nil || !r.Erased || r.Value != "" || r.String() != "[erased]" {
+		t.Fatalf("after erasure: %+v %v", r, err)
+	}
+	if _, err := v.Open("h1", s); !errors.Is(err, domain.ErrErased) {
+		t.Fatalf("Open after erasure: %v", err)
+	}
+}
