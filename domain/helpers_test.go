@@ -51,16 +51,19 @@ func mustCalendar(tb testing.TB) *calendar.Calendar {
 	return c
 }
 
-// do applies the events of a successful command and returns them.
-func do(tb testing.TB, a domain.Aggregate, evs []domain.Event, err error) []domain.Event {
-	tb.Helper()
-	if err != nil {
-		tb.Fatalf("command failed: %v", err)
+// do returns a function that applies the events of a successful command to
+// a and returns them: do(t, h)(h.Register(...)).
+func do(tb testing.TB, a domain.Aggregate) func([]domain.Event, error) []domain.Event {
+	return func(evs []domain.Event, err error) []domain.Event {
+		tb.Helper()
+		if err != nil {
+			tb.Fatalf("command failed: %v", err)
+		}
+		for _, e := range evs {
+			a.Apply(e)
+		}
+		return evs
 	}
-	for _, e := range evs {
-		a.Apply(e)
-	}
-	return evs
 }
 
 // fails asserts a command was rejected with code (and its kind), and that

@@ -34,7 +34,7 @@ func sampleEvents(tb testing.TB) []domain.Event {
 		domain.HouseholdArchived{Reason: domain.ArchiveMovedAway, Note: "n", At: t0, By: "w"},
 		domain.VisitRecorded{VisitID: "v", Team: []string{"w", "x"}, OccurredAt: t0, RecordedAt: t0, Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted,
 			Understandings: domain.Understandings{Health: s, Economic: s, SupportObligations: "a", HomeSafety: "b", ServiceNeeds: "c"},
-			Observations: "o", Summary: "s", Attachments: []string{"att"}, CheckIn: &domain.CheckIn{Latitude: 30.1, Longitude: 120.2, At: t0, Ref: "r"},
+			Observations:   "o", Summary: "s", Attachments: []string{"att"}, CheckIn: &domain.CheckIn{Latitude: 30.1, Longitude: 120.2, At: t0, Ref: "r"},
 			ProblemIDs: []string{"p"}, Late: true, PolicyVersion: "v1", By: "w"},
 		domain.HouseholdDeadlineApproaching{DeadlineAlert: alert},
 		domain.HouseholdDeadlineBreached{DeadlineAlert: alert},
