@@ -36,7 +36,10 @@ func TestProblemRules(t *testing.T) {
 		{"progress when resolved", resolve, func(p *domain.Problem, pol *domain.Policy) ([]domain.Event, error) {
 			return p.NoteProgress(m("2026-03-04 10:00"), pol, "电话回访", domain.FollowPhone)
 		}, "problem_not_open", domain.ErrRule},
-		{"progress when closed", func(p *domain.Problem, pol *domain.Policy) { resolve(p, pol); do(t, p)(p.Close(m("2026-03-03 11:00"), "")) },
+		{"progress when closed", func(p *domain.Problem, pol *domain.Policy) {
+			resolve(p, pol)
+			do(t, p)(p.Close(m("2026-03-03 11:00"), ""))
+		},
 			func(p *domain.Problem, pol *domain.Policy) ([]domain.Event, error) {
 				return p.NoteProgress(m("2026-03-04 10:00"), pol, "电话回访", domain.FollowPhone)
 			}, "problem_not_open", domain.ErrRule},
@@ -55,7 +58,10 @@ func TestProblemRules(t *testing.T) {
 		{"rate 6", resolve, func(p *domain.Problem, pol *domain.Policy) ([]domain.Event, error) {
 			return p.RateSatisfaction(m("2026-03-04 10:00"), 6, "")
 		}, "invalid_score", domain.ErrInvalid},
-		{"rate twice", func(p *domain.Problem, pol *domain.Policy) { resolve(p, pol); do(t, p)(p.RateSatisfaction(m("2026-03-04 10:00"), 4, "")) },
+		{"rate twice", func(p *domain.Problem, pol *domain.Policy) {
+			resolve(p, pol)
+			do(t, p)(p.RateSatisfaction(m("2026-03-04 10:00"), 4, ""))
+		},
 			func(p *domain.Problem, pol *domain.Policy) ([]domain.Event, error) {
 				return p.RateSatisfaction(m("2026-03-04 11:00"), 5, "")
 			}, "already_rated", domain.ErrConflict},
@@ -93,7 +99,9 @@ func TestProblemRules(t *testing.T) {
 			return p.Close(m("2026-03-03 10:00"), "")
 		}, "required", domain.ErrInvalid},
 		{"close twice", func(p *domain.Problem, pol *domain.Policy) { do(t, p)(p.Close(m("2026-03-03 10:00"), "重复登记")) },
-			func(p *domain.Problem, pol *domain.Policy) ([]domain.Event, error) { return p.Close(m("2026-03-03 11:00"), "x") },
+			func(p *domain.Problem, pol *domain.Policy) ([]domain.Event, error) {
+				return p.Close(m("2026-03-03 11:00"), "x")
+			},
 			"problem_closed", domain.ErrRule},
 		{"revisit not held without note", resolve, func(p *domain.Problem, pol *domain.Policy) ([]domain.Event, error) {
 			return p.Revisit(m("2026-03-10 10:00"), false, domain.FollowHomeVisit, "")

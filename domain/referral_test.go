@@ -50,7 +50,9 @@ func TestReferralRules(t *testing.T) {
 			return r.Start(m("2026-03-04 10:00"), "")
 		}, "referral_invalid_transition", domain.ErrRule},
 		{"cancel declined", func(r *domain.Referral) { do(t, r)(r.Decline(m("2026-03-03 10:00"), "不属本部门职责")) },
-			func(r *domain.Referral, pol *domain.Policy) ([]domain.Event, error) { return r.Cancel(m("2026-03-04 10:00"), "r") },
+			func(r *domain.Referral, pol *domain.Policy) ([]domain.Event, error) {
+				return r.Cancel(m("2026-03-04 10:00"), "r")
+			},
 			"referral_invalid_transition", domain.ErrRule},
 		{"escalate sideways", nil, func(r *domain.Referral, pol *domain.Policy) ([]domain.Event, error) {
 			return r.Escalate(m("2026-03-04 10:00"), pol, domain.LevelCommunity, "另一社区", "r")
