@@ -74,10 +74,6 @@ func (s *Span) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// Clock reports whether the span is clock time (hours), as opposed to
-// calendar-based units.
-func (s Span) clock() bool { return s.Unit == UnitHour }
-
 // duration approximates the span as a duration (working days and months by
 // their calendar length), used only to compare spans, e.g. to pick an
 // approaching-warning threshold.
