@@ -85,14 +85,6 @@ func fails(tb testing.TB, evs []domain.Event, err error, code string, kind error
 	}
 }
 
-func types(evs []domain.Event) []string {
-	out := make([]string, len(evs))
-	for i, e := range evs {
-		out[i] = e.EventType()
-	}
-	return out
-}
-
 // testVault is an in-test Sealer/Opener: "encryption" is XOR with a
 // per-household byte, and erasing a household destroys its key.
 type testVault struct{ erased map[string]bool }

@@ -1,0 +1,112 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/eventstore/sqlite"
+)
+
+// benchService opens a service on a fresh SQLite store with households
+// registered, using 16 writers for the setup.
+func benchService(b *testing.B, households int) *app.Service {
+	b.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(b.TempDir(), "events.db")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	svc, err := app.New(app.Config{Store: st, Clock: func() time.Time { return now }, MaxAttempts: 100})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < int64(households); i = next.Add(1) - 1 {
+				_, err := svc.RegisterHousehold(ctx, app.Cmd{ID: fmt.Sprintf("reg-%d", i), Actor: "bench"}, fmt.Sprintf("h%d", i),
+					domain.RegisterHousehold{Address: "幸福社区 1 号", Community: "幸福社区", Grid: "第3网格", ResponsibleWorker: "网格员小李",
+						Class: domain.ClassKey, Risk: domain.RiskBlue})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return svc
+}
+
+// runCallers runs b.N commands spread over callers goroutines and reports
+// commands per second.
+func runCallers(b *testing.B, callers int, do func(i int) error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
+				if err := do(int(i)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "cmds/s")
+}
+
+// BenchmarkRecordVisit: RecordVisit through load–decide–save on SQLite,
+// spread over 1,000 households.
+func BenchmarkRecordVisit(b *testing.B) {
+	const households = 1000
+	for _, callers := range []int{1, 16} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			svc := benchService(b, households)
+			ctx := context.Background()
+			occurred := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+			runCallers(b, callers, func(i int) error {
+				_, err := svc.RecordVisit(ctx, app.Cmd{ID: fmt.Sprintf("visit-%d", i), Actor: "网格员小李"}, fmt.Sprintf("h%d", i%households),
+					app.Visit{VisitID: fmt.Sprintf("v%d", i), Team: []string{"网格员小李"}, OccurredAt: occurred, Mode: domain.ModeHome,
+						Outcome: domain.OutcomeCompleted, Observations: "情况稳定"})
+				return err
+			})
+		})
+	}
+}
+
+// BenchmarkReportProblem: ReportProblem, which also takes a number from the
+// one per-year counter stream every report shares.
+func BenchmarkReportProblem(b *testing.B) {
+	const households = 1000
+	for _, callers := range []int{1, 16} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			svc := benchService(b, households)
+			ctx := context.Background()
+			runCallers(b, callers, func(i int) error {
+				_, err := svc.ReportProblem(ctx, app.Cmd{ID: fmt.Sprintf("p-%d", i), Actor: "网格员小李"}, app.ReportProblem{
+					HouseholdID: fmt.Sprintf("h%d", i%households), Description: "需要帮助", Category: domain.ProblemService,
+					HandlingClass: domain.HandlingCoordinated, Colour: domain.ColourYellow, Urgency: domain.UrgencyOrdinary})
+				return err
+			})
+		})
+	}
+}

@@ -1,0 +1,319 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/eventstore"
+)
+
+// Member is the input of AddMember and ChangeMember. IDNumber, Phone,
+// Income, Health and Disability are sensitive: the service seals them with
+// the household's data key before they enter an event, and they need the
+// household's consent. They are never part of an error message.
+type Member struct {
+	Name       string `json:"name"`
+	Relation   string `json:"relation"`
+	BirthDate  string `json:"birth_date,omitempty"`
+	Occupation string `json:"occupation,omitempty"`
+	IDNumber   string `json:"id_number,omitempty"`
+	Phone      string `json:"phone,omitempty"`
+	Income     string `json:"income,omitempty"`
+	Health     string `json:"health,omitempty"`
+	Disability string `json:"disability,omitempty"`
+}
+
+func (m Member) public() Member {
+	m.IDNumber, m.Phone, m.Income, m.Health, m.Disability = "", "", "", "", ""
+	return m
+}
+
+func (m Member) secret(householdID string) *secret {
+	return &secret{household: householdID, values: []string{m.IDNumber, m.Phone, m.Income, m.Health, m.Disability}}
+}
+
+// Visit is the input of RecordVisit. Health and Economic (two of the five
+// understandings) are sensitive and sealed like Member's.
+type Visit struct {
+	VisitID            string              `json:"visit_id,omitempty"` // default: derived from the command id
+	Team               []string            `json:"team"`
+	OccurredAt         time.Time           `json:"occurred_at"`
+	Mode               domain.VisitMode    `json:"mode"`
+	Outcome            domain.VisitOutcome `json:"outcome"`
+	Health             string              `json:"health,omitempty"`
+	Economic           string              `json:"economic,omitempty"`
+	SupportObligations string              `json:"support_obligations,omitempty"`
+	HomeSafety         string              `json:"home_safety,omitempty"`
+	ServiceNeeds       string              `json:"service_needs,omitempty"`
+	Observations       string              `json:"observations,omitempty"`
+	Summary            string              `json:"summary,omitempty"`
+	Attachments        []string            `json:"attachments,omitempty"`
+	CheckIn            *domain.CheckIn     `json:"check_in,omitempty"`
+	ProblemIDs         []string            `json:"problem_ids,omitempty"`
+}
+
+// sealing seals a command's sensitive values once (on the first decide) and
+// remembers the key id used.
+type sealing struct {
+	s         *Service
+	household string
+	done      bool
+	out       []domain.Sealed
+	keyID     string
+}
+
+func (x *sealing) seal(values ...string) ([]domain.Sealed, error) {
+	if x.done {
+		return x.out, nil
+	}
+	out := make([]domain.Sealed, len(values))
+	for i, v := range values {
+		if v == "" {
+			continue
+		}
+		if x.s.sealer == nil {
+			return nil, noSealer()
+		}
+		sv, err := domain.SealString(x.s.sealer, x.household, v)
+		if err != nil {
+			return nil, err
+		}
+		out[i], x.keyID = sv, sv.KeyID
+	}
+	x.out, x.done = out, true
+	return out, nil
+}
+
+func (m Member) details(x *sealing) (domain.MemberDetails, error) {
+	sv, err := x.seal(m.IDNumber, m.Phone, m.Income, m.Health, m.Disability)
+	if err != nil {
+		return domain.MemberDetails{}, err
+	}
+	return domain.MemberDetails{Name: m.Name, Relation: m.Relation, BirthDate: m.BirthDate, Occupation: m.Occupation,
+		IDNumber: sv[0], Phone: sv[1], Income: sv[2], Health: sv[3], Disability: sv[4]}, nil
+}
+
+// onHousehold runs a command on household id.
+func (s *Service) onHousehold(ctx context.Context, c Cmd, id, kind string, input any, sec *secret, x *sealing,
+	decide func(h *domain.Household, m domain.Meta) ([]domain.Event, error)) (Result, error) {
+	if id == "" {
+		return Result{}, errorf(domain.ErrInvalid, "required", "household_id",
+			"the household id is required; fill it in and try again", "家庭编号为必填项；请填写后重试")
+	}
+	t := target[*domain.Household]{
+		kind: kind, stream: domain.HouseholdStream(id), input: input, secret: sec,
+		newAgg: func() *domain.Household { return domain.NewHousehold(id) },
+		decide: decide,
+		scope: func(h *domain.Household, _ eventstore.Metadata) (string, string) {
+			return h.Community(), h.Grid()
+		},
+	}
+	if x != nil {
+		t.keyID = func() string { return x.keyID }
+	}
+	res, _, err := execute(ctx, s, c, t)
+	res.ID = id
+	return res, err
+}
+
+// RegisterHousehold opens a household file. An empty id is derived from the
+// command id (see Result.ID).
+func (s *Service) RegisterHousehold(ctx context.Context, c Cmd, id string, in domain.RegisterHousehold) (Result, error) {
+	c, err := s.prepare(c)
+	if err != nil {
+		return Result{}, err
+	}
+	if id == "" {
+		id = s.derivedID(c.ID, "household")
+	}
+	pol := s.policies.Current()
+	return s.onHousehold(ctx, c, id, "household.register", in, nil, nil, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
+		return h.Register(m, pol, in)
+	})
+}
+
+// AddMember adds a member; an empty memberID is derived from the command id.
+// Sensitive fields are sealed and need the household's consent.
+func (s *Service) AddMember(ctx context.Context, c Cmd, householdID, memberID string, in Member) (Result, error) {
+	c, err := s.prepare(c)
+	if err != nil {
+		return Result{}, err
+	}
+	if memberID == "" {
+		memberID = s.derivedID(c.ID, "member")
+	}
+	x := &sealing{s: s, household: householdID}
+	input := struct {
+		MemberID string `json:"member_id"`
+		Member
+	}{memberID, in.public()}
+	return s.onHousehold(ctx, c, householdID, "household.add_member", input, in.secret(householdID), x,
+		func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
+			d, err := in.details(x)
+			if err != nil {
+				return nil, err
+			}
+			return h.AddMember(m, memberID, d)
+		})
+}
+
+// ChangeMember replaces a current member's details, with a reason.
+func (s *Service) ChangeMember(ctx context.Context, c Cmd, householdID, memberID string, in Member, reason string) (Result, error) {
+	x := &sealing{s: s, household: householdID}
+	input := struct {
+		MemberID string `json:"member_id"`
+		Member
+		Reason string `json:"reason"`
+	}{memberID, in.public(), reason}
+	return s.onHousehold(ctx, c, householdID, "household.change_member", input, in.secret(householdID), x,
+		func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
+			d, err := in.details(x)
+			if err != nil {
+				return nil, err
+			}
+			return h.ChangeMember(m, memberID, d, reason)
+		})
+}
+
+// RemoveMember records that a member left, with a reason.
+func (s *Service) RemoveMember(ctx context.Context, c Cmd, householdID, memberID, reason string) (Result, error) {
+	input := []string{memberID, reason}
+	return s.onHousehold(ctx, c, householdID, "household.remove_member", input, nil, nil, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
+		return h.RemoveMember(m, memberID, reason)
+	})
+}
+
+// Relocate moves the household to a new address, community and grid.
+func (s *Service) Relocate(ctx context.Context, c Cmd, householdID, address, community, grid, reason string) (Result, error) {
+	input := []string{address, community, grid, reason}
+	return s.onHousehold(ctx, c, householdID, "household.relocate", input, nil, nil, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
+		return h.Relocate(m, address, community, grid, reason)
+	})
+}
+
+// AssignWorker makes another worker responsible for the household.
+func (s *Service) AssignWorker(ctx context.Context, c Cmd, householdID, worker, reason string) (Result, error) {
+	input := []string{worker, reason}
+	return s.onHousehold(ctx, c, householdID, "household.assign_worker", input, nil, nil, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
+		return h.AssignWorker(m, worker, reason)
+	})
+}
+
+// ChangeClass changes the household class (and so its visit frequency).
+func (s *Service) ChangeClass(ctx context.Context, c Cmd, householdID string, to domain.HouseholdClass, reason string) (Result, error) {
+	pol := s.policies.Current()
+	input := []string{string(to), reason}
+	return s.onHousehold(ctx, c, householdID, "household.change_class", input, nil, nil, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
+		return h.ChangeClass(m, pol, to, reason)
+	})
+}
+
+// ChangeCategory changes the assistance category ("" = none).
+func (s *Service) ChangeCategory(ctx context.Context, c Cmd, householdID string, to domain.AssistanceCategory, reason string) (Result, error) {
+	input := []string{string(to), reason}
+	return s.onHousehold(ctx, c, householdID, "household.change_category", input, nil, nil, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
+		return h.ChangeCategory(m, to, reason)
+	})
+}
+
+// ChangeRisk changes the risk level.
+func (s *Service) ChangeRisk(ctx context.Context, c Cmd, householdID string, to domain.RiskLevel, reason string) (Result, error) {
+	input := []string{string(to), reason}
+	return s.onHousehold(ctx, c, householdID, "household.change_risk", input, nil, nil, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
+		return h.ChangeRisk(m, to, reason)
+	})
+}
+
+// AssessNeeds replaces the needs in the five domains.
+func (s *Service) AssessNeeds(ctx context.Context, c Cmd, householdID string, needs map[domain.NeedDomain][]string, note string) (Result, error) {
+	input := struct {
+		Needs map[domain.NeedDomain][]string `json:"needs"`
+		Note  string                         `json:"note"`
+	}{needs, note}
+	return s.onHousehold(ctx, c, householdID, "household.assess_needs", input, nil, nil, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
+		return h.AssessNeeds(m, needs, note)
+	})
+}
+
+// OfferResources replaces what the household offers the community.
+func (s *Service) OfferResources(ctx context.Context, c Cmd, householdID string, skills []string, volunteer bool, idle []string) (Result, error) {
+	input := struct {
+		Skills    []string `json:"skills"`
+		Volunteer bool     `json:"volunteer"`
+		Idle      []string `json:"idle"`
+	}{skills, volunteer, idle}
+	return s.onHousehold(ctx, c, householdID, "household.offer_resources", input, nil, nil, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
+		return h.OfferResources(m, skills, volunteer, idle)
+	})
+}
+
+// RecordConsent records consent to data collection given or withdrawn.
+func (s *Service) RecordConsent(ctx context.Context, c Cmd, householdID string, given bool, scope, reason string) (Result, error) {
+	input := struct {
+		Given  bool   `json:"given"`
+		Scope  string `json:"scope"`
+		Reason string `json:"reason"`
+	}{given, scope, reason}
+	return s.onHousehold(ctx, c, householdID, "household.record_consent", input, nil, nil, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
+		return h.RecordConsent(m, given, scope, reason)
+	})
+}
+
+// Archive closes the household file.
+func (s *Service) Archive(ctx context.Context, c Cmd, householdID string, reason domain.ArchiveReason, note string) (Result, error) {
+	input := []string{string(reason), note}
+	return s.onHousehold(ctx, c, householdID, "household.archive", input, nil, nil, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
+		return h.Archive(m, reason, note)
+	})
+}
+
+// RecordVisit records a visit (also a refusal or "nobody home"). The entry
+// time is the command's time; an empty VisitID is derived from the command id.
+func (s *Service) RecordVisit(ctx context.Context, c Cmd, householdID string, in Visit) (Result, error) {
+	c, err := s.prepare(c)
+	if err != nil {
+		return Result{}, err
+	}
+	if in.VisitID == "" {
+		in.VisitID = s.derivedID(c.ID, "visit")
+	}
+	pol := s.policies.Current()
+	x := &sealing{s: s, household: householdID}
+	pub := in
+	pub.Health, pub.Economic = "", ""
+	sec := &secret{household: householdID, values: []string{in.Health, in.Economic}}
+	return s.onHousehold(ctx, c, householdID, "household.record_visit", pub, sec, x, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
+		sv, err := x.seal(in.Health, in.Economic)
+		if err != nil {
+			return nil, err
+		}
+		return h.RecordVisit(m, pol, domain.RecordVisit{VisitID: in.VisitID, Team: in.Team, OccurredAt: in.OccurredAt,
+			Mode: in.Mode, Outcome: in.Outcome,
+			Understandings: domain.Understandings{Health: sv[0], Economic: sv[1], SupportObligations: in.SupportObligations,
+				HomeSafety: in.HomeSafety, ServiceNeeds: in.ServiceNeeds},
+			Observations: in.Observations, Summary: in.Summary, Attachments: in.Attachments, CheckIn: in.CheckIn, ProblemIDs: in.ProblemIDs})
+	})
+}
+
+// RecordHouseholdDeadlineAlert records an approaching or breached alert on
+// the household's visit_due clock (for the deadline watcher). Use a
+// deterministic command id per alert so restarts and several nodes never
+// duplicate it; an alert already recorded appends nothing.
+func (s *Service) RecordHouseholdDeadlineAlert(ctx context.Context, c Cmd, householdID string, d domain.Deadline, stage domain.AlertStage, supervisor string) (Result, error) {
+	input := alertInput(d, stage, supervisor)
+	return s.onHousehold(ctx, c, householdID, "household.record_deadline_alert", input, nil, nil, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
+		return h.RecordDeadlineAlert(m, d, stage, supervisor)
+	})
+}
+
+func alertInput(d domain.Deadline, stage domain.AlertStage, supervisor string) any {
+	return struct {
+		Kind       domain.ClockKind  `json:"kind"`
+		Subject    string            `json:"subject"`
+		Start      time.Time         `json:"start"`
+		Due        time.Time         `json:"due"`
+		Stage      domain.AlertStage `json:"stage"`
+		Supervisor string            `json:"supervisor"`
+	}{d.Kind, d.Subject, d.Start.UTC(), d.Due.UTC(), stage, supervisor}
+}

@@ -1,0 +1,49 @@
+package app
+
+import (
+	"context"
+
+	"github.com/doorstep/doorstep/domain"
+)
+
+// Loading helpers for queries, audits and replay. Each folds the
+// aggregate's stream up to as: the zero AsOf folds everything,
+// domain.UntilVersion(v) stops after version v, domain.UntilRecorded(t)
+// gives the aggregate as it was at instant t (store time) — what an auditor
+// would have seen then. An aggregate with no events (not yet created at
+// that point, or never) is returned empty (Registered/Exists false), not as
+// an error. Errors are storage errors or events that no longer decode.
+
+// Household folds household id's stream up to as.
+func (s *Service) Household(ctx context.Context, id string, as domain.AsOf) (*domain.Household, error) {
+	h := domain.NewHousehold(id)
+	if _, err := s.load(ctx, domain.HouseholdStream(id), h, as, ""); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Problem folds problem id's stream up to as.
+func (s *Service) Problem(ctx context.Context, id string, as domain.AsOf) (*domain.Problem, error) {
+	p := domain.NewProblem(id)
+	if _, err := s.load(ctx, domain.ProblemStream(id), p, as, ""); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Referral folds referral id's stream up to as.
+func (s *Service) Referral(ctx context.Context, id string, as domain.AsOf) (*domain.Referral, error) {
+	r := domain.NewReferral(id)
+	if _, err := s.load(ctx, domain.ReferralStream(id), r, as, ""); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Load folds any aggregate a from stream up to as, e.g. for a replay tool
+// that walks streams by name.
+func (s *Service) Load(ctx context.Context, stream string, a domain.Aggregate, as domain.AsOf) error {
+	_, err := s.load(ctx, stream, a, as, "")
+	return err
+}

@@ -1,0 +1,246 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/domain/calendar"
+	"github.com/doorstep/doorstep/eventstore"
+)
+
+// Sealer is what the command layer needs of a key store: sealing sensitive
+// fields with a household's data key, and a fingerprint keyed by that data
+// key so a retried command carrying sensitive fields is recognised without
+// storing a guessable hash of them. *keystore.Vault implements it.
+type Sealer interface {
+	domain.Sealer
+	// Fingerprint returns a MAC of data under a key derived from the
+	// household's data key; equal inputs give equal outputs while the key
+	// exists. It fails (matching domain.ErrErased) once the key is erased.
+	Fingerprint(householdID string, data []byte) ([]byte, error)
+}
+
+// Config wires a Service. Store is required; every other field has a default.
+type Config struct {
+	// Store is the event store commands append to.
+	Store eventstore.Store
+	// Policies holds the policy in force and older versions; default: the
+	// shipped default policy alone.
+	Policies *domain.PolicySet
+	// Calendar is the working-day calendar; default calendar.Default()
+	// (2025 and 2026, Asia/Shanghai).
+	Calendar domain.WorkingDayCalendar
+	// Location is the community time zone command times are expressed in
+	// (problem numbers take their year from it); default Calendar.Location().
+	Location *time.Location
+	// Sealer encrypts sensitive fields. Without one, a command carrying a
+	// sensitive field is refused.
+	Sealer Sealer
+	// Clock gives the time of a command that does not carry one; default time.Now.
+	Clock func() time.Time
+	// NewID makes a command id for a command sent without one; default
+	// eventstore.NewID (UUIDv7).
+	NewID func() uuid.UUID
+	// MaxAttempts bounds load–decide–save rounds per command when the
+	// stream keeps moving under it; default 10.
+	MaxAttempts int
+	// Registry decodes stored events; default domain.NewRegistry().
+	Registry *domain.Registry
+	// CacheEvents bounds the stored events of recently loaded streams the
+	// service keeps in memory, so that a command reads only the events
+	// appended since it last loaded the stream; default 50,000 (some 50 MB
+	// of stored events); negative
+	// disables the cache.
+	CacheEvents int
+}
+
+// Validate reports what is missing or wrong in c.
+func (c Config) Validate() error {
+	if c.Store == nil {
+		return errors.New("app: Config.Store is nil; give the event store commands append to")
+	}
+	if c.MaxAttempts < 0 {
+		return errors.New("app: Config.MaxAttempts must not be negative")
+	}
+	return nil
+}
+
+// Service runs every domain command through load–decide–save: it folds the
+// target aggregate from its stream, lets the domain decide, and appends the
+// events with the stream's version as the expected version, retrying on a
+// conflict up to Config.MaxAttempts times. Safe for concurrent use.
+//
+// Idempotency: every command carries a command id (Cmd.ID). Event ids are
+// derived from the command id, the target stream, a fingerprint of the
+// command's content and the event's index, so resending a command — after a
+// timeout, a crash or a restart — appends nothing and returns the original
+// Result with Replayed set. Resending a command id with different content
+// (another kind, input, actor or explicit time) on the same aggregate fails
+// with a *domain.Error "command_id_reused". See docs/decisions/0010-*.md.
+type Service struct {
+	store    eventstore.Store
+	policies *domain.PolicySet
+	cal      domain.WorkingDayCalendar
+	loc      *time.Location
+	sealer   Sealer
+	clock    func() time.Time
+	newID    func() uuid.UUID
+	attempts int
+	reg      *domain.Registry
+	ns       uuid.UUID
+	cache    *streamCache
+}
+
+// New returns a Service for cfg.
+func New(cfg Config) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Policies == nil {
+		pol, err := domain.DefaultPolicy()
+		if err != nil {
+			return nil, err
+		}
+		if cfg.Policies, err = domain.NewPolicySet(pol); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Calendar == nil {
+		cal, err := calendar.Default()
+		if err != nil {
+			return nil, fmt.Errorf("app: load the shipped calendar: %w", err)
+		}
+		cfg.Calendar = cal
+	}
+	if cfg.Location == nil {
+		cfg.Location = cfg.Calendar.Location()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = eventstore.NewID
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = 10
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = domain.NewRegistry()
+	}
+	if cfg.CacheEvents == 0 {
+		cfg.CacheEvents = cacheEvents
+	}
+	return &Service{store: cfg.Store, policies: cfg.Policies, cal: cfg.Calendar, loc: cfg.Location, sealer: cfg.Sealer,
+		clock: cfg.Clock, newID: cfg.NewID, attempts: cfg.MaxAttempts, reg: cfg.Registry, ns: uuid.MustParse(namespace),
+		cache: &streamCache{limit: cfg.CacheEvents}}, nil
+}
+
+// namespace is the UUIDv5 namespace of ids derived from command ids.
+const namespace = "6f1d3c2e-8a4b-5c7d-9e0f-d00257e90001"
+
+// Cmd is what every command carries besides its own input.
+type Cmd struct {
+	// ID is the command id, the idempotency key: resend a command with the
+	// same ID and content and it takes effect once. At most 200 bytes of
+	// UTF-8. Empty: the service makes one (Result.CommandID), and the
+	// command is then not idempotent across the caller's own retries.
+	ID string
+	// Actor is who issues the command (required); Role their role (domain.Role…).
+	Actor string
+	Role  string
+	// At is when the command happens (domain time). Zero: the service clock
+	// at the first attempt. Set it only for back-dated entry (imports, the
+	// synthetic town); it is part of the command's content.
+	At time.Time
+	// CorrelationID groups the commands of one conversation; default: ID.
+	CorrelationID string
+	// CausationID is the event or command that caused this one; default: ID.
+	CausationID string
+	// Expect, if not nil, makes the command conditional: it takes effect
+	// only if the target stream is at exactly this version when decided and
+	// appended (the expected version of the append itself, so no other
+	// writer can slip in between). Otherwise it fails with an error matching
+	// ErrVersionMismatch and is not retried. A resent command (same ID and
+	// content) still returns its original result.
+	Expect *uint64
+}
+
+// ErrVersionMismatch is matched (errors.Is) by the error of a conditional
+// command (Cmd.Expect) whose stream was at another version.
+var ErrVersionMismatch = errors.New("app: the stream is not at the expected version")
+
+func versionMismatch(stream string, want, actual uint64) error {
+	e := errorf(domain.ErrConflict, "version_mismatch", "expected_version",
+		fmt.Sprintf("%s is at version %d, not %d as expected: someone changed it since you read it; reload it and decide again", stream, actual, want),
+		fmt.Sprintf("%s 当前版本为 %d，而不是预期的 %d：读取之后已有他人修改；请刷新后重新决定", stream, actual, want))
+	e.Err = ErrVersionMismatch
+	return e
+}
+
+// Result tells what a command did.
+type Result struct {
+	CommandID string
+	Stream    string
+	ID        string // the aggregate's id (derived from the command id when the caller gave none)
+	Number    string // the ledger number, for ReportProblem
+	// AppendResult: versions and global positions of the events the command
+	// appended. LastVersion is the stream's version after the command and
+	// LastPosition the position to wait for (read-your-writes). When the
+	// command recorded nothing (Events == 0), LastVersion is the stream's
+	// current version and the positions are zero.
+	eventstore.AppendResult
+	Events int // events the command appended (the first time, for a resent command)
+	// Replayed is true when the service found the command already handled
+	// and appended nothing. A copy racing its original so closely that it
+	// loaded the stream just before the original committed is answered by
+	// the store with the original result and may report false: the result
+	// is still the original's and nothing was appended twice.
+	Replayed bool
+}
+
+// errorf builds a bilingual *domain.Error.
+func errorf(kind error, code, field, en, zh string) *domain.Error {
+	return &domain.Error{Kind: kind, Code: code, Field: field, Message: en, MessageZH: zh}
+}
+
+func (s *Service) prepare(c Cmd) (Cmd, error) {
+	if c.ID == "" {
+		c.ID = s.newID().String()
+	}
+	if len(c.ID) > 200 || !utf8.ValidString(c.ID) {
+		return c, errorf(domain.ErrInvalid, "invalid_command_id", "command_id",
+			"the command id must be valid UTF-8 of at most 200 bytes; use a UUID",
+			"命令编号须为不超过 200 字节的有效 UTF-8 字符串；请使用 UUID")
+	}
+	if c.CorrelationID == "" {
+		c.CorrelationID = c.ID
+	}
+	if c.CausationID == "" {
+		c.CausationID = c.ID
+	}
+	return c, nil
+}
+
+// meta returns the domain meta of a command: its time in the service's
+// location (the clock when the command carries none).
+func (s *Service) meta(c Cmd) domain.Meta {
+	at := c.At
+	if at.IsZero() {
+		at = s.clock()
+	}
+	return domain.Meta{Actor: c.Actor, Role: c.Role, At: at.In(s.loc), CommandID: c.ID}
+}
+
+// Policies returns the policy set the service decides with.
+func (s *Service) Policies() *domain.PolicySet { return s.policies }
+
+// Calendar returns the working-day calendar the service decides with.
+func (s *Service) Calendar() domain.WorkingDayCalendar { return s.cal }
+
+// Store returns the event store.
+func (s *Service) Store() eventstore.Store { return s.store }

@@ -1,0 +1,259 @@
+package keystore
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/doorstep/doorstep/domain"
+)
+
+// Config tunes a Vault. The zero value is ready to use.
+type Config struct {
+	// Now stamps key creation and erasure; default time.Now.
+	Now func() time.Time
+	// Rand supplies keys and nonces; default crypto/rand.Reader.
+	Rand io.Reader
+	// CacheSize bounds how many households' keys are kept in memory;
+	// default 4096. Beyond it an arbitrary entry is dropped (and read again
+	// from the KeyStore when needed).
+	CacheSize int
+}
+
+// Vault seals and opens sensitive fields with AES-256-GCM under each
+// household's data key from a KeyStore. The household id (with the key id)
+// is bound as additional authenticated data, so a sealed value copied into
+// another household's event does not open. It implements domain.Sealer and
+// domain.Opener and is safe for concurrent use.
+//
+// Sealed.Ciphertext is the 12-byte random nonce followed by the GCM output
+// (ciphertext and 16-byte tag).
+type Vault struct {
+	keys     KeyStore
+	now      func() time.Time
+	rand     io.Reader
+	maxCache int
+
+	mu    sync.Mutex
+	cache map[string]*entry // by household id; tombstones too
+}
+
+type entry struct {
+	key  Key
+	aead cipher.AEAD // nil when erased
+	mac  []byte      // fingerprint key derived from the data key; nil when erased
+}
+
+var (
+	_ domain.Sealer = (*Vault)(nil)
+	_ domain.Opener = (*Vault)(nil)
+)
+
+// New returns a Vault over keys.
+func New(keys KeyStore, cfg Config) *Vault {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = 4096
+	}
+	return &Vault{keys: keys, now: cfg.Now, rand: cfg.Rand, maxCache: cfg.CacheSize, cache: map[string]*entry{}}
+}
+
+const (
+	aadPrefix  = "doorstep.sealed.v1\x00"
+	macInfo    = "doorstep command fingerprint v1"
+	nonceBytes = 12
+)
+
+func aad(householdID, keyID string) []byte {
+	return []byte(aadPrefix + householdID + "\x00" + keyID)
+}
+
+// ErasedError is the *domain.Error returned when sensitive data of an
+// erased household is sealed or fingerprinted: the household's personal
+// data was erased and new personal data is not accepted for it.
+func ErasedError(householdID string) *domain.Error {
+	return &domain.Error{Kind: domain.ErrErased, Code: "household_erased", Field: "household_id",
+		Message:   fmt.Sprintf("the personal data of household %s has been erased; sensitive fields can no longer be stored or read for it", householdID),
+		MessageZH: fmt.Sprintf("家庭 %s 的个人信息已被删除；不能再为其保存或读取敏感信息", householdID)}
+}
+
+// entry returns the household's cached key, loading it, and creating it
+// when create is true and the household has none.
+func (v *Vault) entry(householdID string, create bool) (*entry, error) {
+	if householdID == "" {
+		return nil, errors.New("keystore: the household id is empty")
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if e, ok := v.cache[householdID]; ok {
+		return e, nil
+	}
+	k, err := v.keys.Get(householdID)
+	if errors.Is(err, ErrNoKey) && create {
+		k, err = v.create(householdID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	e := &entry{key: k}
+	if !k.Erased() {
+		block, err := aes.NewCipher(k.Secret)
+		if err != nil {
+			return nil, fmt.Errorf("keystore: key of household %s: %w", householdID, err)
+		}
+		if e.aead, err = cipher.NewGCM(block); err != nil {
+			return nil, fmt.Errorf("keystore: key of household %s: %w", householdID, err)
+		}
+		if e.mac, err = hkdf.Key(sha256.New, k.Secret, nil, macInfo, 32); err != nil {
+			return nil, fmt.Errorf("keystore: key of household %s: %w", householdID, err)
+		}
+	}
+	v.put(householdID, e)
+	return e, nil
+}
+
+// put caches e, dropping an arbitrary entry when the cache is full. Called
+// with v.mu held.
+func (v *Vault) put(householdID string, e *entry) {
+	if _, ok := v.cache[householdID]; !ok && len(v.cache) >= v.maxCache {
+		for k := range v.cache {
+			delete(v.cache, k)
+			break
+		}
+	}
+	v.cache[householdID] = e
+}
+
+// create makes and stores a new key; if another writer stored one first, it
+// returns that one.
+func (v *Vault) create(householdID string) (Key, error) {
+	secret := make([]byte, KeySize)
+	if _, err := io.ReadFull(v.rand, secret); err != nil {
+		return Key{}, fmt.Errorf("keystore: generate key: %w", err)
+	}
+	id, err := uuid.NewRandomFromReader(v.rand)
+	if err != nil {
+		return Key{}, fmt.Errorf("keystore: generate key id: %w", err)
+	}
+	k := Key{HouseholdID: householdID, KeyID: "k-" + id.String(), Secret: secret, CreatedAt: v.now().UTC()}
+	err = v.keys.Create(k)
+	if errors.Is(err, ErrKeyExists) {
+		return v.keys.Get(householdID)
+	}
+	return k, err
+}
+
+// Seal implements domain.Sealer. The household's key is created on first
+// use. Sealing for an erased household fails with ErasedError (matching
+// domain.ErrErased).
+func (v *Vault) Seal(householdID string, plaintext []byte) (domain.Sealed, error) {
+	e, err := v.entry(householdID, true)
+	if err != nil {
+		return domain.Sealed{}, err
+	}
+	if e.key.Erased() {
+		return domain.Sealed{}, ErasedError(householdID)
+	}
+	nonce := make([]byte, nonceBytes, nonceBytes+len(plaintext)+e.aead.Overhead())
+	if _, err := io.ReadFull(v.rand, nonce); err != nil {
+		return domain.Sealed{}, fmt.Errorf("keystore: generate nonce: %w", err)
+	}
+	ct := e.aead.Seal(nonce, nonce, plaintext, aad(householdID, e.key.KeyID))
+	return domain.Sealed{KeyID: e.key.KeyID, Ciphertext: ct}, nil
+}
+
+// Open implements domain.Opener. It returns an error matching
+// domain.ErrErased when the household's key was erased; any other failure
+// (no key at all, a key id of another key, a value altered or sealed for
+// another household) is a plain error. Errors never contain the plaintext.
+func (v *Vault) Open(householdID string, s domain.Sealed) ([]byte, error) {
+	e, err := v.entry(householdID, false)
+	if errors.Is(err, ErrNoKey) {
+		return nil, fmt.Errorf("keystore: household %s has no data key in this key store; check that the right key directory is configured", householdID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if e.key.Erased() {
+		return nil, fmt.Errorf("keystore: household %s: %w", householdID, domain.ErrErased)
+	}
+	if s.KeyID != e.key.KeyID {
+		return nil, fmt.Errorf("keystore: household %s: value sealed with key %q, but the household's key is %q", householdID, s.KeyID, e.key.KeyID)
+	}
+	if len(s.Ciphertext) < nonceBytes+e.aead.Overhead() {
+		return nil, fmt.Errorf("keystore: household %s: sealed value is too short", householdID)
+	}
+	pt, err := e.aead.Open(nil, s.Ciphertext[:nonceBytes], s.Ciphertext[nonceBytes:], aad(householdID, e.key.KeyID))
+	if err != nil {
+		return nil, fmt.Errorf("keystore: household %s: sealed value does not authenticate (altered, or sealed for another household)", householdID)
+	}
+	return pt, nil
+}
+
+// Fingerprint returns HMAC-SHA256 of data under a key derived (HKDF) from
+// the household's data key. The command layer uses it to recognise a retried
+// command that carries sensitive fields without keeping a guessable hash of
+// them: once the key is erased the fingerprint cannot be recomputed. Like
+// Seal it creates the key on first use and fails with ErasedError after
+// erasure.
+func (v *Vault) Fingerprint(householdID string, data []byte) ([]byte, error) {
+	e, err := v.entry(householdID, true)
+	if err != nil {
+		return nil, err
+	}
+	if e.key.Erased() {
+		return nil, ErasedError(householdID)
+	}
+	m := hmac.New(sha256.New, e.mac)
+	m.Write(data)
+	return m.Sum(nil), nil
+}
+
+// KeyID returns the id of the household's data key ("" if it has none).
+func (v *Vault) KeyID(householdID string) (string, error) {
+	e, err := v.entry(householdID, false)
+	if errors.Is(err, ErrNoKey) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return e.key.KeyID, nil
+}
+
+// Erase destroys the household's data key (crypto-shredding under PIPL):
+// afterwards its sealed fields open as erased and no new sensitive data is
+// accepted for it. Erasing twice is not an error. When Erase returns nil the
+// erasure is durable.
+func (v *Vault) Erase(householdID string) error {
+	if householdID == "" {
+		return errors.New("keystore: the household id is empty")
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err := v.keys.Erase(householdID, v.now()); err != nil {
+		return err
+	}
+	k, err := v.keys.Get(householdID)
+	if err != nil {
+		delete(v.cache, householdID)
+		return err
+	}
+	v.put(householdID, &entry{key: k})
+	return nil
+}

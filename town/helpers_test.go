@@ -1,0 +1,34 @@
+package town
+
+import (
+	"crypto/sha256"
+	"testing"
+
+	"github.com/doorstep/doorstep/domain"
+)
+
+// testSealer is a deterministic stand-in for the key store's AES-GCM sealer:
+// the "ciphertext" is the plaintext XORed with a keystream derived from the
+// household id. It hides nothing; it only makes sealed fields opaque bytes.
+type testSealer struct{}
+
+func (testSealer) Seal(householdID string, plaintext []byte) (domain.Sealed, error) {
+	k := sha256.Sum256([]byte(householdID))
+	out := make([]byte, len(plaintext))
+	for i, b := range plaintext {
+		out[i] = b ^ k[i%len(k)]
+	}
+	return domain.Sealed{KeyID: "test-" + householdID[:8], Ciphertext: out}, nil
+}
+
+func (s testSealer) Open(householdID string, sealed domain.Sealed) ([]byte, error) {
+	x, _ := s.Seal(householdID, sealed.Ciphertext)
+	return x.Ciphertext, nil
+}
+
+func testConfig(tb testing.TB, seed uint64, n int) Config {
+	tb.Helper()
+	c := DefaultConfig(seed, n)
+	c.Sealer = testSealer{}
+	return c
+}
