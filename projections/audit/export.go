@@ -1,0 +1,48 @@
+package audit
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// WriteJSONL writes one JSON object per entry and line.
+func WriteJSONL(w io.Writer, entries []Entry) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for i := range entries {
+		if err := enc.Encode(&entries[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CSVHeader is the bilingual header row of WriteCSV.
+var CSVHeader = []string{"position / 位置", "event_id / 事件编号", "stream / 事件流", "version / 版本", "type / 类型",
+	"occurred_at / 发生时间", "recorded_at / 记录时间", "actor / 操作人", "role / 角色", "changes / 变更", "reason / 原因"}
+
+// WriteCSV writes entries as CSV with CSVHeader; changes are written one
+// per line inside their cell as "field: before → after".
+func WriteCSV(w io.Writer, entries []Entry) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CSVHeader); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		var ch []string
+		for _, c := range e.Changes {
+			ch = append(ch, c.Field+": "+c.Before+" → "+c.After)
+		}
+		if err := cw.Write([]string{e.Position.String(), e.EventID, e.Stream, strconv.FormatUint(e.Version, 10), e.Type,
+			e.OccurredAt.UTC().Format(time.RFC3339Nano), e.RecordedAt.UTC().Format(time.RFC3339Nano), e.Actor, e.Role,
+			strings.Join(ch, "\n"), e.Reason}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

@@ -1,0 +1,330 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/eventstore"
+)
+
+type storeReader interface {
+	ReadStream(ctx context.Context, stream string, dir eventstore.Direction, from uint64, limit int) ([]eventstore.Event, error)
+}
+
+// Change is one field's value before and after an event.
+type Change struct {
+	Field  string `json:"field"`
+	Before string `json:"before"`
+	After  string `json:"after"`
+}
+
+// Entry is one event of a trail.
+type Entry struct {
+	Position   eventstore.Position `json:"position"`
+	EventID    string              `json:"event_id"`
+	Stream     string              `json:"stream"`
+	Version    uint64              `json:"version"`
+	Type       string              `json:"type"`
+	OccurredAt time.Time           `json:"occurred_at"`
+	RecordedAt time.Time           `json:"recorded_at"`
+	Actor      string              `json:"actor"`
+	Role       string              `json:"role"`
+	Changes    []Change            `json:"changes"`
+	Reason     string              `json:"reason,omitempty"` // the why: reason, note, summary or outcome the event carries
+}
+
+func (t *Trail) read(ctx context.Context, stream string) ([]eventstore.Event, error) {
+	var out []eventstore.Event
+	var from uint64 = 1
+	for {
+		page, err := t.store.ReadStream(ctx, stream, eventstore.Forward, from, 1000)
+		if err != nil {
+			return nil, fmt.Errorf("audit: read %s: %w", stream, err)
+		}
+		out = append(out, page...)
+		if len(page) < 1000 {
+			return out, nil
+		}
+		from += uint64(len(page))
+	}
+}
+
+func newAggregate(stream string) (domain.Aggregate, func() map[string]string) {
+	id := streamID(stream)
+	switch eventstore.Category(stream) {
+	case "household":
+		h := domain.NewHousehold(id)
+		return h, func() map[string]string { return householdState(h) }
+	case "problem":
+		p := domain.NewProblem(id)
+		return p, func() map[string]string { return problemState(p) }
+	case "referral":
+		r := domain.NewReferral(id)
+		return r, func() map[string]string { return referralState(r) }
+	}
+	return nil, nil
+}
+
+func ts(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func householdState(h *domain.Household) map[string]string {
+	m := map[string]string{
+		"address": h.Address(), "community": h.Community(), "grid": h.Grid(), "responsible_worker": h.ResponsibleWorker(),
+		"class": string(h.Class()), "category": string(h.Category()), "risk": string(h.Risk()),
+		"consent": strconv.FormatBool(h.Consent()), "archived": strconv.FormatBool(h.Archived()),
+		"last_completed_visit": ts(h.LastCompletedVisit()), "visits": strconv.Itoa(len(h.Visits())),
+		"volunteer": strconv.FormatBool(h.Volunteer()), "skills": strings.Join(h.Skills(), ","), "idle_resources": strings.Join(h.IdleResources(), ","),
+	}
+	needs := h.Needs()
+	for _, d := range []domain.NeedDomain{domain.NeedElderlyCare, domain.NeedMedical, domain.NeedEducation, domain.NeedEmployment, domain.NeedCulture} {
+		m["needs."+string(d)] = strings.Join(needs[d], ",")
+	}
+	for _, mem := range h.Members() {
+		p := "member." + mem.ID + "."
+		m[p+"name"], m[p+"relation"], m[p+"birth_date"], m[p+"occupation"] = mem.Name, mem.Relation, mem.BirthDate, mem.Occupation
+		for f, s := range map[string]domain.Sealed{"id_number": mem.IDNumber, "phone": mem.Phone, "income": mem.Income, "health": mem.Health, "disability": mem.Disability} {
+			if !s.IsZero() {
+				// Sealed values are compared by ciphertext, shown only as "[sealed]".
+				m[p+f] = "[sealed]" + string(s.Ciphertext)
+			}
+		}
+	}
+	for _, c := range h.Clocks() {
+		m["alert."+string(c.Kind)] = alertState(c)
+	}
+	return m
+}
+
+func alertState(c domain.Clock) string {
+	switch {
+	case c.Breached:
+		return "breached"
+	case c.Approached:
+		return "approaching"
+	}
+	return ""
+}
+
+func problemState(p *domain.Problem) map[string]string {
+	m := map[string]string{
+		"number": p.Number(), "household_id": p.HouseholdID(), "description": p.Description(), "category": string(p.Category()),
+		"handling_class": string(p.HandlingClass()), "colour": string(p.Colour()), "urgency": string(p.Urgency()),
+		"assignee": p.Assignee(), "status": string(p.Status()), "time_limit": p.TimeLimit().String(), "due": ts(p.Due()),
+		"satisfaction": "", "reopens": strconv.Itoa(p.Reopens()), "progress_notes": strconv.Itoa(len(p.Notes())),
+	}
+	if p.Sessions() > 0 {
+		m["sessions"] = strconv.Itoa(p.Sessions())
+	}
+	if s := p.Satisfaction(); s > 0 {
+		m["satisfaction"] = strconv.Itoa(s)
+	}
+	if r, ok := p.Resolution(); ok {
+		m["resolution"] = r.Summary
+		var res []string
+		for _, x := range r.Resources {
+			res = append(res, string(x.Kind)+":"+x.Description)
+		}
+		m["resources"] = strings.Join(res, "; ")
+	}
+	for _, c := range p.Clocks() {
+		m["alert."+string(c.Kind)] = alertState(c)
+	}
+	return m
+}
+
+func referralState(r *domain.Referral) map[string]string {
+	m := map[string]string{
+		"problem_id": r.ProblemID(), "level": string(r.Level()), "to": r.To(), "status": string(r.Status()),
+		"responsible": r.Responsible(), "decline_reason": r.DeclineReason(), "cancel_reason": r.CancelReason(),
+	}
+	if a, ok := r.Acceptance(); ok {
+		m["due"] = ts(a.Due)
+	}
+	if o, ok := r.Outcome(); ok {
+		m["outcome"] = o.Outcome
+	}
+	for _, c := range r.Clocks() {
+		m["alert."+string(c.Kind)] = alertState(c)
+	}
+	return m
+}
+
+func diff(before, after map[string]string) []Change {
+	keys := map[string]struct{}{}
+	for k := range before {
+		keys[k] = struct{}{}
+	}
+	for k := range after {
+		keys[k] = struct{}{}
+	}
+	var out []Change
+	for k := range keys {
+		b, a := before[k], after[k]
+		if a == b {
+			continue
+		}
+		out = append(out, Change{Field: k, Before: shown(b), After: shown(a)})
+	}
+	slices.SortFunc(out, func(x, y Change) int { return strings.Compare(x.Field, y.Field) })
+	return out
+}
+
+func shown(v string) string {
+	if strings.HasPrefix(v, "[sealed]") {
+		return "[sealed]"
+	}
+	return v
+}
+
+// reason extracts the why an event carries.
+func reason(data []byte) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(data, &m) != nil {
+		return ""
+	}
+	for _, k := range []string{"reason", "note", "summary", "outcome", "comment"} {
+		var s string
+		if raw, ok := m[k]; ok && json.Unmarshal(raw, &s) == nil && s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// entries folds one stream, producing an entry per event.
+func (t *Trail) entries(ctx context.Context, stream string) ([]Entry, error) {
+	evs, err := t.read(ctx, stream)
+	if err != nil {
+		return nil, err
+	}
+	agg, state := newAggregate(stream)
+	if agg == nil {
+		return nil, fmt.Errorf("audit: %s is not a household, problem or referral stream", stream)
+	}
+	out := make([]Entry, 0, len(evs))
+	before := state()
+	for i := range evs {
+		e := &evs[i]
+		if t.reg.Known(e.Type) {
+			rec, err := app.Decode(t.reg, e)
+			if err != nil {
+				return nil, err
+			}
+			agg.Apply(rec.Event)
+		} else {
+			agg.Apply(unknown{})
+		}
+		after := state()
+		out = append(out, Entry{Position: e.Position, EventID: e.ID.String(), Stream: e.Stream, Version: e.Version, Type: e.Type,
+			OccurredAt: e.Metadata.OccurredAt, RecordedAt: e.RecordedAt, Actor: e.Metadata.Actor, Role: e.Metadata.Role,
+			Changes: diff(before, after), Reason: reason(e.Data)})
+		before = after
+	}
+	return out, nil
+}
+
+type unknown struct{}
+
+func (unknown) EventType() string { return "unknown" }
+
+func (t *Trail) merged(ctx context.Context, streams []string) ([]Entry, error) {
+	var all []Entry
+	for _, s := range streams {
+		es, err := t.entries(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, es...)
+	}
+	slices.SortFunc(all, func(a, b Entry) int { return a.Position.Compare(b.Position) })
+	return all, nil
+}
+
+// Household returns the trail of a household: its own events and those of
+// its problems and referrals, in log order. ErrNotFound if the index does
+// not know the household.
+func (t *Trail) Household(ctx context.Context, householdID string) ([]Entry, error) {
+	streams, err := t.streams(ctx, "household_id = ?", householdID)
+	if err != nil {
+		return nil, err
+	}
+	return t.merged(ctx, streams)
+}
+
+// Problem returns the trail of a problem and its referrals, in log order.
+func (t *Trail) Problem(ctx context.Context, problemID string) ([]Entry, error) {
+	streams, err := t.streams(ctx, "problem_id = ?", problemID)
+	if err != nil {
+		return nil, err
+	}
+	return t.merged(ctx, streams)
+}
+
+// Snapshot is a household's file as it was at an instant: the aggregates
+// folded from the events recorded at or before it (domain.UntilRecorded).
+// Read it through the aggregates' getters.
+type Snapshot struct {
+	At        time.Time
+	Household *domain.Household
+	Problems  []*domain.Problem  // those reported by then
+	Referrals []*domain.Referral // those requested by then
+}
+
+// AsOf returns the household's file as the system knew it at instant at.
+func (t *Trail) AsOf(ctx context.Context, householdID string, at time.Time) (*Snapshot, error) {
+	streams, err := t.streams(ctx, "household_id = ?", householdID)
+	if err != nil {
+		return nil, err
+	}
+	snap := &Snapshot{At: at}
+	for _, s := range streams {
+		evs, err := t.read(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		recs := make([]domain.Recorded, 0, len(evs))
+		for i := range evs {
+			var ev domain.Event = unknown{}
+			if t.reg.Known(evs[i].Type) {
+				r, err := app.Decode(t.reg, &evs[i])
+				if err != nil {
+					return nil, err
+				}
+				ev = r.Event
+			}
+			recs = append(recs, domain.Recorded{Version: evs[i].Version, RecordedAt: evs[i].RecordedAt, Event: ev})
+		}
+		agg, _ := newAggregate(s)
+		if err := domain.Fold(agg, recs, domain.UntilRecorded(at)); err != nil {
+			return nil, err
+		}
+		switch a := agg.(type) {
+		case *domain.Household:
+			snap.Household = a
+		case *domain.Problem:
+			if a.Exists() {
+				snap.Problems = append(snap.Problems, a)
+			}
+		case *domain.Referral:
+			if a.Exists() {
+				snap.Referrals = append(snap.Referrals, a)
+			}
+		}
+	}
+	if snap.Household == nil || !snap.Household.Registered() {
+		return nil, fmt.Errorf("%w: household %s was not registered at %s / 该家庭在 %s 尚未登记", ErrNotFound, householdID, at.Format(time.RFC3339), at.Format(time.RFC3339))
+	}
+	return snap, nil
+}

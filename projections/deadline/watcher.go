@@ -1,0 +1,559 @@
+// Package deadline is the deadline watcher: it follows the event log,
+// derives every running deadline of households (next visit due), problems
+// (first response, resolution time limit, monthly follow-up of long-term
+// problems) and referrals (acceptance, promised completion) with the
+// domain's Clocks and the recorded policy version and working-day calendar,
+// and when one approaches or passes while still running it appends the
+// domain's …deadline_approaching / …deadline_breached event to the
+// subject's stream.
+//
+// Alert events carry a deterministic id (UUIDv5 of stream, clock kind,
+// clock start, stage and due instant), so restarts and several watchers
+// running at once never record an alert twice: the store's idempotent
+// append turns a repeat into a no-op, and the domain refuses an alert the
+// aggregate already carries.
+//
+// Visit entry within 24 hours is not a running deadline (a visit is known
+// only once it is entered): the domain marks late entries on the visit
+// event itself, and the measures read model counts them.
+package deadline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/eventstore"
+)
+
+// Clock is the watcher's source of time. Tests inject one.
+type Clock interface {
+	Now() time.Time
+	// After returns a channel that receives once d has elapsed on this clock.
+	After(d time.Duration) <-chan time.Time
+}
+
+// RealClock is the system clock.
+type RealClock struct{}
+
+// Now implements Clock.
+func (RealClock) Now() time.Time { return time.Now() }
+
+// After implements Clock.
+func (RealClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Subject describes whose deadline it is, for finding a supervisor.
+type Subject struct {
+	Stream      string
+	Kind        domain.ClockKind
+	Community   string // from the subject's latest event metadata, if written
+	Responsible string
+}
+
+// Config configures a Watcher.
+type Config struct {
+	Store    eventstore.Store  // required
+	Policies *domain.PolicySet // required
+	Calendar domain.WorkingDayCalendar
+	Registry *domain.Registry // default domain.NewRegistry()
+	Clock    Clock            // default RealClock
+	// Supervisor names the supervisor an alert goes to (may return "").
+	Supervisor func(Subject) string
+	// Actor recorded on alert events; default "deadline-watcher" (role system).
+	Actor string
+	// Logger receives problems that do not stop the watcher (a deadline
+	// that cannot be computed, an append that failed and will be retried).
+	// Messages name streams and clock kinds only, never personal data.
+	Logger *slog.Logger
+	// PollInterval bounds how long Run waits for news from the log; default 1s.
+	PollInterval time.Duration
+	// Concurrency is how many subjects Fire handles at once; default 8
+	// (concurrent appends share durable commits on the embedded store).
+	Concurrency int
+}
+
+// Watcher holds every running deadline in a Queue. Safe for concurrent use;
+// Sync and Fire serialise.
+type Watcher struct {
+	cfg   Config
+	mu    sync.Mutex
+	q     *Queue
+	after eventstore.Position
+	// Subjects folded up to the log position after, kept so that Sync
+	// applies only the events the log delivers instead of reading each
+	// changed stream again (at most stateLimit of them: a household with a
+	// year of visits folds to some 20 kB).
+	state map[string]*loaded
+}
+
+// stateLimit bounds the subjects Watcher keeps folded; beyond it an
+// arbitrary one is dropped and read in full when it next changes.
+const stateLimit = 10_000
+
+// namespace of alert event ids (UUIDv5).
+var namespace = uuid.MustParse("5b0f3c62-6a43-4f0c-9a57-2f7d1b0c8e11")
+
+// AlertID is the deterministic id of an alert event.
+func AlertID(stream string, kind domain.ClockKind, start time.Time, stage domain.AlertStage, due time.Time) uuid.UUID {
+	return uuid.NewSHA1(namespace, []byte(fmt.Sprintf("%s|%s|%d|%s|%d", stream, kind, start.UnixNano(), stage, due.UnixNano())))
+}
+
+// New returns a watcher that has not read the log yet.
+func New(cfg Config) (*Watcher, error) {
+	if cfg.Store == nil || cfg.Policies == nil || cfg.Calendar == nil {
+		return nil, errors.New("deadline: Config needs Store, Policies and Calendar")
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = domain.NewRegistry()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = RealClock{}
+	}
+	if cfg.Actor == "" {
+		cfg.Actor = "deadline-watcher"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 8
+	}
+	return &Watcher{cfg: cfg, q: NewQueue(), state: map[string]*loaded{}}, nil
+}
+
+// Len returns the number of deadlines being watched.
+func (w *Watcher) Len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.q.Len()
+}
+
+// Next returns when the next alert becomes pending.
+func (w *Watcher) Next() (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.q.Next()
+}
+
+func watched(stream string) bool {
+	switch eventstore.Category(stream) {
+	case "household", "problem", "referral":
+		return true
+	}
+	return false
+}
+
+// Sync reads the log since the last Sync and re-derives the deadlines of
+// every subject that has new events. A subject already folded takes the
+// new events from the log page; one that is not (or whose events do not
+// follow on its version) is read again from its stream.
+func (w *Watcher) Sync(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	dirty := map[string]struct{}{}
+	var order []string
+	for {
+		page, err := w.cfg.Store.ReadAll(ctx, w.after, 2000)
+		if err != nil {
+			return fmt.Errorf("deadline: read the log: %w", err)
+		}
+		for i := range page {
+			if s := page[i].Stream; watched(s) {
+				if _, ok := dirty[s]; !ok {
+					dirty[s] = struct{}{}
+					order = append(order, s)
+				}
+				w.apply(s, &page[i])
+			}
+		}
+		if len(page) > 0 {
+			w.after = page[len(page)-1].Position
+		}
+		if len(page) < 2000 {
+			break
+		}
+	}
+	for _, s := range order {
+		l, ok := w.state[s]
+		if !ok {
+			var err error
+			if l, err = w.load(ctx, s); err != nil {
+				return err
+			}
+			w.keep(s, l)
+		}
+		l.clocks = clocksOf(l.agg)
+		w.setClocks(s, l.clocks)
+	}
+	return nil
+}
+
+// apply folds one event of the log into the subject's kept state. A
+// subject not kept starts from its first event; an event that does not
+// follow the kept version, or that cannot be decoded, drops the state so
+// that Sync reads the stream in full. The caller holds w.mu.
+func (w *Watcher) apply(stream string, e *eventstore.Event) {
+	l, ok := w.state[stream]
+	if !ok {
+		if e.Version != 1 {
+			return
+		}
+		agg, err := newAggregate(stream)
+		if err != nil {
+			return
+		}
+		l = &loaded{agg: agg}
+		w.keep(stream, l)
+	}
+	v := l.agg.Version()
+	if e.Version <= v {
+		return // already read from the stream
+	}
+	r, err := w.decode(e)
+	if err == nil && e.Version == v+1 {
+		err = domain.Fold(l.agg, []domain.Recorded{r}, domain.AsOf{})
+	}
+	if err != nil || e.Version != v+1 {
+		delete(w.state, stream)
+		return
+	}
+	if c := e.Metadata.Community; c != "" && w.cfg.Registry.Known(e.Type) {
+		l.community = c
+	}
+}
+
+// keep stores a subject's state, dropping an arbitrary other one when
+// stateLimit is reached. The caller holds w.mu.
+func (w *Watcher) keep(stream string, l *loaded) {
+	if _, ok := w.state[stream]; !ok && len(w.state) >= stateLimit {
+		for k := range w.state {
+			delete(w.state, k)
+			break
+		}
+	}
+	w.state[stream] = l
+}
+
+// decode turns a stored event into a domain one; a type this build does
+// not know folds as a no-op.
+func (w *Watcher) decode(e *eventstore.Event) (domain.Recorded, error) {
+	if !w.cfg.Registry.Known(e.Type) {
+		return domain.Recorded{Version: e.Version, RecordedAt: e.RecordedAt, Event: unknown{}}, nil
+	}
+	return app.Decode(w.cfg.Registry, e)
+}
+
+type loaded struct {
+	agg       domain.Aggregate
+	clocks    []domain.Clock
+	community string
+}
+
+func newAggregate(stream string) (domain.Aggregate, error) {
+	id := strings.TrimPrefix(stream, eventstore.Category(stream)+"-")
+	switch eventstore.Category(stream) {
+	case "household":
+		return domain.NewHousehold(id), nil
+	case "problem":
+		return domain.NewProblem(id), nil
+	case "referral":
+		return domain.NewReferral(id), nil
+	}
+	return nil, fmt.Errorf("deadline: %s is not a household, problem or referral stream", stream)
+}
+
+func (w *Watcher) load(ctx context.Context, stream string) (*loaded, error) {
+	agg, err := newAggregate(stream)
+	if err != nil {
+		return nil, err
+	}
+	l := &loaded{agg: agg}
+	var from uint64 = 1
+	for {
+		evs, err := w.cfg.Store.ReadStream(ctx, stream, eventstore.Forward, from, 1000)
+		if err != nil {
+			return nil, fmt.Errorf("deadline: read %s: %w", stream, err)
+		}
+		recs := make([]domain.Recorded, 0, len(evs))
+		for i := range evs {
+			r, err := w.decode(&evs[i])
+			if err != nil {
+				return nil, err
+			}
+			recs = append(recs, r)
+			if c := evs[i].Metadata.Community; c != "" && w.cfg.Registry.Known(evs[i].Type) {
+				l.community = c
+			}
+		}
+		if err := domain.Fold(agg, recs, domain.AsOf{}); err != nil {
+			return nil, fmt.Errorf("deadline: fold %s: %w", stream, err)
+		}
+		if len(evs) < 1000 {
+			break
+		}
+		from += uint64(len(evs))
+	}
+	l.clocks = clocksOf(agg)
+	return l, nil
+}
+
+type unknown struct{}
+
+func (unknown) EventType() string { return "unknown" }
+
+var kinds = []domain.ClockKind{domain.ClockProblemResponse, domain.ClockProblemResolution, domain.ClockProblemFollowUp,
+	domain.ClockReferralAcceptance, domain.ClockReferralCompletion, domain.ClockVisitDue}
+
+// setClocks puts a subject's running clocks in the queue and removes the
+// ones that stopped. The caller holds w.mu.
+func (w *Watcher) setClocks(stream string, clocks []domain.Clock) {
+	running := map[domain.ClockKind]bool{}
+	for _, c := range clocks {
+		d, ok, err := w.cfg.Policies.Deadline(w.cfg.Calendar, c)
+		if err != nil {
+			w.cfg.Logger.Warn("deadline cannot be computed / 无法计算期限", "stream", stream, "kind", c.Kind, "error", err)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		fire, ok := FireAt(d)
+		if !ok {
+			continue
+		}
+		running[c.Kind] = true
+		w.q.Set(Key{stream, c.Kind}, fire, d.Due)
+	}
+	for _, k := range kinds {
+		if !running[k] {
+			w.q.Remove(Key{stream, k})
+		}
+	}
+}
+
+// Fire records every alert pending at now and returns how many alert
+// events it appended (repeats that the store or the domain turned into
+// no-ops are not counted). Subjects are handled concurrently (up to
+// Config.Concurrency at once), each subject's alerts in order; the
+// deadlines it looked at are re-derived.
+func (w *Watcher) Fire(ctx context.Context, now time.Time) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var streams []string
+	byStream := map[string][]domain.ClockKind{}
+	for _, k := range w.q.PopUntil(now) {
+		if _, ok := byStream[k.Stream]; !ok {
+			streams = append(streams, k.Stream)
+		}
+		byStream[k.Stream] = append(byStream[k.Stream], k.Kind)
+	}
+	type result struct {
+		clocks []domain.Clock
+		added  int
+		err    error
+	}
+	results := make([]result, len(streams))
+	sem := make(chan struct{}, w.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for i, s := range streams {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			r := &results[i]
+			r.clocks, r.added, r.err = w.alertStream(ctx, s, byStream[s], now)
+		}()
+	}
+	wg.Wait()
+	n := 0
+	var firstErr error
+	for i, s := range streams {
+		r := results[i]
+		n += r.added
+		if r.err != nil {
+			if firstErr == nil {
+				firstErr = r.err
+			}
+			// Look again at the next Fire.
+			for _, k := range byStream[s] {
+				w.q.Set(Key{s, k}, now.Add(5*time.Second), now)
+			}
+			continue
+		}
+		w.setClocks(s, r.clocks)
+	}
+	return n, firstErr
+}
+
+type alerter interface {
+	RecordDeadlineAlert(meta domain.Meta, d domain.Deadline, stage domain.AlertStage, supervisor string) ([]domain.Event, error)
+}
+
+// alertStream records the pending alerts of one subject's clocks of the
+// given kinds and returns the subject's running clocks afterwards.
+func (w *Watcher) alertStream(ctx context.Context, stream string, ks []domain.ClockKind, now time.Time) ([]domain.Clock, int, error) {
+	l, err := w.load(ctx, stream)
+	if err != nil {
+		return nil, 0, err
+	}
+	added := 0
+	for _, kind := range ks {
+		for attempt := 0; ; attempt++ {
+			ev, data, err := w.decide(ctx, l, stream, kind, now)
+			if err != nil {
+				return nil, added, err
+			}
+			if ev == nil {
+				break
+			}
+			_, err = w.cfg.Store.Append(ctx, stream, eventstore.Exact(l.agg.Version()), data)
+			if errors.Is(err, eventstore.ErrConflict) && attempt < 5 {
+				// The subject moved on meanwhile (or another watcher got there): look again.
+				if l, err = w.load(ctx, stream); err != nil {
+					return nil, added, err
+				}
+				continue
+			}
+			if err != nil {
+				return nil, added, fmt.Errorf("deadline: append alert to %s: %w", stream, err)
+			}
+			l.agg.Apply(ev)
+			l.clocks = clocksOf(l.agg)
+			added++
+			break
+		}
+	}
+	return l.clocks, added, nil
+}
+
+// decide returns the alert event to append for the subject's clock of
+// kind, or nil when none is pending.
+func (w *Watcher) decide(ctx context.Context, l *loaded, stream string, kind domain.ClockKind, now time.Time) (domain.Event, eventstore.EventData, error) {
+	var clock *domain.Clock
+	for i := range l.clocks {
+		if l.clocks[i].Kind == kind {
+			clock = &l.clocks[i]
+		}
+	}
+	if clock == nil {
+		return nil, eventstore.EventData{}, nil // met or stopped meanwhile
+	}
+	d, ok, err := w.cfg.Policies.Deadline(w.cfg.Calendar, *clock)
+	if err != nil || !ok {
+		return nil, eventstore.EventData{}, nil
+	}
+	stage, pending := d.Pending(now)
+	if !pending {
+		return nil, eventstore.EventData{}, nil
+	}
+	sup := ""
+	if w.cfg.Supervisor != nil {
+		if err := w.community(ctx, l); err != nil {
+			return nil, eventstore.EventData{}, err
+		}
+		sup = w.cfg.Supervisor(Subject{Stream: stream, Kind: kind, Community: l.community, Responsible: clock.Responsible})
+	}
+	meta := domain.Meta{Actor: w.cfg.Actor, Role: domain.RoleSystem, At: now}
+	evs, err := l.agg.(alerter).RecordDeadlineAlert(meta, d, stage, sup)
+	if err != nil {
+		return nil, eventstore.EventData{}, fmt.Errorf("deadline: %s %s: %w", stream, kind, err)
+	}
+	if len(evs) == 0 {
+		return nil, eventstore.EventData{}, nil
+	}
+	data, err := app.Encode(AlertID(stream, kind, d.Start, stage, d.Due), evs[0],
+		eventstore.Metadata{OccurredAt: now, Actor: w.cfg.Actor, Role: domain.RoleSystem, Community: l.community})
+	if err != nil {
+		return nil, eventstore.EventData{}, err
+	}
+	return evs[0], data, nil
+}
+
+func clocksOf(a domain.Aggregate) []domain.Clock {
+	switch x := a.(type) {
+	case *domain.Household:
+		return x.Clocks()
+	case *domain.Problem:
+		return x.Clocks()
+	case *domain.Referral:
+		return x.Clocks()
+	}
+	return nil
+}
+
+// community fills l.community: the household's own, or for a problem or
+// referral without community metadata, its household's.
+func (w *Watcher) community(ctx context.Context, l *loaded) error {
+	var household string
+	switch a := l.agg.(type) {
+	case *domain.Household:
+		l.community = a.Community()
+		return nil
+	case *domain.Problem:
+		household = a.HouseholdID()
+	case *domain.Referral:
+		household = a.HouseholdID()
+	}
+	if l.community != "" || household == "" {
+		return nil
+	}
+	h, err := w.load(ctx, domain.HouseholdStream(household))
+	if err != nil {
+		return err
+	}
+	l.community = h.agg.(*domain.Household).Community()
+	return nil
+}
+
+// Run syncs with the log and records alerts as they fall due, until ctx
+// ends (it then returns ctx's error). Each pass waits until the next
+// deadline on the watcher's Clock, new events in the log, or PollInterval.
+func (w *Watcher) Run(ctx context.Context) error {
+	head, err := w.cfg.Store.Head(ctx)
+	if err != nil {
+		return err
+	}
+	sub, err := w.cfg.Store.Subscribe(ctx, head, eventstore.Filter{})
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	for {
+		if err := w.Sync(ctx); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		if _, err := w.Fire(ctx, w.cfg.Clock.Now()); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			w.cfg.Logger.Warn("recording a deadline alert failed; retrying / 记录期限提醒失败，将重试", "error", err)
+		}
+		wait := w.cfg.PollInterval
+		if next, ok := w.Next(); ok {
+			wait = min(wait, max(0, next.Sub(w.cfg.Clock.Now())))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-w.cfg.Clock.After(wait):
+		case _, ok := <-sub.C:
+			if !ok {
+				return errors.Join(sub.Err(), ctx.Err())
+			}
+		}
+	}
+}

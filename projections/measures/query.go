@@ -1,0 +1,231 @@
+package measures
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/projections"
+)
+
+// Rate is a ratio of counters. A rate with no denominator has no value.
+type Rate struct {
+	Num, Den int64
+}
+
+// Value returns Num/Den and whether Den > 0.
+func (r Rate) Value() (float64, bool) {
+	if r.Den == 0 {
+		return 0, false
+	}
+	return float64(r.Num) / float64(r.Den), true
+}
+
+// Mean is an average of a sum over a count.
+type Mean = Rate
+
+// Row is the measures of one group (community, grid or worker) in one month.
+type Row struct {
+	Group  string // the community, grid or worker
+	Month  string // "2026-03"
+	Counts map[string]int64
+
+	ResolutionRate Rate            // resolved now / reported in the month
+	OnTime         map[string]Rate // per deadline kind (domain clock kinds and "visit_entry")
+	Satisfaction   Mean            // mean score 1–5
+	Satisfied      Rate            // share of ratings 4 or 5
+	ResourceDays   Mean            // mean days from discovery to resource linked
+	RecurrenceRate Rate            // reopenings / resolutions
+	VisitCoverage  Rate            // visits on schedule / (those + visit_due breaches)
+	LateEntryRate  Rate            // late entries / visits
+	RefusalRate    Rate            // refusals / visits
+	ResolutionDays Mean            // mean days from discovery to resolution
+}
+
+// GroupBy chooses the group of a query.
+type GroupBy string
+
+// Groupings.
+const (
+	ByCommunity GroupBy = "community"
+	ByGrid      GroupBy = "grid"
+	ByWorker    GroupBy = "worker"
+)
+
+// Query selects measures. Empty filters match everything; months are
+// "YYYY-MM", inclusive.
+type Query struct {
+	By                      GroupBy
+	Community, Grid, Worker string
+	FromMonth, ToMonth      string
+}
+
+// ErrInvalidQuery: the query cannot be run as given.
+var ErrInvalidQuery = errors.New("measures: invalid query / 查询条件无效")
+
+// Reader queries the measures. Safe for concurrent use.
+type Reader struct {
+	db *sql.DB
+	d  projections.Dialect
+}
+
+// NewReader returns a reader over the read-model database.
+func NewReader(db *sql.DB, d projections.Dialect) *Reader {
+	if d == nil {
+		d = projections.SQLite
+	}
+	return &Reader{db: db, d: d}
+}
+
+// Kinds are the deadline kinds with an on-time rate.
+func Kinds() []string {
+	return []string{string(domain.ClockProblemResponse), string(domain.ClockProblemResolution), string(domain.ClockProblemFollowUp),
+		string(domain.ClockReferralAcceptance), string(domain.ClockReferralCompletion), string(domain.ClockVisitDue), KindVisitEntry}
+}
+
+// Measures returns one row per group and month, ordered by group then month.
+func (r *Reader) Measures(ctx context.Context, q Query) ([]Row, error) {
+	switch q.By {
+	case ByCommunity, ByGrid, ByWorker:
+	default:
+		return nil, fmt.Errorf("%w: group by community, grid or worker / 请按社区、网格或工作人员分组", ErrInvalidQuery)
+	}
+	var where []string
+	var args []any
+	for _, f := range []struct{ col, v string }{{"community", q.Community}, {"grid", q.Grid}, {"worker", q.Worker}} {
+		if f.v != "" {
+			where = append(where, f.col+" = ?")
+			args = append(args, f.v)
+		}
+	}
+	if q.FromMonth != "" {
+		where = append(where, "month >= ?")
+		args = append(args, q.FromMonth)
+	}
+	if q.ToMonth != "" {
+		where = append(where, "month <= ?")
+		args = append(args, q.ToMonth)
+	}
+	var sums []string
+	for _, m := range Metrics() {
+		sums = append(sums, "CAST(sum("+column(m)+") AS BIGINT)")
+	}
+	sqlq := `SELECT ` + string(q.By) + `, month, ` + strings.Join(sums, ", ") + ` FROM measures_counts`
+	if len(where) > 0 {
+		sqlq += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	sqlq += ` GROUP BY ` + string(q.By) + `, month ORDER BY ` + string(q.By) + `, month`
+	rows, err := r.db.QueryContext(ctx, r.d.Rebind(sqlq), args...)
+	if err != nil {
+		return nil, fmt.Errorf("measures: query: %w", err)
+	}
+	defer rows.Close()
+	var out []Row
+	names := Metrics()
+	vals := make([]int64, len(names))
+	dest := make([]any, 0, len(names)+2)
+	for rows.Next() {
+		r := Row{Counts: map[string]int64{}}
+		dest = append(dest[:0], &r.Group, &r.Month)
+		for i := range vals {
+			dest = append(dest, &vals[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		for i, v := range vals {
+			if v != 0 {
+				r.Counts[names[i]] = v
+			}
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].derive()
+	}
+	slices.SortFunc(out, func(a, b Row) int {
+		if c := strings.Compare(a.Group, b.Group); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Month, b.Month)
+	})
+	return out, nil
+}
+
+const day = 24 * 3600
+
+func (r *Row) derive() {
+	c := r.Counts
+	r.ResolutionRate = Rate{c[MProblemsResolved], c[MProblemsReported]}
+	r.OnTime = map[string]Rate{}
+	for _, k := range Kinds() {
+		on, br := c[OnTimePrefix+k], c[BreachedPrefix+k]
+		r.OnTime[k] = Rate{on, on + br}
+	}
+	r.Satisfaction = Mean{c[MRatingSum], c[MRatings]}
+	r.Satisfied = Rate{c[MSatisfied], c[MRatings]}
+	r.ResourceDays = Mean{c[MResourceSeconds] / day, c[MResourceLinked]}
+	r.RecurrenceRate = Rate{c[MReopened], c[MResolutions]}
+	r.VisitCoverage = Rate{c[MVisitsOnSchedule], c[MVisitsOnSchedule] + c[BreachedPrefix+string(domain.ClockVisitDue)]}
+	r.LateEntryRate = Rate{c[MVisitsLate], c[MVisits]}
+	r.RefusalRate = Rate{c[MVisitsRefused], c[MVisits]}
+	r.ResolutionDays = Mean{c[MResolutionSeconds] / day, c[MResolutions]}
+}
+
+// Flag marks a community whose resolution rate was below the threshold in
+// two consecutive months (001 §2.4.4): its supervisor must be told.
+type Flag struct {
+	Community string
+	Months    [2]string  // the two consecutive months
+	Rates     [2]float64 // their resolution rates
+	MessageEN string
+	MessageZH string
+}
+
+// FlagThreshold is the resolution rate below which a month counts (80%).
+const FlagThreshold = 0.80
+
+// Flags returns, for each community, every pair of consecutive months with
+// reported problems whose resolution rates are both below FlagThreshold.
+// Months without reported problems break a run.
+func (r *Reader) Flags(ctx context.Context) ([]Flag, error) {
+	rows, err := r.Measures(ctx, Query{By: ByCommunity})
+	if err != nil {
+		return nil, err
+	}
+	var out []Flag
+	for i := 1; i < len(rows); i++ {
+		a, b := rows[i-1], rows[i]
+		if a.Group != b.Group || !consecutive(a.Month, b.Month) {
+			continue
+		}
+		ra, oka := a.ResolutionRate.Value()
+		rb, okb := b.ResolutionRate.Value()
+		if oka && okb && ra < FlagThreshold && rb < FlagThreshold {
+			out = append(out, Flag{Community: a.Group, Months: [2]string{a.Month, b.Month}, Rates: [2]float64{ra, rb},
+				MessageEN: fmt.Sprintf("community %s resolved %.0f%% and %.0f%% of its problems in %s and %s, below %.0f%% two months running",
+					a.Group, ra*100, rb*100, a.Month, b.Month, FlagThreshold*100),
+				MessageZH: fmt.Sprintf("社区 %s 在 %s、%s 的问题解决率为 %.0f%%、%.0f%%，连续两个月低于 %.0f%%",
+					a.Group, a.Month, b.Month, ra*100, rb*100, FlagThreshold*100)})
+		}
+	}
+	return out, nil
+}
+
+func consecutive(a, b string) bool {
+	var ya, ma, yb, mb int
+	if _, err := fmt.Sscanf(a, "%d-%d", &ya, &ma); err != nil {
+		return false
+	}
+	if _, err := fmt.Sscanf(b, "%d-%d", &yb, &mb); err != nil {
+		return false
+	}
+	return yb*12+mb == ya*12+ma+1
+}

@@ -1,0 +1,750 @@
+// Package profile is the household profile read model ("一户一档": one
+// household, one file): the household's class, category, risk, needs,
+// resources, members (sensitive fields kept sealed), open problems and
+// referrals, last and next visit, visit count and satisfaction; with list,
+// filter and search queries.
+package profile
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/projections"
+)
+
+// Name is the durable projection name.
+const Name = "household_profile"
+
+// Projection maintains the profile tables. Create it with New; it is safe
+// for concurrent use (it holds no state besides its configuration).
+type Projection struct {
+	policies *domain.PolicySet
+	cal      domain.WorkingDayCalendar
+
+	// Committed household rows (members aside), kept across batches so
+	// that a batch need not read them back (projections.Cacher).
+	mu      sync.Mutex
+	cache   map[string]household
+	pending []*household
+	cur     *batch // the transaction's changes until Flush (projections.Accumulator)
+}
+
+var _ projections.Accumulator = (*Projection)(nil)
+
+// Flush implements projections.Accumulator: it writes the transaction's rows.
+func (p *Projection) Flush(ctx context.Context, tx *projections.Tx) error {
+	b := p.cur
+	p.cur = nil
+	if b == nil {
+		return nil
+	}
+	return p.flush(ctx, b)
+}
+
+// Discard implements projections.Accumulator.
+func (p *Projection) Discard() { p.cur = nil }
+
+// cacheLimit bounds the rows kept in memory; beyond it the cache starts over.
+const cacheLimit = 250_000
+
+var _ projections.Cacher = (*Projection)(nil)
+
+// AfterBatch implements projections.Cacher.
+func (p *Projection) AfterBatch(committed bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !committed {
+		p.cache, p.pending = nil, nil
+		return
+	}
+	if p.cache == nil || len(p.cache) > cacheLimit {
+		p.cache = map[string]household{}
+	}
+	for _, h := range p.pending {
+		c := *h
+		c.members, c.membersLoaded, c.exists = nil, false, true
+		p.cache[h.ID] = c
+	}
+	p.pending = nil
+}
+
+// ResetCache implements projections.Cacher.
+func (p *Projection) ResetCache() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cache, p.pending = nil, nil
+}
+
+// New returns the projection. policies and cal derive the next-visit-due
+// instant (with the policy version each household's clock recorded).
+func New(policies *domain.PolicySet, cal domain.WorkingDayCalendar) *Projection {
+	return &Projection{policies: policies, cal: cal}
+}
+
+var _ projections.Projection = (*Projection)(nil)
+
+// Name implements projections.Projection.
+func (*Projection) Name() string { return Name }
+
+// Tables implements projections.Projection.
+func (*Projection) Tables() []string {
+	return []string{"profile_households", "profile_members", "profile_problems", "profile_referrals"}
+}
+
+// Schema implements projections.Projection.
+func (*Projection) Schema() []string {
+	return []string{
+		`CREATE TABLE IF NOT EXISTS profile_households (
+			household_id   TEXT PRIMARY KEY,
+			address        TEXT NOT NULL,
+			address_norm   TEXT NOT NULL,
+			names_norm     TEXT NOT NULL,
+			community      TEXT NOT NULL,
+			grid           TEXT NOT NULL,
+			worker         TEXT NOT NULL,
+			class          TEXT NOT NULL,
+			category       TEXT NOT NULL,
+			risk           TEXT NOT NULL,
+			needs          TEXT NOT NULL,
+			resources      TEXT NOT NULL,
+			consent        INTEGER NOT NULL,
+			archived       INTEGER NOT NULL,
+			archive_reason TEXT NOT NULL,
+			registered_at  BIGINT NOT NULL,
+			last_visit_at  BIGINT NOT NULL,
+			next_visit_due BIGINT NOT NULL,
+			visit_count    INTEGER NOT NULL,
+			visits_refused INTEGER NOT NULL,
+			policy_version TEXT NOT NULL,
+			version        BIGINT NOT NULL)` + projections.WithoutRowID,
+		`CREATE INDEX IF NOT EXISTS profile_households_scope ON profile_households (community, grid, worker)`,
+		`CREATE INDEX IF NOT EXISTS profile_households_due ON profile_households (next_visit_due)`,
+		`CREATE TABLE IF NOT EXISTS profile_members (
+			household_id TEXT NOT NULL,
+			member_id    TEXT NOT NULL,
+			seq          INTEGER NOT NULL,
+			name         TEXT NOT NULL,
+			relation     TEXT NOT NULL,
+			birth_date   TEXT NOT NULL,
+			occupation   TEXT NOT NULL,
+			sealed       TEXT NOT NULL,
+			left_at      BIGINT NOT NULL,
+			PRIMARY KEY (household_id, member_id))` + projections.WithoutRowID,
+		`CREATE TABLE IF NOT EXISTS profile_problems (
+			problem_id     TEXT PRIMARY KEY,
+			household_id   TEXT NOT NULL,
+			number         TEXT NOT NULL,
+			description    TEXT NOT NULL,
+			category       TEXT NOT NULL,
+			handling_class TEXT NOT NULL,
+			colour         TEXT NOT NULL,
+			urgency        TEXT NOT NULL,
+			assignee       TEXT NOT NULL,
+			status         TEXT NOT NULL,
+			reported_at    BIGINT NOT NULL,
+			due            BIGINT NOT NULL,
+			resolved_at    BIGINT NOT NULL,
+			satisfaction   INTEGER NOT NULL)` + projections.WithoutRowID,
+		`CREATE INDEX IF NOT EXISTS profile_problems_household ON profile_problems (household_id)`,
+		`CREATE TABLE IF NOT EXISTS profile_referrals (
+			referral_id  TEXT PRIMARY KEY,
+			problem_id   TEXT NOT NULL,
+			household_id TEXT NOT NULL,
+			level        TEXT NOT NULL,
+			to_org       TEXT NOT NULL,
+			status       TEXT NOT NULL,
+			responsible  TEXT NOT NULL,
+			requested_at BIGINT NOT NULL)` + projections.WithoutRowID,
+		`CREATE INDEX IF NOT EXISTS profile_referrals_household ON profile_referrals (household_id)`,
+	}
+}
+
+// Normalize is how names and addresses are prepared for search: full-width
+// ASCII (Ｚ, １) folded to half-width, letters lower-cased, white space
+// and the separators "·" and "・" removed. Chinese characters are kept as
+// they are; traditional and simplified forms are not unified.
+func Normalize(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= 0xFF01 && r <= 0xFF5E:
+			r -= 0xFEE0
+		case r == 0x3000:
+			continue
+		}
+		if unicode.IsSpace(r) || r == '·' || r == '・' {
+			continue
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+type household struct {
+	ID, Address, Community, Grid, Worker         string
+	Class, Category, Risk, ArchiveReason, Policy string
+	Needs, Resources                             string
+	Consent, Archived                            bool
+	RegisteredAt, LastVisit, NextDue             int64
+	Visits, Refused                              int
+	Version                                      int64
+	members                                      []*member
+	membersLoaded                                bool
+	exists                                       bool
+	static                                       string // the rarely changing columns as loaded
+}
+
+// staticKey joins the columns that visits do not change.
+func (h *household) staticKey() string {
+	return strings.Join([]string{h.Address, h.Community, h.Grid, h.Worker, h.Class, h.Category, h.Risk, h.ArchiveReason,
+		h.Needs, h.Resources, fmt.Sprint(h.Consent, h.Archived, h.RegisteredAt)}, "\x00")
+}
+
+type member struct {
+	ID, Name, Relation, BirthDate, Occupation, Sealed string
+	Seq                                               int
+	LeftAt                                            int64
+	dirty, exists                                     bool
+}
+
+type problem struct {
+	ID, HouseholdID, Number, Description, Category, Handling, Colour, Urgency, Assignee, Status string
+	ReportedAt, Due, ResolvedAt                                                                 int64
+	Satisfaction                                                                                int
+}
+
+type referral struct {
+	ID, ProblemID, HouseholdID, Level, To, Status, Responsible string
+	RequestedAt                                                int64
+}
+
+// batch holds the rows a batch touches, loaded on first use and written once at the end.
+type batch struct {
+	p    *Projection
+	tx   *projections.Tx
+	hh   map[string]*household
+	pr   map[string]*problem
+	rf   map[string]*referral
+	keys []string // households in first-touch order (deterministic writes)
+}
+
+const hhCols = `household_id, address, community, grid, worker, class, category, risk, archive_reason, policy_version,
+	needs, resources, consent, archived, registered_at, last_visit_at, next_visit_due, visit_count, visits_refused, version`
+
+func (b *batch) household(ctx context.Context, id string) (*household, error) {
+	if h, ok := b.hh[id]; ok {
+		return h, nil
+	}
+	h := &household{ID: id, Needs: "{}", Resources: "{}"}
+	err := b.tx.QueryRow(ctx, `SELECT `+hhCols+` FROM profile_households WHERE household_id = ?`, id).Scan(
+		&h.ID, &h.Address, &h.Community, &h.Grid, &h.Worker, &h.Class, &h.Category, &h.Risk, &h.ArchiveReason, &h.Policy,
+		&h.Needs, &h.Resources, &h.Consent, &h.Archived, &h.RegisteredAt, &h.LastVisit, &h.NextDue, &h.Visits, &h.Refused, &h.Version)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return nil, err
+	default:
+		h.exists = true
+	}
+	b.hh[id] = h
+	b.keys = append(b.keys, id)
+	return h, nil
+}
+
+func (b *batch) loadMembers(ctx context.Context, h *household) error {
+	if h.membersLoaded {
+		return nil
+	}
+	h.membersLoaded = true
+	if !h.exists {
+		return nil
+	}
+	rows, err := b.tx.Query(ctx, `SELECT member_id, seq, name, relation, birth_date, occupation, sealed, left_at FROM profile_members WHERE household_id = ? ORDER BY seq`, h.ID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		m := &member{exists: true}
+		if err := rows.Scan(&m.ID, &m.Seq, &m.Name, &m.Relation, &m.BirthDate, &m.Occupation, &m.Sealed, &m.LeftAt); err != nil {
+			return err
+		}
+		h.members = append(h.members, m)
+	}
+	return rows.Err()
+}
+
+func (b *batch) problem(ctx context.Context, id string) (*problem, error) {
+	if p, ok := b.pr[id]; ok {
+		return p, nil
+	}
+	p := &problem{ID: id}
+	err := b.tx.QueryRow(ctx, `SELECT household_id, number, description, category, handling_class, colour, urgency, assignee, status,
+		reported_at, due, resolved_at, satisfaction FROM profile_problems WHERE problem_id = ?`, id).Scan(
+		&p.HouseholdID, &p.Number, &p.Description, &p.Category, &p.Handling, &p.Colour, &p.Urgency, &p.Assignee, &p.Status,
+		&p.ReportedAt, &p.Due, &p.ResolvedAt, &p.Satisfaction)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	b.pr[id] = p
+	return p, nil
+}
+
+func (b *batch) referral(ctx context.Context, id string) (*referral, error) {
+	if r, ok := b.rf[id]; ok {
+		return r, nil
+	}
+	r := &referral{ID: id}
+	err := b.tx.QueryRow(ctx, `SELECT problem_id, household_id, level, to_org, status, responsible, requested_at
+		FROM profile_referrals WHERE referral_id = ?`, id).Scan(&r.ProblemID, &r.HouseholdID, &r.Level, &r.To, &r.Status, &r.Responsible, &r.RequestedAt)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	b.rf[id] = r
+	return r, nil
+}
+
+type sealedFields struct {
+	IDNumber   domain.Sealed `json:"id_number,omitzero"`
+	Phone      domain.Sealed `json:"phone,omitzero"`
+	Income     domain.Sealed `json:"income,omitzero"`
+	Health     domain.Sealed `json:"health,omitzero"`
+	Disability domain.Sealed `json:"disability,omitzero"`
+}
+
+func setDetails(m *member, d domain.MemberDetails) error {
+	m.Name, m.Relation, m.BirthDate, m.Occupation = d.Name, d.Relation, d.BirthDate, d.Occupation
+	s, err := json.Marshal(sealedFields{d.IDNumber, d.Phone, d.Income, d.Health, d.Disability})
+	if err != nil {
+		return err
+	}
+	m.Sealed, m.dirty = string(s), true
+	return nil
+}
+
+func (b *batch) cached(id string) (household, bool) {
+	b.p.mu.Lock()
+	defer b.p.mu.Unlock()
+	h, ok := b.p.cache[id]
+	return h, ok
+}
+
+// preload reads, with a few IN queries, every row the batch will touch.
+func (b *batch) preload(ctx context.Context, events []projections.Envelope) error {
+	var hh, mem, pr, rf projections.Keys
+	for i := range events {
+		id := streamID(events[i].Stream)
+		switch events[i].Category() {
+		case "household":
+			h, known := b.hh[id]
+			if !known {
+				hh.Add(id)
+			}
+			switch events[i].Payload.(type) {
+			case domain.HouseholdMemberAdded, domain.HouseholdMemberChanged, domain.HouseholdMemberLeft:
+				if !known || !h.membersLoaded {
+					mem.Add(id)
+				}
+			}
+		case "problem":
+			if _, known := b.pr[id]; !known {
+				pr.Add(id)
+			}
+		case "referral":
+			if _, known := b.rf[id]; !known {
+				rf.Add(id)
+			}
+		}
+	}
+	var misses []string
+	for _, id := range hh.List() {
+		if c, ok := b.cached(id); ok {
+			c.static = c.staticKey()
+			b.hh[id] = &c
+		} else {
+			misses = append(misses, id)
+		}
+	}
+	if err := b.tx.QueryKeys(ctx, `SELECT `+hhCols+` FROM profile_households WHERE household_id IN (?*)`, misses, func(rows *sql.Rows) error {
+		h := &household{exists: true}
+		if err := rows.Scan(&h.ID, &h.Address, &h.Community, &h.Grid, &h.Worker, &h.Class, &h.Category, &h.Risk, &h.ArchiveReason, &h.Policy,
+			&h.Needs, &h.Resources, &h.Consent, &h.Archived, &h.RegisteredAt, &h.LastVisit, &h.NextDue, &h.Visits, &h.Refused, &h.Version); err != nil {
+			return err
+		}
+		h.static = h.staticKey()
+		b.hh[h.ID] = h
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, id := range hh.List() {
+		if _, ok := b.hh[id]; !ok {
+			b.hh[id] = &household{ID: id, Needs: "{}", Resources: "{}"}
+		}
+		b.keys = append(b.keys, id)
+	}
+	for _, id := range mem.List() {
+		b.hh[id].membersLoaded = true
+	}
+	if err := b.tx.QueryKeys(ctx, `SELECT household_id, member_id, seq, name, relation, birth_date, occupation, sealed, left_at
+		FROM profile_members WHERE household_id IN (?*) ORDER BY household_id, seq`, mem.List(), func(rows *sql.Rows) error {
+		m := &member{exists: true}
+		var hid string
+		if err := rows.Scan(&hid, &m.ID, &m.Seq, &m.Name, &m.Relation, &m.BirthDate, &m.Occupation, &m.Sealed, &m.LeftAt); err != nil {
+			return err
+		}
+		b.hh[hid].members = append(b.hh[hid].members, m)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := b.tx.QueryKeys(ctx, `SELECT problem_id, household_id, number, description, category, handling_class, colour, urgency, assignee, status,
+		reported_at, due, resolved_at, satisfaction FROM profile_problems WHERE problem_id IN (?*)`, pr.List(), func(rows *sql.Rows) error {
+		p := &problem{}
+		if err := rows.Scan(&p.ID, &p.HouseholdID, &p.Number, &p.Description, &p.Category, &p.Handling, &p.Colour, &p.Urgency, &p.Assignee, &p.Status,
+			&p.ReportedAt, &p.Due, &p.ResolvedAt, &p.Satisfaction); err != nil {
+			return err
+		}
+		b.pr[p.ID] = p
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, id := range pr.List() {
+		if _, ok := b.pr[id]; !ok {
+			b.pr[id] = &problem{ID: id}
+		}
+	}
+	if err := b.tx.QueryKeys(ctx, `SELECT referral_id, problem_id, household_id, level, to_org, status, responsible, requested_at
+		FROM profile_referrals WHERE referral_id IN (?*)`, rf.List(), func(rows *sql.Rows) error {
+		r := &referral{}
+		if err := rows.Scan(&r.ID, &r.ProblemID, &r.HouseholdID, &r.Level, &r.To, &r.Status, &r.Responsible, &r.RequestedAt); err != nil {
+			return err
+		}
+		b.rf[r.ID] = r
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, id := range rf.List() {
+		if _, ok := b.rf[id]; !ok {
+			b.rf[id] = &referral{ID: id}
+		}
+	}
+	return nil
+}
+
+// Apply implements projections.Projection.
+func (p *Projection) Apply(ctx context.Context, tx *projections.Tx, events []projections.Envelope) error {
+	b := p.cur
+	if b == nil || b.tx != tx {
+		b = &batch{p: p, tx: tx, hh: map[string]*household{}, pr: map[string]*problem{}, rf: map[string]*referral{}}
+		p.cur = b
+	}
+	if err := b.preload(ctx, events); err != nil {
+		return err
+	}
+	for i := range events {
+		if err := p.apply(ctx, b, &events[i]); err != nil {
+			return fmt.Errorf("%s v%d: %w", events[i].Stream, events[i].Version, err)
+		}
+	}
+	return nil
+}
+
+func streamID(stream string) string {
+	_, id, _ := strings.Cut(stream, "-")
+	return id
+}
+
+func (p *Projection) apply(ctx context.Context, b *batch, e *projections.Envelope) error {
+	switch e.Category() {
+	case "household":
+		h, err := b.household(ctx, streamID(e.Stream))
+		if err != nil {
+			return err
+		}
+		h.Version = int64(e.Version)
+		return p.applyHousehold(ctx, b, h, e.Payload)
+	case "problem":
+		return p.applyProblem(ctx, b, streamID(e.Stream), e.Payload)
+	case "referral":
+		return p.applyReferral(ctx, b, streamID(e.Stream), e.Payload)
+	}
+	return nil
+}
+
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func (p *Projection) applyHousehold(ctx context.Context, b *batch, h *household, ev domain.Event) error {
+	switch e := ev.(type) {
+	case domain.HouseholdRegistered:
+		h.Address, h.Community, h.Grid, h.Worker = e.Address, e.Community, e.Grid, e.ResponsibleWorker
+		h.Class, h.Category, h.Risk, h.Policy = string(e.Class), string(e.Category), string(e.Risk), e.PolicyVersion
+		h.RegisteredAt = nanos(e.At)
+	case domain.HouseholdMemberAdded:
+		if err := b.loadMembers(ctx, h); err != nil {
+			return err
+		}
+		m := &member{ID: e.MemberID, Seq: len(h.members) + 1}
+		h.members = append(h.members, m)
+		return setDetails(m, e.MemberDetails)
+	case domain.HouseholdMemberChanged:
+		if err := b.loadMembers(ctx, h); err != nil {
+			return err
+		}
+		for _, m := range h.members {
+			if m.ID == e.MemberID {
+				return setDetails(m, e.MemberDetails)
+			}
+		}
+	case domain.HouseholdMemberLeft:
+		if err := b.loadMembers(ctx, h); err != nil {
+			return err
+		}
+		for _, m := range h.members {
+			if m.ID == e.MemberID {
+				m.LeftAt, m.dirty = nanos(e.At), true
+			}
+		}
+	case domain.HouseholdRelocated:
+		h.Address, h.Community, h.Grid = e.Address, e.Community, e.Grid
+	case domain.HouseholdWorkerChanged:
+		h.Worker = e.To
+	case domain.HouseholdClassChanged:
+		h.Class, h.Policy = string(e.To), e.PolicyVersion
+	case domain.HouseholdCategoryChanged:
+		h.Category = string(e.To)
+	case domain.HouseholdRiskChanged:
+		h.Risk = string(e.To)
+	case domain.HouseholdNeedsAssessed:
+		h.Needs = jsonText(e.Needs)
+	case domain.HouseholdResourcesOffered:
+		h.Resources = jsonText(Resources{Skills: e.Skills, Volunteer: e.Volunteer, Idle: e.Idle})
+	case domain.HouseholdConsentRecorded:
+		h.Consent = e.Given
+	case domain.HouseholdArchived:
+		h.Archived, h.ArchiveReason = true, string(e.Reason)
+	case domain.VisitRecorded:
+		h.Visits++
+		if e.Outcome == domain.OutcomeRefused {
+			h.Refused++
+		}
+		if e.Outcome == domain.OutcomeCompleted && nanos(e.OccurredAt) > h.LastVisit {
+			h.LastVisit, h.Policy = nanos(e.OccurredAt), e.PolicyVersion
+		}
+	}
+	return nil
+}
+
+// nextDue derives the visit_due deadline the way the domain does
+// (Household.Clocks): from the last completed visit or registration, with
+// the recorded policy version. Zero when none applies or it cannot be
+// computed (e.g. a year without calendar data).
+func (p *Projection) nextDue(h *household) int64 {
+	if h.Archived || h.RegisteredAt == 0 || p.policies == nil {
+		return 0
+	}
+	start := max(h.RegisteredAt, h.LastVisit)
+	d, ok, err := p.policies.Deadline(p.cal, domain.Clock{Kind: domain.ClockVisitDue, Subject: h.ID, Start: fromNanos(start),
+		PolicyVersion: h.Policy, HouseholdClass: domain.HouseholdClass(h.Class)})
+	if err != nil || !ok {
+		return 0
+	}
+	return nanos(d.Due)
+}
+
+func (p *Projection) applyProblem(ctx context.Context, b *batch, id string, ev domain.Event) error {
+	if ev == nil {
+		return nil
+	}
+	pr, err := b.problem(ctx, id)
+	if err != nil {
+		return err
+	}
+	switch e := ev.(type) {
+	case domain.ProblemReported:
+		pr.HouseholdID, pr.Number, pr.Description, pr.Category = e.HouseholdID, e.Number, e.Description, string(e.Category)
+		pr.Handling, pr.Colour, pr.Urgency = string(e.HandlingClass), string(e.Colour), string(e.Urgency)
+		pr.Assignee, pr.Status, pr.ReportedAt = e.FoundBy, string(domain.StatusOpen), nanos(e.At)
+	case domain.ProblemReclassified:
+		pr.Handling, pr.Colour, pr.Urgency = string(e.HandlingClass), string(e.Colour), string(e.Urgency)
+	case domain.ProblemAssigned:
+		pr.Assignee = e.To
+		if !e.Due.IsZero() {
+			pr.Due = nanos(e.Due)
+		}
+	case domain.ProblemDeadlineExtended:
+		pr.Due = nanos(e.To)
+	case domain.ProblemProgressNoted:
+		if pr.Status == string(domain.StatusOpen) {
+			pr.Status = string(domain.StatusInProgress)
+		}
+	case domain.ProblemResolved:
+		pr.Status, pr.ResolvedAt, pr.Satisfaction = string(domain.StatusResolved), nanos(e.At), 0
+	case domain.ProblemSatisfactionRated:
+		pr.Satisfaction = e.Score
+	case domain.ProblemReopened:
+		pr.Status, pr.ResolvedAt, pr.Satisfaction, pr.Due = string(domain.StatusOpen), 0, 0, 0
+	case domain.ProblemClosed:
+		pr.Status = string(domain.StatusClosed)
+	}
+	return nil
+}
+
+func (p *Projection) applyReferral(ctx context.Context, b *batch, id string, ev domain.Event) error {
+	if ev == nil {
+		return nil
+	}
+	r, err := b.referral(ctx, id)
+	if err != nil {
+		return err
+	}
+	switch e := ev.(type) {
+	case domain.ReferralRequested:
+		r.ProblemID, r.HouseholdID, r.Level, r.To = e.ProblemID, e.HouseholdID, string(e.Level), e.To
+		r.Status, r.RequestedAt = string(domain.RefRequested), nanos(e.At)
+	case domain.ReferralAccepted:
+		r.Status, r.Responsible = string(domain.RefAccepted), e.Responsible
+	case domain.ReferralDeclined:
+		r.Status = string(domain.RefDeclined)
+	case domain.ReferralStarted:
+		r.Status = string(domain.RefInProgress)
+	case domain.ReferralCompleted:
+		r.Status = string(domain.RefCompleted)
+	case domain.ReferralCancelled:
+		r.Status = string(domain.RefCancelled)
+	case domain.ReferralEscalated:
+		r.Level, r.To, r.Status, r.Responsible = string(e.Level), e.To, string(domain.RefRequested), ""
+	}
+	return nil
+}
+
+func (p *Projection) flush(ctx context.Context, b *batch) error {
+	for _, id := range b.keys {
+		h := b.hh[id]
+		h.NextDue = p.nextDue(h)
+		var names []string
+		if h.membersLoaded {
+			for _, m := range h.members {
+				if m.LeftAt == 0 {
+					names = append(names, Normalize(m.Name))
+				}
+				if !m.dirty {
+					continue
+				}
+				if err := b.tx.Exec(ctx, `INSERT INTO profile_members (household_id, member_id, seq, name, relation, birth_date, occupation, sealed, left_at)
+					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (household_id, member_id) DO UPDATE SET
+					name = excluded.name, relation = excluded.relation, birth_date = excluded.birth_date,
+					occupation = excluded.occupation, sealed = excluded.sealed, left_at = excluded.left_at`,
+					h.ID, m.ID, m.Seq, m.Name, m.Relation, m.BirthDate, m.Occupation, m.Sealed, m.LeftAt); err != nil {
+					return err
+				}
+			}
+		}
+		namesNorm := "|" + strings.Join(names, "|") + "|"
+		if h.exists && !h.membersLoaded && h.static == h.staticKey() {
+			// The common case of a visit: only the visit columns changed.
+			if err := b.tx.Exec(ctx, `UPDATE profile_households SET last_visit_at = ?, next_visit_due = ?, visit_count = ?,
+				visits_refused = ?, policy_version = ?, version = ? WHERE household_id = ?`,
+				h.LastVisit, h.NextDue, h.Visits, h.Refused, h.Policy, h.Version, h.ID); err != nil {
+				return err
+			}
+			continue
+		}
+		set := `names_norm = excluded.names_norm,`
+		if !h.membersLoaded {
+			// Members untouched in this batch: keep the stored names.
+			set = ``
+		}
+		if err := b.tx.Exec(ctx, `INSERT INTO profile_households (household_id, address, address_norm, names_norm, community, grid, worker,
+			class, category, risk, archive_reason, policy_version, needs, resources, consent, archived, registered_at, last_visit_at,
+			next_visit_due, visit_count, visits_refused, version)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (household_id) DO UPDATE SET address = excluded.address, address_norm = excluded.address_norm, `+set+`
+			community = excluded.community, grid = excluded.grid, worker = excluded.worker, class = excluded.class,
+			category = excluded.category, risk = excluded.risk, archive_reason = excluded.archive_reason,
+			policy_version = excluded.policy_version, needs = excluded.needs, resources = excluded.resources,
+			consent = excluded.consent, archived = excluded.archived, registered_at = excluded.registered_at,
+			last_visit_at = excluded.last_visit_at, next_visit_due = excluded.next_visit_due, visit_count = excluded.visit_count,
+			visits_refused = excluded.visits_refused, version = excluded.version`,
+			h.ID, h.Address, Normalize(h.Address), namesNorm, h.Community, h.Grid, h.Worker, h.Class, h.Category, h.Risk,
+			h.ArchiveReason, h.Policy, h.Needs, h.Resources, projections.Bool(h.Consent), projections.Bool(h.Archived), h.RegisteredAt, h.LastVisit,
+			h.NextDue, h.Visits, h.Refused, h.Version); err != nil {
+			return err
+		}
+	}
+	for _, pr := range sortedValues(b.pr) {
+		if pr.HouseholdID == "" {
+			continue // events of a problem whose report is not in the log
+		}
+		if err := b.tx.Exec(ctx, `INSERT INTO profile_problems (problem_id, household_id, number, description, category, handling_class,
+			colour, urgency, assignee, status, reported_at, due, resolved_at, satisfaction)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (problem_id) DO UPDATE SET
+			handling_class = excluded.handling_class, colour = excluded.colour, urgency = excluded.urgency,
+			assignee = excluded.assignee, status = excluded.status, due = excluded.due,
+			resolved_at = excluded.resolved_at, satisfaction = excluded.satisfaction`,
+			pr.ID, pr.HouseholdID, pr.Number, pr.Description, pr.Category, pr.Handling, pr.Colour, pr.Urgency, pr.Assignee,
+			pr.Status, pr.ReportedAt, pr.Due, pr.ResolvedAt, pr.Satisfaction); err != nil {
+			return err
+		}
+	}
+	for _, r := range sortedValues(b.rf) {
+		if r.HouseholdID == "" {
+			continue
+		}
+		if err := b.tx.Exec(ctx, `INSERT INTO profile_referrals (referral_id, problem_id, household_id, level, to_org, status, responsible, requested_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (referral_id) DO UPDATE SET
+			level = excluded.level, to_org = excluded.to_org, status = excluded.status, responsible = excluded.responsible`,
+			r.ID, r.ProblemID, r.HouseholdID, r.Level, r.To, r.Status, r.Responsible, r.RequestedAt); err != nil {
+			return err
+		}
+	}
+	p.mu.Lock()
+	p.pending = p.pending[:0]
+	for _, id := range b.keys {
+		if h := b.hh[id]; h.RegisteredAt != 0 || h.exists {
+			p.pending = append(p.pending, h)
+		}
+	}
+	p.mu.Unlock()
+	return nil
+}
+
+func sortedValues[V any](m map[string]V) []V {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sortStrings(keys)
+	out := make([]V, len(keys))
+	for i, k := range keys {
+		out[i] = m[k]
+	}
+	return out
+}

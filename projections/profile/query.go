@@ -1,0 +1,454 @@
+package profile
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/projections"
+)
+
+// Resources is what a household offers the community.
+type Resources struct {
+	Skills    []string `json:"skills,omitempty"`
+	Volunteer bool     `json:"volunteer"`
+	Idle      []string `json:"idle,omitempty"`
+}
+
+// Summary is one row of a household list.
+type Summary struct {
+	HouseholdID   string
+	Address       string
+	Community     string
+	Grid          string
+	Worker        string
+	Class         domain.HouseholdClass
+	Category      domain.AssistanceCategory
+	Risk          domain.RiskLevel
+	Archived      bool
+	LastVisit     time.Time // zero: never visited (completed)
+	NextVisitDue  time.Time // zero: no visit deadline (archived, or not computable)
+	VisitCount    int       // all visits, including refusals and nobody home
+	OpenProblems  int
+	OpenReferrals int
+	Satisfaction  float64 // mean of the rated problems' scores, 0 when none is rated
+	Rated         int     // how many problems are rated
+	Version       uint64  // household stream version the row reflects
+}
+
+// Field is a sensitive member field as shown to a reader.
+type Field struct {
+	Given  bool   // a value was recorded
+	Masked bool   // the reader did not ask for (or may not see) the value
+	Erased bool   // the household's key is destroyed (PIPL erasure)
+	Value  string // only when Given and neither Masked nor Erased
+}
+
+// String renders the field for display: "" when not given, "***" when
+// masked, "[erased / 已删除]" when erased.
+func (f Field) String() string {
+	switch {
+	case !f.Given:
+		return ""
+	case f.Erased:
+		return "[erased / 已删除]"
+	case f.Masked:
+		return "***"
+	}
+	return f.Value
+}
+
+// Member is a current member of the household.
+type Member struct {
+	ID, Name, Relation, BirthDate, Occupation   string
+	IDNumber, Phone, Income, Health, Disability Field
+}
+
+// Problem is a problem in the household's ledger.
+type Problem struct {
+	ID, Number, Description string
+	Category                domain.ProblemCategory
+	HandlingClass           domain.HandlingClass
+	Colour                  domain.Colour
+	Urgency                 domain.Urgency
+	Assignee                string
+	Status                  domain.ProblemStatus
+	ReportedAt, Due         time.Time
+	ResolvedAt              time.Time
+	Satisfaction            int
+}
+
+// Referral of one of the household's problems.
+type Referral struct {
+	ID, ProblemID string
+	Level         domain.ReferralLevel
+	To            string
+	Status        domain.ReferralStatus
+	Responsible   string
+	RequestedAt   time.Time
+}
+
+// Profile is one household's file.
+type Profile struct {
+	Summary
+	Consent       bool
+	ArchiveReason domain.ArchiveReason
+	RegisteredAt  time.Time
+	Needs         map[domain.NeedDomain][]string
+	Resources     Resources
+	Members       []Member
+	ProblemsOpen  []Problem  // open and in progress
+	ReferralsOpen []Referral // requested, accepted, in progress
+	Problems      []Problem  // all, by report time
+}
+
+// Reveal asks for the sensitive fields in clear. The caller (the HTTP
+// layer) decides whether the reader may see them; Record is called before
+// any value is opened, so that every read of sensitive data is itself
+// recorded (DOMAIN.md, Privacy): if it fails, nothing is revealed.
+type Reveal struct {
+	Opener domain.Opener
+	Record func(ctx context.Context, householdID string) error
+}
+
+// ErrNotFound: the household is not in the read model (yet).
+var ErrNotFound = errors.New("profile: household not found / 未找到该家庭档案")
+
+// Reader queries the profile tables. Safe for concurrent use.
+type Reader struct {
+	db *sql.DB
+	d  projections.Dialect
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt // Get's statements, prepared on first use
+}
+
+// NewReader returns a reader over the read-model database.
+func NewReader(db *sql.DB, d projections.Dialect) *Reader {
+	if d == nil {
+		d = projections.SQLite
+	}
+	return &Reader{db: db, d: d}
+}
+
+// Close releases the reader's prepared statements. It does not close the
+// database; the reader prepares them again if used afterwards.
+func (r *Reader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var errs []error
+	for _, st := range r.stmts {
+		errs = append(errs, st.Close())
+	}
+	r.stmts = nil
+	return errors.Join(errs...)
+}
+
+// stmt returns query (with ? placeholders) prepared once on the reader's
+// database: the profile read is the hottest query, and parsing its SQL on
+// every call cost more than running it.
+func (r *Reader) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if st, ok := r.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := r.db.PrepareContext(ctx, r.d.Rebind(query))
+	if err != nil {
+		return nil, err
+	}
+	if r.stmts == nil {
+		r.stmts = map[string]*sql.Stmt{}
+	}
+	r.stmts[query] = st
+	return st, nil
+}
+
+const summaryCols = `h.household_id, h.address, h.community, h.grid, h.worker, h.class, h.category, h.risk, h.archived,
+	h.last_visit_at, h.next_visit_due, h.visit_count, h.version,
+	(SELECT count(*) FROM profile_problems p WHERE p.household_id = h.household_id AND p.status IN ('open', 'in_progress')),
+	(SELECT count(*) FROM profile_referrals r WHERE r.household_id = h.household_id AND r.status IN ('requested', 'accepted', 'in_progress')),
+	(SELECT coalesce(sum(p.satisfaction), 0) FROM profile_problems p WHERE p.household_id = h.household_id AND p.satisfaction > 0),
+	(SELECT count(*) FROM profile_problems p WHERE p.household_id = h.household_id AND p.satisfaction > 0)`
+
+func scanSummary(sc interface{ Scan(...any) error }, s *Summary) error {
+	var last, due int64
+	var sum int64
+	var version int64
+	if err := sc.Scan(&s.HouseholdID, &s.Address, &s.Community, &s.Grid, &s.Worker, &s.Class, &s.Category, &s.Risk, &s.Archived,
+		&last, &due, &s.VisitCount, &version, &s.OpenProblems, &s.OpenReferrals, &sum, &s.Rated); err != nil {
+		return err
+	}
+	s.LastVisit, s.NextVisitDue, s.Version = fromNanos(last), fromNanos(due), uint64(version)
+	if s.Rated > 0 {
+		s.Satisfaction = float64(sum) / float64(s.Rated)
+	}
+	return nil
+}
+
+// The statements of Get. The summary's counts are computed from the
+// problem and referral rows Get reads anyway, instead of the correlated
+// subqueries List needs.
+const (
+	getHousehold = `SELECT household_id, address, community, grid, worker, class, category, risk, archived,
+		last_visit_at, next_visit_due, visit_count, version, consent, archive_reason, registered_at, needs, resources
+		FROM profile_households WHERE household_id = ?`
+	getMembers = `SELECT member_id, name, relation, birth_date, occupation, sealed
+		FROM profile_members WHERE household_id = ? AND left_at = 0 ORDER BY seq`
+	getProblems = `SELECT problem_id, number, description, category, handling_class, colour, urgency,
+		assignee, status, reported_at, due, resolved_at, satisfaction FROM profile_problems WHERE household_id = ? ORDER BY reported_at, problem_id`
+	getReferrals = `SELECT referral_id, problem_id, level, to_org, status, responsible, requested_at
+		FROM profile_referrals WHERE household_id = ? AND status IN ('requested', 'accepted', 'in_progress') ORDER BY requested_at, referral_id`
+)
+
+// Get returns one household's profile. Sensitive member fields are masked
+// unless reveal is given; with reveal, reveal.Record runs first and each
+// field is opened with reveal.Opener (an erased key shows as Erased).
+// Record runs only when a member has a sensitive field recorded: a read
+// that shows nothing sensitive is not a read of sensitive data. It
+// returns ErrNotFound when the household is not in the read model.
+func (r *Reader) Get(ctx context.Context, householdID string, reveal *Reveal) (*Profile, error) {
+	p := &Profile{}
+	var needs, res, reason string
+	var reg, last, due, version int64
+	st, err := r.stmt(ctx, getHousehold)
+	if err != nil {
+		return nil, fmt.Errorf("profile: get %s: %w", householdID, err)
+	}
+	s := &p.Summary
+	err = st.QueryRowContext(ctx, householdID).Scan(&s.HouseholdID, &s.Address, &s.Community, &s.Grid, &s.Worker, &s.Class, &s.Category, &s.Risk,
+		&s.Archived, &last, &due, &s.VisitCount, &version, &p.Consent, &reason, &reg, &needs, &res)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, householdID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("profile: get %s: %w", householdID, err)
+	}
+	s.LastVisit, s.NextVisitDue, s.Version = fromNanos(last), fromNanos(due), uint64(version)
+	p.ArchiveReason, p.RegisteredAt = domain.ArchiveReason(reason), fromNanos(reg)
+	if err := json.Unmarshal([]byte(needs), &p.Needs); err != nil {
+		return nil, fmt.Errorf("profile: needs of %s: %w", householdID, err)
+	}
+	if err := json.Unmarshal([]byte(res), &p.Resources); err != nil {
+		return nil, fmt.Errorf("profile: resources of %s: %w", householdID, err)
+	}
+	if err := r.members(ctx, p, reveal); err != nil {
+		return nil, err
+	}
+	if err := r.problems(ctx, p); err != nil {
+		return nil, err
+	}
+	return p, r.referrals(ctx, p)
+}
+
+// query runs one of Get's prepared statements.
+func (r *Reader) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := r.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// all returns the fields in the order of Member's sensitive fields.
+func (s sealedFields) all() [5]domain.Sealed {
+	return [5]domain.Sealed{s.IDNumber, s.Phone, s.Income, s.Health, s.Disability}
+}
+
+func (r *Reader) members(ctx context.Context, p *Profile, reveal *Reveal) error {
+	rows, err := r.query(ctx, getMembers, p.HouseholdID)
+	if err != nil {
+		return fmt.Errorf("profile: members of %s: %w", p.HouseholdID, err)
+	}
+	defer rows.Close()
+	var sealed []sealedFields
+	anySealed := false
+	for rows.Next() {
+		var m Member
+		var raw string
+		if err := rows.Scan(&m.ID, &m.Name, &m.Relation, &m.BirthDate, &m.Occupation, &raw); err != nil {
+			return err
+		}
+		var s sealedFields
+		if err := json.Unmarshal([]byte(raw), &s); err != nil {
+			return fmt.Errorf("profile: member %s of %s: %w", m.ID, p.HouseholdID, err)
+		}
+		for _, f := range s.all() {
+			anySealed = anySealed || !f.IsZero()
+		}
+		p.Members = append(p.Members, m)
+		sealed = append(sealed, s)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	open := reveal != nil && reveal.Opener != nil
+	if open && anySealed && reveal.Record != nil {
+		if err := reveal.Record(ctx, p.HouseholdID); err != nil {
+			return fmt.Errorf("profile: record the read of sensitive data: %w", err)
+		}
+	}
+	for i := range p.Members {
+		m := &p.Members[i]
+		dsts := [5]*Field{&m.IDNumber, &m.Phone, &m.Income, &m.Health, &m.Disability}
+		for j, src := range sealed[i].all() {
+			if src.IsZero() {
+				continue
+			}
+			dst := dsts[j]
+			if !open {
+				*dst = Field{Given: true, Masked: true}
+				continue
+			}
+			v, err := domain.Reveal(reveal.Opener, p.HouseholdID, src)
+			if err != nil {
+				return fmt.Errorf("profile: open a sealed field of %s: %w", p.HouseholdID, err)
+			}
+			*dst = Field{Given: true, Erased: v.Erased, Value: v.Value}
+		}
+	}
+	return nil
+}
+
+func (r *Reader) problems(ctx context.Context, p *Profile) error {
+	rows, err := r.query(ctx, getProblems, p.HouseholdID)
+	if err != nil {
+		return fmt.Errorf("profile: problems of %s: %w", p.HouseholdID, err)
+	}
+	defer rows.Close()
+	var sum int
+	for rows.Next() {
+		var x Problem
+		var rep, due, res int64
+		if err := rows.Scan(&x.ID, &x.Number, &x.Description, &x.Category, &x.HandlingClass, &x.Colour, &x.Urgency, &x.Assignee,
+			&x.Status, &rep, &due, &res, &x.Satisfaction); err != nil {
+			return err
+		}
+		x.ReportedAt, x.Due, x.ResolvedAt = fromNanos(rep), fromNanos(due), fromNanos(res)
+		p.Problems = append(p.Problems, x)
+		if x.Status == domain.StatusOpen || x.Status == domain.StatusInProgress {
+			p.ProblemsOpen = append(p.ProblemsOpen, x)
+		}
+		if x.Satisfaction > 0 {
+			sum += x.Satisfaction
+			p.Summary.Rated++
+		}
+	}
+	p.Summary.OpenProblems = len(p.ProblemsOpen)
+	if p.Summary.Rated > 0 {
+		p.Summary.Satisfaction = float64(sum) / float64(p.Summary.Rated)
+	}
+	return rows.Err()
+}
+
+func (r *Reader) referrals(ctx context.Context, p *Profile) error {
+	rows, err := r.query(ctx, getReferrals, p.HouseholdID)
+	if err != nil {
+		return fmt.Errorf("profile: referrals of %s: %w", p.HouseholdID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var x Referral
+		var at int64
+		if err := rows.Scan(&x.ID, &x.ProblemID, &x.Level, &x.To, &x.Status, &x.Responsible, &at); err != nil {
+			return err
+		}
+		x.RequestedAt = fromNanos(at)
+		p.ReferralsOpen = append(p.ReferralsOpen, x)
+	}
+	p.Summary.OpenReferrals = len(p.ReferralsOpen)
+	return rows.Err()
+}
+
+// Filter selects households for List. Empty fields match everything.
+type Filter struct {
+	Community, Grid, Worker string
+	Class                   domain.HouseholdClass
+	Risk                    domain.RiskLevel
+	// Overdue keeps households whose next visit was due before Now, or
+	// with an open problem past its resolution deadline. Now is required
+	// with Overdue.
+	Overdue bool
+	Now     time.Time
+	// Search matches the normalised address or a current member's name
+	// (see Normalize) containing the normalised text: "王 秀英" finds
+	// "王秀英", "１号" finds "1号". Traditional and simplified characters
+	// are different characters here.
+	Search          string
+	IncludeArchived bool
+	Limit, Offset   int // Limit default 100, at most 1000
+}
+
+// ErrInvalidFilter: the filter cannot be run as given.
+var ErrInvalidFilter = errors.New("profile: invalid filter / 筛选条件无效")
+
+func likeEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
+}
+
+// List returns the households matching f, ordered by household id.
+func (r *Reader) List(ctx context.Context, f Filter) ([]Summary, error) {
+	var where []string
+	var args []any
+	eq := func(col, v string) {
+		if v != "" {
+			where = append(where, col+" = ?")
+			args = append(args, v)
+		}
+	}
+	eq("h.community", f.Community)
+	eq("h.grid", f.Grid)
+	eq("h.worker", f.Worker)
+	eq("h.class", string(f.Class))
+	eq("h.risk", string(f.Risk))
+	if !f.IncludeArchived {
+		where = append(where, "h.archived = 0")
+	}
+	if f.Overdue {
+		if f.Now.IsZero() {
+			return nil, fmt.Errorf("%w: overdue needs the current time / 逾期筛选需要当前时间", ErrInvalidFilter)
+		}
+		now := f.Now.UnixNano()
+		where = append(where, `((h.next_visit_due > 0 AND h.next_visit_due < ?) OR EXISTS (SELECT 1 FROM profile_problems p
+			WHERE p.household_id = h.household_id AND p.status IN ('open', 'in_progress') AND p.due > 0 AND p.due < ?))`)
+		args = append(args, now, now)
+	}
+	if s := Normalize(f.Search); s != "" {
+		pat := "%" + likeEscape(s) + "%"
+		where = append(where, `(h.address_norm LIKE ? ESCAPE '\' OR h.names_norm LIKE ? ESCAPE '\')`)
+		args = append(args, pat, pat)
+	}
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	if f.Limit > 1000 || f.Offset < 0 {
+		return nil, fmt.Errorf("%w: limit at most 1000, offset not negative / 每页最多 1000 条，偏移量不能为负", ErrInvalidFilter)
+	}
+	q := `SELECT ` + summaryCols + ` FROM profile_households h`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY h.household_id LIMIT ? OFFSET ?`
+	args = append(args, f.Limit, f.Offset)
+	rows, err := r.db.QueryContext(ctx, r.d.Rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("profile: list: %w", err)
+	}
+	defer rows.Close()
+	var out []Summary
+	for rows.Next() {
+		var s Summary
+		if err := scanSummary(rows, &s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

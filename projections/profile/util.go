@@ -1,0 +1,5 @@
+package profile
+
+import "slices"
+
+func sortStrings(s []string) { slices.Sort(s) }

@@ -1,0 +1,160 @@
+package readmodels_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"reflect"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+
+	"github.com/doorstep/doorstep/projections"
+	"github.com/doorstep/doorstep/projections/alerts"
+	"github.com/doorstep/doorstep/projections/internal/sim"
+	"github.com/doorstep/doorstep/projections/internal/testenv"
+	"github.com/doorstep/doorstep/projections/measures"
+	"github.com/doorstep/doorstep/projections/profile"
+	"github.com/doorstep/doorstep/projections/readmodels"
+)
+
+func postgresURL() string {
+	if u := os.Getenv("DOORSTEP_TEST_POSTGRES"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+// openPostgres opens a database/sql pool (pgx stdlib) on a fresh schema of
+// the machine's PostgreSQL, dropped at the end of the test. It fails (never
+// skips) when the server is not reachable.
+func openPostgres(t *testing.T) *sql.DB {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := sql.Open("pgx", postgresURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	if err := admin.PingContext(ctx); err != nil {
+		t.Fatalf("PostgreSQL is not reachable at %s: %v\nStart it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\nor point DOORSTEP_TEST_POSTGRES at a server", postgresURL(), err)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "rm_test_" + hex.EncodeToString(b[:])
+	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.ExecContext(context.Background(), `DROP SCHEMA IF EXISTS `+schema+` CASCADE`); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	db, err := sql.Open("pgx", postgresURL()+"&search_path="+schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+type answers struct {
+	Households []profile.Summary
+	Profiles   []*profile.Profile
+	Measures   []measures.Row
+	Flags      []measures.Flag
+	Alerts     []alerts.Alert
+	Counts     []alerts.Counts
+}
+
+func query(t *testing.T, db *sql.DB, d projections.Dialect, now time.Time) answers {
+	t.Helper()
+	ctx := context.Background()
+	var a answers
+	var err error
+	pr := profile.NewReader(db, d)
+	if a.Households, err = pr.List(ctx, profile.Filter{IncludeArchived: true, Limit: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range a.Households[:20] {
+		p, err := pr.Get(ctx, s.HouseholdID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Profiles = append(a.Profiles, p)
+	}
+	mr := measures.NewReader(db, d)
+	if a.Measures, err = mr.Measures(ctx, measures.Query{By: measures.ByGrid}); err != nil {
+		t.Fatal(err)
+	}
+	if a.Flags, err = mr.Flags(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ar := alerts.NewReader(db, d)
+	if a.Alerts, err = ar.Open(ctx, alerts.Filter{Limit: 1000}, now); err != nil {
+		t.Fatal(err)
+	}
+	if a.Counts, err = ar.CountByCommunity(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// The same read models run on PostgreSQL through database/sql and pgx: they
+// answer every query exactly as on SQLite, and a rebuild there reproduces
+// the live state.
+func TestReadModelsOnPostgres(t *testing.T) {
+	ctx := context.Background()
+	env := testenv.New(t)
+	if _, err := sim.Write(ctx, env.Store, sim.Config{Households: 150, Seed: 77}); err != nil {
+		t.Fatal(err)
+	}
+	pg := openPostgres(t)
+	build := func(db *sql.DB, d projections.Dialect) (*projections.Engine, []projections.Projection) {
+		ps := readmodels.All(env.Policies, env.Cal, env.Loc)
+		eng, err := projections.New(projections.Config{DB: db, Dialect: d, Store: env.Store, BatchSize: 400, RebuildGroup: 1000}, ps...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := eng.Init(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := eng.CatchUp(ctx, nil); err != nil {
+			t.Fatalf("%s: %v", d.Name(), err)
+		}
+		return eng, ps
+	}
+	build(env.DB, projections.SQLite)
+	pgEng, ps := build(pg, projections.Postgres)
+	now := time.Date(2026, 10, 1, 0, 0, 0, 0, env.Loc)
+	onSQLite, onPostgres := query(t, env.DB, projections.SQLite, now), query(t, pg, projections.Postgres, now)
+	if len(onSQLite.Households) != 150 || len(onSQLite.Measures) == 0 || len(onSQLite.Alerts) == 0 {
+		t.Fatalf("thin answers: %d households, %d measure rows, %d alerts", len(onSQLite.Households), len(onSQLite.Measures), len(onSQLite.Alerts))
+	}
+	if !reflect.DeepEqual(onSQLite, onPostgres) {
+		for _, f := range []string{"Households", "Profiles", "Measures", "Flags", "Alerts", "Counts"} {
+			a, b := reflect.ValueOf(onSQLite).FieldByName(f).Interface(), reflect.ValueOf(onPostgres).FieldByName(f).Interface()
+			if !reflect.DeepEqual(a, b) {
+				t.Errorf("%s differ between SQLite and PostgreSQL:\n%s", f, firstDiff(fmt.Sprintf("%+v", a), fmt.Sprintf("%+v", b)))
+			}
+		}
+	}
+	live, err := projections.Dump(ctx, pg, readmodels.Tables(ps)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pgEng.Rebuild(ctx, 333, nil); err != nil {
+		t.Fatal(err)
+	}
+	rebuilt, err := projections.Dump(ctx, pg, readmodels.Tables(ps)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rebuilt != live {
+		t.Fatalf("rebuild on PostgreSQL differs: %s", firstDiff(live, rebuilt))
+	}
+}

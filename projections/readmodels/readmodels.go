@@ -1,0 +1,37 @@
+// Package readmodels wires Doorstep's read models together: the household
+// profile, the deadline alerts, the audit index and the measures, so that
+// the command-line tool and the server build one engine with all of them.
+package readmodels
+
+import (
+	"time"
+
+	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/projections"
+	"github.com/doorstep/doorstep/projections/alerts"
+	"github.com/doorstep/doorstep/projections/audit"
+	"github.com/doorstep/doorstep/projections/measures"
+	"github.com/doorstep/doorstep/projections/profile"
+)
+
+// All returns every read-model projection. policies and cal derive the
+// profile's next-visit-due instants; loc is the community time zone in
+// which measures count months.
+func All(policies *domain.PolicySet, cal domain.WorkingDayCalendar, loc *time.Location) []projections.Projection {
+	return []projections.Projection{
+		profile.New(policies, cal),
+		alerts.New(),
+		audit.NewIndex(),
+		measures.New(loc),
+	}
+}
+
+// Tables lists every table of ps, and the checkpoint table, in a fixed
+// order: what projections.Dump compares.
+func Tables(ps []projections.Projection) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.Tables()...)
+	}
+	return append(out, "projection_checkpoints")
+}
