@@ -1,0 +1,219 @@
+package cluster_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/doorstep/doorstep/cluster"
+)
+
+// childEnv, when set to a role name, makes the test binary a competing
+// process: it prints "lead" when it takes the role and "tick" every 50 ms
+// while it holds it.
+const childEnv = "DOORSTEP_CLUSTER_CHILD_ROLE"
+
+func connString() string {
+	if s := os.Getenv("DOORSTEP_TEST_POSTGRES"); s != "" {
+		return s
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+func TestMain(m *testing.M) {
+	if role := os.Getenv(childEnv); role != "" {
+		var mu sync.Mutex
+		say := func(s string) { mu.Lock(); fmt.Println(s); mu.Unlock() }
+		say("ready")
+		err := cluster.Run(context.Background(), cluster.Config{ConnString: connString(), Name: role, Retry: 200 * time.Millisecond, Check: 200 * time.Millisecond},
+			func(ctx context.Context) error {
+				say("lead")
+				t := time.NewTicker(50 * time.Millisecond)
+				defer t.Stop()
+				for {
+					select {
+					case <-ctx.Done():
+						say("lost")
+						return ctx.Err()
+					case <-t.C:
+						say("tick")
+					}
+				}
+			})
+		fmt.Fprintln(os.Stderr, "child:", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// mustReachPostgres fails the test (never skips) when PostgreSQL is down.
+func mustReachPostgres(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, connString())
+	if err != nil {
+		t.Fatalf("PostgreSQL is not reachable at %s: %v\nstart it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start (or run ./scripts/test, which does)", connString(), err)
+	}
+	conn.Close(ctx)
+}
+
+type line struct {
+	child int
+	text  string
+	at    time.Time
+}
+
+// TestFailoverWithRealProcesses starts three competing processes, checks
+// that exactly one leads, kills the leader with SIGKILL twice and checks
+// that another takes over within 10 seconds each time.
+func TestFailoverWithRealProcesses(t *testing.T) {
+	mustReachPostgres(t)
+	role := fmt.Sprintf("test-failover-%d", time.Now().UnixNano())
+	lines := make(chan line, 10000)
+	var cmds []*exec.Cmd
+	for i := 0; i < 3; i++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), childEnv+"="+role)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+		go func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				lines <- line{i, sc.Text(), time.Now()}
+			}
+		}()
+	}
+	t.Cleanup(func() {
+		for _, c := range cmds {
+			c.Process.Kill()
+			c.Wait()
+		}
+	})
+	alive := map[int]bool{0: true, 1: true, 2: true}
+	waitLeader := func(since time.Time) (int, time.Duration) {
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case l := <-lines:
+				if l.text == "lead" && alive[l.child] {
+					return l.child, l.at.Sub(since)
+				}
+			case <-deadline:
+				t.Fatalf("no process took the role within 10 s")
+			}
+		}
+	}
+	// observe checks that only leader ticks for d and that it does tick.
+	observe := func(leader int, d time.Duration) {
+		end := time.After(d)
+		ticks := 0
+		for {
+			select {
+			case l := <-lines:
+				switch {
+				case l.text == "tick" && l.child != leader:
+					t.Fatalf("process %d ticks while process %d leads", l.child, leader)
+				case l.text == "lead" && l.child != leader:
+					t.Fatalf("process %d took the role while process %d holds it", l.child, leader)
+				case l.text == "tick":
+					ticks++
+				}
+			case <-end:
+				if ticks < 5 {
+					t.Fatalf("leader %d ticked only %d times in %s", leader, ticks, d)
+				}
+				return
+			}
+		}
+	}
+	leader, _ := waitLeader(time.Now())
+	observe(leader, 1500*time.Millisecond)
+	for kill := 0; kill < 2; kill++ {
+		killed := time.Now()
+		if err := cmds[leader].Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		cmds[leader].Wait()
+		alive[leader] = false
+		next, took := waitLeader(killed)
+		t.Logf("kill %d: process %d took over %s after process %d was killed", kill+1, next, took.Round(time.Millisecond), leader)
+		leader = next
+		observe(leader, 1500*time.Millisecond)
+	}
+}
+
+// TestSessionLossStopsTheTask terminates the leader's PostgreSQL session
+// behind its back: the task's context must be cancelled, and the role must
+// be taken again.
+func TestSessionLossStopsTheTask(t *testing.T) {
+	mustReachPostgres(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	role := fmt.Sprintf("test-session-%d", time.Now().UnixNano())
+	events := make(chan string, 100)
+	cfg := cluster.Config{ConnString: connString(), Name: role, Retry: 100 * time.Millisecond, Check: 100 * time.Millisecond}
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cluster.Run(ctx, cfg, func(lctx context.Context) error {
+				events <- "lead"
+				<-lctx.Done()
+				events <- "stopped"
+				return lctx.Err()
+			})
+		}()
+	}
+	expect := func(want string) {
+		select {
+		case got := <-events:
+			if got != want {
+				t.Fatalf("got %q, want %q", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no %q within 10 s", want)
+		}
+	}
+	expect("lead")
+	conn, err := pgx.Connect(ctx, connString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	key := cluster.LockKey(role)
+	var n int
+	err = conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks
+		WHERE locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = $1`, key).Scan(&n)
+	if err != nil || n != 1 {
+		t.Fatalf("terminate the leader's session: %d sessions, %v", n, err)
+	}
+	expect("stopped")
+	expect("lead")
+	cancel()
+	wg.Wait()
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, c := range []cluster.Config{{}, {ConnString: "postgres://x"}, {Name: "x"}, {ConnString: "postgres://x", Name: "x", Retry: -1}} {
+		if err := cluster.Run(context.Background(), c, nil); err == nil || !strings.HasPrefix(err.Error(), "cluster: ") {
+			t.Errorf("Run(%+v) = %v, want a configuration error", c, err)
+		}
+	}
+}
