@@ -1,0 +1,90 @@
+// Command doorstep is Doorstep's one binary.
+//
+//	doorstep selfcheck [-data DIR]   append, read back and verify a few events
+//	doorstep verify    [-data DIR]   re-compute every hash chain of the store
+//
+// Configuration comes from flags, or DOORSTEP_* environment variables
+// (DOORSTEP_DATA for -data). Only this package reads them.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "doorstep:", err)
+		os.Exit(1)
+	}
+}
+
+// usageError is a mistake on the command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// command is one subcommand.
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"selfcheck", "append, read back and verify a few events in the store / 写入、读回并校验若干事件", runSelfcheck},
+		{"serve", "serve the HTTP API on the embedded store / 在内置存储上提供 HTTP API", runServe},
+		{"demo", "generate the 2,155-household synthetic town and serve it / 生成 2155 户合成城镇并提供服务", runDemo},
+		{"replay", "print a household or problem as of a date, as a timeline / 按时间线回放某日的家庭或问题", runReplay},
+		{"rebuild", "rebuild the read models from the log, with a progress bar / 从事件日志重建读模型", runRebuild},
+		{"export", "export an audit trail or the whole log (JSON Lines or CSV) / 导出审计轨迹或完整日志", runExport},
+		{"bench", "drive a running server with a realistic load and report latencies / 对运行中的服务进行压测", runBench},
+		{"verify", "re-compute every hash chain and report the first broken link / 重新计算哈希链并报告第一个断点", runVerify},
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return usageError{"doorstep: no command given; see the list above / 未指定命令，请参见上面的列表"}
+		}
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	usage(stderr)
+	return usageError{fmt.Sprintf("doorstep: unknown command %q / 未知命令 %q", args[0], args[0])}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: doorstep <command> [flags]\n\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'doorstep <command> -h' for the flags of a command.")
+}
+
+// envOr returns the environment variable key, or def when it is unset.
+func envOr(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	dhttp "github.com/doorstep/doorstep/http"
+)
+
+// version is reported by /healthz.
+const version = "0.1.0-dev"
+
+// serveFlags are the flags shared by serve and demo.
+type serveFlags struct {
+	addr, data, logLevel, logFormat string
+	store                           storeConfig
+	debugAddr                       string
+	maxBody                         int64
+	shutdown                        time.Duration
+}
+
+func addServeFlags(fs *flag.FlagSet, defData string) *serveFlags {
+	f := &serveFlags{}
+	def := dhttp.DefaultConfig()
+	fs.StringVar(&f.addr, "addr", envOr("DOORSTEP_ADDR", def.Addr), "listen address host:port; port 0 picks a free port (env DOORSTEP_ADDR) / 监听地址")
+	fs.StringVar(&f.data, "data", envOr("DOORSTEP_DATA", defData), "data directory: events, tokens, keys (env DOORSTEP_DATA) / 数据目录")
+	fs.StringVar(&f.store.URL, "store", envOr("DOORSTEP_STORE", ""), "event store: empty for the embedded store in -data, or postgres://user@host:5432/db (env DOORSTEP_STORE) / 事件存储")
+	fs.StringVar(&f.store.Schema, "store-schema", envOr("DOORSTEP_STORE_SCHEMA", "doorstep"), "PostgreSQL schema of the event store (env DOORSTEP_STORE_SCHEMA) / PostgreSQL 模式名")
+	fs.StringVar(&f.logLevel, "log-level", envOr("DOORSTEP_LOG_LEVEL", "info"), "debug, info, warn or error (env DOORSTEP_LOG_LEVEL) / 日志级别")
+	fs.StringVar(&f.logFormat, "log-format", envOr("DOORSTEP_LOG_FORMAT", "json"), "json or text (env DOORSTEP_LOG_FORMAT) / 日志格式")
+	fs.StringVar(&f.debugAddr, "debug-addr", envOr("DOORSTEP_DEBUG_ADDR", ""), "if set, serve Go profiling (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060 (env DOORSTEP_DEBUG_ADDR) / 性能分析地址")
+	fs.Int64Var(&f.maxBody, "max-body", envInt64("DOORSTEP_MAX_BODY", def.MaxBodyBytes), "largest request body in bytes (env DOORSTEP_MAX_BODY) / 请求体上限（字节）")
+	fs.DurationVar(&f.shutdown, "shutdown-timeout", envDuration("DOORSTEP_SHUTDOWN_TIMEOUT", def.ShutdownTimeout), "how long to wait for in-flight requests at shutdown (env DOORSTEP_SHUTDOWN_TIMEOUT) / 关闭时等待进行中请求的时长")
+	return f
+}
+
+func envInt64(key string, def int64) int64 {
+	var v int64
+	if _, err := fmt.Sscan(envOr(key, fmt.Sprint(def)), &v); err != nil {
+		return def
+	}
+	return v
+}
+
+func envDuration(key string, def time.Duration) time.Duration {
+	d, err := time.ParseDuration(envOr(key, def.String()))
+	if err != nil {
+		return def
+	}
+	return d
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError{fmt.Sprintf("doorstep: -log-level %q: use debug, info, warn or error / 日志级别无效", level)}
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, usageError{fmt.Sprintf("doorstep: -log-format %q: use json or text / 日志格式无效", format)}
+}
+
+// runServe is `doorstep serve`.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f := addServeFlags(fs, "doorstep-data")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.Parsed() && helpAsked(args) {
+		return nil
+	}
+	return serve(ctx, f, stdout, stderr, nil)
+}
+
+func helpAsked(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			return true
+		}
+	}
+	return false
+}
+
+// serve opens the data directory and serves the API until ctx ends. before,
+// if not nil, runs after the store is open and before listening (demo uses
+// it to generate the town).
+func serve(ctx context.Context, f *serveFlags, stdout, stderr io.Writer, before func(context.Context, *runtime) error) error {
+	log, err := newLogger(stderr, f.logLevel, f.logFormat)
+	if err != nil {
+		return err
+	}
+	cfg := dhttp.DefaultConfig()
+	cfg.Addr, cfg.MaxBodyBytes, cfg.ShutdownTimeout = f.addr, f.maxBody, f.shutdown
+	if err := cfg.Validate(); err != nil {
+		return usageError{err.Error()}
+	}
+	rt, err := openRuntime(ctx, f.data, f.store, log)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	if before != nil {
+		if err := before(ctx, rt); err != nil {
+			return err
+		}
+	}
+	tok, created, err := rt.tokens.EnsureAdmin(ctx)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(stdout, "admin token (shown once; store it now) / 管理员令牌（只显示一次，请立即保存）:\n%s\n", tok)
+	}
+	srv, err := dhttp.New(cfg, rt.deps(log))
+	if err != nil {
+		return err
+	}
+	if err := srv.Registry().Register(newLagCollector(rt.engine)); err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	if f.debugAddr != "" {
+		stopDebug, err := serveDebug(f.debugAddr, log)
+		if err != nil {
+			l.Close()
+			return err
+		}
+		defer stopDebug()
+	}
+	// The projections and the deadline watcher run beside the API and stop
+	// after it: in-flight requests may still wait for a read model.
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	done := rt.runBackground(bg, log)
+	fmt.Fprintf(stdout, "listening on http://%s (data %s) / 正在监听\n", l.Addr(), f.data)
+	storeName := "embedded"
+	if f.store.URL != "" {
+		storeName = redactURL(f.store.URL) + " schema " + f.store.Schema
+	}
+	log.Info("listening", "addr", l.Addr().String(), "data", f.data, "store", storeName, "version", version)
+	err = srv.Serve(ctx, l)
+	stopBG()
+	<-done
+	return err
+}
+
+// serveDebug serves net/http/pprof on its own listener, never on the API's.
+func serveDebug(addr string, log *slog.Logger) (func(), error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug listener on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	log.Info("profiling", "addr", l.Addr().String())
+	return func() { _ = srv.Close() }, nil
+}

@@ -1,0 +1,291 @@
+package http
+
+import (
+	"context"
+	"fmt"
+	"io"
+	nethttp "net/http"
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/projections/profile"
+)
+
+// fixtures: one household, problem and referral inside the test
+// principals' scope (community C1, grid G1, department 住建局) and one of
+// each outside it (C2, G2, 民政局), plus households to archive.
+type fixtures struct {
+	h, p, r, arch [2]string // [in, out]
+}
+
+func seed(t testing.TB, e *testEnv) fixtures {
+	t.Helper()
+	ctx := context.Background()
+	c := func(id string) app.Cmd { return app.Cmd{ID: id, Actor: "seed", Role: domain.RoleSupervisor} }
+	var f fixtures
+	for i, loc := range [][2]string{{"C1", "G1"}, {"C2", "G2"}} {
+		for _, id := range []string{"h" + loc[1], "arch" + loc[1]} {
+			if _, err := e.app.RegisterHousehold(ctx, c("reg-"+id), id, domain.RegisterHousehold{Address: "路 " + id, Community: loc[0], Grid: loc[1],
+				ResponsibleWorker: "李四", Class: domain.ClassKey, Risk: domain.RiskYellow}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.app.AddMember(ctx, c("m1-"+id), id, "m1", app.Member{Name: "王师傅", Relation: "本人"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.h[i], f.arch[i] = "h"+loc[1], "arch"+loc[1]
+		pr, err := e.app.ReportProblem(ctx, c("p-"+loc[1]), app.ReportProblem{ProblemID: "p" + loc[1], HouseholdID: f.h[i], Description: "需要加装电梯",
+			Category: domain.ProblemLivingSecurity, HandlingClass: domain.HandlingCoordinated, Colour: domain.ColourYellow, Urgency: domain.UrgencyOrdinary})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.p[i] = pr.ID
+		to := []string{"住建局", "民政局"}[i]
+		rr, err := e.app.RequestReferral(ctx, c("r-"+loc[1]), app.RequestReferral{ReferralID: "r" + loc[1], ProblemID: pr.ID, Level: domain.LevelStreet, To: to, Request: "加装电梯"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.r[i] = rr.ID
+	}
+	head, err := e.store.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := e.srv.d.Read.Engine.WaitFor(wctx, profile.Name, head); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// request builds the request of an operation for the in-scope (in) or
+// out-of-scope fixtures.
+func (f fixtures) request(op string, in bool, n int) (path string, body any) {
+	i := 1
+	if in {
+		i = 0
+	}
+	loc := [][2]string{{"C1", "G1"}, {"C2", "G2"}}[i]
+	uniq := fmt.Sprint(n)
+	h, p, r := "/v1/households/"+f.h[i], "/v1/problems/"+f.p[i], "/v1/referrals/"+f.r[i]
+	now := time.Now()
+	scopeQ := "?community=" + loc[0] + "&grid=" + loc[1]
+	switch op {
+	case "health":
+		return "/healthz", nil
+	case "ready":
+		return "/readyz", nil
+	case "metrics":
+		return "/metrics", nil
+	case "openapi":
+		return "/openapi.json", nil
+	case "whoami":
+		return "/v1/whoami", nil
+	case "createToken":
+		return "/v1/tokens", TokenRequest{Name: "t" + uniq, Role: RoleAuditor}
+	case "streamEvents":
+		return "/v1/events?after=0", nil
+	case "registerHousehold":
+		return "/v1/households", RegisterHouseholdRequest{HouseholdID: "new" + uniq, Address: "新路 " + uniq, Community: loc[0], Grid: loc[1],
+			ResponsibleWorker: "李四", Class: "ordinary", Risk: "green"}
+	case "addMember":
+		return h + "/members", MemberRequest{Name: "小王" + uniq, Relation: "子女"}
+	case "changeMember":
+		return h + "/members/m1/change", MemberRequest{Name: "王师傅", Relation: "本人", Occupation: "司机" + uniq, Reason: "更正"}
+	case "removeMember":
+		return h + "/members/m1/leave", ReasonRequest{Reason: "外出务工"}
+	case "relocateHousehold":
+		return h + "/relocate", RelocateRequest{Address: "新址 " + uniq, Community: loc[0], Grid: loc[1], Reason: "搬家"}
+	case "assignWorker":
+		return h + "/worker", ChangeRequest{To: "王五" + uniq, Reason: "调整"}
+	case "changeClass":
+		return h + "/class", ChangeRequest{To: []string{"ordinary", "special"}[n%2], Reason: "复核"}
+	case "changeCategory":
+		return h + "/category", ChangeRequest{To: []string{"di_bao", "te_kun"}[n%2], Reason: "复核"}
+	case "changeRisk":
+		return h + "/risk", ChangeRequest{To: []string{"red", "blue"}[n%2], Reason: "复核"}
+	case "assessNeeds":
+		return h + "/needs", NeedsRequest{Needs: map[string][]string{"medical": {"康复" + uniq}}}
+	case "offerResources":
+		return h + "/resources", ResourcesRequest{Skills: []string{"修理"}, Volunteer: n%2 == 0}
+	case "recordConsent":
+		return h + "/consent", ConsentRequest{Given: new(n%2 == 0), Reason: "撤回"}
+	case "archiveHousehold":
+		return "/v1/households/" + f.arch[i] + "/archive", ArchiveRequest{Reason: "moved_away"}
+	case "recordVisit":
+		return h + "/visits", VisitRequest{Team: []string{"李四"}, OccurredAt: now.Add(-time.Hour).Format(time.RFC3339), Mode: "home", Outcome: "completed", Summary: uniq}
+	case "reportProblem":
+		return "/v1/problems", ReportProblemRequest{HouseholdID: f.h[i], Description: "问题 " + uniq, Category: "service", HandlingClass: "coordinated", Colour: "yellow", Urgency: "ordinary"}
+	case "reclassifyProblem":
+		return p + "/reclassify", ReclassifyRequest{HandlingClass: "immediate", Colour: []string{"red", "yellow"}[n%2], Urgency: "urgent", Reason: "复核"}
+	case "assignProblem":
+		return p + "/assign", AssignRequest{To: "王五" + uniq, Reason: "换人"}
+	case "extendProblemDeadline":
+		return p + "/extend", ExtendRequest{To: now.Add(30 * 24 * time.Hour).Format(time.RFC3339), Reason: "等待审批"}
+	case "noteProgress":
+		return p + "/progress", ProgressRequest{Note: "已联系", FollowUp: "phone"}
+	case "resolveProblem":
+		return p + "/resolve", ResolveRequest{Summary: "已解决"}
+	case "rateSatisfaction":
+		return p + "/satisfaction", SatisfactionRequest{Score: 5}
+	case "revisitProblem":
+		return p + "/revisit", RevisitRequest{Held: new(true), Method: "phone"}
+	case "reopenProblem":
+		return p + "/reopen", ReasonRequest{Reason: "复发"}
+	case "closeProblem":
+		return p + "/close", CloseRequest{Reason: "结案"}
+	case "requestReferral":
+		return "/v1/referrals", RequestReferralRequest{ProblemID: f.p[i], Level: "street", To: []string{"住建局", "民政局"}[i], Request: "协调 " + uniq}
+	case "acceptReferral":
+		return r + "/accept", AcceptRequest{Responsible: "张科长", TimeLimit: "3 working_days"}
+	case "declineReferral":
+		return r + "/decline", ReasonRequest{Reason: "不属于本部门"}
+	case "startReferral":
+		return r + "/start", NoteRequest{Note: "开始"}
+	case "completeReferral":
+		return r + "/complete", CompleteRequest{Outcome: "电梯已安装"}
+	case "cancelReferral":
+		return r + "/cancel", ReasonRequest{Reason: "撤销"}
+	case "escalateReferral":
+		return r + "/escalate", EscalateRequest{Level: "department", To: []string{"住建局", "民政局"}[i], Reason: "街道无法解决"}
+	case "listHouseholds", "listDeadlines", "listAlerts":
+		return map[string]string{"listHouseholds": "/v1/households", "listDeadlines": "/v1/deadlines", "listAlerts": "/v1/alerts"}[op] + scopeQ, nil
+	case "getMeasures":
+		return "/v1/measures" + scopeQ, nil
+	case "alertCounts":
+		return "/v1/alerts/counts", nil
+	case "getMeasureFlags":
+		return "/v1/measures/flags", nil
+	case "getHousehold":
+		return h, nil
+	case "householdAsOf":
+		return h + "/as-of?at=" + url.QueryEscape(now.Format(time.RFC3339)), nil
+	case "householdAudit":
+		return h + "/audit", nil
+	case "getProblem":
+		return p, nil
+	case "problemAudit":
+		return p + "/audit?format=csv", nil
+	case "getReferral":
+		return r, nil
+	}
+	return "", nil
+}
+
+// scoped reports whether an operation has in-scope and out-of-scope
+// subjects (rather than filtering its results to the caller's scope).
+func scoped(op string) bool {
+	switch op {
+	case "health", "ready", "metrics", "openapi", "whoami", "createToken", "streamEvents", "alertCounts", "getMeasureFlags":
+		return false
+	}
+	return true
+}
+
+// TestRouteRoleScopeTable drives every route as every role, in and out of
+// scope: a role the route does not admit gets 403 role_forbidden; an
+// admitted role gets 403 out_of_scope exactly when the subject is outside
+// its scope (auditors and admins have none), and no 401/403 otherwise.
+// Every request and response is checked against the OpenAPI document, and
+// every documented operation must have been exercised.
+func TestRouteRoleScopeTable(t *testing.T) {
+	e := newEnv(t, nil)
+	f := seed(t, e)
+	tokens := map[Role]string{}
+	for _, p := range []Principal{
+		{Name: "李四", Role: RoleWorker, Grids: []string{"G1"}, Sensitive: true},
+		{Name: "督导", Role: RoleSupervisor, Communities: []string{"C1"}, Sensitive: true},
+		{Name: "审计", Role: RoleAuditor},
+		{Name: "住建局", Role: RoleDepartment, Department: "住建局"},
+		{Name: "大屏", Role: RoleIntegrator},
+	} {
+		tokens[p.Role] = e.token(p)
+	}
+	tokens[RoleAdmin] = e.admin
+	// Reads first: the commands below change the fixtures (a cancelled
+	// referral no longer lets its department read the problem).
+	routes := slices.Clone(e.srv.routes)
+	slices.SortStableFunc(routes, func(a, b route) int {
+		ga, gb := a.method == "GET", b.method == "GET"
+		switch {
+		case ga && !gb:
+			return -1
+		case gb && !ga:
+			return 1
+		}
+		return 0
+	})
+	n := 0
+	for _, rt := range routes {
+		for _, role := range Roles() {
+			for _, in := range []bool{true, false} {
+				if !in && !scoped(rt.op) {
+					continue
+				}
+				n++
+				path, body := f.request(rt.op, in, n)
+				if path == "" {
+					t.Fatalf("no request for operation %s", rt.op)
+				}
+				status, code := e.status(rt, path, tokens[role], body)
+				name := fmt.Sprintf("%s %s as %s (in scope: %v)", rt.method, path, role, in)
+				admitted := rt.roles == nil || slices.Contains(rt.roles, role)
+				unscoped := role == RoleAdmin || role == RoleAuditor || role == RoleIntegrator
+				switch {
+				case !admitted:
+					if status != 403 || code != "role_forbidden" {
+						t.Errorf("%s: %d %s, want 403 role_forbidden", name, status, code)
+					}
+				case in || unscoped || rt.roles == nil:
+					if status == 401 || status == 403 || status >= 500 {
+						t.Errorf("%s: %d %s, want access", name, status, code)
+					}
+				default:
+					if status != 403 || code != "out_of_scope" {
+						t.Errorf("%s: %d %s, want 403 out_of_scope", name, status, code)
+					}
+				}
+			}
+		}
+	}
+	if m := e.val.missing(); len(m) > 0 {
+		t.Errorf("operations never exercised: %v", m)
+	}
+	t.Logf("%d requests over %d routes", n, len(routes))
+}
+
+// status sends one request and returns its status and problem code; an
+// event stream is closed as soon as its headers arrive.
+func (e *testEnv) status(rt route, path, token string, body any) (int, string) {
+	e.t.Helper()
+	if !rt.stream {
+		r := e.do(rt.method, path, token, body)
+		code := ""
+		if r.status >= 400 {
+			code = r.problem(e.t).Code
+		}
+		return r.status, code
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := nethttp.NewRequestWithContext(ctx, rt.method, e.ts.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode >= 400 {
+		b, err := io.ReadAll(res.Body)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return res.StatusCode, resp{status: res.StatusCode, header: res.Header, body: b}.problem(e.t).Code
+	}
+	return res.StatusCode, ""
+}

@@ -1,0 +1,222 @@
+package http
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	nethttp "net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/domain"
+)
+
+// CommandResult is the body of every successful command response.
+type CommandResult struct {
+	CommandID string `json:"command_id"`
+	Stream    string `json:"stream"`
+	ID        string `json:"id"`
+	Number    string `json:"number,omitempty"`
+	// Version is the stream's version after the command (also the ETag).
+	Version uint64 `json:"version"`
+	// Position is the global position of the command's last event: pass it
+	// as wait_for to a query to read your own write. "0" when the command
+	// recorded nothing new.
+	Position string `json:"position"`
+	Events   int    `json:"events"`
+}
+
+// plan is what a command route decided from its request.
+type plan struct {
+	// stream is the existing aggregate the command targets (for If-Match);
+	// empty for a command that creates one.
+	stream string
+	// authorize checks the principal's scope for this command.
+	authorize func(ctx context.Context, p *Principal) error
+	// exec runs the command.
+	exec func(ctx context.Context, c app.Cmd) (app.Result, error)
+	// location, if set, makes the response 201 Created with a Location.
+	location func(res app.Result) string
+}
+
+// builder parses and validates a command request into a plan. The body is
+// already read; it must be decoded with decodeBody.
+type builder func(r *nethttp.Request, body []byte) (*plan, error)
+
+// command wraps a builder into a handler that implements the command
+// protocol: Idempotency-Key (same key and request → same response, nothing
+// new written; the key is also the command id the command layer
+// deduplicates on), If-Match (the stream must be at that version, else
+// 412), ETag (the stream version after the command) and Doorstep-Position
+// (the global position of the command's last event).
+func (s *Server) command(build builder) handlerFunc {
+	return func(w nethttp.ResponseWriter, r *nethttp.Request) error {
+		if s.d.Commands == nil {
+			return errNoCommands()
+		}
+		p := principalFrom(r.Context())
+		body, err := readBody(r)
+		if err != nil {
+			return err
+		}
+		c := app.Cmd{Actor: p.Name, Role: p.Role.DomainRole(), CorrelationID: r.Header.Get("X-Correlation-Id")}
+		key := r.Header.Get("Idempotency-Key")
+		if key != "" {
+			if err := checkKey(key); err != nil {
+				return err
+			}
+			ikey := p.Name + "\x00" + key
+			sum := sha256.Sum256([]byte(r.Method + "\x00" + r.URL.Path + "\x00" + r.Header.Get("If-Match") + "\x00" + string(body)))
+			prev, err := s.idem.begin(ikey, hex.EncodeToString(sum[:]))
+			if err != nil {
+				return err
+			}
+			if prev != nil {
+				for k, v := range prev.header {
+					w.Header()[k] = v
+				}
+				w.Header().Set("Idempotent-Replayed", "true")
+				w.WriteHeader(prev.status)
+				_, err := w.Write(prev.body)
+				return err
+			}
+			c.ID = commandID(p.Name, key)
+			rec := &recorder{ResponseWriter: w}
+			defer func() { s.idem.finish(ikey, rec.status, rec.Header(), rec.buf.Bytes()) }()
+			if err := s.runCommand(rec, r, body, c, build); err != nil {
+				s.writeError(rec, r, err)
+			}
+			return nil
+		}
+		return s.runCommand(w, r, body, c, build)
+	}
+}
+
+// runCommand builds, authorises, checks If-Match, runs the command and
+// writes its result.
+func (s *Server) runCommand(w nethttp.ResponseWriter, r *nethttp.Request, body []byte, c app.Cmd, build builder) error {
+	p := principalFrom(r.Context())
+	pl, err := build(r, body)
+	if err != nil {
+		return err
+	}
+	if err := pl.authorize(r.Context(), p); err != nil {
+		return err
+	}
+	if im := r.Header.Get("If-Match"); im != "" {
+		if pl.stream == "" {
+			return newErr(ErrBadRequest, "if_match_on_create", "If-Match", "If-Match applies to commands on an existing record, not to creating one",
+				"If-Match 只适用于修改已有记录的命令，不适用于新建")
+		}
+		want, err := parseETag(im)
+		if err != nil {
+			return err
+		}
+		// The expectation travels into the append itself (its expected
+		// version), so no other writer on any node can slip in between.
+		c.Expect = &want
+	}
+	res, err := pl.exec(r.Context(), c)
+	if err != nil {
+		var de *domain.Error
+		if errors.Is(err, app.ErrVersionMismatch) && errors.As(err, &de) {
+			return newErr(ErrPreconditionFailed, de.Code, "If-Match", de.Message, de.MessageZH)
+		}
+		return err
+	}
+	if res.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	out := CommandResult{CommandID: res.CommandID, Stream: res.Stream, ID: res.ID, Number: res.Number,
+		Version: res.LastVersion, Position: res.LastPosition.String(), Events: res.Events}
+	w.Header().Set("ETag", etag(res.LastVersion))
+	w.Header().Set("Doorstep-Position", out.Position)
+	status := nethttp.StatusOK
+	if pl.location != nil {
+		w.Header().Set("Location", pl.location(res))
+		status = nethttp.StatusCreated
+	}
+	return writeJSON(w, status, out)
+}
+
+func etag(v uint64) string { return `"` + strconv.FormatUint(v, 10) + `"` }
+
+// parseETag accepts "7", W/"7" or 7.
+func parseETag(s string) (uint64, error) {
+	t := strings.TrimSpace(s)
+	t = strings.TrimPrefix(t, "W/")
+	t = strings.Trim(t, `"`)
+	v, err := strconv.ParseUint(t, 10, 64)
+	if err != nil {
+		return 0, newErr(ErrBadRequest, "invalid_if_match", "If-Match",
+			fmt.Sprintf("If-Match %q is not a version; send the ETag you received, e.g. \"7\"", s),
+			fmt.Sprintf("If-Match %q 不是有效版本；请发送收到的 ETag，例如 \"7\"", s))
+	}
+	return v, nil
+}
+
+func checkKey(key string) error {
+	ok := len(key) <= 200
+	for _, r := range key {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+			ok = false
+		}
+	}
+	if !ok {
+		return newErr(ErrBadRequest, "invalid_idempotency_key", "Idempotency-Key",
+			"the Idempotency-Key must be at most 200 printable characters without spaces; a UUID is a good choice",
+			"Idempotency-Key 须为不超过 200 个不含空格的可打印字符；建议使用 UUID")
+	}
+	return nil
+}
+
+func errNoCommands() error {
+	return newErr(ErrUnavailable, "commands_unavailable", "", "this server has no command service configured", "此服务器未配置命令服务")
+}
+
+// readBody reads the whole (size-limited) body.
+func readBody(r *nethttp.Request) ([]byte, error) {
+	b, err := io.ReadAll(r.Body)
+	var mbe *nethttp.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, tooLarge(mbe.Limit)
+	}
+	return b, err
+}
+
+func tooLarge(limit int64) error {
+	return newErr(ErrTooLarge, "body_too_large", "", fmt.Sprintf("the request body is larger than %d bytes; send less, or store attachments elsewhere and send references", limit),
+		fmt.Sprintf("请求体超过 %d 字节；请精简内容，附件请另行存储并只发送引用", limit))
+}
+
+// decodeBody decodes a read body strictly (see decodeJSON).
+func decodeBody(r *nethttp.Request, body []byte, v any) error {
+	r2 := *r
+	r2.Body = io.NopCloser(bytes.NewReader(body))
+	return decodeJSON(&r2, v)
+}
+
+// parseTime parses an RFC 3339 instant of a field; empty is the zero time
+// unless required.
+func parseTime(field, s string, required bool) (time.Time, error) {
+	if s == "" {
+		if required {
+			return time.Time{}, newErr(ErrBadRequest, "required", field, fmt.Sprintf("%s is required (an RFC 3339 time, e.g. 2026-03-01T09:30:00+08:00)", field),
+				fmt.Sprintf("%s 为必填项（RFC 3339 时间，例如 2026-03-01T09:30:00+08:00）", field))
+		}
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, newErr(ErrBadRequest, "invalid_time", field, fmt.Sprintf("%s %q is not an RFC 3339 time; write e.g. 2026-03-01T09:30:00+08:00", field, s),
+			fmt.Sprintf("%s %q 不是 RFC 3339 时间；请写成例如 2026-03-01T09:30:00+08:00", field, s))
+	}
+	return t, nil
+}

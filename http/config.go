@@ -1,0 +1,101 @@
+package http
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config tunes the server. Start from DefaultConfig; zero durations and sizes
+// are rejected by Validate rather than silently defaulted, so a typo in a
+// flag is noticed.
+type Config struct {
+	// Addr is the listen address, e.g. "127.0.0.1:8080" (":0" picks a free port).
+	Addr string
+	// MaxBodyBytes bounds a request body; a larger one is 413.
+	MaxBodyBytes int64
+	// ReadHeaderTimeout, ReadTimeout and WriteTimeout bound slow clients.
+	// WriteTimeout does not apply to the event stream.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	// IdleTimeout closes idle keep-alive connections.
+	IdleTimeout time.Duration
+	// ShutdownTimeout bounds how long Serve waits for in-flight requests
+	// after its context ends.
+	ShutdownTimeout time.Duration
+	// DefaultWait and MaxWait bound the read-your-writes wait of a query
+	// (parameter wait_for); a client may ask for less with wait_timeout.
+	DefaultWait time.Duration
+	MaxWait     time.Duration
+	// Heartbeat is how often the event stream sends a comment line to keep
+	// proxies from closing an idle connection.
+	Heartbeat time.Duration
+	// RetryAfter is the Retry-After (seconds) sent with 503 responses.
+	RetryAfter int
+	// IdempotencyTTL is how long a response is kept for replay under its
+	// Idempotency-Key.
+	IdempotencyTTL time.Duration
+	// IdempotencyMax bounds how many responses are kept for replay; the
+	// oldest go first. A retry older than that is still recognised by the
+	// command layer (same command id) and answered from its result.
+	IdempotencyMax int
+	// MaxPageSize bounds list queries (parameter limit).
+	MaxPageSize int
+}
+
+// DefaultConfig returns the defaults: 1 MiB bodies, 5 s waits at most, a
+// 15 s heartbeat, 24 h idempotency window.
+func DefaultConfig() Config {
+	return Config{
+		Addr:              "127.0.0.1:8080",
+		MaxBodyBytes:      1 << 20,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ShutdownTimeout:   20 * time.Second,
+		DefaultWait:       2 * time.Second,
+		MaxWait:           5 * time.Second,
+		Heartbeat:         15 * time.Second,
+		RetryAfter:        1,
+		IdempotencyTTL:    24 * time.Hour,
+		IdempotencyMax:    100_000,
+		MaxPageSize:       500,
+	}
+}
+
+// Validate reports every invalid field of c in one error.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, why string) { errs = append(errs, fmt.Errorf("http config: %s %s", field, why)) }
+	if c.Addr == "" {
+		bad("Addr", "is empty; give host:port, e.g. 127.0.0.1:8080")
+	}
+	if c.MaxBodyBytes < 1024 {
+		bad("MaxBodyBytes", "must be at least 1024 bytes")
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"ReadHeaderTimeout", c.ReadHeaderTimeout}, {"ReadTimeout", c.ReadTimeout}, {"WriteTimeout", c.WriteTimeout},
+		{"IdleTimeout", c.IdleTimeout}, {"ShutdownTimeout", c.ShutdownTimeout}, {"DefaultWait", c.DefaultWait},
+		{"MaxWait", c.MaxWait}, {"Heartbeat", c.Heartbeat}, {"IdempotencyTTL", c.IdempotencyTTL}} {
+		if d.v <= 0 {
+			bad(d.name, "must be positive")
+		}
+	}
+	if c.DefaultWait > c.MaxWait {
+		bad("DefaultWait", "must not exceed MaxWait")
+	}
+	if c.RetryAfter < 1 {
+		bad("RetryAfter", "must be at least 1 second")
+	}
+	if c.IdempotencyMax < 1 {
+		bad("IdempotencyMax", "must be at least 1")
+	}
+	if c.MaxPageSize < 1 {
+		bad("MaxPageSize", "must be at least 1")
+	}
+	return errors.Join(errs...)
+}

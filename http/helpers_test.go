@@ -1,0 +1,207 @@
+package http
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	nethttp "net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/eventstore/sqlite"
+	"github.com/doorstep/doorstep/keystore"
+	"github.com/doorstep/doorstep/projections"
+	"github.com/doorstep/doorstep/projections/alerts"
+	"github.com/doorstep/doorstep/projections/audit"
+	"github.com/doorstep/doorstep/projections/measures"
+	"github.com/doorstep/doorstep/projections/profile"
+)
+
+// testEnv is a server on a real SQLite store in a temp dir.
+type testEnv struct {
+	t      testing.TB
+	srv    *Server
+	ts     *httptest.Server
+	store  *sqlite.Store
+	tokens *Tokens
+	vault  *keystore.Vault
+	access *memAccess
+	admin  string
+	app    *app.Service
+	val    *validator
+	client *nethttp.Client
+}
+
+type memAccess struct {
+	mu    sync.Mutex
+	reads []string
+}
+
+func (m *memAccess) RecordAccess(ctx context.Context, who Principal, householdID, what string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reads = append(m.reads, who.Name+"|"+householdID)
+	return nil
+}
+
+func (m *memAccess) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.reads)
+}
+
+// newEnv starts a test server. extra, if not nil, adjusts the deps.
+func newEnv(t testing.TB, extra func(*Deps)) *testEnv {
+	t.Helper()
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "events.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	toks, err := OpenTokens(filepath.Join(dir, TokensFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, created, err := toks.EnsureAdmin(ctx)
+	if err != nil || !created {
+		t.Fatalf("EnsureAdmin: %v %v", created, err)
+	}
+	keys, err := keystore.OpenFileStore(filepath.Join(dir, "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &testEnv{t: t, store: st, tokens: toks, admin: admin, vault: keystore.New(keys, keystore.Config{}), access: &memAccess{}}
+	svc, err := app.New(app.Config{Store: st, Sealer: e.vault})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.app = svc
+	db, err := projections.OpenSQLite(ctx, filepath.Join(dir, "events.readmodels.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal := svc.Calendar()
+	eng, err := projections.New(projections.Config{DB: db, Store: st},
+		profile.New(svc.Policies(), cal), alerts.New(), audit.NewIndex(), measures.New(cal.Location()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	ran := make(chan struct{})
+	go func() { defer close(ran); _ = eng.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-ran; eng.Close(); db.Close() })
+	read := ReadModels{Engine: eng, Profiles: profile.NewReader(db, nil), Alerts: alerts.NewReader(db, nil),
+		Trail: audit.NewTrail(db, nil, st, nil), Measures: measures.NewReader(db, nil)}
+	d := Deps{Store: st, Tokens: toks, Opener: e.vault, Access: e.access, Commands: svc, Read: read}
+	if extra != nil {
+		extra(&d)
+	}
+	cfg := DefaultConfig()
+	cfg.MaxBodyBytes = 4096
+	cfg.Heartbeat = 50 * time.Millisecond
+	e.srv, err = New(cfg, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ts = httptest.NewServer(e.srv.Handler())
+	t.Cleanup(e.ts.Close)
+	e.val = newValidator(t, e.srv, e.ts.Client().Transport)
+	e.client = &nethttp.Client{Transport: e.val}
+	return e
+}
+
+// token issues a token for p.
+func (e *testEnv) token(p Principal) string {
+	e.t.Helper()
+	tok, err := e.tokens.Create(context.Background(), p, "test")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
+type resp struct {
+	status int
+	header nethttp.Header
+	body   []byte
+}
+
+func (r resp) problem(t testing.TB) Problem {
+	t.Helper()
+	var p Problem
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("content type %q, want problem+json; body %s", ct, r.body)
+	}
+	if err := json.Unmarshal(r.body, &p); err != nil {
+		t.Fatalf("problem body %s: %v", r.body, err)
+	}
+	return p
+}
+
+func (r resp) decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// do sends a request; body may be a string (sent as is) or a value (JSON).
+func (e *testEnv) do(method, path, token string, body any, hdr ...string) resp {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		buf, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(buf)
+	}
+	req, err := nethttp.NewRequest(method, e.ts.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp{status: res.StatusCode, header: res.Header, body: b}
+}
+
+func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+type (
+	muxRoute  = mux.Route
+	muxRouter = mux.Router
+)

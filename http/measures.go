@@ -1,0 +1,143 @@
+package http
+
+import (
+	"errors"
+	"fmt"
+	nethttp "net/http"
+	"regexp"
+	"slices"
+
+	"github.com/doorstep/doorstep/projections/measures"
+)
+
+// RateView is a ratio: Value is present only when Den > 0.
+type RateView struct {
+	Num   int64    `json:"num"`
+	Den   int64    `json:"den"`
+	Value *float64 `json:"value,omitempty"`
+}
+
+func rateOf(r measures.Rate) RateView {
+	out := RateView{Num: r.Num, Den: r.Den}
+	if v, ok := r.Value(); ok {
+		out.Value = &v
+	}
+	return out
+}
+
+// MeasureRow is the measures of one group in one month.
+type MeasureRow struct {
+	Group          string              `json:"group"`
+	Month          string              `json:"month"`
+	Counts         map[string]int64    `json:"counts"`
+	ResolutionRate RateView            `json:"resolution_rate"`
+	OnTime         map[string]RateView `json:"on_time"`
+	Satisfaction   RateView            `json:"satisfaction"`
+	Satisfied      RateView            `json:"satisfied"`
+	ResourceDays   RateView            `json:"resource_days"`
+	RecurrenceRate RateView            `json:"recurrence_rate"`
+	VisitCoverage  RateView            `json:"visit_coverage"`
+	LateEntryRate  RateView            `json:"late_entry_rate"`
+	RefusalRate    RateView            `json:"refusal_rate"`
+	ResolutionDays RateView            `json:"resolution_days"`
+}
+
+// Measures is the body of GET /v1/measures.
+type Measures struct {
+	By   string       `json:"by"`
+	Rows []MeasureRow `json:"rows"`
+}
+
+// MeasureFlags lists communities flagged for two months below 80%.
+type MeasureFlags struct {
+	Flags []MeasureFlag `json:"flags"`
+}
+
+// MeasureFlag is one flagged community.
+type MeasureFlag struct {
+	Community string     `json:"community"`
+	Months    [2]string  `json:"months"`
+	Rates     [2]float64 `json:"rates"`
+	MessageEN string     `json:"message_en"`
+	MessageZH string     `json:"message_zh"`
+}
+
+var monthRE = regexp.MustCompile(`^\d{4}-(0[1-9]|1[0-2])$`)
+
+func (s *Server) getMeasures(w nethttp.ResponseWriter, r *nethttp.Request) error {
+	q := r.URL.Query()
+	if err := onlyParams(q, "by", "community", "grid", "worker", "from", "to", "wait_for", "wait_timeout"); err != nil {
+		return err
+	}
+	by, err := enumParam(q, "by", "分组方式", "community", "grid", "worker")
+	if err != nil {
+		return err
+	}
+	if by == "" {
+		by = "community"
+	}
+	for _, m := range []string{"from", "to"} {
+		if v := q.Get(m); v != "" && !monthRE.MatchString(v) {
+			return newErr(ErrBadRequest, "invalid_month", m, fmt.Sprintf("%s %q is not a month; write YYYY-MM, e.g. 2026-03", m, v), fmt.Sprintf("%s %q 不是有效月份；请写成 YYYY-MM，例如 2026-03", m, v))
+		}
+	}
+	if s.d.Read.Measures == nil {
+		return noReadModel("measures")
+	}
+	p := principalFrom(r.Context())
+	community, grid, err := scopeFilter(p, q.Get("community"), q.Get("grid"))
+	if err != nil {
+		return err
+	}
+	if err := s.waitFor(r, measures.Name); err != nil {
+		return err
+	}
+	rows, err := s.d.Read.Measures.Measures(r.Context(), measures.Query{By: measures.GroupBy(by), Community: community, Grid: grid,
+		Worker: q.Get("worker"), FromMonth: q.Get("from"), ToMonth: q.Get("to")})
+	if errors.Is(err, measures.ErrInvalidQuery) {
+		return newErr(ErrBadRequest, "invalid_query", "", err.Error(), err.Error())
+	}
+	if err != nil {
+		return err
+	}
+	out := Measures{By: by, Rows: make([]MeasureRow, 0, len(rows))}
+	for _, row := range rows {
+		mr := MeasureRow{Group: row.Group, Month: row.Month, Counts: row.Counts, ResolutionRate: rateOf(row.ResolutionRate), OnTime: map[string]RateView{},
+			Satisfaction: rateOf(row.Satisfaction), Satisfied: rateOf(row.Satisfied), ResourceDays: rateOf(row.ResourceDays),
+			RecurrenceRate: rateOf(row.RecurrenceRate), VisitCoverage: rateOf(row.VisitCoverage), LateEntryRate: rateOf(row.LateEntryRate),
+			RefusalRate: rateOf(row.RefusalRate), ResolutionDays: rateOf(row.ResolutionDays)}
+		for k, v := range row.OnTime {
+			mr.OnTime[k] = rateOf(v)
+		}
+		if mr.Counts == nil {
+			mr.Counts = map[string]int64{}
+		}
+		out.Rows = append(out.Rows, mr)
+	}
+	return writeJSON(w, nethttp.StatusOK, out)
+}
+
+func (s *Server) getMeasureFlags(w nethttp.ResponseWriter, r *nethttp.Request) error {
+	if err := onlyParams(r.URL.Query(), "wait_for", "wait_timeout"); err != nil {
+		return err
+	}
+	if s.d.Read.Measures == nil {
+		return noReadModel("measures")
+	}
+	if err := s.waitFor(r, measures.Name); err != nil {
+		return err
+	}
+	flags, err := s.d.Read.Measures.Flags(r.Context())
+	if err != nil {
+		return err
+	}
+	p := principalFrom(r.Context())
+	out := MeasureFlags{Flags: []MeasureFlag{}}
+	for _, f := range flags {
+		if p.Role == RoleSupervisor && !slices.Contains(p.Communities, f.Community) {
+			continue
+		}
+		out.Flags = append(out.Flags, MeasureFlag{Community: f.Community, Months: f.Months, Rates: f.Rates, MessageEN: f.MessageEN, MessageZH: f.MessageZH})
+	}
+	return writeJSON(w, nethttp.StatusOK, out)
+}

@@ -1,0 +1,56 @@
+package http
+
+import (
+	nethttp "net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics live on the server's own registry (never the global default one),
+// so two servers in one process — as in tests — do not collide.
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	streams  prometheus.Gauge
+	streamed prometheus.Counter
+	handler  nethttp.Handler
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "doorstep", Subsystem: "http", Name: "requests_total",
+		Help: "HTTP requests by method, route template and status code.",
+	}, []string{"method", "route", "code"})
+	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "doorstep", Subsystem: "http", Name: "request_duration_seconds",
+		Help:    "HTTP request latency by method and route template.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"method", "route"})
+	m.streams = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "doorstep", Subsystem: "sse", Name: "clients",
+		Help: "Event-stream clients connected.",
+	})
+	m.streamed = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "doorstep", Subsystem: "sse", Name: "events_sent_total",
+		Help: "Events sent on event streams.",
+	})
+	m.reg.MustRegister(m.requests, m.duration, m.streams, m.streamed,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+	return m
+}
+
+func (m *metrics) observe(method, route string, status int, d time.Duration) {
+	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(method, route).Observe(d.Seconds())
+}
+
+// Registry returns the server's Prometheus registry, so the binary can add
+// its own collectors (store, projections) to /metrics.
+func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }

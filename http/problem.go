@@ -1,0 +1,238 @@
+package http
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	nethttp "net/http"
+	"strconv"
+	"strings"
+
+	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/projections"
+	"github.com/doorstep/doorstep/projections/alerts"
+	"github.com/doorstep/doorstep/projections/audit"
+	"github.com/doorstep/doorstep/projections/measures"
+	"github.com/doorstep/doorstep/projections/profile"
+)
+
+// Error kinds of the HTTP layer itself. An *Error carries one of them, or a
+// domain or eventstore kind; statusOf maps every kind to a status.
+var (
+	ErrBadRequest         = errors.New("bad request")
+	ErrUnauthenticated    = errors.New("unauthenticated")
+	ErrForbidden          = errors.New("forbidden")
+	ErrNotFound           = errors.New("not found")
+	ErrMethodNotAllowed   = errors.New("method not allowed")
+	ErrPreconditionFailed = errors.New("precondition failed")
+	ErrTooLarge           = errors.New("request body too large")
+	ErrUnsupportedMedia   = errors.New("unsupported media type")
+	ErrUnavailable        = errors.New("temporarily unavailable")
+	ErrIdempotencyReuse   = errors.New("idempotency key reused")
+	ErrInFlight           = errors.New("request in flight")
+)
+
+// Error is a failure the HTTP layer reports to the client: a kind (which
+// decides the status), a stable machine code, the offending field and a
+// message in English and Simplified Chinese.
+type Error struct {
+	Kind      error
+	Code      string
+	Field     string
+	Message   string
+	MessageZH string
+	Err       error
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Unwrap exposes the kind and the cause.
+func (e *Error) Unwrap() []error {
+	if e.Err != nil {
+		return []error{e.Kind, e.Err}
+	}
+	return []error{e.Kind}
+}
+
+func newErr(kind error, code, field, en, zh string) *Error {
+	return &Error{Kind: kind, Code: code, Field: field, Message: en, MessageZH: zh}
+}
+
+// statusRule is one row of the error table.
+type statusRule struct {
+	kind   error
+	status int
+	title  string
+}
+
+// statusTable is the one place where error kinds become HTTP statuses. The
+// first row whose kind matches (errors.Is) wins, so 412 comes before the
+// generic conflicts.
+func statusTable() []statusRule {
+	return []statusRule{
+		{ErrPreconditionFailed, nethttp.StatusPreconditionFailed, "Precondition failed"},
+		{ErrUnauthenticated, nethttp.StatusUnauthorized, "Unauthenticated"},
+		{ErrForbidden, nethttp.StatusForbidden, "Forbidden"},
+		{ErrTooLarge, nethttp.StatusRequestEntityTooLarge, "Request too large"},
+		{eventstore.ErrEventTooLarge, nethttp.StatusRequestEntityTooLarge, "Request too large"},
+		{ErrUnsupportedMedia, nethttp.StatusUnsupportedMediaType, "Unsupported media type"},
+		{ErrMethodNotAllowed, nethttp.StatusMethodNotAllowed, "Method not allowed"},
+		{ErrBadRequest, nethttp.StatusBadRequest, "Bad request"},
+		{domain.ErrInvalid, nethttp.StatusBadRequest, "Invalid input"},
+		{eventstore.ErrInvalidPosition, nethttp.StatusBadRequest, "Invalid position"},
+		{ErrNotFound, nethttp.StatusNotFound, "Not found"},
+		{domain.ErrNotFound, nethttp.StatusNotFound, "Not found"},
+		{profile.ErrNotFound, nethttp.StatusNotFound, "Not found"},
+		{audit.ErrNotFound, nethttp.StatusNotFound, "Not found"},
+		{profile.ErrInvalidFilter, nethttp.StatusBadRequest, "Bad request"},
+		{alerts.ErrInvalidFilter, nethttp.StatusBadRequest, "Bad request"},
+		{measures.ErrInvalidQuery, nethttp.StatusBadRequest, "Bad request"},
+		{ErrIdempotencyReuse, nethttp.StatusUnprocessableEntity, "Idempotency key reused"},
+		{ErrInFlight, nethttp.StatusConflict, "Conflict"},
+		{domain.ErrConflict, nethttp.StatusConflict, "Conflict"},
+		{eventstore.ErrConflict, nethttp.StatusConflict, "Conflict"},
+		{eventstore.ErrDuplicateEvent, nethttp.StatusConflict, "Conflict"},
+		{domain.ErrErased, nethttp.StatusGone, "Erased"},
+		{domain.ErrRule, nethttp.StatusUnprocessableEntity, "Rule broken"},
+		{ErrUnavailable, nethttp.StatusServiceUnavailable, "Service unavailable"},
+		{eventstore.ErrUnavailable, nethttp.StatusServiceUnavailable, "Service unavailable"},
+		{eventstore.ErrClosed, nethttp.StatusServiceUnavailable, "Service unavailable"},
+		{projections.ErrWaitTimeout, nethttp.StatusServiceUnavailable, "Service unavailable"},
+	}
+}
+
+// Problem is an RFC 9457 problem details document. Besides the standard
+// members it carries the stable code, the field that is wrong, the message
+// in both languages (Detail is the one Accept-Language chose) and, for
+// internal errors, the id under which the error was logged.
+type Problem struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail"`
+	Instance  string `json:"instance,omitempty"`
+	Code      string `json:"code"`
+	Field     string `json:"field,omitempty"`
+	MessageEN string `json:"message_en"`
+	MessageZH string `json:"message_zh"`
+	ErrorID   string `json:"error_id,omitempty"`
+	// Position is the current read-model position on a wait timeout.
+	Position string `json:"position,omitempty"`
+}
+
+// problemFor turns err into a Problem. Errors of no known kind are logged
+// under a fresh id and reported as internal errors carrying that id; their
+// text never reaches the client.
+func problemFor(log *slog.Logger, r *nethttp.Request, err error) Problem {
+	lang := preferredLanguage(r.Header.Get("Accept-Language"))
+	p := Problem{Instance: r.URL.Path}
+	var he *Error
+	var de *domain.Error
+	var ce *eventstore.ConflictError
+	switch {
+	case errors.As(err, &he):
+		p.Code, p.Field, p.MessageEN, p.MessageZH = he.Code, he.Field, he.Message, he.MessageZH
+	case errors.As(err, &de):
+		p.Code, p.Field, p.MessageEN, p.MessageZH = de.Code, de.Field, de.Message, de.MessageZH
+	case errors.As(err, &ce):
+		p.Code = "concurrent_change"
+		p.MessageEN = fmt.Sprintf("the record changed while your request was processed (now at version %d); reload it and try again", ce.Actual)
+		p.MessageZH = fmt.Sprintf("处理请求期间记录已被修改（当前版本 %d）；请刷新后重试", ce.Actual)
+	}
+	for _, row := range statusTable() {
+		if errors.Is(err, row.kind) {
+			p.Status, p.Title = row.status, row.title
+			break
+		}
+	}
+	if p.Status == 0 || p.Code == "" {
+		if p.Status == nethttp.StatusServiceUnavailable {
+			p.Code = "unavailable"
+			p.MessageEN = "the event store is unavailable right now; retry in a moment"
+			p.MessageZH = "事件存储暂时不可用；请稍后重试"
+		} else if p.Status != 0 {
+			// A known kind from one of our packages: its message is ours
+			// (the read models write "English / 中文"), safe to show.
+			p.Code = strings.ReplaceAll(strings.ToLower(p.Title), " ", "_")
+			p.MessageEN, p.MessageZH = err.Error(), err.Error()
+		} else {
+			id := newErrorID()
+			log.ErrorContext(r.Context(), "internal error", "error_id", id, "method", r.Method, "route", routeName(r), "error", err.Error())
+			p.Status, p.Title, p.Code, p.ErrorID = nethttp.StatusInternalServerError, "Internal error", "internal_error", id
+			p.MessageEN = "an internal error occurred; quote error id " + id + " when reporting it"
+			p.MessageZH = "发生内部错误；报告问题时请提供错误编号 " + id
+		}
+	}
+	p.Type = "urn:doorstep:problem:" + p.Code
+	p.Detail = p.MessageEN
+	if lang == "zh" {
+		p.Detail = p.MessageZH
+	}
+	return p
+}
+
+// writeError writes err as application/problem+json.
+func (s *Server) writeError(w nethttp.ResponseWriter, r *nethttp.Request, err error) {
+	p := problemFor(s.log, r, err)
+	writeProblem(w, p, s.cfg.RetryAfter)
+}
+
+func writeProblem(w nethttp.ResponseWriter, p Problem, retryAfter int) {
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Content-Language", "en, zh-Hans")
+	h.Del("ETag")
+	if p.Status == nethttp.StatusServiceUnavailable {
+		h.Set("Retry-After", strconv.Itoa(retryAfter))
+	}
+	if p.Status == nethttp.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer realm="doorstep"`)
+	}
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+func newErrorID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// preferredLanguage returns "zh" when Accept-Language prefers Chinese over
+// English, "en" otherwise (English is the default).
+func preferredLanguage(header string) string {
+	best, bestQ := "en", -1.0
+	for _, part := range strings.Split(header, ",") {
+		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		tag = strings.ToLower(strings.TrimSpace(tag))
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				continue
+			}
+			q = f
+		}
+		var lang string
+		switch {
+		case tag == "zh" || strings.HasPrefix(tag, "zh-"):
+			lang = "zh"
+		case tag == "en" || strings.HasPrefix(tag, "en-"), tag == "*":
+			lang = "en"
+		default:
+			continue
+		}
+		// Earlier tags win ties, as clients list them in order of preference.
+		if q > bestQ {
+			best, bestQ = lang, q
+		}
+	}
+	if bestQ <= 0 {
+		return "en"
+	}
+	return best
+}

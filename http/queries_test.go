@@ -1,0 +1,115 @@
+package http
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/domain"
+)
+
+func TestQueriesReadYourWritesAndPrivacy(t *testing.T) {
+	e := newEnv(t, nil)
+	w := e.token(Principal{Name: "李四", Role: RoleWorker, Grids: []string{"G1"}, Sensitive: true})
+	plain := e.token(Principal{Name: "审计", Role: RoleAuditor})
+	if r := e.do("POST", "/v1/households", w, registerBody("h1", "C1", "G1")); r.status != 201 {
+		t.Fatalf("register: %d %s", r.status, r.body)
+	}
+	if r := e.do("POST", "/v1/households/h1/consent", w, ConsentRequest{Given: new(true)}); r.status != 200 {
+		t.Fatalf("consent: %d %s", r.status, r.body)
+	}
+	r := e.do("POST", "/v1/households/h1/members", w, MemberRequest{MemberID: "m1", Name: "陈阿姨", Relation: "本人", Phone: "13900000002", Health: "轻度认知障碍"})
+	var res CommandResult
+	r.decode(t, &res)
+	if r.status != 201 {
+		t.Fatalf("member: %d %s", r.status, r.body)
+	}
+	// wait_for: the profile reflects the member as soon as the query answers.
+	before := e.access.count()
+	r = e.do("GET", "/v1/households/h1?wait_for="+res.Position, w, nil)
+	var prof HouseholdProfile
+	r.decode(t, &prof)
+	if r.status != 200 || len(prof.Members) != 1 || prof.Members[0].Phone == nil || prof.Members[0].Phone.Value != "13900000002" || r.header.Get("ETag") != `"3"` {
+		t.Fatalf("profile for the worker with the grant: %d %s", r.status, r.body)
+	}
+	if e.access.count() != before+1 {
+		t.Fatalf("the sensitive read was not recorded: %d → %d", before, e.access.count())
+	}
+	// Without the grant: masked, and no read recorded.
+	r = e.do("GET", "/v1/households/h1", plain, nil)
+	if r.status != 200 || strings.Contains(string(r.body), "13900000002") || strings.Contains(string(r.body), "认知") || !strings.Contains(string(r.body), `"masked":true`) {
+		t.Fatalf("profile without the grant: %d %s", r.status, r.body)
+	}
+	if e.access.count() != before+1 {
+		t.Fatalf("a masked read was recorded")
+	}
+	// A position the read model never reaches: a bounded wait, then 503.
+	r = e.do("GET", "/v1/households/h1?wait_for=999999999&wait_timeout=20ms", w, nil)
+	if p := r.problem(t); r.status != 503 || p.Code != "read_model_behind" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("unreachable wait_for: %d %s", r.status, r.body)
+	}
+	for _, q := range []string{"?wait_for=abc", "?wait_for=1&wait_timeout=soon", "?bogus=1"} {
+		if r := e.do("GET", "/v1/households/h1"+q, w, nil); r.status != 400 {
+			t.Errorf("GET /v1/households/h1%s: %d %s", q, r.status, r.body)
+		}
+	}
+	for _, q := range []string{"?grid=G1&risk=purple", "?grid=G1&limit=-1", "?grid=G1&limit=100000", "?grid=G1&overdue=perhaps"} {
+		if r := e.do("GET", "/v1/households"+q, w, nil); r.status != 400 {
+			t.Errorf("GET /v1/households%s: %d %s", q, r.status, r.body)
+		}
+	}
+	// Search and list within scope.
+	r = e.do("GET", "/v1/households?q=陈阿姨&wait_for="+res.Position, w, nil)
+	var list HouseholdList
+	r.decode(t, &list)
+	if r.status != 200 || len(list.Households) != 1 || list.Households[0].HouseholdID != "h1" {
+		t.Fatalf("search: %d %s", r.status, r.body)
+	}
+	// As of version 1 the household had no member and no consent.
+	rr, err := e.app.ChangeRisk(context.Background(), app.Cmd{ID: "r", Actor: "x", Role: domain.RoleSupervisor}, "h1", domain.RiskRed, "fall")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup := e.token(Principal{Name: "督导", Role: RoleSupervisor, Communities: []string{"C1"}})
+	r = e.do("GET", "/v1/households/h1/as-of?at=2000-01-01T00:00:00Z&wait_for="+rr.LastPosition.String(), sup, nil)
+	if r.status != 404 || r.problem(t).Code != "not_registered_then" {
+		t.Fatalf("as of 2000: %d %s", r.status, r.body)
+	}
+	var snap HouseholdSnapshot
+	r = e.do("GET", "/v1/households/h1/as-of?at=2999-01-01T00:00:00Z", sup, nil)
+	r.decode(t, &snap)
+	if r.status != 200 || !snap.Household.Registered || !snap.Household.Consent || snap.Household.Risk != "red" || len(snap.Household.Members) != 1 {
+		t.Fatalf("as of now: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/v1/households/h1/as-of", sup, nil); r.status != 400 || r.problem(t).Field != "at" {
+		t.Fatalf("as-of without at: %d %s", r.status, r.body)
+	}
+}
+
+func TestCommandInputLimits(t *testing.T) {
+	e := newEnv(t, nil)
+	w := e.token(Principal{Name: "李四", Role: RoleWorker, Grids: []string{"G1"}})
+	big := RegisterHouseholdRequest{HouseholdID: "h1", Address: strings.Repeat("很长的地址", 1000), Community: "C1", Grid: "G1", ResponsibleWorker: "李四", Class: "key", Risk: "red"}
+	if r := e.do("POST", "/v1/households", w, big); r.status != 413 || r.problem(t).Code != "body_too_large" {
+		t.Fatalf("big body: %d %s", r.status, r.body)
+	}
+	if r := e.do("POST", "/v1/households", w, registerBody("h1", "C1", "G1"), "Idempotency-Key", "has space"); r.status != 400 || r.problem(t).Field != "Idempotency-Key" {
+		t.Fatalf("bad key: %d %s", r.status, r.body)
+	}
+	if r := e.do("POST", "/v1/households", w, registerBody("h1", "C1", "G1"), "If-Match", `"1"`); r.status != 400 || r.problem(t).Code != "if_match_on_create" {
+		t.Fatalf("If-Match on create: %d %s", r.status, r.body)
+	}
+	if r := e.do("POST", "/v1/households", w, `{"household_id":"h1","address":"a","community":"C1","grid":"G1","responsible_worker":"w","class":"key","risk":"red","colour":"red"}`); r.status != 400 || r.problem(t).Field != "colour" {
+		t.Fatalf("unknown field: %d %s", r.status, r.body)
+	}
+	if v, _ := e.store.StreamVersion(context.Background(), "household-h1"); v != 0 {
+		t.Fatalf("rejected requests wrote %d events", v)
+	}
+	if r := e.do("POST", "/v1/households", w, registerBody("h1", "C1", "G1"), "If-Match", `"x"`); r.status != 400 {
+		t.Fatalf("bad If-Match: %d %s", r.status, r.body)
+	}
+	if r := e.do("POST", "/v1/households/h1/risk", w, ChangeRequest{To: "red", Reason: "x"}, "If-Match", `"zero"`); r.status != 400 && r.status != 404 {
+		t.Fatalf("bad If-Match on a command: %d %s", r.status, r.body)
+	}
+}

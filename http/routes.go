@@ -1,0 +1,124 @@
+package http
+
+import (
+	"context"
+	nethttp "net/http"
+	"time"
+)
+
+// opDoc documents a route for the OpenAPI document.
+type opDoc struct {
+	tag    string
+	params []param  // query and header parameters (path parameters come from the path)
+	body   string   // request body schema (components/schemas), "" for none
+	ok     int      // success status
+	resp   string   // success body schema; "" for none
+	media  string   // success media type; default application/json
+	alt    []string // other success media types (bodies as text), e.g. text/csv
+	// command: accepts Idempotency-Key and If-Match, returns ETag and Doorstep-Position.
+	command bool
+	// query: accepts wait_for and wait_timeout (read-your-writes).
+	query bool
+}
+
+// param is a query or header parameter.
+type param struct {
+	name, in, typ, desc string
+	required            bool
+	enum                []string
+}
+
+func qp(name, typ, desc string, enum ...string) param {
+	return param{name: name, in: "query", typ: typ, desc: desc, enum: enum}
+}
+
+// allRoles is every role: routes any authenticated caller may use.
+func allRoles() []Role { return Roles() }
+
+// buildRoutes returns the route table.
+func (s *Server) buildRoutes() []route {
+	rs := []route{
+		{op: "health", method: "GET", path: "/healthz", summary: "check that the process is alive", h: s.health,
+			doc: opDoc{tag: "system", ok: 200, resp: "Health"}},
+		{op: "ready", method: "GET", path: "/readyz", summary: "check that the server can serve requests", h: s.ready,
+			doc: opDoc{tag: "system", ok: 200, resp: "Health"}},
+		{op: "metrics", method: "GET", path: "/metrics", summary: "Prometheus metrics", h: s.metricsRoute,
+			doc: opDoc{tag: "system", ok: 200, media: "text/plain"}},
+		{op: "openapi", method: "GET", path: "/openapi.json", summary: "this API's OpenAPI 3.1 document", h: s.openAPIRoute,
+			doc: opDoc{tag: "system", ok: 200, resp: "OpenAPIDocument"}},
+		{op: "whoami", method: "GET", path: "/v1/whoami", roles: allRoles(), summary: "show the caller's role and scope", h: s.whoami,
+			doc: opDoc{tag: "access", ok: 200, resp: "Principal"}},
+		{op: "createToken", method: "POST", path: "/v1/tokens", roles: []Role{RoleAdmin}, summary: "create an access token", h: s.createToken,
+			doc: opDoc{tag: "access", body: "TokenRequest", ok: 201, resp: "TokenCreated"}},
+		{op: "streamEvents", method: "GET", path: "/v1/events", roles: []Role{RoleIntegrator, RoleAuditor, RoleSupervisor, RoleAdmin},
+			summary: "follow the event log as server-sent events", h: s.streamEvents, stream: true,
+			doc: opDoc{tag: "integration", ok: 200, media: "text/event-stream", params: []param{
+				qp("after", "string", "position token to start after (0 = the beginning); Last-Event-ID takes precedence"),
+				qp("category", "string", "comma-separated stream categories: household, problem, referral"),
+				qp("community", "string", "comma-separated communities"),
+				qp("type", "string", "comma-separated event types, e.g. problem.reported"),
+				{name: "Last-Event-ID", in: "header", typ: "string", desc: "resume after this event (its position token)"},
+			}}},
+	}
+	rs = append(rs, s.commandRoutes()...)
+	rs = append(rs, s.queryRoutes()...)
+	return rs
+}
+
+func (s *Server) health(w nethttp.ResponseWriter, r *nethttp.Request) error {
+	return writeJSON(w, nethttp.StatusOK, Health{Status: "ok", Version: s.d.Version})
+}
+
+func (s *Server) ready(w nethttp.ResponseWriter, r *nethttp.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	head, err := s.d.Store.Head(ctx)
+	if err == nil && s.d.Ready != nil {
+		err = s.d.Ready(ctx)
+	}
+	if err != nil {
+		s.log.Warn("not ready", "error", err.Error())
+		return newErr(ErrUnavailable, "not_ready", "", "the server is not ready: "+err.Error(), "服务尚未就绪："+err.Error())
+	}
+	return writeJSON(w, nethttp.StatusOK, Health{Status: "ready", Version: s.d.Version, Head: head.String()})
+}
+
+func (s *Server) metricsRoute(w nethttp.ResponseWriter, r *nethttp.Request) error {
+	s.metrics.handler.ServeHTTP(w, r)
+	return nil
+}
+
+func (s *Server) whoami(w nethttp.ResponseWriter, r *nethttp.Request) error {
+	return writeJSON(w, nethttp.StatusOK, principalFrom(r.Context()))
+}
+
+// TokenRequest is the body of POST /v1/tokens.
+type TokenRequest struct {
+	Name        string   `json:"name"`
+	Role        Role     `json:"role"`
+	Grids       []string `json:"grids,omitempty"`
+	Communities []string `json:"communities,omitempty"`
+	Department  string   `json:"department,omitempty"`
+	// Sensitive grants reading sensitive fields; default: true for workers
+	// and supervisors (they need them for their households), false otherwise.
+	Sensitive *bool `json:"sensitive,omitempty"`
+}
+
+func (s *Server) createToken(w nethttp.ResponseWriter, r *nethttp.Request) error {
+	var in TokenRequest
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	p := Principal{Name: in.Name, Role: in.Role, Grids: in.Grids, Communities: in.Communities, Department: in.Department,
+		Sensitive: in.Role == RoleWorker || in.Role == RoleSupervisor}
+	if in.Sensitive != nil {
+		p.Sensitive = *in.Sensitive
+	}
+	tok, err := s.d.Tokens.Create(r.Context(), p, principalFrom(r.Context()).Name)
+	if err != nil {
+		return err
+	}
+	s.log.Info("token created", "name", p.Name, "role", string(p.Role), "by", principalFrom(r.Context()).Name)
+	return writeJSON(w, nethttp.StatusCreated, TokenCreated{Token: tok, Principal: p,
+		Note: "store this token now: it is shown only once / 请立即保存此令牌：它只显示这一次"})
+}

@@ -1,0 +1,396 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	nethttp "net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/eventstore"
+)
+
+// AccessRecorder records that a principal read sensitive fields of a
+// household (PIPL: every read of them is itself recorded). Implementations
+// must be safe for concurrent use.
+type AccessRecorder interface {
+	RecordAccess(ctx context.Context, who Principal, householdID, what string) error
+}
+
+// Deps are the server's collaborators. Store and Tokens are required.
+type Deps struct {
+	Store  eventstore.Store
+	Tokens *Tokens
+	// Log receives structured logs; it never receives request bodies,
+	// tokens, query strings or sensitive fields. Default: discard.
+	Log *slog.Logger
+	// Registry decodes domain events; default domain.NewRegistry().
+	Registry *domain.Registry
+	// Opener, when set, decrypts sensitive fields for principals with the
+	// grant; without it they see sealed values as {"sealed": true}.
+	Opener domain.Opener
+	// Access records reads of sensitive fields; required when Opener is set.
+	Access AccessRecorder
+	// Commands runs domain commands; without it the command routes answer 503.
+	Commands *app.Service
+	// Read holds the read models of the query routes.
+	Read ReadModels
+	// Ready, when set, is consulted by /readyz besides the store.
+	Ready func(ctx context.Context) error
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Version is reported by /healthz.
+	Version string
+}
+
+// Server is the HTTP API. Create it with New; it is safe for concurrent use.
+type Server struct {
+	cfg     Config
+	d       Deps
+	log     *slog.Logger
+	router  *mux.Router
+	metrics *metrics
+	idem    *idempotency
+	routes  []route
+	scopes  *scopeResolver
+
+	streams context.Context // cancelled at shutdown: ends event streams
+	stopAll context.CancelFunc
+}
+
+// New validates cfg and builds the server and its routes.
+func New(cfg Config, d Deps) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if d.Store == nil || d.Tokens == nil {
+		return nil, errors.New("http: Deps.Store and Deps.Tokens are required")
+	}
+	if d.Opener != nil && d.Access == nil {
+		return nil, errors.New("http: Deps.Access is required when Deps.Opener is set (every read of sensitive fields is recorded)")
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if d.Registry == nil {
+		d.Registry = domain.NewRegistry()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Version == "" {
+		d.Version = "dev"
+	}
+	s := &Server{cfg: cfg, d: d, log: d.Log, metrics: newMetrics(), idem: newIdempotency(cfg.IdempotencyTTL, cfg.IdempotencyMax, d.Now)}
+	s.streams, s.stopAll = context.WithCancel(context.Background())
+	s.scopes = newScopeResolver(d.Store, d.Registry)
+	s.routes = s.buildRoutes()
+	s.router = s.newRouter()
+	return s, nil
+}
+
+// Handler returns the root handler (for tests with httptest).
+func (s *Server) Handler() nethttp.Handler { return s.router }
+
+// Serve answers requests on l until ctx ends, then shuts down gracefully:
+// it stops accepting connections, ends event streams, and waits up to
+// Config.ShutdownTimeout for in-flight requests to finish. It returns nil
+// after a clean shutdown.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	srv := &nethttp.Server{
+		Handler:           s.router,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	srv.RegisterOnShutdown(s.stopAll)
+	fctx, stopFollow := context.WithCancel(context.Background())
+	followed := make(chan struct{})
+	go func() {
+		defer close(followed)
+		if err := s.scopes.follow(fctx); err != nil {
+			s.log.Warn("scope cache follower stopped; reads check the store", "error", err.Error())
+		}
+	}()
+	defer func() { stopFollow(); <-followed }()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		s.stopAll()
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: finishing in-flight requests", "timeout", s.cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-errc
+	if err != nil {
+		return fmt.Errorf("http: shutdown: %w", err)
+	}
+	s.log.Info("shut down cleanly")
+	return nil
+}
+
+// handlerFunc is a route's handler: it writes the response, or returns an
+// error that becomes a problem+json response.
+type handlerFunc func(w nethttp.ResponseWriter, r *nethttp.Request) error
+
+// route is one entry of the route table, which drives the router, the
+// authorisation table test and the OpenAPI document.
+type route struct {
+	op      string // operationId
+	method  string
+	path    string
+	roles   []Role // allowed roles; nil means public (no token)
+	summary string
+	h       handlerFunc
+	doc     opDoc
+	stream  bool // server-sent events: no write timeout
+}
+
+func (s *Server) newRouter() *mux.Router {
+	m := mux.NewRouter()
+	m.StrictSlash(false)
+	m.Use(s.recoverMW, s.observeMW)
+	for _, rt := range s.routes {
+		m.Handle(rt.path, s.wrap(rt)).Methods(rt.method).Name(rt.op)
+	}
+	m.NotFoundHandler = s.observeMW(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		s.writeError(w, r, newErr(ErrNotFound, "route_not_found", "", fmt.Sprintf("there is no route %s %s; see /openapi.json", r.Method, r.URL.Path),
+			fmt.Sprintf("不存在路由 %s %s；请参见 /openapi.json", r.Method, r.URL.Path)))
+	}))
+	m.MethodNotAllowedHandler = s.observeMW(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		s.writeError(w, r, newErr(ErrMethodNotAllowed, "method_not_allowed", "", fmt.Sprintf("%s is not allowed on %s; see /openapi.json", r.Method, r.URL.Path),
+			fmt.Sprintf("%s 不能用于 %s；请参见 /openapi.json", r.Method, r.URL.Path)))
+	}))
+	return m
+}
+
+// wrap authenticates and authorises the caller for rt, then runs it.
+func (s *Server) wrap(rt route) nethttp.Handler {
+	return nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		if rt.roles != nil {
+			p, err := s.authenticate(r)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			if !slices.Contains(rt.roles, p.Role) {
+				s.writeError(w, r, newErr(ErrForbidden, "role_forbidden", "",
+					fmt.Sprintf("the %s role may not %s", p.Role, rt.summary),
+					fmt.Sprintf("%s 角色无权执行此操作：%s", p.Role, rt.summary)))
+				return
+			}
+			if st, ok := w.(*statusWriter); ok {
+				st.principal = p
+			}
+			r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
+		}
+		if r.Body != nil && r.Body != nethttp.NoBody {
+			r.Body = nethttp.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		}
+		if err := rt.h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) authenticate(r *nethttp.Request) (*Principal, error) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return nil, newErr(ErrUnauthenticated, "token_required", "Authorization",
+			"this route needs a bearer token: send the header \"Authorization: Bearer <token>\"",
+			"此路由需要令牌：请发送请求头 “Authorization: Bearer <令牌>”")
+	}
+	p, found := s.d.Tokens.Authenticate(strings.TrimSpace(token))
+	if !found {
+		return nil, newErr(ErrUnauthenticated, "token_invalid", "Authorization",
+			"the bearer token is not valid; ask an administrator for a new one",
+			"令牌无效；请向管理员申请新令牌")
+	}
+	return &p, nil
+}
+
+// statusWriter records the status for logs and metrics.
+type statusWriter struct {
+	nethttp.ResponseWriter
+	status    int
+	bytes     int64
+	principal *Principal
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = nethttp.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Flush lets the event stream flush through the wrapper.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(nethttp.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() nethttp.ResponseWriter { return w.ResponseWriter }
+
+func routeName(r *nethttp.Request) string {
+	if cr := mux.CurrentRoute(r); cr != nil {
+		if t, err := cr.GetPathTemplate(); err == nil {
+			return t
+		}
+	}
+	return "unmatched"
+}
+
+// observeMW logs every request (method, route template, status, duration,
+// principal; never bodies, tokens or query strings) and feeds the metrics.
+func (s *Server) observeMW(next nethttp.Handler) nethttp.Handler {
+	return nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		if _, ok := w.(*statusWriter); ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		reqID := r.Header.Get("X-Request-Id")
+		if reqID == "" || len(reqID) > 64 {
+			reqID = newErrorID()
+		}
+		sw.Header().Set("X-Request-Id", reqID)
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = nethttp.StatusOK
+		}
+		d := time.Since(start)
+		rn := routeName(r)
+		s.metrics.observe(r.Method, rn, sw.status, d)
+		attrs := []any{"method", r.Method, "route", rn, "status", sw.status, "duration_ms", float64(d.Microseconds()) / 1000, "bytes", sw.bytes, "request_id", reqID}
+		if sw.principal != nil {
+			attrs = append(attrs, "actor", sw.principal.Name, "role", string(sw.principal.Role))
+		}
+		level := slog.LevelInfo
+		if sw.status >= 500 {
+			level = slog.LevelError
+		}
+		s.log.Log(r.Context(), level, "request", attrs...)
+	})
+}
+
+func (s *Server) recoverMW(next nethttp.Handler) nethttp.Handler {
+	return nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == nethttp.ErrAbortHandler {
+					panic(v)
+				}
+				s.writeError(w, r, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// decodeJSON decodes the request body into v strictly: the content type
+// must be JSON, unknown fields and trailing data are rejected, and a body
+// over the limit is 413.
+func decodeJSON(r *nethttp.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return newErr(ErrUnsupportedMedia, "unsupported_media_type", "Content-Type",
+				"send the body as JSON with \"Content-Type: application/json\"",
+				"请以 JSON 格式发送请求体，并设置 “Content-Type: application/json”")
+		}
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if dec.More() {
+			err = errors.New("trailing data after the JSON value")
+		} else if _, e := dec.Token(); e != io.EOF {
+			err = errors.New("trailing data after the JSON value")
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	var mbe *nethttp.MaxBytesError
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &mbe):
+		return newErr(ErrTooLarge, "body_too_large", "", fmt.Sprintf("the request body is larger than %d bytes; send less, or store attachments elsewhere and send references", mbe.Limit),
+			fmt.Sprintf("请求体超过 %d 字节；请精简内容，附件请另行存储并只发送引用", mbe.Limit))
+	case errors.Is(err, io.EOF):
+		return newErr(ErrBadRequest, "body_required", "", "the request needs a JSON body", "请求需要 JSON 请求体")
+	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
+		return newErr(ErrBadRequest, "malformed_json", "", "the body is not valid JSON: "+err.Error(), "请求体不是有效的 JSON："+err.Error())
+	case errors.As(err, &te):
+		return newErr(ErrBadRequest, "invalid_type", te.Field, fmt.Sprintf("field %q must be a %s, not a JSON %s", te.Field, jsonKind(te.Type.String()), te.Value),
+			fmt.Sprintf("字段 %q 的类型应为 %s，而不是 JSON %s", te.Field, jsonKind(te.Type.String()), te.Value))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return newErr(ErrBadRequest, "unknown_field", f, fmt.Sprintf("field %q is not part of this request; check the spelling against /openapi.json", f),
+			fmt.Sprintf("字段 %q 不属于此请求；请对照 /openapi.json 检查拼写", f))
+	}
+	var fe *fieldError
+	if errors.As(err, &fe) {
+		return fe.err
+	}
+	return newErr(ErrBadRequest, "malformed_json", "", "the body could not be read as this request: "+err.Error(), "无法按此请求解析请求体："+err.Error())
+}
+
+func jsonKind(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"), strings.HasPrefix(goType, "float"):
+		return "number"
+	case goType == "bool":
+		return "boolean"
+	case strings.HasPrefix(goType, "[]"):
+		return "array"
+	case strings.HasPrefix(goType, "map"), strings.Contains(goType, "."):
+		return "object or string"
+	}
+	return "string"
+}
+
+// fieldError lets a custom UnmarshalJSON name the field it rejects.
+type fieldError struct{ err *Error }
+
+func (e *fieldError) Error() string { return e.err.Error() }
+
+// writeJSON writes v with status.
+func writeJSON(w nethttp.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,267 @@
+package http
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	nethttp "net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/eventstore"
+)
+
+// streamEvent is one event as the event stream and the log API show it.
+type streamEvent struct {
+	ID            string          `json:"id"`
+	Stream        string          `json:"stream"`
+	Version       uint64          `json:"version"`
+	Position      string          `json:"position"`
+	Type          string          `json:"type"`
+	SchemaVersion int             `json:"schema_version"`
+	Data          json.RawMessage `json:"data"`
+	Metadata      streamMetadata  `json:"metadata"`
+	RecordedAt    time.Time       `json:"recorded_at"`
+}
+
+type streamMetadata struct {
+	OccurredAt    time.Time `json:"occurred_at"`
+	Actor         string    `json:"actor,omitempty"`
+	Role          string    `json:"role,omitempty"`
+	CommandID     string    `json:"command_id,omitempty"`
+	CorrelationID string    `json:"correlation_id,omitempty"`
+	CausationID   string    `json:"causation_id,omitempty"`
+	Community     string    `json:"community,omitempty"`
+	Grid          string    `json:"grid,omitempty"`
+}
+
+// present renders an event for principal p. Sealed values (objects with a
+// "ciphertext" member, i.e. domain.Sealed) never leave as stored: without
+// the sensitive grant they become {"sealed": true}; with the grant and an
+// Opener they are decrypted to {"value": "..."} (or {"erased": true}) and
+// the read is recorded before the event is returned.
+func (s *Server) present(ctx context.Context, p *Principal, ev *eventstore.Event) (streamEvent, error) {
+	out := streamEvent{ID: ev.ID.String(), Stream: ev.Stream, Version: ev.Version, Position: ev.Position.String(),
+		Type: ev.Type, SchemaVersion: ev.SchemaVersion, Data: ev.Data, RecordedAt: ev.RecordedAt,
+		Metadata: streamMetadata{OccurredAt: ev.Metadata.OccurredAt, Actor: ev.Metadata.Actor, Role: ev.Metadata.Role,
+			CommandID: ev.Metadata.CommandID, CorrelationID: ev.Metadata.CorrelationID, CausationID: ev.Metadata.CausationID,
+			Community: ev.Metadata.Community, Grid: ev.Metadata.Grid}}
+	if !bytes.Contains(ev.Data, []byte(`"ciphertext"`)) {
+		return out, nil
+	}
+	householdID := ""
+	if ev.Category() == "household" {
+		householdID = strings.TrimPrefix(ev.Stream, "household-")
+	}
+	data, opened, err := s.redact(p, householdID, ev.Data)
+	if err != nil {
+		return out, err
+	}
+	if opened > 0 {
+		if err := s.d.Access.RecordAccess(ctx, *p, householdID, fmt.Sprintf("%d sensitive field(s) of event %s (%s)", opened, ev.ID, ev.Type)); err != nil {
+			return out, err
+		}
+	}
+	out.Data = data
+	return out, nil
+}
+
+// redact rewrites the sealed values in data for p, returning how many were
+// decrypted.
+func (s *Server) redact(p *Principal, householdID string, data json.RawMessage) (json.RawMessage, int, error) {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return nil, 0, err
+	}
+	reveal := p.Sensitive && s.d.Opener != nil && householdID != ""
+	opened := 0
+	var walk func(any) (any, error)
+	walk = func(x any) (any, error) {
+		switch x := x.(type) {
+		case map[string]any:
+			if ct, ok := x["ciphertext"]; ok {
+				if !reveal {
+					return map[string]any{"sealed": true}, nil
+				}
+				var sealed domain.Sealed
+				sealed.KeyID, _ = x["key_id"].(string)
+				b, _ := json.Marshal(ct)
+				if err := json.Unmarshal(b, &sealed.Ciphertext); err != nil {
+					return map[string]any{"sealed": true}, nil
+				}
+				rv, err := domain.Reveal(s.d.Opener, householdID, sealed)
+				if err != nil {
+					return nil, err
+				}
+				opened++
+				if rv.Erased {
+					return map[string]any{"erased": true}, nil
+				}
+				return map[string]any{"value": rv.Value}, nil
+			}
+			for k, v := range x {
+				nv, err := walk(v)
+				if err != nil {
+					return nil, err
+				}
+				x[k] = nv
+			}
+			return x, nil
+		case []any:
+			for i, v := range x {
+				nv, err := walk(v)
+				if err != nil {
+					return nil, err
+				}
+				x[i] = nv
+			}
+		}
+		return x, nil
+	}
+	nv, err := walk(v)
+	if err != nil {
+		return nil, 0, err
+	}
+	b, err := json.Marshal(nv)
+	return b, opened, err
+}
+
+// streamEvents serves GET /v1/events: the whole log as server-sent events,
+// from the position in Last-Event-ID (a reconnect) or the after parameter,
+// catch-up then live, filtered by category and community and by the
+// caller's scope. Each event's SSE id is its position token.
+func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) error {
+	p := principalFrom(r.Context())
+	q := r.URL.Query()
+	if err := onlyParams(q, "after", "category", "community", "type"); err != nil {
+		return err
+	}
+	from := q.Get("after")
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		from = id
+	}
+	after, err := eventstore.ParsePosition(from)
+	if err != nil {
+		return newErr(ErrBadRequest, "invalid_position", "after",
+			fmt.Sprintf("%q is not a position token; use the id of the last event you received (e.g. \"42\"), or 0 for the start", from),
+			fmt.Sprintf("%q 不是有效的位置标记；请使用最后收到的事件编号（如 “42”），从头开始请用 0", from))
+	}
+	cats := splitList(q["category"])
+	for _, c := range cats {
+		if !slices.Contains([]string{"household", "problem", "referral"}, c) {
+			return newErr(ErrBadRequest, "invalid_category", "category",
+				fmt.Sprintf("%q is not a category; use household, problem or referral", c),
+				fmt.Sprintf("%q 不是有效类别；请使用 household、problem 或 referral", c))
+		}
+	}
+	communities := splitList(q["community"])
+	types := splitList(q["type"])
+	flusher, ok := w.(nethttp.Flusher)
+	if !ok {
+		return fmt.Errorf("http: response writer cannot flush")
+	}
+	rc := nethttp.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{})
+
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stop := context.AfterFunc(s.streams, cancel)
+	defer stop()
+	sub, err := s.d.Store.Subscribe(ctx, after, eventstore.Filter{Categories: cats, Types: types})
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(nethttp.StatusOK)
+	fmt.Fprintf(w, ": doorstep event stream from position %s\nretry: 2000\n\n", after)
+	flusher.Flush()
+	s.metrics.streams.Inc()
+	defer s.metrics.streams.Dec()
+
+	beat := time.NewTicker(s.cfg.Heartbeat)
+	defer beat.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-beat.C:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return nil
+			}
+			flusher.Flush()
+		case ev, ok := <-sub.C:
+			if !ok {
+				if err := sub.Err(); err != nil && ctx.Err() == nil {
+					s.log.Warn("event stream ended", "error", err.Error())
+				}
+				return nil
+			}
+			cat := ev.Category()
+			if cat != "household" && cat != "problem" && cat != "referral" {
+				continue
+			}
+			// Resolve the event's community only when a filter or the
+			// caller's scope needs it.
+			if len(communities) > 0 || p.Role == RoleSupervisor || p.Role == RoleIntegrator && len(p.Communities) > 0 {
+				com, grid, err := s.scopes.ofEvent(ctx, &ev)
+				if err != nil {
+					return nil
+				}
+				if len(communities) > 0 && !slices.Contains(communities, com) {
+					continue
+				}
+				if !p.covers(com, grid) {
+					continue
+				}
+			}
+			out, err := s.present(ctx, p, &ev)
+			if err != nil {
+				s.log.Error("event stream: cannot present event", "position", ev.Position.String(), "error", err.Error())
+				return nil
+			}
+			b, _ := json.Marshal(out)
+			if _, err := fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", out.Position, out.Type, b); err != nil {
+				return nil
+			}
+			s.metrics.streamed.Inc()
+			if len(sub.C) == 0 {
+				flusher.Flush()
+			}
+		}
+	}
+}
+
+// splitList accepts both repeated parameters and comma-separated values.
+func splitList(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// onlyParams rejects query parameters a route does not know.
+func onlyParams(q map[string][]string, allowed ...string) error {
+	for k := range q {
+		if !slices.Contains(allowed, k) {
+			return newErr(ErrBadRequest, "unknown_parameter", k,
+				fmt.Sprintf("query parameter %q is not known here; allowed: %s", k, strings.Join(allowed, ", ")),
+				fmt.Sprintf("不支持查询参数 %q；可用参数：%s", k, strings.Join(allowed, "、")))
+		}
+	}
+	return nil
+}
