@@ -28,6 +28,12 @@ type Config struct {
 	// default 4096. Beyond it an arbitrary entry is dropped (and read again
 	// from the KeyStore when needed).
 	CacheSize int
+	// CacheTTL, when > 0, is how long (by Now) a cached key is used before
+	// it is read again from the KeyStore. Set it when other processes share
+	// the KeyStore (PostgresStore): it bounds how long their erasure of a
+	// key can go unseen here. Tombstones are never re-read, as erasure is
+	// final. The default 0 keeps a key until it is evicted.
+	CacheTTL time.Duration
 }
 
 // Vault seals and opens sensitive fields with AES-256-GCM under each
@@ -43,6 +49,7 @@ type Vault struct {
 	now      func() time.Time
 	rand     io.Reader
 	maxCache int
+	ttl      time.Duration
 
 	mu    sync.Mutex
 	cache map[string]*entry // by household id; tombstones too
@@ -52,6 +59,7 @@ type entry struct {
 	key  Key
 	aead cipher.AEAD // nil when erased
 	mac  []byte      // fingerprint key derived from the data key; nil when erased
+	read time.Time   // when key was read from the KeyStore, by Vault.now
 }
 
 var (
@@ -70,7 +78,7 @@ func New(keys KeyStore, cfg Config) *Vault {
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 4096
 	}
-	return &Vault{keys: keys, now: cfg.Now, rand: cfg.Rand, maxCache: cfg.CacheSize, cache: map[string]*entry{}}
+	return &Vault{keys: keys, now: cfg.Now, rand: cfg.Rand, maxCache: cfg.CacheSize, ttl: cfg.CacheTTL, cache: map[string]*entry{}}
 }
 
 const (
@@ -92,17 +100,19 @@ func ErasedError(householdID string) *domain.Error {
 		MessageZH: fmt.Sprintf("家庭 %s 的个人信息已被删除；不能再为其保存或读取敏感信息", householdID)}
 }
 
-// entry returns the household's cached key, loading it, and creating it
-// when create is true and the household has none.
+// entry returns the household's cached key, loading it (or reloading it
+// once older than the cache TTL), and creating it when create is true and
+// the household has none.
 func (v *Vault) entry(householdID string, create bool) (*entry, error) {
 	if householdID == "" {
 		return nil, errors.New("keystore: the household id is empty")
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if e, ok := v.cache[householdID]; ok {
+	if e, ok := v.cache[householdID]; ok && v.fresh(e) {
 		return e, nil
 	}
+	read := v.now()
 	k, err := v.keys.Get(householdID)
 	if errors.Is(err, ErrNoKey) && create {
 		k, err = v.create(householdID)
@@ -110,7 +120,7 @@ func (v *Vault) entry(householdID string, create bool) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &entry{key: k}
+	e := &entry{key: k, read: read}
 	if !k.Erased() {
 		block, err := aes.NewCipher(k.Secret)
 		if err != nil {
@@ -125,6 +135,12 @@ func (v *Vault) entry(householdID string, create bool) (*entry, error) {
 	}
 	v.put(householdID, e)
 	return e, nil
+}
+
+// fresh reports whether a cached entry may be used without reading the
+// KeyStore again. Called with v.mu held.
+func (v *Vault) fresh(e *entry) bool {
+	return v.ttl <= 0 || e.key.Erased() || v.now().Sub(e.read) < v.ttl
 }
 
 // put caches e, dropping an arbitrary entry when the cache is full. Called
@@ -249,11 +265,12 @@ func (v *Vault) Erase(householdID string) error {
 	if err := v.keys.Erase(householdID, v.now()); err != nil {
 		return err
 	}
+	read := v.now()
 	k, err := v.keys.Get(householdID)
 	if err != nil {
 		delete(v.cache, householdID)
 		return err
 	}
-	v.put(householdID, &entry{key: k})
+	v.put(householdID, &entry{key: k, read: read})
 	return nil
 }

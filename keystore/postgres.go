@@ -1,0 +1,230 @@
+package keystore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// PostgresStore is a KeyStore in a PostgreSQL table, for several `doorstep
+// serve` nodes that share one database: a key created by one node is the key
+// every node uses, so a field sealed on one node opens on all of them, and an
+// erasure made on one node is seen by all (a Vault caches keys; set
+// Config.CacheTTL to bound how long another node's erasure can go unseen).
+//
+// The table is <schema>.data_keys, one row per household:
+//
+//	household_id text PRIMARY KEY
+//	key_id       text NOT NULL         -- '' for a household erased before it had a key
+//	secret       bytea                 -- KeySize bytes; NULL once erased
+//	created_at   timestamptz NOT NULL  -- 0001-01-01 UTC for a household erased before it had a key
+//	erased_at    timestamptz           -- NULL until erased
+//
+// Times are stored and returned in UTC at microsecond precision (what
+// timestamptz keeps): Create truncates CreatedAt and ErasedAt, Erase
+// truncates erasedAt, so Get returns exactly what was stored.
+//
+// Erasure sets secret to NULL. Like the FileStore's overwrite, this is the
+// best the program can do: until VACUUM reclaims the old row version, and
+// for as long as WAL archives, replicas' WAL and base backups taken before
+// the erasure are kept, the old secret still exists outside this table.
+// Keep such copies no longer than the erasure period allows (see
+// docs/decisions/0012-*.md).
+//
+// Safe for concurrent use, and by several processes at once.
+type PostgresStore struct {
+	pool *pgxpool.Pool
+
+	getSQL, createSQL, eraseSQL string
+}
+
+var _ KeyStore = (*PostgresStore)(nil)
+
+// DefaultPostgresSchema is the schema OpenPostgres uses when given none.
+const DefaultPostgresSchema = "doorstep"
+
+// pgOpTimeout bounds each Get, Create and Erase, which take no context, so
+// a lost server fails the caller instead of hanging it.
+const pgOpTimeout = 30 * time.Second
+
+// schemaName is what OpenPostgres accepts as a schema name: a plain,
+// lower-case, unquoted SQL identifier.
+var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// pgMaxIdentifier is PostgreSQL's identifier length limit (NAMEDATALEN-1);
+// longer names would be silently truncated.
+const pgMaxIdentifier = 63
+
+// OpenPostgres connects to the PostgreSQL database at connString (a URL or
+// key=value string as pgx accepts) and creates, if they do not exist yet, the
+// schema (default "doorstep") and its data_keys table. The schema name must
+// be a plain SQL identifier: a lower-case letter or underscore, then
+// lower-case letters, digits or underscores, at most 63 bytes.
+//
+// Several processes may open the same schema at once: the schema and table
+// are created in one transaction that first takes a transaction-scoped
+// advisory lock on the schema name (concurrent CREATE ... IF NOT EXISTS can
+// otherwise fail with a unique violation on the catalog).
+func OpenPostgres(ctx context.Context, connString, schema string) (*PostgresStore, error) {
+	if schema == "" {
+		schema = DefaultPostgresSchema
+	}
+	if err := validateSchemaName(schema); err != nil {
+		return nil, err
+	}
+	pc, err := pgxpool.ParseConfig(connString)
+	if err != nil {
+		// pgx's parse errors redact the password.
+		return nil, fmt.Errorf("keystore: parse PostgreSQL connection string: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: connect to PostgreSQL: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("keystore: connect to PostgreSQL: %w", err)
+	}
+	if err := createTable(ctx, pool, schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("keystore: create key table %s.data_keys in PostgreSQL: %w", schema, err)
+	}
+	t := pgx.Identifier{schema, "data_keys"}.Sanitize()
+	return &PostgresStore{
+		pool:   pool,
+		getSQL: `SELECT key_id, secret, created_at, erased_at FROM ` + t + ` WHERE household_id = $1`,
+		createSQL: `INSERT INTO ` + t + ` (household_id, key_id, secret, created_at, erased_at)
+			VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (household_id) DO NOTHING`,
+		// A tombstone for a household without a key, or the key's row with
+		// the secret dropped; a second erasure keeps the earliest time
+		// (LEAST ignores the NULL of a row not yet erased).
+		eraseSQL: `INSERT INTO ` + t + ` AS k (household_id, key_id, secret, created_at, erased_at)
+			VALUES ($1, '', NULL, $2, $3)
+			ON CONFLICT (household_id) DO UPDATE
+			SET secret = NULL, erased_at = LEAST(k.erased_at, EXCLUDED.erased_at)`,
+	}, nil
+}
+
+func validateSchemaName(schema string) error {
+	if !schemaName.MatchString(schema) || len(schema) > pgMaxIdentifier {
+		return fmt.Errorf("keystore: PostgreSQL schema name %q is not a plain SQL identifier: use a lower-case letter or _ followed by lower-case letters, digits or _ (at most %d bytes)", schema, pgMaxIdentifier)
+	}
+	return nil
+}
+
+func createTable(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	s := pgx.Identifier{schema}.Sanitize()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck // after Commit this is a no-op
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('doorstep:keystore:' || $1))`, schema); err != nil {
+		return fmt.Errorf("take advisory lock: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+s); err != nil {
+		return err
+	}
+	// The CHECK keeps the invariant of crypto-shredding in the database
+	// itself: a live key has a whole secret, an erased one has none.
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s+`.data_keys (
+		household_id text PRIMARY KEY,
+		key_id       text NOT NULL,
+		secret       bytea,
+		created_at   timestamptz NOT NULL,
+		erased_at    timestamptz,
+		CONSTRAINT data_keys_secret_check CHECK (
+			(erased_at IS NULL AND octet_length(secret) = `+fmt.Sprint(KeySize)+`)
+			OR (erased_at IS NOT NULL AND secret IS NULL))
+	)`); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// Close closes the connection pool. Calling it again does nothing.
+func (s *PostgresStore) Close() { s.pool.Close() }
+
+// pgTime is the form of t that is stored and read back: UTC, microseconds.
+func pgTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// Get implements KeyStore.
+func (s *PostgresStore) Get(householdID string) (Key, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), pgOpTimeout)
+	defer cancel()
+	var (
+		k      = Key{HouseholdID: householdID}
+		erased *time.Time
+	)
+	err := s.pool.QueryRow(ctx, s.getSQL, householdID).Scan(&k.KeyID, &k.Secret, &k.CreatedAt, &erased)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Key{}, ErrNoKey
+	}
+	if err != nil {
+		return Key{}, fmt.Errorf("keystore: read key of household %s from PostgreSQL: %w", householdID, err)
+	}
+	k.CreatedAt = k.CreatedAt.UTC()
+	if erased != nil {
+		k.ErasedAt = erased.UTC()
+		k.Secret = nil
+	} else if len(k.Secret) != KeySize {
+		return Key{}, fmt.Errorf("keystore: key row of household %s in PostgreSQL holds a key of %d bytes, want %d", householdID, len(k.Secret), KeySize)
+	}
+	return k, nil
+}
+
+// Create implements KeyStore with INSERT ... ON CONFLICT DO NOTHING, so of
+// several creators, on any number of nodes, exactly one wins and the others
+// get ErrKeyExists. The key is durable when the INSERT commits, that is when
+// Create returns nil (with the server's default synchronous_commit).
+func (s *PostgresStore) Create(k Key) error {
+	if k.HouseholdID == "" {
+		return errors.New("keystore: store key: the household id is empty")
+	}
+	var secret []byte
+	var erased *time.Time
+	if k.Erased() {
+		t := pgTime(k.ErasedAt)
+		erased = &t
+	} else {
+		if len(k.Secret) != KeySize {
+			return fmt.Errorf("keystore: store key of household %s: the key has %d bytes, want %d", k.HouseholdID, len(k.Secret), KeySize)
+		}
+		secret = k.Secret
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), pgOpTimeout)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, s.createSQL, k.HouseholdID, k.KeyID, secret, pgTime(k.CreatedAt), erased)
+	if err != nil {
+		return fmt.Errorf("keystore: store key of household %s in PostgreSQL: %w", k.HouseholdID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrKeyExists
+	}
+	return nil
+}
+
+// Erase implements KeyStore with one upsert: it drops the secret of the
+// household's row, or inserts a tombstone (empty key id) when the household
+// never had a key. Erasing an erased household keeps the earliest erasure
+// time.
+func (s *PostgresStore) Erase(householdID string, erasedAt time.Time) error {
+	if householdID == "" {
+		return errors.New("keystore: erase key: the household id is empty")
+	}
+	if erasedAt.IsZero() {
+		return fmt.Errorf("keystore: erase key of household %s: the erasure time is zero", householdID)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), pgOpTimeout)
+	defer cancel()
+	if _, err := s.pool.Exec(ctx, s.eraseSQL, householdID, time.Time{}, pgTime(erasedAt)); err != nil {
+		return fmt.Errorf("keystore: erase key of household %s in PostgreSQL: %w", householdID, err)
+	}
+	return nil
+}
