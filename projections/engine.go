@@ -188,10 +188,8 @@ func (e *Engine) Init(ctx context.Context) error {
 	for _, p := range e.ps {
 		ddl = append(ddl, p.Schema()...)
 	}
-	for _, q := range ddl {
-		if _, err := e.cfg.DB.ExecContext(ctx, expandDDL(e.cfg.Dialect, q)); err != nil {
-			return fmt.Errorf("projections: create schema: %w", err)
-		}
+	if err := e.createSchema(ctx, ddl); err != nil {
+		return err
 	}
 	for _, p := range e.ps {
 		cp, err := e.loadCheckpoint(ctx, p.Name())
@@ -204,6 +202,41 @@ func (e *Engine) Init(ctx context.Context) error {
 	}
 	return nil
 }
+
+// createSchema runs the DDL. On PostgreSQL it runs in one transaction under
+// an advisory lock: several nodes starting at once would otherwise race in
+// CREATE TABLE IF NOT EXISTS (which is not safe concurrently there).
+func (e *Engine) createSchema(ctx context.Context, ddl []string) error {
+	if !e.shared() {
+		for _, q := range ddl {
+			if _, err := e.cfg.DB.ExecContext(ctx, expandDDL(e.cfg.Dialect, q)); err != nil {
+				return fmt.Errorf("projections: create schema: %w", err)
+			}
+		}
+		return nil
+	}
+	tx, err := e.cfg.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("projections: create schema: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('doorstep:projections:schema'))`); err != nil {
+		return fmt.Errorf("projections: create schema: lock: %w", err)
+	}
+	for _, q := range ddl {
+		if _, err := tx.ExecContext(ctx, expandDDL(e.cfg.Dialect, q)); err != nil {
+			return fmt.Errorf("projections: create schema: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("projections: create schema: commit: %w", err)
+	}
+	return nil
+}
+
+// shared reports whether other processes may write the same read models
+// (PostgreSQL): then every batch re-reads the checkpoints under row locks.
+func (e *Engine) shared() bool { return e.cfg.Dialect.Name() == "postgres" }
 
 // Close releases prepared statements. It does not close the database.
 func (e *Engine) Close() error {
@@ -294,7 +327,8 @@ type decodedPage struct {
 // catchUpOnce reads the log from the lowest checkpoint to its end, reading
 // and decoding the next page on another goroutine while the current one is
 // applied, and commits every group events (at least one page) in one
-// transaction. more is true when a Reset happened meanwhile and the caller
+// transaction. more is true when a Reset happened meanwhile (or another
+// engine moved the checkpoints) and the caller
 // must start again from the (new) lowest checkpoint.
 func (e *Engine) catchUpOnce(ctx context.Context, batch, group int, tracker *progressTracker, progress func(Progress)) (n int, more bool, err error) {
 	e.mu.Lock()
@@ -393,7 +427,8 @@ type txGroup struct {
 }
 
 // begin takes the apply lock and opens a transaction; it returns nil (and
-// no error) when a Reset happened since generation gen was read.
+// no error) when a Reset happened since generation gen was read, or (on a
+// shared database) another engine moved the checkpoints.
 func (e *Engine) begin(ctx context.Context, gen uint64) (*txGroup, error) {
 	e.applyMu.Lock()
 	e.mu.Lock()
@@ -412,8 +447,63 @@ func (e *Engine) begin(ctx context.Context, gen uint64) (*txGroup, error) {
 		e.applyMu.Unlock()
 		return nil, fmt.Errorf("projections: begin: %w", err)
 	}
+	if e.shared() {
+		// Another engine (a node that held the lead before this one, or
+		// one that has not yet noticed it lost it) may have moved the
+		// checkpoints. Lock them and compare: if they moved, start again
+		// from what is committed, with empty caches, so nothing is applied
+		// twice or skipped.
+		moved, err := e.syncCheckpoints(ctx, sqltx, cps)
+		if err != nil || moved {
+			sqltx.Rollback()
+			e.applyMu.Unlock()
+			return nil, err
+		}
+	}
 	return &txGroup{e: e, sqltx: sqltx, tx: &Tx{tx: sqltx, cache: e.stmts, local: map[string]*sql.Stmt{}},
 		cps: cps, seen: map[string]bool{}}, nil
+}
+
+// syncCheckpoints locks the checkpoint rows in tx and compares them with
+// cps (this engine's view). If any differs it adopts the committed ones,
+// drops every projection's cache and bumps the generation, and reports
+// moved, so that the caller starts again from the committed checkpoints.
+func (e *Engine) syncCheckpoints(ctx context.Context, tx *sql.Tx, cps map[string]checkpoint) (moved bool, err error) {
+	rows, err := tx.QueryContext(ctx, `SELECT name, hi, lo, events FROM `+checkpointTable+` ORDER BY name FOR UPDATE`)
+	if err != nil {
+		return false, fmt.Errorf("projections: lock checkpoints: %w", err)
+	}
+	committed := map[string]checkpoint{}
+	for rows.Next() {
+		var name string
+		var hi, lo, n int64
+		if err := rows.Scan(&name, &hi, &lo, &n); err != nil {
+			rows.Close()
+			return false, fmt.Errorf("projections: lock checkpoints: %w", err)
+		}
+		committed[name] = checkpoint{pos: eventstore.Position{Hi: uint64(hi), Lo: uint64(lo)}, events: n}
+	}
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("projections: lock checkpoints: %w", err)
+	}
+	for _, p := range e.ps {
+		if committed[p.Name()] != cps[p.Name()] {
+			moved = true
+		}
+	}
+	if !moved {
+		return false, nil
+	}
+	e.mu.Lock()
+	for _, p := range e.ps {
+		e.cps[p.Name()] = committed[p.Name()]
+		if c, ok := p.(Cacher); ok {
+			c.ResetCache()
+		}
+	}
+	e.generation++
+	e.mu.Unlock()
+	return true, nil
 }
 
 // apply hands each projection the events of envs after its checkpoint.
@@ -617,6 +707,7 @@ func (e *Engine) WaitFor(ctx context.Context, name string, pos eventstore.Positi
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	var reached eventstore.Position
+	first := true
 	for {
 		w := e.notify.Wait()
 		e.mu.Lock()
@@ -624,6 +715,14 @@ func (e *Engine) WaitFor(ctx context.Context, name string, pos eventstore.Positi
 		e.mu.Unlock()
 		if !reached.Before(pos) {
 			return nil
+		}
+		if first && e.shared() {
+			// The engine applying events may run in another process:
+			// look at the committed checkpoint before waiting a tick.
+			first = false
+			if cp, err := e.loadCheckpoint(ctx, name); err == nil && !cp.pos.Before(pos) {
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():
