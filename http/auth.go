@@ -118,10 +118,16 @@ type tokenRecord struct {
 	CreatedBy string    `json:"created_by,omitempty"`
 }
 
-// Tokens is the bearer-token file: tokens are stored as SHA-256 hashes, so
-// the file never holds a usable secret. Safe for concurrent use.
+// Tokens is the bearer-token set: tokens are stored as SHA-256 hashes, so
+// the store never holds a usable secret. Safe for concurrent use.
+//
+// OpenTokens keeps the set in a JSON file in one node's data directory.
+// OpenPostgresTokens keeps it in a PostgreSQL table shared by every node on
+// one database, so that a token created on one node works on all of them;
+// the in-memory map is then a cache of that table (see tokens_postgres.go).
 type Tokens struct {
-	path string
+	path string    // the tokens file; "" when pg is set
+	pg   *pgTokens // the PostgreSQL table; nil for the file
 	mu   sync.RWMutex
 	recs map[string]tokenRecord // by hash
 }
@@ -149,8 +155,15 @@ func OpenTokens(path string) (*Tokens, error) {
 	return t, nil
 }
 
-// Len returns the number of tokens.
+// Len returns the number of tokens. In PostgreSQL it counts the rows of the
+// table (every node's tokens); should the database fail, it returns the
+// number of tokens this node has cached.
 func (t *Tokens) Len() int {
+	if t.pg != nil {
+		if n, err := t.pg.count(); err == nil {
+			return n
+		}
+	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return len(t.recs)
@@ -158,7 +171,14 @@ func (t *Tokens) Len() int {
 
 // EnsureAdmin creates an admin token when the file holds no token at all
 // and returns it (created true). The token is shown only this once.
+//
+// In PostgreSQL the check and the insert are one transaction under an
+// advisory lock, so of several nodes starting at once on an empty table
+// exactly one creates the admin token; the others get created false.
 func (t *Tokens) EnsureAdmin(ctx context.Context) (token string, created bool, err error) {
+	if t.pg != nil {
+		return t.ensureAdminPG(ctx)
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.recs) > 0 {
@@ -169,10 +189,13 @@ func (t *Tokens) EnsureAdmin(ctx context.Context) (token string, created bool, e
 }
 
 // Create issues a new token for p and persists its hash. The returned
-// token is the only copy.
+// token is the only copy; its hash is durable before Create returns.
 func (t *Tokens) Create(ctx context.Context, p Principal, by string) (string, error) {
 	if err := p.Validate(); err != nil {
 		return "", err
+	}
+	if t.pg != nil {
+		return t.createPG(ctx, p, by)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -180,12 +203,10 @@ func (t *Tokens) Create(ctx context.Context, p Principal, by string) (string, er
 }
 
 func (t *Tokens) createLocked(p Principal, by string) (string, error) {
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
+	token, h, err := newToken()
+	if err != nil {
 		return "", err
 	}
-	token := "ds_" + base64.RawURLEncoding.EncodeToString(raw[:])
-	h := hashToken(token)
 	t.recs[h] = tokenRecord{Hash: h, Principal: p, CreatedAt: time.Now().UTC(), CreatedBy: by}
 	if err := t.saveLocked(); err != nil {
 		delete(t.recs, h)
@@ -196,7 +217,14 @@ func (t *Tokens) createLocked(p Principal, by string) (string, error) {
 
 // Supervisor returns the name of a supervisor whose token covers
 // community (the earliest created), or "".
+//
+// In PostgreSQL it first reloads the cached set from the table when the
+// last load is older than the refresh interval (5 s), so a supervisor
+// created on another node is seen within that interval.
 func (t *Tokens) Supervisor(community string) string {
+	if t.pg != nil {
+		t.refreshPG()
+	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	best := tokenRecord{}
@@ -210,12 +238,45 @@ func (t *Tokens) Supervisor(community string) string {
 }
 
 // Authenticate returns the principal of token.
+//
+// In PostgreSQL a token this node has not cached is looked up in the table
+// (so a token created on another node works at once) and cached when
+// found; a database error counts as not authenticated.
 func (t *Tokens) Authenticate(token string) (Principal, bool) {
 	h := hashToken(token)
 	t.mu.RLock()
-	defer t.mu.RUnlock()
 	r, ok := t.recs[h]
-	return r.Principal, ok
+	t.mu.RUnlock()
+	if ok || t.pg == nil {
+		return r.Principal, ok
+	}
+	return t.authenticatePG(token, h)
+}
+
+// Close releases the PostgreSQL connections of a set opened with
+// OpenPostgresTokens; for the file it does nothing. Calling it again does
+// nothing.
+func (t *Tokens) Close() {
+	if t.pg != nil {
+		t.pg.pool.Close()
+	}
+}
+
+// tokenPrefix starts every token, followed by tokenRandomBytes random bytes
+// in unpadded base64url.
+const (
+	tokenPrefix      = "ds_"
+	tokenRandomBytes = 32
+)
+
+// newToken returns a new random token and its hash.
+func newToken() (token, hash string, err error) {
+	var raw [tokenRandomBytes]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", "", fmt.Errorf("tokens: generate a token: %w", err)
+	}
+	token = tokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
+	return token, hashToken(token), nil
 }
 
 func (t *Tokens) saveLocked() error {
