@@ -152,8 +152,8 @@ func problemFor(log *slog.Logger, r *nethttp.Request, err error) Problem {
 	if p.Status == 0 || p.Code == "" {
 		if p.Status == nethttp.StatusServiceUnavailable {
 			p.Code = "unavailable"
-			p.MessageEN = "the event store is unavailable right now; retry in a moment"
-			p.MessageZH = "事件存储暂时不可用；请稍后重试"
+			p.MessageEN = "the database is unavailable right now; retry in a moment"
+			p.MessageZH = "数据库暂时不可用；请稍后重试"
 		} else if p.Status != 0 {
 			// A known kind from one of our packages: its message is ours
 			// (the read models write "English / 中文"), safe to show.
@@ -177,6 +177,9 @@ func problemFor(log *slog.Logger, r *nethttp.Request, err error) Problem {
 
 // writeError writes err as application/problem+json.
 func (s *Server) writeError(w nethttp.ResponseWriter, r *nethttp.Request, err error) {
+	if s.d.Unavailable != nil && !errors.Is(err, eventstore.ErrUnavailable) && s.d.Unavailable(err) {
+		err = fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
+	}
 	p := problemFor(s.log, r, err)
 	writeProblem(w, p, s.cfg.RetryAfter)
 }

@@ -48,6 +48,10 @@ type Deps struct {
 	Read ReadModels
 	// Ready, when set, is consulted by /readyz besides the store.
 	Ready func(ctx context.Context) error
+	// Unavailable, when set, reports whether an error (from a read-model
+	// database, say) means a server cannot be reached right now: such
+	// errors answer 503 with Retry-After instead of 500.
+	Unavailable func(error) bool
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Version is reported by /healthz.

@@ -163,6 +163,16 @@ func (r reply) json(t *testing.T) map[string]any {
 
 func (p *proc) call(method, path, token string, body any, hdr ...string) reply {
 	p.t.Helper()
+	r, err := p.try(method, path, token, body, hdr...)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return r
+}
+
+// try is call that returns a transport error (a killed server, say)
+// instead of failing the test; safe to use from any goroutine.
+func (p *proc) try(method, path, token string, body any, hdr ...string) (reply, error) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -170,7 +180,7 @@ func (p *proc) call(method, path, token string, body any, hdr ...string) reply {
 	}
 	req, err := http.NewRequest(method, p.base+path, rd)
 	if err != nil {
-		p.t.Fatal(err)
+		return reply{}, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -181,11 +191,11 @@ func (p *proc) call(method, path, token string, body any, hdr ...string) reply {
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		p.t.Fatal(err)
+		return reply{}, err
 	}
 	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return reply{res.StatusCode, res.Header, b}
+	b, err := io.ReadAll(res.Body)
+	return reply{res.StatusCode, res.Header, b}, err
 }
 
 // must sends a request that must answer want and returns its JSON.

@@ -119,6 +119,10 @@ func TestPostgresOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor("503 answers while PostgreSQL is down", func() bool { return out.unavailable >= 5 })
+	// Queries read the read models in PostgreSQL: they too answer 503.
+	if r := p.call("GET", "/v1/households/out0", admin, nil); r.status != 503 || r.header.Get("Retry-After") == "" {
+		t.Errorf("profile read while PostgreSQL is down: %d (Retry-After %q) %s; want 503 with Retry-After", r.status, r.header.Get("Retry-After"), r.body)
+	}
 	if err := pg.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,8 @@ import (
 	"github.com/doorstep/doorstep/projections/measures"
 	"github.com/doorstep/doorstep/projections/profile"
 	"github.com/doorstep/doorstep/projections/readmodels"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // runtime is everything a process opens in its data directory: the
@@ -77,7 +79,8 @@ type storeConfig struct {
 
 // openRuntime opens everything in dir (and the store st); log receives the
 // background tasks' reports (nil: discard). With PostgreSQL the read
-// models, tokens, keys and access log still live in dir: one node serves.
+// models, data keys and tokens live in the database, shared by every node;
+// the access log of sensitive reads stays in dir.
 func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logger) (*runtime, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -99,23 +102,42 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 		return nil, err
 	}
 	rt := &runtime{dir: dir, store: s}
+	schema := st.Schema
 	if !embedded {
-		schema := st.Schema
 		if schema == "" {
 			schema = "doorstep"
 		}
-		rt.electURL, rt.electRole = st.URL, "deadline-watcher/"+schema
+		rt.electURL, rt.electRole = st.URL, "background/"+schema
 	}
 	rt.closer = append(rt.closer, s.Close)
 	fail := func(err error) (*runtime, error) { rt.Close(); return nil, err }
-	if rt.tokens, err = dhttp.OpenTokens(filepath.Join(dir, dhttp.TokensFile)); err != nil {
-		return fail(err)
+	if embedded {
+		rt.tokens, err = dhttp.OpenTokens(filepath.Join(dir, dhttp.TokensFile))
+	} else {
+		// Nodes behind one load balancer accept the same tokens.
+		rt.tokens, err = dhttp.OpenPostgresTokens(ctx, st.URL, schema)
 	}
-	keys, err := keystore.OpenFileStore(filepath.Join(dir, "keys"))
 	if err != nil {
 		return fail(err)
 	}
-	rt.vault = keystore.New(keys, keystore.Config{})
+	rt.closer = append(rt.closer, func() error { rt.tokens.Close(); return nil })
+	var keys keystore.KeyStore
+	vaultCfg := keystore.Config{}
+	if embedded {
+		if keys, err = keystore.OpenFileStore(filepath.Join(dir, "keys")); err != nil {
+			return fail(err)
+		}
+	} else {
+		// Nodes sharing the database share the households' data keys; an
+		// erasure made on another node is honoured within CacheTTL.
+		pk, err := keystore.OpenPostgres(ctx, st.URL, schema)
+		if err != nil {
+			return fail(err)
+		}
+		rt.closer = append(rt.closer, func() error { pk.Close(); return nil })
+		keys, vaultCfg.CacheTTL = pk, keyCacheTTL
+	}
+	rt.vault = keystore.New(keys, vaultCfg)
 	if rt.access, err = dhttp.OpenAccessLog(filepath.Join(dir, dhttp.AccessFile), nil); err != nil {
 		return fail(err)
 	}
@@ -124,19 +146,35 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 		return fail(err)
 	}
 	eventsPath := filepath.Join(dir, "events.db")
-	if rt.db, err = projections.OpenSQLite(ctx, projections.ReadModelPath(eventsPath)); err != nil {
-		return fail(err)
+	dialect := projections.SQLite
+	if embedded {
+		if rt.db, err = projections.OpenSQLite(ctx, projections.ReadModelPath(eventsPath)); err != nil {
+			return fail(err)
+		}
+		rt.closer = append(rt.closer, rt.db.Close)
+		// Queries get their own pool: in WAL mode they read beside the
+		// engine's write transactions instead of queueing behind them for
+		// one of the engine pool's few connections.
+		if rt.rdb, err = projections.OpenSQLite(ctx, projections.ReadModelPath(eventsPath)); err != nil {
+			return fail(err)
+		}
+		rt.rdb.SetMaxOpenConns(8)
+		rt.rdb.SetMaxIdleConns(8)
+		rt.closer = append(rt.closer, rt.rdb.Close)
+	} else {
+		// On PostgreSQL the read models live in the store's schema, shared
+		// by every node: the elected node applies events, every node
+		// answers queries from them (decision 0041).
+		dialect = projections.Postgres
+		if rt.db, err = openReadModelsPostgres(ctx, st.URL, schema, 4); err != nil {
+			return fail(err)
+		}
+		rt.closer = append(rt.closer, rt.db.Close)
+		if rt.rdb, err = openReadModelsPostgres(ctx, st.URL, schema, 16); err != nil {
+			return fail(err)
+		}
+		rt.closer = append(rt.closer, rt.rdb.Close)
 	}
-	rt.closer = append(rt.closer, rt.db.Close)
-	// Queries get their own pool: in WAL mode they read beside the
-	// engine's write transactions instead of queueing behind them for one
-	// of the engine pool's few connections.
-	if rt.rdb, err = projections.OpenSQLite(ctx, projections.ReadModelPath(eventsPath)); err != nil {
-		return fail(err)
-	}
-	rt.rdb.SetMaxOpenConns(8)
-	rt.rdb.SetMaxIdleConns(8)
-	rt.closer = append(rt.closer, rt.rdb.Close)
 	var counter projections.Counter
 	if embedded {
 		c, closeCounter, err := projections.SQLiteCounter(eventsPath)
@@ -147,7 +185,7 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 		rt.closer = append(rt.closer, closeCounter)
 	}
 	cal := rt.app.Calendar()
-	rt.engine, err = projections.New(projections.Config{DB: rt.db, Store: s, Counter: counter},
+	rt.engine, err = projections.New(projections.Config{DB: rt.db, Dialect: dialect, Store: s, Counter: counter},
 		readmodels.All(rt.app.Policies(), cal, cal.Location())...)
 	if err != nil {
 		return fail(err)
@@ -160,14 +198,14 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 	if err != nil {
 		rt.bgErr = fmt.Errorf("deadline watcher: %w", err)
 	}
-	rt.read = dhttp.ReadModels{Engine: rt.engine, Profiles: profile.NewReader(rt.rdb, projections.SQLite), Alerts: alerts.NewReader(rt.rdb, projections.SQLite),
-		Trail: audit.NewTrail(rt.rdb, projections.SQLite, s, nil), Measures: measures.NewReader(rt.rdb, projections.SQLite)}
+	rt.read = dhttp.ReadModels{Engine: rt.engine, Profiles: profile.NewReader(rt.rdb, dialect), Alerts: alerts.NewReader(rt.rdb, dialect),
+		Trail: audit.NewTrail(rt.rdb, dialect, s, nil), Measures: measures.NewReader(rt.rdb, dialect)}
 	return rt, nil
 }
 
 func (rt *runtime) deps(log *slog.Logger) dhttp.Deps {
 	return dhttp.Deps{Store: rt.store, Tokens: rt.tokens, Log: log, Opener: rt.vault, Access: rt.access, Commands: rt.app,
-		Read: rt.read, Version: version, Ready: rt.ready}
+		Read: rt.read, Version: version, Ready: rt.ready, Unavailable: rt.unavailable}
 }
 
 // ready fails once a background task (projections, deadline watcher) stopped.
@@ -216,20 +254,90 @@ func (rt *runtime) runBackground(ctx context.Context, log *slog.Logger) <-chan s
 			}
 		}()
 	}
-	run("projections", rt.engine.Run)
-	if rt.watcher != nil && rt.electURL != "" {
+	if rt.electURL != "" {
+		// Several nodes may share the database: one of them, elected,
+		// runs the projections and the deadline watcher; the others
+		// answer from the shared read models and stand by.
 		elected := func(ctx context.Context) error {
 			return cluster.Run(ctx, cluster.Config{ConnString: rt.electURL, Name: rt.electRole, Logger: log}, func(ctx context.Context) error {
-				log.Info("deadline watcher: this node runs it / 本节点运行期限监视器", "role", rt.electRole)
-				return rt.watcher.Run(ctx)
+				log.Info("projections and deadline watcher: this node runs them / 本节点运行投影和期限监视器", "role", rt.electRole)
+				tasks := []func(context.Context) error{rt.engine.Run}
+				if rt.watcher != nil {
+					tasks = append(tasks, rt.watcher.Run)
+				}
+				rt.setBgErr(nil)
+				err := runAll(ctx, tasks...)
+				if err != nil && ctx.Err() == nil && !rt.unavailable(err) {
+					// Not an outage: /readyz says so until a new
+					// term starts (cluster.Run competes again).
+					rt.setBgErr(fmt.Errorf("projections or deadline watcher stopped: %w", err))
+				}
+				return err
 			})
 		}
-		run("deadline watcher", elected)
-	} else if rt.watcher != nil {
-		run("deadline watcher", rt.watcher.Run)
+		run("background tasks", elected)
+	} else {
+		run("projections", rt.engine.Run)
+		if rt.watcher != nil {
+			run("deadline watcher", rt.watcher.Run)
+		}
 	}
 	go func() { wg.Wait(); close(done) }()
 	return done
+}
+
+func (rt *runtime) setBgErr(err error) {
+	rt.mu.Lock()
+	rt.bgErr = err
+	rt.mu.Unlock()
+}
+
+// unavailable reports whether err means the database cannot be reached
+// right now (PostgreSQL restarting, a network fault).
+func (rt *runtime) unavailable(err error) bool {
+	return errors.Is(err, eventstore.ErrUnavailable) || (rt.electURL != "" && postgres.Unavailable(err))
+}
+
+// runAll runs tasks concurrently until ctx ends or one of them fails; then
+// it cancels the others, waits for them and returns the first error.
+func runAll(ctx context.Context, tasks ...func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(tasks))
+	for _, task := range tasks {
+		go func() { errs <- task(ctx) }()
+	}
+	var first error
+	for range tasks {
+		if err := <-errs; first == nil {
+			first = err
+			cancel()
+		}
+	}
+	return first
+}
+
+// keyCacheTTL bounds how long a node uses a household's data key without
+// reading it again from PostgreSQL: an erasure made on another node takes
+// effect here within this time.
+const keyCacheTTL = 10 * time.Second
+
+// openReadModelsPostgres opens a database/sql pool (pgx) whose search path
+// is schema, for the read models.
+func openReadModelsPostgres(ctx context.Context, url, schema string, conns int) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("read models: PostgreSQL URL %s: %w", redactURL(url), err)
+	}
+	cfg.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read models on PostgreSQL %s: %w", redactURL(url), err)
+	}
+	return db, nil
 }
 
 // Close closes what openRuntime opened, in reverse order.

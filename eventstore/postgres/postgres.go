@@ -344,6 +344,11 @@ func (s *Store) wrapErr(what string, err error) error {
 	return fmt.Errorf("postgres: %s: %w", what, err)
 }
 
+// Unavailable reports whether err, from pgx or database/sql over pgx, means
+// the server is down, unreachable, restarting or out of connections (retry
+// later) rather than a refused statement.
+func Unavailable(err error) bool { return unavailable(err) }
+
 // unavailable reports whether err means the server is down, unreachable,
 // restarting or out of connections, rather than a refused statement.
 func unavailable(err error) bool {
