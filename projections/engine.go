@@ -235,7 +235,7 @@ func (e *Engine) createSchema(ctx context.Context, ddl []string) error {
 }
 
 // shared reports whether other processes may write the same read models
-// (PostgreSQL): then every batch re-reads the checkpoints under row locks.
+// (PostgreSQL): then every batch re-reads the checkpoints under a lock.
 func (e *Engine) shared() bool { return e.cfg.Dialect.Name() == "postgres" }
 
 // Close releases prepared statements. It does not close the database.
@@ -448,9 +448,9 @@ func (e *Engine) begin(ctx context.Context, gen uint64) (*txGroup, error) {
 		return nil, fmt.Errorf("projections: begin: %w", err)
 	}
 	if e.shared() {
-		// Another engine (a node that held the lead before this one, or
-		// one that has not yet noticed it lost it) may have moved the
-		// checkpoints. Lock them and compare: if they moved, start again
+		// Another engine (a node that held the lead before this one, one
+		// that has not yet noticed it lost it, or a rebuild run by hand)
+		// may have moved the checkpoints. Lock and compare: if they moved, start again
 		// from what is committed, with empty caches, so nothing is applied
 		// twice or skipped.
 		moved, err := e.syncCheckpoints(ctx, sqltx, cps)
@@ -464,12 +464,15 @@ func (e *Engine) begin(ctx context.Context, gen uint64) (*txGroup, error) {
 		cps: cps, seen: map[string]bool{}}, nil
 }
 
-// syncCheckpoints locks the checkpoint rows in tx and compares them with
-// cps (this engine's view). If any differs it adopts the committed ones,
+// syncCheckpoints takes the apply lock in tx, reads the checkpoints and
+// compares them with cps (this engine's view). If any differs it adopts the committed ones,
 // drops every projection's cache and bumps the generation, and reports
 // moved, so that the caller starts again from the committed checkpoints.
 func (e *Engine) syncCheckpoints(ctx context.Context, tx *sql.Tx, cps map[string]checkpoint) (moved bool, err error) {
-	rows, err := tx.QueryContext(ctx, `SELECT name, hi, lo, events FROM `+checkpointTable+` ORDER BY name FOR UPDATE`)
+	if err := lockApply(ctx, tx); err != nil {
+		return false, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT name, hi, lo, events FROM `+checkpointTable+` ORDER BY name`)
 	if err != nil {
 		return false, fmt.Errorf("projections: lock checkpoints: %w", err)
 	}
@@ -504,6 +507,17 @@ func (e *Engine) syncCheckpoints(ctx context.Context, tx *sql.Tx, cps map[string
 	e.generation++
 	e.mu.Unlock()
 	return true, nil
+}
+
+// lockApply takes, for the rest of tx, the lock that serialises every
+// transaction writing these read models (one per schema) across processes:
+// an advisory lock rather than row locks, because a checkpoint row that does
+// not exist yet (or was just reset) cannot be locked.
+func lockApply(ctx context.Context, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('doorstep:projections:apply:' || current_schema()))`); err != nil {
+		return fmt.Errorf("projections: lock read models: %w", err)
+	}
+	return nil
 }
 
 // apply hands each projection the events of envs after its checkpoint.
@@ -752,6 +766,11 @@ func (e *Engine) Reset(ctx context.Context, names ...string) error {
 		return fmt.Errorf("projections: begin reset: %w", err)
 	}
 	defer tx.Rollback()
+	if e.shared() {
+		if err := lockApply(ctx, tx); err != nil {
+			return err
+		}
+	}
 	for _, p := range ps {
 		for _, t := range p.Tables() {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+t); err != nil {
