@@ -22,6 +22,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := dataFlag(fs)
+	st := storeFlags(fs)
 	household := fs.String("household", "", "export this household's audit trail / 导出该家庭的审计轨迹")
 	problem := fs.String("problem", "", "export this problem's audit trail / 导出该问题的审计轨迹")
 	format := fs.String("format", "jsonl", "jsonl or csv (csv only for a trail) / 导出格式")
@@ -41,10 +42,12 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *format == "csv" && *household == "" && *problem == "" {
 		return usageError{"doorstep export: csv is for a trail; give -household or -problem / CSV 仅用于审计轨迹"}
 	}
-	if err := needStore(*data); err != nil {
-		return err
+	if st.URL == "" {
+		if err := needStore(*data); err != nil {
+			return err
+		}
 	}
-	rt, err := openRuntime(ctx, *data, storeConfig{}, nil)
+	rt, err := openRuntime(ctx, *data, *st, nil)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("rebuild", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := dataFlag(fs)
+	st := storeFlags(fs)
 	only := fs.String("projection", "", "comma-separated projections to rebuild (default: all) / 要重建的投影（默认全部）")
 	batch := fs.Int("batch", 0, "events per batch (default: the engine's) / 每批事件数")
 	if err := parseFlags(fs, args); err != nil {
@@ -25,10 +26,12 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if helpAsked(args) {
 		return nil
 	}
-	if err := needStore(*data); err != nil {
-		return err
+	if st.URL == "" {
+		if err := needStore(*data); err != nil {
+			return err
+		}
 	}
-	rt, err := openRuntime(ctx, *data, storeConfig{}, nil)
+	rt, err := openRuntime(ctx, *data, *st, nil)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := dataFlag(fs)
+	st := storeFlags(fs)
 	household := fs.String("household", "", "household id / 家庭编号")
 	problem := fs.String("problem", "", "problem id / 问题编号")
 	at := fs.String("at", "", "as of this date (YYYY-MM-DD, end of that day in Asia/Shanghai) or RFC 3339 instant; default now / 截至日期或时刻")
@@ -31,10 +32,12 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if (*household == "") == (*problem == "") {
 		return usageError{"doorstep replay: give exactly one of -household or -problem / 请指定 -household 或 -problem 之一"}
 	}
-	if err := needStore(*data); err != nil {
-		return err
+	if st.URL == "" {
+		if err := needStore(*data); err != nil {
+			return err
+		}
 	}
-	rt, err := openRuntime(ctx, *data, storeConfig{}, nil)
+	rt, err := openRuntime(ctx, *data, *st, nil)
 	if err != nil {
 		return err
 	}

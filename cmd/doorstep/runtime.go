@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -91,7 +90,7 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 	switch {
 	case embedded:
 		s, err = openEmbedded(ctx, dir)
-	case strings.HasPrefix(st.URL, "postgres://") || strings.HasPrefix(st.URL, "postgresql://"):
+	case isPostgresURL(st.URL):
 		if err = os.MkdirAll(dir, 0o700); err == nil {
 			s, err = postgres.Open(ctx, postgres.Config{URL: st.URL, Schema: st.Schema})
 		}

@@ -20,7 +20,7 @@ const version = "0.1.0-dev"
 // serveFlags are the flags shared by serve and demo.
 type serveFlags struct {
 	addr, data, logLevel, logFormat string
-	store                           storeConfig
+	store                           *storeConfig
 	debugAddr                       string
 	maxBody                         int64
 	shutdown                        time.Duration
@@ -31,8 +31,7 @@ func addServeFlags(fs *flag.FlagSet, defData string) *serveFlags {
 	def := dhttp.DefaultConfig()
 	fs.StringVar(&f.addr, "addr", envOr("DOORSTEP_ADDR", def.Addr), "listen address host:port; port 0 picks a free port (env DOORSTEP_ADDR) / 监听地址")
 	fs.StringVar(&f.data, "data", envOr("DOORSTEP_DATA", defData), "data directory: events, tokens, keys (env DOORSTEP_DATA) / 数据目录")
-	fs.StringVar(&f.store.URL, "store", envOr("DOORSTEP_STORE", ""), "event store: empty for the embedded store in -data, or postgres://user@host:5432/db (env DOORSTEP_STORE) / 事件存储")
-	fs.StringVar(&f.store.Schema, "store-schema", envOr("DOORSTEP_STORE_SCHEMA", "doorstep"), "PostgreSQL schema of the event store (env DOORSTEP_STORE_SCHEMA) / PostgreSQL 模式名")
+	f.store = storeFlags(fs)
 	fs.StringVar(&f.logLevel, "log-level", envOr("DOORSTEP_LOG_LEVEL", "info"), "debug, info, warn or error (env DOORSTEP_LOG_LEVEL) / 日志级别")
 	fs.StringVar(&f.logFormat, "log-format", envOr("DOORSTEP_LOG_FORMAT", "json"), "json or text (env DOORSTEP_LOG_FORMAT) / 日志格式")
 	fs.StringVar(&f.debugAddr, "debug-addr", envOr("DOORSTEP_DEBUG_ADDR", ""), "if set, serve Go profiling (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060 (env DOORSTEP_DEBUG_ADDR) / 性能分析地址")
@@ -108,7 +107,7 @@ func serve(ctx context.Context, f *serveFlags, stdout, stderr io.Writer, before 
 	if err := cfg.Validate(); err != nil {
 		return usageError{err.Error()}
 	}
-	rt, err := openRuntime(ctx, f.data, f.store, log)
+	rt, err := openRuntime(ctx, f.data, *f.store, log)
 	if err != nil {
 		return err
 	}

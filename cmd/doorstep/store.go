@@ -9,9 +9,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/eventstore/postgres"
 	"github.com/doorstep/doorstep/eventstore/sqlite"
 )
 
@@ -116,13 +118,14 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := dataFlag(fs)
+	st := storeFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := needStore(*data); err != nil {
-		return err
+	if helpAsked(args) {
+		return nil
 	}
-	s, err := openEmbedded(ctx, *data)
+	s, err := openStore(ctx, *data, *st)
 	if err != nil {
 		return err
 	}
@@ -138,6 +141,35 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "verified / 校验通过: %d events, every hash chain intact (%s)\n", n, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// storeFlags adds -store and -store-schema (shared by every command that
+// opens the event store).
+func storeFlags(fs *flag.FlagSet) *storeConfig {
+	st := &storeConfig{}
+	fs.StringVar(&st.URL, "store", envOr("DOORSTEP_STORE", ""), "event store: empty for the embedded store in -data, or postgres://user@host:5432/db (env DOORSTEP_STORE) / 事件存储")
+	fs.StringVar(&st.Schema, "store-schema", envOr("DOORSTEP_STORE_SCHEMA", "doorstep"), "PostgreSQL schema of the event store (env DOORSTEP_STORE_SCHEMA) / PostgreSQL 模式名")
+	return st
+}
+
+// openStore opens the event store st names: PostgreSQL, or the embedded
+// one in dir, which must exist (a command that reads a store should not
+// create an empty one).
+func openStore(ctx context.Context, dir string, st storeConfig) (eventstore.Store, error) {
+	if st.URL != "" {
+		if !isPostgresURL(st.URL) {
+			return nil, usageError{fmt.Sprintf("doorstep: -store %q: give a postgres:// URL, or leave it empty for the embedded store / 存储地址无效", redactURL(st.URL))}
+		}
+		return postgres.Open(ctx, postgres.Config{URL: st.URL, Schema: st.Schema})
+	}
+	if err := needStore(dir); err != nil {
+		return nil, err
+	}
+	return openEmbedded(ctx, dir)
+}
+
+func isPostgresURL(u string) bool {
+	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
 }
 
 // needStore fails when dir holds no embedded store (a command that reads
