@@ -13,6 +13,7 @@ import (
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/eventstore/sqlite"
 	"github.com/doorstep/doorstep/projections"
+	"github.com/doorstep/doorstep/projections/internal/testenv"
 )
 
 // seen records every event it applies with a plain INSERT keyed by
@@ -41,25 +42,19 @@ func (s *seen) Apply(ctx context.Context, tx *projections.Tx, batch []projection
 
 type fixture struct {
 	s    *sqlite.Store
-	path string
+	path string // the events file
 	db   *sql.DB
+	d    projections.Dialect
 }
 
+// open returns an engine with projections "a" and "b" on a fresh store and
+// read-model database (SQLite or PostgreSQL: see testenv).
 func open(t *testing.T) (*sqlite.Store, *fixture, *projections.Engine, *seen, *seen) {
 	t.Helper()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "events.db")
-	s, err := sqlite.Open(ctx, sqlite.Config{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := projections.OpenSQLite(ctx, projections.ReadModelPath(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close(); s.Close() })
+	env := testenv.New(t)
 	a, b := &seen{name: "a"}, &seen{name: "b"}
-	e, err := projections.New(projections.Config{DB: db, Store: s, BatchSize: 100}, a, b)
+	e, err := projections.New(projections.Config{DB: env.DB, Dialect: env.Dialect, Store: env.Store, BatchSize: 100}, a, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +62,7 @@ func open(t *testing.T) (*sqlite.Store, *fixture, *projections.Engine, *seen, *s
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close() })
-	return s, &fixture{s, path, db}, e, a, b
+	return env.Store, &fixture{env.Store, filepath.Join(env.Dir, "events.db"), env.DB, env.Dialect}, e, a, b
 }
 
 func appendN(t *testing.T, s eventstore.Store, n int) eventstore.Position {
@@ -205,7 +200,7 @@ func TestRebuildProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A second engine on the same database with a counter: rebuild "a" only.
-	e2, err := projections.New(projections.Config{DB: fx.db, Store: s, Counter: counter}, &seen{name: "a"}, &seen{name: "b"})
+	e2, err := projections.New(projections.Config{DB: fx.db, Dialect: fx.d, Store: s, Counter: counter}, &seen{name: "a"}, &seen{name: "b"})
 	if err != nil {
 		t.Fatal(err)
 	}

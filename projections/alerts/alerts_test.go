@@ -33,7 +33,7 @@ func TestAlertsOpenAndClear(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := projections.New(projections.Config{DB: env.DB, Store: env.Store}, alerts.New())
+	eng, err := projections.New(projections.Config{DB: env.DB, Dialect: env.Dialect, Store: env.Store}, alerts.New())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestAlertsOpenAndClear(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rd := alerts.NewReader(env.DB, projections.SQLite)
+	rd := alerts.NewReader(env.DB, env.Dialect)
 	open := func(f alerts.Filter, now time.Time) []alerts.Alert {
 		t.Helper()
 		out, err := rd.Open(ctx, f, now)

@@ -60,7 +60,7 @@ func TestTrailAsOfAndExport(t *testing.T) {
 	env.Do(t, "household-other", m)(domain.NewHousehold("other").Register(m, pol, domain.RegisterHousehold{Address: "x", Community: "c1", Grid: "g1",
 		ResponsibleWorker: "w2", Class: domain.ClassOrdinary, Risk: domain.RiskGreen}))
 
-	eng, err := projections.New(projections.Config{DB: env.DB, Store: env.Store}, audit.NewIndex())
+	eng, err := projections.New(projections.Config{DB: env.DB, Dialect: env.Dialect, Store: env.Store}, audit.NewIndex())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestTrailAsOfAndExport(t *testing.T) {
 	if _, err := eng.CatchUp(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	tr := audit.NewTrail(env.DB, projections.SQLite, env.Store, nil)
+	tr := audit.NewTrail(env.DB, env.Dialect, env.Store, nil)
 
 	trail, err := tr.Household(ctx, "liu")
 	if err != nil {

@@ -108,7 +108,7 @@ func TestMeasuresAndFlag(t *testing.T) {
 	w.resolve("p9", w.day(5, 7, 9))
 	w.resolve("p10", w.day(5, 7, 9))
 
-	eng, err := projections.New(projections.Config{DB: env.DB, Store: env.Store, BatchSize: 7}, measures.New(env.Loc))
+	eng, err := projections.New(projections.Config{DB: env.DB, Dialect: env.Dialect, Store: env.Store, BatchSize: 7}, measures.New(env.Loc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestMeasuresAndFlag(t *testing.T) {
 	if _, err := eng.CatchUp(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	rd := measures.NewReader(env.DB, projections.SQLite)
+	rd := measures.NewReader(env.DB, env.Dialect)
 	rows, err := rd.Measures(ctx, measures.Query{By: measures.ByCommunity})
 	if err != nil {
 		t.Fatal(err)

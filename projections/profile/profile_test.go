@@ -82,7 +82,7 @@ func TestProfile(t *testing.T) {
 	if _, err := sim.Write(ctx, env.Store, sim.Config{Households: 40, Seed: 3, Communities: 4}); err != nil {
 		t.Fatal(err)
 	}
-	eng, err := projections.New(projections.Config{DB: env.DB, Store: env.Store, BatchSize: 100}, profile.New(env.Policies, env.Cal))
+	eng, err := projections.New(projections.Config{DB: env.DB, Dialect: env.Dialect, Store: env.Store, BatchSize: 100}, profile.New(env.Policies, env.Cal))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestProfile(t *testing.T) {
 	if _, err := eng.CatchUp(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	rd := profile.NewReader(env.DB, projections.SQLite)
+	rd := profile.NewReader(env.DB, env.Dialect)
 
 	got, err := rd.Get(ctx, "zhang", nil)
 	if err != nil {

@@ -3,6 +3,7 @@ package readmodels_test
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -24,8 +25,13 @@ import (
 
 // crashChildEnv, when set to a directory, turns the test binary into the
 // crash test's child: it applies the log in that directory to the read
-// models until it is killed (or done).
-const crashChildEnv = "DOORSTEP_PROJECTIONS_CRASH_CHILD"
+// models until it is killed (or done). The read models are the SQLite file
+// beside the log, or, when crashSchemaEnv names one, that PostgreSQL schema
+// (the parent's testenv.Env.Schema).
+const (
+	crashChildEnv  = "DOORSTEP_PROJECTIONS_CRASH_CHILD"
+	crashSchemaEnv = "DOORSTEP_PROJECTIONS_CRASH_SCHEMA"
+)
 
 // slow widens the window in which a kill lands inside a batch: it writes a
 // row per event (a plain INSERT keyed by position, so a repeat fails) and
@@ -74,7 +80,14 @@ func crashChild(dir string) {
 	if err != nil {
 		fail("open store", err)
 	}
-	db, err := projections.OpenSQLite(ctx, projections.ReadModelPath(path))
+	var db *sql.DB
+	dialect := projections.SQLite
+	if schema := os.Getenv(crashSchemaEnv); schema != "" {
+		dialect = projections.Postgres
+		db, err = testenv.OpenPostgres(ctx, schema)
+	} else {
+		db, err = projections.OpenSQLite(ctx, projections.ReadModelPath(path))
+	}
 	if err != nil {
 		fail("open read models", err)
 	}
@@ -82,7 +95,7 @@ func crashChild(dir string) {
 	if err != nil {
 		fail("policies", err)
 	}
-	eng, err := projections.New(projections.Config{DB: db, Store: s, BatchSize: 100}, ps...)
+	eng, err := projections.New(projections.Config{DB: db, Dialect: dialect, Store: s, BatchSize: 100}, ps...)
 	if err != nil {
 		fail("engine", err)
 	}
@@ -116,7 +129,7 @@ func TestKilledMidBatchResumes(t *testing.T) {
 	midway := 0
 	for k := 0; k < 12; k++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashSchemaEnv+"="+env.Schema)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		out, err := cmd.StdoutPipe()
@@ -151,12 +164,18 @@ func TestKilledMidBatchResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := projections.New(projections.Config{DB: env.DB, Store: env.Store}, ps...)
+	eng, err := projections.New(projections.Config{DB: env.DB, Dialect: env.Dialect, Store: env.Store}, ps...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := eng.Init(ctx); err != nil {
 		t.Fatal(err)
+	}
+	// The children committed batches into this environment's read models
+	// (the SQLite file or the PostgreSQL schema), so the resume continues
+	// their work rather than starting over.
+	if _, n, err := eng.Checkpoint(ctx, "crash_probe"); err != nil || n == 0 {
+		t.Fatalf("after %d kills the children committed %d events to the read models (%v)", midway, n, err)
 	}
 	if _, err := eng.CatchUp(ctx, nil); err != nil {
 		t.Fatalf("resume after %d kills: %v", midway, err)
@@ -170,14 +189,10 @@ func TestKilledMidBatchResumes(t *testing.T) {
 	}
 	resumed := dumpAll(t, env, ps)
 
-	// A build from scratch in a fresh read-model file.
-	fresh, err := projections.OpenSQLite(ctx, filepath.Join(t.TempDir(), "fresh.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fresh.Close()
+	// A build from scratch in a fresh read-model database.
+	fresh, freshDialect := testenv.ReadModels(t, filepath.Join(t.TempDir(), "fresh.db"))
 	ps2, _ := crashProjections()
-	eng2, err := projections.New(projections.Config{DB: fresh, Store: env.Store, BatchSize: 777}, ps2...)
+	eng2, err := projections.New(projections.Config{DB: fresh, Dialect: freshDialect, Store: env.Store, BatchSize: 777}, ps2...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ func TestRebuildEqualsLive(t *testing.T) {
 	defer cancel()
 	env := testenv.New(t)
 	ps := readmodels.All(env.Policies, env.Cal, env.Loc)
-	eng, err := projections.New(projections.Config{DB: env.DB, Store: env.Store, BatchSize: 500, PollInterval: 20 * time.Millisecond}, ps...)
+	eng, err := projections.New(projections.Config{DB: env.DB, Dialect: env.Dialect, Store: env.Store, BatchSize: 500, PollInterval: 20 * time.Millisecond}, ps...)
 	if err != nil {
 		t.Fatal(err)
 	}

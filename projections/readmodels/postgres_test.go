@@ -2,16 +2,12 @@ package readmodels_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
-	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
-
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/projections"
@@ -23,43 +19,13 @@ import (
 	"github.com/doorstep/doorstep/projections/readmodels"
 )
 
-func postgresURL() string {
-	if u := os.Getenv("DOORSTEP_TEST_POSTGRES"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
 // openPostgres opens a database/sql pool (pgx stdlib) on a fresh schema of
-// the machine's PostgreSQL, dropped at the end of the test. It fails (never
-// skips) when the server is not reachable.
+// the machine's PostgreSQL, dropped at the end of the test, whatever
+// DOORSTEP_TEST_READMODELS says. It fails (never skips) when the server is
+// not reachable.
 func openPostgres(t *testing.T) *sql.DB {
 	t.Helper()
-	ctx := context.Background()
-	admin, err := sql.Open("pgx", postgresURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	if err := admin.PingContext(ctx); err != nil {
-		t.Fatalf("PostgreSQL is not reachable at %s: %v\nStart it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\nor point DOORSTEP_TEST_POSTGRES at a server", postgresURL(), err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "rm_test_" + hex.EncodeToString(b[:])
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), `DROP SCHEMA IF EXISTS `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	db, err := sql.Open("pgx", postgresURL()+"&search_path="+schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db, _ := testenv.Postgres(t)
 	return db
 }
 
@@ -114,6 +80,13 @@ func TestReadModelsOnPostgres(t *testing.T) {
 	if _, err := sim.Write(ctx, env.Store, sim.Config{Households: 150, Seed: 77}); err != nil {
 		t.Fatal(err)
 	}
+	// This test compares the two databases, so its SQLite side is explicit
+	// (env.DB may be either, see testenv).
+	sq, err := projections.OpenSQLite(ctx, filepath.Join(t.TempDir(), "readmodels.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sq.Close()
 	pg := openPostgres(t)
 	build := func(db *sql.DB, d projections.Dialect) (*projections.Engine, []projections.Projection) {
 		ps := readmodels.All(env.Policies, env.Cal, env.Loc)
@@ -129,10 +102,10 @@ func TestReadModelsOnPostgres(t *testing.T) {
 		}
 		return eng, ps
 	}
-	build(env.DB, projections.SQLite)
+	build(sq, projections.SQLite)
 	pgEng, ps := build(pg, projections.Postgres)
 	now := time.Date(2026, 10, 1, 0, 0, 0, 0, env.Loc)
-	onSQLite, onPostgres := query(t, env.DB, projections.SQLite, now), query(t, pg, projections.Postgres, now)
+	onSQLite, onPostgres := query(t, sq, projections.SQLite, now), query(t, pg, projections.Postgres, now)
 	if len(onSQLite.Households) != 150 || len(onSQLite.Measures) == 0 || len(onSQLite.Alerts) == 0 {
 		t.Fatalf("thin answers: %d households, %d measure rows, %d alerts", len(onSQLite.Households), len(onSQLite.Measures), len(onSQLite.Alerts))
 	}

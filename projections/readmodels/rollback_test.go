@@ -39,7 +39,7 @@ func TestFailedBatchLeavesNoTrace(t *testing.T) {
 	}
 	fail := &failing{}
 	ps := append(readmodels.All(env.Policies, env.Cal, env.Loc), fail)
-	eng, err := projections.New(projections.Config{DB: env.DB, Store: env.Store, BatchSize: 300}, ps...)
+	eng, err := projections.New(projections.Config{DB: env.DB, Dialect: env.Dialect, Store: env.Store, BatchSize: 300}, ps...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,13 +58,9 @@ func TestFailedBatchLeavesNoTrace(t *testing.T) {
 	}
 	got := dumpAll(t, env, ps)
 
-	fresh, err := projections.OpenSQLite(ctx, filepath.Join(t.TempDir(), "fresh.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fresh.Close()
+	fresh, freshDialect := testenv.ReadModels(t, filepath.Join(t.TempDir(), "fresh.db"))
 	ps2 := append(readmodels.All(env.Policies, env.Cal, env.Loc), &failing{})
-	eng2, err := projections.New(projections.Config{DB: fresh, Store: env.Store, BatchSize: 1000}, ps2...)
+	eng2, err := projections.New(projections.Config{DB: fresh, Dialect: freshDialect, Store: env.Store, BatchSize: 1000}, ps2...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,28 @@
 // Package testenv sets up event stores, read-model databases, policy and
 // calendar for the projection tests.
+//
+// The read models run on SQLite (a file beside the events file, as in
+// production on the embedded store) unless the environment variable
+// DOORSTEP_TEST_READMODELS is "postgres": then every environment's read
+// models live in a fresh schema of the PostgreSQL server at
+// DOORSTEP_TEST_POSTGRES (default PostgresURL), dropped at the end of the
+// test. The event log stays the embedded SQLite store in both cases.
+// PostgreSQL requested but unreachable fails the test; it is never skipped.
 package testenv
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
@@ -18,11 +32,16 @@ import (
 	"github.com/doorstep/doorstep/projections"
 )
 
-// Env is a store plus a read-model database in a temp dir.
+// Env is a store in a temp dir plus a read-model database (SQLite beside
+// it, or a PostgreSQL schema; see the package comment).
 type Env struct {
-	Dir      string
-	Store    *sqlite.Store
-	DB       *sql.DB
+	Dir     string
+	Store   *sqlite.Store
+	DB      *sql.DB
+	Dialect projections.Dialect // of DB: give it to readers and to projections.Config
+	// Schema is the PostgreSQL schema of DB ("" on SQLite); OpenPostgres
+	// opens another pool on it (e.g. in a child process).
+	Schema   string
 	Policies *domain.PolicySet
 	Cal      *calendar.Calendar
 	Loc      *time.Location
@@ -34,7 +53,8 @@ func New(tb testing.TB) *Env {
 	return NewAt(tb, tb.TempDir())
 }
 
-// NewAt opens the environment in dir (files events.db and events.readmodels.db).
+// NewAt opens the environment in dir: the events file events.db and, on
+// SQLite, the read models in events.readmodels.db.
 func NewAt(tb testing.TB, dir string) *Env {
 	tb.Helper()
 	ctx := context.Background()
@@ -43,15 +63,132 @@ func NewAt(tb testing.TB, dir string) *Env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	db, err := projections.OpenSQLite(ctx, projections.ReadModelPath(path))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close(); s.Close() })
-	e := &Env{Dir: dir, Store: s, DB: db}
+	tb.Cleanup(func() { s.Close() })
+	e := &Env{Dir: dir, Store: s}
+	// Registered after the store's cleanup, so the read models close (and
+	// their schema is dropped) first.
+	e.DB, e.Dialect, e.Schema = openReadModels(tb, projections.ReadModelPath(path))
 	e.Policies, e.Cal = Policies(tb)
 	e.Loc = e.Cal.Location()
 	return e
+}
+
+// ReadModelsEnv is the environment variable that selects where the read
+// models of the projection tests run: "sqlite" (or unset) or "postgres".
+const ReadModelsEnv = "DOORSTEP_TEST_READMODELS"
+
+// PostgresEnv is the environment variable that overrides PostgresURL.
+const PostgresEnv = "DOORSTEP_TEST_POSTGRES"
+
+// PostgresURL is the PostgreSQL server the tests use by default.
+const PostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// OnPostgres reports whether ReadModelsEnv asks for PostgreSQL; it fails
+// the test on a value it does not know.
+func OnPostgres(tb testing.TB) bool {
+	tb.Helper()
+	switch v := os.Getenv(ReadModelsEnv); v {
+	case "", "sqlite":
+		return false
+	case "postgres":
+		return true
+	default:
+		tb.Fatalf("%s=%q: want \"sqlite\" (the default) or \"postgres\"", ReadModelsEnv, v)
+		return false
+	}
+}
+
+// ReadModels opens a fresh, empty read-model database of the kind
+// ReadModelsEnv selects, closed (and, on PostgreSQL, dropped) at the end of
+// the test: the SQLite file at path, or a new PostgreSQL schema.
+func ReadModels(tb testing.TB, path string) (*sql.DB, projections.Dialect) {
+	tb.Helper()
+	db, d, _ := openReadModels(tb, path)
+	return db, d
+}
+
+func openReadModels(tb testing.TB, path string) (*sql.DB, projections.Dialect, string) {
+	tb.Helper()
+	if OnPostgres(tb) {
+		db, schema := Postgres(tb)
+		return db, projections.Postgres, schema
+	}
+	db, err := projections.OpenSQLite(context.Background(), path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db, projections.SQLite, ""
+}
+
+// URL returns the URL of the tests' PostgreSQL server.
+func URL() string {
+	if u := os.Getenv(PostgresEnv); u != "" {
+		return u
+	}
+	return PostgresURL
+}
+
+// Postgres creates a fresh schema on the tests' PostgreSQL server, whatever
+// ReadModelsEnv says, and returns a database/sql pool (pgx) whose search
+// path is that schema. The pool is closed and the schema dropped at the end
+// of the test. An unreachable server fails the test.
+func Postgres(tb testing.TB) (*sql.DB, string) {
+	tb.Helper()
+	ctx := context.Background()
+	admin, err := OpenPostgres(ctx, "")
+	if err != nil {
+		tb.Fatalf("%v\nStart PostgreSQL with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n"+
+			"or point %s at a server (%s=postgres asks for it)", err, PostgresEnv, ReadModelsEnv)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "rm_test_" + hex.EncodeToString(b[:])
+	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+pgx.Identifier{schema}.Sanitize()); err != nil {
+		admin.Close()
+		tb.Fatalf("create schema %s: %v", schema, err)
+	}
+	db, err := OpenPostgres(ctx, schema)
+	if err == nil {
+		// Enough connections for an engine beside concurrent readers, but
+		// bounded: many test packages share one server.
+		db.SetMaxOpenConns(8)
+	}
+	tb.Cleanup(func() {
+		if db != nil {
+			db.Close()
+		}
+		if _, err := admin.ExecContext(context.Background(), `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`); err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+		}
+		admin.Close()
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return db, schema
+}
+
+// OpenPostgres opens a database/sql pool (pgx stdlib) on the tests'
+// PostgreSQL server with search_path set to schema (the server's default
+// if ""), and checks that the server answers. It does not need a test, so
+// that a child process can reopen an environment's schema (Env.Schema).
+func OpenPostgres(ctx context.Context, schema string) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(URL())
+	if err != nil {
+		return nil, fmt.Errorf("PostgreSQL URL in %s or the default: %w", PostgresEnv, err)
+	}
+	if schema != "" {
+		cfg.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
+	}
+	db := stdlib.OpenDB(*cfg)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("PostgreSQL is not reachable at %s@%s:%d/%s: %w", cfg.User, cfg.Host, cfg.Port, cfg.Database, err)
+	}
+	return db, nil
 }
 
 // Policies returns the default policy set and calendar.
