@@ -73,3 +73,46 @@ func TestStreamCacheFollowsOtherWriters(t *testing.T) {
 		t.Errorf("as of version 3: version %d risk %s", old.Version(), old.Risk())
 	}
 }
+
+// Cached decoded events are shared by every fold that uses them: folding
+// them again and again, with commands in between that change members,
+// needs and visits, gives exactly what an uncached service folds from the
+// stored bytes each time.
+func TestStreamCacheSharesDecodedEventsSafely(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	cfg := e.cfg
+	cfg.CacheEvents = -1
+	uncached, err := app.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := func(step string) {
+		t.Helper()
+		want, err := uncached.Household(ctx, "h1", domain.AsOf{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 2; i++ {
+			got, err := e.svc.Household(ctx, "h1", domain.AsOf{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: the cached fold differs from the uncached one (load %d)", step, i+1)
+			}
+		}
+	}
+	e.register("h1", domain.ClassKey, domain.RiskBlue, "2026-03-02 09:00")
+	ok(t)(e.svc.AddMember(ctx, cmd(t, "m1", "网格员小李", "2026-03-02 09:20"), "h1", "m1", app.Member{Name: "王芳", Relation: "本人", Phone: "13800000000", Health: "高血压"}))
+	ok(t)(e.svc.AddMember(ctx, cmd(t, "m2", "网格员小李", "2026-03-02 09:30"), "h1", "m2", app.Member{Name: "李强", Relation: "子女"}))
+	ok(t)(e.svc.AssessNeeds(ctx, cmd(t, "needs-1", "网格员小李", "2026-03-02 09:40"), "h1", map[domain.NeedDomain][]string{domain.NeedMedical: {"康复"}}, ""))
+	same("after registration, members and needs")
+	ok(t)(e.svc.ChangeMember(ctx, cmd(t, "m1-change", "网格员小李", "2026-03-02 10:00"), "h1", "m1", app.Member{Name: "王芳", Relation: "本人", Phone: "13900000000"}, "换号"))
+	ok(t)(e.svc.RemoveMember(ctx, cmd(t, "m2-left", "网格员小李", "2026-03-02 10:10"), "h1", "m2", "外出务工"))
+	ok(t)(e.svc.AssessNeeds(ctx, cmd(t, "needs-2", "网格员小李", "2026-03-02 10:20"), "h1", map[domain.NeedDomain][]string{domain.NeedMedical: {"康复", "陪诊"}}, ""))
+	ok(t)(e.svc.RecordVisit(ctx, cmd(t, "visit-1", "网格员小李", "2026-03-02 12:00"), "h1", visit(t, "v1", "2026-03-02 11:00")))
+	same("after changes")
+	ok(t)(e.svc.RecordVisit(ctx, cmd(t, "visit-2", "网格员小李", "2026-03-03 12:00"), "h1", visit(t, "v2", "2026-03-03 11:00")))
+	same("after another visit")
+}

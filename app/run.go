@@ -112,7 +112,7 @@ func (s *Service) derivedID(commandID, what string) string {
 type loaded struct {
 	version uint64
 	last    eventstore.Metadata // metadata of the last event read
-	byCmd   []eventstore.Event  // events of the command id asked for
+	byCmd   []eventstore.Event  // events of the command id asked for, without Data
 }
 
 const pageSize = 1000
@@ -122,7 +122,7 @@ const pageSize = 1000
 // the stream cache holds and reads only those appended since.
 func (s *Service) load(ctx context.Context, stream string, a domain.Aggregate, as domain.AsOf, commandID string) (loaded, error) {
 	var l loaded
-	var evs []eventstore.Event
+	var evs []cachedEvent
 	beyond := func(e *eventstore.Event) bool {
 		return (as.Version != 0 && e.Version > as.Version) || (!as.RecordedAt.IsZero() && e.RecordedAt.After(as.RecordedAt))
 	}
@@ -130,28 +130,34 @@ func (s *Service) load(ctx context.Context, stream string, a domain.Aggregate, a
 	if whole {
 		evs = s.cache.get(stream)
 	}
+read:
 	for from := uint64(len(evs)) + 1; ; {
 		page, err := s.store.ReadStream(ctx, stream, eventstore.Forward, from, pageSize)
 		if err != nil {
 			return l, fmt.Errorf("app: read %s: %w", stream, err)
 		}
-		evs = append(evs, page...)
-		if len(page) < pageSize || beyond(&page[len(page)-1]) {
+		for i := range page {
+			e := &page[i]
+			if beyond(e) {
+				break read
+			}
+			r, err := Decode(s.reg, e)
+			if err != nil {
+				return l, err
+			}
+			c := cachedEvent{ev: *e, rec: r}
+			c.ev.Data = nil // decoded in rec; dropped to halve the cache's memory
+			evs = append(evs, c)
+		}
+		if len(page) < pageSize {
 			break
 		}
 		from += uint64(len(page))
 	}
-	recs := make([]domain.Recorded, 0, len(evs))
+	recs := make([]domain.Recorded, len(evs))
 	for i := range evs {
-		e := &evs[i]
-		if beyond(e) {
-			break
-		}
-		r, err := Decode(s.reg, e)
-		if err != nil {
-			return l, err
-		}
-		recs = append(recs, r)
+		e := &evs[i].ev
+		recs[i] = evs[i].rec
 		l.last = e.Metadata
 		if commandID != "" && e.Metadata.CommandID == commandID {
 			l.byCmd = append(l.byCmd, *e)

@@ -51,11 +51,10 @@ type Config struct {
 	MaxAttempts int
 	// Registry decodes stored events; default domain.NewRegistry().
 	Registry *domain.Registry
-	// CacheEvents bounds the stored events of recently loaded streams the
-	// service keeps in memory, so that a command reads only the events
-	// appended since it last loaded the stream; default 50,000 (some 50 MB
-	// of stored events); negative
-	// disables the cache.
+	// CacheEvents bounds the events of recently loaded streams (stored and
+	// decoded) the service keeps in memory, so that a command reads and
+	// decodes only the events appended since it last loaded the stream;
+	// default 100,000 (some 100 MB); negative disables the cache.
 	CacheEvents int
 }
 
