@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +13,17 @@ import (
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/eventstore/sqlite"
 )
+
+// TestMain removes the binaries the end-to-end tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, bin := range []string{binPath, readmeBinPath} {
+		if bin != "" {
+			os.RemoveAll(filepath.Dir(bin))
+		}
+	}
+	os.Exit(code)
+}
 
 func TestSelfcheckAndVerify(t *testing.T) {
 	dir := t.TempDir()
