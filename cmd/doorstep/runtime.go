@@ -184,8 +184,21 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 		rt.closer = append(rt.closer, closeCounter)
 	}
 	cal := rt.app.Calendar()
-	rt.engine, err = projections.New(projections.Config{DB: rt.db, Dialect: dialect, Store: s, Counter: counter},
-		readmodels.All(rt.app.Policies(), cal, cal.Location())...)
+	ps := readmodels.All(rt.app.Policies(), cal, cal.Location())
+	profiles := profile.NewReader(rt.rdb, dialect)
+	if embedded {
+		// This process alone applies the profile projection: its readers
+		// may keep what they read, dropped as batches change it. (On
+		// PostgreSQL another node may apply it: no cache.)
+		reads := profile.NewReadCache(0)
+		for _, p := range ps {
+			if pp, ok := p.(*profile.Projection); ok {
+				pp.SetReadCache(reads)
+				profiles.WithCache(reads)
+			}
+		}
+	}
+	rt.engine, err = projections.New(projections.Config{DB: rt.db, Dialect: dialect, Store: s, Counter: counter}, ps...)
 	if err != nil {
 		return fail(err)
 	}
@@ -197,7 +210,7 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 	if err != nil {
 		rt.bgErr = fmt.Errorf("deadline watcher: %w", err)
 	}
-	rt.read = dhttp.ReadModels{Engine: rt.engine, Profiles: profile.NewReader(rt.rdb, dialect), Alerts: alerts.NewReader(rt.rdb, dialect),
+	rt.read = dhttp.ReadModels{Engine: rt.engine, Profiles: profiles, Alerts: alerts.NewReader(rt.rdb, dialect),
 		Trail: audit.NewTrail(rt.rdb, dialect, s, nil), Measures: measures.NewReader(rt.rdb, dialect)}
 	return rt, nil
 }

@@ -35,7 +35,15 @@ type Projection struct {
 	cache   map[string]household
 	pending []*household
 	cur     *batch // the transaction's changes until Flush (projections.Accumulator)
+
+	reads   *ReadCache // profiles readers keep; nil: none (SetReadCache)
+	touched []string   // households the flushed batch changed
 }
+
+// SetReadCache makes the projection drop from c the households each batch
+// changed, once the batch is committed (and everything on a reset): call it
+// before the engine runs, with the cache given to this process's readers.
+func (p *Projection) SetReadCache(c *ReadCache) { p.reads = c }
 
 var _ projections.Accumulator = (*Projection)(nil)
 
@@ -45,6 +53,17 @@ func (p *Projection) Flush(ctx context.Context, tx *projections.Tx) error {
 	p.cur = nil
 	if b == nil {
 		return nil
+	}
+	if p.reads != nil {
+		for _, id := range b.keys {
+			p.touched = append(p.touched, id)
+		}
+		for _, x := range b.pr {
+			p.touched = append(p.touched, x.HouseholdID)
+		}
+		for _, x := range b.rf {
+			p.touched = append(p.touched, x.HouseholdID)
+		}
 	}
 	return p.flush(ctx, b)
 }
@@ -61,9 +80,14 @@ var _ projections.Cacher = (*Projection)(nil)
 func (p *Projection) AfterBatch(committed bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	touched := p.touched
+	p.touched = nil
 	if !committed {
 		p.cache, p.pending = nil, nil
 		return
+	}
+	if p.reads != nil {
+		p.reads.invalidate(touched)
 	}
 	if p.cache == nil || len(p.cache) > cacheLimit {
 		p.cache = map[string]household{}
@@ -80,7 +104,10 @@ func (p *Projection) AfterBatch(committed bool) {
 func (p *Projection) ResetCache() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.cache, p.pending = nil, nil
+	p.cache, p.pending, p.touched = nil, nil, nil
+	if p.reads != nil {
+		p.reads.clear()
+	}
 }
 
 // New returns the projection. policies and cal derive the next-visit-due

@@ -127,6 +127,8 @@ type Reader struct {
 
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // Get's statements, prepared on first use
+
+	cache *ReadCache // nil: every Get queries
 }
 
 // NewReader returns a reader over the read-model database.
@@ -214,7 +216,41 @@ const (
 // that shows nothing sensitive is not a read of sensitive data. It
 // returns ErrNotFound when the household is not in the read model.
 func (r *Reader) Get(ctx context.Context, householdID string, reveal *Reveal) (*Profile, error) {
-	p := &Profile{}
+	var cp *cachedProfile
+	if r.cache != nil {
+		var gen uint64
+		if cp, gen = r.cache.get(householdID); cp == nil {
+			var err error
+			if cp, err = r.read(ctx, householdID); err != nil {
+				return nil, err
+			}
+			r.cache.put(householdID, cp, gen)
+		}
+	} else {
+		var err error
+		if cp, err = r.read(ctx, householdID); err != nil {
+			return nil, err
+		}
+	}
+	p := cp.copy()
+	if err := r.reveal(ctx, p, cp.sealed, reveal); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// WithCache makes the reader keep what it reads in c (see ReadCache) and
+// returns it.
+func (r *Reader) WithCache(c *ReadCache) *Reader {
+	r.cache = c
+	return r
+}
+
+// read runs Get's queries: the profile with its members' sensitive fields
+// still sealed.
+func (r *Reader) read(ctx context.Context, householdID string) (*cachedProfile, error) {
+	cp := &cachedProfile{}
+	p := &cp.p
 	var needs, res, reason string
 	var reg, last, due, version int64
 	st, err := r.stmt(ctx, getHousehold)
@@ -238,13 +274,16 @@ func (r *Reader) Get(ctx context.Context, householdID string, reveal *Reveal) (*
 	if err := json.Unmarshal([]byte(res), &p.Resources); err != nil {
 		return nil, fmt.Errorf("profile: resources of %s: %w", householdID, err)
 	}
-	if err := r.members(ctx, p, reveal); err != nil {
+	if cp.sealed, err = r.members(ctx, p); err != nil {
 		return nil, err
 	}
 	if err := r.problems(ctx, p); err != nil {
 		return nil, err
 	}
-	return p, r.referrals(ctx, p)
+	if err := r.referrals(ctx, p); err != nil {
+		return nil, err
+	}
+	return cp, nil
 }
 
 // query runs one of Get's prepared statements.
@@ -261,32 +300,38 @@ func (s sealedFields) all() [5]domain.Sealed {
 	return [5]domain.Sealed{s.IDNumber, s.Phone, s.Income, s.Health, s.Disability}
 }
 
-func (r *Reader) members(ctx context.Context, p *Profile, reveal *Reveal) error {
+// members reads the members, their sensitive fields sealed (one entry of
+// sealed per member).
+func (r *Reader) members(ctx context.Context, p *Profile) (sealed []sealedFields, err error) {
 	rows, err := r.query(ctx, getMembers, p.HouseholdID)
 	if err != nil {
-		return fmt.Errorf("profile: members of %s: %w", p.HouseholdID, err)
+		return nil, fmt.Errorf("profile: members of %s: %w", p.HouseholdID, err)
 	}
 	defer rows.Close()
-	var sealed []sealedFields
-	anySealed := false
 	for rows.Next() {
 		var m Member
 		var raw string
 		if err := rows.Scan(&m.ID, &m.Name, &m.Relation, &m.BirthDate, &m.Occupation, &raw); err != nil {
-			return err
+			return nil, err
 		}
 		var s sealedFields
 		if err := json.Unmarshal([]byte(raw), &s); err != nil {
-			return fmt.Errorf("profile: member %s of %s: %w", m.ID, p.HouseholdID, err)
-		}
-		for _, f := range s.all() {
-			anySealed = anySealed || !f.IsZero()
+			return nil, fmt.Errorf("profile: member %s of %s: %w", m.ID, p.HouseholdID, err)
 		}
 		p.Members = append(p.Members, m)
 		sealed = append(sealed, s)
 	}
-	if err := rows.Err(); err != nil {
-		return err
+	return sealed, rows.Err()
+}
+
+// reveal fills the members' sensitive fields from sealed: masked, or opened
+// when reveal asks for them (the read recorded first).
+func (r *Reader) reveal(ctx context.Context, p *Profile, sealed []sealedFields, reveal *Reveal) error {
+	anySealed := false
+	for _, s := range sealed {
+		for _, f := range s.all() {
+			anySealed = anySealed || !f.IsZero()
+		}
 	}
 	open := reveal != nil && reveal.Opener != nil
 	if open && anySealed && reveal.Record != nil {
