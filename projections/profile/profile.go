@@ -55,9 +55,7 @@ func (p *Projection) Flush(ctx context.Context, tx *projections.Tx) error {
 		return nil
 	}
 	if p.reads != nil {
-		for _, id := range b.keys {
-			p.touched = append(p.touched, id)
-		}
+		p.touched = append(p.touched, b.keys...)
 		for _, x := range b.pr {
 			p.touched = append(p.touched, x.HouseholdID)
 		}
