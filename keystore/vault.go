@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/doorstep/doorstep/domain"
 )
@@ -53,6 +54,10 @@ type Vault struct {
 
 	mu    sync.Mutex
 	cache map[string]*entry // by household id; tombstones too
+	// flight shares one KeyStore read among the callers that miss the
+	// cache for the same household at once; reads for different
+	// households run in parallel, outside mu (the store may be remote).
+	flight singleflight.Group
 }
 
 type entry struct {
@@ -108,10 +113,26 @@ func (v *Vault) entry(householdID string, create bool) (*entry, error) {
 		return nil, errors.New("keystore: the household id is empty")
 	}
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	if e, ok := v.cache[householdID]; ok && v.fresh(e) {
+	e, ok := v.cache[householdID]
+	v.mu.Unlock()
+	if ok && v.fresh(e) {
 		return e, nil
 	}
+	flight := "get\x00" + householdID
+	if create {
+		flight = "create\x00" + householdID
+	}
+	r, err, _ := v.flight.Do(flight, func() (any, error) { return v.fetch(householdID, create) })
+	if err != nil {
+		return nil, err
+	}
+	return r.(*entry), nil
+}
+
+// fetch reads (or, with create, creates) the household's key from the
+// KeyStore and caches it. An erasure made on this Vault meanwhile wins over
+// a key read before it.
+func (v *Vault) fetch(householdID string, create bool) (*entry, error) {
 	read := v.now()
 	k, err := v.keys.Get(householdID)
 	if errors.Is(err, ErrNoKey) && create {
@@ -133,18 +154,21 @@ func (v *Vault) entry(householdID string, create bool) (*entry, error) {
 			return nil, fmt.Errorf("keystore: key of household %s: %w", householdID, err)
 		}
 	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if old, ok := v.cache[householdID]; ok && old.key.Erased() && !k.Erased() {
+		return old, nil
+	}
 	v.put(householdID, e)
 	return e, nil
 }
 
 // fresh reports whether a cached entry may be used without reading the
-// KeyStore again. Called with v.mu held.
+// KeyStore again.
 func (v *Vault) fresh(e *entry) bool {
 	return v.ttl <= 0 || e.key.Erased() || v.now().Sub(e.read) < v.ttl
 }
 
-// put caches e, dropping an arbitrary entry when the cache is full. Called
-// with v.mu held.
 func (v *Vault) put(householdID string, e *entry) {
 	if _, ok := v.cache[householdID]; !ok && len(v.cache) >= v.maxCache {
 		for k := range v.cache {
