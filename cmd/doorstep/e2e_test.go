@@ -511,6 +511,18 @@ func TestEndToEndOnPostgres(t *testing.T) {
 			t.Fatalf("doorstep %s printed no %q:\n%s", args[0], want, out.String())
 		}
 	}
+	// Pointed at a schema that holds no store, they say so and create nothing.
+	for _, tool := range []string{"verify", "rebuild"} {
+		var out, errb bytes.Buffer
+		err := run(ctx, []string{tool, "-data", tools, "-store", pg, "-store-schema", schema + "_typo"}, &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), "no Doorstep store") {
+			t.Fatalf("doorstep %s on an empty schema: %v", tool, err)
+		}
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1`, schema+"_typo").Scan(&n); err != nil || n != 0 {
+			t.Fatalf("doorstep %s created schema %s_typo (%d, %v)", tool, schema, n, err)
+		}
+	}
 	// After the rebuild the running node still answers, from the rebuilt
 	// read models.
 	if again := q.must(200, "GET", "/v1/households/chen", admin, nil); again["visit_count"].(float64) != 1 {

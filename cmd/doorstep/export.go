@@ -42,10 +42,8 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *format == "csv" && *household == "" && *problem == "" {
 		return usageError{"doorstep export: csv is for a trail; give -household or -problem / CSV 仅用于审计轨迹"}
 	}
-	if st.URL == "" {
-		if err := needStore(*data); err != nil {
-			return err
-		}
+	if err := needStoreAt(ctx, *data, *st); err != nil {
+		return err
 	}
 	rt, err := openRuntime(ctx, *data, *st, nil)
 	if err != nil {

@@ -26,10 +26,8 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if helpAsked(args) {
 		return nil
 	}
-	if st.URL == "" {
-		if err := needStore(*data); err != nil {
-			return err
-		}
+	if err := needStoreAt(ctx, *data, *st); err != nil {
+		return err
 	}
 	rt, err := openRuntime(ctx, *data, *st, nil)
 	if err != nil {

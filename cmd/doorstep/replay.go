@@ -32,10 +32,8 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if (*household == "") == (*problem == "") {
 		return usageError{"doorstep replay: give exactly one of -household or -problem / 请指定 -household 或 -problem 之一"}
 	}
-	if st.URL == "" {
-		if err := needStore(*data); err != nil {
-			return err
-		}
+	if err := needStoreAt(ctx, *data, *st); err != nil {
+		return err
 	}
 	rt, err := openRuntime(ctx, *data, *st, nil)
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/eventstore/postgres"
 	"github.com/doorstep/doorstep/eventstore/sqlite"
@@ -156,16 +158,42 @@ func storeFlags(fs *flag.FlagSet) *storeConfig {
 // one in dir, which must exist (a command that reads a store should not
 // create an empty one).
 func openStore(ctx context.Context, dir string, st storeConfig) (eventstore.Store, error) {
-	if st.URL != "" {
-		if !isPostgresURL(st.URL) {
-			return nil, usageError{fmt.Sprintf("doorstep: -store %q: give a postgres:// URL, or leave it empty for the embedded store / 存储地址无效", redactURL(st.URL))}
-		}
-		return postgres.Open(ctx, postgres.Config{URL: st.URL, Schema: st.Schema})
-	}
-	if err := needStore(dir); err != nil {
+	if err := needStoreAt(ctx, dir, st); err != nil {
 		return nil, err
 	}
+	if st.URL != "" {
+		return postgres.Open(ctx, postgres.Config{URL: st.URL, Schema: st.Schema})
+	}
 	return openEmbedded(ctx, dir)
+}
+
+// needStoreAt fails when st names no existing store: the embedded one in
+// dir, or the events table in the PostgreSQL schema (a command that reads
+// a store should not create an empty one).
+func needStoreAt(ctx context.Context, dir string, st storeConfig) error {
+	if st.URL == "" {
+		return needStore(dir)
+	}
+	if !isPostgresURL(st.URL) {
+		return usageError{fmt.Sprintf("doorstep: -store %q: give a postgres:// URL, or leave it empty for the embedded store / 存储地址无效", redactURL(st.URL))}
+	}
+	schema := st.Schema
+	if schema == "" {
+		schema = "doorstep"
+	}
+	conn, err := pgx.Connect(ctx, st.URL)
+	if err != nil {
+		return fmt.Errorf("PostgreSQL %s: %w", redactURL(st.URL), err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, pgx.Identifier{schema, "events"}.Sanitize()).Scan(&exists); err != nil {
+		return fmt.Errorf("PostgreSQL %s: %w", redactURL(st.URL), err)
+	}
+	if !exists {
+		return fmt.Errorf("no Doorstep store in schema %q of %s (check -store-schema, or start doorstep serve on it first) / 在 %s 的模式 %q 中未找到 Doorstep 存储", schema, redactURL(st.URL), redactURL(st.URL), schema)
+	}
+	return nil
 }
 
 func isPostgresURL(u string) bool {
