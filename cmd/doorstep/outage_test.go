@@ -174,7 +174,7 @@ func TestPostgresOutage(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 		if r.status != 200 {
-			t.Fatalf("profile of out%d after recovery: %d %s", w, r.status, r.body)
+			t.Fatalf("profile of out%d after recovery: %d %s\nserver log (tail):\n%s", w, r.status, r.body, lastBytes(p.errb.String(), 6000))
 		}
 		total += int(r.json(t)["visit_count"].(float64))
 	}
@@ -187,4 +187,12 @@ func TestPostgresOutage(t *testing.T) {
 	t.Logf("%d commands acknowledged, %d answered 503 with Retry-After while PostgreSQL was down, %d unanswered; all acknowledged events in the log once; read models caught up",
 		len(out.acked), out.unavailable, out.unknown)
 	p.stop()
+}
+
+// lastBytes returns the last n bytes of s.
+func lastBytes(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }

@@ -342,6 +342,7 @@ func openReadModelsPostgres(ctx context.Context, url, schema string, conns int) 
 		return nil, fmt.Errorf("read models: PostgreSQL URL %s: %w", redactURL(url), err)
 	}
 	cfg.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
+	postgres.BoundIdleTransactions(cfg.RuntimeParams)
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(conns)
 	db.SetMaxIdleConns(conns)

@@ -276,6 +276,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		if pc.MaxConns < int32(cfg.Writers)+4 {
 			pc.MaxConns = int32(cfg.Writers) + 4
 		}
+		BoundIdleTransactions(pc.ConnConfig.RuntimeParams)
 		if s.pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
 			return nil, fmt.Errorf("postgres: %w", err)
 		}
@@ -342,6 +343,24 @@ func (s *Store) wrapErr(what string, err error) error {
 		return fmt.Errorf("%w: postgres: %s: %v", eventstore.ErrUnavailable, what, err)
 	}
 	return fmt.Errorf("postgres: %s: %w", what, err)
+}
+
+// IdleTransactionTimeout is the idle_in_transaction_session_timeout the
+// store sets on its sessions (unless the connection string sets one). Readers
+// see only events below the oldest open transaction id (xid8 visibility), so
+// one session left idle inside a transaction — a client that hung or lost
+// track of it — would hold every reader back; the server ends such a session
+// after this long. No transaction of the store or of the read models is idle
+// between two statements for anywhere near that long.
+const IdleTransactionTimeout = "10s"
+
+// BoundIdleTransactions sets idle_in_transaction_session_timeout to
+// IdleTransactionTimeout in params unless it is set: for every pool whose
+// transactions run on the store's server (the read models' too).
+func BoundIdleTransactions(params map[string]string) {
+	if _, ok := params["idle_in_transaction_session_timeout"]; !ok {
+		params["idle_in_transaction_session_timeout"] = IdleTransactionTimeout
+	}
 }
 
 // Unavailable reports whether err, from pgx or database/sql over pgx, means
