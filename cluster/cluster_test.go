@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/doorstep/doorstep/cluster"
+	"github.com/doorstep/doorstep/internal/pgtest"
 )
 
 // childEnv, when set to a role name, makes the test binary a competing
@@ -22,19 +23,12 @@ import (
 // while it holds it.
 const childEnv = "DOORSTEP_CLUSTER_CHILD_ROLE"
 
-func connString() string {
-	if s := os.Getenv("DOORSTEP_TEST_POSTGRES"); s != "" {
-		return s
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
 func TestMain(m *testing.M) {
 	if role := os.Getenv(childEnv); role != "" {
 		var mu sync.Mutex
 		say := func(s string) { mu.Lock(); fmt.Println(s); mu.Unlock() }
 		say("ready")
-		err := cluster.Run(context.Background(), cluster.Config{ConnString: connString(), Name: role, Retry: 200 * time.Millisecond, Check: 200 * time.Millisecond},
+		err := cluster.Run(context.Background(), cluster.Config{ConnString: pgtest.SharedURL(), Name: role, Retry: 200 * time.Millisecond, Check: 200 * time.Millisecond},
 			func(ctx context.Context) error {
 				say("lead")
 				t := time.NewTicker(50 * time.Millisecond)
@@ -60,9 +54,9 @@ func mustReachPostgres(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, connString())
+	conn, err := pgx.Connect(ctx, pgtest.SharedURL())
 	if err != nil {
-		t.Fatalf("PostgreSQL is not reachable at %s: %v\nstart it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start (or run ./scripts/test, which does)", connString(), err)
+		t.Fatalf("PostgreSQL is not reachable at %s: %v\nstart it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start (or run ./scripts/test, which does)", pgtest.SharedURL(), err)
 	}
 	conn.Close(ctx)
 }
@@ -167,7 +161,7 @@ func TestSessionLossStopsTheTask(t *testing.T) {
 	defer cancel()
 	role := fmt.Sprintf("test-session-%d", time.Now().UnixNano())
 	events := make(chan string, 100)
-	cfg := cluster.Config{ConnString: connString(), Name: role, Retry: 100 * time.Millisecond, Check: 100 * time.Millisecond}
+	cfg := cluster.Config{ConnString: pgtest.SharedURL(), Name: role, Retry: 100 * time.Millisecond, Check: 100 * time.Millisecond}
 	var wg sync.WaitGroup
 	for i := 0; i < 2; i++ {
 		wg.Add(1)
@@ -192,7 +186,7 @@ func TestSessionLossStopsTheTask(t *testing.T) {
 		}
 	}
 	expect("lead")
-	conn, err := pgx.Connect(ctx, connString())
+	conn, err := pgx.Connect(ctx, pgtest.SharedURL())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,39 +5,18 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/doorstep/doorstep/internal/pgtest"
 	"github.com/jackc/pgx/v5"
 )
 
 // These tests run against the real PostgreSQL server of the machine
-// (DOORSTEP_TEST_POSTGRES, default below). They fail, never skip, when it is
+// (pgtest.SharedURL). They fail, never skip, when it is
 // down. Each test works in a fresh schema of its own, dropped afterwards.
-
-func tokensPGURL() string {
-	if s := os.Getenv("DOORSTEP_TEST_POSTGRES"); s != "" {
-		return s
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
-// tokensPGConn connects to the test database, failing the test with how to
-// start the server when it is not reachable. Closed at cleanup.
-func tokensPGConn(t *testing.T) *pgx.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, tokensPGURL())
-	if err != nil {
-		t.Fatalf("PostgreSQL is not reachable at %s: %v\nstart it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start (or run ./scripts/test, which does)", tokensPGURL(), err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
-}
 
 // tokensSchema returns a schema name no one uses yet (not created) and a
 // connection to inspect it; the schema is dropped when the test ends, after
@@ -47,7 +26,7 @@ func tokensSchema(t *testing.T) (string, *pgx.Conn) {
 	b := make([]byte, 8)
 	rand.Read(b)
 	schema := "tokens_test_" + hex.EncodeToString(b)
-	conn := tokensPGConn(t)
+	conn := pgtest.Connect(t)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -63,7 +42,7 @@ func tokensSchema(t *testing.T) (string, *pgx.Conn) {
 func openPGTokens(t *testing.T, schema string) (*Tokens, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	toks, err := OpenPostgresTokens(ctx, tokensPGURL(), schema)
+	toks, err := OpenPostgresTokens(ctx, pgtest.SharedURL(), schema)
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +285,7 @@ func TestPostgresTokensInvalidPrincipalWritesNothing(t *testing.T) {
 
 func TestPostgresTokensSchemaName(t *testing.T) {
 	for _, bad := range []string{"Doorstep", "1tokens", "tok-ens", "a;DROP SCHEMA public", `a"b`, "a b", "令牌", strings.Repeat("t", 64)} {
-		_, err := OpenPostgresTokens(context.Background(), tokensPGURL(), bad)
+		_, err := OpenPostgresTokens(context.Background(), pgtest.SharedURL(), bad)
 		if err == nil || !strings.Contains(err.Error(), "not a plain SQL identifier") {
 			t.Errorf("schema %q: %v, want a clear identifier error", bad, err)
 		}

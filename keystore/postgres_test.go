@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,33 +14,13 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/internal/pgtest"
 	"github.com/doorstep/doorstep/keystore"
 )
 
 // These tests run against the real PostgreSQL server of the machine
-// (DOORSTEP_TEST_POSTGRES, default below). They fail, never skip, when it is
+// (pgtest.SharedURL). They fail, never skip, when it is
 // down. Each test works in a fresh schema of its own, dropped afterwards.
-
-func pgURL() string {
-	if s := os.Getenv("DOORSTEP_TEST_POSTGRES"); s != "" {
-		return s
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
-// pgConn connects to the test database, failing the test with how to start
-// the server when it is not reachable. The connection is closed at cleanup.
-func pgConn(t *testing.T) *pgx.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, pgURL())
-	if err != nil {
-		t.Fatalf("PostgreSQL is not reachable at %s: %v\nstart it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start (or run ./scripts/test, which does)", pgURL(), err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
-}
 
 // freshSchema returns the name of a schema no one uses yet (not created),
 // and drops it when the test ends, after the stores opened later are closed.
@@ -50,7 +29,7 @@ func freshSchema(t *testing.T) string {
 	b := make([]byte, 8)
 	rand.Read(b)
 	schema := "keystore_test_" + hex.EncodeToString(b)
-	conn := pgConn(t)
+	conn := pgtest.Connect(t)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -66,7 +45,7 @@ func openPG(t *testing.T, schema string) *keystore.PostgresStore {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := keystore.OpenPostgres(ctx, pgURL(), schema)
+	s, err := keystore.OpenPostgres(ctx, pgtest.SharedURL(), schema)
 	if err != nil {
 		t.Fatalf("open PostgreSQL key store: %v", err)
 	}
@@ -82,7 +61,7 @@ func TestPostgresStoreContract(t *testing.T) {
 
 func TestPostgresSchemaName(t *testing.T) {
 	for _, bad := range []string{"Doorstep", "1keys", "key-store", "a;DROP SCHEMA public", `a"b`, "a b", "ключи", strings.Repeat("k", 64)} {
-		_, err := keystore.OpenPostgres(context.Background(), pgURL(), bad)
+		_, err := keystore.OpenPostgres(context.Background(), pgtest.SharedURL(), bad)
 		if err == nil || !strings.Contains(err.Error(), "not a plain SQL identifier") {
 			t.Errorf("schema %q: %v, want a clear identifier error", bad, err)
 		}
@@ -227,7 +206,7 @@ func TestPostgresConcurrentOpen(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			<-start
-			stores[i], errs[i] = keystore.OpenPostgres(ctx, pgURL(), schema)
+			stores[i], errs[i] = keystore.OpenPostgres(ctx, pgtest.SharedURL(), schema)
 		}()
 	}
 	close(start)
@@ -307,7 +286,7 @@ func TestPostgresEraseDropsSecret(t *testing.T) {
 	if err := v.Erase("h2"); err != nil { // never had a key: a tombstone
 		t.Fatal(err)
 	}
-	conn := pgConn(t)
+	conn := pgtest.Connect(t)
 	ctx := context.Background()
 	rows, err := conn.Query(ctx, `SELECT household_id, key_id, secret IS NULL, erased_at IS NOT NULL FROM `+schema+`.data_keys ORDER BY household_id`)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/doorstep/doorstep/internal/pgtest"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -453,21 +454,28 @@ func step(t *testing.T, name string, f func()) {
 	f()
 }
 
+// sharedSchema returns the machine's shared PostgreSQL (failing the test,
+// with how to start it, when it is down), a connection to it and a fresh
+// schema name, dropped after the test and its processes are done.
+func sharedSchema(t *testing.T, prefix string) (url string, conn *pgx.Conn, schema string) {
+	t.Helper()
+	conn = pgtest.Connect(t)
+	schema = fmt.Sprintf("%s_%d", prefix, time.Now().UnixNano())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return pgtest.SharedURL(), conn, schema
+}
+
 // TestEndToEndOnPostgres runs serve on the machine's PostgreSQL (its own
 // schema), records a visit, restarts, and finds it again.
 func TestEndToEndOnPostgres(t *testing.T) {
-	pg := "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	if u := os.Getenv("DOORSTEP_TEST_POSTGRES"); u != "" {
-		pg = u
-	}
-	schema := fmt.Sprintf("e2e_%d", time.Now().UnixNano())
+	pg, conn, schema := sharedSchema(t, "e2e")
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, pg)
-	if err != nil {
-		t.Fatalf("PostgreSQL is needed at %s: %v", pg, err)
-	}
-	defer conn.Close(ctx)
-	t.Cleanup(func() { _, _ = conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE") })
 	dir := t.TempDir()
 	p := start(t, dir, "-store", pg, "-store-schema", schema)
 	admin := p.token

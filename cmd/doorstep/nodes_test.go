@@ -4,14 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/doorstep/doorstep/eventstore"
 )
@@ -25,18 +22,8 @@ import (
 // command is in the log once and every event was applied to the read models
 // exactly once.
 func TestSeveralNodes(t *testing.T) {
-	pg := "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	if u := os.Getenv("DOORSTEP_TEST_POSTGRES"); u != "" {
-		pg = u
-	}
-	schema := fmt.Sprintf("nodes_%d", time.Now().UnixNano())
+	pg, conn, schema := sharedSchema(t, "nodes")
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, pg)
-	if err != nil {
-		t.Fatalf("PostgreSQL is needed at %s: %v (./scripts/test starts it)", pg, err)
-	}
-	defer conn.Close(ctx)
-	t.Cleanup(func() { _, _ = conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE") })
 
 	const runs = "this node runs them"
 	var nodes []*proc

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -212,33 +211,9 @@ func TestDemoOnPostgres(t *testing.T) {
 	began := time.Now()
 	defer func() { t.Logf("TestDemoOnPostgres took %s", time.Since(began).Round(100*time.Millisecond)) }()
 
-	pg := "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	if u := os.Getenv("DOORSTEP_TEST_POSTGRES"); u != "" {
-		pg = u
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, pg)
-	if err == nil {
-		err = conn.Ping(ctx)
-	}
-	if err != nil {
-		t.Fatalf("PostgreSQL is needed at %s: %v\nstart it with\n  pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n(./scripts/test does this) or point DOORSTEP_TEST_POSTGRES at a server", pg, err)
-	}
-	var rnd [6]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		t.Fatal(err)
-	}
-	schema := "demo_" + hex.EncodeToString(rnd[:])
-	// Registered before the demo starts, so it runs after the demo is gone.
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		conn.Close(ctx)
-	})
+	// Registered before the demo starts, so the schema is dropped after
+	// the demo is gone.
+	pg, conn, schema := sharedSchema(t, "demo")
 
 	work := t.TempDir()
 	data := filepath.Join(work, "doorstep-demo")

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -15,33 +14,16 @@ import (
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/eventstore/postgres"
 	"github.com/doorstep/doorstep/eventstore/storetest"
+	"github.com/doorstep/doorstep/internal/pgtest"
 )
 
 // The tests run against the real server named by DOORSTEP_TEST_POSTGRES;
 // each test works in a schema of its own, dropped at the end.
-const defaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-func testURL() string {
-	if u := os.Getenv("DOORSTEP_TEST_POSTGRES"); u != "" {
-		return u
-	}
-	return defaultURL
-}
+func testURL() string { return pgtest.SharedURL() }
 
 // mustServer fails the test, saying how to start PostgreSQL, when the
 // server cannot be reached. These tests never skip.
-func mustServer(tb testing.TB) {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, testURL())
-	if err != nil {
-		tb.Fatalf("PostgreSQL is not reachable at %s: %v\n"+
-			"Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n"+
-			"or point DOORSTEP_TEST_POSTGRES at a server (trust auth, an existing database).", testURL(), err)
-	}
-	conn.Close(ctx)
-}
+func mustServer(tb testing.TB) { pgtest.Connect(tb) }
 
 // newSchema returns a fresh schema name and drops the schema when the test ends.
 func newSchema(tb testing.TB) string {

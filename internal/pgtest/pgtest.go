@@ -141,3 +141,29 @@ func (s *Server) stop(mode string) error {
 	s.started = false
 	return nil
 }
+
+// SharedURL is the machine's shared PostgreSQL server the tests use:
+// DOORSTEP_TEST_POSTGRES, or the local server's test database.
+func SharedURL() string {
+	if u := os.Getenv("DOORSTEP_TEST_POSTGRES"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+// Connect connects to SharedURL, closed at the end of the test. When the
+// server cannot be reached it fails the test (never skips), saying how to
+// start it.
+func Connect(tb testing.TB) *pgx.Conn {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, SharedURL())
+	if err != nil {
+		tb.Fatalf("PostgreSQL is not reachable at %s: %v\n"+
+			"start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n"+
+			"(./scripts/test does this), or point DOORSTEP_TEST_POSTGRES at a server (trust auth, an existing database)", SharedURL(), err)
+	}
+	tb.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}

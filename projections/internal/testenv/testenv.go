@@ -5,7 +5,7 @@
 // production on the embedded store) unless the environment variable
 // DOORSTEP_TEST_READMODELS is "postgres": then every environment's read
 // models live in a fresh schema of the PostgreSQL server at
-// DOORSTEP_TEST_POSTGRES (default PostgresURL), dropped at the end of the
+// DOORSTEP_TEST_POSTGRES (pgtest.SharedURL), dropped at the end of the
 // test. The event log stays the embedded SQLite store in both cases.
 // PostgreSQL requested but unreachable fails the test; it is never skipped.
 package testenv
@@ -29,6 +29,7 @@ import (
 	"github.com/doorstep/doorstep/domain/calendar"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/eventstore/sqlite"
+	"github.com/doorstep/doorstep/internal/pgtest"
 	"github.com/doorstep/doorstep/projections"
 )
 
@@ -80,9 +81,6 @@ const ReadModelsEnv = "DOORSTEP_TEST_READMODELS"
 // PostgresEnv is the environment variable that overrides PostgresURL.
 const PostgresEnv = "DOORSTEP_TEST_POSTGRES"
 
-// PostgresURL is the PostgreSQL server the tests use by default.
-const PostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
 // OnPostgres reports whether ReadModelsEnv asks for PostgreSQL; it fails
 // the test on a value it does not know.
 func OnPostgres(tb testing.TB) bool {
@@ -122,12 +120,7 @@ func openReadModels(tb testing.TB, path string) (*sql.DB, projections.Dialect, s
 }
 
 // URL returns the URL of the tests' PostgreSQL server.
-func URL() string {
-	if u := os.Getenv(PostgresEnv); u != "" {
-		return u
-	}
-	return PostgresURL
-}
+func URL() string { return pgtest.SharedURL() }
 
 // Postgres creates a fresh schema on the tests' PostgreSQL server, whatever
 // ReadModelsEnv says, and returns a database/sql pool (pgx) whose search
