@@ -153,6 +153,23 @@ func (s *Server) waitFor(r *nethttp.Request, names ...string) error {
 }
 
 // intParam parses an optional non-negative integer parameter.
+// page reads limit (default 100, at most Config.MaxPageSize) and offset.
+func (s *Server) page(q map[string][]string) (limit, offset int, err error) {
+	if limit, err = intParam(q, "limit"); err != nil {
+		return 0, 0, err
+	}
+	if offset, err = intParam(q, "offset"); err != nil {
+		return 0, 0, err
+	}
+	if limit == 0 {
+		limit = 100
+	}
+	if limit > s.cfg.MaxPageSize {
+		return 0, 0, newErr(ErrBadRequest, "invalid_limit", "limit", fmt.Sprintf("limit must be at most %d", s.cfg.MaxPageSize), fmt.Sprintf("limit 不能超过 %d", s.cfg.MaxPageSize))
+	}
+	return limit, offset, nil
+}
+
 func intParam(q map[string][]string, name string) (int, error) {
 	v := ""
 	if vs := q[name]; len(vs) > 0 {
@@ -304,17 +321,8 @@ func (s *Server) householdList(w nethttp.ResponseWriter, r *nethttp.Request, ove
 			return err
 		}
 	}
-	if f.Limit, err = intParam(q, "limit"); err != nil {
+	if f.Limit, f.Offset, err = s.page(q); err != nil {
 		return err
-	}
-	if f.Offset, err = intParam(q, "offset"); err != nil {
-		return err
-	}
-	if f.Limit == 0 {
-		f.Limit = 100
-	}
-	if f.Limit > s.cfg.MaxPageSize {
-		return newErr(ErrBadRequest, "invalid_limit", "limit", fmt.Sprintf("limit must be at most %d", s.cfg.MaxPageSize), fmt.Sprintf("limit 不能超过 %d", s.cfg.MaxPageSize))
 	}
 	if err := s.waitFor(r, profile.Name); err != nil {
 		return err
@@ -789,17 +797,8 @@ func (s *Server) listAlerts(w nethttp.ResponseWriter, r *nethttp.Request) error 
 		return err
 	}
 	f.Stage = domain.AlertStage(stage)
-	if f.Limit, err = intParam(q, "limit"); err != nil {
+	if f.Limit, f.Offset, err = s.page(q); err != nil {
 		return err
-	}
-	if f.Offset, err = intParam(q, "offset"); err != nil {
-		return err
-	}
-	if f.Limit == 0 {
-		f.Limit = 100
-	}
-	if f.Limit > s.cfg.MaxPageSize {
-		return newErr(ErrBadRequest, "invalid_limit", "limit", fmt.Sprintf("limit must be at most %d", s.cfg.MaxPageSize), fmt.Sprintf("limit 不能超过 %d", s.cfg.MaxPageSize))
 	}
 	if err := s.waitFor(r, alerts.Name); err != nil {
 		return err
