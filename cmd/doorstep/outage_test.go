@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -174,7 +176,7 @@ func TestPostgresOutage(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 		if r.status != 200 {
-			t.Fatalf("profile of out%d after recovery: %d %s\nserver log (tail):\n%s", w, r.status, r.body, lastBytes(p.errb.String(), 6000))
+			t.Fatalf("profile of out%d after recovery: %d %s\n%s", w, r.status, r.body, diagnose(p, pg.URL(), admin))
 		}
 		total += int(r.json(t)["visit_count"].(float64))
 	}
@@ -187,6 +189,54 @@ func TestPostgresOutage(t *testing.T) {
 	t.Logf("%d commands acknowledged, %d answered 503 with Retry-After while PostgreSQL was down, %d unanswered; all acknowledged events in the log once; read models caught up",
 		len(out.acked), out.unavailable, out.unknown)
 	p.stop()
+}
+
+// diagnose gathers, for a failure after the outage, what tells a stalled
+// projection apart from a held-back log: /readyz, the checkpoints, the
+// server's open sessions and transactions, the server log's tail and a dump
+// of every goroutine of the doorstep process (it is ended by SIGQUIT).
+func diagnose(p *proc, url, token string) string {
+	var b strings.Builder
+	r := p.call("GET", "/readyz", token, nil)
+	fmt.Fprintf(&b, "/readyz: %d %s\n", r.status, r.body)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if conn, err := pgx.Connect(ctx, url); err != nil {
+		fmt.Fprintf(&b, "cannot connect to PostgreSQL to diagnose: %v\n", err)
+	} else {
+		defer conn.Close(ctx)
+		dump := func(title, q string) {
+			fmt.Fprintf(&b, "%s:\n", title)
+			rows, err := conn.Query(ctx, q)
+			if err != nil {
+				fmt.Fprintf(&b, "  %v\n", err)
+				return
+			}
+			defer rows.Close()
+			for rows.Next() {
+				vals, err := rows.Values()
+				if err != nil {
+					fmt.Fprintf(&b, "  %v\n", err)
+					return
+				}
+				fmt.Fprintf(&b, "  %v\n", vals)
+			}
+		}
+		dump("xmin now", `SELECT pg_snapshot_xmin(pg_current_snapshot())::text, pg_current_snapshot()::text`)
+		dump("checkpoints (name, hi, lo, events)", `SELECT name, hi, lo, events FROM doorstep.projection_checkpoints ORDER BY name`)
+		dump("last events (transaction_id, seq, type)", `SELECT transaction_id::text, seq, type FROM doorstep.events ORDER BY transaction_id DESC, seq DESC LIMIT 5`)
+		dump("sessions (pid, state, backend_xid, backend_xmin, xact_start, wait_event_type, wait_event, query)",
+			`SELECT pid, state, backend_xid::text, backend_xmin::text, xact_start, wait_event_type, wait_event, left(query, 120)
+			   FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`)
+		dump("locks not granted and advisory locks", `SELECT pid, locktype, mode, granted, objid FROM pg_locks WHERE NOT granted OR locktype = 'advisory'`)
+	}
+	before := len(p.errb.String())
+	if err := p.cmd.Process.Signal(syscall.SIGQUIT); err == nil {
+		_ = p.cmd.Wait()
+	}
+	all := p.errb.String()
+	fmt.Fprintf(&b, "server log (tail):\n%s\ngoroutines of doorstep serve (SIGQUIT):\n%s", lastBytes(all[:before], 6000), all[before:])
+	return b.String()
 }
 
 // lastBytes returns the last n bytes of s.
