@@ -664,8 +664,14 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		drain:
 			for {
+				// A closed channel would answer at once forever: leave it
+				// to the select above, which returns the subscription's
+				// error on the next turn.
 				select {
-				case <-sub.C:
+				case _, ok := <-sub.C:
+					if !ok {
+						break drain
+					}
 				default:
 					break drain
 				}

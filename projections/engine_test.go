@@ -249,3 +249,68 @@ func TestPostgresRebind(t *testing.T) {
 		t.Error("SQLite rebind changed the query")
 	}
 }
+
+// endingStore is a real store whose live subscription delivers one page of
+// events and then ends with an error, as a subscription does when the
+// database goes away (PostgreSQL restarting).
+type endingStore struct {
+	eventstore.Store
+}
+
+var errGone = errors.New("injected: the server went away")
+
+type onePageThenGone struct {
+	s     eventstore.Store
+	calls atomic.Int32
+}
+
+func (r *onePageThenGone) ReadAll(ctx context.Context, _ eventstore.Position, limit int) ([]eventstore.Event, error) {
+	if r.calls.Add(1) > 1 {
+		return nil, errGone
+	}
+	return r.s.ReadAll(ctx, eventstore.Position{}, limit)
+}
+
+func (s endingStore) Subscribe(ctx context.Context, after eventstore.Position, f eventstore.Filter) (*eventstore.Subscription, error) {
+	woken := make(chan struct{})
+	close(woken)
+	sub := eventstore.Follow(ctx, &onePageThenGone{s: s.Store}, func() <-chan struct{} { return woken }, after, f, eventstore.FollowOptions{})
+	// Hand the subscription over only once it has ended: its channel then
+	// holds the page and is closed.
+	for sub.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	return sub, nil
+}
+
+// TestRunEndsWhenSubscriptionEnds: when the live subscription ends with an
+// error right after delivering events, Run returns that error (so that its
+// supervisor can restart it) instead of spinning on the closed channel.
+func TestRunEndsWhenSubscriptionEnds(t *testing.T) {
+	ctx := context.Background()
+	env := testenv.New(t)
+	appendN(t, env.Store, 5)
+	a := &seen{name: "a"}
+	e, err := projections.New(projections.Config{DB: env.DB, Dialect: env.Dialect, Store: endingStore{env.Store}, BatchSize: 100}, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errGone) {
+			t.Fatalf("Run returned %v, want the subscription's error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its subscription ended (spinning on the closed channel?)")
+	}
+	if _, n := count(t, e, "a"); n != 5 {
+		t.Fatalf("projection a applied %d events before the subscription ended, want 5", n)
+	}
+}

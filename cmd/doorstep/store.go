@@ -97,7 +97,10 @@ func runSelfcheck(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	for i := 0; i < 3; i++ {
 		select {
-		case e := <-sub.C:
+		case e, ok := <-sub.C:
+			if !ok {
+				return fmt.Errorf("subscription ended after %d of 3 events: %v", i, sub.Err())
+			}
 			if e.ID != evs[i].ID {
 				return fmt.Errorf("subscription delivered %s, want %s", e.ID, evs[i].ID)
 			}
