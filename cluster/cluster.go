@@ -146,13 +146,35 @@ func tryLead(ctx context.Context, cfg Config, key int64, log *slog.Logger, lead 
 			if err != nil && ctx.Err() == nil {
 				log.Warn("leader election: lost the PostgreSQL session; stopping the task", "err", err)
 				stop(fmt.Errorf("cluster: lost leadership of %s: %w", cfg.Name, err))
-				<-done
+				awaitStop(done, log)
 				return err
 			}
 		case <-ctx.Done():
 			stop(nil)
-			<-done
+			awaitStop(done, log)
 			return nil
+		}
+	}
+}
+
+// stopWarning is how long a task may take to return after its context was
+// cancelled before awaitStop logs that it has not.
+var stopWarning = 10 * time.Second
+
+// awaitStop waits for a cancelled task to return. A task that ignores its
+// context would keep this process from competing again; that is a bug in
+// the task, and the log says so every stopWarning until it returns.
+func awaitStop(done <-chan error, log *slog.Logger) {
+	t := time.NewTicker(stopWarning)
+	defer t.Stop()
+	start := time.Now()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			log.Error("leader election: the task has not stopped since its context was cancelled; this process cannot compete again until it does",
+				"waiting", time.Since(start).Round(time.Second).String())
 		}
 	}
 }

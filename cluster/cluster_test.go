@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
@@ -210,4 +211,89 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("Run(%+v) = %v, want a configuration error", c, err)
 		}
 	}
+}
+
+// TestStuckTaskIsLogged: a task that does not return when its session is
+// lost keeps the process from competing again; the log says so until it
+// returns, and afterwards the process leads again.
+func TestStuckTaskIsLogged(t *testing.T) {
+	mustReachPostgres(t)
+	defer cluster.SetStopWarning(100 * time.Millisecond)()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	role := fmt.Sprintf("test-stuck-%d", time.Now().UnixNano())
+	var logb syncBuf
+	log := slog.New(slog.NewTextHandler(&logb, nil))
+	cfg := cluster.Config{ConnString: pgtest.SharedURL(), Name: role, Retry: 100 * time.Millisecond, Check: 100 * time.Millisecond, Logger: log}
+	release := make(chan struct{})
+	terms := make(chan int, 10)
+	var term int
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cluster.Run(ctx, cfg, func(lctx context.Context) error {
+			term++
+			terms <- term
+			if term == 1 {
+				<-release // ignores lctx
+			} else {
+				<-lctx.Done()
+			}
+			return lctx.Err()
+		})
+	}()
+	if got := <-terms; got != 1 {
+		t.Fatalf("first term %d", got)
+	}
+	conn, err := pgx.Connect(ctx, pgtest.SharedURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks
+		WHERE locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = $1`, cluster.LockKey(role)).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("terminate the leader's session: %d sessions, %v", n, err)
+	}
+	const msg = "the task has not stopped since its context was cancelled"
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logb.String(), msg) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning about the stuck task in the log:\n%s", logb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case got := <-terms:
+		t.Fatalf("term %d started while the first task was still running", got)
+	default:
+	}
+	close(release)
+	select {
+	case got := <-terms:
+		if got != 2 {
+			t.Fatalf("second term %d", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the process did not lead again after the stuck task returned")
+	}
+	cancel()
+	<-done
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
