@@ -120,7 +120,11 @@ func TestPostgresOutage(t *testing.T) {
 	if err := pg.Stop(); err != nil {
 		t.Fatal(err)
 	}
+	down := time.Now()
 	waitFor("503 answers while PostgreSQL is down", func() bool { return out.unavailable >= 5 })
+	// Stay down long enough for every part to notice: the elected node's
+	// session check (1 s), the pools, the live subscription.
+	time.Sleep(time.Until(down.Add(3 * time.Second)))
 	// Queries read the read models in PostgreSQL: they too answer 503.
 	if r := p.call("GET", "/v1/households/out0", admin, nil); r.status != 503 || r.header.Get("Retry-After") == "" {
 		t.Errorf("profile read while PostgreSQL is down: %d (Retry-After %q) %s; want 503 with Retry-After", r.status, r.header.Get("Retry-After"), r.body)
