@@ -80,7 +80,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func generateTown(ctx context.Context, rt *runtime, seed uint64, n int, stdout io.Writer) error {
 	cfg := town.DefaultConfig(seed, n)
 	cfg.Sealer = rt.vault
-	loc := rt.app.Calendar().Location()
+	cfg.Calendar = rt.cal
+	loc := rt.cal.Location()
 	now := time.Now().In(loc)
 	cfg.Location = loc
 	cfg.Start = time.Date(now.Year(), 1, 1, 0, 0, 0, 0, loc)

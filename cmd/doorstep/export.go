@@ -23,6 +23,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	data := dataFlag(fs)
 	st := storeFlags(fs)
+	calendarFlag(fs, st)
 	household := fs.String("household", "", "export this household's audit trail / 导出该家庭的审计轨迹")
 	problem := fs.String("problem", "", "export this problem's audit trail / 导出该问题的审计轨迹")
 	format := fs.String("format", "jsonl", "jsonl or csv (csv only for a trail) / 导出格式")

@@ -18,6 +18,7 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.SetOutput(stderr)
 	data := dataFlag(fs)
 	st := storeFlags(fs)
+	calendarFlag(fs, st)
 	only := fs.String("projection", "", "comma-separated projections to rebuild (default: all) / 要重建的投影（默认全部）")
 	batch := fs.Int("batch", 0, "events per batch (default: the engine's) / 每批事件数")
 	if err := parseFlags(fs, args); err != nil {

@@ -20,6 +20,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	data := dataFlag(fs)
 	st := storeFlags(fs)
+	calendarFlag(fs, st)
 	household := fs.String("household", "", "household id / 家庭编号")
 	problem := fs.String("problem", "", "problem id / 问题编号")
 	at := fs.String("at", "", "as of this date (YYYY-MM-DD, end of that day in Asia/Shanghai) or RFC 3339 instant; default now / 截至日期或时刻")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/cluster"
+	"github.com/doorstep/doorstep/domain/calendar"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/eventstore/postgres"
 	dhttp "github.com/doorstep/doorstep/http"
@@ -39,6 +40,7 @@ type runtime struct {
 	vault  *keystore.Vault
 	access *dhttp.AccessLog
 	app    *app.Service
+	cal    *calendar.Calendar // the working-day calendar the service and the projections use
 	db     *sql.DB
 	rdb    *sql.DB // read-model connections of the queries, apart from the engine's writer
 	engine *projections.Engine
@@ -74,6 +76,9 @@ func (rt *runtime) supervisor(s deadline.Subject) string {
 // directory (URL empty) or PostgreSQL (URL postgres://…, tables in Schema).
 type storeConfig struct {
 	URL, Schema string
+	// Calendar is a file with more years of the working-day calendar
+	// (-calendar); empty: the shipped years only.
+	Calendar string
 }
 
 // openRuntime opens everything in dir (and the store st); log receives the
@@ -84,8 +89,12 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	cal, err := loadCalendar(st.Calendar)
+	if err != nil {
+		return nil, err
+	}
+	warnCalendarGap(log, cal, time.Now())
 	var s eventstore.Store
-	var err error
 	embedded := st.URL == ""
 	switch {
 	case embedded:
@@ -100,7 +109,7 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	rt := &runtime{dir: dir, store: s}
+	rt := &runtime{dir: dir, store: s, cal: cal}
 	schema := st.Schema
 	if !embedded {
 		if schema == "" {
@@ -141,7 +150,7 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 		return fail(err)
 	}
 	rt.closer = append(rt.closer, rt.access.Close)
-	if rt.app, err = app.New(app.Config{Store: s, Sealer: rt.vault}); err != nil {
+	if rt.app, err = app.New(app.Config{Store: s, Sealer: rt.vault, Calendar: cal}); err != nil {
 		return fail(err)
 	}
 	eventsPath := filepath.Join(dir, "events.db")
@@ -183,7 +192,6 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 		counter = c
 		rt.closer = append(rt.closer, closeCounter)
 	}
-	cal := rt.app.Calendar()
 	ps := readmodels.All(rt.app.Policies(), cal, cal.Location())
 	profiles := profile.NewReader(rt.rdb, dialect)
 	if embedded {

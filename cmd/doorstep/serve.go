@@ -34,6 +34,7 @@ func addServeFlags(fs *flag.FlagSet, defData string) *serveFlags {
 	fs.StringVar(&f.addr, "addr", envOr("DOORSTEP_ADDR", def.Addr), "listen address host:port; port 0 picks a free port (env DOORSTEP_ADDR) / 监听地址")
 	fs.StringVar(&f.data, "data", envOr("DOORSTEP_DATA", defData), "data directory: events, tokens, keys (env DOORSTEP_DATA) / 数据目录")
 	f.store = storeFlags(fs)
+	calendarFlag(fs, f.store)
 	fs.StringVar(&f.logLevel, "log-level", envOr("DOORSTEP_LOG_LEVEL", "info"), "debug, info, warn or error (env DOORSTEP_LOG_LEVEL) / 日志级别")
 	fs.StringVar(&f.logFormat, "log-format", envOr("DOORSTEP_LOG_FORMAT", "json"), "json or text (env DOORSTEP_LOG_FORMAT) / 日志格式")
 	fs.StringVar(&f.debugAddr, "debug-addr", envOr("DOORSTEP_DEBUG_ADDR", ""), "if set, serve Go profiling (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060 (env DOORSTEP_DEBUG_ADDR) / 性能分析地址")

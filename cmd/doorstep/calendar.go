@@ -1,0 +1,96 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/doorstep/doorstep/domain/calendar"
+)
+
+// calendarFlag adds -calendar (env DOORSTEP_CALENDAR) to fs, storing the
+// path in st. Every command that computes deadlines takes it.
+func calendarFlag(fs *flag.FlagSet, st *storeConfig) {
+	fs.StringVar(&st.Calendar, "calendar", envOr("DOORSTEP_CALENDAR", ""),
+		"YAML or JSON file with more years of the official working-day calendar (e.g. next year's State Council notice); a year given there replaces the shipped one (env DOORSTEP_CALENDAR) / 补充的工作日历文件（如下一年的国务院放假通知）")
+}
+
+// loadCalendar returns the shipped calendar (2025, 2026) with the years of
+// the file at path added; a year in the file replaces the shipped one (a
+// corrected notice). An empty path gives the shipped calendar.
+func loadCalendar(path string) (*calendar.Calendar, error) {
+	shipped, err := calendar.Shipped()
+	if err != nil {
+		return nil, fmt.Errorf("calendar: the shipped data: %w", err)
+	}
+	var extra []calendar.Year
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, usageError{fmt.Sprintf("doorstep: -calendar %s: %v; give a readable YAML or JSON file / 无法读取日历文件", path, err)}
+		}
+		if extra, err = calendar.Parse(b); err != nil {
+			return nil, usageError{fmt.Sprintf("doorstep: -calendar %s: %v; each year needs year, off (holidays) and work (make-up working days) as YYYY-MM-DD or YYYY-MM-DD/YYYY-MM-DD, as in domain/calendar/data / 日历文件格式错误", path, err)}
+		}
+		if len(extra) == 0 {
+			return nil, usageError{fmt.Sprintf("doorstep: -calendar %s: the file holds no year / 日历文件中没有任何年份", path)}
+		}
+	}
+	years := slices.Clone(extra)
+	for _, y := range shipped {
+		if !slices.ContainsFunc(extra, func(e calendar.Year) bool { return e.Year == y.Year }) {
+			years = append(years, y)
+		}
+	}
+	loc, err := calendar.LoadLocation(calendar.DefaultTimeZone)
+	if err != nil {
+		return nil, err
+	}
+	cal, err := calendar.New(loc, years...)
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("doorstep: -calendar %s: %v / 日历数据有误", path, err)}
+	}
+	return cal, nil
+}
+
+// calendarWarningDays is how long before the end of a year a missing next
+// year is reported.
+const calendarWarningDays = 60
+
+// calendarGap names the years around now that the calendar lacks and that
+// deadlines will soon need: this year, and next year within
+// calendarWarningDays of the end of this one. Empty when none is missing.
+func calendarGap(cal *calendar.Calendar, now time.Time) []int {
+	covered := cal.Years()
+	now = now.In(cal.Location())
+	var missing []int
+	if !slices.Contains(covered, now.Year()) {
+		missing = append(missing, now.Year())
+	}
+	endOfYear := time.Date(now.Year()+1, 1, 1, 0, 0, 0, 0, cal.Location())
+	if endOfYear.Sub(now) <= calendarWarningDays*24*time.Hour && !slices.Contains(covered, now.Year()+1) {
+		missing = append(missing, now.Year()+1)
+	}
+	return missing
+}
+
+// warnCalendarGap logs, at start, the years deadlines will need and the
+// calendar lacks: assignments whose time limit runs into such a year are
+// refused and their deadlines are not watched until the year is loaded.
+func warnCalendarGap(log *slog.Logger, cal *calendar.Calendar, now time.Time) {
+	missing := calendarGap(cal, now)
+	if len(missing) == 0 {
+		return
+	}
+	ys := make([]string, len(missing))
+	for i, y := range missing {
+		ys[i] = fmt.Sprint(y)
+	}
+	list := strings.Join(ys, ", ")
+	log.Warn("the working-day calendar has no data for "+list+": working-day time limits that run into it are refused and their deadlines are not watched; load the official notice with -calendar FILE and restart / 工作日历缺少 "+list+" 年的数据：跨入该年的工作日时限将被拒绝，其期限也不会被监视；请用 -calendar 加载官方通知后重启",
+		"covered", cal.Years(), "missing", missing)
+}
