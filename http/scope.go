@@ -74,6 +74,17 @@ func (r *scopeResolver) stream(ctx context.Context, stream string, fresh bool) (
 		}
 		if len(page) < 500 {
 			e.loaded, e.stale = true, false
+			if !e.sc.exists {
+				// Keep only streams that exist: a request naming an
+				// unknown id must not grow the cache. Without an entry
+				// the next request reads the store again, which also
+				// finds a stream created meanwhile.
+				r.mu.Lock()
+				if r.cache[stream] == e {
+					delete(r.cache, stream)
+				}
+				r.mu.Unlock()
+			}
 			return e.sc, nil
 		}
 	}
