@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/doorstep/doorstep/domain"
@@ -349,6 +350,9 @@ type Counts struct {
 type Reader struct {
 	db *sql.DB
 	d  projections.Dialect
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt // Open's statements by text (at most 64 filter shapes), prepared on first use
 }
 
 // NewReader returns a reader over the read-model database.
@@ -357,6 +361,25 @@ func NewReader(db *sql.DB, d projections.Dialect) *Reader {
 		d = projections.SQLite
 	}
 	return &Reader{db: db, d: d}
+}
+
+// stmt returns query (with ? placeholders) prepared once: the alert list
+// is read often, and parsing its SQL cost as much as running it.
+func (r *Reader) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if st, ok := r.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := r.db.PrepareContext(ctx, r.d.Rebind(query))
+	if err != nil {
+		return nil, err
+	}
+	if r.stmts == nil {
+		r.stmts = map[string]*sql.Stmt{}
+	}
+	r.stmts[query] = st
+	return st, nil
 }
 
 // ErrInvalidFilter: the filter cannot be run as given.
@@ -386,7 +409,11 @@ func (r *Reader) Open(ctx context.Context, f Filter, now time.Time) ([]Alert, er
 	}
 	q += ` ORDER BY due, stream, kind LIMIT ? OFFSET ?`
 	args = append(args, f.Limit, f.Offset)
-	rows, err := r.db.QueryContext(ctx, r.d.Rebind(q), args...)
+	st, err := r.stmt(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("alerts: list: %w", err)
+	}
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, fmt.Errorf("alerts: list: %w", err)
 	}
