@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/doorstep/doorstep/domain/calendar"
+	"github.com/doorstep/doorstep/eventstore"
 )
 
 // writeCalendar writes a calendar file holding the given years with no
@@ -162,4 +165,43 @@ func mustDefault(t *testing.T) *calendar.Calendar {
 		t.Fatal(err)
 	}
 	return cal
+}
+
+// TestDemoTownPastTheCalendar: on a day past the calendar's last year the
+// demo's town still generates, its history ending with that year, and says
+// so; with the later year loaded it runs up to the day.
+func TestDemoTownPastTheCalendar(t *testing.T) {
+	ctx := context.Background()
+	cal := mustDefault(t)
+	last := cal.Years()[len(cal.Years())-1]
+	day := time.Date(last+1, 2, 10, 12, 0, 0, 0, cal.Location())
+	for _, file := range []string{"", writeCalendar(t, last+1)} {
+		rt, err := openRuntime(ctx, t.TempDir(), storeConfig{Calendar: file}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if err := generateTown(ctx, rt, 7, 60, day, &out); err != nil {
+			rt.Close()
+			t.Fatalf("calendar file %q: %v\n%s", file, err, out.String())
+		}
+		evs, err := rt.store.ReadAll(ctx, eventstore.Position{}, 1<<20)
+		rt.Close()
+		if err != nil || len(evs) == 0 {
+			t.Fatalf("calendar file %q: %d events, %v", file, len(evs), err)
+		}
+		latest := evs[0].Metadata.OccurredAt
+		for _, e := range evs {
+			if e.Metadata.OccurredAt.After(latest) {
+				latest = e.Metadata.OccurredAt
+			}
+		}
+		said := strings.Contains(out.String(), fmt.Sprintf("the working-day calendar ends with %d", last))
+		if file == "" && (!said || latest.In(cal.Location()).Year() != last) {
+			t.Fatalf("without a calendar for %d: latest event %s, said so %v:\n%s", last+1, latest, said, out.String())
+		}
+		if file != "" && (said || latest.In(cal.Location()).Year() != last+1) {
+			t.Fatalf("with a calendar for %d: latest event %s, said it stops %v:\n%s", last+1, latest, said, out.String())
+		}
+	}
 }

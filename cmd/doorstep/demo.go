@@ -50,7 +50,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		rt.secretaries = sec
 		rt.mu.Unlock()
 		if head.IsZero() {
-			if err := generateTown(ctx, rt, *seed, *households, stdout); err != nil {
+			if err := generateTown(ctx, rt, *seed, *households, time.Now(), stdout); err != nil {
 				return err
 			}
 		} else {
@@ -76,16 +76,25 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	})
 }
 
-// generateTown writes the synthetic town, simulated up to today.
-func generateTown(ctx context.Context, rt *runtime, seed uint64, n int, stdout io.Writer) error {
+// generateTown writes the synthetic town, simulated from the start of this
+// year up to today (now). The simulation computes working-day deadlines, so
+// its history stops at the end of the calendar's last year when today lies
+// beyond it.
+func generateTown(ctx context.Context, rt *runtime, seed uint64, n int, now time.Time, stdout io.Writer) error {
 	cfg := town.DefaultConfig(seed, n)
 	cfg.Sealer = rt.vault
 	cfg.Calendar = rt.cal
 	loc := rt.cal.Location()
-	now := time.Now().In(loc)
+	now = now.In(loc)
 	cfg.Location = loc
-	cfg.Start = time.Date(now.Year(), 1, 1, 0, 0, 0, 0, loc)
 	cfg.End = time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
+	if ys := rt.cal.Years(); len(ys) > 0 && now.Year() > ys[len(ys)-1] {
+		last := ys[len(ys)-1]
+		cfg.End = time.Date(last, 12, 31, 0, 0, 0, 0, loc)
+		fmt.Fprintf(stdout, "the working-day calendar ends with %d: the town's history stops on %s; load later years with -calendar FILE / 工作日历只到 %d 年：合成城镇的历史截至 %s；可用 -calendar 加载之后的年份\n",
+			last, cfg.End.Format(time.DateOnly), last, cfg.End.Format(time.DateOnly))
+	}
+	cfg.Start = time.Date(cfg.End.Year(), 1, 1, 0, 0, 0, 0, loc)
 	if !cfg.End.After(cfg.Start.AddDate(0, 1, 0)) {
 		cfg.Start = cfg.End.AddDate(-1, 0, 0)
 	}
