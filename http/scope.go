@@ -2,8 +2,11 @@ package http
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
@@ -90,10 +93,12 @@ func (r *scopeResolver) stream(ctx context.Context, stream string, fresh bool) (
 	}
 }
 
-// follow keeps loaded entries up to date from the live log until ctx ends.
-// Entries are created before they are read, so an event committed after an
-// entry's read reaches it here; an event that does not continue an entry's
-// version marks it stale.
+// follow keeps loaded entries up to date from the live log until ctx ends
+// or the subscription fails. Entries are created before they are read, so
+// an event committed after an entry's read reaches it here; an event that
+// does not continue an entry's version marks it stale. It starts by
+// dropping every entry: one read before the subscription began (at start,
+// or while a previous follower was down) may have missed events.
 func (r *scopeResolver) follow(ctx context.Context) error {
 	head, err := r.store.Head(ctx)
 	if err != nil {
@@ -105,6 +110,7 @@ func (r *scopeResolver) follow(ctx context.Context) error {
 	}
 	defer sub.Close()
 	r.mu.Lock()
+	r.cache = map[string]*scopeEntry{}
 	r.following = true
 	r.mu.Unlock()
 	defer func() {
@@ -133,6 +139,27 @@ func (r *scopeResolver) follow(ctx context.Context) error {
 		return nil
 	}
 	return sub.Err()
+}
+
+// keepFollowing runs follow until ctx ends, starting it again after a
+// pause when it fails (the store unreachable for a while): meanwhile reads
+// check the store, as commands always do.
+func (r *scopeResolver) keepFollowing(ctx context.Context, log *slog.Logger, retry time.Duration) {
+	pause := retry
+	for {
+		err := r.follow(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("scope cache follower stopped; reads check the store until it resumes / 范围缓存跟随已停止，恢复前读取将直接查询存储",
+			"error", fmt.Sprint(err), "retry_in", pause.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 10*retry)
+	}
 }
 
 func (r *scopeResolver) apply(sc *scope, ev *eventstore.Event) {

@@ -2,11 +2,18 @@ package http
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/eventstore"
 )
 
 // TestScopeCacheKeepsOnlyExistingStreams: requests naming unknown ids are
@@ -40,4 +47,90 @@ func TestScopeCacheKeepsOnlyExistingStreams(t *testing.T) {
 	if r := e.do("GET", "/v1/households/nope-7?wait_for="+res.LastPosition.String(), sup, nil); r.status != 200 {
 		t.Fatalf("a household registered after a 404 for it: %d %s", r.status, r.body)
 	}
+}
+
+// failingSubscribe is a real store whose first Subscribe calls fail, as
+// when the store is unreachable for a while.
+type failingSubscribe struct {
+	eventstore.Store
+	fails atomic.Int32
+}
+
+func (s *failingSubscribe) Subscribe(ctx context.Context, after eventstore.Position, f eventstore.Filter) (*eventstore.Subscription, error) {
+	if s.fails.Add(-1) >= 0 {
+		return nil, errors.New("injected: the store is unreachable")
+	}
+	return s.Store.Subscribe(ctx, after, f)
+}
+
+// TestScopeFollowerResumes: the scope cache's follower starts again after
+// failing, and an entry read while it was down does not keep a community
+// the household has since left.
+func TestScopeFollowerResumes(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var fs *failingSubscribe
+	e := newEnv(t, func(d *Deps) { fs = &failingSubscribe{Store: d.Store}; fs.fails.Store(2); d.Store = fs })
+	f := seed(t, e)
+	r := e.srv.scopes
+	c := func(id string) app.Cmd { return app.Cmd{ID: id, Actor: "seed", Role: domain.RoleSupervisor} }
+	community := func() string {
+		sc, err := r.household(ctx, f.h[0], false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sc.community
+	}
+	if got := community(); got != "C1" {
+		t.Fatalf("community %q, want C1", got)
+	}
+	if _, err := e.app.Relocate(ctx, c("move-1"), f.h[0], "新址 1 号", "C2", "G2", "搬家"); err != nil {
+		t.Fatal(err)
+	}
+	var logb syncBuffer
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.keepFollowing(ctx, slog.New(slog.NewTextHandler(&logb, nil)), 10*time.Millisecond)
+	}()
+	following := func() bool { r.mu.Lock(); defer r.mu.Unlock(); return r.following }
+	for deadline := time.Now().Add(10 * time.Second); !following(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the follower did not resume:\n%s", logb.String())
+		}
+	}
+	if n := strings.Count(logb.String(), "scope cache follower stopped"); n != 2 {
+		t.Fatalf("%d warnings about the stopped follower, want 2:\n%s", n, logb.String())
+	}
+	if got := community(); got != "C2" {
+		t.Fatalf("after the follower resumed: community %q, want C2 (moved while it was down)", got)
+	}
+	// Followed live from here: the move back reaches the cached entry.
+	if _, err := e.app.Relocate(ctx, c("move-2"), f.h[0], "路 hG1", "C1", "G1", "搬回"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); community() != "C1"; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the followed entry did not see the move back")
+		}
+	}
+	cancel()
+	<-done
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

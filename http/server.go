@@ -125,9 +125,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	followed := make(chan struct{})
 	go func() {
 		defer close(followed)
-		if err := s.scopes.follow(fctx); err != nil {
-			s.log.Warn("scope cache follower stopped; reads check the store", "error", err.Error())
-		}
+		s.scopes.keepFollowing(fctx, s.log, time.Second)
 	}()
 	defer func() { stopFollow(); <-followed }()
 	errc := make(chan error, 1)
