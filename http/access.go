@@ -9,17 +9,74 @@ import (
 	"time"
 )
 
-// AccessLog records reads of sensitive fields as JSON lines in a file
-// (append-only, mode 0600): who (name and role), which household, what,
-// when. It never records the values read. Safe for concurrent use.
+// AccessRecord is one read of sensitive fields: who (name and role), which
+// household, what, when. It never holds the values read.
+type AccessRecord struct {
+	At          time.Time `json:"at"`
+	Actor       string    `json:"actor"`
+	Role        Role      `json:"role"`
+	HouseholdID string    `json:"household_id"`
+	What        string    `json:"what"`
+}
+
+// groupCommit makes records durable in groups: a record waits for the
+// write of its group, and the records that arrive while one group is being
+// written form the next. One goroutine at a time writes; it runs only while
+// records are pending. Safe for concurrent use.
+type groupCommit[T any] struct {
+	write func([]T) error
+
+	mu      sync.Mutex
+	pending []T
+	waiters []chan error
+	running bool
+}
+
+// add queues r and waits until the group holding it is written (or ctx
+// ends; the record is then still written, but the caller does not wait).
+func (g *groupCommit[T]) add(ctx context.Context, r T) error {
+	done := make(chan error, 1)
+	g.mu.Lock()
+	g.pending = append(g.pending, r)
+	g.waiters = append(g.waiters, done)
+	if !g.running {
+		g.running = true
+		go g.flush()
+	}
+	g.mu.Unlock()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// flush writes pending groups until none are left.
+func (g *groupCommit[T]) flush() {
+	for {
+		g.mu.Lock()
+		if len(g.pending) == 0 {
+			g.running = false
+			g.mu.Unlock()
+			return
+		}
+		recs, ws := g.pending, g.waiters
+		g.pending, g.waiters = nil, nil
+		g.mu.Unlock()
+		err := g.write(recs)
+		for _, w := range ws {
+			w <- err
+		}
+	}
+}
+
+// AccessLog records reads of sensitive fields as JSON lines (AccessRecord)
+// in a file (append-only, mode 0600). Safe for concurrent use.
 type AccessLog struct {
 	f   *os.File
 	now func() time.Time
-
-	mu      sync.Mutex
-	pending []byte       // lines not yet written
-	waiters []chan error // their writers, waiting for the sync
-	syncing bool         // a flusher goroutine is running
+	gc  groupCommit[[]byte]
 }
 
 // AccessFile is the name of the access log in the data directory.
@@ -34,57 +91,35 @@ func OpenAccessLog(path string, now func() time.Time) (*AccessLog, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &AccessLog{f: f, now: now}, nil
+	a := &AccessLog{f: f, now: now}
+	a.gc.write = a.write
+	return a, nil
 }
 
 // RecordAccess implements AccessRecorder. It returns only after the line
 // is written and synced, so a read is never served unrecorded. Concurrent
 // records share one write and one fsync (group commit).
 func (a *AccessLog) RecordAccess(ctx context.Context, who Principal, householdID, what string) error {
-	line, err := json.Marshal(map[string]any{"at": a.now().UTC(), "actor": who.Name, "role": who.Role, "household_id": householdID, "what": what})
+	line, err := json.Marshal(AccessRecord{At: a.now().UTC(), Actor: who.Name, Role: who.Role, HouseholdID: householdID, What: what})
 	if err != nil {
 		return err
 	}
-	done := make(chan error, 1)
-	a.mu.Lock()
-	a.pending = append(append(a.pending, line...), '\n')
-	a.waiters = append(a.waiters, done)
-	if !a.syncing {
-		a.syncing = true
-		go a.flush()
-	}
-	a.mu.Unlock()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return a.gc.add(ctx, append(line, '\n'))
 }
 
-// flush writes and syncs pending lines until none are left.
-func (a *AccessLog) flush() {
-	for {
-		a.mu.Lock()
-		if len(a.pending) == 0 {
-			a.syncing = false
-			a.mu.Unlock()
-			return
-		}
-		buf, ws := a.pending, a.waiters
-		a.pending, a.waiters = nil, nil
-		a.mu.Unlock()
-		_, err := a.f.Write(buf)
-		if err == nil {
-			err = a.f.Sync()
-		}
-		if err != nil {
-			err = fmt.Errorf("access log: %w", err)
-		}
-		for _, w := range ws {
-			w <- err
-		}
+func (a *AccessLog) write(lines [][]byte) error {
+	var buf []byte
+	for _, l := range lines {
+		buf = append(buf, l...)
 	}
+	_, err := a.f.Write(buf)
+	if err == nil {
+		err = a.f.Sync()
+	}
+	if err != nil {
+		return fmt.Errorf("access log: %w", err)
+	}
+	return nil
 }
 
 // Close closes the file. Call it after the last RecordAccess has returned.

@@ -79,6 +79,13 @@ func TestSeveralNodes(t *testing.T) {
 		if got := member["phone"].(map[string]any)["value"]; got != phone {
 			t.Fatalf("node %d reads the phone sealed on node %d as %v, want %s", (h+1)%3, h, member["phone"], phone)
 		}
+		// The read is recorded in the database, where every node's
+		// reads are, and the record holds no value read.
+		var who, role, what string
+		if err := conn.QueryRow(context.Background(), `SELECT actor, role, what FROM `+schema+`.sensitive_reads WHERE household_id = $1`, id).Scan(&who, &role, &what); err != nil ||
+			role != "admin" || strings.Contains(what, phone) {
+			t.Fatalf("the read of %s's phone through node %d: recorded as %q %q %q (%v); want one record by the admin", id, (h+1)%3, who, role, what, err)
+		}
 	}
 	time.Sleep(1500 * time.Millisecond) // the others keep competing and must not win
 	if l := leaders(); len(l) != 1 {

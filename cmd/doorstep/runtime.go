@@ -38,7 +38,7 @@ type runtime struct {
 	store  eventstore.Store
 	tokens *dhttp.Tokens
 	vault  *keystore.Vault
-	access *dhttp.AccessLog
+	access dhttp.AccessRecorder // the record of sensitive reads: a file in dir, or a table on PostgreSQL
 	app    *app.Service
 	cal    *calendar.Calendar // the working-day calendar the service and the projections use
 	db     *sql.DB
@@ -83,8 +83,8 @@ type storeConfig struct {
 
 // openRuntime opens everything in dir (and the store st); log receives the
 // background tasks' reports (nil: discard). With PostgreSQL the read
-// models, data keys and tokens live in the database, shared by every node;
-// the access log of sensitive reads stays in dir.
+// models, data keys, tokens and the record of sensitive reads live in the
+// database, shared by every node.
 func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logger) (*runtime, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -146,10 +146,23 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 		keys, vaultCfg.CacheTTL = pk, keyCacheTTL
 	}
 	rt.vault = keystore.New(keys, vaultCfg)
-	if rt.access, err = dhttp.OpenAccessLog(filepath.Join(dir, dhttp.AccessFile), nil); err != nil {
-		return fail(err)
+	if embedded {
+		al, err := dhttp.OpenAccessLog(filepath.Join(dir, dhttp.AccessFile), nil)
+		if err != nil {
+			return fail(err)
+		}
+		rt.access = al
+		rt.closer = append(rt.closer, al.Close)
+	} else {
+		// Nodes may be replaced with their disks: the record of
+		// sensitive reads lives with the data, in one place for auditors.
+		al, err := dhttp.OpenPostgresAccessLog(ctx, st.URL, schema, nil)
+		if err != nil {
+			return fail(err)
+		}
+		rt.access = al
+		rt.closer = append(rt.closer, func() error { al.Close(); return nil })
 	}
-	rt.closer = append(rt.closer, rt.access.Close)
 	if rt.app, err = app.New(app.Config{Store: s, Sealer: rt.vault, Calendar: cal}); err != nil {
 		return fail(err)
 	}

@@ -1,0 +1,127 @@
+package http
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// PostgresAccessLog records reads of sensitive fields in the table
+// <schema>.sensitive_reads, shared by every node of a cluster: nodes behind a
+// load balancer may be replaced with their disks, and an auditor finds
+// every read in one place. Concurrent records share one INSERT (group
+// commit). Safe for concurrent use.
+//
+//	id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY
+//	at           timestamptz NOT NULL
+//	actor        text NOT NULL
+//	role         text NOT NULL
+//	household_id text NOT NULL
+//	what         text NOT NULL
+type PostgresAccessLog struct {
+	pool      *pgxpool.Pool
+	now       func() time.Time
+	insertSQL string
+	gc        groupCommit[AccessRecord]
+}
+
+// pgAccessTimeout bounds one group's INSERT: a lost server fails the reads
+// waiting for it (they are not served) instead of hanging them.
+const pgAccessTimeout = 5 * time.Second
+
+// OpenPostgresAccessLog connects to the database at connString, creates the
+// schema (default "doorstep") and its sensitive_reads table if they do not
+// exist (several nodes may do so at once), and returns the log. The schema
+// name must be a plain SQL identifier, as for OpenPostgresTokens. Close it
+// when done.
+func OpenPostgresAccessLog(ctx context.Context, connString, schema string, now func() time.Time) (*PostgresAccessLog, error) {
+	if schema == "" {
+		schema = defaultTokensSchema
+	}
+	if !tokensSchemaName.MatchString(schema) {
+		return nil, fmt.Errorf("access log: PostgreSQL schema name %q is not a plain SQL identifier: use a lower-case letter or _ followed by lower-case letters, digits or _ (at most 63 bytes)", schema)
+	}
+	pc, err := pgxpool.ParseConfig(connString)
+	if err != nil {
+		return nil, fmt.Errorf("access log: parse PostgreSQL connection string: %w", err)
+	}
+	pc.MaxConns = 4
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("access log: connect to PostgreSQL: %w", err)
+	}
+	if err := createAccessTable(ctx, pool, schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("access log: create table %s.sensitive_reads in PostgreSQL: %w", schema, err)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	tbl := pgx.Identifier{schema, "sensitive_reads"}.Sanitize()
+	a := &PostgresAccessLog{pool: pool, now: now,
+		insertSQL: `INSERT INTO ` + tbl + ` (at, actor, role, household_id, what)
+			SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[])`}
+	a.gc.write = a.write
+	return a, nil
+}
+
+func createAccessTable(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck // after Commit this is a no-op
+	// Concurrent CREATE … IF NOT EXISTS can fail on the catalog's unique
+	// index: nodes starting at once take turns.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('doorstep:sensitive_reads:' || $1))`, schema); err != nil {
+		return fmt.Errorf("take advisory lock: %w", err)
+	}
+	s := pgx.Identifier{schema}.Sanitize()
+	for _, q := range []string{
+		`CREATE SCHEMA IF NOT EXISTS ` + s,
+		`CREATE TABLE IF NOT EXISTS ` + s + `.sensitive_reads (
+			id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+			at           timestamptz NOT NULL,
+			actor        text NOT NULL,
+			role         text NOT NULL,
+			household_id text NOT NULL,
+			what         text NOT NULL
+		)`,
+		`CREATE INDEX IF NOT EXISTS sensitive_reads_household ON ` + s + `.sensitive_reads (household_id, at)`,
+	} {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+// RecordAccess implements AccessRecorder. It returns only after the row is
+// committed, so a read is never served unrecorded.
+func (a *PostgresAccessLog) RecordAccess(ctx context.Context, who Principal, householdID, what string) error {
+	return a.gc.add(ctx, AccessRecord{At: a.now().UTC(), Actor: who.Name, Role: who.Role, HouseholdID: householdID, What: what})
+}
+
+func (a *PostgresAccessLog) write(recs []AccessRecord) error {
+	at := make([]time.Time, len(recs))
+	actor := make([]string, len(recs))
+	role := make([]string, len(recs))
+	hh := make([]string, len(recs))
+	what := make([]string, len(recs))
+	for i, r := range recs {
+		at[i], actor[i], role[i], hh[i], what[i] = r.At, r.Actor, string(r.Role), r.HouseholdID, r.What
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), pgAccessTimeout)
+	defer cancel()
+	if _, err := a.pool.Exec(ctx, a.insertSQL, at, actor, role, hh, what); err != nil {
+		return fmt.Errorf("access log: record %d sensitive reads in PostgreSQL: %w", len(recs), err)
+	}
+	return nil
+}
+
+// Close closes the connections. Call it after the last RecordAccess has
+// returned.
+func (a *PostgresAccessLog) Close() { a.pool.Close() }

@@ -1,0 +1,156 @@
+package http
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/doorstep/doorstep/internal/pgtest"
+)
+
+// recordMany records n reads at once, by two principals, and fails the
+// test on any error.
+func recordMany(t *testing.T, rec AccessRecorder, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			who := Principal{Name: "李四", Role: RoleWorker}
+			if i%2 == 1 {
+				who = Principal{Name: "督查", Role: RoleAuditor}
+			}
+			errs <- rec.RecordAccess(context.Background(), who, fmt.Sprintf("h%d", i), "household profile (sensitive member fields)")
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// checkRecords checks that recs are the n reads recordMany made.
+func checkRecords(t *testing.T, recs []AccessRecord, n int, since time.Time) {
+	t.Helper()
+	if len(recs) != n {
+		t.Fatalf("%d records, want %d", len(recs), n)
+	}
+	seen := map[string]bool{}
+	for _, r := range recs {
+		var i int
+		if _, err := fmt.Sscanf(r.HouseholdID, "h%d", &i); err != nil || seen[r.HouseholdID] {
+			t.Fatalf("record %+v: household unknown or recorded twice", r)
+		}
+		seen[r.HouseholdID] = true
+		want := Principal{Name: "李四", Role: RoleWorker}
+		if i%2 == 1 {
+			want = Principal{Name: "督查", Role: RoleAuditor}
+		}
+		if r.Actor != want.Name || r.Role != want.Role || r.What != "household profile (sensitive member fields)" ||
+			r.At.Before(since.Add(-time.Second)) || r.At.After(time.Now().Add(time.Second)) {
+			t.Fatalf("record %+v, want actor %s role %s at about now", r, want.Name, want.Role)
+		}
+	}
+}
+
+func TestAccessLogFile(t *testing.T) {
+	since := time.Now()
+	path := filepath.Join(t.TempDir(), AccessFile)
+	a, err := OpenAccessLog(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordMany(t, a, 40)
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("access log mode %v (%v), want 0600", fi.Mode().Perm(), err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var recs []AccessRecord
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r AccessRecord
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		recs = append(recs, r)
+	}
+	checkRecords(t, recs, 40, since)
+	// A record that cannot be written is an error: the read is not served.
+	a.Close()
+	if err := a.RecordAccess(context.Background(), Principal{Name: "x", Role: RoleAdmin}, "h", "profile"); err == nil {
+		t.Fatal("RecordAccess on a closed log succeeded")
+	}
+}
+
+func TestPostgresAccessLog(t *testing.T) {
+	since := time.Now()
+	schema, conn := tokensSchema(t)
+	ctx := context.Background()
+	// Several nodes open the same schema at once.
+	logs := make([]*PostgresAccessLog, 3)
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i := range logs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			logs[i], errs[i] = OpenPostgresAccessLog(ctx, pgtest.SharedURL(), schema, nil)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		t.Cleanup(logs[i].Close)
+	}
+	recordMany(t, logs[0], 30)
+	recordMany(t, logs[2], 2)
+	rows, err := conn.Query(ctx, `SELECT at, actor, role, household_id, what FROM `+schema+`.sensitive_reads WHERE household_id LIKE 'h%' AND id IN
+		(SELECT id FROM `+schema+`.sensitive_reads ORDER BY id LIMIT 30)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []AccessRecord
+	for rows.Next() {
+		var r AccessRecord
+		var role string
+		if err := rows.Scan(&r.At, &r.Actor, &role, &r.HouseholdID, &r.What); err != nil {
+			t.Fatal(err)
+		}
+		r.Role = Role(role)
+		recs = append(recs, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	checkRecords(t, recs, 30, since)
+	var total int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM `+schema+`.sensitive_reads`).Scan(&total); err != nil || total != 32 {
+		t.Fatalf("%d rows (%v), want 32 from two nodes", total, err)
+	}
+	// A record that cannot be written is an error: the read is not served.
+	logs[1].Close()
+	if err := logs[1].RecordAccess(ctx, Principal{Name: "x", Role: RoleAdmin}, "h", "profile"); err == nil {
+		t.Fatal("RecordAccess without a connection succeeded")
+	}
+	if _, err := OpenPostgresAccessLog(ctx, pgtest.SharedURL(), "Bad-Name", nil); err == nil {
+		t.Fatal("a schema name that is not a plain identifier was accepted")
+	}
+}
