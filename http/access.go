@@ -1,10 +1,13 @@
 package http
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"slices"
 	"sync"
 	"time"
 )
@@ -74,9 +77,16 @@ func (g *groupCommit[T]) flush() {
 // AccessLog records reads of sensitive fields as JSON lines (AccessRecord)
 // in a file (append-only, mode 0600). Safe for concurrent use.
 type AccessLog struct {
-	f   *os.File
-	now func() time.Time
-	gc  groupCommit[[]byte]
+	path string
+	f    *os.File
+	now  func() time.Time
+	gc   groupCommit[[]byte]
+}
+
+// AccessReader lists the recorded reads of a household's sensitive fields,
+// newest first, for auditors.
+type AccessReader interface {
+	SensitiveReads(ctx context.Context, householdID string, limit, offset int) ([]AccessRecord, error)
 }
 
 // AccessFile is the name of the access log in the data directory.
@@ -84,14 +94,25 @@ const AccessFile = "sensitive-reads.jsonl"
 
 // OpenAccessLog opens (creating) the access log at path.
 func OpenAccessLog(path string, now func() time.Time) (*AccessLog, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("access log: %w", err)
+	}
+	// A crash in the middle of a write leaves a torn last line (a read
+	// that was never served): end it, so the next record starts a line.
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, fi.Size()-1); err == nil && last[0] != '\n' {
+			if _, err := f.Write([]byte{'\n'}); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("access log: %w", err)
+			}
+		}
 	}
 	if now == nil {
 		now = time.Now
 	}
-	a := &AccessLog{f: f, now: now}
+	a := &AccessLog{path: path, f: f, now: now}
 	a.gc.write = a.write
 	return a, nil
 }
@@ -120,6 +141,44 @@ func (a *AccessLog) write(lines [][]byte) error {
 		return fmt.Errorf("access log: %w", err)
 	}
 	return nil
+}
+
+// SensitiveReads implements AccessReader by reading the whole file: the
+// embedded store serves one machine, and auditors ask rarely. A last line
+// still being written (no newline yet) is left out, and so is a line torn
+// by a crash: its read was never served.
+func (a *AccessLog) SensitiveReads(ctx context.Context, householdID string, limit, offset int) ([]AccessRecord, error) {
+	f, err := os.Open(a.path)
+	if err != nil {
+		return nil, fmt.Errorf("access log: %w", err)
+	}
+	defer f.Close()
+	var out []AccessRecord
+	rd := bufio.NewReader(f)
+	for n := 1; ; n++ {
+		line, err := rd.ReadBytes('\n')
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("access log: %w", err)
+		}
+		if n%4096 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var r AccessRecord
+		if json.Unmarshal(line, &r) != nil {
+			continue // torn by a crash
+		}
+		if r.HouseholdID == householdID {
+			out = append(out, r)
+		}
+	}
+	slices.Reverse(out)
+	if offset >= len(out) {
+		return []AccessRecord{}, nil
+	}
+	return out[offset:min(len(out), offset+limit)], nil
 }
 
 // Close closes the file. Call it after the last RecordAccess has returned.

@@ -22,10 +22,10 @@ import (
 //	household_id text NOT NULL
 //	what         text NOT NULL
 type PostgresAccessLog struct {
-	pool      *pgxpool.Pool
-	now       func() time.Time
-	insertSQL string
-	gc        groupCommit[AccessRecord]
+	pool               *pgxpool.Pool
+	now                func() time.Time
+	insertSQL, listSQL string
+	gc                 groupCommit[AccessRecord]
 }
 
 // pgAccessTimeout bounds one group's INSERT: a lost server fails the reads
@@ -63,7 +63,8 @@ func OpenPostgresAccessLog(ctx context.Context, connString, schema string, now f
 	tbl := pgx.Identifier{schema, "sensitive_reads"}.Sanitize()
 	a := &PostgresAccessLog{pool: pool, now: now,
 		insertSQL: `INSERT INTO ` + tbl + ` (at, actor, role, household_id, what)
-			SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[])`}
+			SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[])`,
+		listSQL: `SELECT at, actor, role, household_id, what FROM ` + tbl + ` WHERE household_id = $1 ORDER BY at DESC, id DESC LIMIT $2 OFFSET $3`}
 	a.gc.write = a.write
 	return a, nil
 }
@@ -120,6 +121,29 @@ func (a *PostgresAccessLog) write(recs []AccessRecord) error {
 		return fmt.Errorf("access log: record %d sensitive reads in PostgreSQL: %w", len(recs), err)
 	}
 	return nil
+}
+
+// SensitiveReads implements AccessReader.
+func (a *PostgresAccessLog) SensitiveReads(ctx context.Context, householdID string, limit, offset int) ([]AccessRecord, error) {
+	rows, err := a.pool.Query(ctx, a.listSQL, householdID, limit, offset)
+	if err != nil {
+		return nil, fmt.Errorf("access log: list the sensitive reads of %s: %w", householdID, err)
+	}
+	defer rows.Close()
+	out := []AccessRecord{}
+	for rows.Next() {
+		var r AccessRecord
+		var role string
+		if err := rows.Scan(&r.At, &r.Actor, &role, &r.HouseholdID, &r.What); err != nil {
+			return nil, fmt.Errorf("access log: %w", err)
+		}
+		r.At, r.Role = r.At.UTC(), Role(role)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("access log: list the sensitive reads of %s: %w", householdID, err)
+	}
+	return out, nil
 }
 
 // Close closes the connections. Call it after the last RecordAccess has

@@ -91,6 +91,29 @@ func TestAccessLogFile(t *testing.T) {
 		recs = append(recs, r)
 	}
 	checkRecords(t, recs, 40, since)
+	// A crash tore the last line; the log opened again starts a new one.
+	if _, err := a.f.WriteString(`{"at":"2026-12-02T00:00:00Z","actor":"半`); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	if a, err = OpenAccessLog(path, nil); err != nil {
+		t.Fatal(err)
+	}
+	recordMany(t, a, 2)
+	// Listed per household, newest first; a line still being written (no
+	// newline yet) is left out.
+	if _, err := a.f.WriteString(`{"at":"2026-12-02T00:00:00Z","household_id":"h0","actor":"半`); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"h0", "h1"} {
+		got, err := a.SensitiveReads(context.Background(), id, 10, 0)
+		if err != nil || len(got) != 2 || got[0].HouseholdID != id || got[0].At.Before(got[1].At) {
+			t.Fatalf("SensitiveReads(%s) = %+v, %v; want its two reads, newest first", id, got, err)
+		}
+	}
+	if got, err := a.SensitiveReads(context.Background(), "h0", 10, 2); err != nil || len(got) != 0 {
+		t.Fatalf("past the last page: %+v, %v", got, err)
+	}
 	// A record that cannot be written is an error: the read is not served.
 	a.Close()
 	if err := a.RecordAccess(context.Background(), Principal{Name: "x", Role: RoleAdmin}, "h", "profile"); err == nil {
@@ -144,6 +167,14 @@ func TestPostgresAccessLog(t *testing.T) {
 	var total int
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM `+schema+`.sensitive_reads`).Scan(&total); err != nil || total != 32 {
 		t.Fatalf("%d rows (%v), want 32 from two nodes", total, err)
+	}
+	// Any node lists a household's reads, newest first.
+	got, err := logs[1].SensitiveReads(ctx, "h1", 10, 0)
+	if err != nil || len(got) != 2 || got[0].Actor != "督查" || got[0].At.Before(got[1].At) {
+		t.Fatalf("SensitiveReads(h1) = %+v, %v; want its two reads, newest first", got, err)
+	}
+	if got, err := logs[1].SensitiveReads(ctx, "h1", 1, 1); err != nil || len(got) != 1 {
+		t.Fatalf("second page of one: %+v, %v", got, err)
 	}
 	// A record that cannot be written is an error: the read is not served.
 	logs[1].Close()

@@ -167,6 +167,8 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return h + "/as-of?at=" + url.QueryEscape(now.Format(time.RFC3339)), nil
 	case "householdAudit":
 		return h + "/audit", nil
+	case "householdSensitiveReads":
+		return h + "/sensitive-reads?limit=10", nil
 	case "getProblem":
 		return p, nil
 	case "problemAudit":

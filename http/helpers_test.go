@@ -8,9 +8,9 @@ import (
 	"net"
 	nethttp "net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,29 +34,49 @@ type testEnv struct {
 	store  *sqlite.Store
 	tokens *Tokens
 	vault  *keystore.Vault
-	access *memAccess
+	access testAccess
 	admin  string
 	app    *app.Service
 	val    *validator
 	client *nethttp.Client
 }
 
-type memAccess struct {
-	mu    sync.Mutex
-	reads []string
+// testAccess is the real file log of sensitive reads, counted for tests.
+type testAccess struct {
+	*AccessLog
+	t testing.TB
 }
 
-func (m *memAccess) RecordAccess(ctx context.Context, who Principal, householdID, what string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.reads = append(m.reads, who.Name+"|"+householdID)
-	return nil
+// count returns how many reads the log holds.
+func (a testAccess) count() int {
+	a.t.Helper()
+	n := 0
+	for _, id := range a.households() {
+		recs, err := a.SensitiveReads(context.Background(), id, 1000, 0)
+		if err != nil {
+			a.t.Fatal(err)
+		}
+		n += len(recs)
+	}
+	return n
 }
 
-func (m *memAccess) count() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.reads)
+// households lists the households the log mentions.
+func (a testAccess) households() []string {
+	b, err := os.ReadFile(a.path)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var ids []string
+	for _, l := range bytes.Split(b, []byte("\n")) {
+		var r AccessRecord
+		if len(l) > 0 && json.Unmarshal(l, &r) == nil && !seen[r.HouseholdID] {
+			seen[r.HouseholdID] = true
+			ids = append(ids, r.HouseholdID)
+		}
+	}
+	return ids
 }
 
 // newEnv starts a test server. extra, if not nil, adjusts the deps.
@@ -81,7 +101,12 @@ func newEnv(t testing.TB, extra func(*Deps)) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &testEnv{t: t, store: st, tokens: toks, admin: admin, vault: keystore.New(keys, keystore.Config{}), access: &memAccess{}}
+	al, err := OpenAccessLog(filepath.Join(dir, AccessFile), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { al.Close() })
+	e := &testEnv{t: t, store: st, tokens: toks, admin: admin, vault: keystore.New(keys, keystore.Config{}), access: testAccess{al, t}}
 	svc, err := app.New(app.Config{Store: st, Sealer: e.vault})
 	if err != nil {
 		t.Fatal(err)

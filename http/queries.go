@@ -60,6 +60,9 @@ func (s *Server) queryRoutes() []route {
 			doc: opDoc{tag: "audit", ok: 200, resp: "HouseholdSnapshot", params: asOf, query: true}},
 		{op: "householdAudit", method: "GET", path: "/v1/households/{id}/audit", roles: auditRoles(), summary: "a household's audit trail", h: s.householdAudit,
 			doc: opDoc{tag: "audit", ok: 200, resp: "AuditTrail", params: trail, query: true, alt: []string{"application/jsonl", "text/csv"}}},
+		{op: "householdSensitiveReads", method: "GET", path: "/v1/households/{id}/sensitive-reads", roles: auditRoles(),
+			summary: "who read the household's sensitive fields, and when (newest first; never the values)", h: s.householdSensitiveReads,
+			doc: opDoc{tag: "audit", ok: 200, resp: "SensitiveReads", params: []param{qp("limit", "integer", "page size (default 100)"), qp("offset", "integer", "rows to skip")}}},
 		{op: "getProblem", method: "GET", path: "/v1/problems/{id}", roles: append(readerRoles(), RoleDepartment), summary: "read a problem (optionally as of an instant or version)", h: s.getProblem,
 			doc: opDoc{tag: "problems", ok: 200, resp: "ProblemView", params: aggAsOf}},
 		{op: "problemAudit", method: "GET", path: "/v1/problems/{id}/audit", roles: auditRoles(), summary: "a problem's audit trail", h: s.problemAudit,
@@ -98,6 +101,7 @@ func queryTypes() map[string]reflect.Type {
 		"HouseholdProfile":  reflect.TypeOf(HouseholdProfile{}),
 		"HouseholdSnapshot": reflect.TypeOf(HouseholdSnapshot{}),
 		"AuditTrail":        reflect.TypeOf(AuditTrail{}),
+		"SensitiveReads":    reflect.TypeOf(SensitiveReads{}),
 		"ProblemView":       reflect.TypeOf(ProblemView{}),
 		"ReferralView":      reflect.TypeOf(ReferralView{}),
 		"AlertList":         reflect.TypeOf(AlertList{}),
@@ -485,6 +489,40 @@ type AuditTrail struct {
 
 func (s *Server) householdAudit(w nethttp.ResponseWriter, r *nethttp.Request) error {
 	return s.trail(w, r, "household", func(ctx context.Context, id string) ([]audit.Entry, error) { return s.d.Read.Trail.Household(ctx, id) })
+}
+
+// SensitiveReads is the record of reads of one household's sensitive
+// fields.
+type SensitiveReads struct {
+	HouseholdID string         `json:"household_id"`
+	Reads       []AccessRecord `json:"reads"`
+}
+
+func (s *Server) householdSensitiveReads(w nethttp.ResponseWriter, r *nethttp.Request) error {
+	q := r.URL.Query()
+	if err := onlyParams(q, "limit", "offset"); err != nil {
+		return err
+	}
+	limit, offset, err := s.page(q)
+	if err != nil {
+		return err
+	}
+	reader, ok := s.d.Access.(AccessReader)
+	if !ok {
+		return noReadModel("sensitive-read record")
+	}
+	id, err := s.subject(r, "household")
+	if err != nil {
+		return err
+	}
+	reads, err := reader.SensitiveReads(r.Context(), id, limit, offset)
+	if err != nil {
+		return err
+	}
+	if reads == nil {
+		reads = []AccessRecord{}
+	}
+	return writeJSON(w, nethttp.StatusOK, SensitiveReads{HouseholdID: id, Reads: reads})
 }
 
 func (s *Server) problemAudit(w nethttp.ResponseWriter, r *nethttp.Request) error {

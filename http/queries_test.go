@@ -113,3 +113,61 @@ func TestCommandInputLimits(t *testing.T) {
 		t.Fatalf("bad If-Match on a command: %d %s", r.status, r.body)
 	}
 }
+
+// TestSensitiveReadsForAuditors: each read of a household's sensitive
+// fields is listed for auditors (newest first, paged), with who read and
+// when, never the values; workers may not list them.
+func TestSensitiveReadsForAuditors(t *testing.T) {
+	e := newEnv(t, nil)
+	w := e.token(Principal{Name: "李四", Role: RoleWorker, Grids: []string{"G1"}, Sensitive: true})
+	sup := e.token(Principal{Name: "王书记", Role: RoleSupervisor, Communities: []string{"C1"}, Sensitive: true})
+	aud := e.token(Principal{Name: "督查", Role: RoleAuditor})
+	for _, req := range []struct {
+		path string
+		body any
+	}{
+		{"/v1/households", registerBody("h1", "C1", "G1")},
+		{"/v1/households/h1/consent", ConsentRequest{Given: new(true)}},
+		{"/v1/households/h1/members", MemberRequest{MemberID: "m1", Name: "陈阿姨", Relation: "本人", Phone: "13900000002"}},
+	} {
+		if r := e.do("POST", req.path, w, req.body); r.status >= 300 {
+			t.Fatalf("%s: %d %s", req.path, r.status, r.body)
+		}
+	}
+	var res CommandResult
+	if r := e.do("POST", "/v1/households", w, registerBody("h2", "C1", "G1")); r.status != 201 {
+		t.Fatalf("register h2: %d %s", r.status, r.body)
+	} else {
+		r.decode(t, &res)
+	}
+	for _, tok := range []string{w, sup, w} {
+		if r := e.do("GET", "/v1/households/h1?wait_for="+res.Position, tok, nil); r.status != 200 {
+			t.Fatalf("profile: %d %s", r.status, r.body)
+		}
+	}
+	r := e.do("GET", "/v1/households/h1/sensitive-reads", aud, nil)
+	var got SensitiveReads
+	r.decode(t, &got)
+	if r.status != 200 || got.HouseholdID != "h1" || len(got.Reads) != 3 || strings.Contains(string(r.body), "13900000002") {
+		t.Fatalf("sensitive reads of h1: %d %s", r.status, r.body)
+	}
+	for i, want := range []string{"李四", "王书记", "李四"} { // newest first
+		if rd := got.Reads[i]; rd.Actor != want || rd.HouseholdID != "h1" || rd.At.IsZero() || (i > 0 && rd.At.After(got.Reads[i-1].At)) {
+			t.Fatalf("read %d: %+v, want by %s, newest first", i, rd, want)
+		}
+	}
+	r = e.do("GET", "/v1/households/h1/sensitive-reads?limit=1&offset=1", sup, nil)
+	r.decode(t, &got)
+	if r.status != 200 || len(got.Reads) != 1 || got.Reads[0].Actor != "王书记" {
+		t.Fatalf("second page of one: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/v1/households/h2/sensitive-reads", aud, nil); r.status != 200 || !strings.Contains(string(r.body), `"reads":[]`) {
+		t.Fatalf("a household never read: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/v1/households/h1/sensitive-reads", w, nil); r.status != 403 || r.problem(t).Code != "role_forbidden" {
+		t.Fatalf("a worker listing the reads: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/v1/households/nope/sensitive-reads", aud, nil); r.status != 404 {
+		t.Fatalf("an unknown household: %d %s", r.status, r.body)
+	}
+}

@@ -86,6 +86,11 @@ func TestSeveralNodes(t *testing.T) {
 			role != "admin" || strings.Contains(what, phone) {
 			t.Fatalf("the read of %s's phone through node %d: recorded as %q %q %q (%v); want one record by the admin", id, (h+1)%3, who, role, what, err)
 		}
+		// An auditor asking the third node sees that read.
+		reads := nodes[(h+2)%3].must(200, "GET", "/v1/households/"+id+"/sensitive-reads", admin, nil)["reads"].([]any)
+		if len(reads) != 1 || reads[0].(map[string]any)["role"] != "admin" {
+			t.Fatalf("sensitive reads of %s through node %d: %v", id, (h+2)%3, reads)
+		}
 	}
 	time.Sleep(1500 * time.Millisecond) // the others keep competing and must not win
 	if l := leaders(); len(l) != 1 {
