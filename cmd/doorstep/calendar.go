@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/doorstep/doorstep/domain/calendar"
 )
 
@@ -93,4 +95,25 @@ func warnCalendarGap(log *slog.Logger, cal *calendar.Calendar, now time.Time) {
 	list := strings.Join(ys, ", ")
 	log.Warn("the working-day calendar has no data for "+list+": working-day time limits that run into it are refused and their deadlines are not watched; load the official notice with -calendar FILE and restart / 工作日历缺少 "+list+" 年的数据：跨入该年的工作日时限将被拒绝，其期限也不会被监视；请用 -calendar 加载官方通知后重启",
 		"covered", cal.Years(), "missing", missing)
+}
+
+// coveredUntil is the end of the calendar's data as seen from now: the
+// first instant of the first year, from now's year on, that it lacks.
+// Working-day limits that run past it are refused.
+func coveredUntil(cal *calendar.Calendar, now time.Time) time.Time {
+	y := now.In(cal.Location()).Year()
+	for slices.Contains(cal.Years(), y) {
+		y++
+	}
+	return time.Date(y, 1, 1, 0, 0, 0, 0, cal.Location())
+}
+
+// newCalendarGauge reports coveredUntil at each scrape, so that monitoring
+// can warn before the calendar runs out, e.g.
+// doorstep_calendar_covered_until_seconds - time() < 60 * 86400.
+func newCalendarGauge(cal *calendar.Calendar) prometheus.GaugeFunc {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "doorstep_calendar_covered_until_seconds",
+		Help: "Unix time at which the working-day calendar's data ends, counting from this year; working-day limits past it are refused.",
+	}, func() float64 { return float64(coveredUntil(cal, time.Now()).Unix()) })
 }

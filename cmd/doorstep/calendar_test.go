@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +97,21 @@ func TestCalendarGap(t *testing.T) {
 			t.Errorf("calendarGap(%v, %s) = %v, want %v", c.cal.Years(), c.now, got, c.want)
 		}
 	}
+	for _, c := range []struct {
+		cal  *calendar.Calendar
+		now  string
+		want int // the year whose first instant it is
+	}{
+		{shipped, "2026-12-02", 2027},
+		{with27, "2026-12-02", 2028},
+		{shipped, "2025-03-01", 2027},
+		{shipped, "2027-03-01", 2027},
+	} {
+		want := time.Date(c.want, 1, 1, 0, 0, 0, 0, shipped.Location())
+		if got := coveredUntil(c.cal, at(c.now)); !got.Equal(want) {
+			t.Errorf("coveredUntil(%v, %s) = %s, want %s", c.cal.Years(), c.now, got, want)
+		}
+	}
 	var log strings.Builder
 	warnCalendarGap(slog.New(slog.NewTextHandler(&log, nil)), shipped, at("2026-12-02"))
 	if !strings.Contains(log.String(), "no data for 2027") || !strings.Contains(log.String(), "-calendar FILE") {
@@ -152,6 +168,15 @@ func TestServeWithCalendar(t *testing.T) {
 			}
 			if strings.Contains(p.errb.String(), "the working-day calendar has no data for") {
 				t.Fatalf("warning about missing years although the file covers them:\n%s", p.errb.String())
+			}
+			// Monitoring sees how long the loaded calendar lasts.
+			until := time.Date(years[len(years)-1]+1, 1, 1, 0, 0, 0, 0, mustDefault(t).Location()).Unix()
+			if y > 2026 {
+				until = time.Date(y+3, 1, 1, 0, 0, 0, 0, mustDefault(t).Location()).Unix()
+			}
+			m := p.call("GET", "/metrics", "", nil)
+			if want := fmt.Sprintf("doorstep_calendar_covered_until_seconds %s", strconv.FormatFloat(float64(until), 'g', -1, 64)); !strings.Contains(string(m.body), want) {
+				t.Fatalf("metrics lack %q:\n%s", want, m.body)
 			}
 			p.stop()
 		})

@@ -135,6 +135,9 @@ func serve(ctx context.Context, f *serveFlags, stdout, stderr io.Writer, before 
 	if err := srv.Registry().Register(newLagCollector(rt.engine)); err != nil {
 		return err
 	}
+	if err := srv.Registry().Register(newCalendarGauge(rt.cal)); err != nil {
+		return err
+	}
 	l, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
