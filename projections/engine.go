@@ -97,7 +97,7 @@ type Engine struct {
 	cfg    Config
 	ps     []Projection
 	byName map[string]Projection
-	stmts  *stmtCache
+	stmts  *Statements
 
 	applyMu    sync.Mutex // one batch at a time
 	mu         sync.Mutex
@@ -166,7 +166,7 @@ func New(cfg Config, ps ...Projection) (*Engine, error) {
 		cfg.Now = time.Now
 	}
 	e := &Engine{cfg: cfg, byName: map[string]Projection{}, cps: map[string]checkpoint{},
-		stmts: &stmtCache{db: cfg.DB, d: cfg.Dialect, m: map[string]*sql.Stmt{}}, notify: eventstore.NewNotifier()}
+		stmts: NewStatements(cfg.DB, cfg.Dialect), notify: eventstore.NewNotifier()}
 	for _, p := range ps {
 		if _, dup := e.byName[p.Name()]; dup {
 			return nil, fmt.Errorf("projections: projection %q registered twice", p.Name())
@@ -242,7 +242,7 @@ func (e *Engine) shared() bool { return e.cfg.Dialect.Name() == "postgres" }
 func (e *Engine) Close() error {
 	e.applyMu.Lock()
 	defer e.applyMu.Unlock()
-	e.stmts.close()
+	e.stmts.Close()
 	return nil
 }
 

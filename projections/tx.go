@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -13,7 +14,7 @@ import (
 // reused. A Tx is used by one goroutine at a time.
 type Tx struct {
 	tx    *sql.Tx
-	cache *stmtCache
+	cache *Statements
 	local map[string]*sql.Stmt
 }
 
@@ -24,7 +25,7 @@ func (t *Tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if s, ok := t.local[query]; ok {
 		return s, nil
 	}
-	s, err := t.cache.get(ctx, query)
+	s, err := t.cache.Get(ctx, query)
 	if err != nil {
 		return nil, err
 	}
@@ -69,15 +70,28 @@ func (t *Tx) close() {
 	}
 }
 
-// stmtCache holds statements prepared on the engine's database.
-type stmtCache struct {
+// Statements prepares queries (with ? placeholders, see Dialect) on a
+// database once and keeps them: the engine's transactions and the readers'
+// hot queries run the same few statements all the time, and parsing their
+// SQL cost as much as running it. Keep the set of query texts bounded. Safe
+// for concurrent use.
+type Statements struct {
 	db *sql.DB
 	d  Dialect
 	mu sync.Mutex
 	m  map[string]*sql.Stmt
 }
 
-func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
+// NewStatements returns an empty set for db; a nil d means SQLite.
+func NewStatements(db *sql.DB, d Dialect) *Statements {
+	if d == nil {
+		d = SQLite
+	}
+	return &Statements{db: db, d: d, m: map[string]*sql.Stmt{}}
+}
+
+// Get returns query prepared, preparing it on first use.
+func (c *Statements) Get(ctx context.Context, query string) (*sql.Stmt, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if s, ok := c.m[query]; ok {
@@ -91,13 +105,16 @@ func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
 	return s, nil
 }
 
-func (c *stmtCache) close() {
+// Close closes the prepared statements; later calls to Get prepare anew.
+func (c *Statements) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var errs []error
 	for _, s := range c.m {
-		s.Close()
+		errs = append(errs, s.Close())
 	}
 	c.m = map[string]*sql.Stmt{}
+	return errors.Join(errs...)
 }
 
 // keyBuckets are the IN-list sizes QueryKeys prepares: a short list is

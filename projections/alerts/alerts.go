@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/doorstep/doorstep/domain"
@@ -348,11 +347,9 @@ type Counts struct {
 
 // Reader queries the alert tables. Safe for concurrent use.
 type Reader struct {
-	db *sql.DB
-	d  projections.Dialect
-
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt // Open's statements by text (at most 64 filter shapes), prepared on first use
+	db    *sql.DB
+	d     projections.Dialect
+	stmts *projections.Statements // Open's statements (at most 64 filter shapes)
 }
 
 // NewReader returns a reader over the read-model database.
@@ -360,26 +357,7 @@ func NewReader(db *sql.DB, d projections.Dialect) *Reader {
 	if d == nil {
 		d = projections.SQLite
 	}
-	return &Reader{db: db, d: d}
-}
-
-// stmt returns query (with ? placeholders) prepared once: the alert list
-// is read often, and parsing its SQL cost as much as running it.
-func (r *Reader) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if st, ok := r.stmts[query]; ok {
-		return st, nil
-	}
-	st, err := r.db.PrepareContext(ctx, r.d.Rebind(query))
-	if err != nil {
-		return nil, err
-	}
-	if r.stmts == nil {
-		r.stmts = map[string]*sql.Stmt{}
-	}
-	r.stmts[query] = st
-	return st, nil
+	return &Reader{db: db, d: d, stmts: projections.NewStatements(db, d)}
 }
 
 // ErrInvalidFilter: the filter cannot be run as given.
@@ -409,7 +387,7 @@ func (r *Reader) Open(ctx context.Context, f Filter, now time.Time) ([]Alert, er
 	}
 	q += ` ORDER BY due, stream, kind LIMIT ? OFFSET ?`
 	args = append(args, f.Limit, f.Offset)
-	st, err := r.stmt(ctx, q)
+	st, err := r.stmts.Get(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("alerts: list: %w", err)
 	}

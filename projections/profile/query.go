@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/doorstep/doorstep/domain"
@@ -122,11 +121,9 @@ var ErrNotFound = errors.New("profile: household not found / 未找到该家庭�
 
 // Reader queries the profile tables. Safe for concurrent use.
 type Reader struct {
-	db *sql.DB
-	d  projections.Dialect
-
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt // Get's statements, prepared on first use
+	db    *sql.DB
+	d     projections.Dialect
+	stmts *projections.Statements // Get's statements, prepared on first use
 
 	cache *ReadCache // nil: every Get queries
 }
@@ -136,40 +133,18 @@ func NewReader(db *sql.DB, d projections.Dialect) *Reader {
 	if d == nil {
 		d = projections.SQLite
 	}
-	return &Reader{db: db, d: d}
+	return &Reader{db: db, d: d, stmts: projections.NewStatements(db, d)}
 }
 
 // Close releases the reader's prepared statements. It does not close the
 // database; the reader prepares them again if used afterwards.
-func (r *Reader) Close() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var errs []error
-	for _, st := range r.stmts {
-		errs = append(errs, st.Close())
-	}
-	r.stmts = nil
-	return errors.Join(errs...)
-}
+func (r *Reader) Close() error { return r.stmts.Close() }
 
-// stmt returns query (with ? placeholders) prepared once on the reader's
-// database: the profile read is the hottest query, and parsing its SQL on
-// every call cost more than running it.
+// stmt returns query prepared once on the reader's database: the profile
+// read is the hottest query, and parsing its SQL on every call cost more
+// than running it.
 func (r *Reader) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if st, ok := r.stmts[query]; ok {
-		return st, nil
-	}
-	st, err := r.db.PrepareContext(ctx, r.d.Rebind(query))
-	if err != nil {
-		return nil, err
-	}
-	if r.stmts == nil {
-		r.stmts = map[string]*sql.Stmt{}
-	}
-	r.stmts[query] = st
-	return st, nil
+	return r.stmts.Get(ctx, query)
 }
 
 const summaryCols = `h.household_id, h.address, h.community, h.grid, h.worker, h.class, h.category, h.risk, h.archived,
