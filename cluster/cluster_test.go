@@ -17,6 +17,7 @@ import (
 
 	"github.com/doorstep/doorstep/cluster"
 	"github.com/doorstep/doorstep/internal/pgtest"
+	"github.com/doorstep/doorstep/internal/syncbuf"
 )
 
 // childEnv, when set to a role name, makes the test binary a competing
@@ -222,7 +223,7 @@ func TestStuckTaskIsLogged(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	role := fmt.Sprintf("test-stuck-%d", time.Now().UnixNano())
-	var logb syncBuf
+	var logb syncbuf.Buffer
 	log := slog.New(slog.NewTextHandler(&logb, nil))
 	cfg := cluster.Config{ConnString: pgtest.SharedURL(), Name: role, Retry: 100 * time.Millisecond, Check: 100 * time.Millisecond, Logger: log}
 	release := make(chan struct{})
@@ -279,21 +280,4 @@ func TestStuckTaskIsLogged(t *testing.T) {
 	}
 	cancel()
 	<-done
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

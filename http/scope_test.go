@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/internal/syncbuf"
 )
 
 // TestScopeCacheKeepsOnlyExistingStreams: requests naming unknown ids are
@@ -87,7 +87,7 @@ func TestScopeFollowerResumes(t *testing.T) {
 	if _, err := e.app.Relocate(ctx, c("move-1"), f.h[0], "新址 1 号", "C2", "G2", "搬家"); err != nil {
 		t.Fatal(err)
 	}
-	var logb syncBuffer
+	var logb syncbuf.Buffer
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -116,21 +116,4 @@ func TestScopeFollowerResumes(t *testing.T) {
 	}
 	cancel()
 	<-done
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

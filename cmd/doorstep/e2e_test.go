@@ -18,8 +18,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/doorstep/doorstep/internal/pgtest"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/doorstep/doorstep/internal/pgtest"
+	"github.com/doorstep/doorstep/internal/syncbuf"
 )
 
 // The end-to-end tests build the real binary and start `doorstep serve`
@@ -59,24 +61,7 @@ type proc struct {
 	base  string
 	token string // the admin token, if this start printed one
 	out   *bytes.Buffer
-	errb  *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	errb  *syncbuf.Buffer
 }
 
 var listenRE = regexp.MustCompile(`listening on (http://\S+)`)
@@ -85,7 +70,7 @@ var listenRE = regexp.MustCompile(`listening on (http://\S+)`)
 // waits for it to print its address.
 func start(t *testing.T, dir string, extra ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, out: &bytes.Buffer{}, errb: &syncBuffer{}}
+	p := &proc{t: t, out: &bytes.Buffer{}, errb: &syncbuf.Buffer{}}
 	p.cmd = exec.Command(binary(t), append([]string{"serve", "-addr", "127.0.0.1:0", "-data", dir, "-log-format", "json"}, extra...)...)
 	p.cmd.Stderr = p.errb
 	stdout, err := p.cmd.StdoutPipe()

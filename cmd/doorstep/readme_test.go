@@ -27,6 +27,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/doorstep/doorstep/internal/syncbuf"
 	"github.com/doorstep/doorstep/town"
 )
 
@@ -308,7 +309,7 @@ func readmeBinary(t *testing.T) string {
 // generated first) until it prints the address it listens on.
 func startDemo(t *testing.T, dir, bin string, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, out: &bytes.Buffer{}, errb: &syncBuffer{}}
+	p := &proc{t: t, out: &bytes.Buffer{}, errb: &syncbuf.Buffer{}}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Dir = dir
 	p.cmd.Stderr = p.errb
