@@ -32,29 +32,19 @@ type PostgresAccessLog struct {
 // waiting for it (they are not served) instead of hanging them.
 const pgAccessTimeout = 5 * time.Second
 
-// OpenPostgresAccessLog connects to the database at connString, creates the
-// schema (default "doorstep") and its sensitive_reads table if they do not
-// exist (several nodes may do so at once), and returns the log. The schema
-// name must be a plain SQL identifier, as for OpenPostgresTokens. Close it
-// when done.
-func OpenPostgresAccessLog(ctx context.Context, connString, schema string, now func() time.Time) (*PostgresAccessLog, error) {
+// NewPostgresAccessLog returns the log writing through pool (the event
+// store's: the record lives with the data), after creating the schema
+// (default "doorstep") and its sensitive_reads table if they do not exist;
+// several nodes may do so at once. The schema name must be a plain SQL
+// identifier, as for OpenPostgresTokens. The pool stays the caller's.
+func NewPostgresAccessLog(ctx context.Context, pool *pgxpool.Pool, schema string, now func() time.Time) (*PostgresAccessLog, error) {
 	if schema == "" {
 		schema = defaultTokensSchema
 	}
 	if !tokensSchemaName.MatchString(schema) {
 		return nil, fmt.Errorf("access log: PostgreSQL schema name %q is not a plain SQL identifier: use a lower-case letter or _ followed by lower-case letters, digits or _ (at most 63 bytes)", schema)
 	}
-	pc, err := pgxpool.ParseConfig(connString)
-	if err != nil {
-		return nil, fmt.Errorf("access log: parse PostgreSQL connection string: %w", err)
-	}
-	pc.MaxConns = 4
-	pool, err := pgxpool.NewWithConfig(ctx, pc)
-	if err != nil {
-		return nil, fmt.Errorf("access log: connect to PostgreSQL: %w", err)
-	}
 	if err := createAccessTable(ctx, pool, schema); err != nil {
-		pool.Close()
 		return nil, fmt.Errorf("access log: create table %s.sensitive_reads in PostgreSQL: %w", schema, err)
 	}
 	if now == nil {
@@ -145,7 +135,3 @@ func (a *PostgresAccessLog) SensitiveReads(ctx context.Context, householdID stri
 	}
 	return out, nil
 }
-
-// Close closes the connections. Call it after the last RecordAccess has
-// returned.
-func (a *PostgresAccessLog) Close() { a.pool.Close() }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/doorstep/doorstep/internal/pgtest"
 )
 
@@ -126,6 +128,15 @@ func TestPostgresAccessLog(t *testing.T) {
 	schema, conn := tokensSchema(t)
 	ctx := context.Background()
 	// Several nodes open the same schema at once.
+	pools := make([]*pgxpool.Pool, 3)
+	for i := range pools {
+		p, err := pgxpool.New(ctx, pgtest.SharedURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Close)
+		pools[i] = p
+	}
 	logs := make([]*PostgresAccessLog, 3)
 	errs := make([]error, 3)
 	var wg sync.WaitGroup
@@ -133,7 +144,7 @@ func TestPostgresAccessLog(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			logs[i], errs[i] = OpenPostgresAccessLog(ctx, pgtest.SharedURL(), schema, nil)
+			logs[i], errs[i] = NewPostgresAccessLog(ctx, pools[i], schema, nil)
 		}()
 	}
 	wg.Wait()
@@ -141,7 +152,6 @@ func TestPostgresAccessLog(t *testing.T) {
 		if err != nil {
 			t.Fatalf("node %d: %v", i, err)
 		}
-		t.Cleanup(logs[i].Close)
 	}
 	recordMany(t, logs[0], 30)
 	recordMany(t, logs[2], 2)
@@ -177,11 +187,11 @@ func TestPostgresAccessLog(t *testing.T) {
 		t.Fatalf("second page of one: %+v, %v", got, err)
 	}
 	// A record that cannot be written is an error: the read is not served.
-	logs[1].Close()
+	pools[1].Close()
 	if err := logs[1].RecordAccess(ctx, Principal{Name: "x", Role: RoleAdmin}, "h", "profile"); err == nil {
 		t.Fatal("RecordAccess without a connection succeeded")
 	}
-	if _, err := OpenPostgresAccessLog(ctx, pgtest.SharedURL(), "Bad-Name", nil); err == nil {
+	if _, err := NewPostgresAccessLog(ctx, pools[0], "Bad-Name", nil); err == nil {
 		t.Fatal("a schema name that is not a plain identifier was accepted")
 	}
 }

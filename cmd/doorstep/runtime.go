@@ -155,13 +155,13 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 		rt.closer = append(rt.closer, al.Close)
 	} else {
 		// Nodes may be replaced with their disks: the record of
-		// sensitive reads lives with the data, in one place for auditors.
-		al, err := dhttp.OpenPostgresAccessLog(ctx, st.URL, schema, nil)
+		// sensitive reads lives with the data, in one place for auditors,
+		// written through the store's connections.
+		al, err := dhttp.NewPostgresAccessLog(ctx, s.(*postgres.Store).Pool(), schema, nil)
 		if err != nil {
 			return fail(err)
 		}
 		rt.access = al
-		rt.closer = append(rt.closer, func() error { al.Close(); return nil })
 	}
 	if rt.app, err = app.New(app.Config{Store: s, Sealer: rt.vault, Calendar: cal}); err != nil {
 		return fail(err)
