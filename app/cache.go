@@ -12,10 +12,11 @@ import (
 // only the events appended since: every command folds its aggregate's whole
 // stream, and reading and decoding it were most of a command's cost. The
 // decoded events are shared by every load that folds them: aggregates copy
-// what they keep (domain events are values), never modify an event. Stored events never change, and an entry is used only
-// while its versions run 1, 2, … without a gap, so a cached stream is a
-// prefix of the stored one; the append's expected version still guards
-// every command. Safe for concurrent use.
+// what they keep (domain events are values), never modify an event. Stored
+// events never change, and an entry is used only while its versions run 1,
+// 2, … without a gap, so a cached stream is a prefix of the stored one; the
+// append's expected version still guards every command. Safe for concurrent
+// use.
 type streamCache struct {
 	mu     sync.Mutex
 	m      map[string][]cachedEvent

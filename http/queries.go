@@ -156,7 +156,6 @@ func (s *Server) waitFor(r *nethttp.Request, names ...string) error {
 	return nil
 }
 
-// intParam parses an optional non-negative integer parameter.
 // page reads limit (default 100, at most Config.MaxPageSize) and offset.
 func (s *Server) page(q map[string][]string) (limit, offset int, err error) {
 	if limit, err = intParam(q, "limit"); err != nil {
@@ -174,6 +173,7 @@ func (s *Server) page(q map[string][]string) (limit, offset int, err error) {
 	return limit, offset, nil
 }
 
+// intParam parses an optional non-negative integer parameter.
 func intParam(q map[string][]string, name string) (int, error) {
 	v := ""
 	if vs := q[name]; len(vs) > 0 {

@@ -169,6 +169,8 @@ func (v *Vault) fresh(e *entry) bool {
 	return v.ttl <= 0 || e.key.Erased() || v.now().Sub(e.read) < v.ttl
 }
 
+// put caches e, dropping an arbitrary entry when the cache is full. Called
+// with v.mu held.
 func (v *Vault) put(householdID string, e *entry) {
 	if _, ok := v.cache[householdID]; !ok && len(v.cache) >= v.maxCache {
 		for k := range v.cache {

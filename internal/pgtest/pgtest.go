@@ -142,10 +142,14 @@ func (s *Server) stop(mode string) error {
 	return nil
 }
 
+// SharedEnv is the environment variable that points the tests at another
+// PostgreSQL server than the local one.
+const SharedEnv = "DOORSTEP_TEST_POSTGRES"
+
 // SharedURL is the machine's shared PostgreSQL server the tests use:
-// DOORSTEP_TEST_POSTGRES, or the local server's test database.
+// SharedEnv, or the local server's test database.
 func SharedURL() string {
-	if u := os.Getenv("DOORSTEP_TEST_POSTGRES"); u != "" {
+	if u := os.Getenv(SharedEnv); u != "" {
 		return u
 	}
 	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
@@ -162,7 +166,7 @@ func Connect(tb testing.TB) *pgx.Conn {
 	if err != nil {
 		tb.Fatalf("PostgreSQL is not reachable at %s: %v\n"+
 			"start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n"+
-			"(./scripts/test does this), or point DOORSTEP_TEST_POSTGRES at a server (trust auth, an existing database)", SharedURL(), err)
+			"(./scripts/test does this), or point %s at a server (trust auth, an existing database)", SharedURL(), err, SharedEnv)
 	}
 	tb.Cleanup(func() { conn.Close(context.Background()) })
 	return conn

@@ -78,8 +78,8 @@ func NewAt(tb testing.TB, dir string) *Env {
 // models of the projection tests run: "sqlite" (or unset) or "postgres".
 const ReadModelsEnv = "DOORSTEP_TEST_READMODELS"
 
-// PostgresEnv is the environment variable that overrides PostgresURL.
-const PostgresEnv = "DOORSTEP_TEST_POSTGRES"
+// PostgresEnv is the environment variable that overrides URL.
+const PostgresEnv = pgtest.SharedEnv
 
 // OnPostgres reports whether ReadModelsEnv asks for PostgreSQL; it fails
 // the test on a value it does not know.
