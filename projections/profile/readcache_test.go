@@ -12,22 +12,6 @@ import (
 	"github.com/doorstep/doorstep/projections/profile"
 )
 
-// capped shows the engine the log only up to a position.
-type capped struct {
-	eventstore.Store
-	limit *eventstore.Position
-}
-
-func (c capped) ReadAll(ctx context.Context, after eventstore.Position, n int) ([]eventstore.Event, error) {
-	page, err := c.Store.ReadAll(ctx, after, n)
-	for i, ev := range page {
-		if c.limit.Before(ev.Position) {
-			return page[:i], err
-		}
-	}
-	return page, err
-}
-
 // TestReadCache: a reader with a ReadCache answers exactly what a reader
 // without one answers, read after read, while the engine applies the log in
 // steps (each step changes households the cache holds), and after a reset.
@@ -46,7 +30,7 @@ func TestReadCache(t *testing.T) {
 	proj := profile.New(env.Policies, env.Cal)
 	proj.SetReadCache(cache)
 	var limit eventstore.Position
-	eng, err := projections.New(projections.Config{DB: env.DB, Dialect: env.Dialect, Store: capped{env.Store, &limit}, BatchSize: 50}, proj)
+	eng, err := projections.New(projections.Config{DB: env.DB, Dialect: env.Dialect, Store: testenv.Capped{Store: env.Store, Limit: &limit}, BatchSize: 50}, proj)
 	if err != nil {
 		t.Fatal(err)
 	}

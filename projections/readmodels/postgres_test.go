@@ -133,23 +133,6 @@ func TestReadModelsOnPostgres(t *testing.T) {
 	}
 }
 
-// capped shows the engine the log only up to a position, so that a test can
-// hand the log to two engines in turns.
-type capped struct {
-	eventstore.Store
-	limit *eventstore.Position
-}
-
-func (c capped) ReadAll(ctx context.Context, after eventstore.Position, n int) ([]eventstore.Event, error) {
-	page, err := c.Store.ReadAll(ctx, after, n)
-	for i, ev := range page {
-		if c.limit.Before(ev.Position) {
-			return page[:i], err
-		}
-	}
-	return page, err
-}
-
 // TestTwoEnginesTakeTurnsOnPostgres: two engines (two nodes) share one
 // PostgreSQL schema and apply the log in turns, as happens when the lead
 // moves from one node to another and back. Each must start from what the
@@ -170,7 +153,7 @@ func TestTwoEnginesTakeTurnsOnPostgres(t *testing.T) {
 	}
 	build := func(db *sql.DB, limit *eventstore.Position) (*projections.Engine, []projections.Projection) {
 		ps := readmodels.All(env.Policies, env.Cal, env.Loc)
-		eng, err := projections.New(projections.Config{DB: db, Dialect: projections.Postgres, Store: capped{env.Store, limit}, BatchSize: 97}, ps...)
+		eng, err := projections.New(projections.Config{DB: db, Dialect: projections.Postgres, Store: testenv.Capped{Store: env.Store, Limit: limit}, BatchSize: 97}, ps...)
 		if err != nil {
 			t.Fatal(err)
 		}

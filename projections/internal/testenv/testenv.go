@@ -257,3 +257,21 @@ func (e *Env) Load(tb testing.TB, stream string, agg domain.Aggregate) {
 func Meta(actor, role string, t time.Time) domain.Meta {
 	return domain.Meta{Actor: actor, Role: role, At: t, CommandID: fmt.Sprint(t.UnixNano())}
 }
+
+// Capped shows an engine the log only up to *Limit, so that a test can
+// hand the log over in steps (or to two engines in turns).
+type Capped struct {
+	eventstore.Store
+	Limit *eventstore.Position
+}
+
+// ReadAll reads the log as the store does, stopping after *Limit.
+func (c Capped) ReadAll(ctx context.Context, after eventstore.Position, n int) ([]eventstore.Event, error) {
+	page, err := c.Store.ReadAll(ctx, after, n)
+	for i, ev := range page {
+		if c.Limit.Before(ev.Position) {
+			return page[:i], err
+		}
+	}
+	return page, err
+}
