@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/doorstep/doorstep/internal/pgddl"
 )
 
 // PostgresAccessLog records reads of sensitive fields in the table
@@ -60,20 +62,9 @@ func NewPostgresAccessLog(ctx context.Context, pool *pgxpool.Pool, schema string
 }
 
 func createAccessTable(ctx context.Context, pool *pgxpool.Pool, schema string) error {
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(context.Background()) //nolint:errcheck // after Commit this is a no-op
-	// Concurrent CREATE … IF NOT EXISTS can fail on the catalog's unique
-	// index: nodes starting at once take turns.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('doorstep:sensitive_reads:' || $1))`, schema); err != nil {
-		return fmt.Errorf("take advisory lock: %w", err)
-	}
 	s := pgx.Identifier{schema}.Sanitize()
-	for _, q := range []string{
-		`CREATE SCHEMA IF NOT EXISTS ` + s,
-		`CREATE TABLE IF NOT EXISTS ` + s + `.sensitive_reads (
+	return pgddl.Create(ctx, pool, "doorstep:sensitive_reads:", schema,
+		`CREATE TABLE IF NOT EXISTS `+s+`.sensitive_reads (
 			id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 			at           timestamptz NOT NULL,
 			actor        text NOT NULL,
@@ -81,13 +72,7 @@ func createAccessTable(ctx context.Context, pool *pgxpool.Pool, schema string) e
 			household_id text NOT NULL,
 			what         text NOT NULL
 		)`,
-		`CREATE INDEX IF NOT EXISTS sensitive_reads_household ON ` + s + `.sensitive_reads (household_id, at)`,
-	} {
-		if _, err := tx.Exec(ctx, q); err != nil {
-			return err
-		}
-	}
-	return tx.Commit(ctx)
+		`CREATE INDEX IF NOT EXISTS sensitive_reads_household ON `+s+`.sensitive_reads (household_id, at)`)
 }
 
 // RecordAccess implements AccessRecorder. It returns only after the row is

@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/doorstep/doorstep/internal/pgddl"
 )
 
 // The PostgreSQL token set serves several `doorstep serve` nodes that share
@@ -126,27 +128,12 @@ func OpenPostgresTokens(ctx context.Context, connString, schema string) (*Tokens
 }
 
 func createTokensTable(ctx context.Context, pool *pgxpool.Pool, schema string) error {
-	s := pgx.Identifier{schema}.Sanitize()
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(context.Background()) //nolint:errcheck // after Commit this is a no-op
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('doorstep:tokens:' || $1))`, schema); err != nil {
-		return fmt.Errorf("take advisory lock: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+s); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s+`.tokens (
+	return pgddl.Create(ctx, pool, "doorstep:tokens:", schema, `CREATE TABLE IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize()+`.tokens (
 		sha256     text PRIMARY KEY,
 		principal  jsonb NOT NULL,
 		created_at timestamptz NOT NULL,
 		created_by text NOT NULL DEFAULT ''
-	)`); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
+	)`)
 }
 
 // newPGRecord makes the record of a new token as it is stored: UTC,

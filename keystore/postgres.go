@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/doorstep/doorstep/internal/pgddl"
 )
 
 // PostgresStore is a KeyStore in a PostgreSQL table, for several `doorstep
@@ -119,21 +121,9 @@ func validateSchemaName(schema string) error {
 }
 
 func createTable(ctx context.Context, pool *pgxpool.Pool, schema string) error {
-	s := pgx.Identifier{schema}.Sanitize()
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(context.Background()) //nolint:errcheck // after Commit this is a no-op
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('doorstep:keystore:' || $1))`, schema); err != nil {
-		return fmt.Errorf("take advisory lock: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+s); err != nil {
-		return err
-	}
 	// The CHECK keeps the invariant of crypto-shredding in the database
 	// itself: a live key has a whole secret, an erased one has none.
-	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s+`.data_keys (
+	return pgddl.Create(ctx, pool, "doorstep:keystore:", schema, `CREATE TABLE IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize()+`.data_keys (
 		household_id text PRIMARY KEY,
 		key_id       text NOT NULL,
 		secret       bytea,
@@ -142,10 +132,7 @@ func createTable(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 		CONSTRAINT data_keys_secret_check CHECK (
 			(erased_at IS NULL AND octet_length(secret) = `+fmt.Sprint(KeySize)+`)
 			OR (erased_at IS NOT NULL AND secret IS NULL))
-	)`); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
+	)`)
 }
 
 // Close closes the connection pool. Calling it again does nothing.

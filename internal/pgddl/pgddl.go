@@ -1,0 +1,37 @@
+// Package pgddl creates the PostgreSQL tables of the parts of Doorstep
+// that keep state beside the event store (tokens, data keys, the record of
+// sensitive reads) safely when several nodes start at once.
+package pgddl
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Create runs, in one transaction, CREATE SCHEMA IF NOT EXISTS schema and
+// then each statement of ddl (written with IF NOT EXISTS). The transaction
+// first takes an advisory lock on lock and the schema name: concurrent
+// CREATE … IF NOT EXISTS can otherwise fail on the catalog's unique index,
+// so nodes starting at once take turns.
+func Create(ctx context.Context, pool *pgxpool.Pool, lock, schema string, ddl ...string) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck // after Commit this is a no-op
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1 || $2))`, lock, schema); err != nil {
+		return fmt.Errorf("take advisory lock: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize()); err != nil {
+		return err
+	}
+	for _, q := range ddl {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
+}
