@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/doorstep/doorstep/domain/calendar"
+	"github.com/doorstep/doorstep/internal/clock"
 )
 
 // calendarFlag adds -calendar (env DOORSTEP_CALENDAR) to fs, storing the
@@ -115,5 +116,5 @@ func newCalendarGauge(cal *calendar.Calendar) prometheus.GaugeFunc {
 	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "doorstep_calendar_covered_until_seconds",
 		Help: "Unix time at which the working-day calendar's data ends, counting from this year; working-day limits past it are refused.",
-	}, func() float64 { return float64(coveredUntil(cal, time.Now()).Unix()) })
+	}, func() float64 { return float64(coveredUntil(cal, clock.Now()).Unix()) })
 }
