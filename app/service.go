@@ -12,6 +12,7 @@ import (
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/domain/calendar"
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/internal/clock"
 )
 
 // Sealer is what the command layer needs of a key store: sealing sensitive
@@ -124,7 +125,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Location = cfg.Calendar.Location()
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = time.Now
+		cfg.Clock = clock.Now
 	}
 	if cfg.NewID == nil {
 		cfg.NewID = eventstore.NewID

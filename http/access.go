@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/doorstep/doorstep/internal/clock"
 )
 
 // AccessRecord is one read of sensitive fields: who (name and role), which
@@ -110,7 +112,7 @@ func OpenAccessLog(path string, now func() time.Time) (*AccessLog, error) {
 		}
 	}
 	if now == nil {
-		now = time.Now
+		now = clock.Now
 	}
 	a := &AccessLog{path: path, f: f, now: now}
 	a.gc.write = a.write

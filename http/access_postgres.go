@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/internal/pgddl"
 )
 
@@ -50,7 +51,7 @@ func NewPostgresAccessLog(ctx context.Context, pool *pgxpool.Pool, schema string
 		return nil, fmt.Errorf("access log: create table %s.sensitive_reads in PostgreSQL: %w", schema, err)
 	}
 	if now == nil {
-		now = time.Now
+		now = clock.Now
 	}
 	tbl := pgx.Identifier{schema, "sensitive_reads"}.Sanitize()
 	a := &PostgresAccessLog{pool: pool, now: now,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/internal/pgtest"
 )
 
@@ -60,14 +61,14 @@ func checkRecords(t *testing.T, recs []AccessRecord, n int, since time.Time) {
 			want = Principal{Name: "督查", Role: RoleAuditor}
 		}
 		if r.Actor != want.Name || r.Role != want.Role || r.What != "household profile (sensitive member fields)" ||
-			r.At.Before(since.Add(-time.Second)) || r.At.After(time.Now().Add(time.Second)) {
+			r.At.Before(since.Add(-time.Second)) || r.At.After(clock.Now().Add(time.Second)) {
 			t.Fatalf("record %+v, want actor %s role %s at about now", r, want.Name, want.Role)
 		}
 	}
 }
 
 func TestAccessLogFile(t *testing.T) {
-	since := time.Now()
+	since := clock.Now()
 	path := filepath.Join(t.TempDir(), AccessFile)
 	a, err := OpenAccessLog(path, nil)
 	if err != nil {
@@ -124,7 +125,7 @@ func TestAccessLogFile(t *testing.T) {
 }
 
 func TestPostgresAccessLog(t *testing.T) {
-	since := time.Now()
+	since := clock.Now()
 	schema, conn := tokensSchema(t)
 	ctx := context.Background()
 	// Several nodes open the same schema at once.

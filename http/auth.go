@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/internal/clock"
 )
 
 // Role is what a token may do. Each role is scoped:
@@ -207,7 +208,7 @@ func (t *Tokens) createLocked(p Principal, by string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	t.recs[h] = tokenRecord{Hash: h, Principal: p, CreatedAt: time.Now().UTC(), CreatedBy: by}
+	t.recs[h] = tokenRecord{Hash: h, Principal: p, CreatedAt: clock.Now().UTC(), CreatedBy: by}
 	if err := t.saveLocked(); err != nil {
 		delete(t.recs, h)
 		return "", err

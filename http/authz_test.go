@@ -12,6 +12,7 @@ import (
 
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/projections/profile"
 )
 
@@ -73,7 +74,7 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 	loc := [][2]string{{"C1", "G1"}, {"C2", "G2"}}[i]
 	uniq := fmt.Sprint(n)
 	h, p, r := "/v1/households/"+f.h[i], "/v1/problems/"+f.p[i], "/v1/referrals/"+f.r[i]
-	now := time.Now()
+	now := clock.Now()
 	scopeQ := "?community=" + loc[0] + "&grid=" + loc[1]
 	switch op {
 	case "health":

@@ -12,6 +12,7 @@ import (
 
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/internal/clock"
 )
 
 func registerBody(id, community, grid string) RegisterHouseholdRequest {
@@ -101,7 +102,7 @@ func TestConcurrentConditionalCommands(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := e.do("POST", "/v1/households/h1/visits", w, VisitRequest{Team: []string{"李四"}, OccurredAt: time.Now().Add(-time.Hour).Format(time.RFC3339),
+			r := e.do("POST", "/v1/households/h1/visits", w, VisitRequest{Team: []string{"李四"}, OccurredAt: clock.Now().Add(-time.Hour).Format(time.RFC3339),
 				Mode: "home", Outcome: "completed", Summary: fmt.Sprint("visit ", i)}, "If-Match", `"1"`)
 			codes <- r.status
 		}()

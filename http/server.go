@@ -19,6 +19,7 @@ import (
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/internal/clock"
 )
 
 // AccessRecorder records that a principal read sensitive fields of a
@@ -54,7 +55,7 @@ type Deps struct {
 	// database, say) means a server cannot be reached right now: such
 	// errors answer 503 with Retry-After instead of 500.
 	Unavailable func(error) bool
-	// Now is the clock; default time.Now.
+	// Now is the clock; default clock.Now (internal/clock).
 	Now func() time.Time
 	// Version is reported by /healthz.
 	Version string
@@ -93,7 +94,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		d.Registry = domain.NewRegistry()
 	}
 	if d.Now == nil {
-		d.Now = time.Now
+		d.Now = clock.Now
 	}
 	if d.Version == "" {
 		d.Version = "dev"

@@ -20,6 +20,7 @@ import (
 
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/internal/clock"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -280,7 +281,7 @@ func appendDomain(t testing.TB, st eventstore.Store, stream string, evs ...domai
 	var data []eventstore.EventData
 	for _, ev := range evs {
 		b, _ := json.Marshal(ev)
-		data = append(data, eventstore.EventData{ID: eventstore.NewID(), Type: ev.EventType(), Data: b, Metadata: eventstore.Metadata{OccurredAt: time.Now(), Actor: "t"}})
+		data = append(data, eventstore.EventData{ID: eventstore.NewID(), Type: ev.EventType(), Data: b, Metadata: eventstore.Metadata{OccurredAt: clock.Now(), Actor: "t"}})
 	}
 	res, err := st.Append(context.Background(), stream, eventstore.Any(), data...)
 	if err != nil {
@@ -293,7 +294,7 @@ func TestEventStreamScopesFiltersRedactsAndResumes(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	now := time.Now()
+	now := clock.Now()
 	appendDomain(t, e.store, "household-h1", domain.HouseholdRegistered{HouseholdID: "h1", Community: "C1", Grid: "G1", Address: "a", Class: "key", Risk: "red", At: now, By: "t"})
 	appendDomain(t, e.store, "household-h2", domain.HouseholdRegistered{HouseholdID: "h2", Community: "C2", Grid: "G2", Address: "b", Class: "key", Risk: "red", At: now, By: "t"})
 	phone, err := domain.SealString(e.vault, "h1", "13800000000")

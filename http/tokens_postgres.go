@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/internal/pgddl"
 )
 
@@ -140,7 +141,7 @@ func createTokensTable(ctx context.Context, pool *pgxpool.Pool, schema string) e
 // microseconds (what timestamptz keeps), so the cache holds what the table
 // does.
 func newPGRecord(hash string, p Principal, by string) (tokenRecord, []byte, error) {
-	rec := tokenRecord{Hash: hash, Principal: p, CreatedAt: time.Now().UTC().Truncate(time.Microsecond), CreatedBy: by}
+	rec := tokenRecord{Hash: hash, Principal: p, CreatedAt: clock.Now().UTC().Truncate(time.Microsecond), CreatedBy: by}
 	js, err := json.Marshal(p)
 	if err != nil {
 		return tokenRecord{}, nil, fmt.Errorf("tokens: encode principal: %w", err)

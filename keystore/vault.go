@@ -17,11 +17,12 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/internal/clock"
 )
 
 // Config tunes a Vault. The zero value is ready to use.
 type Config struct {
-	// Now stamps key creation and erasure; default time.Now.
+	// Now stamps key creation and erasure; default clock.Now (internal/clock).
 	Now func() time.Time
 	// Rand supplies keys and nonces; default crypto/rand.Reader.
 	Rand io.Reader
@@ -75,7 +76,7 @@ var (
 // New returns a Vault over keys.
 func New(keys KeyStore, cfg Config) *Vault {
 	if cfg.Now == nil {
-		cfg.Now = time.Now
+		cfg.Now = clock.Now
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/doorstep/doorstep/internal/clock"
 )
 
 // runBench is `doorstep bench`: a second process that drives a running
@@ -175,7 +177,7 @@ func (b *bencher) pick(write bool) request {
 	}
 	if x < 0.6 || len(b.problems) == 0 {
 		return request{"POST /v1/households/{id}/visits", "POST", "/v1/households/" + url.PathEscape(h.id) + "/visits", map[string]any{
-			"team": []string{orDefault(h.worker, "bench")}, "occurred_at": time.Now().Add(-time.Hour).Format(time.RFC3339),
+			"team": []string{orDefault(h.worker, "bench")}, "occurred_at": clock.Now().Add(-time.Hour).Format(time.RFC3339),
 			"mode": "home", "outcome": "completed", "summary": fmt.Sprintf("bench visit %d", b.n)}}
 	}
 	p := b.problems[b.rng.IntN(len(b.problems))]

@@ -14,6 +14,7 @@ import (
 
 	"github.com/doorstep/doorstep/domain/calendar"
 	dhttp "github.com/doorstep/doorstep/http"
+	"github.com/doorstep/doorstep/internal/clock"
 )
 
 // calendarFlag adds -calendar (env DOORSTEP_CALENDAR) to fs, storing the
@@ -135,7 +136,7 @@ func (c *calendarCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if cal, err := c.rt.app.CalendarInForce(ctx); err == nil {
-		ch <- prometheus.MustNewConstMetric(coveredDesc, prometheus.GaugeValue, float64(dhttp.CoveredUntil(cal, time.Now()).Unix()))
+		ch <- prometheus.MustNewConstMetric(coveredDesc, prometheus.GaugeValue, float64(dhttp.CoveredUntil(cal, clock.Now()).Unix()))
 	}
 	if w := c.rt.watcher; w != nil {
 		if ds, ok := w.Deadlines(true); ok {

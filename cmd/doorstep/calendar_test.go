@@ -16,6 +16,7 @@ import (
 
 	"github.com/doorstep/doorstep/domain/calendar"
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/internal/clock"
 )
 
 // writeCalendar writes a calendar file holding the given years with no
@@ -124,7 +125,7 @@ func TestCalendarGap(t *testing.T) {
 // that year loaded by -calendar the same command is accepted and the
 // deadline lies in it.
 func TestServeWithCalendar(t *testing.T) {
-	y := time.Now().Year()
+	y := clock.Now().Year()
 	years := []int{y + 1, y + 2}
 	if y > 2026 {
 		years = append(years, y)
@@ -154,7 +155,7 @@ func TestServeWithCalendar(t *testing.T) {
 				if got["status"] != "open" || got["version"] != 1.0 || got["assignee"] == "社工小周" {
 					t.Fatalf("the refused assignment changed the problem: %v", got)
 				}
-				if gap := calendarGap(mustDefault(t), time.Now()); len(gap) > 0 && !strings.Contains(p.errb.String(), "the working-day calendar has no data for") {
+				if gap := calendarGap(mustDefault(t), clock.Now()); len(gap) > 0 && !strings.Contains(p.errb.String(), "the working-day calendar has no data for") {
 					t.Fatalf("no warning about the missing years %v in the log:\n%s", gap, p.errb.String())
 				}
 				p.stop()

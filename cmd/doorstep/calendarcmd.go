@@ -12,6 +12,7 @@ import (
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain/calendar"
 	dhttp "github.com/doorstep/doorstep/http"
+	"github.com/doorstep/doorstep/internal/clock"
 )
 
 // runCalendar is `doorstep calendar import FILE` and `doorstep calendar
@@ -122,7 +123,7 @@ func calendarShow(ctx context.Context, dir string, st storeConfig, rest []string
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	now := clock.Now()
 	fmt.Fprintf(stdout, "calendar %s in force; official until %s / 当前日历版本；官方数据截至\n", cal.Version(), dhttp.CoveredUntil(cal, now).Format(time.DateOnly))
 	for _, n := range cal.Years() {
 		if year != 0 && n != year {

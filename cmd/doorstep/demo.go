@@ -11,6 +11,7 @@ import (
 
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/town"
 )
@@ -50,7 +51,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		rt.secretaries = sec
 		rt.mu.Unlock()
 		if head.IsZero() {
-			if err := generateTown(ctx, rt, *seed, *households, time.Now(), stdout); err != nil {
+			if err := generateTown(ctx, rt, *seed, *households, clock.Now(), stdout); err != nil {
 				return err
 			}
 		} else {
@@ -64,7 +65,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if err := rt.watcher.Sync(ctx); err != nil {
 				return err
 			}
-			n, err := rt.watcher.Fire(ctx, time.Now())
+			n, err := rt.watcher.Fire(ctx, clock.Now())
 			if err != nil {
 				return err
 			}

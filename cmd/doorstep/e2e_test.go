@@ -20,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/internal/pgtest"
 	"github.com/doorstep/doorstep/internal/syncbuf"
 )
@@ -43,7 +44,7 @@ func binary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "doorstep")
-		out, err := exec.Command("go", "build", "-race", "-o", binPath, ".").CombinedOutput()
+		out, err := exec.Command("go", goBuild("-race", "-o", binPath, ".")...).CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -52,6 +53,17 @@ func binary(t *testing.T) string {
 		t.Fatal(buildErr)
 	}
 	return binPath
+}
+
+// goBuild is `go build args…`, with -tags doorstep_testclock when this test
+// binary was built with it: the binary then follows DOORSTEP_TEST_CLOCK,
+// which it inherits from the test's environment, as the code under test
+// here does (internal/clock).
+func goBuild(args ...string) []string {
+	if clock.TestBuild {
+		args = append([]string{"-tags", clock.Tag}, args...)
+	}
+	return append([]string{"build"}, args...)
 }
 
 // proc is a running doorstep serve.
@@ -202,7 +214,7 @@ func (p *proc) newToken(admin string, body map[string]any) string {
 	return p.must(201, "POST", "/v1/tokens", admin, body)["token"].(string)
 }
 
-func ago(d time.Duration) string { return time.Now().Add(-d).Format(time.RFC3339) }
+func ago(d time.Duration) string { return clock.Now().Add(-d).Format(time.RFC3339) }
 
 func TestEndToEndStories(t *testing.T) {
 	dir := t.TempDir()

@@ -27,6 +27,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/internal/syncbuf"
 	"github.com/doorstep/doorstep/town"
 )
@@ -40,6 +41,11 @@ import (
 // itself on a free port, and it sets TOKEN from the token the demo printed
 // instead of the placeholder. Every other block runs verbatim except that
 // 127.0.0.1:8080 becomes the demo's address.
+//
+// Run on a test clock (go test -tags doorstep_testclock with
+// DOORSTEP_TEST_CLOCK set, as ./scripts/test does), the demo is built with
+// the same tag and inherits the variable, and bash's date is shifted to the
+// same clock (dateShim): the quick start then runs as on that day.
 func TestReadmeQuickStart(t *testing.T) {
 	began := time.Now()
 	defer func() { t.Logf("TestReadmeQuickStart took %s", time.Since(began).Round(100*time.Millisecond)) }()
@@ -281,7 +287,8 @@ var (
 	readmeBuildErr  error
 )
 
-// readmeBinary builds doorstep as the README does: a plain `go build`.
+// readmeBinary builds doorstep as the README does: a plain `go build`
+// (with -tags doorstep_testclock when this test has it, see goBuild).
 // binary(t) builds with -race, under which generating the demo town alone
 // takes about two minutes instead of ten seconds; the race detector already
 // runs over the same server in the other end-to-end tests.
@@ -294,7 +301,7 @@ func readmeBinary(t *testing.T) string {
 			return
 		}
 		readmeBinPath = filepath.Join(dir, "doorstep")
-		out, err := exec.Command("go", "build", "-o", readmeBinPath, ".").CombinedOutput()
+		out, err := exec.Command("go", goBuild("-o", readmeBinPath, ".")...).CombinedOutput()
 		if err != nil {
 			readmeBuildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -573,6 +580,7 @@ func runScript(t *testing.T, dir string, runs []scriptRun) []runResult {
 	mark := fmt.Sprintf("@@readme-%d@@", time.Now().UnixNano())
 	var sb strings.Builder
 	sb.WriteString("set -u\n")
+	sb.WriteString(dateShim())
 	for i, r := range runs {
 		if r.n == 0 && r.spec.pause != "" {
 			fmt.Fprintf(&sb, "sleep %s\n", r.spec.pause)
@@ -640,6 +648,23 @@ func runScript(t *testing.T, dir string, runs []scriptRun) []runResult {
 		t.Fatalf("bash running the quick start: %v\n%s", runErr, tail(all, 4000))
 	}
 	return res
+}
+
+// dateShim is empty, unless the demo runs on a test clock
+// (DOORSTEP_TEST_CLOCK in a doorstep_testclock build, internal/clock): then
+// it defines a bash function date that shows the demo's clock instead of
+// the machine's, so that blocks using $(date …) ask about the demo's "now"
+// as a reader's machine would on that day.
+func dateShim() string {
+	off := clock.Offset()
+	if off == 0 {
+		return ""
+	}
+	return fmt.Sprintf(`date() {
+	local ns=$(( $(command date +%%s%%N) + %d ))
+	command date -d "@$(( ns / 1000000000 )).$(printf %%09d $(( ns %% 1000000000 )))" "$@"
+}
+`, off.Nanoseconds())
 }
 
 // ---- what each block promises ----

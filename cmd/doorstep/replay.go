@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/projections/audit"
 )
 
@@ -116,7 +117,7 @@ func orDash(s string) string {
 // empty is now.
 func parseAsOf(s string, loc *time.Location) (time.Time, error) {
 	if s == "" {
-		return time.Now(), nil
+		return clock.Now(), nil
 	}
 	if d, err := time.ParseInLocation(time.DateOnly, s, loc); err == nil {
 		return d.AddDate(0, 0, 1).Add(-time.Nanosecond), nil

@@ -18,6 +18,7 @@ import (
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/eventstore/postgres"
 	dhttp "github.com/doorstep/doorstep/http"
+	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/keystore"
 	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/projections/alerts"
@@ -93,7 +94,7 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	warnCalendarGap(log, cal, time.Now())
+	warnCalendarGap(log, cal, clock.Now())
 	var s eventstore.Store
 	embedded := st.URL == ""
 	switch {

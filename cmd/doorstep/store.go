@@ -17,6 +17,7 @@ import (
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/eventstore/postgres"
 	"github.com/doorstep/doorstep/eventstore/sqlite"
+	"github.com/doorstep/doorstep/internal/clock"
 )
 
 // openEmbedded opens the embedded store in dir, creating dir if needed.
@@ -60,7 +61,7 @@ func runSelfcheck(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	defer s.Close()
 
 	stream := "selfcheck-" + eventstore.NewID().String()
-	md := eventstore.Metadata{OccurredAt: time.Now(), Actor: "doorstep-selfcheck", Role: "admin"}
+	md := eventstore.Metadata{OccurredAt: clock.Now(), Actor: "doorstep-selfcheck", Role: "admin"}
 	var evs []eventstore.EventData
 	for i, typ := range []string{"selfcheck.started", "selfcheck.visited", "selfcheck.finished"} {
 		b, _ := json.Marshal(map[string]any{"step": i + 1, "note": "自检 self-check"})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/eventstore/postgres"
+	"github.com/doorstep/doorstep/internal/clock"
 )
 
 // The benchmarks put the store beside raw pgx in one run, against the same
@@ -37,7 +38,7 @@ func benchEvent(i int) eventstore.EventData {
 	return eventstore.EventData{
 		ID: eventstore.NewID(), Type: "visit.recorded",
 		Data:     fmt.Appendf(nil, `{"household":"h-%d","mode":"home","team":["网格员-李明","社工-王芳"],"outcome":"completed","observations":"老人独居，身体状况稳定，需定期随访","problems":[]}`, i),
-		Metadata: eventstore.Metadata{OccurredAt: time.Now(), Actor: "worker-17", Role: "worker", CommandID: uuid.NewString(), Community: "幸福里社区", Grid: "g-03"},
+		Metadata: eventstore.Metadata{OccurredAt: clock.Now(), Actor: "worker-17", Role: "worker", CommandID: uuid.NewString(), Community: "幸福里社区", Grid: "g-03"},
 	}
 }
 
@@ -52,7 +53,7 @@ func rawArgs(e *eventstore.Event, seq int32) []any {
 // a call in one transaction (autocommit for one event, a pipelined batch
 // for more).
 func rawInsert(ctx context.Context, pool *pgxpool.Pool, insert, stream string, version uint64, prev *[32]byte, events []eventstore.EventData) error {
-	now := time.Now()
+	now := clock.Now()
 	if len(events) == 1 {
 		e := eventstore.Seal(*prev, stream, version+1, now, &events[0])
 		*prev = e.Hash

@@ -59,6 +59,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/internal/clock"
 )
 
 // Config configures a Store. Give URL or Pool.
@@ -98,7 +99,7 @@ type Config struct {
 	VisibilityWait time.Duration
 	// WriteTimeout bounds one group's round trips; default 30s.
 	WriteTimeout time.Duration
-	// Now returns store time for recorded-at; default time.Now.
+	// Now returns store time for recorded-at; default clock.Now (internal/clock).
 	Now func() time.Time
 
 	// beforeCommit, if set (tests only), runs after a group's rows are
@@ -147,7 +148,7 @@ func (c Config) withDefaults() Config {
 		c.VisibilityWait = 5 * time.Second
 	}
 	if c.Now == nil {
-		c.Now = time.Now
+		c.Now = clock.Now
 	}
 	return c
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/eventstore/sqlite"
+	"github.com/doorstep/doorstep/internal/clock"
 )
 
 // The benchmarks put the store beside the raw driver (database/sql on
@@ -27,7 +28,7 @@ func benchEvent(i int) eventstore.EventData {
 	return eventstore.EventData{
 		ID: eventstore.NewID(), Type: "visit.recorded",
 		Data:     fmt.Appendf(nil, `{"household":"h-%d","mode":"home","team":["网格员-李明","社工-王芳"],"outcome":"completed","observations":"老人独居，身体状况稳定，需定期随访","problems":[]}`, i),
-		Metadata: eventstore.Metadata{OccurredAt: time.Now(), Actor: "worker-17", Role: "worker", CommandID: uuid.NewString(), Community: "幸福里社区", Grid: "g-03"},
+		Metadata: eventstore.Metadata{OccurredAt: clock.Now(), Actor: "worker-17", Role: "worker", CommandID: uuid.NewString(), Community: "幸福里社区", Grid: "g-03"},
 	}
 }
 
@@ -56,7 +57,7 @@ func rawInsert(db *sql.DB, stream string, version uint64, events []eventstore.Ev
 	}
 	defer st.Close()
 	var prev [32]byte
-	now := time.Now()
+	now := clock.Now()
 	for i := range events {
 		version++
 		e := eventstore.Seal(prev, stream, version, now, &events[i])

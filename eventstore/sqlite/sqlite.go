@@ -24,6 +24,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/internal/clock"
 )
 
 // Config configures a Store.
@@ -34,7 +35,7 @@ type Config struct {
 	Limits eventstore.Limits
 	// MaxGroup caps how many appends share one commit; default 256.
 	MaxGroup int
-	// Now returns store time for recorded-at; default time.Now.
+	// Now returns store time for recorded-at; default clock.Now (internal/clock).
 	Now func() time.Time
 	// ReadConns is the size of the read pool; default 8.
 	ReadConns int
@@ -140,7 +141,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		cfg.ReadConns = 8
 	}
 	if cfg.Now == nil {
-		cfg.Now = time.Now
+		cfg.Now = clock.Now
 	}
 	wdb, err := sql.Open("sqlite", DSN(cfg.Path, false))
 	if err != nil {

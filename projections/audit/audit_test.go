@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/projections/audit"
 	"github.com/doorstep/doorstep/projections/internal/sim"
@@ -28,7 +29,7 @@ func TestTrailAsOfAndExport(t *testing.T) {
 	h := func() *domain.Household { x := domain.NewHousehold("liu"); env.Load(t, hs, x); return x }
 	mark := func() time.Time {
 		time.Sleep(3 * time.Millisecond)
-		n := time.Now()
+		n := clock.Now()
 		time.Sleep(3 * time.Millisecond)
 		return n
 	}
@@ -127,7 +128,7 @@ func TestTrailAsOfAndExport(t *testing.T) {
 	if snap.Household.Risk() != domain.RiskRed || len(snap.Problems) != 0 {
 		t.Errorf("before the problem: risk %s, %d problems", snap.Household.Risk(), len(snap.Problems))
 	}
-	snap, err = tr.AsOf(ctx, "liu", time.Now())
+	snap, err = tr.AsOf(ctx, "liu", clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

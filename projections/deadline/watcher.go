@@ -41,6 +41,7 @@ import (
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/domain/calendar"
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/internal/clock"
 )
 
 // Clock is the watcher's source of time. Tests inject one.
@@ -54,7 +55,7 @@ type Clock interface {
 type RealClock struct{}
 
 // Now implements Clock.
-func (RealClock) Now() time.Time { return time.Now() }
+func (RealClock) Now() time.Time { return clock.Now() }
 
 // After implements Clock.
 func (RealClock) After(d time.Duration) <-chan time.Time { return time.After(d) }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/projections/deadline"
 	"github.com/doorstep/doorstep/projections/internal/testenv"
 )
@@ -187,7 +188,7 @@ func TestWatcherVisitDueAndReferral(t *testing.T) {
 // offsetClock is the real clock shifted by a fixed amount.
 type offsetClock struct{ off time.Duration }
 
-func (c offsetClock) Now() time.Time                         { return time.Now().Add(c.off) }
+func (c offsetClock) Now() time.Time                         { return clock.Now().Add(c.off) }
 func (c offsetClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // A breach is detected within one second of its deadline, live: the
