@@ -114,6 +114,7 @@ func (s *Server) Handler() nethttp.Handler { return s.router }
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	srv := &nethttp.Server{
 		Handler:           s.router,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		ReadTimeout:       s.cfg.ReadTimeout,
 		WriteTimeout:      s.cfg.WriteTimeout,
@@ -314,7 +315,7 @@ func (s *Server) observeMW(next nethttp.Handler) nethttp.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		reqID := r.Header.Get("X-Request-Id")
-		if reqID == "" || len(reqID) > 64 {
+		if !visibleASCII(reqID, maxRequestIDBytes) {
 			reqID = newErrorID()
 		}
 		sw.Header().Set("X-Request-Id", reqID)
