@@ -66,7 +66,13 @@ func (s *Server) command(build builder) handlerFunc {
 		if err != nil {
 			return err
 		}
-		c := app.Cmd{Actor: p.Name, Role: p.Role.DomainRole(), CorrelationID: r.Header.Get("X-Correlation-Id")}
+		corr := r.Header.Get("X-Correlation-Id")
+		if corr != "" && !visibleASCII(corr, MaxCorrelationIDBytes) {
+			return newErr(ErrBadRequest, "invalid_correlation_id", "X-Correlation-Id",
+				fmt.Sprintf("the X-Correlation-Id must be 1 to %d visible ASCII characters (no spaces); a UUID is a good choice, or leave the header out", MaxCorrelationIDBytes),
+				fmt.Sprintf("X-Correlation-Id 须为 1 至 %d 个可见 ASCII 字符（不含空格）；建议使用 UUID，或不发送此请求头", MaxCorrelationIDBytes))
+		}
+		c := app.Cmd{Actor: p.Name, Role: p.Role.DomainRole(), CorrelationID: corr}
 		key := r.Header.Get("Idempotency-Key")
 		if key != "" {
 			if err := checkKey(key); err != nil {
@@ -160,6 +166,31 @@ func parseETag(s string) (uint64, error) {
 			fmt.Sprintf("If-Match %q 不是有效版本；请发送收到的 ETag，例如 \"7\"", s))
 	}
 	return v, nil
+}
+
+// MaxCorrelationIDBytes bounds the X-Correlation-Id of a command, which is
+// kept in the permanent log with every event the command records. A longer
+// one, or one with other than visible ASCII, is refused (400
+// invalid_correlation_id) rather than replaced: a silently replaced id
+// would break the client's correlation without telling it.
+const MaxCorrelationIDBytes = 128
+
+// maxRequestIDBytes bounds the X-Request-Id echoed and logged; a longer or
+// invalid one is replaced by a generated id (it is only ever a log key).
+const maxRequestIDBytes = 64
+
+// visibleASCII reports whether s is 1 to max visible ASCII characters
+// (0x21–0x7E: no spaces, controls or bytes beyond ASCII).
+func visibleASCII(s string, max int) bool {
+	if s == "" || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 func checkKey(key string) error {

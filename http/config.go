@@ -14,6 +14,11 @@ type Config struct {
 	Addr string
 	// MaxBodyBytes bounds a request body; a larger one is 413.
 	MaxBodyBytes int64
+	// MaxHeaderBytes bounds the request line and headers together
+	// (http.Server.MaxHeaderBytes; Go adds 4 KiB of slack); larger ones
+	// are answered 431 by net/http before any handler runs. Default
+	// DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
 	// ReadHeaderTimeout, ReadTimeout and WriteTimeout bound slow clients.
 	// WriteTimeout does not apply to the event stream.
 	ReadHeaderTimeout time.Duration
@@ -44,12 +49,19 @@ type Config struct {
 	MaxPageSize int
 }
 
-// DefaultConfig returns the defaults: 1 MiB bodies, 5 s waits at most, a
-// 15 s heartbeat, 24 h idempotency window.
+// DefaultMaxHeaderBytes is the default bound of a request's line and
+// headers: 16 KiB, several times what a browser or client library sends
+// (a bearer token, an Idempotency-Key and a correlation id are well under
+// 1 KiB), and 64 times less than Go's 1 MiB default.
+const DefaultMaxHeaderBytes = 16 << 10
+
+// DefaultConfig returns the defaults: 1 MiB bodies, 16 KiB of headers, 5 s
+// waits at most, a 15 s heartbeat, 24 h idempotency window.
 func DefaultConfig() Config {
 	return Config{
 		Addr:              "127.0.0.1:8080",
 		MaxBodyBytes:      1 << 20,
+		MaxHeaderBytes:    DefaultMaxHeaderBytes,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -74,6 +86,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		bad("MaxBodyBytes", "must be at least 1024 bytes")
+	}
+	if c.MaxHeaderBytes < 1024 {
+		bad("MaxHeaderBytes", "must be at least 1024 bytes")
 	}
 	for _, d := range []struct {
 		name string

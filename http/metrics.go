@@ -25,7 +25,7 @@ func newMetrics() *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "doorstep", Subsystem: "http", Name: "requests_total",
-		Help: "HTTP requests by method, route template and status code.",
+		Help: "HTTP requests by method (GET, POST… or other), route template and status code.",
 	}, []string{"method", "route", "code"})
 	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "doorstep", Subsystem: "http", Name: "request_duration_seconds",
@@ -46,6 +46,8 @@ func newMetrics() *metrics {
 	return m
 }
 
+// observe counts a request. method must be bounded (methodLabel), as must
+// route (a route template or "unmatched").
 func (m *metrics) observe(method, route string, status int, d time.Duration) {
 	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(method, route).Observe(d.Seconds())

@@ -161,7 +161,7 @@ func problemFor(log *slog.Logger, r *nethttp.Request, err error) Problem {
 			p.MessageEN, p.MessageZH = err.Error(), err.Error()
 		} else {
 			id := newErrorID()
-			log.ErrorContext(r.Context(), "internal error", "error_id", id, "method", r.Method, "route", routeName(r), "error", err.Error())
+			log.ErrorContext(r.Context(), "internal error", "error_id", id, "method", methodLabel(r.Method), "route", routeName(r), "error", err.Error())
 			p.Status, p.Title, p.Code, p.ErrorID = nethttp.StatusInternalServerError, "Internal error", "internal_error", id
 			p.MessageEN = "an internal error occurred; quote error id " + id + " when reporting it"
 			p.MessageZH = "发生内部错误；报告问题时请提供错误编号 " + id

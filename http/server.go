@@ -117,6 +117,7 @@ func (s *Server) Handler() nethttp.Handler { return s.router }
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	srv := &nethttp.Server{
 		Handler:           s.router,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		ReadTimeout:       s.cfg.ReadTimeout,
 		WriteTimeout:      s.cfg.WriteTimeout,
@@ -176,12 +177,14 @@ func (s *Server) newRouter() *mux.Router {
 		m.Handle(rt.path, s.wrap(rt)).Methods(rt.method).Name(rt.op)
 	}
 	m.NotFoundHandler = s.observeMW(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		s.writeError(w, r, newErr(ErrNotFound, "route_not_found", "", fmt.Sprintf("there is no route %s %s; see /openapi.json", r.Method, r.URL.Path),
-			fmt.Sprintf("不存在路由 %s %s；请参见 /openapi.json", r.Method, r.URL.Path)))
+		method, path := echoMethod(r.Method), domain.Clip(r.URL.Path, maxEchoPathBytes)
+		s.writeError(w, r, newErr(ErrNotFound, "route_not_found", "", fmt.Sprintf("there is no route %s %s; see /openapi.json", method, path),
+			fmt.Sprintf("不存在路由 %s %s；请参见 /openapi.json", method, path)))
 	}))
 	m.MethodNotAllowedHandler = s.observeMW(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		s.writeError(w, r, newErr(ErrMethodNotAllowed, "method_not_allowed", "", fmt.Sprintf("%s is not allowed on %s; see /openapi.json", r.Method, r.URL.Path),
-			fmt.Sprintf("%s 不能用于 %s；请参见 /openapi.json", r.Method, r.URL.Path)))
+		method, path := echoMethod(r.Method), domain.Clip(r.URL.Path, maxEchoPathBytes)
+		s.writeError(w, r, newErr(ErrMethodNotAllowed, "method_not_allowed", "", fmt.Sprintf("%s is not allowed on %s; see /openapi.json", method, path),
+			fmt.Sprintf("%s 不能用于 %s；请参见 /openapi.json", method, path)))
 	}))
 	return m
 }
@@ -266,6 +269,35 @@ func (w *statusWriter) Flush() {
 // Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() nethttp.ResponseWriter { return w.ResponseWriter }
 
+// knownMethods are the methods of RFC 9110 and PATCH (RFC 5789). Metrics
+// and logs label a request with its method only when it is one of these,
+// and "other" otherwise: the method is chosen by the client, and a label
+// per invented method would grow /metrics and the logs without bound.
+var knownMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
+
+// methodLabel is the bounded label of a request's method: the method when
+// it is one of knownMethods (case-sensitive, as HTTP methods are), else
+// "other".
+func methodLabel(m string) string {
+	if slices.Contains(knownMethods, m) {
+		return m
+	}
+	return "other"
+}
+
+// maxEchoPathBytes bounds how much of a request path an error message
+// quotes (a path is bounded only by the header limit).
+const maxEchoPathBytes = 256
+
+// echoMethod quotes a method in an error message: a known one as is, any
+// other clipped to domain.MaxEchoBytes and quoted.
+func echoMethod(m string) string {
+	if slices.Contains(knownMethods, m) {
+		return m
+	}
+	return fmt.Sprintf("%q", domain.Clip(m, domain.MaxEchoBytes))
+}
+
 func routeName(r *nethttp.Request) string {
 	if cr := mux.CurrentRoute(r); cr != nil {
 		if t, err := cr.GetPathTemplate(); err == nil {
@@ -286,7 +318,7 @@ func (s *Server) observeMW(next nethttp.Handler) nethttp.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		reqID := r.Header.Get("X-Request-Id")
-		if reqID == "" || len(reqID) > 64 {
+		if !visibleASCII(reqID, maxRequestIDBytes) {
 			reqID = newErrorID()
 		}
 		sw.Header().Set("X-Request-Id", reqID)
@@ -296,8 +328,9 @@ func (s *Server) observeMW(next nethttp.Handler) nethttp.Handler {
 		}
 		d := time.Since(start)
 		rn := routeName(r)
-		s.metrics.observe(r.Method, rn, sw.status, d)
-		attrs := []any{"method", r.Method, "route", rn, "status", sw.status, "duration_ms", float64(d.Microseconds()) / 1000, "bytes", sw.bytes, "request_id", reqID}
+		method := methodLabel(r.Method)
+		s.metrics.observe(method, rn, sw.status, d)
+		attrs := []any{"method", method, "route", rn, "status", sw.status, "duration_ms", float64(d.Microseconds()) / 1000, "bytes", sw.bytes, "request_id", reqID}
 		if sw.principal != nil {
 			attrs = append(attrs, "actor", sw.principal.Name, "role", string(sw.principal.Role))
 		}

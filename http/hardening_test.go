@@ -1,0 +1,103 @@
+package http
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	nethttp "net/http"
+	"strings"
+	"testing"
+
+	"github.com/doorstep/doorstep/internal/syncbuf"
+)
+
+// rawDo sends a request without the OpenAPI validator (for requests no
+// document describes: unknown methods, oversized headers).
+func (e *testEnv) rawDo(req *nethttp.Request) resp {
+	e.t.Helper()
+	res, err := e.ts.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// Issue 13 item 1: /metrics was labelled with the raw HTTP method, so
+// random method names grew every scrape without bound, and each request
+// logged its method whole.
+func TestMetricsAndLogsBoundTheMethod(t *testing.T) {
+	var logs syncbuf.Buffer
+	e := newEnv(t, func(d *Deps) { d.Log = slog.New(slog.NewJSONHandler(&logs, nil)) })
+	long := "ZZ" + strings.Repeat("Q", 20_000)
+	for i, m := range []string{"FOO", "BAR", "BAZ", long, "get"} {
+		path := "/v1/households"
+		if i%2 == 1 {
+			path = "/no/such/route"
+		}
+		req, _ := nethttp.NewRequest(m, e.ts.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+e.admin)
+		if r := e.rawDo(req); r.status < 400 || len(r.body) > 4096 {
+			t.Fatalf("%.20s %s: %d, %d bytes", m, path, r.status, len(r.body))
+		}
+	}
+	r := e.do("GET", "/metrics", "", nil)
+	page := string(r.body)
+	for _, m := range []string{"FOO", "BAR", "BAZ", "ZZQQ", `method="get"`} {
+		if strings.Contains(page, m) {
+			t.Errorf("/metrics carries the client's method %q", m)
+		}
+	}
+	if !strings.Contains(page, `method="other"`) {
+		t.Errorf("/metrics has no method=\"other\" series")
+	}
+	if l := logs.String(); strings.Contains(l, "ZZQQ") || strings.Contains(l, "FOO") {
+		t.Errorf("the log carries the client's method: %.300s", l)
+	}
+}
+
+// Issue 13 item 12: the server took Go's 1 MB header default, and a 900 KB
+// X-Correlation-Id went into the permanent log.
+func TestHeaderLimits(t *testing.T) {
+	e := newEnv(t, nil)
+	l, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.srv.Serve(ctx, l) }()
+	defer func() { stop(); <-done }()
+	base := "http://" + l.Addr().String()
+	req, _ := nethttp.NewRequest("GET", base+"/healthz", nil)
+	req.Header.Set("X-Padding", strings.Repeat("p", 64<<10))
+	if r := e.rawDo(req); r.status != nethttp.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("64 KiB of headers: %d, want 431", r.status)
+	}
+	req, _ = nethttp.NewRequest("GET", base+"/healthz", nil)
+	req.Header.Set("X-Padding", strings.Repeat("p", 8<<10))
+	if r := e.rawDo(req); r.status != 200 {
+		t.Errorf("8 KiB of headers: %d, want 200", r.status)
+	}
+
+	// A correlation id that is too long or not visible ASCII is refused
+	// before anything is written.
+	reg := map[string]any{"household_id": "corr-1", "address": "1号", "community": "c", "grid": "g", "responsible_worker": "w", "class": "ordinary", "risk": "green"}
+	for _, bad := range []string{strings.Repeat("c", MaxCorrelationIDBytes+1), "a b", "关联"} {
+		r := e.do("POST", "/v1/households", e.admin, reg, "X-Correlation-Id", bad)
+		if r.status != 400 || r.problem(t).Code != "invalid_correlation_id" || r.problem(t).Field != "X-Correlation-Id" {
+			t.Fatalf("correlation id %.20q: %d %s", bad, r.status, r.body)
+		}
+	}
+	if v, err := e.store.StreamVersion(context.Background(), "household-corr-1"); err != nil || v != 0 {
+		t.Fatalf("a refused command wrote: version %d, %v", v, err)
+	}
+	good := strings.Repeat("c", MaxCorrelationIDBytes)
+	if r := e.do("POST", "/v1/households", e.admin, reg, "X-Correlation-Id", good); r.status != 201 {
+		t.Fatalf("a correlation id of %d bytes: %d %s", len(good), r.status, r.body)
+	}
+}
