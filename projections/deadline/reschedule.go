@@ -158,8 +158,8 @@ func (w *Watcher) decideReschedule(l *loaded, stream string, kind domain.ClockKi
 		if c.Limit.Unit != domain.UnitWorkingDay || c.Basis.Version == w.cal.Version() {
 			return nil, eventstore.EventData{}, nil
 		}
-		due, err := domain.DueAfter(w.cal, c.Start, c.Limit)
-		if err != nil {
+		due, derr := domain.DueAfter(w.cal, c.Start, c.Limit)
+		if derr != nil {
 			return nil, eventstore.EventData{}, nil
 		}
 		if old, ok1, err = w.cfg.Policies.Deadline(w.cal, c); err != nil {
