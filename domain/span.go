@@ -132,14 +132,12 @@ func (b CalendarBasis) Note() (en, zh string) {
 	for i, y := range b.Provisional {
 		ys[i] = strconv.Itoa(y)
 	}
-	list := strings.Join(ys, ", ")
 	zhList := strings.Join(ys, "、")
-	verb := "is"
-	if len(ys) > 1 {
-		verb = "are"
+	if len(ys) == 1 {
+		return fmt.Sprintf("provisional: the %s holiday calendar is not yet loaded", ys[0]), fmt.Sprintf("暂定：%s年节假日安排尚未导入", zhList)
 	}
-	return fmt.Sprintf("provisional: the %s holiday calendar %s not yet loaded", list, verb),
-		fmt.Sprintf("暂定：%s年节假日安排尚未导入", zhList)
+	list := strings.Join(ys[:len(ys)-1], ", ") + " and " + ys[len(ys)-1]
+	return fmt.Sprintf("provisional: the %s holiday calendars are not yet loaded", list), fmt.Sprintf("暂定：%s年节假日安排尚未导入", zhList)
 }
 
 // Due is the end of a time limit with the calendar basis it was computed with.

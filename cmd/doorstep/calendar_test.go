@@ -121,7 +121,7 @@ func TestCalendarGap(t *testing.T) {
 }
 
 // TestServeWithCalendar: a working-day time limit that runs into a year the
-// calendar lacks is refused with a clear error and nothing written; with
+// calendar lacks is accepted and marked provisional, and listed; with
 // that year loaded by -calendar the same command is accepted and the
 // deadline lies in it.
 func TestServeWithCalendar(t *testing.T) {
@@ -147,13 +147,27 @@ func TestServeWithCalendar(t *testing.T) {
 			// 300 working days always run past the end of this year.
 			assign := map[string]any{"to": "社工小周", "reason": "长期跟进", "time_limit": "300 working_days"}
 			if !withFile {
-				r := p.call("POST", "/v1/problems/"+id+"/assign", admin, assign)
-				if r.status != 400 || !strings.Contains(string(r.body), `"code":"deadline_unavailable"`) || !strings.Contains(string(r.body), fmt.Sprintf("no holiday data for %d", y+1)) {
-					t.Fatalf("assignment past the calendar: %d %s; want 400 deadline_unavailable naming %d", r.status, r.body, y+1)
-				}
+				// Accepted, computed with Monday to Friday for the missing
+				// years and marked provisional, never refused.
+				p.must(200, "POST", "/v1/problems/"+id+"/assign", admin, assign)
 				got := p.must(200, "GET", "/v1/problems/"+id, admin, nil)
-				if got["status"] != "open" || got["version"] != 1.0 || got["assignee"] == "社工小周" {
-					t.Fatalf("the refused assignment changed the problem: %v", got)
+				years, _ := got["provisional_years"].([]any)
+				if got["provisional"] != true || !slices.Contains(years, any(float64(y+1))) ||
+					!strings.Contains(fmt.Sprint(got["provisional_note_zh"]), "暂定：") || !strings.Contains(fmt.Sprint(got["provisional_note_zh"]), fmt.Sprint(y+1)) {
+					t.Fatalf("assignment past the calendar: %v; want a provisional due naming %d", got, y+1)
+				}
+				// The deadline watcher lists it (once it has read the log).
+				for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+					r := p.call("GET", "/v1/deadlines?provisional=true", admin, nil)
+					if r.status == 200 && strings.Contains(string(r.body), `"subject":"`+id+`"`) {
+						break
+					}
+					if time.Since(start) > 30*time.Second {
+						t.Fatalf("the provisional deadline is not listed: %d %s", r.status, r.body)
+					}
+				}
+				if m := p.call("GET", "/metrics", "", nil); !strings.Contains(string(m.body), "doorstep_deadlines_provisional ") {
+					t.Fatalf("metrics lack doorstep_deadlines_provisional:\n%s", m.body)
 				}
 				if gap := calendarGap(mustDefault(t), clock.Now()); len(gap) > 0 && !strings.Contains(p.errb.String(), "the working-day calendar has no data for") {
 					t.Fatalf("no warning about the missing years %v in the log:\n%s", gap, p.errb.String())
