@@ -82,7 +82,7 @@ func TestNowAdvances(t *testing.T) {
 	if d := b.Sub(a); d < 20*time.Millisecond || d > 10*time.Second {
 		t.Errorf("Now advanced by %s over a 20 ms sleep", d)
 	}
-	if d := clock.Now().Sub(time.Now()) - clock.Offset(); d < -time.Second || d > time.Second {
+	if d := time.Until(clock.Now()) - clock.Offset(); d < -time.Second || d > time.Second {
 		t.Errorf("Now - time.Now differs from Offset by %s", d)
 	}
 	if os.Getenv(clock.EnvVar) == "" && clock.Offset() != 0 {
