@@ -199,8 +199,12 @@ func (s *Service) ReclassifyProblem(ctx context.Context, c Cmd, problemID string
 
 // AssignProblem (re)assigns the problem and/or sets its time limit.
 func (s *Service) AssignProblem(ctx context.Context, c Cmd, problemID string, in domain.AssignProblem) (Result, error) {
+	cal, err := s.CalendarInForce(ctx)
+	if err != nil {
+		return Result{}, err
+	}
 	return s.onProblem(ctx, c, problemID, "problem.assign", in, func(p *domain.Problem, m domain.Meta) ([]domain.Event, error) {
-		return p.Assign(m, s.cal, in)
+		return p.Assign(m, cal, in)
 	})
 }
 

@@ -106,8 +106,12 @@ func (s *Service) AcceptReferral(ctx context.Context, c Cmd, referralID, respons
 		Limit       domain.Span `json:"time_limit"`
 		Note        string      `json:"note"`
 	}{responsible, limit, note}
+	cal, err := s.CalendarInForce(ctx)
+	if err != nil {
+		return Result{}, err
+	}
 	return s.onReferral(ctx, c, referralID, "referral.accept", input, func(r *domain.Referral, m domain.Meta) ([]domain.Event, error) {
-		return r.Accept(m, s.cal, responsible, limit, note)
+		return r.Accept(m, cal, responsible, limit, note)
 	})
 }
 

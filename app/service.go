@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -33,9 +34,10 @@ type Config struct {
 	// Policies holds the policy in force and older versions; default: the
 	// shipped default policy alone.
 	Policies *domain.PolicySet
-	// Calendar is the working-day calendar; default calendar.Default()
-	// (2025 and 2026, Asia/Shanghai).
-	Calendar domain.WorkingDayCalendar
+	// Calendar is the base working-day calendar; default calendar.Default()
+	// (the shipped years, Asia/Shanghai). Commands decide with it plus the
+	// years published in the log (see CalendarInForce).
+	Calendar *calendar.Calendar
 	// Location is the community time zone command times are expressed in
 	// (problem numbers take their year from it); default Calendar.Location().
 	Location *time.Location
@@ -85,7 +87,9 @@ func (c Config) Validate() error {
 type Service struct {
 	store    eventstore.Store
 	policies *domain.PolicySet
-	cal      domain.WorkingDayCalendar
+	base     *calendar.Calendar
+	calMu    sync.Mutex
+	calCur   *calendarAgg
 	loc      *time.Location
 	sealer   Sealer
 	clock    func() time.Time
@@ -135,7 +139,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.CacheEvents == 0 {
 		cfg.CacheEvents = cacheEvents
 	}
-	return &Service{store: cfg.Store, policies: cfg.Policies, cal: cfg.Calendar, loc: cfg.Location, sealer: cfg.Sealer,
+	return &Service{store: cfg.Store, policies: cfg.Policies, base: cfg.Calendar, loc: cfg.Location, sealer: cfg.Sealer,
 		clock: cfg.Clock, newID: cfg.NewID, attempts: cfg.MaxAttempts, reg: cfg.Registry, ns: uuid.MustParse(namespace),
 		cache: &streamCache{limit: cfg.CacheEvents}}, nil
 }
@@ -239,8 +243,9 @@ func (s *Service) meta(c Cmd) domain.Meta {
 // Policies returns the policy set the service decides with.
 func (s *Service) Policies() *domain.PolicySet { return s.policies }
 
-// Calendar returns the working-day calendar the service decides with.
-func (s *Service) Calendar() domain.WorkingDayCalendar { return s.cal }
+// Calendar returns the base working-day calendar (the shipped years, in
+// the service's time zone); CalendarInForce adds the published ones.
+func (s *Service) Calendar() *calendar.Calendar { return s.base }
 
 // Store returns the event store.
 func (s *Service) Store() eventstore.Store { return s.store }

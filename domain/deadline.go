@@ -28,7 +28,9 @@ type Clock struct {
 	Subject        string    // aggregate id
 	Start          time.Time // when the clock started
 	PolicyVersion  string
-	Due            time.Time // explicit due instant; zero means derived from the policy
+	Due            time.Time     // explicit due instant; zero means derived from the policy
+	Basis          CalendarBasis // the calendar an explicit Due was computed with
+	Limit          Span          // the span an explicit Due was computed from, starting at Start (zero: set by a person)
 	HouseholdClass HouseholdClass
 	HandlingClass  HandlingClass
 	Colour         Colour
@@ -36,13 +38,15 @@ type Clock struct {
 	Responsible    string // who must act: the alert names them
 	Approached     bool   // an approaching alert was already recorded for this clock
 	Breached       bool   // a breach was already recorded for this clock
+	Rescheduled    string // for a derived clock: the calendar version it was last rescheduled to ("" if never)
 }
 
 // Deadline is a clock with its derived instants.
 type Deadline struct {
 	Clock
-	Due         time.Time // late when something happens after this instant
-	Approaching time.Time // the approaching warning is due at this instant
+	Due         time.Time     // late when something happens after this instant
+	Approaching time.Time     // the approaching warning is due at this instant
+	Basis       CalendarBasis // the working-day calendar Due was computed with (zero: not calendar-dependent)
 }
 
 // AlertStage is the kind of deadline alert.
@@ -80,6 +84,9 @@ type DeadlineAlert struct {
 	Responsible   string    `json:"responsible,omitempty"`
 	Supervisor    string    `json:"supervisor,omitempty"`
 	At            time.Time `json:"at"`
+	// Calendar is the working-day calendar Due was computed with; a
+	// provisional one lists the years without an official calendar.
+	Calendar CalendarBasis `json:"calendar,omitzero"`
 }
 
 // alertMarks remembers the alerts recorded per clock kind.
@@ -88,6 +95,7 @@ type alertMarks map[ClockKind]alertMark
 type alertMark struct {
 	start, due           time.Time
 	approached, breached bool
+	calendar             string // calendar version of the last rescheduling
 }
 
 func (m alertMarks) record(a DeadlineAlert, stage AlertStage) {
@@ -109,6 +117,9 @@ func (m alertMarks) record(a DeadlineAlert, stage AlertStage) {
 func (m alertMarks) stamp(c Clock) Clock {
 	if mk, ok := m[c.Kind]; ok && mk.start.Equal(c.Start) && (c.Due.IsZero() || mk.due.Equal(c.Due)) {
 		c.Approached, c.Breached = mk.approached, mk.breached
+		if c.Due.IsZero() {
+			c.Rescheduled = mk.calendar
+		}
 	}
 	return c
 }
@@ -147,5 +158,96 @@ func decideAlert(meta Meta, running []Clock, d Deadline, stage AlertStage, super
 			fmt.Sprintf("%s 期限在 %s 之前不属于临近；请在此之后再提醒", d.Kind, d.Approaching.Format(time.RFC3339)))
 	}
 	return DeadlineAlert{Kind: d.Kind, ClockStart: d.Start, Due: d.Due, PolicyVersion: d.PolicyVersion,
-		Responsible: d.Responsible, Supervisor: supervisor, At: meta.At}, false, nil
+		Responsible: d.Responsible, Supervisor: supervisor, At: meta.At, Calendar: d.Basis}, false, nil
+}
+
+// DeadlineRescheduled is the payload shared by all …deadline_rescheduled
+// events, appended by the deadline watcher when a working-day calendar is
+// published or corrected and a running deadline derived with the previous
+// calendar moves (or stops being provisional). Withdrawn lists the alerts
+// recorded under the old due instant that no longer hold under the new one
+// at At (a breach under the provisional rule that is not a breach under the
+// official calendar); they are withdrawn by this event, never deleted.
+type DeadlineRescheduled struct {
+	Kind       ClockKind     `json:"kind"`
+	ClockStart time.Time     `json:"clock_start"`
+	OldDue     time.Time     `json:"old_due"`
+	NewDue     time.Time     `json:"new_due"`
+	OldBasis   CalendarBasis `json:"old_calendar,omitzero"`
+	Calendar   CalendarBasis `json:"calendar"`
+	Reason     string        `json:"reason"`
+	Withdrawn  []AlertStage  `json:"withdrawn,omitempty"`
+	At         time.Time     `json:"at"`
+}
+
+// ReasonCalendarPublished is the reason of a rescheduling after a
+// calendar year was published or corrected.
+const ReasonCalendarPublished = "calendar_published"
+
+// reschedule applies a rescheduling to the alert marks of its clock: the
+// mark follows the new due, and withdrawn stages are cleared.
+func (m alertMarks) reschedule(e DeadlineRescheduled) {
+	cur, ok := m[e.Kind]
+	if !ok || !cur.start.Equal(e.ClockStart) {
+		cur = alertMark{start: e.ClockStart, due: e.OldDue}
+	}
+	cur.calendar = e.Calendar.Version
+	if cur.due.Equal(e.OldDue) {
+		cur.due = e.NewDue
+	}
+	for _, st := range e.Withdrawn {
+		switch st {
+		case StageBreached:
+			cur.breached = false
+		case StageApproaching:
+			cur.approached = false
+		}
+	}
+	m[e.Kind] = cur
+}
+
+// decideReschedule checks a rescheduling against the running clocks: the
+// clock must still run with the old due (old.Due for an explicit one), and
+// the new deadline must differ from the old one in its instant or basis.
+// noop is true when there is nothing to record.
+func decideReschedule(meta Meta, running []Clock, old, next Deadline) (e DeadlineRescheduled, noop bool, err error) {
+	if err := meta.check(); err != nil {
+		return e, false, err
+	}
+	var cur *Clock
+	for i := range running {
+		if running[i].Kind == old.Kind {
+			cur = &running[i]
+		}
+	}
+	if cur == nil || !cur.Start.Equal(old.Start) || !cur.Due.Equal(old.Clock.Due) {
+		return e, true, nil // met, stopped or restarted meanwhile: nothing to move
+	}
+	if old.Due.Equal(next.Due) && slicesEqual(old.Basis.Provisional, next.Basis.Provisional) {
+		return e, true, nil
+	}
+	if cur.Due.IsZero() && cur.Rescheduled == next.Basis.Version {
+		return e, true, nil // already rescheduled to this calendar
+	}
+	e = DeadlineRescheduled{Kind: old.Kind, ClockStart: old.Start, OldDue: old.Due, NewDue: next.Due,
+		OldBasis: old.Basis, Calendar: next.Basis, Reason: ReasonCalendarPublished, At: meta.At}
+	if cur.Breached && !meta.At.After(next.Due) {
+		e.Withdrawn = append(e.Withdrawn, StageBreached)
+	}
+	if cur.Approached && meta.At.Before(next.Approaching) {
+		e.Withdrawn = append(e.Withdrawn, StageApproaching)
+	}
+	return e, false, nil
+}
+
+func slicesEqual(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }

@@ -162,6 +162,8 @@ func (h *Household) Apply(e Event) {
 		h.alerts.record(e.DeadlineAlert, StageApproaching)
 	case HouseholdDeadlineBreached:
 		h.alerts.record(e.DeadlineAlert, StageBreached)
+	case HouseholdDeadlineRescheduled:
+		h.alerts.reschedule(e.DeadlineRescheduled)
 	}
 }
 
@@ -556,6 +558,18 @@ func (h *Household) RecordVisit(meta Meta, pol *Policy, in RecordVisit) ([]Event
 		Mode: in.Mode, Outcome: in.Outcome, Understandings: in.Understandings, Observations: in.Observations, Summary: in.Summary,
 		Attachments: slices.Clone(in.Attachments), CheckIn: in.CheckIn, ProblemIDs: slices.Clone(in.ProblemIDs),
 		Late: late, PolicyVersion: pol.Version, By: meta.Actor}}, nil
+}
+
+// RescheduleDeadline records that a running deadline derived as old (with
+// the calendar in force before) is next under the calendar in force now.
+// It returns no events when nothing moved or the clock no longer runs with
+// old, so the watcher may retry freely.
+func (h *Household) RescheduleDeadline(meta Meta, old, next Deadline) ([]Event, error) {
+	e, noop, err := decideReschedule(meta, h.Clocks(), old, next)
+	if err != nil || noop {
+		return nil, err
+	}
+	return []Event{HouseholdDeadlineRescheduled{e}}, nil
 }
 
 // RecordDeadlineAlert records an approaching or breached alert on a running

@@ -20,6 +20,7 @@ const (
 	TypeVisitRecorded                = "visit.recorded"
 	TypeHouseholdDeadlineApproaching = "household.deadline_approaching"
 	TypeHouseholdDeadlineBreached    = "household.deadline_breached"
+	TypeHouseholdDeadlineRescheduled = "household.deadline_rescheduled"
 )
 
 // HouseholdRegistered opens a household file. It starts the visit_due clock.
@@ -215,6 +216,9 @@ type VisitRecorded struct {
 // HouseholdDeadlineApproaching / HouseholdDeadlineBreached: alerts on the
 // visit_due clock.
 type HouseholdDeadlineApproaching struct{ DeadlineAlert }
+
+// HouseholdDeadlineRescheduled: see ProblemDeadlineRescheduled.
+type HouseholdDeadlineRescheduled struct{ DeadlineRescheduled }
 type HouseholdDeadlineBreached struct{ DeadlineAlert }
 
 func (HouseholdRegistered) EventType() string          { return TypeHouseholdRegistered }
@@ -233,3 +237,4 @@ func (HouseholdArchived) EventType() string            { return TypeHouseholdArc
 func (VisitRecorded) EventType() string                { return TypeVisitRecorded }
 func (HouseholdDeadlineApproaching) EventType() string { return TypeHouseholdDeadlineApproaching }
 func (HouseholdDeadlineBreached) EventType() string    { return TypeHouseholdDeadlineBreached }
+func (HouseholdDeadlineRescheduled) EventType() string { return TypeHouseholdDeadlineRescheduled }

@@ -213,8 +213,10 @@ func (s *PolicySet) Deadline(cal WorkingDayCalendar, c Clock) (Deadline, bool, e
 // Deadline derives the due and approaching instants of a running clock. ok is
 // false when no deadline applies (e.g. a green long-term problem has no
 // response deadline under some policies). A clock with an explicit Due uses
-// it. Errors come from the calendar (e.g. a year without data, matching
-// calendar.ErrYearNotCovered), wrapped in a *Error "deadline_unavailable".
+// it. A working-day deadline that runs into a year without an official
+// calendar is computed with Monday to Friday for that year and marked
+// provisional in d.Basis. Errors from the calendar (a span out of range)
+// are wrapped in a *Error "deadline_unavailable".
 // The policy's version is not checked against c.PolicyVersion: use
 // PolicySet.Deadline for that.
 func (p *Policy) Deadline(cal WorkingDayCalendar, c Clock) (d Deadline, ok bool, err error) {
@@ -240,15 +242,15 @@ func (p *Policy) Deadline(cal WorkingDayCalendar, c Clock) (d Deadline, ok bool,
 			if err != nil {
 				return Deadline{}, false, deadlineErr(c, err)
 			}
-			if d.Due.IsZero() || due.Before(d.Due) {
-				d.Due, rule = due, s
+			if d.Due.IsZero() || due.At.Before(d.Due) {
+				d.Due, d.Basis, rule = due.At, due.Basis, s
 			}
 		}
 		if d.Due.IsZero() {
 			return Deadline{}, false, nil
 		}
 	} else {
-		d.Due = c.Due
+		d.Due, d.Basis = c.Due, c.Basis
 	}
 	before := p.Approaching.BeforeLong
 	if (!rule.IsZero() && rule.duration() <= p.Approaching.ShortMax.duration()) ||
@@ -267,8 +269,8 @@ func (p *Policy) Deadline(cal WorkingDayCalendar, c Clock) (d Deadline, ok bool,
 
 func deadlineErr(c Clock, err error) *Error {
 	e := newError(ErrInvalid, "deadline_unavailable", "",
-		fmt.Sprintf("the %s deadline starting %s cannot be computed (%v); load the missing calendar data", c.Kind, c.Start.Format(time.RFC3339), err),
-		fmt.Sprintf("无法计算自 %s 起的 %s 期限（%v）；请加载缺少的日历数据", c.Start.Format(time.RFC3339), c.Kind, err))
+		fmt.Sprintf("the %s deadline starting %s cannot be computed (%v); check the policy's time limits", c.Kind, c.Start.Format(time.RFC3339), err),
+		fmt.Sprintf("无法计算自 %s 起的 %s 期限；请检查策略中的时限", c.Start.Format(time.RFC3339), c.Kind))
 	e.Err = err
 	return e
 }

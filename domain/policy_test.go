@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/doorstep/doorstep/domain"
-	"github.com/doorstep/doorstep/domain/calendar"
 )
 
 func TestShippedPolicies(t *testing.T) {
@@ -162,10 +161,13 @@ func TestDeadlines(t *testing.T) {
 	if _, ok, err := p.Deadline(cal, resp(domain.HandlingLongTerm, domain.ColourGreen, domain.UrgencyOrdinary, "2026-03-02 09:00")); ok || err != nil {
 		t.Fatalf("want no deadline, got ok=%v err=%v", ok, err)
 	}
-	// A year without calendar data is an explicit error.
-	_, _, err := def.Deadline(cal, domain.Clock{Kind: domain.ClockReferralAcceptance, Start: at(t, "2026-12-30 10:00")})
-	if !errors.Is(err, calendar.ErrYearNotCovered) || domain.CodeOf(err) != "deadline_unavailable" {
-		t.Fatalf("uncovered year: %v", err)
+	// A year without calendar data gives a provisional deadline, never a silent guess.
+	d, ok, err := def.Deadline(cal, domain.Clock{Kind: domain.ClockReferralAcceptance, Start: at(t, "2026-12-30 10:00")})
+	if err != nil || !ok || !d.Due.Equal(time.Date(2027, 1, 4, 23, 59, 59, 999999999, shanghai(t))) || !d.Basis.IsProvisional() || d.Basis.Provisional[0] != 2027 {
+		t.Fatalf("uncovered year: %+v ok=%v err=%v", d, ok, err)
+	}
+	if en, zh := d.Basis.Note(); en != "provisional: the 2027 holiday calendar is not yet loaded" || zh != "暂定：2027年节假日安排尚未导入" {
+		t.Fatalf("note %q / %q", en, zh)
 	}
 }
 

@@ -30,6 +30,8 @@ type Problem struct {
 	timeLimit     Span
 	sessions      int
 	due           time.Time
+	dueBasis      CalendarBasis // the calendar due was computed with
+	dueByPerson   bool          // due was set by an extension, not computed from timeLimit
 	extensions    []ProblemDeadlineExtended
 	notes         []ProblemProgressNoted
 	lastProgress  time.Time
@@ -45,24 +47,28 @@ type Problem struct {
 func NewProblem(id string) *Problem { return &Problem{id: id, alerts: alertMarks{}} }
 
 // Getters.
-func (p *Problem) ID() string                            { return p.id }
-func (p *Problem) Version() uint64                       { return p.version }
-func (p *Problem) Exists() bool                          { return p.exists }
-func (p *Problem) Number() string                        { return p.reported.Number }
-func (p *Problem) HouseholdID() string                   { return p.reported.HouseholdID }
-func (p *Problem) VisitID() string                       { return p.reported.VisitID }
-func (p *Problem) Description() string                   { return p.reported.Description }
-func (p *Problem) Category() ProblemCategory             { return p.reported.Category }
-func (p *Problem) ReportedAt() time.Time                 { return p.reported.At }
-func (p *Problem) FoundBy() string                       { return p.reported.FoundBy }
-func (p *Problem) HandlingClass() HandlingClass          { return p.handling }
-func (p *Problem) Colour() Colour                        { return p.colour }
-func (p *Problem) Urgency() Urgency                      { return p.urgency }
-func (p *Problem) Assignee() string                      { return p.assignee }
-func (p *Problem) Status() ProblemStatus                 { return p.status }
-func (p *Problem) TimeLimit() Span                       { return p.timeLimit }
-func (p *Problem) Sessions() int                         { return p.sessions }
-func (p *Problem) Due() time.Time                        { return p.due }
+func (p *Problem) ID() string                   { return p.id }
+func (p *Problem) Version() uint64              { return p.version }
+func (p *Problem) Exists() bool                 { return p.exists }
+func (p *Problem) Number() string               { return p.reported.Number }
+func (p *Problem) HouseholdID() string          { return p.reported.HouseholdID }
+func (p *Problem) VisitID() string              { return p.reported.VisitID }
+func (p *Problem) Description() string          { return p.reported.Description }
+func (p *Problem) Category() ProblemCategory    { return p.reported.Category }
+func (p *Problem) ReportedAt() time.Time        { return p.reported.At }
+func (p *Problem) FoundBy() string              { return p.reported.FoundBy }
+func (p *Problem) HandlingClass() HandlingClass { return p.handling }
+func (p *Problem) Colour() Colour               { return p.colour }
+func (p *Problem) Urgency() Urgency             { return p.urgency }
+func (p *Problem) Assignee() string             { return p.assignee }
+func (p *Problem) Status() ProblemStatus        { return p.status }
+func (p *Problem) TimeLimit() Span              { return p.timeLimit }
+func (p *Problem) Sessions() int                { return p.sessions }
+func (p *Problem) Due() time.Time               { return p.due }
+
+// DueBasis is the working-day calendar the due instant was computed with
+// (zero when it does not depend on it).
+func (p *Problem) DueBasis() CalendarBasis               { return p.dueBasis }
 func (p *Problem) Extensions() []ProblemDeadlineExtended { return slices.Clone(p.extensions) }
 func (p *Problem) Notes() []ProblemProgressNoted         { return slices.Clone(p.notes) }
 func (p *Problem) Satisfaction() int                     { return p.satisfaction } // 0 when not rated
@@ -108,7 +114,10 @@ func (p *Problem) Clocks() []Clock {
 	}
 	if !p.due.IsZero() {
 		c := base
-		c.Kind, c.Start, c.Due = ClockProblemResolution, p.assignedAt, p.due
+		c.Kind, c.Start, c.Due, c.Basis = ClockProblemResolution, p.assignedAt, p.due, p.dueBasis
+		if !p.dueByPerson {
+			c.Limit = p.timeLimit
+		}
 		out = append(out, p.alerts.stamp(c))
 	}
 	if p.handling == HandlingLongTerm {
@@ -136,9 +145,10 @@ func (p *Problem) Apply(e Event) {
 		p.assignee = e.To
 		if !e.TimeLimit.IsZero() || e.Sessions > 0 {
 			p.timeLimit, p.sessions, p.due, p.assignedAt = e.TimeLimit, e.Sessions, e.Due, e.At
+			p.dueBasis, p.dueByPerson = e.Calendar, false
 		}
 	case ProblemDeadlineExtended:
-		p.due = e.To
+		p.due, p.dueBasis, p.dueByPerson = e.To, CalendarBasis{}, true
 		p.extensions = append(p.extensions, e)
 	case ProblemProgressNoted:
 		p.notes = append(p.notes, e)
@@ -157,6 +167,7 @@ func (p *Problem) Apply(e Event) {
 		p.status, p.clockStart, p.policyVersion, p.reopens = StatusOpen, e.At, e.PolicyVersion, p.reopens+1
 		p.resolution, p.satisfaction, p.closed = nil, 0, nil
 		p.timeLimit, p.sessions, p.due, p.assignedAt = Span{}, 0, time.Time{}, time.Time{}
+		p.dueBasis, p.dueByPerson = CalendarBasis{}, false
 	case ProblemClosed:
 		c := e
 		p.closed, p.status = &c, StatusClosed
@@ -164,6 +175,11 @@ func (p *Problem) Apply(e Event) {
 		p.alerts.record(e.DeadlineAlert, StageApproaching)
 	case ProblemDeadlineBreached:
 		p.alerts.record(e.DeadlineAlert, StageBreached)
+	case ProblemDeadlineRescheduled:
+		p.alerts.reschedule(e.DeadlineRescheduled)
+		if e.Kind == ClockProblemResolution && p.due.Equal(e.OldDue) && p.assignedAt.Equal(e.ClockStart) {
+			p.due, p.dueBasis = e.NewDue, e.Calendar
+		}
 	}
 }
 
@@ -377,7 +393,7 @@ func (p *Problem) Assign(meta Meta, cal WorkingDayCalendar, in AssignProblem) ([
 		if err != nil {
 			return nil, deadlineErr(Clock{Kind: ClockProblemResolution, Start: meta.At}, err)
 		}
-		ev.Due = due
+		ev.Due, ev.Calendar = due.At, due.Basis
 	}
 	return []Event{ev}, nil
 }
@@ -511,6 +527,16 @@ func (p *Problem) Close(meta Meta, reason string) ([]Event, error) {
 			fmt.Sprintf("问题 %s 尚未解决；未解决关闭须填写原因，或先办结", p.name()))
 	}
 	return []Event{ProblemClosed{Reason: reason, Resolved: resolved, At: meta.At, By: meta.Actor}}, nil
+}
+
+// RescheduleDeadline records that a running deadline moves from old to
+// next (see Household.RescheduleDeadline).
+func (p *Problem) RescheduleDeadline(meta Meta, old, next Deadline) ([]Event, error) {
+	e, noop, err := decideReschedule(meta, p.Clocks(), old, next)
+	if err != nil || noop {
+		return nil, err
+	}
+	return []Event{ProblemDeadlineRescheduled{e}}, nil
 }
 
 // RecordDeadlineAlert records an approaching or breached alert on a running

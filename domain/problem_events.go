@@ -16,6 +16,7 @@ const (
 	TypeProblemClosed              = "problem.closed"
 	TypeProblemDeadlineApproaching = "problem.deadline_approaching"
 	TypeProblemDeadlineBreached    = "problem.deadline_breached"
+	TypeProblemDeadlineRescheduled = "problem.deadline_rescheduled"
 )
 
 // ProblemReported registers a problem in the ledger. It starts the response
@@ -64,8 +65,11 @@ type ProblemAssigned struct {
 	TimeLimit Span      `json:"time_limit,omitzero"`
 	Sessions  int       `json:"sessions,omitempty"`
 	Due       time.Time `json:"due,omitzero"`
-	At        time.Time `json:"at"`
-	By        string    `json:"by"`
+	// Calendar is the working-day calendar Due was computed with (set for
+	// a limit in working days; provisional years are listed).
+	Calendar CalendarBasis `json:"calendar,omitzero"`
+	At       time.Time     `json:"at"`
+	By       string        `json:"by"`
 }
 
 // ProblemDeadlineExtended moves the resolution deadline later, with a reason.
@@ -144,6 +148,10 @@ type ProblemClosed struct {
 // ProblemDeadlineApproaching / ProblemDeadlineBreached: alerts on the
 // problem's clocks.
 type ProblemDeadlineApproaching struct{ DeadlineAlert }
+
+// ProblemDeadlineRescheduled: a running deadline moved (or stopped being
+// provisional) because a working-day calendar year was published.
+type ProblemDeadlineRescheduled struct{ DeadlineRescheduled }
 type ProblemDeadlineBreached struct{ DeadlineAlert }
 
 func (ProblemReported) EventType() string            { return TypeProblemReported }
@@ -158,3 +166,4 @@ func (ProblemReopened) EventType() string            { return TypeProblemReopene
 func (ProblemClosed) EventType() string              { return TypeProblemClosed }
 func (ProblemDeadlineApproaching) EventType() string { return TypeProblemDeadlineApproaching }
 func (ProblemDeadlineBreached) EventType() string    { return TypeProblemDeadlineBreached }
+func (ProblemDeadlineRescheduled) EventType() string { return TypeProblemDeadlineRescheduled }

@@ -76,9 +76,6 @@ func TestProblemRules(t *testing.T) {
 		}, func(p *domain.Problem, pol *domain.Policy) ([]domain.Event, error) {
 			return p.Assign(m("2026-03-02 12:00"), cal, domain.AssignProblem{To: "网格员小李", TimeLimit: domain.WorkingDays(10)})
 		}, "time_limit_already_set", domain.ErrRule},
-		{"time limit in an uncovered year", nil, func(p *domain.Problem, pol *domain.Policy) ([]domain.Event, error) {
-			return p.Assign(m("2026-12-30 12:00"), cal, domain.AssignProblem{To: "网格员小李", TimeLimit: domain.WorkingDays(5)})
-		}, "deadline_unavailable", domain.ErrInvalid},
 		{"extend without limit", nil, func(p *domain.Problem, pol *domain.Policy) ([]domain.Event, error) {
 			return p.ExtendDeadline(m("2026-03-03 10:00"), at(t, "2026-04-01 10:00"), "r")
 		}, "no_deadline", domain.ErrRule},

@@ -89,7 +89,8 @@ func (r *Referral) Clocks() []Clock {
 			PolicyVersion: r.policyVersion, Responsible: r.requested.By})}
 	case RefAccepted, RefInProgress:
 		return []Clock{r.alerts.stamp(Clock{Kind: ClockReferralCompletion, Subject: r.id, Start: r.accepted.At,
-			PolicyVersion: r.policyVersion, Due: r.accepted.Due, Responsible: r.accepted.Responsible})}
+			PolicyVersion: r.policyVersion, Due: r.accepted.Due, Basis: r.accepted.Calendar, Limit: r.accepted.TimeLimit,
+			Responsible: r.accepted.Responsible})}
 	}
 	return nil
 }
@@ -121,6 +122,13 @@ func (r *Referral) Apply(e Event) {
 		r.alerts.record(e.DeadlineAlert, StageApproaching)
 	case ReferralDeadlineBreached:
 		r.alerts.record(e.DeadlineAlert, StageBreached)
+	case ReferralDeadlineRescheduled:
+		r.alerts.reschedule(e.DeadlineRescheduled)
+		if a := r.accepted; a != nil && e.Kind == ClockReferralCompletion && a.Due.Equal(e.OldDue) && a.At.Equal(e.ClockStart) {
+			c := *a
+			c.Due, c.Calendar = e.NewDue, e.Calendar
+			r.accepted = &c
+		}
 	}
 }
 
@@ -232,7 +240,7 @@ func (r *Referral) Accept(meta Meta, cal WorkingDayCalendar, responsible string,
 	if err != nil {
 		return nil, deadlineErr(Clock{Kind: ClockReferralCompletion, Start: meta.At}, err)
 	}
-	return []Event{ReferralAccepted{Responsible: responsible, TimeLimit: limit, Due: due, Note: note, At: meta.At, By: meta.Actor}}, nil
+	return []Event{ReferralAccepted{Responsible: responsible, TimeLimit: limit, Due: due.At, Calendar: due.Basis, Note: note, At: meta.At, By: meta.Actor}}, nil
 }
 
 // Decline records the receiver's refusal, with a reason.
@@ -303,6 +311,16 @@ func (r *Referral) Escalate(meta Meta, pol *Policy, level ReferralLevel, to, rea
 	}
 	return []Event{ReferralEscalated{FromLevel: r.level, Level: level, FromTo: r.to, To: to, Reason: reason,
 		PolicyVersion: pol.Version, At: meta.At, By: meta.Actor}}, nil
+}
+
+// RescheduleDeadline records that a running deadline moves from old to
+// next (see Household.RescheduleDeadline).
+func (r *Referral) RescheduleDeadline(meta Meta, old, next Deadline) ([]Event, error) {
+	e, noop, err := decideReschedule(meta, r.Clocks(), old, next)
+	if err != nil || noop {
+		return nil, err
+	}
+	return []Event{ReferralDeadlineRescheduled{e}}, nil
 }
 
 // RecordDeadlineAlert records an approaching or breached alert on a running

@@ -13,6 +13,7 @@ const (
 	TypeReferralEscalated           = "referral.escalated"
 	TypeReferralDeadlineApproaching = "referral.deadline_approaching"
 	TypeReferralDeadlineBreached    = "referral.deadline_breached"
+	TypeReferralDeadlineRescheduled = "referral.deadline_rescheduled"
 )
 
 // ReferralRequested refers a problem to an organisation at a level of the
@@ -36,9 +37,11 @@ type ReferralAccepted struct {
 	Responsible string    `json:"responsible"`
 	TimeLimit   Span      `json:"time_limit"`
 	Due         time.Time `json:"due"`
-	Note        string    `json:"note,omitempty"`
-	At          time.Time `json:"at"`
-	By          string    `json:"by"`
+	// Calendar is the working-day calendar Due was computed with.
+	Calendar CalendarBasis `json:"calendar,omitzero"`
+	Note     string        `json:"note,omitempty"`
+	At       time.Time     `json:"at"`
+	By       string        `json:"by"`
 }
 
 // ReferralDeclined: the receiver declines, with a reason.
@@ -87,6 +90,9 @@ type ReferralEscalated struct {
 // ReferralDeadlineApproaching / ReferralDeadlineBreached: alerts on the
 // referral's clocks.
 type ReferralDeadlineApproaching struct{ DeadlineAlert }
+
+// ReferralDeadlineRescheduled: see ProblemDeadlineRescheduled.
+type ReferralDeadlineRescheduled struct{ DeadlineRescheduled }
 type ReferralDeadlineBreached struct{ DeadlineAlert }
 
 func (ReferralRequested) EventType() string           { return TypeReferralRequested }
@@ -98,3 +104,4 @@ func (ReferralCancelled) EventType() string           { return TypeReferralCance
 func (ReferralEscalated) EventType() string           { return TypeReferralEscalated }
 func (ReferralDeadlineApproaching) EventType() string { return TypeReferralDeadlineApproaching }
 func (ReferralDeadlineBreached) EventType() string    { return TypeReferralDeadlineBreached }
+func (ReferralDeadlineRescheduled) EventType() string { return TypeReferralDeadlineRescheduled }

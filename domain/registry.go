@@ -44,6 +44,7 @@ func NewRegistry() *Registry {
 		TypeVisitRecorded:                decoderOf[VisitRecorded](),
 		TypeHouseholdDeadlineApproaching: decoderOf[HouseholdDeadlineApproaching](),
 		TypeHouseholdDeadlineBreached:    decoderOf[HouseholdDeadlineBreached](),
+		TypeHouseholdDeadlineRescheduled: decoderOf[HouseholdDeadlineRescheduled](),
 
 		TypeProblemReported:            decoderOf[ProblemReported](),
 		TypeProblemReclassified:        decoderOf[ProblemReclassified](),
@@ -57,6 +58,7 @@ func NewRegistry() *Registry {
 		TypeProblemClosed:              decoderOf[ProblemClosed](),
 		TypeProblemDeadlineApproaching: decoderOf[ProblemDeadlineApproaching](),
 		TypeProblemDeadlineBreached:    decoderOf[ProblemDeadlineBreached](),
+		TypeProblemDeadlineRescheduled: decoderOf[ProblemDeadlineRescheduled](),
 
 		TypeReferralRequested:           decoderOf[ReferralRequested](),
 		TypeReferralAccepted:            decoderOf[ReferralAccepted](),
@@ -67,6 +69,9 @@ func NewRegistry() *Registry {
 		TypeReferralEscalated:           decoderOf[ReferralEscalated](),
 		TypeReferralDeadlineApproaching: decoderOf[ReferralDeadlineApproaching](),
 		TypeReferralDeadlineBreached:    decoderOf[ReferralDeadlineBreached](),
+		TypeReferralDeadlineRescheduled: decoderOf[ReferralDeadlineRescheduled](),
+
+		TypeCalendarYearPublished: decoderOf[CalendarYearPublished](),
 	}}
 }
 

@@ -15,7 +15,11 @@ import (
 func sampleEvents(tb testing.TB) []domain.Event {
 	t0 := at(tb, "2026-03-02 09:00")
 	s := domain.Sealed{KeyID: "k1", Ciphertext: []byte{1, 2, 3}}
-	alert := domain.DeadlineAlert{Kind: domain.ClockVisitDue, ClockStart: t0, Due: t0.Add(time.Hour), PolicyVersion: "v1", Responsible: "w", Supervisor: "s", At: t0}
+	alert := domain.DeadlineAlert{Kind: domain.ClockVisitDue, ClockStart: t0, Due: t0.Add(time.Hour), PolicyVersion: "v1", Responsible: "w", Supervisor: "s", At: t0,
+		Calendar: domain.CalendarBasis{Version: "cal-1", Provisional: []int{2027}}}
+	moved := domain.DeadlineRescheduled{Kind: domain.ClockProblemResolution, ClockStart: t0, OldDue: t0.Add(time.Hour), NewDue: t0.Add(2 * time.Hour),
+		OldBasis: domain.CalendarBasis{Version: "cal-1", Provisional: []int{2027}}, Calendar: domain.CalendarBasis{Version: "cal-2"},
+		Reason: domain.ReasonCalendarPublished, Withdrawn: []domain.AlertStage{domain.StageBreached}, At: t0}
 	md := domain.MemberDetails{Name: "张三", Relation: "本人", BirthDate: "1950-01-02", Occupation: "退休", IDNumber: s, Phone: s, Income: s, Health: s, Disability: s}
 	res := []domain.LinkedResource{{Kind: domain.ResourceMoney, Description: "临时救助", Provider: "民政局", AmountCents: 200000}}
 	return []domain.Event{
@@ -59,6 +63,12 @@ func sampleEvents(tb testing.TB) []domain.Event {
 		domain.ReferralEscalated{FromLevel: domain.LevelCommunity, Level: domain.LevelStreet, FromTo: "a", To: "b", Reason: "r", PolicyVersion: "v1", At: t0, By: "w"},
 		domain.ReferralDeadlineApproaching{DeadlineAlert: alert},
 		domain.ReferralDeadlineBreached{DeadlineAlert: alert},
+		domain.HouseholdDeadlineRescheduled{DeadlineRescheduled: moved},
+		domain.ProblemDeadlineRescheduled{DeadlineRescheduled: moved},
+		domain.ReferralDeadlineRescheduled{DeadlineRescheduled: moved},
+		domain.CalendarYearPublished{Year: 2027, Off: []string{"2027-01-01"}, Work: []string{"2027-02-06"},
+			Notice: domain.CalendarNotice{Title: "t", Number: "n", Date: "2026-11-10"}, Hash: "sha256:00", Version: "cal-00",
+			Replaces: "sha256:01", PublishedBy: "admin", At: t0},
 	}
 }
 

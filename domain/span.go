@@ -96,34 +96,85 @@ func (s Span) duration() time.Duration {
 // it. *calendar.Calendar implements it.
 type WorkingDayCalendar interface {
 	// AddWorkingDays returns the end of the n-th working day after start's
-	// local date (23:59:59.999999999 local), or an error when a year has no data.
-	AddWorkingDays(start time.Time, n int) (time.Time, error)
+	// local date (23:59:59.999999999 local), and the years it counted
+	// Monday to Friday as working days for because no official calendar of
+	// them is loaded (nil when none).
+	AddWorkingDays(start time.Time, n int) (due time.Time, provisional []int, err error)
 	// Location is the community's time zone.
 	Location() *time.Location
+	// Version identifies the calendar's data (recorded with deadlines).
+	Version() string
+}
+
+// CalendarBasis records which working-day calendar a deadline was computed
+// with: its version, and the years for which no official calendar was
+// loaded, so Monday to Friday counted as working days. A deadline with
+// provisional years is provisional: it is re-derived (and rescheduled by
+// an event) when those years are published. The zero value means the
+// deadline does not depend on the working-day calendar.
+type CalendarBasis struct {
+	Version     string `json:"version,omitempty"`
+	Provisional []int  `json:"provisional_years,omitempty"`
+}
+
+// IsProvisional reports whether the deadline assumed Monday to Friday for a
+// year without an official calendar.
+func (b CalendarBasis) IsProvisional() bool { return len(b.Provisional) > 0 }
+
+// Note explains a provisional deadline in English and Chinese, e.g.
+// "provisional: the 2027 holiday calendar is not yet loaded" /
+// "暂定：2027年节假日安排尚未导入". Empty for a deadline that is not provisional.
+func (b CalendarBasis) Note() (en, zh string) {
+	if !b.IsProvisional() {
+		return "", ""
+	}
+	ys := make([]string, len(b.Provisional))
+	for i, y := range b.Provisional {
+		ys[i] = strconv.Itoa(y)
+	}
+	list := strings.Join(ys, ", ")
+	zhList := strings.Join(ys, "、")
+	verb := "is"
+	if len(ys) > 1 {
+		verb = "are"
+	}
+	return fmt.Sprintf("provisional: the %s holiday calendar %s not yet loaded", list, verb),
+		fmt.Sprintf("暂定：%s年节假日安排尚未导入", zhList)
+}
+
+// Due is the end of a time limit with the calendar basis it was computed with.
+type Due struct {
+	At    time.Time
+	Basis CalendarBasis // zero unless the span is in working days
 }
 
 // DueAfter returns the instant a span ends when it starts at start: hours are
 // added as clock time; days, weeks and months keep the local clock time in
 // cal's time zone; working days end at the end of the n-th working day (see
-// WorkingDayCalendar). The zero span is an error.
-func DueAfter(cal WorkingDayCalendar, start time.Time, s Span) (time.Time, error) {
+// WorkingDayCalendar), with the calendar's version and the provisional years
+// in Basis. The zero span is an error.
+func DueAfter(cal WorkingDayCalendar, start time.Time, s Span) (Due, error) {
 	if s.N < 1 {
-		return time.Time{}, fmt.Errorf("no time limit to add")
+		return Due{}, fmt.Errorf("no time limit to add")
 	}
 	switch s.Unit {
 	case UnitHour:
-		return start.Add(time.Duration(s.N) * time.Hour), nil
+		return Due{At: start.Add(time.Duration(s.N) * time.Hour)}, nil
 	case UnitWorkingDay:
-		return cal.AddWorkingDays(start, s.N)
+		at, prov, err := cal.AddWorkingDays(start, s.N)
+		if err != nil {
+			return Due{}, err
+		}
+		return Due{At: at, Basis: CalendarBasis{Version: cal.Version(), Provisional: prov}}, nil
 	}
 	local := start.In(cal.Location())
 	switch s.Unit {
 	case UnitDay:
-		return local.AddDate(0, 0, s.N), nil
+		return Due{At: local.AddDate(0, 0, s.N)}, nil
 	case UnitWeek:
-		return local.AddDate(0, 0, 7*s.N), nil
+		return Due{At: local.AddDate(0, 0, 7*s.N)}, nil
 	case UnitMonth:
-		return local.AddDate(0, s.N, 0), nil
+		return Due{At: local.AddDate(0, s.N, 0)}, nil
 	}
-	return time.Time{}, fmt.Errorf("unknown time unit %q", s.Unit)
+	return Due{}, fmt.Errorf("unknown time unit %q", s.Unit)
 }

@@ -162,6 +162,10 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return "/v1/alerts/counts", nil
 	case "getMeasureFlags":
 		return "/v1/measures/flags", nil
+	case "getCalendar":
+		return "/v1/calendar", nil
+	case "publishCalendarYear":
+		return "/v1/calendar/2030", CalendarYearRequest{Off: []string{"2030-01-01"}, Notice: CalendarNotice{Title: "test", Number: "test-only", Date: "2029-11-01"}}
 	case "getHousehold":
 		return h, nil
 	case "householdAsOf":
@@ -184,7 +188,8 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 // subjects (rather than filtering its results to the caller's scope).
 func scoped(op string) bool {
 	switch op {
-	case "health", "ready", "metrics", "openapi", "whoami", "createToken", "streamEvents", "alertCounts", "getMeasureFlags":
+	case "health", "ready", "metrics", "openapi", "whoami", "createToken", "streamEvents", "alertCounts", "getMeasureFlags",
+		"getCalendar", "publishCalendarYear":
 		return false
 	}
 	return true

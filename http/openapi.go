@@ -43,6 +43,7 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 	for name, t := range queryTypes() {
 		responses[name] = t
 	}
+	calendarSchemaTypes(requests, responses)
 	return requests, responses
 }
 

@@ -77,10 +77,11 @@ func (s *Server) queryRoutes() []route {
 			}}},
 		{op: "alertCounts", method: "GET", path: "/v1/alerts/counts", roles: []Role{RoleSupervisor, RoleAuditor, RoleAdmin}, summary: "count open alerts per community", h: s.alertCounts,
 			doc: opDoc{tag: "deadlines", ok: 200, resp: "AlertCounts", query: true}},
-		{op: "listDeadlines", method: "GET", path: "/v1/deadlines", roles: readerRoles(), summary: "households whose visit or problem deadline has passed", h: s.listDeadlines,
+		{op: "listDeadlines", method: "GET", path: "/v1/deadlines", roles: readerRoles(), summary: "households whose visit or problem deadline has passed; with provisional=true, the running deadlines computed without an official calendar year (a DeadlineList)", h: s.listDeadlines,
 			doc: opDoc{tag: "deadlines", ok: 200, resp: "HouseholdList", query: true, params: []param{
 				qp("community", "string", "community"), qp("grid", "string", "grid"), qp("worker", "string", "responsible worker"),
 				qp("limit", "integer", "page size (default 100)"), qp("offset", "integer", "rows to skip"),
+				qp("provisional", "boolean", "true: list the provisional deadlines instead (answer: DeadlineList)"),
 			}}},
 		{op: "getMeasures", method: "GET", path: "/v1/measures", roles: []Role{RoleSupervisor, RoleAuditor, RoleAdmin}, summary: "resolution, on-time, satisfaction and coverage measures", h: s.getMeasures,
 			doc: opDoc{tag: "measures", ok: 200, resp: "Measures", query: true, params: []param{
@@ -291,6 +292,9 @@ func (s *Server) listHouseholds(w nethttp.ResponseWriter, r *nethttp.Request) er
 }
 
 func (s *Server) listDeadlines(w nethttp.ResponseWriter, r *nethttp.Request) error {
+	if r.URL.Query().Has("provisional") {
+		return s.provisionalDeadlines(w, r)
+	}
 	return s.householdList(w, r, true, "community", "grid", "worker", "limit", "offset", "wait_for", "wait_timeout")
 }
 
@@ -594,6 +598,9 @@ type ProblemView struct {
 	Reopens       int        `json:"reopens"`
 	Resolution    string     `json:"resolution,omitempty"`
 	Version       uint64     `json:"version"`
+	// Provisional marks a due instant computed without the official
+	// calendar of a year.
+	Provisional
 }
 
 // ReferralView is a referral folded from its stream.
@@ -610,6 +617,9 @@ type ReferralView struct {
 	Escalations int       `json:"escalations"`
 	RequestedAt time.Time `json:"requested_at"`
 	Version     uint64    `json:"version"`
+	// Due is the completion deadline the receiver promised on acceptance.
+	Due *time.Time `json:"due,omitempty"`
+	Provisional
 }
 
 // asOfParams reads at/version into a domain.AsOf.
@@ -655,7 +665,8 @@ func (s *Server) getProblem(w nethttp.ResponseWriter, r *nethttp.Request) error 
 	out := ProblemView{ID: id, Number: pb.Number(), HouseholdID: pb.HouseholdID(), VisitID: pb.VisitID(), Description: pb.Description(),
 		Category: string(pb.Category()), HandlingClass: string(pb.HandlingClass()), Colour: string(pb.Colour()), Urgency: string(pb.Urgency()),
 		FoundBy: pb.FoundBy(), Assignee: pb.Assignee(), Status: string(pb.Status()), TimeLimit: pb.TimeLimit().String(), Sessions: pb.Sessions(),
-		Due: optTime(pb.Due()), ReportedAt: pb.ReportedAt(), Satisfaction: pb.Satisfaction(), Reopens: pb.Reopens(), Version: pb.Version()}
+		Due: optTime(pb.Due()), ReportedAt: pb.ReportedAt(), Satisfaction: pb.Satisfaction(), Reopens: pb.Reopens(), Version: pb.Version(),
+		Provisional: provisionalOf(pb.DueBasis())}
 	if res, ok := pb.Resolution(); ok {
 		out.Resolution = res.Summary
 	}
@@ -711,6 +722,9 @@ func (s *Server) getReferral(w nethttp.ResponseWriter, r *nethttp.Request) error
 		RequestedAt: rf.RequestedAt(), Version: rf.Version()}
 	if o, ok := rf.Outcome(); ok {
 		out.Outcome = o.Outcome
+	}
+	if a, ok := rf.Acceptance(); ok {
+		out.Due, out.Provisional = optTime(a.Due), provisionalOf(a.Calendar)
 	}
 	w.Header().Set("ETag", etag(rf.Version()))
 	return writeJSON(w, nethttp.StatusOK, out)
@@ -783,7 +797,7 @@ func (s *Server) householdAsOf(w nethttp.ResponseWriter, r *nethttp.Request) err
 		out.Problems = append(out.Problems, ProblemView{ID: pb.ID(), Number: pb.Number(), HouseholdID: pb.HouseholdID(), Description: pb.Description(),
 			Category: string(pb.Category()), HandlingClass: string(pb.HandlingClass()), Colour: string(pb.Colour()), Urgency: string(pb.Urgency()),
 			FoundBy: pb.FoundBy(), Assignee: pb.Assignee(), Status: string(pb.Status()), Due: optTime(pb.Due()), ReportedAt: pb.ReportedAt(),
-			Satisfaction: pb.Satisfaction(), Reopens: pb.Reopens(), Version: pb.Version()})
+			Satisfaction: pb.Satisfaction(), Reopens: pb.Reopens(), Version: pb.Version(), Provisional: provisionalOf(pb.DueBasis())})
 	}
 	for _, rf := range snap.Referrals {
 		out.Referrals = append(out.Referrals, ReferralView{ID: rf.ID(), ProblemID: rf.ProblemID(), HouseholdID: rf.HouseholdID(), Level: string(rf.Level()),
@@ -807,6 +821,9 @@ type AlertView struct {
 	Community   string    `json:"community"`
 	Grid        string    `json:"grid"`
 	AgeSeconds  int64     `json:"age_seconds"`
+	// Provisional marks the deadline as derived now without the official
+	// calendar of a year (known where the deadline watcher runs).
+	Provisional
 }
 
 // AlertList is a page of open alerts.
@@ -850,6 +867,11 @@ func (s *Server) listAlerts(w nethttp.ResponseWriter, r *nethttp.Request) error 
 		out.Alerts = append(out.Alerts, AlertView{Stream: a.Stream, Kind: string(a.Kind), Stage: string(a.Stage), ClockStart: a.ClockStart, Due: a.Due,
 			RaisedAt: a.RaisedAt, Responsible: a.Responsible, Supervisor: a.Supervisor, HouseholdID: a.HouseholdID, Community: a.Community,
 			Grid: a.Grid, AgeSeconds: int64(a.Age / time.Second)})
+		if s.d.Deadlines != nil {
+			if d, ok := s.d.Deadlines.Deadline(a.Stream, a.Kind); ok {
+				out.Alerts[len(out.Alerts)-1].Provisional = provisionalOf(d.Basis)
+			}
+		}
 	}
 	return writeJSON(w, nethttp.StatusOK, out)
 }

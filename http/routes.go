@@ -62,6 +62,7 @@ func (s *Server) buildRoutes() []route {
 	}
 	rs = append(rs, s.commandRoutes()...)
 	rs = append(rs, s.queryRoutes()...)
+	rs = append(rs, s.calendarRoutes()...)
 	return rs
 }
 

@@ -47,6 +47,8 @@ type Deps struct {
 	Commands *app.Service
 	// Read holds the read models of the query routes.
 	Read ReadModels
+	// Deadlines lists running deadlines (GET /v1/deadlines?provisional=true).
+	Deadlines DeadlineSource
 	// Ready, when set, is consulted by /readyz besides the store.
 	Ready func(ctx context.Context) error
 	// Unavailable, when set, reports whether an error (from a read-model

@@ -482,9 +482,9 @@ func (p *problem) planReferral(t0 time.Time, dept string) time.Time {
 		})
 		return time.Time{}
 	}
-	accDue, err := domain.DueAfter(c.Calendar, t, s.pol.ReferralAcceptance)
-	if err != nil {
-		accDue = t.Add(3 * day)
+	accDue := t.Add(3 * day)
+	if d, err := domain.DueAfter(c.Calendar, t, s.pol.ReferralAcceptance); err == nil {
+		accDue = d.At
 	}
 	var acc time.Time
 	if chance(r, s.rates.ReferralLateAccept) {
@@ -500,11 +500,12 @@ func (p *problem) planReferral(t0 time.Time, dept string) time.Time {
 	if p.agg.HandlingClass() == domain.HandlingLongTerm {
 		limit = domain.Months(3)
 	}
-	due, err := domain.DueAfter(c.Calendar, acc, limit)
+	dueAt, err := domain.DueAfter(c.Calendar, acc, limit)
 	if err != nil {
 		limit = domain.Days(14)
-		due, _ = domain.DueAfter(c.Calendar, acc, limit)
+		dueAt, _ = domain.DueAfter(c.Calendar, acc, limit)
 	}
+	due := dueAt.At
 	h.schedule(acc, func(at time.Time) (*Batch, error) {
 		return f.step("accept", staff, at, func(m domain.Meta) ([]domain.Event, error) {
 			return f.agg.Accept(m, c.Calendar, staff.Actor, limit, "已接收，指定专人办理")

@@ -797,9 +797,9 @@ func (h *house) planVisit(last, notBefore time.Time) {
 	c := h.s.c
 	r := h.rng
 	freq := h.s.pol.VisitFrequency[h.agg.Class()]
-	due, err := domain.DueAfter(c.Calendar, last, freq)
-	if err != nil {
-		due = last.Add(30 * day)
+	due := last.Add(30 * day)
+	if d, err := domain.DueAfter(c.Calendar, last, freq); err == nil {
+		due = d.At
 	}
 	gap := due.Sub(last)
 	target := last.Add(time.Duration(float64(gap) * (0.72 + 0.25*r.Float64())))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/doorstep/doorstep/domain/calendar"
+	dhttp "github.com/doorstep/doorstep/http"
 	"github.com/doorstep/doorstep/internal/clock"
 )
 
@@ -109,12 +111,36 @@ func coveredUntil(cal *calendar.Calendar, now time.Time) time.Time {
 	return time.Date(y, 1, 1, 0, 0, 0, 0, cal.Location())
 }
 
-// newCalendarGauge reports coveredUntil at each scrape, so that monitoring
-// can warn before the calendar runs out, e.g.
-// doorstep_calendar_covered_until_seconds - time() < 60 * 86400.
-func newCalendarGauge(cal *calendar.Calendar) prometheus.GaugeFunc {
-	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "doorstep_calendar_covered_until_seconds",
-		Help: "Unix time at which the working-day calendar's data ends, counting from this year; working-day limits past it are refused.",
-	}, func() float64 { return float64(coveredUntil(cal, clock.Now()).Unix()) })
+// newCalendarGauge reports, at each scrape, coveredUntil of the calendar in
+// force (the shipped years and those published in the log), so that
+// monitoring can warn before the calendar runs out, e.g.
+// doorstep_calendar_covered_until_seconds - time() < 60 * 86400, and the
+// number of running provisional deadlines where this node derives them.
+func newCalendarGauge(rt *runtime) prometheus.Collector { return &calendarCollector{rt: rt} }
+
+type calendarCollector struct{ rt *runtime }
+
+var (
+	coveredDesc = prometheus.NewDesc("doorstep_calendar_covered_until_seconds",
+		"Unix time at which the official working-day calendar in force ends, counting from this year; working-day limits past it are provisional.", nil, nil)
+	provisionalDesc = prometheus.NewDesc("doorstep_deadlines_provisional",
+		"Running deadlines computed without the official calendar of a year (Monday to Friday assumed); absent on a node that does not derive deadlines.", nil, nil)
+)
+
+func (c *calendarCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- coveredDesc
+	ch <- provisionalDesc
+}
+
+func (c *calendarCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if cal, err := c.rt.app.CalendarInForce(ctx); err == nil {
+		ch <- prometheus.MustNewConstMetric(coveredDesc, prometheus.GaugeValue, float64(dhttp.CoveredUntil(cal, clock.Now()).Unix()))
+	}
+	if w := c.rt.watcher; w != nil {
+		if ds, ok := w.Deadlines(true); ok {
+			ch <- prometheus.MustNewConstMetric(provisionalDesc, prometheus.GaugeValue, float64(len(ds)))
+		}
+	}
 }

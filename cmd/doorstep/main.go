@@ -52,6 +52,7 @@ func commands() []command {
 		{"rebuild", "rebuild the read models from the log, with a progress bar / 从事件日志重建读模型", runRebuild},
 		{"export", "export an audit trail or the whole log (JSON Lines or CSV) / 导出审计轨迹或完整日志", runExport},
 		{"bench", "drive a running server with a realistic load and report latencies / 对运行中的服务进行压测", runBench},
+		{"calendar", "publish a year's official holiday notice (import FILE) or show the calendar in force (show [YEAR]) / 发布节假日通知或查看当前日历", runCalendar},
 		{"verify", "re-compute every hash chain and report the first broken link / 重新计算哈希链并报告第一个断点", runVerify},
 	}
 }

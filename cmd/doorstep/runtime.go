@@ -238,8 +238,12 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 }
 
 func (rt *runtime) deps(log *slog.Logger) dhttp.Deps {
-	return dhttp.Deps{Store: rt.store, Tokens: rt.tokens, Log: log, Opener: rt.vault, Access: rt.access, Commands: rt.app,
+	d := dhttp.Deps{Store: rt.store, Tokens: rt.tokens, Log: log, Opener: rt.vault, Access: rt.access, Commands: rt.app,
 		Read: rt.read, Version: version, Ready: rt.ready, Unavailable: rt.unavailable}
+	if rt.watcher != nil {
+		d.Deadlines = rt.watcher
+	}
+	return d
 }
 
 // ready fails once a background task (projections, deadline watcher) stopped.

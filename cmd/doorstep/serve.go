@@ -135,7 +135,7 @@ func serve(ctx context.Context, f *serveFlags, stdout, stderr io.Writer, before 
 	if err := srv.Registry().Register(newLagCollector(rt.engine)); err != nil {
 		return err
 	}
-	if err := srv.Registry().Register(newCalendarGauge(rt.cal)); err != nil {
+	if err := srv.Registry().Register(newCalendarGauge(rt)); err != nil {
 		return err
 	}
 	l, err := net.Listen("tcp", cfg.Addr)

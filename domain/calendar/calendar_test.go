@@ -2,6 +2,7 @@ package calendar_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,7 +72,10 @@ func TestAddWorkingDays(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := c.AddWorkingDays(sh(t, tt.start), tt.n)
+			got, prov, err := c.AddWorkingDays(sh(t, tt.start), tt.n)
+			if prov != nil {
+				t.Fatalf("provisional years %v inside shipped years", prov)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,7 +90,7 @@ func TestAddWorkingDays(t *testing.T) {
 func TestStartIsReadInCalendarZone(t *testing.T) {
 	c := mustDefault(t)
 	// 17:00 UTC on Feb 13 is 01:00 on Feb 14 in Shanghai: the start day is the make-up Saturday.
-	got, err := c.AddWorkingDays(time.Date(2026, 2, 13, 17, 0, 0, 0, time.UTC), 1)
+	got, _, err := c.AddWorkingDays(time.Date(2026, 2, 13, 17, 0, 0, 0, time.UTC), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +98,7 @@ func TestStartIsReadInCalendarZone(t *testing.T) {
 		t.Fatalf("got %s, want Feb 24", got)
 	}
 	// The same calendar in another zone reads the same instant as Feb 13.
-	got, err = c.In(time.UTC).AddWorkingDays(time.Date(2026, 2, 13, 17, 0, 0, 0, time.UTC), 1)
+	got, _, err = c.In(time.UTC).AddWorkingDays(time.Date(2026, 2, 13, 17, 0, 0, 0, time.UTC), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,18 +126,29 @@ func TestIsWorkingDay(t *testing.T) {
 	}
 }
 
-func TestYearNotCovered(t *testing.T) {
+// TestProvisionalYear: a limit that runs into a year without an official
+// calendar is computed with Monday to Friday for that year and reports the
+// year; loading the year makes the same limit official.
+func TestProvisionalYear(t *testing.T) {
 	c := mustDefault(t)
-	_, err := c.AddWorkingDays(sh(t, "2026-12-30 10:00"), 3)
-	var yerr *calendar.YearNotCoveredError
-	if !errors.Is(err, calendar.ErrYearNotCovered) || !errors.As(err, &yerr) || yerr.Year != 2027 {
-		t.Fatalf("err = %v, want year 2027 not covered", err)
+	got, prov, err := c.AddWorkingDays(sh(t, "2026-12-30 10:00"), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Dec 31 (2026, official), Jan 1 and Jan 4 (2027, Monday to Friday).
+	if got.Format(time.DateOnly) != "2027-01-04" || len(prov) != 1 || prov[0] != 2027 {
+		t.Fatalf("got %s provisional %v, want 2027-01-04 provisional [2027]", got, prov)
 	}
 	if _, err := c.IsWorkingDay(sh(t, "2024-06-03 10:00")); !errors.Is(err, calendar.ErrYearNotCovered) {
 		t.Fatalf("2024: err = %v", err)
 	}
+	// A limit spanning two missing years lists both.
+	_, prov, err = c.AddWorkingDays(sh(t, "2027-12-20 10:00"), 20)
+	if err != nil || len(prov) != 2 || prov[0] != 2027 || prov[1] != 2028 {
+		t.Fatalf("prov = %v, %v; want [2027 2028]", prov, err)
+	}
 
-	// Loading 2027 from JSON bytes makes it computable.
+	// Loading 2027 from JSON bytes makes it official.
 	years, err := calendar.Parse([]byte(`{"year":2027,"off":["2027-01-01"],"work":[]}`))
 	if err != nil {
 		t.Fatal(err)
@@ -142,9 +157,9 @@ func TestYearNotCovered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := c2.AddWorkingDays(sh(t, "2026-12-30 10:00"), 3)
-	if err != nil {
-		t.Fatal(err)
+	got, prov, err = c2.AddWorkingDays(sh(t, "2026-12-30 10:00"), 3)
+	if err != nil || prov != nil {
+		t.Fatal(err, prov)
 	}
 	if got.Format(time.DateOnly) != "2027-01-05" { // Dec 31, (Jan 1 off, weekend), Jan 4, Jan 5
 		t.Fatalf("got %s", got)
@@ -154,6 +169,74 @@ func TestYearNotCovered(t *testing.T) {
 	}
 	if ys := c2.Years(); len(ys) != 3 || ys[2] != 2027 {
 		t.Fatalf("years = %v", ys)
+	}
+	if c.Version() == c2.Version() || c.Version() != mustDefault(t).Version() {
+		t.Fatalf("versions %s %s", c.Version(), c2.Version())
+	}
+	// A corrected year replaces the one in force.
+	c3, err := c2.With(calendar.Year{Year: 2027, Off: []string{"2027-01-01/2027-01-03"}, Work: []string{"2027-01-09"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := c3.IsWorkingDay(sh(t, "2027-01-09 10:00")); !ok {
+		t.Fatal("the corrected year is not in force")
+	}
+}
+
+// TestFileErrorsNameTheLine: bad files get a bilingual error naming the line
+// and the problem.
+func TestFileErrorsNameTheLine(t *testing.T) {
+	tests := []struct {
+		name, data string
+		line       int
+		en, zh     string
+	}{
+		{"date outside the year", "year: 2027\noff:\n  - 2027-01-01\n  - 2026-12-31\nwork: []\n", 4, "outside the year", "不在所属的"},
+		{"holiday and make-up", "year: 2027\noff:\n  - 2027-02-06/2027-02-13\nwork:\n  - 2027-02-07\n", 5, "both a holiday", "同时被列为"},
+		{"make-up on a working day", "year: 2027\noff: []\nwork:\n  - 2027-01-09\n  - 2027-01-05\n", 5, "already a working day", "本来就是工作日"},
+		{"not a date", "year: 2027\noff:\n  - 2027-13-01\nwork: []\n", 3, "not a date", "不是日期"},
+		{"list, second year", "- year: 2027\n  off: []\n- year: 2028\n  off: [2028-01-01, 2029-01-01]\n", 4, "outside the year", "不在所属的"},
+	}
+	for _, tt := range tests {
+		_, err := calendar.Parse([]byte(tt.data))
+		var fe *calendar.FileError
+		if !errors.As(err, &fe) || !errors.Is(err, calendar.ErrInvalidData) {
+			t.Fatalf("%s: err = %v, want *FileError", tt.name, err)
+		}
+		if fe.Line != tt.line || !strings.Contains(fe.EN, tt.en) || !strings.Contains(fe.ZH, tt.zh) {
+			t.Errorf("%s: line %d %q / %q; want line %d with %q / %q", tt.name, fe.Line, fe.EN, fe.ZH, tt.line, tt.en, tt.zh)
+		}
+	}
+}
+
+// TestPublication: publishing a year builds the event with its content hash
+// and the resulting version; the same days again are a no-op; a correction
+// names the hash it replaces.
+func TestPublication(t *testing.T) {
+	c := mustDefault(t)
+	at := time.Date(2026, 12, 10, 9, 0, 0, 0, time.UTC)
+	y := calendar.Year{Year: 2027, Off: []string{"2027-01-01"}, Notice: calendar.Notice{Title: "通知", Number: "国办发明电〔2026〕1号", Date: "2026-11-10"}}
+	e, noop, err := c.Publication(y, "admin", at)
+	if err != nil || noop {
+		t.Fatal(err, noop)
+	}
+	if e.Hash != y.Hash() || e.Replaces != "" || e.Notice.Number != y.Notice.Number || e.PublishedBy != "admin" {
+		t.Fatalf("event %+v", e)
+	}
+	c2, err := c.Apply(e)
+	if err != nil || c2.Version() != e.Version {
+		t.Fatal(err, c2.Version(), e.Version)
+	}
+	// The same days, grouped differently, are the same content.
+	if _, noop, err := c2.Publication(calendar.Year{Year: 2027, Off: []string{"2027-01-01/2027-01-01"}}, "admin", at); err != nil || !noop {
+		t.Fatalf("republish: noop %v err %v", noop, err)
+	}
+	e2, noop, err := c2.Publication(calendar.Year{Year: 2027, Off: []string{"2027-01-01/2027-01-02"}}, "admin", at)
+	if err != nil || noop || e2.Replaces != e.Hash {
+		t.Fatalf("correction: %+v %v %v", e2, noop, err)
+	}
+	if _, _, err := c.Publication(calendar.Year{Year: 2027, Work: []string{"2027-01-04"}}, "admin", at); !errors.Is(err, calendar.ErrInvalidData) {
+		t.Fatalf("bad year published: %v", err)
 	}
 }
 
@@ -186,7 +269,7 @@ func TestInvalidData(t *testing.T) {
 
 func TestAddWorkingDaysRejectsNonPositive(t *testing.T) {
 	c := mustDefault(t)
-	if _, err := c.AddWorkingDays(sh(t, "2026-03-02 10:00"), 0); err == nil {
+	if _, _, err := c.AddWorkingDays(sh(t, "2026-03-02 10:00"), 0); err == nil {
 		t.Fatal("n=0 must fail")
 	}
 }

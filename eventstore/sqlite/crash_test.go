@@ -27,6 +27,11 @@ import (
 // every event whose append returned success.
 const crashChildEnv = "DOORSTEP_CRASH_CHILD_DB"
 
+// crashChildPatience bounds the wait for a child's first acknowledgement.
+// It is a safety net against a hung child, not a speed requirement: a
+// loaded machine may take seconds to start a race-instrumented binary.
+const crashChildPatience = 2 * time.Minute
+
 func TestMain(m *testing.M) {
 	if path := os.Getenv(crashChildEnv); path != "" {
 		crashChild(path)
@@ -106,6 +111,7 @@ func TestCrashKill9(t *testing.T) {
 			t.Fatalf("kill %d: child did not start: %q %v; stderr: %s", k, line, err, stderr.String())
 		}
 		lines := make(chan []uuid.UUID, 1)
+		firstAck := make(chan struct{})
 		go func() {
 			var ids []uuid.UUID
 			for {
@@ -120,9 +126,26 @@ func TestCrashKill9(t *testing.T) {
 					continue
 				}
 				ids = append(ids, id)
+				if len(ids) == 1 {
+					close(firstAck)
+				}
 			}
 		}()
-		time.Sleep(time.Duration(50+rng.IntN(400)) * time.Millisecond)
+		// Kill only a child that is writing: wait for its first
+		// acknowledged append (however long a loaded machine takes to
+		// get there), then a random moment more, so that the kill lands
+		// anywhere in the append cycle.
+		select {
+		case <-firstAck:
+		case ids := <-lines:
+			cmd.Wait()
+			t.Fatalf("kill %d: child stopped before acknowledging anything (%d acks); stderr: %s", k, len(ids), stderr.String())
+		case <-time.After(crashChildPatience):
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("kill %d: child acknowledged nothing in %v; stderr: %s", k, crashChildPatience, stderr.String())
+		}
+		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatalf("kill %d: %v", k, err)
 		}

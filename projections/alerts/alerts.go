@@ -210,6 +210,21 @@ func (b *batch) flush(ctx context.Context) error {
 	return nil
 }
 
+// reschedule moves an open alert of the rescheduled clock to the new due
+// instant; an alert the rescheduling withdraws (a breach that the official
+// calendar does not confirm) closes.
+func (b *batch) reschedule(stream string, e domain.DeadlineRescheduled) {
+	r, ok := b.open[stream][e.Kind]
+	if !ok || r.deleted || r.start != nanos(e.ClockStart) {
+		return
+	}
+	if slices.Contains(e.Withdrawn, domain.AlertStage(r.stage)) {
+		r.deleted = true
+		return
+	}
+	r.due, r.dirty = nanos(e.NewDue), true
+}
+
 func (b *batch) setSubject(stream, household, community, grid string) {
 	b.subjects[stream] = &subject{household: household, community: community, grid: grid, dirty: true}
 }
@@ -288,6 +303,12 @@ func (p *Projection) apply(ctx context.Context, b *batch, e *projections.Envelop
 		b.raise(s, ev.DeadlineAlert, domain.StageApproaching)
 	case domain.ReferralDeadlineBreached:
 		b.raise(s, ev.DeadlineAlert, domain.StageBreached)
+	case domain.HouseholdDeadlineRescheduled:
+		b.reschedule(s, ev.DeadlineRescheduled)
+	case domain.ProblemDeadlineRescheduled:
+		b.reschedule(s, ev.DeadlineRescheduled)
+	case domain.ReferralDeadlineRescheduled:
+		b.reschedule(s, ev.DeadlineRescheduled)
 
 	// What ends or restarts a clock (see the aggregates' Clocks).
 	case domain.VisitRecorded:

@@ -13,6 +13,14 @@
 // append turns a repeat into a no-op, and the domain refuses an alert the
 // aggregate already carries.
 //
+// When a working-day calendar year is published or corrected (an event on
+// domain.CalendarStream), the watcher puts it in force and re-derives every
+// running deadline that started before the publication: where the due
+// instant moves or stops being provisional it appends the domain's
+// …deadline_rescheduled event (old and new due, the calendar version, the
+// alerts withdrawn), with a deterministic id (UUIDv5 of stream, clock
+// kind, clock start and calendar version).
+//
 // Visit entry within 24 hours is not a running deadline (a visit is known
 // only once it is entered): the domain marks late entries on the visit
 // event itself, and the measures read model counts them.
@@ -31,6 +39,7 @@ import (
 
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/domain/calendar"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/internal/clock"
 )
@@ -63,9 +72,11 @@ type Subject struct {
 type Config struct {
 	Store    eventstore.Store  // required
 	Policies *domain.PolicySet // required
-	Calendar domain.WorkingDayCalendar
-	Registry *domain.Registry // default domain.NewRegistry()
-	Clock    Clock            // default RealClock
+	// Calendar is the base working-day calendar (the shipped years); the
+	// years published in the log are put in force as the watcher reads them.
+	Calendar *calendar.Calendar // required
+	Registry *domain.Registry   // default domain.NewRegistry()
+	Clock    Clock              // default RealClock
 	// Supervisor names the supervisor an alert goes to (may return "").
 	Supervisor func(Subject) string
 	// Actor recorded on alert events; default "deadline-watcher" (role system).
@@ -93,6 +104,19 @@ type Watcher struct {
 	// changed stream again (at most stateLimit of them: a household with a
 	// year of visits folds to some 20 kB).
 	state map[string]*loaded
+
+	cal       *calendar.Calendar            // the calendar in force at position after
+	pubs      []publication                 // calendar publications read, in log order
+	byVersion map[string]*calendar.Calendar // calendars by version, for re-derivation
+	recal     bool                          // a publication was read since the last Reschedule
+	derived   map[Key]domain.Deadline       // every running deadline, as derived now
+	synced    bool                          // Sync has read the log once
+}
+
+// publication is a calendar year put in force at a domain instant.
+type publication struct {
+	at  time.Time
+	cal *calendar.Calendar
 }
 
 // stateLimit bounds the subjects Watcher keeps folded; beyond it an
@@ -130,7 +154,8 @@ func New(cfg Config) (*Watcher, error) {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 8
 	}
-	return &Watcher{cfg: cfg, q: NewQueue(), state: map[string]*loaded{}}, nil
+	return &Watcher{cfg: cfg, q: NewQueue(), state: map[string]*loaded{}, cal: cfg.Calendar,
+		byVersion: map[string]*calendar.Calendar{cfg.Calendar.Version(): cfg.Calendar}, derived: map[Key]domain.Deadline{}}, nil
 }
 
 // Len returns the number of deadlines being watched.
@@ -170,6 +195,10 @@ func (w *Watcher) Sync(ctx context.Context) error {
 			return fmt.Errorf("deadline: read the log: %w", err)
 		}
 		for i := range page {
+			if page[i].Stream == domain.CalendarStream {
+				w.publish(&page[i])
+				continue
+			}
 			if s := page[i].Stream; watched(s) {
 				if _, ok := dirty[s]; !ok {
 					dirty[s] = struct{}{}
@@ -185,6 +214,15 @@ func (w *Watcher) Sync(ctx context.Context) error {
 			break
 		}
 	}
+	if w.recal {
+		// Every running deadline is derived again with the calendar now in force.
+		for k := range w.derived {
+			if _, ok := dirty[k.Stream]; !ok {
+				dirty[k.Stream] = struct{}{}
+				order = append(order, k.Stream)
+			}
+		}
+	}
 	for _, s := range order {
 		l, ok := w.state[s]
 		if !ok {
@@ -197,6 +235,7 @@ func (w *Watcher) Sync(ctx context.Context) error {
 		l.clocks = clocksOf(l.agg)
 		w.setClocks(s, l.clocks)
 	}
+	w.synced = true
 	return nil
 }
 
@@ -319,9 +358,10 @@ var kinds = []domain.ClockKind{domain.ClockProblemResponse, domain.ClockProblemR
 // setClocks puts a subject's running clocks in the queue and removes the
 // ones that stopped. The caller holds w.mu.
 func (w *Watcher) setClocks(stream string, clocks []domain.Clock) {
-	running := map[domain.ClockKind]bool{}
+	running := map[domain.ClockKind]bool{} // clocks with an alert still to fire
+	derived := map[domain.ClockKind]bool{} // clocks running (breached or not)
 	for _, c := range clocks {
-		d, ok, err := w.cfg.Policies.Deadline(w.cfg.Calendar, c)
+		d, ok, err := w.cfg.Policies.Deadline(w.cal, c)
 		if err != nil {
 			w.cfg.Logger.Warn("deadline cannot be computed / 无法计算期限", "stream", stream, "kind", c.Kind, "error", err)
 			continue
@@ -329,6 +369,8 @@ func (w *Watcher) setClocks(stream string, clocks []domain.Clock) {
 		if !ok {
 			continue
 		}
+		derived[c.Kind] = true
+		w.derived[Key{stream, c.Kind}] = d
 		fire, ok := FireAt(d)
 		if !ok {
 			continue
@@ -339,6 +381,9 @@ func (w *Watcher) setClocks(stream string, clocks []domain.Clock) {
 	for _, k := range kinds {
 		if !running[k] {
 			w.q.Remove(Key{stream, k})
+		}
+		if !derived[k] {
+			delete(w.derived, Key{stream, k})
 		}
 	}
 }
@@ -450,7 +495,7 @@ func (w *Watcher) decide(ctx context.Context, l *loaded, stream string, kind dom
 	if clock == nil {
 		return nil, eventstore.EventData{}, nil // met or stopped meanwhile
 	}
-	d, ok, err := w.cfg.Policies.Deadline(w.cfg.Calendar, *clock)
+	d, ok, err := w.cfg.Policies.Deadline(w.cal, *clock)
 	if err != nil || !ok {
 		return nil, eventstore.EventData{}, nil
 	}
@@ -536,6 +581,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 				return ctx.Err()
 			}
 			return err
+		}
+		if _, err := w.Reschedule(ctx, w.cfg.Clock.Now()); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			w.cfg.Logger.Warn("rescheduling deadlines after a calendar publication failed; retrying / 日历发布后重新计算期限失败，将重试", "error", err)
 		}
 		if _, err := w.Fire(ctx, w.cfg.Clock.Now()); err != nil {
 			if ctx.Err() != nil {

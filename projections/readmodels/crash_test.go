@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -103,7 +104,11 @@ func crashChild(dir string) {
 		fail("init", err)
 	}
 	fmt.Println("ready")
-	if _, err := eng.CatchUp(ctx, nil); err != nil {
+	// One line per batch, printed after it is applied and before it is
+	// committed: the parent knows a batch of this run is committed once it
+	// has seen the next one's line.
+	applied := func(projections.Progress) { fmt.Println("applied") }
+	if _, err := eng.CatchUp(ctx, applied); err != nil {
 		fail("catch up", err)
 	}
 	fmt.Println("done")
@@ -145,11 +150,34 @@ func TestKilledMidBatchResumes(t *testing.T) {
 			cmd.Wait()
 			t.Fatalf("kill %d: child did not start: %q %v; stderr: %s", k, line, err, stderr.String())
 		}
-		time.Sleep(time.Duration(50+rng.IntN(250)) * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		rest, _ := r.ReadString('\n')
+		// Kill only a child that has made progress in this run: wait
+		// until it has committed a batch (it reports the second batch
+		// applied), however long a loaded machine takes, then a random
+		// moment more so that the kill lands anywhere in a batch.
+		finished := false
+		for batches := 0; batches < 2 && !finished; {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				cmd.Wait()
+				t.Fatalf("kill %d: child stopped before committing a batch: %v; stderr: %s", k, err, stderr.String())
+			}
+			switch line {
+			case "applied\n":
+				batches++
+			case "done\n":
+				finished = true
+			default:
+				t.Fatalf("kill %d: child printed %q", k, line)
+			}
+		}
+		if !finished {
+			time.Sleep(time.Duration(rng.IntN(250)) * time.Millisecond)
+			cmd.Process.Signal(syscall.SIGKILL)
+			rest, _ := io.ReadAll(r)
+			finished = strings.HasSuffix(string(rest), "done\n")
+		}
 		err = cmd.Wait()
-		if rest == "done\n" {
+		if finished {
 			break
 		}
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
