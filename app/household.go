@@ -295,25 +295,3 @@ func (s *Service) RecordVisit(ctx context.Context, c Cmd, householdID string, in
 			Observations: in.Observations, Summary: in.Summary, Attachments: in.Attachments, CheckIn: in.CheckIn, ProblemIDs: in.ProblemIDs})
 	})
 }
-
-// RecordHouseholdDeadlineAlert records an approaching or breached alert on
-// the household's visit_due clock (for the deadline watcher). Use a
-// deterministic command id per alert so restarts and several nodes never
-// duplicate it; an alert already recorded appends nothing.
-func (s *Service) RecordHouseholdDeadlineAlert(ctx context.Context, c Cmd, householdID string, d domain.Deadline, stage domain.AlertStage, supervisor string) (Result, error) {
-	input := alertInput(d, stage, supervisor)
-	return s.onHousehold(ctx, c, householdID, "household.record_deadline_alert", input, nil, nil, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
-		return h.RecordDeadlineAlert(m, d, stage, supervisor)
-	})
-}
-
-func alertInput(d domain.Deadline, stage domain.AlertStage, supervisor string) any {
-	return struct {
-		Kind       domain.ClockKind  `json:"kind"`
-		Subject    string            `json:"subject"`
-		Start      time.Time         `json:"start"`
-		Due        time.Time         `json:"due"`
-		Stage      domain.AlertStage `json:"stage"`
-		Supervisor string            `json:"supervisor"`
-	}{d.Kind, d.Subject, d.Start.UTC(), d.Due.UTC(), stage, supervisor}
-}

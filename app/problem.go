@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/eventlog"
 	"github.com/doorstep/doorstep/eventstore"
 )
 
@@ -170,8 +171,8 @@ func (s *Service) allocateNumber(ctx context.Context, c Cmd, fp string, year int
 			ProblemID string `json:"problem_id"`
 		}{year, fmt.Sprintf("WT%04d%06d", year, seq), problemID})
 		ar, err := s.store.Append(ctx, stream, eventstore.Exact(v), eventstore.EventData{ID: id, Type: TypeProblemNumberAllocated,
-			SchemaVersion: 1, Data: data, Metadata: eventstore.Metadata{OccurredAt: at, Actor: c.Actor, Role: c.Role,
-				CommandID: c.ID, CorrelationID: c.CorrelationID, CausationID: c.CausationID}})
+			SchemaVersion: eventlog.SchemaVersion, Data: data, Metadata: eventlog.Envelope{At: at, Actor: c.Actor, Role: c.Role,
+				CommandID: c.ID, CorrelationID: c.CorrelationID, CausationID: c.CausationID}.Metadata()})
 		switch {
 		case err == nil:
 			return fmt.Sprintf("WT%04d%06d", year, ar.LastVersion), nil
@@ -274,13 +275,5 @@ func (s *Service) ReopenProblem(ctx context.Context, c Cmd, problemID, reason st
 func (s *Service) CloseProblem(ctx context.Context, c Cmd, problemID, reason string) (Result, error) {
 	return s.onProblem(ctx, c, problemID, "problem.close", []string{reason}, func(p *domain.Problem, m domain.Meta) ([]domain.Event, error) {
 		return p.Close(m, reason)
-	})
-}
-
-// RecordProblemDeadlineAlert records an alert on one of the problem's
-// clocks; see RecordHouseholdDeadlineAlert.
-func (s *Service) RecordProblemDeadlineAlert(ctx context.Context, c Cmd, problemID string, d domain.Deadline, stage domain.AlertStage, supervisor string) (Result, error) {
-	return s.onProblem(ctx, c, problemID, "problem.record_deadline_alert", alertInput(d, stage, supervisor), func(p *domain.Problem, m domain.Meta) ([]domain.Event, error) {
-		return p.RecordDeadlineAlert(m, d, stage, supervisor)
 	})
 }

@@ -156,11 +156,3 @@ func (s *Service) EscalateReferral(ctx context.Context, c Cmd, referralID string
 		return r.Escalate(m, pol, level, to, reason)
 	})
 }
-
-// RecordReferralDeadlineAlert records an alert on one of the referral's
-// clocks; see RecordHouseholdDeadlineAlert.
-func (s *Service) RecordReferralDeadlineAlert(ctx context.Context, c Cmd, referralID string, d domain.Deadline, stage domain.AlertStage, supervisor string) (Result, error) {
-	return s.onReferral(ctx, c, referralID, "referral.record_deadline_alert", alertInput(d, stage, supervisor), func(r *domain.Referral, m domain.Meta) ([]domain.Event, error) {
-		return r.RecordDeadlineAlert(m, d, stage, supervisor)
-	})
-}

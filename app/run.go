@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/eventlog"
 	"github.com/doorstep/doorstep/eventstore"
 )
 
@@ -66,7 +67,7 @@ func (s *Service) fingerprint(c Cmd, kind, stream string, input any, sec *secret
 		Input  any        `json:"input"`
 		Secret []byte     `json:"secret,omitempty"`
 	}{Kind: kind, Stream: stream, Actor: c.Actor, Role: c.Role, Input: input}
-	if !c.At.IsZero() {
+	if !c.At.IsZero() && !c.timeless {
 		at := c.At.UTC()
 		doc.At = &at
 	}
@@ -141,7 +142,7 @@ read:
 			if beyond(e) {
 				break read
 			}
-			r, err := Decode(s.reg, e)
+			r, err := eventlog.Decode(s.reg, e)
 			if err != nil {
 				return l, err
 			}
@@ -215,17 +216,18 @@ func execute[A domain.Aggregate](ctx context.Context, s *Service, c Cmd, t targe
 		for _, e := range evs {
 			a.Apply(e)
 		}
-		md := eventstore.Metadata{OccurredAt: m.At, Actor: c.Actor, Role: c.Role, CommandID: c.ID,
+		env := eventlog.Envelope{At: m.At, Actor: c.Actor, Role: c.Role, CommandID: c.ID,
 			CorrelationID: c.CorrelationID, CausationID: c.CausationID}
 		if t.scope != nil {
-			md.Community, md.Grid = t.scope(a, l.last)
+			env.Community, env.Grid = t.scope(a, l.last)
 		}
 		if t.keyID != nil {
-			md.KeyID = t.keyID()
+			env.KeyID = t.keyID()
 		}
+		md := env.Metadata()
 		data := make([]eventstore.EventData, len(evs))
 		for i, e := range evs {
-			if data[i], err = Encode(s.eventID(c.ID, fp, t.stream, i), e, md); err != nil {
+			if data[i], err = eventlog.Encode(s.eventID(c.ID, fp, t.stream, i), e, md); err != nil {
 				return res, zero, err
 			}
 		}

@@ -172,6 +172,11 @@ type Cmd struct {
 	// ErrVersionMismatch and is not retried. A resent command (same ID and
 	// content) still returns its original result.
 	Expect *uint64
+
+	// timeless leaves At out of the command's content: the deadline
+	// watcher's commands are identified by their deterministic id and
+	// input, whenever a watcher records them.
+	timeless bool
 }
 
 // ErrVersionMismatch is matched (errors.Is) by the error of a conditional

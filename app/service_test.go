@@ -15,6 +15,7 @@ import (
 
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/eventlog"
 	"github.com/doorstep/doorstep/eventstore"
 )
 
@@ -435,14 +436,21 @@ func TestDeadlineAlertsThroughService(t *testing.T) {
 	// (or a restart) record it once.
 	id := fmt.Sprintf("alert/%s/%s/%d/%s", domain.HouseholdStream("h1"), d.Kind, d.Start.Unix(), domain.StageBreached)
 	sys := app.Cmd{ID: id, Actor: "deadline-watcher", Role: domain.RoleSystem, At: d.Due.Add(time.Minute)}
-	r1 := ok(t)(e.svc.RecordHouseholdDeadlineAlert(ctx, sys, "h1", d, domain.StageBreached, "督导老周"))
-	r2 := ok(t)(e.svc.RecordHouseholdDeadlineAlert(ctx, sys, "h1", d, domain.StageBreached, "督导老周"))
+	r1 := ok(t)(e.svc.RecordDeadlineAlert(ctx, sys, domain.HouseholdStream("h1"), d, domain.StageBreached, "督导老周"))
+	r2 := ok(t)(e.svc.RecordDeadlineAlert(ctx, sys, domain.HouseholdStream("h1"), d, domain.StageBreached, "督导老周"))
 	if r1.Events != 1 || !r2.Replayed || r2.AppendResult != r1.AppendResult {
 		t.Fatalf("alerts %+v %+v", r1, r2)
 	}
+	// A second watcher records the same alert later: the time of recording
+	// is not part of the command's content, so it is the same command.
+	later := sys
+	later.At = sys.At.Add(time.Hour)
+	if r := ok(t)(e.svc.RecordDeadlineAlert(ctx, later, domain.HouseholdStream("h1"), d, domain.StageBreached, "督导老周")); !r.Replayed || r.AppendResult != r1.AppendResult {
+		t.Fatalf("a later copy of the alert: %+v", r)
+	}
 	// Another id for the same alert is a no-op by the domain's rule.
 	sys.ID = "other"
-	r3 := ok(t)(e.svc.RecordHouseholdDeadlineAlert(ctx, sys, "h1", d, domain.StageBreached, "督导老周"))
+	r3 := ok(t)(e.svc.RecordDeadlineAlert(ctx, sys, domain.HouseholdStream("h1"), d, domain.StageBreached, "督导老周"))
 	if r3.Events != 0 || r3.LastVersion != r1.LastVersion || !r3.LastPosition.IsZero() {
 		t.Fatalf("no-op alert %+v", r3)
 	}
@@ -492,7 +500,7 @@ func TestLoadLongStream(t *testing.T) {
 		batch := make([]eventstore.EventData, 800)
 		for i := range batch {
 			n := b*800 + i
-			d, err := app.Encode(uuid.New(), domain.HouseholdRiskChanged{From: risks[(n+1)%2], To: risks[n%2], Reason: "复核", At: at(t, "2026-03-03 09:00"), By: "x"},
+			d, err := eventlog.Encode(uuid.New(), domain.HouseholdRiskChanged{From: risks[(n+1)%2], To: risks[n%2], Reason: "复核", At: at(t, "2026-03-03 09:00"), By: "x"},
 				eventstore.Metadata{Actor: "x"})
 			if err != nil {
 				t.Fatal(err)

@@ -6,8 +6,8 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/eventlog"
 	"github.com/doorstep/doorstep/eventstore"
 )
 
@@ -253,12 +253,9 @@ func (r *rec) add(what string, meta domain.Meta, evs []domain.Event, err error) 
 	s := r.h.s
 	for _, e := range evs {
 		r.agg.Apply(e)
-		md := eventstore.Metadata{OccurredAt: meta.At.UTC(), Actor: meta.Actor, Role: meta.Role, CommandID: meta.CommandID,
-			CorrelationID: r.corr, CausationID: meta.CommandID, Community: r.h.comm.Name, Grid: r.h.grid.Name, KeyID: r.keyID}
-		if r.corr == "" {
-			md.CorrelationID = meta.CommandID
-		}
-		ed, err := app.Encode(newUUID(r.h.rng, meta.At), e, md)
+		md := eventlog.Envelope{At: meta.At.UTC(), Actor: meta.Actor, Role: meta.Role, CommandID: meta.CommandID,
+			CorrelationID: r.corr, Community: r.h.comm.Name, Grid: r.h.grid.Name, KeyID: r.keyID}.Metadata()
+		ed, err := eventlog.Encode(newUUID(r.h.rng, meta.At), e, md)
 		if err != nil {
 			return err
 		}

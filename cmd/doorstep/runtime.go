@@ -228,7 +228,7 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 		return fail(err)
 	}
 	rt.closer = append(rt.closer, rt.engine.Close)
-	rt.watcher, err = deadline.New(deadline.Config{Store: s, Policies: rt.app.Policies(), Calendar: cal, Logger: log, Supervisor: rt.supervisor})
+	rt.watcher, err = deadline.New(deadline.Config{Store: s, Policies: rt.app.Policies(), Calendar: cal, Commands: rt.app, Logger: log, Supervisor: rt.supervisor})
 	if err != nil {
 		rt.bgErr = fmt.Errorf("deadline watcher: %w", err)
 	}

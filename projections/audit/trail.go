@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/eventlog"
 	"github.com/doorstep/doorstep/eventstore"
 )
 
@@ -218,7 +218,7 @@ func (t *Trail) entries(ctx context.Context, stream string) ([]Entry, error) {
 	for i := range evs {
 		e := &evs[i]
 		if t.reg.Known(e.Type) {
-			rec, err := app.Decode(t.reg, e)
+			rec, err := eventlog.Decode(t.reg, e)
 			if err != nil {
 				return nil, err
 			}
@@ -294,20 +294,8 @@ func (t *Trail) AsOf(ctx context.Context, householdID string, at time.Time) (*Sn
 		if err != nil {
 			return nil, err
 		}
-		recs := make([]domain.Recorded, 0, len(evs))
-		for i := range evs {
-			var ev domain.Event = unknown{}
-			if t.reg.Known(evs[i].Type) {
-				r, err := app.Decode(t.reg, &evs[i])
-				if err != nil {
-					return nil, err
-				}
-				ev = r.Event
-			}
-			recs = append(recs, domain.Recorded{Version: evs[i].Version, RecordedAt: evs[i].RecordedAt, Event: ev})
-		}
 		agg, _ := newAggregate(s)
-		if err := domain.Fold(agg, recs, domain.UntilRecorded(at)); err != nil {
+		if _, err := eventlog.Fold(t.reg, agg, evs, domain.UntilRecorded(at)); err != nil {
 			return nil, err
 		}
 		switch a := agg.(type) {

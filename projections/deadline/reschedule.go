@@ -2,8 +2,8 @@ package deadline
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -11,6 +11,7 @@ import (
 
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/eventlog"
 	"github.com/doorstep/doorstep/eventstore"
 )
 
@@ -22,7 +23,7 @@ func RescheduleID(stream string, kind domain.ClockKind, start time.Time, calenda
 // publish puts a calendar event read from the log in force. The caller
 // holds w.mu.
 func (w *Watcher) publish(e *eventstore.Event) {
-	r, err := app.Decode(w.cfg.Registry, e)
+	r, err := eventlog.Decode(w.cfg.Registry, e)
 	if err != nil {
 		w.cfg.Logger.Warn("a calendar event cannot be read; it is ignored / 无法读取日历事件，已忽略", "position", e.Position.String(), "error", err)
 		return
@@ -53,10 +54,6 @@ func (w *Watcher) calendarAt(t time.Time) domain.WorkingDayCalendar {
 		cal = p.cal
 	}
 	return cal
-}
-
-type rescheduler interface {
-	RescheduleDeadline(meta domain.Meta, old, next domain.Deadline) ([]domain.Event, error)
 }
 
 // Reschedule re-derives, after a calendar publication was read (Sync), every
@@ -92,8 +89,8 @@ func (w *Watcher) Reschedule(ctx context.Context, now time.Time) (int, error) {
 	return added, nil
 }
 
-// rescheduleStream appends the reschedulings one subject needs. The caller
-// holds w.mu.
+// rescheduleStream records, through the command path, the reschedulings
+// one subject needs. The caller holds w.mu.
 func (w *Watcher) rescheduleStream(ctx context.Context, stream string, now time.Time) (int, []domain.Clock, error) {
 	l, kept := w.state[stream]
 	if !kept {
@@ -104,42 +101,33 @@ func (w *Watcher) rescheduleStream(ctx context.Context, stream string, now time.
 	}
 	added := 0
 	for _, kind := range kinds {
-		for attempt := 0; ; attempt++ {
-			ev, data, err := w.decideReschedule(l, stream, kind, now)
-			if err != nil {
-				return added, nil, err
-			}
-			if ev == nil {
-				break
-			}
-			if err := w.community(ctx, l); err != nil {
-				return added, nil, err
-			}
-			data.Metadata.Community = l.community
-			_, err = w.cfg.Store.Append(ctx, stream, eventstore.Exact(l.agg.Version()), data)
-			if errors.Is(err, eventstore.ErrConflict) && attempt < 5 {
-				delete(w.state, stream)
-				kept = false
-				if l, err = w.load(ctx, stream); err != nil {
-					return added, nil, err
-				}
-				continue
-			}
-			if err != nil {
-				return added, nil, fmt.Errorf("deadline: append rescheduling to %s: %w", stream, err)
-			}
-			l.agg.Apply(ev)
-			l.clocks = clocksOf(l.agg)
+		old, next, ok := w.rederive(l, kind)
+		if !ok {
+			continue
+		}
+		c := app.Cmd{ID: RescheduleID(stream, kind, old.Start, w.cal.Version()).String(), Actor: w.cfg.Actor, Role: domain.RoleSystem, At: now}
+		res, err := w.cfg.Commands.RescheduleDeadline(ctx, c, stream, old, next)
+		if err != nil {
+			return added, nil, fmt.Errorf("deadline: reschedule %s %s: %w", stream, kind, err)
+		}
+		if res.Events == 0 {
+			continue
+		}
+		if !res.Replayed {
 			added++
-			break
+		}
+		delete(w.state, stream)
+		if l, err = w.load(ctx, stream); err != nil {
+			return added, nil, err
 		}
 	}
 	return added, l.clocks, nil
 }
 
-// decideReschedule returns the rescheduling event for the subject's clock
-// of kind, or nil when it needs none.
-func (w *Watcher) decideReschedule(l *loaded, stream string, kind domain.ClockKind, now time.Time) (domain.Event, eventstore.EventData, error) {
+// rederive returns the subject's running deadline of kind as it was set
+// (old) and as the calendar in force derives it now (next); ok is false
+// when the clock does not run or does not depend on a newer calendar.
+func (w *Watcher) rederive(l *loaded, kind domain.ClockKind) (old, next domain.Deadline, ok bool) {
 	var clock *domain.Clock
 	for i := range l.clocks {
 		if l.clocks[i].Kind == kind {
@@ -147,57 +135,46 @@ func (w *Watcher) decideReschedule(l *loaded, stream string, kind domain.ClockKi
 		}
 	}
 	if clock == nil {
-		return nil, eventstore.EventData{}, nil
+		return old, next, false
 	}
 	c := *clock
-	var old, next domain.Deadline
 	var ok1, ok2 bool
 	var err error
 	if !c.Due.IsZero() {
 		// An explicit due computed from a working-day limit.
 		if c.Limit.Unit != domain.UnitWorkingDay || c.Basis.Version == w.cal.Version() {
-			return nil, eventstore.EventData{}, nil
+			return old, next, false
 		}
 		due, derr := domain.DueAfter(w.cal, c.Start, c.Limit)
 		if derr != nil {
-			return nil, eventstore.EventData{}, nil
+			return old, next, false
 		}
 		if old, ok1, err = w.cfg.Policies.Deadline(w.cal, c); err != nil {
-			return nil, eventstore.EventData{}, nil
+			return old, next, false
 		}
 		c2 := c
 		c2.Due, c2.Basis = due.At, due.Basis
 		next, ok2, err = w.cfg.Policies.Deadline(w.cal, c2)
 	} else {
 		var before domain.WorkingDayCalendar = w.calendarAt(c.Start)
-		if cal, ok := w.byVersion[c.Rescheduled]; ok {
+		if cal, found := w.byVersion[c.Rescheduled]; found {
 			before = cal
 		}
 		if before.Version() == w.cal.Version() {
-			return nil, eventstore.EventData{}, nil
+			return old, next, false
 		}
 		if old, ok1, err = w.cfg.Policies.Deadline(before, c); err != nil {
-			return nil, eventstore.EventData{}, nil
+			return old, next, false
 		}
 		next, ok2, err = w.cfg.Policies.Deadline(w.cal, c)
 	}
 	if err != nil || !ok1 || !ok2 {
-		return nil, eventstore.EventData{}, nil
+		return old, next, false
 	}
-	meta := domain.Meta{Actor: w.cfg.Actor, Role: domain.RoleSystem, At: now}
-	evs, err := l.agg.(rescheduler).RescheduleDeadline(meta, old, next)
-	if err != nil {
-		return nil, eventstore.EventData{}, fmt.Errorf("deadline: reschedule %s %s: %w", stream, kind, err)
+	if old.Due.Equal(next.Due) && slices.Equal(old.Basis.Provisional, next.Basis.Provisional) {
+		return old, next, false
 	}
-	if len(evs) == 0 {
-		return nil, eventstore.EventData{}, nil
-	}
-	data, err := app.Encode(RescheduleID(stream, kind, c.Start, w.cal.Version()), evs[0],
-		eventstore.Metadata{OccurredAt: now, Actor: w.cfg.Actor, Role: domain.RoleSystem})
-	if err != nil {
-		return nil, eventstore.EventData{}, err
-	}
-	return evs[0], data, nil
+	return old, next, true
 }
 
 // Deadlines lists the running deadlines as derived with the calendar in

@@ -9,6 +9,7 @@ import (
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/domain/calendar"
+	"github.com/doorstep/doorstep/eventlog"
 	"github.com/doorstep/doorstep/projections/deadline"
 	"github.com/doorstep/doorstep/projections/internal/testenv"
 )
@@ -88,7 +89,7 @@ func TestPublishingAYearReschedules(t *testing.T) {
 	if last.Type != domain.TypeProblemDeadlineRescheduled || last.Metadata.Role != domain.RoleSystem {
 		t.Fatalf("last event %s", last.Type)
 	}
-	r, err := app.Decode(domain.NewRegistry(), &last)
+	r, err := eventlog.Decode(domain.NewRegistry(), &last)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func TestPublishingAYearReschedules(t *testing.T) {
 		!slices.Equal(ev.Withdrawn, []domain.AlertStage{domain.StageBreached}) {
 		t.Fatalf("rescheduled %+v", ev)
 	}
-	if last.ID != deadline.RescheduleID(s, domain.ClockProblemResolution, t0, cal.Version()) {
+	if last.Metadata.CommandID != deadline.RescheduleID(s, domain.ClockProblemResolution, t0, cal.Version()).String() {
 		t.Fatal("the rescheduling event id is not deterministic")
 	}
 	p, _ = svc.Problem(ctx, "p1", domain.AsOf{})

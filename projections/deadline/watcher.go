@@ -40,6 +40,7 @@ import (
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/domain/calendar"
+	"github.com/doorstep/doorstep/eventlog"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/internal/clock"
 )
@@ -76,7 +77,10 @@ type Config struct {
 	// years published in the log are put in force as the watcher reads them.
 	Calendar *calendar.Calendar // required
 	Registry *domain.Registry   // default domain.NewRegistry()
-	Clock    Clock              // default RealClock
+	// Commands records alerts and reschedulings (the command path); default
+	// an app.Service on Store with Policies, Calendar and Registry.
+	Commands *app.Service
+	Clock    Clock // default RealClock
 	// Supervisor names the supervisor an alert goes to (may return "").
 	Supervisor func(Subject) string
 	// Actor recorded on alert events; default "deadline-watcher" (role system).
@@ -141,6 +145,13 @@ func New(cfg Config) (*Watcher, error) {
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = RealClock{}
+	}
+	if cfg.Commands == nil {
+		svc, err := app.New(app.Config{Store: cfg.Store, Policies: cfg.Policies, Calendar: cfg.Calendar, Registry: cfg.Registry})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Commands = svc
 	}
 	if cfg.Actor == "" {
 		cfg.Actor = "deadline-watcher"
@@ -260,17 +271,15 @@ func (w *Watcher) apply(stream string, e *eventstore.Event) {
 	if e.Version <= v {
 		return // already read from the stream
 	}
-	r, err := w.decode(e)
-	if err == nil && e.Version == v+1 {
-		err = domain.Fold(l.agg, []domain.Recorded{r}, domain.AsOf{})
+	var err error
+	if e.Version == v+1 {
+		_, err = eventlog.Fold(w.cfg.Registry, l.agg, []eventstore.Event{*e}, domain.AsOf{})
 	}
 	if err != nil || e.Version != v+1 {
 		delete(w.state, stream)
 		return
 	}
-	if c := e.Metadata.Community; c != "" && w.cfg.Registry.Known(e.Type) {
-		l.community = c
-	}
+	l.community = e.Metadata.Community
 }
 
 // keep stores a subject's state, dropping an arbitrary other one when
@@ -285,14 +294,6 @@ func (w *Watcher) keep(stream string, l *loaded) {
 	w.state[stream] = l
 }
 
-// decode turns a stored event into a domain one; a type this build does
-// not know folds as a no-op.
-func (w *Watcher) decode(e *eventstore.Event) (domain.Recorded, error) {
-	if !w.cfg.Registry.Known(e.Type) {
-		return domain.Recorded{Version: e.Version, RecordedAt: e.RecordedAt, Event: unknown{}}, nil
-	}
-	return app.Decode(w.cfg.Registry, e)
-}
 
 type loaded struct {
 	agg       domain.Aggregate
@@ -318,39 +319,14 @@ func (w *Watcher) load(ctx context.Context, stream string) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &loaded{agg: agg}
-	var from uint64 = 1
-	for {
-		evs, err := w.cfg.Store.ReadStream(ctx, stream, eventstore.Forward, from, 1000)
-		if err != nil {
-			return nil, fmt.Errorf("deadline: read %s: %w", stream, err)
-		}
-		recs := make([]domain.Recorded, 0, len(evs))
-		for i := range evs {
-			r, err := w.decode(&evs[i])
-			if err != nil {
-				return nil, err
-			}
-			recs = append(recs, r)
-			if c := evs[i].Metadata.Community; c != "" && w.cfg.Registry.Known(evs[i].Type) {
-				l.community = c
-			}
-		}
-		if err := domain.Fold(agg, recs, domain.AsOf{}); err != nil {
-			return nil, fmt.Errorf("deadline: fold %s: %w", stream, err)
-		}
-		if len(evs) < 1000 {
-			break
-		}
-		from += uint64(len(evs))
+	got, err := eventlog.Load(ctx, w.cfg.Store, w.cfg.Registry, stream, agg, domain.AsOf{})
+	if err != nil {
+		return nil, fmt.Errorf("deadline: %w", err)
 	}
+	l := &loaded{agg: agg, community: got.Last.Community}
 	l.clocks = clocksOf(agg)
 	return l, nil
 }
-
-type unknown struct{}
-
-func (unknown) EventType() string { return "unknown" }
 
 var kinds = []domain.ClockKind{domain.ClockProblemResponse, domain.ClockProblemResolution, domain.ClockProblemFollowUp,
 	domain.ClockReferralAcceptance, domain.ClockReferralCompletion, domain.ClockVisitDue}
@@ -442,12 +418,9 @@ func (w *Watcher) Fire(ctx context.Context, now time.Time) (int, error) {
 	return n, firstErr
 }
 
-type alerter interface {
-	RecordDeadlineAlert(meta domain.Meta, d domain.Deadline, stage domain.AlertStage, supervisor string) ([]domain.Event, error)
-}
-
 // alertStream records the pending alerts of one subject's clocks of the
-// given kinds and returns the subject's running clocks afterwards.
+// given kinds, through the command path, and returns the subject's running
+// clocks afterwards.
 func (w *Watcher) alertStream(ctx context.Context, stream string, ks []domain.ClockKind, now time.Time) ([]domain.Clock, int, error) {
 	l, err := w.load(ctx, stream)
 	if err != nil {
@@ -455,75 +428,47 @@ func (w *Watcher) alertStream(ctx context.Context, stream string, ks []domain.Cl
 	}
 	added := 0
 	for _, kind := range ks {
-		for attempt := 0; ; attempt++ {
-			ev, data, err := w.decide(ctx, l, stream, kind, now)
-			if err != nil {
+		d, stage, ok := w.pending(l, kind, now)
+		if !ok {
+			continue
+		}
+		sup := ""
+		if w.cfg.Supervisor != nil {
+			if err := w.community(ctx, l); err != nil {
 				return nil, added, err
 			}
-			if ev == nil {
-				break
-			}
-			_, err = w.cfg.Store.Append(ctx, stream, eventstore.Exact(l.agg.Version()), data)
-			if errors.Is(err, eventstore.ErrConflict) && attempt < 5 {
-				// The subject moved on meanwhile (or another watcher got there): look again.
-				if l, err = w.load(ctx, stream); err != nil {
-					return nil, added, err
-				}
-				continue
-			}
-			if err != nil {
-				return nil, added, fmt.Errorf("deadline: append alert to %s: %w", stream, err)
-			}
-			l.agg.Apply(ev)
-			l.clocks = clocksOf(l.agg)
+			sup = w.cfg.Supervisor(Subject{Stream: stream, Kind: kind, Community: l.community, Responsible: d.Responsible})
+		}
+		c := app.Cmd{ID: AlertID(stream, kind, d.Start, stage, d.Due).String(), Actor: w.cfg.Actor, Role: domain.RoleSystem, At: now}
+		res, err := w.cfg.Commands.RecordDeadlineAlert(ctx, c, stream, d, stage, sup)
+		if err != nil {
+			return nil, added, fmt.Errorf("deadline: %s %s: %w", stream, kind, err)
+		}
+		if res.Events > 0 && !res.Replayed {
 			added++
-			break
+		}
+		if l, err = w.load(ctx, stream); err != nil {
+			return nil, added, err
 		}
 	}
 	return l.clocks, added, nil
 }
 
-// decide returns the alert event to append for the subject's clock of
-// kind, or nil when none is pending.
-func (w *Watcher) decide(ctx context.Context, l *loaded, stream string, kind domain.ClockKind, now time.Time) (domain.Event, eventstore.EventData, error) {
-	var clock *domain.Clock
+// pending returns the deadline of the subject's clock of kind and the alert
+// due on it at now, if any.
+func (w *Watcher) pending(l *loaded, kind domain.ClockKind, now time.Time) (domain.Deadline, domain.AlertStage, bool) {
 	for i := range l.clocks {
-		if l.clocks[i].Kind == kind {
-			clock = &l.clocks[i]
+		if l.clocks[i].Kind != kind {
+			continue
 		}
-	}
-	if clock == nil {
-		return nil, eventstore.EventData{}, nil // met or stopped meanwhile
-	}
-	d, ok, err := w.cfg.Policies.Deadline(w.cal, *clock)
-	if err != nil || !ok {
-		return nil, eventstore.EventData{}, nil
-	}
-	stage, pending := d.Pending(now)
-	if !pending {
-		return nil, eventstore.EventData{}, nil
-	}
-	sup := ""
-	if w.cfg.Supervisor != nil {
-		if err := w.community(ctx, l); err != nil {
-			return nil, eventstore.EventData{}, err
+		d, ok, err := w.cfg.Policies.Deadline(w.cal, l.clocks[i])
+		if err != nil || !ok {
+			return d, "", false
 		}
-		sup = w.cfg.Supervisor(Subject{Stream: stream, Kind: kind, Community: l.community, Responsible: clock.Responsible})
+		stage, pending := d.Pending(now)
+		return d, stage, pending
 	}
-	meta := domain.Meta{Actor: w.cfg.Actor, Role: domain.RoleSystem, At: now}
-	evs, err := l.agg.(alerter).RecordDeadlineAlert(meta, d, stage, sup)
-	if err != nil {
-		return nil, eventstore.EventData{}, fmt.Errorf("deadline: %s %s: %w", stream, kind, err)
-	}
-	if len(evs) == 0 {
-		return nil, eventstore.EventData{}, nil
-	}
-	data, err := app.Encode(AlertID(stream, kind, d.Start, stage, d.Due), evs[0],
-		eventstore.Metadata{OccurredAt: now, Actor: w.cfg.Actor, Role: domain.RoleSystem, Community: l.community})
-	if err != nil {
-		return nil, eventstore.EventData{}, err
-	}
-	return evs[0], data, nil
+	return domain.Deadline{}, "", false // met or stopped meanwhile
 }
 
 func clocksOf(a domain.Aggregate) []domain.Clock {

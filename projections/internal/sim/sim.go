@@ -16,9 +16,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/domain/calendar"
+	"github.com/doorstep/doorstep/eventlog"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/projections/deadline"
 )
@@ -169,8 +169,8 @@ func (st *stream) do(evs []domain.Event, err error) error {
 		return fmt.Errorf("sim: %s: %w", st.name, err)
 	}
 	for _, e := range evs {
-		d, err := app.Encode(eventstore.NewID(), e, eventstore.Metadata{OccurredAt: meta.At, Actor: meta.Actor, Role: meta.Role,
-			CommandID: meta.CommandID, Community: st.community, Grid: st.grid})
+		d, err := eventlog.Encode(eventstore.NewID(), e, eventlog.Envelope{At: meta.At, Actor: meta.Actor, Role: meta.Role,
+			CommandID: meta.CommandID, Community: st.community, Grid: st.grid}.Metadata())
 		if err != nil {
 			return err
 		}
@@ -218,8 +218,8 @@ func (g *gen) catchUpAlerts(st *stream, until time.Time) error {
 				return fmt.Errorf("sim: alert on %s: %w", st.name, err)
 			}
 			for _, e := range evs {
-				data, err := app.Encode(deadline.AlertID(st.name, d.Kind, d.Start, s.stage, d.Due), e,
-					eventstore.Metadata{OccurredAt: s.at, Actor: m.Actor, Role: m.Role, Community: st.community, Grid: st.grid})
+				data, err := eventlog.Encode(deadline.AlertID(st.name, d.Kind, d.Start, s.stage, d.Due), e,
+					eventlog.Envelope{At: s.at, Actor: m.Actor, Role: m.Role, Community: st.community, Grid: st.grid}.Metadata())
 				if err != nil {
 					return err
 				}

@@ -24,9 +24,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
-	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/domain/calendar"
+	"github.com/doorstep/doorstep/eventlog"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/eventstore/sqlite"
 	"github.com/doorstep/doorstep/internal/pgtest"
@@ -219,7 +219,7 @@ func (e *Env) append(tb testing.TB, stream string, meta domain.Meta, evs []domai
 	}
 	var data []eventstore.EventData
 	for _, ev := range evs {
-		d, err := app.Encode(eventstore.NewID(), ev, eventstore.Metadata{OccurredAt: meta.At, Actor: meta.Actor, Role: meta.Role})
+		d, err := eventlog.Encode(eventstore.NewID(), ev, eventlog.Envelope{At: meta.At, Actor: meta.Actor, Role: meta.Role}.Metadata())
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -235,20 +235,7 @@ func (e *Env) append(tb testing.TB, stream string, meta domain.Meta, evs []domai
 // Load folds a stream into agg.
 func (e *Env) Load(tb testing.TB, stream string, agg domain.Aggregate) {
 	tb.Helper()
-	evs, err := e.Store.ReadStream(context.Background(), stream, eventstore.Forward, 1, 100000)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	reg := domain.NewRegistry()
-	var recs []domain.Recorded
-	for i := range evs {
-		r, err := app.Decode(reg, &evs[i])
-		if err != nil {
-			tb.Fatal(err)
-		}
-		recs = append(recs, r)
-	}
-	if err := domain.Fold(agg, recs, domain.AsOf{}); err != nil {
+	if _, err := eventlog.Load(context.Background(), e.Store, domain.NewRegistry(), stream, agg, domain.AsOf{}); err != nil {
 		tb.Fatal(err)
 	}
 }

@@ -1,0 +1,101 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/eventstore"
+)
+
+// The deadline watcher's commands. It records alerts and reschedulings
+// through the same load–decide–save path as every other command, with a
+// deterministic command id per alert or rescheduling (see package
+// deadlines), so that restarts and several nodes never record one twice:
+// a resent command is answered from the events it appended, and an alert
+// another path already recorded is a no-op in the domain. The time of
+// recording is not part of these commands' content.
+
+// deadlineSubject names the aggregate of a household-, problem- or
+// referral- stream.
+func deadlineSubject(stream string) (kind, id string, err error) {
+	kind = eventstore.Category(stream)
+	id = strings.TrimPrefix(stream, kind+"-")
+	switch kind {
+	case "household", "problem", "referral":
+		return kind, id, nil
+	}
+	return "", "", errorf(domain.ErrInvalid, "not_a_deadline_subject", "stream",
+		fmt.Sprintf("%s is not a household, problem or referral stream; deadlines run only on those", stream),
+		fmt.Sprintf("%s 不是家庭、问题或转介事件流；期限只存在于这些对象上", stream))
+}
+
+// RecordDeadlineAlert records an approaching or breached alert on the
+// running clock d of the subject whose stream is stream. An alert already
+// recorded appends nothing (Result.Events 0); a clock no longer running
+// fails with "clock_not_running".
+func (s *Service) RecordDeadlineAlert(ctx context.Context, c Cmd, stream string, d domain.Deadline, stage domain.AlertStage, supervisor string) (Result, error) {
+	kind, id, err := deadlineSubject(stream)
+	if err != nil {
+		return Result{}, err
+	}
+	c.timeless = true
+	input := struct {
+		Kind       domain.ClockKind  `json:"kind"`
+		Subject    string            `json:"subject"`
+		Start      time.Time         `json:"start"`
+		Due        time.Time         `json:"due"`
+		Stage      domain.AlertStage `json:"stage"`
+		Supervisor string            `json:"supervisor"`
+	}{d.Kind, d.Subject, d.Start.UTC(), d.Due.UTC(), stage, supervisor}
+	name := kind + ".record_deadline_alert"
+	switch kind {
+	case "household":
+		return s.onHousehold(ctx, c, id, name, input, nil, nil, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
+			return h.RecordDeadlineAlert(m, d, stage, supervisor)
+		})
+	case "problem":
+		return s.onProblem(ctx, c, id, name, input, func(p *domain.Problem, m domain.Meta) ([]domain.Event, error) {
+			return p.RecordDeadlineAlert(m, d, stage, supervisor)
+		})
+	}
+	return s.onReferral(ctx, c, id, name, input, func(r *domain.Referral, m domain.Meta) ([]domain.Event, error) {
+		return r.RecordDeadlineAlert(m, d, stage, supervisor)
+	})
+}
+
+// RescheduleDeadline records that the running clock derived as old (with
+// the calendar in force before a publication) is next under the calendar in
+// force now. Nothing moved, or a clock no longer running with old, appends
+// nothing.
+func (s *Service) RescheduleDeadline(ctx context.Context, c Cmd, stream string, old, next domain.Deadline) (Result, error) {
+	kind, id, err := deadlineSubject(stream)
+	if err != nil {
+		return Result{}, err
+	}
+	c.timeless = true
+	input := struct {
+		Kind     domain.ClockKind `json:"kind"`
+		Subject  string           `json:"subject"`
+		Start    time.Time        `json:"start"`
+		OldDue   time.Time        `json:"old_due"`
+		NewDue   time.Time        `json:"new_due"`
+		Calendar string           `json:"calendar"`
+	}{old.Kind, old.Subject, old.Start.UTC(), old.Due.UTC(), next.Due.UTC(), next.Basis.Version}
+	name := kind + ".reschedule_deadline"
+	switch kind {
+	case "household":
+		return s.onHousehold(ctx, c, id, name, input, nil, nil, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
+			return h.RescheduleDeadline(m, old, next)
+		})
+	case "problem":
+		return s.onProblem(ctx, c, id, name, input, func(p *domain.Problem, m domain.Meta) ([]domain.Event, error) {
+			return p.RescheduleDeadline(m, old, next)
+		})
+	}
+	return s.onReferral(ctx, c, id, name, input, func(r *domain.Referral, m domain.Meta) ([]domain.Event, error) {
+		return r.RescheduleDeadline(m, old, next)
+	})
+}
