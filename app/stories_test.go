@@ -9,7 +9,7 @@ import (
 	"github.com/doorstep/doorstep/domain"
 )
 
-// The stories of DOMAIN.md ("Stories to test against"), through the command
+// The stories of docs/DOMAIN.md ("Stories to test against"), through the command
 // layer on a real SQLite store: each asserts the folded state and the
 // events stored.
 

@@ -15,7 +15,7 @@ var shippedPolicies embed.FS
 
 // Names of the shipped policy presets.
 const (
-	PresetDefault     = "default"     // DOMAIN.md defaults (001 §2.3.3 visit schedule)
+	PresetDefault     = "default"     // docs/DOMAIN.md defaults (001 §2.3.3 visit schedule)
 	PresetAlt001Sec41 = "alt_001_4_1" // the visit schedule of 001 §4.1
 )
 

@@ -9,7 +9,7 @@ import (
 	"github.com/doorstep/doorstep/domain"
 )
 
-// The stories of DOMAIN.md ("Stories to test against") at the aggregate
+// The stories of docs/DOMAIN.md ("Stories to test against") at the aggregate
 // level. Each stream records what a store would: version and recorded-at
 // (one minute after the command's time).
 

@@ -10,8 +10,9 @@ import (
 // resumable: reading "after" a position never returns an event at or before it.
 //
 // A backend maps its own cursor onto the pair (Hi, Lo): the embedded SQLite
-// store uses (0, row id), PostgreSQL may use (transaction id, sequence), and
-// EventStoreDB uses (commit, prepare). The zero Position is the start of the
+// store uses (0, row id), PostgreSQL uses (transaction id, sequence within
+// the transaction), and an EventStoreDB backend (not built yet) would use
+// (commit, prepare). The zero Position is the start of the
 // log, before the first event.
 //
 // Outside the store a position is an opaque token (see String and

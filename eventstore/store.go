@@ -1,7 +1,36 @@
-// Package eventstore defines Doorstep's event store contract: the event
-// envelope, the Store interface every backend implements, and the errors it
-// returns. Backends live in subpackages (sqlite, postgres, esdb) and are
-// checked by one conformance suite, storetest.
+// Package eventstore defines Doorstep's event store contract and the helpers
+// every backend shares. What is here:
+//
+//   - The envelope (event.go): EventData, the write side (id chosen by the
+//     writer as the idempotency key, type, schema version, JSON data,
+//     Metadata: occurred-at, actor and role, command, correlation and
+//     causation ids, community and grid, key id); Event, the read side (plus
+//     stream, version, global position, recorded-at and hash); NewID (UUIDv7);
+//     Category of a stream name; Limits and the validation of an append.
+//   - Hash chains (event.go, subscribe.go): ComputeHash, Seal, VerifyChain,
+//     VerifyStream and VerifyAll; a broken link is a *ChainError.
+//   - The Store interface (store.go): Append with an ExpectedVersion
+//     (version.go: Any, NoStream, StreamExists, Exact), ReadStream,
+//     StreamVersion, ReadAll, Subscribe, Head, Close.
+//   - Positions (position.go): Position, an opaque, totally ordered and
+//     resumable point in the global log, with ParsePosition and its text form.
+//   - Subscriptions (subscribe.go): Subscription, Filter (by stream category
+//     and event type), Notifier, and Follow, which builds a gap-free
+//     catch-up-then-live subscription on top of a backend's ReadAll.
+//   - Errors (errors.go): sentinel kinds for errors.Is (ErrInvalidStream,
+//     ErrInvalidEvent, ErrEventTooLarge, ErrBatchTooLarge, ErrConflict,
+//     ErrDuplicateEvent, ErrInvalidPosition, ErrClosed, ErrChainBroken,
+//     ErrUnavailable), *ConflictError carrying the actual version.
+//
+// Backends are subpackages: sqlite (the embedded default, one SQLite file,
+// WAL, group commit) and postgres (pgx; gap-free positions from xid8
+// transaction ids, group commit, several nodes on one schema). Both run the
+// one conformance suite, storetest. There is no EventStoreDB backend yet
+// (see docs/ARCHITECTURE.md).
+//
+// What is not here (docs/decisions/0064-package-layout.md): the conversion
+// between domain events and envelopes, and the fold of a stream into an
+// aggregate, live in the command layer (package app) for now.
 package eventstore
 
 import (

@@ -112,7 +112,7 @@ func generateTown(ctx context.Context, rt *runtime, seed uint64, n int, now time
 }
 
 // DemoHousehold is the household the quick start uses: 张奶奶, 78, living
-// alone (DOMAIN.md stories), in community 示范社区, grid 示范网格.
+// alone (docs/DOMAIN.md stories), in community 示范社区, grid 示范网格.
 const (
 	DemoHousehold = "demo-zhang"
 	DemoCommunity = "示范社区"

@@ -27,7 +27,7 @@ import (
 
 // The end-to-end tests build the real binary and start `doorstep serve`
 // as a child process on a free port in a temp data directory, then drive
-// the DOMAIN.md stories over HTTP.
+// the docs/DOMAIN.md stories over HTTP.
 
 var (
 	buildOnce sync.Once

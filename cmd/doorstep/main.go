@@ -1,10 +1,39 @@
-// Command doorstep is Doorstep's one binary.
+// Command doorstep is Doorstep's one binary. Its subcommands (see commands):
 //
-//	doorstep selfcheck [-data DIR]   append, read back and verify a few events
-//	doorstep verify    [-data DIR]   re-compute every hash chain of the store
+//	doorstep serve     [flags]   serve the HTTP API on the embedded store in -data, or on
+//	                             PostgreSQL with -store postgres://…; runs the projections and
+//	                             the deadline watcher (on PostgreSQL, on the one node holding
+//	                             the advisory lock)
+//	doorstep demo      [flags]   as serve, after generating the synthetic town (-seed,
+//	                             -households; 2,155 households by default) and the
+//	                             quick-start household demo-zhang on first start
+//	doorstep replay    -household ID | -problem ID [-at DATE|INSTANT]
+//	                             print a household or problem as of an instant, as a timeline
+//	doorstep rebuild   [-projection NAMES] [-batch N]
+//	                             rebuild the read models from the log, with a progress bar
+//	doorstep export    [-household ID | -problem ID] [-format jsonl|csv] [-o FILE]
+//	                             export an audit trail, or the whole log as JSON Lines
+//	doorstep bench     -url URL -token TOKEN [-duration D] [-reads N] [-writes N]
+//	                             drive a running server with a realistic load, report latencies
+//	doorstep calendar  import FILE | show [YEAR]
+//	                             publish a year's official holiday notice into the log, or show
+//	                             the calendar in force and the provisional deadlines
+//	doorstep verify    [-data DIR] [-store URL]
+//	                             re-compute every hash chain and report the first broken link
+//	doorstep selfcheck [-data DIR]
+//	                             append, read back and verify a few events (embedded store)
+//
+// The commands that open a store take -data DIR (the embedded store and its
+// read models, tokens and keys) and -store URL with -store-schema (PostgreSQL);
+// those that compute deadlines also take -calendar FILE (years added at start,
+// on this node only; publishing with `calendar import` is preferred).
+// serve and demo also take -addr, -log-level, -log-format, -debug-addr,
+// -max-body and -shutdown-timeout. `doorstep <command> -h` lists a command's
+// flags.
 //
 // Configuration comes from flags, or DOORSTEP_* environment variables
-// (DOORSTEP_DATA for -data). Only this package reads them.
+// (DOORSTEP_DATA for -data, DOORSTEP_STORE for -store, …; each flag's help
+// names its variable). Only this package reads them.
 package main
 
 import (

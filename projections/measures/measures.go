@@ -1,5 +1,5 @@
 // Package measures is the read model of the measures supervisors and
-// auditors ask for (DOMAIN.md): per community, grid, worker and month —
+// auditors ask for (docs/DOMAIN.md): per community, grid, worker and month —
 // resolution rate, on-time rate per deadline kind, satisfaction, time from
 // discovery to resource linked, recurrence, visit coverage, late-entry
 // rate, refusal rate and average resolution time — and the flag on a

@@ -110,7 +110,7 @@ type Profile struct {
 // Reveal asks for the sensitive fields in clear. The caller (the HTTP
 // layer) decides whether the reader may see them; Record is called before
 // any value is opened, so that every read of sensitive data is itself
-// recorded (DOMAIN.md, Privacy): if it fails, nothing is revealed.
+// recorded (docs/DOMAIN.md, Privacy): if it fails, nothing is revealed.
 type Reveal struct {
 	Opener domain.Opener
 	Record func(ctx context.Context, householdID string) error
