@@ -189,8 +189,8 @@ func reasonRequired(field string) *Error {
 
 func noChange(field, what, whatZH, value string) *Error {
 	return newError(ErrRule, "no_change", field,
-		fmt.Sprintf("%s is already %q; nothing to change", what, value),
-		fmt.Sprintf("%s已经是 %q；无需变更", whatZH, value))
+		fmt.Sprintf("%s is already %q; nothing to change", what, Clip(value, MaxEchoBytes)),
+		fmt.Sprintf("%s已经是 %q；无需变更", whatZH, Clip(value, MaxEchoBytes)))
 }
 
 // RegisterHousehold is the input of Household.Register.
@@ -272,8 +272,8 @@ func (h *Household) checkMember(d MemberDetails) error {
 	if d.BirthDate != "" {
 		if _, err := time.Parse(time.DateOnly, d.BirthDate); err != nil {
 			return newError(ErrInvalid, "invalid_birth_date", "birth_date",
-				fmt.Sprintf("birth date %q is not a date; write it as YYYY-MM-DD", d.BirthDate),
-				fmt.Sprintf("出生日期 %q 格式不正确；请按 YYYY-MM-DD 填写", d.BirthDate))
+				fmt.Sprintf("birth date %q is not a date; write it as YYYY-MM-DD", Clip(d.BirthDate, MaxEchoBytes)),
+				fmt.Sprintf("出生日期 %q 格式不正确；请按 YYYY-MM-DD 填写", Clip(d.BirthDate, MaxEchoBytes)))
 		}
 	}
 	if d.sensitive() && !h.consent {

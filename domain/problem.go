@@ -233,9 +233,10 @@ func (p *Problem) resolvedOnce(meta Meta, action, actionZH string) error {
 // sequence (from 000001), e.g. WT2026000123, and that its year is year.
 func CheckProblemNumber(number string, year int) error {
 	bad := func() error {
+		q := Clip(number, MaxEchoBytes)
 		return newError(ErrInvalid, "invalid_number", "number",
-			fmt.Sprintf("problem number %q is not valid; use WT, the 4-digit year and a 6-digit sequence, e.g. WT%d000123", number, year),
-			fmt.Sprintf("问题编号 %q 无效；格式为 WT + 4 位年份 + 6 位序号，例如 WT%d000123", number, year))
+			fmt.Sprintf("problem number %q is not valid; use WT, the 4-digit year and a 6-digit sequence, e.g. WT%d000123", q, year),
+			fmt.Sprintf("问题编号 %q 无效；格式为 WT + 4 位年份 + 6 位序号，例如 WT%d000123", q, year))
 	}
 	if len(number) != 12 || !strings.HasPrefix(number, "WT") {
 		return bad()

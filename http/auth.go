@@ -79,8 +79,8 @@ func (p Principal) Validate() error {
 	}
 	if !slices.Contains(Roles(), p.Role) {
 		return newErr(ErrBadRequest, "invalid_role", "role",
-			fmt.Sprintf("%q is not a role; use one of: worker, supervisor, auditor, department, integrator, admin", p.Role),
-			fmt.Sprintf("%q 不是有效角色；请使用：worker、supervisor、auditor、department、integrator、admin", p.Role))
+			fmt.Sprintf("%q is not a role; use one of: worker, supervisor, auditor, department, integrator, admin", clip(string(p.Role))),
+			fmt.Sprintf("%q 不是有效角色；请使用：worker、supervisor、auditor、department、integrator、admin", clip(string(p.Role))))
 	}
 	switch {
 	case p.Role == RoleWorker && len(p.Grids) == 0:

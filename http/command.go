@@ -94,8 +94,8 @@ func (s *Server) command(build builder) handlerFunc {
 				return err
 			}
 			c.ID = commandID(p.Name, key)
-			rec := &recorder{ResponseWriter: w}
-			defer func() { s.idem.finish(ikey, rec.status, rec.Header(), rec.buf.Bytes()) }()
+			rec := &recorder{ResponseWriter: w, limit: s.cfg.IdempotencyMaxEntryBytes}
+			defer func() { s.idem.finish(ikey, rec.status, rec.Header(), rec.buf.Bytes(), !rec.over) }()
 			if err := s.runCommand(rec, r, body, c, build); err != nil {
 				s.writeError(rec, r, err)
 			}
@@ -162,8 +162,8 @@ func parseETag(s string) (uint64, error) {
 	v, err := strconv.ParseUint(t, 10, 64)
 	if err != nil {
 		return 0, newErr(ErrBadRequest, "invalid_if_match", "If-Match",
-			fmt.Sprintf("If-Match %q is not a version; send the ETag you received, e.g. \"7\"", s),
-			fmt.Sprintf("If-Match %q 不是有效版本；请发送收到的 ETag，例如 \"7\"", s))
+			fmt.Sprintf("If-Match %q is not a version; send the ETag you received, e.g. \"7\"", clip(s)),
+			fmt.Sprintf("If-Match %q 不是有效版本；请发送收到的 ETag，例如 \"7\"", clip(s)))
 	}
 	return v, nil
 }
@@ -246,8 +246,8 @@ func parseTime(field, s string, required bool) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, newErr(ErrBadRequest, "invalid_time", field, fmt.Sprintf("%s %q is not an RFC 3339 time; write e.g. 2026-03-01T09:30:00+08:00", field, s),
-			fmt.Sprintf("%s %q 不是 RFC 3339 时间；请写成例如 2026-03-01T09:30:00+08:00", field, s))
+		return time.Time{}, newErr(ErrBadRequest, "invalid_time", field, fmt.Sprintf("%s %q is not an RFC 3339 time; write e.g. 2026-03-01T09:30:00+08:00", field, clip(s)),
+			fmt.Sprintf("%s %q 不是 RFC 3339 时间；请写成例如 2026-03-01T09:30:00+08:00", field, clip(s)))
 	}
 	return t, nil
 }

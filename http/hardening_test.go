@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	nethttp "net/http"
@@ -99,5 +100,50 @@ func TestHeaderLimits(t *testing.T) {
 	good := strings.Repeat("c", MaxCorrelationIDBytes)
 	if r := e.do("POST", "/v1/households", e.admin, reg, "X-Correlation-Id", good); r.status != 201 {
 		t.Fatalf("a correlation id of %d bytes: %d %s", len(good), r.status, r.body)
+	}
+}
+
+// cachedBytes sums the answers the idempotency cache keeps.
+func (m *idempotency) cachedBytes() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for k, e := range m.m {
+		n += len(k) + len(e.body)
+	}
+	return n
+}
+
+// Issue 13 item 2: any token could fill the idempotency cache. Error
+// answers are kept for 24 h, and the unknown-field error repeated the
+// field name four times: a body of one long name became an answer four
+// times its size, kept under every fresh key.
+func TestIdempotencyCacheCannotBeFilled(t *testing.T) {
+	e := newEnv(t, nil)
+	worker := e.token(Principal{Name: "w", Role: RoleWorker, Grids: []string{"elsewhere"}})
+	name := strings.Repeat("n", 3900) // the test server takes 4 KiB bodies
+	body := `{"` + name + `":1}`
+	for i := range 20 {
+		r := e.do("POST", "/v1/households/h1/visits", worker, body, "Idempotency-Key", fmt.Sprint("fill-", i))
+		if r.status != 400 || r.problem(t).Code != "unknown_field" {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		if len(r.body) > 2048 {
+			t.Fatalf("a %d-byte body was answered with %d bytes: the field name is echoed whole", len(body), len(r.body))
+		}
+	}
+	if n := e.srv.idem.cachedBytes(); n > 20*2048 {
+		t.Fatalf("the idempotency cache holds %d bytes after 20 small requests", n)
+	}
+}
+
+func TestIdempotencyCacheMetric(t *testing.T) {
+	e := newEnv(t, nil)
+	e.do("POST", "/v1/households/h1/visits", e.admin, `{"x":1}`, "Idempotency-Key", "metric-1")
+	page := string(e.do("GET", "/metrics", "", nil).body)
+	for _, m := range []string{"doorstep_http_idempotency_cache_bytes ", "doorstep_http_idempotency_cache_entries 1"} {
+		if !strings.Contains(page, m) {
+			t.Errorf("/metrics has no %q", m)
+		}
 	}
 }

@@ -129,7 +129,7 @@ type Problem struct {
 // text never reaches the client.
 func problemFor(log *slog.Logger, r *nethttp.Request, err error) Problem {
 	lang := preferredLanguage(r.Header.Get("Accept-Language"))
-	p := Problem{Instance: r.URL.Path}
+	p := Problem{Instance: domain.Clip(r.URL.Path, maxEchoPathBytes)}
 	var he *Error
 	var de *domain.Error
 	var ce *eventstore.ConflictError

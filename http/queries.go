@@ -126,14 +126,14 @@ func (s *Server) waitFor(r *nethttp.Request, names ...string) error {
 	pos, err := eventstore.ParsePosition(tok)
 	if err != nil {
 		return newErr(ErrBadRequest, "invalid_position", "wait_for",
-			fmt.Sprintf("wait_for %q is not a position token; use the position a command returned", tok),
-			fmt.Sprintf("wait_for %q 不是有效的位置标记；请使用命令返回的位置", tok))
+			fmt.Sprintf("wait_for %q is not a position token; use the position a command returned", clip(tok)),
+			fmt.Sprintf("wait_for %q 不是有效的位置标记；请使用命令返回的位置", clip(tok)))
 	}
 	d := s.cfg.DefaultWait
 	if v := q.Get("wait_timeout"); v != "" {
 		if d, err = time.ParseDuration(v); err != nil || d <= 0 {
 			return newErr(ErrBadRequest, "invalid_wait_timeout", "wait_timeout",
-				fmt.Sprintf("wait_timeout %q is not a positive duration such as 2s", v), fmt.Sprintf("wait_timeout %q 不是有效时长（如 2s）", v))
+				fmt.Sprintf("wait_timeout %q is not a positive duration such as 2s", clip(v)), fmt.Sprintf("wait_timeout %q 不是有效时长（如 2s）", clip(v)))
 		}
 	}
 	d = min(d, s.cfg.MaxWait)
@@ -184,7 +184,7 @@ func intParam(q map[string][]string, name string) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
-		return 0, newErr(ErrBadRequest, "invalid_"+name, name, fmt.Sprintf("%s %q must be a non-negative integer", name, v), fmt.Sprintf("%s %q 须为非负整数", name, v))
+		return 0, newErr(ErrBadRequest, "invalid_"+name, name, fmt.Sprintf("%s %q must be a non-negative integer", name, clip(v)), fmt.Sprintf("%s %q 须为非负整数", name, clip(v)))
 	}
 	return n, nil
 }
@@ -199,7 +199,7 @@ func boolParam(q map[string][]string, name string) (bool, error) {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, newErr(ErrBadRequest, "invalid_"+name, name, fmt.Sprintf("%s %q must be true or false", name, v), fmt.Sprintf("%s %q 须为 true 或 false", name, v))
+		return false, newErr(ErrBadRequest, "invalid_"+name, name, fmt.Sprintf("%s %q must be true or false", name, clip(v)), fmt.Sprintf("%s %q 须为 true 或 false", name, clip(v)))
 	}
 	return b, nil
 }
@@ -212,7 +212,7 @@ func enumParam(q map[string][]string, name, zh string, allowed ...string) (strin
 	if v == "" || slices.Contains(allowed, v) {
 		return v, nil
 	}
-	return "", newErr(ErrBadRequest, "invalid_"+name, name, fmt.Sprintf("%q is not a valid %s; use one of %v", v, name, allowed), fmt.Sprintf("%q 不是有效的%s；可选值 %v", v, zh, allowed))
+	return "", newErr(ErrBadRequest, "invalid_"+name, name, fmt.Sprintf("%q is not a valid %s; use one of %v", clip(v), name, allowed), fmt.Sprintf("%q 不是有效的%s；可选值 %v", clip(v), zh, allowed))
 }
 
 // scopeFilter narrows a list query (community, grid) to the principal's
