@@ -56,6 +56,12 @@ type builder func(r *nethttp.Request, body []byte) (*plan, error)
 // deduplicates on), If-Match (the stream must be at that version, else
 // 412), ETag (the stream version after the command) and Doorstep-Position
 // (the global position of the command's last event).
+//
+// Keys belong to the token (its unique id, not its name, which two tokens
+// may share), and the request is parsed and the caller's scope checked
+// before a stored answer is replayed: a replay never shows what the caller
+// may not see now. Answers that are refused before the command runs
+// (malformed input, out of scope) are not kept; a retry is refused again.
 func (s *Server) command(build builder) handlerFunc {
 	return func(w nethttp.ResponseWriter, r *nethttp.Request) error {
 		if s.d.Commands == nil {
@@ -78,7 +84,16 @@ func (s *Server) command(build builder) handlerFunc {
 			if err := checkKey(key); err != nil {
 				return err
 			}
-			ikey := p.Name + "\x00" + key
+		}
+		pl, err := build(r, body)
+		if err != nil {
+			return err
+		}
+		if err := pl.authorize(r.Context(), p); err != nil {
+			return err
+		}
+		if key != "" {
+			ikey := p.TokenID() + "\x00" + key
 			sum := sha256.Sum256([]byte(r.Method + "\x00" + r.URL.Path + "\x00" + r.Header.Get("If-Match") + "\x00" + string(body)))
 			prev, err := s.idem.begin(ikey, hex.EncodeToString(sum[:]))
 			if err != nil {
@@ -93,29 +108,21 @@ func (s *Server) command(build builder) handlerFunc {
 				_, err := w.Write(prev.body)
 				return err
 			}
-			c.ID = commandID(p.Name, key)
+			c.ID = commandID(p.TokenID(), key)
 			rec := &recorder{ResponseWriter: w, limit: s.cfg.IdempotencyMaxEntryBytes}
 			defer func() { s.idem.finish(ikey, rec.status, rec.Header(), rec.buf.Bytes(), !rec.over) }()
-			if err := s.runCommand(rec, r, body, c, build); err != nil {
+			if err := s.runCommand(rec, r, pl, c); err != nil {
 				s.writeError(rec, r, err)
 			}
 			return nil
 		}
-		return s.runCommand(w, r, body, c, build)
+		return s.runCommand(w, r, pl, c)
 	}
 }
 
-// runCommand builds, authorises, checks If-Match, runs the command and
+// runCommand checks If-Match, runs a built and authorised command and
 // writes its result.
-func (s *Server) runCommand(w nethttp.ResponseWriter, r *nethttp.Request, body []byte, c app.Cmd, build builder) error {
-	p := principalFrom(r.Context())
-	pl, err := build(r, body)
-	if err != nil {
-		return err
-	}
-	if err := pl.authorize(r.Context(), p); err != nil {
-		return err
-	}
+func (s *Server) runCommand(w nethttp.ResponseWriter, r *nethttp.Request, pl *plan, c app.Cmd) error {
 	if im := r.Header.Get("If-Match"); im != "" {
 		if pl.stream == "" {
 			return newErr(ErrBadRequest, "if_match_on_create", "If-Match", "If-Match applies to commands on an existing record, not to creating one",

@@ -139,11 +139,57 @@ func TestIdempotencyCacheCannotBeFilled(t *testing.T) {
 
 func TestIdempotencyCacheMetric(t *testing.T) {
 	e := newEnv(t, nil)
-	e.do("POST", "/v1/households/h1/visits", e.admin, `{"x":1}`, "Idempotency-Key", "metric-1")
+	reg := map[string]any{"household_id": "metric-1", "address": "1号", "community": "c", "grid": "g", "responsible_worker": "w", "class": "ordinary", "risk": "green"}
+	if r := e.do("POST", "/v1/households", e.admin, reg, "Idempotency-Key", "metric-1"); r.status != 201 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
 	page := string(e.do("GET", "/metrics", "", nil).body)
 	for _, m := range []string{"doorstep_http_idempotency_cache_bytes ", "doorstep_http_idempotency_cache_entries 1"} {
 		if !strings.Contains(page, m) {
 			t.Errorf("/metrics has no %q", m)
 		}
+	}
+}
+
+// Issue 13 item 8: idempotency keys were kept per token name, and a replay
+// was served before the scope check, so a worker token named "admin"
+// replayed the admin's answer for a household outside its grid, or burned
+// the admin's keys.
+func TestIdempotencyKeysArePerTokenAndScoped(t *testing.T) {
+	e := newEnv(t, nil)
+	impostor := e.token(Principal{Name: "admin", Role: RoleWorker, Grids: []string{"elsewhere"}})
+	reg := map[string]any{"household_id": "idem-h1", "address": "1号", "community": "c", "grid": "g", "responsible_worker": "w", "class": "ordinary", "risk": "green"}
+	if r := e.do("POST", "/v1/households", e.admin, reg, "Idempotency-Key", "k1"); r.status != 201 {
+		t.Fatalf("register: %d %s", r.status, r.body)
+	}
+	r := e.do("POST", "/v1/households", impostor, reg, "Idempotency-Key", "k1")
+	if r.status != 403 || r.header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("a worker named admin, out of scope, resending the admin's key: %d %s (replayed %q), want 403",
+			r.status, r.body, r.header.Get("Idempotent-Replayed"))
+	}
+
+	// The impostor's key does not burn the admin's.
+	own := map[string]any{"household_id": "idem-h2", "address": "2号", "community": "c", "grid": "elsewhere", "responsible_worker": "w", "class": "ordinary", "risk": "green"}
+	if r := e.do("POST", "/v1/households", impostor, own, "Idempotency-Key", "k2"); r.status != 201 {
+		t.Fatalf("impostor in its own grid: %d %s", r.status, r.body)
+	}
+	reg["household_id"] = "idem-h3"
+	if r := e.do("POST", "/v1/households", e.admin, reg, "Idempotency-Key", "k2"); r.status != 201 {
+		t.Fatalf("the admin's key k2 was taken by another token of the same name: %d %s", r.status, r.body)
+	}
+
+	// Scope is checked before a replay: once the household has moved out
+	// of a worker's grid, the worker's retry is refused.
+	worker := e.token(Principal{Name: "w", Role: RoleWorker, Grids: []string{"g"}})
+	visit := map[string]any{"team": []string{"w"}, "occurred_at": "2026-03-01T09:00:00+08:00", "mode": "home", "outcome": "completed"}
+	if r := e.do("POST", "/v1/households/idem-h1/visits", worker, visit, "Idempotency-Key", "v1"); r.status != 200 {
+		t.Fatalf("visit: %d %s", r.status, r.body)
+	}
+	move := map[string]any{"address": "3号", "community": "c", "grid": "g2", "reason": "moved"}
+	if r := e.do("POST", "/v1/households/idem-h1/relocate", e.admin, move); r.status != 200 {
+		t.Fatalf("relocate: %d %s", r.status, r.body)
+	}
+	if r := e.do("POST", "/v1/households/idem-h1/visits", worker, visit, "Idempotency-Key", "v1"); r.status != 403 {
+		t.Fatalf("a replay for a household now outside the worker's grid: %d %s, want 403", r.status, r.body)
 	}
 }
