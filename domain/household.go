@@ -218,6 +218,11 @@ func (h *Household) Register(meta Meta, pol *Policy, in RegisterHousehold) ([]Ev
 	switch {
 	case h.id == "":
 		return nil, required("household_id", "the household id", "家庭编号")
+	}
+	if err := CheckID("household_id", h.id); err != nil {
+		return nil, err
+	}
+	switch {
 	case strings.TrimSpace(in.Address) == "":
 		return nil, required("address", "the address", "地址")
 	case in.Community == "":
@@ -295,6 +300,9 @@ func (h *Household) AddMember(meta Meta, memberID string, d MemberDetails) ([]Ev
 	}
 	if memberID == "" {
 		return nil, required("member_id", "the member id", "成员编号")
+	}
+	if err := CheckID("member_id", memberID); err != nil {
+		return nil, err
 	}
 	if h.member(memberID) != nil {
 		return nil, newError(ErrConflict, "member_exists", "member_id",
@@ -524,6 +532,14 @@ func (h *Household) RecordVisit(meta Meta, pol *Policy, in RecordVisit) ([]Event
 		return nil, required("team", "the visiting team (at least one person)", "走访人员（至少一人）")
 	case in.OccurredAt.IsZero():
 		return nil, required("occurred_at", "the time of the visit", "走访时间")
+	}
+	if err := CheckID("visit_id", in.VisitID); err != nil {
+		return nil, err
+	}
+	for _, id := range in.ProblemIDs {
+		if err := CheckID("problem_ids", id); err != nil {
+			return nil, err
+		}
 	}
 	for _, v := range h.visits {
 		if v.VisitID == in.VisitID {

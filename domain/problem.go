@@ -297,6 +297,9 @@ func (p *Problem) Report(meta Meta, pol *Policy, in ReportProblem) ([]Event, err
 	if p.id == "" {
 		return nil, required("problem_id", "the problem id", "问题编号")
 	}
+	if err := checkIDs("problem_id", p.id, "household_id", in.HouseholdID, "visit_id", in.VisitID); err != nil {
+		return nil, err
+	}
 	if err := CheckProblemNumber(in.Number, meta.At.Year()); err != nil {
 		return nil, err
 	}

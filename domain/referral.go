@@ -208,6 +208,9 @@ func (r *Referral) Request(meta Meta, pol *Policy, in RequestReferral) ([]Event,
 	case strings.TrimSpace(in.Request) == "":
 		return nil, required("request", "what is asked of the receiver", "转介事项")
 	}
+	if err := checkIDs("referral_id", r.id, "problem_id", in.ProblemID, "household_id", in.HouseholdID); err != nil {
+		return nil, err
+	}
 	if in.Level.rank() == 0 {
 		return nil, badValue("level", "referral level", "转介层级", in.Level, LevelCommunity, LevelStreet, LevelDepartment)
 	}

@@ -2,10 +2,12 @@ package http
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	nethttp "net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -191,5 +193,50 @@ func TestIdempotencyKeysArePerTokenAndScoped(t *testing.T) {
 	}
 	if r := e.do("POST", "/v1/households/idem-h1/visits", worker, visit, "Idempotency-Key", "v1"); r.status != 403 {
 		t.Fatalf("a replay for a household now outside the worker's grid: %d %s, want 403", r.status, r.body)
+	}
+}
+
+// Issue 13 item 6: bad ids in paths and bodies answered 500 and were
+// logged whole at ERROR.
+func TestBadIDsAre400AndNotLogged(t *testing.T) {
+	var logs syncbuf.Buffer
+	e := newEnv(t, func(d *Deps) { d.Log = slog.New(slog.NewJSONHandler(&logs, nil)) })
+	huge := strings.Repeat("x", 3000) // within the test server's 4 KiB body limit
+	bad := []string{strings.Repeat("a", 129), huge, "a b", "a\tb", "a\x00b", "a\u202Eb", "a\xffb", "a\u200Bb"}
+	check := func(what string, r resp, field string) {
+		t.Helper()
+		if r.status != 400 {
+			t.Fatalf("%s: %d %.300s", what, r.status, r.body)
+		}
+		p := r.problem(t)
+		if p.Code != "invalid_id" || p.Field != field || p.MessageZH == "" || !strings.Contains(p.MessageEN, "128 bytes") {
+			t.Fatalf("%s: %+v", what, p)
+		}
+		if len(r.body) > 2048 {
+			t.Fatalf("%s: a %d-byte answer", what, len(r.body))
+		}
+	}
+	for _, id := range bad {
+		path := "/v1/households/" + url.PathEscape(id)
+		req, _ := nethttp.NewRequest("GET", e.ts.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+e.admin)
+		check(fmt.Sprintf("GET %.20q", id), e.rawDo(req), "household_id")
+		req, _ = nethttp.NewRequest("POST", e.ts.URL+"/v1/problems/"+url.PathEscape(id)+"/progress", strings.NewReader(`{"note":"n","follow_up":"phone"}`))
+		req.Header.Set("Authorization", "Bearer "+e.admin)
+		check(fmt.Sprintf("POST progress %.20q", id), e.rawDo(req), "problem_id")
+		body, _ := json.Marshal(map[string]any{"household_id": id, "description": "d", "category": "service", "handling_class": "immediate", "colour": "green", "urgency": "ordinary"})
+		req, _ = nethttp.NewRequest("POST", e.ts.URL+"/v1/problems", strings.NewReader(string(body)))
+		req.Header.Set("Authorization", "Bearer "+e.admin)
+		check(fmt.Sprintf("report for %.20q", id), e.rawDo(req), "household_id")
+	}
+	for _, id := range []string{".", "..", "a/b", "a\u202Eb"} {
+		reg := map[string]any{"household_id": id, "address": "1号", "community": "c", "grid": "g", "responsible_worker": "w", "class": "ordinary", "risk": "green"}
+		check(fmt.Sprintf("register %q", id), e.do("POST", "/v1/households", e.admin, reg), "household_id")
+	}
+	visit := map[string]any{"team": []string{"w"}, "occurred_at": "2026-03-01T09:00:00+08:00", "mode": "home", "outcome": "completed", "problem_ids": []string{"p1", "a b"}}
+	check("problem_ids", e.do("POST", "/v1/households/h1/visits", e.admin, visit), "problem_ids")
+	l := logs.String()
+	if strings.Contains(l, `"level":"ERROR"`) || strings.Contains(l, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx") {
+		t.Fatalf("bad ids were logged as errors or whole: %.500s", l)
 	}
 }

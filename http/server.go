@@ -207,6 +207,10 @@ func (s *Server) wrap(rt route) nethttp.Handler {
 			}
 			r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
 		}
+		if err := checkPathIDs(rt.path, mux.Vars(r)); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if r.Body != nil && r.Body != nethttp.NoBody {
 			r.Body = nethttp.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		}
@@ -231,6 +235,36 @@ func (s *Server) authenticate(r *nethttp.Request) (*Principal, error) {
 			"令牌无效；请向管理员申请新令牌")
 	}
 	return &p, nil
+}
+
+// checkPathIDs checks the ids in a request's path ({id}, {member_id})
+// against the one id rule (domain.CheckID), naming each after what it
+// identifies: household_id for /v1/households/{id}, and so on.
+func checkPathIDs(path string, vars map[string]string) error {
+	for name, v := range vars {
+		field := name
+		if name == "id" {
+			field = pathSubject(path) + "_id"
+		}
+		if err := domain.CheckID(field, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pathSubject is what the {id} of a route path identifies: "household"
+// for /v1/households/{id}…, "problem", "referral", else "resource".
+func pathSubject(path string) string {
+	switch {
+	case strings.HasPrefix(path, "/v1/households/"):
+		return "household"
+	case strings.HasPrefix(path, "/v1/problems/"):
+		return "problem"
+	case strings.HasPrefix(path, "/v1/referrals/"):
+		return "referral"
+	}
+	return "resource"
 }
 
 // statusWriter records the status for logs and metrics.
