@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -110,4 +111,28 @@ func Clip(s string, max int) string {
 		cut--
 	}
 	return s[:cut] + "…"
+}
+
+// The plausible range of every instant the domain accepts: command times,
+// visit times, check-ins, deadlines and their extensions. Outside it a time
+// is a typing or clock error, and far outside it (before 1678 or after
+// 2262) it no longer fits the int64 nanoseconds the read models store.
+var (
+	// EarliestInstant is the first instant accepted: 2000-01-01T00:00:00Z.
+	EarliestInstant = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	// LatestInstant is the last instant accepted: 2100-12-31T23:59:59.999999999Z.
+	LatestInstant = time.Date(2101, 1, 1, 0, 0, 0, 0, time.UTC).Add(-time.Nanosecond)
+)
+
+// CheckInstant checks that t lies within EarliestInstant and LatestInstant
+// (inclusive). It returns nil or an ErrInvalid *Error with code
+// "time_out_of_range" naming field.
+func CheckInstant(field string, t time.Time) error {
+	if !t.Before(EarliestInstant) && !t.After(LatestInstant) {
+		return nil
+	}
+	v := t.Format(time.RFC3339)
+	return newError(ErrInvalid, "time_out_of_range", field,
+		fmt.Sprintf("%s %s is outside the accepted range 2000-01-01 to 2100-12-31 (UTC); check the year", field, v),
+		fmt.Sprintf("%s %s 超出可接受的范围 2000-01-01 至 2100-12-31（UTC）；请检查年份", field, v))
 }

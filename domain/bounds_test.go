@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/doorstep/doorstep/domain"
 )
@@ -89,5 +90,60 @@ func TestCommandsRefuseBadIDs(t *testing.T) {
 	v.VisitID, v.ProblemIDs = "v1", []string{".."}
 	if _, err := h.RecordVisit(m, pol, v); domain.CodeOf(err) != "invalid_id" {
 		t.Errorf("problem id ..: %v", err)
+	}
+}
+
+// Issue 13 item 7: times outside 1678–2262 wrapped the read models' int64
+// nanoseconds (a deadline extended to 2600 showed as due in 2015). Every
+// instant the domain accepts lies within 2000-01-01 and 2100-12-31.
+func TestInstantsOutsideTheRangeAreRefused(t *testing.T) {
+	pol := mustPolicy(t, domain.PresetDefault)
+	cal := mustCalendar(t)
+	m := meta(t, "李四", "2026-03-02 09:00")
+	for _, tc := range []struct {
+		at time.Time
+		ok bool
+	}{
+		{domain.EarliestInstant, true}, {domain.LatestInstant, true},
+		{domain.EarliestInstant.Add(-time.Nanosecond), false}, {domain.LatestInstant.Add(time.Nanosecond), false},
+		{time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC), false}, {time.Date(2600, 1, 1, 0, 0, 0, 0, time.UTC), false},
+	} {
+		err := domain.CheckInstant("at", tc.at)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckInstant(%s) = %v", tc.at, err)
+		}
+		if err != nil && (domain.CodeOf(err) != "time_out_of_range" || !errors.Is(err, domain.ErrInvalid)) {
+			t.Errorf("CheckInstant(%s) = %#v", tc.at, err)
+		}
+	}
+
+	h := domain.NewHousehold("h1")
+	reg := domain.RegisterHousehold{Address: "1号", Community: "c", Grid: "g", ResponsibleWorker: "w", Class: domain.ClassOrdinary, Risk: domain.RiskGreen}
+	old := domain.Meta{Actor: "李四", At: time.Date(1999, 12, 31, 0, 0, 0, 0, time.UTC)}
+	if _, err := h.Register(old, pol, reg); domain.CodeOf(err) != "time_out_of_range" {
+		t.Errorf("a command dated 1999: %v", err)
+	}
+	do(t, h)(h.Register(m, pol, reg))
+	v := domain.RecordVisit{VisitID: "v1", Team: []string{"w"}, OccurredAt: time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC), Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted}
+	if _, err := h.RecordVisit(m, pol, v); domain.CodeOf(err) != "time_out_of_range" {
+		t.Errorf("a visit dated 1600: %v", err)
+	}
+	v.OccurredAt, v.CheckIn = m.At, &domain.CheckIn{At: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if _, err := h.RecordVisit(m, pol, v); domain.CodeOf(err) != "time_out_of_range" {
+		t.Errorf("a check-in dated 2300: %v", err)
+	}
+
+	p := domain.NewProblem("p1")
+	do(t, p)(p.Report(m, pol, domain.ReportProblem{Number: "WT2026000001", HouseholdID: "h1", Description: "d", Category: domain.ProblemService,
+		HandlingClass: domain.HandlingImmediate, Colour: domain.ColourGreen, Urgency: domain.UrgencyOrdinary}))
+	do(t, p)(p.Assign(m, cal, domain.AssignProblem{To: "w", Reason: "r", TimeLimit: domain.Span{N: 3, Unit: domain.UnitDay}}))
+	if _, err := p.ExtendDeadline(m, time.Date(2600, 1, 1, 0, 0, 0, 0, time.UTC), "later"); domain.CodeOf(err) != "time_out_of_range" {
+		t.Errorf("a deadline extended to 2600: %v", err)
+	}
+	q := domain.NewProblem("p2")
+	do(t, q)(q.Report(m, pol, domain.ReportProblem{Number: "WT2026000002", HouseholdID: "h1", Description: "d", Category: domain.ProblemService,
+		HandlingClass: domain.HandlingImmediate, Colour: domain.ColourGreen, Urgency: domain.UrgencyOrdinary}))
+	if _, err := q.Assign(m, cal, domain.AssignProblem{To: "w", Reason: "r", TimeLimit: domain.Span{N: 12 * 200, Unit: domain.UnitMonth}}); domain.CodeOf(err) != "time_out_of_range" {
+		t.Errorf("a time limit of 200 years: %v", err)
 	}
 }

@@ -536,6 +536,14 @@ func (h *Household) RecordVisit(meta Meta, pol *Policy, in RecordVisit) ([]Event
 	if err := CheckID("visit_id", in.VisitID); err != nil {
 		return nil, err
 	}
+	if err := CheckInstant("occurred_at", in.OccurredAt); err != nil {
+		return nil, err
+	}
+	if in.CheckIn != nil && !in.CheckIn.At.IsZero() {
+		if err := CheckInstant("check_in.at", in.CheckIn.At); err != nil {
+			return nil, err
+		}
+	}
 	for _, id := range in.ProblemIDs {
 		if err := CheckID("problem_ids", id); err != nil {
 			return nil, err

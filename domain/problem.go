@@ -381,6 +381,9 @@ func (p *Problem) Assign(meta Meta, cal WorkingDayCalendar, in AssignProblem) ([
 		if err != nil {
 			return nil, deadlineErr(Clock{Kind: ClockProblemResolution, Start: meta.At}, err)
 		}
+		if err := CheckInstant("time_limit", due); err != nil {
+			return nil, err
+		}
 		ev.Due = due
 	}
 	return []Event{ev}, nil
@@ -395,6 +398,9 @@ func (p *Problem) ExtendDeadline(meta Meta, to time.Time, reason string) ([]Even
 		return nil, newError(ErrRule, "no_deadline", "to",
 			fmt.Sprintf("problem %s has no time limit to extend; set one when assigning it", p.name()),
 			fmt.Sprintf("问题 %s 没有可延长的时限；请在指派时设定时限", p.name()))
+	}
+	if err := CheckInstant("to", to); err != nil {
+		return nil, err
 	}
 	if !to.After(p.due) {
 		return nil, newError(ErrInvalid, "extension_not_later", "to",

@@ -235,6 +235,9 @@ func (r *Referral) Accept(meta Meta, cal WorkingDayCalendar, responsible string,
 	if err != nil {
 		return nil, deadlineErr(Clock{Kind: ClockReferralCompletion, Start: meta.At}, err)
 	}
+	if err := CheckInstant("time_limit", due); err != nil {
+		return nil, err
+	}
 	return []Event{ReferralAccepted{Responsible: responsible, TimeLimit: limit, Due: due, Note: note, At: meta.At, By: meta.Actor}}, nil
 }
 
