@@ -2,9 +2,9 @@ package eventstore
 
 import (
 	"crypto/sha256"
-	"errors"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
