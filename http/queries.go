@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"mime"
 	nethttp "net/http"
 	"reflect"
 	"slices"
@@ -562,14 +563,25 @@ func (s *Server) trail(w nethttp.ResponseWriter, r *nethttp.Request, kind string
 	switch format {
 	case "jsonl":
 		w.Header().Set("Content-Type", "application/jsonl; charset=utf-8")
-		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s-audit.jsonl"`, kind, id))
+		w.Header().Set("Content-Disposition", attachment(kind+"-"+id+"-audit.jsonl"))
 		return audit.WriteJSONL(w, entries)
 	case "csv":
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s-audit.csv"`, kind, id))
+		w.Header().Set("Content-Disposition", attachment(kind+"-"+id+"-audit.csv"))
 		return audit.WriteCSV(w, entries)
 	}
 	return writeJSON(w, nethttp.StatusOK, AuditTrail{Entries: entries})
+}
+
+// attachment is a Content-Disposition header offering name as the file
+// name. mime.FormatMediaType quotes and escapes it (RFC 2045/2616), and
+// encodes a name that is not ASCII as filename*=utf-8”… (RFC 2231, as RFC
+// 6266 asks), so no id can add parameters or break out of the header.
+func attachment(name string) string {
+	if v := mime.FormatMediaType("attachment", map[string]string{"filename": name}); v != "" {
+		return v
+	}
+	return "attachment"
 }
 
 // ProblemView is a problem folded from its stream.
