@@ -201,7 +201,9 @@ func (e *env) register(id string, class domain.HouseholdClass, risk domain.RiskL
 	ok(e.t)(e.svc.RegisterHousehold(ctx, cmd(e.t, "reg-"+id, "网格员小李", when), id, domain.RegisterHousehold{
 		Address: "幸福社区 " + id, Community: "幸福社区", Grid: "第3网格", ResponsibleWorker: "网格员小李", Class: class, Risk: risk}))
 	c := cmd(e.t, "consent-"+id, "网格员小李", when)
-	c.At = c.At.Add(time.Minute)
+	if when != "" { // else the clock's time (adding to the zero time gave year 1)
+		c.At = c.At.Add(time.Minute)
+	}
 	ok(e.t)(e.svc.RecordConsent(ctx, c, id, true, "走访及救助所需信息", ""))
 }
 

@@ -80,13 +80,14 @@ func required(field, what, whatZH string) *Error {
 
 // badValue reports a value outside an enumeration.
 func badValue[T ~string](field, what, whatZH string, v T, allowed ...T) *Error {
+	q := Clip(string(v), MaxEchoBytes)
 	list := make([]string, len(allowed))
 	for i, a := range allowed {
 		list[i] = string(a)
 	}
 	return newError(ErrInvalid, "invalid_"+field, field,
-		fmt.Sprintf("%q is not a valid %s; use one of: %s", v, what, strings.Join(list, ", ")),
-		fmt.Sprintf("%q 不是有效的%s；请使用：%s", v, whatZH, strings.Join(list, "、")))
+		fmt.Sprintf("%q is not a valid %s; use one of: %s", q, what, strings.Join(list, ", ")),
+		fmt.Sprintf("%q 不是有效的%s；请使用：%s", q, whatZH, strings.Join(list, "、")))
 }
 
 func oneOf[T ~string](v T, allowed ...T) bool {

@@ -32,7 +32,7 @@ func (m Meta) check() error {
 	if m.At.IsZero() {
 		return required("at", "the time of the command", "操作时间")
 	}
-	return nil
+	return CheckInstant("at", m.At)
 }
 
 // Recorded is an event as read back from a stream, for folding: its stream

@@ -191,8 +191,8 @@ func reasonRequired(field string) *Error {
 
 func noChange(field, what, whatZH, value string) *Error {
 	return newError(ErrRule, "no_change", field,
-		fmt.Sprintf("%s is already %q; nothing to change", what, value),
-		fmt.Sprintf("%s已经是 %q；无需变更", whatZH, value))
+		fmt.Sprintf("%s is already %q; nothing to change", what, Clip(value, MaxEchoBytes)),
+		fmt.Sprintf("%s已经是 %q；无需变更", whatZH, Clip(value, MaxEchoBytes)))
 }
 
 // RegisterHousehold is the input of Household.Register.
@@ -220,6 +220,11 @@ func (h *Household) Register(meta Meta, pol *Policy, in RegisterHousehold) ([]Ev
 	switch {
 	case h.id == "":
 		return nil, required("household_id", "the household id", "家庭编号")
+	}
+	if err := CheckID("household_id", h.id); err != nil {
+		return nil, err
+	}
+	switch {
 	case strings.TrimSpace(in.Address) == "":
 		return nil, required("address", "the address", "地址")
 	case in.Community == "":
@@ -274,8 +279,8 @@ func (h *Household) checkMember(d MemberDetails) error {
 	if d.BirthDate != "" {
 		if _, err := time.Parse(time.DateOnly, d.BirthDate); err != nil {
 			return newError(ErrInvalid, "invalid_birth_date", "birth_date",
-				fmt.Sprintf("birth date %q is not a date; write it as YYYY-MM-DD", d.BirthDate),
-				fmt.Sprintf("出生日期 %q 格式不正确；请按 YYYY-MM-DD 填写", d.BirthDate))
+				fmt.Sprintf("birth date %q is not a date; write it as YYYY-MM-DD", Clip(d.BirthDate, MaxEchoBytes)),
+				fmt.Sprintf("出生日期 %q 格式不正确；请按 YYYY-MM-DD 填写", Clip(d.BirthDate, MaxEchoBytes)))
 		}
 	}
 	if d.sensitive() && !h.consent {
@@ -297,6 +302,9 @@ func (h *Household) AddMember(meta Meta, memberID string, d MemberDetails) ([]Ev
 	}
 	if memberID == "" {
 		return nil, required("member_id", "the member id", "成员编号")
+	}
+	if err := CheckID("member_id", memberID); err != nil {
+		return nil, err
 	}
 	if h.member(memberID) != nil {
 		return nil, newError(ErrConflict, "member_exists", "member_id",
@@ -526,6 +534,22 @@ func (h *Household) RecordVisit(meta Meta, pol *Policy, in RecordVisit) ([]Event
 		return nil, required("team", "the visiting team (at least one person)", "走访人员（至少一人）")
 	case in.OccurredAt.IsZero():
 		return nil, required("occurred_at", "the time of the visit", "走访时间")
+	}
+	if err := CheckID("visit_id", in.VisitID); err != nil {
+		return nil, err
+	}
+	if err := CheckInstant("occurred_at", in.OccurredAt); err != nil {
+		return nil, err
+	}
+	if in.CheckIn != nil && !in.CheckIn.At.IsZero() {
+		if err := CheckInstant("check_in.at", in.CheckIn.At); err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range in.ProblemIDs {
+		if err := CheckID("problem_ids", id); err != nil {
+			return nil, err
+		}
 	}
 	for _, v := range h.visits {
 		if v.VisitID == in.VisitID {

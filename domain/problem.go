@@ -249,9 +249,10 @@ func (p *Problem) resolvedOnce(meta Meta, action, actionZH string) error {
 // sequence (from 000001), e.g. WT2026000123, and that its year is year.
 func CheckProblemNumber(number string, year int) error {
 	bad := func() error {
+		q := Clip(number, MaxEchoBytes)
 		return newError(ErrInvalid, "invalid_number", "number",
-			fmt.Sprintf("problem number %q is not valid; use WT, the 4-digit year and a 6-digit sequence, e.g. WT%d000123", number, year),
-			fmt.Sprintf("问题编号 %q 无效；格式为 WT + 4 位年份 + 6 位序号，例如 WT%d000123", number, year))
+			fmt.Sprintf("problem number %q is not valid; use WT, the 4-digit year and a 6-digit sequence, e.g. WT%d000123", q, year),
+			fmt.Sprintf("问题编号 %q 无效；格式为 WT + 4 位年份 + 6 位序号，例如 WT%d000123", q, year))
 	}
 	if len(number) != 12 || !strings.HasPrefix(number, "WT") {
 		return bad()
@@ -311,6 +312,9 @@ func (p *Problem) Report(meta Meta, pol *Policy, in ReportProblem) ([]Event, err
 	}
 	if p.id == "" {
 		return nil, required("problem_id", "the problem id", "问题编号")
+	}
+	if err := checkIDs("problem_id", p.id, "household_id", in.HouseholdID, "visit_id", in.VisitID); err != nil {
+		return nil, err
 	}
 	if err := CheckProblemNumber(in.Number, meta.At.Year()); err != nil {
 		return nil, err
@@ -393,6 +397,9 @@ func (p *Problem) Assign(meta Meta, cal WorkingDayCalendar, in AssignProblem) ([
 		if err != nil {
 			return nil, deadlineErr(Clock{Kind: ClockProblemResolution, Start: meta.At}, err)
 		}
+		if err := CheckInstant("time_limit", due.At); err != nil {
+			return nil, err
+		}
 		ev.Due, ev.Calendar = due.At, due.Basis
 	}
 	return []Event{ev}, nil
@@ -407,6 +414,9 @@ func (p *Problem) ExtendDeadline(meta Meta, to time.Time, reason string) ([]Even
 		return nil, newError(ErrRule, "no_deadline", "to",
 			fmt.Sprintf("problem %s has no time limit to extend; set one when assigning it", p.name()),
 			fmt.Sprintf("问题 %s 没有可延长的时限；请在指派时设定时限", p.name()))
+	}
+	if err := CheckInstant("to", to); err != nil {
+		return nil, err
 	}
 	if !to.After(p.due) {
 		return nil, newError(ErrInvalid, "extension_not_later", "to",

@@ -216,6 +216,9 @@ func (r *Referral) Request(meta Meta, pol *Policy, in RequestReferral) ([]Event,
 	case strings.TrimSpace(in.Request) == "":
 		return nil, required("request", "what is asked of the receiver", "转介事项")
 	}
+	if err := checkIDs("referral_id", r.id, "problem_id", in.ProblemID, "household_id", in.HouseholdID); err != nil {
+		return nil, err
+	}
 	if in.Level.rank() == 0 {
 		return nil, badValue("level", "referral level", "转介层级", in.Level, LevelCommunity, LevelStreet, LevelDepartment)
 	}
@@ -239,6 +242,9 @@ func (r *Referral) Accept(meta Meta, cal WorkingDayCalendar, responsible string,
 	due, err := DueAfter(cal, meta.At, limit)
 	if err != nil {
 		return nil, deadlineErr(Clock{Kind: ClockReferralCompletion, Start: meta.At}, err)
+	}
+	if err := CheckInstant("time_limit", due.At); err != nil {
+		return nil, err
 	}
 	return []Event{ReferralAccepted{Responsible: responsible, TimeLimit: limit, Due: due.At, Calendar: due.Basis, Note: note, At: meta.At, By: meta.Actor}}, nil
 }

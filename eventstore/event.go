@@ -4,13 +4,15 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/doorstep/doorstep/domain"
 )
 
 // Metadata is the part of the envelope that describes who did what, when and
@@ -96,8 +98,10 @@ func (l Limits) WithDefaults() Limits {
 
 // ValidateStreamName checks that name is "category-id": a category of
 // lower-case ASCII letters, digits and '_' starting with a letter, a '-',
-// then an id of printable characters without spaces; at most
-// MaxStreamNameBytes bytes of valid UTF-8.
+// then an id that follows the domain's one id rule (domain.CheckID: at most
+// domain.MaxIDBytes bytes of UTF-8, no spaces, control or format
+// characters, no '/', not "." or ".."); at most MaxStreamNameBytes bytes
+// in all. Its errors quote at most domain.MaxEchoBytes of the name.
 func ValidateStreamName(name string) error {
 	if name == "" {
 		return fmt.Errorf("%w: the stream name is empty; use \"category-id\", e.g. \"household-42\"", ErrInvalidStream)
@@ -108,19 +112,20 @@ func ValidateStreamName(name string) error {
 	if !utf8.ValidString(name) {
 		return fmt.Errorf("%w: the stream name is not valid UTF-8", ErrInvalidStream)
 	}
+	q := domain.Clip(name, domain.MaxEchoBytes)
 	cat, id, ok := strings.Cut(name, "-")
 	if !ok || cat == "" || id == "" {
-		return fmt.Errorf("%w: %q has no category; use \"category-id\", e.g. \"household-42\"", ErrInvalidStream, name)
+		return fmt.Errorf("%w: %q has no category; use \"category-id\", e.g. \"household-42\"", ErrInvalidStream, q)
 	}
 	for i, r := range cat {
 		if !(r >= 'a' && r <= 'z' || i > 0 && (r >= '0' && r <= '9' || r == '_')) {
-			return fmt.Errorf("%w: category %q must be lower-case letters, digits and '_', starting with a letter", ErrInvalidStream, cat)
+			return fmt.Errorf("%w: category %q must be lower-case letters, digits and '_', starting with a letter", ErrInvalidStream, domain.Clip(cat, domain.MaxEchoBytes))
 		}
 	}
-	for _, r := range id {
-		if unicode.IsSpace(r) || !unicode.IsPrint(r) {
-			return fmt.Errorf("%w: %q contains a space or control character", ErrInvalidStream, name)
-		}
+	if err := domain.CheckID("stream", id); err != nil {
+		var de *domain.Error
+		errors.As(err, &de)
+		return fmt.Errorf("%w: %s", ErrInvalidStream, de.Message)
 	}
 	return nil
 }

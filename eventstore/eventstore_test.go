@@ -3,6 +3,7 @@ package eventstore_test
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,6 +87,13 @@ func TestValidateAppend(t *testing.T) {
 		{"no category", "household", []eventstore.EventData{good()}, eventstore.ErrInvalidStream},
 		{"upper-case category", "Household-1", []eventstore.EventData{good()}, eventstore.ErrInvalidStream},
 		{"space in id", "household-1 2", []eventstore.EventData{good()}, eventstore.ErrInvalidStream},
+		// Issue 13 item 6: the id part follows the domain's one id rule.
+		{"id over 128 bytes", "household-" + strings.Repeat("a", 129), []eventstore.EventData{good()}, eventstore.ErrInvalidStream},
+		{"U+202E in id", "household-a\u202Eb", []eventstore.EventData{good()}, eventstore.ErrInvalidStream},
+		{"zero width in id", "household-a\u200Bb", []eventstore.EventData{good()}, eventstore.ErrInvalidStream},
+		{"dot id", "household-.", []eventstore.EventData{good()}, eventstore.ErrInvalidStream},
+		{"dot dot id", "household-..", []eventstore.EventData{good()}, eventstore.ErrInvalidStream},
+		{"slash in id", "household-a/b", []eventstore.EventData{good()}, eventstore.ErrInvalidStream},
 		{"no events", "household-1", nil, eventstore.ErrInvalidEvent},
 		{"too many", "household-1", []eventstore.EventData{good(), good(), good(), good()}, eventstore.ErrBatchTooLarge},
 		{"bad json", "household-1", []eventstore.EventData{{ID: eventstore.NewID(), Type: "a.b", Data: json.RawMessage(`{"a":`)}}, eventstore.ErrInvalidEvent},

@@ -71,7 +71,16 @@ type Principal struct {
 	// Sensitive grants reading sensitive fields (identity numbers, phone,
 	// income, health, disability). Every such read is recorded.
 	Sensitive bool `json:"sensitive,omitempty"`
+
+	// id identifies the token that authenticated the principal (the hex
+	// SHA-256 of the token, as stored): unique where names are not. Set by
+	// Tokens.Authenticate; idempotency keys are kept per id.
+	id string
 }
+
+// TokenID identifies the token the principal authenticated with; "" for a
+// principal that did not come from Tokens.Authenticate.
+func (p Principal) TokenID() string { return p.id }
 
 // Validate checks that the role is known and the scope fits it.
 func (p Principal) Validate() error {
@@ -80,8 +89,8 @@ func (p Principal) Validate() error {
 	}
 	if !slices.Contains(Roles(), p.Role) {
 		return newErr(ErrBadRequest, "invalid_role", "role",
-			fmt.Sprintf("%q is not a role; use one of: worker, supervisor, auditor, department, integrator, admin", p.Role),
-			fmt.Sprintf("%q 不是有效角色；请使用：worker、supervisor、auditor、department、integrator、admin", p.Role))
+			fmt.Sprintf("%q is not a role; use one of: worker, supervisor, auditor, department, integrator, admin", clip(string(p.Role))),
+			fmt.Sprintf("%q 不是有效角色；请使用：worker、supervisor、auditor、department、integrator、admin", clip(string(p.Role))))
 	}
 	switch {
 	case p.Role == RoleWorker && len(p.Grids) == 0:
@@ -248,10 +257,15 @@ func (t *Tokens) Authenticate(token string) (Principal, bool) {
 	t.mu.RLock()
 	r, ok := t.recs[h]
 	t.mu.RUnlock()
-	if ok || t.pg == nil {
-		return r.Principal, ok
+	p := r.Principal
+	if !ok && t.pg != nil {
+		p, ok = t.authenticatePG(token, h)
 	}
-	return t.authenticatePG(token, h)
+	if !ok {
+		return Principal{}, false
+	}
+	p.id = h
+	return p, true
 }
 
 // Close releases the PostgreSQL connections of a set opened with

@@ -56,6 +56,12 @@ type builder func(r *nethttp.Request, body []byte) (*plan, error)
 // deduplicates on), If-Match (the stream must be at that version, else
 // 412), ETag (the stream version after the command) and Doorstep-Position
 // (the global position of the command's last event).
+//
+// Keys belong to the token (its unique id, not its name, which two tokens
+// may share), and the request is parsed and the caller's scope checked
+// before a stored answer is replayed: a replay never shows what the caller
+// may not see now. Answers that are refused before the command runs
+// (malformed input, out of scope) are not kept; a retry is refused again.
 func (s *Server) command(build builder) handlerFunc {
 	return func(w nethttp.ResponseWriter, r *nethttp.Request) error {
 		if s.d.Commands == nil {
@@ -78,7 +84,16 @@ func (s *Server) command(build builder) handlerFunc {
 			if err := checkKey(key); err != nil {
 				return err
 			}
-			ikey := p.Name + "\x00" + key
+		}
+		pl, err := build(r, body)
+		if err != nil {
+			return err
+		}
+		if err := pl.authorize(r.Context(), p); err != nil {
+			return err
+		}
+		if key != "" {
+			ikey := p.TokenID() + "\x00" + key
 			sum := sha256.Sum256([]byte(r.Method + "\x00" + r.URL.Path + "\x00" + r.Header.Get("If-Match") + "\x00" + string(body)))
 			prev, err := s.idem.begin(ikey, hex.EncodeToString(sum[:]))
 			if err != nil {
@@ -93,29 +108,21 @@ func (s *Server) command(build builder) handlerFunc {
 				_, err := w.Write(prev.body)
 				return err
 			}
-			c.ID = commandID(p.Name, key)
-			rec := &recorder{ResponseWriter: w}
-			defer func() { s.idem.finish(ikey, rec.status, rec.Header(), rec.buf.Bytes()) }()
-			if err := s.runCommand(rec, r, body, c, build); err != nil {
+			c.ID = commandID(p.TokenID(), key)
+			rec := &recorder{ResponseWriter: w, limit: s.cfg.IdempotencyMaxEntryBytes}
+			defer func() { s.idem.finish(ikey, rec.status, rec.Header(), rec.buf.Bytes(), !rec.over) }()
+			if err := s.runCommand(rec, r, pl, c); err != nil {
 				s.writeError(rec, r, err)
 			}
 			return nil
 		}
-		return s.runCommand(w, r, body, c, build)
+		return s.runCommand(w, r, pl, c)
 	}
 }
 
-// runCommand builds, authorises, checks If-Match, runs the command and
+// runCommand checks If-Match, runs a built and authorised command and
 // writes its result.
-func (s *Server) runCommand(w nethttp.ResponseWriter, r *nethttp.Request, body []byte, c app.Cmd, build builder) error {
-	p := principalFrom(r.Context())
-	pl, err := build(r, body)
-	if err != nil {
-		return err
-	}
-	if err := pl.authorize(r.Context(), p); err != nil {
-		return err
-	}
+func (s *Server) runCommand(w nethttp.ResponseWriter, r *nethttp.Request, pl *plan, c app.Cmd) error {
 	if im := r.Header.Get("If-Match"); im != "" {
 		if pl.stream == "" {
 			return newErr(ErrBadRequest, "if_match_on_create", "If-Match", "If-Match applies to commands on an existing record, not to creating one",
@@ -162,8 +169,8 @@ func parseETag(s string) (uint64, error) {
 	v, err := strconv.ParseUint(t, 10, 64)
 	if err != nil {
 		return 0, newErr(ErrBadRequest, "invalid_if_match", "If-Match",
-			fmt.Sprintf("If-Match %q is not a version; send the ETag you received, e.g. \"7\"", s),
-			fmt.Sprintf("If-Match %q 不是有效版本；请发送收到的 ETag，例如 \"7\"", s))
+			fmt.Sprintf("If-Match %q is not a version; send the ETag you received, e.g. \"7\"", clip(s)),
+			fmt.Sprintf("If-Match %q 不是有效版本；请发送收到的 ETag，例如 \"7\"", clip(s)))
 	}
 	return v, nil
 }
@@ -246,8 +253,8 @@ func parseTime(field, s string, required bool) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, newErr(ErrBadRequest, "invalid_time", field, fmt.Sprintf("%s %q is not an RFC 3339 time; write e.g. 2026-03-01T09:30:00+08:00", field, s),
-			fmt.Sprintf("%s %q 不是 RFC 3339 时间；请写成例如 2026-03-01T09:30:00+08:00", field, s))
+		return time.Time{}, newErr(ErrBadRequest, "invalid_time", field, fmt.Sprintf("%s %q is not an RFC 3339 time; write e.g. 2026-03-01T09:30:00+08:00", field, clip(s)),
+			fmt.Sprintf("%s %q 不是 RFC 3339 时间；请写成例如 2026-03-01T09:30:00+08:00", field, clip(s)))
 	}
 	return t, nil
 }

@@ -45,6 +45,15 @@ type Config struct {
 	// oldest go first. A retry older than that is still recognised by the
 	// command layer (same command id) and answered from its result.
 	IdempotencyMax int
+	// IdempotencyMaxBytes bounds the bytes of everything kept for replay
+	// (answers, headers, keys, fingerprints and a fixed overhead per
+	// entry); the oldest go first. Default DefaultIdempotencyMaxBytes.
+	IdempotencyMaxBytes int64
+	// IdempotencyMaxEntryBytes bounds one answer kept for replay (body
+	// and headers). A larger answer is never kept, only its fingerprint:
+	// a retry runs the command again and the command layer answers it
+	// from its original result. Default DefaultIdempotencyMaxEntryBytes.
+	IdempotencyMaxEntryBytes int
 	// MaxPageSize bounds list queries (parameter limit).
 	MaxPageSize int
 }
@@ -55,25 +64,36 @@ type Config struct {
 // 1 KiB), and 64 times less than Go's 1 MiB default.
 const DefaultMaxHeaderBytes = 16 << 10
 
+// Default bounds of the idempotency cache. A command's answer is a few
+// hundred bytes and an error about a kilobyte, so 16 KiB per answer is
+// generous; 64 MiB for the whole cache holds about 100,000 ordinary answers
+// (IdempotencyMax), and no more whatever the clients send.
+const (
+	DefaultIdempotencyMaxBytes      = 64 << 20
+	DefaultIdempotencyMaxEntryBytes = 16 << 10
+)
+
 // DefaultConfig returns the defaults: 1 MiB bodies, 16 KiB of headers, 5 s
 // waits at most, a 15 s heartbeat, 24 h idempotency window.
 func DefaultConfig() Config {
 	return Config{
-		Addr:              "127.0.0.1:8080",
-		MaxBodyBytes:      1 << 20,
-		MaxHeaderBytes:    DefaultMaxHeaderBytes,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ShutdownTimeout:   20 * time.Second,
-		DefaultWait:       2 * time.Second,
-		MaxWait:           5 * time.Second,
-		Heartbeat:         15 * time.Second,
-		RetryAfter:        1,
-		IdempotencyTTL:    24 * time.Hour,
-		IdempotencyMax:    100_000,
-		MaxPageSize:       500,
+		Addr:                     "127.0.0.1:8080",
+		MaxBodyBytes:             1 << 20,
+		MaxHeaderBytes:           DefaultMaxHeaderBytes,
+		ReadHeaderTimeout:        5 * time.Second,
+		ReadTimeout:              30 * time.Second,
+		WriteTimeout:             60 * time.Second,
+		IdleTimeout:              120 * time.Second,
+		ShutdownTimeout:          20 * time.Second,
+		DefaultWait:              2 * time.Second,
+		MaxWait:                  5 * time.Second,
+		Heartbeat:                15 * time.Second,
+		RetryAfter:               1,
+		IdempotencyTTL:           24 * time.Hour,
+		IdempotencyMax:           100_000,
+		IdempotencyMaxBytes:      DefaultIdempotencyMaxBytes,
+		IdempotencyMaxEntryBytes: DefaultIdempotencyMaxEntryBytes,
+		MaxPageSize:              500,
 	}
 }
 
@@ -108,6 +128,12 @@ func (c Config) Validate() error {
 	}
 	if c.IdempotencyMax < 1 {
 		bad("IdempotencyMax", "must be at least 1")
+	}
+	if c.IdempotencyMaxEntryBytes < 1024 {
+		bad("IdempotencyMaxEntryBytes", "must be at least 1024 bytes")
+	}
+	if c.IdempotencyMaxBytes < int64(c.IdempotencyMaxEntryBytes) {
+		bad("IdempotencyMaxBytes", "must be at least IdempotencyMaxEntryBytes")
 	}
 	if c.MaxPageSize < 1 {
 		bad("MaxPageSize", "must be at least 1")

@@ -78,7 +78,7 @@ func (s *Server) getMeasures(w nethttp.ResponseWriter, r *nethttp.Request) error
 	}
 	for _, m := range []string{"from", "to"} {
 		if v := q.Get(m); v != "" && !monthRE.MatchString(v) {
-			return newErr(ErrBadRequest, "invalid_month", m, fmt.Sprintf("%s %q is not a month; write YYYY-MM, e.g. 2026-03", m, v), fmt.Sprintf("%s %q 不是有效月份；请写成 YYYY-MM，例如 2026-03", m, v))
+			return newErr(ErrBadRequest, "invalid_month", m, fmt.Sprintf("%s %q is not a month; write YYYY-MM, e.g. 2026-03", m, clip(v)), fmt.Sprintf("%s %q 不是有效月份；请写成 YYYY-MM，例如 2026-03", m, clip(v)))
 		}
 	}
 	if s.d.Read.Measures == nil {

@@ -53,6 +53,18 @@ func (m *metrics) observe(method, route string, status int, d time.Duration) {
 	m.duration.WithLabelValues(method, route).Observe(d.Seconds())
 }
 
+// watchIdempotency exports the size of the idempotency cache.
+func (m *metrics) watchIdempotency(c *idempotency) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "doorstep", Subsystem: "http", Name: "idempotency_cache_bytes",
+		Help: "Bytes of answers (and fingerprints) the idempotency cache keeps for replay; bounded by Config.IdempotencyMaxBytes.",
+	}, func() float64 { b, _ := c.stats(); return float64(b) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "doorstep", Subsystem: "http", Name: "idempotency_cache_entries",
+			Help: "Finished requests the idempotency cache remembers; bounded by Config.IdempotencyMax.",
+		}, func() float64 { _, n := c.stats(); return float64(n) }))
+}
+
 // Registry returns the server's Prometheus registry, so the binary can add
 // its own collectors (store, projections) to /metrics.
 func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }

@@ -82,6 +82,7 @@ func statusTable() []statusRule {
 		{ErrUnsupportedMedia, nethttp.StatusUnsupportedMediaType, "Unsupported media type"},
 		{ErrMethodNotAllowed, nethttp.StatusMethodNotAllowed, "Method not allowed"},
 		{ErrBadRequest, nethttp.StatusBadRequest, "Bad request"},
+		{eventstore.ErrInvalidStream, nethttp.StatusBadRequest, "Invalid id"},
 		{domain.ErrInvalid, nethttp.StatusBadRequest, "Invalid input"},
 		{eventstore.ErrInvalidPosition, nethttp.StatusBadRequest, "Invalid position"},
 		{ErrNotFound, nethttp.StatusNotFound, "Not found"},
@@ -129,7 +130,7 @@ type Problem struct {
 // text never reaches the client.
 func problemFor(log *slog.Logger, r *nethttp.Request, err error) Problem {
 	lang := preferredLanguage(r.Header.Get("Accept-Language"))
-	p := Problem{Instance: r.URL.Path}
+	p := Problem{Instance: domain.Clip(r.URL.Path, maxEchoPathBytes)}
 	var he *Error
 	var de *domain.Error
 	var ce *eventstore.ConflictError
@@ -138,6 +139,12 @@ func problemFor(log *slog.Logger, r *nethttp.Request, err error) Problem {
 		p.Code, p.Field, p.MessageEN, p.MessageZH = he.Code, he.Field, he.Message, he.MessageZH
 	case errors.As(err, &de):
 		p.Code, p.Field, p.MessageEN, p.MessageZH = de.Code, de.Field, de.Message, de.MessageZH
+	case errors.Is(err, eventstore.ErrInvalidStream):
+		// The HTTP edge checks ids before they reach a store; this is
+		// the store's own refusal of one that slipped through.
+		p.Code, p.Field = "invalid_id", "id"
+		p.MessageEN = "an id in the request is not valid: " + domain.IDRule
+		p.MessageZH = "请求中的编号无效：" + domain.IDRuleZH
 	case errors.As(err, &ce):
 		p.Code = "concurrent_change"
 		p.MessageEN = fmt.Sprintf("the record changed while your request was processed (now at version %d); reload it and try again", ce.Actual)
@@ -161,7 +168,7 @@ func problemFor(log *slog.Logger, r *nethttp.Request, err error) Problem {
 			p.MessageEN, p.MessageZH = err.Error(), err.Error()
 		} else {
 			id := newErrorID()
-			log.ErrorContext(r.Context(), "internal error", "error_id", id, "method", methodLabel(r.Method), "route", routeName(r), "error", err.Error())
+			log.ErrorContext(r.Context(), "internal error", "error_id", id, "method", methodLabel(r.Method), "route", routeName(r), "error", domain.Clip(err.Error(), maxLoggedErrorBytes))
 			p.Status, p.Title, p.Code, p.ErrorID = nethttp.StatusInternalServerError, "Internal error", "internal_error", id
 			p.MessageEN = "an internal error occurred; quote error id " + id + " when reporting it"
 			p.MessageZH = "发生内部错误；报告问题时请提供错误编号 " + id
@@ -198,6 +205,10 @@ func writeProblem(w nethttp.ResponseWriter, p Problem, retryAfter int) {
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
 }
+
+// maxLoggedErrorBytes bounds the text of an internal error in the log: an
+// error may quote client input, and one request must not write megabytes.
+const maxLoggedErrorBytes = 2048
 
 func newErrorID() string {
 	var b [8]byte

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"mime"
 	nethttp "net/http"
 	"reflect"
 	"slices"
@@ -127,14 +128,14 @@ func (s *Server) waitFor(r *nethttp.Request, names ...string) error {
 	pos, err := eventstore.ParsePosition(tok)
 	if err != nil {
 		return newErr(ErrBadRequest, "invalid_position", "wait_for",
-			fmt.Sprintf("wait_for %q is not a position token; use the position a command returned", tok),
-			fmt.Sprintf("wait_for %q 不是有效的位置标记；请使用命令返回的位置", tok))
+			fmt.Sprintf("wait_for %q is not a position token; use the position a command returned", clip(tok)),
+			fmt.Sprintf("wait_for %q 不是有效的位置标记；请使用命令返回的位置", clip(tok)))
 	}
 	d := s.cfg.DefaultWait
 	if v := q.Get("wait_timeout"); v != "" {
 		if d, err = time.ParseDuration(v); err != nil || d <= 0 {
 			return newErr(ErrBadRequest, "invalid_wait_timeout", "wait_timeout",
-				fmt.Sprintf("wait_timeout %q is not a positive duration such as 2s", v), fmt.Sprintf("wait_timeout %q 不是有效时长（如 2s）", v))
+				fmt.Sprintf("wait_timeout %q is not a positive duration such as 2s", clip(v)), fmt.Sprintf("wait_timeout %q 不是有效时长（如 2s）", clip(v)))
 		}
 	}
 	d = min(d, s.cfg.MaxWait)
@@ -185,7 +186,7 @@ func intParam(q map[string][]string, name string) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
-		return 0, newErr(ErrBadRequest, "invalid_"+name, name, fmt.Sprintf("%s %q must be a non-negative integer", name, v), fmt.Sprintf("%s %q 须为非负整数", name, v))
+		return 0, newErr(ErrBadRequest, "invalid_"+name, name, fmt.Sprintf("%s %q must be a non-negative integer", name, clip(v)), fmt.Sprintf("%s %q 须为非负整数", name, clip(v)))
 	}
 	return n, nil
 }
@@ -200,7 +201,7 @@ func boolParam(q map[string][]string, name string) (bool, error) {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, newErr(ErrBadRequest, "invalid_"+name, name, fmt.Sprintf("%s %q must be true or false", name, v), fmt.Sprintf("%s %q 须为 true 或 false", name, v))
+		return false, newErr(ErrBadRequest, "invalid_"+name, name, fmt.Sprintf("%s %q must be true or false", name, clip(v)), fmt.Sprintf("%s %q 须为 true 或 false", name, clip(v)))
 	}
 	return b, nil
 }
@@ -213,7 +214,7 @@ func enumParam(q map[string][]string, name, zh string, allowed ...string) (strin
 	if v == "" || slices.Contains(allowed, v) {
 		return v, nil
 	}
-	return "", newErr(ErrBadRequest, "invalid_"+name, name, fmt.Sprintf("%q is not a valid %s; use one of %v", v, name, allowed), fmt.Sprintf("%q 不是有效的%s；可选值 %v", v, zh, allowed))
+	return "", newErr(ErrBadRequest, "invalid_"+name, name, fmt.Sprintf("%q is not a valid %s; use one of %v", clip(v), name, allowed), fmt.Sprintf("%q 不是有效的%s；可选值 %v", clip(v), zh, allowed))
 }
 
 // scopeFilter narrows a list query (community, grid) to the principal's
@@ -566,14 +567,25 @@ func (s *Server) trail(w nethttp.ResponseWriter, r *nethttp.Request, kind string
 	switch format {
 	case "jsonl":
 		w.Header().Set("Content-Type", "application/jsonl; charset=utf-8")
-		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s-audit.jsonl"`, kind, id))
+		w.Header().Set("Content-Disposition", attachment(kind+"-"+id+"-audit.jsonl"))
 		return audit.WriteJSONL(w, entries)
 	case "csv":
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s-audit.csv"`, kind, id))
+		w.Header().Set("Content-Disposition", attachment(kind+"-"+id+"-audit.csv"))
 		return audit.WriteCSV(w, entries)
 	}
 	return writeJSON(w, nethttp.StatusOK, AuditTrail{Entries: entries})
+}
+
+// attachment is a Content-Disposition header offering name as the file
+// name. mime.FormatMediaType quotes and escapes it (RFC 2045/2616), and
+// encodes a name that is not ASCII as filename*=utf-8”… (RFC 2231, as RFC
+// 6266 asks), so no id can add parameters or break out of the header.
+func attachment(name string) string {
+	if v := mime.FormatMediaType("attachment", map[string]string{"filename": name}); v != "" {
+		return v
+	}
+	return "attachment"
 }
 
 // ProblemView is a problem folded from its stream.

@@ -99,7 +99,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Version == "" {
 		d.Version = "dev"
 	}
-	s := &Server{cfg: cfg, d: d, log: d.Log, metrics: newMetrics(), idem: newIdempotency(cfg.IdempotencyTTL, cfg.IdempotencyMax, d.Now)}
+	s := &Server{cfg: cfg, d: d, log: d.Log, metrics: newMetrics(), idem: newIdempotency(cfg.IdempotencyTTL, cfg.IdempotencyMax, cfg.IdempotencyMaxBytes, cfg.IdempotencyMaxEntryBytes, d.Now)}
+	s.metrics.watchIdempotency(s.idem)
 	s.streams, s.stopAll = context.WithCancel(context.Background())
 	s.scopes = newScopeResolver(d.Store, d.Registry)
 	s.routes = s.buildRoutes()
@@ -209,6 +210,10 @@ func (s *Server) wrap(rt route) nethttp.Handler {
 			}
 			r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
 		}
+		if err := checkPathIDs(rt.path, mux.Vars(r)); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if r.Body != nil && r.Body != nethttp.NoBody {
 			r.Body = nethttp.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		}
@@ -233,6 +238,36 @@ func (s *Server) authenticate(r *nethttp.Request) (*Principal, error) {
 			"令牌无效；请向管理员申请新令牌")
 	}
 	return &p, nil
+}
+
+// checkPathIDs checks the ids in a request's path ({id}, {member_id})
+// against the one id rule (domain.CheckID), naming each after what it
+// identifies: household_id for /v1/households/{id}, and so on.
+func checkPathIDs(path string, vars map[string]string) error {
+	for name, v := range vars {
+		field := name
+		if name == "id" {
+			field = pathSubject(path) + "_id"
+		}
+		if err := domain.CheckID(field, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pathSubject is what the {id} of a route path identifies: "household"
+// for /v1/households/{id}…, "problem", "referral", else "resource".
+func pathSubject(path string) string {
+	switch {
+	case strings.HasPrefix(path, "/v1/households/"):
+		return "household"
+	case strings.HasPrefix(path, "/v1/problems/"):
+		return "problem"
+	case strings.HasPrefix(path, "/v1/referrals/"):
+		return "referral"
+	}
+	return "resource"
 }
 
 // statusWriter records the status for logs and metrics.
@@ -391,12 +426,16 @@ func decodeJSON(r *nethttp.Request, v any) error {
 	case errors.Is(err, io.EOF):
 		return newErr(ErrBadRequest, "body_required", "", "the request needs a JSON body", "请求需要 JSON 请求体")
 	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
-		return newErr(ErrBadRequest, "malformed_json", "", "the body is not valid JSON: "+err.Error(), "请求体不是有效的 JSON："+err.Error())
+		return newErr(ErrBadRequest, "malformed_json", "", "the body is not valid JSON: "+domain.Clip(err.Error(), maxEchoErrorBytes), "请求体不是有效的 JSON："+domain.Clip(err.Error(), maxEchoErrorBytes))
 	case errors.As(err, &te):
-		return newErr(ErrBadRequest, "invalid_type", te.Field, fmt.Sprintf("field %q must be a %s, not a JSON %s", te.Field, jsonKind(te.Type.String()), te.Value),
-			fmt.Sprintf("字段 %q 的类型应为 %s，而不是 JSON %s", te.Field, jsonKind(te.Type.String()), te.Value))
+		f := clip(te.Field)
+		return newErr(ErrBadRequest, "invalid_type", f, fmt.Sprintf("field %q must be a %s, not a JSON %s", f, jsonKind(te.Type.String()), te.Value),
+			fmt.Sprintf("字段 %q 的类型应为 %s，而不是 JSON %s", f, jsonKind(te.Type.String()), te.Value))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		// The name is the client's: quote at most domain.MaxEchoBytes of
+		// it, or one small body would become an answer four times its
+		// size (and be kept for replay).
+		f := clip(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
 		return newErr(ErrBadRequest, "unknown_field", f, fmt.Sprintf("field %q is not part of this request; check the spelling against /openapi.json", f),
 			fmt.Sprintf("字段 %q 不属于此请求；请对照 /openapi.json 检查拼写", f))
 	}
@@ -404,8 +443,16 @@ func decodeJSON(r *nethttp.Request, v any) error {
 	if errors.As(err, &fe) {
 		return fe.err
 	}
-	return newErr(ErrBadRequest, "malformed_json", "", "the body could not be read as this request: "+err.Error(), "无法按此请求解析请求体："+err.Error())
+	return newErr(ErrBadRequest, "malformed_json", "", "the body could not be read as this request: "+domain.Clip(err.Error(), maxEchoErrorBytes), "无法按此请求解析请求体："+domain.Clip(err.Error(), maxEchoErrorBytes))
 }
+
+// maxEchoErrorBytes bounds the decoder's own error text quoted in a
+// malformed_json answer (it may quote the client's input).
+const maxEchoErrorBytes = 200
+
+// clip quotes client input in an error message: at most
+// domain.MaxEchoBytes of it (see domain.Clip).
+func clip(s string) string { return domain.Clip(s, domain.MaxEchoBytes) }
 
 func jsonKind(goType string) string {
 	switch {

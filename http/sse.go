@@ -148,15 +148,15 @@ func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) erro
 	after, err := eventstore.ParsePosition(from)
 	if err != nil {
 		return newErr(ErrBadRequest, "invalid_position", "after",
-			fmt.Sprintf("%q is not a position token; use the id of the last event you received (e.g. \"42\"), or 0 for the start", from),
-			fmt.Sprintf("%q 不是有效的位置标记；请使用最后收到的事件编号（如 “42”），从头开始请用 0", from))
+			fmt.Sprintf("%q is not a position token; use the id of the last event you received (e.g. \"42\"), or 0 for the start", clip(from)),
+			fmt.Sprintf("%q 不是有效的位置标记；请使用最后收到的事件编号（如 “42”），从头开始请用 0", clip(from)))
 	}
 	cats := splitList(q["category"])
 	for _, c := range cats {
 		if !slices.Contains([]string{"household", "problem", "referral"}, c) {
 			return newErr(ErrBadRequest, "invalid_category", "category",
-				fmt.Sprintf("%q is not a category; use household, problem or referral", c),
-				fmt.Sprintf("%q 不是有效类别；请使用 household、problem 或 referral", c))
+				fmt.Sprintf("%q is not a category; use household, problem or referral", clip(c)),
+				fmt.Sprintf("%q 不是有效类别；请使用 household、problem 或 referral", clip(c)))
 		}
 	}
 	communities := splitList(q["community"])
@@ -259,8 +259,8 @@ func onlyParams(q map[string][]string, allowed ...string) error {
 	for k := range q {
 		if !slices.Contains(allowed, k) {
 			return newErr(ErrBadRequest, "unknown_parameter", k,
-				fmt.Sprintf("query parameter %q is not known here; allowed: %s", k, strings.Join(allowed, ", ")),
-				fmt.Sprintf("不支持查询参数 %q；可用参数：%s", k, strings.Join(allowed, "、")))
+				fmt.Sprintf("query parameter %q is not known here; allowed: %s", clip(k), strings.Join(allowed, ", ")),
+				fmt.Sprintf("不支持查询参数 %q；可用参数：%s", clip(k), strings.Join(allowed, "、")))
 		}
 	}
 	return nil

@@ -168,3 +168,15 @@ func TestTrailAsOfAndExport(t *testing.T) {
 		t.Errorf("CSV rows %d, row 4 = %q", len(rows), rows[4])
 	}
 }
+
+// Issue 13 item 9: cells a spreadsheet would evaluate get a leading quote.
+func TestCSVCellDefusesFormulas(t *testing.T) {
+	for in, want := range map[string]string{
+		"=HYPERLINK(\"x\")": "'=HYPERLINK(\"x\")", "+1": "'+1", "-2+3": "'-2+3", "@SUM(A1)": "'@SUM(A1)",
+		"\tx": "'\tx", "\rx": "'\rx", "": "", "老人独居": "老人独居", "a=b": "a=b", "'quoted": "'quoted",
+	} {
+		if got := audit.CSVCell(in); got != want {
+			t.Errorf("CSVCell(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
