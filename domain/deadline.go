@@ -35,10 +35,11 @@ type Clock struct {
 	HandlingClass  HandlingClass
 	Colour         Colour
 	Urgency        Urgency
-	Responsible    string // who must act: the alert names them
-	Approached     bool   // an approaching alert was already recorded for this clock
-	Breached       bool   // a breach was already recorded for this clock
-	Rescheduled    string // for a derived clock: the calendar version it was last rescheduled to ("" if never)
+	Responsible    string    // who must act: the alert names them
+	Approached     bool      // an approaching alert was already recorded for this clock
+	Breached       bool      // a breach was already recorded for this clock
+	Rescheduled    string    // for a derived clock: the calendar version it was last rescheduled to ("" if never)
+	BreachedAt     time.Time // when the breach was recorded (zero: none)
 }
 
 // Deadline is a clock with its derived instants.
@@ -95,6 +96,7 @@ type alertMarks map[ClockKind]alertMark
 type alertMark struct {
 	start, due           time.Time
 	approached, breached bool
+	breachedAt           time.Time
 	calendar             string // calendar version of the last rescheduling
 }
 
@@ -104,7 +106,7 @@ func (m alertMarks) record(a DeadlineAlert, stage AlertStage) {
 		cur = alertMark{start: a.ClockStart, due: a.Due}
 	}
 	if stage == StageBreached {
-		cur.breached = true
+		cur.breached, cur.breachedAt = true, a.At
 	} else {
 		cur.approached = true
 	}
@@ -117,6 +119,9 @@ func (m alertMarks) record(a DeadlineAlert, stage AlertStage) {
 func (m alertMarks) stamp(c Clock) Clock {
 	if mk, ok := m[c.Kind]; ok && mk.start.Equal(c.Start) && (c.Due.IsZero() || mk.due.Equal(c.Due)) {
 		c.Approached, c.Breached = mk.approached, mk.breached
+		if mk.breached {
+			c.BreachedAt = mk.breachedAt
+		}
 		if c.Due.IsZero() {
 			c.Rescheduled = mk.calendar
 		}
@@ -177,7 +182,10 @@ type DeadlineRescheduled struct {
 	Calendar   CalendarBasis `json:"calendar"`
 	Reason     string        `json:"reason"`
 	Withdrawn  []AlertStage  `json:"withdrawn,omitempty"`
-	At         time.Time     `json:"at"`
+	// WithdrawnBreachAt is when the withdrawn breach was recorded, so that
+	// measures take it back from the month it was counted in.
+	WithdrawnBreachAt time.Time `json:"withdrawn_breach_at,omitzero"`
+	At                time.Time `json:"at"`
 }
 
 // ReasonCalendarPublished is the reason of a rescheduling after a
@@ -198,7 +206,7 @@ func (m alertMarks) reschedule(e DeadlineRescheduled) {
 	for _, st := range e.Withdrawn {
 		switch st {
 		case StageBreached:
-			cur.breached = false
+			cur.breached, cur.breachedAt = false, time.Time{}
 		case StageApproaching:
 			cur.approached = false
 		}
@@ -233,6 +241,7 @@ func decideReschedule(meta Meta, running []Clock, old, next Deadline) (e Deadlin
 		OldBasis: old.Basis, Calendar: next.Basis, Reason: ReasonCalendarPublished, At: meta.At}
 	if cur.Breached && !meta.At.After(next.Due) {
 		e.Withdrawn = append(e.Withdrawn, StageBreached)
+		e.WithdrawnBreachAt = cur.BreachedAt
 	}
 	if cur.Approached && meta.At.Before(next.Approaching) {
 		e.Withdrawn = append(e.Withdrawn, StageApproaching)

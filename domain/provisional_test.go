@@ -65,7 +65,8 @@ func TestProvisionalTimeLimit(t *testing.T) {
 	}
 	r := evs[0].(domain.ProblemDeadlineRescheduled)
 	if !r.OldDue.Equal(old.Due) || !r.NewDue.Equal(time.Date(2027, 1, 5, 23, 59, 59, 999999999, shanghai(t))) ||
-		r.Calendar.Version != official.Version() || r.Calendar.IsProvisional() || !slices.Equal(r.Withdrawn, []domain.AlertStage{domain.StageBreached}) {
+		r.Calendar.Version != official.Version() || r.Calendar.IsProvisional() || !slices.Equal(r.Withdrawn, []domain.AlertStage{domain.StageBreached}) ||
+		!r.WithdrawnBreachAt.Equal(at(t, "2027-01-05 08:00")) {
 		t.Fatalf("rescheduled %+v", r)
 	}
 	p.Apply(r)

@@ -524,6 +524,10 @@ func (p *Projection) applyHousehold(ctx context.Context, b *batch, id string, ev
 	case domain.HouseholdDeadlineBreached:
 		h.visitBreached = true
 		b.add(h.scope, p.month(e.At), BreachedPrefix+string(e.Kind), 1)
+	case domain.HouseholdDeadlineRescheduled:
+		if p.withdrawn(b, h.scope, e.DeadlineRescheduled) {
+			h.visitBreached = false
+		}
 	}
 	return nil
 }
@@ -625,8 +629,30 @@ func (p *Projection) applyProblem(ctx context.Context, b *batch, id string, ev d
 			pr.followBreached = true
 		}
 		b.add(pr.scope, p.month(e.At), BreachedPrefix+string(e.Kind), 1)
+	case domain.ProblemDeadlineRescheduled:
+		if p.withdrawn(b, pr.scope, e.DeadlineRescheduled) {
+			switch e.Kind {
+			case domain.ClockProblemResponse:
+				pr.responseBreached = false
+			case domain.ClockProblemResolution:
+				pr.resolutionBreached = false
+			case domain.ClockProblemFollowUp:
+				pr.followBreached = false
+			}
+		}
 	}
 	return nil
+}
+
+// withdrawn takes back a breach that a rescheduling withdrew (the official
+// calendar does not confirm it), from the month it was counted in, and
+// reports whether it did.
+func (p *Projection) withdrawn(b *batch, sc scope, e domain.DeadlineRescheduled) bool {
+	if !slices.Contains(e.Withdrawn, domain.StageBreached) || e.WithdrawnBreachAt.IsZero() {
+		return false
+	}
+	b.add(sc, p.month(e.WithdrawnBreachAt), BreachedPrefix+string(e.Kind), -1)
+	return true
 }
 
 // statusClosedResolved marks a problem closed after its resolution: it
@@ -682,6 +708,14 @@ func (p *Projection) applyReferral(ctx context.Context, b *batch, id string, ev 
 			r.completionBreached = true
 		}
 		b.add(pr.scope, p.month(e.At), BreachedPrefix+string(e.Kind), 1)
+	case domain.ReferralDeadlineRescheduled:
+		if p.withdrawn(b, pr.scope, e.DeadlineRescheduled) {
+			if e.Kind == domain.ClockReferralAcceptance {
+				r.acceptanceBreached = false
+			} else {
+				r.completionBreached = false
+			}
+		}
 	}
 	return nil
 }
