@@ -294,7 +294,6 @@ func (w *Watcher) keep(stream string, l *loaded) {
 	w.state[stream] = l
 }
 
-
 type loaded struct {
 	agg       domain.Aggregate
 	clocks    []domain.Clock
