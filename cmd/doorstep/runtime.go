@@ -23,7 +23,7 @@ import (
 	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/projections/alerts"
 	"github.com/doorstep/doorstep/projections/audit"
-	"github.com/doorstep/doorstep/projections/deadline"
+	"github.com/doorstep/doorstep/deadline"
 	"github.com/doorstep/doorstep/projections/measures"
 	"github.com/doorstep/doorstep/projections/profile"
 	"github.com/doorstep/doorstep/projections/readmodels"

@@ -8,9 +8,9 @@ import (
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/projections/alerts"
-	"github.com/doorstep/doorstep/projections/deadline"
-	"github.com/doorstep/doorstep/projections/internal/sim"
-	"github.com/doorstep/doorstep/projections/internal/testenv"
+	"github.com/doorstep/doorstep/deadline"
+	"github.com/doorstep/doorstep/internal/sim"
+	"github.com/doorstep/doorstep/internal/testenv"
 )
 
 func TestAlertsOpenAndClear(t *testing.T) {

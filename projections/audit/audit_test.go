@@ -15,8 +15,8 @@ import (
 	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/projections/audit"
-	"github.com/doorstep/doorstep/projections/internal/sim"
-	"github.com/doorstep/doorstep/projections/internal/testenv"
+	"github.com/doorstep/doorstep/internal/sim"
+	"github.com/doorstep/doorstep/internal/testenv"
 )
 
 func TestTrailAsOfAndExport(t *testing.T) {

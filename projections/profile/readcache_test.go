@@ -7,8 +7,8 @@ import (
 
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/projections"
-	"github.com/doorstep/doorstep/projections/internal/sim"
-	"github.com/doorstep/doorstep/projections/internal/testenv"
+	"github.com/doorstep/doorstep/internal/sim"
+	"github.com/doorstep/doorstep/internal/testenv"
 	"github.com/doorstep/doorstep/projections/profile"
 )
 

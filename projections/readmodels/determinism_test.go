@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/doorstep/doorstep/projections"
-	"github.com/doorstep/doorstep/projections/deadline"
-	"github.com/doorstep/doorstep/projections/internal/sim"
-	"github.com/doorstep/doorstep/projections/internal/testenv"
+	"github.com/doorstep/doorstep/deadline"
+	"github.com/doorstep/doorstep/internal/sim"
+	"github.com/doorstep/doorstep/internal/testenv"
 	"github.com/doorstep/doorstep/projections/readmodels"
 	"github.com/doorstep/doorstep/town"
 )

@@ -1,4 +1,6 @@
-// Package deadline is the deadline watcher: it follows the event log,
+// Package deadline is the deadline watcher, a process manager (not a
+// projection: it appends events, through the command path of package app,
+// and keeps no read model). It follows the event log,
 // derives every running deadline of households (next visit due), problems
 // (first response, resolution time limit, monthly follow-up of long-term
 // problems) and referrals (acceptance, promised completion) with the

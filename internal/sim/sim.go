@@ -20,7 +20,7 @@ import (
 	"github.com/doorstep/doorstep/domain/calendar"
 	"github.com/doorstep/doorstep/eventlog"
 	"github.com/doorstep/doorstep/eventstore"
-	"github.com/doorstep/doorstep/projections/deadline"
+	"github.com/doorstep/doorstep/deadline"
 )
 
 // Config of a town.

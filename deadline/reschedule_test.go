@@ -10,8 +10,8 @@ import (
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/domain/calendar"
 	"github.com/doorstep/doorstep/eventlog"
-	"github.com/doorstep/doorstep/projections/deadline"
-	"github.com/doorstep/doorstep/projections/internal/testenv"
+	"github.com/doorstep/doorstep/deadline"
+	"github.com/doorstep/doorstep/internal/testenv"
 )
 
 // TestPublishingAYearReschedules is the year-end story: on 2026-12-30 a

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/doorstep/doorstep/eventstore/sqlite"
-	"github.com/doorstep/doorstep/projections/internal/sim"
+	"github.com/doorstep/doorstep/internal/sim"
 )
 
 func TestWrite(t *testing.T) {

@@ -9,8 +9,8 @@ import (
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/internal/clock"
-	"github.com/doorstep/doorstep/projections/deadline"
-	"github.com/doorstep/doorstep/projections/internal/testenv"
+	"github.com/doorstep/doorstep/deadline"
+	"github.com/doorstep/doorstep/internal/testenv"
 )
 
 func newWatcher(t *testing.T, env *testenv.Env) *deadline.Watcher {

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/doorstep/doorstep/domain"
-	"github.com/doorstep/doorstep/projections/internal/sim"
-	"github.com/doorstep/doorstep/projections/internal/testenv"
+	"github.com/doorstep/doorstep/internal/sim"
+	"github.com/doorstep/doorstep/internal/testenv"
 )
 
 // The watcher folds subjects from the events the log delivers: the kept
