@@ -184,24 +184,11 @@ func TestWatcherVisitDueAndReferral(t *testing.T) {
 	}
 }
 
-// offsetClock is the real clock shifted by a fixed amount. When idle is
-// not nil, After also reports there that the watcher has gone to sleep
-// (it did everything due and waits for the next deadline or news).
-type offsetClock struct {
-	off  time.Duration
-	idle chan struct{}
-}
+// offsetClock is the real clock shifted by a fixed amount.
+type offsetClock struct{ off time.Duration }
 
-func (c offsetClock) Now() time.Time { return time.Now().Add(c.off) }
-func (c offsetClock) After(d time.Duration) <-chan time.Time {
-	if c.idle != nil {
-		select {
-		case c.idle <- struct{}{}:
-		default:
-		}
-	}
-	return time.After(d)
-}
+func (c offsetClock) Now() time.Time                         { return time.Now().Add(c.off) }
+func (c offsetClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // A breach is detected within one second of its deadline, live: the
 // watcher runs on a real clock (shifted so a 24-hour deadline falls 1.5 s
@@ -213,7 +200,7 @@ func TestLiveBreachWithinOneSecond(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	env := testenv.New(t)
-	clock := offsetClock{off: 30 * 24 * time.Hour, idle: make(chan struct{}, 1)} // domain time a month ahead: nothing else is due meanwhile
+	clock := idleClock{Clock: offsetClock{off: 30 * 24 * time.Hour}, idle: make(chan struct{}, 1)} // domain time a month ahead: nothing else is due meanwhile
 	w, err := deadline.New(deadline.Config{Store: env.Store, Policies: env.Policies, Calendar: env.Cal, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
@@ -254,4 +241,20 @@ func TestLiveBreachWithinOneSecond(t *testing.T) {
 	if got := alerts(t, env, s); len(got) != 2 {
 		t.Errorf("alerts %v; want approaching then breached", got)
 	}
+}
+
+// idleClock passes time through from Clock and reports on idle whenever
+// the watcher goes to sleep (calls After): it has done everything due and
+// waits for the next deadline or news from the log.
+type idleClock struct {
+	deadline.Clock
+	idle chan struct{}
+}
+
+func (c idleClock) After(d time.Duration) <-chan time.Time {
+	select {
+	case c.idle <- struct{}{}:
+	default:
+	}
+	return c.Clock.After(d)
 }
