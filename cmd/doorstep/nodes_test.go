@@ -48,8 +48,8 @@ func TestSeveralNodes(t *testing.T) {
 		}
 		return out
 	}
-	waitLeader := func(since time.Time) int {
-		for time.Since(since) < 10*time.Second {
+	waitLeader := func(since time.Time, within time.Duration) int {
+		for time.Since(since) < within {
 			if l := leaders(); len(l) == 1 {
 				return l[0]
 			} else if len(l) > 1 {
@@ -57,10 +57,12 @@ func TestSeveralNodes(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		t.Fatalf("no node took over the projections within 10 s")
+		t.Fatalf("no node took over the projections within %v", within)
 		return -1
 	}
-	leader := waitLeader(time.Now())
+	// The first election may wait for the nodes' start-up on a loaded
+	// machine: a safety net only. Takeovers below must take under 10 s.
+	leader := waitLeader(time.Now(), 2*time.Minute)
 
 	// Households registered through one node, their members' phones
 	// (sealed with the household's data key) read back through another.
@@ -139,8 +141,33 @@ func TestSeveralNodes(t *testing.T) {
 			}
 		}()
 	}
+	// The writers stop before the nodes are killed at the end of the
+	// test, also when it fails early.
+	stopWriters := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	t.Cleanup(stopWriters)
+	// waitAcked waits until n more commands have been acknowledged, so
+	// that each phase (before the first kill, between the kills, after
+	// the last takeover) sees commands go through however slow the
+	// machine is. The limit is a safety net against a stuck cluster.
+	waitAcked := func(n int, phase string) {
+		mu.Lock()
+		want := len(acked) + n
+		mu.Unlock()
+		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(10 * time.Millisecond) {
+			mu.Lock()
+			got := len(acked)
+			mu.Unlock()
+			if got >= want {
+				return
+			}
+			if t.Failed() || time.Now().After(deadline) {
+				stopWriters()
+				t.Fatalf("%s: %d of %d commands acknowledged", phase, got, want)
+			}
+		}
+	}
 	for kill := 1; kill <= 2; kill++ {
-		time.Sleep(700 * time.Millisecond)
+		waitAcked(10, fmt.Sprintf("before kill %d", kill))
 		killed := time.Now()
 		mu.Lock()
 		alive[leader] = false
@@ -149,13 +176,12 @@ func TestSeveralNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = nodes[leader].cmd.Wait()
-		next := waitLeader(killed)
+		next := waitLeader(killed, 10*time.Second)
 		t.Logf("kill %d: node %d took over the projections and deadline watcher %s after node %d was killed", kill, next, time.Since(killed).Round(time.Millisecond), leader)
 		leader = next
 	}
-	time.Sleep(500 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	waitAcked(10, "after the last takeover")
+	stopWriters()
 	if len(acked) < 30 {
 		t.Fatalf("only %d commands acknowledged", len(acked))
 	}
@@ -180,8 +206,9 @@ func TestSeveralNodes(t *testing.T) {
 		t.Fatalf("profiles count %d visits; the log holds %d; %d acknowledged", total, visits, len(acked))
 	}
 	// Wait until every projection has applied the whole log, then each
-	// must have applied exactly as many events as the log holds.
-	deadline := time.Now().Add(10 * time.Second)
+	// must have applied exactly as many events as the log holds. The
+	// limit is a safety net, not a speed requirement.
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		rows, err := conn.Query(ctx, `SELECT name, events FROM `+schema+`.projection_checkpoints ORDER BY name`)
 		if err != nil {
@@ -208,7 +235,7 @@ func TestSeveralNodes(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("projections applied %v of %d events after 10 s", applied, events)
+			t.Fatalf("projections applied %v of %d events after 2 minutes", applied, events)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

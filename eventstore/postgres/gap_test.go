@@ -129,7 +129,9 @@ func TestLaterCommitWaitsForEarlierTransaction(t *testing.T) {
 // Checked after every round, over many rounds.
 func TestNoGapsUnderConcurrency(t *testing.T) {
 	schema := newSchema(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// A safety net against a hang, not a speed requirement: the run takes
+	// some 20 s with the race detector on a busy two-core machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	jitter := func() { time.Sleep(time.Duration(rand.IntN(3000)) * time.Microsecond) }
 	var nodes [2]*postgres.Store
@@ -239,8 +241,9 @@ func TestNoGapsUnderConcurrency(t *testing.T) {
 		if t.Failed() {
 			return
 		}
-		// Every reader must now reach every event written so far.
-		deadline := time.Now().Add(20 * time.Second)
+		// Every reader must now reach every event written so far (the
+		// limit is a safety net; a reader still short then shows a gap).
+		deadline := time.Now().Add(time.Minute)
 		for _, rd := range readers {
 			for {
 				rd.mu.Lock()
