@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/deadline"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/domain/calendar"
 	"github.com/doorstep/doorstep/eventlog"
-	"github.com/doorstep/doorstep/deadline"
 	"github.com/doorstep/doorstep/internal/testenv"
 )
 

@@ -12,8 +12,8 @@ import (
 
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/eventstore/sqlite"
-	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/internal/testenv"
+	"github.com/doorstep/doorstep/projections"
 )
 
 // seen records every event it applies with a plain INSERT keyed by

@@ -5,12 +5,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/doorstep/doorstep/domain"
-	"github.com/doorstep/doorstep/projections"
-	"github.com/doorstep/doorstep/projections/alerts"
 	"github.com/doorstep/doorstep/deadline"
+	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/internal/sim"
 	"github.com/doorstep/doorstep/internal/testenv"
+	"github.com/doorstep/doorstep/projections"
+	"github.com/doorstep/doorstep/projections/alerts"
 )
 
 func TestAlertsOpenAndClear(t *testing.T) {

@@ -13,10 +13,10 @@ import (
 
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/internal/clock"
-	"github.com/doorstep/doorstep/projections"
-	"github.com/doorstep/doorstep/projections/audit"
 	"github.com/doorstep/doorstep/internal/sim"
 	"github.com/doorstep/doorstep/internal/testenv"
+	"github.com/doorstep/doorstep/projections"
+	"github.com/doorstep/doorstep/projections/audit"
 )
 
 func TestTrailAsOfAndExport(t *testing.T) {

@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/doorstep/doorstep/domain"
-	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/deadline"
+	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/internal/testenv"
+	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/projections/measures"
 )
 

@@ -6,11 +6,11 @@ import (
 	"time"
 
 	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/deadline"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/domain/calendar"
-	"github.com/doorstep/doorstep/projections"
-	"github.com/doorstep/doorstep/deadline"
 	"github.com/doorstep/doorstep/internal/testenv"
+	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/projections/measures"
 )
 

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/doorstep/doorstep/domain"
-	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/internal/sim"
 	"github.com/doorstep/doorstep/internal/testenv"
+	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/projections/profile"
 )
 

@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/doorstep/doorstep/eventstore"
-	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/internal/sim"
 	"github.com/doorstep/doorstep/internal/testenv"
+	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/projections/profile"
 )
 

@@ -18,9 +18,9 @@ import (
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/domain/calendar"
 	"github.com/doorstep/doorstep/eventstore/sqlite"
-	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/internal/sim"
 	"github.com/doorstep/doorstep/internal/testenv"
+	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/projections/readmodels"
 )
 

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/deadline"
 	"github.com/doorstep/doorstep/internal/sim"
 	"github.com/doorstep/doorstep/internal/testenv"
+	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/projections/readmodels"
 	"github.com/doorstep/doorstep/town"
 )

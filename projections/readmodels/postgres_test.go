@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/doorstep/doorstep/eventstore"
-	"github.com/doorstep/doorstep/projections"
-	"github.com/doorstep/doorstep/projections/alerts"
 	"github.com/doorstep/doorstep/internal/sim"
 	"github.com/doorstep/doorstep/internal/testenv"
+	"github.com/doorstep/doorstep/projections"
+	"github.com/doorstep/doorstep/projections/alerts"
 	"github.com/doorstep/doorstep/projections/measures"
 	"github.com/doorstep/doorstep/projections/profile"
 	"github.com/doorstep/doorstep/projections/readmodels"
