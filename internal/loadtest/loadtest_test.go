@@ -55,7 +55,7 @@ func fakeServer(t *testing.T, households int) *httptest.Server {
 func TestDriverRun(t *testing.T) {
 	srv := fakeServer(t, 2)
 	ctx := context.Background()
-	d, err := New(ctx, Config{URL: srv.URL + "/", Token: "tok", Reads: 200, Writes: 100, MaxInflight: 64, Seed: 1})
+	d, err := New(ctx, Config{URL: srv.URL + "/", Token: "tok", Reads: 200, Writes: 200, MaxInflight: 512, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,13 +81,22 @@ func TestDriverRun(t *testing.T) {
 	if res.Failed() != progress.Errors+res.Dropped {
 		t.Fatalf("Failed() = %d, want %d errors + %d dropped", res.Failed(), progress.Errors, res.Dropped)
 	}
-	// 400 ms at 300 requests/s is about 120 requests; the warm-up's 30 are not in it.
+	// Every request sent or dropped was due within the run, at 400 per
+	// second in all: the warm-up's are not counted. (How many are due
+	// depends on the machine: a starved timer lets a run overshoot.)
 	total := 0
 	for _, r := range res.Routes {
-		total += r.OK() + r.Errors
+		sum := 0
+		for _, n := range r.Codes {
+			sum += n
+		}
+		if sum != r.OK()+r.Errors {
+			t.Errorf("%s: status codes %v do not add up to %d ok + %d errors", r.Name, r.Codes, r.OK(), r.Errors)
+		}
+		total += sum
 	}
-	if total+res.Dropped < 60 || total+res.Dropped > 130 {
-		t.Errorf("%d requests and %d dropped in %s at 300/s", total, res.Dropped, res.Elapsed)
+	if due := int(400*res.Elapsed.Seconds()) + 2; total+res.Dropped > due {
+		t.Errorf("%d requests and %d dropped in %s, more than the %d due at 400/s", total, res.Dropped, res.Elapsed, due)
 	}
 	if res.Elapsed < 400*time.Millisecond {
 		t.Errorf("elapsed %s, less than the run", res.Elapsed)
