@@ -144,7 +144,7 @@ func (s *Server) getCalendar(w nethttp.ResponseWriter, r *nethttp.Request) error
 	if err != nil {
 		return err
 	}
-	out := CalendarView{Version: cal.Version(), CoveredUntil: CoveredUntil(cal, s.d.Now()), Years: []CalendarYear{}}
+	out := CalendarView{Version: cal.Version(), CoveredUntil: cal.CoveredUntil(s.d.Now()), Years: []CalendarYear{}}
 	for _, n := range cal.Years() {
 		y, _ := cal.Year(n)
 		cy := CalendarYear{Year: n, Hash: y.Hash(), Source: y.Source, Off: nonNil(y.Off), Work: nonNil(y.Work)}
@@ -167,16 +167,6 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// CoveredUntil is the first instant, from now's year on, of a year the
-// calendar has no official data for.
-func CoveredUntil(cal *calendar.Calendar, now time.Time) time.Time {
-	y := now.In(cal.Location()).Year()
-	for cal.Official(y) {
-		y++
-	}
-	return time.Date(y, 1, 1, 0, 0, 0, 0, cal.Location())
 }
 
 // provisionalDeadlines answers GET /v1/deadlines?provisional=true: every

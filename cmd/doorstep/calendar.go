@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/doorstep/doorstep/domain/calendar"
-	dhttp "github.com/doorstep/doorstep/http"
 	"github.com/doorstep/doorstep/internal/clock"
 )
 
@@ -25,37 +24,28 @@ func calendarFlag(fs *flag.FlagSet, st *storeConfig) {
 }
 
 // loadCalendar returns the shipped calendar (2025, 2026) with the years of
-// the file at path added; a year in the file replaces the shipped one (a
-// corrected notice). An empty path gives the shipped calendar.
+// the file at path added (calendar.Load: a year in the file replaces the
+// shipped one, a corrected notice). An empty path gives the shipped
+// calendar. It reads the file and words the errors for the command line.
 func loadCalendar(path string) (*calendar.Calendar, error) {
-	shipped, err := calendar.Shipped()
+	if path == "" {
+		return calendar.Load()
+	}
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("calendar: the shipped data: %w", err)
+		return nil, usageError{fmt.Sprintf("doorstep: -calendar %s: %v; give a readable YAML or JSON file / 无法读取日历文件", path, err)}
 	}
-	var extra []calendar.Year
-	if path != "" {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, usageError{fmt.Sprintf("doorstep: -calendar %s: %v; give a readable YAML or JSON file / 无法读取日历文件", path, err)}
-		}
-		if extra, err = calendar.Parse(b); err != nil {
-			return nil, usageError{fmt.Sprintf("doorstep: -calendar %s: %v; each year needs year, off (holidays) and work (make-up working days) as YYYY-MM-DD or YYYY-MM-DD/YYYY-MM-DD, as in domain/calendar/data / 日历文件格式错误", path, err)}
-		}
-		if len(extra) == 0 {
-			return nil, usageError{fmt.Sprintf("doorstep: -calendar %s: the file holds no year / 日历文件中没有任何年份", path)}
-		}
-	}
-	years := slices.Clone(extra)
-	for _, y := range shipped {
-		if !slices.ContainsFunc(extra, func(e calendar.Year) bool { return e.Year == y.Year }) {
-			years = append(years, y)
-		}
-	}
-	loc, err := calendar.LoadLocation(calendar.DefaultTimeZone)
+	extra, err := calendar.Parse(b)
 	if err != nil {
-		return nil, err
+		return nil, usageError{fmt.Sprintf("doorstep: -calendar %s: %v; each year needs year, off (holidays) and work (make-up working days) as YYYY-MM-DD or YYYY-MM-DD/YYYY-MM-DD, as in domain/calendar/data / 日历文件格式错误", path, err)}
 	}
-	cal, err := calendar.New(loc, years...)
+	if len(extra) == 0 {
+		return nil, usageError{fmt.Sprintf("doorstep: -calendar %s: the file holds no year / 日历文件中没有任何年份", path)}
+	}
+	if _, err := calendar.Load(); err != nil {
+		return nil, err // the shipped data, not the file
+	}
+	cal, err := calendar.Load(extra...)
 	if err != nil {
 		return nil, usageError{fmt.Sprintf("doorstep: -calendar %s: %v / 日历数据有误", path, err)}
 	}
@@ -100,18 +90,7 @@ func warnCalendarGap(log *slog.Logger, cal *calendar.Calendar, now time.Time) {
 		"covered", cal.Years(), "missing", missing)
 }
 
-// coveredUntil is the end of the calendar's data as seen from now: the
-// first instant of the first year, from now's year on, that it lacks.
-// Working-day limits that run past it are refused.
-func coveredUntil(cal *calendar.Calendar, now time.Time) time.Time {
-	y := now.In(cal.Location()).Year()
-	for slices.Contains(cal.Years(), y) {
-		y++
-	}
-	return time.Date(y, 1, 1, 0, 0, 0, 0, cal.Location())
-}
-
-// newCalendarGauge reports, at each scrape, coveredUntil of the calendar in
+// newCalendarGauge reports, at each scrape, CoveredUntil of the calendar in
 // force (the shipped years and those published in the log), so that
 // monitoring can warn before the calendar runs out, e.g.
 // doorstep_calendar_covered_until_seconds - time() < 60 * 86400, and the
@@ -136,7 +115,7 @@ func (c *calendarCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if cal, err := c.rt.app.CalendarInForce(ctx); err == nil {
-		ch <- prometheus.MustNewConstMetric(coveredDesc, prometheus.GaugeValue, float64(dhttp.CoveredUntil(cal, clock.Now()).Unix()))
+		ch <- prometheus.MustNewConstMetric(coveredDesc, prometheus.GaugeValue, float64(cal.CoveredUntil(clock.Now()).Unix()))
 	}
 	if w := c.rt.watcher; w != nil {
 		if ds, ok := w.Deadlines(true); ok {

@@ -109,8 +109,8 @@ func TestCalendarGap(t *testing.T) {
 		{shipped, "2027-03-01", 2027},
 	} {
 		want := time.Date(c.want, 1, 1, 0, 0, 0, 0, shipped.Location())
-		if got := coveredUntil(c.cal, at(c.now)); !got.Equal(want) {
-			t.Errorf("coveredUntil(%v, %s) = %s, want %s", c.cal.Years(), c.now, got, want)
+		if got := c.cal.CoveredUntil(at(c.now)); !got.Equal(want) {
+			t.Errorf("CoveredUntil(%v, %s) = %s, want %s", c.cal.Years(), c.now, got, want)
 		}
 	}
 	var log strings.Builder

@@ -11,7 +11,6 @@ import (
 
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain/calendar"
-	dhttp "github.com/doorstep/doorstep/http"
 	"github.com/doorstep/doorstep/internal/clock"
 )
 
@@ -124,7 +123,7 @@ func calendarShow(ctx context.Context, dir string, st storeConfig, rest []string
 		return err
 	}
 	now := clock.Now()
-	fmt.Fprintf(stdout, "calendar %s in force; official until %s / 当前日历版本；官方数据截至\n", cal.Version(), dhttp.CoveredUntil(cal, now).Format(time.DateOnly))
+	fmt.Fprintf(stdout, "calendar %s in force; official until %s / 当前日历版本；官方数据截至\n", cal.Version(), cal.CoveredUntil(now).Format(time.DateOnly))
 	for _, n := range cal.Years() {
 		if year != 0 && n != year {
 			continue

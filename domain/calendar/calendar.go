@@ -292,6 +292,20 @@ func Default() (*Calendar, error) {
 	return New(loc, years...)
 }
 
+// Load returns the shipped calendar (Default) with the years of extra
+// added, e.g. those of a file given to the server; a year in extra
+// replaces the shipped one (a corrected notice). Without extra it is
+// Default. A fault in extra is reported as New reports it (a *FileError,
+// matching ErrInvalidData); a fault in the shipped data is wrapped with
+// "calendar: the shipped data".
+func Load(extra ...Year) (*Calendar, error) {
+	shipped, err := Default()
+	if err != nil {
+		return nil, fmt.Errorf("calendar: the shipped data: %w", err)
+	}
+	return shipped.With(extra...)
+}
+
 // In returns a calendar with the same data in another time zone (a
 // community's). The receiver is not changed.
 func (c *Calendar) In(loc *time.Location) *Calendar {
@@ -510,3 +524,15 @@ func workLine(y Year, i int) int {
 
 // Official reports whether year y has official data loaded.
 func (c *Calendar) Official(y int) bool { _, ok := c.years[y]; return ok }
+
+// CoveredUntil is the end of the calendar's official data as seen from
+// now: the first instant, in the calendar's time zone, of the first year
+// from now's year on that has no data. Working-day limits that run past it
+// are provisional.
+func (c *Calendar) CoveredUntil(now time.Time) time.Time {
+	y := now.In(c.loc).Year()
+	for c.Official(y) {
+		y++
+	}
+	return time.Date(y, 1, 1, 0, 0, 0, 0, c.loc)
+}

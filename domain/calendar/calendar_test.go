@@ -2,6 +2,7 @@ package calendar_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -271,5 +272,83 @@ func TestAddWorkingDaysRejectsNonPositive(t *testing.T) {
 	c := mustDefault(t)
 	if _, _, err := c.AddWorkingDays(sh(t, "2026-03-02 10:00"), 0); err == nil {
 		t.Fatal("n=0 must fail")
+	}
+}
+
+// TestLoad: the shipped years, with more years added and a year given
+// replacing the shipped one (a corrected notice); a bad extra year is
+// reported as invalid data naming its line.
+func TestLoad(t *testing.T) {
+	c, err := calendar.Load()
+	if err != nil || !slices.Equal(c.Years(), []int{2025, 2026}) || c.Version() != mustDefault(t).Version() {
+		t.Fatalf("Load() = %v, %v; want the shipped calendar", c.Years(), err)
+	}
+	if c.Location().String() != calendar.DefaultTimeZone {
+		t.Fatalf("Load() is in %s, want %s", c.Location(), calendar.DefaultTimeZone)
+	}
+	extra, err := calendar.Parse([]byte("- year: 2026\n  source: test data\n  off: []\n  work: []\n- year: 2027\n  off: [2027-01-01]\n  work: []\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err = calendar.Load(extra...)
+	if err != nil || !slices.Equal(c.Years(), []int{2025, 2026, 2027}) {
+		t.Fatalf("Load(2026, 2027) = %v, %v", c.Years(), err)
+	}
+	// 2026-10-01 is National Day in the shipped data, a Thursday like any
+	// other in the replacing year; 2027-01-01 comes from the extra year.
+	if ok, err := c.IsWorkingDay(sh(t, "2026-10-01 12:00")); err != nil || !ok {
+		t.Errorf("2026-10-01 with the replacing year: working %v, %v", ok, err)
+	}
+	if ok, _ := mustDefault(t).IsWorkingDay(sh(t, "2026-10-01 12:00")); ok {
+		t.Error("2026-10-01 is a working day in the shipped calendar")
+	}
+	if ok, err := c.IsWorkingDay(sh(t, "2027-01-01 12:00")); err != nil || ok {
+		t.Errorf("2027-01-01 from the extra year: working %v, %v", ok, err)
+	}
+	if y, _ := c.Year(2026); y.Source != "test data" {
+		t.Errorf("2026 comes from %q, want the extra year", y.Source)
+	}
+	if y, _ := c.Year(2025); y.Source == "" {
+		t.Error("2025 lost its shipped source")
+	}
+
+	dup, err := calendar.Parse([]byte("- year: 2027\n  off: []\n- year: 2027\n  off: []\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = calendar.Load(dup...)
+	var fe *calendar.FileError
+	if !errors.Is(err, calendar.ErrInvalidData) || !errors.As(err, &fe) || fe.Line != 3 {
+		t.Fatalf("Load with 2027 twice: %v; want a *FileError on line 3", err)
+	}
+}
+
+// TestCoveredUntil: the first instant of the first year without data,
+// counting from now's year, in the calendar's time zone.
+func TestCoveredUntil(t *testing.T) {
+	shipped := mustDefault(t)
+	with27, err := shipped.With(calendar.Year{Year: 2027})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := shipped.Location()
+	for _, c := range []struct {
+		cal  *calendar.Calendar
+		now  time.Time
+		want int // the year whose first instant it is
+	}{
+		{shipped, sh(t, "2026-12-02 00:00"), 2027},
+		{with27, sh(t, "2026-12-02 00:00"), 2028},
+		{shipped, sh(t, "2025-03-01 00:00"), 2027},
+		{shipped, sh(t, "2027-03-01 00:00"), 2027},
+		{shipped, sh(t, "2024-06-01 00:00"), 2024},
+		// 2026-12-31 16:30 UTC is already 2027 in Shanghai.
+		{shipped, time.Date(2026, 12, 31, 16, 30, 0, 0, time.UTC), 2027},
+		{with27, time.Date(2026, 12, 31, 15, 30, 0, 0, time.UTC), 2028},
+	} {
+		want := time.Date(c.want, 1, 1, 0, 0, 0, 0, loc)
+		if got := c.cal.CoveredUntil(c.now); !got.Equal(want) || got.Location() != loc {
+			t.Errorf("CoveredUntil(%v, %s) = %s, want %s", c.cal.Years(), c.now, got, want)
+		}
 	}
 }
