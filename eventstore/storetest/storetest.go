@@ -18,7 +18,7 @@
 // DeclaredFeatures, fails when a backend does not declare all four, or
 // declares an optional feature without the one it builds on.
 //
-// The optional features, each the behaviour of the Store contract that a
+// The optional features, each a behaviour of the Store contract that a
 // backend might not offer natively (an EventStoreDB backend, issue 18, is
 // the one in view):
 //
@@ -47,11 +47,11 @@
 // it does not offer is skipped with t.Skip("backend declares no <feature>"),
 // visible in go test -v output; it is the only skip in the suite. A part of
 // a case runs as a subtest (AppendAndRead/Head, for example), so the core
-// assertions around it still run. The suite checks nothing that no flag
-// names: it never assumes dense positions, and the Store contract has no
-// reads as of a time, no transactions over several streams and no writers
-// in other processes, so there are no flags for them; a flag is added with
-// the case that checks it.
+// assertions around it still run. Every optional flag gates a case or a part
+// (features_test.go checks it), and there is no flag for what the suite does
+// not check: it never assumes dense positions, and the Store contract has no
+// reads as of a time, no transactions over several streams and no writers in
+// other processes. A flag is added together with the case that checks it.
 //
 // # Parallel cases
 //
