@@ -72,9 +72,9 @@ func TestTrailProvisionalDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	m = testenv.Meta("admin", "admin", sys.At.Add(30*time.Minute))
+	notice := domain.CalendarNotice{Title: "关于2027年部分节假日安排的通知", Number: "test-only", Date: "2026-12-31"}
 	env.Do(t, domain.CalendarStream, m)([]domain.Event{domain.CalendarYearPublished{Year: 2027, Off: y.Off, Work: []string{},
-		Notice: domain.CalendarNotice{Title: "关于2027年部分节假日安排的通知", Number: "test-only", Date: "2026-12-31"},
-		Hash: "test", Version: official.Version(), PublishedBy: "admin", At: m.At}}, nil)
+		Notice: notice, Hash: "test", Version: official.Version(), PublishedBy: "admin", At: m.At}}, nil)
 	p = problem()
 	c = clockOf(t, p.Clocks(), domain.ClockProblemResolution)
 	due, err := domain.DueAfter(official, c.Start, c.Limit)
