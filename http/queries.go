@@ -392,6 +392,9 @@ type ProblemRow struct {
 	Due           *time.Time `json:"due,omitempty"`
 	ResolvedAt    *time.Time `json:"resolved_at,omitempty"`
 	Satisfaction  int        `json:"satisfaction,omitempty"`
+	// Provisional marks a due instant computed without the official
+	// calendar of a year.
+	Provisional
 }
 
 // ReferralRow is an open referral of a household.
@@ -403,6 +406,9 @@ type ReferralRow struct {
 	Status      string    `json:"status"`
 	Responsible string    `json:"responsible,omitempty"`
 	RequestedAt time.Time `json:"requested_at"`
+	// Due is the completion deadline the receiver promised on acceptance.
+	Due *time.Time `json:"due,omitempty"`
+	Provisional
 }
 
 // HouseholdProfile is a household's file from the profile read model.
@@ -423,7 +429,7 @@ type HouseholdProfile struct {
 func problemRowOf(p profile.Problem) ProblemRow {
 	return ProblemRow{ID: p.ID, Number: p.Number, Description: p.Description, Category: string(p.Category), HandlingClass: string(p.HandlingClass),
 		Colour: string(p.Colour), Urgency: string(p.Urgency), Assignee: p.Assignee, Status: string(p.Status), ReportedAt: p.ReportedAt,
-		Due: optTime(p.Due), ResolvedAt: optTime(p.ResolvedAt), Satisfaction: p.Satisfaction}
+		Due: optTime(p.Due), ResolvedAt: optTime(p.ResolvedAt), Satisfaction: p.Satisfaction, Provisional: provisionalOf(p.DueBasis)}
 }
 
 // subject authorises a read of a household, problem or referral in the path.
@@ -481,7 +487,7 @@ func (s *Server) getHousehold(w nethttp.ResponseWriter, r *nethttp.Request) erro
 	}
 	for _, rf := range pr.ReferralsOpen {
 		out.ReferralsOpen = append(out.ReferralsOpen, ReferralRow{ID: rf.ID, ProblemID: rf.ProblemID, Level: string(rf.Level), To: rf.To,
-			Status: string(rf.Status), Responsible: rf.Responsible, RequestedAt: rf.RequestedAt})
+			Status: string(rf.Status), Responsible: rf.Responsible, RequestedAt: rf.RequestedAt, Due: optTime(rf.Due), Provisional: provisionalOf(rf.DueBasis)})
 	}
 	w.Header().Set("ETag", etag(pr.Version))
 	return writeJSON(w, nethttp.StatusOK, out)
