@@ -1,12 +1,9 @@
 package http
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	nethttp "net/http"
-	"reflect"
-	"strings"
 
 	"github.com/gorilla/mux"
 
@@ -168,91 +165,6 @@ func (m MemberRequest) member() app.Member {
 		IDNumber: m.IDNumber, Phone: m.Phone, Income: m.Income, Health: m.Health, Disability: m.Disability}
 }
 
-func parseSpan(field, s string, required bool) (domain.Span, error) {
-	if s == "" && required {
-		return domain.Span{}, newErr(ErrBadRequest, "required", field, field+" is required, e.g. \"5 working_days\"", field+" 为必填项，例如 \"5 working_days\"")
-	}
-	sp, err := domain.ParseSpan(s)
-	if err != nil {
-		return sp, newErr(ErrBadRequest, "invalid_time_limit", field,
-			fmt.Sprintf("%s %q is not a time limit; write \"<n> <unit>\" with unit hour, day, working_day, week or month, e.g. \"5 working_days\"", field, clip(s)),
-			fmt.Sprintf("%s %q 不是有效时限；请写成 “<数量> <单位>”，单位为 hour、day、working_day、week 或 month，例如 \"5 working_days\"", field, clip(s)))
-	}
-	return sp, nil
-}
-
-func outOfScope(what, id string) error {
-	return newErr(ErrForbidden, "out_of_scope", "",
-		fmt.Sprintf("%s %s is outside your scope (your grids, communities or department)", what, id),
-		fmt.Sprintf("%s %s 不在您的权限范围内（您的网格、社区或部门）", map[string]string{"household": "家庭", "problem": "问题", "referral": "转介"}[what], id))
-}
-
-func notFound(what, id string) error {
-	zh := map[string]string{"household": "家庭", "problem": "问题", "referral": "转介"}[what]
-	return newErr(ErrNotFound, what+"_not_found", what+"_id", fmt.Sprintf("%s %s does not exist", what, id), fmt.Sprintf("%s %s 不存在", zh, id))
-}
-
-// mayWrite reports whether p may change a subject with scope sc. receiver
-// admits the department a referral is addressed to.
-func (p *Principal) mayWrite(sc scope, receiver bool) bool {
-	switch p.Role {
-	case RoleAdmin:
-		return true
-	case RoleWorker, RoleSupervisor:
-		return p.covers(sc.community, sc.grid)
-	case RoleDepartment:
-		return receiver && sc.to != "" && sc.to == p.Department
-	}
-	return false
-}
-
-// access returns an authorize func for an existing subject.
-func (s *Server) access(kind, id string, write, receiver bool) func(ctx context.Context, p *Principal) error {
-	return func(ctx context.Context, p *Principal) error {
-		var sc scope
-		var err error
-		// Commands decide on the scope as of now; reads may use the
-		// followed cache (see scopeResolver.stream).
-		switch kind {
-		case "household":
-			sc, err = s.scopes.household(ctx, id, write)
-		case "problem":
-			sc, err = s.scopes.problem(ctx, id, write)
-		case "referral":
-			sc, err = s.scopes.referral(ctx, id, write)
-		}
-		if err != nil {
-			return err
-		}
-		if !sc.exists {
-			return notFound(kind, id)
-		}
-		ok := p.mayRead(sc)
-		if write {
-			ok = p.mayWrite(sc, receiver)
-		}
-		if !ok {
-			return outOfScope(kind, id)
-		}
-		return nil
-	}
-}
-
-// Roles allowed on command routes (scope is checked per subject).
-func writers() []Role   { return []Role{RoleWorker, RoleSupervisor, RoleAdmin} }
-func managers() []Role  { return []Role{RoleSupervisor, RoleAdmin} }
-func receivers() []Role { return []Role{RoleDepartment, RoleSupervisor, RoleAdmin} }
-
-// cmdRoute declares one command route.
-func (s *Server) cmdRoute(op, path, summary, tag, body string, roles []Role, create bool, b builder) route {
-	ok := 200
-	if create {
-		ok = 201
-	}
-	return route{op: op, method: "POST", path: path, roles: roles, summary: summary, h: s.command(b),
-		doc: opDoc{tag: tag, body: body, ok: ok, resp: "CommandResult", command: true}}
-}
-
 // onHousehold builds a plan for a command on household {id}.
 func (s *Server) onHousehold(r *nethttp.Request, exec func(ctx context.Context, c app.Cmd, id string) (app.Result, error)) *plan {
 	id := mux.Vars(r)["id"]
@@ -270,54 +182,6 @@ func (s *Server) onReferral(r *nethttp.Request, receiver bool, exec func(ctx con
 	id := mux.Vars(r)["id"]
 	return &plan{stream: domain.ReferralStream(id), authorize: s.access("referral", id, true, receiver),
 		exec: func(ctx context.Context, c app.Cmd) (app.Result, error) { return exec(ctx, c, id) }}
-}
-
-// decodeInto returns a builder helper that decodes the body into a new T.
-// An empty body is read as {}: commands whose fields are all optional
-// (start a referral, close a resolved problem) need none, and the others
-// report their missing fields by name.
-//
-// Every id in the body (a string field whose JSON name ends in "_id", or
-// the items of a list whose name ends in "_ids") must follow the one id
-// rule (domain.CheckID) when given.
-func decodeInto[T any](r *nethttp.Request, body []byte) (T, error) {
-	var v T
-	if len(bytes.TrimSpace(body)) == 0 {
-		return v, nil
-	}
-	if err := decodeBody(r, body, &v); err != nil {
-		return v, err
-	}
-	return v, checkBodyIDs(&v)
-}
-
-// checkBodyIDs checks the ids among the top-level fields of the struct v
-// points to (see decodeInto).
-func checkBodyIDs(v any) error {
-	rv := reflect.ValueOf(v).Elem()
-	if rv.Kind() != reflect.Struct {
-		return nil
-	}
-	for i := range rv.NumField() {
-		f := rv.Type().Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		fv := rv.Field(i)
-		switch {
-		case strings.HasSuffix(name, "_id") && fv.Kind() == reflect.String:
-			if id := fv.String(); id != "" {
-				if err := domain.CheckID(name, id); err != nil {
-					return err
-				}
-			}
-		case strings.HasSuffix(name, "_ids") && fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.String:
-			for j := range fv.Len() {
-				if err := domain.CheckID(name, fv.Index(j).String()); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
 }
 
 func (s *Server) commandRoutes() []route {

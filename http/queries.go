@@ -426,12 +426,6 @@ func problemRowOf(p profile.Problem) ProblemRow {
 		Due: optTime(p.Due), ResolvedAt: optTime(p.ResolvedAt), Satisfaction: p.Satisfaction}
 }
 
-// subject authorises a read of a household, problem or referral in the path.
-func (s *Server) subject(r *nethttp.Request, kind string) (string, error) {
-	id := mux.Vars(r)["id"]
-	return id, s.access(kind, id, false, false)(r.Context(), principalFrom(r.Context()))
-}
-
 func (s *Server) getHousehold(w nethttp.ResponseWriter, r *nethttp.Request) error {
 	if err := onlyParams(r.URL.Query(), "wait_for", "wait_timeout"); err != nil {
 		return err

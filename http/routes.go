@@ -35,6 +35,11 @@ func qp(name, typ, desc string, enum ...string) param {
 // allRoles is every role: routes any authenticated caller may use.
 func allRoles() []Role { return Roles() }
 
+// Roles allowed on command routes (scope is checked per subject).
+func writers() []Role   { return []Role{RoleWorker, RoleSupervisor, RoleAdmin} }
+func managers() []Role  { return []Role{RoleSupervisor, RoleAdmin} }
+func receivers() []Role { return []Role{RoleDepartment, RoleSupervisor, RoleAdmin} }
+
 // buildRoutes returns the route table.
 func (s *Server) buildRoutes() []route {
 	rs := []route{
