@@ -34,6 +34,13 @@ type CommandResult struct {
 	Events   int    `json:"events"`
 }
 
+// ReasonRequest is the body of the commands that need only a reason
+// (a member leaves, a problem is reopened, a referral declined or
+// cancelled).
+type ReasonRequest struct {
+	Reason string `json:"reason"`
+}
+
 // plan is what a command route decided from its request.
 type plan struct {
 	// stream is the existing aggregate the command targets (for If-Match);

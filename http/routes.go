@@ -65,7 +65,13 @@ func (s *Server) buildRoutes() []route {
 				{name: "Last-Event-ID", in: "header", typ: "string", desc: "resume after this event (its position token)"},
 			}}},
 	}
-	rs = append(rs, s.commandRoutes()...)
+	hh := householdRoutes{Server: s, cmd: s.d.Commands}
+	pb := problemRoutes{Server: s, cmd: s.d.Commands}
+	rf := referralRoutes{Server: s, cmd: s.d.Commands}
+	rs = append(rs, hh.commandRoutes()...)
+	rs = append(rs, hh.visitRoutes()...)
+	rs = append(rs, pb.commandRoutes()...)
+	rs = append(rs, rf.commandRoutes()...)
 	rs = append(rs, s.queryRoutes()...)
 	rs = append(rs, s.calendarRoutes()...)
 	return rs
