@@ -9,6 +9,7 @@ import (
 
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/projections/audit"
 )
 
 // ProblemCommands are the commands the problem routes run (the command
@@ -97,6 +98,17 @@ func (s problemRoutes) commandRoutes() []route {
 		s.cmdRoute("revisitProblem", "/v1/problems/{id}/revisit", "record a return visit to a resolved problem", pb, "RevisitRequest", writers(), false, s.revisit),
 		s.cmdRoute("reopenProblem", "/v1/problems/{id}/reopen", "reopen a problem that recurred", pb, "ReasonRequest", writers(), false, s.reopen),
 		s.cmdRoute("closeProblem", "/v1/problems/{id}/close", "close a problem", pb, "CloseRequest", writers(), false, s.closeProblem),
+	}
+}
+
+// queryRoutes read a problem: folded from its stream (optionally as of an
+// instant or version), or its audit trail.
+func (s problemRoutes) queryRoutes() []route {
+	return []route{
+		{op: "getProblem", method: "GET", path: "/v1/problems/{id}", roles: append(readerRoles(), RoleDepartment), summary: "read a problem (optionally as of an instant or version)", h: s.getProblem,
+			doc: opDoc{tag: "problems", ok: 200, resp: "ProblemView", params: aggregateAsOfParams()}},
+		{op: "problemAudit", method: "GET", path: "/v1/problems/{id}/audit", roles: auditRoles(), summary: "a problem's audit trail", h: s.problemAudit,
+			doc: opDoc{tag: "audit", ok: 200, resp: "AuditTrail", params: trailParams(), query: true, alt: []string{"application/jsonl", "text/csv"}}},
 	}
 }
 
@@ -225,4 +237,95 @@ func (s problemRoutes) closeProblem(r *nethttp.Request, body []byte) (*plan, err
 	return s.onProblem(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
 		return s.cmd.CloseProblem(ctx, c, id, in.Reason)
 	}), nil
+}
+
+// ProblemView is a problem folded from its stream.
+type ProblemView struct {
+	ID            string     `json:"id"`
+	Number        string     `json:"number"`
+	HouseholdID   string     `json:"household_id"`
+	VisitID       string     `json:"visit_id,omitempty"`
+	Description   string     `json:"description"`
+	Category      string     `json:"category"`
+	HandlingClass string     `json:"handling_class"`
+	Colour        string     `json:"colour"`
+	Urgency       string     `json:"urgency"`
+	FoundBy       string     `json:"found_by"`
+	Assignee      string     `json:"assignee"`
+	Status        string     `json:"status"`
+	TimeLimit     string     `json:"time_limit,omitempty"`
+	Sessions      int        `json:"sessions,omitempty"`
+	Due           *time.Time `json:"due,omitempty"`
+	ReportedAt    time.Time  `json:"reported_at"`
+	Satisfaction  int        `json:"satisfaction,omitempty"`
+	Reopens       int        `json:"reopens"`
+	Resolution    string     `json:"resolution,omitempty"`
+	Version       uint64     `json:"version"`
+	// Provisional marks a due instant computed without the official
+	// calendar of a year.
+	Provisional
+}
+
+func (s *Server) getProblem(w nethttp.ResponseWriter, r *nethttp.Request) error {
+	as, err := asOfParams(r)
+	if err != nil {
+		return err
+	}
+	if s.d.Commands == nil {
+		return errNoCommands()
+	}
+	id := mux.Vars(r)["id"]
+	p := principalFrom(r.Context())
+	if p.Role == RoleDepartment {
+		if err := s.departmentMayReadProblem(r.Context(), p, id); err != nil {
+			return err
+		}
+	} else if _, err := s.subject(r, "problem"); err != nil {
+		return err
+	}
+	pb, err := s.d.Commands.Problem(r.Context(), id, as)
+	if err != nil {
+		return err
+	}
+	if !pb.Exists() {
+		return notFound("problem", id)
+	}
+	out := ProblemView{ID: id, Number: pb.Number(), HouseholdID: pb.HouseholdID(), VisitID: pb.VisitID(), Description: pb.Description(),
+		Category: string(pb.Category()), HandlingClass: string(pb.HandlingClass()), Colour: string(pb.Colour()), Urgency: string(pb.Urgency()),
+		FoundBy: pb.FoundBy(), Assignee: pb.Assignee(), Status: string(pb.Status()), TimeLimit: pb.TimeLimit().String(), Sessions: pb.Sessions(),
+		Due: optTime(pb.Due()), ReportedAt: pb.ReportedAt(), Satisfaction: pb.Satisfaction(), Reopens: pb.Reopens(), Version: pb.Version(),
+		Provisional: provisionalOf(pb.DueBasis())}
+	if res, ok := pb.Resolution(); ok {
+		out.Resolution = res.Summary
+	}
+	w.Header().Set("ETag", etag(pb.Version()))
+	return writeJSON(w, nethttp.StatusOK, out)
+}
+
+// departmentMayReadProblem: a department reads a problem only when one of
+// its referrals is addressed to the department. The profile read model
+// lists the household's open referrals; the check falls back to 403.
+func (s *Server) departmentMayReadProblem(ctx context.Context, p *Principal, problemID string) error {
+	sc, err := s.scopes.problem(ctx, problemID, false)
+	if err != nil {
+		return err
+	}
+	if !sc.exists {
+		return notFound("problem", problemID)
+	}
+	if s.d.Read.Profiles != nil {
+		pr, err := s.d.Read.Profiles.Get(ctx, sc.householdID, nil)
+		if err == nil {
+			for _, rf := range pr.ReferralsOpen {
+				if rf.ProblemID == problemID && rf.To == p.Department {
+					return nil
+				}
+			}
+		}
+	}
+	return outOfScope("problem", problemID)
+}
+
+func (s *Server) problemAudit(w nethttp.ResponseWriter, r *nethttp.Request) error {
+	return s.trail(w, r, "problem", func(ctx context.Context, id string) ([]audit.Entry, error) { return s.d.Read.Trail.Problem(ctx, id) })
 }

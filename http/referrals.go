@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	nethttp "net/http"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -69,6 +70,15 @@ func (s referralRoutes) commandRoutes() []route {
 		s.cmdRoute("completeReferral", "/v1/referrals/{id}/complete", "record a referral's outcome", rf, "CompleteRequest", receivers(), false, s.complete),
 		s.cmdRoute("cancelReferral", "/v1/referrals/{id}/cancel", "withdraw a referral with a reason", rf, "ReasonRequest", writers(), false, s.cancel),
 		s.cmdRoute("escalateReferral", "/v1/referrals/{id}/escalate", "escalate a referral to a higher level", rf, "EscalateRequest", writers(), false, s.escalate),
+	}
+}
+
+// queryRoutes read a referral folded from its stream (optionally as of an
+// instant or version).
+func (s referralRoutes) queryRoutes() []route {
+	return []route{
+		{op: "getReferral", method: "GET", path: "/v1/referrals/{id}", roles: append(readerRoles(), RoleDepartment), summary: "read a referral (optionally as of an instant or version)", h: s.getReferral,
+			doc: opDoc{tag: "referrals", ok: 200, resp: "ReferralView", params: aggregateAsOfParams()}},
 	}
 }
 
@@ -160,4 +170,55 @@ func (s referralRoutes) escalate(r *nethttp.Request, body []byte) (*plan, error)
 	return s.onReferral(r, false, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
 		return s.cmd.EscalateReferral(ctx, c, id, domain.ReferralLevel(in.Level), in.To, in.Reason)
 	}), nil
+}
+
+// ReferralView is a referral folded from its stream.
+type ReferralView struct {
+	ID          string    `json:"id"`
+	ProblemID   string    `json:"problem_id"`
+	HouseholdID string    `json:"household_id"`
+	Level       string    `json:"level"`
+	To          string    `json:"to"`
+	Request     string    `json:"request"`
+	Status      string    `json:"status"`
+	Responsible string    `json:"responsible,omitempty"`
+	Outcome     string    `json:"outcome,omitempty"`
+	Escalations int       `json:"escalations"`
+	RequestedAt time.Time `json:"requested_at"`
+	Version     uint64    `json:"version"`
+	// Due is the completion deadline the receiver promised on acceptance.
+	Due *time.Time `json:"due,omitempty"`
+	Provisional
+}
+
+func (s *Server) getReferral(w nethttp.ResponseWriter, r *nethttp.Request) error {
+	as, err := asOfParams(r)
+	if err != nil {
+		return err
+	}
+	if s.d.Commands == nil {
+		return errNoCommands()
+	}
+	id, err := s.subject(r, "referral")
+	if err != nil {
+		return err
+	}
+	rf, err := s.d.Commands.Referral(r.Context(), id, as)
+	if err != nil {
+		return err
+	}
+	if !rf.Exists() {
+		return notFound("referral", id)
+	}
+	out := ReferralView{ID: id, ProblemID: rf.ProblemID(), HouseholdID: rf.HouseholdID(), Level: string(rf.Level()), To: rf.To(),
+		Request: rf.RequestText(), Status: string(rf.Status()), Responsible: rf.Responsible(), Escalations: len(rf.Escalations()),
+		RequestedAt: rf.RequestedAt(), Version: rf.Version()}
+	if o, ok := rf.Outcome(); ok {
+		out.Outcome = o.Outcome
+	}
+	if a, ok := rf.Acceptance(); ok {
+		out.Due, out.Provisional = optTime(a.Due), provisionalOf(a.Calendar)
+	}
+	w.Header().Set("ETag", etag(rf.Version()))
+	return writeJSON(w, nethttp.StatusOK, out)
 }

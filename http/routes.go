@@ -35,6 +35,12 @@ func qp(name, typ, desc string, enum ...string) param {
 // allRoles is every role: routes any authenticated caller may use.
 func allRoles() []Role { return Roles() }
 
+// readerRoles may read case files (each within its scope).
+func readerRoles() []Role { return []Role{RoleWorker, RoleSupervisor, RoleAuditor, RoleAdmin} }
+
+// auditRoles may read audit trails and as-of views.
+func auditRoles() []Role { return []Role{RoleSupervisor, RoleAuditor, RoleAdmin} }
+
 // Roles allowed on command routes (scope is checked per subject).
 func writers() []Role   { return []Role{RoleWorker, RoleSupervisor, RoleAdmin} }
 func managers() []Role  { return []Role{RoleSupervisor, RoleAdmin} }
@@ -72,7 +78,11 @@ func (s *Server) buildRoutes() []route {
 	rs = append(rs, hh.visitRoutes()...)
 	rs = append(rs, pb.commandRoutes()...)
 	rs = append(rs, rf.commandRoutes()...)
-	rs = append(rs, s.queryRoutes()...)
+	rs = append(rs, hh.queryRoutes()...)
+	rs = append(rs, pb.queryRoutes()...)
+	rs = append(rs, rf.queryRoutes()...)
+	rs = append(rs, s.alertRoutes()...)
+	rs = append(rs, s.measureRoutes()...)
 	rs = append(rs, s.calendarRoutes()...)
 	return rs
 }
