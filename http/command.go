@@ -19,6 +19,16 @@ import (
 	"github.com/doorstep/doorstep/domain"
 )
 
+// CommandService is what the routes consume from the command layer: the
+// commands of each resource and the aggregates folded from their streams.
+// app.Service provides it.
+type CommandService interface {
+	HouseholdCommands
+	ProblemCommands
+	ReferralCommands
+	CalendarCommands
+}
+
 // CommandResult is the body of every successful command response.
 type CommandResult struct {
 	CommandID string `json:"command_id"`

@@ -12,9 +12,11 @@ import (
 	"github.com/doorstep/doorstep/projections/audit"
 )
 
-// ProblemCommands are the commands the problem routes run (the command
-// layer, app.Service, provides them).
+// ProblemCommands are the commands the problem routes run, and the
+// problem folded from its stream that GET /v1/problems/{id} shows (the
+// command layer, app.Service, provides them).
 type ProblemCommands interface {
+	Problem(ctx context.Context, id string, as domain.AsOf) (*domain.Problem, error)
 	ReportProblem(ctx context.Context, c app.Cmd, in app.ReportProblem) (app.Result, error)
 	ReclassifyProblem(ctx context.Context, c app.Cmd, problemID string, h domain.HandlingClass, col domain.Colour, u domain.Urgency, reason string) (app.Result, error)
 	AssignProblem(ctx context.Context, c app.Cmd, problemID string, in domain.AssignProblem) (app.Result, error)
@@ -266,7 +268,7 @@ type ProblemView struct {
 	Provisional
 }
 
-func (s *Server) getProblem(w nethttp.ResponseWriter, r *nethttp.Request) error {
+func (s problemRoutes) getProblem(w nethttp.ResponseWriter, r *nethttp.Request) error {
 	as, err := asOfParams(r)
 	if err != nil {
 		return err
@@ -283,7 +285,7 @@ func (s *Server) getProblem(w nethttp.ResponseWriter, r *nethttp.Request) error 
 	} else if _, err := s.subject(r, "problem"); err != nil {
 		return err
 	}
-	pb, err := s.d.Commands.Problem(r.Context(), id, as)
+	pb, err := s.cmd.Problem(r.Context(), id, as)
 	if err != nil {
 		return err
 	}

@@ -20,15 +20,49 @@ import (
 )
 
 // ReadModels are the projections the query routes read. Any field may be
-// nil: its routes then answer 503.
+// nil (the interface itself, not one holding a nil pointer): its routes
+// then answer 503.
 type ReadModels struct {
 	// Engine applies the projections; it provides read-your-writes waits.
-	Engine   *projections.Engine
-	Profiles *profile.Reader
-	Alerts   *alerts.Reader
-	Trail    *audit.Trail
-	Measures *measures.Reader
+	Engine   ProjectionWaiter
+	Profiles ProfileReader
+	Alerts   AlertReader
+	Trail    AuditReader
+	Measures MeasureReader
 }
+
+// The read models the query routes consume. The projections provide them:
+// *projections.Engine, *profile.Reader, *alerts.Reader, *audit.Trail and
+// *measures.Reader.
+type (
+	// ProjectionWaiter waits until a projection has applied a position
+	// (wait_for).
+	ProjectionWaiter interface {
+		WaitFor(ctx context.Context, projection string, pos eventstore.Position) error
+	}
+	// ProfileReader lists and reads household files.
+	ProfileReader interface {
+		List(ctx context.Context, f profile.Filter) ([]profile.Summary, error)
+		Get(ctx context.Context, householdID string, reveal *profile.Reveal) (*profile.Profile, error)
+	}
+	// AlertReader lists and counts open deadline alerts.
+	AlertReader interface {
+		Open(ctx context.Context, f alerts.Filter, now time.Time) ([]alerts.Alert, error)
+		CountByCommunity(ctx context.Context) ([]alerts.Counts, error)
+	}
+	// AuditReader reads audit trails and a household's file as of an
+	// instant.
+	AuditReader interface {
+		Household(ctx context.Context, householdID string) ([]audit.Entry, error)
+		Problem(ctx context.Context, problemID string) ([]audit.Entry, error)
+		AsOf(ctx context.Context, householdID string, at time.Time) (*audit.Snapshot, error)
+	}
+	// MeasureReader reads the performance measures and their flags.
+	MeasureReader interface {
+		Measures(ctx context.Context, q measures.Query) ([]measures.Row, error)
+		Flags(ctx context.Context) ([]measures.Flag, error)
+	}
+)
 
 // queryTypes names the response types of the query routes.
 func queryTypes() map[string]reflect.Type {

@@ -11,9 +11,11 @@ import (
 	"github.com/doorstep/doorstep/domain"
 )
 
-// ReferralCommands are the commands the referral routes run (the command
-// layer, app.Service, provides them).
+// ReferralCommands are the commands the referral routes run, and the
+// referral folded from its stream that GET /v1/referrals/{id} shows (the
+// command layer, app.Service, provides them).
 type ReferralCommands interface {
+	Referral(ctx context.Context, id string, as domain.AsOf) (*domain.Referral, error)
 	RequestReferral(ctx context.Context, c app.Cmd, in app.RequestReferral) (app.Result, error)
 	AcceptReferral(ctx context.Context, c app.Cmd, referralID, responsible string, limit domain.Span, note string) (app.Result, error)
 	DeclineReferral(ctx context.Context, c app.Cmd, referralID, reason string) (app.Result, error)
@@ -191,7 +193,7 @@ type ReferralView struct {
 	Provisional
 }
 
-func (s *Server) getReferral(w nethttp.ResponseWriter, r *nethttp.Request) error {
+func (s referralRoutes) getReferral(w nethttp.ResponseWriter, r *nethttp.Request) error {
 	as, err := asOfParams(r)
 	if err != nil {
 		return err
@@ -203,7 +205,7 @@ func (s *Server) getReferral(w nethttp.ResponseWriter, r *nethttp.Request) error
 	if err != nil {
 		return err
 	}
-	rf, err := s.d.Commands.Referral(r.Context(), id, as)
+	rf, err := s.cmd.Referral(r.Context(), id, as)
 	if err != nil {
 		return err
 	}
