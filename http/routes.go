@@ -71,6 +71,8 @@ func (s *Server) buildRoutes() []route {
 				{name: "Last-Event-ID", in: "header", typ: "string", desc: "resume after this event (its position token)"},
 			}}},
 	}
+	// Commands, then reads, each in the table's long-standing order: the
+	// route × role × scope test and the OpenAPI document walk it.
 	hh := householdRoutes{Server: s, cmd: s.d.Commands}
 	pb := problemRoutes{Server: s, cmd: s.d.Commands}
 	rf := referralRoutes{Server: s, cmd: s.d.Commands}
