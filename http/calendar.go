@@ -24,6 +24,14 @@ type DeadlineSource interface {
 	Deadline(stream string, kind domain.ClockKind) (domain.Deadline, bool)
 }
 
+// CalendarCommands are what the calendar routes consume from the command
+// layer (app.Service provides them): the calendar in force, and
+// publishing a year of it.
+type CalendarCommands interface {
+	CalendarInForce(ctx context.Context) (*calendar.Calendar, error)
+	PublishCalendarYear(ctx context.Context, c app.Cmd, y calendar.Year) (app.Result, error)
+}
+
 // CalendarYearRequest is the body of PUT /v1/calendar/{year}: the year's
 // public holidays and make-up working days as dates ("YYYY-MM-DD") or
 // ranges ("YYYY-MM-DD/YYYY-MM-DD"), and the notice they come from.

@@ -9,5 +9,17 @@
 // one as nethttp, and callers import this one as dhttp.
 //
 // Nothing here reads flags or environment variables: cmd/doorstep builds a
-// Config and the dependencies and calls New.
+// Config and the dependencies and calls New. The dependencies are the small
+// interfaces this package declares for what it consumes (CommandService,
+// made of HouseholdCommands, ProblemCommands, ReferralCommands and
+// CalendarCommands; the readers in ReadModels); the command layer and the
+// projections provide them.
+//
+// routes.go assembles the one route table from a file per resource
+// (households.go, visits.go, household_reads.go, problems.go,
+// referrals.go, alerts.go, measures.go, calendar.go), each with its request
+// and response types, named handlers and a short route function.
+// command.go holds the command protocol (idempotency, If-Match, ETag) that
+// every command route shares, query.go what every read shares, and
+// authorize.go the per-subject scope checks.
 package http

@@ -62,6 +62,20 @@ type MeasureFlag struct {
 	MessageZH string     `json:"message_zh"`
 }
 
+func (s *Server) measureRoutes() []route {
+	return []route{
+		{op: "getMeasures", method: "GET", path: "/v1/measures", roles: []Role{RoleSupervisor, RoleAuditor, RoleAdmin}, summary: "resolution, on-time, satisfaction and coverage measures", h: s.getMeasures,
+			doc: opDoc{tag: "measures", ok: 200, resp: "Measures", query: true, params: []param{
+				qp("by", "string", "group by", "community", "grid", "worker"),
+				qp("community", "string", "community"), qp("grid", "string", "grid"), qp("worker", "string", "worker"),
+				qp("from", "string", "first month, YYYY-MM"), qp("to", "string", "last month, YYYY-MM"),
+			}}},
+		{op: "getMeasureFlags", method: "GET", path: "/v1/measures/flags", roles: []Role{RoleSupervisor, RoleAuditor, RoleAdmin},
+			summary: "communities below 80% resolution two months running", h: s.getMeasureFlags,
+			doc: opDoc{tag: "measures", ok: 200, resp: "MeasureFlags", query: true}},
+	}
+}
+
 var monthRE = regexp.MustCompile(`^\d{4}-(0[1-9]|1[0-2])$`)
 
 func (s *Server) getMeasures(w nethttp.ResponseWriter, r *nethttp.Request) error {

@@ -35,6 +35,17 @@ func qp(name, typ, desc string, enum ...string) param {
 // allRoles is every role: routes any authenticated caller may use.
 func allRoles() []Role { return Roles() }
 
+// readerRoles may read case files (each within its scope).
+func readerRoles() []Role { return []Role{RoleWorker, RoleSupervisor, RoleAuditor, RoleAdmin} }
+
+// auditRoles may read audit trails and as-of views.
+func auditRoles() []Role { return []Role{RoleSupervisor, RoleAuditor, RoleAdmin} }
+
+// Roles allowed on command routes (scope is checked per subject).
+func writers() []Role   { return []Role{RoleWorker, RoleSupervisor, RoleAdmin} }
+func managers() []Role  { return []Role{RoleSupervisor, RoleAdmin} }
+func receivers() []Role { return []Role{RoleDepartment, RoleSupervisor, RoleAdmin} }
+
 // buildRoutes returns the route table.
 func (s *Server) buildRoutes() []route {
 	rs := []route{
@@ -60,8 +71,20 @@ func (s *Server) buildRoutes() []route {
 				{name: "Last-Event-ID", in: "header", typ: "string", desc: "resume after this event (its position token)"},
 			}}},
 	}
-	rs = append(rs, s.commandRoutes()...)
-	rs = append(rs, s.queryRoutes()...)
+	// Commands, then reads, each in the table's long-standing order: the
+	// route × role × scope test and the OpenAPI document walk it.
+	hh := householdRoutes{Server: s, cmd: s.d.Commands}
+	pb := problemRoutes{Server: s, cmd: s.d.Commands}
+	rf := referralRoutes{Server: s, cmd: s.d.Commands}
+	rs = append(rs, hh.commandRoutes()...)
+	rs = append(rs, hh.visitRoutes()...)
+	rs = append(rs, pb.commandRoutes()...)
+	rs = append(rs, rf.commandRoutes()...)
+	rs = append(rs, hh.queryRoutes()...)
+	rs = append(rs, pb.queryRoutes()...)
+	rs = append(rs, rf.queryRoutes()...)
+	rs = append(rs, s.alertRoutes()...)
+	rs = append(rs, s.measureRoutes()...)
 	rs = append(rs, s.calendarRoutes()...)
 	return rs
 }

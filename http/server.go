@@ -16,7 +16,6 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/internal/clock"
@@ -43,8 +42,9 @@ type Deps struct {
 	Opener domain.Opener
 	// Access records reads of sensitive fields; required when Opener is set.
 	Access AccessRecorder
-	// Commands runs domain commands; without it the command routes answer 503.
-	Commands *app.Service
+	// Commands runs domain commands (app.Service provides them); without it
+	// (a nil interface) the command routes answer 503.
+	Commands CommandService
 	// Read holds the read models of the query routes.
 	Read ReadModels
 	// Deadlines lists running deadlines (GET /v1/deadlines?provisional=true).
