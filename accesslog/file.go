@@ -1,4 +1,4 @@
-package http
+package accesslog
 
 import (
 	"bufio"
@@ -11,17 +11,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/internal/clock"
 )
 
-// AccessRecord is one read of sensitive fields: who (name and role), which
+// Record is one read of sensitive fields: who (name and role), which
 // household, what, when. It never holds the values read.
-type AccessRecord struct {
-	At          time.Time `json:"at"`
-	Actor       string    `json:"actor"`
-	Role        Role      `json:"role"`
-	HouseholdID string    `json:"household_id"`
-	What        string    `json:"what"`
+type Record struct {
+	At          time.Time     `json:"at"`
+	Actor       string        `json:"actor"`
+	Role        identity.Role `json:"role"`
+	HouseholdID string        `json:"household_id"`
+	What        string        `json:"what"`
 }
 
 // groupCommit makes records durable in groups: a record waits for the
@@ -29,21 +30,29 @@ type AccessRecord struct {
 // written form the next. One goroutine at a time writes; it runs only while
 // records are pending. Safe for concurrent use.
 type groupCommit[T any] struct {
-	write func([]T) error
+	// write writes one group under a context that ends once every caller
+	// waiting for the group has stopped waiting.
+	write func(ctx context.Context, recs []T) error
 
 	mu      sync.Mutex
 	pending []T
-	waiters []chan error
+	waiters []waiter
 	running bool
 }
 
-// add queues r and waits until the group holding it is written (or ctx
-// ends; the record is then still written, but the caller does not wait).
+type waiter struct {
+	ctx  context.Context
+	done chan error
+}
+
+// add queues r and waits until the group holding it is written, or until
+// ctx ends: the caller then stops waiting (its read is not served), and the
+// group's write is cancelled once no caller waits for it any more.
 func (g *groupCommit[T]) add(ctx context.Context, r T) error {
 	done := make(chan error, 1)
 	g.mu.Lock()
 	g.pending = append(g.pending, r)
-	g.waiters = append(g.waiters, done)
+	g.waiters = append(g.waiters, waiter{ctx, done})
 	if !g.running {
 		g.running = true
 		go g.flush()
@@ -69,33 +78,57 @@ func (g *groupCommit[T]) flush() {
 		recs, ws := g.pending, g.waiters
 		g.pending, g.waiters = nil, nil
 		g.mu.Unlock()
-		err := g.write(recs)
+		ctx, stop := groupContext(ws)
+		err := g.write(ctx, recs)
+		stop()
 		for _, w := range ws {
-			w <- err
+			w.done <- err
 		}
 	}
 }
 
-// AccessLog records reads of sensitive fields as JSON lines (AccessRecord)
-// in a file (append-only, mode 0600). Safe for concurrent use.
-type AccessLog struct {
+// groupContext returns a context for writing the group of ws: it carries
+// the first caller's values and ends when the contexts of all of ws have
+// ended (a caller still waiting keeps the write alive). Call stop when the
+// write is done.
+func groupContext(ws []waiter) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ws[0].ctx))
+	var mu sync.Mutex
+	left := len(ws)
+	stops := make([]func() bool, len(ws))
+	for i, w := range ws {
+		stops[i] = context.AfterFunc(w.ctx, func() {
+			mu.Lock()
+			left--
+			last := left == 0
+			mu.Unlock()
+			if last {
+				cancel()
+			}
+		})
+	}
+	return ctx, func() {
+		for _, s := range stops {
+			s()
+		}
+		cancel()
+	}
+}
+
+// File records reads of sensitive fields as JSON lines (Record) in a file
+// (append-only, mode 0600). Safe for concurrent use.
+type File struct {
 	path string
 	f    *os.File
 	now  func() time.Time
 	gc   groupCommit[[]byte]
 }
 
-// AccessReader lists the recorded reads of a household's sensitive fields,
-// newest first, for auditors.
-type AccessReader interface {
-	SensitiveReads(ctx context.Context, householdID string, limit, offset int) ([]AccessRecord, error)
-}
+// FileName is the name of the file in the data directory.
+const FileName = "sensitive-reads.jsonl"
 
-// AccessFile is the name of the access log in the data directory.
-const AccessFile = "sensitive-reads.jsonl"
-
-// OpenAccessLog opens (creating) the access log at path.
-func OpenAccessLog(path string, now func() time.Time) (*AccessLog, error) {
+// OpenFile opens (creating) the record of sensitive reads at path.
+func OpenFile(path string, now func() time.Time) (*File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("access log: %w", err)
@@ -114,23 +147,26 @@ func OpenAccessLog(path string, now func() time.Time) (*AccessLog, error) {
 	if now == nil {
 		now = clock.Now
 	}
-	a := &AccessLog{path: path, f: f, now: now}
+	a := &File{path: path, f: f, now: now}
 	a.gc.write = a.write
 	return a, nil
 }
 
-// RecordAccess implements AccessRecorder. It returns only after the line
-// is written and synced, so a read is never served unrecorded. Concurrent
-// records share one write and one fsync (group commit).
-func (a *AccessLog) RecordAccess(ctx context.Context, who Principal, householdID, what string) error {
-	line, err := json.Marshal(AccessRecord{At: a.now().UTC(), Actor: who.Name, Role: who.Role, HouseholdID: householdID, What: what})
+// RecordAccess records that who read what of a household's sensitive
+// fields. It returns only after the line is written and synced, so a read
+// is never served unrecorded; an error (or ctx ending first) means the
+// read must not be served. Concurrent records share one write and one
+// fsync (group commit).
+func (a *File) RecordAccess(ctx context.Context, who identity.Principal, householdID, what string) error {
+	line, err := json.Marshal(Record{At: a.now().UTC(), Actor: who.Name, Role: who.Role, HouseholdID: householdID, What: what})
 	if err != nil {
 		return err
 	}
 	return a.gc.add(ctx, append(line, '\n'))
 }
 
-func (a *AccessLog) write(lines [][]byte) error {
+// write appends lines; a file write cannot be cancelled, so ctx is unused.
+func (a *File) write(_ context.Context, lines [][]byte) error {
 	var buf []byte
 	for _, l := range lines {
 		buf = append(buf, l...)
@@ -145,17 +181,17 @@ func (a *AccessLog) write(lines [][]byte) error {
 	return nil
 }
 
-// SensitiveReads implements AccessReader by reading the whole file: the
+// SensitiveReads lists a household's reads, newest first, by reading the whole file: the
 // embedded store serves one machine, and auditors ask rarely. A last line
 // still being written (no newline yet) is left out, and so is a line torn
 // by a crash: its read was never served.
-func (a *AccessLog) SensitiveReads(ctx context.Context, householdID string, limit, offset int) ([]AccessRecord, error) {
+func (a *File) SensitiveReads(ctx context.Context, householdID string, limit, offset int) ([]Record, error) {
 	f, err := os.Open(a.path)
 	if err != nil {
 		return nil, fmt.Errorf("access log: %w", err)
 	}
 	defer f.Close()
-	var out []AccessRecord
+	var out []Record
 	rd := bufio.NewReader(f)
 	for n := 1; ; n++ {
 		line, err := rd.ReadBytes('\n')
@@ -168,7 +204,7 @@ func (a *AccessLog) SensitiveReads(ctx context.Context, householdID string, limi
 		if n%4096 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		var r AccessRecord
+		var r Record
 		if json.Unmarshal(line, &r) != nil {
 			continue // torn by a crash
 		}
@@ -178,10 +214,10 @@ func (a *AccessLog) SensitiveReads(ctx context.Context, householdID string, limi
 	}
 	slices.Reverse(out)
 	if offset >= len(out) {
-		return []AccessRecord{}, nil
+		return []Record{}, nil
 	}
 	return out[offset:min(len(out), offset+limit)], nil
 }
 
 // Close closes the file. Call it after the last RecordAccess has returned.
-func (a *AccessLog) Close() error { return a.f.Close() }
+func (a *File) Close() error { return a.f.Close() }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/identity"
 )
 
 // CommandResult is the body of every successful command response.
@@ -39,7 +40,7 @@ type plan struct {
 	// empty for a command that creates one.
 	stream string
 	// authorize checks the principal's scope for this command.
-	authorize func(ctx context.Context, p *Principal) error
+	authorize func(ctx context.Context, p *identity.Principal) error
 	// exec runs the command.
 	exec func(ctx context.Context, c app.Cmd) (app.Result, error)
 	// location, if set, makes the response 201 Created with a Location.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/identity"
 )
 
 // Request bodies of the command routes. Times are RFC 3339 strings, parsed
@@ -192,23 +193,9 @@ func notFound(what, id string) error {
 	return newErr(ErrNotFound, what+"_not_found", what+"_id", fmt.Sprintf("%s %s does not exist", what, id), fmt.Sprintf("%s %s 不存在", zh, id))
 }
 
-// mayWrite reports whether p may change a subject with scope sc. receiver
-// admits the department a referral is addressed to.
-func (p *Principal) mayWrite(sc scope, receiver bool) bool {
-	switch p.Role {
-	case RoleAdmin:
-		return true
-	case RoleWorker, RoleSupervisor:
-		return p.covers(sc.community, sc.grid)
-	case RoleDepartment:
-		return receiver && sc.to != "" && sc.to == p.Department
-	}
-	return false
-}
-
 // access returns an authorize func for an existing subject.
-func (s *Server) access(kind, id string, write, receiver bool) func(ctx context.Context, p *Principal) error {
-	return func(ctx context.Context, p *Principal) error {
+func (s *Server) access(kind, id string, write, receiver bool) func(ctx context.Context, p *identity.Principal) error {
+	return func(ctx context.Context, p *identity.Principal) error {
 		var sc scope
 		var err error
 		// Commands decide on the scope as of now; reads may use the
@@ -227,9 +214,9 @@ func (s *Server) access(kind, id string, write, receiver bool) func(ctx context.
 		if !sc.exists {
 			return notFound(kind, id)
 		}
-		ok := p.mayRead(sc)
+		ok := p.MayRead(sc.subject())
 		if write {
-			ok = p.mayWrite(sc, receiver)
+			ok = p.MayWrite(sc.subject(), receiver)
 		}
 		if !ok {
 			return outOfScope(kind, id)
@@ -239,12 +226,16 @@ func (s *Server) access(kind, id string, write, receiver bool) func(ctx context.
 }
 
 // Roles allowed on command routes (scope is checked per subject).
-func writers() []Role   { return []Role{RoleWorker, RoleSupervisor, RoleAdmin} }
-func managers() []Role  { return []Role{RoleSupervisor, RoleAdmin} }
-func receivers() []Role { return []Role{RoleDepartment, RoleSupervisor, RoleAdmin} }
+func writers() []identity.Role {
+	return []identity.Role{identity.RoleWorker, identity.RoleSupervisor, identity.RoleAdmin}
+}
+func managers() []identity.Role { return []identity.Role{identity.RoleSupervisor, identity.RoleAdmin} }
+func receivers() []identity.Role {
+	return []identity.Role{identity.RoleDepartment, identity.RoleSupervisor, identity.RoleAdmin}
+}
 
 // cmdRoute declares one command route.
-func (s *Server) cmdRoute(op, path, summary, tag, body string, roles []Role, create bool, b builder) route {
+func (s *Server) cmdRoute(op, path, summary, tag, body string, roles []identity.Role, create bool, b builder) route {
 	ok := 200
 	if create {
 		ok = 201
@@ -331,8 +322,8 @@ func (s *Server) commandRoutes() []route {
 					return nil, err
 				}
 				return &plan{
-					authorize: func(ctx context.Context, p *Principal) error {
-						if !p.mayWrite(scope{community: in.Community, grid: in.Grid}, false) {
+					authorize: func(ctx context.Context, p *identity.Principal) error {
+						if !p.MayWrite(identity.Subject{Community: in.Community, Grid: in.Grid}, false) {
 							return newErr(ErrForbidden, "out_of_scope", "grid",
 								fmt.Sprintf("community %s, grid %s is outside your scope", in.Community, in.Grid),
 								fmt.Sprintf("社区 %s、网格 %s 不在您的权限范围内", in.Community, in.Grid))
@@ -394,11 +385,11 @@ func (s *Server) commandRoutes() []route {
 					return svc().Relocate(ctx, c, id, in.Address, in.Community, in.Grid, in.Reason)
 				})
 				from := pl.authorize
-				pl.authorize = func(ctx context.Context, p *Principal) error {
+				pl.authorize = func(ctx context.Context, p *identity.Principal) error {
 					if err := from(ctx, p); err != nil {
 						return err
 					}
-					if !p.mayWrite(scope{community: in.Community, grid: in.Grid}, false) {
+					if !p.MayWrite(identity.Subject{Community: in.Community, Grid: in.Grid}, false) {
 						return newErr(ErrForbidden, "out_of_scope", "grid", "the new community and grid are outside your scope; ask a supervisor of both",
 							"新的社区和网格不在您的权限范围内；请联系同时负责两地的督导")
 					}

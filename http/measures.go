@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 
+	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/projections/measures"
 )
 
@@ -134,7 +135,7 @@ func (s *Server) getMeasureFlags(w nethttp.ResponseWriter, r *nethttp.Request) e
 	p := principalFrom(r.Context())
 	out := MeasureFlags{Flags: []MeasureFlag{}}
 	for _, f := range flags {
-		if p.Role == RoleSupervisor && !slices.Contains(p.Communities, f.Community) {
+		if p.Role == identity.RoleSupervisor && !slices.Contains(p.Communities, f.Community) {
 			continue
 		}
 		out.Flags = append(out.Flags, MeasureFlag{Community: f.Community, Months: f.Months, Rates: f.Rates, MessageEN: f.MessageEN, MessageZH: f.MessageZH})

@@ -13,8 +13,10 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/doorstep/doorstep/accesslog"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/projections/alerts"
 	"github.com/doorstep/doorstep/projections/audit"
@@ -34,10 +36,14 @@ type ReadModels struct {
 }
 
 // readerRoles may read case files (each within its scope).
-func readerRoles() []Role { return []Role{RoleWorker, RoleSupervisor, RoleAuditor, RoleAdmin} }
+func readerRoles() []identity.Role {
+	return []identity.Role{identity.RoleWorker, identity.RoleSupervisor, identity.RoleAuditor, identity.RoleAdmin}
+}
 
 // auditRoles may read audit trails and as-of views.
-func auditRoles() []Role { return []Role{RoleSupervisor, RoleAuditor, RoleAdmin} }
+func auditRoles() []identity.Role {
+	return []identity.Role{identity.RoleSupervisor, identity.RoleAuditor, identity.RoleAdmin}
+}
 
 func (s *Server) queryRoutes() []route {
 	list := []param{
@@ -64,11 +70,11 @@ func (s *Server) queryRoutes() []route {
 		{op: "householdSensitiveReads", method: "GET", path: "/v1/households/{id}/sensitive-reads", roles: auditRoles(),
 			summary: "who read the household's sensitive fields, and when (newest first; never the values)", h: s.householdSensitiveReads,
 			doc: opDoc{tag: "audit", ok: 200, resp: "SensitiveReads", params: []param{qp("limit", "integer", "page size (default 100)"), qp("offset", "integer", "rows to skip")}}},
-		{op: "getProblem", method: "GET", path: "/v1/problems/{id}", roles: append(readerRoles(), RoleDepartment), summary: "read a problem (optionally as of an instant or version)", h: s.getProblem,
+		{op: "getProblem", method: "GET", path: "/v1/problems/{id}", roles: append(readerRoles(), identity.RoleDepartment), summary: "read a problem (optionally as of an instant or version)", h: s.getProblem,
 			doc: opDoc{tag: "problems", ok: 200, resp: "ProblemView", params: aggAsOf}},
 		{op: "problemAudit", method: "GET", path: "/v1/problems/{id}/audit", roles: auditRoles(), summary: "a problem's audit trail", h: s.problemAudit,
 			doc: opDoc{tag: "audit", ok: 200, resp: "AuditTrail", params: trail, query: true, alt: []string{"application/jsonl", "text/csv"}}},
-		{op: "getReferral", method: "GET", path: "/v1/referrals/{id}", roles: append(readerRoles(), RoleDepartment), summary: "read a referral (optionally as of an instant or version)", h: s.getReferral,
+		{op: "getReferral", method: "GET", path: "/v1/referrals/{id}", roles: append(readerRoles(), identity.RoleDepartment), summary: "read a referral (optionally as of an instant or version)", h: s.getReferral,
 			doc: opDoc{tag: "referrals", ok: 200, resp: "ReferralView", params: aggAsOf}},
 		{op: "listAlerts", method: "GET", path: "/v1/alerts", roles: readerRoles(), summary: "list open deadline alerts (approaching and overdue)", h: s.listAlerts,
 			doc: opDoc{tag: "deadlines", ok: 200, resp: "AlertList", query: true, params: []param{
@@ -76,7 +82,7 @@ func (s *Server) queryRoutes() []route {
 				qp("supervisor", "string", "supervisor"), qp("stage", "string", "approaching or breached", "approaching", "breached"),
 				qp("kind", "string", "deadline kind"), qp("limit", "integer", "page size (default 100)"), qp("offset", "integer", "rows to skip"),
 			}}},
-		{op: "alertCounts", method: "GET", path: "/v1/alerts/counts", roles: []Role{RoleSupervisor, RoleAuditor, RoleAdmin}, summary: "count open alerts per community", h: s.alertCounts,
+		{op: "alertCounts", method: "GET", path: "/v1/alerts/counts", roles: []identity.Role{identity.RoleSupervisor, identity.RoleAuditor, identity.RoleAdmin}, summary: "count open alerts per community", h: s.alertCounts,
 			doc: opDoc{tag: "deadlines", ok: 200, resp: "AlertCounts", query: true}},
 		{op: "listDeadlines", method: "GET", path: "/v1/deadlines", roles: readerRoles(), summary: "households whose visit or problem deadline has passed; with provisional=true, the running deadlines computed without an official calendar year (a DeadlineList)", h: s.listDeadlines,
 			doc: opDoc{tag: "deadlines", ok: 200, resp: "HouseholdList", query: true, params: []param{
@@ -84,13 +90,13 @@ func (s *Server) queryRoutes() []route {
 				qp("limit", "integer", "page size (default 100)"), qp("offset", "integer", "rows to skip"),
 				qp("provisional", "boolean", "true: list the provisional deadlines instead (answer: DeadlineList)"),
 			}}},
-		{op: "getMeasures", method: "GET", path: "/v1/measures", roles: []Role{RoleSupervisor, RoleAuditor, RoleAdmin}, summary: "resolution, on-time, satisfaction and coverage measures", h: s.getMeasures,
+		{op: "getMeasures", method: "GET", path: "/v1/measures", roles: []identity.Role{identity.RoleSupervisor, identity.RoleAuditor, identity.RoleAdmin}, summary: "resolution, on-time, satisfaction and coverage measures", h: s.getMeasures,
 			doc: opDoc{tag: "measures", ok: 200, resp: "Measures", query: true, params: []param{
 				qp("by", "string", "group by", "community", "grid", "worker"),
 				qp("community", "string", "community"), qp("grid", "string", "grid"), qp("worker", "string", "worker"),
 				qp("from", "string", "first month, YYYY-MM"), qp("to", "string", "last month, YYYY-MM"),
 			}}},
-		{op: "getMeasureFlags", method: "GET", path: "/v1/measures/flags", roles: []Role{RoleSupervisor, RoleAuditor, RoleAdmin},
+		{op: "getMeasureFlags", method: "GET", path: "/v1/measures/flags", roles: []identity.Role{identity.RoleSupervisor, identity.RoleAuditor, identity.RoleAdmin},
 			summary: "communities below 80% resolution two months running", h: s.getMeasureFlags,
 			doc: opDoc{tag: "measures", ok: 200, resp: "MeasureFlags", query: true}},
 	}
@@ -148,7 +154,7 @@ func (s *Server) waitFor(r *nethttp.Request, names ...string) error {
 		if err := s.d.Read.Engine.WaitFor(ctx, n, pos); err != nil {
 			var we *projections.WaitError
 			if errors.As(err, &we) {
-				return &Error{Kind: ErrUnavailable, Code: "read_model_behind", Field: "wait_for",
+				return &domain.Error{Kind: ErrUnavailable, Code: "read_model_behind", Field: "wait_for",
 					Message:   fmt.Sprintf("the %s read model reached position %s, not yet %s, within %s; retry shortly", n, we.Reached, pos, d),
 					MessageZH: fmt.Sprintf("%s 读模型在 %s 内只处理到位置 %s，尚未到达 %s；请稍后重试", n, d, we.Reached, pos)}
 			}
@@ -220,7 +226,7 @@ func enumParam(q map[string][]string, name, zh string, allowed ...string) (strin
 // scopeFilter narrows a list query (community, grid) to the principal's
 // scope: a worker's grid, a supervisor's community. A worker or supervisor
 // with several must name one; naming one outside the scope is 403.
-func scopeFilter(p *Principal, community, grid string) (string, string, error) {
+func scopeFilter(p *identity.Principal, community, grid string) (string, string, error) {
 	pick := func(have []string, asked, field string) (string, error) {
 		switch {
 		case asked != "" && !slices.Contains(have, asked):
@@ -235,11 +241,11 @@ func scopeFilter(p *Principal, community, grid string) (string, string, error) {
 	}
 	var err error
 	switch p.Role {
-	case RoleWorker:
+	case identity.RoleWorker:
 		grid, err = pick(p.Grids, grid, "grid")
-	case RoleSupervisor:
+	case identity.RoleSupervisor:
 		community, err = pick(p.Communities, community, "community")
-	case RoleAuditor, RoleAdmin:
+	case identity.RoleAuditor, identity.RoleAdmin:
 	default:
 		err = newErr(ErrForbidden, "role_forbidden", "", "your role may not list case files", "您的角色无权查看案件列表")
 	}
@@ -450,7 +456,7 @@ func (s *Server) getHousehold(w nethttp.ResponseWriter, r *nethttp.Request) erro
 	var reveal *profile.Reveal
 	if p.Sensitive && s.d.Opener != nil {
 		reveal = &profile.Reveal{Opener: s.d.Opener, Record: func(ctx context.Context, householdID string) error {
-			return s.d.Access.RecordAccess(ctx, *p, householdID, "household profile (sensitive member fields)")
+			return s.recordAccess(ctx, p, householdID, "household profile (sensitive member fields)")
 		}}
 	}
 	pr, err := s.d.Read.Profiles.Get(r.Context(), id, reveal)
@@ -499,8 +505,8 @@ func (s *Server) householdAudit(w nethttp.ResponseWriter, r *nethttp.Request) er
 // SensitiveReads is the record of reads of one household's sensitive
 // fields.
 type SensitiveReads struct {
-	HouseholdID string         `json:"household_id"`
-	Reads       []AccessRecord `json:"reads"`
+	HouseholdID string             `json:"household_id"`
+	Reads       []accesslog.Record `json:"reads"`
 }
 
 func (s *Server) householdSensitiveReads(w nethttp.ResponseWriter, r *nethttp.Request) error {
@@ -525,7 +531,7 @@ func (s *Server) householdSensitiveReads(w nethttp.ResponseWriter, r *nethttp.Re
 		return err
 	}
 	if reads == nil {
-		reads = []AccessRecord{}
+		reads = []accesslog.Record{}
 	}
 	return writeJSON(w, nethttp.StatusOK, SensitiveReads{HouseholdID: id, Reads: reads})
 }
@@ -660,7 +666,7 @@ func (s *Server) getProblem(w nethttp.ResponseWriter, r *nethttp.Request) error 
 	}
 	id := mux.Vars(r)["id"]
 	p := principalFrom(r.Context())
-	if p.Role == RoleDepartment {
+	if p.Role == identity.RoleDepartment {
 		if err := s.departmentMayReadProblem(r.Context(), p, id); err != nil {
 			return err
 		}
@@ -689,7 +695,7 @@ func (s *Server) getProblem(w nethttp.ResponseWriter, r *nethttp.Request) error 
 // departmentMayReadProblem: a department reads a problem only when one of
 // its referrals is addressed to the department. The profile read model
 // lists the household's open referrals; the check falls back to 403.
-func (s *Server) departmentMayReadProblem(ctx context.Context, p *Principal, problemID string) error {
+func (s *Server) departmentMayReadProblem(ctx context.Context, p *identity.Principal, problemID string) error {
 	sc, err := s.scopes.problem(ctx, problemID, false)
 	if err != nil {
 		return err
@@ -917,7 +923,7 @@ func (s *Server) alertCounts(w nethttp.ResponseWriter, r *nethttp.Request) error
 	p := principalFrom(r.Context())
 	out := AlertCounts{Communities: []CommunityAlerts{}}
 	for _, c := range rows {
-		if p.Role == RoleSupervisor && !slices.Contains(p.Communities, c.Community) {
+		if p.Role == identity.RoleSupervisor && !slices.Contains(p.Communities, c.Community) {
 			continue
 		}
 		out.Communities = append(out.Communities, CommunityAlerts{Community: c.Community, Approaching: c.Approaching, Breached: c.Breached})

@@ -4,6 +4,8 @@ import (
 	"context"
 	nethttp "net/http"
 	"time"
+
+	"github.com/doorstep/doorstep/identity"
 )
 
 // opDoc documents a route for the OpenAPI document.
@@ -33,7 +35,7 @@ func qp(name, typ, desc string, enum ...string) param {
 }
 
 // allRoles is every role: routes any authenticated caller may use.
-func allRoles() []Role { return Roles() }
+func allRoles() []identity.Role { return identity.Roles() }
 
 // buildRoutes returns the route table.
 func (s *Server) buildRoutes() []route {
@@ -48,9 +50,9 @@ func (s *Server) buildRoutes() []route {
 			doc: opDoc{tag: "system", ok: 200, resp: "OpenAPIDocument"}},
 		{op: "whoami", method: "GET", path: "/v1/whoami", roles: allRoles(), summary: "show the caller's role and scope", h: s.whoami,
 			doc: opDoc{tag: "access", ok: 200, resp: "Principal"}},
-		{op: "createToken", method: "POST", path: "/v1/tokens", roles: []Role{RoleAdmin}, summary: "create an access token", h: s.createToken,
+		{op: "createToken", method: "POST", path: "/v1/tokens", roles: []identity.Role{identity.RoleAdmin}, summary: "create an access token", h: s.createToken,
 			doc: opDoc{tag: "access", body: "TokenRequest", ok: 201, resp: "TokenCreated"}},
-		{op: "streamEvents", method: "GET", path: "/v1/events", roles: []Role{RoleIntegrator, RoleAuditor, RoleSupervisor, RoleAdmin},
+		{op: "streamEvents", method: "GET", path: "/v1/events", roles: []identity.Role{identity.RoleIntegrator, identity.RoleAuditor, identity.RoleSupervisor, identity.RoleAdmin},
 			summary: "follow the event log as server-sent events", h: s.streamEvents, stream: true,
 			doc: opDoc{tag: "integration", ok: 200, media: "text/event-stream", params: []param{
 				qp("after", "string", "position token to start after (0 = the beginning); Last-Event-ID takes precedence"),
@@ -95,11 +97,11 @@ func (s *Server) whoami(w nethttp.ResponseWriter, r *nethttp.Request) error {
 
 // TokenRequest is the body of POST /v1/tokens.
 type TokenRequest struct {
-	Name        string   `json:"name"`
-	Role        Role     `json:"role"`
-	Grids       []string `json:"grids,omitempty"`
-	Communities []string `json:"communities,omitempty"`
-	Department  string   `json:"department,omitempty"`
+	Name        string        `json:"name"`
+	Role        identity.Role `json:"role"`
+	Grids       []string      `json:"grids,omitempty"`
+	Communities []string      `json:"communities,omitempty"`
+	Department  string        `json:"department,omitempty"`
 	// Sensitive grants reading sensitive fields; default: true for workers
 	// and supervisors (they need them for their households), false otherwise.
 	Sensitive *bool `json:"sensitive,omitempty"`
@@ -110,8 +112,8 @@ func (s *Server) createToken(w nethttp.ResponseWriter, r *nethttp.Request) error
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	p := Principal{Name: in.Name, Role: in.Role, Grids: in.Grids, Communities: in.Communities, Department: in.Department,
-		Sensitive: in.Role == RoleWorker || in.Role == RoleSupervisor}
+	p := identity.Principal{Name: in.Name, Role: in.Role, Grids: in.Grids, Communities: in.Communities, Department: in.Department,
+		Sensitive: in.Role == identity.RoleWorker || in.Role == identity.RoleSupervisor}
 	if in.Sensitive != nil {
 		p.Sensitive = *in.Sensitive
 	}
