@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/projections/alerts"
 )
 
@@ -18,7 +19,7 @@ func (s *Server) alertRoutes() []route {
 				qp("supervisor", "string", "supervisor"), qp("stage", "string", "approaching or breached", "approaching", "breached"),
 				qp("kind", "string", "deadline kind"), qp("limit", "integer", "page size (default 100)"), qp("offset", "integer", "rows to skip"),
 			}}},
-		{op: "alertCounts", method: "GET", path: "/v1/alerts/counts", roles: []Role{RoleSupervisor, RoleAuditor, RoleAdmin}, summary: "count open alerts per community", h: s.alertCounts,
+		{op: "alertCounts", method: "GET", path: "/v1/alerts/counts", roles: []identity.Role{identity.RoleSupervisor, identity.RoleAuditor, identity.RoleAdmin}, summary: "count open alerts per community", h: s.alertCounts,
 			doc: opDoc{tag: "deadlines", ok: 200, resp: "AlertCounts", query: true}},
 		{op: "listDeadlines", method: "GET", path: "/v1/deadlines", roles: readerRoles(), summary: "households whose visit or problem deadline has passed; with provisional=true, the running deadlines computed without an official calendar year (a DeadlineList)", h: s.listDeadlines,
 			doc: opDoc{tag: "deadlines", ok: 200, resp: "HouseholdList", query: true, params: []param{
@@ -127,7 +128,7 @@ func (s *Server) alertCounts(w nethttp.ResponseWriter, r *nethttp.Request) error
 	p := principalFrom(r.Context())
 	out := AlertCounts{Communities: []CommunityAlerts{}}
 	for _, c := range rows {
-		if p.Role == RoleSupervisor && !slices.Contains(p.Communities, c.Community) {
+		if p.Role == identity.RoleSupervisor && !slices.Contains(p.Communities, c.Community) {
 			continue
 		}
 		out.Communities = append(out.Communities, CommunityAlerts{Community: c.Community, Approaching: c.Approaching, Breached: c.Breached})

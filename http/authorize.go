@@ -6,6 +6,8 @@ import (
 	nethttp "net/http"
 
 	"github.com/gorilla/mux"
+
+	"github.com/doorstep/doorstep/identity"
 )
 
 // Authorisation per subject: the route table admits roles, and these
@@ -23,23 +25,9 @@ func notFound(what, id string) error {
 	return newErr(ErrNotFound, what+"_not_found", what+"_id", fmt.Sprintf("%s %s does not exist", what, id), fmt.Sprintf("%s %s 不存在", zh, id))
 }
 
-// mayWrite reports whether p may change a subject with scope sc. receiver
-// admits the department a referral is addressed to.
-func (p *Principal) mayWrite(sc scope, receiver bool) bool {
-	switch p.Role {
-	case RoleAdmin:
-		return true
-	case RoleWorker, RoleSupervisor:
-		return p.covers(sc.community, sc.grid)
-	case RoleDepartment:
-		return receiver && sc.to != "" && sc.to == p.Department
-	}
-	return false
-}
-
 // access returns an authorize func for an existing subject.
-func (s *Server) access(kind, id string, write, receiver bool) func(ctx context.Context, p *Principal) error {
-	return func(ctx context.Context, p *Principal) error {
+func (s *Server) access(kind, id string, write, receiver bool) func(ctx context.Context, p *identity.Principal) error {
+	return func(ctx context.Context, p *identity.Principal) error {
 		var sc scope
 		var err error
 		// Commands decide on the scope as of now; reads may use the
@@ -58,9 +46,9 @@ func (s *Server) access(kind, id string, write, receiver bool) func(ctx context.
 		if !sc.exists {
 			return notFound(kind, id)
 		}
-		ok := p.mayRead(sc)
+		ok := p.MayRead(sc.subject())
 		if write {
-			ok = p.mayWrite(sc, receiver)
+			ok = p.MayWrite(sc.subject(), receiver)
 		}
 		if !ok {
 			return outOfScope(kind, id)

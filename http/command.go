@@ -17,6 +17,7 @@ import (
 
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/identity"
 )
 
 // CommandService is what the routes consume from the command layer: the
@@ -57,7 +58,7 @@ type plan struct {
 	// empty for a command that creates one.
 	stream string
 	// authorize checks the principal's scope for this command.
-	authorize func(ctx context.Context, p *Principal) error
+	authorize func(ctx context.Context, p *identity.Principal) error
 	// exec runs the command.
 	exec func(ctx context.Context, c app.Cmd) (app.Result, error)
 	// location, if set, makes the response 201 Created with a Location.
@@ -278,7 +279,7 @@ func parseTime(field, s string, required bool) (time.Time, error) {
 }
 
 // cmdRoute declares one command route.
-func (s *Server) cmdRoute(op, path, summary, tag, body string, roles []Role, create bool, b builder) route {
+func (s *Server) cmdRoute(op, path, summary, tag, body string, roles []identity.Role, create bool, b builder) route {
 	ok := 200
 	if create {
 		ok = 201

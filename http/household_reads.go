@@ -7,6 +7,7 @@ import (
 	nethttp "net/http"
 	"time"
 
+	"github.com/doorstep/doorstep/accesslog"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/projections/audit"
 	"github.com/doorstep/doorstep/projections/profile"
@@ -230,7 +231,7 @@ func (s *Server) getHousehold(w nethttp.ResponseWriter, r *nethttp.Request) erro
 	var reveal *profile.Reveal
 	if p.Sensitive && s.d.Opener != nil {
 		reveal = &profile.Reveal{Opener: s.d.Opener, Record: func(ctx context.Context, householdID string) error {
-			return s.d.Access.RecordAccess(ctx, *p, householdID, "household profile (sensitive member fields)")
+			return s.recordAccess(ctx, p, householdID, "household profile (sensitive member fields)")
 		}}
 	}
 	pr, err := s.d.Read.Profiles.Get(r.Context(), id, reveal)
@@ -270,8 +271,8 @@ func (s *Server) getHousehold(w nethttp.ResponseWriter, r *nethttp.Request) erro
 // SensitiveReads is the record of reads of one household's sensitive
 // fields.
 type SensitiveReads struct {
-	HouseholdID string         `json:"household_id"`
-	Reads       []AccessRecord `json:"reads"`
+	HouseholdID string             `json:"household_id"`
+	Reads       []accesslog.Record `json:"reads"`
 }
 
 func (s *Server) householdSensitiveReads(w nethttp.ResponseWriter, r *nethttp.Request) error {
@@ -296,7 +297,7 @@ func (s *Server) householdSensitiveReads(w nethttp.ResponseWriter, r *nethttp.Re
 		return err
 	}
 	if reads == nil {
-		reads = []AccessRecord{}
+		reads = []accesslog.Record{}
 	}
 	return writeJSON(w, nethttp.StatusOK, SensitiveReads{HouseholdID: id, Reads: reads})
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/identity"
 )
 
 // HouseholdCommands are the commands the household routes run (the
@@ -130,8 +131,8 @@ func (s householdRoutes) register(r *nethttp.Request, body []byte) (*plan, error
 		return nil, err
 	}
 	return &plan{
-		authorize: func(ctx context.Context, p *Principal) error {
-			if !p.mayWrite(scope{community: in.Community, grid: in.Grid}, false) {
+		authorize: func(ctx context.Context, p *identity.Principal) error {
+			if !p.MayWrite(identity.Subject{Community: in.Community, Grid: in.Grid}, false) {
 				return newErr(ErrForbidden, "out_of_scope", "grid",
 					fmt.Sprintf("community %s, grid %s is outside your scope", in.Community, in.Grid),
 					fmt.Sprintf("社区 %s、网格 %s 不在您的权限范围内", in.Community, in.Grid))
@@ -194,11 +195,11 @@ func (s householdRoutes) relocate(r *nethttp.Request, body []byte) (*plan, error
 		return s.cmd.Relocate(ctx, c, id, in.Address, in.Community, in.Grid, in.Reason)
 	})
 	from := pl.authorize
-	pl.authorize = func(ctx context.Context, p *Principal) error {
+	pl.authorize = func(ctx context.Context, p *identity.Principal) error {
 		if err := from(ctx, p); err != nil {
 			return err
 		}
-		if !p.mayWrite(scope{community: in.Community, grid: in.Grid}, false) {
+		if !p.MayWrite(identity.Subject{Community: in.Community, Grid: in.Grid}, false) {
 			return newErr(ErrForbidden, "out_of_scope", "grid", "the new community and grid are outside your scope; ask a supervisor of both",
 				"新的社区和网格不在您的权限范围内；请联系同时负责两地的督导")
 		}

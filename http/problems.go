@@ -9,6 +9,7 @@ import (
 
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/projections/audit"
 )
 
@@ -107,7 +108,7 @@ func (s problemRoutes) commandRoutes() []route {
 // instant or version), or its audit trail.
 func (s problemRoutes) queryRoutes() []route {
 	return []route{
-		{op: "getProblem", method: "GET", path: "/v1/problems/{id}", roles: append(readerRoles(), RoleDepartment), summary: "read a problem (optionally as of an instant or version)", h: s.getProblem,
+		{op: "getProblem", method: "GET", path: "/v1/problems/{id}", roles: append(readerRoles(), identity.RoleDepartment), summary: "read a problem (optionally as of an instant or version)", h: s.getProblem,
 			doc: opDoc{tag: "problems", ok: 200, resp: "ProblemView", params: aggregateAsOfParams()}},
 		{op: "problemAudit", method: "GET", path: "/v1/problems/{id}/audit", roles: auditRoles(), summary: "a problem's audit trail", h: s.problemAudit,
 			doc: opDoc{tag: "audit", ok: 200, resp: "AuditTrail", params: trailParams(), query: true, alt: []string{"application/jsonl", "text/csv"}}},
@@ -278,7 +279,7 @@ func (s problemRoutes) getProblem(w nethttp.ResponseWriter, r *nethttp.Request) 
 	}
 	id := mux.Vars(r)["id"]
 	p := principalFrom(r.Context())
-	if p.Role == RoleDepartment {
+	if p.Role == identity.RoleDepartment {
 		if err := s.departmentMayReadProblem(r.Context(), p, id); err != nil {
 			return err
 		}
@@ -307,7 +308,7 @@ func (s problemRoutes) getProblem(w nethttp.ResponseWriter, r *nethttp.Request) 
 // departmentMayReadProblem: a department reads a problem only when one of
 // its referrals is addressed to the department. The profile read model
 // lists the household's open referrals; the check falls back to 403.
-func (s *Server) departmentMayReadProblem(ctx context.Context, p *Principal, problemID string) error {
+func (s *Server) departmentMayReadProblem(ctx context.Context, p *identity.Principal, problemID string) error {
 	sc, err := s.scopes.problem(ctx, problemID, false)
 	if err != nil {
 		return err

@@ -9,12 +9,13 @@ import (
 
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/identity"
 )
 
 func TestQueriesReadYourWritesAndPrivacy(t *testing.T) {
 	e := newEnv(t, nil)
-	w := e.token(Principal{Name: "李四", Role: RoleWorker, Grids: []string{"G1"}, Sensitive: true})
-	plain := e.token(Principal{Name: "审计", Role: RoleAuditor})
+	w := e.token(identity.Principal{Name: "李四", Role: identity.RoleWorker, Grids: []string{"G1"}, Sensitive: true})
+	plain := e.token(identity.Principal{Name: "审计", Role: identity.RoleAuditor})
 	if r := e.do("POST", "/v1/households", w, registerBody("h1", "C1", "G1")); r.status != 201 {
 		t.Fatalf("register: %d %s", r.status, r.body)
 	}
@@ -73,7 +74,7 @@ func TestQueriesReadYourWritesAndPrivacy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sup := e.token(Principal{Name: "督导", Role: RoleSupervisor, Communities: []string{"C1"}})
+	sup := e.token(identity.Principal{Name: "督导", Role: identity.RoleSupervisor, Communities: []string{"C1"}})
 	r = e.do("GET", "/v1/households/h1/as-of?at=2000-01-01T00:00:00Z&wait_for="+rr.LastPosition.String(), sup, nil)
 	if r.status != 404 || r.problem(t).Code != "not_registered_then" {
 		t.Fatalf("as of 2000: %d %s", r.status, r.body)
@@ -91,7 +92,7 @@ func TestQueriesReadYourWritesAndPrivacy(t *testing.T) {
 
 func TestCommandInputLimits(t *testing.T) {
 	e := newEnv(t, nil)
-	w := e.token(Principal{Name: "李四", Role: RoleWorker, Grids: []string{"G1"}})
+	w := e.token(identity.Principal{Name: "李四", Role: identity.RoleWorker, Grids: []string{"G1"}})
 	big := RegisterHouseholdRequest{HouseholdID: "h1", Address: strings.Repeat("很长的地址", 1000), Community: "C1", Grid: "G1", ResponsibleWorker: "李四", Class: "key", Risk: "red"}
 	if r := e.do("POST", "/v1/households", w, big); r.status != 413 || r.problem(t).Code != "body_too_large" {
 		t.Fatalf("big body: %d %s", r.status, r.body)
@@ -121,9 +122,9 @@ func TestCommandInputLimits(t *testing.T) {
 // when, never the values; workers may not list them.
 func TestSensitiveReadsForAuditors(t *testing.T) {
 	e := newEnv(t, nil)
-	w := e.token(Principal{Name: "李四", Role: RoleWorker, Grids: []string{"G1"}, Sensitive: true})
-	sup := e.token(Principal{Name: "王书记", Role: RoleSupervisor, Communities: []string{"C1"}, Sensitive: true})
-	aud := e.token(Principal{Name: "督查", Role: RoleAuditor})
+	w := e.token(identity.Principal{Name: "李四", Role: identity.RoleWorker, Grids: []string{"G1"}, Sensitive: true})
+	sup := e.token(identity.Principal{Name: "王书记", Role: identity.RoleSupervisor, Communities: []string{"C1"}, Sensitive: true})
+	aud := e.token(identity.Principal{Name: "督查", Role: identity.RoleAuditor})
 	for _, req := range []struct {
 		path string
 		body any

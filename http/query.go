@@ -12,6 +12,7 @@ import (
 
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/projections/alerts"
 	"github.com/doorstep/doorstep/projections/audit"
@@ -116,7 +117,7 @@ func (s *Server) waitFor(r *nethttp.Request, names ...string) error {
 		if err := s.d.Read.Engine.WaitFor(ctx, n, pos); err != nil {
 			var we *projections.WaitError
 			if errors.As(err, &we) {
-				return &Error{Kind: ErrUnavailable, Code: "read_model_behind", Field: "wait_for",
+				return &domain.Error{Kind: ErrUnavailable, Code: "read_model_behind", Field: "wait_for",
 					Message:   fmt.Sprintf("the %s read model reached position %s, not yet %s, within %s; retry shortly", n, we.Reached, pos, d),
 					MessageZH: fmt.Sprintf("%s 读模型在 %s 内只处理到位置 %s，尚未到达 %s；请稍后重试", n, d, we.Reached, pos)}
 			}
@@ -188,7 +189,7 @@ func enumParam(q map[string][]string, name, zh string, allowed ...string) (strin
 // scopeFilter narrows a list query (community, grid) to the principal's
 // scope: a worker's grid, a supervisor's community. A worker or supervisor
 // with several must name one; naming one outside the scope is 403.
-func scopeFilter(p *Principal, community, grid string) (string, string, error) {
+func scopeFilter(p *identity.Principal, community, grid string) (string, string, error) {
 	pick := func(have []string, asked, field string) (string, error) {
 		switch {
 		case asked != "" && !slices.Contains(have, asked):
@@ -203,11 +204,11 @@ func scopeFilter(p *Principal, community, grid string) (string, string, error) {
 	}
 	var err error
 	switch p.Role {
-	case RoleWorker:
+	case identity.RoleWorker:
 		grid, err = pick(p.Grids, grid, "grid")
-	case RoleSupervisor:
+	case identity.RoleSupervisor:
 		community, err = pick(p.Communities, community, "community")
-	case RoleAuditor, RoleAdmin:
+	case identity.RoleAuditor, identity.RoleAdmin:
 	default:
 		err = newErr(ErrForbidden, "role_forbidden", "", "your role may not list case files", "您的角色无权查看案件列表")
 	}

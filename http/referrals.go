@@ -9,6 +9,7 @@ import (
 
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/identity"
 )
 
 // ReferralCommands are the commands the referral routes run, and the
@@ -79,7 +80,7 @@ func (s referralRoutes) commandRoutes() []route {
 // instant or version).
 func (s referralRoutes) queryRoutes() []route {
 	return []route{
-		{op: "getReferral", method: "GET", path: "/v1/referrals/{id}", roles: append(readerRoles(), RoleDepartment), summary: "read a referral (optionally as of an instant or version)", h: s.getReferral,
+		{op: "getReferral", method: "GET", path: "/v1/referrals/{id}", roles: append(readerRoles(), identity.RoleDepartment), summary: "read a referral (optionally as of an instant or version)", h: s.getReferral,
 			doc: opDoc{tag: "referrals", ok: 200, resp: "ReferralView", params: aggregateAsOfParams()}},
 	}
 }
