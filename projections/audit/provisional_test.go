@@ -10,9 +10,9 @@ import (
 
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/domain/calendar"
+	"github.com/doorstep/doorstep/internal/testenv"
 	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/projections/audit"
-	"github.com/doorstep/doorstep/projections/internal/testenv"
 )
 
 const note2027 = " (provisional: the 2027 holiday calendar is not yet loaded / 暂定：2027年节假日安排尚未导入)"

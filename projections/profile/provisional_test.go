@@ -10,8 +10,8 @@ import (
 
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/domain/calendar"
+	"github.com/doorstep/doorstep/internal/testenv"
 	"github.com/doorstep/doorstep/projections"
-	"github.com/doorstep/doorstep/projections/internal/testenv"
 	"github.com/doorstep/doorstep/projections/profile"
 )
 
