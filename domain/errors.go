@@ -10,7 +10,9 @@ type sentinel string
 
 func (s sentinel) Error() string { return string(s) }
 
-// Error kinds. Every *Error matches exactly one of them with errors.Is.
+// Error kinds of the domain. Every *Error the domain returns matches
+// exactly one of them with errors.Is; the outer layers (identity, http)
+// declare kinds of their own for the *Error values they return.
 const (
 	// ErrInvalid: the command's input is malformed or incomplete (HTTP 400/422).
 	ErrInvalid = sentinel("invalid input")
@@ -26,12 +28,14 @@ const (
 	ErrErased = sentinel("erased")
 )
 
-// Error is a rejected command. Code is a stable machine code (snake_case,
+// Error is a refusal reported to a caller: a rejected command, or a request
+// refused by an outer layer, which uses this same type with a kind of its
+// own (http maps every kind to a status in one table). Code is a stable machine code (snake_case,
 // e.g. "problem_not_open"); Message and MessageZH say, in English and
 // Simplified Chinese, what is wrong and what to do; Field names the offending
 // input field (snake_case as in the JSON payloads) when there is one.
 type Error struct {
-	Kind      error // one of ErrInvalid, ErrRule, ErrNotFound, ErrConflict
+	Kind      error // ErrInvalid, ErrRule, ErrNotFound, ErrConflict, ErrErased, or an outer layer's kind
 	Code      string
 	Field     string
 	Message   string

@@ -180,7 +180,10 @@ func (l ReferralLevel) rank() int {
 	return 0
 }
 
-// Roles of actors (Meta.Role). The domain records them; authorisation is
+// Roles of actors (Meta.Role): every role a recorded event may name. This
+// is the one declaration of role names; the roles a bearer token carries
+// (package identity) are these names, except the token role "worker",
+// which records RoleGridWorker. The domain records roles; authorisation is
 // enforced by the layer that authenticates people.
 const (
 	RoleGridWorker   = "grid_worker"
@@ -188,5 +191,7 @@ const (
 	RoleSupervisor   = "supervisor"
 	RoleAuditor      = "auditor"
 	RoleDepartment   = "department"
-	RoleSystem       = "system" // the deadline watcher and other automata
+	RoleIntegrator   = "integrator" // a system following the event stream
+	RoleAdmin        = "admin"      // token management, calendar publication, maintenance
+	RoleSystem       = "system"     // the deadline watcher and other automata
 )

@@ -12,6 +12,7 @@ import (
 
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/projections/profile"
 )
@@ -88,7 +89,7 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 	case "whoami":
 		return "/v1/whoami", nil
 	case "createToken":
-		return "/v1/tokens", TokenRequest{Name: "t" + uniq, Role: RoleAuditor}
+		return "/v1/tokens", TokenRequest{Name: "t" + uniq, Role: identity.RoleAuditor}
 	case "streamEvents":
 		return "/v1/events?after=0", nil
 	case "registerHousehold":
@@ -204,17 +205,17 @@ func scoped(op string) bool {
 func TestRouteRoleScopeTable(t *testing.T) {
 	e := newEnv(t, nil)
 	f := seed(t, e)
-	tokens := map[Role]string{}
-	for _, p := range []Principal{
-		{Name: "李四", Role: RoleWorker, Grids: []string{"G1"}, Sensitive: true},
-		{Name: "督导", Role: RoleSupervisor, Communities: []string{"C1"}, Sensitive: true},
-		{Name: "审计", Role: RoleAuditor},
-		{Name: "住建局", Role: RoleDepartment, Department: "住建局"},
-		{Name: "大屏", Role: RoleIntegrator},
+	tokens := map[identity.Role]string{}
+	for _, p := range []identity.Principal{
+		{Name: "李四", Role: identity.RoleWorker, Grids: []string{"G1"}, Sensitive: true},
+		{Name: "督导", Role: identity.RoleSupervisor, Communities: []string{"C1"}, Sensitive: true},
+		{Name: "审计", Role: identity.RoleAuditor},
+		{Name: "住建局", Role: identity.RoleDepartment, Department: "住建局"},
+		{Name: "大屏", Role: identity.RoleIntegrator},
 	} {
 		tokens[p.Role] = e.token(p)
 	}
-	tokens[RoleAdmin] = e.admin
+	tokens[identity.RoleAdmin] = e.admin
 	// Reads first: the commands below change the fixtures (a cancelled
 	// referral no longer lets its department read the problem).
 	routes := slices.Clone(e.srv.routes)
@@ -230,7 +231,7 @@ func TestRouteRoleScopeTable(t *testing.T) {
 	})
 	n := 0
 	for _, rt := range routes {
-		for _, role := range Roles() {
+		for _, role := range identity.Roles() {
 			for _, in := range []bool{true, false} {
 				if !in && !scoped(rt.op) {
 					continue
@@ -243,7 +244,7 @@ func TestRouteRoleScopeTable(t *testing.T) {
 				status, code := e.status(rt, path, tokens[role], body)
 				name := fmt.Sprintf("%s %s as %s (in scope: %v)", rt.method, path, role, in)
 				admitted := rt.roles == nil || slices.Contains(rt.roles, role)
-				unscoped := role == RoleAdmin || role == RoleAuditor || role == RoleIntegrator
+				unscoped := role == identity.RoleAdmin || role == identity.RoleAuditor || role == identity.RoleIntegrator
 				switch {
 				case !admitted:
 					if status != 403 || code != "role_forbidden" {

@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"testing"
+
+	"github.com/doorstep/doorstep/identity"
 )
 
 // BenchmarkGetHousehold measures one profile read through the whole
@@ -12,7 +14,7 @@ import (
 func BenchmarkGetHousehold(b *testing.B) {
 	e := newEnv(b, nil)
 	f := seed(b, e)
-	sup := e.token(Principal{Name: "督导", Role: RoleSupervisor, Communities: []string{"C1"}, Sensitive: os.Getenv("BENCH_SENSITIVE") != ""})
+	sup := e.token(identity.Principal{Name: "督导", Role: identity.RoleSupervisor, Communities: []string{"C1"}, Sensitive: os.Getenv("BENCH_SENSITIVE") != ""})
 	h := e.srv.Handler()
 	b.ReportAllocs()
 	b.ResetTimer()

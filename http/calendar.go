@@ -13,6 +13,7 @@ import (
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/domain/calendar"
+	"github.com/doorstep/doorstep/identity"
 )
 
 // DeadlineSource lists the running deadlines as derived with the calendar
@@ -22,6 +23,14 @@ type DeadlineSource interface {
 	Deadlines(provisionalOnly bool) (ds []domain.Deadline, ok bool)
 	// Deadline is the running deadline of a subject's clock.
 	Deadline(stream string, kind domain.ClockKind) (domain.Deadline, bool)
+}
+
+// CalendarCommands are what the calendar routes consume from the command
+// layer (app.Service provides them): the calendar in force, and
+// publishing a year of it.
+type CalendarCommands interface {
+	CalendarInForce(ctx context.Context) (*calendar.Calendar, error)
+	PublishCalendarYear(ctx context.Context, c app.Cmd, y calendar.Year) (app.Result, error)
 }
 
 // CalendarYearRequest is the body of PUT /v1/calendar/{year}: the year's
@@ -108,7 +117,7 @@ func (s *Server) calendarRoutes() []route {
 	return []route{
 		{op: "getCalendar", method: "GET", path: "/v1/calendar", roles: allRoles(), summary: "the working-day calendar in force (shipped and published years)", h: s.getCalendar,
 			doc: opDoc{tag: "deadlines", ok: 200, resp: "CalendarView"}},
-		{op: "publishCalendarYear", method: "PUT", path: "/v1/calendar/{year}", roles: []Role{RoleAdmin},
+		{op: "publishCalendarYear", method: "PUT", path: "/v1/calendar/{year}", roles: []identity.Role{identity.RoleAdmin},
 			summary: "publish (or correct) a year of the working-day calendar from the official notice; open deadlines are rescheduled", h: s.command(s.publishCalendarYear),
 			doc: opDoc{tag: "deadlines", body: "CalendarYearRequest", ok: 200, resp: "CommandResult", command: true}},
 	}
@@ -130,7 +139,7 @@ func (s *Server) publishCalendarYear(r *nethttp.Request, body []byte) (*plan, er
 		return nil, app.CalendarError(err)
 	}
 	return &plan{stream: domain.CalendarStream,
-		authorize: func(context.Context, *Principal) error { return nil }, // admins only (route roles)
+		authorize: func(context.Context, *identity.Principal) error { return nil }, // admins only (route roles)
 		exec: func(ctx context.Context, c app.Cmd) (app.Result, error) {
 			return s.d.Commands.PublishCalendarYear(ctx, c, y)
 		}}, nil
@@ -202,7 +211,7 @@ func (s *Server) provisionalDeadlines(w nethttp.ResponseWriter, r *nethttp.Reque
 		case domain.ClockReferralAcceptance, domain.ClockReferralCompletion:
 			kind = "referral"
 		}
-		if p.Role != RoleAdmin && p.Role != RoleAuditor {
+		if p.Role != identity.RoleAdmin && p.Role != identity.RoleAuditor {
 			if err := s.access(kind, d.Subject, false, false)(r.Context(), p); err != nil {
 				continue
 			}

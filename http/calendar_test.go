@@ -7,6 +7,7 @@ import (
 
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/identity"
 )
 
 // TestPublishCalendarYear: an admin publishes 2027 with PUT; a bad year is
@@ -15,7 +16,7 @@ import (
 // shows the year in force with its notice.
 func TestPublishCalendarYear(t *testing.T) {
 	e := newEnv(t, nil)
-	sup := e.token(Principal{Name: "督导", Role: RoleSupervisor, Communities: []string{"C1"}})
+	sup := e.token(identity.Principal{Name: "督导", Role: identity.RoleSupervisor, Communities: []string{"C1"}})
 
 	bad := e.do("PUT", "/v1/calendar/2027", e.admin, CalendarYearRequest{Off: []string{"2027-01-01"}, Work: []string{"2027-01-05"}})
 	p := bad.problem(t)

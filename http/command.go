@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	nethttp "net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +17,18 @@ import (
 
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/identity"
 )
+
+// CommandService is what the routes consume from the command layer: the
+// commands of each resource and the aggregates folded from their streams.
+// app.Service provides it.
+type CommandService interface {
+	HouseholdCommands
+	ProblemCommands
+	ReferralCommands
+	CalendarCommands
+}
 
 // CommandResult is the body of every successful command response.
 type CommandResult struct {
@@ -33,13 +45,20 @@ type CommandResult struct {
 	Events   int    `json:"events"`
 }
 
+// ReasonRequest is the body of the commands that need only a reason
+// (a member leaves, a problem is reopened, a referral declined or
+// cancelled).
+type ReasonRequest struct {
+	Reason string `json:"reason"`
+}
+
 // plan is what a command route decided from its request.
 type plan struct {
 	// stream is the existing aggregate the command targets (for If-Match);
 	// empty for a command that creates one.
 	stream string
 	// authorize checks the principal's scope for this command.
-	authorize func(ctx context.Context, p *Principal) error
+	authorize func(ctx context.Context, p *identity.Principal) error
 	// exec runs the command.
 	exec func(ctx context.Context, c app.Cmd) (app.Result, error)
 	// location, if set, makes the response 201 Created with a Location.
@@ -257,4 +276,75 @@ func parseTime(field, s string, required bool) (time.Time, error) {
 			fmt.Sprintf("%s %q 不是 RFC 3339 时间；请写成例如 2026-03-01T09:30:00+08:00", field, clip(s)))
 	}
 	return t, nil
+}
+
+// cmdRoute declares one command route.
+func (s *Server) cmdRoute(op, path, summary, tag, body string, roles []identity.Role, create bool, b builder) route {
+	ok := 200
+	if create {
+		ok = 201
+	}
+	return route{op: op, method: "POST", path: path, roles: roles, summary: summary, h: s.command(b),
+		doc: opDoc{tag: tag, body: body, ok: ok, resp: "CommandResult", command: true}}
+}
+
+// decodeInto returns a builder helper that decodes the body into a new T.
+// An empty body is read as {}: commands whose fields are all optional
+// (start a referral, close a resolved problem) need none, and the others
+// report their missing fields by name.
+//
+// Every id in the body (a string field whose JSON name ends in "_id", or
+// the items of a list whose name ends in "_ids") must follow the one id
+// rule (domain.CheckID) when given.
+func decodeInto[T any](r *nethttp.Request, body []byte) (T, error) {
+	var v T
+	if len(bytes.TrimSpace(body)) == 0 {
+		return v, nil
+	}
+	if err := decodeBody(r, body, &v); err != nil {
+		return v, err
+	}
+	return v, checkBodyIDs(&v)
+}
+
+// checkBodyIDs checks the ids among the top-level fields of the struct v
+// points to (see decodeInto).
+func checkBodyIDs(v any) error {
+	rv := reflect.ValueOf(v).Elem()
+	if rv.Kind() != reflect.Struct {
+		return nil
+	}
+	for i := range rv.NumField() {
+		f := rv.Type().Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		fv := rv.Field(i)
+		switch {
+		case strings.HasSuffix(name, "_id") && fv.Kind() == reflect.String:
+			if id := fv.String(); id != "" {
+				if err := domain.CheckID(name, id); err != nil {
+					return err
+				}
+			}
+		case strings.HasSuffix(name, "_ids") && fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.String:
+			for j := range fv.Len() {
+				if err := domain.CheckID(name, fv.Index(j).String()); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func parseSpan(field, s string, required bool) (domain.Span, error) {
+	if s == "" && required {
+		return domain.Span{}, newErr(ErrBadRequest, "required", field, field+" is required, e.g. \"5 working_days\"", field+" 为必填项，例如 \"5 working_days\"")
+	}
+	sp, err := domain.ParseSpan(s)
+	if err != nil {
+		return sp, newErr(ErrBadRequest, "invalid_time_limit", field,
+			fmt.Sprintf("%s %q is not a time limit; write \"<n> <unit>\" with unit hour, day, working_day, week or month, e.g. \"5 working_days\"", field, clip(s)),
+			fmt.Sprintf("%s %q 不是有效时限；请写成 “<数量> <单位>”，单位为 hour、day、working_day、week 或 month，例如 \"5 working_days\"", field, clip(s)))
+	}
+	return sp, nil
 }

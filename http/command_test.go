@@ -12,6 +12,7 @@ import (
 
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/internal/clock"
 )
 
@@ -22,8 +23,8 @@ func registerBody(id, community, grid string) RegisterHouseholdRequest {
 
 func TestCommandProtocol(t *testing.T) {
 	e := newEnv(t, nil)
-	w := e.token(Principal{Name: "李四", Role: RoleWorker, Grids: []string{"G1"}})
-	other := e.token(Principal{Name: "王五", Role: RoleWorker, Grids: []string{"G9"}})
+	w := e.token(identity.Principal{Name: "李四", Role: identity.RoleWorker, Grids: []string{"G1"}})
+	other := e.token(identity.Principal{Name: "王五", Role: identity.RoleWorker, Grids: []string{"G9"}})
 
 	// Idempotent creation: the same key twice gives the same response and one event.
 	r1 := e.do("POST", "/v1/households", w, registerBody("h1", "C1", "G1"), "Idempotency-Key", "k-1")
@@ -82,7 +83,7 @@ func TestCommandProtocol(t *testing.T) {
 		t.Fatalf("unknown household: %d %s", r.status, r.body)
 	}
 	// Auditors and integrators cannot command.
-	aud := e.token(Principal{Name: "a", Role: RoleAuditor})
+	aud := e.token(identity.Principal{Name: "a", Role: identity.RoleAuditor})
 	if r := e.do("POST", "/v1/households/h1/risk", aud, ChangeRequest{To: "blue", Reason: "x"}); r.status != 403 || r.problem(t).Code != "role_forbidden" {
 		t.Fatalf("auditor command: %d %s", r.status, r.body)
 	}
@@ -92,7 +93,7 @@ func TestCommandProtocol(t *testing.T) {
 // race; exactly one wins, the others get 412.
 func TestConcurrentConditionalCommands(t *testing.T) {
 	e := newEnv(t, nil)
-	w := e.token(Principal{Name: "李四", Role: RoleWorker, Grids: []string{"G1"}})
+	w := e.token(identity.Principal{Name: "李四", Role: identity.RoleWorker, Grids: []string{"G1"}})
 	if r := e.do("POST", "/v1/households", w, registerBody("h1", "C1", "G1")); r.status != 201 {
 		t.Fatalf("register: %d %s", r.status, r.body)
 	}
@@ -140,7 +141,7 @@ func TestScopeCacheFollowsOtherWriters(t *testing.T) {
 	go func() { done <- e.srv.Serve(ctx, l) }()
 	defer func() { stop(); <-done }()
 	base := "http://" + l.Addr().String()
-	w := e.token(Principal{Name: "李四", Role: RoleWorker, Grids: []string{"G1"}})
+	w := e.token(identity.Principal{Name: "李四", Role: identity.RoleWorker, Grids: []string{"G1"}})
 	if r := e.do("POST", "/v1/households", w, registerBody("h1", "C1", "G1")); r.status != 201 {
 		t.Fatalf("register: %d %s", r.status, r.body)
 	}

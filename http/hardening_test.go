@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/internal/syncbuf"
 )
 
@@ -125,7 +126,7 @@ func (m *idempotency) cachedBytes() int {
 // times its size, kept under every fresh key.
 func TestIdempotencyCacheCannotBeFilled(t *testing.T) {
 	e := newEnv(t, nil)
-	worker := e.token(Principal{Name: "w", Role: RoleWorker, Grids: []string{"elsewhere"}})
+	worker := e.token(identity.Principal{Name: "w", Role: identity.RoleWorker, Grids: []string{"elsewhere"}})
 	name := strings.Repeat("n", 3900) // the test server takes 4 KiB bodies
 	body := `{"` + name + `":1}`
 	for i := range 20 {
@@ -162,7 +163,7 @@ func TestIdempotencyCacheMetric(t *testing.T) {
 // the admin's keys.
 func TestIdempotencyKeysArePerTokenAndScoped(t *testing.T) {
 	e := newEnv(t, nil)
-	impostor := e.token(Principal{Name: "admin", Role: RoleWorker, Grids: []string{"elsewhere"}})
+	impostor := e.token(identity.Principal{Name: "admin", Role: identity.RoleWorker, Grids: []string{"elsewhere"}})
 	reg := map[string]any{"household_id": "idem-h1", "address": "1号", "community": "c", "grid": "g", "responsible_worker": "w", "class": "ordinary", "risk": "green"}
 	if r := e.do("POST", "/v1/households", e.admin, reg, "Idempotency-Key", "k1"); r.status != 201 {
 		t.Fatalf("register: %d %s", r.status, r.body)
@@ -185,7 +186,7 @@ func TestIdempotencyKeysArePerTokenAndScoped(t *testing.T) {
 
 	// Scope is checked before a replay: once the household has moved out
 	// of a worker's grid, the worker's retry is refused.
-	worker := e.token(Principal{Name: "w", Role: RoleWorker, Grids: []string{"g"}})
+	worker := e.token(identity.Principal{Name: "w", Role: identity.RoleWorker, Grids: []string{"g"}})
 	visit := map[string]any{"team": []string{"w"}, "occurred_at": "2026-03-01T09:00:00+08:00", "mode": "home", "outcome": "completed"}
 	if r := e.do("POST", "/v1/households/idem-h1/visits", worker, visit, "Idempotency-Key", "v1"); r.status != 200 {
 		t.Fatalf("visit: %d %s", r.status, r.body)

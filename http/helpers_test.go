@@ -16,8 +16,10 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/doorstep/doorstep/accesslog"
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/eventstore/sqlite"
+	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/keystore"
 	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/projections/alerts"
@@ -32,7 +34,7 @@ type testEnv struct {
 	srv    *Server
 	ts     *httptest.Server
 	store  *sqlite.Store
-	tokens *Tokens
+	tokens *identity.Tokens
 	vault  *keystore.Vault
 	access testAccess
 	admin  string
@@ -43,8 +45,9 @@ type testEnv struct {
 
 // testAccess is the real file log of sensitive reads, counted for tests.
 type testAccess struct {
-	*AccessLog
-	t testing.TB
+	*accesslog.File
+	path string
+	t    testing.TB
 }
 
 // count returns how many reads the log holds.
@@ -70,7 +73,7 @@ func (a testAccess) households() []string {
 	seen := map[string]bool{}
 	var ids []string
 	for _, l := range bytes.Split(b, []byte("\n")) {
-		var r AccessRecord
+		var r accesslog.Record
 		if len(l) > 0 && json.Unmarshal(l, &r) == nil && !seen[r.HouseholdID] {
 			seen[r.HouseholdID] = true
 			ids = append(ids, r.HouseholdID)
@@ -89,7 +92,7 @@ func newEnv(t testing.TB, extra func(*Deps)) *testEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	toks, err := OpenTokens(filepath.Join(dir, TokensFile))
+	toks, err := identity.OpenTokens(filepath.Join(dir, identity.TokensFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,12 +104,13 @@ func newEnv(t testing.TB, extra func(*Deps)) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	al, err := OpenAccessLog(filepath.Join(dir, AccessFile), nil)
+	alPath := filepath.Join(dir, accesslog.FileName)
+	al, err := accesslog.OpenFile(alPath, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { al.Close() })
-	e := &testEnv{t: t, store: st, tokens: toks, admin: admin, vault: keystore.New(keys, keystore.Config{}), access: testAccess{al, t}}
+	e := &testEnv{t: t, store: st, tokens: toks, admin: admin, vault: keystore.New(keys, keystore.Config{}), access: testAccess{al, alPath, t}}
 	svc, err := app.New(app.Config{Store: st, Sealer: e.vault})
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +154,7 @@ func newEnv(t testing.TB, extra func(*Deps)) *testEnv {
 }
 
 // token issues a token for p.
-func (e *testEnv) token(p Principal) string {
+func (e *testEnv) token(p identity.Principal) string {
 	e.t.Helper()
 	tok, err := e.tokens.Create(context.Background(), p, "test")
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 
+	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/projections/measures"
 )
 
@@ -60,6 +61,20 @@ type MeasureFlag struct {
 	Rates     [2]float64 `json:"rates"`
 	MessageEN string     `json:"message_en"`
 	MessageZH string     `json:"message_zh"`
+}
+
+func (s *Server) measureRoutes() []route {
+	return []route{
+		{op: "getMeasures", method: "GET", path: "/v1/measures", roles: []identity.Role{identity.RoleSupervisor, identity.RoleAuditor, identity.RoleAdmin}, summary: "resolution, on-time, satisfaction and coverage measures", h: s.getMeasures,
+			doc: opDoc{tag: "measures", ok: 200, resp: "Measures", query: true, params: []param{
+				qp("by", "string", "group by", "community", "grid", "worker"),
+				qp("community", "string", "community"), qp("grid", "string", "grid"), qp("worker", "string", "worker"),
+				qp("from", "string", "first month, YYYY-MM"), qp("to", "string", "last month, YYYY-MM"),
+			}}},
+		{op: "getMeasureFlags", method: "GET", path: "/v1/measures/flags", roles: []identity.Role{identity.RoleSupervisor, identity.RoleAuditor, identity.RoleAdmin},
+			summary: "communities below 80% resolution two months running", h: s.getMeasureFlags,
+			doc: opDoc{tag: "measures", ok: 200, resp: "MeasureFlags", query: true}},
+	}
 }
 
 var monthRE = regexp.MustCompile(`^\d{4}-(0[1-9]|1[0-2])$`)
@@ -134,7 +149,7 @@ func (s *Server) getMeasureFlags(w nethttp.ResponseWriter, r *nethttp.Request) e
 	p := principalFrom(r.Context())
 	out := MeasureFlags{Flags: []MeasureFlag{}}
 	for _, f := range flags {
-		if p.Role == RoleSupervisor && !slices.Contains(p.Communities, f.Community) {
+		if p.Role == identity.RoleSupervisor && !slices.Contains(p.Communities, f.Community) {
 			continue
 		}
 		out.Flags = append(out.Flags, MeasureFlag{Community: f.Community, Months: f.Months, Rates: f.Rates, MessageEN: f.MessageEN, MessageZH: f.MessageZH})

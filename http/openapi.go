@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/identity"
 )
 
 // schemaTypes names the Go types whose JSON shape the document describes.
@@ -30,7 +31,7 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 	responses = map[string]reflect.Type{
 		"Problem":       reflect.TypeOf(Problem{}),
 		"CommandResult": reflect.TypeOf(CommandResult{}),
-		"Principal":     reflect.TypeOf(Principal{}),
+		"Principal":     reflect.TypeOf(identity.Principal{}),
 		"TokenCreated":  reflect.TypeOf(TokenCreated{}),
 		"Health":        reflect.TypeOf(Health{}),
 		"Event":         reflect.TypeOf(streamEvent{}),
@@ -56,9 +57,9 @@ type Health struct {
 
 // TokenCreated is the body of a created token: the token is shown once.
 type TokenCreated struct {
-	Token     string    `json:"token"`
-	Principal Principal `json:"principal"`
-	Note      string    `json:"note"`
+	Token     string             `json:"token"`
+	Principal identity.Principal `json:"principal"`
+	Note      string             `json:"note"`
 }
 
 // schemaOf renders t as a JSON Schema (2020-12, as OpenAPI 3.1 uses).

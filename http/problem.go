@@ -13,6 +13,7 @@ import (
 
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/projections/alerts"
 	"github.com/doorstep/doorstep/projections/audit"
@@ -20,8 +21,10 @@ import (
 	"github.com/doorstep/doorstep/projections/profile"
 )
 
-// Error kinds of the HTTP layer itself. An *Error carries one of them, or a
-// domain or eventstore kind; statusOf maps every kind to a status.
+// Error kinds of the HTTP layer itself. Every refusal the API reports is a
+// *domain.Error (one type, whatever the layer): its kind is one of these,
+// a domain kind, or another package's (identity, eventstore, the read
+// models); statusTable maps every kind to a status.
 var (
 	ErrBadRequest         = errors.New("bad request")
 	ErrUnauthenticated    = errors.New("unauthenticated")
@@ -36,30 +39,10 @@ var (
 	ErrInFlight           = errors.New("request in flight")
 )
 
-// Error is a failure the HTTP layer reports to the client: a kind (which
-// decides the status), a stable machine code, the offending field and a
-// message in English and Simplified Chinese.
-type Error struct {
-	Kind      error
-	Code      string
-	Field     string
-	Message   string
-	MessageZH string
-	Err       error
-}
-
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
-
-// Unwrap exposes the kind and the cause.
-func (e *Error) Unwrap() []error {
-	if e.Err != nil {
-		return []error{e.Kind, e.Err}
-	}
-	return []error{e.Kind}
-}
-
-func newErr(kind error, code, field, en, zh string) *Error {
-	return &Error{Kind: kind, Code: code, Field: field, Message: en, MessageZH: zh}
+// newErr returns a refusal of kind with a stable machine code, the
+// offending field and a message in English and Simplified Chinese.
+func newErr(kind error, code, field, en, zh string) *domain.Error {
+	return &domain.Error{Kind: kind, Code: code, Field: field, Message: en, MessageZH: zh}
 }
 
 // statusRule is one row of the error table.
@@ -82,6 +65,7 @@ func statusTable() []statusRule {
 		{ErrUnsupportedMedia, nethttp.StatusUnsupportedMediaType, "Unsupported media type"},
 		{ErrMethodNotAllowed, nethttp.StatusMethodNotAllowed, "Method not allowed"},
 		{ErrBadRequest, nethttp.StatusBadRequest, "Bad request"},
+		{identity.ErrInvalidPrincipal, nethttp.StatusBadRequest, "Bad request"},
 		{eventstore.ErrInvalidStream, nethttp.StatusBadRequest, "Invalid id"},
 		{domain.ErrInvalid, nethttp.StatusBadRequest, "Invalid input"},
 		{eventstore.ErrInvalidPosition, nethttp.StatusBadRequest, "Invalid position"},
@@ -131,12 +115,9 @@ type Problem struct {
 func problemFor(log *slog.Logger, r *nethttp.Request, err error) Problem {
 	lang := preferredLanguage(r.Header.Get("Accept-Language"))
 	p := Problem{Instance: domain.Clip(r.URL.Path, maxEchoPathBytes)}
-	var he *Error
 	var de *domain.Error
 	var ce *eventstore.ConflictError
 	switch {
-	case errors.As(err, &he):
-		p.Code, p.Field, p.MessageEN, p.MessageZH = he.Code, he.Field, he.Message, he.MessageZH
 	case errors.As(err, &de):
 		p.Code, p.Field, p.MessageEN, p.MessageZH = de.Code, de.Field, de.Message, de.MessageZH
 	case errors.Is(err, eventstore.ErrInvalidStream):

@@ -2,17 +2,20 @@ package http
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/identity"
 )
 
 func TestQueriesReadYourWritesAndPrivacy(t *testing.T) {
 	e := newEnv(t, nil)
-	w := e.token(Principal{Name: "李四", Role: RoleWorker, Grids: []string{"G1"}, Sensitive: true})
-	plain := e.token(Principal{Name: "审计", Role: RoleAuditor})
+	w := e.token(identity.Principal{Name: "李四", Role: identity.RoleWorker, Grids: []string{"G1"}, Sensitive: true})
+	plain := e.token(identity.Principal{Name: "审计", Role: identity.RoleAuditor})
 	if r := e.do("POST", "/v1/households", w, registerBody("h1", "C1", "G1")); r.status != 201 {
 		t.Fatalf("register: %d %s", r.status, r.body)
 	}
@@ -71,7 +74,7 @@ func TestQueriesReadYourWritesAndPrivacy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sup := e.token(Principal{Name: "督导", Role: RoleSupervisor, Communities: []string{"C1"}})
+	sup := e.token(identity.Principal{Name: "督导", Role: identity.RoleSupervisor, Communities: []string{"C1"}})
 	r = e.do("GET", "/v1/households/h1/as-of?at=2000-01-01T00:00:00Z&wait_for="+rr.LastPosition.String(), sup, nil)
 	if r.status != 404 || r.problem(t).Code != "not_registered_then" {
 		t.Fatalf("as of 2000: %d %s", r.status, r.body)
@@ -89,7 +92,7 @@ func TestQueriesReadYourWritesAndPrivacy(t *testing.T) {
 
 func TestCommandInputLimits(t *testing.T) {
 	e := newEnv(t, nil)
-	w := e.token(Principal{Name: "李四", Role: RoleWorker, Grids: []string{"G1"}})
+	w := e.token(identity.Principal{Name: "李四", Role: identity.RoleWorker, Grids: []string{"G1"}})
 	big := RegisterHouseholdRequest{HouseholdID: "h1", Address: strings.Repeat("很长的地址", 1000), Community: "C1", Grid: "G1", ResponsibleWorker: "李四", Class: "key", Risk: "red"}
 	if r := e.do("POST", "/v1/households", w, big); r.status != 413 || r.problem(t).Code != "body_too_large" {
 		t.Fatalf("big body: %d %s", r.status, r.body)
@@ -119,9 +122,9 @@ func TestCommandInputLimits(t *testing.T) {
 // when, never the values; workers may not list them.
 func TestSensitiveReadsForAuditors(t *testing.T) {
 	e := newEnv(t, nil)
-	w := e.token(Principal{Name: "李四", Role: RoleWorker, Grids: []string{"G1"}, Sensitive: true})
-	sup := e.token(Principal{Name: "王书记", Role: RoleSupervisor, Communities: []string{"C1"}, Sensitive: true})
-	aud := e.token(Principal{Name: "督查", Role: RoleAuditor})
+	w := e.token(identity.Principal{Name: "李四", Role: identity.RoleWorker, Grids: []string{"G1"}, Sensitive: true})
+	sup := e.token(identity.Principal{Name: "王书记", Role: identity.RoleSupervisor, Communities: []string{"C1"}, Sensitive: true})
+	aud := e.token(identity.Principal{Name: "督查", Role: identity.RoleAuditor})
 	for _, req := range []struct {
 		path string
 		body any
@@ -169,5 +172,60 @@ func TestSensitiveReadsForAuditors(t *testing.T) {
 	}
 	if r := e.do("GET", "/v1/households/nope/sensitive-reads", aud, nil); r.status != 404 {
 		t.Fatalf("an unknown household: %d %s", r.status, r.body)
+	}
+}
+
+// TestHouseholdProfileProvisionalDue: GET /v1/households/{id} marks a
+// problem's and a referral's due computed without the 2027 calendar as
+// provisional, with the bilingual note, and the household's audit trail
+// (CSV) says so too. Events are built with the domain on 2026-12-30.
+func TestHouseholdProfileProvisionalDue(t *testing.T) {
+	e := newEnv(t, nil)
+	cal := e.app.Calendar()
+	pol := e.app.Policies().Current()
+	t0 := time.Date(2026, 12, 30, 10, 0, 0, 0, cal.Location())
+	meta := func(at time.Time) domain.Meta {
+		return domain.Meta{Actor: "王书记", Role: domain.RoleSupervisor, At: at, CommandID: at.String()}
+	}
+	must := func(evs []domain.Event, err error) []domain.Event {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return evs
+	}
+	h := domain.NewHousehold("h1")
+	appendDomain(t, e.store, "household-h1", must(h.Register(meta(t0.Add(-48*time.Hour)), pol, domain.RegisterHousehold{Address: "和平路1号",
+		Community: "C1", Grid: "G1", ResponsibleWorker: "李四", Class: domain.ClassKey, Risk: domain.RiskYellow}))...)
+	p := domain.NewProblem("p1")
+	reported := must(p.Report(meta(t0.Add(-time.Hour)), pol, domain.ReportProblem{Number: "WT2026000001", HouseholdID: "h1", Description: "屋顶漏水",
+		Category: domain.ProblemLivingSecurity, HandlingClass: domain.HandlingCoordinated, Colour: domain.ColourYellow, Urgency: domain.UrgencyOrdinary}))
+	p.Apply(reported[0])
+	assigned := must(p.Assign(meta(t0), cal, domain.AssignProblem{To: "社工", Reason: "需要社区协调", TimeLimit: domain.WorkingDays(3)}))
+	appendDomain(t, e.store, "problem-p1", append(reported, assigned...)...)
+	r := domain.NewReferral("r1")
+	requested := must(r.Request(meta(t0), pol, domain.RequestReferral{ProblemID: "p1", HouseholdID: "h1", Level: domain.LevelCommunity, To: "住建局", Request: "维修"}))
+	r.Apply(requested[0])
+	accepted := must(r.Accept(meta(t0.Add(time.Hour)), cal, "张科长", domain.WorkingDays(3), ""))
+	res := appendDomain(t, e.store, "referral-r1", append(requested, accepted...)...)
+
+	got := e.do("GET", "/v1/households/h1?wait_for="+res.LastPosition.String(), e.admin, nil)
+	var hp HouseholdProfile
+	got.decode(t, &hp)
+	const en, zh = "provisional: the 2027 holiday calendar is not yet loaded", "暂定：2027年节假日安排尚未导入"
+	want := Provisional{Provisional: true, ProvisionalYears: []int{2027}, CalendarVersion: cal.Version(), ProvisionalNote: en, ProvisionalNoteZ: zh}
+	if got.status != 200 || len(hp.Problems) != 1 || len(hp.ReferralsOpen) != 1 {
+		t.Fatalf("profile: %d %s", got.status, got.body)
+	}
+	due := time.Date(2027, 1, 4, 23, 59, 59, 999999999, cal.Location())
+	if pr := hp.Problems[0]; pr.Due == nil || !pr.Due.Equal(due) || !reflect.DeepEqual(pr.Provisional, want) {
+		t.Errorf("problem row: %s", got.body)
+	}
+	if rf := hp.ReferralsOpen[0]; rf.Due == nil || !rf.Due.Equal(due) || !reflect.DeepEqual(rf.Provisional, want) {
+		t.Errorf("referral row: %s", got.body)
+	}
+	trail := e.do("GET", "/v1/households/h1/audit?format=csv", e.admin, nil)
+	if trail.status != 200 || !strings.Contains(string(trail.body), "due:  → 2027-01-04T15:59:59Z ("+en+" / "+zh+")") {
+		t.Errorf("audit CSV: %d %s", trail.status, trail.body)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/identity"
 )
 
 // scope is what authorisation needs to know about a household, problem or
@@ -233,10 +234,7 @@ func (r *scopeResolver) ofEvent(ctx context.Context, ev *eventstore.Event) (comm
 	return sc.community, sc.grid, err
 }
 
-// mayRead reports whether p may read a subject with scope sc.
-func (p *Principal) mayRead(sc scope) bool {
-	if p.Role == RoleDepartment {
-		return sc.to != "" && sc.to == p.Department
-	}
-	return p.covers(sc.community, sc.grid)
+// subject is what identity needs of sc to decide access.
+func (sc scope) subject() identity.Subject {
+	return identity.Subject{Community: sc.community, Grid: sc.grid, Receiver: sc.to}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/internal/syncbuf"
 )
 
@@ -22,7 +23,7 @@ import (
 func TestScopeCacheKeepsOnlyExistingStreams(t *testing.T) {
 	e := newEnv(t, nil)
 	seed(t, e)
-	sup := e.token(Principal{Name: "督导", Role: RoleSupervisor, Communities: []string{"C1"}})
+	sup := e.token(identity.Principal{Name: "督导", Role: identity.RoleSupervisor, Communities: []string{"C1"}})
 	size := func() int {
 		e.srv.scopes.mu.Lock()
 		defer e.srv.scopes.mu.Unlock()

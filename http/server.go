@@ -16,23 +16,41 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/accesslog"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/internal/clock"
 )
 
+// TokenStore authenticates bearer tokens and issues new ones
+// (identity.Tokens). Implementations must be safe for concurrent use.
+type TokenStore interface {
+	// Authenticate returns the principal of token; an error refuses the
+	// token (identity.ErrUnknownToken, or the cause of a failed lookup).
+	Authenticate(ctx context.Context, token string) (identity.Principal, error)
+	// Create issues a token for p, created by by, and returns it once.
+	Create(ctx context.Context, p identity.Principal, by string) (string, error)
+}
+
 // AccessRecorder records that a principal read sensitive fields of a
-// household (PIPL: every read of them is itself recorded). Implementations
-// must be safe for concurrent use.
+// household (PIPL: every read of them is itself recorded), returning only
+// once the record is durable (package accesslog). Implementations must be
+// safe for concurrent use.
 type AccessRecorder interface {
-	RecordAccess(ctx context.Context, who Principal, householdID, what string) error
+	RecordAccess(ctx context.Context, who identity.Principal, householdID, what string) error
+}
+
+// AccessReader lists the recorded reads of a household's sensitive fields,
+// newest first, for auditors (package accesslog).
+type AccessReader interface {
+	SensitiveReads(ctx context.Context, householdID string, limit, offset int) ([]accesslog.Record, error)
 }
 
 // Deps are the server's collaborators. Store and Tokens are required.
 type Deps struct {
 	Store  eventstore.Store
-	Tokens *Tokens
+	Tokens TokenStore
 	// Log receives structured logs; it never receives request bodies,
 	// tokens, query strings or sensitive fields. Default: discard.
 	Log *slog.Logger
@@ -43,8 +61,9 @@ type Deps struct {
 	Opener domain.Opener
 	// Access records reads of sensitive fields; required when Opener is set.
 	Access AccessRecorder
-	// Commands runs domain commands; without it the command routes answer 503.
-	Commands *app.Service
+	// Commands runs domain commands (app.Service provides them); without it
+	// (a nil interface) the command routes answer 503.
+	Commands CommandService
 	// Read holds the read models of the query routes.
 	Read ReadModels
 	// Deadlines lists running deadlines (GET /v1/deadlines?provisional=true).
@@ -163,7 +182,7 @@ type route struct {
 	op      string // operationId
 	method  string
 	path    string
-	roles   []Role // allowed roles; nil means public (no token)
+	roles   []identity.Role // allowed roles; nil means public (no token)
 	summary string
 	h       handlerFunc
 	doc     opDoc
@@ -223,23 +242,6 @@ func (s *Server) wrap(rt route) nethttp.Handler {
 	})
 }
 
-func (s *Server) authenticate(r *nethttp.Request) (*Principal, error) {
-	h := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(h, " ")
-	if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return nil, newErr(ErrUnauthenticated, "token_required", "Authorization",
-			"this route needs a bearer token: send the header \"Authorization: Bearer <token>\"",
-			"此路由需要令牌：请发送请求头 “Authorization: Bearer <令牌>”")
-	}
-	p, found := s.d.Tokens.Authenticate(strings.TrimSpace(token))
-	if !found {
-		return nil, newErr(ErrUnauthenticated, "token_invalid", "Authorization",
-			"the bearer token is not valid; ask an administrator for a new one",
-			"令牌无效；请向管理员申请新令牌")
-	}
-	return &p, nil
-}
-
 // checkPathIDs checks the ids in a request's path ({id}, {member_id})
 // against the one id rule (domain.CheckID), naming each after what it
 // identifies: household_id for /v1/households/{id}, and so on.
@@ -275,7 +277,7 @@ type statusWriter struct {
 	nethttp.ResponseWriter
 	status    int
 	bytes     int64
-	principal *Principal
+	principal *identity.Principal
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -469,7 +471,7 @@ func jsonKind(goType string) string {
 }
 
 // fieldError lets a custom UnmarshalJSON name the field it rejects.
-type fieldError struct{ err *Error }
+type fieldError struct{ err *domain.Error }
 
 func (e *fieldError) Error() string { return e.err.Error() }
 

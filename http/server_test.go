@@ -11,8 +11,6 @@ import (
 	"net"
 	nethttp "net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/internal/clock"
 )
 
@@ -102,56 +101,6 @@ func TestErrorTable(t *testing.T) {
 	}
 }
 
-func TestTokensStoredHashed(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, TokensFile)
-	toks, err := OpenTokens(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	admin, created, err := toks.EnsureAdmin(ctx)
-	if err != nil || !created || !strings.HasPrefix(admin, "ds_") {
-		t.Fatalf("EnsureAdmin: %q %v %v", admin, created, err)
-	}
-	if again, created, _ := toks.EnsureAdmin(ctx); created || again != "" {
-		t.Fatalf("second EnsureAdmin created another token")
-	}
-	w, err := toks.Create(ctx, Principal{Name: "李四", Role: RoleWorker, Grids: []string{"G1"}}, "admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := toks.Create(ctx, Principal{Name: "x", Role: RoleWorker}, "admin"); err == nil {
-		t.Fatal("a worker token without grids was accepted")
-	}
-	raw, _ := os.ReadFile(path)
-	if strings.Contains(string(raw), admin) || strings.Contains(string(raw), w) {
-		t.Fatal("the tokens file contains a token in clear")
-	}
-	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
-		t.Errorf("tokens file mode %v", fi.Mode().Perm())
-	}
-	reopened, err := OpenTokens(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p, ok := reopened.Authenticate(w); !ok || p.Name != "李四" || p.Role != RoleWorker {
-		t.Fatalf("reopened tokens: %+v %v", p, ok)
-	}
-	if _, ok := reopened.Authenticate(w + "x"); ok {
-		t.Fatal("a wrong token authenticated")
-	}
-	if _, err := reopened.Create(ctx, Principal{Name: "王书记", Role: RoleSupervisor, Communities: []string{"C1", "C2"}}, "admin"); err != nil {
-		t.Fatal(err)
-	}
-	if got := reopened.Supervisor("C2"); got != "王书记" {
-		t.Errorf("supervisor of C2 = %q", got)
-	}
-	if got := reopened.Supervisor("C3"); got != "" {
-		t.Errorf("supervisor of C3 = %q, want none", got)
-	}
-}
-
 func TestAuthAndStrictInput(t *testing.T) {
 	e := newEnv(t, nil)
 	if r := e.do("GET", "/v1/whoami", "", nil); r.status != 401 || r.problem(t).Code != "token_required" || r.header.Get("WWW-Authenticate") == "" {
@@ -160,8 +109,8 @@ func TestAuthAndStrictInput(t *testing.T) {
 	if r := e.do("GET", "/v1/whoami", "ds_nope", nil); r.status != 401 || r.problem(t).Code != "token_invalid" {
 		t.Fatalf("bad token: %d %s", r.status, r.body)
 	}
-	worker := e.token(Principal{Name: "w", Role: RoleWorker, Grids: []string{"G1"}})
-	if r := e.do("POST", "/v1/tokens", worker, TokenRequest{Name: "x", Role: RoleAdmin}); r.status != 403 || r.problem(t).Code != "role_forbidden" {
+	worker := e.token(identity.Principal{Name: "w", Role: identity.RoleWorker, Grids: []string{"G1"}})
+	if r := e.do("POST", "/v1/tokens", worker, TokenRequest{Name: "x", Role: identity.RoleAdmin}); r.status != 403 || r.problem(t).Code != "role_forbidden" {
 		t.Fatalf("worker creating a token: %d %s", r.status, r.body)
 	}
 	cases := []struct {
@@ -189,13 +138,13 @@ func TestAuthAndStrictInput(t *testing.T) {
 			t.Errorf("%.60s: code %s field %q, want %s %q", c.body, p.Code, p.Field, c.code, c.field)
 		}
 	}
-	if before := e.tokens.Len(); before != 2 {
+	if before := e.tokens.Len(context.Background()); before != 2 {
 		t.Fatalf("rejected requests wrote tokens: %d", before)
 	}
-	r := e.do("POST", "/v1/tokens", e.admin, TokenRequest{Name: "audit", Role: RoleAuditor})
+	r := e.do("POST", "/v1/tokens", e.admin, TokenRequest{Name: "audit", Role: identity.RoleAuditor})
 	var created struct {
 		Token     string
-		Principal Principal
+		Principal identity.Principal
 	}
 	r.decode(t, &created)
 	if r.status != 201 || created.Principal.Sensitive {
@@ -304,7 +253,7 @@ func TestEventStreamScopesFiltersRedactsAndResumes(t *testing.T) {
 	appendDomain(t, e.store, "household-h1", domain.HouseholdMemberAdded{MemberID: "m1", MemberDetails: domain.MemberDetails{Name: "张奶奶", Relation: "本人", Phone: phone}, At: now, By: "t"})
 	appendDomain(t, e.store, "problem-p1", domain.ProblemReported{ProblemID: "p1", HouseholdID: "h2", Number: "WT2026000001", Description: "d", At: now, By: "t"})
 
-	integ := e.token(Principal{Name: "city-dashboard", Role: RoleIntegrator})
+	integ := e.token(identity.Principal{Name: "city-dashboard", Role: identity.RoleIntegrator})
 	rd, res := e.openStream(t, ctx, integ, "?after=0", "")
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/event-stream" {
 		t.Fatalf("stream: %d %v", res.StatusCode, res.Header)
@@ -340,7 +289,7 @@ func TestEventStreamScopesFiltersRedactsAndResumes(t *testing.T) {
 	}
 
 	// A supervisor of C1 with the grant sees only C1, sensitive fields decrypted, and the read recorded.
-	sup := e.token(Principal{Name: "督导", Role: RoleSupervisor, Communities: []string{"C1"}, Sensitive: true})
+	sup := e.token(identity.Principal{Name: "督导", Role: identity.RoleSupervisor, Communities: []string{"C1"}, Sensitive: true})
 	rd3, _ := e.openStream(t, ctx, sup, "?category=household", "")
 	if ev := rd3.next(t); !strings.Contains(ev.data, `"household-h1"`) {
 		t.Fatalf("supervisor first event: %s", ev.data)
@@ -353,7 +302,7 @@ func TestEventStreamScopesFiltersRedactsAndResumes(t *testing.T) {
 	}
 
 	// Workers and departments may not follow the log; bad parameters are 400.
-	worker := e.token(Principal{Name: "w", Role: RoleWorker, Grids: []string{"G1"}})
+	worker := e.token(identity.Principal{Name: "w", Role: identity.RoleWorker, Grids: []string{"G1"}})
 	if r := e.do("GET", "/v1/events", worker, nil); r.status != 403 {
 		t.Fatalf("worker on the event stream: %d", r.status)
 	}

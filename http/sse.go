@@ -12,6 +12,7 @@ import (
 
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/identity"
 )
 
 // streamEvent is one event as the event stream and the log API show it.
@@ -43,7 +44,7 @@ type streamMetadata struct {
 // the sensitive grant they become {"sealed": true}; with the grant and an
 // Opener they are decrypted to {"value": "..."} (or {"erased": true}) and
 // the read is recorded before the event is returned.
-func (s *Server) present(ctx context.Context, p *Principal, ev *eventstore.Event) (streamEvent, error) {
+func (s *Server) present(ctx context.Context, p *identity.Principal, ev *eventstore.Event) (streamEvent, error) {
 	out := streamEvent{ID: ev.ID.String(), Stream: ev.Stream, Version: ev.Version, Position: ev.Position.String(),
 		Type: ev.Type, SchemaVersion: ev.SchemaVersion, Data: ev.Data, RecordedAt: ev.RecordedAt,
 		Metadata: streamMetadata{OccurredAt: ev.Metadata.OccurredAt, Actor: ev.Metadata.Actor, Role: ev.Metadata.Role,
@@ -61,7 +62,7 @@ func (s *Server) present(ctx context.Context, p *Principal, ev *eventstore.Event
 		return out, err
 	}
 	if opened > 0 {
-		if err := s.d.Access.RecordAccess(ctx, *p, householdID, fmt.Sprintf("%d sensitive field(s) of event %s (%s)", opened, ev.ID, ev.Type)); err != nil {
+		if err := s.recordAccess(ctx, p, householdID, fmt.Sprintf("%d sensitive field(s) of event %s (%s)", opened, ev.ID, ev.Type)); err != nil {
 			return out, err
 		}
 	}
@@ -71,7 +72,7 @@ func (s *Server) present(ctx context.Context, p *Principal, ev *eventstore.Event
 
 // redact rewrites the sealed values in data for p, returning how many were
 // decrypted.
-func (s *Server) redact(p *Principal, householdID string, data json.RawMessage) (json.RawMessage, int, error) {
+func (s *Server) redact(p *identity.Principal, householdID string, data json.RawMessage) (json.RawMessage, int, error) {
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -212,7 +213,7 @@ func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) erro
 			}
 			// Resolve the event's community only when a filter or the
 			// caller's scope needs it.
-			if len(communities) > 0 || p.Role == RoleSupervisor || p.Role == RoleIntegrator && len(p.Communities) > 0 {
+			if len(communities) > 0 || p.Role == identity.RoleSupervisor || p.Role == identity.RoleIntegrator && len(p.Communities) > 0 {
 				com, grid, err := s.scopes.ofEvent(ctx, &ev)
 				if err != nil {
 					return nil
@@ -220,7 +221,7 @@ func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) erro
 				if len(communities) > 0 && !slices.Contains(communities, com) {
 					continue
 				}
-				if !p.covers(com, grid) {
+				if !p.Covers(com, grid) {
 					continue
 				}
 			}

@@ -12,6 +12,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/doorstep/doorstep/accesslog"
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/cluster"
 	"github.com/doorstep/doorstep/deadline"
@@ -19,6 +23,7 @@ import (
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/eventstore/postgres"
 	dhttp "github.com/doorstep/doorstep/http"
+	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/keystore"
 	"github.com/doorstep/doorstep/projections"
@@ -27,8 +32,6 @@ import (
 	"github.com/doorstep/doorstep/projections/measures"
 	"github.com/doorstep/doorstep/projections/profile"
 	"github.com/doorstep/doorstep/projections/readmodels"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // runtime is everything a process opens in its data directory: the
@@ -37,7 +40,7 @@ import (
 type runtime struct {
 	dir    string
 	store  eventstore.Store
-	tokens *dhttp.Tokens
+	tokens *identity.Tokens
 	vault  *keystore.Vault
 	access dhttp.AccessRecorder // the record of sensitive reads: a file in dir, or a table on PostgreSQL
 	app    *app.Service
@@ -70,8 +73,16 @@ func (rt *runtime) supervisor(s deadline.Subject) string {
 	if name != "" {
 		return name
 	}
-	return rt.tokens.Supervisor(s.Community)
+	// The watcher's callback carries no context (the supervisor is to come
+	// from the log, decision 0064); bound the token set's reload here.
+	ctx, cancel := context.WithTimeout(context.Background(), supervisorLookupTimeout)
+	defer cancel()
+	return rt.tokens.Supervisor(ctx, s.Community)
 }
+
+// supervisorLookupTimeout bounds the token set's reload (PostgreSQL) when
+// an alert looks up a community's supervisor.
+const supervisorLookupTimeout = 5 * time.Second
 
 // storeConfig says which event store to open: the embedded one in the data
 // directory (URL empty) or PostgreSQL (URL postgres://…, tables in Schema).
@@ -121,10 +132,10 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 	rt.closer = append(rt.closer, s.Close)
 	fail := func(err error) (*runtime, error) { rt.Close(); return nil, err }
 	if embedded {
-		rt.tokens, err = dhttp.OpenTokens(filepath.Join(dir, dhttp.TokensFile))
+		rt.tokens, err = identity.OpenTokens(filepath.Join(dir, identity.TokensFile))
 	} else {
 		// Nodes behind one load balancer accept the same tokens.
-		rt.tokens, err = dhttp.OpenPostgresTokens(ctx, st.URL, schema)
+		rt.tokens, err = identity.OpenPostgresTokens(ctx, st.URL, schema)
 	}
 	if err != nil {
 		return fail(err)
@@ -148,7 +159,7 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 	}
 	rt.vault = keystore.New(keys, vaultCfg)
 	if embedded {
-		al, err := dhttp.OpenAccessLog(filepath.Join(dir, dhttp.AccessFile), nil)
+		al, err := accesslog.OpenFile(filepath.Join(dir, accesslog.FileName), nil)
 		if err != nil {
 			return fail(err)
 		}
@@ -158,7 +169,7 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 		// Nodes may be replaced with their disks: the record of
 		// sensitive reads lives with the data, in one place for auditors,
 		// written through the store's connections.
-		al, err := dhttp.NewPostgresAccessLog(ctx, s.(*postgres.Store).Pool(), schema, nil)
+		al, err := accesslog.NewPostgres(ctx, s.(*postgres.Store).Pool(), schema, nil)
 		if err != nil {
 			return fail(err)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/eventstore/postgres"
 	"github.com/doorstep/doorstep/eventstore/sqlite"
@@ -61,7 +62,7 @@ func runSelfcheck(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	defer s.Close()
 
 	stream := "selfcheck-" + eventstore.NewID().String()
-	md := eventstore.Metadata{OccurredAt: clock.Now(), Actor: "doorstep-selfcheck", Role: "admin"}
+	md := eventstore.Metadata{OccurredAt: clock.Now(), Actor: "doorstep-selfcheck", Role: domain.RoleAdmin}
 	var evs []eventstore.EventData
 	for i, typ := range []string{"selfcheck.started", "selfcheck.visited", "selfcheck.finished"} {
 		b, _ := json.Marshal(map[string]any{"step": i + 1, "note": "自检 self-check"})

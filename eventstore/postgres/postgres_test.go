@@ -99,7 +99,15 @@ func (f *fixture) Tamper(t *testing.T, stream string, version uint64) {
 	}
 }
 
-func TestConformance(t *testing.T) { storetest.Run(t, newFixture) }
+// features: The PostgreSQL store offers every feature the conformance suite checks.
+var features = storetest.Features{
+	Append: true, ReadStream: true, ReadAll: true, ExpectedVersion: true,
+	IdempotentRetry: true, DurableIdempotency: true, UniqueEventIDs: true,
+	Head: true, Subscribe: true, SubscribeFilters: true,
+	HashChain: true, Tamper: true,
+}
+
+func TestConformance(t *testing.T) { storetest.Run(t, features, newFixture) }
 
 func TestConfigErrors(t *testing.T) {
 	ctx := context.Background()

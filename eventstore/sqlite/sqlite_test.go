@@ -58,7 +58,15 @@ func (f *fixture) Tamper(t *testing.T, stream string, version uint64) {
 	}
 }
 
-func TestConformance(t *testing.T) { storetest.Run(t, newFixture) }
+// features: The SQLite store offers every feature the conformance suite checks.
+var features = storetest.Features{
+	Append: true, ReadStream: true, ReadAll: true, ExpectedVersion: true,
+	IdempotentRetry: true, DurableIdempotency: true, UniqueEventIDs: true,
+	Head: true, Subscribe: true, SubscribeFilters: true,
+	HashChain: true, Tamper: true,
+}
+
+func TestConformance(t *testing.T) { storetest.Run(t, features, newFixture) }
 
 func TestConfigErrors(t *testing.T) {
 	if _, err := sqlite.Open(context.Background(), sqlite.Config{}); err == nil {

@@ -1,9 +1,65 @@
 // Package storetest is the conformance suite every eventstore.Store backend
-// runs with one call:
+// runs with one call, declaring what it offers:
 //
-//	func TestConformance(t *testing.T) { storetest.Run(t, newFixture) }
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, storetest.Features{Append: true, ReadStream: true, …}, newFixture)
+//	}
 //
 // The suite talks to the real backend; nothing is mocked.
+//
+// # Features
+//
+// As in Watermill's pub/sub test suite, a backend declares in a Features
+// value which of the behaviours the suite checks it offers. The core contract
+// is not optional: Append (atomic, validated batches, ErrClosed after
+// Close), ReadStream (and StreamVersion), ReadAll (the global log in position
+// order, paged) and ExpectedVersion (typed conflicts carrying the actual
+// version, exactly one winner among racing writers). The first case,
+// DeclaredFeatures, fails when a backend does not declare all four, or
+// declares an optional feature without the one it builds on.
+//
+// The optional features, each a behaviour of the Store contract that a
+// backend might not offer natively (an EventStoreDB backend, issue 18, is
+// the one in view):
+//
+//   - IdempotentRetry: a retry of a stored batch returns the original result
+//     whatever the expected version; a batch mixing a stored id with new
+//     events is ErrDuplicateEvent.
+//   - DurableIdempotency: the same, after the store is closed and reopened,
+//     not only within a cache window (EventStoreDB de-duplicates event ids
+//     only within one). Builds on IdempotentRetry.
+//   - UniqueEventIDs: an event id is stored once in the whole log; using it
+//     in another stream is ErrDuplicateEvent (EventStoreDB scopes ids to a
+//     stream). BatchAtomicity and FailuresAmongConcurrentAppends use such a
+//     collision to make a batch fail after its first rows.
+//   - Head: Head returns the position of the last readable event.
+//   - Subscribe: catch-up then live subscriptions, each event exactly once,
+//     in order, from the start or from a position.
+//   - SubscribeFilters: category and type filters on subscriptions. Builds
+//     on Subscribe.
+//   - HashChain: the store keeps each stream's hash chain, so VerifyStream
+//     and VerifyAll pass.
+//   - Tamper: the fixture can change stored data behind the store's back
+//     (a live EventStoreDB cannot: its events are immutable). Builds on
+//     HashChain.
+//
+// A case, or the part of a case, that needs a feature the backend declares
+// it does not offer is skipped with t.Skip("backend declares no <feature>"),
+// visible in go test -v output; it is the only skip in the suite. A part of
+// a case runs as a subtest (AppendAndRead/Head, for example), so the core
+// assertions around it still run. Every optional flag gates a case or a part
+// (features_test.go checks it), and there is no flag for what the suite does
+// not check: it never assumes dense positions, and the Store contract has no
+// reads as of a time, no transactions over several streams and no writers in
+// other processes. A flag is added together with the case that checks it.
+//
+// # Parallel cases
+//
+// Every case runs with t.Parallel() on a fixture of its own from NewFixture,
+// so the cases that read the whole log from the start (ReadAll, Head,
+// subscriptions from the zero position, VerifyAll) see only their own
+// events. go test runs at most -parallel cases at once (GOMAXPROCS by
+// default).
 package storetest
 
 import (
@@ -12,6 +68,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +80,9 @@ import (
 )
 
 // Fixture is one isolated store for one test: its own file, schema or
-// database, cleaned up by the test.
+// database, cleaned up by the test. Its global log holds only the events
+// appended through it, and it works while other fixtures of the same
+// backend are used in parallel.
 type Fixture interface {
 	// Store returns the open store.
 	Store() eventstore.Store
@@ -32,40 +91,150 @@ type Fixture interface {
 	Reopen(t *testing.T) eventstore.Store
 	// Tamper changes the stored data of one event behind the store's back,
 	// as an attacker with database access would, leaving its hash as it was.
+	// Called only when the backend declares the Tamper feature.
 	Tamper(t *testing.T, stream string, version uint64)
 }
 
 // NewFixture creates a fresh fixture for t.
 type NewFixture func(t *testing.T) Fixture
 
-// Run runs the whole conformance suite.
-func Run(t *testing.T, newFixture NewFixture) {
-	tests := []struct {
-		name string
-		fn   func(*testing.T, Fixture)
-	}{
-		{"AppendAndRead", testAppendAndRead},
-		{"ExpectedVersion", testExpectedVersion},
-		{"RaceOnOneStream", testRaceOnOneStream},
-		{"IdempotentRetry", testIdempotentRetry},
-		{"IdempotentRetryAfterReopen", testIdempotentRetryAfterReopen},
-		{"DuplicateIDElsewhere", testDuplicateIDElsewhere},
-		{"BatchAtomicity", testBatchAtomicity},
-		{"FailuresAmongConcurrentAppends", testFailuresAmongConcurrent},
-		{"BadInputRejected", testBadInput},
-		{"ConcurrentWritersSubscriber", testConcurrentWritersSubscriber},
-		{"CatchUpToLive", testCatchUpToLive},
-		{"SubscribeFromMiddle", testSubscribeFromMiddle},
-		{"Filters", testFilters},
-		{"TamperDetected", testTamper},
-		{"ChineseAndLargeRoundTrip", testRoundTrip},
-		{"ReadAllPaging", testReadAllPaging},
-		{"Closed", testClosed},
+// Features declares what a backend offers among the behaviours the suite
+// checks (see the package documentation). The core fields must all be true.
+type Features struct {
+	// The core contract; DeclaredFeatures fails unless all are true.
+	Append          bool
+	ReadStream      bool
+	ReadAll         bool
+	ExpectedVersion bool
+
+	// Optional.
+	IdempotentRetry    bool
+	DurableIdempotency bool // builds on IdempotentRetry
+	UniqueEventIDs     bool
+	Head               bool
+	Subscribe          bool
+	SubscribeFilters   bool // builds on Subscribe
+	HashChain          bool
+	Tamper             bool // builds on HashChain
+}
+
+// coreFeatures are the fields of Features no backend may leave out.
+var coreFeatures = []string{"Append", "ReadStream", "ReadAll", "ExpectedVersion"}
+
+// buildsOn maps an optional feature to the one it needs.
+var buildsOn = map[string]string{
+	"DurableIdempotency": "IdempotentRetry",
+	"SubscribeFilters":   "Subscribe",
+	"Tamper":             "HashChain",
+}
+
+// has reports whether f declares the feature named name, a field of
+// Features; it panics on any other name.
+func (f Features) has(name string) bool {
+	v := reflect.ValueOf(f).FieldByName(name)
+	if !v.IsValid() || v.Kind() != reflect.Bool {
+		panic("storetest: no feature " + name)
 	}
-	for _, tc := range tests {
+	return v.Bool()
+}
+
+// String lists the declared features, for the test log.
+func (f Features) String() string {
+	var on []string
+	v := reflect.ValueOf(f)
+	for i := 0; i < v.NumField(); i++ {
+		if v.Field(i).Bool() {
+			on = append(on, v.Type().Field(i).Name)
+		}
+	}
+	return strings.Join(on, " ")
+}
+
+// problems returns what is wrong with a declaration: a core feature left
+// out, or an optional one declared without the one it builds on.
+func (f Features) problems() []string {
+	var out []string
+	for _, name := range coreFeatures {
+		if !f.has(name) {
+			out = append(out, "backend declares no "+name+": it is part of the core contract, which is not optional")
+		}
+	}
+	for _, name := range []string{"DurableIdempotency", "SubscribeFilters", "Tamper"} {
+		if f.has(name) && !f.has(buildsOn[name]) {
+			out = append(out, "backend declares "+name+" but no "+buildsOn[name]+", which it builds on")
+		}
+	}
+	return out
+}
+
+// needs skips t, visibly, unless the backend declares the feature.
+func needs(t *testing.T, f Features, feature string) {
+	t.Helper()
+	if !f.has(feature) {
+		t.Skip("backend declares no " + feature)
+	}
+}
+
+// part runs the assertions of a case that need an optional feature as the
+// subtest name, skipped when the backend declares no such feature. A failed
+// part stops the case, as a failed assertion did before it was a part.
+func part(t *testing.T, f Features, feature, name string, fn func(t *testing.T)) {
+	t.Helper()
+	if !t.Run(name, func(t *testing.T) {
+		needs(t, f, feature)
+		fn(t)
+	}) {
+		t.FailNow()
+	}
+}
+
+// testCase is one case of the suite: it needs the optional features named
+// in needs (every core feature is assumed).
+type testCase struct {
+	name  string
+	needs []string
+	fn    func(*testing.T, Fixture, Features)
+}
+
+var cases = []testCase{
+	{"AppendAndRead", nil, testAppendAndRead},
+	{"ExpectedVersion", nil, testExpectedVersion},
+	{"RaceOnOneStream", nil, testRaceOnOneStream},
+	{"IdempotentRetry", []string{"IdempotentRetry"}, testIdempotentRetry},
+	{"IdempotentRetryAfterReopen", []string{"DurableIdempotency"}, testIdempotentRetryAfterReopen},
+	{"DuplicateIDElsewhere", []string{"UniqueEventIDs"}, testDuplicateIDElsewhere},
+	{"BatchAtomicity", []string{"UniqueEventIDs"}, testBatchAtomicity},
+	{"FailuresAmongConcurrentAppends", []string{"UniqueEventIDs"}, testFailuresAmongConcurrent},
+	{"BadInputRejected", nil, testBadInput},
+	{"ConcurrentWritersSubscriber", []string{"Subscribe"}, testConcurrentWritersSubscriber},
+	{"CatchUpToLive", []string{"Subscribe"}, testCatchUpToLive},
+	{"SubscribeFromMiddle", []string{"Subscribe"}, testSubscribeFromMiddle},
+	{"Filters", []string{"Subscribe", "SubscribeFilters"}, testFilters},
+	{"TamperDetected", []string{"HashChain", "Tamper"}, testTamper},
+	{"ChineseAndLargeRoundTrip", nil, testRoundTrip},
+	{"ReadAllPaging", nil, testReadAllPaging},
+	{"Closed", nil, testClosed},
+}
+
+// Run runs the whole conformance suite against the backend whose fixtures
+// newFixture makes, which declares features. Every case runs in parallel
+// with the others on a fixture of its own.
+func Run(t *testing.T, features Features, newFixture NewFixture) {
+	t.Run("DeclaredFeatures", func(t *testing.T) {
+		t.Parallel()
+		t.Logf("declared: %s", features)
+		for _, p := range features.problems() {
+			t.Error(p)
+		}
+	})
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for _, feature := range tc.needs {
+				needs(t, features, feature)
+			}
 			f := newFixture(t)
-			tc.fn(t, f)
+			tc.fn(t, f, features)
 		})
 	}
 }
@@ -127,7 +296,7 @@ func mustReadAll(t *testing.T, s eventstore.Store) []eventstore.Event {
 	}
 }
 
-func testAppendAndRead(t *testing.T, f Fixture) {
+func testAppendAndRead(t *testing.T, f Fixture, ft Features) {
 	s := f.Store()
 	ctx := ctxT(t)
 	st := Stream("household")
@@ -181,13 +350,17 @@ func testAppendAndRead(t *testing.T, f Fixture) {
 	if err != nil || len(empty) != 0 {
 		t.Fatalf("read of missing stream = %v, %v", empty, err)
 	}
-	head, err := s.Head(ctx)
-	if err != nil || head != r2.LastPosition {
-		t.Fatalf("Head = %v, %v; want %v", head, err, r2.LastPosition)
-	}
-	if err := eventstore.VerifyStream(ctx, s, st); err != nil {
-		t.Fatalf("verify: %v", err)
-	}
+	part(t, ft, "Head", "Head", func(t *testing.T) {
+		head, err := s.Head(ctx)
+		if err != nil || head != r2.LastPosition {
+			t.Fatalf("Head = %v, %v; want %v", head, err, r2.LastPosition)
+		}
+	})
+	part(t, ft, "HashChain", "VerifyStream", func(t *testing.T) {
+		if err := eventstore.VerifyStream(ctx, s, st); err != nil {
+			t.Fatalf("verify: %v", err)
+		}
+	})
 	all := mustReadAll(t, s)
 	if len(all) != 3 || all[0].Position != r1.FirstPosition || all[2].Position != r2.LastPosition {
 		t.Fatalf("ReadAll = %d events", len(all))
@@ -199,7 +372,7 @@ func testAppendAndRead(t *testing.T, f Fixture) {
 	}
 }
 
-func testExpectedVersion(t *testing.T, f Fixture) {
+func testExpectedVersion(t *testing.T, f Fixture, ft Features) {
 	s := f.Store()
 	ctx := ctxT(t)
 	st := Stream("problem")
@@ -230,7 +403,7 @@ func testExpectedVersion(t *testing.T, f Fixture) {
 
 // testRaceOnOneStream: N goroutines race for each version; exactly one wins,
 // every loser gets a conflict carrying the actual version.
-func testRaceOnOneStream(t *testing.T, f Fixture) {
+func testRaceOnOneStream(t *testing.T, f Fixture, ft Features) {
 	s := f.Store()
 	ctx := ctxT(t)
 	st := Stream("problem")
@@ -269,12 +442,14 @@ func testRaceOnOneStream(t *testing.T, f Fixture) {
 	if len(evs) != rounds {
 		t.Fatalf("%d events, want %d", len(evs), rounds)
 	}
-	if err := eventstore.VerifyStream(ctx, s, st); err != nil {
-		t.Fatal(err)
-	}
+	part(t, ft, "HashChain", "VerifyStream", func(t *testing.T) {
+		if err := eventstore.VerifyStream(ctx, s, st); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
-func testIdempotentRetry(t *testing.T, f Fixture) {
+func testIdempotentRetry(t *testing.T, f Fixture, ft Features) {
 	s := f.Store()
 	ctx := ctxT(t)
 	st := Stream("referral")
@@ -305,7 +480,7 @@ func testIdempotentRetry(t *testing.T, f Fixture) {
 	}
 }
 
-func testIdempotentRetryAfterReopen(t *testing.T, f Fixture) {
+func testIdempotentRetryAfterReopen(t *testing.T, f Fixture, ft Features) {
 	s := f.Store()
 	st := Stream("visit")
 	a := Event("visit.recorded", "x")
@@ -320,7 +495,7 @@ func testIdempotentRetryAfterReopen(t *testing.T, f Fixture) {
 	}
 }
 
-func testDuplicateIDElsewhere(t *testing.T, f Fixture) {
+func testDuplicateIDElsewhere(t *testing.T, f Fixture, ft Features) {
 	s := f.Store()
 	a := Event("household.registered", 1)
 	MustAppend(t, s, Stream("household"), eventstore.Any(), a)
@@ -334,12 +509,15 @@ func testDuplicateIDElsewhere(t *testing.T, f Fixture) {
 	}
 }
 
-func testBatchAtomicity(t *testing.T, f Fixture) {
+func testBatchAtomicity(t *testing.T, f Fixture, ft Features) {
 	s := f.Store()
 	ctx := ctxT(t)
 	used := Event("household.registered", 1)
 	MustAppend(t, s, Stream("household"), eventstore.Any(), used)
-	head0, _ := s.Head(ctx)
+	var head0 eventstore.Position
+	if ft.Head {
+		head0, _ = s.Head(ctx)
+	}
 	st := Stream("household")
 	// The third event collides with a stored id: the first two must not be written.
 	_, err := s.Append(ctx, st, eventstore.Any(), Event("household.registered", 1), Event("household.member_added", 2), used)
@@ -349,19 +527,24 @@ func testBatchAtomicity(t *testing.T, f Fixture) {
 	if n := len(mustReadStream(t, s, st)); n != 0 {
 		t.Fatalf("%d events written by a failed batch, want 0", n)
 	}
-	if head, _ := s.Head(ctx); head != head0 {
-		t.Fatalf("head moved from %v to %v", head0, head)
-	}
+	part(t, ft, "Head", "HeadUnmoved", func(t *testing.T) {
+		if head, _ := s.Head(ctx); head != head0 {
+			t.Fatalf("head moved from %v to %v", head0, head)
+		}
+	})
 	// The stream is still usable from version 0.
 	MustAppend(t, s, st, eventstore.NoStream(), Event("household.registered", 1))
 }
 
-func testBadInput(t *testing.T, f Fixture) {
+func testBadInput(t *testing.T, f Fixture, ft Features) {
 	s := f.Store()
 	ctx := ctxT(t)
 	good := Stream("household")
 	MustAppend(t, s, good, eventstore.NoStream(), Event("household.registered", 1))
-	head0, _ := s.Head(ctx)
+	var head0 eventstore.Position
+	if ft.Head {
+		head0, _ = s.Head(ctx)
+	}
 	big := Event("household.note", strings.Repeat("x", eventstore.DefaultMaxEventBytes+1))
 	many := make([]eventstore.EventData, eventstore.DefaultMaxBatchEvents+1)
 	for i := range many {
@@ -400,9 +583,11 @@ func testBadInput(t *testing.T, f Fixture) {
 			t.Errorf("%s: err = %v, want %v", c.name, err, c.want)
 		}
 	}
-	if head, _ := s.Head(ctx); head != head0 {
-		t.Fatalf("bad input wrote something: head moved from %v to %v", head0, head)
-	}
+	part(t, ft, "Head", "HeadUnmoved", func(t *testing.T) {
+		if head, _ := s.Head(ctx); head != head0 {
+			t.Fatalf("bad input wrote something: head moved from %v to %v", head0, head)
+		}
+	})
 	if _, err := s.ReadStream(ctx, "", eventstore.Forward, 1, 1); !errors.Is(err, eventstore.ErrInvalidStream) {
 		t.Errorf("ReadStream(\"\") err = %v, want ErrInvalidStream", err)
 	}
@@ -452,7 +637,7 @@ func checkExactlyOnce(t *testing.T, got []eventstore.Event, want map[uuid.UUID]b
 	}
 }
 
-func testConcurrentWritersSubscriber(t *testing.T, f Fixture) {
+func testConcurrentWritersSubscriber(t *testing.T, f Fixture, ft Features) {
 	s := f.Store()
 	ctx := ctxT(t)
 	sub, err := s.Subscribe(ctx, eventstore.Position{}, eventstore.Filter{})
@@ -510,7 +695,7 @@ func testConcurrentWritersSubscriber(t *testing.T, f Fixture) {
 	}
 }
 
-func testCatchUpToLive(t *testing.T, f Fixture) {
+func testCatchUpToLive(t *testing.T, f Fixture, ft Features) {
 	s := f.Store()
 	ctx := ctxT(t)
 	want := make(map[uuid.UUID]bool)
@@ -552,7 +737,7 @@ func testCatchUpToLive(t *testing.T, f Fixture) {
 	checkExactlyOnce(t, got, want)
 }
 
-func testSubscribeFromMiddle(t *testing.T, f Fixture) {
+func testSubscribeFromMiddle(t *testing.T, f Fixture, ft Features) {
 	s := f.Store()
 	ctx := ctxT(t)
 	st := Stream("household")
@@ -580,7 +765,7 @@ func testSubscribeFromMiddle(t *testing.T, f Fixture) {
 	}
 }
 
-func testFilters(t *testing.T, f Fixture) {
+func testFilters(t *testing.T, f Fixture, ft Features) {
 	s := f.Store()
 	ctx := ctxT(t)
 	h, p := Stream("household"), Stream("problem")
@@ -616,7 +801,7 @@ func testFilters(t *testing.T, f Fixture) {
 	check(eventstore.Filter{Categories: []string{"household"}, Types: []string{"problem.resolved"}}, nil)
 }
 
-func testTamper(t *testing.T, f Fixture) {
+func testTamper(t *testing.T, f Fixture, ft Features) {
 	s := f.Store()
 	ctx := ctxT(t)
 	st := Stream("problem")
@@ -643,7 +828,7 @@ func testTamper(t *testing.T, f Fixture) {
 	}
 }
 
-func testRoundTrip(t *testing.T, f Fixture) {
+func testRoundTrip(t *testing.T, f Fixture, ft Features) {
 	s := f.Store()
 	st := Stream("household")
 	zh := Event("household.registered", map[string]string{"name": "张奶奶", "address": "幸福里社区3栋2单元601", "note": "独居老人，子女在外地 🙂"})
@@ -670,13 +855,19 @@ func testRoundTrip(t *testing.T, f Fixture) {
 		if !bytes.Equal(evs[1].Data, raw) || evs[1].SchemaVersion != 3 {
 			t.Fatalf("1 MiB payload changed (%d bytes back, want %d)", len(evs[1].Data), len(raw))
 		}
-		if err := eventstore.VerifyStream(ctxT(t), s, st); err != nil {
-			t.Fatal(err)
+		name := "VerifyStream"
+		if round == 1 {
+			name = "VerifyStreamAfterReopen"
 		}
+		part(t, ft, "HashChain", name, func(t *testing.T) {
+			if err := eventstore.VerifyStream(ctxT(t), s, st); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
-func testReadAllPaging(t *testing.T, f Fixture) {
+func testReadAllPaging(t *testing.T, f Fixture, ft Features) {
 	s := f.Store()
 	ctx := ctxT(t)
 	var ids []uuid.UUID
@@ -708,7 +899,7 @@ func testReadAllPaging(t *testing.T, f Fixture) {
 	}
 }
 
-func testClosed(t *testing.T, f Fixture) {
+func testClosed(t *testing.T, f Fixture, ft Features) {
 	s := f.Store()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -725,7 +916,7 @@ func testClosed(t *testing.T, f Fixture) {
 // in the middle of a batch, a stale expected version) with good ones, all
 // at once, so backends that commit concurrent appends together must fail
 // the bad ones alone and commit the rest.
-func testFailuresAmongConcurrent(t *testing.T, f Fixture) {
+func testFailuresAmongConcurrent(t *testing.T, f Fixture, ft Features) {
 	s := f.Store()
 	ctx := ctxT(t)
 	taken := Event("problem.noted", "taken")

@@ -121,7 +121,7 @@ func problemState(p *domain.Problem) map[string]string {
 	m := map[string]string{
 		"number": p.Number(), "household_id": p.HouseholdID(), "description": p.Description(), "category": string(p.Category()),
 		"handling_class": string(p.HandlingClass()), "colour": string(p.Colour()), "urgency": string(p.Urgency()),
-		"assignee": p.Assignee(), "status": string(p.Status()), "time_limit": p.TimeLimit().String(), "due": ts(p.Due()),
+		"assignee": p.Assignee(), "status": string(p.Status()), "time_limit": p.TimeLimit().String(), "due": dueText(p.Due(), p.DueBasis()),
 		"satisfaction": "", "reopens": strconv.Itoa(p.Reopens()), "progress_notes": strconv.Itoa(len(p.Notes())),
 	}
 	if p.Sessions() > 0 {
@@ -150,7 +150,7 @@ func referralState(r *domain.Referral) map[string]string {
 		"responsible": r.Responsible(), "decline_reason": r.DeclineReason(), "cancel_reason": r.CancelReason(),
 	}
 	if a, ok := r.Acceptance(); ok {
-		m["due"] = ts(a.Due)
+		m["due"] = dueText(a.Due, a.Calendar)
 	}
 	if o, ok := r.Outcome(); ok {
 		m["outcome"] = o.Outcome
@@ -159,6 +159,139 @@ func referralState(r *domain.Referral) map[string]string {
 		m["alert."+string(c.Kind)] = alertState(c)
 	}
 	return m
+}
+
+// dueText shows a due instant, with the bilingual note of a provisional
+// basis: "2027-01-04T15:59:59Z (provisional: the 2027 holiday calendar is
+// not yet loaded / 暂定：2027年节假日安排尚未导入)".
+func dueText(due time.Time, b domain.CalendarBasis) string {
+	if due.IsZero() {
+		return ""
+	}
+	return ts(due) + provisionalNote(b)
+}
+
+// provisionalNote is " (English note / Chinese note)" for a provisional
+// basis, "" otherwise.
+func provisionalNote(b domain.CalendarBasis) string {
+	en, zh := b.Note()
+	if en == "" {
+		return ""
+	}
+	return " (" + en + " / " + zh + ")"
+}
+
+// alertOf returns the payload of a deadline alert event.
+func alertOf(ev domain.Event) (a domain.DeadlineAlert, stage domain.AlertStage, ok bool) {
+	switch e := ev.(type) {
+	case domain.HouseholdDeadlineApproaching:
+		return e.DeadlineAlert, domain.StageApproaching, true
+	case domain.ProblemDeadlineApproaching:
+		return e.DeadlineAlert, domain.StageApproaching, true
+	case domain.ReferralDeadlineApproaching:
+		return e.DeadlineAlert, domain.StageApproaching, true
+	case domain.HouseholdDeadlineBreached:
+		return e.DeadlineAlert, domain.StageBreached, true
+	case domain.ProblemDeadlineBreached:
+		return e.DeadlineAlert, domain.StageBreached, true
+	case domain.ReferralDeadlineBreached:
+		return e.DeadlineAlert, domain.StageBreached, true
+	}
+	return a, "", false
+}
+
+// rescheduledOf returns the payload of a …deadline_rescheduled event.
+func rescheduledOf(ev domain.Event) (domain.DeadlineRescheduled, bool) {
+	switch e := ev.(type) {
+	case domain.HouseholdDeadlineRescheduled:
+		return e.DeadlineRescheduled, true
+	case domain.ProblemDeadlineRescheduled:
+		return e.DeadlineRescheduled, true
+	case domain.ReferralDeadlineRescheduled:
+		return e.DeadlineRescheduled, true
+	}
+	return domain.DeadlineRescheduled{}, false
+}
+
+// describe completes the changes of the deadline events whose state
+// summary does not tell the whole story: an alert on a provisional
+// deadline says so (the state only knows "breached"), and a rescheduling
+// shows the deadline's move (for clocks the state has no due for) and
+// explains it in the reason, in English and Chinese. Others are returned
+// as they are.
+func describe(ev domain.Event, before map[string]string, changes []Change, why string) ([]Change, string) {
+	if a, stage, ok := alertOf(ev); ok && a.Calendar.IsProvisional() {
+		en, zh := a.Calendar.Note()
+		note := fmt.Sprintf(" (due %s; %s / %s)", ts(a.Due), en, zh)
+		field := "alert." + string(a.Kind)
+		for i := range changes {
+			if changes[i].Field == field {
+				changes[i].After += note
+				return changes, why
+			}
+		}
+		changes = append(changes, Change{Field: field, Before: before[field], After: string(stage) + note})
+		slices.SortFunc(changes, func(x, y Change) int { return strings.Compare(x.Field, y.Field) })
+		return changes, why
+	}
+	if e, ok := rescheduledOf(ev); ok {
+		shown := slices.ContainsFunc(changes, func(c Change) bool {
+			return c.Field == "due" && (e.Kind == domain.ClockProblemResolution || e.Kind == domain.ClockReferralCompletion)
+		})
+		if !shown {
+			changes = append(changes, Change{Field: "deadline." + string(e.Kind), Before: dueText(e.OldDue, e.OldBasis), After: dueText(e.NewDue, e.Calendar)})
+			slices.SortFunc(changes, func(x, y Change) int { return strings.Compare(x.Field, y.Field) })
+		}
+		return changes, rescheduledText(e)
+	}
+	return changes, why
+}
+
+// rescheduledText explains a rescheduling in English and Chinese, e.g.
+// "deadline rescheduled from … to … after the 2027 calendar was
+// published; breach withdrawn / 因2027年节假日安排发布，期限由 … 调整为 …；撤销逾期".
+func rescheduledText(e domain.DeadlineRescheduled) string {
+	var published []string
+	for _, y := range e.OldBasis.Provisional {
+		if !slices.Contains(e.Calendar.Provisional, y) {
+			published = append(published, strconv.Itoa(y))
+		}
+	}
+	from, to := ts(e.OldDue), ts(e.NewDue)
+	en := fmt.Sprintf("deadline rescheduled from %s to %s", from, to)
+	zh := fmt.Sprintf("期限由 %s 调整为 %s", from, to)
+	switch {
+	case e.Reason == domain.ReasonCalendarPublished && len(published) == 1:
+		en += fmt.Sprintf(" after the %s calendar was published", published[0])
+		zh = fmt.Sprintf("因%s年节假日安排发布，", published[0]) + zh
+	case e.Reason == domain.ReasonCalendarPublished && len(published) > 1:
+		en += fmt.Sprintf(" after the %s and %s calendars were published", strings.Join(published[:len(published)-1], ", "), published[len(published)-1])
+		zh = fmt.Sprintf("因%s年节假日安排发布，", strings.Join(published, "、")) + zh
+	case e.Reason == domain.ReasonCalendarPublished:
+		en += fmt.Sprintf(" after the working-day calendar was corrected (version %s)", e.Calendar.Version)
+		zh = fmt.Sprintf("因工作日历更正（版本 %s），", e.Calendar.Version) + zh
+	default:
+		en += fmt.Sprintf(" (%s, calendar version %s)", e.Reason, e.Calendar.Version)
+		zh += fmt.Sprintf("（%s，日历版本 %s）", e.Reason, e.Calendar.Version)
+	}
+	if pen, pzh := e.Calendar.Note(); pen != "" {
+		en += "; still " + pen
+		zh += "；仍为" + pzh
+	}
+	var wen, wzh []string
+	for _, st := range e.Withdrawn {
+		switch st {
+		case domain.StageBreached:
+			wen, wzh = append(wen, "breach"), append(wzh, "逾期")
+		case domain.StageApproaching:
+			wen, wzh = append(wen, "approaching warning"), append(wzh, "临近提醒")
+		}
+	}
+	if len(wen) > 0 {
+		en += "; " + strings.Join(wen, " and ") + " withdrawn"
+		zh += "；撤销" + strings.Join(wzh, "和")
+	}
+	return en + " / " + zh
 }
 
 func diff(before, after map[string]string) []Change {
@@ -217,19 +350,20 @@ func (t *Trail) entries(ctx context.Context, stream string) ([]Entry, error) {
 	before := state()
 	for i := range evs {
 		e := &evs[i]
+		var ev domain.Event = unknown{}
 		if t.reg.Known(e.Type) {
 			rec, err := eventlog.Decode(t.reg, e)
 			if err != nil {
 				return nil, err
 			}
-			agg.Apply(rec.Event)
-		} else {
-			agg.Apply(unknown{})
+			ev = rec.Event
 		}
+		agg.Apply(ev)
 		after := state()
+		changes, why := describe(ev, before, diff(before, after), reason(e.Data))
 		out = append(out, Entry{Position: e.Position, EventID: e.ID.String(), Stream: e.Stream, Version: e.Version, Type: e.Type,
 			OccurredAt: e.Metadata.OccurredAt, RecordedAt: e.RecordedAt, Actor: e.Metadata.Actor, Role: e.Metadata.Role,
-			Changes: diff(before, after), Reason: reason(e.Data)})
+			Changes: changes, Reason: why})
 		before = after
 	}
 	return out, nil

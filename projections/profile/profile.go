@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -121,7 +122,7 @@ func (*Projection) Name() string { return Name }
 
 // Tables implements projections.Projection.
 func (*Projection) Tables() []string {
-	return []string{"profile_households", "profile_members", "profile_problems", "profile_referrals"}
+	return []string{"profile_households", "profile_members", "profile_problems", "profile_referrals", "profile_due_basis"}
 }
 
 // Schema implements projections.Projection.
@@ -189,6 +190,21 @@ func (*Projection) Schema() []string {
 			responsible  TEXT NOT NULL,
 			requested_at BIGINT NOT NULL)` + projections.WithoutRowID,
 		`CREATE INDEX IF NOT EXISTS profile_referrals_household ON profile_referrals (household_id)`,
+		// The due instants shown with a calendar basis (decision 0063), in
+		// a table of their own because read-model tables get no column
+		// migrations: a problem's resolution deadline computed on the
+		// working-day calendar (its due is also profile_problems.due) and
+		// a referral's completion deadline promised on acceptance. subject
+		// is the problem or referral id, kind the clock (domain.ClockKind);
+		// provisional lists the years without an official calendar
+		// ("2027" or "2027,2028"; "" when official).
+		`CREATE TABLE IF NOT EXISTS profile_due_basis (
+			subject          TEXT NOT NULL,
+			kind             TEXT NOT NULL,
+			due              BIGINT NOT NULL,
+			provisional      TEXT NOT NULL,
+			calendar_version TEXT NOT NULL,
+			PRIMARY KEY (subject, kind))` + projections.WithoutRowID,
 	}
 }
 
@@ -258,12 +274,48 @@ type problem struct {
 	ID, HouseholdID, Number, Description, Category, Handling, Colour, Urgency, Assignee, Status string
 	ReportedAt, Due, ResolvedAt                                                                 int64
 	Satisfaction                                                                                int
+	Basis, stored                                                                               dueBasis // the resolution deadline's basis now and as loaded
 }
 
 type referral struct {
 	ID, ProblemID, HouseholdID, Level, To, Status, Responsible string
 	RequestedAt                                                int64
+	Due, stored                                                dueBasis // the completion deadline now and as loaded
 }
+
+// dueBasis is a row of profile_due_basis: a due instant and the calendar
+// it was computed with. The zero value is no row.
+type dueBasis struct {
+	Due                  int64
+	Provisional, Version string
+}
+
+// basisOf is the row of a due instant computed with b.
+func basisOf(due time.Time, b domain.CalendarBasis) dueBasis {
+	ys := make([]string, len(b.Provisional))
+	for i, y := range b.Provisional {
+		ys[i] = strconv.Itoa(y)
+	}
+	return dueBasis{Due: nanos(due), Provisional: strings.Join(ys, ","), Version: b.Version}
+}
+
+// calendarBasis reads a basis back from its columns (years that do not
+// parse are skipped: the projection writes only numbers).
+func calendarBasis(provisional, version string) domain.CalendarBasis {
+	b := domain.CalendarBasis{Version: version}
+	for _, f := range strings.Split(provisional, ",") {
+		if y, err := strconv.Atoi(f); err == nil {
+			b.Provisional = append(b.Provisional, y)
+		}
+	}
+	return b
+}
+
+// The kinds profile_due_basis holds.
+const (
+	kindResolution = string(domain.ClockProblemResolution)
+	kindCompletion = string(domain.ClockReferralCompletion)
+)
 
 // batch holds the rows a batch touches, loaded on first use and written once at the end.
 type batch struct {
@@ -326,13 +378,11 @@ func (b *batch) problem(ctx context.Context, id string) (*problem, error) {
 		return p, nil
 	}
 	p := &problem{ID: id}
-	err := b.tx.QueryRow(ctx, `SELECT household_id, number, description, category, handling_class, colour, urgency, assignee, status,
-		reported_at, due, resolved_at, satisfaction FROM profile_problems WHERE problem_id = ?`, id).Scan(
-		&p.HouseholdID, &p.Number, &p.Description, &p.Category, &p.Handling, &p.Colour, &p.Urgency, &p.Assignee, &p.Status,
-		&p.ReportedAt, &p.Due, &p.ResolvedAt, &p.Satisfaction)
+	err := b.tx.QueryRow(ctx, `SELECT `+problemCols+` WHERE p.problem_id = ?`, id).Scan(p.fields()...)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	}
+	p.ID, p.stored = id, p.Basis
 	b.pr[id] = p
 	return p, nil
 }
@@ -342,13 +392,35 @@ func (b *batch) referral(ctx context.Context, id string) (*referral, error) {
 		return r, nil
 	}
 	r := &referral{ID: id}
-	err := b.tx.QueryRow(ctx, `SELECT problem_id, household_id, level, to_org, status, responsible, requested_at
-		FROM profile_referrals WHERE referral_id = ?`, id).Scan(&r.ProblemID, &r.HouseholdID, &r.Level, &r.To, &r.Status, &r.Responsible, &r.RequestedAt)
+	err := b.tx.QueryRow(ctx, `SELECT `+referralCols+` WHERE r.referral_id = ?`, id).Scan(r.fields()...)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	}
+	r.ID, r.stored = id, r.Due
 	b.rf[id] = r
 	return r, nil
+}
+
+// problemCols and referralCols select a problem or referral row with its
+// deadline's basis (the columns of fields), up to the WHERE clause.
+const (
+	problemCols = `p.problem_id, p.household_id, p.number, p.description, p.category, p.handling_class, p.colour, p.urgency,
+		p.assignee, p.status, p.reported_at, p.due, p.resolved_at, p.satisfaction,
+		coalesce(d.due, 0), coalesce(d.provisional, ''), coalesce(d.calendar_version, '')
+		FROM profile_problems p LEFT JOIN profile_due_basis d ON d.subject = p.problem_id AND d.kind = '` + kindResolution + `'`
+	referralCols = `r.referral_id, r.problem_id, r.household_id, r.level, r.to_org, r.status, r.responsible, r.requested_at,
+		coalesce(d.due, 0), coalesce(d.provisional, ''), coalesce(d.calendar_version, '')
+		FROM profile_referrals r LEFT JOIN profile_due_basis d ON d.subject = r.referral_id AND d.kind = '` + kindCompletion + `'`
+)
+
+func (p *problem) fields() []any {
+	return []any{&p.ID, &p.HouseholdID, &p.Number, &p.Description, &p.Category, &p.Handling, &p.Colour, &p.Urgency, &p.Assignee, &p.Status,
+		&p.ReportedAt, &p.Due, &p.ResolvedAt, &p.Satisfaction, &p.Basis.Due, &p.Basis.Provisional, &p.Basis.Version}
+}
+
+func (r *referral) fields() []any {
+	return []any{&r.ID, &r.ProblemID, &r.HouseholdID, &r.Level, &r.To, &r.Status, &r.Responsible, &r.RequestedAt,
+		&r.Due.Due, &r.Due.Provisional, &r.Due.Version}
 }
 
 type sealedFields struct {
@@ -445,13 +517,12 @@ func (b *batch) preload(ctx context.Context, events []projections.Envelope) erro
 	}); err != nil {
 		return err
 	}
-	if err := b.tx.QueryKeys(ctx, `SELECT problem_id, household_id, number, description, category, handling_class, colour, urgency, assignee, status,
-		reported_at, due, resolved_at, satisfaction FROM profile_problems WHERE problem_id IN (?*)`, pr.List(), func(rows *sql.Rows) error {
+	if err := b.tx.QueryKeys(ctx, `SELECT `+problemCols+` WHERE p.problem_id IN (?*)`, pr.List(), func(rows *sql.Rows) error {
 		p := &problem{}
-		if err := rows.Scan(&p.ID, &p.HouseholdID, &p.Number, &p.Description, &p.Category, &p.Handling, &p.Colour, &p.Urgency, &p.Assignee, &p.Status,
-			&p.ReportedAt, &p.Due, &p.ResolvedAt, &p.Satisfaction); err != nil {
+		if err := rows.Scan(p.fields()...); err != nil {
 			return err
 		}
+		p.stored = p.Basis
 		b.pr[p.ID] = p
 		return nil
 	}); err != nil {
@@ -462,12 +533,12 @@ func (b *batch) preload(ctx context.Context, events []projections.Envelope) erro
 			b.pr[id] = &problem{ID: id}
 		}
 	}
-	if err := b.tx.QueryKeys(ctx, `SELECT referral_id, problem_id, household_id, level, to_org, status, responsible, requested_at
-		FROM profile_referrals WHERE referral_id IN (?*)`, rf.List(), func(rows *sql.Rows) error {
+	if err := b.tx.QueryKeys(ctx, `SELECT `+referralCols+` WHERE r.referral_id IN (?*)`, rf.List(), func(rows *sql.Rows) error {
 		r := &referral{}
-		if err := rows.Scan(&r.ID, &r.ProblemID, &r.HouseholdID, &r.Level, &r.To, &r.Status, &r.Responsible, &r.RequestedAt); err != nil {
+		if err := rows.Scan(r.fields()...); err != nil {
 			return err
 		}
+		r.stored = r.Due
 		b.rf[r.ID] = r
 		return nil
 	}); err != nil {
@@ -622,10 +693,19 @@ func (p *Projection) applyProblem(ctx context.Context, b *batch, id string, ev d
 	case domain.ProblemAssigned:
 		pr.Assignee = e.To
 		if !e.Due.IsZero() {
-			pr.Due = nanos(e.Due)
+			pr.Due, pr.Basis = nanos(e.Due), dueBasis{}
+			if e.Calendar.Version != "" || e.Calendar.IsProvisional() {
+				pr.Basis = basisOf(e.Due, e.Calendar)
+			}
 		}
 	case domain.ProblemDeadlineExtended:
-		pr.Due = nanos(e.To)
+		// A person set the new instant: it depends on no calendar.
+		pr.Due, pr.Basis = nanos(e.To), dueBasis{}
+	case domain.ProblemDeadlineRescheduled:
+		// As the domain does: only the running resolution deadline moves.
+		if e.Kind == domain.ClockProblemResolution && pr.Due != 0 && pr.Due == nanos(e.OldDue) {
+			pr.Due, pr.Basis = nanos(e.NewDue), basisOf(e.NewDue, e.Calendar)
+		}
 	case domain.ProblemProgressNoted:
 		if pr.Status == string(domain.StatusOpen) {
 			pr.Status = string(domain.StatusInProgress)
@@ -635,7 +715,7 @@ func (p *Projection) applyProblem(ctx context.Context, b *batch, id string, ev d
 	case domain.ProblemSatisfactionRated:
 		pr.Satisfaction = e.Score
 	case domain.ProblemReopened:
-		pr.Status, pr.ResolvedAt, pr.Satisfaction, pr.Due = string(domain.StatusOpen), 0, 0, 0
+		pr.Status, pr.ResolvedAt, pr.Satisfaction, pr.Due, pr.Basis = string(domain.StatusOpen), 0, 0, 0, dueBasis{}
 	case domain.ProblemClosed:
 		pr.Status = string(domain.StatusClosed)
 	}
@@ -655,7 +735,7 @@ func (p *Projection) applyReferral(ctx context.Context, b *batch, id string, ev 
 		r.ProblemID, r.HouseholdID, r.Level, r.To = e.ProblemID, e.HouseholdID, string(e.Level), e.To
 		r.Status, r.RequestedAt = string(domain.RefRequested), nanos(e.At)
 	case domain.ReferralAccepted:
-		r.Status, r.Responsible = string(domain.RefAccepted), e.Responsible
+		r.Status, r.Responsible, r.Due = string(domain.RefAccepted), e.Responsible, basisOf(e.Due, e.Calendar)
 	case domain.ReferralDeclined:
 		r.Status = string(domain.RefDeclined)
 	case domain.ReferralStarted:
@@ -665,7 +745,11 @@ func (p *Projection) applyReferral(ctx context.Context, b *batch, id string, ev 
 	case domain.ReferralCancelled:
 		r.Status = string(domain.RefCancelled)
 	case domain.ReferralEscalated:
-		r.Level, r.To, r.Status, r.Responsible = string(e.Level), e.To, string(domain.RefRequested), ""
+		r.Level, r.To, r.Status, r.Responsible, r.Due = string(e.Level), e.To, string(domain.RefRequested), "", dueBasis{}
+	case domain.ReferralDeadlineRescheduled:
+		if e.Kind == domain.ClockReferralCompletion && r.Due.Due != 0 && r.Due.Due == nanos(e.OldDue) {
+			r.Due = basisOf(e.NewDue, e.Calendar)
+		}
 	}
 	return nil
 }
@@ -738,6 +822,9 @@ func (p *Projection) flush(ctx context.Context, b *batch) error {
 			pr.Status, pr.ReportedAt, pr.Due, pr.ResolvedAt, pr.Satisfaction); err != nil {
 			return err
 		}
+		if err := b.writeBasis(ctx, pr.ID, kindResolution, pr.stored, pr.Basis); err != nil {
+			return err
+		}
 	}
 	for _, r := range sortedValues(b.rf) {
 		if r.HouseholdID == "" {
@@ -747,6 +834,9 @@ func (p *Projection) flush(ctx context.Context, b *batch) error {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (referral_id) DO UPDATE SET
 			level = excluded.level, to_org = excluded.to_org, status = excluded.status, responsible = excluded.responsible`,
 			r.ID, r.ProblemID, r.HouseholdID, r.Level, r.To, r.Status, r.Responsible, r.RequestedAt); err != nil {
+			return err
+		}
+		if err := b.writeBasis(ctx, r.ID, kindCompletion, r.stored, r.Due); err != nil {
 			return err
 		}
 	}
@@ -759,6 +849,20 @@ func (p *Projection) flush(ctx context.Context, b *batch) error {
 	}
 	p.mu.Unlock()
 	return nil
+}
+
+// writeBasis stores a deadline's basis row when it changed from the stored
+// one: the zero value deletes the row.
+func (b *batch) writeBasis(ctx context.Context, subject, kind string, stored, now dueBasis) error {
+	switch {
+	case now == stored:
+		return nil
+	case now == dueBasis{}:
+		return b.tx.Exec(ctx, `DELETE FROM profile_due_basis WHERE subject = ? AND kind = ?`, subject, kind)
+	}
+	return b.tx.Exec(ctx, `INSERT INTO profile_due_basis (subject, kind, due, provisional, calendar_version) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (subject, kind) DO UPDATE SET due = excluded.due, provisional = excluded.provisional, calendar_version = excluded.calendar_version`,
+		subject, kind, now.Due, now.Provisional, now.Version)
 }
 
 func sortedValues[V any](m map[string]V) []V {

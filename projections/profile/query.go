@@ -81,6 +81,10 @@ type Problem struct {
 	ReportedAt, Due         time.Time
 	ResolvedAt              time.Time
 	Satisfaction            int
+	// DueBasis is the working-day calendar Due was computed with: a
+	// provisional one lists the years without an official calendar. Zero
+	// when Due does not depend on the calendar (hours, or set by a person).
+	DueBasis domain.CalendarBasis
 }
 
 // Referral of one of the household's problems.
@@ -91,6 +95,10 @@ type Referral struct {
 	Status        domain.ReferralStatus
 	Responsible   string
 	RequestedAt   time.Time
+	// Due is the completion deadline the receiver promised on acceptance
+	// (zero before), DueBasis the calendar it was computed with.
+	Due      time.Time
+	DueBasis domain.CalendarBasis
 }
 
 // Profile is one household's file.
@@ -178,10 +186,14 @@ const (
 		FROM profile_households WHERE household_id = ?`
 	getMembers = `SELECT member_id, name, relation, birth_date, occupation, sealed
 		FROM profile_members WHERE household_id = ? AND left_at = 0 ORDER BY seq`
-	getProblems = `SELECT problem_id, number, description, category, handling_class, colour, urgency,
-		assignee, status, reported_at, due, resolved_at, satisfaction FROM profile_problems WHERE household_id = ? ORDER BY reported_at, problem_id`
-	getReferrals = `SELECT referral_id, problem_id, level, to_org, status, responsible, requested_at
-		FROM profile_referrals WHERE household_id = ? AND status IN ('requested', 'accepted', 'in_progress') ORDER BY requested_at, referral_id`
+	getProblems = `SELECT p.problem_id, p.number, p.description, p.category, p.handling_class, p.colour, p.urgency,
+		p.assignee, p.status, p.reported_at, p.due, p.resolved_at, p.satisfaction, coalesce(d.provisional, ''), coalesce(d.calendar_version, '')
+		FROM profile_problems p LEFT JOIN profile_due_basis d ON d.subject = p.problem_id AND d.kind = '` + kindResolution + `'
+		WHERE p.household_id = ? ORDER BY p.reported_at, p.problem_id`
+	getReferrals = `SELECT r.referral_id, r.problem_id, r.level, r.to_org, r.status, r.responsible, r.requested_at,
+		coalesce(d.due, 0), coalesce(d.provisional, ''), coalesce(d.calendar_version, '')
+		FROM profile_referrals r LEFT JOIN profile_due_basis d ON d.subject = r.referral_id AND d.kind = '` + kindCompletion + `'
+		WHERE r.household_id = ? AND r.status IN ('requested', 'accepted', 'in_progress') ORDER BY r.requested_at, r.referral_id`
 )
 
 // Get returns one household's profile. Sensitive member fields are masked
@@ -346,11 +358,15 @@ func (r *Reader) problems(ctx context.Context, p *Profile) error {
 	for rows.Next() {
 		var x Problem
 		var rep, due, res int64
+		var prov, version string
 		if err := rows.Scan(&x.ID, &x.Number, &x.Description, &x.Category, &x.HandlingClass, &x.Colour, &x.Urgency, &x.Assignee,
-			&x.Status, &rep, &due, &res, &x.Satisfaction); err != nil {
+			&x.Status, &rep, &due, &res, &x.Satisfaction, &prov, &version); err != nil {
 			return err
 		}
 		x.ReportedAt, x.Due, x.ResolvedAt = fromNanos(rep), fromNanos(due), fromNanos(res)
+		if due != 0 {
+			x.DueBasis = calendarBasis(prov, version)
+		}
 		p.Problems = append(p.Problems, x)
 		if x.Status == domain.StatusOpen || x.Status == domain.StatusInProgress {
 			p.ProblemsOpen = append(p.ProblemsOpen, x)
@@ -375,11 +391,15 @@ func (r *Reader) referrals(ctx context.Context, p *Profile) error {
 	defer rows.Close()
 	for rows.Next() {
 		var x Referral
-		var at int64
-		if err := rows.Scan(&x.ID, &x.ProblemID, &x.Level, &x.To, &x.Status, &x.Responsible, &at); err != nil {
+		var at, due int64
+		var prov, version string
+		if err := rows.Scan(&x.ID, &x.ProblemID, &x.Level, &x.To, &x.Status, &x.Responsible, &at, &due, &prov, &version); err != nil {
 			return err
 		}
-		x.RequestedAt = fromNanos(at)
+		x.RequestedAt, x.Due = fromNanos(at), fromNanos(due)
+		if due != 0 {
+			x.DueBasis = calendarBasis(prov, version)
+		}
 		p.ReferralsOpen = append(p.ReferralsOpen, x)
 	}
 	p.Summary.OpenReferrals = len(p.ReferralsOpen)

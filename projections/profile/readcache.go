@@ -80,5 +80,14 @@ func (cp *cachedProfile) copy() *Profile {
 	p.ProblemsOpen = slices.Clone(cp.p.ProblemsOpen)
 	p.ReferralsOpen = slices.Clone(cp.p.ReferralsOpen)
 	p.Problems = slices.Clone(cp.p.Problems)
+	for i := range p.ProblemsOpen {
+		p.ProblemsOpen[i].DueBasis.Provisional = slices.Clone(p.ProblemsOpen[i].DueBasis.Provisional)
+	}
+	for i := range p.Problems {
+		p.Problems[i].DueBasis.Provisional = slices.Clone(p.Problems[i].DueBasis.Provisional)
+	}
+	for i := range p.ReferralsOpen {
+		p.ReferralsOpen[i].DueBasis.Provisional = slices.Clone(p.ReferralsOpen[i].DueBasis.Provisional)
+	}
 	return &p
 }

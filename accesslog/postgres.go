@@ -1,18 +1,20 @@
-package http
+package accesslog
 
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/internal/pgddl"
 )
 
-// PostgresAccessLog records reads of sensitive fields in the table
+// Postgres records reads of sensitive fields in the table
 // <schema>.sensitive_reads, shared by every node of a cluster: nodes behind a
 // load balancer may be replaced with their disks, and an auditor finds
 // every read in one place. Concurrent records share one INSERT (group
@@ -24,27 +26,31 @@ import (
 //	role         text NOT NULL
 //	household_id text NOT NULL
 //	what         text NOT NULL
-type PostgresAccessLog struct {
+type Postgres struct {
 	pool               *pgxpool.Pool
 	now                func() time.Time
 	insertSQL, listSQL string
-	gc                 groupCommit[AccessRecord]
+	gc                 groupCommit[Record]
 }
 
-// pgAccessTimeout bounds one group's INSERT: a lost server fails the reads
-// waiting for it (they are not served) instead of hanging them.
-const pgAccessTimeout = 5 * time.Second
+// defaultSchema is the schema NewPostgres uses when given none.
+const defaultSchema = "doorstep"
 
-// NewPostgresAccessLog returns the log writing through pool (the event
+// schemaName is what NewPostgres accepts as a schema name: a plain,
+// lower-case, unquoted SQL identifier of at most 63 bytes (longer names
+// PostgreSQL would silently truncate), as identity.OpenPostgresTokens.
+var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// NewPostgres returns the record writing through pool (the event
 // store's: the record lives with the data), after creating the schema
 // (default "doorstep") and its sensitive_reads table if they do not exist;
 // several nodes may do so at once. The schema name must be a plain SQL
-// identifier, as for OpenPostgresTokens. The pool stays the caller's.
-func NewPostgresAccessLog(ctx context.Context, pool *pgxpool.Pool, schema string, now func() time.Time) (*PostgresAccessLog, error) {
+// identifier, as for identity.OpenPostgresTokens. The pool stays the caller's.
+func NewPostgres(ctx context.Context, pool *pgxpool.Pool, schema string, now func() time.Time) (*Postgres, error) {
 	if schema == "" {
-		schema = defaultTokensSchema
+		schema = defaultSchema
 	}
-	if !tokensSchemaName.MatchString(schema) {
+	if !schemaName.MatchString(schema) {
 		return nil, fmt.Errorf("access log: PostgreSQL schema name %q is not a plain SQL identifier: use a lower-case letter or _ followed by lower-case letters, digits or _ (at most 63 bytes)", schema)
 	}
 	if err := createAccessTable(ctx, pool, schema); err != nil {
@@ -54,7 +60,7 @@ func NewPostgresAccessLog(ctx context.Context, pool *pgxpool.Pool, schema string
 		now = clock.Now
 	}
 	tbl := pgx.Identifier{schema, "sensitive_reads"}.Sanitize()
-	a := &PostgresAccessLog{pool: pool, now: now,
+	a := &Postgres{pool: pool, now: now,
 		insertSQL: `INSERT INTO ` + tbl + ` (at, actor, role, household_id, what)
 			SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[])`,
 		listSQL: `SELECT at, actor, role, household_id, what FROM ` + tbl + ` WHERE household_id = $1 ORDER BY at DESC, id DESC LIMIT $2 OFFSET $3`}
@@ -76,13 +82,17 @@ func createAccessTable(ctx context.Context, pool *pgxpool.Pool, schema string) e
 		`CREATE INDEX IF NOT EXISTS sensitive_reads_household ON `+s+`.sensitive_reads (household_id, at)`)
 }
 
-// RecordAccess implements AccessRecorder. It returns only after the row is
-// committed, so a read is never served unrecorded.
-func (a *PostgresAccessLog) RecordAccess(ctx context.Context, who Principal, householdID, what string) error {
-	return a.gc.add(ctx, AccessRecord{At: a.now().UTC(), Actor: who.Name, Role: who.Role, HouseholdID: householdID, What: what})
+// RecordAccess records that who read what of a household's sensitive
+// fields. It returns only after the row is committed, so a read is never
+// served unrecorded; an error (or ctx ending first) means the read must not
+// be served. Concurrent records share one INSERT (group commit), which runs
+// until the last of its callers stops waiting: the callers bound it, so
+// that a lost server fails their reads instead of hanging them.
+func (a *Postgres) RecordAccess(ctx context.Context, who identity.Principal, householdID, what string) error {
+	return a.gc.add(ctx, Record{At: a.now().UTC(), Actor: who.Name, Role: who.Role, HouseholdID: householdID, What: what})
 }
 
-func (a *PostgresAccessLog) write(recs []AccessRecord) error {
+func (a *Postgres) write(ctx context.Context, recs []Record) error {
 	at := make([]time.Time, len(recs))
 	actor := make([]string, len(recs))
 	role := make([]string, len(recs))
@@ -91,29 +101,27 @@ func (a *PostgresAccessLog) write(recs []AccessRecord) error {
 	for i, r := range recs {
 		at[i], actor[i], role[i], hh[i], what[i] = r.At, r.Actor, string(r.Role), r.HouseholdID, r.What
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), pgAccessTimeout)
-	defer cancel()
 	if _, err := a.pool.Exec(ctx, a.insertSQL, at, actor, role, hh, what); err != nil {
 		return fmt.Errorf("access log: record %d sensitive reads in PostgreSQL: %w", len(recs), err)
 	}
 	return nil
 }
 
-// SensitiveReads implements AccessReader.
-func (a *PostgresAccessLog) SensitiveReads(ctx context.Context, householdID string, limit, offset int) ([]AccessRecord, error) {
+// SensitiveReads lists a household's reads, newest first.
+func (a *Postgres) SensitiveReads(ctx context.Context, householdID string, limit, offset int) ([]Record, error) {
 	rows, err := a.pool.Query(ctx, a.listSQL, householdID, limit, offset)
 	if err != nil {
 		return nil, fmt.Errorf("access log: list the sensitive reads of %s: %w", householdID, err)
 	}
 	defer rows.Close()
-	out := []AccessRecord{}
+	out := []Record{}
 	for rows.Next() {
-		var r AccessRecord
+		var r Record
 		var role string
 		if err := rows.Scan(&r.At, &r.Actor, &role, &r.HouseholdID, &r.What); err != nil {
 			return nil, fmt.Errorf("access log: %w", err)
 		}
-		r.At, r.Role = r.At.UTC(), Role(role)
+		r.At, r.Role = r.At.UTC(), identity.Role(role)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

@@ -1,4 +1,4 @@
-package http
+package identity
 
 import (
 	"context"
@@ -68,6 +68,16 @@ func tokenRows(t *testing.T, conn *pgx.Conn, schema string) int {
 	return n
 }
 
+// authenticate reports whether token authenticates on toks, and as whom.
+func authenticate(toks *Tokens, token string) (Principal, bool) {
+	p, err := toks.Authenticate(context.Background(), token)
+	return p, err == nil
+}
+
+// pgTokensTimeout bounds how long the calls without the database may take
+// together (the callers, such as http, bound each call by their context).
+const pgTokensTimeout = 5 * time.Second
+
 // Eight nodes start at once on an empty database: the schema is created
 // once without error, exactly one admin token is created, and it works on
 // every node.
@@ -117,11 +127,11 @@ func TestPostgresTokensOneAdminForEightNodes(t *testing.T) {
 		t.Fatalf("%d rows in the table, want 1", n)
 	}
 	for i := range nodes {
-		p, ok := toks[i].Authenticate(admin)
+		p, ok := authenticate(toks[i], admin)
 		if !ok || p.Role != RoleAdmin || p.Name != "admin" || !p.Sensitive {
 			t.Errorf("node %d: admin token: %+v %v", i, p, ok)
 		}
-		if n := toks[i].Len(); n != 1 {
+		if n := toks[i].Len(context.Background()); n != 1 {
 			t.Errorf("node %d: Len = %d, want 1", i, n)
 		}
 	}
@@ -143,13 +153,13 @@ func TestPostgresTokensSharedByNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Created on A, at once accepted by B (and by a node opened later).
-	if p, ok := b.Authenticate(w); !ok || p.Name != "李四" || p.Role != RoleWorker || len(p.Grids) != 1 || p.Grids[0] != "G1" {
+	if p, ok := authenticate(b, w); !ok || p.Name != "李四" || p.Role != RoleWorker || len(p.Grids) != 1 || p.Grids[0] != "G1" {
 		t.Fatalf("B: token created on A: %+v %v", p, ok)
 	}
-	if p, ok := mustOpenPGTokens(t, schema).Authenticate(w); !ok || p.Name != "李四" {
+	if p, ok := authenticate(mustOpenPGTokens(t, schema), w); !ok || p.Name != "李四" {
 		t.Fatalf("C: token created on A: %+v %v", p, ok)
 	}
-	if p, ok := a.Authenticate(w); !ok || p.Name != "李四" {
+	if p, ok := authenticate(a, w); !ok || p.Name != "李四" {
 		t.Fatalf("A: own token: %+v %v", p, ok)
 	}
 	// Wrong tokens: a changed character (well formed, so looked up), a
@@ -164,13 +174,13 @@ func TestPostgresTokensSharedByNodes(t *testing.T) {
 	}
 	for _, bad := range []string{changed, w + "x", "Bearer " + w, "ds_", "", "not-a-token"} {
 		for _, n := range []*Tokens{a, b} {
-			if p, ok := n.Authenticate(bad); ok || p.Name != "" {
+			if p, ok := authenticate(n, bad); ok || p.Name != "" {
 				t.Errorf("wrong token %q authenticated as %+v", bad, p)
 			}
 		}
 	}
-	if a.Len() != 1 || b.Len() != 1 {
-		t.Errorf("Len = %d, %d, want 1, 1", a.Len(), b.Len())
+	if a.Len(context.Background()) != 1 || b.Len(context.Background()) != 1 {
+		t.Errorf("Len = %d, %d, want 1, 1", a.Len(context.Background()), b.Len(context.Background()))
 	}
 	// EnsureAdmin on a table that already holds a token creates nothing.
 	if tok, created, err := b.EnsureAdmin(ctx); err != nil || created || tok != "" {
@@ -199,29 +209,29 @@ func TestPostgresTokensSupervisorSeenAfterRefresh(t *testing.T) {
 	if _, err := a.Create(ctx, Principal{Name: "王书记", Role: RoleSupervisor, Communities: []string{"C1", "C2"}}, "admin"); err != nil {
 		t.Fatal(err)
 	}
-	if got := a.Supervisor("C2"); got != "王书记" {
+	if got := a.Supervisor(context.Background(), "C2"); got != "王书记" {
 		t.Errorf("A: supervisor of C2 = %q", got)
 	}
 	// B loaded the set just now: within the interval it reads its cache.
-	if got := b.Supervisor("C2"); got != "" && time.Since(begin) < every {
+	if got := b.Supervisor(context.Background(), "C2"); got != "" && time.Since(begin) < every {
 		t.Errorf("B read the table before the refresh interval was over: %q", got)
 	}
 	// B refreshes every 500 ms; the limit is a safety net only.
 	deadline := time.Now().Add(time.Minute)
-	for b.Supervisor("C2") != "王书记" {
+	for b.Supervisor(context.Background(), "C2") != "王书记" {
 		if time.Now().After(deadline) {
 			t.Fatalf("B does not see the supervisor created on A after %v", time.Minute)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if got := b.Supervisor("C3"); got != "" {
+	if got := b.Supervisor(context.Background(), "C3"); got != "" {
 		t.Errorf("B: supervisor of C3 = %q, want none", got)
 	}
 	// The earliest created supervisor of a community wins, on every node.
 	if _, err := b.Create(ctx, Principal{Name: "赵主任", Role: RoleSupervisor, Communities: []string{"C1"}}, "admin"); err != nil {
 		t.Fatal(err)
 	}
-	if got := b.Supervisor("C1"); got != "王书记" {
+	if got := b.Supervisor(context.Background(), "C1"); got != "王书记" {
 		t.Errorf("B: supervisor of C1 = %q, want the earliest, 王书记", got)
 	}
 }
@@ -275,15 +285,15 @@ func TestPostgresTokensInvalidPrincipalWritesNothing(t *testing.T) {
 		{Name: "d", Role: RoleDepartment},
 	} {
 		tok, err := a.Create(context.Background(), p, "admin")
-		if err == nil || tok != "" || !errors.Is(err, ErrBadRequest) {
+		if err == nil || tok != "" || !errors.Is(err, ErrInvalidPrincipal) {
 			t.Errorf("principal %+v: %q %v, want a bad request", p, tok, err)
 		}
 	}
 	if n := tokenRows(t, conn, schema); n != 0 {
 		t.Fatalf("%d rows written for invalid principals", n)
 	}
-	if a.Len() != 0 {
-		t.Fatalf("Len = %d", a.Len())
+	if a.Len(context.Background()) != 0 {
+		t.Fatalf("Len = %d", a.Len(context.Background()))
 	}
 }
 
@@ -331,17 +341,17 @@ func TestPostgresTokensDatabaseGone(t *testing.T) {
 	}
 	a.Close()
 	b.Close()
-	if p, ok := a.Authenticate(w); !ok || p.Name != "李四" {
+	if p, ok := authenticate(a, w); !ok || p.Name != "李四" {
 		t.Errorf("cached token after Close: %+v %v", p, ok)
 	}
 	begin := time.Now()
-	if _, ok := b.Authenticate(w); ok {
+	if _, ok := authenticate(b, w); ok {
 		t.Error("an uncached token authenticated without the database")
 	}
-	if got := b.Supervisor("C1"); got != "" {
+	if got := b.Supervisor(context.Background(), "C1"); got != "" {
 		t.Errorf("Supervisor = %q", got)
 	}
-	if n := a.Len(); n != 1 {
+	if n := a.Len(context.Background()); n != 1 {
 		t.Errorf("Len without the database = %d, want the cached 1", n)
 	}
 	if _, err := b.Create(ctx, Principal{Name: "x", Role: RoleAuditor}, "admin"); err == nil || strings.Contains(err.Error(), "ds_") {
@@ -365,14 +375,14 @@ func TestFileTokensClose(t *testing.T) {
 	}
 	toks.Close()
 	toks.Close()
-	if _, ok := toks.Authenticate(tok); !ok || toks.Len() != 1 {
+	if _, ok := authenticate(toks, tok); !ok || toks.Len(context.Background()) != 1 {
 		t.Fatal("file tokens unusable after Close")
 	}
 	if _, err := toks.Create(context.Background(), Principal{Name: "a", Role: RoleAuditor}, "admin"); err != nil {
 		t.Fatal(err)
 	}
-	if toks.Len() != 2 {
-		t.Fatalf("Len = %d", toks.Len())
+	if toks.Len(context.Background()) != 2 {
+		t.Fatalf("Len = %d", toks.Len(context.Background()))
 	}
 }
 

@@ -1,8 +1,10 @@
-package http
+package accesslog
 
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,15 +13,40 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/internal/pgtest"
 )
 
+// recorder is what recordMany needs of a record of sensitive reads.
+type recorder interface {
+	RecordAccess(ctx context.Context, who identity.Principal, householdID, what string) error
+}
+
+// accessSchema returns a schema name no one uses yet (not created) and a
+// connection to inspect it; the schema is dropped when the test ends.
+func accessSchema(t *testing.T) (string, *pgx.Conn) {
+	t.Helper()
+	b := make([]byte, 8)
+	rand.Read(b)
+	schema := "access_test_" + hex.EncodeToString(b)
+	conn := pgtest.Connect(t)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+schema+` CASCADE`); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return schema, conn
+}
+
 // recordMany records n reads at once, by two principals, and fails the
 // test on any error.
-func recordMany(t *testing.T, rec AccessRecorder, n int) {
+func recordMany(t *testing.T, rec recorder, n int) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -27,9 +54,9 @@ func recordMany(t *testing.T, rec AccessRecorder, n int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			who := Principal{Name: "李四", Role: RoleWorker}
+			who := identity.Principal{Name: "李四", Role: identity.RoleWorker}
 			if i%2 == 1 {
-				who = Principal{Name: "督查", Role: RoleAuditor}
+				who = identity.Principal{Name: "督查", Role: identity.RoleAuditor}
 			}
 			errs <- rec.RecordAccess(context.Background(), who, fmt.Sprintf("h%d", i), "household profile (sensitive member fields)")
 		}()
@@ -44,7 +71,7 @@ func recordMany(t *testing.T, rec AccessRecorder, n int) {
 }
 
 // checkRecords checks that recs are the n reads recordMany made.
-func checkRecords(t *testing.T, recs []AccessRecord, n int, since time.Time) {
+func checkRecords(t *testing.T, recs []Record, n int, since time.Time) {
 	t.Helper()
 	if len(recs) != n {
 		t.Fatalf("%d records, want %d", len(recs), n)
@@ -56,9 +83,9 @@ func checkRecords(t *testing.T, recs []AccessRecord, n int, since time.Time) {
 			t.Fatalf("record %+v: household unknown or recorded twice", r)
 		}
 		seen[r.HouseholdID] = true
-		want := Principal{Name: "李四", Role: RoleWorker}
+		want := identity.Principal{Name: "李四", Role: identity.RoleWorker}
 		if i%2 == 1 {
-			want = Principal{Name: "督查", Role: RoleAuditor}
+			want = identity.Principal{Name: "督查", Role: identity.RoleAuditor}
 		}
 		if r.Actor != want.Name || r.Role != want.Role || r.What != "household profile (sensitive member fields)" ||
 			r.At.Before(since.Add(-time.Second)) || r.At.After(clock.Now().Add(time.Second)) {
@@ -69,8 +96,8 @@ func checkRecords(t *testing.T, recs []AccessRecord, n int, since time.Time) {
 
 func TestAccessLogFile(t *testing.T) {
 	since := clock.Now()
-	path := filepath.Join(t.TempDir(), AccessFile)
-	a, err := OpenAccessLog(path, nil)
+	path := filepath.Join(t.TempDir(), FileName)
+	a, err := OpenFile(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,10 +111,10 @@ func TestAccessLogFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var recs []AccessRecord
+	var recs []Record
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var r AccessRecord
+		var r Record
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatalf("line %q: %v", sc.Text(), err)
 		}
@@ -99,7 +126,7 @@ func TestAccessLogFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.Close()
-	if a, err = OpenAccessLog(path, nil); err != nil {
+	if a, err = OpenFile(path, nil); err != nil {
 		t.Fatal(err)
 	}
 	recordMany(t, a, 2)
@@ -119,14 +146,14 @@ func TestAccessLogFile(t *testing.T) {
 	}
 	// A record that cannot be written is an error: the read is not served.
 	a.Close()
-	if err := a.RecordAccess(context.Background(), Principal{Name: "x", Role: RoleAdmin}, "h", "profile"); err == nil {
+	if err := a.RecordAccess(context.Background(), identity.Principal{Name: "x", Role: identity.RoleAdmin}, "h", "profile"); err == nil {
 		t.Fatal("RecordAccess on a closed log succeeded")
 	}
 }
 
 func TestPostgresAccessLog(t *testing.T) {
 	since := clock.Now()
-	schema, conn := tokensSchema(t)
+	schema, conn := accessSchema(t)
 	ctx := context.Background()
 	// Several nodes open the same schema at once.
 	pools := make([]*pgxpool.Pool, 3)
@@ -138,14 +165,14 @@ func TestPostgresAccessLog(t *testing.T) {
 		t.Cleanup(p.Close)
 		pools[i] = p
 	}
-	logs := make([]*PostgresAccessLog, 3)
+	logs := make([]*Postgres, 3)
 	errs := make([]error, 3)
 	var wg sync.WaitGroup
 	for i := range logs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			logs[i], errs[i] = NewPostgresAccessLog(ctx, pools[i], schema, nil)
+			logs[i], errs[i] = NewPostgres(ctx, pools[i], schema, nil)
 		}()
 	}
 	wg.Wait()
@@ -161,14 +188,14 @@ func TestPostgresAccessLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var recs []AccessRecord
+	var recs []Record
 	for rows.Next() {
-		var r AccessRecord
+		var r Record
 		var role string
 		if err := rows.Scan(&r.At, &r.Actor, &role, &r.HouseholdID, &r.What); err != nil {
 			t.Fatal(err)
 		}
-		r.Role = Role(role)
+		r.Role = identity.Role(role)
 		recs = append(recs, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -189,10 +216,10 @@ func TestPostgresAccessLog(t *testing.T) {
 	}
 	// A record that cannot be written is an error: the read is not served.
 	pools[1].Close()
-	if err := logs[1].RecordAccess(ctx, Principal{Name: "x", Role: RoleAdmin}, "h", "profile"); err == nil {
+	if err := logs[1].RecordAccess(ctx, identity.Principal{Name: "x", Role: identity.RoleAdmin}, "h", "profile"); err == nil {
 		t.Fatal("RecordAccess without a connection succeeded")
 	}
-	if _, err := NewPostgresAccessLog(ctx, pools[0], "Bad-Name", nil); err == nil {
+	if _, err := NewPostgres(ctx, pools[0], "Bad-Name", nil); err == nil {
 		t.Fatal("a schema name that is not a plain identifier was accepted")
 	}
 }

@@ -1,4 +1,4 @@
-package http
+package identity
 
 import (
 	"context"
@@ -31,7 +31,8 @@ import (
 //	created_by text NOT NULL DEFAULT ''
 //
 // Each node caches the rows it has seen in Tokens.recs. Authenticate looks
-// up a token it has not cached in the table (a primary-key lookup); at most
+// up a token it has not cached in the table (a primary-key lookup, under
+// the caller's context); at most
 // pgTokensLookups such lookups run at once, so a flood of wrong tokens
 // holds only that many connections, and tokens that are not of the form
 // newToken makes are refused without a query. Nothing is cached about a
@@ -47,10 +48,6 @@ const defaultTokensSchema = "doorstep"
 var tokensSchemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 const (
-	// pgTokensTimeout bounds the queries of the methods that take no
-	// context (Authenticate, Supervisor, Len), so a lost server fails them
-	// quickly instead of hanging requests.
-	pgTokensTimeout = 5 * time.Second
 	// pgTokensRefresh is how old the cached set may be when Supervisor
 	// reads it.
 	pgTokensRefresh = 5 * time.Second
@@ -227,34 +224,34 @@ func wellFormedToken(token string) bool {
 	return err == nil
 }
 
-// authenticatePG looks up a token this node has not cached.
-func (t *Tokens) authenticatePG(token, hash string) (Principal, bool) {
+// authenticatePG looks up a token this node has not cached: ErrUnknownToken
+// when the table has no such row, another error when the lookup failed
+// (the server is down, ctx ended).
+func (t *Tokens) authenticatePG(ctx context.Context, token, hash string) (Principal, error) {
 	if !wellFormedToken(token) {
-		return Principal{}, false
+		return Principal{}, ErrUnknownToken
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), pgTokensTimeout)
-	defer cancel()
 	select {
 	case t.pg.lookups <- struct{}{}:
 		defer func() { <-t.pg.lookups }()
 	case <-ctx.Done():
-		return Principal{}, false
+		return Principal{}, fmt.Errorf("tokens: look up a token in PostgreSQL: %w", ctx.Err())
 	}
 	rec, err := t.pg.scan(t.pg.pool.QueryRow(ctx, t.pg.lookupSQL, hash))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Principal{}, ErrUnknownToken
+	}
 	if err != nil {
-		// pgx.ErrNoRows: a wrong token. Any other error (the server is
-		// down, the timeout) also refuses the token: the caller gets a
-		// 401 and may retry.
-		return Principal{}, false
+		return Principal{}, fmt.Errorf("tokens: look up a token in PostgreSQL: %w", err)
 	}
 	t.cache(rec)
-	return rec.Principal, true
+	return rec.Principal, nil
 }
 
 // refreshPG reloads the cached set from the table when the last reload was
 // tried longer ago than the refresh interval. A failed reload keeps the
 // cached set and is not retried before the next interval.
-func (t *Tokens) refreshPG() {
+func (t *Tokens) refreshPG(ctx context.Context) {
 	pg := t.pg
 	pg.refreshMu.Lock()
 	defer pg.refreshMu.Unlock()
@@ -262,8 +259,6 @@ func (t *Tokens) refreshPG() {
 		return
 	}
 	pg.refreshed = time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), pgTokensTimeout)
-	defer cancel()
 	recs, err := pg.all(ctx)
 	if err != nil {
 		return
@@ -274,9 +269,7 @@ func (t *Tokens) refreshPG() {
 }
 
 // count returns the number of rows of the table.
-func (pg *pgTokens) count() (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), pgTokensTimeout)
-	defer cancel()
+func (pg *pgTokens) count(ctx context.Context) (int, error) {
 	var n int64
 	if err := pg.pool.QueryRow(ctx, pg.countSQL).Scan(&n); err != nil {
 		return 0, fmt.Errorf("tokens: count tokens in PostgreSQL: %w", err)

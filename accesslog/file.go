@@ -1,0 +1,223 @@
+package accesslog
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/doorstep/doorstep/identity"
+	"github.com/doorstep/doorstep/internal/clock"
+)
+
+// Record is one read of sensitive fields: who (name and role), which
+// household, what, when. It never holds the values read.
+type Record struct {
+	At          time.Time     `json:"at"`
+	Actor       string        `json:"actor"`
+	Role        identity.Role `json:"role"`
+	HouseholdID string        `json:"household_id"`
+	What        string        `json:"what"`
+}
+
+// groupCommit makes records durable in groups: a record waits for the
+// write of its group, and the records that arrive while one group is being
+// written form the next. One goroutine at a time writes; it runs only while
+// records are pending. Safe for concurrent use.
+type groupCommit[T any] struct {
+	// write writes one group under a context that ends once every caller
+	// waiting for the group has stopped waiting.
+	write func(ctx context.Context, recs []T) error
+
+	mu      sync.Mutex
+	pending []T
+	waiters []waiter
+	running bool
+}
+
+type waiter struct {
+	ctx  context.Context
+	done chan error
+}
+
+// add queues r and waits until the group holding it is written, or until
+// ctx ends: the caller then stops waiting (its read is not served), and the
+// group's write is cancelled once no caller waits for it any more.
+func (g *groupCommit[T]) add(ctx context.Context, r T) error {
+	done := make(chan error, 1)
+	g.mu.Lock()
+	g.pending = append(g.pending, r)
+	g.waiters = append(g.waiters, waiter{ctx, done})
+	if !g.running {
+		g.running = true
+		go g.flush()
+	}
+	g.mu.Unlock()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// flush writes pending groups until none are left.
+func (g *groupCommit[T]) flush() {
+	for {
+		g.mu.Lock()
+		if len(g.pending) == 0 {
+			g.running = false
+			g.mu.Unlock()
+			return
+		}
+		recs, ws := g.pending, g.waiters
+		g.pending, g.waiters = nil, nil
+		g.mu.Unlock()
+		ctx, stop := groupContext(ws)
+		err := g.write(ctx, recs)
+		stop()
+		for _, w := range ws {
+			w.done <- err
+		}
+	}
+}
+
+// groupContext returns a context for writing the group of ws: it carries
+// the first caller's values and ends when the contexts of all of ws have
+// ended (a caller still waiting keeps the write alive). Call stop when the
+// write is done.
+func groupContext(ws []waiter) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ws[0].ctx))
+	var mu sync.Mutex
+	left := len(ws)
+	stops := make([]func() bool, len(ws))
+	for i, w := range ws {
+		stops[i] = context.AfterFunc(w.ctx, func() {
+			mu.Lock()
+			left--
+			last := left == 0
+			mu.Unlock()
+			if last {
+				cancel()
+			}
+		})
+	}
+	return ctx, func() {
+		for _, s := range stops {
+			s()
+		}
+		cancel()
+	}
+}
+
+// File records reads of sensitive fields as JSON lines (Record) in a file
+// (append-only, mode 0600). Safe for concurrent use.
+type File struct {
+	path string
+	f    *os.File
+	now  func() time.Time
+	gc   groupCommit[[]byte]
+}
+
+// FileName is the name of the file in the data directory.
+const FileName = "sensitive-reads.jsonl"
+
+// OpenFile opens (creating) the record of sensitive reads at path.
+func OpenFile(path string, now func() time.Time) (*File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("access log: %w", err)
+	}
+	// A crash in the middle of a write leaves a torn last line (a read
+	// that was never served): end it, so the next record starts a line.
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, fi.Size()-1); err == nil && last[0] != '\n' {
+			if _, err := f.Write([]byte{'\n'}); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("access log: %w", err)
+			}
+		}
+	}
+	if now == nil {
+		now = clock.Now
+	}
+	a := &File{path: path, f: f, now: now}
+	a.gc.write = a.write
+	return a, nil
+}
+
+// RecordAccess records that who read what of a household's sensitive
+// fields. It returns only after the line is written and synced, so a read
+// is never served unrecorded; an error (or ctx ending first) means the
+// read must not be served. Concurrent records share one write and one
+// fsync (group commit).
+func (a *File) RecordAccess(ctx context.Context, who identity.Principal, householdID, what string) error {
+	line, err := json.Marshal(Record{At: a.now().UTC(), Actor: who.Name, Role: who.Role, HouseholdID: householdID, What: what})
+	if err != nil {
+		return err
+	}
+	return a.gc.add(ctx, append(line, '\n'))
+}
+
+// write appends lines; a file write cannot be cancelled, so ctx is unused.
+func (a *File) write(_ context.Context, lines [][]byte) error {
+	var buf []byte
+	for _, l := range lines {
+		buf = append(buf, l...)
+	}
+	_, err := a.f.Write(buf)
+	if err == nil {
+		err = a.f.Sync()
+	}
+	if err != nil {
+		return fmt.Errorf("access log: %w", err)
+	}
+	return nil
+}
+
+// SensitiveReads lists a household's reads, newest first, by reading the whole file: the
+// embedded store serves one machine, and auditors ask rarely. A last line
+// still being written (no newline yet) is left out, and so is a line torn
+// by a crash: its read was never served.
+func (a *File) SensitiveReads(ctx context.Context, householdID string, limit, offset int) ([]Record, error) {
+	f, err := os.Open(a.path)
+	if err != nil {
+		return nil, fmt.Errorf("access log: %w", err)
+	}
+	defer f.Close()
+	var out []Record
+	rd := bufio.NewReader(f)
+	for n := 1; ; n++ {
+		line, err := rd.ReadBytes('\n')
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("access log: %w", err)
+		}
+		if n%4096 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var r Record
+		if json.Unmarshal(line, &r) != nil {
+			continue // torn by a crash
+		}
+		if r.HouseholdID == householdID {
+			out = append(out, r)
+		}
+	}
+	slices.Reverse(out)
+	if offset >= len(out) {
+		return []Record{}, nil
+	}
+	return out[offset:min(len(out), offset+limit)], nil
+}
+
+// Close closes the file. Call it after the last RecordAccess has returned.
+func (a *File) Close() error { return a.f.Close() }
