@@ -202,7 +202,7 @@ func (t pgTx) commit(ctx context.Context) error { return t.t.Commit(ctx) }
 
 // rollback after commit is a no-op; it runs after the caller's context may
 // have ended, hence its own.
-func (t pgTx) rollback() { _ = t.t.Rollback(context.WithoutCancel(context.Background())) }
+func (t pgTx) rollback() { _ = t.t.Rollback(context.Background()) }
 
 // database/sql (PostgreSQL through pgx's stdlib driver, or SQLite).
 
