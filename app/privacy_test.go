@@ -83,7 +83,7 @@ func TestSensitiveFieldsEncryptedAndErasable(t *testing.T) {
 	}
 
 	// Erasure under PIPL: destroy the household's key.
-	if err := e.vault.Erase("wang"); err != nil {
+	if err := e.vault.Erase(context.Background(), "wang"); err != nil {
 		t.Fatal(err)
 	}
 	// The events stay and still decode; the sealed fields read as erased.

@@ -86,7 +86,7 @@ func (s *Service) ReportProblem(ctx context.Context, c Cmd, in ReportProblem) (R
 	}
 	pol := s.policies.Current()
 	stream := domain.ProblemStream(in.ProblemID)
-	fp, err := s.fingerprint(c, "problem.report", stream, in, nil)
+	fp, err := s.fingerprint(ctx, c, "problem.report", stream, in, nil)
 	if err != nil {
 		return Result{}, err
 	}

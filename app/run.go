@@ -57,7 +57,7 @@ func (x *secret) empty() bool {
 // fingerprint identifies a command's content: kind, target, actor, role,
 // the explicit time if any, the input, and a keyed MAC of its sensitive
 // plaintext (never the plaintext or a plain hash of it).
-func (s *Service) fingerprint(c Cmd, kind, stream string, input any, sec *secret) (string, error) {
+func (s *Service) fingerprint(ctx context.Context, c Cmd, kind, stream string, input any, sec *secret) (string, error) {
 	doc := struct {
 		Kind   string     `json:"kind"`
 		Stream string     `json:"stream"`
@@ -76,7 +76,7 @@ func (s *Service) fingerprint(c Cmd, kind, stream string, input any, sec *secret
 			return "", noSealer()
 		}
 		b, _ := json.Marshal(sec.values)
-		mac, err := s.sealer.Fingerprint(sec.household, b)
+		mac, err := s.sealer.Fingerprint(ctx, sec.household, b)
 		if err != nil {
 			return "", err
 		}
@@ -185,7 +185,7 @@ func execute[A domain.Aggregate](ctx context.Context, s *Service, c Cmd, t targe
 	if err != nil {
 		return Result{}, zero, err
 	}
-	fp, err := s.fingerprint(c, t.kind, t.stream, t.input, t.secret)
+	fp, err := s.fingerprint(ctx, c, t.kind, t.stream, t.input, t.secret)
 	if err != nil {
 		return Result{}, zero, err
 	}

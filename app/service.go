@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -24,7 +25,7 @@ type Sealer interface {
 	// Fingerprint returns a MAC of data under a key derived from the
 	// household's data key; equal inputs give equal outputs while the key
 	// exists. It fails (matching domain.ErrErased) once the key is erased.
-	Fingerprint(householdID string, data []byte) ([]byte, error)
+	Fingerprint(ctx context.Context, householdID string, data []byte) ([]byte, error)
 }
 
 // Config wires a Service. Store is required; every other field has a default.

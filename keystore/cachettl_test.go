@@ -1,6 +1,7 @@
 package keystore_test
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -17,9 +18,9 @@ type countingStore struct {
 	gets atomic.Int64
 }
 
-func (c *countingStore) Get(householdID string) (keystore.Key, error) {
+func (c *countingStore) Get(ctx context.Context, householdID string) (keystore.Key, error) {
 	c.gets.Add(1)
-	return c.KeyStore.Get(householdID)
+	return c.KeyStore.Get(ctx, householdID)
 }
 
 // fakeClock is a settable clock safe for concurrent use.
@@ -78,7 +79,7 @@ func TestVaultCacheTTL(t *testing.T) {
 	}
 
 	// Another vault erases. Within B's TTL B still uses its cached key.
-	if err := a.Erase("h1"); err != nil {
+	if err := a.Erase(context.Background(), "h1"); err != nil {
 		t.Fatal(err)
 	}
 	clock.Add(30 * time.Second)

@@ -1,6 +1,7 @@
 package keystore_test
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,7 +20,7 @@ type gatedStore struct {
 	gets     atomic.Int32
 }
 
-func (g *gatedStore) Get(id string) (keystore.Key, error) {
+func (g *gatedStore) Get(ctx context.Context, id string) (keystore.Key, error) {
 	n := g.inFlight.Add(1)
 	defer g.inFlight.Add(-1)
 	for {
@@ -30,7 +31,7 @@ func (g *gatedStore) Get(id string) (keystore.Key, error) {
 	}
 	g.gets.Add(1)
 	<-g.open
-	return g.KeyStore.Get(id)
+	return g.KeyStore.Get(ctx, id)
 }
 
 // A Vault reads different households' keys in parallel (a slow or remote
@@ -61,7 +62,7 @@ func TestVaultReadsKeysInParallel(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := v.Fingerprint(id, []byte("x")); err != nil {
+			if _, err := v.Fingerprint(context.Background(), id, []byte("x")); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -85,7 +86,7 @@ func TestVaultReadsKeysInParallel(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := v2.Fingerprint("a", []byte("x")); err != nil {
+			if _, err := v2.Fingerprint(context.Background(), "a", []byte("x")); err != nil {
 				t.Error(err)
 			}
 		}()

@@ -2,6 +2,7 @@ package keystore_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -32,7 +33,7 @@ func testKeyStore(t *testing.T, newStore func(t *testing.T) keystore.KeyStore) {
 
 	t.Run("GetUnknown", func(t *testing.T) {
 		s := newStore(t)
-		if _, err := s.Get("nobody"); !errors.Is(err, keystore.ErrNoKey) {
+		if _, err := s.Get(context.Background(), "nobody"); !errors.Is(err, keystore.ErrNoKey) {
 			t.Fatalf("get unknown household: %v, want ErrNoKey", err)
 		}
 	})
@@ -42,12 +43,12 @@ func testKeyStore(t *testing.T, newStore func(t *testing.T) keystore.KeyStore) {
 		households := []string{"h1", "户-北京/朝阳 1", "o'brien; DROP TABLE data_keys --"}
 		for i, h := range households {
 			k := key(h, byte(i+1))
-			if err := s.Create(k); err != nil {
+			if err := s.Create(context.Background(), k); err != nil {
 				t.Fatalf("create %q: %v", h, err)
 			}
 		}
 		for i, h := range households {
-			got, err := s.Get(h)
+			got, err := s.Get(context.Background(), h)
 			if err != nil {
 				t.Fatalf("get %q: %v", h, err)
 			}
@@ -61,13 +62,13 @@ func testKeyStore(t *testing.T, newStore func(t *testing.T) keystore.KeyStore) {
 	t.Run("CreateTwice", func(t *testing.T) {
 		s := newStore(t)
 		first := key("h1", 1)
-		if err := s.Create(first); err != nil {
+		if err := s.Create(context.Background(), first); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Create(key("h1", 2)); !errors.Is(err, keystore.ErrKeyExists) {
+		if err := s.Create(context.Background(), key("h1", 2)); !errors.Is(err, keystore.ErrKeyExists) {
 			t.Fatalf("second create: %v, want ErrKeyExists", err)
 		}
-		got, err := s.Get("h1")
+		got, err := s.Get(context.Background(), "h1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,20 +78,20 @@ func testKeyStore(t *testing.T, newStore func(t *testing.T) keystore.KeyStore) {
 	t.Run("Erase", func(t *testing.T) {
 		s := newStore(t)
 		k := key("h1", 1)
-		if err := s.Create(k); err != nil {
+		if err := s.Create(context.Background(), k); err != nil {
 			t.Fatal(err)
 		}
 		other := key("h2", 2)
-		if err := s.Create(other); err != nil {
+		if err := s.Create(context.Background(), other); err != nil {
 			t.Fatal(err)
 		}
 		erasedAt := t0.Add(time.Hour)
 		// Given in another zone, returned in UTC.
-		if err := s.Erase("h1", erasedAt.In(time.FixedZone("CST", 8*3600))); err != nil {
+		if err := s.Erase(context.Background(), "h1", erasedAt.In(time.FixedZone("CST", 8*3600))); err != nil {
 			t.Fatal(err)
 		}
 		tomb := keystore.Key{HouseholdID: "h1", KeyID: k.KeyID, CreatedAt: k.CreatedAt, ErasedAt: erasedAt}
-		got, err := s.Get("h1")
+		got, err := s.Get(context.Background(), "h1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,23 +100,23 @@ func testKeyStore(t *testing.T, newStore func(t *testing.T) keystore.KeyStore) {
 			t.Fatalf("tombstone = %+v", got)
 		}
 		// Erasing again is not an error and keeps the first erasure.
-		if err := s.Erase("h1", erasedAt.Add(time.Hour)); err != nil {
+		if err := s.Erase(context.Background(), "h1", erasedAt.Add(time.Hour)); err != nil {
 			t.Fatalf("second erase: %v", err)
 		}
-		got, err = s.Get("h1")
+		got, err = s.Get(context.Background(), "h1")
 		if err != nil {
 			t.Fatal(err)
 		}
 		sameKey(t, got, tomb)
 		// The tombstone stops a new key.
-		if err := s.Create(key("h1", 3)); !errors.Is(err, keystore.ErrKeyExists) {
+		if err := s.Create(context.Background(), key("h1", 3)); !errors.Is(err, keystore.ErrKeyExists) {
 			t.Fatalf("create after erase: %v, want ErrKeyExists", err)
 		}
-		if got, err = s.Get("h1"); err != nil || !got.Erased() || got.Secret != nil {
+		if got, err = s.Get(context.Background(), "h1"); err != nil || !got.Erased() || got.Secret != nil {
 			t.Fatalf("after create over tombstone: %+v %v", got, err)
 		}
 		// Other households are untouched.
-		got, err = s.Get("h2")
+		got, err = s.Get(context.Background(), "h2")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,15 +126,15 @@ func testKeyStore(t *testing.T, newStore func(t *testing.T) keystore.KeyStore) {
 	t.Run("EraseWithoutKey", func(t *testing.T) {
 		s := newStore(t)
 		erasedAt := t0.Add(time.Minute)
-		if err := s.Erase("h9", erasedAt); err != nil {
+		if err := s.Erase(context.Background(), "h9", erasedAt); err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.Get("h9")
+		got, err := s.Get(context.Background(), "h9")
 		if err != nil {
 			t.Fatal(err)
 		}
 		sameKey(t, got, keystore.Key{HouseholdID: "h9", ErasedAt: erasedAt})
-		if err := s.Create(key("h9", 1)); !errors.Is(err, keystore.ErrKeyExists) {
+		if err := s.Create(context.Background(), key("h9", 1)); !errors.Is(err, keystore.ErrKeyExists) {
 			t.Fatalf("create after erasure of a household without key: %v, want ErrKeyExists", err)
 		}
 	})
@@ -147,7 +148,7 @@ func testKeyStore(t *testing.T, newStore func(t *testing.T) keystore.KeyStore) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = s.Create(key("h1", byte(i+1)))
+				errs[i] = s.Create(context.Background(), key("h1", byte(i+1)))
 			}()
 		}
 		wg.Wait()
@@ -165,7 +166,7 @@ func testKeyStore(t *testing.T, newStore func(t *testing.T) keystore.KeyStore) {
 		if winner < 0 {
 			t.Fatal("no creator won")
 		}
-		got, err := s.Get("h1")
+		got, err := s.Get(context.Background(), "h1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -184,7 +185,7 @@ func testKeyStore(t *testing.T, newStore func(t *testing.T) keystore.KeyStore) {
 		if got, err := v2.Open("h1", sealed); err != nil || string(got) != "110101194801010023" {
 			t.Fatalf("open in a second vault: %q %v", got, err)
 		}
-		if err := v.Erase("h1"); err != nil {
+		if err := v.Erase(context.Background(), "h1"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := keystore.New(s, keystore.Config{}).Open("h1", sealed); !errors.Is(err, domain.ErrErased) {

@@ -1,6 +1,7 @@
 package keystore
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -58,7 +59,7 @@ func (s *FileStore) path(householdID string) string {
 }
 
 // Get implements KeyStore.
-func (s *FileStore) Get(householdID string) (Key, error) {
+func (s *FileStore) Get(_ context.Context, householdID string) (Key, error) {
 	b, err := os.ReadFile(s.path(householdID))
 	if errors.Is(err, fs.ErrNotExist) {
 		return Key{}, ErrNoKey
@@ -81,7 +82,7 @@ func (s *FileStore) Get(householdID string) (Key, error) {
 
 // Create implements KeyStore. It links the new file into place, which fails
 // if a file is already there, so two creators never both win.
-func (s *FileStore) Create(k Key) error {
+func (s *FileStore) Create(_ context.Context, k Key) error {
 	tmp, err := s.writeTemp(fileKey(k))
 	if err != nil {
 		return err
@@ -98,8 +99,8 @@ func (s *FileStore) Create(k Key) error {
 
 // Erase implements KeyStore. A key file that no longer parses (e.g. left
 // zeroed by a crash during an earlier Erase) is erased too.
-func (s *FileStore) Erase(householdID string, erasedAt time.Time) error {
-	old, err := s.Get(householdID)
+func (s *FileStore) Erase(ctx context.Context, householdID string, erasedAt time.Time) error {
+	old, err := s.Get(ctx, householdID)
 	switch {
 	case err == nil && old.Erased():
 		return nil

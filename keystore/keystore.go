@@ -10,6 +10,7 @@
 package keystore
 
 import (
+	"context"
 	"errors"
 	"time"
 )
@@ -38,16 +39,18 @@ var (
 )
 
 // KeyStore stores data keys. Implementations are safe for concurrent use.
+// Every method takes the caller's context: a remote store gives up when it
+// ends (there is no timeout inside the store).
 type KeyStore interface {
 	// Get returns the household's key or its tombstone; ErrNoKey if there
 	// is neither.
-	Get(householdID string) (Key, error)
+	Get(ctx context.Context, householdID string) (Key, error)
 	// Create stores a new key if the household has neither key nor
 	// tombstone; otherwise it stores nothing and returns ErrKeyExists. When
 	// Create returns nil the key is durable.
-	Create(k Key) error
+	Create(ctx context.Context, k Key) error
 	// Erase replaces the household's key (if any) by a tombstone recording
 	// erasedAt, durably. Erasing twice, or a household without a key, is
 	// not an error: the tombstone also stops new keys being created.
-	Erase(householdID string, erasedAt time.Time) error
+	Erase(ctx context.Context, householdID string, erasedAt time.Time) error
 }

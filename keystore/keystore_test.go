@@ -2,6 +2,7 @@ package keystore_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -78,14 +79,14 @@ func TestEraseDestroysKey(t *testing.T) {
 	v, fs := mustVault(t, dir)
 	s, _ := v.Seal("h1", []byte("低保 800 元"))
 	other, _ := v.Seal("h2", []byte("keep me"))
-	k, err := fs.Get("h1")
+	k, err := fs.Get(context.Background(), "h1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Erase("h1"); err != nil {
+	if err := v.Erase(context.Background(), "h1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Erase("h1"); err != nil {
+	if err := v.Erase(context.Background(), "h1"); err != nil {
 		t.Fatalf("second erase: %v", err)
 	}
 	for _, vv := range []*keystore.Vault{v, keystore.New(fs, keystore.Config{})} {
@@ -114,7 +115,7 @@ func TestEraseDestroysKey(t *testing.T) {
 		}
 	}
 	// Erasing a household that never had a key leaves a tombstone too.
-	if err := v.Erase("h3"); err != nil {
+	if err := v.Erase(context.Background(), "h3"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := v.Seal("h3", []byte("x")); !errors.Is(err, domain.ErrErased) {
@@ -128,7 +129,7 @@ func TestFileStoreModesAndAtomicity(t *testing.T) {
 	if _, err := v.Seal("h1", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Erase("h1"); err != nil {
+	if err := v.Erase(context.Background(), "h1"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := v.Seal("h2", []byte("x")); err != nil {
@@ -182,17 +183,17 @@ func TestConcurrentFirstSealAgreesOnOneKey(t *testing.T) {
 
 func TestFingerprintKeyedAndErased(t *testing.T) {
 	v, _ := mustVault(t, t.TempDir())
-	a1, _ := v.Fingerprint("h1", []byte("110101194801010023"))
-	a2, _ := v.Fingerprint("h1", []byte("110101194801010023"))
-	b, _ := v.Fingerprint("h2", []byte("110101194801010023"))
-	c, _ := v.Fingerprint("h1", []byte("110101194801010024"))
+	a1, _ := v.Fingerprint(context.Background(), "h1", []byte("110101194801010023"))
+	a2, _ := v.Fingerprint(context.Background(), "h1", []byte("110101194801010023"))
+	b, _ := v.Fingerprint(context.Background(), "h2", []byte("110101194801010023"))
+	c, _ := v.Fingerprint(context.Background(), "h1", []byte("110101194801010024"))
 	if !bytes.Equal(a1, a2) || bytes.Equal(a1, b) || bytes.Equal(a1, c) || len(a1) != 32 {
 		t.Fatal("fingerprint must be stable per household and value, and differ across households and values")
 	}
-	if err := v.Erase("h1"); err != nil {
+	if err := v.Erase(context.Background(), "h1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Fingerprint("h1", []byte("x")); !errors.Is(err, domain.ErrErased) {
+	if _, err := v.Fingerprint(context.Background(), "h1", []byte("x")); !errors.Is(err, domain.ErrErased) {
 		t.Fatalf("fingerprint after erase: %v", err)
 	}
 }
@@ -205,10 +206,10 @@ func TestKeyRecordsTimes(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = now.Add(time.Hour)
-	if err := v.Erase("h1"); err != nil {
+	if err := v.Erase(context.Background(), "h1"); err != nil {
 		t.Fatal(err)
 	}
-	k, err := fs.Get("h1")
+	k, err := fs.Get(context.Background(), "h1")
 	if err != nil || !k.Erased() || k.Secret != nil || !k.CreatedAt.Equal(now.Add(-time.Hour)) || !k.ErasedAt.Equal(now) || k.KeyID == "" {
 		t.Fatalf("tombstone = %+v %v", k, err)
 	}
@@ -226,11 +227,11 @@ func TestEraseRecoversFromTornErase(t *testing.T) {
 	if err := os.WriteFile(files[0], make([]byte, 120), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fs.Get("h1"); err == nil {
+	if _, err := fs.Get(context.Background(), "h1"); err == nil {
 		t.Fatal("a zeroed key file must not parse")
 	}
 	fresh := keystore.New(fs, keystore.Config{})
-	if err := fresh.Erase("h1"); err != nil {
+	if err := fresh.Erase(context.Background(), "h1"); err != nil {
 		t.Fatalf("erase after a torn erase: %v", err)
 	}
 	if _, err := fresh.Open("h1", s); !errors.Is(err, domain.ErrErased) {

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/doorstep/doorstep/internal/pgddl"
+	"github.com/doorstep/doorstep/internal/migrate"
 )
 
 // PostgresStore is a KeyStore in a PostgreSQL table, for several `doorstep
@@ -40,7 +40,8 @@ import (
 //
 // Safe for concurrent use, and by several processes at once.
 type PostgresStore struct {
-	pool *pgxpool.Pool
+	pool     *pgxpool.Pool
+	ownsPool bool
 
 	getSQL, createSQL, eraseSQL string
 }
@@ -49,10 +50,6 @@ var _ KeyStore = (*PostgresStore)(nil)
 
 // DefaultPostgresSchema is the schema OpenPostgres uses when given none.
 const DefaultPostgresSchema = "doorstep"
-
-// pgOpTimeout bounds each Get, Create and Erase, which take no context, so
-// a lost server fails the caller instead of hanging it.
-const pgOpTimeout = 30 * time.Second
 
 // schemaName is what OpenPostgres accepts as a schema name: a plain,
 // lower-case, unquoted SQL identifier.
@@ -63,20 +60,10 @@ var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 const pgMaxIdentifier = 63
 
 // OpenPostgres connects to the PostgreSQL database at connString (a URL or
-// key=value string as pgx accepts) and creates, if they do not exist yet, the
-// schema (default "doorstep") and its data_keys table. The schema name must
-// be a plain SQL identifier: a lower-case letter or underscore, then
-// lower-case letters, digits or underscores, at most 63 bytes.
-//
-// Several processes may open the same schema at once: the schema and table
-// are created in one transaction that first takes a transaction-scoped
-// advisory lock on the schema name (concurrent CREATE ... IF NOT EXISTS can
-// otherwise fail with a unique violation on the catalog).
+// key=value string as pgx accepts) with a pool of its own, closed by Close,
+// and continues as NewPostgres.
 func OpenPostgres(ctx context.Context, connString, schema string) (*PostgresStore, error) {
-	if schema == "" {
-		schema = DefaultPostgresSchema
-	}
-	if err := validateSchemaName(schema); err != nil {
+	if err := validateSchemaName(orDefault(schema)); err != nil {
 		return nil, err
 	}
 	pc, err := pgxpool.ParseConfig(connString)
@@ -92,8 +79,28 @@ func OpenPostgres(ctx context.Context, connString, schema string) (*PostgresStor
 		pool.Close()
 		return nil, fmt.Errorf("keystore: connect to PostgreSQL: %w", err)
 	}
-	if err := createTable(ctx, pool, schema); err != nil {
+	s, err := NewPostgres(ctx, pool, schema)
+	if err != nil {
 		pool.Close()
+		return nil, err
+	}
+	s.ownsPool = true
+	return s, nil
+}
+
+// NewPostgres keeps keys in pool's database (the process's one pool; Close
+// leaves it open) and creates, if they do not exist yet, the schema
+// (default "doorstep") and its data_keys table through internal/migrate
+// (owner "keystore"), so several processes may open the same schema at
+// once. The schema name must be a plain SQL identifier: a lower-case letter
+// or underscore, then lower-case letters, digits or underscores, at most 63
+// bytes.
+func NewPostgres(ctx context.Context, pool *pgxpool.Pool, schema string) (*PostgresStore, error) {
+	schema = orDefault(schema)
+	if err := validateSchemaName(schema); err != nil {
+		return nil, err
+	}
+	if err := migrate.Up(ctx, migrate.Postgres(pool, schema), Migrations()); err != nil {
 		return nil, fmt.Errorf("keystore: create key table %s.data_keys in PostgreSQL: %w", schema, err)
 	}
 	t := pgx.Identifier{schema, "data_keys"}.Sanitize()
@@ -120,31 +127,44 @@ func validateSchemaName(schema string) error {
 	return nil
 }
 
-func createTable(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+func orDefault(schema string) string {
+	if schema == "" {
+		return DefaultPostgresSchema
+	}
+	return schema
+}
+
+// Migrations returns the key store's steps, for internal/migrate (owner
+// "keystore"). Step 1 keeps IF NOT EXISTS: schemas made before the steps
+// were recorded already hold the table. Append; never edit a shipped step.
+func Migrations() migrate.Set {
 	// The CHECK keeps the invariant of crypto-shredding in the database
 	// itself: a live key has a whole secret, an erased one has none.
-	return pgddl.Create(ctx, pool, "doorstep:keystore:", schema, `CREATE TABLE IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize()+`.data_keys (
+	return migrate.Set{Owner: "keystore", Steps: []string{`CREATE TABLE IF NOT EXISTS {schema}data_keys (
 		household_id text PRIMARY KEY,
 		key_id       text NOT NULL,
 		secret       bytea,
 		created_at   timestamptz NOT NULL,
 		erased_at    timestamptz,
 		CONSTRAINT data_keys_secret_check CHECK (
-			(erased_at IS NULL AND octet_length(secret) = `+fmt.Sprint(KeySize)+`)
+			(erased_at IS NULL AND octet_length(secret) = ` + fmt.Sprint(KeySize) + `)
 			OR (erased_at IS NOT NULL AND secret IS NULL))
-	)`)
+	)`}}
 }
 
-// Close closes the connection pool. Calling it again does nothing.
-func (s *PostgresStore) Close() { s.pool.Close() }
+// Close closes the connection pool if OpenPostgres opened it. Calling it
+// again does nothing.
+func (s *PostgresStore) Close() {
+	if s.ownsPool {
+		s.pool.Close()
+	}
+}
 
 // pgTime is the form of t that is stored and read back: UTC, microseconds.
 func pgTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
 // Get implements KeyStore.
-func (s *PostgresStore) Get(householdID string) (Key, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), pgOpTimeout)
-	defer cancel()
+func (s *PostgresStore) Get(ctx context.Context, householdID string) (Key, error) {
 	var (
 		k      = Key{HouseholdID: householdID}
 		erased *time.Time
@@ -170,7 +190,7 @@ func (s *PostgresStore) Get(householdID string) (Key, error) {
 // several creators, on any number of nodes, exactly one wins and the others
 // get ErrKeyExists. The key is durable when the INSERT commits, that is when
 // Create returns nil (with the server's default synchronous_commit).
-func (s *PostgresStore) Create(k Key) error {
+func (s *PostgresStore) Create(ctx context.Context, k Key) error {
 	if k.HouseholdID == "" {
 		return errors.New("keystore: store key: the household id is empty")
 	}
@@ -185,8 +205,6 @@ func (s *PostgresStore) Create(k Key) error {
 		}
 		secret = k.Secret
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), pgOpTimeout)
-	defer cancel()
 	tag, err := s.pool.Exec(ctx, s.createSQL, k.HouseholdID, k.KeyID, secret, pgTime(k.CreatedAt), erased)
 	if err != nil {
 		return fmt.Errorf("keystore: store key of household %s in PostgreSQL: %w", k.HouseholdID, err)
@@ -201,15 +219,13 @@ func (s *PostgresStore) Create(k Key) error {
 // household's row, or inserts a tombstone (empty key id) when the household
 // never had a key. Erasing an erased household keeps the earliest erasure
 // time.
-func (s *PostgresStore) Erase(householdID string, erasedAt time.Time) error {
+func (s *PostgresStore) Erase(ctx context.Context, householdID string, erasedAt time.Time) error {
 	if householdID == "" {
 		return errors.New("keystore: erase key: the household id is empty")
 	}
 	if erasedAt.IsZero() {
 		return fmt.Errorf("keystore: erase key of household %s: the erasure time is zero", householdID)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), pgOpTimeout)
-	defer cancel()
 	if _, err := s.pool.Exec(ctx, s.eraseSQL, householdID, time.Time{}, pgTime(erasedAt)); err != nil {
 		return fmt.Errorf("keystore: erase key of household %s in PostgreSQL: %w", householdID, err)
 	}

@@ -91,10 +91,10 @@ func TestPostgresTimesAreUTCMicroseconds(t *testing.T) {
 	cst := time.FixedZone("CST", 8*3600)
 	created := time.Date(2026, 3, 1, 16, 0, 0, 123456789, cst)
 	k := keystore.Key{HouseholdID: "h1", KeyID: "k-1", Secret: bytes.Repeat([]byte{7}, keystore.KeySize), CreatedAt: created}
-	if err := s.Create(k); err != nil {
+	if err := s.Create(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Get("h1")
+	got, err := s.Get(context.Background(), "h1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,11 +107,11 @@ func TestPostgresTimesAreUTCMicroseconds(t *testing.T) {
 	e1 := time.Date(2026, 4, 1, 0, 0, 0, 5999, cst)
 	e3 := time.Date(2026, 4, 3, 0, 0, 0, 0, time.UTC)
 	for _, at := range []time.Time{e2, e1, e3} {
-		if err := s.Erase("h1", at); err != nil {
+		if err := s.Erase(context.Background(), "h1", at); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, err = s.Get("h1")
+	got, err = s.Get(context.Background(), "h1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,10 +124,10 @@ func TestPostgresTwoNodesShareKeys(t *testing.T) {
 	schema := freshSchema(t)
 	a, b := openPG(t, schema), openPG(t, schema)
 	k := keystore.Key{HouseholdID: "h1", KeyID: "k-1", Secret: bytes.Repeat([]byte{1}, keystore.KeySize), CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	if err := a.Create(k); err != nil {
+	if err := a.Create(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
-	got, err := b.Get("h1")
+	got, err := b.Get(context.Background(), "h1")
 	if err != nil || got.KeyID != k.KeyID || !bytes.Equal(got.Secret, k.Secret) || !got.CreatedAt.Equal(k.CreatedAt) {
 		t.Fatalf("node B reads %+v %v", got, err)
 	}
@@ -142,11 +142,11 @@ func TestPostgresTwoNodesShareKeys(t *testing.T) {
 	}
 	// Both nodes fingerprint alike, so a command retried on the other node
 	// is still recognised.
-	fa, err := va.Fingerprint("h2", []byte("cmd"))
+	fa, err := va.Fingerprint(context.Background(), "h2", []byte("cmd"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fb, err := vb.Fingerprint("h2", []byte("cmd"))
+	fb, err := vb.Fingerprint(context.Background(), "h2", []byte("cmd"))
 	if err != nil || !bytes.Equal(fa, fb) {
 		t.Fatalf("fingerprints differ across nodes: %x %x %v", fa, fb, err)
 	}
@@ -165,7 +165,7 @@ func TestPostgresConcurrentCreateAcrossNodes(t *testing.T) {
 			defer wg.Done()
 			k := keystore.Key{HouseholdID: "h1", KeyID: "k-" + string(rune('a'+i)), Secret: bytes.Repeat([]byte{byte(i)}, keystore.KeySize), CreatedAt: time.Now().UTC()}
 			<-start
-			errs[i] = stores[i%2].Create(k)
+			errs[i] = stores[i%2].Create(context.Background(), k)
 		}()
 	}
 	close(start)
@@ -185,7 +185,7 @@ func TestPostgresConcurrentCreateAcrossNodes(t *testing.T) {
 		t.Fatal("no creator won")
 	}
 	for _, s := range stores {
-		got, err := s.Get("h1")
+		got, err := s.Get(context.Background(), "h1")
 		if err != nil || got.KeyID != "k-"+string(rune('a'+winner)) || !bytes.Equal(got.Secret, bytes.Repeat([]byte{byte(winner)}, keystore.KeySize)) {
 			t.Fatalf("stored key %q %v, want the winner's k-%c", got.KeyID, err, 'a'+winner)
 		}
@@ -223,14 +223,14 @@ func TestPostgresConcurrentOpen(t *testing.T) {
 		t.FailNow()
 	}
 	for i, s := range stores {
-		if _, err := s.Get("h1"); !errors.Is(err, keystore.ErrNoKey) {
+		if _, err := s.Get(context.Background(), "h1"); !errors.Is(err, keystore.ErrNoKey) {
 			t.Fatalf("store %d: get: %v", i, err)
 		}
 	}
-	if err := stores[0].Create(keystore.Key{HouseholdID: "h1", KeyID: "k", Secret: make([]byte, keystore.KeySize), CreatedAt: time.Now()}); err != nil {
+	if err := stores[0].Create(context.Background(), keystore.Key{HouseholdID: "h1", KeyID: "k", Secret: make([]byte, keystore.KeySize), CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := stores[n-1].Get("h1"); err != nil || got.KeyID != "k" {
+	if got, err := stores[n-1].Get(context.Background(), "h1"); err != nil || got.KeyID != "k" {
 		t.Fatalf("get through another store: %+v %v", got, err)
 	}
 }
@@ -250,7 +250,7 @@ func TestPostgresEraseSeenByOtherNodeAfterTTL(t *testing.T) {
 			t.Fatalf("open on node B before erasure: %q %v", pt, err)
 		}
 	}
-	if err := va.Erase("h1"); err != nil {
+	if err := va.Erase(context.Background(), "h1"); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(60 * time.Millisecond)
@@ -260,7 +260,7 @@ func TestPostgresEraseSeenByOtherNodeAfterTTL(t *testing.T) {
 	if _, err := vb.Seal("h1", []byte("new")); !errors.Is(err, domain.ErrErased) {
 		t.Fatalf("node B seals for an erased household: %v", err)
 	}
-	if _, err := vb.Fingerprint("h1", []byte("cmd")); !errors.Is(err, domain.ErrErased) {
+	if _, err := vb.Fingerprint(context.Background(), "h1", []byte("cmd")); !errors.Is(err, domain.ErrErased) {
 		t.Fatalf("node B fingerprints for an erased household: %v", err)
 	}
 	// Without a TTL the cached key stays usable: the reason CacheTTL exists.
@@ -276,14 +276,14 @@ func TestPostgresEraseDropsSecret(t *testing.T) {
 	if _, err := v.Seal("h1", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	k, err := s.Get("h1")
+	k, err := s.Get(context.Background(), "h1")
 	if err != nil || len(k.Secret) != keystore.KeySize {
 		t.Fatalf("key %v", err)
 	}
-	if err := v.Erase("h1"); err != nil {
+	if err := v.Erase(context.Background(), "h1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Erase("h2"); err != nil { // never had a key: a tombstone
+	if err := v.Erase(context.Background(), "h2"); err != nil { // never had a key: a tombstone
 		t.Fatal(err)
 	}
 	conn := pgtest.Connect(t)
@@ -321,17 +321,17 @@ func TestPostgresEraseDropsSecret(t *testing.T) {
 func TestPostgresRejectsBadInput(t *testing.T) {
 	s := openPG(t, freshSchema(t))
 	secret := []byte("0123456789abcdef") // 16 bytes: not an AES-256 key
-	err := s.Create(keystore.Key{HouseholdID: "h1", KeyID: "k", Secret: secret, CreatedAt: time.Now()})
+	err := s.Create(context.Background(), keystore.Key{HouseholdID: "h1", KeyID: "k", Secret: secret, CreatedAt: time.Now()})
 	if err == nil || strings.Contains(err.Error(), string(secret)) || strings.Contains(err.Error(), hex.EncodeToString(secret)) {
 		t.Fatalf("create with a short key: %v", err)
 	}
-	if err := s.Create(keystore.Key{KeyID: "k", Secret: make([]byte, keystore.KeySize)}); err == nil {
+	if err := s.Create(context.Background(), keystore.Key{KeyID: "k", Secret: make([]byte, keystore.KeySize)}); err == nil {
 		t.Fatal("create without household id must fail")
 	}
-	if err := s.Erase("h1", time.Time{}); err == nil {
+	if err := s.Erase(context.Background(), "h1", time.Time{}); err == nil {
 		t.Fatal("erase with a zero time must fail")
 	}
-	if _, err := s.Get("h1"); !errors.Is(err, keystore.ErrNoKey) {
+	if _, err := s.Get(context.Background(), "h1"); !errors.Is(err, keystore.ErrNoKey) {
 		t.Fatalf("nothing must have been stored: %v", err)
 	}
 }
@@ -339,7 +339,7 @@ func TestPostgresRejectsBadInput(t *testing.T) {
 func TestPostgresClosed(t *testing.T) {
 	s := openPG(t, freshSchema(t))
 	s.Close()
-	if _, err := s.Get("h1"); err == nil || errors.Is(err, keystore.ErrNoKey) || !strings.HasPrefix(err.Error(), "keystore: ") {
+	if _, err := s.Get(context.Background(), "h1"); err == nil || errors.Is(err, keystore.ErrNoKey) || !strings.HasPrefix(err.Error(), "keystore: ") {
 		t.Fatalf("get on a closed store: %v", err)
 	}
 	s.Close() // again (and at cleanup): no panic

@@ -11,6 +11,7 @@ import (
 
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/internal/migrate"
 )
 
 // Envelope is a stored event with its decoded domain payload. Payload is nil
@@ -25,8 +26,11 @@ type Envelope struct {
 type Projection interface {
 	// Name is durable: the checkpoint hangs on it.
 	Name() string
-	// Schema returns idempotent DDL (CREATE TABLE/INDEX IF NOT EXISTS) in
-	// portable SQL.
+	// Schema returns the projection's migration steps in portable SQL, in
+	// order: internal/migrate applies each once (owner "readmodel:" +
+	// Name, step i bringing it to version i+1). Append; never edit a step
+	// that has shipped. The first steps keep IF NOT EXISTS: databases made
+	// before steps were recorded already hold their tables.
 	Schema() []string
 	// Tables lists the tables the projection owns: a rebuild empties them,
 	// a dump reads them.
@@ -177,18 +181,10 @@ func New(cfg Config, ps ...Projection) (*Engine, error) {
 	return e, nil
 }
 
-// Init creates the checkpoint table and every projection's tables (if
-// missing) and loads the checkpoints.
+// Init creates or migrates the checkpoint table and every projection's
+// tables (internal/migrate) and loads the checkpoints.
 func (e *Engine) Init(ctx context.Context) error {
-	ddl := []string{`CREATE TABLE IF NOT EXISTS ` + checkpointTable + ` (
-		name   TEXT PRIMARY KEY,
-		hi     BIGINT NOT NULL,
-		lo     BIGINT NOT NULL,
-		events BIGINT NOT NULL)`}
-	for _, p := range e.ps {
-		ddl = append(ddl, p.Schema()...)
-	}
-	if err := e.createSchema(ctx, ddl); err != nil {
+	if err := e.migrate(ctx); err != nil {
 		return err
 	}
 	for _, p := range e.ps {
@@ -203,40 +199,41 @@ func (e *Engine) Init(ctx context.Context) error {
 	return nil
 }
 
-// createSchema runs the DDL. On PostgreSQL it runs in one transaction under
-// an advisory lock: several nodes starting at once would otherwise race in
-// CREATE TABLE IF NOT EXISTS (which is not safe concurrently there).
-func (e *Engine) createSchema(ctx context.Context, ddl []string) error {
-	if !e.shared() {
-		for _, q := range ddl {
-			if _, err := e.cfg.DB.ExecContext(ctx, expandDDL(e.cfg.Dialect, q)); err != nil {
-				return fmt.Errorf("projections: create schema: %w", err)
-			}
+// Migrations returns the engine's migration sets: the checkpoint table
+// (owner "projections") and each projection's Schema (owner "readmodel:" +
+// its name), adapted to the dialect.
+func (e *Engine) Migrations() []migrate.Set {
+	sets := []migrate.Set{{Owner: "projections", Steps: []string{`CREATE TABLE IF NOT EXISTS ` + checkpointTable + ` (
+		name   TEXT PRIMARY KEY,
+		hi     BIGINT NOT NULL,
+		lo     BIGINT NOT NULL,
+		events BIGINT NOT NULL)`}}}
+	for _, p := range e.ps {
+		var steps []string
+		for _, q := range p.Schema() {
+			steps = append(steps, e.cfg.Dialect.ExpandDDL(q))
 		}
-		return nil
+		sets = append(sets, migrate.Set{Owner: "readmodel:" + p.Name(), Steps: steps})
 	}
-	tx, err := e.cfg.DB.BeginTx(ctx, nil)
+	return sets
+}
+
+// migrate applies Migrations in one transaction; on PostgreSQL under the
+// schema's migration lock, so several nodes may start at once.
+func (e *Engine) migrate(ctx context.Context) error {
+	db, err := e.cfg.Dialect.migrations(ctx, e.cfg.DB)
 	if err != nil {
+		return err
+	}
+	if err := migrate.Up(ctx, db, e.Migrations()...); err != nil {
 		return fmt.Errorf("projections: create schema: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('doorstep:projections:schema'))`); err != nil {
-		return fmt.Errorf("projections: create schema: lock: %w", err)
-	}
-	for _, q := range ddl {
-		if _, err := tx.ExecContext(ctx, expandDDL(e.cfg.Dialect, q)); err != nil {
-			return fmt.Errorf("projections: create schema: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("projections: create schema: commit: %w", err)
 	}
 	return nil
 }
 
-// shared reports whether other processes may write the same read models
-// (PostgreSQL): then every batch re-reads the checkpoints under a lock.
-func (e *Engine) shared() bool { return e.cfg.Dialect.Name() == "postgres" }
+// shared reports whether other processes may write the same read models:
+// then every batch re-reads the checkpoints under a lock.
+func (e *Engine) shared() bool { return e.cfg.Dialect.Shared() }
 
 // Close releases prepared statements. It does not close the database.
 func (e *Engine) Close() error {
@@ -469,7 +466,7 @@ func (e *Engine) begin(ctx context.Context, gen uint64) (*txGroup, error) {
 // drops every projection's cache and bumps the generation, and reports
 // moved, so that the caller starts again from the committed checkpoints.
 func (e *Engine) syncCheckpoints(ctx context.Context, tx *sql.Tx, cps map[string]checkpoint) (moved bool, err error) {
-	if err := lockApply(ctx, tx); err != nil {
+	if err := e.cfg.Dialect.LockApply(ctx, tx); err != nil {
 		return false, err
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT name, hi, lo, events FROM `+checkpointTable+` ORDER BY name`)
@@ -507,17 +504,6 @@ func (e *Engine) syncCheckpoints(ctx context.Context, tx *sql.Tx, cps map[string
 	e.generation++
 	e.mu.Unlock()
 	return true, nil
-}
-
-// lockApply takes, for the rest of tx, the lock that serialises every
-// transaction writing these read models (one per schema) across processes:
-// an advisory lock rather than row locks, because a checkpoint row that does
-// not exist yet (or was just reset) cannot be locked.
-func lockApply(ctx context.Context, tx *sql.Tx) error {
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('doorstep:projections:apply:' || current_schema()))`); err != nil {
-		return fmt.Errorf("projections: lock read models: %w", err)
-	}
-	return nil
 }
 
 // apply hands each projection the events of envs after its checkpoint.
@@ -772,10 +758,8 @@ func (e *Engine) Reset(ctx context.Context, names ...string) error {
 		return fmt.Errorf("projections: begin reset: %w", err)
 	}
 	defer tx.Rollback()
-	if e.shared() {
-		if err := lockApply(ctx, tx); err != nil {
-			return err
-		}
+	if err := e.cfg.Dialect.LockApply(ctx, tx); err != nil {
+		return err
 	}
 	for _, p := range ps {
 		for _, t := range p.Tables() {

@@ -7,15 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
-
-	"github.com/doorstep/doorstep/accesslog"
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/cluster"
 	"github.com/doorstep/doorstep/deadline"
@@ -94,9 +88,11 @@ type storeConfig struct {
 }
 
 // openRuntime opens everything in dir (and the store st); log receives the
-// background tasks' reports (nil: discard). With PostgreSQL the read
-// models, data keys, tokens and the record of sensitive reads live in the
-// database, shared by every node.
+// background tasks' reports (nil: discard). The embedded wiring
+// (runtime_embedded.go) keeps everything in dir; the PostgreSQL wiring
+// (runtime_postgres.go) keeps the read models, data keys, tokens and the
+// record of sensitive reads in the database, shared by every node. Both
+// return the same runtime, finished by finish.
 func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logger) (*runtime, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -106,132 +102,43 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 		return nil, err
 	}
 	warnCalendarGap(log, cal, clock.Now())
-	var s eventstore.Store
-	embedded := st.URL == ""
 	switch {
-	case embedded:
-		s, err = openEmbedded(ctx, dir)
+	case st.URL == "":
+		return openEmbeddedRuntime(ctx, dir, cal, log)
 	case isPostgresURL(st.URL):
-		if err = os.MkdirAll(dir, 0o700); err == nil {
-			s, err = postgres.Open(ctx, postgres.Config{URL: st.URL, Schema: st.Schema})
-		}
+		return openPostgresRuntime(ctx, dir, st, cal, log)
 	default:
 		return nil, usageError{fmt.Sprintf("doorstep: -store %q: give a postgres:// URL, or leave it empty for the embedded store / 存储地址无效", redactURL(st.URL))}
 	}
-	if err != nil {
-		return nil, err
-	}
-	rt := &runtime{dir: dir, store: s, cal: cal}
-	schema := st.Schema
-	if !embedded {
-		if schema == "" {
-			schema = "doorstep"
-		}
-		rt.electURL, rt.electRole = st.URL, "background/"+schema
-	}
-	rt.closer = append(rt.closer, s.Close)
+}
+
+// parts is what a wiring opened, for finish to build the rest on.
+type parts struct {
+	keys     keystore.KeyStore
+	vaultCfg keystore.Config
+	dialect  projections.Dialect
+	counter  projections.Counter // nil: the engine counts by reading the log
+	// reads, when set, is a cache of profile rows (only when this process
+	// alone applies the profile projection).
+	reads *profile.ReadCache
+}
+
+// finish builds, on what a wiring opened (rt.store, rt.tokens, rt.access,
+// rt.db, rt.rdb and p), the vault, the command service, the projection
+// engine, the read models and the deadline watcher. On error it closes rt.
+func (rt *runtime) finish(ctx context.Context, p parts, log *slog.Logger) (*runtime, error) {
 	fail := func(err error) (*runtime, error) { rt.Close(); return nil, err }
-	if embedded {
-		rt.tokens, err = identity.OpenTokens(filepath.Join(dir, identity.TokensFile))
-	} else {
-		// Nodes behind one load balancer accept the same tokens.
-		rt.tokens, err = identity.OpenPostgresTokens(ctx, st.URL, schema)
-	}
-	if err != nil {
+	rt.vault = keystore.New(p.keys, p.vaultCfg)
+	var err error
+	if rt.app, err = app.New(app.Config{Store: rt.store, Sealer: rt.vault, Calendar: rt.cal}); err != nil {
 		return fail(err)
 	}
-	rt.closer = append(rt.closer, func() error { rt.tokens.Close(); return nil })
-	var keys keystore.KeyStore
-	vaultCfg := keystore.Config{}
-	if embedded {
-		if keys, err = keystore.OpenFileStore(filepath.Join(dir, "keys")); err != nil {
-			return fail(err)
-		}
-	} else {
-		// Nodes sharing the database share the households' data keys; an
-		// erasure made on another node is honoured within CacheTTL.
-		pk, err := keystore.OpenPostgres(ctx, st.URL, schema)
-		if err != nil {
-			return fail(err)
-		}
-		rt.closer = append(rt.closer, func() error { pk.Close(); return nil })
-		keys, vaultCfg.CacheTTL = pk, keyCacheTTL
+	ps := readmodels.AllCached(rt.app.Policies(), rt.cal, rt.cal.Location(), p.reads)
+	profiles := profile.NewReader(rt.rdb, p.dialect)
+	if p.reads != nil {
+		profiles.WithCache(p.reads)
 	}
-	rt.vault = keystore.New(keys, vaultCfg)
-	if embedded {
-		al, err := accesslog.OpenFile(filepath.Join(dir, accesslog.FileName), nil)
-		if err != nil {
-			return fail(err)
-		}
-		rt.access = al
-		rt.closer = append(rt.closer, al.Close)
-	} else {
-		// Nodes may be replaced with their disks: the record of
-		// sensitive reads lives with the data, in one place for auditors,
-		// written through the store's connections.
-		al, err := accesslog.NewPostgres(ctx, s.(*postgres.Store).Pool(), schema, nil)
-		if err != nil {
-			return fail(err)
-		}
-		rt.access = al
-	}
-	if rt.app, err = app.New(app.Config{Store: s, Sealer: rt.vault, Calendar: cal}); err != nil {
-		return fail(err)
-	}
-	eventsPath := filepath.Join(dir, "events.db")
-	dialect := projections.SQLite
-	if embedded {
-		if rt.db, err = projections.OpenSQLite(ctx, projections.ReadModelPath(eventsPath)); err != nil {
-			return fail(err)
-		}
-		rt.closer = append(rt.closer, rt.db.Close)
-		// Queries get their own pool: in WAL mode they read beside the
-		// engine's write transactions instead of queueing behind them for
-		// one of the engine pool's few connections.
-		if rt.rdb, err = projections.OpenSQLite(ctx, projections.ReadModelPath(eventsPath)); err != nil {
-			return fail(err)
-		}
-		rt.rdb.SetMaxOpenConns(8)
-		rt.rdb.SetMaxIdleConns(8)
-		rt.closer = append(rt.closer, rt.rdb.Close)
-	} else {
-		// On PostgreSQL the read models live in the store's schema, shared
-		// by every node: the elected node applies events, every node
-		// answers queries from them (decision 0041).
-		dialect = projections.Postgres
-		if rt.db, err = openReadModelsPostgres(ctx, st.URL, schema, 4); err != nil {
-			return fail(err)
-		}
-		rt.closer = append(rt.closer, rt.db.Close)
-		if rt.rdb, err = openReadModelsPostgres(ctx, st.URL, schema, 16); err != nil {
-			return fail(err)
-		}
-		rt.closer = append(rt.closer, rt.rdb.Close)
-	}
-	var counter projections.Counter
-	if embedded {
-		c, closeCounter, err := projections.SQLiteCounter(eventsPath)
-		if err != nil {
-			return fail(err)
-		}
-		counter = c
-		rt.closer = append(rt.closer, closeCounter)
-	}
-	ps := readmodels.All(rt.app.Policies(), cal, cal.Location())
-	profiles := profile.NewReader(rt.rdb, dialect)
-	if embedded {
-		// This process alone applies the profile projection: its readers
-		// may keep what they read, dropped as batches change it. (On
-		// PostgreSQL another node may apply it: no cache.)
-		reads := profile.NewReadCache(0)
-		for _, p := range ps {
-			if pp, ok := p.(*profile.Projection); ok {
-				pp.SetReadCache(reads)
-				profiles.WithCache(reads)
-			}
-		}
-	}
-	rt.engine, err = projections.New(projections.Config{DB: rt.db, Dialect: dialect, Store: s, Counter: counter}, ps...)
+	rt.engine, err = projections.New(projections.Config{DB: rt.db, Dialect: p.dialect, Store: rt.store, Counter: p.counter}, ps...)
 	if err != nil {
 		return fail(err)
 	}
@@ -239,12 +146,12 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 		return fail(err)
 	}
 	rt.closer = append(rt.closer, rt.engine.Close)
-	rt.watcher, err = deadline.New(deadline.Config{Store: s, Policies: rt.app.Policies(), Calendar: cal, Commands: rt.app, Logger: log, Supervisor: rt.supervisor})
+	rt.watcher, err = deadline.New(deadline.Config{Store: rt.store, Policies: rt.app.Policies(), Calendar: rt.cal, Commands: rt.app, Logger: log, Supervisor: rt.supervisor})
 	if err != nil {
 		rt.bgErr = fmt.Errorf("deadline watcher: %w", err)
 	}
-	rt.read = dhttp.ReadModels{Engine: rt.engine, Profiles: profiles, Alerts: alerts.NewReader(rt.rdb, dialect),
-		Trail: audit.NewTrail(rt.rdb, dialect, s, nil), Measures: measures.NewReader(rt.rdb, dialect)}
+	rt.read = dhttp.ReadModels{Engine: rt.engine, Profiles: profiles, Alerts: alerts.NewReader(rt.rdb, p.dialect),
+		Trail: audit.NewTrail(rt.rdb, p.dialect, rt.store, nil), Measures: measures.NewReader(rt.rdb, p.dialect)}
 	return rt, nil
 }
 
@@ -364,30 +271,6 @@ func runAll(ctx context.Context, tasks ...func(context.Context) error) error {
 		}
 	}
 	return first
-}
-
-// keyCacheTTL bounds how long a node uses a household's data key without
-// reading it again from PostgreSQL: an erasure made on another node takes
-// effect here within this time.
-const keyCacheTTL = 10 * time.Second
-
-// openReadModelsPostgres opens a database/sql pool (pgx) whose search path
-// is schema, for the read models.
-func openReadModelsPostgres(ctx context.Context, url, schema string, conns int) (*sql.DB, error) {
-	cfg, err := pgx.ParseConfig(url)
-	if err != nil {
-		return nil, fmt.Errorf("read models: PostgreSQL URL %s: %w", redactURL(url), err)
-	}
-	cfg.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
-	postgres.BoundIdleTransactions(cfg.RuntimeParams)
-	db := stdlib.OpenDB(*cfg)
-	db.SetMaxOpenConns(conns)
-	db.SetMaxIdleConns(conns)
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("read models on PostgreSQL %s: %w", redactURL(url), err)
-	}
-	return db, nil
 }
 
 // Close closes what openRuntime opened, in reverse order.

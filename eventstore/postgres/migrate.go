@@ -2,17 +2,16 @@ package postgres
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/doorstep/doorstep/internal/migrate"
 )
 
-// migrations are applied in order; migration i (0-based) brings the schema
-// to version i+1. Each runs in the same transaction as its row in
-// schema_migrations. "{schema}" is replaced by the quoted schema name.
-// Never edit a migration that has shipped: append a new one.
+// migrations are the event store's steps (owner "eventstore" in
+// internal/migrate); migration i (0-based) brings the store to version i+1.
+// "{schema}" is replaced by the quoted schema name and a dot. Never edit a
+// migration that has shipped: append a new one.
 var migrations = []string{
 	// 1: the log. transaction_id is the writing transaction's 64-bit id and
 	// seq the event's ordinal inside that transaction; together they are the
@@ -20,7 +19,7 @@ var migrations = []string{
 	// Unix nanoseconds, like the SQLite store, because the hash chain covers
 	// them at nanosecond precision (timestamptz keeps microseconds). data is
 	// bytea so the JSON comes back byte for byte.
-	`CREATE TABLE {schema}.events (
+	`CREATE TABLE {schema}events (
 		transaction_id xid8    NOT NULL DEFAULT pg_current_xact_id(),
 		seq            integer NOT NULL,
 		id             uuid    NOT NULL,
@@ -46,46 +45,17 @@ var migrations = []string{
 	)`,
 }
 
+// Migrations returns the event store's steps, for internal/migrate.
+func Migrations() migrate.Set { return migrate.Set{Owner: "eventstore", Steps: migrations} }
+
 // SchemaVersion returns the schema version Open migrates to.
 func SchemaVersion() int { return len(migrations) }
 
-// migrate creates the schema and brings it to SchemaVersion. It runs in one
-// transaction under a transaction-scoped advisory lock keyed on the schema
-// name, so several processes opening the same database at once apply each
-// migration exactly once; the others wait and then find nothing to do.
-func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
-	q := pgx.Identifier{schema}.Sanitize()
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(context.Background()) //nolint:errcheck // after Commit this is a no-op
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('doorstep.eventstore.migrate:' || $1, 0))`, schema); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+q); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+q+`.schema_migrations (
-		version    integer PRIMARY KEY,
-		applied_at timestamptz NOT NULL DEFAULT now()
-	)`); err != nil {
-		return err
-	}
-	var current int
-	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM `+q+`.schema_migrations`).Scan(&current); err != nil {
-		return err
-	}
-	if current > len(migrations) {
-		return fmt.Errorf("postgres: schema %q is at version %d, newer than this binary knows (%d); run a newer doorstep", schema, current, len(migrations))
-	}
-	for v := current + 1; v <= len(migrations); v++ {
-		if _, err := tx.Exec(ctx, strings.ReplaceAll(migrations[v-1], "{schema}", q)); err != nil {
-			return fmt.Errorf("postgres: migration %d: %w", v, err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO `+q+`.schema_migrations (version) VALUES ($1)`, v); err != nil {
-			return err
-		}
-	}
-	return tx.Commit(ctx)
+// migrateSchema creates the schema and brings the store's tables to
+// SchemaVersion with internal/migrate: one transaction under the
+// schema's advisory lock, so several processes opening the same database at
+// once apply each migration exactly once; the others wait and then find
+// nothing to do.
+func migrateSchema(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	return migrate.Up(ctx, migrate.Postgres(pool, schema), Migrations())
 }

@@ -38,8 +38,9 @@
 //
 // # Schema
 //
-// Open creates the schema and migrates it (table schema_migrations) under
-// a transaction-scoped advisory lock, so nodes may start together.
+// Open creates the schema and migrates it with internal/migrate (table
+// schema_migrations, owner "eventstore") under a transaction-scoped
+// advisory lock, so nodes may start together.
 package postgres
 
 import (
@@ -283,7 +284,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		s.ownsPool = true
 	}
-	if err := migrate(ctx, s.pool, cfg.Schema); err != nil {
+	if err := migrateSchema(ctx, s.pool, cfg.Schema); err != nil {
 		if s.ownsPool {
 			s.pool.Close()
 		}

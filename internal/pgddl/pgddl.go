@@ -1,6 +1,9 @@
-// Package pgddl creates the PostgreSQL tables of the parts of Doorstep
-// that keep state beside the event store (tokens, data keys, the record of
-// sensitive reads) safely when several nodes start at once.
+// Package pgddl creates the PostgreSQL tables of the tokens and of the
+// record of sensitive reads (package http) safely when several nodes start
+// at once. It is on its way out: every other table Doorstep owns is created
+// and changed through internal/migrate (versioned, recorded in
+// schema_migrations), and these two move there with the packages that own
+// them (decision 0066); then this package goes.
 package pgddl
 
 import (

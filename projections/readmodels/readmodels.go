@@ -18,8 +18,20 @@ import (
 // profile's next-visit-due instants; loc is the community time zone in
 // which measures count months.
 func All(policies *domain.PolicySet, cal domain.WorkingDayCalendar, loc *time.Location) []projections.Projection {
+	return AllCached(policies, cal, loc, nil)
+}
+
+// AllCached is All with the profile projection dropping from reads the
+// households each batch changes (profile.Projection.SetReadCache), so that
+// readers sharing reads may keep what they read. Give a cache only when this
+// process alone applies the projection; nil: none.
+func AllCached(policies *domain.PolicySet, cal domain.WorkingDayCalendar, loc *time.Location, reads *profile.ReadCache) []projections.Projection {
+	prof := profile.New(policies, cal)
+	if reads != nil {
+		prof.SetReadCache(reads)
+	}
 	return []projections.Projection{
-		profile.New(policies, cal),
+		prof,
 		alerts.New(),
 		audit.NewIndex(),
 		measures.New(loc),

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/doorstep/doorstep/accesslog"
+	"github.com/doorstep/doorstep/domain/calendar"
+	"github.com/doorstep/doorstep/identity"
+	"github.com/doorstep/doorstep/keystore"
+	"github.com/doorstep/doorstep/projections"
+	"github.com/doorstep/doorstep/projections/profile"
+)
+
+// openEmbeddedRuntime wires one process on the embedded store: everything
+// lives in dir (events.db, the read models beside it, keys/, the token file,
+// the record of sensitive reads).
+func openEmbeddedRuntime(ctx context.Context, dir string, cal *calendar.Calendar, log *slog.Logger) (*runtime, error) {
+	s, err := openEmbedded(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	rt := &runtime{dir: dir, store: s, cal: cal}
+	rt.closer = append(rt.closer, s.Close)
+	fail := func(err error) (*runtime, error) { rt.Close(); return nil, err }
+	if rt.tokens, err = identity.OpenTokens(filepath.Join(dir, identity.TokensFile)); err != nil {
+		return fail(err)
+	}
+	rt.closer = append(rt.closer, func() error { rt.tokens.Close(); return nil })
+	keys, err := keystore.OpenFileStore(filepath.Join(dir, "keys"))
+	if err != nil {
+		return fail(err)
+	}
+	al, err := accesslog.OpenFile(filepath.Join(dir, accesslog.FileName), nil)
+	if err != nil {
+		return fail(err)
+	}
+	rt.access = al
+	rt.closer = append(rt.closer, al.Close)
+	eventsPath := filepath.Join(dir, "events.db")
+	if rt.db, err = projections.OpenSQLite(ctx, projections.ReadModelPath(eventsPath)); err != nil {
+		return fail(err)
+	}
+	rt.closer = append(rt.closer, rt.db.Close)
+	// Queries get their own pool: in WAL mode they read beside the
+	// engine's write transactions instead of queueing behind them for one
+	// of the engine pool's few connections.
+	if rt.rdb, err = projections.OpenSQLite(ctx, projections.ReadModelPath(eventsPath)); err != nil {
+		return fail(err)
+	}
+	rt.rdb.SetMaxOpenConns(8)
+	rt.rdb.SetMaxIdleConns(8)
+	rt.closer = append(rt.closer, rt.rdb.Close)
+	counter, closeCounter, err := projections.SQLiteCounter(eventsPath)
+	if err != nil {
+		return fail(err)
+	}
+	rt.closer = append(rt.closer, closeCounter)
+	// This process alone applies the profile projection: its readers may
+	// keep what they read, dropped as batches change it.
+	return rt.finish(ctx, parts{keys: keys, dialect: projections.SQLite, counter: counter, reads: profile.NewReadCache(0)}, log)
+}
