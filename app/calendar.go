@@ -7,6 +7,8 @@ import (
 
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/domain/calendar"
+	"github.com/doorstep/doorstep/eventlog"
+	"github.com/doorstep/doorstep/eventstore"
 )
 
 // calendarAgg folds the calendar stream (domain.CalendarStream) on top of
@@ -32,33 +34,35 @@ func (c *calendarAgg) Apply(e domain.Event) {
 // CalendarInForce returns the working-day calendar commands decide with
 // now: the base calendar (the shipped years) with every year published in
 // the log (domain.CalendarStream) in force. Every node derives it from the
-// log, so all agree. It reads only the calendar events appended since the
-// last call.
+// log, so all agree. Each call reads only the calendar events appended
+// since the calendar it last built (usually none: one short read), and
+// holds no lock while it reads.
 func (s *Service) CalendarInForce(ctx context.Context) (*calendar.Calendar, error) {
 	s.calMu.Lock()
-	defer s.calMu.Unlock()
-	a := &calendarAgg{cal: s.base}
-	if _, err := s.load(ctx, domain.CalendarStream, a, domain.AsOf{}, ""); err != nil {
-		return nil, err
+	cur := s.calCur
+	s.calMu.Unlock()
+	if cur == nil {
+		cur = &calendarAgg{cal: s.base}
 	}
-	if s.calCur == nil || s.calCur.version != a.version {
-		s.calCur = a
+	next := &calendarAgg{cal: cur.cal, version: cur.version}
+	for {
+		evs, err := s.store.ReadStream(ctx, domain.CalendarStream, eventstore.Forward, next.version+1, pageSize)
+		if err != nil {
+			return nil, fmt.Errorf("app: read %s: %w", domain.CalendarStream, err)
+		}
+		if _, err := eventlog.Fold(s.reg, next, evs, domain.AsOf{}); err != nil {
+			return nil, err
+		}
+		if len(evs) < pageSize {
+			break
+		}
 	}
-	return s.calCur.cal, nil
-}
-
-// CalendarAt returns the calendar that was in force after the first
-// version events of the calendar stream (0: the base calendar), for
-// auditors asking which calendar a deadline was set with.
-func (s *Service) CalendarAt(ctx context.Context, version uint64) (*calendar.Calendar, error) {
-	a := &calendarAgg{cal: s.base}
-	if version == 0 {
-		return s.base, nil
+	s.calMu.Lock()
+	if s.calCur == nil || s.calCur.version < next.version {
+		s.calCur = next
 	}
-	if _, err := s.load(ctx, domain.CalendarStream, a, domain.UntilVersion(version), ""); err != nil {
-		return nil, err
-	}
-	return a.cal, nil
+	s.calMu.Unlock()
+	return next.cal, nil
 }
 
 // PublishCalendarYear appends the year y (holidays, make-up working days,

@@ -18,16 +18,32 @@ import (
 // another path already recorded is a no-op in the domain. The time of
 // recording is not part of these commands' content.
 
-// deadlineSubject names the aggregate of a household-, problem- or
-// referral- stream.
-func deadlineSubject(stream string) (kind, id string, err error) {
-	kind = eventstore.Category(stream)
-	id = strings.TrimPrefix(stream, kind+"-")
+// deadlineAggregate is what the household, the problem and the referral
+// offer the deadline watcher.
+type deadlineAggregate interface {
+	RecordDeadlineAlert(meta domain.Meta, d domain.Deadline, stage domain.AlertStage, supervisor string) ([]domain.Event, error)
+	RescheduleDeadline(meta domain.Meta, old, next domain.Deadline) ([]domain.Event, error)
+}
+
+// onDeadlineSubject runs a watcher command (name, e.g. "record_deadline_alert")
+// on the household, problem or referral whose stream is stream. The time of
+// recording is not part of the command's content.
+func (s *Service) onDeadlineSubject(ctx context.Context, c Cmd, stream, name string, input any,
+	decide func(a deadlineAggregate, m domain.Meta) ([]domain.Event, error)) (Result, error) {
+	kind := eventstore.Category(stream)
+	id := strings.TrimPrefix(stream, kind+"-")
+	c.timeless = true
 	switch kind {
-	case "household", "problem", "referral":
-		return kind, id, nil
+	case "household":
+		return s.onHousehold(ctx, c, id, kind+"."+name, input, nil, nil, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
+			return decide(h, m)
+		})
+	case "problem":
+		return s.onProblem(ctx, c, id, kind+"."+name, input, func(p *domain.Problem, m domain.Meta) ([]domain.Event, error) { return decide(p, m) })
+	case "referral":
+		return s.onReferral(ctx, c, id, kind+"."+name, input, func(r *domain.Referral, m domain.Meta) ([]domain.Event, error) { return decide(r, m) })
 	}
-	return "", "", errorf(domain.ErrInvalid, "not_a_deadline_subject", "stream",
+	return Result{}, errorf(domain.ErrInvalid, "not_a_deadline_subject", "stream",
 		fmt.Sprintf("%s is not a household, problem or referral stream; deadlines run only on those", stream),
 		fmt.Sprintf("%s 不是家庭、问题或转介事件流；期限只存在于这些对象上", stream))
 }
@@ -37,11 +53,6 @@ func deadlineSubject(stream string) (kind, id string, err error) {
 // recorded appends nothing (Result.Events 0); a clock no longer running
 // fails with "clock_not_running".
 func (s *Service) RecordDeadlineAlert(ctx context.Context, c Cmd, stream string, d domain.Deadline, stage domain.AlertStage, supervisor string) (Result, error) {
-	kind, id, err := deadlineSubject(stream)
-	if err != nil {
-		return Result{}, err
-	}
-	c.timeless = true
 	input := struct {
 		Kind       domain.ClockKind  `json:"kind"`
 		Subject    string            `json:"subject"`
@@ -50,19 +61,8 @@ func (s *Service) RecordDeadlineAlert(ctx context.Context, c Cmd, stream string,
 		Stage      domain.AlertStage `json:"stage"`
 		Supervisor string            `json:"supervisor"`
 	}{d.Kind, d.Subject, d.Start.UTC(), d.Due.UTC(), stage, supervisor}
-	name := kind + ".record_deadline_alert"
-	switch kind {
-	case "household":
-		return s.onHousehold(ctx, c, id, name, input, nil, nil, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
-			return h.RecordDeadlineAlert(m, d, stage, supervisor)
-		})
-	case "problem":
-		return s.onProblem(ctx, c, id, name, input, func(p *domain.Problem, m domain.Meta) ([]domain.Event, error) {
-			return p.RecordDeadlineAlert(m, d, stage, supervisor)
-		})
-	}
-	return s.onReferral(ctx, c, id, name, input, func(r *domain.Referral, m domain.Meta) ([]domain.Event, error) {
-		return r.RecordDeadlineAlert(m, d, stage, supervisor)
+	return s.onDeadlineSubject(ctx, c, stream, "record_deadline_alert", input, func(a deadlineAggregate, m domain.Meta) ([]domain.Event, error) {
+		return a.RecordDeadlineAlert(m, d, stage, supervisor)
 	})
 }
 
@@ -71,11 +71,6 @@ func (s *Service) RecordDeadlineAlert(ctx context.Context, c Cmd, stream string,
 // force now. Nothing moved, or a clock no longer running with old, appends
 // nothing.
 func (s *Service) RescheduleDeadline(ctx context.Context, c Cmd, stream string, old, next domain.Deadline) (Result, error) {
-	kind, id, err := deadlineSubject(stream)
-	if err != nil {
-		return Result{}, err
-	}
-	c.timeless = true
 	input := struct {
 		Kind     domain.ClockKind `json:"kind"`
 		Subject  string           `json:"subject"`
@@ -84,18 +79,7 @@ func (s *Service) RescheduleDeadline(ctx context.Context, c Cmd, stream string, 
 		NewDue   time.Time        `json:"new_due"`
 		Calendar string           `json:"calendar"`
 	}{old.Kind, old.Subject, old.Start.UTC(), old.Due.UTC(), next.Due.UTC(), next.Basis.Version}
-	name := kind + ".reschedule_deadline"
-	switch kind {
-	case "household":
-		return s.onHousehold(ctx, c, id, name, input, nil, nil, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
-			return h.RescheduleDeadline(m, old, next)
-		})
-	case "problem":
-		return s.onProblem(ctx, c, id, name, input, func(p *domain.Problem, m domain.Meta) ([]domain.Event, error) {
-			return p.RescheduleDeadline(m, old, next)
-		})
-	}
-	return s.onReferral(ctx, c, id, name, input, func(r *domain.Referral, m domain.Meta) ([]domain.Event, error) {
-		return r.RescheduleDeadline(m, old, next)
+	return s.onDeadlineSubject(ctx, c, stream, "reschedule_deadline", input, func(a deadlineAggregate, m domain.Meta) ([]domain.Event, error) {
+		return a.RescheduleDeadline(m, old, next)
 	})
 }

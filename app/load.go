@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/eventlog"
 )
 
 // Loading helpers for queries, audits and replay. Each folds the
@@ -46,4 +47,12 @@ func (s *Service) Referral(ctx context.Context, id string, as domain.AsOf) (*dom
 func (s *Service) Load(ctx context.Context, stream string, a domain.Aggregate, as domain.AsOf) error {
 	_, err := s.load(ctx, stream, a, as, "")
 	return err
+}
+
+// LoadLatest folds the whole of stream into a, reading only what the
+// stream cache lacks, and returns the version and the metadata of its last
+// event (for the deadline watcher, which folds the subjects it alerts on).
+func (s *Service) LoadLatest(ctx context.Context, stream string, a domain.Aggregate) (eventlog.Loaded, error) {
+	l, err := s.load(ctx, stream, a, domain.AsOf{}, "")
+	return eventlog.Loaded{Version: l.version, Last: l.last}, err
 }

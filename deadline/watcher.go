@@ -320,7 +320,8 @@ func (w *Watcher) load(ctx context.Context, stream string) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	got, err := eventlog.Load(ctx, w.cfg.Store, w.cfg.Registry, stream, agg, domain.AsOf{})
+	// The command path's cached fold: after an alert, only the new event is read.
+	got, err := w.cfg.Commands.LoadLatest(ctx, stream, agg)
 	if err != nil {
 		return nil, fmt.Errorf("deadline: %w", err)
 	}

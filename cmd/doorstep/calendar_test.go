@@ -157,15 +157,10 @@ func TestServeWithCalendar(t *testing.T) {
 					t.Fatalf("assignment past the calendar: %v; want a provisional due naming %d", got, y+1)
 				}
 				// The deadline watcher lists it (once it has read the log).
-				for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+				waitFor(t, 60*time.Second, "the provisional deadline to be listed", func() (bool, string) {
 					r := p.call("GET", "/v1/deadlines?provisional=true", admin, nil)
-					if r.status == 200 && strings.Contains(string(r.body), `"subject":"`+id+`"`) {
-						break
-					}
-					if time.Since(start) > 30*time.Second {
-						t.Fatalf("the provisional deadline is not listed: %d %s", r.status, r.body)
-					}
-				}
+					return r.status == 200 && strings.Contains(string(r.body), `"subject":"`+id+`"`), fmt.Sprintf("%d %s", r.status, r.body)
+				})
 				if m := p.call("GET", "/metrics", "", nil); !strings.Contains(string(m.body), "doorstep_deadlines_provisional ") {
 					t.Fatalf("metrics lack doorstep_deadlines_provisional:\n%s", m.body)
 				}
