@@ -227,10 +227,18 @@ func wellFormedToken(token string) bool {
 // authenticatePG looks up a token this node has not cached: ErrUnknownToken
 // when the table has no such row, another error when the lookup failed
 // (the server is down, ctx ended).
+// LookupTimeout bounds a token lookup in PostgreSQL.
+const LookupTimeout = 5 * time.Second
+
 func (t *Tokens) authenticatePG(ctx context.Context, token, hash string) (Principal, error) {
 	if !wellFormedToken(token) {
 		return Principal{}, ErrUnknownToken
 	}
+	// Only a token the set does not hold reaches the database: bound that
+	// wait, derived from the caller's context, so that a lost database
+	// fails the request instead of hanging it.
+	ctx, cancel := context.WithTimeout(ctx, LookupTimeout)
+	defer cancel()
 	select {
 	case t.pg.lookups <- struct{}{}:
 		defer func() { <-t.pg.lookups }()
