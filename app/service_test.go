@@ -49,8 +49,11 @@ func TestResentCommandTakesEffectOnce(t *testing.T) {
 	}
 	e.wantTypes(domain.HouseholdStream("h1"), tReg, tConsent, domain.TypeVisitRecorded, domain.TypeHouseholdRiskChanged)
 	ev := e.stream(domain.HouseholdStream("h1"))[2]
-	if !ev.Metadata.OccurredAt.Equal(at(t, "2026-03-02 12:00")) {
-		t.Fatalf("the original time stays: %s", ev.Metadata.OccurredAt)
+	// The envelope says when the visit happened (10:00), not when it was
+	// entered (12:00, the clock at the first send), and a resend at 12:05
+	// changes nothing.
+	if !ev.Metadata.OccurredAt.Equal(at(t, "2026-03-02 10:00")) {
+		t.Fatalf("the envelope's occurred-at is the visit's time: %s", ev.Metadata.OccurredAt)
 	}
 
 	// The same command id with other content is refused, whatever differs.

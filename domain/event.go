@@ -14,6 +14,17 @@ type Event interface {
 	EventType() string
 }
 
+// Happened is implemented by an event that records when the thing it
+// describes happened, where that differs from when the command was issued:
+// a visit entered hours after it took place. The envelope's occurred-at is
+// that instant (eventlog.Encode), so every reader of the log — the audit
+// trail, the event stream, replay and export — shows when it happened, not
+// when it was typed in.
+type Happened interface {
+	Event
+	HappenedAt() time.Time
+}
+
 // Meta describes the command being decided: who issues it, in which role,
 // and when it happens (domain time, supplied by the caller — the domain never
 // reads a clock). At should carry the community's time zone: problem numbers

@@ -213,6 +213,9 @@ type VisitRecorded struct {
 	By             string         `json:"by"`
 }
 
+// HappenedAt implements Happened: the visit happened at OccurredAt.
+func (e VisitRecorded) HappenedAt() time.Time { return e.OccurredAt }
+
 // HouseholdDeadlineApproaching / HouseholdDeadlineBreached: alerts on the
 // visit_due clock.
 type HouseholdDeadlineApproaching struct{ DeadlineAlert }

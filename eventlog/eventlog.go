@@ -53,8 +53,16 @@ func (v Envelope) Metadata() eventstore.Metadata {
 }
 
 // Encode wraps a domain event payload in a store envelope with the given id
-// and metadata.
+// and metadata. This is the one place an envelope meets its event: when the
+// event records when the thing happened (domain.Happened, e.g. a visit
+// entered after it took place), that instant is the envelope's OccurredAt,
+// whatever md says; otherwise md's (the command's time) stays.
 func Encode(id uuid.UUID, e domain.Event, md eventstore.Metadata) (eventstore.EventData, error) {
+	if h, ok := e.(domain.Happened); ok {
+		if at := h.HappenedAt(); !at.IsZero() {
+			md.OccurredAt = at
+		}
+	}
 	data, err := json.Marshal(e)
 	if err != nil {
 		return eventstore.EventData{}, fmt.Errorf("eventlog: encode %s: %w", e.EventType(), err)

@@ -145,7 +145,15 @@ func TestTimeFlowsForward(t *testing.T) {
 			t.Fatalf("batch %d has %d events", i, n)
 		}
 		for _, e := range b.Events {
-			if e.Metadata.OccurredAt.Before(b.At) || e.Metadata.OccurredAt.Sub(b.At) > time.Hour {
+			if e.Type == domain.TypeVisitRecorded {
+				// A visit's envelope says when it happened, before its entry.
+				var v struct {
+					OccurredAt time.Time `json:"occurred_at"`
+				}
+				if err := json.Unmarshal(e.Data, &v); err != nil || !e.Metadata.OccurredAt.Equal(v.OccurredAt) || e.Metadata.OccurredAt.After(b.At) {
+					t.Fatalf("visit occurred at %s in its envelope, %s in its payload, entered at %s", e.Metadata.OccurredAt, v.OccurredAt, b.At)
+				}
+			} else if e.Metadata.OccurredAt.Before(b.At) || e.Metadata.OccurredAt.Sub(b.At) > time.Hour {
 				t.Fatalf("event %s occurred at %s, its batch at %s", e.Type, e.Metadata.OccurredAt, b.At)
 			}
 			scoped := e.Type != typeNumberAllocated
