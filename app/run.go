@@ -205,6 +205,9 @@ func execute[A domain.Aggregate](ctx context.Context, s *Service, c Cmd, t targe
 		if c.Expect != nil && l.version != *c.Expect {
 			return res, zero, versionMismatch(t.stream, *c.Expect, l.version)
 		}
+		if c.Match != nil && !c.Match.holds(l.version) {
+			return res, zero, matchMismatch(t.stream, c.Match, l.version)
+		}
 		evs, err := t.decide(a, m)
 		if err != nil {
 			return res, zero, err

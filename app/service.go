@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -173,11 +176,59 @@ type Cmd struct {
 	// ErrVersionMismatch and is not retried. A resent command (same ID and
 	// content) still returns its original result.
 	Expect *uint64
+	// Match, if not nil, is a wider condition than Expect (HTTP If-Match
+	// with "*" or a list of tags): the target stream must exist, or be at
+	// one of the listed versions, when decided and appended. When both are
+	// set, both must hold. A stream that moves from one listed version to
+	// another under the command is decided again; one that moves off the
+	// list fails with ErrVersionMismatch.
+	Match *Match
 
 	// timeless leaves At out of the command's content: the deadline
 	// watcher's commands are identified by their deterministic id and
 	// input, whenever a watcher records them.
 	timeless bool
+}
+
+// Match is a condition on the target stream's version: Exists holds for any
+// stream with at least one event; otherwise the version must be one of
+// Versions (an empty list matches nothing).
+type Match struct {
+	Exists   bool
+	Versions []uint64
+}
+
+// holds reports whether a stream at version v meets the condition.
+func (m *Match) holds(v uint64) bool {
+	if m.Exists {
+		return v > 0
+	}
+	return slices.Contains(m.Versions, v)
+}
+
+// describe describes the condition for an error message, in English and
+// Chinese.
+func (m *Match) describe() (en, zh string) {
+	if m.Exists {
+		return "any version (it must exist)", "任一版本（须已存在）"
+	}
+	vs := make([]string, len(m.Versions))
+	for i, v := range m.Versions {
+		vs[i] = strconv.FormatUint(v, 10)
+	}
+	if len(vs) == 1 {
+		return vs[0], vs[0]
+	}
+	return "one of " + strings.Join(vs, ", "), strings.Join(vs, "、") + " 之一"
+}
+
+func matchMismatch(stream string, m *Match, actual uint64) error {
+	want, wantZH := m.describe()
+	e := errorf(domain.ErrConflict, "version_mismatch", "expected_version",
+		fmt.Sprintf("%s is at version %d, not %s as expected: someone changed it since you read it, or it does not exist; reload it and decide again", stream, actual, want),
+		fmt.Sprintf("%s 当前版本为 %d，而不是预期的 %s：读取之后已有他人修改，或该记录不存在；请刷新后重新决定", stream, actual, wantZH))
+	e.Err = ErrVersionMismatch
+	return e
 }
 
 // ErrVersionMismatch is matched (errors.Is) by the error of a conditional

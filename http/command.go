@@ -147,13 +147,20 @@ func (s *Server) runCommand(w nethttp.ResponseWriter, r *nethttp.Request, pl *pl
 			return newErr(ErrBadRequest, "if_match_on_create", "If-Match", "If-Match applies to commands on an existing record, not to creating one",
 				"If-Match 只适用于修改已有记录的命令，不适用于新建")
 		}
-		want, err := parseETag(im)
+		m, err := parseIfMatch(strings.Join(r.Header.Values("If-Match"), ", "))
 		if err != nil {
 			return err
 		}
-		// The expectation travels into the append itself (its expected
+		if !m.any && len(m.versions) == 0 {
+			return weakOnly()
+		}
+		// The condition travels into the append itself (its expected
 		// version), so no other writer on any node can slip in between.
-		c.Expect = &want
+		if !m.any && len(m.versions) == 1 {
+			c.Expect = &m.versions[0]
+		} else {
+			c.Match = m.match()
+		}
 	}
 	res, err := pl.exec(r.Context(), c)
 	if err != nil {
@@ -179,20 +186,6 @@ func (s *Server) runCommand(w nethttp.ResponseWriter, r *nethttp.Request, pl *pl
 }
 
 func etag(v uint64) string { return `"` + strconv.FormatUint(v, 10) + `"` }
-
-// parseETag accepts "7", W/"7" or 7.
-func parseETag(s string) (uint64, error) {
-	t := strings.TrimSpace(s)
-	t = strings.TrimPrefix(t, "W/")
-	t = strings.Trim(t, `"`)
-	v, err := strconv.ParseUint(t, 10, 64)
-	if err != nil {
-		return 0, newErr(ErrBadRequest, "invalid_if_match", "If-Match",
-			fmt.Sprintf("If-Match %q is not a version; send the ETag you received, e.g. \"7\"", clip(s)),
-			fmt.Sprintf("If-Match %q 不是有效版本；请发送收到的 ETag，例如 \"7\"", clip(s)))
-	}
-	return v, nil
-}
 
 // MaxCorrelationIDBytes bounds the X-Correlation-Id of a command, which is
 // kept in the permanent log with every event the command records. A longer

@@ -164,7 +164,7 @@ func (s *Server) OpenAPI() map[string]any {
 		if rt.doc.command {
 			ps = append(ps,
 				param{name: "Idempotency-Key", in: "header", typ: "string", desc: "makes a retry return the same response and write nothing new"},
-				param{name: "If-Match", in: "header", typ: "string", desc: "the ETag (stream version) the command expects; 412 if the record moved on"},
+				param{name: "If-Match", in: "header", typ: "string", desc: "RFC 9110: the ETag (stream version) the command expects, a list of them (\"7\", \"8\"), or * (the record must exist); compared strongly, so a weak tag (W/\"7\") never matches; 412 if the condition fails, 400 if the field is malformed"},
 				param{name: "X-Correlation-Id", in: "header", typ: "string", desc: "groups the commands of one conversation"})
 		}
 		if rt.doc.query {
@@ -256,6 +256,8 @@ func errorStatuses(rt route) []int {
 	}
 	if rt.doc.query {
 		out = append(out, 404, 503)
+	} else if strings.Contains(rt.path, "{id}") && rt.method == "GET" {
+		out = append(out, 404)
 	}
 	return out
 }

@@ -286,7 +286,7 @@ func (s problemRoutes) getProblem(w nethttp.ResponseWriter, r *nethttp.Request) 
 	} else if _, err := s.subject(r, "problem"); err != nil {
 		return err
 	}
-	pb, err := s.cmd.Problem(r.Context(), id, as)
+	pb, err := asOfRecord(r.Context(), "problem", id, as, s.cmd.Problem)
 	if err != nil {
 		return err
 	}

@@ -225,7 +225,8 @@ func optTime(t time.Time) *time.Time {
 // aggregateAsOfParams are the parameters of a route that folds one stream
 // (read with asOfParams).
 func aggregateAsOfParams() []param {
-	return []param{qp("at", "string", "RFC 3339 instant: fold only the events recorded by then"), qp("version", "integer", "fold up to this stream version")}
+	return []param{qp("at", "string", "RFC 3339 instant: fold only the events recorded by then (404 not_reported_then / not_requested_then before the record existed)"),
+		qp("version", "integer", "fold up to this stream version, from 1 (0 is 400 invalid_version; beyond the last version 404 version_not_found)")}
 }
 
 // asOfParams reads at/version into a domain.AsOf.
@@ -240,6 +241,11 @@ func asOfParams(r *nethttp.Request) (domain.AsOf, error) {
 		return as, err
 	}
 	v, err := intParam(q, "version")
+	if err == nil && v == 0 && q.Has("version") {
+		err = newErr(ErrBadRequest, "invalid_version", "version",
+			"version 0 does not exist: versions start at 1 (the first event); leave version out for the latest",
+			"版本 0 不存在：版本从 1（第一条事件）开始；不填 version 即读取最新版本")
+	}
 	as.RecordedAt, as.Version = at, uint64(v)
 	return as, err
 }

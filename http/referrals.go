@@ -206,7 +206,7 @@ func (s referralRoutes) getReferral(w nethttp.ResponseWriter, r *nethttp.Request
 	if err != nil {
 		return err
 	}
-	rf, err := s.cmd.Referral(r.Context(), id, as)
+	rf, err := asOfRecord(r.Context(), "referral", id, as, s.cmd.Referral)
 	if err != nil {
 		return err
 	}
