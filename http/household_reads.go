@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	nethttp "net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/doorstep/doorstep/accesslog"
@@ -25,12 +27,16 @@ func (s householdRoutes) queryRoutes() []route {
 		qp("include_archived", "boolean", "include archived households"),
 		qp("limit", "integer", "page size (default 100)"), qp("offset", "integer", "rows to skip"),
 	}
-	asOf := []param{{name: "at", in: "query", typ: "string", desc: "RFC 3339 instant: the file as the system knew it then", required: true}}
+	visits := []param{
+		qp("visits_limit", "integer", fmt.Sprintf("visits listed, newest first (default %d, at most %d); visit_count counts them all", profile.VisitPage, profile.MaxVisitPage)),
+		qp("visits_offset", "integer", "visits to skip, for the next page"),
+	}
+	asOf := append([]param{{name: "at", in: "query", typ: "string", desc: "RFC 3339 instant: the file as the system knew it then", required: true}}, visits...)
 	return []route{
 		{op: "listHouseholds", method: "GET", path: "/v1/households", roles: readerRoles(), summary: "list and search household files", h: s.listHouseholds,
 			doc: opDoc{tag: "households", ok: 200, resp: "HouseholdList", params: list, query: true}},
 		{op: "getHousehold", method: "GET", path: "/v1/households/{id}", roles: readerRoles(), summary: "read a household's profile", h: s.getHousehold,
-			doc: opDoc{tag: "households", ok: 200, resp: "HouseholdProfile", query: true}},
+			doc: opDoc{tag: "households", ok: 200, resp: "HouseholdProfile", params: visits, query: true}},
 		{op: "householdAsOf", method: "GET", path: "/v1/households/{id}/as-of", roles: auditRoles(), summary: "a household's file as it was at an instant", h: s.householdAsOf,
 			doc: opDoc{tag: "audit", ok: 200, resp: "HouseholdSnapshot", params: asOf, query: true}},
 		{op: "householdAudit", method: "GET", path: "/v1/households/{id}/audit", roles: auditRoles(), summary: "a household's audit trail", h: s.householdAudit,
@@ -173,12 +179,16 @@ type ProblemRow struct {
 	Due           *time.Time `json:"due,omitempty"`
 	ResolvedAt    *time.Time `json:"resolved_at,omitempty"`
 	Satisfaction  int        `json:"satisfaction,omitempty"`
+	// Resolution is the resolution's summary, or why the problem was
+	// closed unresolved.
+	Resolution string     `json:"resolution,omitempty"`
+	ClosedAt   *time.Time `json:"closed_at,omitempty"`
 	// Provisional marks a due instant computed without the official
 	// calendar of a year.
 	Provisional
 }
 
-// ReferralRow is an open referral of a household.
+// ReferralRow is a referral of one of a household's problems, open or not.
 type ReferralRow struct {
 	ID          string    `json:"id"`
 	ProblemID   string    `json:"problem_id"`
@@ -189,7 +199,67 @@ type ReferralRow struct {
 	RequestedAt time.Time `json:"requested_at"`
 	// Due is the completion deadline the receiver promised on acceptance.
 	Due *time.Time `json:"due,omitempty"`
+	// Outcome is what completing it achieved; Reason why it was declined,
+	// cancelled or last escalated; ClosedAt when it was completed, declined
+	// or cancelled.
+	Outcome  string     `json:"outcome,omitempty"`
+	Reason   string     `json:"reason,omitempty"`
+	ClosedAt *time.Time `json:"closed_at,omitempty"`
 	Provisional
+}
+
+// VisitRow is one visit of a household, whatever its outcome.
+type VisitRow struct {
+	ID         string    `json:"id"`
+	OccurredAt time.Time `json:"occurred_at"`
+	RecordedAt time.Time `json:"recorded_at"`
+	Team       []string  `json:"team"`
+	Mode       string    `json:"mode"`
+	Outcome    string    `json:"outcome"` // completed, refused or nobody_home
+	Late       bool      `json:"late"`
+	Summary    string    `json:"summary,omitempty"`
+	By         string    `json:"by"`
+}
+
+// VisitPage is a page of a household's visits, newest first.
+type VisitPage struct {
+	Limit  int        `json:"limit"`
+	Offset int        `json:"offset"`
+	Visits []VisitRow `json:"visits"`
+}
+
+func visitRowOf(v profile.Visit) VisitRow {
+	team := v.Team
+	if team == nil {
+		team = []string{}
+	}
+	return VisitRow{ID: v.ID, OccurredAt: v.OccurredAt, RecordedAt: v.RecordedAt, Team: team, Mode: string(v.Mode), Outcome: string(v.Outcome),
+		Late: v.Late, Summary: v.Summary, By: v.By}
+}
+
+func referralRowOf(rf profile.Referral) ReferralRow {
+	return ReferralRow{ID: rf.ID, ProblemID: rf.ProblemID, Level: string(rf.Level), To: rf.To, Status: string(rf.Status), Responsible: rf.Responsible,
+		RequestedAt: rf.RequestedAt, Due: optTime(rf.Due), Outcome: rf.Outcome, Reason: rf.Reason, ClosedAt: optTime(rf.ClosedAt),
+		Provisional: provisionalOf(rf.DueBasis)}
+}
+
+// visitParams reads visits_limit and visits_offset.
+func visitParams(q map[string][]string) (limit, offset int, err error) {
+	if limit, err = intParam(q, "visits_limit"); err != nil {
+		return 0, 0, err
+	}
+	if offset, err = intParam(q, "visits_offset"); err != nil {
+		return 0, 0, err
+	}
+	_, given := q["visits_limit"]
+	switch {
+	case given && (limit < 1 || limit > profile.MaxVisitPage):
+		return 0, 0, newErr(ErrBadRequest, "invalid_visits_limit", "visits_limit",
+			fmt.Sprintf("visits_limit must be 1 to %d", profile.MaxVisitPage), fmt.Sprintf("visits_limit 须为 1 至 %d", profile.MaxVisitPage))
+	case !given:
+		limit = profile.VisitPage
+	}
+	return limit, offset, nil
 }
 
 // HouseholdProfile is a household's file from the profile read model.
@@ -205,16 +275,28 @@ type HouseholdProfile struct {
 	Members       []MemberView        `json:"members"`
 	Problems      []ProblemRow        `json:"problems"`
 	ReferralsOpen []ReferralRow       `json:"referrals_open"`
+	// Referrals are all the referrals of the household's problems, open
+	// or not, by request time (a completed referral stays here).
+	Referrals []ReferralRow `json:"referrals"`
+	// Visits is a page of the household's visits, newest first: every
+	// outcome, refusals and nobody-at-home included (visits_limit,
+	// visits_offset; visit_count counts them all).
+	Visits VisitPage `json:"visits"`
 }
 
 func problemRowOf(p profile.Problem) ProblemRow {
 	return ProblemRow{ID: p.ID, Number: p.Number, Description: p.Description, Category: string(p.Category), HandlingClass: string(p.HandlingClass),
 		Colour: string(p.Colour), Urgency: string(p.Urgency), Assignee: p.Assignee, Status: string(p.Status), ReportedAt: p.ReportedAt,
-		Due: optTime(p.Due), ResolvedAt: optTime(p.ResolvedAt), Satisfaction: p.Satisfaction, Provisional: provisionalOf(p.DueBasis)}
+		Due: optTime(p.Due), ResolvedAt: optTime(p.ResolvedAt), Satisfaction: p.Satisfaction, Resolution: p.Resolution, ClosedAt: optTime(p.ClosedAt),
+		Provisional: provisionalOf(p.DueBasis)}
 }
 
 func (s *Server) getHousehold(w nethttp.ResponseWriter, r *nethttp.Request) error {
-	if err := onlyParams(r.URL.Query(), "wait_for", "wait_timeout"); err != nil {
+	if err := onlyParams(r.URL.Query(), "visits_limit", "visits_offset", "wait_for", "wait_timeout"); err != nil {
+		return err
+	}
+	vlimit, voffset, err := visitParams(r.URL.Query())
+	if err != nil {
 		return err
 	}
 	if s.d.Read.Profiles == nil {
@@ -243,7 +325,8 @@ func (s *Server) getHousehold(w nethttp.ResponseWriter, r *nethttp.Request) erro
 	}
 	out := HouseholdProfile{HouseholdSummary: summaryOf(pr.Summary), Consent: pr.Consent, ArchiveReason: string(pr.ArchiveReason),
 		RegisteredAt: pr.RegisteredAt, Needs: map[string][]string{}, Skills: pr.Resources.Skills, Volunteer: pr.Resources.Volunteer,
-		Idle: pr.Resources.Idle, Members: []MemberView{}, Problems: []ProblemRow{}, ReferralsOpen: []ReferralRow{}}
+		Idle: pr.Resources.Idle, Members: []MemberView{}, Problems: []ProblemRow{}, ReferralsOpen: []ReferralRow{}, Referrals: []ReferralRow{},
+		Visits: VisitPage{Limit: vlimit, Offset: voffset, Visits: []VisitRow{}}}
 	for k, v := range pr.Needs {
 		out.Needs[string(k)] = v
 	}
@@ -261,8 +344,19 @@ func (s *Server) getHousehold(w nethttp.ResponseWriter, r *nethttp.Request) erro
 		out.Problems = append(out.Problems, problemRowOf(pb))
 	}
 	for _, rf := range pr.ReferralsOpen {
-		out.ReferralsOpen = append(out.ReferralsOpen, ReferralRow{ID: rf.ID, ProblemID: rf.ProblemID, Level: string(rf.Level), To: rf.To,
-			Status: string(rf.Status), Responsible: rf.Responsible, RequestedAt: rf.RequestedAt, Due: optTime(rf.Due), Provisional: provisionalOf(rf.DueBasis)})
+		out.ReferralsOpen = append(out.ReferralsOpen, referralRowOf(rf))
+	}
+	for _, rf := range pr.Referrals {
+		out.Referrals = append(out.Referrals, referralRowOf(rf))
+	}
+	visits := pr.Visits
+	if vlimit != profile.VisitPage || voffset != 0 {
+		if visits, err = s.d.Read.Profiles.Visits(r.Context(), id, vlimit, voffset); err != nil {
+			return err
+		}
+	}
+	for _, v := range visits {
+		out.Visits.Visits = append(out.Visits.Visits, visitRowOf(v))
 	}
 	w.Header().Set("ETag", etag(pr.Version))
 	return writeJSON(w, nethttp.StatusOK, out)
@@ -324,16 +418,23 @@ type HouseholdState struct {
 	Archived   bool     `json:"archived"`
 	Consent    bool     `json:"consent"`
 	Members    []string `json:"members"`
-	Visits     int      `json:"visits"`
+	Visits     int      `json:"visits"` // how many visits were recorded by then
 	Version    uint64   `json:"version"`
+	// VisitList is a page of the visits recorded by then, newest first,
+	// every outcome included (visits_limit, visits_offset).
+	VisitList VisitPage `json:"visit_list"`
 }
 
 func (s *Server) householdAsOf(w nethttp.ResponseWriter, r *nethttp.Request) error {
 	q := r.URL.Query()
-	if err := onlyParams(q, "at", "wait_for", "wait_timeout"); err != nil {
+	if err := onlyParams(q, "at", "visits_limit", "visits_offset", "wait_for", "wait_timeout"); err != nil {
 		return err
 	}
 	at, err := parseTime("at", q.Get("at"), true)
+	if err != nil {
+		return err
+	}
+	vlimit, voffset, err := visitParams(q)
 	if err != nil {
 		return err
 	}
@@ -360,25 +461,55 @@ func (s *Server) householdAsOf(w nethttp.ResponseWriter, r *nethttp.Request) err
 	if h != nil {
 		out.Household = HouseholdState{ID: id, Registered: h.Registered(), Address: h.Address(), Community: h.Community(), Grid: h.Grid(),
 			Worker: h.ResponsibleWorker(), Class: string(h.Class()), Category: string(h.Category()), Risk: string(h.Risk()),
-			Archived: h.Archived(), Consent: h.Consent(), Members: []string{}, Visits: len(h.Visits()), Version: h.Version()}
+			Archived: h.Archived(), Consent: h.Consent(), Members: []string{}, Visits: len(h.Visits()), Version: h.Version(),
+			VisitList: VisitPage{Limit: vlimit, Offset: voffset, Visits: []VisitRow{}}}
 		for _, m := range h.Members() {
 			out.Household.Members = append(out.Household.Members, m.Name)
 		}
+		out.Household.VisitList.Visits = visitsOf(h.Visits(), vlimit, voffset)
 	}
 	for _, pb := range snap.Problems {
 		out.Problems = append(out.Problems, ProblemView{ID: pb.ID(), Number: pb.Number(), HouseholdID: pb.HouseholdID(), Description: pb.Description(),
 			Category: string(pb.Category()), HandlingClass: string(pb.HandlingClass()), Colour: string(pb.Colour()), Urgency: string(pb.Urgency()),
 			FoundBy: pb.FoundBy(), Assignee: pb.Assignee(), Status: string(pb.Status()), Due: optTime(pb.Due()), ReportedAt: pb.ReportedAt(),
 			Satisfaction: pb.Satisfaction(), Reopens: pb.Reopens(), Version: pb.Version(), Provisional: provisionalOf(pb.DueBasis())})
+		if res, ok := pb.Resolution(); ok {
+			out.Problems[len(out.Problems)-1].Resolution = res.Summary
+		}
 	}
 	for _, rf := range snap.Referrals {
-		out.Referrals = append(out.Referrals, ReferralView{ID: rf.ID(), ProblemID: rf.ProblemID(), HouseholdID: rf.HouseholdID(), Level: string(rf.Level()),
+		v := ReferralView{ID: rf.ID(), ProblemID: rf.ProblemID(), HouseholdID: rf.HouseholdID(), Level: string(rf.Level()),
 			To: rf.To(), Request: rf.RequestText(), Status: string(rf.Status()), Responsible: rf.Responsible(), Escalations: len(rf.Escalations()),
-			RequestedAt: rf.RequestedAt(), Version: rf.Version()})
+			RequestedAt: rf.RequestedAt(), Version: rf.Version()}
+		if o, ok := rf.Outcome(); ok {
+			v.Outcome = o.Outcome
+		}
+		if a, ok := rf.Acceptance(); ok {
+			v.Due, v.Provisional = optTime(a.Due), provisionalOf(a.Calendar)
+		}
+		out.Referrals = append(out.Referrals, v)
 	}
 	return writeJSON(w, nethttp.StatusOK, out)
 }
 
 func (s *Server) householdAudit(w nethttp.ResponseWriter, r *nethttp.Request) error {
 	return s.trail(w, r, "household", func(ctx context.Context, id string) ([]audit.Entry, error) { return s.d.Read.Trail.Household(ctx, id) })
+}
+
+// visitsOf is a page of folded visits, newest first (by when they
+// happened), as the profile lists them.
+func visitsOf(all []domain.VisitRecorded, limit, offset int) []VisitRow {
+	slices.SortStableFunc(all, func(a, b domain.VisitRecorded) int {
+		if c := b.OccurredAt.Compare(a.OccurredAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.VisitID, a.VisitID)
+	})
+	out := []VisitRow{}
+	for i := offset; i < len(all) && i < offset+limit; i++ {
+		v := all[i]
+		out = append(out, visitRowOf(profile.Visit{ID: v.VisitID, OccurredAt: v.OccurredAt, RecordedAt: v.RecordedAt, Team: v.Team,
+			Mode: v.Mode, Outcome: v.Outcome, Late: v.Late, Summary: v.Summary, By: v.By}))
+	}
+	return out
 }

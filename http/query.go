@@ -45,6 +45,7 @@ type (
 	ProfileReader interface {
 		List(ctx context.Context, f profile.Filter) ([]profile.Summary, error)
 		Get(ctx context.Context, householdID string, reveal *profile.Reveal) (*profile.Profile, error)
+		Visits(ctx context.Context, householdID string, limit, offset int) ([]profile.Visit, error)
 	}
 	// AlertReader lists and counts open deadline alerts.
 	AlertReader interface {

@@ -122,7 +122,7 @@ func (*Projection) Name() string { return Name }
 
 // Tables implements projections.Projection.
 func (*Projection) Tables() []string {
-	return []string{"profile_households", "profile_members", "profile_problems", "profile_referrals", "profile_due_basis"}
+	return []string{"profile_households", "profile_members", "profile_problems", "profile_referrals", "profile_due_basis", "profile_visits"}
 }
 
 // Schema implements projections.Projection.
@@ -205,6 +205,36 @@ func (*Projection) Schema() []string {
 			provisional      TEXT NOT NULL,
 			calendar_version TEXT NOT NULL,
 			PRIMARY KEY (subject, kind))` + projections.WithoutRowID,
+		// Issue 20: the file shows its history. Every visit (refusals and
+		// nobody-at-home included), and the outcome of each problem and
+		// referral, open or not.
+		`CREATE TABLE IF NOT EXISTS profile_visits (
+			household_id TEXT NOT NULL,
+			visit_id     TEXT NOT NULL,
+			occurred_at  BIGINT NOT NULL,
+			recorded_at  BIGINT NOT NULL,
+			team         TEXT NOT NULL,
+			mode         TEXT NOT NULL,
+			outcome      TEXT NOT NULL,
+			late         INTEGER NOT NULL,
+			summary      TEXT NOT NULL,
+			by_actor     TEXT NOT NULL,
+			PRIMARY KEY (household_id, visit_id))` + projections.WithoutRowID,
+		`CREATE INDEX IF NOT EXISTS profile_visits_when ON profile_visits (household_id, occurred_at)`,
+		`ALTER TABLE profile_problems ADD COLUMN resolution TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE profile_problems ADD COLUMN closed_at BIGINT NOT NULL DEFAULT 0`,
+		`ALTER TABLE profile_referrals ADD COLUMN outcome TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE profile_referrals ADD COLUMN reason TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE profile_referrals ADD COLUMN closed_at BIGINT NOT NULL DEFAULT 0`,
+		// The new table and columns are filled by applying the log again
+		// from the start: empty the model and forget its checkpoint, in the
+		// same migration transaction, so the engine rebuilds it at start.
+		`DELETE FROM profile_households`,
+		`DELETE FROM profile_members`,
+		`DELETE FROM profile_problems`,
+		`DELETE FROM profile_referrals`,
+		`DELETE FROM profile_due_basis`,
+		`DELETE FROM projection_checkpoints WHERE name = '` + Name + `'`,
 	}
 }
 
@@ -253,6 +283,7 @@ type household struct {
 	Version                                      int64
 	members                                      []*member
 	membersLoaded                                bool
+	visits                                       []visit // recorded in this batch, to insert
 	exists                                       bool
 	static                                       string // the rarely changing columns as loaded
 }
@@ -270,16 +301,25 @@ type member struct {
 	dirty, exists                                     bool
 }
 
+// visit is a row of profile_visits.
+type visit struct {
+	ID, Team, Mode, Outcome, Summary, By string
+	OccurredAt, RecordedAt               int64
+	Late                                 bool
+}
+
 type problem struct {
 	ID, HouseholdID, Number, Description, Category, Handling, Colour, Urgency, Assignee, Status string
-	ReportedAt, Due, ResolvedAt                                                                 int64
+	Resolution                                                                                  string
+	ReportedAt, Due, ResolvedAt, ClosedAt                                                       int64
 	Satisfaction                                                                                int
 	Basis, stored                                                                               dueBasis // the resolution deadline's basis now and as loaded
 }
 
 type referral struct {
 	ID, ProblemID, HouseholdID, Level, To, Status, Responsible string
-	RequestedAt                                                int64
+	Outcome, Reason                                            string // the completion's outcome; the decline, cancel or escalation reason
+	RequestedAt, ClosedAt                                      int64  // ClosedAt: completed, declined or cancelled (0 while open)
 	Due, stored                                                dueBasis // the completion deadline now and as loaded
 }
 
@@ -405,22 +445,23 @@ func (b *batch) referral(ctx context.Context, id string) (*referral, error) {
 // deadline's basis (the columns of fields), up to the WHERE clause.
 const (
 	problemCols = `p.problem_id, p.household_id, p.number, p.description, p.category, p.handling_class, p.colour, p.urgency,
-		p.assignee, p.status, p.reported_at, p.due, p.resolved_at, p.satisfaction,
+		p.assignee, p.status, p.reported_at, p.due, p.resolved_at, p.satisfaction, p.resolution, p.closed_at,
 		coalesce(d.due, 0), coalesce(d.provisional, ''), coalesce(d.calendar_version, '')
 		FROM profile_problems p LEFT JOIN profile_due_basis d ON d.subject = p.problem_id AND d.kind = '` + kindResolution + `'`
 	referralCols = `r.referral_id, r.problem_id, r.household_id, r.level, r.to_org, r.status, r.responsible, r.requested_at,
+		r.outcome, r.reason, r.closed_at,
 		coalesce(d.due, 0), coalesce(d.provisional, ''), coalesce(d.calendar_version, '')
 		FROM profile_referrals r LEFT JOIN profile_due_basis d ON d.subject = r.referral_id AND d.kind = '` + kindCompletion + `'`
 )
 
 func (p *problem) fields() []any {
 	return []any{&p.ID, &p.HouseholdID, &p.Number, &p.Description, &p.Category, &p.Handling, &p.Colour, &p.Urgency, &p.Assignee, &p.Status,
-		&p.ReportedAt, &p.Due, &p.ResolvedAt, &p.Satisfaction, &p.Basis.Due, &p.Basis.Provisional, &p.Basis.Version}
+		&p.ReportedAt, &p.Due, &p.ResolvedAt, &p.Satisfaction, &p.Resolution, &p.ClosedAt, &p.Basis.Due, &p.Basis.Provisional, &p.Basis.Version}
 }
 
 func (r *referral) fields() []any {
 	return []any{&r.ID, &r.ProblemID, &r.HouseholdID, &r.Level, &r.To, &r.Status, &r.Responsible, &r.RequestedAt,
-		&r.Due.Due, &r.Due.Provisional, &r.Due.Version}
+		&r.Outcome, &r.Reason, &r.ClosedAt, &r.Due.Due, &r.Due.Provisional, &r.Due.Version}
 }
 
 type sealedFields struct {
@@ -647,6 +688,8 @@ func (p *Projection) applyHousehold(ctx context.Context, b *batch, h *household,
 	case domain.HouseholdArchived:
 		h.Archived, h.ArchiveReason = true, string(e.Reason)
 	case domain.VisitRecorded:
+		h.visits = append(h.visits, visit{ID: e.VisitID, Team: jsonText(e.Team), Mode: string(e.Mode), Outcome: string(e.Outcome),
+			Summary: e.Summary, By: e.By, OccurredAt: nanos(e.OccurredAt), RecordedAt: nanos(e.RecordedAt), Late: e.Late})
 		h.Visits++
 		if e.Outcome == domain.OutcomeRefused {
 			h.Refused++
@@ -711,13 +754,17 @@ func (p *Projection) applyProblem(ctx context.Context, b *batch, id string, ev d
 			pr.Status = string(domain.StatusInProgress)
 		}
 	case domain.ProblemResolved:
-		pr.Status, pr.ResolvedAt, pr.Satisfaction = string(domain.StatusResolved), nanos(e.At), 0
+		pr.Status, pr.ResolvedAt, pr.Satisfaction, pr.Resolution = string(domain.StatusResolved), nanos(e.At), 0, e.Summary
 	case domain.ProblemSatisfactionRated:
 		pr.Satisfaction = e.Score
 	case domain.ProblemReopened:
 		pr.Status, pr.ResolvedAt, pr.Satisfaction, pr.Due, pr.Basis = string(domain.StatusOpen), 0, 0, 0, dueBasis{}
+		pr.Resolution, pr.ClosedAt = "", 0
 	case domain.ProblemClosed:
-		pr.Status = string(domain.StatusClosed)
+		pr.Status, pr.ClosedAt = string(domain.StatusClosed), nanos(e.At)
+		if pr.Resolution == "" {
+			pr.Resolution = e.Reason
+		}
 	}
 	return nil
 }
@@ -737,15 +784,16 @@ func (p *Projection) applyReferral(ctx context.Context, b *batch, id string, ev 
 	case domain.ReferralAccepted:
 		r.Status, r.Responsible, r.Due = string(domain.RefAccepted), e.Responsible, basisOf(e.Due, e.Calendar)
 	case domain.ReferralDeclined:
-		r.Status = string(domain.RefDeclined)
+		r.Status, r.Reason, r.ClosedAt = string(domain.RefDeclined), e.Reason, nanos(e.At)
 	case domain.ReferralStarted:
 		r.Status = string(domain.RefInProgress)
 	case domain.ReferralCompleted:
-		r.Status = string(domain.RefCompleted)
+		r.Status, r.Outcome, r.ClosedAt = string(domain.RefCompleted), e.Outcome, nanos(e.At)
 	case domain.ReferralCancelled:
-		r.Status = string(domain.RefCancelled)
+		r.Status, r.Reason, r.ClosedAt = string(domain.RefCancelled), e.Reason, nanos(e.At)
 	case domain.ReferralEscalated:
 		r.Level, r.To, r.Status, r.Responsible, r.Due = string(e.Level), e.To, string(domain.RefRequested), "", dueBasis{}
+		r.Reason, r.ClosedAt = e.Reason, 0
 	case domain.ReferralDeadlineRescheduled:
 		if e.Kind == domain.ClockReferralCompletion && r.Due.Due != 0 && r.Due.Due == nanos(e.OldDue) {
 			r.Due = basisOf(e.NewDue, e.Calendar)
@@ -776,6 +824,16 @@ func (p *Projection) flush(ctx context.Context, b *batch) error {
 				}
 			}
 		}
+		for _, v := range h.visits {
+			// A visit id is unique in its household (the domain refuses a
+			// second one): the row is written once.
+			if err := b.tx.Exec(ctx, `INSERT INTO profile_visits (household_id, visit_id, occurred_at, recorded_at, team, mode, outcome, late, summary, by_actor)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (household_id, visit_id) DO NOTHING`,
+				h.ID, v.ID, v.OccurredAt, v.RecordedAt, v.Team, v.Mode, v.Outcome, projections.Bool(v.Late), v.Summary, v.By); err != nil {
+				return err
+			}
+		}
+		h.visits = nil
 		namesNorm := "|" + strings.Join(names, "|") + "|"
 		if h.exists && !h.membersLoaded && h.static == h.staticKey() {
 			// The common case of a visit: only the visit columns changed.
@@ -813,13 +871,14 @@ func (p *Projection) flush(ctx context.Context, b *batch) error {
 			continue // events of a problem whose report is not in the log
 		}
 		if err := b.tx.Exec(ctx, `INSERT INTO profile_problems (problem_id, household_id, number, description, category, handling_class,
-			colour, urgency, assignee, status, reported_at, due, resolved_at, satisfaction)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (problem_id) DO UPDATE SET
+			colour, urgency, assignee, status, reported_at, due, resolved_at, satisfaction, resolution, closed_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (problem_id) DO UPDATE SET
 			handling_class = excluded.handling_class, colour = excluded.colour, urgency = excluded.urgency,
 			assignee = excluded.assignee, status = excluded.status, due = excluded.due,
-			resolved_at = excluded.resolved_at, satisfaction = excluded.satisfaction`,
+			resolved_at = excluded.resolved_at, satisfaction = excluded.satisfaction,
+			resolution = excluded.resolution, closed_at = excluded.closed_at`,
 			pr.ID, pr.HouseholdID, pr.Number, pr.Description, pr.Category, pr.Handling, pr.Colour, pr.Urgency, pr.Assignee,
-			pr.Status, pr.ReportedAt, pr.Due, pr.ResolvedAt, pr.Satisfaction); err != nil {
+			pr.Status, pr.ReportedAt, pr.Due, pr.ResolvedAt, pr.Satisfaction, pr.Resolution, pr.ClosedAt); err != nil {
 			return err
 		}
 		if err := b.writeBasis(ctx, pr.ID, kindResolution, pr.stored, pr.Basis); err != nil {
@@ -830,10 +889,12 @@ func (p *Projection) flush(ctx context.Context, b *batch) error {
 		if r.HouseholdID == "" {
 			continue
 		}
-		if err := b.tx.Exec(ctx, `INSERT INTO profile_referrals (referral_id, problem_id, household_id, level, to_org, status, responsible, requested_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (referral_id) DO UPDATE SET
-			level = excluded.level, to_org = excluded.to_org, status = excluded.status, responsible = excluded.responsible`,
-			r.ID, r.ProblemID, r.HouseholdID, r.Level, r.To, r.Status, r.Responsible, r.RequestedAt); err != nil {
+		if err := b.tx.Exec(ctx, `INSERT INTO profile_referrals (referral_id, problem_id, household_id, level, to_org, status, responsible, requested_at,
+			outcome, reason, closed_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (referral_id) DO UPDATE SET
+			level = excluded.level, to_org = excluded.to_org, status = excluded.status, responsible = excluded.responsible,
+			outcome = excluded.outcome, reason = excluded.reason, closed_at = excluded.closed_at`,
+			r.ID, r.ProblemID, r.HouseholdID, r.Level, r.To, r.Status, r.Responsible, r.RequestedAt, r.Outcome, r.Reason, r.ClosedAt); err != nil {
 			return err
 		}
 		if err := b.writeBasis(ctx, r.ID, kindCompletion, r.stored, r.Due); err != nil {

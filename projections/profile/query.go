@@ -81,6 +81,10 @@ type Problem struct {
 	ReportedAt, Due         time.Time
 	ResolvedAt              time.Time
 	Satisfaction            int
+	// Resolution is the resolution's summary (or the reason a problem was
+	// closed unresolved); ClosedAt when it was closed (zero: not closed).
+	Resolution string
+	ClosedAt   time.Time
 	// DueBasis is the working-day calendar Due was computed with: a
 	// provisional one lists the years without an official calendar. Zero
 	// when Due does not depend on the calendar (hours, or set by a person).
@@ -99,7 +103,37 @@ type Referral struct {
 	// (zero before), DueBasis the calendar it was computed with.
 	Due      time.Time
 	DueBasis domain.CalendarBasis
+	// Outcome is what completing it achieved; Reason why it was declined,
+	// cancelled or last escalated; ClosedAt when it was completed, declined
+	// or cancelled (zero while open).
+	Outcome, Reason string
+	ClosedAt        time.Time
 }
+
+// Open reports whether the referral is still being handled.
+func (r Referral) Open() bool {
+	return r.Status == domain.RefRequested || r.Status == domain.RefAccepted || r.Status == domain.RefInProgress
+}
+
+// Visit is one visit of the household, whatever its outcome.
+type Visit struct {
+	ID         string
+	OccurredAt time.Time // when it happened
+	RecordedAt time.Time // when it was entered
+	Team       []string
+	Mode       domain.VisitMode
+	Outcome    domain.VisitOutcome // completed, refused or nobody_home
+	Late       bool                // entered after the policy's visit_entry limit
+	Summary    string
+	By         string // who entered it
+}
+
+// VisitPage is the number of visits Get returns (the newest); Visits pages
+// through the others.
+const VisitPage = 20
+
+// MaxVisitPage bounds a page of Visits.
+const MaxVisitPage = 1000
 
 // Profile is one household's file.
 type Profile struct {
@@ -113,6 +147,8 @@ type Profile struct {
 	ProblemsOpen  []Problem  // open and in progress
 	ReferralsOpen []Referral // requested, accepted, in progress
 	Problems      []Problem  // all, by report time
+	Referrals     []Referral // all, open or not, by request time
+	Visits        []Visit    // the newest VisitPage visits, newest first; VisitCount counts them all
 }
 
 // Reveal asks for the sensitive fields in clear. The caller (the HTTP
@@ -187,13 +223,16 @@ const (
 	getMembers = `SELECT member_id, name, relation, birth_date, occupation, sealed
 		FROM profile_members WHERE household_id = ? AND left_at = 0 ORDER BY seq`
 	getProblems = `SELECT p.problem_id, p.number, p.description, p.category, p.handling_class, p.colour, p.urgency,
-		p.assignee, p.status, p.reported_at, p.due, p.resolved_at, p.satisfaction, coalesce(d.provisional, ''), coalesce(d.calendar_version, '')
+		p.assignee, p.status, p.reported_at, p.due, p.resolved_at, p.satisfaction, p.resolution, p.closed_at,
+		coalesce(d.provisional, ''), coalesce(d.calendar_version, '')
 		FROM profile_problems p LEFT JOIN profile_due_basis d ON d.subject = p.problem_id AND d.kind = '` + kindResolution + `'
 		WHERE p.household_id = ? ORDER BY p.reported_at, p.problem_id`
 	getReferrals = `SELECT r.referral_id, r.problem_id, r.level, r.to_org, r.status, r.responsible, r.requested_at,
-		coalesce(d.due, 0), coalesce(d.provisional, ''), coalesce(d.calendar_version, '')
+		r.outcome, r.reason, r.closed_at, coalesce(d.due, 0), coalesce(d.provisional, ''), coalesce(d.calendar_version, '')
 		FROM profile_referrals r LEFT JOIN profile_due_basis d ON d.subject = r.referral_id AND d.kind = '` + kindCompletion + `'
-		WHERE r.household_id = ? AND r.status IN ('requested', 'accepted', 'in_progress') ORDER BY r.requested_at, r.referral_id`
+		WHERE r.household_id = ? ORDER BY r.requested_at, r.referral_id`
+	getVisits = `SELECT visit_id, occurred_at, recorded_at, team, mode, outcome, late, summary, by_actor
+		FROM profile_visits WHERE household_id = ? ORDER BY occurred_at DESC, visit_id DESC LIMIT ? OFFSET ?`
 )
 
 // Get returns one household's profile. Sensitive member fields are masked
@@ -270,7 +309,40 @@ func (r *Reader) read(ctx context.Context, householdID string) (*cachedProfile, 
 	if err := r.referrals(ctx, p); err != nil {
 		return nil, err
 	}
+	if p.Visits, err = r.Visits(ctx, householdID, VisitPage, 0); err != nil {
+		return nil, err
+	}
 	return cp, nil
+}
+
+// Visits returns a page of the household's visits, newest first (by when
+// they happened): limit (1 to MaxVisitPage) after skipping offset. Every
+// outcome is listed: completed, refused, nobody home. An unknown household
+// has none.
+func (r *Reader) Visits(ctx context.Context, householdID string, limit, offset int) ([]Visit, error) {
+	if limit < 1 || limit > MaxVisitPage || offset < 0 {
+		return nil, fmt.Errorf("%w: visits limit 1 to %d, offset not negative / 走访记录每页 1 至 %d 条，偏移量不能为负", ErrInvalidFilter, MaxVisitPage, MaxVisitPage)
+	}
+	rows, err := r.query(ctx, getVisits, householdID, limit, offset)
+	if err != nil {
+		return nil, fmt.Errorf("profile: visits of %s: %w", householdID, err)
+	}
+	defer rows.Close()
+	var out []Visit
+	for rows.Next() {
+		var v Visit
+		var occ, rec int64
+		var team string
+		if err := rows.Scan(&v.ID, &occ, &rec, &team, &v.Mode, &v.Outcome, &v.Late, &v.Summary, &v.By); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(team), &v.Team); err != nil {
+			return nil, fmt.Errorf("profile: team of visit %s of %s: %w", v.ID, householdID, err)
+		}
+		v.OccurredAt, v.RecordedAt = fromNanos(occ), fromNanos(rec)
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 // query runs one of Get's prepared statements.
@@ -357,13 +429,13 @@ func (r *Reader) problems(ctx context.Context, p *Profile) error {
 	var sum int
 	for rows.Next() {
 		var x Problem
-		var rep, due, res int64
+		var rep, due, res, closed int64
 		var prov, version string
 		if err := rows.Scan(&x.ID, &x.Number, &x.Description, &x.Category, &x.HandlingClass, &x.Colour, &x.Urgency, &x.Assignee,
-			&x.Status, &rep, &due, &res, &x.Satisfaction, &prov, &version); err != nil {
+			&x.Status, &rep, &due, &res, &x.Satisfaction, &x.Resolution, &closed, &prov, &version); err != nil {
 			return err
 		}
-		x.ReportedAt, x.Due, x.ResolvedAt = fromNanos(rep), fromNanos(due), fromNanos(res)
+		x.ReportedAt, x.Due, x.ResolvedAt, x.ClosedAt = fromNanos(rep), fromNanos(due), fromNanos(res), fromNanos(closed)
 		if due != 0 {
 			x.DueBasis = calendarBasis(prov, version)
 		}
@@ -391,16 +463,20 @@ func (r *Reader) referrals(ctx context.Context, p *Profile) error {
 	defer rows.Close()
 	for rows.Next() {
 		var x Referral
-		var at, due int64
+		var at, closed, due int64
 		var prov, version string
-		if err := rows.Scan(&x.ID, &x.ProblemID, &x.Level, &x.To, &x.Status, &x.Responsible, &at, &due, &prov, &version); err != nil {
+		if err := rows.Scan(&x.ID, &x.ProblemID, &x.Level, &x.To, &x.Status, &x.Responsible, &at, &x.Outcome, &x.Reason, &closed,
+			&due, &prov, &version); err != nil {
 			return err
 		}
-		x.RequestedAt, x.Due = fromNanos(at), fromNanos(due)
+		x.RequestedAt, x.ClosedAt, x.Due = fromNanos(at), fromNanos(closed), fromNanos(due)
 		if due != 0 {
 			x.DueBasis = calendarBasis(prov, version)
 		}
-		p.ReferralsOpen = append(p.ReferralsOpen, x)
+		p.Referrals = append(p.Referrals, x)
+		if x.Open() {
+			p.ReferralsOpen = append(p.ReferralsOpen, x)
+		}
 	}
 	p.Summary.OpenReferrals = len(p.ReferralsOpen)
 	return rows.Err()

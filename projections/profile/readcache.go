@@ -89,5 +89,13 @@ func (cp *cachedProfile) copy() *Profile {
 	for i := range p.ReferralsOpen {
 		p.ReferralsOpen[i].DueBasis.Provisional = slices.Clone(p.ReferralsOpen[i].DueBasis.Provisional)
 	}
+	p.Referrals = slices.Clone(cp.p.Referrals)
+	for i := range p.Referrals {
+		p.Referrals[i].DueBasis.Provisional = slices.Clone(p.Referrals[i].DueBasis.Provisional)
+	}
+	p.Visits = slices.Clone(cp.p.Visits)
+	for i := range p.Visits {
+		p.Visits[i].Team = slices.Clone(p.Visits[i].Team)
+	}
 	return &p
 }
