@@ -318,8 +318,8 @@ type problem struct {
 
 type referral struct {
 	ID, ProblemID, HouseholdID, Level, To, Status, Responsible string
-	Outcome, Reason                                            string // the completion's outcome; the decline, cancel or escalation reason
-	RequestedAt, ClosedAt                                      int64  // ClosedAt: completed, declined or cancelled (0 while open)
+	Outcome, Reason                                            string   // the completion's outcome; the decline, cancel or escalation reason
+	RequestedAt, ClosedAt                                      int64    // ClosedAt: completed, declined or cancelled (0 while open)
 	Due, stored                                                dueBasis // the completion deadline now and as loaded
 }
 
