@@ -76,6 +76,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintf(stdout, "  recorded / 录入 %s", e.RecordedAt.In(loc).Format("2006-01-02 15:04"))
 		}
 		fmt.Fprintf(stdout, "  [%s v%d, position %s]\n", e.Stream, e.Version, e.Position)
+		fmt.Fprintf(stdout, "      %s\n", e.Summary)
 		for _, c := range e.Changes {
 			fmt.Fprintf(stdout, "      %s: %s → %s\n", c.Field, orDash(c.Before), orDash(c.After))
 		}

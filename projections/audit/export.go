@@ -34,10 +34,11 @@ func CSVCell(s string) string {
 
 // CSVHeader is the bilingual header row of WriteCSV.
 var CSVHeader = []string{"position / 位置", "event_id / 事件编号", "stream / 事件流", "version / 版本", "type / 类型",
-	"occurred_at / 发生时间", "recorded_at / 记录时间", "actor / 操作人", "role / 角色", "changes / 变更", "reason / 原因"}
+	"occurred_at / 发生时间", "recorded_at / 记录时间", "actor / 操作人", "role / 角色", "changes / 变更", "reason / 原因", "summary / 摘要"}
 
 // WriteCSV writes entries as CSV with CSVHeader; changes are written one
-// per line inside their cell as "field: before → after". Every cell goes
+// per line inside their cell as "field: before → after", and the last
+// column is the entry's Summary (what happened, in English and Chinese). Every cell goes
 // through CSVCell, so nothing a user typed is run as a spreadsheet formula.
 func WriteCSV(w io.Writer, entries []Entry) error {
 	cw := csv.NewWriter(w)
@@ -51,7 +52,7 @@ func WriteCSV(w io.Writer, entries []Entry) error {
 		}
 		row := []string{e.Position.String(), e.EventID, e.Stream, strconv.FormatUint(e.Version, 10), e.Type,
 			e.OccurredAt.UTC().Format(time.RFC3339Nano), e.RecordedAt.UTC().Format(time.RFC3339Nano), e.Actor, e.Role,
-			strings.Join(ch, "\n"), e.Reason}
+			strings.Join(ch, "\n"), e.Reason, e.Summary}
 		for i := range row {
 			row[i] = CSVCell(row[i])
 		}

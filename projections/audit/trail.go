@@ -37,6 +37,9 @@ type Entry struct {
 	Actor      string              `json:"actor"`
 	Role       string              `json:"role"`
 	Changes    []Change            `json:"changes"`
+	// Summary says what happened in words a supervisor reads — who (and in
+	// which role), what, the outcome — in English, " / ", then Chinese.
+	Summary string `json:"summary"`
 	Reason     string              `json:"reason,omitempty"` // the why: reason, note, summary or outcome the event carries
 }
 
@@ -103,6 +106,9 @@ func householdState(h *domain.Household) map[string]string {
 	}
 	for _, c := range h.Clocks() {
 		m["alert."+string(c.Kind)] = alertState(c)
+	}
+	for _, v := range h.Visits() {
+		m["visit."+v.VisitID] = visitState(v)
 	}
 	return m
 }
@@ -363,7 +369,7 @@ func (t *Trail) entries(ctx context.Context, stream string) ([]Entry, error) {
 		changes, why := describe(ev, before, diff(before, after), reason(e.Data))
 		out = append(out, Entry{Position: e.Position, EventID: e.ID.String(), Stream: e.Stream, Version: e.Version, Type: e.Type,
 			OccurredAt: e.Metadata.OccurredAt, RecordedAt: e.RecordedAt, Actor: e.Metadata.Actor, Role: e.Metadata.Role,
-			Changes: changes, Reason: why})
+			Changes: changes, Reason: why, Summary: summarize(e.Type, e.Metadata.Actor, e.Metadata.Role, ev)})
 		before = after
 	}
 	return out, nil

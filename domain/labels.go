@@ -1,0 +1,72 @@
+package domain
+
+// Labels: the words a person reads for the durable enumeration values, in
+// English and Simplified Chinese. Messages and the audit trail use them so
+// that a Chinese text carries no English code word (issue 20).
+
+// label is an English and a Chinese label.
+type label struct{ en, zh string }
+
+var roleLabels = map[string]label{
+	RoleGridWorker:   {"grid worker", "网格员"},
+	RoleSocialWorker: {"social worker", "社工"},
+	RoleSupervisor:   {"supervisor", "督导"},
+	RoleAuditor:      {"auditor", "审计员"},
+	RoleDepartment:   {"department", "职能部门"},
+	RoleIntegrator:   {"integrator", "系统对接方"},
+	RoleAdmin:        {"administrator", "管理员"},
+	RoleSystem:       {"system", "系统"},
+	"worker":         {"grid worker", "网格员"}, // the token role recorded as RoleGridWorker
+}
+
+// RoleLabel returns how a role is named to a person; an unknown role is
+// named by itself in both languages.
+func RoleLabel(role string) (en, zh string) { return lookup(roleLabels, role) }
+
+var enumLabels = map[string]label{
+	// visit outcomes and modes
+	string(OutcomeCompleted):  {"completed", "已完成"},
+	string(OutcomeRefused):    {"refused", "拒绝走访"},
+	string(OutcomeNobodyHome): {"nobody at home", "无人在家"},
+	string(ModeHome):          {"at home", "上门"},
+	string(ModePhone):         {"by phone", "电话"},
+	string(ModeVideo):         {"by video", "视频"},
+	string(ModeOnline):        {"online", "线上"},
+}
+
+// Label returns how a visit outcome is named to a person.
+func (o VisitOutcome) Label() (en, zh string) { return lookup(enumLabels, string(o)) }
+
+// Label returns how a visit mode is named to a person.
+func (m VisitMode) Label() (en, zh string) { return lookup(enumLabels, string(m)) }
+
+var problemStatusLabels = map[ProblemStatus]label{
+	StatusOpen: {"open", "待处理"}, StatusInProgress: {"in progress", "处理中"}, StatusResolved: {"resolved", "已解决"}, StatusClosed: {"closed", "已关闭"},
+}
+
+// Label returns how a problem status is named to a person.
+func (s ProblemStatus) Label() (en, zh string) { return lookup(problemStatusLabels, s) }
+
+var referralStatusLabels = map[ReferralStatus]label{
+	RefRequested: {"requested", "待受理"}, RefAccepted: {"accepted", "已受理"}, RefDeclined: {"declined", "已拒绝"},
+	RefInProgress: {"in progress", "办理中"}, RefCompleted: {"completed", "已办结"}, RefCancelled: {"cancelled", "已撤回"},
+}
+
+// Label returns how a referral status is named to a person.
+func (s ReferralStatus) Label() (en, zh string) { return lookup(referralStatusLabels, s) }
+
+var levelLabels = map[ReferralLevel]label{
+	LevelCommunity: {"community", "社区"}, LevelStreet: {"street office", "街道办"}, LevelDepartment: {"department", "职能部门"},
+}
+
+// Label returns how a referral level is named to a person.
+func (l ReferralLevel) Label() (en, zh string) { return lookup(levelLabels, l) }
+
+// lookup returns k's labels; a value without one is named by itself in
+// both languages (a newer build's value).
+func lookup[K ~string](m map[K]label, k K) (en, zh string) {
+	if l, ok := m[k]; ok {
+		return l.en, l.zh
+	}
+	return string(k), string(k)
+}

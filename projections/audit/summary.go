@@ -1,0 +1,148 @@
+package audit
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/doorstep/doorstep/domain"
+)
+
+// eventLabels name each event type for a person, in English and Chinese.
+var eventLabels = map[string][2]string{
+	domain.TypeHouseholdRegistered:          {"registered the household", "登记家庭档案"},
+	domain.TypeHouseholdMemberAdded:         {"added a member", "添加家庭成员"},
+	domain.TypeHouseholdMemberChanged:       {"changed a member", "修改家庭成员"},
+	domain.TypeHouseholdMemberLeft:          {"recorded that a member left", "记录成员离开"},
+	domain.TypeHouseholdRelocated:           {"recorded a move", "记录搬迁"},
+	domain.TypeHouseholdWorkerChanged:       {"changed the responsible worker", "更换责任网格员"},
+	domain.TypeHouseholdClassChanged:        {"changed the household class", "调整家庭类别"},
+	domain.TypeHouseholdCategoryChanged:     {"changed the assistance category", "调整救助类别"},
+	domain.TypeHouseholdRiskChanged:         {"changed the risk level", "调整风险等级"},
+	domain.TypeHouseholdNeedsAssessed:       {"assessed the needs", "评估需求"},
+	domain.TypeHouseholdResourcesOffered:    {"recorded the resources offered", "记录可提供的资源"},
+	domain.TypeHouseholdConsentRecorded:     {"recorded consent", "记录知情同意"},
+	domain.TypeHouseholdArchived:            {"archived the file", "归档家庭档案"},
+	domain.TypeVisitRecorded:                {"recorded a visit", "录入走访"},
+	domain.TypeHouseholdDeadlineApproaching: {"warned that a visit is nearly due", "提醒走访即将到期"},
+	domain.TypeHouseholdDeadlineBreached:    {"recorded that a visit is overdue", "记录走访逾期"},
+	domain.TypeHouseholdDeadlineRescheduled: {"rescheduled the visit deadline", "调整走访期限"},
+	domain.TypeProblemReported:              {"reported a problem", "登记问题"},
+	domain.TypeProblemReclassified:          {"reclassified the problem", "重新分类问题"},
+	domain.TypeProblemAssigned:              {"assigned the problem", "分派问题"},
+	domain.TypeProblemDeadlineExtended:      {"extended the deadline", "延长期限"},
+	domain.TypeProblemProgressNoted:         {"noted progress", "记录进展"},
+	domain.TypeProblemResolved:              {"resolved the problem", "解决问题"},
+	domain.TypeProblemSatisfactionRated:     {"recorded the household's satisfaction", "记录满意度"},
+	domain.TypeProblemRevisited:             {"revisited the problem", "回访问题"},
+	domain.TypeProblemReopened:              {"reopened the problem", "重新打开问题"},
+	domain.TypeProblemClosed:                {"closed the problem", "关闭问题"},
+	domain.TypeProblemDeadlineApproaching:   {"warned that a problem deadline is near", "提醒问题期限临近"},
+	domain.TypeProblemDeadlineBreached:      {"recorded that a problem deadline passed", "记录问题逾期"},
+	domain.TypeProblemDeadlineRescheduled:   {"rescheduled a problem deadline", "调整问题期限"},
+	domain.TypeReferralRequested:            {"referred the problem", "发起转介"},
+	domain.TypeReferralAccepted:             {"accepted the referral", "受理转介"},
+	domain.TypeReferralDeclined:             {"declined the referral", "拒绝转介"},
+	domain.TypeReferralStarted:              {"started handling the referral", "开始办理转介"},
+	domain.TypeReferralCompleted:            {"completed the referral", "办结转介"},
+	domain.TypeReferralCancelled:            {"cancelled the referral", "撤回转介"},
+	domain.TypeReferralEscalated:            {"escalated the referral", "上报转介"},
+	domain.TypeReferralDeadlineApproaching:  {"warned that a referral deadline is near", "提醒转介期限临近"},
+	domain.TypeReferralDeadlineBreached:     {"recorded that a referral deadline passed", "记录转介逾期"},
+	domain.TypeReferralDeadlineRescheduled:  {"rescheduled a referral deadline", "调整转介期限"},
+}
+
+// when shows an instant as a person reads it: date and minute in the
+// instant's own offset (the community's time, as the command gave it).
+func when(t time.Time) string { return t.Format("2006-01-02 15:04 -07:00") }
+
+// summarize describes an event in words a supervisor reads — who did what,
+// with the outcome and what it concerned — in English, then " / ", then
+// Chinese: "李四 (grid worker) recorded a visit of 2026-12-05 10:00 +08:00,
+// at home, team 李四, 志愿者小陈: refused / 李四（网格员）录入走访：…，结果：拒绝走访".
+func summarize(typ, actor, role string, ev domain.Event) string {
+	l, ok := eventLabels[typ]
+	if !ok {
+		l = [2]string{"recorded " + typ, "记录事件 " + typ}
+	}
+	ren, rzh := domain.RoleLabel(role)
+	en := fmt.Sprintf("%s (%s) %s", actor, ren, l[0])
+	zh := fmt.Sprintf("%s（%s）%s", actor, rzh, l[1])
+	switch e := ev.(type) {
+	case domain.VisitRecorded:
+		oen, ozh := e.Outcome.Label()
+		men, mzh := e.Mode.Label()
+		team := strings.Join(e.Team, ", ")
+		en += fmt.Sprintf(" of %s, %s, team %s: %s", when(e.OccurredAt), men, team, oen)
+		zh += fmt.Sprintf("：%s，%s，走访人员 %s，结果：%s", when(e.OccurredAt), mzh, strings.Join(e.Team, "、"), ozh)
+		if e.Late {
+			en += " (entered late, at " + when(e.RecordedAt) + ")"
+			zh += "（逾期录入，录入时间 " + when(e.RecordedAt) + "）"
+		}
+	case domain.HouseholdRiskChanged:
+		en += fmt.Sprintf(" from %s to %s", e.From, e.To)
+		zh += fmt.Sprintf("：由 %s 调整为 %s", e.From, e.To)
+	case domain.HouseholdWorkerChanged:
+		en += fmt.Sprintf(" from %s to %s", e.From, e.To)
+		zh += fmt.Sprintf("：由 %s 更换为 %s", e.From, e.To)
+	case domain.ProblemReported:
+		en += fmt.Sprintf(" %s: %s", e.Number, e.Description)
+		zh += fmt.Sprintf(" %s：%s", e.Number, e.Description)
+	case domain.ProblemAssigned:
+		en += " to " + e.To
+		zh += "给 " + e.To
+		if !e.Due.IsZero() {
+			en += ", due " + when(e.Due)
+			zh += "，期限 " + when(e.Due)
+		}
+	case domain.ProblemResolved:
+		en += ": " + e.Summary
+		zh += "：" + e.Summary
+	case domain.ProblemSatisfactionRated:
+		en += fmt.Sprintf(": %d of 5", e.Score)
+		zh += fmt.Sprintf("：%d 分（满分 5 分）", e.Score)
+	case domain.ProblemRevisited:
+		if e.Held {
+			en, zh = en+": the solution held", zh+"：问题未复发"
+		} else {
+			en, zh = en+": the problem came back", zh+"：问题复发"
+		}
+	case domain.ProblemClosed:
+		if e.Resolved {
+			en, zh = en+" as resolved", zh+"（已解决）"
+		} else {
+			en, zh = en+" unresolved", zh+"（未解决）"
+		}
+	case domain.ReferralRequested:
+		len_, lzh := e.Level.Label()
+		en += fmt.Sprintf(" to %s (%s): %s", e.To, len_, e.Request)
+		zh += fmt.Sprintf("至 %s（%s）：%s", e.To, lzh, e.Request)
+	case domain.ReferralAccepted:
+		en += fmt.Sprintf(": %s is responsible, due %s", e.Responsible, when(e.Due))
+		zh += fmt.Sprintf("：负责人 %s，期限 %s", e.Responsible, when(e.Due))
+	case domain.ReferralCompleted:
+		en += ": " + e.Outcome
+		zh += "：" + e.Outcome
+	case domain.ReferralEscalated:
+		len_, lzh := e.Level.Label()
+		en += fmt.Sprintf(" to %s (%s)", e.To, len_)
+		zh += fmt.Sprintf("至 %s（%s）", e.To, lzh)
+	}
+	if a, _, ok := alertOf(ev); ok {
+		en += ", due " + when(a.Due)
+		zh += "，期限 " + when(a.Due)
+		if a.Responsible != "" {
+			en += ", responsible " + a.Responsible
+			zh += "，责任人 " + a.Responsible
+		}
+	}
+	return en + " / " + zh
+}
+
+// visitState is how a visit shows in the household's state (field
+// "visit.<id>"): its outcome, mode, when it happened and the team, so the
+// trail's changes show a refusal as such, not only a count.
+func visitState(v domain.VisitRecorded) string {
+	oen, ozh := v.Outcome.Label()
+	return oen + " / " + ozh + ", " + string(v.Mode) + ", " + ts(v.OccurredAt) + ", team " + strings.Join(v.Team, ", ")
+}
