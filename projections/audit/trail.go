@@ -40,7 +40,7 @@ type Entry struct {
 	// Summary says what happened in words a supervisor reads — who (and in
 	// which role), what, the outcome — in English, " / ", then Chinese.
 	Summary string `json:"summary"`
-	Reason     string              `json:"reason,omitempty"` // the why: reason, note, summary or outcome the event carries
+	Reason  string `json:"reason,omitempty"` // the why: reason, note, summary or outcome the event carries
 }
 
 func (t *Trail) read(ctx context.Context, stream string) ([]eventstore.Event, error) {
