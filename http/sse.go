@@ -26,6 +26,7 @@ type streamEvent struct {
 	Data          json.RawMessage `json:"data"`
 	Metadata      streamMetadata  `json:"metadata"`
 	RecordedAt    time.Time       `json:"recorded_at"`
+	link                          // previous_position, on the stream only (continuity.go)
 }
 
 type streamMetadata struct {
@@ -189,6 +190,7 @@ func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) erro
 	s.metrics.streams.Inc()
 	defer s.metrics.streams.Dec()
 
+	cont := newContinuity(after)
 	beat := time.NewTicker(s.cfg.Heartbeat)
 	defer beat.Stop()
 	for {
@@ -230,6 +232,7 @@ func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) erro
 				s.log.Error("event stream: cannot present event", "position", ev.Position.String(), "error", err.Error())
 				return nil
 			}
+			cont.stamp(&out, ev.Position)
 			b, _ := json.Marshal(out)
 			if _, err := fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", out.Position, out.Type, b); err != nil {
 				return nil
