@@ -70,3 +70,15 @@ func lookup[K ~string](m map[K]label, k K) (en, zh string) {
 	}
 	return string(k), string(k)
 }
+
+var clockLabels = map[ClockKind]label{
+	ClockProblemResponse:    {"first response", "首次响应"},
+	ClockProblemResolution:  {"resolution", "问题解决"},
+	ClockProblemFollowUp:    {"follow-up", "定期跟进"},
+	ClockReferralAcceptance: {"referral acceptance", "转介受理"},
+	ClockReferralCompletion: {"referral completion", "转介办结"},
+	ClockVisitDue:           {"next visit", "下次走访"},
+}
+
+// Label returns how a clock is named to a person.
+func (k ClockKind) Label() (en, zh string) { return lookup(clockLabels, k) }

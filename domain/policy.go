@@ -268,9 +268,10 @@ func (p *Policy) Deadline(cal WorkingDayCalendar, c Clock) (d Deadline, ok bool,
 }
 
 func deadlineErr(c Clock, err error) *Error {
+	_, kind := c.Kind.Label()
 	e := newError(ErrInvalid, "deadline_unavailable", "",
 		fmt.Sprintf("the %s deadline starting %s cannot be computed (%v); check the policy's time limits", c.Kind, c.Start.Format(time.RFC3339), err),
-		fmt.Sprintf("无法计算自 %s 起的 %s 期限；请检查策略中的时限", c.Start.Format(time.RFC3339), c.Kind))
+		fmt.Sprintf("无法计算自 %s 起的%s期限；请检查策略中的时限", c.Start.Format(time.RFC3339), kind))
 	e.Err = err
 	return e
 }

@@ -97,7 +97,7 @@ func (r *Registry) Decode(typ string, data []byte) (Event, error) {
 	if !ok {
 		return nil, newError(ErrNotFound, "unknown_event_type", "type",
 			fmt.Sprintf("event type %q is not known to this version of Doorstep; upgrade before reading this stream", typ),
-			fmt.Sprintf("此版本的 Doorstep 不认识事件类型 %q；请升级后再读取该事件流", typ))
+			fmt.Sprintf("当前版本的系统不认识事件类型 %q；请升级后再读取该事件流", typ))
 	}
 	ev, err := dec(data)
 	if err != nil {

@@ -38,7 +38,7 @@ func asOfRecord[A versioned](ctx context.Context, kind, id string, as domain.AsO
 			zh := map[string]string{"problem": "问题", "referral": "转介"}[kind]
 			return a, newErr(ErrNotFound, "version_not_found", "version",
 				fmt.Sprintf("%s %s has versions 1 to %d, not %d; ask for one of them, or leave version out for the latest", kind, id, last, as.Version),
-				fmt.Sprintf("%s %s 的版本为 1 至 %d，没有版本 %d；请指定其中之一，或不填 version 以读取最新版本", zh, id, last, as.Version))
+				fmt.Sprintf("%s %s 的版本为 1 至 %d，没有版本 %d；请指定其中之一，或不填 “version” 以读取最新版本", zh, id, last, as.Version))
 		}
 	}
 	if !a.Exists() && !as.RecordedAt.IsZero() {

@@ -187,7 +187,7 @@ func (s *Server) provisionalDeadlines(w nethttp.ResponseWriter, r *nethttp.Reque
 	}
 	if v := q.Get("provisional"); v != "true" {
 		return newErr(ErrBadRequest, "invalid_parameter", "provisional", fmt.Sprintf("provisional must be true, got %q; leave it out to list overdue households", v),
-			fmt.Sprintf("provisional 只能为 true（收到 %q）；不填则列出逾期家庭", v))
+			fmt.Sprintf("“provisional” 只能为 “true”（收到 %q）；不填则列出逾期家庭", v))
 	}
 	limit, offset, err := s.page(q)
 	if err != nil {

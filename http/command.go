@@ -337,7 +337,7 @@ func parseSpan(field, s string, required bool) (domain.Span, error) {
 	if err != nil {
 		return sp, newErr(ErrBadRequest, "invalid_time_limit", field,
 			fmt.Sprintf("%s %q is not a time limit; write \"<n> <unit>\" with unit hour, day, working_day, week or month, e.g. \"5 working_days\"", field, clip(s)),
-			fmt.Sprintf("%s %q 不是有效时限；请写成 “<数量> <单位>”，单位为 hour、day、working_day、week 或 month，例如 \"5 working_days\"", field, clip(s)))
+			fmt.Sprintf("%s %q 不是有效时限；请写成 “<数量> <单位>”，单位为 “hour”、“day”、“working_day”、“week” 或 “month”，例如 \"5 working_days\"", field, clip(s)))
 	}
 	return sp, nil
 }

@@ -278,7 +278,7 @@ func (s householdRoutes) recordConsent(r *nethttp.Request, body []byte) (*plan, 
 		return nil, err
 	}
 	if in.Given == nil {
-		return nil, newErr(ErrBadRequest, "required", "given", "given is required: true when consent is given, false when withdrawn", "given 为必填项：同意为 true，撤回为 false")
+		return nil, newErr(ErrBadRequest, "required", "given", "given is required: true when consent is given, false when withdrawn", "“given” 为必填项：同意为 “true”，撤回为 “false”")
 	}
 	return s.onHousehold(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
 		return s.cmd.RecordConsent(ctx, c, id, *in.Given, in.Scope, in.Reason)

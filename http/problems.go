@@ -215,7 +215,7 @@ func (s problemRoutes) revisit(r *nethttp.Request, body []byte) (*plan, error) {
 		return nil, err
 	}
 	if in.Held == nil {
-		return nil, newErr(ErrBadRequest, "required", "held", "held is required: true when the resolution holds", "held 为必填项：问题未复发为 true")
+		return nil, newErr(ErrBadRequest, "required", "held", "held is required: true when the resolution holds", "“held” 为必填项：问题未复发为 “true”")
 	}
 	return s.onProblem(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
 		return s.cmd.RevisitProblem(ctx, c, id, *in.Held, domain.FollowUpMethod(in.Method), in.Note)

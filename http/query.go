@@ -84,7 +84,9 @@ func queryTypes() map[string]reflect.Type {
 }
 
 func noReadModel(what string) error {
-	return newErr(ErrUnavailable, "read_model_unavailable", "", "the "+what+" read model is not available on this server", "此服务器未提供"+what+"读模型")
+	zh := map[string]string{"household profile": "家庭档案", "audit": "审计", "alerts": "提醒", "measures": "考核指标", "sensitive-read record": "敏感信息读取记录",
+		"deadlines": "期限", "projection engine": "投影引擎"}[what]
+	return newErr(ErrUnavailable, "read_model_unavailable", "", "the "+what+" read model is not available on this server", "此服务器未提供"+zh+"读模型")
 }
 
 // waitFor honours wait_for/wait_timeout: it blocks until every named
@@ -140,7 +142,7 @@ func (s *Server) page(q map[string][]string) (limit, offset int, err error) {
 		limit = 100
 	}
 	if limit > s.cfg.MaxPageSize {
-		return 0, 0, newErr(ErrBadRequest, "invalid_limit", "limit", fmt.Sprintf("limit must be at most %d", s.cfg.MaxPageSize), fmt.Sprintf("limit 不能超过 %d", s.cfg.MaxPageSize))
+		return 0, 0, newErr(ErrBadRequest, "invalid_limit", "limit", fmt.Sprintf("limit must be at most %d", s.cfg.MaxPageSize), fmt.Sprintf("“limit” 不能超过 %d", s.cfg.MaxPageSize))
 	}
 	return limit, offset, nil
 }
@@ -156,7 +158,7 @@ func intParam(q map[string][]string, name string) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
-		return 0, newErr(ErrBadRequest, "invalid_"+name, name, fmt.Sprintf("%s %q must be a non-negative integer", name, clip(v)), fmt.Sprintf("%s %q 须为非负整数", name, clip(v)))
+		return 0, newErr(ErrBadRequest, "invalid_"+name, name, fmt.Sprintf("%s %q must be a non-negative integer", name, clip(v)), fmt.Sprintf("“%s” %q 须为非负整数", name, clip(v)))
 	}
 	return n, nil
 }
@@ -171,7 +173,7 @@ func boolParam(q map[string][]string, name string) (bool, error) {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, newErr(ErrBadRequest, "invalid_"+name, name, fmt.Sprintf("%s %q must be true or false", name, clip(v)), fmt.Sprintf("%s %q 须为 true 或 false", name, clip(v)))
+		return false, newErr(ErrBadRequest, "invalid_"+name, name, fmt.Sprintf("%s %q must be true or false", name, clip(v)), fmt.Sprintf("“%s” %q 须为 “true” 或 “false”", name, clip(v)))
 	}
 	return b, nil
 }
@@ -184,7 +186,7 @@ func enumParam(q map[string][]string, name, zh string, allowed ...string) (strin
 	if v == "" || slices.Contains(allowed, v) {
 		return v, nil
 	}
-	return "", newErr(ErrBadRequest, "invalid_"+name, name, fmt.Sprintf("%q is not a valid %s; use one of %v", clip(v), name, allowed), fmt.Sprintf("%q 不是有效的%s；可选值 %v", clip(v), zh, allowed))
+	return "", newErr(ErrBadRequest, "invalid_"+name, name, fmt.Sprintf("%q is not a valid %s; use one of %v", clip(v), name, allowed), fmt.Sprintf("%q 不是有效的%s；可选值 %s", clip(v), zh, quotedZH(allowed)))
 }
 
 // scopeFilter narrows a list query (community, grid) to the principal's
@@ -194,7 +196,7 @@ func scopeFilter(p *identity.Principal, community, grid string) (string, string,
 	pick := func(have []string, asked, field string) (string, error) {
 		switch {
 		case asked != "" && !slices.Contains(have, asked):
-			return "", newErr(ErrForbidden, "out_of_scope", field, fmt.Sprintf("%s %s is outside your scope", field, asked), fmt.Sprintf("%s %s 不在您的权限范围内", field, asked))
+			return "", newErr(ErrForbidden, "out_of_scope", field, fmt.Sprintf("%s %s is outside your scope", field, asked), fmt.Sprintf("%s %s 不在您的权限范围内", scopeFieldZH[field], asked))
 		case asked != "":
 			return asked, nil
 		case len(have) == 1:
@@ -245,7 +247,7 @@ func asOfParams(r *nethttp.Request) (domain.AsOf, error) {
 	if err == nil && v == 0 && q.Has("version") {
 		err = newErr(ErrBadRequest, "invalid_version", "version",
 			"version 0 does not exist: versions start at 1 (the first event); leave version out for the latest",
-			"版本 0 不存在：版本从 1（第一条事件）开始；不填 version 即读取最新版本")
+			"版本 0 不存在：版本从 1（第一条事件）开始；不填 “version” 即读取最新版本")
 	}
 	as.RecordedAt, as.Version = at, uint64(v)
 	return as, err

@@ -220,8 +220,8 @@ func (s *Server) wrap(rt route) nethttp.Handler {
 			}
 			if !slices.Contains(rt.roles, p.Role) {
 				s.writeError(w, r, newErr(ErrForbidden, "role_forbidden", "",
-					fmt.Sprintf("the %s role may not %s", p.Role, rt.summary),
-					fmt.Sprintf("%s 角色无权执行此操作：%s", p.Role, rt.summary)))
+					fmt.Sprintf("the %s role may not %s", roleEN(p.Role), rt.summary),
+					fmt.Sprintf("%s角色无权执行此操作：%s", roleZH(p.Role), operationZH[rt.op])))
 				return
 			}
 			if st, ok := w.(*statusWriter); ok {
@@ -428,11 +428,11 @@ func decodeJSON(r *nethttp.Request, v any) error {
 	case errors.Is(err, io.EOF):
 		return newErr(ErrBadRequest, "body_required", "", "the request needs a JSON body", "请求需要 JSON 请求体")
 	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
-		return newErr(ErrBadRequest, "malformed_json", "", "the body is not valid JSON: "+domain.Clip(err.Error(), maxEchoErrorBytes), "请求体不是有效的 JSON："+domain.Clip(err.Error(), maxEchoErrorBytes))
+		return newErr(ErrBadRequest, "malformed_json", "", "the body is not valid JSON: "+domain.Clip(err.Error(), maxEchoErrorBytes), "请求体不是有效的 JSON"+syntaxZH(err))
 	case errors.As(err, &te):
 		f := clip(te.Field)
 		return newErr(ErrBadRequest, "invalid_type", f, fmt.Sprintf("field %q must be a %s, not a JSON %s", f, jsonKind(te.Type.String()), te.Value),
-			fmt.Sprintf("字段 %q 的类型应为 %s，而不是 JSON %s", f, jsonKind(te.Type.String()), te.Value))
+			fmt.Sprintf("字段 %q 的类型应为%s，而不是 JSON %s", f, jsonKindZH[jsonKind(te.Type.String())], jsonKindZH[te.Value]))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		// The name is the client's: quote at most domain.MaxEchoBytes of
 		// it, or one small body would become an answer four times its
@@ -445,7 +445,22 @@ func decodeJSON(r *nethttp.Request, v any) error {
 	if errors.As(err, &fe) {
 		return fe.err
 	}
-	return newErr(ErrBadRequest, "malformed_json", "", "the body could not be read as this request: "+domain.Clip(err.Error(), maxEchoErrorBytes), "无法按此请求解析请求体："+domain.Clip(err.Error(), maxEchoErrorBytes))
+	return newErr(ErrBadRequest, "malformed_json", "", "the body could not be read as this request: "+domain.Clip(err.Error(), maxEchoErrorBytes), "无法按此请求解析请求体"+syntaxZH(err))
+}
+
+// syntaxZH says in Chinese where a JSON body broke (the decoder's own text
+// is English): "：第 12 个字节处语法错误", "：内容意外结束", or nothing.
+func syntaxZH(err error) string {
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("：第 %d 个字节处语法错误", se.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "：内容意外结束"
+	case err != nil && strings.Contains(err.Error(), "trailing data"):
+		return "：JSON 值之后还有多余内容"
+	}
+	return ""
 }
 
 // maxEchoErrorBytes bounds the decoder's own error text quoted in a
@@ -469,6 +484,10 @@ func jsonKind(goType string) string {
 	}
 	return "string"
 }
+
+// jsonKindZH names JSON kinds (jsonKind's and the decoder's) in Chinese.
+var jsonKindZH = map[string]string{"number": "数字", "boolean": "布尔值", "bool": "布尔值", "array": "数组", "object": "对象",
+	"object or string": "对象或字符串", "string": "字符串", "null": "空值"}
 
 // fieldError lets a custom UnmarshalJSON name the field it rejects.
 type fieldError struct{ err *domain.Error }

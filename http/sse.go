@@ -158,7 +158,7 @@ func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) erro
 		if !slices.Contains([]string{"household", "problem", "referral"}, c) {
 			return newErr(ErrBadRequest, "invalid_category", "category",
 				fmt.Sprintf("%q is not a category; use household, problem or referral", clip(c)),
-				fmt.Sprintf("%q 不是有效类别；请使用 household、problem 或 referral", clip(c)))
+				fmt.Sprintf("%q 不是有效类别；请使用 “household”、“problem” 或 “referral”", clip(c)))
 		}
 	}
 	communities := splitList(q["community"])

@@ -86,7 +86,7 @@ func warnCalendarGap(log *slog.Logger, cal *calendar.Calendar, now time.Time) {
 		ys[i] = fmt.Sprint(y)
 	}
 	list := strings.Join(ys, ", ")
-	log.Warn("the working-day calendar has no data for "+list+": working-day time limits that run into it are provisional (Monday to Friday) until the official notice is published with doorstep calendar import FILE or PUT /v1/calendar/YEAR (or loaded with -calendar FILE) / 工作日历缺少 "+list+" 年的数据：跨入该年的工作日时限暂按周一至周五计算；请用 doorstep calendar import 或 PUT /v1/calendar/年份 发布官方通知",
+	log.Warn("the working-day calendar has no data for "+list+": working-day time limits that run into it are provisional (Monday to Friday) until the official notice is published with doorstep calendar import FILE or PUT /v1/calendar/YEAR (or loaded with -calendar FILE) / 工作日历缺少 "+list+" 年的数据：跨入该年的工作日时限暂按周一至周五计算；请用 “doorstep calendar import” 或 “PUT /v1/calendar/年份” 发布官方通知",
 		"covered", cal.Years(), "missing", missing)
 }
 

@@ -19,7 +19,7 @@ import (
 // show [YEAR]`.
 func runCalendar(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "import" && args[0] != "show") {
-		return usageError{"doorstep calendar: give a subcommand: import FILE (publish a year's official notice) or show [YEAR] / 请给出子命令：import 文件（发布某年的官方通知）或 show [年份]"}
+		return usageError{"doorstep calendar: give a subcommand: import FILE (publish a year's official notice) or show [YEAR] / 请给出子命令：“import 文件”（发布某年的官方通知）或 “show [年份]”"}
 	}
 	fs := flag.NewFlagSet("calendar "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -92,7 +92,7 @@ func generateTown(ctx context.Context, rt *runtime, seed uint64, n int, now time
 	if ys := rt.cal.Years(); len(ys) > 0 && now.Year() > ys[len(ys)-1] {
 		last := ys[len(ys)-1]
 		cfg.End = time.Date(last, 12, 31, 0, 0, 0, 0, loc)
-		fmt.Fprintf(stdout, "the working-day calendar ends with %d: the town's history stops on %s; load later years with -calendar FILE / 工作日历只到 %d 年：合成城镇的历史截至 %s；可用 -calendar 加载之后的年份\n",
+		fmt.Fprintf(stdout, "the working-day calendar ends with %d: the town's history stops on %s; load later years with -calendar FILE / 工作日历只到 %d 年：合成城镇的历史截至 %s；可用 “-calendar 文件” 加载之后的年份\n",
 			last, cfg.End.Format(time.DateOnly), last, cfg.End.Format(time.DateOnly))
 	}
 	cfg.Start = time.Date(cfg.End.Year(), 1, 1, 0, 0, 0, 0, loc)

@@ -115,8 +115,10 @@ func runSelfcheck(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := eventstore.VerifyStream(ctx, s, stream); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "self-check passed / 自检通过: %d events appended at positions %s..%s, read back, delivered live and verified in %s (store %s)\n",
-		len(evs), res.FirstPosition, res.LastPosition, time.Since(start).Round(time.Microsecond), filepath.Join(*data, "events.db"))
+	took := time.Since(start).Round(time.Microsecond)
+	fmt.Fprintf(stdout, "self-check passed: %d events appended at positions %s..%s, read back, delivered live and verified in %s (store %s) / 自检通过：%d 条事件已追加（位置 %s..%s），读回、实时推送并校验，用时 %s（存储 %s）\n",
+		len(evs), res.FirstPosition, res.LastPosition, took, filepath.Join(*data, "events.db"),
+		len(evs), res.FirstPosition, res.LastPosition, took, filepath.Join(*data, "events.db"))
 	return nil
 }
 
@@ -142,11 +144,13 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		var ce *eventstore.ChainError
 		if errors.As(err, &ce) {
-			fmt.Fprintf(stdout, "BROKEN / 哈希链断裂: stream %s version %d at position %s: %s (after %d good events)\n", ce.Stream, ce.Version, ce.Position, ce.Reason, n)
+			fmt.Fprintf(stdout, "BROKEN: stream %s version %d at position %s: %s (after %d good events) / 哈希链断裂：事件流 %s 版本 %d（位置 %s）：%s（此前 %d 条事件完好）\n",
+				ce.Stream, ce.Version, ce.Position, ce.Reason, n, ce.Stream, ce.Version, ce.Position, ce.Reason, n)
 		}
 		return err
 	}
-	fmt.Fprintf(stdout, "verified / 校验通过: %d events, every hash chain intact (%s)\n", n, time.Since(start).Round(time.Millisecond))
+	took := time.Since(start).Round(time.Millisecond)
+	fmt.Fprintf(stdout, "verified: %d events, every hash chain intact (%s) / 校验通过：共 %d 条事件，哈希链全部完整（%s）\n", n, took, n, took)
 	return nil
 }
 
@@ -196,7 +200,7 @@ func needStoreAt(ctx context.Context, dir string, st storeConfig) error {
 		return fmt.Errorf("PostgreSQL %s: %w", redactURL(st.URL), err)
 	}
 	if !exists {
-		return fmt.Errorf("no Doorstep store in schema %q of %s (check -store-schema, or start doorstep serve on it first) / 在 %s 的模式 %q 中未找到 Doorstep 存储", schema, redactURL(st.URL), redactURL(st.URL), schema)
+		return fmt.Errorf("no Doorstep store in schema %q of %s (check -store-schema, or start doorstep serve on it first) / 在 %s 的模式 %q 中未找到本系统的存储（请检查 -store-schema，或先在其上启动 “doorstep serve”）", schema, redactURL(st.URL), redactURL(st.URL), schema)
 	}
 	return nil
 }

@@ -152,7 +152,7 @@ func Parse(data []byte) ([]Year, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, fileErr(0, "not YAML or JSON ("+yamlMsg(err)+"); write year, off and work as in domain/calendar/data",
-			"不是有效的 YAML 或 JSON；请按 domain/calendar/data 中的格式填写 year、off、work")
+			"不是有效的 YAML 或 JSON；请按 domain/calendar/data 中的格式填写 “year”、“off”、“work”")
 	}
 	var list []Year
 	doc := &root
@@ -169,11 +169,11 @@ func Parse(data []byte) ([]Year, error) {
 		list = []Year{one}
 	default:
 		return nil, fileErr(doc.Line, "expected one year (a mapping with year, off, work) or a list of years",
-			"应为一个年份（含 year、off、work 的映射）或年份列表")
+			"应为一个年份（含 “year”、“off”、“work” 的映射）或年份列表")
 	}
 	if err != nil {
 		return nil, fileErr(doc.Line, "cannot read the year ("+yamlMsg(err)+"); year is a number, off and work are lists of dates",
-			"无法读取年份数据；year 为数字，off 和 work 为日期列表")
+			"无法读取年份数据；“year” 为数字，“off” 和 “work” 为日期列表")
 	}
 	for _, y := range list {
 		if err := y.Check(); err != nil {
@@ -491,11 +491,11 @@ func (y Year) days() (off, work []civil, err error) {
 		line := workLine(y, i)
 		if offSet[d] {
 			return nil, nil, fileErr(line, fmt.Sprintf("%s is both a holiday (off) and a make-up working day (work); keep it in one list", d),
-				fmt.Sprintf("%s 同时被列为节假日（off）和调休上班日（work）；请只保留在一个列表中", d))
+				fmt.Sprintf("%s 同时被列为节假日（“off”）和调休上班日（“work”）；请只保留在一个列表中", d))
 		}
 		if wd := time.Date(d.y, d.m, d.d, 12, 0, 0, 0, time.UTC).Weekday(); wd != time.Saturday && wd != time.Sunday {
 			return nil, nil, fileErr(line, fmt.Sprintf("make-up working day %s is a %s, already a working day; list only Saturdays and Sundays under work", d, wd),
-				fmt.Sprintf("调休上班日 %s 是%s，本来就是工作日；work 中只列周六、周日", d, weekdayZH[wd]))
+				fmt.Sprintf("调休上班日 %s 是%s，本来就是工作日；“work” 中只列周六、周日", d, weekdayZH[wd]))
 		}
 	}
 	return off, work, nil

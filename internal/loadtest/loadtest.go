@@ -151,7 +151,7 @@ func (d *Driver) setup(ctx context.Context) error {
 		}
 	}
 	if len(d.households) == 0 {
-		return errors.New("bench: the server has no households; run doorstep demo first / 服务器上没有家庭数据，请先运行 doorstep demo")
+		return errors.New("bench: the server has no households; run doorstep demo first / 服务器上没有家庭数据，请先运行 “doorstep demo”")
 	}
 	return nil
 }

@@ -1,0 +1,91 @@
+package http
+
+import (
+	"strings"
+
+	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/identity"
+)
+
+// operationZH names each operation (route op) in Chinese, as the Chinese
+// text of a refusal names it (role_forbidden). Every route has one
+// (TestEveryOperationHasAChineseLabel).
+var operationZH = map[string]string{
+	"health":                  "检查进程是否存活",
+	"ready":                   "检查服务器能否处理请求",
+	"metrics":                 "读取运行指标",
+	"openapi":                 "读取本接口的 OpenAPI 文档",
+	"whoami":                  "查看调用者的角色和权限范围",
+	"createToken":             "创建访问令牌",
+	"streamEvents":            "以服务器推送事件方式订阅事件日志",
+	"registerHousehold":       "登记家庭",
+	"addMember":               "添加家庭成员",
+	"changeMember":            "修改成员信息",
+	"removeMember":            "记录成员离开",
+	"relocateHousehold":       "记录家庭搬迁",
+	"assignWorker":            "更换责任网格员",
+	"changeClass":             "调整家庭类别",
+	"changeCategory":          "调整救助类别",
+	"changeRisk":              "调整风险等级",
+	"assessNeeds":             "评估五类需求",
+	"offerResources":          "记录家庭可提供的资源",
+	"recordConsent":           "记录信息采集知情同意",
+	"archiveHousehold":        "归档家庭档案",
+	"recordVisit":             "录入走访（包括拒访和无人在家）",
+	"reportProblem":           "登记在家庭发现的问题",
+	"reclassifyProblem":       "重新分类问题",
+	"assignProblem":           "分派问题并设定时限",
+	"extendProblemDeadline":   "说明理由并延长问题期限",
+	"noteProgress":            "记录跟进情况",
+	"resolveProblem":          "记录问题的解决情况",
+	"rateSatisfaction":        "记录家庭满意度（1–5 分）",
+	"revisitProblem":          "记录对已解决问题的回访",
+	"reopenProblem":           "重新打开复发的问题",
+	"closeProblem":            "关闭问题",
+	"requestReferral":         "将问题转介至部门或机构",
+	"acceptReferral":          "受理转介：指定负责人和时限",
+	"declineReferral":         "说明理由并拒绝转介",
+	"startReferral":           "记录转介开始办理",
+	"completeReferral":        "记录转介的办理结果",
+	"cancelReferral":          "说明理由并撤回转介",
+	"escalateReferral":        "将转介上报至更高层级",
+	"listHouseholds":          "列出和搜索家庭档案",
+	"getHousehold":            "查看家庭档案",
+	"householdAsOf":           "查看家庭档案在某一时刻的状态",
+	"householdAudit":          "查看家庭的审计记录",
+	"householdSensitiveReads": "查看谁在何时读取了家庭的敏感信息",
+	"getProblem":              "查看问题",
+	"problemAudit":            "查看问题的审计记录",
+	"getReferral":             "查看转介",
+	"listAlerts":              "列出未处理的期限提醒",
+	"alertCounts":             "按社区统计未处理的提醒",
+	"listDeadlines":           "列出已逾期或暂定的期限",
+	"getMeasures":             "查看解决率、按时率、满意度和覆盖率",
+	"getMeasureFlags":         "查看连续两个月解决率低于 80% 的社区",
+	"getCalendar":             "查看现行工作日历",
+	"publishCalendarYear":     "发布（或更正）某一年的工作日历",
+}
+
+// roleZH names a token role in Chinese.
+func roleZH(r identity.Role) string {
+	_, zh := domain.RoleLabel(string(r))
+	return zh
+}
+
+// roleEN names a token role in English.
+func roleEN(r identity.Role) string {
+	en, _ := domain.RoleLabel(string(r))
+	return en
+}
+
+// quotedZH lists codes for a Chinese text: “a”、“b”、“c”.
+func quotedZH(codes []string) string {
+	q := make([]string, len(codes))
+	for i, c := range codes {
+		q[i] = "“" + c + "”"
+	}
+	return strings.Join(q, "、")
+}
+
+// scopeFieldZH names the fields of a scope in Chinese.
+var scopeFieldZH = map[string]string{"grid": "网格", "community": "社区", "department": "部门", "household": "家庭", "problem": "问题", "referral": "转介"}
