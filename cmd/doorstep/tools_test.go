@@ -13,6 +13,7 @@ import (
 	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/internal/clock"
 )
 
 // TestReplayExportRebuild writes a small history, then drives replay,
@@ -42,6 +43,19 @@ func TestReplayExportRebuild(t *testing.T) {
 	if _, err := rt.app.ChangeRisk(ctx, c("risk"), "zhao", domain.RiskRed, "独自无法下楼"); err != nil {
 		t.Fatal(err)
 	}
+	// A refused visit entered five hours after it happened.
+	refusedAt := clock.Now().Add(-5 * time.Hour).Truncate(time.Minute).In(rt.app.Calendar().Location())
+	if _, err := rt.app.RecordVisit(ctx, c("visit"), "zhao", app.Visit{VisitID: "v1", Team: []string{"李四"}, OccurredAt: refusedAt,
+		Mode: domain.ModeHome, Outcome: domain.OutcomeRefused, Summary: "不愿开门"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.engine.CatchUp(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := rt.read.Trail.Household(ctx, "zhao")
+	if err != nil {
+		t.Fatal(err)
+	}
 	rt.Close()
 
 	var out, errb bytes.Buffer
@@ -58,6 +72,24 @@ func TestReplayExportRebuild(t *testing.T) {
 		!strings.Contains(out.String(), "risk red") {
 		t.Fatalf("replay now: %v\n%s", err, out.String())
 	}
+	// Replay agrees with the trail the API serves: the visit at the time it
+	// happened, entered later, and every entry's summary (the refusal in
+	// words).
+	replayed := out.String()
+	if !strings.Contains(replayed, refusedAt.Format("2006-01-02 15:04")+"  visit.recorded") || !strings.Contains(replayed, "recorded / 录入") {
+		t.Fatalf("replay does not show the visit at %s:\n%s", refusedAt, replayed)
+	}
+	if len(entries) < 4 {
+		t.Fatalf("the trail has %d entries (after catching up)", len(entries))
+	}
+	for _, en := range entries {
+		if !strings.Contains(replayed, en.Summary) {
+			t.Fatalf("replay lacks the summary %q:\n%s", en.Summary, replayed)
+		}
+	}
+	if !strings.Contains(replayed, "拒绝走访") {
+		t.Fatalf("replay does not say the visit was refused:\n%s", replayed)
+	}
 	out.Reset()
 	if err := run(ctx, []string{"replay", "-data", dir, "-problem", "lift", "-at", "2000-01-01"}, &out, &errb); err != nil || !strings.Contains(out.String(), "nothing was recorded") {
 		t.Fatalf("replay before anything: %v\n%s", err, out.String())
@@ -67,7 +99,8 @@ func TestReplayExportRebuild(t *testing.T) {
 		t.Fatalf("export: %v", err)
 	}
 	b, _ := os.ReadFile(csvPath)
-	for _, want := range []string{"household.registered", "problem.reported", "household.risk_changed", "独自无法下楼"} {
+	for _, want := range []string{"household.registered", "problem.reported", "household.risk_changed", "独自无法下楼",
+		refusedAt.UTC().Format(time.RFC3339Nano), entries[len(entries)-1].Summary} {
 		if !strings.Contains(string(b), want) {
 			t.Fatalf("csv export lacks %s:\n%s", want, b)
 		}
