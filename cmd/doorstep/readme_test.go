@@ -751,7 +751,7 @@ func quickStartSpecs() []*blockSpec {
 			if p["household_id"] != DemoHousehold || !strings.Contains(string(mustJSON(p["members"])), "张奶奶") {
 				c.errorf(0, "want the profile of demo-zhang with the member 张奶奶")
 			}
-			for _, k := range []string{"members", "problems", "referrals_open", "next_visit_due"} {
+			for _, k := range []string{"members", "problems", "referrals_open", "referrals", "visits", "next_visit_due"} {
 				if _, ok := p[k]; !ok {
 					c.errorf(0, "the prose promises %s; the profile has no %q", k, k)
 				}
