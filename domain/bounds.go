@@ -82,7 +82,7 @@ func CheckID(field, id string) error {
 	q := Clip(id, MaxEchoBytes)
 	return newError(ErrInvalid, "invalid_id", field,
 		fmt.Sprintf("%s %q is not a valid id: %s; %s", field, q, en, IDRule),
-		fmt.Sprintf("%s %q 不是有效编号：%s；%s", field, q, zh, IDRuleZH))
+		fmt.Sprintf("“%s” %q 不是有效编号：%s；%s", field, q, zh, IDRuleZH))
 }
 
 // checkIDs checks field/id pairs with CheckID, skipping empty ids (which
@@ -134,5 +134,5 @@ func CheckInstant(field string, t time.Time) error {
 	v := t.Format(time.RFC3339)
 	return newError(ErrInvalid, "time_out_of_range", field,
 		fmt.Sprintf("%s %s is outside the accepted range 2000-01-01 to 2100-12-31 (UTC); check the year", field, v),
-		fmt.Sprintf("%s %s 超出可接受的范围 2000-01-01 至 2100-12-31（UTC）；请检查年份", field, v))
+		fmt.Sprintf("“%s” %s 超出可接受的范围 2000-01-01 至 2100-12-31（UTC）；请检查年份", field, v))
 }

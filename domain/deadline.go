@@ -147,7 +147,7 @@ func decideAlert(meta Meta, running []Clock, d Deadline, stage AlertStage, super
 	if cur == nil || !cur.Start.Equal(d.Start) || !cur.Due.Equal(d.Clock.Due) {
 		return a, false, newError(ErrConflict, "clock_not_running", "kind",
 			fmt.Sprintf("the %s deadline that started %s is no longer running (met, stopped or restarted); derive deadlines again from the current state", d.Kind, d.Start.Format(time.RFC3339)),
-			fmt.Sprintf("自 %s 起的 %s 期限已不再计时（已完成、已停止或已重新计时）；请按当前状态重新计算期限", d.Start.Format(time.RFC3339), d.Kind))
+			fmt.Sprintf("自 %s 起的%s期限已不再计时（已完成、已停止或已重新计时）；请按当前状态重新计算期限", d.Start.Format(time.RFC3339), kindZH(d.Kind)))
 	}
 	if cur.Breached || (stage == StageApproaching && cur.Approached) {
 		return a, true, nil
@@ -155,12 +155,12 @@ func decideAlert(meta Meta, running []Clock, d Deadline, stage AlertStage, super
 	if stage == StageBreached && !meta.At.After(d.Due) {
 		return a, false, newError(ErrRule, "deadline_not_reached", "at",
 			fmt.Sprintf("the %s deadline is due %s and has not passed yet; record the breach after that", d.Kind, d.Due.Format(time.RFC3339)),
-			fmt.Sprintf("%s 期限为 %s，尚未逾期；请在此之后再记录逾期", d.Kind, d.Due.Format(time.RFC3339)))
+			fmt.Sprintf("%s期限为 %s，尚未逾期；请在此之后再记录逾期", kindZH(d.Kind), d.Due.Format(time.RFC3339)))
 	}
 	if stage == StageApproaching && meta.At.Before(d.Approaching) {
 		return a, false, newError(ErrRule, "deadline_not_approaching", "at",
 			fmt.Sprintf("the %s deadline is not approaching before %s; warn after that", d.Kind, d.Approaching.Format(time.RFC3339)),
-			fmt.Sprintf("%s 期限在 %s 之前不属于临近；请在此之后再提醒", d.Kind, d.Approaching.Format(time.RFC3339)))
+			fmt.Sprintf("%s期限在 %s 之前不属于临近；请在此之后再提醒", kindZH(d.Kind), d.Approaching.Format(time.RFC3339)))
 	}
 	return DeadlineAlert{Kind: d.Kind, ClockStart: d.Start, Due: d.Due, PolicyVersion: d.PolicyVersion,
 		Responsible: d.Responsible, Supervisor: supervisor, At: meta.At, Calendar: d.Basis}, false, nil

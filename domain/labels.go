@@ -82,3 +82,8 @@ var clockLabels = map[ClockKind]label{
 
 // Label returns how a clock is named to a person.
 func (k ClockKind) Label() (en, zh string) { return lookup(clockLabels, k) }
+
+func kindZH(k ClockKind) string {
+	_, zh := k.Label()
+	return zh
+}

@@ -259,14 +259,14 @@ func parseTime(field, s string, required bool) (time.Time, error) {
 	if s == "" {
 		if required {
 			return time.Time{}, newErr(ErrBadRequest, "required", field, fmt.Sprintf("%s is required (an RFC 3339 time, e.g. 2026-03-01T09:30:00+08:00)", field),
-				fmt.Sprintf("%s 为必填项（RFC 3339 时间，例如 2026-03-01T09:30:00+08:00）", field))
+				fmt.Sprintf("“%s” 为必填项（RFC 3339 时间，例如 2026-03-01T09:30:00+08:00）", field))
 		}
 		return time.Time{}, nil
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
 		return time.Time{}, newErr(ErrBadRequest, "invalid_time", field, fmt.Sprintf("%s %q is not an RFC 3339 time; write e.g. 2026-03-01T09:30:00+08:00", field, clip(s)),
-			fmt.Sprintf("%s %q 不是 RFC 3339 时间；请写成例如 2026-03-01T09:30:00+08:00", field, clip(s)))
+			fmt.Sprintf("“%s” %q 不是 RFC 3339 时间；请写成例如 2026-03-01T09:30:00+08:00", field, clip(s)))
 	}
 	return t, nil
 }
