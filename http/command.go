@@ -113,7 +113,7 @@ func (s *Server) command(build builder) handlerFunc {
 		}
 		if key != "" {
 			ikey := p.TokenID() + "\x00" + key
-			sum := sha256.Sum256([]byte(r.Method + "\x00" + r.URL.Path + "\x00" + r.Header.Get("If-Match") + "\x00" + string(body)))
+			sum := sha256.Sum256([]byte(r.Method + "\x00" + r.URL.Path + "\x00" + strings.Join(r.Header.Values("If-Match"), ", ") + "\x00" + string(body)))
 			prev, err := s.idem.begin(ikey, hex.EncodeToString(sum[:]))
 			if err != nil {
 				return err
