@@ -485,27 +485,22 @@ func clocksOf(a domain.Aggregate) []domain.Clock {
 	return nil
 }
 
-// community fills l.community: the household's own, or for a problem or
-// referral without community metadata, its household's.
+// community fills l.community with the subject's community as decided
+// from its state now (eventlog.Scope): a household's own, a problem's or
+// referral's its household's current one, whatever the subject's last
+// event recorded before a move.
 func (w *Watcher) community(ctx context.Context, l *loaded) error {
-	var household string
-	switch a := l.agg.(type) {
-	case *domain.Household:
-		l.community = a.Community()
-		return nil
-	case *domain.Problem:
-		household = a.HouseholdID()
-	case *domain.Referral:
-		household = a.HouseholdID()
-	}
-	if l.community != "" || household == "" {
-		return nil
-	}
-	h, err := w.load(ctx, domain.HouseholdStream(household))
+	c, _, err := eventlog.Scope(ctx, l.agg, func(ctx context.Context, id string) (*domain.Household, error) {
+		h, err := w.load(ctx, domain.HouseholdStream(id))
+		if err != nil {
+			return nil, err
+		}
+		return h.agg.(*domain.Household), nil
+	})
 	if err != nil {
 		return err
 	}
-	l.community = h.agg.(*domain.Household).Community()
+	l.community = c
 	return nil
 }
 
