@@ -207,6 +207,12 @@ func (s *Server) OpenAPI() map[string]any {
 				"Doorstep-Position": map[string]any{"description": "global position of the command's last event", "schema": map[string]any{"type": "string"}},
 			}
 		}
+		if rt.doc.query {
+			ok["headers"] = map[string]any{
+				StalledHeader: map[string]any{"description": "set while the read models are stalled (catching up fails and is retried, e.g. a full disk): the instant the stall began; the answer comes from their last commit and may be stale",
+					"schema": map[string]any{"type": "string", "format": "date-time"}},
+			}
+		}
 		responses := map[string]any{strconv.Itoa(rt.doc.ok): ok, "default": problem("an error (RFC 9457 problem details)")}
 		for _, st := range errorStatuses(rt) {
 			responses[strconv.Itoa(st)] = problem(nethttp.StatusText(st))

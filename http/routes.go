@@ -110,6 +110,11 @@ func (s *Server) ready(w nethttp.ResponseWriter, r *nethttp.Request) error {
 	if err == nil && s.d.Ready != nil {
 		err = s.d.Ready(ctx)
 	}
+	if err == nil && s.d.Read.Engine != nil {
+		// Catching up keeps failing (a full disk): not ready until it
+		// succeeds again.
+		err = s.d.Read.Engine.Stalled()
+	}
 	if err != nil {
 		s.log.Warn("not ready", "error", err.Error())
 		return newErr(ErrUnavailable, "not_ready", "", "the server is not ready: "+err.Error(), "服务尚未就绪："+err.Error())

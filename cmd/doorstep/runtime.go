@@ -138,7 +138,7 @@ func (rt *runtime) finish(ctx context.Context, p parts, log *slog.Logger) (*runt
 	if p.reads != nil {
 		profiles.WithCache(p.reads)
 	}
-	rt.engine, err = projections.New(projections.Config{DB: rt.db, Dialect: p.dialect, Store: rt.store, Counter: p.counter}, ps...)
+	rt.engine, err = projections.New(projections.Config{DB: rt.db, Dialect: p.dialect, Store: rt.store, Counter: p.counter, Log: log}, ps...)
 	if err != nil {
 		return fail(err)
 	}
