@@ -67,7 +67,7 @@ func (RealClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 type Subject struct {
 	Stream      string
 	Kind        domain.ClockKind
-	Community   string // from the subject's latest event metadata, if written
+	Community   string // the subject's community now (eventlog.Scope)
 	Responsible string
 }
 
@@ -83,7 +83,10 @@ type Config struct {
 	// an app.Service on Store with Policies, Calendar and Registry.
 	Commands *app.Service
 	Clock    Clock // default RealClock
-	// Supervisor names the supervisor an alert goes to (may return "").
+	// Supervisor, if set, names the supervisor an alert goes to (may
+	// return ""), instead of the default: the supervisor recorded for the
+	// subject's community in the log (app.Service.AssignCommunitySupervisor,
+	// domain.CommunitySupervisorAssigned), as of when the alert is recorded.
 	Supervisor func(Subject) string
 	// Actor recorded on alert events; default "deadline-watcher" (role system).
 	Actor string
@@ -434,12 +437,16 @@ func (w *Watcher) alertStream(ctx context.Context, stream string, ks []domain.Cl
 		if !ok {
 			continue
 		}
-		sup := ""
+		if err := w.community(ctx, l); err != nil {
+			return nil, added, err
+		}
+		var sup string
 		if w.cfg.Supervisor != nil {
-			if err := w.community(ctx, l); err != nil {
-				return nil, added, err
-			}
 			sup = w.cfg.Supervisor(Subject{Stream: stream, Kind: kind, Community: l.community, Responsible: d.Responsible})
+		} else if l.community != "" {
+			if sup, err = w.cfg.Commands.CommunitySupervisor(ctx, l.community); err != nil {
+				return nil, added, fmt.Errorf("deadline: the supervisor of %s: %w", stream, err)
+			}
 		}
 		c := app.Cmd{ID: AlertID(stream, kind, d.Start, stage, d.Due).String(), Actor: w.cfg.Actor, Role: domain.RoleSystem, At: now}
 		res, err := w.cfg.Commands.RecordDeadlineAlert(ctx, c, stream, d, stage, sup)

@@ -45,6 +45,7 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 		responses[name] = t
 	}
 	calendarSchemaTypes(requests, responses)
+	communitySchemaTypes(requests, responses)
 	return requests, responses
 }
 
