@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/doorstep/doorstep/domain"
-	"github.com/doorstep/doorstep/eventstore"
 )
 
 // Member is the input of AddMember and ChangeMember. IDNumber, Phone,
@@ -105,9 +104,6 @@ func (s *Service) onHousehold(ctx context.Context, c Cmd, id, kind string, input
 		kind: kind, stream: domain.HouseholdStream(id), input: input, secret: sec,
 		newAgg: func() *domain.Household { return domain.NewHousehold(id) },
 		decide: decide,
-		scope: func(h *domain.Household, _ eventstore.Metadata) (string, string) {
-			return h.Community(), h.Grid()
-		},
 	}
 	if x != nil {
 		t.keyID = func() string { return x.keyID }

@@ -27,7 +27,7 @@ type ReportProblem struct {
 }
 
 // onProblem runs a command on an existing problem; the envelope's community
-// and grid carry over from the problem's stream.
+// and grid are its household's current ones (eventlog.Scope).
 func (s *Service) onProblem(ctx context.Context, c Cmd, id, kind string, input any,
 	decide func(p *domain.Problem, m domain.Meta) ([]domain.Event, error)) (Result, error) {
 	if id == "" {
@@ -37,7 +37,6 @@ func (s *Service) onProblem(ctx context.Context, c Cmd, id, kind string, input a
 	res, p, err := execute(ctx, s, c, target[*domain.Problem]{
 		kind: kind, stream: domain.ProblemStream(id), input: input, decide: decide,
 		newAgg: func() *domain.Problem { return domain.NewProblem(id) },
-		scope:  func(_ *domain.Problem, last eventstore.Metadata) (string, string) { return last.Community, last.Grid },
 	})
 	res.ID = id
 	if err == nil {
@@ -99,7 +98,6 @@ func (s *Service) ReportProblem(ctx context.Context, c Cmd, in ReportProblem) (R
 	res, p, err := execute(ctx, s, c, target[*domain.Problem]{
 		kind: "problem.report", stream: stream, input: in,
 		newAgg: func() *domain.Problem { return domain.NewProblem(id) },
-		scope:  func(*domain.Problem, eventstore.Metadata) (string, string) { return h.Community(), h.Grid() },
 		decide: func(p *domain.Problem, m domain.Meta) ([]domain.Event, error) {
 			if h == nil {
 				var err error

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/doorstep/doorstep/domain"
-	"github.com/doorstep/doorstep/eventstore"
 )
 
 // RequestReferral is the input of Service.RequestReferral.
@@ -19,7 +18,7 @@ type RequestReferral struct {
 }
 
 // onReferral runs a command on an existing referral; the envelope's
-// community and grid carry over from the referral's stream.
+// community and grid are its household's current ones (eventlog.Scope).
 func (s *Service) onReferral(ctx context.Context, c Cmd, id, kind string, input any,
 	decide func(r *domain.Referral, m domain.Meta) ([]domain.Event, error)) (Result, error) {
 	if id == "" {
@@ -29,7 +28,6 @@ func (s *Service) onReferral(ctx context.Context, c Cmd, id, kind string, input 
 	res, _, err := execute(ctx, s, c, target[*domain.Referral]{
 		kind: kind, stream: domain.ReferralStream(id), input: input, decide: decide,
 		newAgg: func() *domain.Referral { return domain.NewReferral(id) },
-		scope:  func(_ *domain.Referral, last eventstore.Metadata) (string, string) { return last.Community, last.Grid },
 	})
 	res.ID = id
 	return res, err
@@ -56,7 +54,6 @@ func (s *Service) RequestReferral(ctx context.Context, c Cmd, in RequestReferral
 	res, _, err := execute(ctx, s, c, target[*domain.Referral]{
 		kind: "referral.request", stream: domain.ReferralStream(id), input: in,
 		newAgg: func() *domain.Referral { return domain.NewReferral(id) },
-		scope:  func(*domain.Referral, eventstore.Metadata) (string, string) { return h.Community(), h.Grid() },
 		decide: func(r *domain.Referral, m domain.Meta) ([]domain.Event, error) {
 			// Checked after a resent command has been recognised, so a
 			// resend gets its original result whatever happened since.

@@ -28,10 +28,6 @@ type target[A domain.Aggregate] struct {
 	// decide runs the domain command on the folded aggregate. It may be
 	// called once per attempt.
 	decide func(a A, m domain.Meta) ([]domain.Event, error)
-	// scope names the community and grid for the envelope, from the
-	// aggregate after the new events were applied and the stream's last
-	// stored metadata (zero when the stream is new).
-	scope func(a A, last eventstore.Metadata) (community, grid string)
 	// keyID is the data key the new events' sealed fields use, if any.
 	keyID func() string
 }
@@ -221,8 +217,10 @@ func execute[A domain.Aggregate](ctx context.Context, s *Service, c Cmd, t targe
 		}
 		env := eventlog.Envelope{At: m.At, Actor: c.Actor, Role: c.Role, CommandID: c.ID,
 			CorrelationID: c.CorrelationID, CausationID: c.CausationID}
-		if t.scope != nil {
-			env.Community, env.Grid = t.scope(a, l.last)
+		// The scope is decided from the aggregate's state after the new
+		// events, never inherited from the stream's earlier events.
+		if env.Community, env.Grid, err = eventlog.Scope(ctx, a, s.currentHousehold); err != nil {
+			return res, zero, err
 		}
 		if t.keyID != nil {
 			env.KeyID = t.keyID()
@@ -265,6 +263,11 @@ func execute[A domain.Aggregate](ctx context.Context, s *Service, c Cmd, t targe
 		fmt.Sprintf("处理本命令期间 %s 已被他人修改 %d 次；请重试", t.stream, s.attempts))
 	e.Err = lastConflict
 	return res, zero, e
+}
+
+// currentHousehold folds a household as it is now (for eventlog.Scope).
+func (s *Service) currentHousehold(ctx context.Context, id string) (*domain.Household, error) {
+	return s.Household(ctx, id, domain.AsOf{})
 }
 
 // replayed answers a resent command from the events it appended the first

@@ -375,8 +375,11 @@ func TestEnvelopeMetadata(t *testing.T) {
 		t.Fatalf("problem metadata %+v", pe)
 	}
 	ok(t)(e.svc.NoteProgress(ctx, cmd(t, "n-1", "社工小张", "2026-03-02 12:00"), p.ID, "已联系", domain.FollowPhone))
-	if pm := e.stream(domain.ProblemStream(p.ID))[1].Metadata; pm.Community != "幸福社区" || pm.Grid != "第3网格" {
-		t.Fatalf("later problem events keep the scope: %+v", pm)
+	// Written after the household moved: the problem's scope is its
+	// household's current one, not inherited from the report (issue 13,
+	// item 3; this assertion expected 幸福社区 before, which was the leak).
+	if pm := e.stream(domain.ProblemStream(p.ID))[1].Metadata; pm.Community != "和平社区" || pm.Grid != "第1网格" {
+		t.Fatalf("a problem event written after the move carries the household's new scope: %+v", pm)
 	}
 }
 

@@ -67,7 +67,7 @@ func (RealClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 type Subject struct {
 	Stream      string
 	Kind        domain.ClockKind
-	Community   string // from the subject's latest event metadata, if written
+	Community   string // the subject's community now (eventlog.Scope)
 	Responsible string
 }
 
@@ -83,7 +83,10 @@ type Config struct {
 	// an app.Service on Store with Policies, Calendar and Registry.
 	Commands *app.Service
 	Clock    Clock // default RealClock
-	// Supervisor names the supervisor an alert goes to (may return "").
+	// Supervisor, if set, names the supervisor an alert goes to (may
+	// return ""), instead of the default: the supervisor recorded for the
+	// subject's community in the log (app.Service.AssignCommunitySupervisor,
+	// domain.CommunitySupervisorAssigned), as of when the alert is recorded.
 	Supervisor func(Subject) string
 	// Actor recorded on alert events; default "deadline-watcher" (role system).
 	Actor string
@@ -434,12 +437,16 @@ func (w *Watcher) alertStream(ctx context.Context, stream string, ks []domain.Cl
 		if !ok {
 			continue
 		}
-		sup := ""
+		if err := w.community(ctx, l); err != nil {
+			return nil, added, err
+		}
+		var sup string
 		if w.cfg.Supervisor != nil {
-			if err := w.community(ctx, l); err != nil {
-				return nil, added, err
-			}
 			sup = w.cfg.Supervisor(Subject{Stream: stream, Kind: kind, Community: l.community, Responsible: d.Responsible})
+		} else if l.community != "" {
+			if sup, err = w.cfg.Commands.CommunitySupervisor(ctx, l.community); err != nil {
+				return nil, added, fmt.Errorf("deadline: the supervisor of %s: %w", stream, err)
+			}
 		}
 		c := app.Cmd{ID: AlertID(stream, kind, d.Start, stage, d.Due).String(), Actor: w.cfg.Actor, Role: domain.RoleSystem, At: now}
 		res, err := w.cfg.Commands.RecordDeadlineAlert(ctx, c, stream, d, stage, sup)
@@ -485,27 +492,22 @@ func clocksOf(a domain.Aggregate) []domain.Clock {
 	return nil
 }
 
-// community fills l.community: the household's own, or for a problem or
-// referral without community metadata, its household's.
+// community fills l.community with the subject's community as decided
+// from its state now (eventlog.Scope): a household's own, a problem's or
+// referral's its household's current one, whatever the subject's last
+// event recorded before a move.
 func (w *Watcher) community(ctx context.Context, l *loaded) error {
-	var household string
-	switch a := l.agg.(type) {
-	case *domain.Household:
-		l.community = a.Community()
-		return nil
-	case *domain.Problem:
-		household = a.HouseholdID()
-	case *domain.Referral:
-		household = a.HouseholdID()
-	}
-	if l.community != "" || household == "" {
-		return nil
-	}
-	h, err := w.load(ctx, domain.HouseholdStream(household))
+	c, _, err := eventlog.Scope(ctx, l.agg, func(ctx context.Context, id string) (*domain.Household, error) {
+		h, err := w.load(ctx, domain.HouseholdStream(id))
+		if err != nil {
+			return nil, err
+		}
+		return h.agg.(*domain.Household), nil
+	})
 	if err != nil {
 		return err
 	}
-	l.community = h.agg.(*domain.Household).Community()
+	l.community = c
 	return nil
 }
 

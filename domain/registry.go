@@ -46,6 +46,8 @@ func NewRegistry() *Registry {
 		TypeHouseholdDeadlineBreached:    decoderOf[HouseholdDeadlineBreached](),
 		TypeHouseholdDeadlineRescheduled: decoderOf[HouseholdDeadlineRescheduled](),
 
+		TypeCommunitySupervisorAssigned: decoderOf[CommunitySupervisorAssigned](),
+
 		TypeProblemReported:            decoderOf[ProblemReported](),
 		TypeProblemReclassified:        decoderOf[ProblemReclassified](),
 		TypeProblemAssigned:            decoderOf[ProblemAssigned](),

@@ -69,6 +69,7 @@ func sampleEvents(tb testing.TB) []domain.Event {
 		domain.CalendarYearPublished{Year: 2027, Off: []string{"2027-01-01"}, Work: []string{"2027-02-06"},
 			Notice: domain.CalendarNotice{Title: "t", Number: "n", Date: "2026-11-10"}, Hash: "sha256:00", Version: "cal-00",
 			Replaces: "sha256:01", PublishedBy: "admin", At: t0},
+		domain.CommunitySupervisorAssigned{Community: "竹园村", Supervisor: "王书记", Reason: "换届", At: t0, By: "admin"},
 	}
 }
 
@@ -154,5 +155,35 @@ func TestSealedJSONAndErasure(t *testing.T) {
 	}
 	if _, err := v.Open("h1", s); !errors.Is(err, domain.ErrErased) {
 		t.Fatalf("Open after erasure: %v", err)
+	}
+}
+
+func TestCommunitySupervisorAssignment(t *testing.T) {
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	m := domain.Meta{Actor: "admin", Role: domain.RoleAdmin, At: at}
+	c := domain.NewCommunity("竹园村")
+	evs, err := c.AssignSupervisor(m, "王书记", "")
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("assign: %v %v", evs, err)
+	}
+	c.Apply(evs[0])
+	if s, since := c.Supervisor(); s != "王书记" || !since.Equal(at) || c.Version() != 1 {
+		t.Fatalf("supervisor %q since %v, version %d", s, since, c.Version())
+	}
+	for _, tc := range []struct {
+		c          *domain.Community
+		supervisor string
+		code       string
+	}{
+		{c, "王书记", "no_change"},
+		{c, "", "required"},
+		{c, strings.Repeat("王", 50), "invalid_name"},
+		{domain.NewCommunity("竹园 村"), "李", "invalid_id"},
+	} {
+		_, err := tc.c.AssignSupervisor(m, tc.supervisor, "")
+		var de *domain.Error
+		if !errors.As(err, &de) || de.Code != tc.code || de.Message == "" || de.MessageZH == "" {
+			t.Errorf("AssignSupervisor(%q on %q) = %v, want a bilingual %s", tc.supervisor, tc.c.Name(), err, tc.code)
+		}
 	}
 }

@@ -78,7 +78,7 @@ func (s *Server) listAlerts(w nethttp.ResponseWriter, r *nethttp.Request) error 
 	if f.Limit, f.Offset, err = s.page(q); err != nil {
 		return err
 	}
-	if err := s.waitFor(r, alerts.Name); err != nil {
+	if err := s.waitFor(w, r, alerts.Name); err != nil {
 		return err
 	}
 	rows, err := s.d.Read.Alerts.Open(r.Context(), f, s.d.Now())
@@ -118,7 +118,7 @@ func (s *Server) alertCounts(w nethttp.ResponseWriter, r *nethttp.Request) error
 	if s.d.Read.Alerts == nil {
 		return noReadModel("alerts")
 	}
-	if err := s.waitFor(r, alerts.Name); err != nil {
+	if err := s.waitFor(w, r, alerts.Name); err != nil {
 		return err
 	}
 	rows, err := s.d.Read.Alerts.CountByCommunity(r.Context())

@@ -32,7 +32,7 @@ func (s *Server) trail(w nethttp.ResponseWriter, r *nethttp.Request, kind string
 	if s.d.Read.Trail == nil {
 		return noReadModel("audit")
 	}
-	if err := s.waitFor(r, audit.Name); err != nil {
+	if err := s.waitFor(w, r, audit.Name); err != nil {
 		return err
 	}
 	id, err := s.subject(r, kind)

@@ -167,6 +167,8 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return "/v1/calendar", nil
 	case "publishCalendarYear":
 		return "/v1/calendar/2030", CalendarYearRequest{Off: []string{"2030-01-01"}, Notice: CalendarNotice{Title: "test", Number: "test-only", Date: "2029-11-01"}}
+	case "assignCommunitySupervisor":
+		return "/v1/communities/" + loc[0] + "/supervisor", SupervisorRequest{Supervisor: "书记" + uniq}
 	case "getHousehold":
 		return h, nil
 	case "householdAsOf":
@@ -190,7 +192,7 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 func scoped(op string) bool {
 	switch op {
 	case "health", "ready", "metrics", "openapi", "whoami", "createToken", "streamEvents", "alertCounts", "getMeasureFlags",
-		"getCalendar", "publishCalendarYear":
+		"getCalendar", "publishCalendarYear", "assignCommunitySupervisor":
 		return false
 	}
 	return true

@@ -28,6 +28,7 @@ type CommandService interface {
 	ProblemCommands
 	ReferralCommands
 	CalendarCommands
+	CommunityCommands
 }
 
 // CommandResult is the body of every successful command response.

@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net"
@@ -41,6 +42,7 @@ type testEnv struct {
 	app    *app.Service
 	val    *validator
 	client *nethttp.Client
+	rdb    *sql.DB // the read-model database
 }
 
 // testAccess is the real file log of sensitive reads, counted for tests.
@@ -121,7 +123,8 @@ func newEnv(t testing.TB, extra func(*Deps)) *testEnv {
 		t.Fatal(err)
 	}
 	cal := svc.Calendar()
-	eng, err := projections.New(projections.Config{DB: db, Store: st},
+	e.rdb = db
+	eng, err := projections.New(projections.Config{DB: db, Store: st, RetryMax: 50 * time.Millisecond},
 		profile.New(svc.Policies(), cal), alerts.New(), audit.NewIndex(), measures.New(cal.Location()))
 	if err != nil {
 		t.Fatal(err)

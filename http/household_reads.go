@@ -120,7 +120,7 @@ func (s *Server) householdList(w nethttp.ResponseWriter, r *nethttp.Request, ove
 	if f.Limit, f.Offset, err = s.page(q); err != nil {
 		return err
 	}
-	if err := s.waitFor(r, profile.Name); err != nil {
+	if err := s.waitFor(w, r, profile.Name); err != nil {
 		return err
 	}
 	rows, err := s.d.Read.Profiles.List(r.Context(), f)
@@ -302,7 +302,7 @@ func (s *Server) getHousehold(w nethttp.ResponseWriter, r *nethttp.Request) erro
 	if s.d.Read.Profiles == nil {
 		return noReadModel("household profile")
 	}
-	if err := s.waitFor(r, profile.Name); err != nil {
+	if err := s.waitFor(w, r, profile.Name); err != nil {
 		return err
 	}
 	id, err := s.subject(r, "household")
@@ -441,7 +441,7 @@ func (s *Server) householdAsOf(w nethttp.ResponseWriter, r *nethttp.Request) err
 	if s.d.Read.Trail == nil {
 		return noReadModel("audit")
 	}
-	if err := s.waitFor(r, audit.Name); err != nil {
+	if err := s.waitFor(w, r, audit.Name); err != nil {
 		return err
 	}
 	id, err := s.subject(r, "household")

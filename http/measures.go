@@ -104,7 +104,7 @@ func (s *Server) getMeasures(w nethttp.ResponseWriter, r *nethttp.Request) error
 	if err != nil {
 		return err
 	}
-	if err := s.waitFor(r, measures.Name); err != nil {
+	if err := s.waitFor(w, r, measures.Name); err != nil {
 		return err
 	}
 	rows, err := s.d.Read.Measures.Measures(r.Context(), measures.Query{By: measures.GroupBy(by), Community: community, Grid: grid,
@@ -139,7 +139,7 @@ func (s *Server) getMeasureFlags(w nethttp.ResponseWriter, r *nethttp.Request) e
 	if s.d.Read.Measures == nil {
 		return noReadModel("measures")
 	}
-	if err := s.waitFor(r, measures.Name); err != nil {
+	if err := s.waitFor(w, r, measures.Name); err != nil {
 		return err
 	}
 	flags, err := s.d.Read.Measures.Flags(r.Context())

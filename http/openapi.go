@@ -45,6 +45,7 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 		responses[name] = t
 	}
 	calendarSchemaTypes(requests, responses)
+	communitySchemaTypes(requests, responses)
 	return requests, responses
 }
 
@@ -205,6 +206,12 @@ func (s *Server) OpenAPI() map[string]any {
 			ok["headers"] = map[string]any{
 				"ETag":              map[string]any{"description": "the stream version after the command", "schema": map[string]any{"type": "string"}},
 				"Doorstep-Position": map[string]any{"description": "global position of the command's last event", "schema": map[string]any{"type": "string"}},
+			}
+		}
+		if rt.doc.query {
+			ok["headers"] = map[string]any{
+				StalledHeader: map[string]any{"description": "set while the read models are stalled (catching up fails and is retried, e.g. a full disk): the instant the stall began; the answer comes from their last commit and may be stale",
+					"schema": map[string]any{"type": "string", "format": "date-time"}},
 			}
 		}
 		responses := map[string]any{strconv.Itoa(rt.doc.ok): ok, "default": problem("an error (RFC 9457 problem details)")}

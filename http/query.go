@@ -37,9 +37,11 @@ type ReadModels struct {
 // *measures.Reader.
 type (
 	// ProjectionWaiter waits until a projection has applied a position
-	// (wait_for).
+	// (wait_for), and tells whether the read models are stalled (catching
+	// up keeps failing and is being retried: a *projections.StalledError).
 	ProjectionWaiter interface {
 		WaitFor(ctx context.Context, projection string, pos eventstore.Position) error
+		Stalled() error
 	}
 	// ProfileReader lists and reads household files.
 	ProfileReader interface {
@@ -89,9 +91,36 @@ func noReadModel(what string) error {
 	return newErr(ErrUnavailable, "read_model_unavailable", "", "the "+what+" read model is not available on this server", "此服务器未提供"+zh+"读模型")
 }
 
+// StalledHeader is set on every answer of a read-model query while the
+// read models are stalled (catching up keeps failing and is retried, e.g.
+// the disk is full): its value is the instant the stall began (RFC 3339),
+// and the answer comes from the read models' last commit, possibly stale.
+const StalledHeader = "Doorstep-Read-Models-Stalled"
+
 // waitFor honours wait_for/wait_timeout: it blocks until every named
 // projection has applied the given position, bounded by Config.MaxWait.
-func (s *Server) waitFor(r *nethttp.Request, names ...string) error {
+// While the read models are stalled it marks the answer with StalledHeader,
+// and a wait that is not met says the read models are stalled.
+func (s *Server) waitFor(w nethttp.ResponseWriter, r *nethttp.Request, names ...string) error {
+	if err := s.waitForPosition(r, names...); err != nil {
+		return err
+	}
+	s.markStalled(w)
+	return nil
+}
+
+// markStalled sets StalledHeader while the read models are stalled.
+func (s *Server) markStalled(w nethttp.ResponseWriter) {
+	if s.d.Read.Engine == nil {
+		return
+	}
+	var se *projections.StalledError
+	if errors.As(s.d.Read.Engine.Stalled(), &se) {
+		w.Header().Set(StalledHeader, se.Since.UTC().Format(time.RFC3339))
+	}
+}
+
+func (s *Server) waitForPosition(r *nethttp.Request, names ...string) error {
 	q := r.URL.Query()
 	tok := q.Get("wait_for")
 	if tok == "" {
@@ -119,12 +148,20 @@ func (s *Server) waitFor(r *nethttp.Request, names ...string) error {
 	for _, n := range names {
 		if err := s.d.Read.Engine.WaitFor(ctx, n, pos); err != nil {
 			var we *projections.WaitError
-			if errors.As(err, &we) {
-				return &domain.Error{Kind: ErrUnavailable, Code: "read_model_behind", Field: "wait_for",
-					Message:   fmt.Sprintf("the %s read model reached position %s, not yet %s, within %s; retry shortly", n, we.Reached, pos, d),
-					MessageZH: fmt.Sprintf("%s 读模型在 %s 内只处理到位置 %s，尚未到达 %s；请稍后重试", n, d, we.Reached, pos)}
+			if !errors.As(err, &we) {
+				return err
 			}
-			return err
+			var se *projections.StalledError
+			if errors.As(s.d.Read.Engine.Stalled(), &se) {
+				return &domain.Error{Kind: ErrUnavailable, Code: "read_model_stalled", Field: "wait_for",
+					Message: fmt.Sprintf("the %s read model reached position %s, not %s: the read models have been stalled since %s (catching up fails and is being retried; the operator is told in the log); retry later",
+						n, we.Reached, pos, se.Since.UTC().Format(time.RFC3339)),
+					MessageZH: fmt.Sprintf("%s 读模型只处理到位置 %s，尚未到达 %s：读模型自 %s 起停止更新（更新失败，正在重试，日志已告知运维人员）；请稍后重试",
+						n, we.Reached, pos, se.Since.UTC().Format(time.RFC3339))}
+			}
+			return &domain.Error{Kind: ErrUnavailable, Code: "read_model_behind", Field: "wait_for",
+				Message:   fmt.Sprintf("the %s read model reached position %s, not yet %s, within %s; retry shortly", n, we.Reached, pos, d),
+				MessageZH: fmt.Sprintf("%s 读模型在 %s 内只处理到位置 %s，尚未到达 %s；请稍后重试", n, d, we.Reached, pos)}
 		}
 	}
 	return nil

@@ -96,6 +96,7 @@ func (s *Server) buildRoutes() []route {
 	rs = append(rs, s.alertRoutes()...)
 	rs = append(rs, s.measureRoutes()...)
 	rs = append(rs, s.calendarRoutes()...)
+	rs = append(rs, s.communityRoutes()...)
 	return rs
 }
 
@@ -109,6 +110,11 @@ func (s *Server) ready(w nethttp.ResponseWriter, r *nethttp.Request) error {
 	head, err := s.d.Store.Head(ctx)
 	if err == nil && s.d.Ready != nil {
 		err = s.d.Ready(ctx)
+	}
+	if err == nil && s.d.Read.Engine != nil {
+		// Catching up keeps failing (a full disk): not ready until it
+		// succeeds again.
+		err = s.d.Read.Engine.Stalled()
 	}
 	if err != nil {
 		s.log.Warn("not ready", "error", err.Error())

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/eventlog"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/identity"
 )
@@ -25,16 +26,20 @@ type scope struct {
 }
 
 type scopeEntry struct {
-	mu      sync.Mutex
-	version uint64
-	sc      scope
-	loaded  bool // read from the store at least once
-	stale   bool // the follower missed an event: read the store again
+	mu     sync.Mutex
+	agg    domain.Aggregate // the household, problem or referral, folded by eventlog.Fold
+	loaded bool             // read from the store at least once
+	stale  bool             // the follower missed an event: read the store again
 }
 
-// scopeResolver folds the few fields of a stream that decide access,
-// incrementally: a cached entry is brought up to date by reading only the
-// events appended since. Safe for concurrent use.
+// scopeResolver keeps the households, problems and referrals that requests
+// name, folded with the one fold (eventlog.Fold) and brought up to date
+// incrementally: a cached entry reads only the events appended since. What
+// decides access comes from the aggregates through eventlog.Scope, the one
+// place that decides an event's scope, so authorising a request and
+// scoping an event on the stream never disagree. At most scopeEntries
+// streams are kept (an arbitrary one is dropped beyond: it is read again
+// when next asked for). Safe for concurrent use.
 type scopeResolver struct {
 	store     eventstore.Store
 	reg       *domain.Registry
@@ -43,55 +48,88 @@ type scopeResolver struct {
 	following bool // a follower keeps loaded entries up to date
 }
 
+// scopeEntries bounds the streams the resolver keeps folded.
+const scopeEntries = 20000
+
 func newScopeResolver(s eventstore.Store, reg *domain.Registry) *scopeResolver {
 	return &scopeResolver{store: s, reg: reg, cache: map[string]*scopeEntry{}}
 }
 
-// stream returns the scope fields of one stream. With fresh, or while no
-// follower runs, it first reads the events appended since the entry was
-// last brought up to date, so it is exact as of the call (commands use
-// that). Otherwise a loaded entry is answered from memory: the follower
-// applies new events a few milliseconds after they commit, which is as
-// fresh as the read models the queries serve.
-func (r *scopeResolver) stream(ctx context.Context, stream string, fresh bool) (scope, error) {
+// entry returns the folded aggregate of one stream, locked (the caller
+// unlocks e.mu). With fresh, or while no follower runs, it first reads the
+// events appended since the entry was last brought up to date, so it is
+// exact as of the call (commands use that). Otherwise a loaded entry is
+// answered from memory: the follower applies new events a few
+// milliseconds after they commit, which is as fresh as the read models the
+// queries serve. An aggregate with no events is returned and not kept.
+func (r *scopeResolver) entry(ctx context.Context, stream string, fresh bool) (*scopeEntry, error) {
 	r.mu.Lock()
 	e := r.cache[stream]
 	if e == nil {
-		e = &scopeEntry{}
+		agg, err := newAggregate(stream)
+		if err != nil {
+			r.mu.Unlock()
+			return nil, err
+		}
+		if len(r.cache) >= scopeEntries {
+			for k := range r.cache {
+				delete(r.cache, k)
+				break
+			}
+		}
+		e = &scopeEntry{agg: agg}
 		r.cache[stream] = e
 	}
 	following := r.following
 	r.mu.Unlock()
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if !fresh && following && e.loaded && !e.stale {
-		return e.sc, nil
+		return e, nil
 	}
 	for {
-		page, err := r.store.ReadStream(ctx, stream, eventstore.Forward, e.version+1, 500)
-		if err != nil {
-			return scope{}, err
+		page, err := r.store.ReadStream(ctx, stream, eventstore.Forward, e.agg.Version()+1, 500)
+		if err == nil {
+			_, err = eventlog.Fold(r.reg, e.agg, page, domain.AsOf{})
 		}
-		for i := range page {
-			r.apply(&e.sc, &page[i])
-			e.version = page[i].Version
+		if err != nil {
+			e.mu.Unlock()
+			r.drop(stream, e)
+			return nil, err
 		}
 		if len(page) < 500 {
 			e.loaded, e.stale = true, false
-			if !e.sc.exists {
+			if e.agg.Version() == 0 {
 				// Keep only streams that exist: a request naming an
 				// unknown id must not grow the cache. Without an entry
 				// the next request reads the store again, which also
 				// finds a stream created meanwhile.
-				r.mu.Lock()
-				if r.cache[stream] == e {
-					delete(r.cache, stream)
-				}
-				r.mu.Unlock()
+				r.drop(stream, e)
 			}
-			return e.sc, nil
+			return e, nil
 		}
 	}
+}
+
+// drop removes e from the cache if it is still stream's entry.
+func (r *scopeResolver) drop(stream string, e *scopeEntry) {
+	r.mu.Lock()
+	if r.cache[stream] == e {
+		delete(r.cache, stream)
+	}
+	r.mu.Unlock()
+}
+
+func newAggregate(stream string) (domain.Aggregate, error) {
+	id := strings.TrimPrefix(stream, eventstore.Category(stream)+"-")
+	switch eventstore.Category(stream) {
+	case "household":
+		return domain.NewHousehold(id), nil
+	case "problem":
+		return domain.NewProblem(id), nil
+	case "referral":
+		return domain.NewReferral(id), nil
+	}
+	return nil, fmt.Errorf("http: %s is not a household, problem or referral stream", stream)
 }
 
 // follow keeps loaded entries up to date from the live log until ctx ends
@@ -127,11 +165,12 @@ func (r *scopeResolver) follow(ctx context.Context) error {
 			continue
 		}
 		e.mu.Lock()
-		switch {
-		case ev.Version == e.version+1:
-			r.apply(&e.sc, &ev)
-			e.version = ev.Version
-		case ev.Version > e.version+1:
+		switch v := e.agg.Version(); {
+		case ev.Version == v+1:
+			if _, err := eventlog.Fold(r.reg, e.agg, []eventstore.Event{ev}, domain.AsOf{}); err != nil {
+				e.stale = true
+			}
+		case ev.Version > v+1:
 			e.stale = true
 		}
 		e.mu.Unlock()
@@ -163,55 +202,63 @@ func (r *scopeResolver) keepFollowing(ctx context.Context, log *slog.Logger, ret
 	}
 }
 
-func (r *scopeResolver) apply(sc *scope, ev *eventstore.Event) {
-	switch ev.Type {
-	case domain.TypeHouseholdRegistered, domain.TypeHouseholdRelocated, domain.TypeProblemReported,
-		domain.TypeReferralRequested, domain.TypeReferralEscalated:
-	default:
-		return
-	}
-	d, err := r.reg.Decode(ev.Type, ev.Data)
-	if err != nil {
-		return
-	}
-	switch d := d.(type) {
-	case domain.HouseholdRegistered:
-		sc.exists, sc.community, sc.grid = true, d.Community, d.Grid
-	case domain.HouseholdRelocated:
-		sc.community, sc.grid = d.Community, d.Grid
-	case domain.ProblemReported:
-		sc.exists, sc.householdID = true, d.HouseholdID
-	case domain.ReferralRequested:
-		sc.exists, sc.householdID, sc.to = true, d.HouseholdID, d.To
-	case domain.ReferralEscalated:
-		sc.to = d.To
-	}
-}
-
 // household returns the scope of a household.
 func (r *scopeResolver) household(ctx context.Context, id string, fresh bool) (scope, error) {
-	return r.stream(ctx, domain.HouseholdStream(id), fresh)
-}
-
-// problem returns the scope of a problem with its household's community and grid.
-func (r *scopeResolver) problem(ctx context.Context, id string, fresh bool) (scope, error) {
-	sc, err := r.stream(ctx, domain.ProblemStream(id), fresh)
-	if err != nil || !sc.exists {
-		return sc, err
+	h, err := r.householdAgg(ctx, id, fresh)
+	if err != nil {
+		return scope{}, err
 	}
-	h, err := r.household(ctx, sc.householdID, fresh)
-	sc.community, sc.grid = h.community, h.grid
+	sc := scope{exists: h.Registered()}
+	sc.community, sc.grid, err = eventlog.Scope(ctx, h, nil)
 	return sc, err
 }
 
-// referral returns the scope of a referral with its household's community and grid.
-func (r *scopeResolver) referral(ctx context.Context, id string, fresh bool) (scope, error) {
-	sc, err := r.stream(ctx, domain.ReferralStream(id), fresh)
-	if err != nil || !sc.exists {
-		return sc, err
+// householdAgg returns a copy of the household's folded aggregate, taken
+// under the entry's lock (the follower folds into the cached one).
+func (r *scopeResolver) householdAgg(ctx context.Context, id string, fresh bool) (*domain.Household, error) {
+	e, err := r.entry(ctx, domain.HouseholdStream(id), fresh)
+	if err != nil {
+		return nil, err
 	}
-	h, err := r.household(ctx, sc.householdID, fresh)
-	sc.community, sc.grid = h.community, h.grid
+	h := *e.agg.(*domain.Household)
+	e.mu.Unlock()
+	return &h, nil
+}
+
+// problem returns the scope of a problem: its household's current
+// community and grid (eventlog.Scope).
+func (r *scopeResolver) problem(ctx context.Context, id string, fresh bool) (scope, error) {
+	e, err := r.entry(ctx, domain.ProblemStream(id), fresh)
+	if err != nil {
+		return scope{}, err
+	}
+	p := *e.agg.(*domain.Problem)
+	e.mu.Unlock()
+	return r.placed(ctx, scope{exists: p.Exists(), householdID: p.HouseholdID()}, &p, fresh)
+}
+
+// referral returns the scope of a referral: its household's current
+// community and grid (eventlog.Scope) and the organisation it is addressed to.
+func (r *scopeResolver) referral(ctx context.Context, id string, fresh bool) (scope, error) {
+	e, err := r.entry(ctx, domain.ReferralStream(id), fresh)
+	if err != nil {
+		return scope{}, err
+	}
+	ref := *e.agg.(*domain.Referral)
+	e.mu.Unlock()
+	return r.placed(ctx, scope{exists: ref.Exists(), householdID: ref.HouseholdID(), to: ref.To()}, &ref, fresh)
+}
+
+// placed fills sc's community and grid with eventlog.Scope, which folds
+// the household through the resolver.
+func (r *scopeResolver) placed(ctx context.Context, sc scope, agg domain.Aggregate, fresh bool) (scope, error) {
+	if !sc.exists {
+		return sc, nil
+	}
+	var err error
+	sc.community, sc.grid, err = eventlog.Scope(ctx, agg, func(ctx context.Context, id string) (*domain.Household, error) {
+		return r.householdAgg(ctx, id, fresh)
+	})
 	return sc, err
 }
 

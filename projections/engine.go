@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -79,6 +80,14 @@ type Config struct {
 	PollInterval time.Duration
 	// Now is used for progress rates; default time.Now.
 	Now func() time.Time
+	// RetryMin and RetryMax bound the pause before Run tries again after
+	// a catch-up failed (a read-model commit refused by a full disk, a
+	// read of the log that failed): it doubles from RetryMin up to
+	// RetryMax; defaults 100ms and 30s.
+	RetryMin, RetryMax time.Duration
+	// Log receives a line each time a catch-up fails and when it recovers;
+	// default slog.Default().
+	Log *slog.Logger
 }
 
 // Validate reports what is missing or wrong in c.
@@ -90,6 +99,8 @@ func (c Config) Validate() error {
 		return errors.New("projections: Config.Store is nil; give the event store to follow")
 	case c.BatchSize < 0:
 		return errors.New("projections: Config.BatchSize must not be negative")
+	case c.RetryMin < 0 || c.RetryMax < 0 || (c.RetryMax > 0 && c.RetryMin > c.RetryMax):
+		return errors.New("projections: Config.RetryMin and RetryMax must not be negative, and RetryMin not above RetryMax")
 	}
 	return nil
 }
@@ -108,6 +119,11 @@ type Engine struct {
 	cps        map[string]checkpoint
 	generation uint64 // incremented by Reset
 	notify     *eventstore.Notifier
+
+	stallMu sync.Mutex
+	stall   error     // why the last catch-up of Run failed; nil once one succeeds
+	since   time.Time // when the current stall began
+	retries uint64    // catch-ups of Run that failed and were retried
 }
 
 type checkpoint struct {
@@ -168,6 +184,15 @@ func New(cfg Config, ps ...Projection) (*Engine, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.RetryMin == 0 {
+		cfg.RetryMin = 100 * time.Millisecond
+	}
+	if cfg.RetryMax == 0 {
+		cfg.RetryMax = max(30*time.Second, cfg.RetryMin)
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
 	}
 	e := &Engine{cfg: cfg, byName: map[string]Projection{}, cps: map[string]checkpoint{},
 		stmts: NewStatements(cfg.DB, cfg.Dialect), notify: eventstore.NewNotifier()}
@@ -614,7 +639,14 @@ func Decode(reg *domain.Registry, page []eventstore.Event) ([]Envelope, error) {
 
 // Run catches up and then follows the log live until ctx ends, applying new
 // events in batches as they commit. It returns ctx's error on cancellation,
-// or the first error applying or reading.
+// or the subscription's error when the store ends it.
+//
+// A catch-up that fails — a read-model commit refused ("database or disk
+// is full", a lost connection), a read of the log that failed, a
+// projection's error — does not stop Run: the batch is rolled back (no
+// checkpoint moves past what was committed), Stalled reports the failure,
+// a line is logged, and Run tries again after a pause that doubles from
+// Config.RetryMin up to Config.RetryMax, until a catch-up succeeds.
 func (e *Engine) Run(ctx context.Context) error {
 	head, err := e.cfg.Store.Head(ctx)
 	if err != nil {
@@ -630,39 +662,59 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer sub.Close()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	failures := 0
 	for {
+		wait := e.cfg.PollInterval
 		if _, err := e.CatchUp(ctx, nil); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return err
+			failures++
+			wait = e.retryDelay(failures)
+			e.stalled(err)
+			e.cfg.Log.Warn("projections: catching up failed; the read models stay at their last commit and catching up is retried / 投影更新失败，读模型停留在最后一次提交处，稍后重试",
+				"error", err.Error(), "attempt", failures, "retry_in", wait.String())
+		} else if failures > 0 {
+			e.cfg.Log.Info("projections: caught up again after failures / 投影在失败后已恢复更新", "failed_attempts", failures)
+			failures = 0
+			e.stalled(nil)
 		}
-		timer.Reset(e.cfg.PollInterval)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case _, ok := <-sub.C:
-			if !ok {
-				if err := sub.Err(); err != nil {
-					return fmt.Errorf("projections: subscription ended: %w", err)
-				}
+		timer.Reset(wait)
+		// While waiting to retry, notifications are drained like any
+		// other, so a long stall never backs up the subscription; they do
+		// not cut the pause short.
+	waiting:
+		for {
+			select {
+			case <-ctx.Done():
 				return ctx.Err()
-			}
-		drain:
-			for {
-				// A closed channel would answer at once forever: leave it
-				// to the select above, which returns the subscription's
-				// error on the next turn.
-				select {
-				case _, ok := <-sub.C:
-					if !ok {
-						break drain
+			case _, ok := <-sub.C:
+				if !ok {
+					if err := sub.Err(); err != nil {
+						return fmt.Errorf("projections: subscription ended: %w", err)
 					}
-				default:
+					return ctx.Err()
+				}
+				if failures == 0 {
+					break waiting
+				}
+			case <-timer.C:
+				break waiting
+			}
+		}
+	drain:
+		for {
+			// A closed channel would answer at once forever: leave it
+			// to the select above, which returns the subscription's
+			// error on the next turn.
+			select {
+			case _, ok := <-sub.C:
+				if !ok {
 					break drain
 				}
+			default:
+				break drain
 			}
-		case <-timer.C:
 		}
 		if !timer.Stop() {
 			select {
@@ -671,6 +723,63 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// retryDelay is the pause after the n-th failure in a row (n >= 1).
+func (e *Engine) retryDelay(n int) time.Duration {
+	d := e.cfg.RetryMin
+	for i := 1; i < n && d < e.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	return min(d, e.cfg.RetryMax)
+}
+
+func (e *Engine) stalled(err error) {
+	e.stallMu.Lock()
+	defer e.stallMu.Unlock()
+	switch {
+	case err == nil:
+		e.stall = nil
+	case e.stall == nil:
+		e.stall, e.since = err, e.cfg.Now()
+		e.retries++
+	default:
+		e.stall = err
+		e.retries++
+	}
+}
+
+// StalledError is what Stalled returns while Run keeps failing to catch up.
+type StalledError struct {
+	Since time.Time // when the first failure in a row happened
+	Err   error     // the last failure
+}
+
+func (e *StalledError) Error() string {
+	return fmt.Sprintf("the read models stopped at their last commit at %s because catching up failed (%v); it is being retried, "+
+		"queries answer from the last commit meanwhile / 读模型自 %s 起停留在最后一次提交处（更新失败：%v），正在重试，其间查询返回最后一次提交的数据",
+		e.Since.UTC().Format(time.RFC3339), e.Err, e.Since.UTC().Format(time.RFC3339), e.Err)
+}
+
+func (e *StalledError) Unwrap() error { return e.Err }
+
+// Stalled returns a *StalledError while Run's catch-ups keep failing (the
+// read models are behind the log and are being retried), nil otherwise.
+func (e *Engine) Stalled() error {
+	e.stallMu.Lock()
+	defer e.stallMu.Unlock()
+	if e.stall == nil {
+		return nil
+	}
+	return &StalledError{Since: e.since, Err: e.stall}
+}
+
+// Retries returns how many catch-ups of Run failed and were retried since
+// the engine started.
+func (e *Engine) Retries() uint64 {
+	e.stallMu.Lock()
+	defer e.stallMu.Unlock()
+	return e.retries
 }
 
 // Lag returns how many events of the log the projection has not applied

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -41,21 +43,23 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
-		sec := map[string]string{DemoCommunity: "王书记"}
-		for _, c := range lay.Communities {
-			if c.Secretary != nil {
-				sec[c.Name] = c.Secretary.Actor
-			}
-		}
-		rt.mu.Lock()
-		rt.secretaries = sec
-		rt.mu.Unlock()
 		if head.IsZero() {
 			if err := generateTown(ctx, rt, *seed, *households, clock.Now(), stdout); err != nil {
 				return err
 			}
 		} else {
 			fmt.Fprintf(stdout, "using the town already in %s / 使用已有的合成城镇数据\n", rt.dir)
+		}
+		// Each community's secretary supervises it, recorded in the log,
+		// where the deadline watcher looks a community's supervisor up.
+		sec := map[string]string{DemoCommunity: "王书记"}
+		for _, c := range lay.Communities {
+			if c.Secretary != nil {
+				sec[c.Name] = c.Secretary.Actor
+			}
+		}
+		if err := assignSupervisors(ctx, rt, sec); err != nil {
+			return err
 		}
 		if err := demoHousehold(ctx, rt); err != nil {
 			return err
@@ -155,4 +159,24 @@ func progressFunc(w io.Writer, what string) func(projections.Progress) {
 			_ = bar.Finish()
 		}
 	}
+}
+
+// assignSupervisors records, through the command path, that each
+// community of sec is supervised by the person named. A community already
+// supervised by someone (a demo started again) is left as it is.
+func assignSupervisors(ctx context.Context, rt *runtime, sec map[string]string) error {
+	for _, name := range slices.Sorted(maps.Keys(sec)) {
+		cur, err := rt.app.CommunitySupervisor(ctx, name)
+		if err != nil {
+			return err
+		}
+		if cur != "" {
+			continue
+		}
+		if _, err := rt.app.AssignCommunitySupervisor(ctx, app.Cmd{ID: "demo-supervisor-" + name, Actor: "demo", Role: domain.RoleAdmin},
+			name, sec[name], "demo town / 演示城镇"); err != nil {
+			return fmt.Errorf("demo: assign the supervisor of %s: %w", name, err)
+		}
+	}
+	return nil
 }

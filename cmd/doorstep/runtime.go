@@ -54,29 +54,7 @@ type runtime struct {
 
 	mu    sync.Mutex
 	bgErr error // why a background task stopped, for /readyz
-	// secretaries names each community's supervisor when the data
-	// directory holds a synthetic town (demo); tokens name the others.
-	secretaries map[string]string
 }
-
-// supervisor names the supervisor an alert of a community goes to.
-func (rt *runtime) supervisor(s deadline.Subject) string {
-	rt.mu.Lock()
-	name := rt.secretaries[s.Community]
-	rt.mu.Unlock()
-	if name != "" {
-		return name
-	}
-	// The watcher's callback carries no context (the supervisor is to come
-	// from the log, decision 0064); bound the token set's reload here.
-	ctx, cancel := context.WithTimeout(context.Background(), supervisorLookupTimeout)
-	defer cancel()
-	return rt.tokens.Supervisor(ctx, s.Community)
-}
-
-// supervisorLookupTimeout bounds the token set's reload (PostgreSQL) when
-// an alert looks up a community's supervisor.
-const supervisorLookupTimeout = 5 * time.Second
 
 // storeConfig says which event store to open: the embedded one in the data
 // directory (URL empty) or PostgreSQL (URL postgres://…, tables in Schema).
@@ -138,7 +116,7 @@ func (rt *runtime) finish(ctx context.Context, p parts, log *slog.Logger) (*runt
 	if p.reads != nil {
 		profiles.WithCache(p.reads)
 	}
-	rt.engine, err = projections.New(projections.Config{DB: rt.db, Dialect: p.dialect, Store: rt.store, Counter: p.counter}, ps...)
+	rt.engine, err = projections.New(projections.Config{DB: rt.db, Dialect: p.dialect, Store: rt.store, Counter: p.counter, Log: log}, ps...)
 	if err != nil {
 		return fail(err)
 	}
@@ -146,7 +124,7 @@ func (rt *runtime) finish(ctx context.Context, p parts, log *slog.Logger) (*runt
 		return fail(err)
 	}
 	rt.closer = append(rt.closer, rt.engine.Close)
-	rt.watcher, err = deadline.New(deadline.Config{Store: rt.store, Policies: rt.app.Policies(), Calendar: rt.cal, Commands: rt.app, Logger: log, Supervisor: rt.supervisor})
+	rt.watcher, err = deadline.New(deadline.Config{Store: rt.store, Policies: rt.app.Policies(), Calendar: rt.cal, Commands: rt.app, Logger: log})
 	if err != nil {
 		rt.bgErr = fmt.Errorf("deadline watcher: %w", err)
 	}

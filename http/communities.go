@@ -1,0 +1,54 @@
+package http
+
+import (
+	"context"
+	nethttp "net/http"
+	"reflect"
+
+	"github.com/gorilla/mux"
+
+	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/identity"
+)
+
+// CommunityCommands are what the community routes consume from the
+// command layer (app.Service provides them): recording who supervises a
+// community.
+type CommunityCommands interface {
+	AssignCommunitySupervisor(ctx context.Context, c app.Cmd, community, supervisor, reason string) (app.Result, error)
+}
+
+// SupervisorRequest is the body of PUT /v1/communities/{community}/supervisor.
+type SupervisorRequest struct {
+	Supervisor string `json:"supervisor"`
+	Reason     string `json:"reason,omitempty"`
+}
+
+func communitySchemaTypes(requests, _ map[string]reflect.Type) {
+	requests["SupervisorRequest"] = reflect.TypeOf(SupervisorRequest{})
+}
+
+func (s *Server) communityRoutes() []route {
+	return []route{
+		{op: "assignCommunitySupervisor", method: "PUT", path: "/v1/communities/{community}/supervisor", roles: []identity.Role{identity.RoleAdmin},
+			summary: "record who supervises a community (deadline alerts of its households, problems and referrals go to them)", h: s.command(s.assignSupervisor),
+			doc: opDoc{tag: "deadlines", body: "SupervisorRequest", ok: 200, resp: "CommandResult", command: true}},
+	}
+}
+
+func (s *Server) assignSupervisor(r *nethttp.Request, body []byte) (*plan, error) {
+	community := mux.Vars(r)["community"]
+	if err := domain.CheckID("community", community); err != nil {
+		return nil, err
+	}
+	in, err := decodeInto[SupervisorRequest](r, body)
+	if err != nil {
+		return nil, err
+	}
+	return &plan{stream: domain.CommunityStream(community),
+		authorize: func(context.Context, *identity.Principal) error { return nil }, // admins only (route roles)
+		exec: func(ctx context.Context, c app.Cmd) (app.Result, error) {
+			return s.d.Commands.AssignCommunitySupervisor(ctx, c, community, in.Supervisor, in.Reason)
+		}}, nil
+}
