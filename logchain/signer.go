@@ -117,13 +117,6 @@ func (s *Signer) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sub, err := s.Store.Subscribe(ctx, from, eventstore.Filter{})
-	if err != nil {
-		return err
-	}
-	defer sub.Close()
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
 	sign := func() error {
 		h, err := s.signLocked(ctx)
 		if err != nil {
@@ -132,6 +125,23 @@ func (s *Signer) Run(ctx context.Context) error {
 		log.Info("signed head / 已签名日志头", "count", h.Count, "position", h.Position, "key_id", h.KeyID)
 		return nil
 	}
+	// At start, the events already in the log count as new: sign them now
+	// when there are enough.
+	s.mu.Lock()
+	if s.fresh >= every {
+		err = sign()
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	sub, err := s.Store.Subscribe(ctx, from, eventstore.Filter{})
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
