@@ -90,4 +90,3 @@ func BenchmarkVerifyTown(b *testing.B) {
 		}
 	})
 }
-
