@@ -90,3 +90,12 @@ func BenchmarkVerifyTown(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkLink is the work the global chain adds per event.
+func BenchmarkLink(b *testing.B) {
+	e := &eventstore.Event{ID: eventstore.NewID(), Stream: "household-demo-zhang", Version: 12, Position: eventstore.Position{Lo: 60000}}
+	var c logchain.Chain
+	for b.Loop() {
+		c.Add(e)
+	}
+}
