@@ -159,6 +159,11 @@ func Verify(ctx context.Context, s eventstore.Store, cfg VerifyConfig) (Report, 
 	}
 	if next < len(counts) {
 		h, top := byCount[counts[next]], byCount[counts[len(counts)-1]]
+		if want, _ := eventstore.ParsePosition(h.Position); !chain.Position.Before(want) {
+			return rep, &Error{Head: h, After: headPosition(matched), Through: h.Position,
+				Reason: fmt.Sprintf("events were deleted: signed head of event #%d says event #%d is at position %s, but the whole log has only %d events, though it goes on to position %s",
+					h.Count, h.Count, h.Position, chain.Count, chain.Position)}
+		}
 		return rep, &Error{Head: h, After: headPosition(matched), Through: h.Position,
 			Reason: fmt.Sprintf("the log was cut short: signed head of event #%d vouches for events up to position %s (and the newest signed head for %d events, up to position %s), but the log has only %d events, ending at position %s",
 				h.Count, h.Position, top.Count, top.Position, chain.Count, chain.Position)}

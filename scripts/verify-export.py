@@ -153,6 +153,9 @@ def main():
     previous = "0"
     for count in sorted(seen):
         h = seen[count]
+        if count > total and total > 0 and position(chain[-1][1]) >= position(h["position"]):
+            fail("between position %s and position %s: events were deleted: the signed head of event #%d says event #%d is at position %s, but the export has only %d events, though it goes on to position %s" % (
+                previous, h["position"], count, count, h["position"], total, chain[-1][1]))
         if count > total:
             fail("between position %s and position %s: the export was cut short: the signed head of event #%d vouches for events up to position %s, but the export has only %d events" % (
                 previous, h["position"], count, h["position"], total))

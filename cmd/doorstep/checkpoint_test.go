@@ -14,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/eventstore/postgres"
 	"github.com/doorstep/doorstep/eventstore/sqlite"
 	"github.com/doorstep/doorstep/internal/syncbuf"
 	"github.com/doorstep/doorstep/logchain"
@@ -275,5 +278,53 @@ func TestServeSignsHeads(t *testing.T) {
 	if err := run(context.Background(), []string{"verify", "-data", dir, "-public-key", pub}, &vout, &vout); err != nil ||
 		!strings.Contains(vout.String(), "3 signed heads hold") || !strings.Contains(vout.String(), "covers 10 events") {
 		t.Fatalf("verify: %v\n%s", err, vout.String())
+	}
+}
+
+// TestVerifyWithSignedHeadsOnPostgres: the same commands on PostgreSQL:
+// sign from a machine holding only the key and a data directory for the
+// heads file, delete a whole stream with SQL, and verify names where.
+func TestVerifyWithSignedHeadsOnPostgres(t *testing.T) {
+	pg, conn, schema := sharedSchema(t, "logchain")
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, postgres.Config{URL: pg, Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := map[string]eventstore.Position{}
+	for _, sv := range []string{"household-a/1", "household-b/1", "household-b/2", "household-a/2", "household-c/1"} {
+		stream, _, _ := strings.Cut(sv, "/")
+		res, err := s.Append(ctx, stream, eventstore.Any(), eventstore.EventData{ID: eventstore.NewID(), Type: "visit.recorded",
+			Data: []byte(`{"summary":"独居"}`), Metadata: eventstore.Metadata{OccurredAt: time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		at[sv] = res.LastPosition
+	}
+	s.Close()
+	key := filepath.Join(t.TempDir(), "k.pem")
+	pub := strings.TrimSuffix(key, ".pem") + ".pub.pem"
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	for _, args := range [][]string{{"checkpoint", "keygen", "-o", key},
+		{"checkpoint", "sign", "-key", key, "-data", dir, "-store", pg, "-store-schema", schema},
+		{"verify", "-public-key", pub, "-data", dir, "-store", pg, "-store-schema", schema}} {
+		out.Reset()
+		if err := run(ctx, args, &out, &errb); err != nil {
+			t.Fatalf("%v: %v\n%s%s", args, err, out.String(), errb.String())
+		}
+	}
+	if !strings.Contains(out.String(), "1 signed heads hold (signatures checked") {
+		t.Fatalf("verify: %s", out.String())
+	}
+	if _, err := conn.Exec(ctx, `DELETE FROM `+pgx.Identifier{schema, "events"}.Sanitize()+` WHERE stream = 'household-b'`); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	err = run(ctx, []string{"verify", "-public-key", pub, "-data", dir, "-store", pg, "-store-schema", schema}, &out, &errb)
+	var le *logchain.Error
+	if !errors.As(err, &le) || !strings.Contains(out.String(), "events were deleted") ||
+		!strings.Contains(out.String(), fmt.Sprintf("between position 0 (the start of the log) and position %s", at["household-c/1"])) {
+		t.Fatalf("verify after deleting a stream: %v\n%s", err, out.String())
 	}
 }
