@@ -328,3 +328,64 @@ func TestVerifyWithSignedHeadsOnPostgres(t *testing.T) {
 		t.Fatalf("verify after deleting a stream: %v\n%s", err, out.String())
 	}
 }
+
+// TestServeSignsHeadsOnPostgres: on PostgreSQL the elected node signs,
+// beside the projections and the deadline watcher.
+func TestServeSignsHeadsOnPostgres(t *testing.T) {
+	pg, _, schema := sharedSchema(t, "logchain_serve")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := postgres.Open(ctx, postgres.Config{URL: pg, Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := s.Append(ctx, fmt.Sprintf("household-h%d", i), eventstore.NoStream(), eventstore.EventData{ID: eventstore.NewID(), Type: "test.happened",
+			Data: []byte(`{}`), Metadata: eventstore.Metadata{OccurredAt: time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	key := filepath.Join(t.TempDir(), "k.pem")
+	pub := strings.TrimSuffix(key, ".pem") + ".pub.pem"
+	var kout bytes.Buffer
+	if err := run(ctx, []string{"checkpoint", "keygen", "-o", key}, &kout, &kout); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var out, errb syncbuf.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "-data", dir, "-addr", "127.0.0.1:0", "-store", pg, "-store-schema", schema,
+			"-checkpoint-key", key, "-checkpoint-every", "2", "-log-format", "text"}, &out, &errb)
+	}()
+	deadline := time.After(60 * time.Second)
+	for {
+		hs, err := logchain.ReadFile(filepath.Join(dir, headsFileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hs) > 0 {
+			if hs[0].Count < 3 {
+				t.Fatalf("the server signed %d events, want at least the 3 in the log", hs[0].Count)
+			}
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended: %v\n%s", err, errb.String())
+		case <-deadline:
+			t.Fatalf("no head signed by the server within 60 s\n%s", errb.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v\n%s", err, errb.String())
+	}
+	var vout bytes.Buffer
+	if err := run(context.Background(), []string{"verify", "-data", dir, "-store", pg, "-store-schema", schema, "-public-key", pub}, &vout, &vout); err != nil ||
+		!strings.Contains(vout.String(), "signed heads hold (signatures checked") {
+		t.Fatalf("verify: %v\n%s", err, vout.String())
+	}
+}
