@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/logchain"
 	"github.com/doorstep/doorstep/projections/audit"
 )
 
@@ -62,7 +65,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	bw := bufio.NewWriter(w)
 	if *household == "" && *problem == "" {
-		n, err := exportLog(ctx, rt.store, bw)
+		n, heads, keys, err := exportLog(ctx, rt.store, bw)
 		if err != nil {
 			return err
 		}
@@ -70,6 +73,11 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		fmt.Fprintf(stderr, "exported %d events / 已导出 %d 条事件\n", n, n)
+		if heads == 0 {
+			fmt.Fprintln(stderr, "no signed head in the log: an auditor cannot check that nothing was removed; run `doorstep checkpoint sign` first / 日志中没有签名头")
+		} else {
+			fmt.Fprintf(stderr, "with %d signed heads, key id %s / 含 %d 个签名头\n", heads, strings.Join(keys, ", "), heads)
+		}
 		return nil
 	}
 	if _, err := rt.engine.CatchUp(ctx, nil); err != nil {
@@ -100,26 +108,38 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // exportLog writes every event of the log as one JSON object per line.
-func exportLog(ctx context.Context, s eventstore.Store, w io.Writer) (int, error) {
+// Each line also carries data_base64, the data's exact stored bytes (the
+// "data" member is JSON re-encoded, and the hash covers the stored bytes),
+// so that an auditor can recompute every hash from the export alone
+// (docs/verify-offline.md). Signed heads are events of the log (stream
+// logchain-heads) and travel with it; keys names the ids of the keys that
+// signed them.
+func exportLog(ctx context.Context, s eventstore.Store, w io.Writer) (n, heads int, keys []string, err error) {
 	enc := json.NewEncoder(w)
 	var after eventstore.Position
-	n := 0
 	for {
 		page, err := s.ReadAll(ctx, after, 1000)
 		if err != nil {
-			return n, err
+			return n, heads, keys, err
 		}
 		for i := range page {
 			e := &page[i]
 			if err := enc.Encode(map[string]any{"position": e.Position.String(), "id": e.ID.String(), "stream": e.Stream, "version": e.Version,
-				"type": e.Type, "schema_version": e.SchemaVersion, "data": e.Data, "metadata": e.Metadata, "recorded_at": e.RecordedAt,
+				"type": e.Type, "schema_version": e.SchemaVersion, "data": e.Data, "data_base64": []byte(e.Data), "metadata": e.Metadata, "recorded_at": e.RecordedAt,
 				"hash": fmt.Sprintf("%x", e.Hash)}); err != nil {
-				return n, err
+				return n, heads, keys, err
 			}
 			n++
+			if e.Stream == logchain.HeadStream && e.Type == logchain.HeadEventType {
+				heads++
+				var h logchain.Head
+				if json.Unmarshal(e.Data, &h) == nil && !slices.Contains(keys, h.KeyID) {
+					keys = append(keys, h.KeyID)
+				}
+			}
 		}
 		if len(page) < 1000 {
-			return n, nil
+			return n, heads, keys, nil
 		}
 		after = page[len(page)-1].Position
 	}

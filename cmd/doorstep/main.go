@@ -18,8 +18,12 @@
 //	doorstep calendar  import FILE | show [YEAR]
 //	                             publish a year's official holiday notice into the log, or show
 //	                             the calendar in force and the provisional deadlines
-//	doorstep verify    [-data DIR] [-store URL]
-//	                             re-compute every hash chain and report the first broken link
+//	doorstep verify    [-data DIR] [-store URL] [-public-key FILE] [-heads FILE]
+//	                             re-compute every hash chain, the global chain and check
+//	                             every signed head; report the first break
+//	doorstep checkpoint keygen -o FILE | sign -key FILE
+//	                             create the Ed25519 key that signs heads of the log, or
+//	                             sign the log's head now (decision 0073)
 //	doorstep selfcheck [-data DIR]
 //	                             append, read back and verify a few events (embedded store)
 //
@@ -82,7 +86,8 @@ func commands() []command {
 		{"export", "export an audit trail or the whole log (JSON Lines or CSV) / 导出审计轨迹或完整日志", runExport},
 		{"bench", "drive a running server with a realistic load and report latencies / 对运行中的服务进行压测", runBench},
 		{"calendar", "publish a year's official holiday notice (import FILE) or show the calendar in force (show [YEAR]) / 发布节假日通知或查看当前日历", runCalendar},
-		{"verify", "re-compute every hash chain and report the first broken link / 重新计算哈希链并报告第一个断点", runVerify},
+		{"verify", "re-compute every hash chain and check the signed heads; report the first break / 重新计算哈希链并校验签名头", runVerify},
+		{"checkpoint", "create the signing key (keygen -o FILE) or sign the log's head now (sign -key FILE) / 生成签名密钥或立即签名日志头", runCheckpoint},
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/keystore"
+	"github.com/doorstep/doorstep/logchain"
 	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/projections/alerts"
 	"github.com/doorstep/doorstep/projections/audit"
@@ -47,6 +48,8 @@ type runtime struct {
 	// (reported by /readyz).
 	watcher *deadline.Watcher
 	closer  []func() error
+	// signer signs heads of the log while serving (-checkpoint-key); nil: none.
+	signer *logchain.Signer
 	// electURL, when set (PostgreSQL), makes the deadline watcher a
 	// singleton among the nodes sharing the database: it runs only while
 	// this node holds the advisory lock of electRole (package cluster).
@@ -199,6 +202,9 @@ func (rt *runtime) runBackground(ctx context.Context, log *slog.Logger) <-chan s
 				if rt.watcher != nil {
 					tasks = append(tasks, rt.watcher.Run)
 				}
+				if rt.signer != nil {
+					tasks = append(tasks, rt.signer.Run)
+				}
 				rt.setBgErr(nil)
 				err := runAll(ctx, tasks...)
 				if err != nil && ctx.Err() == nil && !rt.unavailable(err) {
@@ -214,6 +220,9 @@ func (rt *runtime) runBackground(ctx context.Context, log *slog.Logger) <-chan s
 		run("projections", rt.engine.Run)
 		if rt.watcher != nil {
 			run("deadline watcher", rt.watcher.Run)
+		}
+		if rt.signer != nil {
+			run("signed heads", rt.signer.Run)
 		}
 	}
 	go func() { wg.Wait(); close(done) }()

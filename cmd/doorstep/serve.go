@@ -26,6 +26,10 @@ type serveFlags struct {
 	debugAddr                       string
 	maxBody                         int64
 	shutdown                        time.Duration
+	// the signed heads of the log (decision 0073)
+	checkpointKey      string
+	checkpointEvery    uint64
+	checkpointInterval time.Duration
 }
 
 func addServeFlags(fs *flag.FlagSet, defData string) *serveFlags {
@@ -40,6 +44,9 @@ func addServeFlags(fs *flag.FlagSet, defData string) *serveFlags {
 	fs.StringVar(&f.debugAddr, "debug-addr", envOr("DOORSTEP_DEBUG_ADDR", ""), "if set, serve Go profiling (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060 (env DOORSTEP_DEBUG_ADDR) / 性能分析地址")
 	fs.Int64Var(&f.maxBody, "max-body", envInt64("DOORSTEP_MAX_BODY", def.MaxBodyBytes), "largest request body in bytes (env DOORSTEP_MAX_BODY) / 请求体上限（字节）")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", envDuration("DOORSTEP_SHUTDOWN_TIMEOUT", def.ShutdownTimeout), "how long to wait for in-flight requests at shutdown (env DOORSTEP_SHUTDOWN_TIMEOUT) / 关闭时等待进行中请求的时长")
+	fs.StringVar(&f.checkpointKey, "checkpoint-key", envOr("DOORSTEP_CHECKPOINT_KEY", ""), "Ed25519 private key (PEM, from `doorstep checkpoint keygen`); if set, sign heads of the log while serving (env DOORSTEP_CHECKPOINT_KEY) / 签名私钥；设置后服务时定期签名日志头")
+	fs.Uint64Var(&f.checkpointEvery, "checkpoint-every", uint64(envInt64("DOORSTEP_CHECKPOINT_EVERY", 1000)), "with -checkpoint-key, sign a head after this many events (env DOORSTEP_CHECKPOINT_EVERY) / 每多少条事件签名一次")
+	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", envDuration("DOORSTEP_CHECKPOINT_INTERVAL", time.Minute), "with -checkpoint-key, sign a head this often when events came in (env DOORSTEP_CHECKPOINT_INTERVAL) / 有新事件时的签名间隔")
 	return f
 }
 
@@ -116,6 +123,9 @@ func serve(ctx context.Context, f *serveFlags, stdout, stderr io.Writer, before 
 		return err
 	}
 	defer rt.Close()
+	if rt.signer, err = signerFor(rt.store, f.data, f.checkpointKey, f.checkpointEvery, f.checkpointInterval); err != nil {
+		return err
+	}
 	if before != nil {
 		if err := before(ctx, rt); err != nil {
 			return err
