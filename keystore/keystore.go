@@ -22,9 +22,13 @@ const KeySize = 32
 type Key struct {
 	HouseholdID string
 	KeyID       string    // identifies the key in domain.Sealed.KeyID and the event metadata
-	Secret      []byte    // KeySize bytes; nil once erased
+	Secret      []byte    // KeySize bytes; nil once erased, and nil when stored wrapped
 	CreatedAt   time.Time // UTC
 	ErasedAt    time.Time // UTC; non-zero once erased
+	// Wrapped is Secret encrypted under the KEK KEKID (see WithKEK), as
+	// a store keeps it; nil when Secret is given, or erased.
+	Wrapped []byte
+	KEKID   string
 }
 
 // Erased reports whether the key has been destroyed.

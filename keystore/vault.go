@@ -158,6 +158,9 @@ func (v *Vault) fetch(ctx context.Context, householdID string, create bool) (*en
 		return nil, err
 	}
 	e := &entry{key: k, read: read}
+	if !k.Erased() && k.Secret == nil {
+		return nil, fmt.Errorf("keystore: the data key of household %s is stored wrapped under %s; open the key store with its key-encrypting key (WithKEK)", householdID, k.KEKID)
+	}
 	if !k.Erased() {
 		block, err := aes.NewCipher(k.Secret)
 		if err != nil {
