@@ -194,6 +194,7 @@ func TestFileTokensRevokeAndExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	now = fixedNow.Add(time.Minute) // created after the supervisor
 	w, err := server.Create(ctx, Principal{Name: "李四", Role: RoleWorker, Grids: []string{"G1"}}, "admin")
 	if err != nil {
 		t.Fatal(err)

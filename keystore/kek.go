@@ -154,7 +154,7 @@ func ParseKEK(text []byte) ([]byte, error) {
 func ReadKEKFile(path string) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrKEK, err)
+		return nil, fmt.Errorf("%w: %w", ErrKEK, err)
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("%w: %s has mode %v; allow only its owner (chmod 600 %s)", ErrKEK, path, fi.Mode().Perm(), path)

@@ -23,6 +23,8 @@
 //	doorstep token     list | revoke ID | expire ID -at INSTANT|never
 //	                             list the access tokens, revoke one, or set when it expires,
 //	                             on the store itself (a running server notices at once)
+//	doorstep keys      new-kek -o FILE | rotate-kek -kek-file NEW -kek-old-file OLD
+//	                             make a key-encrypting key, or rewrap every data key under a new one
 //	doorstep selfcheck [-data DIR]
 //	                             append, read back and verify a few events (embedded store)
 //
@@ -86,6 +88,7 @@ func commands() []command {
 		{"bench", "drive a running server with a realistic load and report latencies / 对运行中的服务进行压测", runBench},
 		{"calendar", "publish a year's official holiday notice (import FILE) or show the calendar in force (show [YEAR]) / 发布节假日通知或查看当前日历", runCalendar},
 		{"verify", "re-compute every hash chain and report the first broken link / 重新计算哈希链并报告第一个断点", runVerify},
+		{"keys", "make a key-encrypting key (new-kek) or rewrap every data key under a new one (rotate-kek) / 生成或轮换数据密钥的加密密钥", runKeys},
 		{"token", "list the access tokens, revoke one, or set when one expires / 列出、吊销令牌或设置其过期时间", runToken},
 	}
 }

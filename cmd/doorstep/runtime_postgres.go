@@ -41,7 +41,7 @@ const poolMaxConns = 40
 // a session advisory lock that must live on a dedicated session, see
 // runBackground). The token set's listener takes one connection out of the
 // pool for as long as it runs.
-func openPostgresRuntime(ctx context.Context, dir string, st storeConfig, cal *calendar.Calendar, log *slog.Logger) (*runtime, error) {
+func openPostgresRuntime(ctx context.Context, dir string, st storeConfig, cal *calendar.Calendar, kek *keystore.KEKRing, log *slog.Logger) (*runtime, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -90,7 +90,7 @@ func openPostgresRuntime(ctx context.Context, dir string, st storeConfig, cal *c
 	rt.rdb = readModelDB(pool, 16)
 	rt.closer = append(rt.closer, rt.rdb.Close)
 	// No profile read cache: another node may apply the projection.
-	return rt.finish(ctx, parts{keys: keys, vaultCfg: keystore.Config{CacheTTL: keyCacheTTL}, dialect: projections.Postgres}, log)
+	return rt.finish(ctx, parts{keys: keys, kek: kek, vaultCfg: keystore.Config{CacheTTL: keyCacheTTL}, dialect: projections.Postgres}, log)
 }
 
 // openPool opens the process's one PostgreSQL pool: search path schema (the
