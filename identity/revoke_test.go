@@ -189,6 +189,7 @@ func TestFileTokensRevokeAndExpiry(t *testing.T) {
 	}
 	now := fixedNow
 	server.now = func() time.Time { return now }
+	server.fileCheckEvery = 0 // look for the CLI's changes at every call
 	ctx := context.Background()
 	sup, err := server.CreateExpiring(ctx, Principal{Name: "王书记", Role: RoleSupervisor, Communities: []string{"C1"}}, "admin", fixedNow.Add(time.Hour))
 	if err != nil {

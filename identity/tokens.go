@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -109,7 +110,17 @@ type Tokens struct {
 	// inode): another process (`doorstep token`) may change the file, and
 	// the set reads it again when the stamp differs.
 	fileStamp fileStamp
+	// fileChecked is when (time.Now, in Unix nanoseconds) the file was last
+	// checked for another process's change; it is checked at most every
+	// fileCheckEvery (a stat costs more than the rest of Authenticate).
+	fileChecked    atomic.Int64
+	fileCheckEvery time.Duration
 }
+
+// FileCheckInterval is how often a file token set looks for a change made
+// by another process: a token revoked with `doorstep token` stops working
+// in a running server within this time.
+const FileCheckInterval = 100 * time.Millisecond
 
 // TokensFile is the name of the tokens file in the data directory.
 const TokensFile = "tokens.json"
@@ -120,10 +131,11 @@ const TokensFile = "tokens.json"
 //
 // Several processes may use one file (a running server and `doorstep
 // token`): every change is made under an exclusive lock of path+".lock",
-// on the file as it is on disk, and every call notices a change another
-// process made (one stat of the file).
+// on the file as it is on disk, and a change another process made is
+// noticed within FileCheckInterval (one stat of the file at most that
+// often).
 func OpenTokens(path string) (*Tokens, error) {
-	t := &Tokens{path: path, now: clock.Now, recs: map[string]tokenRecord{}}
+	t := &Tokens{path: path, now: clock.Now, recs: map[string]tokenRecord{}, fileCheckEvery: FileCheckInterval}
 	if err := os.Remove(path + ".tmp"); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("tokens: remove the temporary file of an interrupted write: %w", err)
 	}
@@ -195,10 +207,21 @@ func (t *Tokens) fileChanged() bool {
 	return stampOf(fi) != t.fileStamp
 }
 
-// refreshFile reads the file again if another process changed it. A file
-// that cannot be read keeps the set as it was.
-func (t *Tokens) refreshFile() {
-	if t.path == "" || !t.fileChanged() {
+// refreshFile reads the file again if another process changed it, looking
+// at most every fileCheckEvery. A file that cannot be read keeps the set as
+// it was.
+func (t *Tokens) refreshFile() { t.refreshFileIf(false) }
+
+// refreshFileIf is refreshFile, looking at once when now is true.
+func (t *Tokens) refreshFileIf(now bool) {
+	if t.path == "" {
+		return
+	}
+	at := time.Now().UnixNano()
+	if last := t.fileChecked.Load(); !now && (at-last < int64(t.fileCheckEvery) || !t.fileChecked.CompareAndSwap(last, at)) {
+		return
+	}
+	if !t.fileChanged() {
 		return
 	}
 	t.mu.Lock()
@@ -440,7 +463,7 @@ func (t *Tokens) List(ctx context.Context) ([]TokenInfo, error) {
 		t.recs = recs
 		t.mu.Unlock()
 	}
-	t.refreshFile()
+	t.refreshFileIf(true)
 	now := t.now()
 	t.mu.RLock()
 	out := make([]TokenInfo, 0, len(t.recs))

@@ -18,8 +18,8 @@ import (
 // runToken manages the access tokens on the store itself (the tokens file
 // in -data, or the tokens table on PostgreSQL), so that an operator can
 // revoke a token even when no admin token is at hand. A running server
-// notices at once: the file is re-read when it changes, and on PostgreSQL
-// every node is notified.
+// notices: the file is re-read when it changes (looked at every
+// identity.FileCheckInterval), and on PostgreSQL every node is notified.
 //
 //	doorstep token list
 //	doorstep token revoke ID

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/doorstep/doorstep/identity"
 )
@@ -41,21 +43,26 @@ func TestTokenCommand(t *testing.T) {
 	if _, err := cmd("revoke", identity.TokenID(w)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := server.Authenticate(ctx, w); !errors.Is(err, identity.ErrTokenRevoked) {
-		t.Fatalf("the server after doorstep token revoke: %v", err)
-	}
+	// The server looks for changes every identity.FileCheckInterval: wait
+	// for it to see this one.
+	waitFor(t, time.Minute, "the server refuses the revoked token", func() (bool, string) {
+		_, err := server.Authenticate(ctx, w)
+		return errors.Is(err, identity.ErrTokenRevoked), fmt.Sprint(err)
+	})
 	if _, err := cmd("expire", identity.TokenID(admin), "-at", "2001-01-01T00:00:00Z"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := server.Authenticate(ctx, admin); !errors.Is(err, identity.ErrTokenExpired) {
-		t.Fatalf("the server after doorstep token expire: %v", err)
-	}
+	waitFor(t, time.Minute, "the server refuses the expired token", func() (bool, string) {
+		_, err := server.Authenticate(ctx, admin)
+		return errors.Is(err, identity.ErrTokenExpired), fmt.Sprint(err)
+	})
 	if _, err := cmd("expire", identity.TokenID(admin), "-at", "never"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := server.Authenticate(ctx, admin); err != nil {
-		t.Fatalf("after -at never: %v", err)
-	}
+	waitFor(t, time.Minute, "the server accepts the token again", func() (bool, string) {
+		_, err := server.Authenticate(ctx, admin)
+		return err == nil, fmt.Sprint(err)
+	})
 	out, _ = cmd("list")
 	if !strings.Contains(out, "revoked") || !strings.Contains(out, "active") {
 		t.Fatalf("list after the changes:\n%s", out)
