@@ -7,6 +7,11 @@
 // atomically and fsynced) is the default. Erasing a household destroys its
 // key ("crypto-shredding"): the events stay and their hash chains still
 // verify, but the sealed fields can never be opened again and read as erased.
+//
+// At rest the keys are wrapped under a key-encrypting key the operator
+// provides (WithKEK, a KEKRing with rotation; see kek.go and decision
+// 0067): a store holding keys in clear is what tests and tools may open,
+// the binary never writes one.
 package keystore
 
 import (
