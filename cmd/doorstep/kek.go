@@ -54,7 +54,7 @@ func loadKEKRing(dir string, st storeConfig, log *slog.Logger) (*keystore.KEKRin
 				cur, err = keystore.WriteNewKEKFile(path)
 			}
 			if err == nil {
-				log.Warn("generated a key-encrypting key for the data keys beside the data; for real protection move it off this disk and pass -kek-file (decision 0067)",
+				log.Warn("generated a key-encrypting key for the data keys beside the data; for real protection move it off this disk and pass -kek-file (decision 0067) / 已在数据目录中生成数据密钥的加密密钥；为切实保护，请将其移出此磁盘并用 -kek-file 指定",
 					"path", path, "kek_id", keystore.KEKID(cur))
 			}
 		}
