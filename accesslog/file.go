@@ -2,6 +2,7 @@ package accesslog
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -120,6 +121,14 @@ func groupContext(ws []waiter) (ctx context.Context, stop func()) {
 type File struct {
 	path string
 	f    *os.File
+	// write appends to f (f.Write); tests make it fail part-way, as a full
+	// disk does.
+	write func([]byte) (int, error)
+	// end is the size of the file up to its last whole record; torn, that
+	// bytes past end may be on disk (a failed write that could not be cut
+	// back). Only the group commit's writer (and OpenFile) touch them.
+	end  int64
+	torn bool
 	now  func() time.Time
 	gc   groupCommit[[]byte]
 }
@@ -133,23 +142,53 @@ func OpenFile(path string, now func() time.Time) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("access log: %w", err)
 	}
-	// A crash in the middle of a write leaves a torn last line (a read
-	// that was never served): end it, so the next record starts a line.
-	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
-		last := make([]byte, 1)
-		if _, err := f.ReadAt(last, fi.Size()-1); err == nil && last[0] != '\n' {
-			if _, err := f.Write([]byte{'\n'}); err != nil {
-				f.Close()
-				return nil, fmt.Errorf("access log: %w", err)
-			}
-		}
+	// A crash (or a full disk) in the middle of a write leaves a torn
+	// last line, the record of a read that was never served: cut it off,
+	// so the next record starts a line of its own.
+	end, err := wholeRecords(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("access log: repair the torn end of %s: %w", path, err)
 	}
 	if now == nil {
 		now = clock.Now
 	}
-	a := &File{path: path, f: f, now: now}
-	a.gc.write = a.write
+	a := &File{path: path, f: f, write: f.Write, end: end, now: now}
+	a.gc.write = a.writeGroup
 	return a, nil
+}
+
+// wholeRecords cuts f after its last newline (when its last line is torn)
+// and returns its size then.
+func wholeRecords(f *os.File) (int64, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	size := fi.Size()
+	end := size
+	buf := make([]byte, 4096)
+	for end > 0 {
+		n := int64(len(buf))
+		if n > end {
+			n = end
+		}
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			end = end - n + int64(i) + 1
+			break
+		}
+		end -= n
+	}
+	if end == size {
+		return size, nil
+	}
+	if err := f.Truncate(end); err != nil {
+		return 0, err
+	}
+	return end, f.Sync()
 }
 
 // RecordAccess records that who read what of a household's sensitive
@@ -165,20 +204,44 @@ func (a *File) RecordAccess(ctx context.Context, who identity.Principal, househo
 	return a.gc.add(ctx, append(line, '\n'))
 }
 
-// write appends lines; a file write cannot be cancelled, so ctx is unused.
-func (a *File) write(_ context.Context, lines [][]byte) error {
+// writeGroup appends lines and syncs; a file write cannot be cancelled,
+// so ctx is unused. A write or sync that fails (a full disk) is cut back to
+// the last whole record, so that no partial line is left for the next
+// record to be appended to (it would be skipped as torn, and a served read
+// would go unlisted); every record of the group gets the error, so none of
+// their reads is served. Should the cut itself fail, no record is written
+// until a later cut succeeds.
+func (a *File) writeGroup(_ context.Context, lines [][]byte) error {
+	if a.torn {
+		if err := a.cut(); err != nil {
+			return fmt.Errorf("access log: the end of %s holds a partial record that cannot be cut off (%w); no read is recorded, and so none served, until it can", a.path, err)
+		}
+	}
 	var buf []byte
 	for _, l := range lines {
 		buf = append(buf, l...)
 	}
-	_, err := a.f.Write(buf)
+	_, err := a.write(buf)
 	if err == nil {
 		err = a.f.Sync()
 	}
 	if err != nil {
+		if cerr := a.cut(); cerr != nil {
+			a.torn = true
+		}
 		return fmt.Errorf("access log: %w", err)
 	}
+	a.end += int64(len(buf))
 	return nil
+}
+
+// cut truncates the file to its last whole record.
+func (a *File) cut() error {
+	if err := a.f.Truncate(a.end); err != nil {
+		return err
+	}
+	a.torn = false
+	return a.f.Sync()
 }
 
 // SensitiveReads lists a household's reads, newest first, by reading the whole file: the

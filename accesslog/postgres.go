@@ -11,7 +11,7 @@ import (
 
 	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/internal/clock"
-	"github.com/doorstep/doorstep/internal/pgddl"
+	"github.com/doorstep/doorstep/internal/migrate"
 )
 
 // Postgres records reads of sensitive fields in the table
@@ -41,10 +41,11 @@ const defaultSchema = "doorstep"
 // PostgreSQL would silently truncate), as identity.OpenPostgresTokens.
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
-// NewPostgres returns the record writing through pool (the event
-// store's: the record lives with the data), after creating the schema
-// (default "doorstep") and its sensitive_reads table if they do not exist;
-// several nodes may do so at once. The schema name must be a plain SQL
+// NewPostgres returns the record writing through pool (the process's one
+// pool: the record lives with the data), after bringing the schema
+// (default "doorstep") and its sensitive_reads table to this binary's
+// version through internal/migrate (owner "accesslog"); several nodes may do
+// so at once. The schema name must be a plain SQL
 // identifier, as for identity.OpenPostgresTokens. The pool stays the caller's.
 func NewPostgres(ctx context.Context, pool *pgxpool.Pool, schema string, now func() time.Time) (*Postgres, error) {
 	if schema == "" {
@@ -53,7 +54,7 @@ func NewPostgres(ctx context.Context, pool *pgxpool.Pool, schema string, now fun
 	if !schemaName.MatchString(schema) {
 		return nil, fmt.Errorf("access log: PostgreSQL schema name %q is not a plain SQL identifier: use a lower-case letter or _ followed by lower-case letters, digits or _ (at most 63 bytes)", schema)
 	}
-	if err := createAccessTable(ctx, pool, schema); err != nil {
+	if err := migrate.Up(ctx, migrate.Postgres(pool, schema), Migrations()); err != nil {
 		return nil, fmt.Errorf("access log: create table %s.sensitive_reads in PostgreSQL: %w", schema, err)
 	}
 	if now == nil {
@@ -68,10 +69,13 @@ func NewPostgres(ctx context.Context, pool *pgxpool.Pool, schema string, now fun
 	return a, nil
 }
 
-func createAccessTable(ctx context.Context, pool *pgxpool.Pool, schema string) error {
-	s := pgx.Identifier{schema}.Sanitize()
-	return pgddl.Create(ctx, pool, "doorstep:sensitive_reads:", schema,
-		`CREATE TABLE IF NOT EXISTS `+s+`.sensitive_reads (
+// Migrations returns the record's steps, for internal/migrate (owner
+// "accesslog"). Steps 1 and 2 keep IF NOT EXISTS: schemas made before the
+// steps were recorded already hold the table and its index. Append; never
+// edit a shipped step.
+func Migrations() migrate.Set {
+	return migrate.Set{Owner: "accesslog", Steps: []string{
+		`CREATE TABLE IF NOT EXISTS {schema}sensitive_reads (
 			id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 			at           timestamptz NOT NULL,
 			actor        text NOT NULL,
@@ -79,7 +83,8 @@ func createAccessTable(ctx context.Context, pool *pgxpool.Pool, schema string) e
 			household_id text NOT NULL,
 			what         text NOT NULL
 		)`,
-		`CREATE INDEX IF NOT EXISTS sensitive_reads_household ON `+s+`.sensitive_reads (household_id, at)`)
+		`CREATE INDEX IF NOT EXISTS sensitive_reads_household ON {schema}sensitive_reads (household_id, at)`,
+	}}
 }
 
 // RecordAccess records that who read what of a household's sensitive

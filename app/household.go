@@ -55,6 +55,7 @@ type Visit struct {
 // sealing seals a command's sensitive values once (on the first decide) and
 // remembers the key id used.
 type sealing struct {
+	ctx       context.Context // the command's, for the Sealer
 	s         *Service
 	household string
 	done      bool
@@ -74,7 +75,7 @@ func (x *sealing) seal(values ...string) ([]domain.Sealed, error) {
 		if x.s.sealer == nil {
 			return nil, noSealer()
 		}
-		sv, err := domain.SealString(x.s.sealer, x.household, v)
+		sv, err := domain.SealString(x.ctx, x.s.sealer, x.household, v)
 		if err != nil {
 			return nil, err
 		}
@@ -139,7 +140,7 @@ func (s *Service) AddMember(ctx context.Context, c Cmd, householdID, memberID st
 	if memberID == "" {
 		memberID = s.derivedID(c.ID, "member")
 	}
-	x := &sealing{s: s, household: householdID}
+	x := &sealing{ctx: ctx, s: s, household: householdID}
 	input := struct {
 		MemberID string `json:"member_id"`
 		Member
@@ -156,7 +157,7 @@ func (s *Service) AddMember(ctx context.Context, c Cmd, householdID, memberID st
 
 // ChangeMember replaces a current member's details, with a reason.
 func (s *Service) ChangeMember(ctx context.Context, c Cmd, householdID, memberID string, in Member, reason string) (Result, error) {
-	x := &sealing{s: s, household: householdID}
+	x := &sealing{ctx: ctx, s: s, household: householdID}
 	input := struct {
 		MemberID string `json:"member_id"`
 		Member
@@ -275,7 +276,7 @@ func (s *Service) RecordVisit(ctx context.Context, c Cmd, householdID string, in
 		in.VisitID = s.derivedID(c.ID, "visit")
 	}
 	pol := s.policies.Current()
-	x := &sealing{s: s, household: householdID}
+	x := &sealing{ctx: ctx, s: s, household: householdID}
 	pub := in
 	pub.Health, pub.Economic = "", ""
 	sec := &secret{household: householdID, values: []string{in.Health, in.Economic}}

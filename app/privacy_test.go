@@ -72,7 +72,7 @@ func TestSensitiveFieldsEncryptedAndErasable(t *testing.T) {
 		sealed domain.Sealed
 		want   string
 	}{{mem.IDNumber, idNumber}, {mem.Phone, phone}, {mem.Income, income}, {mem.Health, health}, {h.Visits()[0].Understandings.Economic, economic}} {
-		if r, err := domain.Reveal(e.vault, "wang", f.sealed); err != nil || r.Value != f.want {
+		if r, err := domain.Reveal(context.Background(), e.vault, "wang", f.sealed); err != nil || r.Value != f.want {
 			t.Fatalf("reveal before erasure: %+v %v", r, err)
 		}
 	}
@@ -93,7 +93,7 @@ func TestSensitiveFieldsEncryptedAndErasable(t *testing.T) {
 		t.Fatalf("household after erasure: %+v", h)
 	}
 	for _, f := range []domain.Sealed{mem.IDNumber, mem.Phone, mem.Income, mem.Health, h.Visits()[0].Understandings.Economic} {
-		if r, err := domain.Reveal(e.vault, "wang", f); err != nil || !r.Given || !r.Erased || r.Value != "" {
+		if r, err := domain.Reveal(context.Background(), e.vault, "wang", f); err != nil || !r.Given || !r.Erased || r.Value != "" {
 			t.Fatalf("reveal after erasure: %+v %v", r, err)
 		}
 	}

@@ -53,7 +53,7 @@ func TestStoryZhangNainai(t *testing.T) {
 	if len(visits) != 1 || len(visits[0].ProblemIDs) != 3 || visits[0].Late || visits[0].Understandings.Health.IsZero() {
 		t.Fatalf("visits %+v", visits)
 	}
-	if r, _ := domain.Reveal(e.vault, "zhang", visits[0].Understandings.Health); r.Value != "腿脚无力" {
+	if r, _ := domain.Reveal(context.Background(), e.vault, "zhang", visits[0].Understandings.Health); r.Value != "腿脚无力" {
 		t.Fatalf("health = %+v", r)
 	}
 	pol := e.svc.Policies().Current()
@@ -129,7 +129,7 @@ func TestStoryWangShifu(t *testing.T) {
 	if e.problem(med).Status() != domain.StatusResolved || e.problem(edu).Status() != domain.StatusOpen || e.problem(job).Status() != domain.StatusOpen {
 		t.Fatal("problem statuses")
 	}
-	if r, _ := domain.Reveal(e.vault, "wang", h.Members()[0].Income); r.Value != "月收入 800 元" {
+	if r, _ := domain.Reveal(context.Background(), e.vault, "wang", h.Members()[0].Income); r.Value != "月收入 800 元" {
 		t.Fatalf("income = %+v", r)
 	}
 }

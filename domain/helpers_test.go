@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -93,7 +94,7 @@ func newVault() *testVault { return &testVault{erased: map[string]bool{}} }
 
 func (v *testVault) key(h string) byte { return byte(len(h)*31 + 7) }
 
-func (v *testVault) Seal(h string, p []byte) (domain.Sealed, error) {
+func (v *testVault) Seal(_ context.Context, h string, p []byte) (domain.Sealed, error) {
 	c := make([]byte, len(p))
 	for i, b := range p {
 		c[i] = b ^ v.key(h)
@@ -101,7 +102,7 @@ func (v *testVault) Seal(h string, p []byte) (domain.Sealed, error) {
 	return domain.Sealed{KeyID: "k-" + h, Ciphertext: c}, nil
 }
 
-func (v *testVault) Open(h string, s domain.Sealed) ([]byte, error) {
+func (v *testVault) Open(_ context.Context, h string, s domain.Sealed) ([]byte, error) {
 	if v.erased[h] {
 		return nil, domain.ErrErased
 	}
@@ -114,7 +115,7 @@ func (v *testVault) Open(h string, s domain.Sealed) ([]byte, error) {
 
 func sealed(tb testing.TB, v *testVault, h, s string) domain.Sealed {
 	tb.Helper()
-	x, err := domain.SealString(v, h, s)
+	x, err := domain.SealString(context.Background(), v, h, s)
 	if err != nil {
 		tb.Fatal(err)
 	}

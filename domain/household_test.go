@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -164,7 +165,7 @@ func TestHouseholdLifecycle(t *testing.T) {
 	if h.Version() != 13 {
 		t.Fatalf("version = %d", h.Version())
 	}
-	r, err := domain.Reveal(v, "h1", h.Members()[0].IDNumber)
+	r, err := domain.Reveal(context.Background(), v, "h1", h.Members()[0].IDNumber)
 	if err != nil || r.Value != "110101196105011234" {
 		t.Fatalf("reveal: %v %v", r, err)
 	}

@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -141,19 +142,19 @@ func TestSealedJSONAndErasure(t *testing.T) {
 	if err := json.Unmarshal(data, &back); err != nil {
 		t.Fatal(err)
 	}
-	r, err := domain.Reveal(v, "h1", back.IDNumber)
+	r, err := domain.Reveal(context.Background(), v, "h1", back.IDNumber)
 	if err != nil || r.Value != "330102195001021234" || r.Erased || !r.Given {
 		t.Fatalf("reveal: %+v %v", r, err)
 	}
-	if r, _ := domain.Reveal(v, "h1", back.Phone); r.Given {
+	if r, _ := domain.Reveal(context.Background(), v, "h1", back.Phone); r.Given {
 		t.Fatalf("phone was never given: %+v", r)
 	}
 	v.erased["h1"] = true
-	r, err = domain.Reveal(v, "h1", back.IDNumber)
+	r, err = domain.Reveal(context.Background(), v, "h1", back.IDNumber)
 	if err != nil || !r.Erased || r.Value != "" || r.String() != "[erased]" {
 		t.Fatalf("after erasure: %+v %v", r, err)
 	}
-	if _, err := v.Open("h1", s); !errors.Is(err, domain.ErrErased) {
+	if _, err := v.Open(context.Background(), "h1", s); !errors.Is(err, domain.ErrErased) {
 		t.Fatalf("Open after erasure: %v", err)
 	}
 }

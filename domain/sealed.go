@@ -1,6 +1,9 @@
 package domain
 
-import "errors"
+import (
+	"context"
+	"errors"
+)
 
 // Sealed is a sensitive field (identity number, phone, income, health,
 // disability) encrypted with its household's data key. Payload structs hold
@@ -17,23 +20,24 @@ func (s Sealed) IsZero() bool { return s.KeyID == "" && len(s.Ciphertext) == 0 }
 
 // Sealer encrypts a field with the data key of a household. Implementations
 // live outside the domain (AES-GCM with a key store) and must be safe for
-// concurrent use.
+// concurrent use. ctx is the caller's (the request's or the command's): the
+// key store behind a Sealer may be remote, and gives up when ctx ends.
 type Sealer interface {
-	Seal(householdID string, plaintext []byte) (Sealed, error)
+	Seal(ctx context.Context, householdID string, plaintext []byte) (Sealed, error)
 }
 
 // Opener decrypts a field. When the household's key has been destroyed it
-// returns an error matching ErrErased.
+// returns an error matching ErrErased. ctx is the caller's, as for Sealer.
 type Opener interface {
-	Open(householdID string, s Sealed) ([]byte, error)
+	Open(ctx context.Context, householdID string, s Sealed) ([]byte, error)
 }
 
 // SealString seals a text field; the empty string gives the zero Sealed.
-func SealString(s Sealer, householdID, plaintext string) (Sealed, error) {
+func SealString(ctx context.Context, s Sealer, householdID, plaintext string) (Sealed, error) {
 	if plaintext == "" {
 		return Sealed{}, nil
 	}
-	return s.Seal(householdID, []byte(plaintext))
+	return s.Seal(ctx, householdID, []byte(plaintext))
 }
 
 // Revealed is the readable form of a sealed field.
@@ -46,11 +50,11 @@ type Revealed struct {
 // Reveal opens a sealed field for display. A zero Sealed gives
 // Revealed{Given: false}; an erased one gives Revealed{Given: true, Erased:
 // true} and no error; any other failure is returned.
-func Reveal(o Opener, householdID string, s Sealed) (Revealed, error) {
+func Reveal(ctx context.Context, o Opener, householdID string, s Sealed) (Revealed, error) {
 	if s.IsZero() {
 		return Revealed{}, nil
 	}
-	b, err := o.Open(householdID, s)
+	b, err := o.Open(ctx, householdID, s)
 	if errors.Is(err, ErrErased) {
 		return Revealed{Given: true, Erased: true}, nil
 	}

@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -187,7 +188,7 @@ func TestStoryWangShifu(t *testing.T) {
 	if med.Status() != domain.StatusResolved || edu.Status() != domain.StatusOpen || job.Status() != domain.StatusOpen {
 		t.Fatal("statuses")
 	}
-	if r, _ := domain.Reveal(w.v, "wang", h.Members()[0].Income); r.Value != "月收入 800 元" {
+	if r, _ := domain.Reveal(context.Background(), w.v, "wang", h.Members()[0].Income); r.Value != "月收入 800 元" {
 		t.Fatalf("income = %+v", r)
 	}
 }
@@ -364,12 +365,12 @@ func TestStoryChenAyi(t *testing.T) {
 	if alarm.Status() != domain.StatusOpen || alarm.Reopens() != 1 || len(alarm.Clocks()) != 1 {
 		t.Fatalf("alarm after recurrence: %s", alarm.Status())
 	}
-	if r, _ := domain.Reveal(w.v, "chen", h.Members()[0].Health); r.Value != "轻度认知障碍" {
+	if r, _ := domain.Reveal(context.Background(), w.v, "chen", h.Members()[0].Health); r.Value != "轻度认知障碍" {
 		t.Fatal("health")
 	}
 	// Erasure: the events stay, the sensitive field reads as erased.
 	w.v.erased["chen"] = true
-	if r, err := domain.Reveal(w.v, "chen", h.Members()[0].Health); err != nil || !r.Erased {
+	if r, err := domain.Reveal(context.Background(), w.v, "chen", h.Members()[0].Health); err != nil || !r.Erased {
 		t.Fatalf("after erasure: %+v %v", r, err)
 	}
 	if len(hs.recs) != 3 {

@@ -29,6 +29,9 @@ func (s *Server) authenticate(r *nethttp.Request) (*identity.Principal, error) {
 			"此路由需要令牌：请发送请求头 “Authorization: Bearer <令牌>”")
 	}
 	p, err := s.d.Tokens.Authenticate(r.Context(), strings.TrimSpace(token))
+	if errors.Is(err, identity.ErrTokenRevoked) || errors.Is(err, identity.ErrTokenExpired) {
+		return nil, err // 401, saying which
+	}
 	if err != nil {
 		if !errors.Is(err, identity.ErrUnknownToken) {
 			s.log.WarnContext(r.Context(), "token lookup failed", "route", routeName(r), "error", err)

@@ -22,6 +22,7 @@ import (
 // each outside it (C2, G2, 民政局), plus households to archive.
 type fixtures struct {
 	h, p, r, arch [2]string // [in, out]
+	spare         string    // the id of a token the token routes revoke and expire
 }
 
 func seed(t testing.TB, e *testEnv) fixtures {
@@ -29,6 +30,7 @@ func seed(t testing.TB, e *testEnv) fixtures {
 	ctx := context.Background()
 	c := func(id string) app.Cmd { return app.Cmd{ID: id, Actor: "seed", Role: domain.RoleSupervisor} }
 	var f fixtures
+	f.spare = identity.TokenID(e.token(identity.Principal{Name: "spare", Role: identity.RoleAuditor}))
 	for i, loc := range [][2]string{{"C1", "G1"}, {"C2", "G2"}} {
 		for _, id := range []string{"h" + loc[1], "arch" + loc[1]} {
 			if _, err := e.app.RegisterHousehold(ctx, c("reg-"+id), id, domain.RegisterHousehold{Address: "路 " + id, Community: loc[0], Grid: loc[1],
@@ -90,6 +92,12 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return "/v1/whoami", nil
 	case "createToken":
 		return "/v1/tokens", TokenRequest{Name: "t" + uniq, Role: identity.RoleAuditor}
+	case "listTokens":
+		return "/v1/tokens", nil
+	case "revokeToken":
+		return "/v1/tokens/" + f.spare + "/revoke", nil
+	case "setTokenExpiry":
+		return "/v1/tokens/" + f.spare + "/expiry", TokenExpiryRequest{ExpiresAt: now.Add(time.Hour).Format(time.RFC3339)}
 	case "streamEvents":
 		return "/v1/events?after=0", nil
 	case "registerHousehold":
@@ -191,7 +199,7 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 // subjects (rather than filtering its results to the caller's scope).
 func scoped(op string) bool {
 	switch op {
-	case "health", "ready", "metrics", "openapi", "whoami", "createToken", "streamEvents", "alertCounts", "getMeasureFlags",
+	case "health", "ready", "metrics", "openapi", "whoami", "createToken", "listTokens", "revokeToken", "setTokenExpiry", "streamEvents", "alertCounts", "getMeasureFlags",
 		"getCalendar", "publishCalendarYear", "assignCommunitySupervisor":
 		return false
 	}

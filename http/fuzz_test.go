@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode"
 
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
@@ -23,15 +22,6 @@ import (
 // server), query parameters of every query route, and the SSE
 // Last-Event-ID. Their seed corpus is in testdata/fuzz; ./scripts/test runs
 // each for a few seconds.
-
-func hasHan(s string) bool {
-	for _, r := range s {
-		if unicode.Is(unicode.Han, r) {
-			return true
-		}
-	}
-	return false
-}
 
 // checkRefusal fails unless err is a *domain.Error with a code and its
 // message in English and Chinese.

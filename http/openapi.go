@@ -21,7 +21,7 @@ import (
 // as required.
 func schemaTypes() (requests, responses map[string]reflect.Type) {
 	requests = map[string]reflect.Type{}
-	for _, v := range []any{TokenRequest{}, RegisterHouseholdRequest{}, MemberRequest{}, ReasonRequest{}, NoteRequest{},
+	for _, v := range []any{TokenRequest{}, TokenExpiryRequest{}, RegisterHouseholdRequest{}, MemberRequest{}, ReasonRequest{}, NoteRequest{},
 		RelocateRequest{}, ChangeRequest{}, NeedsRequest{}, ResourcesRequest{}, ConsentRequest{}, ArchiveRequest{}, VisitRequest{},
 		ReportProblemRequest{}, ReclassifyRequest{}, AssignRequest{}, ExtendRequest{}, ProgressRequest{}, ResolveRequest{},
 		SatisfactionRequest{}, RevisitRequest{}, CloseRequest{}, RequestReferralRequest{}, AcceptRequest{}, CompleteRequest{}, EscalateRequest{}} {
@@ -33,6 +33,8 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 		"CommandResult": reflect.TypeOf(CommandResult{}),
 		"Principal":     reflect.TypeOf(identity.Principal{}),
 		"TokenCreated":  reflect.TypeOf(TokenCreated{}),
+		"TokenList":     reflect.TypeOf(TokenList{}),
+		"TokenInfo":     reflect.TypeOf(identity.TokenInfo{}),
 		"Health":        reflect.TypeOf(Health{}),
 		"Event":         reflect.TypeOf(streamEvent{}),
 		"OpenAPIDocument": reflect.TypeOf(struct {

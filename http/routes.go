@@ -71,6 +71,12 @@ func (s *Server) buildRoutes() []route {
 			doc: opDoc{tag: "access", ok: 200, resp: "Principal"}},
 		{op: "createToken", method: "POST", path: "/v1/tokens", roles: []identity.Role{identity.RoleAdmin}, summary: "create an access token", h: s.createToken,
 			doc: opDoc{tag: "access", body: "TokenRequest", ok: 201, resp: "TokenCreated"}},
+		{op: "listTokens", method: "GET", path: "/v1/tokens", roles: []identity.Role{identity.RoleAdmin}, summary: "list the access tokens (ids, never the tokens)", h: s.listTokens,
+			doc: opDoc{tag: "access", ok: 200, resp: "TokenList"}},
+		{op: "revokeToken", method: "POST", path: "/v1/tokens/{id}/revoke", roles: []identity.Role{identity.RoleAdmin}, summary: "revoke an access token on every node", h: s.revokeToken,
+			doc: opDoc{tag: "access", ok: 200, resp: "TokenInfo"}},
+		{op: "setTokenExpiry", method: "POST", path: "/v1/tokens/{id}/expiry", roles: []identity.Role{identity.RoleAdmin}, summary: "set or clear when an access token expires", h: s.setTokenExpiry,
+			doc: opDoc{tag: "access", body: "TokenExpiryRequest", ok: 200, resp: "TokenInfo"}},
 		{op: "streamEvents", method: "GET", path: "/v1/events", roles: []identity.Role{identity.RoleIntegrator, identity.RoleAuditor, identity.RoleSupervisor, identity.RoleAdmin},
 			summary: "follow the event log as server-sent events", h: s.streamEvents, stream: true,
 			doc: opDoc{tag: "integration", ok: 200, media: "text/event-stream", params: []param{
@@ -142,6 +148,9 @@ type TokenRequest struct {
 	// Sensitive grants reading sensitive fields; default: true for workers
 	// and supervisors (they need them for their households), false otherwise.
 	Sensitive *bool `json:"sensitive,omitempty"`
+	// ExpiresAt, an RFC 3339 instant, is when the token stops
+	// authenticating; empty: never (until revoked).
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
 func (s *Server) createToken(w nethttp.ResponseWriter, r *nethttp.Request) error {
@@ -154,7 +163,11 @@ func (s *Server) createToken(w nethttp.ResponseWriter, r *nethttp.Request) error
 	if in.Sensitive != nil {
 		p.Sensitive = *in.Sensitive
 	}
-	tok, err := s.d.Tokens.Create(r.Context(), p, principalFrom(r.Context()).Name)
+	exp, err := parseTime("expires_at", in.ExpiresAt, false)
+	if err != nil {
+		return err
+	}
+	tok, err := s.d.Tokens.CreateExpiring(r.Context(), p, principalFrom(r.Context()).Name, exp)
 	if err != nil {
 		return err
 	}

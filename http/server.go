@@ -29,8 +29,15 @@ type TokenStore interface {
 	// Authenticate returns the principal of token; an error refuses the
 	// token (identity.ErrUnknownToken, or the cause of a failed lookup).
 	Authenticate(ctx context.Context, token string) (identity.Principal, error)
-	// Create issues a token for p, created by by, and returns it once.
-	Create(ctx context.Context, p identity.Principal, by string) (string, error)
+	// CreateExpiring issues a token for p, created by by, expiring at
+	// expiresAt (zero: never), and returns it once.
+	CreateExpiring(ctx context.Context, p identity.Principal, by string, expiresAt time.Time) (string, error)
+	// List lists every token (ids, never the tokens).
+	List(ctx context.Context) ([]identity.TokenInfo, error)
+	// Revoke revokes the token with id on every node.
+	Revoke(ctx context.Context, id, by string) error
+	// SetExpiry sets when the token with id expires (zero: never).
+	SetExpiry(ctx context.Context, id string, expiresAt time.Time) error
 }
 
 // AccessRecorder records that a principal read sensitive fields of a

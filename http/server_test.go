@@ -246,7 +246,7 @@ func TestEventStreamScopesFiltersRedactsAndResumes(t *testing.T) {
 	now := clock.Now()
 	appendDomain(t, e.store, "household-h1", domain.HouseholdRegistered{HouseholdID: "h1", Community: "C1", Grid: "G1", Address: "a", Class: "key", Risk: "red", At: now, By: "t"})
 	appendDomain(t, e.store, "household-h2", domain.HouseholdRegistered{HouseholdID: "h2", Community: "C2", Grid: "G2", Address: "b", Class: "key", Risk: "red", At: now, By: "t"})
-	phone, err := domain.SealString(e.vault, "h1", "13800000000")
+	phone, err := domain.SealString(context.Background(), e.vault, "h1", "13800000000")
 	if err != nil {
 		t.Fatal(err)
 	}

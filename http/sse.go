@@ -58,7 +58,7 @@ func (s *Server) present(ctx context.Context, p *identity.Principal, ev *eventst
 	if ev.Category() == "household" {
 		householdID = strings.TrimPrefix(ev.Stream, "household-")
 	}
-	data, opened, err := s.redact(p, householdID, ev.Data)
+	data, opened, err := s.redact(ctx, p, householdID, ev.Data)
 	if err != nil {
 		return out, err
 	}
@@ -73,7 +73,7 @@ func (s *Server) present(ctx context.Context, p *identity.Principal, ev *eventst
 
 // redact rewrites the sealed values in data for p, returning how many were
 // decrypted.
-func (s *Server) redact(p *identity.Principal, householdID string, data json.RawMessage) (json.RawMessage, int, error) {
+func (s *Server) redact(ctx context.Context, p *identity.Principal, householdID string, data json.RawMessage) (json.RawMessage, int, error) {
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -96,7 +96,7 @@ func (s *Server) redact(p *identity.Principal, householdID string, data json.Raw
 				if err := json.Unmarshal(b, &sealed.Ciphertext); err != nil {
 					return map[string]any{"sealed": true}, nil
 				}
-				rv, err := domain.Reveal(s.d.Opener, householdID, sealed)
+				rv, err := domain.Reveal(ctx, s.d.Opener, householdID, sealed)
 				if err != nil {
 					return nil, err
 				}

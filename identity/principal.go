@@ -17,7 +17,45 @@ var (
 	ErrInvalidPrincipal = errors.New("invalid principal")
 	// ErrUnknownToken: Authenticate found no such token.
 	ErrUnknownToken = errors.New("unknown token")
+	// ErrTokenRevoked is the kind of the *domain.Error Authenticate
+	// returns for a revoked token.
+	ErrTokenRevoked = errors.New("token revoked")
+	// ErrTokenExpired is the kind of the *domain.Error Authenticate
+	// returns for a token past its expiry.
+	ErrTokenExpired = errors.New("token expired")
+	// ErrTokenNotFound is the kind of the *domain.Error Revoke and
+	// SetExpiry return for an id that matches no token.
+	ErrTokenNotFound = errors.New("token not found")
+	// ErrTokensNotSaved is the kind of the *domain.Error a change of the
+	// token set returns when it could not be saved (a full disk, a
+	// read-only file system, the database gone): nothing was changed.
+	ErrTokensNotSaved = errors.New("tokens not saved")
 )
+
+var (
+	errRevoked = &domain.Error{Kind: ErrTokenRevoked, Code: "token_revoked", Field: "Authorization",
+		Message:   "the bearer token has been revoked; ask an administrator for a new one",
+		MessageZH: "令牌已被吊销；请向管理员申请新令牌"}
+	errExpired = &domain.Error{Kind: ErrTokenExpired, Code: "token_expired", Field: "Authorization",
+		Message:   "the bearer token has expired; ask an administrator for a new one, or to extend this one",
+		MessageZH: "令牌已过期；请向管理员申请新令牌或延长此令牌的有效期"}
+)
+
+func notFound(id string) *domain.Error {
+	return &domain.Error{Kind: ErrTokenNotFound, Code: "token_not_found", Field: "id",
+		Message:   fmt.Sprintf("no token has the id %s; list the tokens (`doorstep token list` or GET /v1/tokens) to find its id", id),
+		MessageZH: fmt.Sprintf("不存在编号为 %s 的令牌；请列出令牌（`doorstep token list` 或 GET /v1/tokens）查找其编号", id)}
+}
+
+// saveError is the refusal of a change that could not be saved; cause is
+// kept for the log (errors.Unwrap), not shown.
+func saveError(cause error) *domain.Error {
+	return &domain.Error{Kind: ErrTokensNotSaved, Code: "tokens_not_saved", Err: cause,
+		Message:   "the token set could not be saved (the disk may be full or read-only, or the database unreachable); nothing was changed: free space or fix the storage, then try again",
+		MessageZH: "令牌集无法保存（磁盘可能已满或只读，或数据库不可达）；未做任何更改：请释放空间或修复存储后重试"}
+}
+
+func domainClip(s string) string { return domain.Clip(s, domain.MaxEchoBytes) }
 
 // Role is what a token may do. Each role is scoped:
 //

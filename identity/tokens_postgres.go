@@ -9,13 +9,14 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/doorstep/doorstep/internal/clock"
-	"github.com/doorstep/doorstep/internal/pgddl"
+	"github.com/doorstep/doorstep/internal/migrate"
 )
 
 // The PostgreSQL token set serves several `doorstep serve` nodes that share
@@ -23,26 +24,39 @@ import (
 // tokens, and the first start of the whole cluster creates one admin token,
 // not one per node.
 //
-// The table is <schema>.tokens, one row per token:
+// The table is <schema>.tokens, one row per token, created and changed
+// through internal/migrate (owner "identity", Migrations):
 //
 //	sha256     text PRIMARY KEY      -- hex SHA-256 of the token, never the token
 //	principal  jsonb NOT NULL        -- the Principal
 //	created_at timestamptz NOT NULL  -- UTC, microseconds
 //	created_by text NOT NULL DEFAULT ''
+//	expires_at timestamptz           -- NULL: never
+//	revoked_at timestamptz           -- NULL: not revoked
+//	revoked_by text NOT NULL DEFAULT ''
 //
 // Each node caches the rows it has seen in Tokens.recs. Authenticate looks
-// up a token it has not cached in the table (a primary-key lookup, under
-// the caller's context); at most
+// up a token it has not cached, or cached longer ago than the cache TTL, in
+// the table (a primary-key lookup, under the caller's context); at most
 // pgTokensLookups such lookups run at once, so a flood of wrong tokens
 // holds only that many connections, and tokens that are not of the form
 // newToken makes are refused without a query. Nothing is cached about a
 // wrong token. Supervisor, which needs every row, reloads the whole set at
 // most once per refresh interval.
+//
+// A node that revokes a token or changes its expiry notifies every node
+// (pg_notify on the channel tokensChannel, in the transaction of the
+// change, payload "<schema>:<sha256>"); each node LISTENs on a connection
+// of its own and drops the token from its cache at once, so the next
+// request reads the row. Should the listening connection be lost, the node
+// drops its whole cache when it listens again (it may have missed
+// notifications), and the cache TTL bounds how long a missed notification
+// can matter.
 
-// defaultTokensSchema is the schema OpenPostgresTokens uses when given none.
+// defaultTokensSchema is the schema the constructors use when given none.
 const defaultTokensSchema = "doorstep"
 
-// tokensSchemaName is what OpenPostgresTokens accepts as a schema name: a
+// tokensSchemaName is what the constructors accept as a schema name: a
 // plain, lower-case, unquoted SQL identifier of at most 63 bytes (longer
 // names PostgreSQL would silently truncate).
 var tokensSchemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -53,39 +67,69 @@ const (
 	pgTokensRefresh = 5 * time.Second
 	// pgTokensLookups is how many cache-miss lookups may run at once.
 	pgTokensLookups = 4
+	// PGTokensCacheTTL is how long a node uses a cached token before it
+	// reads its row again: the bound on how long a token revoked on
+	// another node can still be accepted here should the notification be
+	// lost.
+	PGTokensCacheTTL = 3 * time.Second
+	// tokensChannel is the channel of the change notifications.
+	tokensChannel = "doorstep_tokens"
+	// listenRetry is how long the listener waits before listening again
+	// after losing its connection.
+	listenRetry = time.Second
 )
 
 // pgTokens is the PostgreSQL side of a Tokens.
 type pgTokens struct {
-	pool   *pgxpool.Pool
-	schema string
+	pool     *pgxpool.Pool
+	ownsPool bool
+	schema   string
+	cacheTTL time.Duration
 
-	insertSQL, lookupSQL, allSQL, countSQL string
+	insertSQL, lookupSQL, allSQL, countSQL, revokeSQL, expirySQL string
 
 	lookups chan struct{} // semaphore of cache-miss lookups
 
 	refreshMu    sync.Mutex // serializes reloads; guards refreshed
 	refreshed    time.Time  // when the last reload was tried
 	refreshEvery time.Duration
+
+	// The listener: stop ends it, done is closed when it has.
+	stop      context.CancelFunc
+	done      chan struct{}
+	closeOnce sync.Once
+	// listening is closed once the listener first LISTENs.
+	listening chan struct{}
+	// onNotify, when set (tests), is called after a notification for
+	// this schema was handled, with the token hash it named.
+	onNotify atomic.Pointer[func(hash string)]
+}
+
+// Migrations returns the token table's steps, for internal/migrate (owner
+// "identity"). Step 1 keeps IF NOT EXISTS: schemas made before the steps
+// were recorded already hold the table. Append; never edit a shipped step.
+func Migrations() migrate.Set {
+	return migrate.Set{Owner: "identity", Steps: []string{
+		`CREATE TABLE IF NOT EXISTS {schema}tokens (
+			sha256     text PRIMARY KEY,
+			principal  jsonb NOT NULL,
+			created_at timestamptz NOT NULL,
+			created_by text NOT NULL DEFAULT ''
+		)`,
+		`ALTER TABLE {schema}tokens
+			ADD COLUMN expires_at timestamptz,
+			ADD COLUMN revoked_at timestamptz,
+			ADD COLUMN revoked_by text NOT NULL DEFAULT ''`,
+	}}
 }
 
 // OpenPostgresTokens connects to the PostgreSQL database at connString (a
-// URL or key=value string as pgx accepts), creates, if they do not exist
-// yet, the schema (default "doorstep") and its tokens table, and loads the
-// tokens. The schema name must be a plain SQL identifier: a lower-case
-// letter or underscore, then lower-case letters, digits or underscores, at
-// most 63 bytes.
-//
-// Several nodes may open the same schema at once: the schema and table are
-// created in one transaction that first takes a transaction-scoped advisory
-// lock on the schema name (concurrent CREATE ... IF NOT EXISTS can otherwise
-// fail with a unique violation on the catalog). Close the set when done.
+// URL or key=value string as pgx accepts) with a pool of its own, closed by
+// Close, and continues as NewPostgresTokens. Tools use it; a server passes
+// its one pool to NewPostgresTokens.
 func OpenPostgresTokens(ctx context.Context, connString, schema string) (*Tokens, error) {
-	if schema == "" {
-		schema = defaultTokensSchema
-	}
-	if !tokensSchemaName.MatchString(schema) {
-		return nil, fmt.Errorf("tokens: PostgreSQL schema name %q is not a plain SQL identifier: use a lower-case letter or _ followed by lower-case letters, digits or _ (at most 63 bytes)", schema)
+	if err := validTokensSchema(schema); err != nil {
+		return nil, err
 	}
 	pc, err := pgxpool.ParseConfig(connString)
 	if err != nil {
@@ -100,50 +144,149 @@ func OpenPostgresTokens(ctx context.Context, connString, schema string) (*Tokens
 		pool.Close()
 		return nil, fmt.Errorf("tokens: connect to PostgreSQL: %w", err)
 	}
-	if err := createTokensTable(ctx, pool, schema); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("tokens: create table %s.tokens in PostgreSQL: %w", schema, err)
-	}
-	tbl := pgx.Identifier{schema, "tokens"}.Sanitize()
-	pg := &pgTokens{
-		pool:         pool,
-		schema:       schema,
-		insertSQL:    `INSERT INTO ` + tbl + ` (sha256, principal, created_at, created_by) VALUES ($1, $2, $3, $4)`,
-		lookupSQL:    `SELECT sha256, principal, created_at, created_by FROM ` + tbl + ` WHERE sha256 = $1`,
-		allSQL:       `SELECT sha256, principal, created_at, created_by FROM ` + tbl,
-		countSQL:     `SELECT count(*) FROM ` + tbl,
-		lookups:      make(chan struct{}, pgTokensLookups),
-		refreshEvery: pgTokensRefresh,
-	}
-	recs, err := pg.all(ctx)
+	t, err := NewPostgresTokens(ctx, pool, schema)
 	if err != nil {
 		pool.Close()
 		return nil, err
 	}
-	t := &Tokens{pg: pg, recs: recs}
-	pg.refreshed = time.Now()
+	t.pg.ownsPool = true
 	return t, nil
 }
 
-func createTokensTable(ctx context.Context, pool *pgxpool.Pool, schema string) error {
-	return pgddl.Create(ctx, pool, "doorstep:tokens:", schema, `CREATE TABLE IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize()+`.tokens (
-		sha256     text PRIMARY KEY,
-		principal  jsonb NOT NULL,
-		created_at timestamptz NOT NULL,
-		created_by text NOT NULL DEFAULT ''
-	)`)
+func validTokensSchema(schema string) error {
+	if schema == "" {
+		schema = defaultTokensSchema
+	}
+	if !tokensSchemaName.MatchString(schema) {
+		return fmt.Errorf("tokens: PostgreSQL schema name %q is not a plain SQL identifier: use a lower-case letter or _ followed by lower-case letters, digits or _ (at most 63 bytes)", schema)
+	}
+	return nil
 }
 
-// newPGRecord makes the record of a new token as it is stored: UTC,
-// microseconds (what timestamptz keeps), so the cache holds what the table
-// does.
-func newPGRecord(hash string, p Principal, by string) (tokenRecord, []byte, error) {
-	rec := tokenRecord{Hash: hash, Principal: p, CreatedAt: clock.Now().UTC().Truncate(time.Microsecond), CreatedBy: by}
-	js, err := json.Marshal(p)
-	if err != nil {
-		return tokenRecord{}, nil, fmt.Errorf("tokens: encode principal: %w", err)
+// NewPostgresTokens keeps the token set in pool's database (the process's
+// one pool; Close leaves it open): it brings the schema (default
+// "doorstep") and its tokens table to this binary's version through
+// internal/migrate, which several nodes may do at once, loads the tokens
+// and starts listening for changes made by other nodes. The schema name
+// must be a plain SQL identifier: a lower-case letter or underscore, then
+// lower-case letters, digits or underscores, at most 63 bytes. Close the
+// set when done.
+func NewPostgresTokens(ctx context.Context, pool *pgxpool.Pool, schema string) (*Tokens, error) {
+	if err := validTokensSchema(schema); err != nil {
+		return nil, err
 	}
-	return rec, js, nil
+	if schema == "" {
+		schema = defaultTokensSchema
+	}
+	if err := migrate.Up(ctx, migrate.Postgres(pool, schema), Migrations()); err != nil {
+		return nil, fmt.Errorf("tokens: create table %s.tokens in PostgreSQL: %w", schema, err)
+	}
+	tbl := pgx.Identifier{schema, "tokens"}.Sanitize()
+	const cols = `sha256, principal, created_at, created_by, expires_at, revoked_at, revoked_by`
+	notify := `, pg_notify('` + tokensChannel + `', $1::text || ':' || sha256)`
+	pg := &pgTokens{
+		pool:      pool,
+		schema:    schema,
+		cacheTTL:  PGTokensCacheTTL,
+		insertSQL: `INSERT INTO ` + tbl + ` (sha256, principal, created_at, created_by, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+		lookupSQL: `SELECT ` + cols + ` FROM ` + tbl + ` WHERE sha256 = $1`,
+		allSQL:    `SELECT ` + cols + ` FROM ` + tbl,
+		countSQL:  `SELECT count(*) FROM ` + tbl,
+		// Each change notifies, in its own transaction, every node
+		// listening: they drop the token from their caches.
+		revokeSQL: `UPDATE ` + tbl + ` SET revoked_at = COALESCE(revoked_at, $3), revoked_by = CASE WHEN revoked_at IS NULL THEN $4 ELSE revoked_by END
+			WHERE left(sha256, ` + fmt.Sprint(TokenIDLen) + `) = $2 RETURNING sha256` + notify,
+		expirySQL: `UPDATE ` + tbl + ` SET expires_at = $3
+			WHERE left(sha256, ` + fmt.Sprint(TokenIDLen) + `) = $2 RETURNING sha256` + notify,
+		lookups:      make(chan struct{}, pgTokensLookups),
+		refreshEvery: pgTokensRefresh,
+		done:         make(chan struct{}),
+		listening:    make(chan struct{}),
+	}
+	recs, err := pg.all(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t := &Tokens{pg: pg, recs: recs, now: clock.Now}
+	pg.refreshed = time.Now()
+	lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	pg.stop = stop
+	go t.listen(lctx)
+	return t, nil
+}
+
+// close stops the listener and, if the set opened it, closes the pool.
+func (pg *pgTokens) close() {
+	pg.closeOnce.Do(func() {
+		pg.stop()
+		<-pg.done
+		if pg.ownsPool {
+			pg.pool.Close()
+		}
+	})
+}
+
+// listen receives the change notifications until ctx ends, listening again
+// after a lost connection.
+func (t *Tokens) listen(ctx context.Context) {
+	pg := t.pg
+	defer close(pg.done)
+	first := true
+	for ctx.Err() == nil {
+		err := t.listenOnce(ctx, first)
+		first = false
+		if ctx.Err() != nil {
+			return
+		}
+		_ = err // the connection was lost: listen again after a pause
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(listenRetry):
+		}
+	}
+}
+
+// listenOnce LISTENs on a connection taken out of the pool (so that no
+// other user of the pool inherits the subscription) and handles
+// notifications until the connection fails or ctx ends.
+func (t *Tokens) listenOnce(ctx context.Context, first bool) error {
+	pg := t.pg
+	pc, err := pg.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	conn := pc.Hijack()
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, `LISTEN `+tokensChannel); err != nil {
+		return err
+	}
+	if first {
+		close(pg.listening)
+	} else {
+		// Notifications may have been missed while not listening: read
+		// every token again when next used.
+		t.mu.Lock()
+		t.recs = map[string]tokenRecord{}
+		t.mu.Unlock()
+	}
+	prefix := pg.schema + ":"
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		hash, ok := strings.CutPrefix(n.Payload, prefix)
+		if !ok {
+			continue // another schema's token
+		}
+		t.mu.Lock()
+		delete(t.recs, hash)
+		t.mu.Unlock()
+		if f := pg.onNotify.Load(); f != nil {
+			(*f)(hash)
+		}
+	}
 }
 
 // cache adds rec to the in-memory set.
@@ -155,20 +298,54 @@ func (t *Tokens) cache(rec tokenRecord) {
 
 // createPG inserts the record of a new token; the token is returned only
 // once the INSERT has committed.
-func (t *Tokens) createPG(ctx context.Context, p Principal, by string) (string, error) {
-	token, h, err := newToken()
+func (t *Tokens) createPG(ctx context.Context, p Principal, by string, expiresAt time.Time) (string, error) {
+	token, rec, err := t.newRecord(p, by, expiresAt)
 	if err != nil {
 		return "", err
 	}
-	rec, js, err := newPGRecord(h, p, by)
+	js, err := json.Marshal(p)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("tokens: encode principal: %w", err)
 	}
-	if _, err := t.pg.pool.Exec(ctx, t.pg.insertSQL, rec.Hash, js, rec.CreatedAt, rec.CreatedBy); err != nil {
-		return "", fmt.Errorf("tokens: store the token of %q in PostgreSQL: %w", p.Name, err)
+	if _, err := t.pg.pool.Exec(ctx, t.pg.insertSQL, rec.Hash, js, rec.CreatedAt, rec.CreatedBy, nullTime(rec.ExpiresAt)); err != nil {
+		return "", saveError(fmt.Errorf("tokens: store the token of %q in PostgreSQL: %w", p.Name, err))
 	}
 	t.cache(rec)
 	return token, nil
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// changePG runs one of the change statements (revokeSQL, expirySQL) on the
+// token with id and drops it from this node's cache; the statement
+// notifies the other nodes.
+func (t *Tokens) changePG(ctx context.Context, id, q string, args ...any) error {
+	rows, err := t.pg.pool.Query(ctx, q, append([]any{t.pg.schema, id}, args...)...)
+	if err != nil {
+		return saveError(fmt.Errorf("tokens: change token %s in PostgreSQL: %w", id, err))
+	}
+	hashes, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (string, error) {
+		var h string
+		var notified any
+		return h, r.Scan(&h, &notified)
+	})
+	if err != nil {
+		return saveError(fmt.Errorf("tokens: change token %s in PostgreSQL: %w", id, err))
+	}
+	if len(hashes) == 0 {
+		return notFound(id)
+	}
+	t.mu.Lock()
+	for _, h := range hashes {
+		delete(t.recs, h)
+	}
+	t.mu.Unlock()
+	return nil
 }
 
 // ensureAdminPG creates the admin token when the table is empty, counting
@@ -184,7 +361,7 @@ func (t *Tokens) ensureAdminPG(ctx context.Context) (string, bool, error) {
 	if err != nil {
 		return "", false, wrap("begin", err)
 	}
-	defer tx.Rollback(context.Background()) //nolint:errcheck // after Commit this is a no-op
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit this is a no-op
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('doorstep:tokens-admin:' || $1))`, t.pg.schema); err != nil {
 		return "", false, wrap("take advisory lock", err)
 	}
@@ -195,15 +372,16 @@ func (t *Tokens) ensureAdminPG(ctx context.Context) (string, bool, error) {
 	if n > 0 {
 		return "", false, nil
 	}
-	token, h, err := newToken()
+	p := Principal{Name: "admin", Role: RoleAdmin, Sensitive: true}
+	token, rec, err := t.newRecord(p, "first start", time.Time{})
 	if err != nil {
 		return "", false, err
 	}
-	rec, js, err := newPGRecord(h, Principal{Name: "admin", Role: RoleAdmin, Sensitive: true}, "first start")
+	js, err := json.Marshal(p)
 	if err != nil {
 		return "", false, err
 	}
-	if _, err := tx.Exec(ctx, t.pg.insertSQL, rec.Hash, js, rec.CreatedAt, rec.CreatedBy); err != nil {
+	if _, err := tx.Exec(ctx, t.pg.insertSQL, rec.Hash, js, rec.CreatedAt, rec.CreatedBy, nil); err != nil {
 		return "", false, wrap("insert", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -224,36 +402,40 @@ func wellFormedToken(token string) bool {
 	return err == nil
 }
 
-// authenticatePG looks up a token this node has not cached: ErrUnknownToken
-// when the table has no such row, another error when the lookup failed
-// (the server is down, ctx ended).
 // LookupTimeout bounds a token lookup in PostgreSQL.
 const LookupTimeout = 5 * time.Second
 
-func (t *Tokens) authenticatePG(ctx context.Context, token, hash string) (Principal, error) {
+// authenticatePG reads the row of a token: ErrUnknownToken when the table
+// has no such row, another error when the lookup failed (the server is
+// down, ctx ended). The row read is cached, revoked or not.
+func (t *Tokens) authenticatePG(ctx context.Context, token, hash string) (tokenRecord, error) {
 	if !wellFormedToken(token) {
-		return Principal{}, ErrUnknownToken
+		return tokenRecord{}, ErrUnknownToken
 	}
-	// Only a token the set does not hold reaches the database: bound that
-	// wait, derived from the caller's context, so that a lost database
-	// fails the request instead of hanging it.
+	// Only a token the set does not hold (or holds from too long ago)
+	// reaches the database: bound that wait, derived from the caller's
+	// context, so that a lost database fails the request instead of
+	// hanging it.
 	ctx, cancel := context.WithTimeout(ctx, LookupTimeout)
 	defer cancel()
 	select {
 	case t.pg.lookups <- struct{}{}:
 		defer func() { <-t.pg.lookups }()
 	case <-ctx.Done():
-		return Principal{}, fmt.Errorf("tokens: look up a token in PostgreSQL: %w", ctx.Err())
+		return tokenRecord{}, fmt.Errorf("tokens: look up a token in PostgreSQL: %w", ctx.Err())
 	}
 	rec, err := t.pg.scan(t.pg.pool.QueryRow(ctx, t.pg.lookupSQL, hash))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Principal{}, ErrUnknownToken
+		t.mu.Lock()
+		delete(t.recs, hash) // deleted from the table
+		t.mu.Unlock()
+		return tokenRecord{}, ErrUnknownToken
 	}
 	if err != nil {
-		return Principal{}, fmt.Errorf("tokens: look up a token in PostgreSQL: %w", err)
+		return tokenRecord{}, fmt.Errorf("tokens: look up a token in PostgreSQL: %w", err)
 	}
 	t.cache(rec)
-	return rec.Principal, nil
+	return rec, nil
 }
 
 // refreshPG reloads the cached set from the table when the last reload was
@@ -306,13 +488,14 @@ func (pg *pgTokens) all(ctx context.Context) (map[string]tokenRecord, error) {
 	return recs, nil
 }
 
-// scan reads one row (sha256, principal, created_at, created_by).
+// scan reads one row (the columns of lookupSQL).
 func (pg *pgTokens) scan(row pgx.Row) (tokenRecord, error) {
 	var (
-		rec tokenRecord
-		js  []byte
+		rec              tokenRecord
+		js               []byte
+		expires, revoked *time.Time
 	)
-	if err := row.Scan(&rec.Hash, &js, &rec.CreatedAt, &rec.CreatedBy); err != nil {
+	if err := row.Scan(&rec.Hash, &js, &rec.CreatedAt, &rec.CreatedBy, &expires, &revoked, &rec.RevokedBy); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return tokenRecord{}, err
 		}
@@ -322,5 +505,12 @@ func (pg *pgTokens) scan(row pgx.Row) (tokenRecord, error) {
 		return tokenRecord{}, fmt.Errorf("tokens: the principal of a token row in %s.tokens is damaged: %w", pg.schema, err)
 	}
 	rec.CreatedAt = rec.CreatedAt.UTC()
+	if expires != nil {
+		rec.ExpiresAt = expires.UTC()
+	}
+	if revoked != nil {
+		rec.RevokedAt = revoked.UTC()
+	}
+	rec.loaded = time.Now()
 	return rec, nil
 }

@@ -49,12 +49,12 @@ func TestVaultCacheTTL(t *testing.T) {
 	b := keystore.New(bStore, keystore.Config{Now: clock.Now, CacheTTL: time.Minute})
 	c := keystore.New(fs, keystore.Config{Now: clock.Now})
 
-	sealed, err := a.Seal("h1", []byte("v"))
+	sealed, err := a.Seal(context.Background(), "h1", []byte("v"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range []*keystore.Vault{b, c} {
-		if _, err := v.Open("h1", sealed); err != nil {
+		if _, err := v.Open(context.Background(), "h1", sealed); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -63,7 +63,7 @@ func TestVaultCacheTTL(t *testing.T) {
 	}
 	// Within the TTL the cached key is used without reading the store.
 	clock.Add(59 * time.Second)
-	if _, err := b.Open("h1", sealed); err != nil {
+	if _, err := b.Open(context.Background(), "h1", sealed); err != nil {
 		t.Fatal(err)
 	}
 	if n := bStore.gets.Load(); n != 1 {
@@ -71,7 +71,7 @@ func TestVaultCacheTTL(t *testing.T) {
 	}
 	// Past the TTL a live key is read again (and still works).
 	clock.Add(time.Second)
-	if _, err := b.Open("h1", sealed); err != nil {
+	if _, err := b.Open(context.Background(), "h1", sealed); err != nil {
 		t.Fatal(err)
 	}
 	if n := bStore.gets.Load(); n != 2 {
@@ -83,21 +83,21 @@ func TestVaultCacheTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.Add(30 * time.Second)
-	if _, err := b.Open("h1", sealed); err != nil {
+	if _, err := b.Open(context.Background(), "h1", sealed); err != nil {
 		t.Fatalf("within the TTL: %v", err)
 	}
 	// Once the TTL has passed, B sees the erasure.
 	clock.Add(30 * time.Second)
-	if _, err := b.Open("h1", sealed); !errors.Is(err, domain.ErrErased) {
+	if _, err := b.Open(context.Background(), "h1", sealed); !errors.Is(err, domain.ErrErased) {
 		t.Fatalf("after the TTL: %v, want erased", err)
 	}
-	if _, err := b.Seal("h1", []byte("new")); !errors.Is(err, domain.ErrErased) {
+	if _, err := b.Seal(context.Background(), "h1", []byte("new")); !errors.Is(err, domain.ErrErased) {
 		t.Fatalf("seal after the TTL: %v, want erased", err)
 	}
 	// A tombstone is final: it is not read again.
 	n := bStore.gets.Load()
 	clock.Add(24 * time.Hour)
-	if _, err := b.Open("h1", sealed); !errors.Is(err, domain.ErrErased) {
+	if _, err := b.Open(context.Background(), "h1", sealed); !errors.Is(err, domain.ErrErased) {
 		t.Fatal(err)
 	}
 	if got := bStore.gets.Load(); got != n {
@@ -105,7 +105,7 @@ func TestVaultCacheTTL(t *testing.T) {
 	}
 	// Without a TTL the key is cached until evicted, however old.
 	clock.Add(365 * 24 * time.Hour)
-	if _, err := c.Open("h1", sealed); err != nil {
+	if _, err := c.Open(context.Background(), "h1", sealed); err != nil {
 		t.Fatalf("vault without TTL: %v", err)
 	}
 }
@@ -118,7 +118,7 @@ func TestVaultCacheTTLConcurrent(t *testing.T) {
 	// A TTL of 1 ns on the real clock: nearly every call re-reads the key
 	// while other goroutines use it (run with -race).
 	v := keystore.New(fs, keystore.Config{CacheTTL: time.Nanosecond})
-	sealed, err := v.Seal("h1", []byte("v"))
+	sealed, err := v.Seal(context.Background(), "h1", []byte("v"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,11 +128,11 @@ func TestVaultCacheTTLConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 50 {
-				if pt, err := v.Open("h1", sealed); err != nil || string(pt) != "v" {
+				if pt, err := v.Open(context.Background(), "h1", sealed); err != nil || string(pt) != "v" {
 					t.Errorf("open: %q %v", pt, err)
 					return
 				}
-				if _, err := v.Seal("h1", []byte("w")); err != nil {
+				if _, err := v.Seal(context.Background(), "h1", []byte("w")); err != nil {
 					t.Error(err)
 					return
 				}

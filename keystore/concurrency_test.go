@@ -47,7 +47,7 @@ func TestVaultReadsKeysInParallel(t *testing.T) {
 	sealed := map[string][]byte{}
 	for i := range households {
 		id := string(rune('a' + i))
-		s, err := writer.Seal(id, []byte("13800000000"))
+		s, err := writer.Seal(context.Background(), id, []byte("13800000000"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -176,22 +176,22 @@ func testKeyStore(t *testing.T, newStore func(t *testing.T) keystore.KeyStore) {
 	t.Run("Vault", func(t *testing.T) {
 		s := newStore(t)
 		v := keystore.New(s, keystore.Config{})
-		sealed, err := v.Seal("h1", []byte("110101194801010023"))
+		sealed, err := v.Seal(context.Background(), "h1", []byte("110101194801010023"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		// A fresh vault (empty cache) over the same store opens it.
 		v2 := keystore.New(s, keystore.Config{})
-		if got, err := v2.Open("h1", sealed); err != nil || string(got) != "110101194801010023" {
+		if got, err := v2.Open(context.Background(), "h1", sealed); err != nil || string(got) != "110101194801010023" {
 			t.Fatalf("open in a second vault: %q %v", got, err)
 		}
 		if err := v.Erase(context.Background(), "h1"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := keystore.New(s, keystore.Config{}).Open("h1", sealed); !errors.Is(err, domain.ErrErased) {
+		if _, err := keystore.New(s, keystore.Config{}).Open(context.Background(), "h1", sealed); !errors.Is(err, domain.ErrErased) {
 			t.Fatalf("open after erase: %v", err)
 		}
-		if _, err := v.Seal("h1", []byte("x")); !errors.Is(err, domain.ErrErased) {
+		if _, err := v.Seal(context.Background(), "h1", []byte("x")); !errors.Is(err, domain.ErrErased) {
 			t.Fatalf("seal after erase: %v", err)
 		}
 	})

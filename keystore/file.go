@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 )
 
@@ -51,6 +53,8 @@ type fileKey struct {
 	Secret      []byte    `json:"secret,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	ErasedAt    time.Time `json:"erased_at,omitzero"`
+	Wrapped     []byte    `json:"wrapped,omitempty"`
+	KEKID       string    `json:"kek_id,omitempty"`
 }
 
 func (s *FileStore) path(householdID string) string {
@@ -74,15 +78,36 @@ func (s *FileStore) Get(_ context.Context, householdID string) (Key, error) {
 	if fk.HouseholdID != householdID {
 		return Key{}, fmt.Errorf("keystore: key file of household %s belongs to another household", householdID)
 	}
-	if fk.ErasedAt.IsZero() && len(fk.Secret) != KeySize {
-		return Key{}, fmt.Errorf("keystore: key file of household %s holds a key of %d bytes, want %d", householdID, len(fk.Secret), KeySize)
+	if err := validStored(Key(fk)); err != nil {
+		return Key{}, fmt.Errorf("keystore: key file of household %s: %w", householdID, err)
 	}
 	return Key(fk), nil
+}
+
+// validStored checks a live key as stored: a whole key in clear, or a
+// wrapped one with its KEK's id; erased, neither.
+func validStored(k Key) error {
+	switch {
+	case k.Erased():
+		if k.Secret != nil || k.Wrapped != nil {
+			return errors.New("an erased key still holds key material")
+		}
+	case k.Wrapped != nil:
+		if k.Secret != nil || k.KEKID == "" || len(k.Wrapped) > maxWrapped {
+			return fmt.Errorf("a wrapped key of %d bytes, KEK %q, with a key in clear: %v", len(k.Wrapped), k.KEKID, k.Secret != nil)
+		}
+	case len(k.Secret) != KeySize:
+		return fmt.Errorf("a key of %d bytes, want %d", len(k.Secret), KeySize)
+	}
+	return nil
 }
 
 // Create implements KeyStore. It links the new file into place, which fails
 // if a file is already there, so two creators never both win.
 func (s *FileStore) Create(_ context.Context, k Key) error {
+	if err := validStored(k); err != nil {
+		return fmt.Errorf("keystore: store key of household %s: %w", k.HouseholdID, err)
+	}
 	tmp, err := s.writeTemp(fileKey(k))
 	if err != nil {
 		return err
@@ -100,6 +125,11 @@ func (s *FileStore) Create(_ context.Context, k Key) error {
 // Erase implements KeyStore. A key file that no longer parses (e.g. left
 // zeroed by a crash during an earlier Erase) is erased too.
 func (s *FileStore) Erase(ctx context.Context, householdID string, erasedAt time.Time) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	old, err := s.Get(ctx, householdID)
 	switch {
 	case err == nil && old.Erased():
@@ -191,4 +221,92 @@ func (s *FileStore) syncDir() error {
 		return fmt.Errorf("keystore: sync directory: %w", err)
 	}
 	return nil
+}
+
+// lock takes the directory's exclusive lock (flock of the directory
+// itself), which Erase and Rewrap hold, so that a rewrap never puts back a
+// key erased meanwhile (by this process or another).
+func (s *FileStore) lock() (unlock func(), err error) {
+	f, err := os.Open(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: lock the key directory: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("keystore: lock the key directory: %w", err)
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+// Rewrap implements Rewrapper: each live key file is read, and replaced
+// (a new file renamed over it) when f changes it, under the directory's
+// lock.
+func (s *FileStore) Rewrap(ctx context.Context, f func(Key) (Key, bool, error)) (int, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return 0, fmt.Errorf("keystore: rewrap: %w", err)
+	}
+	n := 0
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), ".key") {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		p := filepath.Join(s.dir, e.Name())
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return n, fmt.Errorf("keystore: rewrap: %w", err)
+		}
+		var fk fileKey
+		if err := json.Unmarshal(b, &fk); err != nil || s.path(fk.HouseholdID) != p {
+			return n, fmt.Errorf("keystore: rewrap: key file %s is damaged", e.Name())
+		}
+		k := Key(fk)
+		if k.Erased() {
+			continue
+		}
+		if err := validStored(k); err != nil {
+			return n, fmt.Errorf("keystore: rewrap: key file of household %s: %w", k.HouseholdID, err)
+		}
+		nk, changed, err := f(k)
+		if err != nil {
+			return n, err
+		}
+		if !changed {
+			continue
+		}
+		tmp, err := s.writeTemp(fileKey(nk))
+		if err != nil {
+			return n, err
+		}
+		// The old file, open across the rename, is zeroed once the new
+		// one is in place (as Erase does, the best a file system allows):
+		// a crash leaves the old or the new key, never neither.
+		old, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			os.Remove(tmp)
+			return n, fmt.Errorf("keystore: rewrap: %w", err)
+		}
+		if err := os.Rename(tmp, p); err != nil {
+			old.Close()
+			os.Remove(tmp)
+			return n, fmt.Errorf("keystore: rewrap: %w", err)
+		}
+		if _, err := old.WriteAt(make([]byte, len(b)), 0); err == nil {
+			_ = old.Sync()
+		}
+		old.Close()
+		n++
+	}
+	if n > 0 {
+		return n, s.syncDir()
+	}
+	return n, nil
 }

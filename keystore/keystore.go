@@ -7,6 +7,11 @@
 // atomically and fsynced) is the default. Erasing a household destroys its
 // key ("crypto-shredding"): the events stay and their hash chains still
 // verify, but the sealed fields can never be opened again and read as erased.
+//
+// At rest the keys are wrapped under a key-encrypting key the operator
+// provides (WithKEK, a KEKRing with rotation; see kek.go and decision
+// 0067): a store holding keys in clear is what tests and tools may open,
+// the binary never writes one.
 package keystore
 
 import (
@@ -22,9 +27,13 @@ const KeySize = 32
 type Key struct {
 	HouseholdID string
 	KeyID       string    // identifies the key in domain.Sealed.KeyID and the event metadata
-	Secret      []byte    // KeySize bytes; nil once erased
+	Secret      []byte    // KeySize bytes; nil once erased, and nil when stored wrapped
 	CreatedAt   time.Time // UTC
 	ErasedAt    time.Time // UTC; non-zero once erased
+	// Wrapped is Secret encrypted under the KEK KEKID (see WithKEK), as
+	// a store keeps it; nil when Secret is given, or erased.
+	Wrapped []byte
+	KEKID   string
 }
 
 // Erased reports whether the key has been destroyed.

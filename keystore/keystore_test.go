@@ -27,24 +27,24 @@ func TestSealOpenRoundTripAndPersistence(t *testing.T) {
 	dir := t.TempDir()
 	v, _ := mustVault(t, dir)
 	secret := []byte("110101194801010023")
-	s, err := v.Seal("h1", secret)
+	s, err := v.Seal(context.Background(), "h1", secret)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.KeyID == "" || bytes.Contains(s.Ciphertext, secret) || len(s.Ciphertext) != 12+len(secret)+16 {
 		t.Fatalf("sealed = %+v", s)
 	}
-	s2, _ := v.Seal("h1", secret)
+	s2, _ := v.Seal(context.Background(), "h1", secret)
 	if bytes.Equal(s.Ciphertext, s2.Ciphertext) || s.KeyID != s2.KeyID {
 		t.Fatal("two seals of one value must differ (random nonce) under one key")
 	}
 	// A fresh vault over the same directory opens it: the key is durable.
 	v2, _ := mustVault(t, dir)
-	got, err := v2.Open("h1", s)
+	got, err := v2.Open(context.Background(), "h1", s)
 	if err != nil || !bytes.Equal(got, secret) {
 		t.Fatalf("open after reopen = %q, %v", got, err)
 	}
-	r, err := domain.Reveal(v2, "h1", s)
+	r, err := domain.Reveal(context.Background(), v2, "h1", s)
 	if err != nil || r.Value != string(secret) || r.Erased {
 		t.Fatalf("reveal = %+v %v", r, err)
 	}
@@ -52,23 +52,23 @@ func TestSealOpenRoundTripAndPersistence(t *testing.T) {
 
 func TestOpenRejectsTamperingAndOtherHousehold(t *testing.T) {
 	v, _ := mustVault(t, t.TempDir())
-	s, _ := v.Seal("h1", []byte("13800138000"))
-	if _, err := v.Seal("h2", []byte("x")); err != nil {
+	s, _ := v.Seal(context.Background(), "h1", []byte("13800138000"))
+	if _, err := v.Seal(context.Background(), "h2", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	// Sealed for h1: h2 must not open it (different key and bound id).
-	if _, err := v.Open("h2", s); err == nil || errors.Is(err, domain.ErrErased) {
+	if _, err := v.Open(context.Background(), "h2", s); err == nil || errors.Is(err, domain.ErrErased) {
 		t.Fatalf("open under another household: %v", err)
 	}
 	bad := domain.Sealed{KeyID: s.KeyID, Ciphertext: bytes.Clone(s.Ciphertext)}
 	bad.Ciphertext[len(bad.Ciphertext)-1] ^= 1
-	if _, err := v.Open("h1", bad); err == nil {
+	if _, err := v.Open(context.Background(), "h1", bad); err == nil {
 		t.Fatal("a flipped bit must not authenticate")
 	}
-	if _, err := v.Open("h1", domain.Sealed{KeyID: s.KeyID, Ciphertext: s.Ciphertext[:10]}); err == nil {
+	if _, err := v.Open(context.Background(), "h1", domain.Sealed{KeyID: s.KeyID, Ciphertext: s.Ciphertext[:10]}); err == nil {
 		t.Fatal("a truncated value must fail")
 	}
-	_, err := v.Open("nobody", s)
+	_, err := v.Open(context.Background(), "nobody", s)
 	if err == nil || errors.Is(err, domain.ErrErased) {
 		t.Fatalf("unknown household must be an error, not erased: %v", err)
 	}
@@ -77,8 +77,8 @@ func TestOpenRejectsTamperingAndOtherHousehold(t *testing.T) {
 func TestEraseDestroysKey(t *testing.T) {
 	dir := t.TempDir()
 	v, fs := mustVault(t, dir)
-	s, _ := v.Seal("h1", []byte("低保 800 元"))
-	other, _ := v.Seal("h2", []byte("keep me"))
+	s, _ := v.Seal(context.Background(), "h1", []byte("低保 800 元"))
+	other, _ := v.Seal(context.Background(), "h2", []byte("keep me"))
 	k, err := fs.Get(context.Background(), "h1")
 	if err != nil {
 		t.Fatal(err)
@@ -90,16 +90,16 @@ func TestEraseDestroysKey(t *testing.T) {
 		t.Fatalf("second erase: %v", err)
 	}
 	for _, vv := range []*keystore.Vault{v, keystore.New(fs, keystore.Config{})} {
-		if _, err := vv.Open("h1", s); !errors.Is(err, domain.ErrErased) {
+		if _, err := vv.Open(context.Background(), "h1", s); !errors.Is(err, domain.ErrErased) {
 			t.Fatalf("open after erase: %v", err)
 		}
-		if r, err := domain.Reveal(vv, "h1", s); err != nil || !r.Erased || r.Value != "" || r.String() != "[erased]" {
+		if r, err := domain.Reveal(context.Background(), vv, "h1", s); err != nil || !r.Erased || r.Value != "" || r.String() != "[erased]" {
 			t.Fatalf("reveal after erase: %+v %v", r, err)
 		}
-		if _, err := vv.Seal("h1", []byte("new")); !errors.Is(err, domain.ErrErased) || domain.CodeOf(err) != "household_erased" {
+		if _, err := vv.Seal(context.Background(), "h1", []byte("new")); !errors.Is(err, domain.ErrErased) || domain.CodeOf(err) != "household_erased" {
 			t.Fatalf("seal after erase: %v", err)
 		}
-		if got, err := vv.Open("h2", other); err != nil || string(got) != "keep me" {
+		if got, err := vv.Open(context.Background(), "h2", other); err != nil || string(got) != "keep me" {
 			t.Fatalf("other household affected: %q %v", got, err)
 		}
 	}
@@ -118,7 +118,7 @@ func TestEraseDestroysKey(t *testing.T) {
 	if err := v.Erase(context.Background(), "h3"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Seal("h3", []byte("x")); !errors.Is(err, domain.ErrErased) {
+	if _, err := v.Seal(context.Background(), "h3", []byte("x")); !errors.Is(err, domain.ErrErased) {
 		t.Fatalf("seal for erased-before-use household: %v", err)
 	}
 }
@@ -126,13 +126,13 @@ func TestEraseDestroysKey(t *testing.T) {
 func TestFileStoreModesAndAtomicity(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "keys")
 	v, _ := mustVault(t, dir)
-	if _, err := v.Seal("h1", []byte("x")); err != nil {
+	if _, err := v.Seal(context.Background(), "h1", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	if err := v.Erase(context.Background(), "h1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Seal("h2", []byte("x")); err != nil {
+	if _, err := v.Seal(context.Background(), "h2", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	st, err := os.Stat(dir)
@@ -162,7 +162,7 @@ func TestConcurrentFirstSealAgreesOnOneKey(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, err := keystore.New(fs, keystore.Config{}).Seal("h1", []byte("v"))
+			s, err := keystore.New(fs, keystore.Config{}).Seal(context.Background(), "h1", []byte("v"))
 			if err != nil {
 				t.Error(err)
 			}
@@ -175,7 +175,7 @@ func TestConcurrentFirstSealAgreesOnOneKey(t *testing.T) {
 		if s.KeyID != sealed[0].KeyID {
 			t.Fatalf("key ids differ: %s %s", s.KeyID, sealed[0].KeyID)
 		}
-		if got, err := v.Open("h1", s); err != nil || string(got) != "v" {
+		if got, err := v.Open(context.Background(), "h1", s); err != nil || string(got) != "v" {
 			t.Fatalf("open: %q %v", got, err)
 		}
 	}
@@ -202,7 +202,7 @@ func TestKeyRecordsTimes(t *testing.T) {
 	now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 	fs, _ := keystore.OpenFileStore(t.TempDir())
 	v := keystore.New(fs, keystore.Config{Now: func() time.Time { return now }})
-	if _, err := v.Seal("h1", []byte("x")); err != nil {
+	if _, err := v.Seal(context.Background(), "h1", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	now = now.Add(time.Hour)
@@ -218,7 +218,7 @@ func TestKeyRecordsTimes(t *testing.T) {
 func TestEraseRecoversFromTornErase(t *testing.T) {
 	dir := t.TempDir()
 	v, fs := mustVault(t, dir)
-	s, _ := v.Seal("h1", []byte("x"))
+	s, _ := v.Seal(context.Background(), "h1", []byte("x"))
 	// A crash after the in-place overwrite left a zeroed key file.
 	files, _ := filepath.Glob(filepath.Join(dir, "*.key"))
 	if len(files) != 1 {
@@ -234,7 +234,7 @@ func TestEraseRecoversFromTornErase(t *testing.T) {
 	if err := fresh.Erase(context.Background(), "h1"); err != nil {
 		t.Fatalf("erase after a torn erase: %v", err)
 	}
-	if _, err := fresh.Open("h1", s); !errors.Is(err, domain.ErrErased) {
+	if _, err := fresh.Open(context.Background(), "h1", s); !errors.Is(err, domain.ErrErased) {
 		t.Fatalf("open: %v", err)
 	}
 }
@@ -244,7 +244,7 @@ func TestCacheIsBounded(t *testing.T) {
 	v := keystore.New(fs, keystore.Config{CacheSize: 2})
 	var sealed []domain.Sealed
 	for _, h := range []string{"a", "b", "c", "d"} {
-		s, err := v.Seal(h, []byte("v-"+h))
+		s, err := v.Seal(context.Background(), h, []byte("v-"+h))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -252,7 +252,7 @@ func TestCacheIsBounded(t *testing.T) {
 	}
 	// Evicted keys are read back from the store, never regenerated.
 	for i, h := range []string{"a", "b", "c", "d"} {
-		if got, err := v.Open(h, sealed[i]); err != nil || string(got) != "v-"+h {
+		if got, err := v.Open(context.Background(), h, sealed[i]); err != nil || string(got) != "v-"+h {
 			t.Fatalf("%s: %q %v", h, got, err)
 		}
 	}

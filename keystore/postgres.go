@@ -43,7 +43,7 @@ type PostgresStore struct {
 	pool     *pgxpool.Pool
 	ownsPool bool
 
-	getSQL, createSQL, eraseSQL string
+	getSQL, createSQL, eraseSQL, liveSQL, rewrapSQL string
 }
 
 var _ KeyStore = (*PostgresStore)(nil)
@@ -106,17 +106,21 @@ func NewPostgres(ctx context.Context, pool *pgxpool.Pool, schema string) (*Postg
 	t := pgx.Identifier{schema, "data_keys"}.Sanitize()
 	return &PostgresStore{
 		pool:   pool,
-		getSQL: `SELECT key_id, secret, created_at, erased_at FROM ` + t + ` WHERE household_id = $1`,
-		createSQL: `INSERT INTO ` + t + ` (household_id, key_id, secret, created_at, erased_at)
-			VALUES ($1, $2, $3, $4, $5)
+		getSQL: `SELECT key_id, secret, created_at, erased_at, wrapped, kek_id FROM ` + t + ` WHERE household_id = $1`,
+		createSQL: `INSERT INTO ` + t + ` (household_id, key_id, secret, created_at, erased_at, wrapped, kek_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (household_id) DO NOTHING`,
+		liveSQL: `SELECT household_id, key_id, secret, created_at, wrapped, kek_id FROM ` + t + ` WHERE erased_at IS NULL`,
+		// Compare and swap: a key erased or rewrapped meanwhile is left.
+		rewrapSQL: `UPDATE ` + t + ` SET secret = $2, wrapped = $3, kek_id = $4
+			WHERE household_id = $1 AND erased_at IS NULL AND secret IS NOT DISTINCT FROM $5 AND wrapped IS NOT DISTINCT FROM $6`,
 		// A tombstone for a household without a key, or the key's row with
 		// the secret dropped; a second erasure keeps the earliest time
 		// (LEAST ignores the NULL of a row not yet erased).
 		eraseSQL: `INSERT INTO ` + t + ` AS k (household_id, key_id, secret, created_at, erased_at)
 			VALUES ($1, '', NULL, $2, $3)
 			ON CONFLICT (household_id) DO UPDATE
-			SET secret = NULL, erased_at = LEAST(k.erased_at, EXCLUDED.erased_at)`,
+			SET secret = NULL, wrapped = NULL, erased_at = LEAST(k.erased_at, EXCLUDED.erased_at)`,
 	}, nil
 }
 
@@ -149,7 +153,19 @@ func Migrations() migrate.Set {
 		CONSTRAINT data_keys_secret_check CHECK (
 			(erased_at IS NULL AND octet_length(secret) = ` + fmt.Sprint(KeySize) + `)
 			OR (erased_at IS NOT NULL AND secret IS NULL))
-	)`}}
+	)`,
+		// Keys at rest (decision 0067): a live key is either in clear (a
+		// store from before KEKs, until rewrapped) or wrapped under a KEK.
+		`ALTER TABLE {schema}data_keys
+			ADD COLUMN wrapped bytea,
+			ADD COLUMN kek_id text NOT NULL DEFAULT '',
+			DROP CONSTRAINT IF EXISTS data_keys_secret_check,
+			DROP CONSTRAINT IF EXISTS data_keys_check,
+			ADD CONSTRAINT data_keys_material_check CHECK (
+				(erased_at IS NULL AND ((octet_length(secret) = ` + fmt.Sprint(KeySize) + ` AND wrapped IS NULL)
+					OR (secret IS NULL AND octet_length(wrapped) BETWEEN 1 AND ` + fmt.Sprint(maxWrapped) + ` AND kek_id <> '')))
+				OR (erased_at IS NOT NULL AND secret IS NULL AND wrapped IS NULL))`,
+	}}
 }
 
 // Close closes the connection pool if OpenPostgres opened it. Calling it
@@ -169,7 +185,7 @@ func (s *PostgresStore) Get(ctx context.Context, householdID string) (Key, error
 		k      = Key{HouseholdID: householdID}
 		erased *time.Time
 	)
-	err := s.pool.QueryRow(ctx, s.getSQL, householdID).Scan(&k.KeyID, &k.Secret, &k.CreatedAt, &erased)
+	err := s.pool.QueryRow(ctx, s.getSQL, householdID).Scan(&k.KeyID, &k.Secret, &k.CreatedAt, &erased, &k.Wrapped, &k.KEKID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Key{}, ErrNoKey
 	}
@@ -179,9 +195,10 @@ func (s *PostgresStore) Get(ctx context.Context, householdID string) (Key, error
 	k.CreatedAt = k.CreatedAt.UTC()
 	if erased != nil {
 		k.ErasedAt = erased.UTC()
-		k.Secret = nil
-	} else if len(k.Secret) != KeySize {
-		return Key{}, fmt.Errorf("keystore: key row of household %s in PostgreSQL holds a key of %d bytes, want %d", householdID, len(k.Secret), KeySize)
+		k.Secret, k.Wrapped = nil, nil
+	}
+	if err := validStored(k); err != nil {
+		return Key{}, fmt.Errorf("keystore: key row of household %s in PostgreSQL: %w", householdID, err)
 	}
 	return k, nil
 }
@@ -194,18 +211,22 @@ func (s *PostgresStore) Create(ctx context.Context, k Key) error {
 	if k.HouseholdID == "" {
 		return errors.New("keystore: store key: the household id is empty")
 	}
-	var secret []byte
+	var secret, wrapped []byte
 	var erased *time.Time
 	if k.Erased() {
 		t := pgTime(k.ErasedAt)
 		erased = &t
 	} else {
-		if len(k.Secret) != KeySize {
-			return fmt.Errorf("keystore: store key of household %s: the key has %d bytes, want %d", k.HouseholdID, len(k.Secret), KeySize)
+		if err := validStored(k); err != nil {
+			return fmt.Errorf("keystore: store key of household %s: %w", k.HouseholdID, err)
 		}
-		secret = k.Secret
+		secret, wrapped = k.Secret, k.Wrapped
 	}
-	tag, err := s.pool.Exec(ctx, s.createSQL, k.HouseholdID, k.KeyID, secret, pgTime(k.CreatedAt), erased)
+	kekID := k.KEKID
+	if wrapped == nil {
+		kekID = ""
+	}
+	tag, err := s.pool.Exec(ctx, s.createSQL, k.HouseholdID, k.KeyID, secret, pgTime(k.CreatedAt), erased, wrapped, kekID)
 	if err != nil {
 		return fmt.Errorf("keystore: store key of household %s in PostgreSQL: %w", k.HouseholdID, err)
 	}
@@ -230,4 +251,46 @@ func (s *PostgresStore) Erase(ctx context.Context, householdID string, erasedAt 
 		return fmt.Errorf("keystore: erase key of household %s in PostgreSQL: %w", householdID, err)
 	}
 	return nil
+}
+
+// Rewrap implements Rewrapper: every live row is read, and each that f
+// changes is updated if it is still as read (not erased, not rewrapped by
+// another node meanwhile).
+func (s *PostgresStore) Rewrap(ctx context.Context, f func(Key) (Key, bool, error)) (int, error) {
+	rows, err := s.pool.Query(ctx, s.liveSQL)
+	if err != nil {
+		return 0, fmt.Errorf("keystore: rewrap: read keys from PostgreSQL: %w", err)
+	}
+	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Key, error) {
+		var k Key
+		err := r.Scan(&k.HouseholdID, &k.KeyID, &k.Secret, &k.CreatedAt, &k.Wrapped, &k.KEKID)
+		k.CreatedAt = k.CreatedAt.UTC()
+		return k, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("keystore: rewrap: read keys from PostgreSQL: %w", err)
+	}
+	n := 0
+	for _, k := range keys {
+		nk, changed, err := f(k)
+		if err != nil {
+			return n, err
+		}
+		if !changed {
+			continue
+		}
+		if err := validStored(nk); err != nil {
+			return n, fmt.Errorf("keystore: rewrap household %s: %w", k.HouseholdID, err)
+		}
+		kekID := nk.KEKID
+		if nk.Wrapped == nil {
+			kekID = ""
+		}
+		tag, err := s.pool.Exec(ctx, s.rewrapSQL, k.HouseholdID, nk.Secret, nk.Wrapped, kekID, k.Secret, k.Wrapped)
+		if err != nil {
+			return n, fmt.Errorf("keystore: rewrap household %s in PostgreSQL: %w", k.HouseholdID, err)
+		}
+		n += int(tag.RowsAffected())
+	}
+	return n, nil
 }

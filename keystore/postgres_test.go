@@ -133,11 +133,11 @@ func TestPostgresTwoNodesShareKeys(t *testing.T) {
 	}
 
 	va, vb := keystore.New(a, keystore.Config{}), keystore.New(b, keystore.Config{})
-	sealed, err := va.Seal("h2", []byte("13800138000"))
+	sealed, err := va.Seal(context.Background(), "h2", []byte("13800138000"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pt, err := vb.Open("h2", sealed); err != nil || string(pt) != "13800138000" {
+	if pt, err := vb.Open(context.Background(), "h2", sealed); err != nil || string(pt) != "13800138000" {
 		t.Fatalf("node B opens what node A sealed: %q %v", pt, err)
 	}
 	// Both nodes fingerprint alike, so a command retried on the other node
@@ -241,12 +241,12 @@ func TestPostgresEraseSeenByOtherNodeAfterTTL(t *testing.T) {
 	va := keystore.New(a, keystore.Config{})
 	vb := keystore.New(b, keystore.Config{CacheTTL: 50 * time.Millisecond})
 	vbForever := keystore.New(b, keystore.Config{}) // no TTL: today's behaviour
-	sealed, err := va.Seal("h1", []byte("低保 800 元"))
+	sealed, err := va.Seal(context.Background(), "h1", []byte("低保 800 元"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range []*keystore.Vault{vb, vbForever} {
-		if pt, err := v.Open("h1", sealed); err != nil || string(pt) != "低保 800 元" {
+		if pt, err := v.Open(context.Background(), "h1", sealed); err != nil || string(pt) != "低保 800 元" {
 			t.Fatalf("open on node B before erasure: %q %v", pt, err)
 		}
 	}
@@ -254,17 +254,17 @@ func TestPostgresEraseSeenByOtherNodeAfterTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(60 * time.Millisecond)
-	if _, err := vb.Open("h1", sealed); !errors.Is(err, domain.ErrErased) {
+	if _, err := vb.Open(context.Background(), "h1", sealed); !errors.Is(err, domain.ErrErased) {
 		t.Fatalf("node B with CacheTTL opens after the TTL: %v, want erased", err)
 	}
-	if _, err := vb.Seal("h1", []byte("new")); !errors.Is(err, domain.ErrErased) {
+	if _, err := vb.Seal(context.Background(), "h1", []byte("new")); !errors.Is(err, domain.ErrErased) {
 		t.Fatalf("node B seals for an erased household: %v", err)
 	}
 	if _, err := vb.Fingerprint(context.Background(), "h1", []byte("cmd")); !errors.Is(err, domain.ErrErased) {
 		t.Fatalf("node B fingerprints for an erased household: %v", err)
 	}
 	// Without a TTL the cached key stays usable: the reason CacheTTL exists.
-	if _, err := vbForever.Open("h1", sealed); err != nil {
+	if _, err := vbForever.Open(context.Background(), "h1", sealed); err != nil {
 		t.Fatalf("vault without TTL: %v (expected the cached key to be used)", err)
 	}
 }
@@ -273,7 +273,7 @@ func TestPostgresEraseDropsSecret(t *testing.T) {
 	schema := freshSchema(t)
 	s := openPG(t, schema)
 	v := keystore.New(s, keystore.Config{})
-	if _, err := v.Seal("h1", []byte("x")); err != nil {
+	if _, err := v.Seal(context.Background(), "h1", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	k, err := s.Get(context.Background(), "h1")

@@ -158,6 +158,9 @@ func (v *Vault) fetch(ctx context.Context, householdID string, create bool) (*en
 		return nil, err
 	}
 	e := &entry{key: k, read: read}
+	if !k.Erased() && k.Secret == nil {
+		return nil, fmt.Errorf("keystore: the data key of household %s is stored wrapped under %s; open the key store with its key-encrypting key (WithKEK)", householdID, k.KEKID)
+	}
 	if !k.Erased() {
 		block, err := aes.NewCipher(k.Secret)
 		if err != nil {
@@ -219,11 +222,8 @@ func (v *Vault) create(ctx context.Context, householdID string) (Key, error) {
 // Seal implements domain.Sealer. The household's key is created on first
 // use. Sealing for an erased household fails with ErasedError (matching
 // domain.ErrErased).
-//
-// domain.Sealer takes no context yet (see untilDomainTakesContext).
-func (v *Vault) Seal(householdID string, plaintext []byte) (domain.Sealed, error) {
-	ctx, cancel := untilDomainTakesContext()
-	defer cancel()
+// The key store is read (and written) under ctx, the caller's.
+func (v *Vault) Seal(ctx context.Context, householdID string, plaintext []byte) (domain.Sealed, error) {
 	e, err := v.entry(ctx, householdID, true)
 	if err != nil {
 		return domain.Sealed{}, err
@@ -243,11 +243,8 @@ func (v *Vault) Seal(householdID string, plaintext []byte) (domain.Sealed, error
 // domain.ErrErased when the household's key was erased; any other failure
 // (no key at all, a key id of another key, a value altered or sealed for
 // another household) is a plain error. Errors never contain the plaintext.
-//
-// domain.Opener takes no context yet (see untilDomainTakesContext).
-func (v *Vault) Open(householdID string, s domain.Sealed) ([]byte, error) {
-	ctx, cancel := untilDomainTakesContext()
-	defer cancel()
+// The key store is read under ctx, the caller's.
+func (v *Vault) Open(ctx context.Context, householdID string, s domain.Sealed) ([]byte, error) {
 	e, err := v.entry(ctx, householdID, false)
 	if errors.Is(err, ErrNoKey) {
 		return nil, fmt.Errorf("keystore: household %s has no data key in this key store; check that the right key directory is configured", householdID)
@@ -323,15 +320,4 @@ func (v *Vault) Erase(ctx context.Context, householdID string) error {
 	}
 	v.put(householdID, &entry{key: k, read: read})
 	return nil
-}
-
-// untilDomainTakesContext is the context of Seal and Open, whose
-// signatures are domain.Sealer's and domain.Opener's, which take no context
-// yet: the HTTP layer (http/sse.go, http/server_test.go) calls them through
-// domain.Reveal and domain.SealString, and it is being moved by another
-// change. It bounds the key store's I/O as before (30 s). Once those
-// interfaces take a context this function goes; every other method of the
-// Vault and of the key stores already takes the caller's.
-func untilDomainTakesContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), 30*time.Second)
 }

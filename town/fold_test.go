@@ -113,7 +113,7 @@ func TestStreamsFold(t *testing.T) {
 				t.Fatalf("household %s consented but member %s has no sealed identity number", id, m.ID)
 			}
 			if !m.IDNumber.IsZero() {
-				v, err := domain.Reveal(testSealer{}, id, m.IDNumber)
+				v, err := domain.Reveal(context.Background(), testSealer{}, id, m.IDNumber)
 				if err != nil || len(v.Value) != 18 {
 					t.Fatalf("member %s of %s: identity number %q, %v", m.ID, id, v.Value, err)
 				}

@@ -51,7 +51,7 @@ func Generate(ctx context.Context, cfg Config, emit func(Batch) error) (Stats, e
 	n := c.Households
 	cohorts := (n + c.CohortSize - 1) / c.CohortSize
 	if cohorts == 1 {
-		s := newSim(&c, lay, 0, n)
+		s := newSim(ctx, &c, lay, 0, n)
 		nb := &numberer{c: &c, emit: emit, next: map[int]int{}}
 		st, err := drain(ctx, s, nb.add)
 		return nb.stats(st), err
@@ -122,7 +122,7 @@ func generateSpilled(ctx context.Context, c *Config, lay *Layout, cohorts int, e
 	paths := make([]string, cohorts)
 	for k := range cohorts {
 		from, to := k*c.CohortSize, min(c.Households, (k+1)*c.CohortSize)
-		s := newSim(c, lay, from, to)
+		s := newSim(ctx, c, lay, from, to)
 		paths[k] = filepath.Join(dir, fmt.Sprintf("cohort-%05d.gob", k))
 		st, err := spill(ctx, s, paths[k])
 		if err != nil {

@@ -1,6 +1,7 @@
 package town
 
 import (
+	"context"
 	"crypto/sha256"
 	"testing"
 
@@ -12,7 +13,7 @@ import (
 // household id. It hides nothing; it only makes sealed fields opaque bytes.
 type testSealer struct{}
 
-func (testSealer) Seal(householdID string, plaintext []byte) (domain.Sealed, error) {
+func (testSealer) Seal(_ context.Context, householdID string, plaintext []byte) (domain.Sealed, error) {
 	k := sha256.Sum256([]byte(householdID))
 	out := make([]byte, len(plaintext))
 	for i, b := range plaintext {
@@ -21,8 +22,8 @@ func (testSealer) Seal(householdID string, plaintext []byte) (domain.Sealed, err
 	return domain.Sealed{KeyID: "test-" + householdID[:8], Ciphertext: out}, nil
 }
 
-func (s testSealer) Open(householdID string, sealed domain.Sealed) ([]byte, error) {
-	x, _ := s.Seal(householdID, sealed.Ciphertext)
+func (s testSealer) Open(_ context.Context, householdID string, sealed domain.Sealed) ([]byte, error) {
+	x, _ := s.Seal(context.Background(), householdID, sealed.Ciphertext)
 	return x.Ciphertext, nil
 }
 

@@ -2,6 +2,7 @@ package town
 
 import (
 	"container/heap"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -72,6 +73,7 @@ type action struct {
 // sim simulates one cohort of households. Households are independent except
 // for the layout (shared, read-only) and the problem number sequence.
 type sim struct {
+	ctx     context.Context // the generation's, for the Sealer
 	c       *Config
 	rates   *Rates
 	pol     *domain.Policy
@@ -83,8 +85,8 @@ type sim struct {
 	open    []*problem // every problem, for end-of-span counts
 }
 
-func newSim(c *Config, lay *Layout, from, to int) *sim {
-	s := &sim{c: c, rates: c.Rates, pol: c.Policy, lay: lay, now: c.Start, numbers: map[int]int{}}
+func newSim(ctx context.Context, c *Config, lay *Layout, from, to int) *sim {
+	s := &sim{ctx: ctx, c: c, rates: c.Rates, pol: c.Policy, lay: lay, now: c.Start, numbers: map[int]int{}}
 	for i := from; i < to; i++ {
 		h := s.newHouse(i)
 		if len(h.agenda) > 0 {
@@ -294,7 +296,7 @@ func (r *rec) add(what string, meta domain.Meta, evs []domain.Event, err error) 
 }
 
 func (h *house) seal(text string) (domain.Sealed, error) {
-	return domain.SealString(h.s.c.Sealer, h.id, text)
+	return domain.SealString(h.s.ctx, h.s.c.Sealer, h.id, text)
 }
 
 // ---- households ----

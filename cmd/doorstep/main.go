@@ -24,6 +24,11 @@
 //	doorstep checkpoint keygen -o FILE | sign -key FILE
 //	                             create the Ed25519 key that signs heads of the log, or
 //	                             sign the log's head now (decision 0073)
+//	doorstep token     list | revoke ID | expire ID -at INSTANT|never
+//	                             list the access tokens, revoke one, or set when it expires,
+//	                             on the store itself (a running server notices at once)
+//	doorstep keys      new-kek -o FILE | rotate-kek -kek-file NEW -kek-old-file OLD
+//	                             make a key-encrypting key, or rewrap every data key under a new one
 //	doorstep selfcheck [-data DIR]
 //	                             append, read back and verify a few events (embedded store)
 //
@@ -88,6 +93,8 @@ func commands() []command {
 		{"calendar", "publish a year's official holiday notice (import FILE) or show the calendar in force (show [YEAR]) / 发布节假日通知或查看当前日历", runCalendar},
 		{"verify", "re-compute every hash chain and check the signed heads; report the first break / 重新计算哈希链并校验签名头", runVerify},
 		{"checkpoint", "create the signing key (keygen -o FILE) or sign the log's head now (sign -key FILE) / 生成签名密钥或立即签名日志头", runCheckpoint},
+		{"keys", "make a key-encrypting key (new-kek) or rewrap every data key under a new one (rotate-kek) / 生成或轮换数据密钥的加密密钥", runKeys},
+		{"token", "list the access tokens, revoke one, or set when one expires / 列出、吊销令牌或设置其过期时间", runToken},
 	}
 }
 

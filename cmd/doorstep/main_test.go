@@ -14,8 +14,18 @@ import (
 	"github.com/doorstep/doorstep/eventstore/sqlite"
 )
 
-// TestMain removes the binaries the end-to-end tests built.
+// testKEK is the key-encrypting key the tests give every doorstep they run
+// (in this process, and the binaries they start, through DOORSTEP_KEK):
+// on PostgreSQL one is required, and nodes must share it. The tests of the
+// embedded default (kek_test.go) unset it.
+const testKEK = "dGVzdC1rZWstZG9vcnN0ZXAtMzItYnl0ZXMtbG9uZyE="
+
+// TestMain gives the tests a KEK and removes the binaries the end-to-end
+// tests built.
 func TestMain(m *testing.M) {
+	if os.Getenv(kekEnv) == "" {
+		os.Setenv(kekEnv, testKEK)
+	}
 	code := m.Run()
 	for _, bin := range []string{binPath, readmeBinPath} {
 		if bin != "" {

@@ -66,6 +66,9 @@ type storeConfig struct {
 	// Calendar is a file with more years of the working-day calendar
 	// (-calendar); empty: the shipped years only.
 	Calendar string
+	// KEKFile and KEKOldFile are the key-encrypting keys of the data keys
+	// (-kek-file, -kek-old-file; see loadKEKRing).
+	KEKFile, KEKOldFile string
 }
 
 // openRuntime opens everything in dir (and the store st); log receives the
@@ -83,11 +86,18 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 		return nil, err
 	}
 	warnCalendarGap(log, cal, clock.Now())
+	if st.URL != "" && !isPostgresURL(st.URL) {
+		return nil, usageError{fmt.Sprintf("doorstep: -store %q: give a postgres:// URL, or leave it empty for the embedded store / 存储地址无效", redactURL(st.URL))}
+	}
+	ring, err := loadKEKRing(dir, st, log)
+	if err != nil {
+		return nil, err
+	}
 	switch {
 	case st.URL == "":
-		return openEmbeddedRuntime(ctx, dir, cal, log)
+		return openEmbeddedRuntime(ctx, dir, cal, ring, log)
 	case isPostgresURL(st.URL):
-		return openPostgresRuntime(ctx, dir, st, cal, log)
+		return openPostgresRuntime(ctx, dir, st, cal, ring, log)
 	default:
 		return nil, usageError{fmt.Sprintf("doorstep: -store %q: give a postgres:// URL, or leave it empty for the embedded store / 存储地址无效", redactURL(st.URL))}
 	}
@@ -95,7 +105,8 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 
 // parts is what a wiring opened, for finish to build the rest on.
 type parts struct {
-	keys     keystore.KeyStore
+	keys     keystore.KeyStore // stored wrapped under kek
+	kek      *keystore.KEKRing
 	vaultCfg keystore.Config
 	dialect  projections.Dialect
 	counter  projections.Counter // nil: the engine counts by reading the log
@@ -109,8 +120,11 @@ type parts struct {
 // engine, the read models and the deadline watcher. On error it closes rt.
 func (rt *runtime) finish(ctx context.Context, p parts, log *slog.Logger) (*runtime, error) {
 	fail := func(err error) (*runtime, error) { rt.Close(); return nil, err }
-	rt.vault = keystore.New(p.keys, p.vaultCfg)
-	var err error
+	keys, err := wrapKeys(ctx, p.keys, p.kek, log)
+	if err != nil {
+		return fail(err)
+	}
+	rt.vault = keystore.New(keys, p.vaultCfg)
 	if rt.app, err = app.New(app.Config{Store: rt.store, Sealer: rt.vault, Calendar: rt.cal}); err != nil {
 		return fail(err)
 	}

@@ -16,7 +16,7 @@ import (
 // openEmbeddedRuntime wires one process on the embedded store: everything
 // lives in dir (events.db, the read models beside it, keys/, the token file,
 // the record of sensitive reads).
-func openEmbeddedRuntime(ctx context.Context, dir string, cal *calendar.Calendar, log *slog.Logger) (*runtime, error) {
+func openEmbeddedRuntime(ctx context.Context, dir string, cal *calendar.Calendar, kek *keystore.KEKRing, log *slog.Logger) (*runtime, error) {
 	s, err := openEmbedded(ctx, dir)
 	if err != nil {
 		return nil, err
@@ -59,5 +59,5 @@ func openEmbeddedRuntime(ctx context.Context, dir string, cal *calendar.Calendar
 	rt.closer = append(rt.closer, closeCounter)
 	// This process alone applies the profile projection: its readers may
 	// keep what they read, dropped as batches change it.
-	return rt.finish(ctx, parts{keys: keys, dialect: projections.SQLite, counter: counter, reads: profile.NewReadCache(0)}, log)
+	return rt.finish(ctx, parts{keys: keys, kek: kek, dialect: projections.SQLite, counter: counter, reads: profile.NewReadCache(0)}, log)
 }

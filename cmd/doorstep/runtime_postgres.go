@@ -32,16 +32,16 @@ const keyCacheTTL = 10 * time.Second
 const poolMaxConns = 40
 
 // openPostgresRuntime wires a node on PostgreSQL: one pool for the process
-// (openPool), shared by the event store, the data keys, the record of
-// sensitive reads and the read models (database/sql over the same pool).
-// Everything clients see lives in the schema, shared by every node
+// (openPool), shared by the event store, the tokens, the data keys, the
+// record of sensitive reads and the read models (database/sql over the same
+// pool). Everything clients see lives in the schema, shared by every node
 // (decision 0041); dir only has to exist.
 //
-// Two things keep connections of their own: the leader lease (cluster.Run,
+// One thing keeps a connection of its own: the leader lease (cluster.Run,
 // a session advisory lock that must live on a dedicated session, see
-// runBackground), and, until the tokens leave package http, its token
-// store (identity.OpenPostgresTokens takes a URL).
-func openPostgresRuntime(ctx context.Context, dir string, st storeConfig, cal *calendar.Calendar, log *slog.Logger) (*runtime, error) {
+// runBackground). The token set's listener takes one connection out of the
+// pool for as long as it runs.
+func openPostgresRuntime(ctx context.Context, dir string, st storeConfig, cal *calendar.Calendar, kek *keystore.KEKRing, log *slog.Logger) (*runtime, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -62,8 +62,10 @@ func openPostgresRuntime(ctx context.Context, dir string, st storeConfig, cal *c
 	}
 	rt.store = s
 	rt.closer = append(rt.closer, s.Close)
-	// Nodes behind one load balancer accept the same tokens.
-	if rt.tokens, err = identity.OpenPostgresTokens(ctx, st.URL, schema); err != nil {
+	// Nodes behind one load balancer accept the same tokens; a token
+	// revoked on one node stops working on the others at once (LISTEN on
+	// a connection taken from the pool).
+	if rt.tokens, err = identity.NewPostgresTokens(ctx, pool, schema); err != nil {
 		return fail(err)
 	}
 	rt.closer = append(rt.closer, func() error { rt.tokens.Close(); return nil })
@@ -88,7 +90,7 @@ func openPostgresRuntime(ctx context.Context, dir string, st storeConfig, cal *c
 	rt.rdb = readModelDB(pool, 16)
 	rt.closer = append(rt.closer, rt.rdb.Close)
 	// No profile read cache: another node may apply the projection.
-	return rt.finish(ctx, parts{keys: keys, vaultCfg: keystore.Config{CacheTTL: keyCacheTTL}, dialect: projections.Postgres}, log)
+	return rt.finish(ctx, parts{keys: keys, kek: kek, vaultCfg: keystore.Config{CacheTTL: keyCacheTTL}, dialect: projections.Postgres}, log)
 }
 
 // openPool opens the process's one PostgreSQL pool: search path schema (the

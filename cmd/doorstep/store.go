@@ -151,6 +151,7 @@ func storeFlags(fs *flag.FlagSet) *storeConfig {
 	st := &storeConfig{}
 	fs.StringVar(&st.URL, "store", envOr("DOORSTEP_STORE", ""), "event store: empty for the embedded store in -data, or postgres://user@host:5432/db (env DOORSTEP_STORE) / 事件存储")
 	fs.StringVar(&st.Schema, "store-schema", envOr("DOORSTEP_STORE_SCHEMA", "doorstep"), "PostgreSQL schema of the event store (env DOORSTEP_STORE_SCHEMA) / PostgreSQL 模式名")
+	kekFlags(fs, st)
 	return st
 }
 

@@ -45,12 +45,12 @@ type Keys struct {
 func NewKeys() *Keys { return &Keys{erased: map[string]bool{}} }
 
 // Seal implements domain.Sealer.
-func (k *Keys) Seal(householdID string, p []byte) (domain.Sealed, error) {
+func (k *Keys) Seal(_ context.Context, householdID string, p []byte) (domain.Sealed, error) {
 	return domain.Sealed{KeyID: "k-" + householdID, Ciphertext: []byte(base64.StdEncoding.EncodeToString(p))}, nil
 }
 
 // Open implements domain.Opener.
-func (k *Keys) Open(householdID string, s domain.Sealed) ([]byte, error) {
+func (k *Keys) Open(_ context.Context, householdID string, s domain.Sealed) ([]byte, error) {
 	k.mu.Lock()
 	erased := k.erased[householdID]
 	k.mu.Unlock()
@@ -294,10 +294,10 @@ func (g *gen) household(ctx context.Context, i int) error {
 		}
 		if h.Consent() {
 			var err error
-			if d.Phone, err = domain.SealString(g.keys, hid, fmt.Sprintf("1390000%04d", r.IntN(10000))); err != nil {
+			if d.Phone, err = domain.SealString(ctx, g.keys, hid, fmt.Sprintf("1390000%04d", r.IntN(10000))); err != nil {
 				return err
 			}
-			if d.Health, err = domain.SealString(g.keys, hid, "高血压"); err != nil {
+			if d.Health, err = domain.SealString(ctx, g.keys, hid, "高血压"); err != nil {
 				return err
 			}
 		}

@@ -44,7 +44,7 @@ func TestProfile(t *testing.T) {
 	env.Load(t, domain.HouseholdStream("zhang"), domain.NewHousehold("zhang"))
 	h = domain.NewHousehold("zhang")
 	env.Load(t, hs, h)
-	phone, _ := domain.SealString(keys, "zhang", "13900001111")
+	phone, _ := domain.SealString(context.Background(), keys, "zhang", "13900001111")
 	env.Do(t, hs, m)(h.AddMember(m, "m1", domain.MemberDetails{Name: "张 桂兰", Relation: "本人", BirthDate: "1948-05-01", Phone: phone}))
 	h = domain.NewHousehold("zhang")
 	env.Load(t, hs, h)

@@ -410,7 +410,7 @@ func (r *Reader) reveal(ctx context.Context, p *Profile, sealed []sealedFields, 
 				*dst = Field{Given: true, Masked: true}
 				continue
 			}
-			v, err := domain.Reveal(reveal.Opener, p.HouseholdID, src)
+			v, err := domain.Reveal(ctx, reveal.Opener, p.HouseholdID, src)
 			if err != nil {
 				return fmt.Errorf("profile: open a sealed field of %s: %w", p.HouseholdID, err)
 			}
