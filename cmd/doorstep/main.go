@@ -24,7 +24,8 @@
 //	                             append, read back and verify a few events (embedded store)
 //
 // The commands that open a store take -data DIR (the embedded store and its
-// read models, tokens and keys) and -store URL with -store-schema (PostgreSQL);
+// read models, tokens and keys) and -store URL with -store-schema (PostgreSQL)
+// or -store-prefix and -readmodels (EventStoreDB, esdb://…);
 // those that compute deadlines also take -calendar FILE (years added at start,
 // on this node only; publishing with `calendar import` is preferred).
 // serve and demo also take -addr, -log-level, -log-format, -debug-addr,

@@ -82,6 +82,13 @@ const supervisorLookupTimeout = 5 * time.Second
 // directory (URL empty) or PostgreSQL (URL postgres://…, tables in Schema).
 type storeConfig struct {
 	URL, Schema string
+	// Prefix is the stream prefix on EventStoreDB (URL esdb://…).
+	Prefix string
+	// ReadModels says where the read models, checkpoints, tokens, keys and
+	// the record of sensitive reads live when the events are on
+	// EventStoreDB: empty for the embedded files in the data directory, or
+	// a postgres:// URL (tables in Schema).
+	ReadModels string
 	// Calendar is a file with more years of the working-day calendar
 	// (-calendar); empty: the shipped years only.
 	Calendar string
@@ -104,11 +111,13 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 	warnCalendarGap(log, cal, clock.Now())
 	switch {
 	case st.URL == "":
-		return openEmbeddedRuntime(ctx, dir, cal, log)
+		return openEmbeddedRuntime(ctx, dir, cal, log, nil)
 	case isPostgresURL(st.URL):
-		return openPostgresRuntime(ctx, dir, st, cal, log)
+		return openPostgresRuntime(ctx, dir, st.URL, st, cal, log, nil)
+	case isESDBURL(st.URL):
+		return openESDBRuntime(ctx, dir, st, cal, log)
 	default:
-		return nil, usageError{fmt.Sprintf("doorstep: -store %q: give a postgres:// URL, or leave it empty for the embedded store / 存储地址无效", redactURL(st.URL))}
+		return nil, usageError{badStoreURL(st.URL)}
 	}
 }
 

@@ -156,7 +156,10 @@ func serve(ctx context.Context, f *serveFlags, stdout, stderr io.Writer, before 
 	done := rt.runBackground(bg, log)
 	fmt.Fprintf(stdout, "listening on http://%s (data %s) / 正在监听\n", l.Addr(), f.data)
 	storeName := "embedded"
-	if f.store.URL != "" {
+	switch {
+	case isESDBURL(f.store.URL):
+		storeName = redactURL(f.store.URL) + " prefix " + f.store.Prefix
+	case f.store.URL != "":
 		storeName = redactURL(f.store.URL) + " schema " + f.store.Schema
 	}
 	log.Info("listening", "addr", l.Addr().String(), "data", f.data, "store", storeName, "version", version)
