@@ -20,6 +20,8 @@
 //	                             the calendar in force and the provisional deadlines
 //	doorstep verify    [-data DIR] [-store URL]
 //	                             re-compute every hash chain and report the first broken link
+//	doorstep migrate   -from STORE -to STORE [-position-map FILE]
+//	                             copy the whole log between backends, resumable, verified
 //	doorstep selfcheck [-data DIR]
 //	                             append, read back and verify a few events (embedded store)
 //
@@ -84,6 +86,7 @@ func commands() []command {
 		{"bench", "drive a running server with a realistic load and report latencies / 对运行中的服务进行压测", runBench},
 		{"calendar", "publish a year's official holiday notice (import FILE) or show the calendar in force (show [YEAR]) / 发布节假日通知或查看当前日历", runCalendar},
 		{"verify", "re-compute every hash chain and report the first broken link / 重新计算哈希链并报告第一个断点", runVerify},
+		{"migrate", "copy the whole log to another store (embedded, PostgreSQL, EventStoreDB), resumable and verified / 将完整日志迁移到另一存储", runMigrate},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/doorstep/doorstep/domain/calendar"
 	"github.com/doorstep/doorstep/eventstore/esdb"
@@ -25,21 +26,22 @@ func badStoreURL(u string) string {
 	return fmt.Sprintf("doorstep: -store %q: give a postgres:// or esdb:// URL, or leave it empty for the embedded store / 存储地址无效：请使用 postgres:// 或 esdb:// 地址，或留空使用内置存储", redactURL(u))
 }
 
-// openESDB opens the EventStoreDB store st names. The client library
-// knows esdb:// only; kurrentdb:// is accepted as its synonym.
-func openESDB(ctx context.Context, st storeConfig) (*esdb.Store, error) {
+// openESDB opens the EventStoreDB store st names, with now as its clock
+// (nil: the default). The client library knows esdb:// only; kurrentdb://
+// is accepted as its synonym.
+func openESDB(ctx context.Context, st storeConfig, now func() time.Time) (*esdb.Store, error) {
 	u := st.URL
 	if rest, ok := strings.CutPrefix(u, "kurrentdb"); ok {
 		u = "esdb" + rest
 	}
-	return esdb.Open(ctx, esdb.Config{URL: u, Prefix: st.Prefix})
+	return esdb.Open(ctx, esdb.Config{URL: u, Prefix: st.Prefix, Now: now})
 }
 
 // needESDBStore fails when the server holds no event of this
 // installation's prefix (a command that reads a store should not start on
 // an empty one), or cannot be reached.
 func needESDBStore(ctx context.Context, st storeConfig) error {
-	s, err := openESDB(ctx, st)
+	s, err := openESDB(ctx, st, nil)
 	if err != nil {
 		return err
 	}
@@ -63,7 +65,7 @@ func openESDBRuntime(ctx context.Context, dir string, st storeConfig, cal *calen
 	if st.ReadModels != "" && !isPostgresURL(st.ReadModels) {
 		return nil, usageError{fmt.Sprintf("doorstep: -readmodels %q: give a postgres:// URL, or leave it empty for files in the data directory / 读模型地址无效", redactURL(st.ReadModels))}
 	}
-	s, err := openESDB(ctx, st)
+	s, err := openESDB(ctx, st, nil)
 	if err != nil {
 		return nil, err
 	}

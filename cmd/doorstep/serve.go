@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/doorstep/doorstep/eventstore/copylog"
 	dhttp "github.com/doorstep/doorstep/http"
 )
 
@@ -26,6 +27,7 @@ type serveFlags struct {
 	debugAddr                       string
 	maxBody                         int64
 	shutdown                        time.Duration
+	positionMap                     string
 }
 
 func addServeFlags(fs *flag.FlagSet, defData string) *serveFlags {
@@ -39,6 +41,7 @@ func addServeFlags(fs *flag.FlagSet, defData string) *serveFlags {
 	fs.StringVar(&f.logFormat, "log-format", envOr("DOORSTEP_LOG_FORMAT", "json"), "json or text (env DOORSTEP_LOG_FORMAT) / 日志格式")
 	fs.StringVar(&f.debugAddr, "debug-addr", envOr("DOORSTEP_DEBUG_ADDR", ""), "if set, serve Go profiling (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060 (env DOORSTEP_DEBUG_ADDR) / 性能分析地址")
 	fs.Int64Var(&f.maxBody, "max-body", envInt64("DOORSTEP_MAX_BODY", def.MaxBodyBytes), "largest request body in bytes (env DOORSTEP_MAX_BODY) / 请求体上限（字节）")
+	fs.StringVar(&f.positionMap, "position-map", envOr("DOORSTEP_POSITION_MAP", ""), "map of positions written by doorstep migrate: the event stream accepts a position from before the migration (env DOORSTEP_POSITION_MAP) / 迁移位置映射文件")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", envDuration("DOORSTEP_SHUTDOWN_TIMEOUT", def.ShutdownTimeout), "how long to wait for in-flight requests at shutdown (env DOORSTEP_SHUTDOWN_TIMEOUT) / 关闭时等待进行中请求的时长")
 	return f
 }
@@ -128,7 +131,15 @@ func serve(ctx context.Context, f *serveFlags, stdout, stderr io.Writer, before 
 	if created {
 		fmt.Fprintf(stdout, "admin token (shown once; store it now) / 管理员令牌（只显示一次，请立即保存）:\n%s\n", tok)
 	}
-	srv, err := dhttp.New(cfg, rt.deps(log))
+	deps := rt.deps(log)
+	if f.positionMap != "" {
+		m, err := copylog.ReadMapFile(f.positionMap)
+		if err != nil {
+			return err
+		}
+		deps.Positions = m
+	}
+	srv, err := dhttp.New(cfg, deps)
 	if err != nil {
 		return err
 	}

@@ -171,7 +171,7 @@ func openStore(ctx context.Context, dir string, st storeConfig) (eventstore.Stor
 	}
 	switch {
 	case isESDBURL(st.URL):
-		return openESDB(ctx, st)
+		return openESDB(ctx, st, nil)
 	case st.URL != "":
 		return postgres.Open(ctx, postgres.Config{URL: st.URL, Schema: st.Schema})
 	}
