@@ -136,6 +136,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	// Every read must see every write acknowledged before it (the hash
 	// chain and the conformance rules rely on reading one's writes).
 	conf.NodePreference = esdb.NodePreferenceLeader
+	// The client logs to standard output by default, debug lines
+	// included; every failure it meets reaches the caller as an error.
+	conf.Logger = esdb.NoopLogging()
 	client, err := esdb.NewClient(conf)
 	if err != nil {
 		return nil, fmt.Errorf("%w: eventstoredb %s: %v", eventstore.ErrUnavailable, redact(cfg.URL), err)
