@@ -48,7 +48,7 @@ func needESDBStore(ctx context.Context, st storeConfig) error {
 	defer s.Close()
 	head, err := s.Head(ctx)
 	if err != nil {
-		return fmt.Errorf("EventStoreDB %s: %w", redactURL(st.URL), err)
+		return fmt.Errorf("EventStoreDB %s: %w / 无法读取 EventStoreDB", redactURL(st.URL), err)
 	}
 	if head.IsZero() {
 		return fmt.Errorf("no Doorstep events with stream prefix %q on %s (check -store-prefix, or start doorstep serve on it first) / 在 %s 上未找到前缀为 %q 的 Doorstep 事件", s.Prefix(), redactURL(st.URL), redactURL(st.URL), s.Prefix())
