@@ -11,8 +11,8 @@ import (
 //
 // A backend maps its own cursor onto the pair (Hi, Lo): the embedded SQLite
 // store uses (0, row id), PostgreSQL uses (transaction id, sequence within
-// the transaction), and an EventStoreDB backend (not built yet) would use
-// (commit, prepare). The zero Position is the start of the
+// the transaction), and EventStoreDB uses its $all position (commit,
+// prepare). The zero Position is the start of the
 // log, before the first event.
 //
 // Outside the store a position is an opaque token (see String and

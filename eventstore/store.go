@@ -23,10 +23,11 @@
 //     ErrUnavailable), *ConflictError carrying the actual version.
 //
 // Backends are subpackages: sqlite (the embedded default, one SQLite file,
-// WAL, group commit) and postgres (pgx; gap-free positions from xid8
-// transaction ids, group commit, several nodes on one schema). Both run the
-// one conformance suite, storetest. There is no EventStoreDB backend yet
-// (see docs/ARCHITECTURE.md).
+// WAL, group commit), postgres (pgx; gap-free positions from xid8
+// transaction ids, group commit, several nodes on one schema) and esdb
+// (EventStoreDB/KurrentDB through the official Go client; decision 0082).
+// All run the one conformance suite, storetest. copylog moves a whole log
+// from one backend to another (decision 0083).
 //
 // What is not here (docs/decisions/0064-package-layout.md): the conversion
 // between domain events and envelopes, and the fold of a stream into an

@@ -89,6 +89,42 @@ type LogReader interface {
 	ReadAll(ctx context.Context, after Position, limit int) ([]Event, error)
 }
 
+// NewSubscription runs produce in a goroutine of its own and delivers what
+// it sends on the returned Subscription's C, which has room for buffer
+// events (default 256). send blocks until the event is taken and returns
+// false once the subscription is closed or ctx is done; produce should then
+// return. The error produce returns, unless the context ended it, is what
+// Err reports after C is closed. Backends whose server pushes events (an
+// EventStoreDB subscription) build their Subscribe on it; Follow builds the
+// polling one.
+func NewSubscription(ctx context.Context, buffer int, produce func(ctx context.Context, send func(Event) bool) error) *Subscription {
+	if buffer <= 0 {
+		buffer = 256
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	ch := make(chan Event, buffer)
+	s := &Subscription{C: ch, cancel: cancel, done: make(chan struct{})}
+	send := func(e Event) bool {
+		select {
+		case ch <- e:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	go func() {
+		defer close(s.done)
+		defer close(ch)
+		err := produce(ctx, send)
+		if err != nil && ctx.Err() == nil {
+			s.mu.Lock()
+			s.err = err
+			s.mu.Unlock()
+		}
+	}()
+	return s
+}
+
 // Follow implements Subscribe for a backend on top of its ReadAll: it pages
 // through the log from after, then waits for wake (or the poll interval)
 // and reads again. Because ReadAll never returns an event ahead of a gap,
@@ -97,18 +133,10 @@ func Follow(ctx context.Context, r LogReader, wake func() <-chan struct{}, after
 	if opt.PageSize <= 0 {
 		opt.PageSize = 512
 	}
-	if opt.Buffer <= 0 {
-		opt.Buffer = 256
-	}
 	if opt.PollInterval <= 0 {
 		opt.PollInterval = 200 * time.Millisecond
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	ch := make(chan Event, opt.Buffer)
-	s := &Subscription{C: ch, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		defer close(ch)
+	return NewSubscription(ctx, opt.Buffer, func(ctx context.Context, send func(Event) bool) error {
 		timer := time.NewTimer(opt.PollInterval)
 		defer timer.Stop()
 		for {
@@ -118,22 +146,15 @@ func Follow(ctx context.Context, r LogReader, wake func() <-chan struct{}, after
 			}
 			page, err := r.ReadAll(ctx, after, opt.PageSize)
 			if err != nil {
-				if ctx.Err() == nil {
-					s.mu.Lock()
-					s.err = err
-					s.mu.Unlock()
-				}
-				return
+				return err
 			}
 			for i := range page {
 				after = page[i].Position
 				if !filter.Match(&page[i]) {
 					continue
 				}
-				select {
-				case ch <- page[i]:
-				case <-ctx.Done():
-					return
+				if !send(page[i]) {
+					return nil
 				}
 			}
 			if len(page) == opt.PageSize {
@@ -148,13 +169,12 @@ func Follow(ctx context.Context, r LogReader, wake func() <-chan struct{}, after
 			timer.Reset(opt.PollInterval)
 			select {
 			case <-ctx.Done():
-				return
+				return nil
 			case <-w:
 			case <-timer.C:
 			}
 		}
-	}()
-	return s
+	})
 }
 
 // VerifyStream re-reads a stream from its first event and checks its hash

@@ -85,6 +85,9 @@ type Deps struct {
 	Now func() time.Time
 	// Version is reported by /healthz.
 	Version string
+	// Positions, when set, maps the positions of the log before a
+	// migration to this store's (sse_migrated.go).
+	Positions PositionMap
 }
 
 // Server is the HTTP API. Create it with New; it is safe for concurrent use.

@@ -153,6 +153,9 @@ func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) erro
 			fmt.Sprintf("%q is not a position token; use the id of the last event you received (e.g. \"42\"), or 0 for the start", clip(from)),
 			fmt.Sprintf("%q 不是有效的位置标记；请使用最后收到的事件编号（如 “42”），从头开始请用 0", clip(from)))
 	}
+	if after, err = s.migratedPosition(r.Context(), after); err != nil {
+		return err
+	}
 	cats := splitList(q["category"])
 	for _, c := range cats {
 		if !slices.Contains([]string{"household", "problem", "referral"}, c) {

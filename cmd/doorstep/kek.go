@@ -44,7 +44,8 @@ func loadKEKRing(dir string, st storeConfig, log *slog.Logger) (*keystore.KEKRin
 		if err != nil {
 			err = fmt.Errorf("%s: %w", kekEnv, err)
 		}
-	case st.URL != "":
+	case isPostgresURL(st.URL) || st.ReadModels != "":
+		// Keys in PostgreSQL (the store, or EventStoreDB's -readmodels).
 		return nil, usageError{"doorstep: on PostgreSQL the data keys are wrapped with a key-encrypting key every node shares: give -kek-file FILE (or DOORSTEP_KEK_FILE, or the key in DOORSTEP_KEK); make one with `doorstep keys new-kek -o FILE` / 使用 PostgreSQL 时须提供各节点共用的密钥加密密钥：-kek-file 文件（或环境变量 DOORSTEP_KEK_FILE / DOORSTEP_KEK）；可用 `doorstep keys new-kek -o 文件` 生成"}
 	default:
 		path := filepath.Join(dir, KEKFile)

@@ -29,11 +29,14 @@
 //	                             on the store itself (a running server notices at once)
 //	doorstep keys      new-kek -o FILE | rotate-kek -kek-file NEW -kek-old-file OLD
 //	                             make a key-encrypting key, or rewrap every data key under a new one
+//	doorstep migrate   -from STORE -to STORE [-position-map FILE]
+//	                             copy the whole log between backends, resumable, verified
 //	doorstep selfcheck [-data DIR]
 //	                             append, read back and verify a few events (embedded store)
 //
 // The commands that open a store take -data DIR (the embedded store and its
-// read models, tokens and keys) and -store URL with -store-schema (PostgreSQL);
+// read models, tokens and keys) and -store URL with -store-schema (PostgreSQL)
+// or -store-prefix and -readmodels (EventStoreDB, esdb://…);
 // those that compute deadlines also take -calendar FILE (years added at start,
 // on this node only; publishing with `calendar import` is preferred).
 // serve and demo also take -addr, -log-level, -log-format, -debug-addr,
@@ -95,6 +98,7 @@ func commands() []command {
 		{"checkpoint", "create the signing key (keygen -o FILE) or sign the log's head now (sign -key FILE) / 生成签名密钥或立即签名日志头", runCheckpoint},
 		{"keys", "make a key-encrypting key (new-kek) or rewrap every data key under a new one (rotate-kek) / 生成或轮换数据密钥的加密密钥", runKeys},
 		{"token", "list the access tokens, revoke one, or set when one expires / 列出、吊销令牌或设置其过期时间", runToken},
+		{"migrate", "copy the whole log to another store (embedded, PostgreSQL, EventStoreDB), resumable and verified / 将完整日志迁移到另一存储", runMigrate},
 	}
 }
 

@@ -63,6 +63,13 @@ type runtime struct {
 // directory (URL empty) or PostgreSQL (URL postgres://…, tables in Schema).
 type storeConfig struct {
 	URL, Schema string
+	// Prefix is the stream prefix on EventStoreDB (URL esdb://…).
+	Prefix string
+	// ReadModels says where the read models, checkpoints, tokens, keys and
+	// the record of sensitive reads live when the events are on
+	// EventStoreDB: empty for the embedded files in the data directory, or
+	// a postgres:// URL (tables in Schema).
+	ReadModels string
 	// Calendar is a file with more years of the working-day calendar
 	// (-calendar); empty: the shipped years only.
 	Calendar string
@@ -86,8 +93,8 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 		return nil, err
 	}
 	warnCalendarGap(log, cal, clock.Now())
-	if st.URL != "" && !isPostgresURL(st.URL) {
-		return nil, usageError{fmt.Sprintf("doorstep: -store %q: give a postgres:// URL, or leave it empty for the embedded store / 存储地址无效", redactURL(st.URL))}
+	if st.URL != "" && !isPostgresURL(st.URL) && !isESDBURL(st.URL) {
+		return nil, usageError{badStoreURL(st.URL)}
 	}
 	ring, err := loadKEKRing(dir, st, log)
 	if err != nil {
@@ -95,11 +102,13 @@ func openRuntime(ctx context.Context, dir string, st storeConfig, log *slog.Logg
 	}
 	switch {
 	case st.URL == "":
-		return openEmbeddedRuntime(ctx, dir, cal, ring, log)
+		return openEmbeddedRuntime(ctx, dir, cal, ring, log, nil)
 	case isPostgresURL(st.URL):
-		return openPostgresRuntime(ctx, dir, st, cal, ring, log)
+		return openPostgresRuntime(ctx, dir, st.URL, st, cal, ring, log, nil)
+	case isESDBURL(st.URL):
+		return openESDBRuntime(ctx, dir, st, cal, ring, log)
 	default:
-		return nil, usageError{fmt.Sprintf("doorstep: -store %q: give a postgres:// URL, or leave it empty for the embedded store / 存储地址无效", redactURL(st.URL))}
+		return nil, usageError{badStoreURL(st.URL)}
 	}
 }
 

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 
 	"github.com/doorstep/doorstep/accesslog"
 	"github.com/doorstep/doorstep/domain/calendar"
+	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/keystore"
 	"github.com/doorstep/doorstep/projections"
@@ -15,12 +18,21 @@ import (
 
 // openEmbeddedRuntime wires one process on the embedded store: everything
 // lives in dir (events.db, the read models beside it, keys/, the token file,
-// the record of sensitive reads).
-func openEmbeddedRuntime(ctx context.Context, dir string, cal *calendar.Calendar, kek *keystore.KEKRing, log *slog.Logger) (*runtime, error) {
-	s, err := openEmbedded(ctx, dir)
-	if err != nil {
-		return nil, err
+// the record of sensitive reads). With events set (EventStoreDB), the events
+// live there and everything else in dir; the runtime closes events.
+func openEmbeddedRuntime(ctx context.Context, dir string, cal *calendar.Calendar, kek *keystore.KEKRing, log *slog.Logger, events eventstore.Store) (*runtime, error) {
+	var s eventstore.Store = events
+	if events == nil {
+		es, err := openEmbedded(ctx, dir)
+		if err != nil {
+			return nil, err
+		}
+		s = es
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		events.Close()
+		return nil, fmt.Errorf("create data directory %s: %w", dir, err)
 	}
+	var err error
 	rt := &runtime{dir: dir, store: s, cal: cal}
 	rt.closer = append(rt.closer, s.Close)
 	fail := func(err error) (*runtime, error) { rt.Close(); return nil, err }
@@ -52,11 +64,15 @@ func openEmbeddedRuntime(ctx context.Context, dir string, cal *calendar.Calendar
 	rt.rdb.SetMaxOpenConns(8)
 	rt.rdb.SetMaxIdleConns(8)
 	rt.closer = append(rt.closer, rt.rdb.Close)
-	counter, closeCounter, err := projections.SQLiteCounter(eventsPath)
-	if err != nil {
-		return fail(err)
+	var counter projections.Counter // nil on EventStoreDB: the engine counts by reading the log
+	if events == nil {
+		c, closeCounter, err := projections.SQLiteCounter(eventsPath)
+		if err != nil {
+			return fail(err)
+		}
+		rt.closer = append(rt.closer, closeCounter)
+		counter = c
 	}
-	rt.closer = append(rt.closer, closeCounter)
 	// This process alone applies the profile projection: its readers may
 	// keep what they read, dropped as batches change it.
 	return rt.finish(ctx, parts{keys: keys, kek: kek, dialect: projections.SQLite, counter: counter, reads: profile.NewReadCache(0)}, log)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/doorstep/doorstep/accesslog"
 	"github.com/doorstep/doorstep/domain/calendar"
+	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/eventstore/postgres"
 	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/keystore"
@@ -41,27 +42,41 @@ const poolMaxConns = 40
 // a session advisory lock that must live on a dedicated session, see
 // runBackground). The token set's listener takes one connection out of the
 // pool for as long as it runs.
-func openPostgresRuntime(ctx context.Context, dir string, st storeConfig, cal *calendar.Calendar, kek *keystore.KEKRing, log *slog.Logger) (*runtime, error) {
+//
+// pgURL is the database; with events set (EventStoreDB) the events live
+// there and everything else in the database, and the runtime closes events.
+func openPostgresRuntime(ctx context.Context, dir, pgURL string, st storeConfig, cal *calendar.Calendar, kek *keystore.KEKRing, log *slog.Logger, events eventstore.Store) (*runtime, error) {
+	closeEvents := func() {
+		if events != nil {
+			events.Close()
+		}
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		closeEvents()
 		return nil, err
 	}
 	schema := st.Schema
 	if schema == "" {
 		schema = "doorstep"
 	}
-	pool, err := openPool(ctx, st.URL, schema)
+	pool, err := openPool(ctx, pgURL, schema)
 	if err != nil {
+		closeEvents()
 		return nil, err
 	}
-	rt := &runtime{dir: dir, cal: cal, electURL: st.URL, electRole: "background/" + schema}
+	rt := &runtime{dir: dir, cal: cal, electURL: pgURL, electRole: "background/" + schema}
 	rt.closer = append(rt.closer, func() error { pool.Close(); return nil })
 	fail := func(err error) (*runtime, error) { rt.Close(); return nil, err }
-	s, err := postgres.Open(ctx, postgres.Config{Pool: pool, Schema: schema})
-	if err != nil {
-		return fail(err)
+	if events != nil {
+		rt.store = events
+	} else {
+		s, err := postgres.Open(ctx, postgres.Config{Pool: pool, Schema: schema})
+		if err != nil {
+			return fail(err)
+		}
+		rt.store = s
 	}
-	rt.store = s
-	rt.closer = append(rt.closer, s.Close)
+	rt.closer = append(rt.closer, rt.store.Close)
 	// Nodes behind one load balancer accept the same tokens; a token
 	// revoked on one node stops working on the others at once (LISTEN on
 	// a connection taken from the pool).

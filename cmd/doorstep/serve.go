@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/doorstep/doorstep/eventstore/copylog"
 	dhttp "github.com/doorstep/doorstep/http"
 )
 
@@ -30,6 +31,7 @@ type serveFlags struct {
 	checkpointKey      string
 	checkpointEvery    uint64
 	checkpointInterval time.Duration
+	positionMap        string
 }
 
 func addServeFlags(fs *flag.FlagSet, defData string) *serveFlags {
@@ -43,6 +45,7 @@ func addServeFlags(fs *flag.FlagSet, defData string) *serveFlags {
 	fs.StringVar(&f.logFormat, "log-format", envOr("DOORSTEP_LOG_FORMAT", "json"), "json or text (env DOORSTEP_LOG_FORMAT) / 日志格式")
 	fs.StringVar(&f.debugAddr, "debug-addr", envOr("DOORSTEP_DEBUG_ADDR", ""), "if set, serve Go profiling (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060 (env DOORSTEP_DEBUG_ADDR) / 性能分析地址")
 	fs.Int64Var(&f.maxBody, "max-body", envInt64("DOORSTEP_MAX_BODY", def.MaxBodyBytes), "largest request body in bytes (env DOORSTEP_MAX_BODY) / 请求体上限（字节）")
+	fs.StringVar(&f.positionMap, "position-map", envOr("DOORSTEP_POSITION_MAP", ""), "map of positions written by doorstep migrate: the event stream accepts a position from before the migration (env DOORSTEP_POSITION_MAP) / 迁移位置映射文件")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", envDuration("DOORSTEP_SHUTDOWN_TIMEOUT", def.ShutdownTimeout), "how long to wait for in-flight requests at shutdown (env DOORSTEP_SHUTDOWN_TIMEOUT) / 关闭时等待进行中请求的时长")
 	fs.StringVar(&f.checkpointKey, "checkpoint-key", envOr("DOORSTEP_CHECKPOINT_KEY", ""), "Ed25519 private key (PEM, from `doorstep checkpoint keygen`); if set, sign heads of the log while serving (env DOORSTEP_CHECKPOINT_KEY) / 签名私钥；设置后服务时定期签名日志头")
 	fs.Uint64Var(&f.checkpointEvery, "checkpoint-every", uint64(envInt64("DOORSTEP_CHECKPOINT_EVERY", 1000)), "with -checkpoint-key, sign a head after this many events (env DOORSTEP_CHECKPOINT_EVERY) / 每多少条事件签名一次")
@@ -138,7 +141,15 @@ func serve(ctx context.Context, f *serveFlags, stdout, stderr io.Writer, before 
 	if created {
 		fmt.Fprintf(stdout, "admin token (shown once; store it now) / 管理员令牌（只显示一次，请立即保存）:\n%s\n", tok)
 	}
-	srv, err := dhttp.New(cfg, rt.deps(log))
+	deps := rt.deps(log)
+	if f.positionMap != "" {
+		m, err := copylog.ReadMapFile(f.positionMap)
+		if err != nil {
+			return err
+		}
+		deps.Positions = m
+	}
+	srv, err := dhttp.New(cfg, deps)
 	if err != nil {
 		return err
 	}
@@ -166,7 +177,10 @@ func serve(ctx context.Context, f *serveFlags, stdout, stderr io.Writer, before 
 	done := rt.runBackground(bg, log)
 	fmt.Fprintf(stdout, "listening on http://%s (data %s) / 正在监听\n", l.Addr(), f.data)
 	storeName := "embedded"
-	if f.store.URL != "" {
+	switch {
+	case isESDBURL(f.store.URL):
+		storeName = redactURL(f.store.URL) + " prefix " + f.store.Prefix
+	case f.store.URL != "":
 		storeName = redactURL(f.store.URL) + " schema " + f.store.Schema
 	}
 	log.Info("listening", "addr", l.Addr().String(), "data", f.data, "store", storeName, "version", version)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/eventstore/esdb"
 	"github.com/doorstep/doorstep/eventstore/postgres"
 	"github.com/doorstep/doorstep/eventstore/sqlite"
 	"github.com/doorstep/doorstep/internal/clock"
@@ -149,8 +150,10 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // opens the event store).
 func storeFlags(fs *flag.FlagSet) *storeConfig {
 	st := &storeConfig{}
-	fs.StringVar(&st.URL, "store", envOr("DOORSTEP_STORE", ""), "event store: empty for the embedded store in -data, or postgres://user@host:5432/db (env DOORSTEP_STORE) / 事件存储")
-	fs.StringVar(&st.Schema, "store-schema", envOr("DOORSTEP_STORE_SCHEMA", "doorstep"), "PostgreSQL schema of the event store (env DOORSTEP_STORE_SCHEMA) / PostgreSQL 模式名")
+	fs.StringVar(&st.URL, "store", envOr("DOORSTEP_STORE", ""), "event store: empty for the embedded store in -data, postgres://user@host:5432/db, or esdb://host:2113 (EventStoreDB/KurrentDB) (env DOORSTEP_STORE) / 事件存储")
+	fs.StringVar(&st.Schema, "store-schema", envOr("DOORSTEP_STORE_SCHEMA", "doorstep"), "PostgreSQL schema of the event store, or of the read models with -readmodels (env DOORSTEP_STORE_SCHEMA) / PostgreSQL 模式名")
+	fs.StringVar(&st.Prefix, "store-prefix", envOr("DOORSTEP_STORE_PREFIX", esdb.DefaultPrefix), "EventStoreDB stream prefix of this installation (env DOORSTEP_STORE_PREFIX) / EventStoreDB 流前缀")
+	fs.StringVar(&st.ReadModels, "readmodels", envOr("DOORSTEP_READMODELS", ""), "with an esdb:// store: empty to keep read models, checkpoints, tokens and keys in -data, or postgres://… to keep them in PostgreSQL (env DOORSTEP_READMODELS) / 读模型位置")
 	kekFlags(fs, st)
 	return st
 }
@@ -162,7 +165,10 @@ func openStore(ctx context.Context, dir string, st storeConfig) (eventstore.Stor
 	if err := needStoreAt(ctx, dir, st); err != nil {
 		return nil, err
 	}
-	if st.URL != "" {
+	switch {
+	case isESDBURL(st.URL):
+		return openESDB(ctx, st, nil)
+	case st.URL != "":
 		return postgres.Open(ctx, postgres.Config{URL: st.URL, Schema: st.Schema})
 	}
 	return openEmbedded(ctx, dir)
@@ -175,8 +181,11 @@ func needStoreAt(ctx context.Context, dir string, st storeConfig) error {
 	if st.URL == "" {
 		return needStore(dir)
 	}
+	if isESDBURL(st.URL) {
+		return needESDBStore(ctx, st)
+	}
 	if !isPostgresURL(st.URL) {
-		return usageError{fmt.Sprintf("doorstep: -store %q: give a postgres:// URL, or leave it empty for the embedded store / 存储地址无效", redactURL(st.URL))}
+		return usageError{badStoreURL(st.URL)}
 	}
 	schema := st.Schema
 	if schema == "" {

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/eventstore/copylog"
+	"github.com/doorstep/doorstep/eventstore/esdb"
+	"github.com/doorstep/doorstep/eventstore/postgres"
+	"github.com/doorstep/doorstep/eventstore/sqlite"
+)
+
+// runMigrate is `doorstep migrate -from STORE -to STORE`: the whole log
+// copied between any two backends (package copylog), resumable, verified,
+// with a map of old positions to new ones for the event stream.
+func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	from := fs.String("from", "", "source store: a data directory (embedded store), postgres://… or esdb://… / 源存储")
+	to := fs.String("to", "", "target store, empty or holding an interrupted migration of the same source: a data directory, postgres://… or esdb://… / 目标存储")
+	fromSchema := fs.String("from-schema", "doorstep", "PostgreSQL schema of the source / 源 PostgreSQL 模式")
+	toSchema := fs.String("to-schema", "doorstep", "PostgreSQL schema of the target / 目标 PostgreSQL 模式")
+	fromPrefix := fs.String("from-prefix", esdb.DefaultPrefix, "EventStoreDB stream prefix of the source / 源流前缀")
+	toPrefix := fs.String("to-prefix", esdb.DefaultPrefix, "EventStoreDB stream prefix of the target / 目标流前缀")
+	mapPath := fs.String("position-map", "position-map.txt", "file to write the map of old positions to new ones; give it to doorstep serve -position-map / 位置映射文件")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if helpAsked(args) {
+		return nil
+	}
+	if *from == "" || *to == "" {
+		return usageError{"doorstep migrate: give -from STORE and -to STORE (a data directory, postgres://… or esdb://…) / 请指定 -from 和 -to"}
+	}
+	if *from == *to && *fromSchema == *toSchema && *fromPrefix == *toPrefix {
+		return usageError{"doorstep migrate: -from and -to name the same store / 源与目标相同"}
+	}
+	src, err := openMigrateEnd(ctx, *from, *fromSchema, *fromPrefix, nil, true)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	defer src.Close()
+	clk := &copylog.Clock{}
+	dst, err := openMigrateEnd(ctx, *to, *toSchema, *toPrefix, clk.Now, false)
+	if err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	defer dst.Close()
+	total, err := copylog.Count(ctx, src)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	bar := progressbar.NewOptions64(int64(total), progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription("migrate / 迁移"),
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"),
+		progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionSetWidth(30))
+	phase := ""
+	start := time.Now()
+	res, err := copylog.Copy(ctx, src, dst, clk, copylog.Options{Total: total, Progress: func(p string, n int) {
+		if p != phase {
+			phase = p
+			bar.Describe(map[string]string{"resume": "check target / 检查目标", "copy": "migrate / 迁移", "verify": "verify / 校验"}[p])
+		}
+		_ = bar.Set(n)
+	}})
+	_ = bar.Finish()
+	fmt.Fprintln(stderr)
+	if err != nil {
+		if errors.Is(err, copylog.ErrTargetNotEmpty) {
+			return usageError{"doorstep migrate: " + err.Error()}
+		}
+		return fmt.Errorf("migrate: %w (run the same command again to resume) / 迁移中断，重新运行同一命令即可继续", err)
+	}
+	took := time.Since(start)
+	if err := res.Map.WriteFile(*mapPath); err != nil {
+		return fmt.Errorf("write the position map: %w", err)
+	}
+	copied := res.Events - res.Resumed
+	fmt.Fprintf(stdout, "migrated / 迁移完成: %d events (%d already there, %d copied in %d appends) in %s (%.0f events/s); every event matches the source and every hash chain verifies / 全部事件与源一致，哈希链校验通过\n",
+		res.Events, res.Resumed, copied, res.Appends, took.Round(time.Millisecond), float64(copied)/took.Seconds())
+	fmt.Fprintf(stdout, "position map / 位置映射: %s (%d positions); start doorstep serve on the target with -position-map %s and a fresh data directory or read-model schema (the read models rebuild from the new log) / 以新的数据目录启动\n",
+		*mapPath, res.Map.Len(), *mapPath)
+	return nil
+}
+
+// openMigrateEnd opens one end of a migration: the embedded store in a data
+// directory (which must exist for the source), PostgreSQL or EventStoreDB,
+// with now as its clock (nil: the default).
+func openMigrateEnd(ctx context.Context, spec, schema, prefix string, now func() time.Time, source bool) (eventstore.Store, error) {
+	switch {
+	case isPostgresURL(spec):
+		return postgres.Open(ctx, postgres.Config{URL: spec, Schema: schema, Now: now})
+	case isESDBURL(spec):
+		return openESDB(ctx, storeConfig{URL: spec, Prefix: prefix}, now)
+	}
+	if source {
+		if err := needStore(spec); err != nil {
+			return nil, err
+		}
+	} else if err := os.MkdirAll(spec, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory %s: %w", spec, err)
+	}
+	return sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(spec, "events.db"), Now: now})
+}

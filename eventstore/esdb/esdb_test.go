@@ -1,0 +1,131 @@
+package esdb_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/eventstore/esdb"
+	"github.com/doorstep/doorstep/eventstore/esdb/esdbtest"
+	"github.com/doorstep/doorstep/eventstore/storetest"
+)
+
+// startServer starts an in-process protocol server for the test.
+func startServer(t *testing.T) *esdbtest.Server {
+	t.Helper()
+	srv, err := esdbtest.Start(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestConformance runs the whole conformance suite through the real
+// EventStore-Client-Go v4 client against the in-process protocol server
+// (package esdbtest). It proves the mapping and the client calls, not
+// EventStoreDB itself: TestConformanceLive (build tag esdb_live) runs the
+// same suite against a real server.
+func TestConformance(t *testing.T) {
+	srv := startServer(t)
+	storetest.Run(t, features(true), func(t *testing.T) storetest.Fixture {
+		return newFixture(t, srv.URL(), srv)
+	})
+}
+
+// TestForeignStreamsLeftOut: events of another prefix, of system streams
+// and the id claims never reach ReadAll, Head or a subscription.
+func TestForeignStreamsLeftOut(t *testing.T) {
+	srv := startServer(t)
+	ctx := context.Background()
+	mine, other := newFixture(t, srv.URL(), srv), newFixture(t, srv.URL(), srv)
+	a := storetest.Event("household.registered", 1)
+	storetest.MustAppend(t, other.s, storetest.Stream("household"), eventstore.NoStream(), storetest.Event("household.registered", 2))
+	r := storetest.MustAppend(t, mine.s, storetest.Stream("household"), eventstore.NoStream(), a)
+	storetest.MustAppend(t, other.s, storetest.Stream("household"), eventstore.NoStream(), storetest.Event("household.registered", 3))
+	all, err := mine.s.ReadAll(ctx, eventstore.Position{}, 100)
+	if err != nil || len(all) != 1 || all[0].ID != a.ID {
+		t.Fatalf("ReadAll = %d events, %v; want only the one event of this prefix", len(all), err)
+	}
+	if h, err := mine.s.Head(ctx); err != nil || h != r.LastPosition {
+		t.Fatalf("Head = %v, %v; want %v", h, err, r.LastPosition)
+	}
+	// The same id in another installation's stream is its business, not a duplicate here.
+	if _, err := other.s.Append(ctx, storetest.Stream("household"), eventstore.Any(), a); err != nil {
+		t.Fatalf("another prefix reusing an id: %v", err)
+	}
+}
+
+// TestPositionsAreAllPositions: positions are the server's (commit,
+// prepare) pairs, and the events of one append share a commit position.
+func TestPositionsAreAllPositions(t *testing.T) {
+	srv := startServer(t)
+	f := newFixture(t, srv.URL(), srv)
+	r := storetest.MustAppend(t, f.s, storetest.Stream("problem"), eventstore.NoStream(),
+		storetest.Event("problem.noted", 1), storetest.Event("problem.noted", 2), storetest.Event("problem.noted", 3))
+	if r.FirstPosition.Hi != r.LastPosition.Hi || r.FirstPosition.Lo >= r.LastPosition.Lo || r.FirstPosition.Hi == 0 {
+		t.Fatalf("one append's positions %v..%v: want one commit position, growing prepare positions", r.FirstPosition, r.LastPosition)
+	}
+	r2 := storetest.MustAppend(t, f.s, storetest.Stream("problem"), eventstore.NoStream(), storetest.Event("problem.noted", 4))
+	if !r.LastPosition.Before(r2.FirstPosition) || r2.FirstPosition.Hi <= r.LastPosition.Hi {
+		t.Fatalf("next append at %v, after %v: want a later commit position", r2.FirstPosition, r.LastPosition)
+	}
+}
+
+// TestRetryBeyondServerCache: a retry is recognised from the claims and the
+// stream, not from the server's id cache (the in-process server keeps
+// none): after many other appends and a reopen, the retry writes nothing.
+func TestRetryBeyondServerCache(t *testing.T) {
+	srv := startServer(t)
+	ctx := context.Background()
+	f := newFixture(t, srv.URL(), srv)
+	st := storetest.Stream("visit")
+	a, b := storetest.Event("visit.recorded", 1), storetest.Event("visit.recorded", 2)
+	r1 := storetest.MustAppend(t, f.s, st, eventstore.Any(), a, b)
+	for i := 0; i < 50; i++ {
+		storetest.MustAppend(t, f.s, st, eventstore.Any(), storetest.Event("visit.recorded", i))
+	}
+	s := f.Reopen(t)
+	before := srv.Appends()
+	r2, err := s.Append(ctx, st, eventstore.Any(), a, b)
+	if err != nil || r2 != r1 {
+		t.Fatalf("retry = %+v, %v; want %+v", r2, err, r1)
+	}
+	if n := srv.Appends(); n != before {
+		t.Fatalf("the retry wrote %d appends to the server", n-before)
+	}
+	if v, _ := s.StreamVersion(ctx, st); v != 52 {
+		t.Fatalf("stream at version %d, want 52", v)
+	}
+}
+
+func TestBadPrefix(t *testing.T) {
+	for _, p := range []string{"$system.", "has space", "a~b", "x/y"} {
+		if _, err := esdb.Open(context.Background(), esdb.Config{URL: "esdb://127.0.0.1:1?tls=false", Prefix: p}); err == nil {
+			t.Errorf("prefix %q accepted", p)
+		}
+	}
+	if _, err := esdb.Open(context.Background(), esdb.Config{URL: "http://nope"}); err == nil {
+		t.Error("a URL that is not a connection string was accepted")
+	}
+}
+
+// TestUnavailable: a server that is gone is ErrUnavailable.
+func TestUnavailable(t *testing.T) {
+	srv, err := esdbtest.Start(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := srv.URL()
+	srv.Close()
+	s, err := esdb.Open(context.Background(), esdb.Config{URL: url + "&maxDiscoverAttempts=1&discoveryInterval=10&gossipTimeout=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = s.Append(context.Background(), storetest.Stream("household"), eventstore.Any(), storetest.Event("a.b", 1))
+	if !errors.Is(err, eventstore.ErrUnavailable) {
+		t.Fatalf("append to a stopped server: %v, want ErrUnavailable", err)
+	}
+}
