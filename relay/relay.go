@@ -90,8 +90,8 @@ type Status struct {
 	// Paused is true while the broker is unreachable; LastError says why.
 	Paused    bool
 	LastError string
-	// LagEvents is the number of events after the checkpoint (-1: not
-	// counted); LagSeconds how long ago the log recorded the first of them
+	// LagEvents is the number of events after the checkpoint (see Lag);
+	// LagSeconds how long ago the log recorded the first of them
 	// (0 when there is none).
 	LagEvents  int64
 	LagSeconds float64
@@ -153,8 +153,8 @@ func New(cfg Config) (*Relay, error) {
 // Init creates the checkpoint table if needed (internal/migrate) and loads
 // the checkpoints.
 func (r *Relay) Init(ctx context.Context) error {
-	if err := projections.Migrate(ctx, r.cfg.DB, r.cfg.Dialect, Migrations()); err != nil {
-		return fmt.Errorf("relay: %w", err)
+	if err := Init(ctx, r.cfg.DB, r.cfg.Dialect); err != nil {
+		return err
 	}
 	for _, t := range r.cfg.Targets {
 		pos, n, err := r.load(ctx, t.Name)
@@ -164,6 +164,14 @@ func (r *Relay) Init(ctx context.Context) error {
 		r.mu.Lock()
 		r.targets[t.Name].position, r.targets[t.Name].events = pos, n
 		r.mu.Unlock()
+	}
+	return nil
+}
+
+// Init creates or migrates the checkpoint table in db.
+func Init(ctx context.Context, db *sql.DB, d projections.Dialect) error {
+	if err := projections.Migrate(ctx, db, d, Migrations()); err != nil {
+		return fmt.Errorf("relay: %w", err)
 	}
 	return nil
 }
@@ -184,6 +192,29 @@ func LoadCheckpoint(ctx context.Context, db *sql.DB, d projections.Dialect, name
 		return eventstore.Position{}, 0, fmt.Errorf("relay: read the checkpoint of %q: %w", name, err)
 	}
 	return eventstore.Position{Hi: uint64(hi), Lo: uint64(lo)}, n, nil
+}
+
+// Checkpoints lists every target's committed checkpoint in db, by name,
+// with when it was last written: what `doorstep relay status` shows.
+func Checkpoints(ctx context.Context, db *sql.DB, d projections.Dialect) ([]Status, []time.Time, error) {
+	rows, err := db.QueryContext(ctx, `SELECT name, hi, lo, events, updated_at FROM `+checkpointTable+` ORDER BY name`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("relay: read the checkpoints: %w", err)
+	}
+	defer rows.Close()
+	var out []Status
+	var at []time.Time
+	for rows.Next() {
+		var s Status
+		var hi, lo, ns int64
+		if err := rows.Scan(&s.Name, &hi, &lo, &s.Events, &ns); err != nil {
+			return nil, nil, fmt.Errorf("relay: read the checkpoints: %w", err)
+		}
+		s.Position = eventstore.Position{Hi: uint64(hi), Lo: uint64(lo)}
+		out = append(out, s)
+		at = append(at, time.Unix(0, ns).UTC())
+	}
+	return out, at, rows.Err()
 }
 
 func (r *Relay) save(ctx context.Context, name string, pos eventstore.Position, n int64) error {
@@ -423,8 +454,8 @@ func (r *Relay) Status(ctx context.Context) ([]Status, error) {
 }
 
 // Lag fills s.LagEvents and s.LagSeconds from the log after s.Position:
-// counted with counter when given (else LagEvents is -1), and the age of the
-// first event after the checkpoint.
+// counted with counter when given (else by reading, up to MaxLagCount), and
+// the age of the first event after the checkpoint.
 func Lag(ctx context.Context, st eventstore.Store, counter projections.Counter, now time.Time, s *Status) error {
 	s.LagEvents, s.LagSeconds = -1, 0
 	next, err := st.ReadAll(ctx, s.Position, 1)
@@ -440,6 +471,25 @@ func Lag(ctx context.Context, st eventstore.Store, counter projections.Counter, 
 		if s.LagEvents, err = counter(ctx, s.Position); err != nil {
 			return fmt.Errorf("relay: count the events after %s: %w", s.Position, err)
 		}
+		return nil
+	}
+	// No counter (PostgreSQL): count by reading, at most MaxLagCount.
+	s.LagEvents = 0
+	after := s.Position
+	for s.LagEvents < MaxLagCount {
+		page, err := st.ReadAll(ctx, after, 1000)
+		if err != nil {
+			return fmt.Errorf("relay: count the events after %s: %w", s.Position, err)
+		}
+		s.LagEvents += int64(len(page))
+		if len(page) < 1000 {
+			break
+		}
+		after = page[len(page)-1].Position
 	}
 	return nil
 }
+
+// MaxLagCount bounds how many events Lag counts by reading the log when it
+// has no counter: a lag reported as MaxLagCount means at least that many.
+const MaxLagCount = 10_000

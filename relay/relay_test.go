@@ -2,21 +2,17 @@ package relay_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2/event"
-
 	"github.com/doorstep/doorstep/cloudevent"
 	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/internal/brokertest"
 	"github.com/doorstep/doorstep/internal/testenv"
 	"github.com/doorstep/doorstep/keystore"
 	"github.com/doorstep/doorstep/relay"
@@ -24,18 +20,9 @@ import (
 )
 
 const (
-	natsURL = "nats://127.0.0.1:4222"
-	amqpURL = "amqp://guest:guest@127.0.0.1:5672/"
+	natsURL = brokertest.NATSURL
+	amqpURL = brokertest.AMQPURL
 )
-
-func afterRetry() <-chan time.Time { return time.After(100 * time.Millisecond) }
-
-// unique returns a name no earlier run used, so reruns see no old messages.
-func unique(prefix string) string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
 
 // writeTown writes a synthetic town of n households (with sealed fields)
 // into store.
@@ -85,64 +72,6 @@ func readLog(ctx context.Context, tb testing.TB, store eventstore.Store) []event
 	}
 }
 
-// checkDelivery asserts that got holds every event of the log, at least
-// once, nothing else, and per stream in the log's order once de-duplicated
-// by id (the first arrival of each id counts); that each parses as the
-// relay's mapping says; and that no sealed value left in clear.
-func checkDelivery(tb testing.TB, where string, log []eventstore.Event, got []cloudevents.Event) {
-	tb.Helper()
-	want := map[string]*eventstore.Event{}
-	perStream := map[string][]string{}
-	for i := range log {
-		want[log[i].ID.String()] = &log[i]
-		perStream[log[i].Stream] = append(perStream[log[i].Stream], log[i].ID.String())
-	}
-	seen := map[string]bool{}
-	gotStream := map[string][]string{}
-	sealed := 0
-	for _, ev := range got {
-		src, ok := want[ev.ID()]
-		if !ok {
-			tb.Fatalf("%s: event %s is not in the log", where, ev.ID())
-		}
-		if seen[ev.ID()] {
-			continue
-		}
-		seen[ev.ID()] = true
-		gotStream[ev.Subject()] = append(gotStream[ev.Subject()], ev.ID())
-		if ev.Subject() != src.Stream || ev.Type() != cloudevent.Type(src.Type, src.SchemaVersion) || !ev.Time().Equal(src.Metadata.OccurredAt) {
-			tb.Fatalf("%s: event %s arrived as subject %q type %q time %s; the log has %s %s %s", where, ev.ID(), ev.Subject(), ev.Type(), ev.Time(), src.Stream, src.Type, src.Metadata.OccurredAt)
-		}
-		var pos string
-		if err := ev.ExtensionAs(cloudevent.ExtPosition, &pos); err != nil || pos != src.Position.String() {
-			tb.Fatalf("%s: event %s has position %q (%v), want %s", where, ev.ID(), pos, err, src.Position)
-		}
-		if ev.DataSchema() == "" || !strings.HasSuffix(ev.DataSchema(), "/v1/schemas/"+ev.Type()) {
-			tb.Fatalf("%s: event %s has dataschema %q", where, ev.ID(), ev.DataSchema())
-		}
-		if strings.Contains(string(ev.Data()), "ciphertext") {
-			tb.Fatalf("%s: event %s carries a sealed value as ciphertext: %s", where, ev.ID(), ev.Data())
-		}
-		if strings.Contains(string(ev.Data()), `{"sealed":true}`) {
-			sealed++
-		}
-		if !json.Valid(ev.Data()) {
-			tb.Fatalf("%s: event %s data is not JSON", where, ev.ID())
-		}
-	}
-	if len(seen) != len(want) {
-		tb.Fatalf("%s: %d distinct events arrived, the log has %d", where, len(seen), len(want))
-	}
-	for stream, ids := range perStream {
-		if strings.Join(gotStream[stream], ",") != strings.Join(ids, ",") {
-			tb.Fatalf("%s: stream %s arrived in another order than the log's:\n got %v\nwant %v", where, stream, gotStream[stream], ids)
-		}
-	}
-	if sealed == 0 {
-		tb.Fatalf("%s: no event carried a sealed marker; the town should have sealed fields", where)
-	}
-}
-
 func newRelay(tb testing.TB, env *testenv.Env, targets ...string) *relay.Relay {
 	tb.Helper()
 	enc, err := cloudevent.NewEncoder("urn:doorstep:test", "http://127.0.0.1:8080")
@@ -179,10 +108,10 @@ func TestRelayDeliversTheLogToNATSAndRabbitMQ(t *testing.T) {
 	env := testenv.New(t)
 	writeTown(ctx, t, env.Store, 1, 40)
 
-	stream, subject := unique("DSTEST_"), unique("dstest.")
-	exchange, queue := unique("dstest.x."), unique("dstest.q.")
-	natsOut := consumeNATS(ctx, t, natsURL, stream)
-	amqpOut := consumeAMQP(ctx, t, amqpURL, queue)
+	stream, subject := brokertest.Unique("DSTEST_"), brokertest.Unique("dstest.")
+	exchange, queue := brokertest.Unique("dstest.x."), brokertest.Unique("dstest.q.")
+	natsOut := brokertest.ConsumeNATS(ctx, t, natsURL, stream)
+	amqpOut := brokertest.ConsumeAMQP(ctx, t, amqpURL, queue)
 	r := newRelay(t, env, natsURL+"?stream="+stream+"&subject="+subject,
 		amqpURL+"?exchange="+exchange+"&queue="+queue)
 	runCtx, stop := context.WithCancel(ctx)
@@ -191,8 +120,8 @@ func TestRelayDeliversTheLogToNATSAndRabbitMQ(t *testing.T) {
 
 	appendLive(ctx, t, env.Store, 300) // more events while it runs
 	log := readLog(ctx, t, env.Store)
-	natsOut.waitUnique(ctx, t, len(log))
-	amqpOut.waitUnique(ctx, t, len(log))
+	natsOut.WaitUnique(ctx, t, len(log))
+	amqpOut.WaitUnique(ctx, t, len(log))
 	if err := r.WaitFor(ctx, log[len(log)-1].Position); err != nil {
 		t.Fatalf("checkpoints did not reach the head: %v", err)
 	}
@@ -200,10 +129,10 @@ func TestRelayDeliversTheLogToNATSAndRabbitMQ(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	got, _, _ := natsOut.snapshot()
-	checkDelivery(t, "NATS", log, got)
-	got, _, _ = amqpOut.snapshot()
-	checkDelivery(t, "RabbitMQ", log, got)
+	got, _, _ := natsOut.Snapshot()
+	brokertest.CheckDelivery(t, "NATS", log, got, true)
+	got, _, _ = amqpOut.Snapshot()
+	brokertest.CheckDelivery(t, "RabbitMQ", log, got, true)
 
 	// The checkpoints reached the head of the log.
 	head, _ := env.Store.Head(ctx)
@@ -223,6 +152,89 @@ func TestRelayDeliversTheLogToNATSAndRabbitMQ(t *testing.T) {
 	for _, s := range st {
 		if s.LagSeconds != 0 || s.Delivered < uint64(len(log)) || s.Paused {
 			t.Errorf("status of %s: %+v", s.Name, s)
+		}
+	}
+}
+
+// NATS stops for about ten seconds while events are written and published,
+// then starts again: the relay pauses (Status says so), resumes by itself,
+// and every event arrives, per stream in order.
+func TestRelayRecoversFromANATSOutage(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	srv := brokertest.StartNATS(t)
+	env := testenv.New(t)
+	writeTown(ctx, t, env.Store, 3, 20)
+	stream, subject := brokertest.Unique("DSOUT_"), brokertest.Unique("dsout.")
+	r := newRelay(t, env, srv.URL+"?stream="+stream+"&subject="+subject)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(runCtx) }()
+
+	// Load: an event every 5 ms (about 200/s) until the outage is over.
+	loadDone := make(chan struct{})
+	stopLoad := make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; i < 20_000; i++ {
+			select {
+			case <-stopLoad:
+				return
+			case <-tick.C:
+			}
+			data := fmt.Sprintf(`{"n":%d}`, i)
+			if _, err := env.Store.Append(ctx, fmt.Sprintf("loadtest-%d", i%11), eventstore.Any(),
+				eventstore.EventData{ID: eventstore.NewID(), Type: "loadtest.noted", Data: json.RawMessage(data),
+					Metadata: eventstore.Metadata{OccurredAt: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	defer func() { close(stopLoad); <-loadDone }()
+
+	waitStatus(ctx, t, r, "publishing before the outage", func(s relay.Status) bool { return s.Delivered >= 300 })
+	srv.Stop()
+	waitStatus(ctx, t, r, "paused", func(s relay.Status) bool { return s.Paused })
+	time.Sleep(10 * time.Second) // the outage lasts; events keep being written
+	srv.Start()
+	waitStatus(ctx, t, r, "resumed", func(s relay.Status) bool { return !s.Paused && s.Delivered > 0 })
+	close(stopLoad)
+	<-loadDone
+	stopLoad = make(chan struct{})
+
+	log := readLog(ctx, t, env.Store)
+	if err := r.WaitFor(ctx, log[len(log)-1].Position); err != nil {
+		t.Fatalf("the relay did not catch up after NATS came back: %v", err)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	st, _ := r.Status(ctx)
+	if st[0].Failed == 0 {
+		t.Errorf("no publication failed during the outage: %+v", st[0])
+	}
+	out := brokertest.ConsumeNATS(ctx, t, srv.URL, stream)
+	out.WaitUnique(ctx, t, len(log))
+	got, _, _ := out.Snapshot()
+	brokertest.CheckDelivery(t, "NATS after an outage", log, got, true)
+}
+
+// waitStatus waits until the relay's only target satisfies ok.
+func waitStatus(ctx context.Context, tb testing.TB, r *relay.Relay, what string, ok func(relay.Status) bool) {
+	tb.Helper()
+	for {
+		st, err := r.Status(ctx)
+		if err == nil && ok(st[0]) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			tb.Fatalf("the relay was never %s: %+v", what, st)
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }

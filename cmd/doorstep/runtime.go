@@ -26,6 +26,7 @@ import (
 	"github.com/doorstep/doorstep/projections/measures"
 	"github.com/doorstep/doorstep/projections/profile"
 	"github.com/doorstep/doorstep/projections/readmodels"
+	"github.com/doorstep/doorstep/relay"
 )
 
 // runtime is everything a process opens in its data directory: the
@@ -43,6 +44,11 @@ type runtime struct {
 	rdb    *sql.DB // read-model connections of the queries, apart from the engine's writer
 	engine *projections.Engine
 	read   dhttp.ReadModels
+	// dialect and counter of the read-model database, for the relay.
+	dialect projections.Dialect
+	counter projections.Counter
+	// relay publishes the log to brokers (-relay); nil when none is given.
+	relay *relay.Relay
 	// watcher records deadline alerts; nil when it could not be built
 	// (reported by /readyz).
 	watcher *deadline.Watcher
@@ -128,6 +134,7 @@ type parts struct {
 // engine, the read models and the deadline watcher. On error it closes rt.
 func (rt *runtime) finish(ctx context.Context, p parts, log *slog.Logger) (*runtime, error) {
 	fail := func(err error) (*runtime, error) { rt.Close(); return nil, err }
+	rt.dialect, rt.counter = p.dialect, p.counter
 	rt.vault = keystore.New(p.keys, p.vaultCfg)
 	var err error
 	if rt.app, err = app.New(app.Config{Store: rt.store, Sealer: rt.vault, Calendar: rt.cal}); err != nil {
@@ -221,6 +228,10 @@ func (rt *runtime) runBackground(ctx context.Context, log *slog.Logger) <-chan s
 				if rt.watcher != nil {
 					tasks = append(tasks, rt.watcher.Run)
 				}
+				if rt.relay != nil {
+					log.Info("broker relay: this node runs it / 本节点运行消息中继")
+					tasks = append(tasks, rt.relay.Run)
+				}
 				rt.setBgErr(nil)
 				err := runAll(ctx, tasks...)
 				if err != nil && ctx.Err() == nil && !rt.unavailable(err) {
@@ -236,6 +247,9 @@ func (rt *runtime) runBackground(ctx context.Context, log *slog.Logger) <-chan s
 		run("projections", rt.engine.Run)
 		if rt.watcher != nil {
 			run("deadline watcher", rt.watcher.Run)
+		}
+		if rt.relay != nil {
+			run("broker relay", rt.relay.Run)
 		}
 	}
 	go func() { wg.Wait(); close(done) }()

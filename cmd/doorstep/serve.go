@@ -26,6 +26,7 @@ type serveFlags struct {
 	debugAddr                       string
 	maxBody                         int64
 	shutdown                        time.Duration
+	relay                           *relayFlags
 }
 
 func addServeFlags(fs *flag.FlagSet, defData string) *serveFlags {
@@ -39,6 +40,7 @@ func addServeFlags(fs *flag.FlagSet, defData string) *serveFlags {
 	fs.StringVar(&f.logFormat, "log-format", envOr("DOORSTEP_LOG_FORMAT", "json"), "json or text (env DOORSTEP_LOG_FORMAT) / 日志格式")
 	fs.StringVar(&f.debugAddr, "debug-addr", envOr("DOORSTEP_DEBUG_ADDR", ""), "if set, serve Go profiling (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060 (env DOORSTEP_DEBUG_ADDR) / 性能分析地址")
 	fs.Int64Var(&f.maxBody, "max-body", envInt64("DOORSTEP_MAX_BODY", def.MaxBodyBytes), "largest request body in bytes (env DOORSTEP_MAX_BODY) / 请求体上限（字节）")
+	f.relay = addRelayFlags(fs)
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", envDuration("DOORSTEP_SHUTDOWN_TIMEOUT", def.ShutdownTimeout), "how long to wait for in-flight requests at shutdown (env DOORSTEP_SHUTDOWN_TIMEOUT) / 关闭时等待进行中请求的时长")
 	return f
 }
@@ -110,12 +112,21 @@ func serve(ctx context.Context, f *serveFlags, stdout, stderr io.Writer, before 
 	if err := cfg.Validate(); err != nil {
 		return usageError{err.Error()}
 	}
+	relayCfg, err := f.relay.build(f.addr)
+	if err != nil {
+		return err
+	}
 	tuneGC(log)
 	rt, err := openRuntime(ctx, f.data, *f.store, log)
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
+	if relayCfg != nil {
+		if err := rt.startRelay(ctx, relayCfg, log); err != nil {
+			return err
+		}
+	}
 	if before != nil {
 		if err := before(ctx, rt); err != nil {
 			return err
@@ -137,6 +148,11 @@ func serve(ctx context.Context, f *serveFlags, stdout, stderr io.Writer, before 
 	}
 	if err := srv.Registry().Register(newCalendarGauge(rt)); err != nil {
 		return err
+	}
+	if rt.relay != nil {
+		if err := srv.Registry().Register(newRelayCollector(rt.relay)); err != nil {
+			return err
+		}
 	}
 	l, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -1,8 +1,9 @@
-package relay_test
-
-// An independent consumer, as an integrator would write it: the brokers'
-// own Go clients (nats.go, amqp091-go) and the CloudEvents Go SDK to parse
-// each message. It knows nothing of package relay.
+// Package brokertest helps the tests of the broker relay: an independent
+// consumer, as an integrator would write it (the brokers' own Go clients,
+// nats.go and amqp091-go, and the CloudEvents Go SDK to parse each message;
+// it knows nothing of package relay), the check that what arrived is the
+// log, and a private NATS server that a test may stop and start.
+package brokertest
 
 import (
 	"context"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
@@ -18,18 +20,18 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// received is what a consumer collected: every message in arrival order,
+// Received is what a consumer collected: every message in arrival order,
 // parsed.
-type received struct {
+type Received struct {
 	mu     sync.Mutex
 	events []cloudevents.Event
 	bad    []string
 	more   chan struct{} // closed and replaced at each message
 }
 
-func newReceived() *received { return &received{more: make(chan struct{})} }
+func newReceived() *Received { return &Received{more: make(chan struct{})} }
 
-func (r *received) add(contentType string, body []byte) {
+func (r *Received) add(contentType string, body []byte) {
 	var ev cloudevents.Event
 	err := json.Unmarshal(body, &ev)
 	if err == nil {
@@ -49,16 +51,16 @@ func (r *received) add(contentType string, body []byte) {
 	r.more = make(chan struct{})
 }
 
-// snapshot returns the events so far, the parse failures, and a channel
+// Snapshot returns the events so far, the parse failures, and a channel
 // closed at the next message.
-func (r *received) snapshot() ([]cloudevents.Event, []string, <-chan struct{}) {
+func (r *Received) Snapshot() ([]cloudevents.Event, []string, <-chan struct{}) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]cloudevents.Event(nil), r.events...), append([]string(nil), r.bad...), r.more
 }
 
-// uniqueIDs counts the distinct ids received.
-func (r *received) uniqueIDs() int {
+// UniqueIDs counts the distinct ids received.
+func (r *Received) UniqueIDs() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	seen := map[string]bool{}
@@ -68,15 +70,15 @@ func (r *received) uniqueIDs() int {
 	return len(seen)
 }
 
-// waitUnique waits until n distinct ids arrived (or ctx ends).
-func (r *received) waitUnique(ctx context.Context, tb testing.TB, n int) {
+// WaitUnique waits until n distinct ids arrived (or ctx ends).
+func (r *Received) WaitUnique(ctx context.Context, tb testing.TB, n int) {
 	tb.Helper()
 	for {
-		_, bad, more := r.snapshot()
+		_, bad, more := r.Snapshot()
 		if len(bad) > 0 {
 			tb.Fatalf("consumer: %s", bad[0])
 		}
-		got := r.uniqueIDs()
+		got := r.UniqueIDs()
 		if got >= n {
 			return
 		}
@@ -88,9 +90,9 @@ func (r *received) waitUnique(ctx context.Context, tb testing.TB, n int) {
 	}
 }
 
-// consumeNATS reads every message of a JetStream stream from its start
+// ConsumeNATS reads every message of a JetStream stream from its start
 // with an ordered consumer, until ctx ends.
-func consumeNATS(ctx context.Context, tb testing.TB, url, stream string) *received {
+func ConsumeNATS(ctx context.Context, tb testing.TB, url, stream string) *Received {
 	tb.Helper()
 	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
 	if err != nil {
@@ -109,7 +111,7 @@ func consumeNATS(ctx context.Context, tb testing.TB, url, stream string) *receiv
 				select {
 				case <-ctx.Done():
 				case <-nc.StatusChanged(nats.CONNECTED):
-				case <-afterRetry():
+				case <-time.After(100 * time.Millisecond):
 				}
 				continue
 			}
@@ -126,8 +128,8 @@ func consumeNATS(ctx context.Context, tb testing.TB, url, stream string) *receiv
 	return r
 }
 
-// consumeAMQP reads every message of a RabbitMQ queue, until ctx ends.
-func consumeAMQP(ctx context.Context, tb testing.TB, url, queue string) *received {
+// ConsumeAMQP reads every message of a RabbitMQ queue, until ctx ends.
+func ConsumeAMQP(ctx context.Context, tb testing.TB, url, queue string) *Received {
 	tb.Helper()
 	conn, err := amqp.Dial(url)
 	if err != nil {
