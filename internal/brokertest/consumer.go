@@ -70,21 +70,30 @@ func (r *Received) UniqueIDs() int {
 	return len(seen)
 }
 
-// WaitUnique waits until n distinct ids arrived (or ctx ends).
+// WaitUnique waits until n distinct ids arrived; it fails the test when
+// ctx ends first, or a message does not parse.
 func (r *Received) WaitUnique(ctx context.Context, tb testing.TB, n int) {
 	tb.Helper()
+	if err := r.Wait(ctx, n); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// Wait waits until n distinct ids arrived, and says why not when ctx ends
+// first or a message does not parse.
+func (r *Received) Wait(ctx context.Context, n int) error {
 	for {
 		_, bad, more := r.Snapshot()
 		if len(bad) > 0 {
-			tb.Fatalf("consumer: %s", bad[0])
+			return fmt.Errorf("consumer: %s", bad[0])
 		}
 		got := r.UniqueIDs()
 		if got >= n {
-			return
+			return nil
 		}
 		select {
 		case <-ctx.Done():
-			tb.Fatalf("consumer: %d distinct events of %d arrived before the test's deadline", got, n)
+			return fmt.Errorf("consumer: %d distinct events of %d arrived before the test's deadline", got, n)
 		case <-more:
 		}
 	}
