@@ -86,6 +86,10 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return "/metrics", nil
 	case "openapi":
 		return "/openapi.json", nil
+	case "listEventSchemas":
+		return "/v1/schemas", nil
+	case "getEventSchema":
+		return "/v1/schemas/cn.doorstep.visit.recorded.v1", nil
 	case "whoami":
 		return "/v1/whoami", nil
 	case "createToken":
@@ -190,7 +194,7 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 func scoped(op string) bool {
 	switch op {
 	case "health", "ready", "metrics", "openapi", "whoami", "createToken", "streamEvents", "alertCounts", "getMeasureFlags",
-		"getCalendar", "publishCalendarYear":
+		"getCalendar", "publishCalendarYear", "listEventSchemas", "getEventSchema":
 		return false
 	}
 	return true

@@ -96,6 +96,7 @@ func (s *Server) buildRoutes() []route {
 	rs = append(rs, s.alertRoutes()...)
 	rs = append(rs, s.measureRoutes()...)
 	rs = append(rs, s.calendarRoutes()...)
+	rs = append(rs, s.schemaRoutes()...)
 	return rs
 }
 
