@@ -27,8 +27,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
 
@@ -111,7 +113,13 @@ func NewEncoder(source, schemaBase string) (*Encoder, error) {
 	if schemaBase != "" {
 		probe.SetDataSchema(schemaBase + SchemaPath(Type("probe.checked", 1)))
 	}
-	if err := probe.Validate(); err != nil {
+	err := probe.Validate()
+	for _, u := range []string{source, schemaBase} {
+		if _, perr := url.Parse(u); err == nil && (perr != nil || strings.ContainsFunc(u, unicode.IsSpace)) {
+			err = fmt.Errorf("%q is not a URI", u)
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("cloudevent: source %q or schema base %q is not usable (%v); give a URI such as \"urn:doorstep:city\" and a base URL such as \"https://doorstep.example.org\" / 事件来源或模式地址无效", source, schemaBase, err)
 	}
 	return &Encoder{source: source, schemaBase: schemaBase}, nil
