@@ -287,40 +287,63 @@ func (r *Relay) runTarget(ctx context.Context, t Target) error {
 		return fmt.Errorf("relay %s: follow the log: %w", t.Name, err)
 	}
 	defer sub.Close()
-	batch := make([]eventstore.Event, 0, r.cfg.Batch)
+	// Encoding runs ahead of publishing, on its own goroutine: while the
+	// publisher waits for the broker's acknowledgement, the next events are
+	// read and turned into CloudEvents.
+	type item struct {
+		ev  eventstore.Event
+		msg *message.Message
+	}
+	items := make(chan item, 2*r.cfg.Batch)
+	var encErr error
+	go func() {
+		defer close(items)
+		for ev := range sub.C {
+			msg, err := Message(r.cfg.Encoder, &ev)
+			if err != nil {
+				encErr = fmt.Errorf("relay %s: %w", t.Name, err)
+				return
+			}
+			select {
+			case items <- item{ev, msg}:
+			case <-ctx.Done():
+				return
+			}
+		}
+		if ctx.Err() == nil {
+			encErr = fmt.Errorf("relay %s: the log subscription ended: %w", t.Name, sub.Err())
+		}
+	}()
+	batch := make([]item, 0, r.cfg.Batch)
 	for {
 		batch = batch[:0]
 		select {
 		case <-ctx.Done():
 			return nil
-		case ev, ok := <-sub.C:
+		case it, ok := <-items:
 			if !ok {
 				if ctx.Err() != nil {
 					return nil
 				}
-				return fmt.Errorf("relay %s: the log subscription ended: %w", t.Name, sub.Err())
+				return encErr
 			}
-			batch = append(batch, ev)
+			batch = append(batch, it)
 		}
 	fill:
 		for len(batch) < cap(batch) {
 			select {
-			case ev, ok := <-sub.C:
+			case it, ok := <-items:
 				if !ok {
 					break fill
 				}
-				batch = append(batch, ev)
+				batch = append(batch, it)
 			default:
 				break fill
 			}
 		}
 		i := 0
 		for i < len(batch) && ctx.Err() == nil {
-			ev := &batch[i]
-			msg, err := Message(r.cfg.Encoder, ev)
-			if err != nil {
-				return fmt.Errorf("relay %s: %w", t.Name, err)
-			}
+			ev, msg := &batch[i].ev, batch[i].msg
 			msg.SetContext(ctx)
 			if err := pub.Publish(t.Topic(ev), msg); err != nil {
 				if ctx.Err() != nil {
@@ -346,7 +369,7 @@ func (r *Relay) runTarget(ctx context.Context, t Target) error {
 			sctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 		}
-		if err := r.save(sctx, t.Name, batch[i-1].Position, n); err != nil {
+		if err := r.save(sctx, t.Name, batch[i-1].ev.Position, n); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
