@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -128,5 +129,42 @@ func TestRelayKilledWhilePublishing(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "head of the log") {
 		t.Errorf("relay status:\n%s", out)
+	}
+}
+
+// The README's copy-paste consumers (the Go blocks of its integrators
+// section) build and pass go vet against the module's own versions of
+// nats.go, amqp091-go and the CloudEvents SDK.
+func TestReadmeBrokerConsumersBuild(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(readme), "## Integrators: brokers")
+	if !ok {
+		t.Fatal("README.md has no integrators section")
+	}
+	sec, _, _ = strings.Cut(sec, "\n## ")
+	blocks := regexp.MustCompile("(?s)```go\n(.*?)```").FindAllStringSubmatch(sec, -1)
+	if len(blocks) != 2 {
+		t.Fatalf("the integrators section has %d Go blocks, want 2 (NATS, RabbitMQ)", len(blocks))
+	}
+	for i, b := range blocks {
+		// A directory starting with '_' inside the module: built with the
+		// module's go.mod, and ignored by ./... patterns.
+		dir, err := os.MkdirTemp("../..", "_readme_consumer_")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(b[1]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		vet := exec.Command("go", "vet", "./"+filepath.Base(dir))
+		vet.Dir = "../.."
+		out, err := vet.CombinedOutput()
+		if err != nil {
+			t.Fatalf("README consumer %d does not build: %v\n%s\n%s", i+1, err, out, b[1])
+		}
 	}
 }
