@@ -231,15 +231,16 @@ func (r *Relay) save(ctx context.Context, name string, pos eventstore.Position, 
 	return nil
 }
 
-// Run publishes to every target until ctx ends (nil) or one of them stops
-// on an error that is not a broker's (the store or the checkpoint database
-// failing; the caller restarts it, from the checkpoints).
+// Run publishes to every target until ctx ends, and returns nil then. A
+// broker that does not acknowledge pauses its target (retrying the same
+// event); a target stopped by another error (the log or the checkpoint
+// database failing) starts again from its checkpoint (keepRunning).
 func (r *Relay) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make(chan error, len(r.cfg.Targets))
 	for _, t := range r.cfg.Targets {
-		go func() { errs <- r.runTarget(ctx, t) }()
+		go func() { errs <- r.keepRunning(ctx, t) }()
 	}
 	var first error
 	for range r.cfg.Targets {
@@ -252,6 +253,32 @@ func (r *Relay) Run(ctx context.Context) error {
 		return nil
 	}
 	return first
+}
+
+// keepRunning runs t until ctx ends. A target that stops on an error (the
+// log or the checkpoint database unreadable for a while) is logged, shown
+// as paused, and started again from its committed checkpoint after a pause:
+// at least once, never skipping.
+func (r *Relay) keepRunning(ctx context.Context, t Target) error {
+	log := r.cfg.Logger.With("target", t.Name)
+	pause := 250 * time.Millisecond
+	for {
+		err := r.runTarget(ctx, t)
+		if err == nil || ctx.Err() != nil {
+			return nil
+		}
+		r.mu.Lock()
+		s := r.targets[t.Name]
+		s.paused, s.lastErr = true, err.Error()
+		r.mu.Unlock()
+		log.Error("relay stopped; starting again from the checkpoint / 中继停止，将从检查点重新开始", "error", err.Error(), "retry_in", pause.String())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, r.cfg.MaxPause)
+	}
 }
 
 // runTarget follows the log from t's checkpoint and publishes it.
@@ -369,11 +396,28 @@ func (r *Relay) runTarget(ctx context.Context, t Target) error {
 			sctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 		}
-		if err := r.save(sctx, t.Name, batch[i-1].ev.Position, n); err != nil {
-			if ctx.Err() != nil {
+		// The events are acknowledged: keep trying to record that (the
+		// read-model database may be busy or restarting) rather than
+		// publish them again.
+		for attempt := 0; ; attempt++ {
+			err := r.save(sctx, t.Name, batch[i-1].ev.Position, n)
+			if err == nil {
+				break
+			}
+			if sctx.Err() != nil {
 				return nil
 			}
-			return err
+			if attempt == 0 {
+				log.Warn("relay: the checkpoint cannot be written yet; retrying / 暂时无法写入检查点，重试中", "error", err.Error())
+			}
+			if attempt == 20 {
+				return err
+			}
+			select {
+			case <-sctx.Done():
+				return nil
+			case <-time.After(min(time.Duration(attempt+1)*100*time.Millisecond, r.cfg.MaxPause)):
+			}
 		}
 		if ctx.Err() != nil {
 			return nil

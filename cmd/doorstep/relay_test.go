@@ -100,6 +100,17 @@ func TestRelayKilledWhilePublishing(t *testing.T) {
 	p := start(t, dir, "-relay", targets)
 	natsOut.WaitUnique(ctx, t, initial)
 	amqpOut.WaitUnique(ctx, t, initial)
+	metrics := string(p.call("GET", "/metrics", "", nil).body)
+	for _, pub := range []string{"nats", "amqp"} {
+		for _, m := range []string{"doorstep_relay_lag_events", "doorstep_relay_lag_seconds", "doorstep_relay_delivered_total", "doorstep_relay_failed_total"} {
+			if !strings.Contains(metrics, m+`{publisher="`+pub+`"}`) {
+				t.Errorf("/metrics has no %s for %s", m, pub)
+			}
+		}
+		if !strings.Contains(metrics, `doorstep_relay_paused{publisher="`+pub+`"} 0`) {
+			t.Errorf("/metrics does not show %s unpaused", pub)
+		}
+	}
 	p.stop() // SIGTERM: the deadline watcher may have added events meanwhile
 	log := readLogAt(ctx, t, dir)
 	if len(log) > initial { // they are published at the next start
