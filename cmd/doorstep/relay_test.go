@@ -68,7 +68,10 @@ func readLogAt(ctx context.Context, t *testing.T, dir string) []eventstore.Event
 // de-duplication by id, per stream in the log's order; `doorstep relay
 // status` then shows both publishers at the head of the log.
 func TestRelayKilledWhilePublishing(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	// Six starts of a -race binary that catches up its projections: slow
+	// on a loaded machine, hence the generous bound (scripts/test runs with
+	// -timeout 60m).
+	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
 	writeTownAt(ctx, t, dir, 400)
