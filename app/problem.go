@@ -136,6 +136,13 @@ func (s *Service) ReportProblem(ctx context.Context, c Cmd, in ReportProblem) (R
 // projections may skip the "counter" category.
 const TypeProblemNumberAllocated = "counter.problem_number_allocated"
 
+// ProblemNumberAllocated is the data of a TypeProblemNumberAllocated event.
+type ProblemNumberAllocated struct {
+	Year      int    `json:"year"`
+	Number    string `json:"number"` // e.g. WT2026000042
+	ProblemID string `json:"problem_id"`
+}
+
 // CounterStream is the stream whose version is the last problem number
 // allocated in year.
 func CounterStream(year int) string { return fmt.Sprintf("counter-problemno_%d", year) }
@@ -163,11 +170,7 @@ func (s *Service) allocateNumber(ctx context.Context, c Cmd, fp string, year int
 				fmt.Sprintf("all %d problem numbers of %d are used; the ledger cannot number more problems this year", maxSequence, year),
 				fmt.Sprintf("%d 年的 %d 个问题编号已全部用完；本年度无法再为问题编号", year, maxSequence))
 		}
-		data, _ := json.Marshal(struct {
-			Year      int    `json:"year"`
-			Number    string `json:"number"`
-			ProblemID string `json:"problem_id"`
-		}{year, fmt.Sprintf("WT%04d%06d", year, seq), problemID})
+		data, _ := json.Marshal(ProblemNumberAllocated{year, fmt.Sprintf("WT%04d%06d", year, seq), problemID})
 		ar, err := s.store.Append(ctx, stream, eventstore.Exact(v), eventstore.EventData{ID: id, Type: TypeProblemNumberAllocated,
 			SchemaVersion: eventlog.SchemaVersion, Data: data, Metadata: eventlog.Envelope{At: at, Actor: c.Actor, Role: c.Role,
 				CommandID: c.ID, CorrelationID: c.CorrelationID, CausationID: c.CausationID}.Metadata()})

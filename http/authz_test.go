@@ -88,6 +88,10 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return "/metrics", nil
 	case "openapi":
 		return "/openapi.json", nil
+	case "listEventSchemas":
+		return "/v1/schemas", nil
+	case "getEventSchema":
+		return "/v1/schemas/cn.doorstep.visit.recorded.v1", nil
 	case "whoami":
 		return "/v1/whoami", nil
 	case "createToken":
@@ -200,7 +204,7 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 func scoped(op string) bool {
 	switch op {
 	case "health", "ready", "metrics", "openapi", "whoami", "createToken", "listTokens", "revokeToken", "setTokenExpiry", "streamEvents", "alertCounts", "getMeasureFlags",
-		"getCalendar", "publishCalendarYear", "assignCommunitySupervisor":
+		"getCalendar", "publishCalendarYear", "assignCommunitySupervisor", "listEventSchemas", "getEventSchema":
 		return false
 	}
 	return true

@@ -48,6 +48,7 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 	}
 	calendarSchemaTypes(requests, responses)
 	communitySchemaTypes(requests, responses)
+	schemaResponseTypes(responses)
 	return requests, responses
 }
 
@@ -239,8 +240,9 @@ func (s *Server) OpenAPI() map[string]any {
 	return map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{"title": "Doorstep API", "version": s.d.Version,
-			"description": "Event-sourced case management for community household visits. Errors are RFC 9457 problem details with messages in English and Simplified Chinese. / 社区入户走访事件溯源案件管理 API。"},
-		"paths": paths,
+			"description": "Event-sourced case management for community household visits. Errors are RFC 9457 problem details with messages in English and Simplified Chinese. The data of every event type (server-sent events, CloudEvents published to brokers) is described by the event catalogue at /v1/schemas. / 社区入户走访事件溯源案件管理 API。"},
+		"x-event-catalogue": "/v1/schemas",
+		"paths":             paths,
 		"components": map[string]any{
 			"schemas":         schemas,
 			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}},

@@ -154,3 +154,37 @@ func (v *validator) missing() []string {
 	}
 	return out
 }
+
+// The event catalogue is served and referenced from the OpenAPI document;
+// each listed schema is a JSON Schema; an unknown type is a clear 404.
+func TestEventCatalogueServed(t *testing.T) {
+	e := newEnv(t, nil)
+	r := e.do("GET", "/v1/schemas", "", nil)
+	if r.status != 200 {
+		t.Fatalf("/v1/schemas: %d %s", r.status, r.body)
+	}
+	var idx SchemaIndex
+	r.decode(t, &idx)
+	if len(idx.Schemas) < 40 {
+		t.Fatalf("/v1/schemas lists %d schemas: %s", len(idx.Schemas), r.body)
+	}
+	for _, ref := range idx.Schemas {
+		r := e.do("GET", ref.URL, "", nil)
+		if r.status != 200 || r.header.Get("Content-Type") != "application/schema+json" {
+			t.Fatalf("%s: %d %s", ref.URL, r.status, r.header.Get("Content-Type"))
+		}
+		var doc map[string]any
+		r.decode(t, &doc)
+		if doc["$schema"] == nil || doc["title"] != ref.Type {
+			t.Fatalf("%s is not the JSON Schema of %s: %s", ref.URL, ref.Type, r.body)
+		}
+	}
+	r = e.do("GET", "/v1/schemas/cn.doorstep.nothing.v1", "", nil)
+	if r.status != 404 || r.problem(t).Code != "schema_not_found" {
+		t.Fatalf("unknown schema: %d %s", r.status, r.body)
+	}
+	r = e.do("GET", "/openapi.json", "", nil)
+	if !strings.Contains(string(r.body), `"/v1/schemas/{type}"`) || !strings.Contains(string(r.body), `"x-event-catalogue":"/v1/schemas"`) {
+		t.Fatalf("the OpenAPI document does not reference the catalogue")
+	}
+}

@@ -103,6 +103,7 @@ func (s *Server) buildRoutes() []route {
 	rs = append(rs, s.measureRoutes()...)
 	rs = append(rs, s.calendarRoutes()...)
 	rs = append(rs, s.communityRoutes()...)
+	rs = append(rs, s.schemaRoutes()...)
 	return rs
 }
 

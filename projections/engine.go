@@ -256,6 +256,21 @@ func (e *Engine) migrate(ctx context.Context) error {
 	return nil
 }
 
+// Migrate applies sets on the read-model database db through
+// internal/migrate, as the engine applies its own: on PostgreSQL under the
+// schema's migration lock. Other followers of the log that keep their
+// checkpoints beside the projections' (the broker relay) use it.
+func Migrate(ctx context.Context, db *sql.DB, d Dialect, sets ...migrate.Set) error {
+	mdb, err := d.migrations(ctx, db)
+	if err != nil {
+		return err
+	}
+	if err := migrate.Up(ctx, mdb, sets...); err != nil {
+		return fmt.Errorf("create schema: %w", err)
+	}
+	return nil
+}
+
 // shared reports whether other processes may write the same read models:
 // then every batch re-reads the checkpoints under a lock.
 func (e *Engine) shared() bool { return e.cfg.Dialect.Shared() }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"github.com/doorstep/doorstep/app"
 	"strconv"
 
 	"github.com/google/uuid"
@@ -62,11 +63,7 @@ func (n *numberer) add(b Batch) error {
 		data := bytes.Clone(e.Data)
 		copy(data[at+len(`"number":"`):], number)
 		e.Data = data
-		payload, err := json.Marshal(struct {
-			Year      int    `json:"year"`
-			Number    string `json:"number"`
-			ProblemID string `json:"problem_id"`
-		}{year, number, b.Stream[len("problem-"):]})
+		payload, err := json.Marshal(app.ProblemNumberAllocated{Year: year, Number: number, ProblemID: b.Stream[len("problem-"):]})
 		if err != nil {
 			return err
 		}

@@ -18,6 +18,8 @@
 //	doorstep calendar  import FILE | show [YEAR]
 //	                             publish a year's official holiday notice into the log, or show
 //	                             the calendar in force and the provisional deadlines
+//	doorstep relay     status [-data DIR] [-store URL]
+//	                             each broker relay target's checkpoint and lag
 //	doorstep verify    [-data DIR] [-store URL] [-public-key FILE] [-heads FILE]
 //	                             re-compute every hash chain, the global chain and check
 //	                             every signed head; report the first break
@@ -40,7 +42,8 @@
 // those that compute deadlines also take -calendar FILE (years added at start,
 // on this node only; publishing with `calendar import` is preferred).
 // serve and demo also take -addr, -log-level, -log-format, -debug-addr,
-// -max-body and -shutdown-timeout. `doorstep <command> -h` lists a command's
+// -max-body and -shutdown-timeout, and -relay URLS (with -relay-source and
+// -relay-schema-base) to publish every event to NATS JetStream or RabbitMQ. `doorstep <command> -h` lists a command's
 // flags.
 //
 // Configuration comes from flags, or DOORSTEP_* environment variables
@@ -94,6 +97,7 @@ func commands() []command {
 		{"export", "export an audit trail or the whole log (JSON Lines or CSV) / 导出审计轨迹或完整日志", runExport},
 		{"bench", "drive a running server with a realistic load and report latencies / 对运行中的服务进行压测", runBench},
 		{"calendar", "publish a year's official holiday notice (import FILE) or show the calendar in force (show [YEAR]) / 发布节假日通知或查看当前日历", runCalendar},
+		{"relay", "show how far each broker relay target has published the log (status) / 查看消息中继的发布进度", runRelayCmd},
 		{"verify", "re-compute every hash chain and check the signed heads; report the first break / 重新计算哈希链并校验签名头", runVerify},
 		{"checkpoint", "create the signing key (keygen -o FILE) or sign the log's head now (sign -key FILE) / 生成签名密钥或立即签名日志头", runCheckpoint},
 		{"keys", "make a key-encrypting key (new-kek) or rewrap every data key under a new one (rotate-kek) / 生成或轮换数据密钥的加密密钥", runKeys},

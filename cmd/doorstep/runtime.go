@@ -27,6 +27,7 @@ import (
 	"github.com/doorstep/doorstep/projections/measures"
 	"github.com/doorstep/doorstep/projections/profile"
 	"github.com/doorstep/doorstep/projections/readmodels"
+	"github.com/doorstep/doorstep/relay"
 )
 
 // runtime is everything a process opens in its data directory: the
@@ -44,6 +45,11 @@ type runtime struct {
 	rdb    *sql.DB // read-model connections of the queries, apart from the engine's writer
 	engine *projections.Engine
 	read   dhttp.ReadModels
+	// dialect and counter of the read-model database, for the relay.
+	dialect projections.Dialect
+	counter projections.Counter
+	// relay publishes the log to brokers (-relay); nil when none is given.
+	relay *relay.Relay
 	// watcher records deadline alerts; nil when it could not be built
 	// (reported by /readyz).
 	watcher *deadline.Watcher
@@ -129,6 +135,7 @@ type parts struct {
 // engine, the read models and the deadline watcher. On error it closes rt.
 func (rt *runtime) finish(ctx context.Context, p parts, log *slog.Logger) (*runtime, error) {
 	fail := func(err error) (*runtime, error) { rt.Close(); return nil, err }
+	rt.dialect, rt.counter = p.dialect, p.counter
 	keys, err := wrapKeys(ctx, p.keys, p.kek, log)
 	if err != nil {
 		return fail(err)
@@ -228,6 +235,10 @@ func (rt *runtime) runBackground(ctx context.Context, log *slog.Logger) <-chan s
 				if rt.signer != nil {
 					tasks = append(tasks, rt.signer.Run)
 				}
+				if rt.relay != nil {
+					log.Info("broker relay: this node runs it / 本节点运行消息中继")
+					tasks = append(tasks, rt.relay.Run)
+				}
 				rt.setBgErr(nil)
 				err := runAll(ctx, tasks...)
 				if err != nil && ctx.Err() == nil && !rt.unavailable(err) {
@@ -246,6 +257,9 @@ func (rt *runtime) runBackground(ctx context.Context, log *slog.Logger) <-chan s
 		}
 		if rt.signer != nil {
 			run("signed heads", rt.signer.Run)
+		}
+		if rt.relay != nil {
+			run("broker relay", rt.relay.Run)
 		}
 	}
 	go func() { wg.Wait(); close(done) }()

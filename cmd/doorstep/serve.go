@@ -32,6 +32,7 @@ type serveFlags struct {
 	checkpointEvery    uint64
 	checkpointInterval time.Duration
 	positionMap        string
+	relay              *relayFlags
 }
 
 func addServeFlags(fs *flag.FlagSet, defData string) *serveFlags {
@@ -46,6 +47,7 @@ func addServeFlags(fs *flag.FlagSet, defData string) *serveFlags {
 	fs.StringVar(&f.debugAddr, "debug-addr", envOr("DOORSTEP_DEBUG_ADDR", ""), "if set, serve Go profiling (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060 (env DOORSTEP_DEBUG_ADDR) / 性能分析地址")
 	fs.Int64Var(&f.maxBody, "max-body", envInt64("DOORSTEP_MAX_BODY", def.MaxBodyBytes), "largest request body in bytes (env DOORSTEP_MAX_BODY) / 请求体上限（字节）")
 	fs.StringVar(&f.positionMap, "position-map", envOr("DOORSTEP_POSITION_MAP", ""), "map of positions written by doorstep migrate: the event stream accepts a position from before the migration (env DOORSTEP_POSITION_MAP) / 迁移位置映射文件")
+	f.relay = addRelayFlags(fs)
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", envDuration("DOORSTEP_SHUTDOWN_TIMEOUT", def.ShutdownTimeout), "how long to wait for in-flight requests at shutdown (env DOORSTEP_SHUTDOWN_TIMEOUT) / 关闭时等待进行中请求的时长")
 	fs.StringVar(&f.checkpointKey, "checkpoint-key", envOr("DOORSTEP_CHECKPOINT_KEY", ""), "Ed25519 private key (PEM, from `doorstep checkpoint keygen`); if set, sign heads of the log while serving (env DOORSTEP_CHECKPOINT_KEY) / 签名私钥；设置后服务时定期签名日志头")
 	fs.Uint64Var(&f.checkpointEvery, "checkpoint-every", uint64(envInt64("DOORSTEP_CHECKPOINT_EVERY", 1000)), "with -checkpoint-key, sign a head after this many events (env DOORSTEP_CHECKPOINT_EVERY) / 每多少条事件签名一次")
@@ -120,6 +122,10 @@ func serve(ctx context.Context, f *serveFlags, stdout, stderr io.Writer, before 
 	if err := cfg.Validate(); err != nil {
 		return usageError{err.Error()}
 	}
+	relayCfg, err := f.relay.build(f.addr)
+	if err != nil {
+		return err
+	}
 	tuneGC(log)
 	rt, err := openRuntime(ctx, f.data, *f.store, log)
 	if err != nil {
@@ -128,6 +134,11 @@ func serve(ctx context.Context, f *serveFlags, stdout, stderr io.Writer, before 
 	defer rt.Close()
 	if rt.signer, err = signerFor(rt.store, f.data, f.checkpointKey, f.checkpointEvery, f.checkpointInterval); err != nil {
 		return err
+	}
+	if relayCfg != nil {
+		if err := rt.startRelay(ctx, relayCfg, log); err != nil {
+			return err
+		}
 	}
 	if before != nil {
 		if err := before(ctx, rt); err != nil {
@@ -158,6 +169,11 @@ func serve(ctx context.Context, f *serveFlags, stdout, stderr io.Writer, before 
 	}
 	if err := srv.Registry().Register(newCalendarGauge(rt)); err != nil {
 		return err
+	}
+	if rt.relay != nil {
+		if err := srv.Registry().Register(newRelayCollector(rt.relay)); err != nil {
+			return err
+		}
 	}
 	l, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

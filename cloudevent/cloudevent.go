@@ -1,0 +1,218 @@
+// Package cloudevent turns a recorded event of the log into a CloudEvents
+// 1.0 event (github.com/cloudevents/sdk-go/v2), the one form in which
+// Doorstep hands events to other systems: the broker relay (package relay)
+// publishes it in structured mode, and a webhook sender posts the same bytes.
+//
+// The mapping (decision 0079):
+//
+//   - id: the event id (a UUID), so consumers de-duplicate by it;
+//   - source: the configured source, a URI reference naming this Doorstep
+//     installation (default "urn:doorstep");
+//   - type: "cn.doorstep." + the durable type + ".v" + the schema version,
+//     e.g. "cn.doorstep.visit.recorded.v1" (Type);
+//   - subject: the stream, e.g. "household-42";
+//   - time: when it happened (the envelope's occurred-at);
+//   - dataschema: the event's JSON Schema, <schema base>/v1/schemas/<type>;
+//   - datacontenttype: application/json;
+//   - extensions: recordedtime (when the log recorded it), position (the
+//     global position token, opaque), streamversion, community and grid
+//     (when the event carries them), correlationid and causationid;
+//   - data: the event's data with every sealed value (domain.Sealed, an
+//     object with a "ciphertext" member) replaced by {"sealed": true}
+//     (Redact). Nothing sealed ever leaves in clear or as ciphertext.
+package cloudevent
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/doorstep/doorstep/eventstore"
+)
+
+// TypePrefix starts every CloudEvents type Doorstep publishes.
+const TypePrefix = "cn.doorstep."
+
+// ContentType is the media type of a structured-mode CloudEvent in JSON.
+const ContentType = "application/cloudevents+json; charset=utf-8"
+
+// DefaultSource is the source when none is configured.
+const DefaultSource = "urn:doorstep"
+
+// Extension attribute names (lower-case letters and digits, at most 20
+// characters, as the specification requires).
+const (
+	ExtRecordedTime  = "recordedtime"
+	ExtPosition      = "position"
+	ExtStreamVersion = "streamversion"
+	ExtCommunity     = "community"
+	ExtGrid          = "grid"
+	ExtCorrelationID = "correlationid"
+	ExtCausationID   = "causationid"
+)
+
+// Type returns the CloudEvents type of a durable event type and schema
+// version: "visit.recorded", 1 gives "cn.doorstep.visit.recorded.v1". A
+// schema version below 1 is read as 1, as the store does.
+func Type(eventType string, schemaVersion int) string {
+	if schemaVersion < 1 {
+		schemaVersion = 1
+	}
+	return TypePrefix + eventType + ".v" + strconv.Itoa(schemaVersion)
+}
+
+// ParseType is the inverse of Type: it returns the durable event type and
+// schema version, or ok false when t is not a Doorstep type.
+func ParseType(t string) (eventType string, schemaVersion int, ok bool) {
+	rest, found := strings.CutPrefix(t, TypePrefix)
+	if !found {
+		return "", 0, false
+	}
+	i := strings.LastIndex(rest, ".v")
+	if i <= 0 {
+		return "", 0, false
+	}
+	v, err := strconv.Atoi(rest[i+2:])
+	if err != nil || v < 1 || strconv.Itoa(v) != rest[i+2:] {
+		return "", 0, false
+	}
+	return rest[:i], v, true
+}
+
+// SchemaPath is the path, below a server's base URL, of the JSON Schema of
+// a CloudEvents type.
+func SchemaPath(ceType string) string { return "/v1/schemas/" + ceType }
+
+// Encoder builds CloudEvents from recorded events. The zero value is not
+// usable; use NewEncoder. An Encoder is safe for concurrent use.
+type Encoder struct {
+	source     string
+	schemaBase string
+}
+
+// NewEncoder returns an encoder for source (empty: DefaultSource) whose
+// dataschema URLs start with schemaBase, the server's base URL such as
+// "http://127.0.0.1:8080" (empty: no dataschema). It fails with a message
+// saying what to fix when either is not a valid URI.
+func NewEncoder(source, schemaBase string) (*Encoder, error) {
+	if source == "" {
+		source = DefaultSource
+	}
+	schemaBase = strings.TrimRight(schemaBase, "/")
+	probe := cloudevents.New()
+	probe.SetID("probe")
+	probe.SetType(Type("probe.checked", 1))
+	probe.SetSource(source)
+	if schemaBase != "" {
+		probe.SetDataSchema(schemaBase + SchemaPath(Type("probe.checked", 1)))
+	}
+	err := probe.Validate()
+	for _, u := range []string{source, schemaBase} {
+		if _, perr := url.Parse(u); err == nil && (perr != nil || strings.ContainsFunc(u, unicode.IsSpace)) {
+			err = fmt.Errorf("%q is not a URI", u)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cloudevent: source %q or schema base %q is not usable (%v); give a URI such as \"urn:doorstep:city\" and a base URL such as \"https://doorstep.example.org\" / 事件来源或模式地址无效", source, schemaBase, err)
+	}
+	return &Encoder{source: source, schemaBase: schemaBase}, nil
+}
+
+// Source returns the encoder's source attribute.
+func (c *Encoder) Source() string { return c.source }
+
+// Event returns ev as a CloudEvent, its sealed values redacted.
+func (c *Encoder) Event(ev *eventstore.Event) (cloudevents.Event, error) {
+	data, _, err := Redact(ev.Data)
+	if err != nil {
+		return cloudevents.Event{}, fmt.Errorf("cloudevent: event %s (%s) at %s: %w", ev.ID, ev.Type, ev.Position, err)
+	}
+	out := cloudevents.New()
+	t := Type(ev.Type, ev.SchemaVersion)
+	out.SetID(ev.ID.String())
+	out.SetSource(c.source)
+	out.SetType(t)
+	out.SetSubject(ev.Stream)
+	if !ev.Metadata.OccurredAt.IsZero() {
+		out.SetTime(ev.Metadata.OccurredAt)
+	}
+	if c.schemaBase != "" {
+		out.SetDataSchema(c.schemaBase + SchemaPath(t))
+	}
+	out.SetExtension(ExtRecordedTime, ev.RecordedAt)
+	out.SetExtension(ExtPosition, ev.Position.String())
+	if ev.Version <= math.MaxInt32 {
+		out.SetExtension(ExtStreamVersion, int32(ev.Version))
+	}
+	m := &ev.Metadata
+	for _, x := range []struct{ name, value string }{{ExtCommunity, m.Community}, {ExtGrid, m.Grid},
+		{ExtCorrelationID, m.CorrelationID}, {ExtCausationID, m.CausationID}} {
+		if x.value != "" {
+			out.SetExtension(x.name, x.value)
+		}
+	}
+	out.DataEncoded = data
+	out.SetDataContentType("application/json")
+	if err := out.Validate(); err != nil {
+		return cloudevents.Event{}, fmt.Errorf("cloudevent: event %s (%s) at %s: %w", ev.ID, ev.Type, ev.Position, err)
+	}
+	return out, nil
+}
+
+// Structured returns ev as a structured-mode CloudEvent in JSON (media type
+// ContentType), the body the relay publishes and a webhook posts.
+func (c *Encoder) Structured(ev *eventstore.Event) ([]byte, error) {
+	ce, err := c.Event(ev)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(ce)
+}
+
+// sealedMarker replaces a sealed value.
+var sealedMarker = json.RawMessage(`{"sealed":true}`)
+
+// Redact returns data with every sealed value (a JSON object with a
+// "ciphertext" member, i.e. domain.Sealed) replaced by {"sealed": true}, and
+// how many it replaced. Data without sealed values is returned as it is.
+// Numbers keep their exact text.
+func Redact(data json.RawMessage) (json.RawMessage, int, error) {
+	if !bytes.Contains(data, []byte(`"ciphertext"`)) {
+		return data, 0, nil
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return nil, 0, fmt.Errorf("the data is not JSON: %w", err)
+	}
+	n := 0
+	var walk func(any) any
+	walk = func(x any) any {
+		switch x := x.(type) {
+		case map[string]any:
+			if _, ok := x["ciphertext"]; ok {
+				n++
+				return sealedMarker
+			}
+			for k, e := range x {
+				x[k] = walk(e)
+			}
+		case []any:
+			for i, e := range x {
+				x[i] = walk(e)
+			}
+		}
+		return x
+	}
+	v = walk(v)
+	b, err := json.Marshal(v)
+	return b, n, err
+}

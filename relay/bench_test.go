@@ -1,0 +1,281 @@
+package relay_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/doorstep/doorstep/cloudevent"
+	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/internal/brokertest"
+	"github.com/doorstep/doorstep/internal/testenv"
+	"github.com/doorstep/doorstep/relay"
+)
+
+func benchTarget(b *testing.B, kind string) string {
+	switch kind {
+	case "nats":
+		return brokertest.NATSURL + "?stream=" + brokertest.Unique("DSBENCH_") + "&subject=" + brokertest.Unique("dsbench.")
+	case "amqp":
+		return brokertest.AMQPURL + "?exchange=" + brokertest.Unique("dsbench.x.")
+	}
+	b.Fatalf("unknown kind %s", kind)
+	return ""
+}
+
+// cleanup deletes what a benchmark round created on the broker.
+func cleanup(b *testing.B, t relay.Target) {
+	switch t.Kind {
+	case "nats":
+		nc, err := nats.Connect(t.URL)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer nc.Close()
+		js, _ := jetstream.New(nc)
+		_ = js.DeleteStream(context.Background(), t.Stream)
+	case "amqp":
+		c, err := amqp.Dial(t.URL)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		ch, _ := c.Channel()
+		_ = ch.ExchangeDelete(t.Exchange, false, false)
+	}
+}
+
+// BenchmarkRelayThroughput publishes the same synthetic town (every event
+// of the log, as the same CloudEvents) to the same broker two ways, in
+// alternating order each round: through the relay (reading the log,
+// encoding, publishing one event at a time with the broker's
+// acknowledgement, writing checkpoints) and as raw Watermill publishing of
+// the prepared messages with the same publisher configuration. One round
+// per b.N; run with -benchtime=5x. Metrics: relay_ev/s, raw_ev/s and
+// relay/raw.
+func BenchmarkRelayThroughput(b *testing.B) {
+	for _, kind := range []string{"nats", "amqp"} {
+		b.Run(kind, func(b *testing.B) {
+			ctx := context.Background()
+			env := testenv.New(b)
+			writeTown(ctx, b, env.Store, 5, 100)
+			log := readLog(ctx, b, env.Store)
+			enc, _ := cloudevent.NewEncoder("urn:doorstep:bench", "http://127.0.0.1:8080")
+			msgs := make([]*message.Message, len(log))
+			for i := range log {
+				m, err := relay.Message(enc, &log[i])
+				if err != nil {
+					b.Fatal(err)
+				}
+				msgs[i] = m
+			}
+			var relayTime, rawTime time.Duration
+			b.ResetTimer()
+			for round := 0; round < b.N; round++ {
+				raw := func() {
+					t, _ := relay.ParseTarget(benchTarget(b, kind))
+					start := time.Now()
+					pub, err := relay.Connect(t, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					for i := range log {
+						m := message.NewMessage(msgs[i].UUID, msgs[i].Payload)
+						m.Metadata = msgs[i].Metadata
+						if err := pub.Publish(t.Topic(&log[i]), m); err != nil {
+							b.Fatal(err)
+						}
+					}
+					rawTime += time.Since(start)
+					pub.Close()
+					cleanup(b, t)
+				}
+				viaRelay := func() {
+					t, _ := relay.ParseTarget(benchTarget(b, kind) + "&name=" + brokertest.Unique("b"))
+					r, err := relay.New(relay.Config{Store: env.Store, DB: env.DB, Dialect: env.Dialect, Encoder: enc, Targets: []relay.Target{t},
+						Logger: slog.New(slog.DiscardHandler)})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := r.Init(ctx); err != nil {
+						b.Fatal(err)
+					}
+					rctx, stop := context.WithCancel(ctx)
+					done := make(chan error, 1)
+					start := time.Now()
+					go func() { done <- r.Run(rctx) }()
+					if err := r.WaitFor(ctx, log[len(log)-1].Position); err != nil {
+						b.Fatal(err)
+					}
+					relayTime += time.Since(start)
+					stop()
+					if err := <-done; err != nil {
+						b.Fatal(err)
+					}
+					cleanup(b, t)
+				}
+				if round%2 == 0 {
+					raw()
+					viaRelay()
+				} else {
+					viaRelay()
+					raw()
+				}
+			}
+			n := float64(len(log) * b.N)
+			b.ReportMetric(n/relayTime.Seconds(), "relay_ev/s")
+			b.ReportMetric(n/rawTime.Seconds(), "raw_ev/s")
+			b.ReportMetric(rawTime.Seconds()/relayTime.Seconds(), "relay/raw")
+			b.ReportMetric(float64(len(log)), "events/round")
+		})
+	}
+}
+
+// BenchmarkRelayLatency appends one event every 1/300 s (300 commands per
+// second, one event each, through the store's durable group commit) for
+// b.N seconds while the relay publishes to the broker, and measures from
+// just before each append to the arrival at an independent consumer (a
+// JetStream ordered consumer; a RabbitMQ queue consumer). Run with
+// -benchtime=10x (10 s). Metrics: p50_ms, p99_ms, max_ms.
+func BenchmarkRelayLatency(b *testing.B) {
+	for _, kind := range []string{"nats", "amqp"} {
+		b.Run(kind, func(b *testing.B) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			env := testenv.New(b)
+			raw := benchTarget(b, kind)
+			queue := ""
+			if kind == "amqp" {
+				queue = brokertest.Unique("dsbench.q.")
+				raw += "&queue=" + queue
+			}
+			t, _ := relay.ParseTarget(raw)
+			defer cleanup(b, t)
+			var mu sync.Mutex
+			sent := map[string]time.Time{}
+			var lat []time.Duration
+			arrived := func(id string) {
+				now := time.Now()
+				mu.Lock()
+				if s, ok := sent[id]; ok {
+					lat = append(lat, now.Sub(s))
+					delete(sent, id)
+				}
+				mu.Unlock()
+			}
+			idOf := func(body []byte) string {
+				var h struct {
+					ID string `json:"id"`
+				}
+				_ = json.Unmarshal(body, &h)
+				return h.ID
+			}
+			switch kind {
+			case "nats":
+				nc, err := nats.Connect(t.URL)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer nc.Close()
+				js, _ := jetstream.New(nc)
+				// The relay creates the stream; create it first so that the
+				// consumer can attach before the first event.
+				if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: t.Stream, Subjects: []string{t.Subject + ".>"}, Duplicates: 2 * time.Minute}); err != nil {
+					b.Fatal(err)
+				}
+				cons, err := js.OrderedConsumer(ctx, t.Stream, jetstream.OrderedConsumerConfig{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				cc, err := cons.Consume(func(m jetstream.Msg) { arrived(idOf(m.Data())) })
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer cc.Stop()
+			case "amqp":
+				c, err := amqp.Dial(t.URL)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer c.Close()
+				ch, _ := c.Channel()
+				if _, err := ch.QueueDeclare(queue, true, false, false, false, nil); err != nil {
+					b.Fatal(err)
+				}
+				defer ch.QueueDelete(queue, false, false, false)
+				ds, err := ch.ConsumeWithContext(ctx, queue, "", true, false, false, false, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				go func() {
+					for d := range ds {
+						arrived(idOf(d.Body))
+					}
+				}()
+			}
+			enc, _ := cloudevent.NewEncoder("urn:doorstep:bench", "http://127.0.0.1:8080")
+			r, err := relay.New(relay.Config{Store: env.Store, DB: env.DB, Dialect: env.Dialect, Encoder: enc, Targets: []relay.Target{t},
+				Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := r.Init(ctx); err != nil {
+				b.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- r.Run(ctx) }()
+
+			b.ResetTimer()
+			tick := time.NewTicker(time.Second / 300)
+			var last eventstore.Position
+			total := 0
+			for i := 0; i < 300*b.N; i++ {
+				<-tick.C
+				id := eventstore.NewID()
+				mu.Lock()
+				sent[id.String()] = time.Now()
+				mu.Unlock()
+				res, err := env.Store.Append(ctx, fmt.Sprintf("benchlat-%d", i%50), eventstore.Any(),
+					eventstore.EventData{ID: id, Type: "benchlat.noted", Data: json.RawMessage(`{"n":1}`),
+						Metadata: eventstore.Metadata{OccurredAt: time.Now()}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				last = res.LastPosition
+				total++
+			}
+			tick.Stop()
+			if err := r.WaitFor(ctx, last); err != nil {
+				b.Fatal(err)
+			}
+			for {
+				mu.Lock()
+				n := len(lat)
+				mu.Unlock()
+				if n == total {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			b.StopTimer()
+			cancel()
+			<-done
+			slices.Sort(lat)
+			q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+			b.ReportMetric(q(0.50), "p50_ms")
+			b.ReportMetric(q(0.99), "p99_ms")
+			b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max_ms")
+			b.ReportMetric(float64(total), "events")
+		})
+	}
+}

@@ -1,0 +1,240 @@
+package relay_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/doorstep/doorstep/cloudevent"
+	"github.com/doorstep/doorstep/eventstore"
+	"github.com/doorstep/doorstep/internal/brokertest"
+	"github.com/doorstep/doorstep/internal/testenv"
+	"github.com/doorstep/doorstep/keystore"
+	"github.com/doorstep/doorstep/relay"
+	"github.com/doorstep/doorstep/town"
+)
+
+const (
+	natsURL = brokertest.NATSURL
+	amqpURL = brokertest.AMQPURL
+)
+
+// writeTown writes a synthetic town of n households (with sealed fields)
+// into store.
+func writeTown(ctx context.Context, tb testing.TB, store eventstore.Store, seed uint64, n int) {
+	tb.Helper()
+	keys, err := keystore.OpenFileStore(filepath.Join(tb.TempDir(), "keys"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg := town.DefaultConfig(seed, n)
+	cfg.Sealer = keystore.New(keys, keystore.Config{})
+	if _, err := town.Write(ctx, store, cfg); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// appendLive appends n events, one per append, to a handful of streams,
+// each with a sealed value.
+func appendLive(ctx context.Context, tb testing.TB, store eventstore.Store, n int) {
+	tb.Helper()
+	for i := range n {
+		data := fmt.Sprintf(`{"n":%d,"phone":{"key_id":"k1","ciphertext":"c2VjcmV0"}}`, i)
+		_, err := store.Append(ctx, fmt.Sprintf("livetest-%d", i%7), eventstore.Any(),
+			eventstore.EventData{ID: eventstore.NewID(), Type: "livetest.noted", Data: json.RawMessage(data),
+				Metadata: eventstore.Metadata{OccurredAt: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), Community: "c1"}})
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// readLog returns the whole log in order.
+func readLog(ctx context.Context, tb testing.TB, store eventstore.Store) []eventstore.Event {
+	tb.Helper()
+	var out []eventstore.Event
+	var after eventstore.Position
+	for {
+		page, err := store.ReadAll(ctx, after, 1000)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, page...)
+		if len(page) < 1000 {
+			return out
+		}
+		after = page[len(page)-1].Position
+	}
+}
+
+func newRelay(tb testing.TB, env *testenv.Env, targets ...string) *relay.Relay {
+	tb.Helper()
+	enc, err := cloudevent.NewEncoder("urn:doorstep:test", "http://127.0.0.1:8080")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var ts []relay.Target
+	for _, raw := range targets {
+		t, err := relay.ParseTarget(raw)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ts = append(ts, t)
+	}
+	r, err := relay.New(relay.Config{Store: env.Store, DB: env.DB, Dialect: env.Dialect, Encoder: enc, Targets: ts,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := r.Init(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
+// The relay publishes every event of a synthetic town to NATS JetStream
+// and to RabbitMQ; an independent consumer reads each with the CloudEvents
+// SDK: the ids are the log's, per stream in the log's order, and the
+// checkpoints end at the head of the log. Part of the town is written
+// while the relay runs.
+func TestRelayDeliversTheLogToNATSAndRabbitMQ(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	env := testenv.New(t)
+	writeTown(ctx, t, env.Store, 1, 40)
+
+	stream, subject := brokertest.Unique("DSTEST_"), brokertest.Unique("dstest.")
+	exchange, queue := brokertest.Unique("dstest.x."), brokertest.Unique("dstest.q.")
+	natsOut := brokertest.ConsumeNATS(ctx, t, natsURL, stream)
+	amqpOut := brokertest.ConsumeAMQP(ctx, t, amqpURL, queue)
+	r := newRelay(t, env, natsURL+"?stream="+stream+"&subject="+subject,
+		amqpURL+"?exchange="+exchange+"&queue="+queue)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(runCtx) }()
+
+	appendLive(ctx, t, env.Store, 300) // more events while it runs
+	log := readLog(ctx, t, env.Store)
+	natsOut.WaitUnique(ctx, t, len(log))
+	amqpOut.WaitUnique(ctx, t, len(log))
+	if err := r.WaitFor(ctx, log[len(log)-1].Position); err != nil {
+		t.Fatalf("checkpoints did not reach the head: %v", err)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	got, _, _ := natsOut.Snapshot()
+	brokertest.CheckDelivery(t, "NATS", log, got, true)
+	got, _, _ = amqpOut.Snapshot()
+	brokertest.CheckDelivery(t, "RabbitMQ", log, got, true)
+
+	// The checkpoints reached the head of the log.
+	head, _ := env.Store.Head(ctx)
+	for _, name := range []string{"nats", "amqp"} {
+		pos, n, err := relay.LoadCheckpoint(ctx, env.DB, env.Dialect, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pos != head || n != int64(len(log)) {
+			t.Errorf("checkpoint of %s: %s after %d events, want %s after %d", name, pos, n, head, len(log))
+		}
+	}
+	st, err := r.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range st {
+		if s.LagSeconds != 0 || s.Delivered < uint64(len(log)) || s.Paused {
+			t.Errorf("status of %s: %+v", s.Name, s)
+		}
+	}
+}
+
+// NATS stops for about ten seconds while events are written and published,
+// then starts again: the relay pauses (Status says so), resumes by itself,
+// and every event arrives, per stream in order.
+func TestRelayRecoversFromANATSOutage(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	srv := brokertest.StartNATS(t)
+	env := testenv.New(t)
+	writeTown(ctx, t, env.Store, 3, 20)
+	stream, subject := brokertest.Unique("DSOUT_"), brokertest.Unique("dsout.")
+	r := newRelay(t, env, srv.URL+"?stream="+stream+"&subject="+subject)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(runCtx) }()
+
+	// Load: an event every 5 ms (about 200/s) until the outage is over.
+	loadDone := make(chan struct{})
+	stopLoad := make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; i < 20_000; i++ {
+			select {
+			case <-stopLoad:
+				return
+			case <-tick.C:
+			}
+			data := fmt.Sprintf(`{"n":%d}`, i)
+			if _, err := env.Store.Append(ctx, fmt.Sprintf("loadtest-%d", i%11), eventstore.Any(),
+				eventstore.EventData{ID: eventstore.NewID(), Type: "loadtest.noted", Data: json.RawMessage(data),
+					Metadata: eventstore.Metadata{OccurredAt: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	defer func() { close(stopLoad); <-loadDone }()
+
+	waitStatus(ctx, t, r, "publishing before the outage", func(s relay.Status) bool { return s.Delivered >= 300 })
+	srv.Stop()
+	waitStatus(ctx, t, r, "paused", func(s relay.Status) bool { return s.Paused })
+	time.Sleep(10 * time.Second) // the outage lasts; events keep being written
+	srv.Start()
+	waitStatus(ctx, t, r, "resumed", func(s relay.Status) bool { return !s.Paused && s.Delivered > 0 })
+	close(stopLoad)
+	<-loadDone
+	stopLoad = make(chan struct{})
+
+	log := readLog(ctx, t, env.Store)
+	if err := r.WaitFor(ctx, log[len(log)-1].Position); err != nil {
+		t.Fatalf("the relay did not catch up after NATS came back: %v", err)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	st, _ := r.Status(ctx)
+	if st[0].Failed == 0 {
+		t.Errorf("no publication failed during the outage: %+v", st[0])
+	}
+	out := brokertest.ConsumeNATS(ctx, t, srv.URL, stream)
+	out.WaitUnique(ctx, t, len(log))
+	got, _, _ := out.Snapshot()
+	brokertest.CheckDelivery(t, "NATS after an outage", log, got, true)
+}
+
+// waitStatus waits until the relay's only target satisfies ok.
+func waitStatus(ctx context.Context, tb testing.TB, r *relay.Relay, what string, ok func(relay.Status) bool) {
+	tb.Helper()
+	for {
+		st, err := r.Status(ctx)
+		if err == nil && ok(st[0]) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			tb.Fatalf("the relay was never %s: %+v", what, st)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
