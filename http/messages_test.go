@@ -35,6 +35,9 @@ var technical = map[string]bool{
 	"JSON": true, "UUID": true, "ETag": true, "ASCII": true, "UTF": true, "YAML": true, "CSV": true, "RFC": true, "API": true,
 	"HTTP": true, "URL": true, "PostgreSQL": true, "SQLite": true, "OpenAPI": true, "AES": true, "GCM": true, "SHA": true,
 	"Bearer": true, "PIPL": true, "SSE": true, "ID": true, "WT": true,
+	// product and protocol names
+	"Doorstep": true, "EventStoreDB": true, "KurrentDB": true, "NATS": true, "JetStream": true, "RabbitMQ": true,
+	"CloudEvents": true, "Watermill": true, "Ed25519": true, "OpenSSL": true,
 }
 
 // codeLike reports whether a Latin word in a Chinese text is an id or a

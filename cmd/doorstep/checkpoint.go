@@ -24,7 +24,7 @@ const headsFileName = "signed-heads.jsonl"
 // checkpoint sign -key FILE`.
 func runCheckpoint(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "keygen" && args[0] != "sign") {
-		return usageError{"doorstep checkpoint: give a subcommand: keygen -o FILE (create the signing key) or sign -key FILE (sign the log's head now) / 请给出子命令：keygen -o 文件（生成签名密钥）或 sign -key 文件（立即签名日志头）"}
+		return usageError{"doorstep checkpoint: give a subcommand: keygen -o FILE (create the signing key) or sign -key FILE (sign the log's head now) / 请给出子命令：“keygen -o 文件”（生成签名密钥）或 “sign -key 文件”（立即签名日志头）"}
 	}
 	fs := flag.NewFlagSet("checkpoint "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -67,8 +67,9 @@ func runCheckpoint(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "signed / 已签名: the first %d events, up to position %s, chain %s, key %s; kept in the log and in %s / 已写入日志和签名头文件\n",
-		h.Count, h.Position, h.Chain, h.KeyID, filepath.Join(*data, headsFileName))
+	heads := filepath.Join(*data, headsFileName)
+	fmt.Fprintf(stdout, "signed: the first %d events, up to position %s, chain %s, key %s; kept in the log and in %s\n已签名：前 %d 条事件，至位置 %s，链值 %s，密钥 %s；已写入日志和 %s\n",
+		h.Count, h.Position, h.Chain, h.KeyID, heads, h.Count, h.Position, h.Chain, h.KeyID, heads)
 	return nil
 }
 
@@ -110,7 +111,7 @@ func checkpointKeygen(out string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "private key / 私钥: %s (keep it secret, away from the database / 请妥善保管)\npublic key / 公钥: %s (give it to auditors / 交给审计人员)\nkey id / 密钥编号: %s\n", out, pubPath, logchain.KeyID(k))
+	fmt.Fprintf(stdout, "private key: %s (keep it secret, away from the database)\n私钥：%s（请妥善保管，勿与数据库放在一起）\npublic key: %s (give it to auditors)\n公钥：%s（交给审计人员）\nkey id / 密钥编号: %s\n", out, out, pubPath, pubPath, logchain.KeyID(k))
 	return nil
 }
 
@@ -145,13 +146,14 @@ func verifyLog(ctx context.Context, s eventstore.Store, dir, publicKeys, headFil
 		var le *logchain.Error
 		switch {
 		case errors.As(err, &ce):
-			fmt.Fprintf(stdout, "BROKEN / 哈希链断裂: stream %s version %d at position %s: %s (after %d good events)\n", ce.Stream, ce.Version, ce.Position, ce.Reason, rep.Events)
+			fmt.Fprintf(stdout, "BROKEN: stream %s version %d at position %s: %s (after %d good events)\n哈希链断裂：事件流 %s 版本 %d（位置 %s）：%s（此前 %d 条事件完好）\n", ce.Stream, ce.Version, ce.Position, ce.Reason, rep.Events, ce.Stream, ce.Version, ce.Position, ce.Reason, rep.Events)
 		case errors.As(err, &le):
 			fmt.Fprintf(stdout, "BROKEN / 日志与签名头不符: %s\n", le)
 		}
 		return err
 	}
-	fmt.Fprintf(stdout, "verified / 校验通过: %d events, every hash chain intact (%s)\n", rep.Events, time.Since(start).Round(time.Millisecond))
+	took := time.Since(start).Round(time.Millisecond)
+	fmt.Fprintf(stdout, "verified: %d events, every hash chain intact (%s)\n校验通过：共 %d 条事件，哈希链全部完整（%s）\n", rep.Events, took, rep.Events, took)
 	switch {
 	case rep.Heads == 0:
 		fmt.Fprintln(stdout, "no signed head: removing a stream's last events, whole streams or the end of the log cannot be detected; sign heads with `doorstep checkpoint sign` or `serve -checkpoint-key` / 没有签名头：无法发现删除；请签名日志头")

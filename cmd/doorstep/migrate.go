@@ -84,10 +84,11 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("write the position map: %w", err)
 	}
 	copied := res.Events - res.Resumed
-	fmt.Fprintf(stdout, "migrated / 迁移完成: %d events (%d already there, %d copied in %d appends) in %s (%.0f events/s); every event matches the source and every hash chain verifies / 全部事件与源一致，哈希链校验通过\n",
+	fmt.Fprintf(stdout, "migrated: %d events (%d already there, %d copied in %d appends) in %s (%.0f events/s); every event matches the source and every hash chain verifies\n迁移完成：共 %d 条事件（%d 条已存在，%d 条以 %d 次追加复制），用时 %s（每秒 %.0f 条）；全部事件与源一致，哈希链校验通过\n",
+		res.Events, res.Resumed, copied, res.Appends, took.Round(time.Millisecond), float64(copied)/took.Seconds(),
 		res.Events, res.Resumed, copied, res.Appends, took.Round(time.Millisecond), float64(copied)/took.Seconds())
-	fmt.Fprintf(stdout, "position map / 位置映射: %s (%d positions); start doorstep serve on the target with -position-map %s and a fresh data directory or read-model schema (the read models rebuild from the new log) / 以新的数据目录启动\n",
-		*mapPath, res.Map.Len(), *mapPath)
+	fmt.Fprintf(stdout, "position map: %s (%d positions); start doorstep serve on the target with -position-map %s and a fresh data directory or read-model schema (the read models rebuild from the new log)\n位置映射：%s（%d 个位置）；请在目标存储上以 “-position-map %s” 和新的数据目录或读模型模式启动服务（读模型将从新日志重建）\n",
+		*mapPath, res.Map.Len(), *mapPath, *mapPath, res.Map.Len(), *mapPath)
 	return nil
 }
 

@@ -120,7 +120,7 @@ func (c *relayCollector) Collect(ch chan<- prometheus.Metric) {
 // checkpoint and how far behind the log it is.
 func runRelayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "status" {
-		return usageError{"doorstep relay: give a subcommand: status / 请指定子命令：status"}
+		return usageError{"doorstep relay: give a subcommand: status / 请指定子命令：“status”"}
 	}
 	fs := flag.NewFlagSet("relay status", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -24,7 +24,7 @@ func isESDBURL(u string) bool {
 
 // badStoreURL is the message for a -store that names no known backend.
 func badStoreURL(u string) string {
-	return fmt.Sprintf("doorstep: -store %q: give a postgres:// or esdb:// URL, or leave it empty for the embedded store / 存储地址无效：请使用 postgres:// 或 esdb:// 地址，或留空使用内置存储", redactURL(u))
+	return fmt.Sprintf("doorstep: -store %q: give a postgres:// or esdb:// URL, or leave it empty for the embedded store / 存储地址无效：请使用 “postgres://” 或 “esdb://” 地址，或留空使用内置存储", redactURL(u))
 }
 
 // openESDB opens the EventStoreDB store st names, with now as its clock

@@ -25,7 +25,7 @@ import (
 //	doorstep token revoke ID
 //	doorstep token expire ID -at INSTANT|never
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const usageMsg = "doorstep token: give a subcommand: list, revoke ID, or expire ID -at INSTANT|never / 请给出子命令：list、revoke 编号 或 expire 编号 -at 时间|never"
+	const usageMsg = "doorstep token: give a subcommand: list, revoke ID, or expire ID -at INSTANT|never / 请给出子命令：“list”、“revoke 编号”或“expire 编号 -at 时间|never”"
 	if len(args) == 0 || (args[0] != "list" && args[0] != "revoke" && args[0] != "expire") {
 		return usageError{usageMsg}
 	}
@@ -35,7 +35,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	data := dataFlag(fs)
 	st := storeFlags(fs)
 	by := fs.String("by", envOr("USER", "operator"), "who revokes, recorded with the token / 操作人（随令牌记录）")
-	at := fs.String("at", "", "expire: when the token stops working, RFC 3339 (e.g. 2026-12-31T23:59:59+08:00), or never / 过期时间（RFC 3339）或 never")
+	at := fs.String("at", "", "expire: when the token stops working, RFC 3339 (e.g. 2026-12-31T23:59:59+08:00), or never / 过期时间（RFC 3339）或 “never”（永不过期）")
 	// The id may come before or after the flags.
 	rest := args[1:]
 	var id string
@@ -54,13 +54,13 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{fmt.Sprintf("doorstep token %s: unexpected argument %q / 多余的参数 %q", sub, fs.Arg(0), fs.Arg(0))}
 	}
 	if sub != "list" && id == "" {
-		return usageError{fmt.Sprintf("doorstep token %s: give the token's id (see doorstep token list) / 请给出令牌编号（见 doorstep token list）", sub)}
+		return usageError{fmt.Sprintf("doorstep token %s: give the token's id (see doorstep token list) / 请给出令牌编号（见 “doorstep token list”）", sub)}
 	}
 	var expiry time.Time
 	if sub == "expire" {
 		switch *at {
 		case "":
-			return usageError{"doorstep token expire: give -at INSTANT (RFC 3339, e.g. 2026-12-31T23:59:59+08:00) or -at never / 请用 -at 给出过期时间或 never"}
+			return usageError{"doorstep token expire: give -at INSTANT (RFC 3339, e.g. 2026-12-31T23:59:59+08:00) or -at never / 请用 -at 给出过期时间或 “never”"}
 		case "never":
 		default:
 			t, err := time.Parse(time.RFC3339, *at)
