@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"net"
 	nethttp "net/http"
+	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/doorstep/doorstep/domain"
 
 	"github.com/doorstep/doorstep/identity"
 )
@@ -244,6 +248,82 @@ func allLimits() []string {
 func (c *countingConn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// nameFields are the JSON fields of request bodies that hold a name (a
+// place, a person, a role): one line of at most domain.MaxNameBytes. Every
+// other string field is free text (domain.MaxTextBytes); fields named
+// *_id or *_ids are ids, checked by the id rule (checkBodyIDs).
+var nameFields = map[string]bool{
+	"name": true, "relation": true, "occupation": true, "community": true, "grid": true, "communities": true, "grids": true,
+	"responsible_worker": true, "worker": true, "supervisor": true, "assignee": true, "department": true, "found_by": true,
+	"team": true, "skills": true, "idle": true, "role": true, "address": true,
+}
+
+// checkBodyText applies the one text rule to every string of a decoded
+// request body v (a pointer to a struct): names by domain.CheckName, free
+// text by domain.CheckText. It is the edge's half of decision 0077; the
+// domain checks the fields it keeps again.
+func checkBodyText(v any) error {
+	return walkText(reflect.ValueOf(v), "")
+}
+
+func walkText(v reflect.Value, field string) error {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+		return walkText(v.Elem(), field)
+	case reflect.String:
+		if strings.HasSuffix(field, "_id") || strings.HasSuffix(field, "_ids") || field == "id" {
+			return nil
+		}
+		if nameFields[field] {
+			return domain.CheckName(field, v.String())
+		}
+		return domain.CheckText(field, v.String())
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return nil // raw bytes (json.RawMessage): not text
+		}
+		for i := range v.Len() {
+			if err := walkText(v.Index(i), field); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		it := v.MapRange()
+		for it.Next() {
+			if err := walkText(it.Key(), field); err != nil {
+				return err
+			}
+			if err := walkText(it.Value(), field); err != nil {
+				return err
+			}
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			sf := t.Field(i)
+			if !sf.IsExported() {
+				continue
+			}
+			name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+			if name == "-" {
+				continue
+			}
+			if sf.Anonymous && name == "" {
+				name = field
+			} else if name == "" {
+				name = sf.Name
+			}
+			if err := walkText(v.Field(i), name); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	nethttp "net/http"
@@ -214,5 +215,51 @@ func TestHeaderLimitIsBilingualAndCounted(t *testing.T) {
 		if v := e.metricValue(`doorstep_http_limit_refusals_total{limit="` + l + `"}`); v < 0 {
 			t.Errorf("/metrics has no refusal series for limit %q", l)
 		}
+	}
+}
+
+// Issue 13 "Limits everywhere" and item 14: every string of a command
+// body follows the one text rule at the edge: NUL in a community is a
+// bilingual 400, a description over domain.MaxTextBytes is 400
+// text_too_long, both counted; nothing is written.
+func TestBodyTextRuleAtTheEdge(t *testing.T) {
+	e := newEnvConfig(t, nil, func(c *Config) { c.MaxBodyBytes = 64 << 10 })
+	reg := func(id, community string) map[string]any {
+		return map[string]any{"household_id": id, "address": "1号", "community": community, "grid": "g", "responsible_worker": "w", "class": "ordinary", "risk": "green"}
+	}
+	r := e.do("POST", "/v1/households", e.admin, reg("nul-1", "幸福\x00社区"))
+	if p := r.problem(t); r.status != 400 || p.Code != "invalid_text" || p.Field != "community" || p.MessageZH == "" {
+		t.Fatalf("NUL in community: %d %s", r.status, r.body)
+	}
+	if v, err := e.store.StreamVersion(context.Background(), "household-nul-1"); err != nil || v != 0 {
+		t.Fatalf("a refused registration wrote: %d %v", v, err)
+	}
+	if r := e.do("POST", "/v1/households", e.admin, reg("ok-1", "幸福社区")); r.status != 201 {
+		t.Fatalf("registration: %d %s", r.status, r.body)
+	}
+	long := map[string]any{"address": strings.Repeat("路", domain.MaxNameBytes), "community": "c", "grid": "g", "reason": "搬家"}
+	r = e.do("POST", "/v1/households/ok-1/relocate", e.admin, long)
+	if p := r.problem(t); r.status != 400 || p.Code != "text_too_long" || p.Field != "address" {
+		t.Fatalf("a long address: %d %s", r.status, r.body)
+	}
+	if v := e.metricValue(`doorstep_http_limit_refusals_total{limit="text"}`); v != 2 {
+		t.Fatalf("text refusals: %v, want 2", v)
+	}
+}
+
+// Issue 13 item 14: /readyz without a token showed the internal error.
+func TestReadyzHidesTheCauseWithoutAToken(t *testing.T) {
+	e := newEnv(t, func(d *Deps) {
+		d.Ready = func(context.Context) error { return errors.New("dial tcp 10.1.2.3:5432: secret-host refused") }
+	})
+	r := e.do("GET", "/readyz", "", nil)
+	if r.status != 503 || strings.Contains(string(r.body), "secret-host") || strings.Contains(string(r.body), "10.1.2.3") {
+		t.Fatalf("readyz without a token: %d %s", r.status, r.body)
+	}
+	if p := r.problem(t); p.Code != "not_ready" || p.MessageZH == "" {
+		t.Fatalf("readyz without a token: %s", r.body)
+	}
+	if r := e.do("GET", "/readyz", e.admin, nil); r.status != 503 || !strings.Contains(string(r.body), "secret-host") {
+		t.Fatalf("readyz with a token: %d %s", r.status, r.body)
 	}
 }

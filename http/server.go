@@ -427,7 +427,7 @@ func decodeJSON(r *nethttp.Request, v any) error {
 		}
 	}
 	if err == nil {
-		return nil
+		return checkBodyText(v)
 	}
 	var mbe *nethttp.MaxBytesError
 	var se *json.SyntaxError
