@@ -46,7 +46,7 @@ type AdversarialConfig struct {
 	Duration time.Duration // per attack
 	Workers  int           // concurrent attackers per attack; default 16
 	Streams  int           // event streams the streams attack keeps open; default 400
-	Tokens   int           // tokens the streams attack spreads them over; default 20
+	Tokens   int           // tokens the streams attack spreads them over; default 60 (enough to reach the server's total cap)
 	Attacks  []string      // which; default all
 	Seed     uint64
 }
@@ -87,7 +87,7 @@ func RunAdversarial(ctx context.Context, cfg AdversarialConfig) ([]AttackResult,
 		cfg.Streams = 400
 	}
 	if cfg.Tokens <= 0 {
-		cfg.Tokens = 20
+		cfg.Tokens = 60
 	}
 	if len(cfg.Attacks) == 0 {
 		cfg.Attacks = Attacks()
