@@ -33,6 +33,7 @@ var limitOfCode = map[string]string{
 	"text_too_long":           "text",
 	"invalid_text":            "text",
 	"invalid_limit":           "page_size",
+	"time_out_of_range":       "time",
 	"too_many_streams":        "streams_per_token",
 	"streams_full":            "streams_total",
 }
