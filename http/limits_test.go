@@ -263,3 +263,41 @@ func TestReadyzHidesTheCauseWithoutAToken(t *testing.T) {
 		t.Fatalf("readyz with a token: %d %s", r.status, r.body)
 	}
 }
+
+// Issue 13 "Limits everywhere": the idempotency cache refuses nothing, but
+// each answer it does not keep (too large) or drops before its time (over
+// the byte or entry budget) is counted by the bound that made it.
+func TestIdempotencyLimitsAreCounted(t *testing.T) {
+	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	m := newIdempotency(time.Hour, 5, 20_000, 2_000, func() time.Time { return now })
+	counted := map[string]int{}
+	m.onLimit = func(l string) { counted[l]++ }
+	finish := func(k string, n int) {
+		if _, err := m.begin(k, "fp"); err != nil {
+			t.Fatal(err)
+		}
+		m.finish(k, 400, nethttp.Header{}, make([]byte, n), true)
+	}
+	finish("big", 2_001)
+	if counted[limitIdempotencyEntry] != 1 {
+		t.Fatalf("an answer too large to keep: %v", counted)
+	}
+	for i := range 5 {
+		finish(fmt.Sprint("k", i), 1_900) // 5 × ~2.2 KB: within the bytes, over 5 entries with "big"
+	}
+	if counted[limitIdempotencyEntries] != 1 || counted[limitIdempotencyCache] != 0 {
+		t.Fatalf("over the entry budget: %v", counted)
+	}
+	m.maxBytes = 5_000
+	finish("k5", 1_900)
+	if counted[limitIdempotencyCache] == 0 {
+		t.Fatalf("over the byte budget: %v", counted)
+	}
+	// Expiry by age is not a refusal.
+	before := counted[limitIdempotencyCache] + counted[limitIdempotencyEntries]
+	now = now.Add(2 * time.Hour)
+	finish("k6", 10)
+	if after := counted[limitIdempotencyCache] + counted[limitIdempotencyEntries]; after != before {
+		t.Fatalf("expiry counted as a refusal: %v", counted)
+	}
+}
