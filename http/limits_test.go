@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	nethttp "net/http"
 	"strconv"
@@ -51,6 +52,28 @@ func (e *testEnv) waitMetric(series string, want float64) {
 	}
 }
 
+// streamRefusal opens an event stream that should be refused: it returns
+// the answer, or fails the test when the stream is opened instead (without
+// reading it, which would never end).
+func (e *testEnv) streamRefusal(token string) resp {
+	e.t.Helper()
+	req, _ := nethttp.NewRequest("GET", e.ts.URL+"/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode == 200 {
+		e.t.Fatalf("the stream was opened, not refused")
+	}
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp{status: res.StatusCode, header: res.Header, body: b}
+}
+
 // Issue 13 item 11: streams had no cap. One token may hold
 // MaxStreamsPerToken streams (then 429 too_many_streams), the server
 // MaxStreams (then 503 streams_full), both bilingual with Retry-After and
@@ -70,7 +93,7 @@ func TestEventStreamCaps(t *testing.T) {
 	if _, res := e.openStream(t, ctx, a, "", ""); res.StatusCode != 200 {
 		t.Fatalf("second stream: %d", res.StatusCode)
 	}
-	r := e.do("GET", "/v1/events", a, nil)
+	r := e.streamRefusal(a)
 	p := r.problem(t)
 	if r.status != 429 || p.Code != "too_many_streams" || r.header.Get("Retry-After") == "" || p.MessageZH == "" || p.MessageZH == p.MessageEN {
 		t.Fatalf("third stream of one token: %d %v %s", r.status, r.header, r.body)
@@ -79,7 +102,7 @@ func TestEventStreamCaps(t *testing.T) {
 	if _, res := e.openStream(t, ctx, twin, "", ""); res.StatusCode != 200 {
 		t.Fatalf("a token with the same name: %d", res.StatusCode)
 	}
-	r = e.do("GET", "/v1/events", other, nil)
+	r = e.streamRefusal(other)
 	if p := r.problem(t); r.status != 503 || p.Code != "streams_full" || r.header.Get("Retry-After") == "" {
 		t.Fatalf("a stream beyond the server's cap: %d %v %s", r.status, r.header, r.body)
 	}
