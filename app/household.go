@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/doorstep/doorstep/domain"
@@ -281,6 +282,24 @@ func (s *Service) RecordVisit(ctx context.Context, c Cmd, householdID string, in
 	pub.Health, pub.Economic = "", ""
 	sec := &secret{household: householdID, values: []string{in.Health, in.Economic}}
 	return s.onHousehold(ctx, c, householdID, "household.record_visit", pub, sec, x, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
+		// A visit may link only problems of its own household. A problem
+		// not reported yet may be linked (problems found on a visit are
+		// reported before or after the visit is recorded); one reported
+		// on another household may not.
+		for _, id := range in.ProblemIDs {
+			if err := domain.CheckID("problem_ids", id); err != nil {
+				return nil, err
+			}
+			p, err := s.Problem(ctx, id, domain.AsOf{})
+			if err != nil {
+				return nil, err
+			}
+			if p.Exists() && p.HouseholdID() != householdID {
+				return nil, errorf(domain.ErrRule, "problem_not_in_household", "problem_ids",
+					fmt.Sprintf("problem %s was reported on another household, not on %s; link only this household's problems", id, householdID),
+					fmt.Sprintf("问题 %s 属于其他家庭，不属于家庭 %s；只能关联本家庭的问题", id, householdID))
+			}
+		}
 		sv, err := x.seal(in.Health, in.Economic)
 		if err != nil {
 			return nil, err

@@ -24,8 +24,8 @@ const MaxEchoBytes = 64
 
 // IDRule describes the id rule to people, in English and Chinese.
 const (
-	IDRule   = "an id is 1 to 128 bytes of UTF-8 letters, digits, marks, punctuation or symbols, without spaces, control characters, invisible formatting characters (such as U+202E), U+FFFD or \"/\", and is not \".\" or \"..\"; a UUID is a good choice"
-	IDRuleZH = "编号须为 1 至 128 字节的 UTF-8 字母、数字、标点或符号，不得含空格、控制字符、不可见格式字符（如 U+202E）、U+FFFD 或 “/”，也不能是 “.” 或 “..”；建议使用 UUID"
+	IDRule   = "an id is 1 to 128 bytes of ASCII letters, digits and punctuation other than \"/\" (no spaces), and Chinese characters (CJK unified ideographs); it is not \".\" or \"..\"; letters of other scripts and full-width forms are refused because they look like ASCII ones; a UUID is a good choice"
+	IDRuleZH = "编号须为 1 至 128 字节，只能由 ASCII 字母、数字、除 “/” 以外的标点（不含空格）及汉字（中日韩统一表意文字）组成，且不能是 “.” 或 “..”；其他文字的字母和全角字符因与 ASCII 字符形似而不被接受；建议使用 UUID"
 )
 
 // idProblem returns why id breaks the id rule, in English and Chinese, or
@@ -57,9 +57,30 @@ func idProblem(id string) (en, zh string) {
 			return fmt.Sprintf("it contains an invisible formatting character (%U)", r), fmt.Sprintf("含有不可见格式字符（%U）", r)
 		case !unicode.IsGraphic(r):
 			return fmt.Sprintf("it contains a character that is not printable (%U)", r), fmt.Sprintf("含有不可打印字符（%U）", r)
+		case !idChar(r):
+			return fmt.Sprintf("it contains %U, which is neither ASCII nor a Chinese character (letters of other scripts and full-width forms look like ASCII ones and would name another record)", r),
+				fmt.Sprintf("含有 %U，既不是 ASCII 字符也不是汉字（其他文字的字母和全角字符与 ASCII 字符形似，会被当作另一条记录）", r)
 		}
 	}
 	return "", ""
+}
+
+// idChar reports whether r may appear in an id (decision 0078): printable
+// ASCII (the caller has refused space and '/'), or a CJK unified ideograph
+// (the basic block and extensions A to H; not the compatibility
+// ideographs, which NFKC folds into unified ones, nor radicals, which look
+// like them). Every other script is refused, so that no two ids differ
+// only by look-alike letters (Latin a, Cyrillic а, full-width ａ).
+func idChar(r rune) bool {
+	switch {
+	case r > 0x20 && r < 0x7F:
+		return true
+	case r >= 0x4E00 && r <= 0x9FFF, r >= 0x3400 && r <= 0x4DBF:
+		return true
+	case r >= 0x20000 && r <= 0x323AF && !(r >= 0x2F800 && r <= 0x2FA1F):
+		return true
+	}
+	return false
 }
 
 // ValidID reports whether id follows the id rule (see CheckID).

@@ -29,6 +29,15 @@ var badIDs = map[string]string{
 	"slash":           "a/b",
 	"private use":     "a\uE000",
 	"U+FFFD":          "a\uFFFDb",
+	// Look-alikes (issue 13 item 14, decision 0078): each would be another
+	// household than "ab1".
+	"Cyrillic a":       "\u0430b1",
+	"Greek omicron":    "h\u03bfme",
+	"full-width":       "\uff41b1",
+	"full-width digit": "ab\uff11",
+	"Kangxi radical":   "\u2f00\u53f7",
+	"compat ideograph": "\uf900",
+	"accented Latin":   "cafe\u0301",
 }
 
 var goodIDs = []string{"h1", "demo-zhang", "竹园村-0001", "0192d5a8-7c3b-7e21-a3f1-6b2f9c1d4e55", "a.b", "...", strings.Repeat("a", domain.MaxIDBytes), strings.Repeat("户", domain.MaxIDBytes/3)}

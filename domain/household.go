@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -234,6 +235,12 @@ func (h *Household) Register(meta Meta, pol *Policy, in RegisterHousehold) ([]Ev
 	case in.ResponsibleWorker == "":
 		return nil, required("responsible_worker", "the responsible worker", "责任人")
 	}
+	if err := checkPlace(in.Address, in.Community, in.Grid); err != nil {
+		return nil, err
+	}
+	if err := CheckName("responsible_worker", in.ResponsibleWorker); err != nil {
+		return nil, err
+	}
 	if err := checkClass(in.Class); err != nil {
 		return nil, err
 	}
@@ -246,6 +253,19 @@ func (h *Household) Register(meta Meta, pol *Policy, in RegisterHousehold) ([]Ev
 	return []Event{HouseholdRegistered{HouseholdID: h.id, Address: in.Address, Community: in.Community, Grid: in.Grid,
 		ResponsibleWorker: in.ResponsibleWorker, Class: in.Class, Category: in.Category, Risk: in.Risk,
 		PolicyVersion: pol.Version, At: meta.At, By: meta.Actor}}, nil
+}
+
+// checkPlace checks where a household lives: the address is a name-sized
+// text on one line, community and grid are names (no NUL, no line breaks,
+// no invisible formatting), since scopes and read models key on them.
+func checkPlace(address, community, grid string) error {
+	if err := CheckName("address", address); err != nil {
+		return err
+	}
+	if err := CheckName("community", community); err != nil {
+		return err
+	}
+	return CheckName("grid", grid)
 }
 
 func checkClass(c HouseholdClass) error {
@@ -275,6 +295,11 @@ func (h *Household) checkMember(d MemberDetails) error {
 	}
 	if d.Relation == "" {
 		return required("relation", "the member's relation", "成员关系")
+	}
+	for _, f := range [][2]string{{"name", d.Name}, {"relation", d.Relation}, {"occupation", d.Occupation}} {
+		if err := CheckName(f[0], f[1]); err != nil {
+			return err
+		}
 	}
 	if d.BirthDate != "" {
 		if _, err := time.Parse(time.DateOnly, d.BirthDate); err != nil {
@@ -327,21 +352,57 @@ func (h *Household) currentMember(memberID string) (*Member, error) {
 	return m, nil
 }
 
-// ChangeMember replaces a current member's details; a reason is required.
+// ChangeMember changes a current member's details; a reason is required.
+// The change is merged into the details the member has: a field left empty
+// (or zero) in d keeps its value, so changing a phone number does not
+// erase the id number, income or health. The event carries the merged
+// details. Sensitive fields given in d need consent.
 func (h *Household) ChangeMember(meta Meta, memberID string, d MemberDetails, reason string) ([]Event, error) {
 	if err := h.active(meta); err != nil {
 		return nil, err
 	}
-	if _, err := h.currentMember(memberID); err != nil {
+	cur, err := h.currentMember(memberID)
+	if err != nil {
 		return nil, err
 	}
-	if err := h.checkMember(d); err != nil {
+	if d.sensitive() && !h.consent {
+		return nil, h.consentRequired()
+	}
+	merged := mergeDetails(cur.MemberDetails, d)
+	if err := h.checkMember(merged); err != nil && !errors.Is(err, ErrRule) {
 		return nil, err
 	}
 	if reason == "" {
 		return nil, reasonRequired("reason")
 	}
-	return []Event{HouseholdMemberChanged{MemberID: memberID, MemberDetails: d, Reason: reason, At: meta.At, By: meta.Actor}}, nil
+	if err := CheckText("reason", reason); err != nil {
+		return nil, err
+	}
+	return []Event{HouseholdMemberChanged{MemberID: memberID, MemberDetails: merged, Reason: reason, At: meta.At, By: meta.Actor}}, nil
+}
+
+// mergeDetails returns cur with every field that change sets replaced.
+func mergeDetails(cur, change MemberDetails) MemberDetails {
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	seal := func(dst *Sealed, v Sealed) {
+		if !v.IsZero() {
+			*dst = v
+		}
+	}
+	set(&cur.Name, change.Name)
+	set(&cur.Relation, change.Relation)
+	set(&cur.BirthDate, change.BirthDate)
+	set(&cur.Occupation, change.Occupation)
+	seal(&cur.IDNumber, change.IDNumber)
+	seal(&cur.Phone, change.Phone)
+	seal(&cur.Income, change.Income)
+	seal(&cur.Health, change.Health)
+	seal(&cur.Disability, change.Disability)
+	return cur
 }
 
 // RemoveMember records that a current member left; a reason is required.
@@ -375,6 +436,12 @@ func (h *Household) Relocate(meta Meta, address, community, grid, reason string)
 		return nil, reasonRequired("reason")
 	case address == h.address && community == h.community && grid == h.grid:
 		return nil, noChange("address", "the address", "地址", address)
+	}
+	if err := checkPlace(address, community, grid); err != nil {
+		return nil, err
+	}
+	if err := CheckText("reason", reason); err != nil {
+		return nil, err
 	}
 	return []Event{HouseholdRelocated{FromAddress: h.address, FromCommunity: h.community, FromGrid: h.grid,
 		Address: address, Community: community, Grid: grid, Reason: reason, At: meta.At, By: meta.Actor}}, nil

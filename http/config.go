@@ -14,10 +14,10 @@ type Config struct {
 	Addr string
 	// MaxBodyBytes bounds a request body; a larger one is 413.
 	MaxBodyBytes int64
-	// MaxHeaderBytes bounds the request line and headers together
-	// (http.Server.MaxHeaderBytes; Go adds 4 KiB of slack); larger ones
-	// are answered 431 by net/http before any handler runs. Default
-	// DefaultMaxHeaderBytes.
+	// MaxHeaderBytes bounds the request line and headers together: a
+	// larger head is answered 431 headers_too_large (bilingual). net/http
+	// itself stops reading a head at twice this (plus its 4 KiB of slack)
+	// and answers a plain 431. Default DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
 	// ReadHeaderTimeout, ReadTimeout and WriteTimeout bound slow clients.
 	// WriteTimeout does not apply to the event stream.
@@ -56,7 +56,27 @@ type Config struct {
 	IdempotencyMaxEntryBytes int
 	// MaxPageSize bounds list queries (parameter limit).
 	MaxPageSize int
+	// MaxStreams bounds the event streams open at once on this server
+	// (503 streams_full beyond), MaxStreamsPerToken those of one token
+	// (429 too_many_streams beyond). Decision 0076.
+	MaxStreams         int
+	MaxStreamsPerToken int
+	// StreamWriteTimeout bounds each write of an event stream: a client
+	// that does not read for this long is disconnected, so that it holds
+	// no memory on the server.
+	StreamWriteTimeout time.Duration
 }
+
+// Default bounds of the event streams (decision 0076): a dashboard or an
+// integration keeps one or two streams open, so 4 per token is room for a
+// reconnect overlapping the old stream; 200 in all keeps what streams can
+// hold (at most DefaultStreamBuffer events each while a client is slow)
+// well under the memory budget.
+const (
+	DefaultMaxStreams         = 200
+	DefaultMaxStreamsPerToken = 4
+	DefaultStreamWriteTimeout = 10 * time.Second
+)
 
 // DefaultMaxHeaderBytes is the default bound of a request's line and
 // headers: 16 KiB, several times what a browser or client library sends
@@ -94,6 +114,9 @@ func DefaultConfig() Config {
 		IdempotencyMaxBytes:      DefaultIdempotencyMaxBytes,
 		IdempotencyMaxEntryBytes: DefaultIdempotencyMaxEntryBytes,
 		MaxPageSize:              500,
+		MaxStreams:               DefaultMaxStreams,
+		MaxStreamsPerToken:       DefaultMaxStreamsPerToken,
+		StreamWriteTimeout:       DefaultStreamWriteTimeout,
 	}
 }
 
@@ -115,7 +138,8 @@ func (c Config) Validate() error {
 		v    time.Duration
 	}{{"ReadHeaderTimeout", c.ReadHeaderTimeout}, {"ReadTimeout", c.ReadTimeout}, {"WriteTimeout", c.WriteTimeout},
 		{"IdleTimeout", c.IdleTimeout}, {"ShutdownTimeout", c.ShutdownTimeout}, {"DefaultWait", c.DefaultWait},
-		{"MaxWait", c.MaxWait}, {"Heartbeat", c.Heartbeat}, {"IdempotencyTTL", c.IdempotencyTTL}} {
+		{"MaxWait", c.MaxWait}, {"Heartbeat", c.Heartbeat}, {"IdempotencyTTL", c.IdempotencyTTL},
+		{"StreamWriteTimeout", c.StreamWriteTimeout}} {
 		if d.v <= 0 {
 			bad(d.name, "must be positive")
 		}
@@ -137,6 +161,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxPageSize < 1 {
 		bad("MaxPageSize", "must be at least 1")
+	}
+	if c.MaxStreamsPerToken < 1 {
+		bad("MaxStreamsPerToken", "must be at least 1")
+	}
+	if c.MaxStreams < c.MaxStreamsPerToken {
+		bad("MaxStreams", "must be at least MaxStreamsPerToken")
 	}
 	return errors.Join(errs...)
 }

@@ -87,6 +87,12 @@ func (a testAccess) households() []string {
 // newEnv starts a test server. extra, if not nil, adjusts the deps.
 func newEnv(t testing.TB, extra func(*Deps)) *testEnv {
 	t.Helper()
+	return newEnvConfig(t, extra, nil)
+}
+
+// newEnvConfig is newEnv with tune, if not nil, adjusting the config.
+func newEnvConfig(t testing.TB, extra func(*Deps), tune func(*Config)) *testEnv {
+	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "events.db")})
@@ -145,6 +151,9 @@ func newEnv(t testing.TB, extra func(*Deps)) *testEnv {
 	cfg := DefaultConfig()
 	cfg.MaxBodyBytes = 4096
 	cfg.Heartbeat = 50 * time.Millisecond
+	if tune != nil {
+		tune(&cfg)
+	}
 	e.srv, err = New(cfg, d)
 	if err != nil {
 		t.Fatal(err)

@@ -34,6 +34,10 @@ type idempotency struct {
 	// amortised constant time.
 	order []idemRef
 	bytes int64 // the sizes of the entries in order
+	// onLimit, when set, is told (with mu held) which bound made the cache
+	// drop or not keep an answer: limitIdempotencyEntry,
+	// limitIdempotencyCache or limitIdempotencyEntries (not age).
+	onLimit func(limit string)
 }
 
 type idemRef struct {
@@ -70,6 +74,13 @@ func (m *idempotency) expire(now time.Time) {
 		ref := m.order[0]
 		if now.Sub(ref.e.at) <= m.ttl && len(m.order) <= m.max && m.bytes <= m.maxBytes {
 			break
+		}
+		if m.onLimit != nil && now.Sub(ref.e.at) <= m.ttl {
+			if m.bytes > m.maxBytes {
+				m.onLimit(limitIdempotencyCache)
+			} else {
+				m.onLimit(limitIdempotencyEntries)
+			}
 		}
 		if m.m[ref.key] == ref.e {
 			delete(m.m, ref.key)
@@ -153,6 +164,8 @@ func (m *idempotency) finish(key string, status int, header nethttp.Header, body
 	if whole && answer <= m.maxEntry {
 		e.stored, e.header, e.body = true, header.Clone(), bytes.Clone(body)
 		e.size += int64(answer)
+	} else if m.onLimit != nil {
+		m.onLimit(limitIdempotencyEntry)
 	}
 	m.order = append(m.order, idemRef{key, e})
 	m.bytes += e.size

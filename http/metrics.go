@@ -18,6 +18,8 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 	streams  prometheus.Gauge
 	streamed prometheus.Counter
+	dropped  prometheus.Counter
+	refusals *prometheus.CounterVec
 	handler  nethttp.Handler
 }
 
@@ -40,7 +42,18 @@ func newMetrics() *metrics {
 		Namespace: "doorstep", Subsystem: "sse", Name: "events_sent_total",
 		Help: "Events sent on event streams.",
 	})
-	m.reg.MustRegister(m.requests, m.duration, m.streams, m.streamed,
+	m.dropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "doorstep", Subsystem: "sse", Name: "slow_clients_dropped_total",
+		Help: "Event-stream clients disconnected because they did not read within Config.StreamWriteTimeout.",
+	})
+	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "doorstep", Subsystem: "http", Name: "limit_refusals_total",
+		Help: "Requests refused (or answers not kept) because a bound was reached, by limit (see README, Limits).",
+	}, []string{"limit"})
+	for _, l := range allLimits() {
+		m.refusals.WithLabelValues(l)
+	}
+	m.reg.MustRegister(m.requests, m.duration, m.streams, m.streamed, m.dropped, m.refusals,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 	return m

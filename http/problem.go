@@ -61,6 +61,7 @@ func statusTable() []statusRule {
 		{ErrUnauthenticated, nethttp.StatusUnauthorized, "Unauthenticated"},
 		{ErrForbidden, nethttp.StatusForbidden, "Forbidden"},
 		{ErrTooLarge, nethttp.StatusRequestEntityTooLarge, "Request too large"},
+		{ErrHeadersTooLarge, nethttp.StatusRequestHeaderFieldsTooLarge, "Request headers too large"},
 		{eventstore.ErrEventTooLarge, nethttp.StatusRequestEntityTooLarge, "Request too large"},
 		{ErrUnsupportedMedia, nethttp.StatusUnsupportedMediaType, "Unsupported media type"},
 		{ErrMethodNotAllowed, nethttp.StatusMethodNotAllowed, "Method not allowed"},
@@ -82,6 +83,7 @@ func statusTable() []statusRule {
 		{measures.ErrInvalidQuery, nethttp.StatusBadRequest, "Bad request"},
 		{ErrIdempotencyReuse, nethttp.StatusUnprocessableEntity, "Idempotency key reused"},
 		{ErrInFlight, nethttp.StatusConflict, "Conflict"},
+		{ErrTooManyRequests, nethttp.StatusTooManyRequests, "Too many requests"},
 		{domain.ErrConflict, nethttp.StatusConflict, "Conflict"},
 		{eventstore.ErrConflict, nethttp.StatusConflict, "Conflict"},
 		{eventstore.ErrDuplicateEvent, nethttp.StatusConflict, "Conflict"},
@@ -142,7 +144,7 @@ func problemFor(log *slog.Logger, r *nethttp.Request, err error) Problem {
 		}
 	}
 	if p.Status == 0 || p.Code == "" {
-		if p.Status == nethttp.StatusServiceUnavailable {
+		if p.Status == nethttp.StatusServiceUnavailable || p.Status == nethttp.StatusTooManyRequests {
 			p.Code = "unavailable"
 			p.MessageEN = "the database is unavailable right now; retry in a moment"
 			p.MessageZH = "数据库暂时不可用；请稍后重试"
@@ -173,6 +175,7 @@ func (s *Server) writeError(w nethttp.ResponseWriter, r *nethttp.Request, err er
 		err = fmt.Errorf("%w: %w", eventstore.ErrUnavailable, err)
 	}
 	p := problemFor(s.log, r, err)
+	s.metrics.countRefusal(p.Code)
 	writeProblem(w, p, s.cfg.RetryAfter)
 }
 
@@ -181,7 +184,7 @@ func writeProblem(w nethttp.ResponseWriter, p Problem, retryAfter int) {
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Content-Language", "en, zh-Hans")
 	h.Del("ETag")
-	if p.Status == nethttp.StatusServiceUnavailable {
+	if p.Status == nethttp.StatusServiceUnavailable || p.Status == nethttp.StatusTooManyRequests {
 		h.Set("Retry-After", strconv.Itoa(retryAfter))
 	}
 	if p.Status == nethttp.StatusUnauthorized {

@@ -5,6 +5,7 @@ import (
 	nethttp "net/http"
 	"time"
 
+	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/identity"
 )
 
@@ -124,8 +125,16 @@ func (s *Server) ready(w nethttp.ResponseWriter, r *nethttp.Request) error {
 		err = s.d.Read.Engine.Stalled()
 	}
 	if err != nil {
-		s.log.Warn("not ready", "error", err.Error())
-		return newErr(ErrUnavailable, "not_ready", "", "the server is not ready: "+err.Error(), "服务尚未就绪："+err.Error())
+		s.log.Warn("not ready", "error", domain.Clip(err.Error(), maxLoggedErrorBytes))
+		// The cause is internal (paths, hosts, driver messages): only an
+		// authenticated caller is shown it; anyone else learns the status.
+		if r.Header.Get("Authorization") != "" {
+			if _, aerr := s.authenticate(r); aerr == nil {
+				msg := domain.Clip(err.Error(), maxEchoErrorBytes)
+				return newErr(ErrUnavailable, "not_ready", "", "the server is not ready: "+msg, "服务尚未就绪："+msg)
+			}
+		}
+		return newErr(ErrUnavailable, "not_ready", "", "the server is not ready; retry later (the cause is in the server's log)", "服务尚未就绪；请稍后重试（原因见服务器日志）")
 	}
 	return writeJSON(w, nethttp.StatusOK, Health{Status: "ready", Version: s.d.Version, Head: head.String()})
 }

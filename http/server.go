@@ -101,6 +101,9 @@ type Server struct {
 	routes  []route
 	scopes  *scopeResolver
 
+	streamSlots *streamLimiter // event streams open, per token and in all
+	readsSeen   *readsSeen     // (token, event) pairs whose sensitive fields a stream revealed
+
 	streams context.Context // cancelled at shutdown: ends event streams
 	stopAll context.CancelFunc
 }
@@ -130,6 +133,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, d: d, log: d.Log, metrics: newMetrics(), idem: newIdempotency(cfg.IdempotencyTTL, cfg.IdempotencyMax, cfg.IdempotencyMaxBytes, cfg.IdempotencyMaxEntryBytes, d.Now)}
 	s.metrics.watchIdempotency(s.idem)
+	s.idem.onLimit = func(l string) { s.metrics.refusals.WithLabelValues(l).Inc() }
+	s.streamSlots = newStreamLimiter(cfg.MaxStreamsPerToken, cfg.MaxStreams)
+	s.readsSeen = newReadsSeen(maxStreamReadsSeen)
 	s.streams, s.stopAll = context.WithCancel(context.Background())
 	s.scopes = newScopeResolver(d.Store, d.Registry)
 	s.routes = s.buildRoutes()
@@ -147,7 +153,7 @@ func (s *Server) Handler() nethttp.Handler { return s.router }
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	srv := &nethttp.Server{
 		Handler:           s.router,
-		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		MaxHeaderBytes:    hardHeaderFactor * s.cfg.MaxHeaderBytes,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		ReadTimeout:       s.cfg.ReadTimeout,
 		WriteTimeout:      s.cfg.WriteTimeout,
@@ -163,6 +169,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	}()
 	defer func() { stopFollow(); <-followed }()
 	errc := make(chan error, 1)
+	l = countingListener{Listener: l, on431: func() { s.metrics.refusals.WithLabelValues(limitHeaderHard).Inc() }}
 	go func() { errc <- srv.Serve(l) }()
 	select {
 	case err := <-errc:
@@ -369,7 +376,11 @@ func (s *Server) observeMW(next nethttp.Handler) nethttp.Handler {
 			reqID = newErrorID()
 		}
 		sw.Header().Set("X-Request-Id", reqID)
-		next.ServeHTTP(sw, r)
+		if err := checkHeaders(r, s.cfg.MaxHeaderBytes); err != nil {
+			s.writeError(sw, r, err)
+		} else {
+			next.ServeHTTP(sw, r)
+		}
 		if sw.status == 0 {
 			sw.status = nethttp.StatusOK
 		}
@@ -426,7 +437,7 @@ func decodeJSON(r *nethttp.Request, v any) error {
 		}
 	}
 	if err == nil {
-		return nil
+		return checkBodyText(v)
 	}
 	var mbe *nethttp.MaxBytesError
 	var se *json.SyntaxError

@@ -221,7 +221,9 @@ func (e *testEnv) openStream(t testing.TB, ctx context.Context, token, query, la
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { res.Body.Close() })
-	return &sseReader{sc: bufio.NewScanner(res.Body)}, res
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(nil, 4<<20)
+	return &sseReader{sc: sc}, res
 }
 
 // appendDomain appends domain events directly (the command layer is tested elsewhere).

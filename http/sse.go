@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	nethttp "net/http"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -62,10 +64,14 @@ func (s *Server) present(ctx context.Context, p *identity.Principal, ev *eventst
 	if err != nil {
 		return out, err
 	}
-	if opened > 0 {
+	// A replay of the same event to the same token is not recorded again
+	// (decision 0076): the record grows with what was revealed, not with
+	// how often a client reconnects from the start.
+	if key, id := streamKey(p), ev.ID.String(); opened > 0 && !s.readsSeen.seen(key, id) {
 		if err := s.recordAccess(ctx, p, householdID, fmt.Sprintf("%d sensitive field(s) of event %s (%s)", opened, ev.ID, ev.Type)); err != nil {
 			return out, err
 		}
+		s.readsSeen.mark(key, id)
 	}
 	out.Data = data
 	return out, nil
@@ -166,18 +172,18 @@ func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) erro
 	}
 	communities := splitList(q["community"])
 	types := splitList(q["type"])
-	flusher, ok := w.(nethttp.Flusher)
-	if !ok {
-		return fmt.Errorf("http: response writer cannot flush")
+	release, err := s.streamSlots.acquire(streamKey(p))
+	if err != nil {
+		return err
 	}
+	defer release()
 	rc := nethttp.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{})
 
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	stop := context.AfterFunc(s.streams, cancel)
 	defer stop()
-	sub, err := s.d.Store.Subscribe(ctx, after, eventstore.Filter{Categories: cats, Types: types})
+	sub, err := s.subscribe(ctx, after, eventstore.Filter{Categories: cats, Types: types})
 	if err != nil {
 		return err
 	}
@@ -187,11 +193,30 @@ func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) erro
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(nethttp.StatusOK)
-	fmt.Fprintf(w, ": doorstep event stream from position %s\nretry: 2000\n\n", after)
-	flusher.Flush()
 	s.metrics.streams.Inc()
 	defer s.metrics.streams.Dec()
+	// Every write has its own deadline: a client that does not read for
+	// StreamWriteTimeout is disconnected, and what its stream held is
+	// freed (decision 0076).
+	write := func(flush bool, format string, args ...any) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.StreamWriteTimeout))
+		_, err := fmt.Fprintf(w, format, args...)
+		if err == nil && flush {
+			err = rc.Flush()
+		}
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				s.metrics.dropped.Inc()
+				s.log.Warn("event stream: client dropped, it did not read", "timeout", s.cfg.StreamWriteTimeout.String())
+			}
+			return false
+		}
+		return true
+	}
+	w.WriteHeader(nethttp.StatusOK)
+	if !write(true, ": doorstep event stream from position %s\nretry: 2000\n\n", after) {
+		return nil
+	}
 
 	cont := newContinuity(after)
 	beat := time.NewTicker(s.cfg.Heartbeat)
@@ -201,10 +226,9 @@ func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) erro
 		case <-ctx.Done():
 			return nil
 		case <-beat.C:
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+			if !write(true, ": keep-alive\n\n") {
 				return nil
 			}
-			flusher.Flush()
 		case ev, ok := <-sub.C:
 			if !ok {
 				if err := sub.Err(); err != nil && ctx.Err() == nil {
@@ -237,15 +261,48 @@ func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) erro
 			}
 			cont.stamp(&out, ev.Position)
 			b, _ := json.Marshal(out)
-			if _, err := fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", out.Position, out.Type, b); err != nil {
+			if !write(len(sub.C) == 0, "id: %s\nevent: %s\ndata: %s\n\n", out.Position, out.Type, b) {
 				return nil
 			}
 			s.metrics.streamed.Inc()
-			if len(sub.C) == 0 {
-				flusher.Flush()
-			}
 		}
 	}
+}
+
+// What one event stream holds at most while its client is slow: events
+// read ahead from the log (a page) and events waiting to be written (the
+// buffer). A page of the store's own subscriptions is 512 events and its
+// buffer 256; a stream needs far less, and many streams may be slow at
+// once (decision 0076).
+const (
+	streamPageSize = 64
+	streamBuffer   = 16
+)
+
+// maxStreamReadsSeen bounds how many (token, event) pairs the server
+// remembers having revealed on streams: 16 bytes each and a map slot,
+// a few MiB in all.
+const maxStreamReadsSeen = 100_000
+
+// waker is a store that wakes its subscribers when it appends (both
+// stores do); a store without it is polled.
+type waker interface {
+	Wake() <-chan struct{}
+}
+
+// subscribe follows the log from after with streamPageSize and
+// streamBuffer, so a slow client holds at most that many events.
+func (s *Server) subscribe(ctx context.Context, after eventstore.Position, f eventstore.Filter) (*eventstore.Subscription, error) {
+	wk, ok := s.d.Store.(waker)
+	if !ok {
+		return s.d.Store.Subscribe(ctx, after, f)
+	}
+	// Refuse at once (503) when the store is closed or unreachable, as
+	// Subscribe does, rather than open a stream that ends at once.
+	if _, err := s.d.Store.Head(ctx); err != nil {
+		return nil, err
+	}
+	return eventstore.Follow(ctx, s.d.Store, wk.Wake, after, f, eventstore.FollowOptions{PageSize: streamPageSize, Buffer: streamBuffer}), nil
 }
 
 // splitList accepts both repeated parameters and comma-separated values.

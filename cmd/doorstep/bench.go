@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/doorstep/doorstep/internal/loadtest"
@@ -30,6 +31,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	writes := fs.Float64("writes", 300, "command requests per second / 每秒写请求数")
 	inflight := fs.Int("max-inflight", 512, "requests in flight at most; more are counted as dropped / 最大并发请求数")
 	seed := fs.Uint64("seed", 1, "seed of the request mix / 随机种子")
+	adversarial := fs.Bool("adversarial", false, "run the attacks of issue 13 (methods, idempotency, streams, headers), each for -duration, and report the server's RSS (needs -pid) / 运行对抗性压测并报告服务进程内存")
+	pid := fs.Int("pid", 0, "the server's process id, for its memory from /proc (with -adversarial) / 服务进程号")
+	attacks := fs.String("attacks", strings.Join(loadtest.Attacks(), ","), "which attacks (with -adversarial) / 选择攻击项")
+	maxRSS := fs.Int64("max-rss-mb", 300, "fail when the server's RSS goes above this many MB (with -adversarial) / 内存上限（MB）")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -38,6 +43,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *token == "" {
 		return usageError{"doorstep bench: give -token (or DOORSTEP_TOKEN) / 请提供令牌"}
+	}
+	if *adversarial {
+		if *pid <= 0 {
+			return usageError{"doorstep bench -adversarial: give -pid, the server's process id / 请提供服务进程号 -pid"}
+		}
+		return runAdversarial(ctx, stdout, loadtest.AdversarialConfig{URL: *base, Token: *token, PID: *pid, Duration: *duration,
+			Attacks: strings.Split(*attacks, ","), Seed: *seed}, *maxRSS<<20)
 	}
 	d, err := loadtest.New(ctx, loadtest.Config{URL: *base, Token: *token, Reads: *reads, Writes: *writes, MaxInflight: *inflight, Seed: *seed})
 	if err != nil {
@@ -69,4 +81,25 @@ func printBench(w io.Writer, res loadtest.Result) {
 		}
 	}
 	fmt.Fprintf(w, "dropped (more than -max-inflight in flight): %d; measured over %s\n", res.Dropped, res.Elapsed.Round(time.Millisecond))
+}
+
+// runAdversarial runs the attacks and prints the server's memory during
+// each; it fails when the peak passes maxRSS bytes.
+func runAdversarial(ctx context.Context, w io.Writer, cfg loadtest.AdversarialConfig, maxRSS int64) error {
+	fmt.Fprintf(w, "bench -adversarial: %s (pid %d), %s per attack\n", cfg.URL, cfg.PID, cfg.Duration)
+	res, err := loadtest.RunAdversarial(ctx, cfg)
+	mb := func(b int64) string { return fmt.Sprintf("%.0f", float64(b)/(1<<20)) }
+	fmt.Fprintf(w, "\n%-12s %9s %10s %10s %10s %10s  %s\n", "attack", "seconds", "requests", "RSS MB", "peak MB", "after MB", "answers by status (0: connection refused or reset)")
+	over := false
+	for _, r := range res {
+		fmt.Fprintf(w, "%-12s %9.0f %10d %10s %10s %10s  %v\n", r.Name, r.Duration.Seconds(), r.Requests, mb(r.RSSBefore), mb(r.RSSPeak), mb(r.RSSAfter), r.Codes)
+		over = over || r.RSSPeak > maxRSS
+	}
+	if err != nil {
+		return err
+	}
+	if over {
+		return fmt.Errorf("bench: the server's RSS went above %s MB / 服务进程内存超过上限", mb(maxRSS))
+	}
+	return nil
 }

@@ -529,3 +529,8 @@ func (s hashScanner) ScanBytes(v []byte) error {
 	copy(s.h[:], v)
 	return nil
 }
+
+// Wake returns a channel closed at the next append through this Store, for
+// callers that follow the log with eventstore.Follow and options of their
+// own (the HTTP event stream bounds its read-ahead this way).
+func (s *Store) Wake() <-chan struct{} { return s.notify.Wait() }

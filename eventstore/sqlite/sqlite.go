@@ -619,3 +619,8 @@ type Stats struct {
 func (s *Store) Stats() Stats {
 	return Stats{Commits: s.commits.Load(), Appends: s.appends.Load()}
 }
+
+// Wake returns a channel closed at the next append through this Store, for
+// callers that follow the log with eventstore.Follow and options of their
+// own (the HTTP event stream bounds its read-ahead this way).
+func (s *Store) Wake() <-chan struct{} { return s.notify.Wait() }
