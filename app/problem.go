@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -132,20 +131,17 @@ func (s *Service) ReportProblem(ctx context.Context, c Cmd, in ReportProblem) (R
 }
 
 // TypeProblemNumberAllocated is the event type of the problem-number
-// counter streams ("counter-problemno_<year>"). It is not a domain event:
-// projections may skip the "counter" category.
-const TypeProblemNumberAllocated = "counter.problem_number_allocated"
+// counter streams; it is eventlog's, named here for the command layer's
+// callers.
+const TypeProblemNumberAllocated = eventlog.TypeProblemNumberAllocated
 
-// ProblemNumberAllocated is the data of a TypeProblemNumberAllocated event.
-type ProblemNumberAllocated struct {
-	Year      int    `json:"year"`
-	Number    string `json:"number"` // e.g. WT2026000042
-	ProblemID string `json:"problem_id"`
-}
+// ProblemNumberAllocated is the data of a TypeProblemNumberAllocated event
+// (eventlog.NumberAllocated).
+type ProblemNumberAllocated = eventlog.NumberAllocated
 
 // CounterStream is the stream whose version is the last problem number
-// allocated in year.
-func CounterStream(year int) string { return fmt.Sprintf("counter-problemno_%d", year) }
+// allocated in year (eventlog.CounterStream).
+func CounterStream(year int) string { return eventlog.CounterStream(year) }
 
 // maxSequence is the largest 6-digit sequence number.
 const maxSequence = 999999
@@ -170,13 +166,15 @@ func (s *Service) allocateNumber(ctx context.Context, c Cmd, fp string, year int
 				fmt.Sprintf("all %d problem numbers of %d are used; the ledger cannot number more problems this year", maxSequence, year),
 				fmt.Sprintf("%d 年的 %d 个问题编号已全部用完；本年度无法再为问题编号", year, maxSequence))
 		}
-		data, _ := json.Marshal(ProblemNumberAllocated{year, fmt.Sprintf("WT%04d%06d", year, seq), problemID})
-		ar, err := s.store.Append(ctx, stream, eventstore.Exact(v), eventstore.EventData{ID: id, Type: TypeProblemNumberAllocated,
-			SchemaVersion: eventlog.SchemaVersion, Data: data, Metadata: eventlog.Envelope{At: at, Actor: c.Actor, Role: c.Role,
-				CommandID: c.ID, CorrelationID: c.CorrelationID, CausationID: c.CausationID}.Metadata()})
+		data, err := eventlog.EncodeNumberAllocated(id, year, int(seq), problemID, eventlog.Envelope{At: at, Actor: c.Actor, Role: c.Role,
+			CommandID: c.ID, CorrelationID: c.CorrelationID, CausationID: c.CausationID}.Metadata())
+		if err != nil {
+			return "", err
+		}
+		ar, err := s.store.Append(ctx, stream, eventstore.Exact(v), data)
 		switch {
 		case err == nil:
-			return fmt.Sprintf("WT%04d%06d", year, ar.LastVersion), nil
+			return eventlog.ProblemNumber(year, int(ar.LastVersion)), nil
 		case errors.Is(err, eventstore.ErrConflict):
 			if err := backoff(ctx, attempt); err != nil {
 				return "", err

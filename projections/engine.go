@@ -83,7 +83,8 @@ type Config struct {
 	// RetryMin and RetryMax bound the pause before Run tries again after
 	// a catch-up failed (a read-model commit refused by a full disk, a
 	// read of the log that failed): it doubles from RetryMin up to
-	// RetryMax; defaults 100ms and 30s.
+	// RetryMax; defaults 100ms and 5s (so the read models follow within 5 s
+	// of a database coming back).
 	RetryMin, RetryMax time.Duration
 	// Log receives a line each time a catch-up fails and when it recovers;
 	// default slog.Default().
@@ -189,7 +190,7 @@ func New(cfg Config, ps ...Projection) (*Engine, error) {
 		cfg.RetryMin = 100 * time.Millisecond
 	}
 	if cfg.RetryMax == 0 {
-		cfg.RetryMax = max(30*time.Second, cfg.RetryMin)
+		cfg.RetryMax = max(5*time.Second, cfg.RetryMin)
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()

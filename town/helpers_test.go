@@ -33,3 +33,10 @@ func testConfig(tb testing.TB, seed uint64, n int) Config {
 	c.Sealer = testSealer{}
 	return c
 }
+
+// The command layer's problem-number counter, spelled out here so the tests
+// check the generator writes exactly what the command layer continues.
+const (
+	typeNumberAllocated = "counter.problem_number_allocated"
+	counterPrefix       = "counter-problemno_"
+)

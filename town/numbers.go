@@ -3,28 +3,23 @@ package town
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
-	"github.com/doorstep/doorstep/app"
 	"strconv"
+	"strings"
 
 	"github.com/google/uuid"
 
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/eventlog"
 	"github.com/doorstep/doorstep/eventstore"
 )
 
 // The problem-number counter of the command layer (decision 0011): one
 // stream per year whose version is the last number allocated, one
 // counter.problem_number_allocated event per number. The town writes the
-// same events so that the command layer, working on a store the town was
-// written to, continues the sequence instead of reusing numbers. The names
-// are repeated here, not imported, because this package depends on app only
-// for its codec.
-const (
-	typeNumberAllocated = "counter.problem_number_allocated"
-	counterPrefix       = "counter-problemno_"
-)
+// same events, built by eventlog as the command layer's are, so that the
+// command layer, working on a store the town was written to, continues the
+// sequence instead of reusing numbers.
 
 // numberer gives problems their ledger numbers in global time order, per
 // year, and emits the counter event that allocates each number just before
@@ -59,18 +54,15 @@ func (n *numberer) add(b Batch) error {
 		if seq > maxNumber {
 			return fmt.Errorf("town: more than %d problems reported in %d: the ledger's numbers are exhausted", maxNumber, year)
 		}
-		number := fmt.Sprintf("WT%04d%06d", year, seq)
+		number := eventlog.ProblemNumber(year, seq)
 		data := bytes.Clone(e.Data)
 		copy(data[at+len(`"number":"`):], number)
 		e.Data = data
-		payload, err := json.Marshal(app.ProblemNumberAllocated{Year: year, Number: number, ProblemID: b.Stream[len("problem-"):]})
+		ce, err := eventlog.EncodeNumberAllocated(derivedID(e.ID), year, seq, strings.TrimPrefix(b.Stream, domain.ProblemStream("")), e.Metadata)
 		if err != nil {
 			return err
 		}
-		md := e.Metadata
-		md.Community, md.Grid, md.KeyID = "", "", ""
-		counter := Batch{Stream: counterPrefix + strconv.Itoa(year), Expected: uint64(seq - 1), At: b.At,
-			Events: []eventstore.EventData{{ID: derivedID(e.ID), Type: typeNumberAllocated, SchemaVersion: 1, Data: payload, Metadata: md}}}
+		counter := Batch{Stream: eventlog.CounterStream(year), Expected: uint64(seq - 1), At: b.At, Events: []eventstore.EventData{ce}}
 		n.counters++
 		if err := n.emit(counter); err != nil {
 			return err

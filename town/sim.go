@@ -255,8 +255,22 @@ func (r *rec) add(what string, meta domain.Meta, evs []domain.Event, err error) 
 	s := r.h.s
 	for _, e := range evs {
 		r.agg.Apply(e)
-		md := eventlog.Envelope{At: meta.At.UTC(), Actor: meta.Actor, Role: meta.Role, CommandID: meta.CommandID,
-			CorrelationID: r.corr, Community: r.h.comm.Name, Grid: r.h.grid.Name, KeyID: r.keyID}.Metadata()
+	}
+	// The scope is decided as the command layer decides it: from the
+	// aggregate's state after the command's events (a problem's and a
+	// referral's are their household's).
+	community, grid, err := eventlog.Scope(s.ctx, r.agg, func(_ context.Context, id string) (*domain.Household, error) {
+		if id != r.h.id {
+			return nil, fmt.Errorf("town: %s belongs to household %s, not to %s", r.b.Stream, id, r.h.id)
+		}
+		return r.h.agg, nil
+	})
+	if err != nil {
+		return err
+	}
+	md := eventlog.Envelope{At: meta.At.UTC(), Actor: meta.Actor, Role: meta.Role, CommandID: meta.CommandID,
+		CorrelationID: r.corr, Community: community, Grid: grid, KeyID: r.keyID}.Metadata()
+	for _, e := range evs {
 		ed, err := eventlog.Encode(newUUID(r.h.rng, meta.At), e, md)
 		if err != nil {
 			return err
