@@ -131,7 +131,7 @@ func (s *Server) ready(w nethttp.ResponseWriter, r *nethttp.Request) error {
 		if r.Header.Get("Authorization") != "" {
 			if _, aerr := s.authenticate(r); aerr == nil {
 				msg := domain.Clip(err.Error(), maxEchoErrorBytes)
-				return newErr(ErrUnavailable, "not_ready", "", "the server is not ready: "+msg, "服务尚未就绪："+msg)
+				return newErr(ErrUnavailable, "not_ready", "", "the server is not ready: "+msg, "服务尚未就绪，原因（技术信息，原文）：“"+msg+"”")
 			}
 		}
 		return newErr(ErrUnavailable, "not_ready", "", "the server is not ready; retry later (the cause is in the server's log)", "服务尚未就绪；请稍后重试（原因见服务器日志）")

@@ -690,9 +690,14 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.stalled(err)
 			e.cfg.Log.Warn("projections: catching up failed; the read models stay at their last commit and catching up is retried / 投影更新失败，读模型停留在最后一次提交处，稍后重试",
 				"error", err.Error(), "attempt", failures, "retry_in", wait.String())
-		} else if failures > 0 {
-			e.cfg.Log.Info("projections: caught up again after failures / 投影在失败后已恢复更新", "failed_attempts", failures)
-			failures = 0
+		} else {
+			if failures > 0 {
+				e.cfg.Log.Info("projections: caught up again after failures / 投影在失败后已恢复更新", "failed_attempts", failures)
+				failures = 0
+			}
+			// Also clears a stall left by an earlier Run (one that ended
+			// with its subscription when the database went away, and was
+			// started again by the caller).
 			e.stalled(nil)
 		}
 		timer.Reset(wait)
