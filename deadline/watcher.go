@@ -33,7 +33,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -265,7 +264,7 @@ func (w *Watcher) apply(stream string, e *eventstore.Event) {
 		if e.Version != 1 {
 			return
 		}
-		agg, err := newAggregate(stream)
+		agg, err := eventlog.NewAggregate(stream)
 		if err != nil {
 			return
 		}
@@ -305,21 +304,8 @@ type loaded struct {
 	community string
 }
 
-func newAggregate(stream string) (domain.Aggregate, error) {
-	id := strings.TrimPrefix(stream, eventstore.Category(stream)+"-")
-	switch eventstore.Category(stream) {
-	case "household":
-		return domain.NewHousehold(id), nil
-	case "problem":
-		return domain.NewProblem(id), nil
-	case "referral":
-		return domain.NewReferral(id), nil
-	}
-	return nil, fmt.Errorf("deadline: %s is not a household, problem or referral stream", stream)
-}
-
 func (w *Watcher) load(ctx context.Context, stream string) (*loaded, error) {
-	agg, err := newAggregate(stream)
+	agg, err := eventlog.NewAggregate(stream)
 	if err != nil {
 		return nil, err
 	}

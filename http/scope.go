@@ -66,7 +66,7 @@ func (r *scopeResolver) entry(ctx context.Context, stream string, fresh bool) (*
 	r.mu.Lock()
 	e := r.cache[stream]
 	if e == nil {
-		agg, err := newAggregate(stream)
+		agg, err := eventlog.NewAggregate(stream)
 		if err != nil {
 			r.mu.Unlock()
 			return nil, err
@@ -117,19 +117,6 @@ func (r *scopeResolver) drop(stream string, e *scopeEntry) {
 		delete(r.cache, stream)
 	}
 	r.mu.Unlock()
-}
-
-func newAggregate(stream string) (domain.Aggregate, error) {
-	id := strings.TrimPrefix(stream, eventstore.Category(stream)+"-")
-	switch eventstore.Category(stream) {
-	case "household":
-		return domain.NewHousehold(id), nil
-	case "problem":
-		return domain.NewProblem(id), nil
-	case "referral":
-		return domain.NewReferral(id), nil
-	}
-	return nil, fmt.Errorf("http: %s is not a household, problem or referral stream", stream)
 }
 
 // follow keeps loaded entries up to date from the live log until ctx ends
