@@ -197,10 +197,12 @@ func orDefault(s, def string) string {
 // not in it. The request mix continues where the earlier run stopped.
 func (d *Driver) Run(ctx context.Context, dur time.Duration) Result {
 	d.reset()
-	ctx, cancel := context.WithTimeout(ctx, dur)
+	// start is read before the deadline is set, so the run's Elapsed is
+	// never shorter than dur when the deadline ends it.
+	start := time.Now()
+	ctx, cancel := context.WithDeadline(ctx, start.Add(dur))
 	defer cancel()
 	var wg sync.WaitGroup
-	start := time.Now()
 	for _, s := range []struct {
 		rate  float64
 		write bool
