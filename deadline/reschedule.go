@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventlog"
 	"github.com/doorstep/doorstep/eventstore"
@@ -105,7 +105,7 @@ func (w *Watcher) rescheduleStream(ctx context.Context, stream string, now time.
 		if !ok {
 			continue
 		}
-		c := app.Cmd{ID: RescheduleID(stream, kind, old.Start, w.cal.Version()).String(), Actor: w.cfg.Actor, Role: domain.RoleSystem, At: now}
+		c := command.Cmd{ID: RescheduleID(stream, kind, old.Start, w.cal.Version()).String(), Actor: w.cfg.Actor, Role: domain.RoleSystem, At: now}
 		res, err := w.cfg.Commands.RescheduleDeadline(ctx, c, stream, old, next)
 		if err != nil {
 			return added, nil, fmt.Errorf("deadline: reschedule %s %s: %w", stream, kind, err)

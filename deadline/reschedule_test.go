@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/deadline"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/domain/calendar"
@@ -24,13 +24,13 @@ import (
 func TestPublishingAYearReschedules(t *testing.T) {
 	ctx := context.Background()
 	env := testenv.New(t)
-	svc, err := app.New(app.Config{Store: env.Store, Policies: env.Policies, Calendar: env.Cal})
+	svc, err := command.New(command.Config{Store: env.Store, Policies: env.Policies, Calendar: env.Cal})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Date(2026, 12, 30, 10, 0, 0, 0, env.Loc)
 	s := reportUrgent(t, env, "p1", t0.Add(-time.Hour))
-	res, err := svc.AssignProblem(ctx, app.Cmd{ID: "assign-1", Actor: "王书记", Role: domain.RoleSupervisor, At: t0}, "p1",
+	res, err := svc.AssignProblem(ctx, command.Cmd{ID: "assign-1", Actor: "王书记", Role: domain.RoleSupervisor, At: t0}, "p1",
 		domain.AssignProblem{To: "网格员小李", Reason: "需要社区协调", TimeLimit: domain.WorkingDays(3)})
 	if err != nil || res.Events != 1 {
 		t.Fatalf("assign: %+v %v", res, err)
@@ -62,17 +62,17 @@ func TestPublishingAYearReschedules(t *testing.T) {
 	}
 
 	// A bad file writes nothing.
-	if _, err := svc.PublishCalendarYear(ctx, app.Cmd{ID: "bad", Actor: "admin", Role: "admin"},
+	if _, err := svc.PublishCalendarYear(ctx, command.Cmd{ID: "bad", Actor: "admin", Role: "admin"},
 		calendar.Year{Year: 2027, Off: []string{"2027-01-02"}, Work: []string{"2027-01-02"}}); domain.CodeOf(err) != "calendar_invalid" {
 		t.Fatalf("bad year: %v", err)
 	}
 	y := calendar.Year{Year: 2027, Off: []string{"2027-01-01/2027-01-03"}, Notice: calendar.Notice{Title: "关于2027年部分节假日安排的通知", Number: "test-only", Date: "2026-12-31"}}
-	pub, err := svc.PublishCalendarYear(ctx, app.Cmd{ID: "publish-2027", Actor: "admin", Role: "admin", At: breachAt.Add(time.Hour)}, y)
+	pub, err := svc.PublishCalendarYear(ctx, command.Cmd{ID: "publish-2027", Actor: "admin", Role: "admin", At: breachAt.Add(time.Hour)}, y)
 	if err != nil || pub.Events != 1 {
 		t.Fatalf("publish: %+v %v", pub, err)
 	}
 	// Publishing the same days again writes nothing.
-	if again, err := svc.PublishCalendarYear(ctx, app.Cmd{ID: "publish-2027-again", Actor: "admin", Role: "admin"}, y); err != nil || again.Events != 0 {
+	if again, err := svc.PublishCalendarYear(ctx, command.Cmd{ID: "publish-2027-again", Actor: "admin", Role: "admin"}, y); err != nil || again.Events != 0 {
 		t.Fatalf("republish: %+v %v", again, err)
 	}
 
@@ -143,7 +143,7 @@ func TestPublishingAYearReschedules(t *testing.T) {
 func TestDerivedDeadlineRescheduled(t *testing.T) {
 	ctx := context.Background()
 	env := testenv.New(t)
-	svc, err := app.New(app.Config{Store: env.Store, Policies: env.Policies, Calendar: env.Cal})
+	svc, err := command.New(command.Config{Store: env.Store, Policies: env.Policies, Calendar: env.Cal})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestDerivedDeadlineRescheduled(t *testing.T) {
 		t.Fatalf("provisional: %+v", ds)
 	}
 	pubAt := time.Date(2026, 12, 31, 9, 0, 0, 0, env.Loc)
-	if _, err := svc.PublishCalendarYear(ctx, app.Cmd{ID: "p", Actor: "admin", Role: "admin", At: pubAt},
+	if _, err := svc.PublishCalendarYear(ctx, command.Cmd{ID: "p", Actor: "admin", Role: "admin", At: pubAt},
 		calendar.Year{Year: 2027, Off: []string{"2027-01-01/2027-01-03"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/deadline"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/internal/testenv"
@@ -21,15 +21,15 @@ import (
 func TestAlertsGoToTheCommunitySupervisorInTheLog(t *testing.T) {
 	ctx := context.Background()
 	env := testenv.New(t)
-	svc, err := app.New(app.Config{Store: env.Store, Policies: env.Policies, Calendar: env.Cal})
+	svc, err := command.New(command.Config{Store: env.Store, Policies: env.Policies, Calendar: env.Cal})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, env.Cal.Location())
-	cmd := func(id string, at time.Time) app.Cmd {
-		return app.Cmd{ID: id, Actor: "admin", Role: domain.RoleAdmin, At: at}
+	cmd := func(id string, at time.Time) command.Cmd {
+		return command.Cmd{ID: id, Actor: "admin", Role: domain.RoleAdmin, At: at}
 	}
-	must := func(_ app.Result, err error) {
+	must := func(_ command.Result, err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
@@ -48,7 +48,7 @@ func TestAlertsGoToTheCommunitySupervisorInTheLog(t *testing.T) {
 		t.Fatalf("a community name with a space: %v", err)
 	}
 	for _, h := range []string{"h-move", "h-stay"} {
-		must(svc.ReportProblem(ctx, cmd("rep-"+h, t0), app.ReportProblem{ProblemID: "p-" + h, HouseholdID: h, Description: "燃气泄漏隐患",
+		must(svc.ReportProblem(ctx, cmd("rep-"+h, t0), command.ReportProblem{ProblemID: "p-" + h, HouseholdID: h, Description: "燃气泄漏隐患",
 			Category: domain.ProblemLivingSecurity, HandlingClass: domain.HandlingImmediate, Colour: domain.ColourRed, Urgency: domain.UrgencyUrgent}))
 	}
 	must(svc.Relocate(ctx, cmd("move", t0.Add(time.Hour)), "h-move", "山联村 8 号", "山联村", "山联2网格", "搬家"))

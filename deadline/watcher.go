@@ -1,5 +1,5 @@
 // Package deadline is the deadline watcher, a process manager (not a
-// projection: it appends events, through the command path of package app,
+// projection: it appends events, through the command path of package command,
 // and keeps no read model). It follows the event log,
 // derives every running deadline of households (next visit due), problems
 // (first response, resolution time limit, monthly follow-up of long-term
@@ -38,7 +38,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/domain/calendar"
 	"github.com/doorstep/doorstep/eventlog"
@@ -79,12 +79,12 @@ type Config struct {
 	Calendar *calendar.Calendar // required
 	Registry *domain.Registry   // default domain.NewRegistry()
 	// Commands records alerts and reschedulings (the command path); default
-	// an app.Service on Store with Policies, Calendar and Registry.
-	Commands *app.Service
+	// an command.Service on Store with Policies, Calendar and Registry.
+	Commands *command.Service
 	Clock    Clock // default RealClock
 	// Supervisor, if set, names the supervisor an alert goes to (may
 	// return ""), instead of the default: the supervisor recorded for the
-	// subject's community in the log (app.Service.AssignCommunitySupervisor,
+	// subject's community in the log (command.Service.AssignCommunitySupervisor,
 	// domain.CommunitySupervisorAssigned), as of when the alert is recorded.
 	Supervisor func(Subject) string
 	// Actor recorded on alert events; default "deadline-watcher" (role system).
@@ -151,7 +151,7 @@ func New(cfg Config) (*Watcher, error) {
 		cfg.Clock = RealClock{}
 	}
 	if cfg.Commands == nil {
-		svc, err := app.New(app.Config{Store: cfg.Store, Policies: cfg.Policies, Calendar: cfg.Calendar, Registry: cfg.Registry})
+		svc, err := command.New(command.Config{Store: cfg.Store, Policies: cfg.Policies, Calendar: cfg.Calendar, Registry: cfg.Registry})
 		if err != nil {
 			return nil, err
 		}
@@ -434,7 +434,7 @@ func (w *Watcher) alertStream(ctx context.Context, stream string, ks []domain.Cl
 				return nil, added, fmt.Errorf("deadline: the supervisor of %s: %w", stream, err)
 			}
 		}
-		c := app.Cmd{ID: AlertID(stream, kind, d.Start, stage, d.Due).String(), Actor: w.cfg.Actor, Role: domain.RoleSystem, At: now}
+		c := command.Cmd{ID: AlertID(stream, kind, d.Start, stage, d.Due).String(), Actor: w.cfg.Actor, Role: domain.RoleSystem, At: now}
 		res, err := w.cfg.Commands.RecordDeadlineAlert(ctx, c, stream, d, stage, sup)
 		if err != nil {
 			return nil, added, fmt.Errorf("deadline: %s %s: %w", stream, kind, err)

@@ -22,8 +22,8 @@ import (
 
 	"github.com/invopop/jsonschema"
 
-	"github.com/doorstep/doorstep/app"
 	"github.com/doorstep/doorstep/cloudevent"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 )
 
@@ -84,7 +84,7 @@ func New(reg *domain.Registry) (*Catalogue, error) {
 	c := &Catalogue{byType: map[string]int{}}
 	types := map[string]reflect.Type{
 		// Not a domain event: the problem-number counter (decision 0011).
-		app.TypeProblemNumberAllocated: reflect.TypeFor[app.ProblemNumberAllocated](),
+		command.TypeProblemNumberAllocated: reflect.TypeFor[command.ProblemNumberAllocated](),
 	}
 	for _, et := range reg.Types() {
 		ev, err := reg.Decode(et, []byte("{}"))

@@ -31,7 +31,7 @@
 //
 // What is not here (docs/decisions/0064-package-layout.md): the conversion
 // between domain events and envelopes, and the fold of a stream into an
-// aggregate, live in the command layer (package app) for now.
+// aggregate, live in the command layer (package command) for now.
 package eventstore
 
 import (

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/internal/clock"
@@ -28,7 +28,7 @@ type fixtures struct {
 func seed(t testing.TB, e *testEnv) fixtures {
 	t.Helper()
 	ctx := context.Background()
-	c := func(id string) app.Cmd { return app.Cmd{ID: id, Actor: "seed", Role: domain.RoleSupervisor} }
+	c := func(id string) command.Cmd { return command.Cmd{ID: id, Actor: "seed", Role: domain.RoleSupervisor} }
 	var f fixtures
 	f.spare = identity.TokenID(e.token(identity.Principal{Name: "spare", Role: identity.RoleAuditor}))
 	for i, loc := range [][2]string{{"C1", "G1"}, {"C2", "G2"}} {
@@ -37,19 +37,19 @@ func seed(t testing.TB, e *testEnv) fixtures {
 				ResponsibleWorker: "李四", Class: domain.ClassKey, Risk: domain.RiskYellow}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.app.AddMember(ctx, c("m1-"+id), id, "m1", app.Member{Name: "王师傅", Relation: "本人"}); err != nil {
+			if _, err := e.app.AddMember(ctx, c("m1-"+id), id, "m1", command.Member{Name: "王师傅", Relation: "本人"}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		f.h[i], f.arch[i] = "h"+loc[1], "arch"+loc[1]
-		pr, err := e.app.ReportProblem(ctx, c("p-"+loc[1]), app.ReportProblem{ProblemID: "p" + loc[1], HouseholdID: f.h[i], Description: "需要加装电梯",
+		pr, err := e.app.ReportProblem(ctx, c("p-"+loc[1]), command.ReportProblem{ProblemID: "p" + loc[1], HouseholdID: f.h[i], Description: "需要加装电梯",
 			Category: domain.ProblemLivingSecurity, HandlingClass: domain.HandlingCoordinated, Colour: domain.ColourYellow, Urgency: domain.UrgencyOrdinary})
 		if err != nil {
 			t.Fatal(err)
 		}
 		f.p[i] = pr.ID
 		to := []string{"住建局", "民政局"}[i]
-		rr, err := e.app.RequestReferral(ctx, c("r-"+loc[1]), app.RequestReferral{ReferralID: "r" + loc[1], ProblemID: pr.ID, Level: domain.LevelStreet, To: to, Request: "加装电梯"})
+		rr, err := e.app.RequestReferral(ctx, c("r-"+loc[1]), command.RequestReferral{ReferralID: "r" + loc[1], ProblemID: pr.ID, Level: domain.LevelStreet, To: to, Request: "加装电梯"})
 		if err != nil {
 			t.Fatal(err)
 		}

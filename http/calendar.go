@@ -10,7 +10,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/domain/calendar"
 	"github.com/doorstep/doorstep/identity"
@@ -26,11 +26,11 @@ type DeadlineSource interface {
 }
 
 // CalendarCommands are what the calendar routes consume from the command
-// layer (app.Service provides them): the calendar in force, and
+// layer (command.Service provides them): the calendar in force, and
 // publishing a year of it.
 type CalendarCommands interface {
 	CalendarInForce(ctx context.Context) (*calendar.Calendar, error)
-	PublishCalendarYear(ctx context.Context, c app.Cmd, y calendar.Year) (app.Result, error)
+	PublishCalendarYear(ctx context.Context, c command.Cmd, y calendar.Year) (command.Result, error)
 }
 
 // CalendarYearRequest is the body of PUT /v1/calendar/{year}: the year's
@@ -136,11 +136,11 @@ func (s *Server) publishCalendarYear(r *nethttp.Request, body []byte) (*plan, er
 	y := calendar.Year{Year: year, Off: in.Off, Work: in.Work,
 		Notice: calendar.Notice{Title: in.Notice.Title, Number: in.Notice.Number, Date: in.Notice.Date}}
 	if err := y.Check(); err != nil {
-		return nil, app.CalendarError(err)
+		return nil, command.CalendarError(err)
 	}
 	return &plan{stream: domain.CalendarStream,
 		authorize: func(context.Context, *identity.Principal) error { return nil }, // admins only (route roles)
-		exec: func(ctx context.Context, c app.Cmd) (app.Result, error) {
+		exec: func(ctx context.Context, c command.Cmd) (command.Result, error) {
 			return s.d.Commands.PublishCalendarYear(ctx, c, y)
 		}}, nil
 }

@@ -15,14 +15,14 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/identity"
 )
 
 // CommandService is what the routes consume from the command layer: the
 // commands of each resource and the aggregates folded from their streams.
-// app.Service provides it.
+// command.Service provides it.
 type CommandService interface {
 	HouseholdCommands
 	ProblemCommands
@@ -61,9 +61,9 @@ type plan struct {
 	// authorize checks the principal's scope for this command.
 	authorize func(ctx context.Context, p *identity.Principal) error
 	// exec runs the command.
-	exec func(ctx context.Context, c app.Cmd) (app.Result, error)
+	exec func(ctx context.Context, c command.Cmd) (command.Result, error)
 	// location, if set, makes the response 201 Created with a Location.
-	location func(res app.Result) string
+	location func(res command.Result) string
 }
 
 // builder parses and validates a command request into a plan. The body is
@@ -98,7 +98,7 @@ func (s *Server) command(build builder) handlerFunc {
 				fmt.Sprintf("the X-Correlation-Id must be 1 to %d visible ASCII characters (no spaces); a UUID is a good choice, or leave the header out", MaxCorrelationIDBytes),
 				fmt.Sprintf("X-Correlation-Id 须为 1 至 %d 个可见 ASCII 字符（不含空格）；建议使用 UUID，或不发送此请求头", MaxCorrelationIDBytes))
 		}
-		c := app.Cmd{Actor: p.Name, Role: p.Role.DomainRole(), CorrelationID: corr}
+		c := command.Cmd{Actor: p.Name, Role: p.Role.DomainRole(), CorrelationID: corr}
 		key := r.Header.Get("Idempotency-Key")
 		if key != "" {
 			if err := checkKey(key); err != nil {
@@ -142,7 +142,7 @@ func (s *Server) command(build builder) handlerFunc {
 
 // runCommand checks If-Match, runs a built and authorised command and
 // writes its result.
-func (s *Server) runCommand(w nethttp.ResponseWriter, r *nethttp.Request, pl *plan, c app.Cmd) error {
+func (s *Server) runCommand(w nethttp.ResponseWriter, r *nethttp.Request, pl *plan, c command.Cmd) error {
 	if im := r.Header.Get("If-Match"); im != "" {
 		if pl.stream == "" {
 			return newErr(ErrBadRequest, "if_match_on_create", "If-Match", "If-Match applies to commands on an existing record, not to creating one",
@@ -166,7 +166,7 @@ func (s *Server) runCommand(w nethttp.ResponseWriter, r *nethttp.Request, pl *pl
 	res, err := pl.exec(r.Context(), c)
 	if err != nil {
 		var de *domain.Error
-		if errors.Is(err, app.ErrVersionMismatch) && errors.As(err, &de) {
+		if errors.Is(err, command.ErrVersionMismatch) && errors.As(err, &de) {
 			return newErr(ErrPreconditionFailed, de.Code, "If-Match", de.Message, de.MessageZH)
 		}
 		return err

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/internal/clock"
@@ -166,7 +166,7 @@ func TestScopeCacheFollowsOtherWriters(t *testing.T) {
 		}
 	}
 	waitStatus(200)
-	if _, err := e.app.Relocate(context.Background(), app.Cmd{ID: "move", Actor: "other", Role: domain.RoleSupervisor}, "h1", "新址", "C2", "G2", "搬家"); err != nil {
+	if _, err := e.app.Relocate(context.Background(), command.Cmd{ID: "move", Actor: "other", Role: domain.RoleSupervisor}, "h1", "新址", "C2", "G2", "搬家"); err != nil {
 		t.Fatal(err)
 	}
 	waitStatus(403)

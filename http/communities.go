@@ -7,16 +7,16 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/identity"
 )
 
 // CommunityCommands are what the community routes consume from the
-// command layer (app.Service provides them): recording who supervises a
+// command layer (command.Service provides them): recording who supervises a
 // community.
 type CommunityCommands interface {
-	AssignCommunitySupervisor(ctx context.Context, c app.Cmd, community, supervisor, reason string) (app.Result, error)
+	AssignCommunitySupervisor(ctx context.Context, c command.Cmd, community, supervisor, reason string) (command.Result, error)
 }
 
 // SupervisorRequest is the body of PUT /v1/communities/{community}/supervisor.
@@ -48,7 +48,7 @@ func (s *Server) assignSupervisor(r *nethttp.Request, body []byte) (*plan, error
 	}
 	return &plan{stream: domain.CommunityStream(community),
 		authorize: func(context.Context, *identity.Principal) error { return nil }, // admins only (route roles)
-		exec: func(ctx context.Context, c app.Cmd) (app.Result, error) {
+		exec: func(ctx context.Context, c command.Cmd) (command.Result, error) {
 			return s.d.Commands.AssignCommunitySupervisor(ctx, c, community, in.Supervisor, in.Reason)
 		}}, nil
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/doorstep/doorstep/accesslog"
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/eventstore/sqlite"
 	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/keystore"
@@ -39,7 +39,7 @@ type testEnv struct {
 	vault  *keystore.Vault
 	access testAccess
 	admin  string
-	app    *app.Service
+	app    *command.Service
 	val    *validator
 	client *nethttp.Client
 	rdb    *sql.DB // the read-model database
@@ -119,7 +119,7 @@ func newEnvConfig(t testing.TB, extra func(*Deps), tune func(*Config)) *testEnv 
 	}
 	t.Cleanup(func() { al.Close() })
 	e := &testEnv{t: t, store: st, tokens: toks, admin: admin, vault: keystore.New(keys, keystore.Config{}), access: testAccess{al, alPath, t}}
-	svc, err := app.New(app.Config{Store: st, Sealer: e.vault})
+	svc, err := command.New(command.Config{Store: st, Sealer: e.vault})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,28 +7,28 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/identity"
 )
 
 // HouseholdCommands are the commands the household routes run (the
-// command layer, app.Service, provides them).
+// command layer, command.Service, provides them).
 type HouseholdCommands interface {
-	RegisterHousehold(ctx context.Context, c app.Cmd, id string, in domain.RegisterHousehold) (app.Result, error)
-	AddMember(ctx context.Context, c app.Cmd, householdID, memberID string, in app.Member) (app.Result, error)
-	ChangeMember(ctx context.Context, c app.Cmd, householdID, memberID string, in app.Member, reason string) (app.Result, error)
-	RemoveMember(ctx context.Context, c app.Cmd, householdID, memberID, reason string) (app.Result, error)
-	Relocate(ctx context.Context, c app.Cmd, householdID, address, community, grid, reason string) (app.Result, error)
-	AssignWorker(ctx context.Context, c app.Cmd, householdID, worker, reason string) (app.Result, error)
-	ChangeClass(ctx context.Context, c app.Cmd, householdID string, to domain.HouseholdClass, reason string) (app.Result, error)
-	ChangeCategory(ctx context.Context, c app.Cmd, householdID string, to domain.AssistanceCategory, reason string) (app.Result, error)
-	ChangeRisk(ctx context.Context, c app.Cmd, householdID string, to domain.RiskLevel, reason string) (app.Result, error)
-	AssessNeeds(ctx context.Context, c app.Cmd, householdID string, needs map[domain.NeedDomain][]string, note string) (app.Result, error)
-	OfferResources(ctx context.Context, c app.Cmd, householdID string, skills []string, volunteer bool, idle []string) (app.Result, error)
-	RecordConsent(ctx context.Context, c app.Cmd, householdID string, given bool, scope, reason string) (app.Result, error)
-	Archive(ctx context.Context, c app.Cmd, householdID string, reason domain.ArchiveReason, note string) (app.Result, error)
-	RecordVisit(ctx context.Context, c app.Cmd, householdID string, in app.Visit) (app.Result, error)
+	RegisterHousehold(ctx context.Context, c command.Cmd, id string, in domain.RegisterHousehold) (command.Result, error)
+	AddMember(ctx context.Context, c command.Cmd, householdID, memberID string, in command.Member) (command.Result, error)
+	ChangeMember(ctx context.Context, c command.Cmd, householdID, memberID string, in command.Member, reason string) (command.Result, error)
+	RemoveMember(ctx context.Context, c command.Cmd, householdID, memberID, reason string) (command.Result, error)
+	Relocate(ctx context.Context, c command.Cmd, householdID, address, community, grid, reason string) (command.Result, error)
+	AssignWorker(ctx context.Context, c command.Cmd, householdID, worker, reason string) (command.Result, error)
+	ChangeClass(ctx context.Context, c command.Cmd, householdID string, to domain.HouseholdClass, reason string) (command.Result, error)
+	ChangeCategory(ctx context.Context, c command.Cmd, householdID string, to domain.AssistanceCategory, reason string) (command.Result, error)
+	ChangeRisk(ctx context.Context, c command.Cmd, householdID string, to domain.RiskLevel, reason string) (command.Result, error)
+	AssessNeeds(ctx context.Context, c command.Cmd, householdID string, needs map[domain.NeedDomain][]string, note string) (command.Result, error)
+	OfferResources(ctx context.Context, c command.Cmd, householdID string, skills []string, volunteer bool, idle []string) (command.Result, error)
+	RecordConsent(ctx context.Context, c command.Cmd, householdID string, given bool, scope, reason string) (command.Result, error)
+	Archive(ctx context.Context, c command.Cmd, householdID string, reason domain.ArchiveReason, note string) (command.Result, error)
+	RecordVisit(ctx context.Context, c command.Cmd, householdID string, in command.Visit) (command.Result, error)
 }
 
 // Request bodies of the household commands.
@@ -86,8 +86,8 @@ type (
 	}
 )
 
-func (m MemberRequest) member() app.Member {
-	return app.Member{Name: m.Name, Relation: m.Relation, BirthDate: m.BirthDate, Occupation: m.Occupation,
+func (m MemberRequest) member() command.Member {
+	return command.Member{Name: m.Name, Relation: m.Relation, BirthDate: m.BirthDate, Occupation: m.Occupation,
 		IDNumber: m.IDNumber, Phone: m.Phone, Income: m.Income, Health: m.Health, Disability: m.Disability}
 }
 
@@ -119,10 +119,10 @@ func (s householdRoutes) commandRoutes() []route {
 }
 
 // onHousehold builds a plan for a command on household {id}.
-func (s *Server) onHousehold(r *nethttp.Request, exec func(ctx context.Context, c app.Cmd, id string) (app.Result, error)) *plan {
+func (s *Server) onHousehold(r *nethttp.Request, exec func(ctx context.Context, c command.Cmd, id string) (command.Result, error)) *plan {
 	id := mux.Vars(r)["id"]
 	return &plan{stream: domain.HouseholdStream(id), authorize: s.access("household", id, true, false),
-		exec: func(ctx context.Context, c app.Cmd) (app.Result, error) { return exec(ctx, c, id) }}
+		exec: func(ctx context.Context, c command.Cmd) (command.Result, error) { return exec(ctx, c, id) }}
 }
 
 func (s householdRoutes) register(r *nethttp.Request, body []byte) (*plan, error) {
@@ -139,12 +139,12 @@ func (s householdRoutes) register(r *nethttp.Request, body []byte) (*plan, error
 			}
 			return nil
 		},
-		exec: func(ctx context.Context, c app.Cmd) (app.Result, error) {
+		exec: func(ctx context.Context, c command.Cmd) (command.Result, error) {
 			return s.cmd.RegisterHousehold(ctx, c, in.HouseholdID, domain.RegisterHousehold{Address: in.Address, Community: in.Community,
 				Grid: in.Grid, ResponsibleWorker: in.ResponsibleWorker, Class: domain.HouseholdClass(in.Class),
 				Category: domain.AssistanceCategory(in.Category), Risk: domain.RiskLevel(in.Risk)})
 		},
-		location: func(res app.Result) string { return "/v1/households/" + res.ID },
+		location: func(res command.Result) string { return "/v1/households/" + res.ID },
 	}, nil
 }
 
@@ -156,10 +156,10 @@ func (s householdRoutes) addMember(r *nethttp.Request, body []byte) (*plan, erro
 	if in.Reason != "" {
 		return nil, newErr(ErrBadRequest, "unknown_field", "reason", "a reason belongs to changing a member, not adding one", "新增成员无需填写原因")
 	}
-	pl := s.onHousehold(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	pl := s.onHousehold(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.AddMember(ctx, c, id, in.MemberID, in.member())
 	})
-	pl.location = func(res app.Result) string { return "/v1/households/" + res.ID }
+	pl.location = func(res command.Result) string { return "/v1/households/" + res.ID }
 	return pl, nil
 }
 
@@ -169,7 +169,7 @@ func (s householdRoutes) changeMember(r *nethttp.Request, body []byte) (*plan, e
 		return nil, err
 	}
 	mid := mux.Vars(r)["member_id"]
-	return s.onHousehold(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onHousehold(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.ChangeMember(ctx, c, id, mid, in.member(), in.Reason)
 	}), nil
 }
@@ -180,7 +180,7 @@ func (s householdRoutes) removeMember(r *nethttp.Request, body []byte) (*plan, e
 		return nil, err
 	}
 	mid := mux.Vars(r)["member_id"]
-	return s.onHousehold(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onHousehold(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.RemoveMember(ctx, c, id, mid, in.Reason)
 	}), nil
 }
@@ -191,7 +191,7 @@ func (s householdRoutes) relocate(r *nethttp.Request, body []byte) (*plan, error
 	if err != nil {
 		return nil, err
 	}
-	pl := s.onHousehold(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	pl := s.onHousehold(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.Relocate(ctx, c, id, in.Address, in.Community, in.Grid, in.Reason)
 	})
 	from := pl.authorize
@@ -213,7 +213,7 @@ func (s householdRoutes) assignWorker(r *nethttp.Request, body []byte) (*plan, e
 	if err != nil {
 		return nil, err
 	}
-	return s.onHousehold(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onHousehold(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.AssignWorker(ctx, c, id, in.To, in.Reason)
 	}), nil
 }
@@ -223,7 +223,7 @@ func (s householdRoutes) changeClass(r *nethttp.Request, body []byte) (*plan, er
 	if err != nil {
 		return nil, err
 	}
-	return s.onHousehold(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onHousehold(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.ChangeClass(ctx, c, id, domain.HouseholdClass(in.To), in.Reason)
 	}), nil
 }
@@ -233,7 +233,7 @@ func (s householdRoutes) changeCategory(r *nethttp.Request, body []byte) (*plan,
 	if err != nil {
 		return nil, err
 	}
-	return s.onHousehold(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onHousehold(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.ChangeCategory(ctx, c, id, domain.AssistanceCategory(in.To), in.Reason)
 	}), nil
 }
@@ -243,7 +243,7 @@ func (s householdRoutes) changeRisk(r *nethttp.Request, body []byte) (*plan, err
 	if err != nil {
 		return nil, err
 	}
-	return s.onHousehold(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onHousehold(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.ChangeRisk(ctx, c, id, domain.RiskLevel(in.To), in.Reason)
 	}), nil
 }
@@ -257,7 +257,7 @@ func (s householdRoutes) assessNeeds(r *nethttp.Request, body []byte) (*plan, er
 	for k, v := range in.Needs {
 		needs[domain.NeedDomain(k)] = v
 	}
-	return s.onHousehold(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onHousehold(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.AssessNeeds(ctx, c, id, needs, in.Note)
 	}), nil
 }
@@ -267,7 +267,7 @@ func (s householdRoutes) offerResources(r *nethttp.Request, body []byte) (*plan,
 	if err != nil {
 		return nil, err
 	}
-	return s.onHousehold(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onHousehold(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.OfferResources(ctx, c, id, in.Skills, in.Volunteer, in.Idle)
 	}), nil
 }
@@ -280,7 +280,7 @@ func (s householdRoutes) recordConsent(r *nethttp.Request, body []byte) (*plan, 
 	if in.Given == nil {
 		return nil, newErr(ErrBadRequest, "required", "given", "given is required: true when consent is given, false when withdrawn", "“given” 为必填项：同意为 “true”，撤回为 “false”")
 	}
-	return s.onHousehold(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onHousehold(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.RecordConsent(ctx, c, id, *in.Given, in.Scope, in.Reason)
 	}), nil
 }
@@ -290,7 +290,7 @@ func (s householdRoutes) archive(r *nethttp.Request, body []byte) (*plan, error)
 	if err != nil {
 		return nil, err
 	}
-	return s.onHousehold(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onHousehold(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.Archive(ctx, c, id, domain.ArchiveReason(in.Reason), in.Note)
 	}), nil
 }

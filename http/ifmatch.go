@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 )
 
 // ifMatch is a parsed If-Match header (RFC 9110 §13.1.1):
@@ -26,11 +26,11 @@ type ifMatch struct {
 }
 
 // match returns the app condition of the header.
-func (m ifMatch) match() *app.Match {
+func (m ifMatch) match() *command.Match {
 	if m.any {
-		return &app.Match{Exists: true}
+		return &command.Match{Exists: true}
 	}
-	return &app.Match{Versions: m.versions}
+	return &command.Match{Versions: m.versions}
 }
 
 // parseIfMatch parses an If-Match header value (the values of several

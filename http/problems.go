@@ -7,7 +7,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/projections/audit"
@@ -15,19 +15,19 @@ import (
 
 // ProblemCommands are the commands the problem routes run, and the
 // problem folded from its stream that GET /v1/problems/{id} shows (the
-// command layer, app.Service, provides them).
+// command layer, command.Service, provides them).
 type ProblemCommands interface {
 	Problem(ctx context.Context, id string, as domain.AsOf) (*domain.Problem, error)
-	ReportProblem(ctx context.Context, c app.Cmd, in app.ReportProblem) (app.Result, error)
-	ReclassifyProblem(ctx context.Context, c app.Cmd, problemID string, h domain.HandlingClass, col domain.Colour, u domain.Urgency, reason string) (app.Result, error)
-	AssignProblem(ctx context.Context, c app.Cmd, problemID string, in domain.AssignProblem) (app.Result, error)
-	ExtendProblemDeadline(ctx context.Context, c app.Cmd, problemID string, to time.Time, reason string) (app.Result, error)
-	NoteProgress(ctx context.Context, c app.Cmd, problemID, note string, method domain.FollowUpMethod) (app.Result, error)
-	ResolveProblem(ctx context.Context, c app.Cmd, problemID, summary string, resources []domain.LinkedResource) (app.Result, error)
-	RateSatisfaction(ctx context.Context, c app.Cmd, problemID string, score int, comment string) (app.Result, error)
-	RevisitProblem(ctx context.Context, c app.Cmd, problemID string, held bool, method domain.FollowUpMethod, note string) (app.Result, error)
-	ReopenProblem(ctx context.Context, c app.Cmd, problemID, reason string) (app.Result, error)
-	CloseProblem(ctx context.Context, c app.Cmd, problemID, reason string) (app.Result, error)
+	ReportProblem(ctx context.Context, c command.Cmd, in command.ReportProblem) (command.Result, error)
+	ReclassifyProblem(ctx context.Context, c command.Cmd, problemID string, h domain.HandlingClass, col domain.Colour, u domain.Urgency, reason string) (command.Result, error)
+	AssignProblem(ctx context.Context, c command.Cmd, problemID string, in domain.AssignProblem) (command.Result, error)
+	ExtendProblemDeadline(ctx context.Context, c command.Cmd, problemID string, to time.Time, reason string) (command.Result, error)
+	NoteProgress(ctx context.Context, c command.Cmd, problemID, note string, method domain.FollowUpMethod) (command.Result, error)
+	ResolveProblem(ctx context.Context, c command.Cmd, problemID, summary string, resources []domain.LinkedResource) (command.Result, error)
+	RateSatisfaction(ctx context.Context, c command.Cmd, problemID string, score int, comment string) (command.Result, error)
+	RevisitProblem(ctx context.Context, c command.Cmd, problemID string, held bool, method domain.FollowUpMethod, note string) (command.Result, error)
+	ReopenProblem(ctx context.Context, c command.Cmd, problemID, reason string) (command.Result, error)
+	CloseProblem(ctx context.Context, c command.Cmd, problemID, reason string) (command.Result, error)
 }
 
 // Request bodies of the problem commands.
@@ -116,10 +116,10 @@ func (s problemRoutes) queryRoutes() []route {
 }
 
 // onProblem builds a plan for a command on problem {id}.
-func (s *Server) onProblem(r *nethttp.Request, exec func(ctx context.Context, c app.Cmd, id string) (app.Result, error)) *plan {
+func (s *Server) onProblem(r *nethttp.Request, exec func(ctx context.Context, c command.Cmd, id string) (command.Result, error)) *plan {
 	id := mux.Vars(r)["id"]
 	return &plan{stream: domain.ProblemStream(id), authorize: s.access("problem", id, true, false),
-		exec: func(ctx context.Context, c app.Cmd) (app.Result, error) { return exec(ctx, c, id) }}
+		exec: func(ctx context.Context, c command.Cmd) (command.Result, error) { return exec(ctx, c, id) }}
 }
 
 // report creates a problem: the caller must be able to change its
@@ -133,12 +133,12 @@ func (s problemRoutes) report(r *nethttp.Request, body []byte) (*plan, error) {
 		return nil, newErr(ErrBadRequest, "required", "household_id", "household_id is required", "household_id 为必填项")
 	}
 	return &plan{authorize: s.access("household", in.HouseholdID, true, false),
-		exec: func(ctx context.Context, c app.Cmd) (app.Result, error) {
-			return s.cmd.ReportProblem(ctx, c, app.ReportProblem{ProblemID: in.ProblemID, HouseholdID: in.HouseholdID, VisitID: in.VisitID,
+		exec: func(ctx context.Context, c command.Cmd) (command.Result, error) {
+			return s.cmd.ReportProblem(ctx, c, command.ReportProblem{ProblemID: in.ProblemID, HouseholdID: in.HouseholdID, VisitID: in.VisitID,
 				Description: in.Description, Category: domain.ProblemCategory(in.Category), HandlingClass: domain.HandlingClass(in.HandlingClass),
 				Colour: domain.Colour(in.Colour), Urgency: domain.Urgency(in.Urgency), FoundBy: in.FoundBy})
 		},
-		location: func(res app.Result) string { return "/v1/problems/" + res.ID }}, nil
+		location: func(res command.Result) string { return "/v1/problems/" + res.ID }}, nil
 }
 
 func (s problemRoutes) reclassify(r *nethttp.Request, body []byte) (*plan, error) {
@@ -146,7 +146,7 @@ func (s problemRoutes) reclassify(r *nethttp.Request, body []byte) (*plan, error
 	if err != nil {
 		return nil, err
 	}
-	return s.onProblem(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onProblem(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.ReclassifyProblem(ctx, c, id, domain.HandlingClass(in.HandlingClass), domain.Colour(in.Colour), domain.Urgency(in.Urgency), in.Reason)
 	}), nil
 }
@@ -160,7 +160,7 @@ func (s problemRoutes) assign(r *nethttp.Request, body []byte) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.onProblem(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onProblem(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.AssignProblem(ctx, c, id, domain.AssignProblem{To: in.To, Reason: in.Reason, TimeLimit: sp, Sessions: in.Sessions})
 	}), nil
 }
@@ -174,7 +174,7 @@ func (s problemRoutes) extendDeadline(r *nethttp.Request, body []byte) (*plan, e
 	if err != nil {
 		return nil, err
 	}
-	return s.onProblem(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onProblem(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.ExtendProblemDeadline(ctx, c, id, to, in.Reason)
 	}), nil
 }
@@ -184,7 +184,7 @@ func (s problemRoutes) noteProgress(r *nethttp.Request, body []byte) (*plan, err
 	if err != nil {
 		return nil, err
 	}
-	return s.onProblem(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onProblem(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.NoteProgress(ctx, c, id, in.Note, domain.FollowUpMethod(in.FollowUp))
 	}), nil
 }
@@ -194,7 +194,7 @@ func (s problemRoutes) resolve(r *nethttp.Request, body []byte) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.onProblem(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onProblem(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.ResolveProblem(ctx, c, id, in.Summary, in.Resources)
 	}), nil
 }
@@ -204,7 +204,7 @@ func (s problemRoutes) rateSatisfaction(r *nethttp.Request, body []byte) (*plan,
 	if err != nil {
 		return nil, err
 	}
-	return s.onProblem(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onProblem(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.RateSatisfaction(ctx, c, id, in.Score, in.Comment)
 	}), nil
 }
@@ -217,7 +217,7 @@ func (s problemRoutes) revisit(r *nethttp.Request, body []byte) (*plan, error) {
 	if in.Held == nil {
 		return nil, newErr(ErrBadRequest, "required", "held", "held is required: true when the resolution holds", "“held” 为必填项：问题未复发为 “true”")
 	}
-	return s.onProblem(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onProblem(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.RevisitProblem(ctx, c, id, *in.Held, domain.FollowUpMethod(in.Method), in.Note)
 	}), nil
 }
@@ -227,7 +227,7 @@ func (s problemRoutes) reopen(r *nethttp.Request, body []byte) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.onProblem(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onProblem(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.ReopenProblem(ctx, c, id, in.Reason)
 	}), nil
 }
@@ -237,7 +237,7 @@ func (s problemRoutes) closeProblem(r *nethttp.Request, body []byte) (*plan, err
 	if err != nil {
 		return nil, err
 	}
-	return s.onProblem(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onProblem(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.CloseProblem(ctx, c, id, in.Reason)
 	}), nil
 }

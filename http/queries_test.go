@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/identity"
 )
@@ -70,7 +70,7 @@ func TestQueriesReadYourWritesAndPrivacy(t *testing.T) {
 		t.Fatalf("search: %d %s", r.status, r.body)
 	}
 	// As of version 1 the household had no member and no consent.
-	rr, err := e.app.ChangeRisk(context.Background(), app.Cmd{ID: "r", Actor: "x", Role: domain.RoleSupervisor}, "h1", domain.RiskRed, "fall")
+	rr, err := e.app.ChangeRisk(context.Background(), command.Cmd{ID: "r", Actor: "x", Role: domain.RoleSupervisor}, "h1", domain.RiskRed, "fall")
 	if err != nil {
 		t.Fatal(err)
 	}

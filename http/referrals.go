@@ -7,23 +7,23 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/identity"
 )
 
 // ReferralCommands are the commands the referral routes run, and the
 // referral folded from its stream that GET /v1/referrals/{id} shows (the
-// command layer, app.Service, provides them).
+// command layer, command.Service, provides them).
 type ReferralCommands interface {
 	Referral(ctx context.Context, id string, as domain.AsOf) (*domain.Referral, error)
-	RequestReferral(ctx context.Context, c app.Cmd, in app.RequestReferral) (app.Result, error)
-	AcceptReferral(ctx context.Context, c app.Cmd, referralID, responsible string, limit domain.Span, note string) (app.Result, error)
-	DeclineReferral(ctx context.Context, c app.Cmd, referralID, reason string) (app.Result, error)
-	StartReferral(ctx context.Context, c app.Cmd, referralID, note string) (app.Result, error)
-	CompleteReferral(ctx context.Context, c app.Cmd, referralID, outcome string, resources []domain.LinkedResource) (app.Result, error)
-	CancelReferral(ctx context.Context, c app.Cmd, referralID, reason string) (app.Result, error)
-	EscalateReferral(ctx context.Context, c app.Cmd, referralID string, level domain.ReferralLevel, to, reason string) (app.Result, error)
+	RequestReferral(ctx context.Context, c command.Cmd, in command.RequestReferral) (command.Result, error)
+	AcceptReferral(ctx context.Context, c command.Cmd, referralID, responsible string, limit domain.Span, note string) (command.Result, error)
+	DeclineReferral(ctx context.Context, c command.Cmd, referralID, reason string) (command.Result, error)
+	StartReferral(ctx context.Context, c command.Cmd, referralID, note string) (command.Result, error)
+	CompleteReferral(ctx context.Context, c command.Cmd, referralID, outcome string, resources []domain.LinkedResource) (command.Result, error)
+	CancelReferral(ctx context.Context, c command.Cmd, referralID, reason string) (command.Result, error)
+	EscalateReferral(ctx context.Context, c command.Cmd, referralID string, level domain.ReferralLevel, to, reason string) (command.Result, error)
 }
 
 // Request bodies of the referral commands.
@@ -87,10 +87,10 @@ func (s referralRoutes) queryRoutes() []route {
 
 // onReferral builds a plan for a command on referral {id}; receiver admits
 // the department it is addressed to.
-func (s *Server) onReferral(r *nethttp.Request, receiver bool, exec func(ctx context.Context, c app.Cmd, id string) (app.Result, error)) *plan {
+func (s *Server) onReferral(r *nethttp.Request, receiver bool, exec func(ctx context.Context, c command.Cmd, id string) (command.Result, error)) *plan {
 	id := mux.Vars(r)["id"]
 	return &plan{stream: domain.ReferralStream(id), authorize: s.access("referral", id, true, receiver),
-		exec: func(ctx context.Context, c app.Cmd) (app.Result, error) { return exec(ctx, c, id) }}
+		exec: func(ctx context.Context, c command.Cmd) (command.Result, error) { return exec(ctx, c, id) }}
 }
 
 // request creates a referral: the caller must be able to change its
@@ -104,11 +104,11 @@ func (s referralRoutes) request(r *nethttp.Request, body []byte) (*plan, error) 
 		return nil, newErr(ErrBadRequest, "required", "problem_id", "problem_id is required", "problem_id 为必填项")
 	}
 	return &plan{authorize: s.access("problem", in.ProblemID, true, false),
-		exec: func(ctx context.Context, c app.Cmd) (app.Result, error) {
-			return s.cmd.RequestReferral(ctx, c, app.RequestReferral{ReferralID: in.ReferralID, ProblemID: in.ProblemID, HouseholdID: in.HouseholdID,
+		exec: func(ctx context.Context, c command.Cmd) (command.Result, error) {
+			return s.cmd.RequestReferral(ctx, c, command.RequestReferral{ReferralID: in.ReferralID, ProblemID: in.ProblemID, HouseholdID: in.HouseholdID,
 				Level: domain.ReferralLevel(in.Level), To: in.To, Request: in.Request})
 		},
-		location: func(res app.Result) string { return "/v1/referrals/" + res.ID }}, nil
+		location: func(res command.Result) string { return "/v1/referrals/" + res.ID }}, nil
 }
 
 func (s referralRoutes) accept(r *nethttp.Request, body []byte) (*plan, error) {
@@ -120,7 +120,7 @@ func (s referralRoutes) accept(r *nethttp.Request, body []byte) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.onReferral(r, true, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onReferral(r, true, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.AcceptReferral(ctx, c, id, in.Responsible, sp, in.Note)
 	}), nil
 }
@@ -130,7 +130,7 @@ func (s referralRoutes) decline(r *nethttp.Request, body []byte) (*plan, error) 
 	if err != nil {
 		return nil, err
 	}
-	return s.onReferral(r, true, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onReferral(r, true, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.DeclineReferral(ctx, c, id, in.Reason)
 	}), nil
 }
@@ -140,7 +140,7 @@ func (s referralRoutes) start(r *nethttp.Request, body []byte) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.onReferral(r, true, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onReferral(r, true, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.StartReferral(ctx, c, id, in.Note)
 	}), nil
 }
@@ -150,7 +150,7 @@ func (s referralRoutes) complete(r *nethttp.Request, body []byte) (*plan, error)
 	if err != nil {
 		return nil, err
 	}
-	return s.onReferral(r, true, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onReferral(r, true, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.CompleteReferral(ctx, c, id, in.Outcome, in.Resources)
 	}), nil
 }
@@ -160,7 +160,7 @@ func (s referralRoutes) cancel(r *nethttp.Request, body []byte) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.onReferral(r, false, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onReferral(r, false, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.CancelReferral(ctx, c, id, in.Reason)
 	}), nil
 }
@@ -170,7 +170,7 @@ func (s referralRoutes) escalate(r *nethttp.Request, body []byte) (*plan, error)
 	if err != nil {
 		return nil, err
 	}
-	return s.onReferral(r, false, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onReferral(r, false, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.EscalateReferral(ctx, c, id, domain.ReferralLevel(in.Level), in.To, in.Reason)
 	}), nil
 }

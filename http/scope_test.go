@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/identity"
@@ -40,7 +40,7 @@ func TestScopeCacheKeepsOnlyExistingStreams(t *testing.T) {
 	if after := size(); after > before+1 {
 		t.Fatalf("the scope cache grew from %d to %d entries on 300 requests for unknown ids", before, after)
 	}
-	res, err := e.app.RegisterHousehold(context.Background(), app.Cmd{ID: "late", Actor: "seed", Role: domain.RoleSupervisor}, "nope-7",
+	res, err := e.app.RegisterHousehold(context.Background(), command.Cmd{ID: "late", Actor: "seed", Role: domain.RoleSupervisor}, "nope-7",
 		domain.RegisterHousehold{Address: "路 7", Community: "C1", Grid: "G1", ResponsibleWorker: "李四", Class: domain.ClassKey, Risk: domain.RiskYellow})
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func TestScopeFollowerResumes(t *testing.T) {
 	e := newEnv(t, func(d *Deps) { fs = &failingSubscribe{Store: d.Store}; fs.fails.Store(2); d.Store = fs })
 	f := seed(t, e)
 	r := e.srv.scopes
-	c := func(id string) app.Cmd { return app.Cmd{ID: id, Actor: "seed", Role: domain.RoleSupervisor} }
+	c := func(id string) command.Cmd { return command.Cmd{ID: id, Actor: "seed", Role: domain.RoleSupervisor} }
 	community := func() string {
 		sc, err := r.household(ctx, f.h[0], false)
 		if err != nil {

@@ -4,7 +4,7 @@ import (
 	"context"
 	nethttp "net/http"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 )
 
@@ -44,11 +44,11 @@ func (s householdRoutes) recordVisit(r *nethttp.Request, body []byte) (*plan, er
 	if err != nil {
 		return nil, err
 	}
-	v := app.Visit{VisitID: in.VisitID, Team: in.Team, OccurredAt: at, Mode: domain.VisitMode(in.Mode), Outcome: domain.VisitOutcome(in.Outcome),
+	v := command.Visit{VisitID: in.VisitID, Team: in.Team, OccurredAt: at, Mode: domain.VisitMode(in.Mode), Outcome: domain.VisitOutcome(in.Outcome),
 		Health: in.Health, Economic: in.Economic, SupportObligations: in.SupportObligations, HomeSafety: in.HomeSafety,
 		ServiceNeeds: in.ServiceNeeds, Observations: in.Observations, Summary: in.Summary, Attachments: in.Attachments,
 		CheckIn: in.CheckIn, ProblemIDs: in.ProblemIDs}
-	return s.onHousehold(r, func(ctx context.Context, c app.Cmd, id string) (app.Result, error) {
+	return s.onHousehold(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.RecordVisit(ctx, c, id, v)
 	}), nil
 }

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/domain/calendar"
 	"github.com/doorstep/doorstep/internal/clock"
@@ -69,7 +69,7 @@ func calendarImport(ctx context.Context, dir string, st storeConfig, by string, 
 	}
 	defer rt.Close()
 	for _, y := range years {
-		res, err := rt.app.PublishCalendarYear(ctx, app.Cmd{ID: "calendar-import-" + strconv.Itoa(y.Year) + "-" + y.Hash(), Actor: by, Role: domain.RoleAdmin}, y)
+		res, err := rt.app.PublishCalendarYear(ctx, command.Cmd{ID: "calendar-import-" + strconv.Itoa(y.Year) + "-" + y.Hash(), Actor: by, Role: domain.RoleAdmin}, y)
 		if err != nil {
 			return fmt.Errorf("doorstep calendar import: %d: %w", y.Year, err)
 		}

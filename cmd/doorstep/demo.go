@@ -11,7 +11,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/projections"
@@ -126,13 +126,15 @@ const (
 // demoHousehold registers the quick-start household once (idempotent
 // command ids make a restart a no-op).
 func demoHousehold(ctx context.Context, rt *runtime) error {
-	c := func(id string) app.Cmd { return app.Cmd{ID: "demo-" + id, Actor: "demo", Role: domain.RoleGridWorker} }
+	c := func(id string) command.Cmd {
+		return command.Cmd{ID: "demo-" + id, Actor: "demo", Role: domain.RoleGridWorker}
+	}
 	if _, err := rt.app.RegisterHousehold(ctx, c("register"), DemoHousehold, domain.RegisterHousehold{
 		Address: "幸福路 8 号 3 单元 601", Community: DemoCommunity, Grid: DemoGrid, ResponsibleWorker: "李四",
 		Class: domain.ClassSpecial, Risk: domain.RiskYellow}); err != nil {
 		return fmt.Errorf("demo household: %w", err)
 	}
-	if _, err := rt.app.AddMember(ctx, c("member"), DemoHousehold, "zhang-nainai", app.Member{Name: "张奶奶", Relation: "本人", BirthDate: "1948-03-12"}); err != nil {
+	if _, err := rt.app.AddMember(ctx, c("member"), DemoHousehold, "zhang-nainai", command.Member{Name: "张奶奶", Relation: "本人", BirthDate: "1948-03-12"}); err != nil {
 		return fmt.Errorf("demo household: %w", err)
 	}
 	return nil
@@ -173,7 +175,7 @@ func assignSupervisors(ctx context.Context, rt *runtime, sec map[string]string) 
 		if cur != "" {
 			continue
 		}
-		if _, err := rt.app.AssignCommunitySupervisor(ctx, app.Cmd{ID: "demo-supervisor-" + name, Actor: "demo", Role: domain.RoleAdmin},
+		if _, err := rt.app.AssignCommunitySupervisor(ctx, command.Cmd{ID: "demo-supervisor-" + name, Actor: "demo", Role: domain.RoleAdmin},
 			name, sec[name], "demo town / 演示城镇"); err != nil {
 			return fmt.Errorf("demo: assign the supervisor of %s: %w", name, err)
 		}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/internal/pgtest"
 	"github.com/doorstep/doorstep/keystore"
@@ -22,16 +22,16 @@ import (
 func registerWithPhone(t *testing.T, rt *runtime, id string) []byte {
 	t.Helper()
 	ctx := context.Background()
-	c := app.Cmd{ID: "reg-" + id, Actor: "李四", Role: domain.RoleGridWorker}
+	c := command.Cmd{ID: "reg-" + id, Actor: "李四", Role: domain.RoleGridWorker}
 	if _, err := rt.app.RegisterHousehold(ctx, c, id, domain.RegisterHousehold{Address: "路 " + id, Community: "C1", Grid: "G1",
 		ResponsibleWorker: "李四", Class: domain.ClassKey, Risk: domain.RiskYellow}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rt.app.RecordConsent(ctx, app.Cmd{ID: "c-" + id, Actor: "李四", Role: domain.RoleGridWorker}, id, true, "all", "签字同意"); err != nil {
+	if _, err := rt.app.RecordConsent(ctx, command.Cmd{ID: "c-" + id, Actor: "李四", Role: domain.RoleGridWorker}, id, true, "all", "签字同意"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rt.app.AddMember(ctx, app.Cmd{ID: "m-" + id, Actor: "李四", Role: domain.RoleGridWorker}, id, "m1",
-		app.Member{Name: "王师傅", Relation: "本人", Phone: "13800000000"}); err != nil {
+	if _, err := rt.app.AddMember(ctx, command.Cmd{ID: "m-" + id, Actor: "李四", Role: domain.RoleGridWorker}, id, "m1",
+		command.Member{Name: "王师傅", Relation: "本人", Phone: "13800000000"}); err != nil {
 		t.Fatal(err)
 	}
 	k, err := keystore.WithKEK(mustFileStore(t, rt.dir), mustRing(t, rt.dir)).Get(ctx, id)

@@ -82,13 +82,13 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 // command is one subcommand.
-type command struct {
+type subcommand struct {
 	name, summary string
 	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
-func commands() []command {
-	return []command{
+func commands() []subcommand {
+	return []subcommand{
 		{"selfcheck", "append, read back and verify a few events in the store / 写入、读回并校验若干事件", runSelfcheck},
 		{"serve", "serve the HTTP API on the embedded store / 在内置存储上提供 HTTP API", runServe},
 		{"demo", "generate the 2,155-household synthetic town and serve it / 生成 2155 户合成城镇并提供服务", runDemo},

@@ -10,8 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/doorstep/doorstep/app"
-	"github.com/doorstep/doorstep/cluster"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/deadline"
 	"github.com/doorstep/doorstep/domain/calendar"
 	"github.com/doorstep/doorstep/eventstore"
@@ -20,6 +19,7 @@ import (
 	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/keystore"
+	"github.com/doorstep/doorstep/leader"
 	"github.com/doorstep/doorstep/logchain"
 	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/projections/alerts"
@@ -39,7 +39,7 @@ type runtime struct {
 	tokens *identity.Tokens
 	vault  *keystore.Vault
 	access dhttp.AccessRecorder // the record of sensitive reads: a file in dir, or a table on PostgreSQL
-	app    *app.Service
+	app    *command.Service
 	cal    *calendar.Calendar // the working-day calendar the service and the projections use
 	db     *sql.DB
 	rdb    *sql.DB // read-model connections of the queries, apart from the engine's writer
@@ -141,7 +141,7 @@ func (rt *runtime) finish(ctx context.Context, p parts, log *slog.Logger) (*runt
 		return fail(err)
 	}
 	rt.vault = keystore.New(keys, p.vaultCfg)
-	if rt.app, err = app.New(app.Config{Store: rt.store, Sealer: rt.vault, Calendar: rt.cal}); err != nil {
+	if rt.app, err = command.New(command.Config{Store: rt.store, Sealer: rt.vault, Calendar: rt.cal}); err != nil {
 		return fail(err)
 	}
 	ps := readmodels.AllCached(rt.app.Policies(), rt.cal, rt.cal.Location(), p.reads)
@@ -226,7 +226,7 @@ func (rt *runtime) runBackground(ctx context.Context, log *slog.Logger) <-chan s
 		// runs the projections and the deadline watcher; the others
 		// answer from the shared read models and stand by.
 		elected := func(ctx context.Context) error {
-			return cluster.Run(ctx, cluster.Config{ConnString: rt.electURL, Name: rt.electRole, Logger: log}, func(ctx context.Context) error {
+			return leader.Run(ctx, leader.Config{ConnString: rt.electURL, Name: rt.electRole, Logger: log}, func(ctx context.Context) error {
 				log.Info("projections and deadline watcher: this node runs them / 本节点运行投影和期限监视器", "role", rt.electRole)
 				tasks := []func(context.Context) error{rt.engine.Run}
 				if rt.watcher != nil {
@@ -243,7 +243,7 @@ func (rt *runtime) runBackground(ctx context.Context, log *slog.Logger) <-chan s
 				err := runAll(ctx, tasks...)
 				if err != nil && ctx.Err() == nil && !rt.unavailable(err) {
 					// Not an outage: /readyz says so until a new
-					// term starts (cluster.Run competes again).
+					// term starts (leader.Run competes again).
 					rt.setBgErr(fmt.Errorf("projections or deadline watcher stopped: %w", err))
 				}
 				return err

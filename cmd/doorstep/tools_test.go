@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/internal/clock"
@@ -25,12 +25,12 @@ func TestReplayExportRebuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := func(id string) app.Cmd { return app.Cmd{ID: id, Actor: "李四", Role: domain.RoleGridWorker} }
+	c := func(id string) command.Cmd { return command.Cmd{ID: id, Actor: "李四", Role: domain.RoleGridWorker} }
 	if _, err := rt.app.RegisterHousehold(ctx, c("reg"), "zhao", domain.RegisterHousehold{Address: "光明楼 6 楼", Community: "C1", Grid: "G1",
 		ResponsibleWorker: "李四", Class: domain.ClassSpecial, Risk: domain.RiskYellow}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rt.app.ReportProblem(ctx, c("p"), app.ReportProblem{ProblemID: "lift", HouseholdID: "zhao", Description: "无电梯",
+	if _, err := rt.app.ReportProblem(ctx, c("p"), command.ReportProblem{ProblemID: "lift", HouseholdID: "zhao", Description: "无电梯",
 		Category: domain.ProblemLivingSecurity, HandlingClass: domain.HandlingCoordinated, Colour: domain.ColourYellow, Urgency: domain.UrgencyOrdinary}); err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestReplayExportRebuild(t *testing.T) {
 	}
 	// A refused visit entered five hours after it happened.
 	refusedAt := clock.Now().Add(-5 * time.Hour).Truncate(time.Minute).In(rt.app.Calendar().Location())
-	if _, err := rt.app.RecordVisit(ctx, c("visit"), "zhao", app.Visit{VisitID: "v1", Team: []string{"李四"}, OccurredAt: refusedAt,
+	if _, err := rt.app.RecordVisit(ctx, c("visit"), "zhao", command.Visit{VisitID: "v1", Team: []string{"李四"}, OccurredAt: refusedAt,
 		Mode: domain.ModeHome, Outcome: domain.OutcomeRefused, Summary: "不愿开门"}); err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/deadline"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/domain/calendar"
@@ -32,7 +32,7 @@ func TestWithdrawnBreachDoesNotCount(t *testing.T) {
 	env.Do(t, domain.ReferralStream("r1"), m)(ref.Request(m, env.Policies.Current(), domain.RequestReferral{ProblemID: "p1", HouseholdID: "h1",
 		Level: domain.LevelCommunity, To: "卫生服务中心", Request: "上门体检"}))
 
-	svc, err := app.New(app.Config{Store: env.Store, Policies: env.Policies, Calendar: env.Cal})
+	svc, err := command.New(command.Config{Store: env.Store, Policies: env.Policies, Calendar: env.Cal})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestWithdrawnBreachDoesNotCount(t *testing.T) {
 		t.Fatalf("before the notice: acceptance on time %+v, want 0 of 1 (the provisional breach)", got)
 	}
 
-	if _, err := svc.PublishCalendarYear(ctx, app.Cmd{ID: "publish-2027", Actor: "admin", Role: "admin", At: at(1, 5, 9, 2027)},
+	if _, err := svc.PublishCalendarYear(ctx, command.Cmd{ID: "publish-2027", Actor: "admin", Role: "admin", At: at(1, 5, 9, 2027)},
 		calendar.Year{Year: 2027, Off: []string{"2027-01-01/2027-01-03"}}); err != nil {
 		t.Fatal(err)
 	}

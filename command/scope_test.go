@@ -1,10 +1,10 @@
-package app_test
+package command_test
 
 import (
 	"context"
 	"testing"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 )
 
@@ -15,9 +15,9 @@ func TestReferralEventsFollowTheHousehold(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	e.register("h1", domain.ClassKey, domain.RiskBlue, "2026-03-02 09:00")
-	p := ok(t)(e.svc.ReportProblem(ctx, cmd(t, "p-1", "社工小张", "2026-03-02 11:00"), app.ReportProblem{HouseholdID: "h1", Description: "d",
+	p := ok(t)(e.svc.ReportProblem(ctx, cmd(t, "p-1", "社工小张", "2026-03-02 11:00"), command.ReportProblem{HouseholdID: "h1", Description: "d",
 		Category: domain.ProblemHealth, HandlingClass: domain.HandlingImmediate, Colour: domain.ColourRed, Urgency: domain.UrgencyUrgent}))
-	r := ok(t)(e.svc.RequestReferral(ctx, cmd(t, "r-1", "社工小张", "2026-03-02 12:00"), app.RequestReferral{ProblemID: p.ID,
+	r := ok(t)(e.svc.RequestReferral(ctx, cmd(t, "r-1", "社工小张", "2026-03-02 12:00"), command.RequestReferral{ProblemID: p.ID,
 		Level: domain.LevelStreet, To: "街道办", Request: "协调维修"}))
 	ok(t)(e.svc.Relocate(ctx, cmd(t, "move", "网格员小李", "2026-03-03 09:00"), "h1", "新地址 1 号", "和平社区", "第1网格", "搬家"))
 	ok(t)(e.svc.AcceptReferral(ctx, cmd(t, "r-acc", "街道办", "2026-03-03 10:00"), r.ID, "王主任", domain.WorkingDays(10), "受理"))

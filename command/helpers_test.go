@@ -1,4 +1,4 @@
-package app_test
+package command_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/domain/calendar"
 	"github.com/doorstep/doorstep/eventstore"
@@ -37,8 +37,8 @@ type env struct {
 	clock  *clock
 	store  *sqlite.Store
 	vault  *keystore.Vault
-	svc    *app.Service
-	cfg    app.Config
+	svc    *command.Service
+	cfg    command.Config
 }
 
 func shanghai(tb testing.TB) *time.Location {
@@ -60,7 +60,7 @@ func at(tb testing.TB, s string) time.Time {
 	return t
 }
 
-func newEnv(t *testing.T, tune ...func(*app.Config)) *env {
+func newEnv(t *testing.T, tune ...func(*command.Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	e := &env{t: t, dir: dir, dbPath: filepath.Join(dir, "events", "events.db"), clock: &clock{t: at(t, "2026-03-02 08:00")}}
@@ -77,18 +77,18 @@ func newEnv(t *testing.T, tune ...func(*app.Config)) *env {
 	return e
 }
 
-func (e *env) open(tune ...func(*app.Config)) {
+func (e *env) open(tune ...func(*command.Config)) {
 	e.t.Helper()
 	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: e.dbPath, Now: e.clock.Now})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	e.store = st
-	e.cfg = app.Config{Store: st, Sealer: e.vault, Clock: e.clock.Now}
+	e.cfg = command.Config{Store: st, Sealer: e.vault, Clock: e.clock.Now}
 	for _, f := range tune {
 		f(&e.cfg)
 	}
-	if e.svc, err = app.New(e.cfg); err != nil {
+	if e.svc, err = command.New(e.cfg); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -103,9 +103,9 @@ func (e *env) restart() {
 }
 
 // cmd is a command by actor at time when ("" = the clock).
-func cmd(tb testing.TB, id, actor, when string) app.Cmd {
+func cmd(tb testing.TB, id, actor, when string) command.Cmd {
 	tb.Helper()
-	c := app.Cmd{ID: id, Actor: actor, Role: domain.RoleGridWorker}
+	c := command.Cmd{ID: id, Actor: actor, Role: domain.RoleGridWorker}
 	if when != "" {
 		c.At = at(tb, when)
 	}
@@ -113,8 +113,8 @@ func cmd(tb testing.TB, id, actor, when string) app.Cmd {
 }
 
 // ok fails the test on a command error and returns the result.
-func ok(tb testing.TB) func(app.Result, error) app.Result {
-	return func(r app.Result, err error) app.Result {
+func ok(tb testing.TB) func(command.Result, error) command.Result {
+	return func(r command.Result, err error) command.Result {
 		tb.Helper()
 		if err != nil {
 			tb.Fatalf("command failed: %v", err)
@@ -125,7 +125,7 @@ func ok(tb testing.TB) func(app.Result, error) app.Result {
 
 // fails asserts a command was refused with a bilingual *domain.Error of
 // code and kind, and that it appended nothing.
-func fails(tb testing.TB, r app.Result, err error, code string, kind error) *domain.Error {
+func fails(tb testing.TB, r command.Result, err error, code string, kind error) *domain.Error {
 	tb.Helper()
 	var de *domain.Error
 	if !errors.As(err, &de) {
@@ -210,7 +210,7 @@ func (e *env) register(id string, class domain.HouseholdClass, risk domain.RiskL
 // report reports a problem and returns its id and number.
 func (e *env) report(cmdID, hh, visit, desc string, cat domain.ProblemCategory, hc domain.HandlingClass, col domain.Colour, u domain.Urgency, when string) (string, string) {
 	e.t.Helper()
-	r := ok(e.t)(e.svc.ReportProblem(context.Background(), cmd(e.t, cmdID, "网格员小李", when), app.ReportProblem{
+	r := ok(e.t)(e.svc.ReportProblem(context.Background(), cmd(e.t, cmdID, "网格员小李", when), command.ReportProblem{
 		ProblemID: cmdID, HouseholdID: hh, VisitID: visit, Description: desc, Category: cat, HandlingClass: hc, Colour: col, Urgency: u}))
 	return r.ID, r.Number
 }

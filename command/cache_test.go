@@ -1,11 +1,11 @@
-package app_test
+package command_test
 
 import (
 	"context"
 	"reflect"
 	"testing"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 )
 
@@ -16,13 +16,13 @@ import (
 func TestStreamCacheFollowsOtherWriters(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	other, err := app.New(e.cfg)
+	other, err := command.New(e.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := e.cfg
 	cfg.CacheEvents = -1
-	uncached, err := app.New(cfg)
+	uncached, err := command.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestStreamCacheFollowsOtherWriters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, svc := range map[string]*app.Service{"this": e.svc, "other": other} {
+	for name, svc := range map[string]*command.Service{"this": e.svc, "other": other} {
 		got, err := svc.Household(ctx, "h1", domain.AsOf{})
 		if err != nil {
 			t.Fatal(err)
@@ -83,7 +83,7 @@ func TestStreamCacheSharesDecodedEventsSafely(t *testing.T) {
 	ctx := context.Background()
 	cfg := e.cfg
 	cfg.CacheEvents = -1
-	uncached, err := app.New(cfg)
+	uncached, err := command.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,11 +104,11 @@ func TestStreamCacheSharesDecodedEventsSafely(t *testing.T) {
 		}
 	}
 	e.register("h1", domain.ClassKey, domain.RiskBlue, "2026-03-02 09:00")
-	ok(t)(e.svc.AddMember(ctx, cmd(t, "m1", "网格员小李", "2026-03-02 09:20"), "h1", "m1", app.Member{Name: "王芳", Relation: "本人", Phone: "13800000000", Health: "高血压"}))
-	ok(t)(e.svc.AddMember(ctx, cmd(t, "m2", "网格员小李", "2026-03-02 09:30"), "h1", "m2", app.Member{Name: "李强", Relation: "子女"}))
+	ok(t)(e.svc.AddMember(ctx, cmd(t, "m1", "网格员小李", "2026-03-02 09:20"), "h1", "m1", command.Member{Name: "王芳", Relation: "本人", Phone: "13800000000", Health: "高血压"}))
+	ok(t)(e.svc.AddMember(ctx, cmd(t, "m2", "网格员小李", "2026-03-02 09:30"), "h1", "m2", command.Member{Name: "李强", Relation: "子女"}))
 	ok(t)(e.svc.AssessNeeds(ctx, cmd(t, "needs-1", "网格员小李", "2026-03-02 09:40"), "h1", map[domain.NeedDomain][]string{domain.NeedMedical: {"康复"}}, ""))
 	same("after registration, members and needs")
-	ok(t)(e.svc.ChangeMember(ctx, cmd(t, "m1-change", "网格员小李", "2026-03-02 10:00"), "h1", "m1", app.Member{Name: "王芳", Relation: "本人", Phone: "13900000000"}, "换号"))
+	ok(t)(e.svc.ChangeMember(ctx, cmd(t, "m1-change", "网格员小李", "2026-03-02 10:00"), "h1", "m1", command.Member{Name: "王芳", Relation: "本人", Phone: "13900000000"}, "换号"))
 	ok(t)(e.svc.RemoveMember(ctx, cmd(t, "m2-left", "网格员小李", "2026-03-02 10:10"), "h1", "m2", "外出务工"))
 	ok(t)(e.svc.AssessNeeds(ctx, cmd(t, "needs-2", "网格员小李", "2026-03-02 10:20"), "h1", map[domain.NeedDomain][]string{domain.NeedMedical: {"康复", "陪诊"}}, ""))
 	ok(t)(e.svc.RecordVisit(ctx, cmd(t, "visit-1", "网格员小李", "2026-03-02 12:00"), "h1", visit(t, "v1", "2026-03-02 11:00")))

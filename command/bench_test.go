@@ -1,4 +1,4 @@
-package app_test
+package command_test
 
 import (
 	"context"
@@ -9,14 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore/sqlite"
 )
 
 // benchService opens a service on a fresh SQLite store with households
 // registered, using 16 writers for the setup.
-func benchService(b *testing.B, households int) *app.Service {
+func benchService(b *testing.B, households int) *command.Service {
 	b.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(b.TempDir(), "events.db")})
@@ -25,7 +25,7 @@ func benchService(b *testing.B, households int) *app.Service {
 	}
 	b.Cleanup(func() { st.Close() })
 	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
-	svc, err := app.New(app.Config{Store: st, Clock: func() time.Time { return now }, MaxAttempts: 100})
+	svc, err := command.New(command.Config{Store: st, Clock: func() time.Time { return now }, MaxAttempts: 100})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func benchService(b *testing.B, households int) *app.Service {
 		go func() {
 			defer wg.Done()
 			for i := next.Add(1) - 1; i < int64(households); i = next.Add(1) - 1 {
-				_, err := svc.RegisterHousehold(ctx, app.Cmd{ID: fmt.Sprintf("reg-%d", i), Actor: "bench"}, fmt.Sprintf("h%d", i),
+				_, err := svc.RegisterHousehold(ctx, command.Cmd{ID: fmt.Sprintf("reg-%d", i), Actor: "bench"}, fmt.Sprintf("h%d", i),
 					domain.RegisterHousehold{Address: "幸福社区 1 号", Community: "幸福社区", Grid: "第3网格", ResponsibleWorker: "网格员小李",
 						Class: domain.ClassKey, Risk: domain.RiskBlue})
 				if err != nil {
@@ -84,8 +84,8 @@ func BenchmarkRecordVisit(b *testing.B) {
 			ctx := context.Background()
 			occurred := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 			runCallers(b, callers, func(i int) error {
-				_, err := svc.RecordVisit(ctx, app.Cmd{ID: fmt.Sprintf("visit-%d", i), Actor: "网格员小李"}, fmt.Sprintf("h%d", i%households),
-					app.Visit{VisitID: fmt.Sprintf("v%d", i), Team: []string{"网格员小李"}, OccurredAt: occurred, Mode: domain.ModeHome,
+				_, err := svc.RecordVisit(ctx, command.Cmd{ID: fmt.Sprintf("visit-%d", i), Actor: "网格员小李"}, fmt.Sprintf("h%d", i%households),
+					command.Visit{VisitID: fmt.Sprintf("v%d", i), Team: []string{"网格员小李"}, OccurredAt: occurred, Mode: domain.ModeHome,
 						Outcome: domain.OutcomeCompleted, Observations: "情况稳定"})
 				return err
 			})
@@ -102,7 +102,7 @@ func BenchmarkReportProblem(b *testing.B) {
 			svc := benchService(b, households)
 			ctx := context.Background()
 			runCallers(b, callers, func(i int) error {
-				_, err := svc.ReportProblem(ctx, app.Cmd{ID: fmt.Sprintf("p-%d", i), Actor: "网格员小李"}, app.ReportProblem{
+				_, err := svc.ReportProblem(ctx, command.Cmd{ID: fmt.Sprintf("p-%d", i), Actor: "网格员小李"}, command.ReportProblem{
 					HouseholdID: fmt.Sprintf("h%d", i%households), Description: "需要帮助", Category: domain.ProblemService,
 					HandlingClass: domain.HandlingCoordinated, Colour: domain.ColourYellow, Urgency: domain.UrgencyOrdinary})
 				return err

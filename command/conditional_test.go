@@ -1,4 +1,4 @@
-package app_test
+package command_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 )
 
@@ -20,7 +20,7 @@ func TestConditionalCommands(t *testing.T) {
 	ctx := context.Background()
 	e.register("h1", domain.ClassKey, domain.RiskBlue, "2026-03-02 09:00")
 	v := e.household("h1").Version()
-	expect := func(c app.Cmd, v uint64) app.Cmd { c.Expect = &v; return c }
+	expect := func(c command.Cmd, v uint64) command.Cmd { c.Expect = &v; return c }
 
 	const n = 20
 	var wg sync.WaitGroup
@@ -42,7 +42,7 @@ func TestConditionalCommands(t *testing.T) {
 		switch {
 		case err == nil:
 			won++
-		case errors.Is(err, app.ErrVersionMismatch) && errors.Is(err, domain.ErrConflict):
+		case errors.Is(err, command.ErrVersionMismatch) && errors.Is(err, domain.ErrConflict):
 		default:
 			t.Fatalf("racer %d: %v, want success or ErrVersionMismatch", i, err)
 		}
@@ -57,7 +57,7 @@ func TestConditionalCommands(t *testing.T) {
 	// A stale expectation writes nothing and says which version is current.
 	_, err := e.svc.ChangeRisk(ctx, expect(cmd(t, "stale", "网格员小李", "2026-03-02 13:00"), v), "h1", domain.RiskRed, "独居")
 	var de *domain.Error
-	if !errors.As(err, &de) || de.Code != "version_mismatch" || de.MessageZH == "" || !errors.Is(err, app.ErrVersionMismatch) {
+	if !errors.As(err, &de) || de.Code != "version_mismatch" || de.MessageZH == "" || !errors.Is(err, command.ErrVersionMismatch) {
 		t.Fatalf("stale expectation: %v", err)
 	}
 	if got := e.household("h1").Version(); got != v+1 {

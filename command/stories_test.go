@@ -1,11 +1,11 @@
-package app_test
+package command_test
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 )
 
@@ -26,7 +26,7 @@ func TestStoryZhangNainai(t *testing.T) {
 	ctx := context.Background()
 	e.register("zhang", domain.ClassSpecial, domain.RiskYellow, "2026-03-02 09:00")
 	ok(t)(e.svc.AddMember(ctx, cmd(t, "zhang-m1", "网格员小李", "2026-03-02 09:10"), "zhang", "m1",
-		app.Member{Name: "张奶奶", Relation: "本人", BirthDate: "1948-02-01", Health: "行动不便，有跌倒史"}))
+		command.Member{Name: "张奶奶", Relation: "本人", BirthDate: "1948-02-01", Health: "行动不便，有跌倒史"}))
 
 	alarm, n1 := e.report("zhang-alarm", "zhang", "v1", "担心跌倒，需要紧急呼叫按钮", domain.ProblemLivingSecurity, domain.HandlingImmediate, domain.ColourRed, domain.UrgencyUrgent, "2026-03-03 11:00")
 	volunteer, n2 := e.report("zhang-volunteer", "zhang", "v1", "孤独，希望志愿者定期探访", domain.ProblemService, domain.HandlingLongTerm, domain.ColourGreen, domain.UrgencyOrdinary, "2026-03-03 11:00")
@@ -34,7 +34,7 @@ func TestStoryZhangNainai(t *testing.T) {
 	if n1 != "WT2026000001" || n2 != "WT2026000002" || n3 != "WT2026000003" {
 		t.Fatalf("numbers %s %s %s", n1, n2, n3)
 	}
-	vr := ok(t)(e.svc.RecordVisit(ctx, cmd(t, "zhang-v1", "网格员小李", "2026-03-03 11:00"), "zhang", app.Visit{
+	vr := ok(t)(e.svc.RecordVisit(ctx, cmd(t, "zhang-v1", "网格员小李", "2026-03-03 11:00"), "zhang", command.Visit{
 		VisitID: "v1", Team: []string{"网格员小李", "社工小张"}, OccurredAt: at(t, "2026-03-03 09:30"), Mode: domain.ModeHome,
 		Outcome: domain.OutcomeCompleted, Health: "腿脚无力", SupportObligations: "子女在外地", HomeSafety: "浴室无扶手",
 		ServiceNeeds: "陪伴、安全", Observations: "独居，情绪低落", ProblemIDs: []string{alarm, volunteer, video},
@@ -69,7 +69,7 @@ func TestStoryZhangNainai(t *testing.T) {
 	}
 	e.wantTypes(domain.ProblemStream(alarm), domain.TypeProblemReported, domain.TypeProblemResolved, domain.TypeProblemSatisfactionRated)
 	e.wantTypes(domain.HouseholdStream("zhang"), tReg, tConsent, domain.TypeHouseholdMemberAdded, domain.TypeVisitRecorded)
-	e.wantTypes(app.CounterStream(2026), app.TypeProblemNumberAllocated, app.TypeProblemNumberAllocated, app.TypeProblemNumberAllocated)
+	e.wantTypes(command.CounterStream(2026), command.TypeProblemNumberAllocated, command.TypeProblemNumberAllocated, command.TypeProblemNumberAllocated)
 }
 
 // 王师傅's family of three, poor through illness: medical assistance, an
@@ -79,7 +79,7 @@ func TestStoryWangShifu(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	e.register("wang", domain.ClassKey, domain.RiskYellow, "2026-03-02 09:00")
-	for i, m := range []app.Member{
+	for i, m := range []command.Member{
 		{Name: "王师傅", Relation: "本人", Health: "尿毒症透析", Income: "月收入 800 元", Phone: "13912345678"},
 		{Name: "王师傅妻", Relation: "配偶", Occupation: "无业"},
 		{Name: "王小明", Relation: "子女", BirthDate: "2012-09-01", Occupation: "学生"},
@@ -98,7 +98,7 @@ func TestStoryWangShifu(t *testing.T) {
 	var refs []string
 	for i, to := range []string{"区医保局", "慈善总会"} {
 		n := string(rune('1' + i))
-		r := ok(t)(e.svc.RequestReferral(ctx, cmd(t, "wang-ref"+n, "网格员小李", "2026-03-02 14:00"), app.RequestReferral{
+		r := ok(t)(e.svc.RequestReferral(ctx, cmd(t, "wang-ref"+n, "网格员小李", "2026-03-02 14:00"), command.RequestReferral{
 			ProblemID: med, Level: domain.LevelDepartment, To: to, Request: "医疗救助"}))
 		ok(t)(e.svc.AcceptReferral(ctx, cmd(t, "wang-acc"+n, to, "2026-03-04 10:00"), r.ID, to+"经办人", domain.WorkingDays(10), ""))
 		ok(t)(e.svc.StartReferral(ctx, cmd(t, "wang-start"+n, to, "2026-03-04 10:00"), r.ID, ""))
@@ -148,12 +148,12 @@ func TestStoryLiuNvshi(t *testing.T) {
 		if i == len(days)-1 {
 			outcome, problems = domain.OutcomeCompleted, []string{"liu-psy", "liu-shop", "liu-course"}
 		}
-		ok(t)(e.svc.RecordVisit(ctx, cmd(t, "liu-visit-"+day, "社工小张", day+" 18:00"), "liu", app.Visit{
+		ok(t)(e.svc.RecordVisit(ctx, cmd(t, "liu-visit-"+day, "社工小张", day+" 18:00"), "liu", command.Visit{
 			VisitID: "v" + string(rune('1'+i)), Team: []string{"社工小张"}, OccurredAt: at(t, day+" 16:00"),
 			Mode: domain.ModeHome, Outcome: outcome, ProblemIDs: problems}))
 	}
 	// A refused visit cannot carry findings: the refusal is recorded as such.
-	r, err := e.svc.RecordVisit(ctx, cmd(t, "liu-bad", "社工小张", "2026-03-03 18:00"), "liu", app.Visit{
+	r, err := e.svc.RecordVisit(ctx, cmd(t, "liu-bad", "社工小张", "2026-03-03 18:00"), "liu", command.Visit{
 		VisitID: "vx", Team: []string{"社工小张"}, OccurredAt: at(t, "2026-03-03 16:00"), Mode: domain.ModeHome,
 		Outcome: domain.OutcomeRefused, HomeSafety: "不详"})
 	fails(t, r, err, "visit_not_completed", domain.ErrRule)
@@ -202,34 +202,34 @@ func TestStoryZhaoDaye(t *testing.T) {
 	ctx := context.Background()
 	e.register("zhao", domain.ClassSpecial, domain.RiskRed, "2026-03-02 09:00")
 	ok(t)(e.svc.AddMember(ctx, cmd(t, "zhao-m1", "网格员小李", "2026-03-02 09:10"), "zhao", "m1",
-		app.Member{Name: "赵大爷", Relation: "本人", BirthDate: "1941-01-15", Disability: "肢体二级"}))
+		command.Member{Name: "赵大爷", Relation: "本人", BirthDate: "1941-01-15", Disability: "肢体二级"}))
 	p, _ := e.report("zhao-lift", "zhao", "v1", "住六楼无电梯，无法下楼", domain.ProblemLivingSecurity, domain.HandlingCoordinated, domain.ColourYellow, domain.UrgencyOrdinary, "2026-03-02 11:00")
 
 	// Each step is recorded when it happens: the store's clock follows.
-	step := func(id, actor, when string, f func(app.Cmd) (app.Result, error)) app.Result {
+	step := func(id, actor, when string, f func(command.Cmd) (command.Result, error)) command.Result {
 		t.Helper()
 		e.clock.Set(at(t, when))
 		return ok(t)(f(cmd(t, id, actor, "")))
 	}
-	ref := step("zhao-ref", "网格员小李", "2026-03-02 14:00", func(c app.Cmd) (app.Result, error) {
-		return e.svc.RequestReferral(ctx, c, app.RequestReferral{ProblemID: p, HouseholdID: "zhao", Level: domain.LevelCommunity, To: "幸福社区居委会", Request: "协调加装电梯"})
+	ref := step("zhao-ref", "网格员小李", "2026-03-02 14:00", func(c command.Cmd) (command.Result, error) {
+		return e.svc.RequestReferral(ctx, c, command.RequestReferral{ProblemID: p, HouseholdID: "zhao", Level: domain.LevelCommunity, To: "幸福社区居委会", Request: "协调加装电梯"})
 	}).ID
-	step("zhao-decline", "社区书记", "2026-03-04 10:00", func(c app.Cmd) (app.Result, error) {
+	step("zhao-decline", "社区书记", "2026-03-04 10:00", func(c command.Cmd) (command.Result, error) {
 		return e.svc.DeclineReferral(ctx, c, ref, "社区无权审批加装电梯")
 	})
-	step("zhao-esc1", "社区书记", "2026-03-04 11:00", func(c app.Cmd) (app.Result, error) {
+	step("zhao-esc1", "社区书记", "2026-03-04 11:00", func(c command.Cmd) (command.Result, error) {
 		return e.svc.EscalateReferral(ctx, c, ref, domain.LevelStreet, "幸福街道办", "需街道协调")
 	})
-	step("zhao-esc2", "街道督导", "2026-03-09 10:00", func(c app.Cmd) (app.Result, error) {
+	step("zhao-esc2", "街道督导", "2026-03-09 10:00", func(c command.Cmd) (command.Result, error) {
 		return e.svc.EscalateReferral(ctx, c, ref, domain.LevelDepartment, "区住建局", "加装电梯审批属住建部门")
 	})
-	step("zhao-acc", "住建局老孙", "2026-03-11 10:00", func(c app.Cmd) (app.Result, error) {
+	step("zhao-acc", "住建局老孙", "2026-03-11 10:00", func(c command.Cmd) (command.Result, error) {
 		return e.svc.AcceptReferral(ctx, c, ref, "住建局老孙", domain.Months(3), "纳入老旧小区改造")
 	})
-	step("zhao-start", "住建局老孙", "2026-03-16 10:00", func(c app.Cmd) (app.Result, error) {
+	step("zhao-start", "住建局老孙", "2026-03-16 10:00", func(c command.Cmd) (command.Result, error) {
 		return e.svc.StartReferral(ctx, c, ref, "施工开始")
 	})
-	step("zhao-done", "住建局老孙", "2026-06-10 10:00", func(c app.Cmd) (app.Result, error) {
+	step("zhao-done", "住建局老孙", "2026-06-10 10:00", func(c command.Cmd) (command.Result, error) {
 		return e.svc.CompleteReferral(ctx, c, ref, "电梯已安装并通过验收", []domain.LinkedResource{{Kind: domain.ResourceService, Description: "加装电梯", Provider: "区住建局"}})
 	})
 	ok(t)(e.svc.NoteProgress(ctx, cmd(t, "zhao-note", "网格员小李", "2026-06-11 10:00"), p, "电梯投入使用", domain.FollowHomeVisit))
@@ -286,7 +286,7 @@ func TestStoryChenAyi(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	e.register("chen", domain.ClassSpecial, domain.RiskYellow, "2026-03-02 09:00")
-	ok(t)(e.svc.AddMember(ctx, cmd(t, "chen-m1", "网格员小李", "2026-03-02 09:10"), "chen", "m1", app.Member{Name: "陈阿姨", Relation: "本人", Health: "轻度认知障碍"}))
+	ok(t)(e.svc.AddMember(ctx, cmd(t, "chen-m1", "网格员小李", "2026-03-02 09:10"), "chen", "m1", command.Member{Name: "陈阿姨", Relation: "本人", Health: "轻度认知障碍"}))
 	e.register("chen-nb", domain.ClassOrdinary, domain.RiskGreen, "2026-03-02 09:20")
 	ok(t)(e.svc.OfferResources(ctx, cmd(t, "chen-nb-offer", "网格员小李", "2026-03-02 09:30"), "chen-nb", []string{"每日敲门问候"}, true, nil))
 
@@ -321,7 +321,7 @@ func TestStoryLedgerRows(t *testing.T) {
 	ctx := context.Background()
 	e.register("h1", domain.ClassKey, domain.RiskYellow, "2026-09-01 09:00")
 	e.register("h2", domain.ClassKey, domain.RiskYellow, "2026-03-01 09:00")
-	sup := func(id, when string) app.Cmd {
+	sup := func(id, when string) command.Cmd {
 		c := cmd(t, id, "督导老周", when)
 		c.Role = domain.RoleSupervisor
 		return c

@@ -1,4 +1,4 @@
-package app_test
+package command_test
 
 import (
 	"context"
@@ -13,14 +13,14 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventlog"
 	"github.com/doorstep/doorstep/eventstore"
 )
 
-func visit(t *testing.T, id, occurred string) app.Visit {
-	return app.Visit{VisitID: id, Team: []string{"网格员小李"}, OccurredAt: at(t, occurred), Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted}
+func visit(t *testing.T, id, occurred string) command.Visit {
+	return command.Visit{VisitID: id, Team: []string{"网格员小李"}, OccurredAt: at(t, occurred), Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted}
 }
 
 func TestResentCommandTakesEffectOnce(t *testing.T) {
@@ -57,19 +57,19 @@ func TestResentCommandTakesEffectOnce(t *testing.T) {
 	}
 
 	// The same command id with other content is refused, whatever differs.
-	for name, f := range map[string]func() (app.Result, error){
-		"other input": func() (app.Result, error) {
+	for name, f := range map[string]func() (command.Result, error){
+		"other input": func() (command.Result, error) {
 			return e.svc.RecordVisit(ctx, c, "h1", visit(t, "v2", "2026-03-02 10:00"))
 		},
-		"other command": func() (app.Result, error) {
+		"other command": func() (command.Result, error) {
 			return e.svc.ChangeRisk(ctx, c, "h1", domain.RiskGreen, "好转")
 		},
-		"other actor": func() (app.Result, error) {
+		"other actor": func() (command.Result, error) {
 			c2 := c
 			c2.Actor = "社工小张"
 			return e.svc.RecordVisit(ctx, c2, "h1", visit(t, "v1", "2026-03-02 10:00"))
 		},
-		"explicit time": func() (app.Result, error) {
+		"explicit time": func() (command.Result, error) {
 			c2 := c
 			c2.At = at(t, "2026-03-02 12:00")
 			return e.svc.RecordVisit(ctx, c2, "h1", visit(t, "v1", "2026-03-02 10:00"))
@@ -90,7 +90,7 @@ func TestResentSensitiveCommand(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	e.register("h1", domain.ClassKey, domain.RiskBlue, "2026-03-02 09:00")
-	m := app.Member{Name: "李大姐", Relation: "本人", IDNumber: "110101197001010022", Phone: "13800138000"}
+	m := command.Member{Name: "李大姐", Relation: "本人", IDNumber: "110101197001010022", Phone: "13800138000"}
 	c := cmd(t, "member-1", "网格员小李", "2026-03-02 09:30")
 	first := ok(t)(e.svc.AddMember(ctx, c, "h1", "m1", m))
 	again := ok(t)(e.svc.AddMember(ctx, c, "h1", "m1", m))
@@ -142,7 +142,7 @@ func TestStoreRecognisesResentBatch(t *testing.T) {
 	c := cmd(t, "visit-1", "网格员小李", "2026-03-02 12:00")
 	first := ok(t)(e.svc.RecordVisit(ctx, c, "h1", visit(t, "v1", "2026-03-02 10:00")))
 	stale := &staleStore{Store: e.store, hide: map[string]int{domain.HouseholdStream("h1"): 1}}
-	svc, err := app.New(app.Config{Store: stale, Sealer: e.vault, Clock: e.clock.Now})
+	svc, err := command.New(command.Config{Store: stale, Sealer: e.vault, Clock: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func (s conflictStore) Append(_ context.Context, stream string, exp eventstore.E
 func TestRetriesAreBounded(t *testing.T) {
 	e := newEnv(t)
 	e.register("h1", domain.ClassKey, domain.RiskBlue, "2026-03-02 09:00")
-	svc, err := app.New(app.Config{Store: conflictStore{e.store}, MaxAttempts: 3, Clock: e.clock.Now})
+	svc, err := command.New(command.Config{Store: conflictStore{e.store}, MaxAttempts: 3, Clock: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,12 +180,12 @@ func TestRetriesAreBounded(t *testing.T) {
 }
 
 func TestTwentyRacersOnOneHousehold(t *testing.T) {
-	e := newEnv(t, func(c *app.Config) { c.MaxAttempts = 40 })
+	e := newEnv(t, func(c *command.Config) { c.MaxAttempts = 40 })
 	ctx := context.Background()
 	e.register("h1", domain.ClassKey, domain.RiskBlue, "2026-03-02 09:00")
 	const n = 20
-	race := func(f func(i int) (app.Result, error)) ([]app.Result, []error) {
-		res, errs := make([]app.Result, n), make([]error, n)
+	race := func(f func(i int) (command.Result, error)) ([]command.Result, []error) {
+		res, errs := make([]command.Result, n), make([]error, n)
 		var wg sync.WaitGroup
 		start := make(chan struct{})
 		for i := range n {
@@ -202,7 +202,7 @@ func TestTwentyRacersOnOneHousehold(t *testing.T) {
 	}
 
 	// 1. Twenty different visits: each wins one version, none is lost.
-	res, errs := race(func(i int) (app.Result, error) {
+	res, errs := race(func(i int) (command.Result, error) {
 		return e.svc.RecordVisit(ctx, cmd(t, fmt.Sprintf("visit-%d", i), "网格员小李", "2026-03-02 12:00"), "h1", visit(t, fmt.Sprintf("v%d", i), "2026-03-02 10:00"))
 	})
 	versions := map[uint64]bool{}
@@ -230,7 +230,7 @@ func TestTwentyRacersOnOneHousehold(t *testing.T) {
 
 	// 2. Twenty racers want the same change: exactly one wins; the others
 	// retry, see the fresh state, and get the domain's answer.
-	res, errs = race(func(i int) (app.Result, error) {
+	res, errs = race(func(i int) (command.Result, error) {
 		return e.svc.ChangeRisk(ctx, cmd(t, fmt.Sprintf("risk-%d", i), "网格员小李", "2026-03-02 13:00"), "h1", domain.RiskRed, "独居")
 	})
 	won := 0
@@ -246,7 +246,7 @@ func TestTwentyRacersOnOneHousehold(t *testing.T) {
 	}
 
 	// 3. Twenty copies of one command: it takes effect once, all get its result.
-	res, errs = race(func(int) (app.Result, error) {
+	res, errs = race(func(int) (command.Result, error) {
 		return e.svc.ChangeRisk(ctx, cmd(t, "risk-back", "网格员小李", "2026-03-02 14:00"), "h1", domain.RiskBlue, "好转")
 	})
 	replayed := 0
@@ -271,11 +271,11 @@ func TestTwentyRacersOnOneHousehold(t *testing.T) {
 }
 
 func TestProblemNumbersUniqueAndGapTolerant(t *testing.T) {
-	e := newEnv(t, func(c *app.Config) { c.MaxAttempts = 40 })
+	e := newEnv(t, func(c *command.Config) { c.MaxAttempts = 40 })
 	ctx := context.Background()
 	e.register("h1", domain.ClassKey, domain.RiskBlue, "2026-01-01 09:00")
-	report := func(id, when string) (app.Result, error) {
-		return e.svc.ReportProblem(ctx, cmd(t, id, "网格员小李", when), app.ReportProblem{HouseholdID: "h1", Description: "d",
+	report := func(id, when string) (command.Result, error) {
+		return e.svc.ReportProblem(ctx, cmd(t, id, "网格员小李", when), command.ReportProblem{HouseholdID: "h1", Description: "d",
 			Category: domain.ProblemService, HandlingClass: domain.HandlingCoordinated, Colour: domain.ColourGreen, Urgency: domain.UrgencyOrdinary})
 	}
 	const workers, each = 8, 5
@@ -320,15 +320,15 @@ func TestProblemNumbersUniqueAndGapTolerant(t *testing.T) {
 	if !r.Replayed || numbers[r.Number] != r.ID {
 		t.Fatalf("resent report: %+v", r)
 	}
-	bad, err := e.svc.ReportProblem(ctx, cmd(t, "bad", "网格员小李", "2026-05-01 10:00"), app.ReportProblem{HouseholdID: "h1", Description: "d",
+	bad, err := e.svc.ReportProblem(ctx, cmd(t, "bad", "网格员小李", "2026-05-01 10:00"), command.ReportProblem{HouseholdID: "h1", Description: "d",
 		Category: "weather", HandlingClass: domain.HandlingCoordinated, Colour: domain.ColourGreen, Urgency: domain.UrgencyOrdinary})
 	fails(t, bad, err, "invalid_category", domain.ErrInvalid)
 	if r := ok(t)(report("next", "2026-05-01 11:00")); r.Number != fmt.Sprintf("WT2026%06d", workers*each+1) {
 		t.Fatalf("next number %s", r.Number)
 	}
 	// A problem reported twice under one id burns a number: a gap, never a duplicate.
-	dupe := func(cid string) (app.Result, error) {
-		return e.svc.ReportProblem(ctx, cmd(t, cid, "网格员小李", "2026-05-01 12:00"), app.ReportProblem{ProblemID: "same", HouseholdID: "h1",
+	dupe := func(cid string) (command.Result, error) {
+		return e.svc.ReportProblem(ctx, cmd(t, cid, "网格员小李", "2026-05-01 12:00"), command.ReportProblem{ProblemID: "same", HouseholdID: "h1",
 			Description: "d", Category: domain.ProblemService, HandlingClass: domain.HandlingCoordinated, Colour: domain.ColourGreen, Urgency: domain.UrgencyOrdinary})
 	}
 	ok(t)(dupe("dupe-1"))
@@ -349,9 +349,9 @@ func TestEnvelopeMetadata(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	e.register("h1", domain.ClassKey, domain.RiskBlue, "2026-03-02 09:00")
-	c := app.Cmd{ID: "m-1", Actor: "网格员小李", Role: domain.RoleGridWorker, At: at(t, "2026-03-02 10:00"), CorrelationID: "req-7", CausationID: "evt-3"}
-	ok(t)(e.svc.AddMember(ctx, c, "h1", "m1", app.Member{Name: "李", Relation: "本人", Health: "高血压"}))
-	p := ok(t)(e.svc.ReportProblem(ctx, cmd(t, "p-1", "社工小张", "2026-03-02 11:00"), app.ReportProblem{HouseholdID: "h1", Description: "d",
+	c := command.Cmd{ID: "m-1", Actor: "网格员小李", Role: domain.RoleGridWorker, At: at(t, "2026-03-02 10:00"), CorrelationID: "req-7", CausationID: "evt-3"}
+	ok(t)(e.svc.AddMember(ctx, c, "h1", "m1", command.Member{Name: "李", Relation: "本人", Health: "高血压"}))
+	p := ok(t)(e.svc.ReportProblem(ctx, cmd(t, "p-1", "社工小张", "2026-03-02 11:00"), command.ReportProblem{HouseholdID: "h1", Description: "d",
 		Category: domain.ProblemHealth, HandlingClass: domain.HandlingImmediate, Colour: domain.ColourRed, Urgency: domain.UrgencyUrgent}))
 	ok(t)(e.svc.Relocate(ctx, cmd(t, "move", "网格员小李", "2026-03-03 09:00"), "h1", "新地址 1 号", "和平社区", "第1网格", "搬家"))
 
@@ -386,10 +386,10 @@ func TestEnvelopeMetadata(t *testing.T) {
 func TestCommandLayerRefusals(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	rp := app.ReportProblem{HouseholdID: "ghost", Description: "d", Category: domain.ProblemService, HandlingClass: domain.HandlingCoordinated, Colour: domain.ColourGreen, Urgency: domain.UrgencyOrdinary}
+	rp := command.ReportProblem{HouseholdID: "ghost", Description: "d", Category: domain.ProblemService, HandlingClass: domain.HandlingCoordinated, Colour: domain.ColourGreen, Urgency: domain.UrgencyOrdinary}
 	r, err := e.svc.ReportProblem(ctx, cmd(t, "p", "x", ""), rp)
 	fails(t, r, err, "household_not_found", domain.ErrNotFound)
-	r, err = e.svc.RequestReferral(ctx, cmd(t, "r", "x", ""), app.RequestReferral{ProblemID: "nope", Level: domain.LevelCommunity, To: "居委会", Request: "帮忙"})
+	r, err = e.svc.RequestReferral(ctx, cmd(t, "r", "x", ""), command.RequestReferral{ProblemID: "nope", Level: domain.LevelCommunity, To: "居委会", Request: "帮忙"})
 	fails(t, r, err, "problem_not_found", domain.ErrNotFound)
 	r, err = e.svc.NoteProgress(ctx, cmd(t, "n", "x", ""), "nope", "note", domain.FollowPhone)
 	fails(t, r, err, "problem_not_found", domain.ErrNotFound)
@@ -397,17 +397,17 @@ func TestCommandLayerRefusals(t *testing.T) {
 	fails(t, r, err, "required", domain.ErrInvalid)
 
 	e.register("h1", domain.ClassKey, domain.RiskBlue, "2026-03-02 09:00")
-	p := ok(t)(e.svc.ReportProblem(ctx, cmd(t, "p1", "x", ""), app.ReportProblem{HouseholdID: "h1", Description: "d", Category: domain.ProblemService,
+	p := ok(t)(e.svc.ReportProblem(ctx, cmd(t, "p1", "x", ""), command.ReportProblem{HouseholdID: "h1", Description: "d", Category: domain.ProblemService,
 		HandlingClass: domain.HandlingCoordinated, Colour: domain.ColourGreen, Urgency: domain.UrgencyOrdinary}))
-	r, err = e.svc.RequestReferral(ctx, cmd(t, "r1", "x", ""), app.RequestReferral{ProblemID: p.ID, HouseholdID: "h2", Level: domain.LevelCommunity, To: "居委会", Request: "帮忙"})
+	r, err = e.svc.RequestReferral(ctx, cmd(t, "r1", "x", ""), command.RequestReferral{ProblemID: p.ID, HouseholdID: "h2", Level: domain.LevelCommunity, To: "居委会", Request: "帮忙"})
 	fails(t, r, err, "household_mismatch", domain.ErrInvalid)
 
 	// Without a key store, sensitive fields are refused and nothing is stored.
-	plain, err := app.New(app.Config{Store: e.store, Clock: e.clock.Now})
+	plain, err := command.New(command.Config{Store: e.store, Clock: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err = plain.AddMember(ctx, cmd(t, "m", "x", ""), "h1", "m1", app.Member{Name: "李", Relation: "本人", Phone: "13800138000"})
+	r, err = plain.AddMember(ctx, cmd(t, "m", "x", ""), "h1", "m1", command.Member{Name: "李", Relation: "本人", Phone: "13800138000"})
 	de := fails(t, r, err, "sealer_unavailable", domain.ErrRule)
 	if strings.Contains(de.Error(), "13800138000") || strings.Contains(de.MessageZH, "13800138000") {
 		t.Fatal("error leaks the phone number")
@@ -415,15 +415,15 @@ func TestCommandLayerRefusals(t *testing.T) {
 	// Without consent, sensitive fields are refused by the domain.
 	e.register("h3", domain.ClassKey, domain.RiskBlue, "2026-03-02 09:00")
 	ok(t)(e.svc.RecordConsent(ctx, cmd(t, "withdraw", "x", ""), "h3", false, "", "本人要求"))
-	r, err = e.svc.AddMember(ctx, cmd(t, "m3", "x", ""), "h3", "m1", app.Member{Name: "李", Relation: "本人", Phone: "13800138000"})
+	r, err = e.svc.AddMember(ctx, cmd(t, "m3", "x", ""), "h3", "m1", command.Member{Name: "李", Relation: "本人", Phone: "13800138000"})
 	fails(t, r, err, "consent_required", domain.ErrRule)
-	if _, err := app.New(app.Config{}); err == nil {
+	if _, err := command.New(command.Config{}); err == nil {
 		t.Fatal("a config without a store must be refused")
 	}
-	r, err = e.svc.ChangeRisk(ctx, app.Cmd{ID: string(make([]byte, 201)), Actor: "x"}, "h1", domain.RiskRed, "x")
+	r, err = e.svc.ChangeRisk(ctx, command.Cmd{ID: string(make([]byte, 201)), Actor: "x"}, "h1", domain.RiskRed, "x")
 	fails(t, r, err, "invalid_command_id", domain.ErrInvalid)
 	// A command without an id gets one and still works.
-	r = ok(t)(e.svc.ChangeRisk(ctx, app.Cmd{Actor: "x"}, "h1", domain.RiskRed, "x"))
+	r = ok(t)(e.svc.ChangeRisk(ctx, command.Cmd{Actor: "x"}, "h1", domain.RiskRed, "x"))
 	if _, err := uuid.Parse(r.CommandID); err != nil || r.Events != 1 {
 		t.Fatalf("generated command id %q: %v", r.CommandID, err)
 	}
@@ -441,7 +441,7 @@ func TestDeadlineAlertsThroughService(t *testing.T) {
 	// The watcher uses one deterministic command id per alert: two nodes
 	// (or a restart) record it once.
 	id := fmt.Sprintf("alert/%s/%s/%d/%s", domain.HouseholdStream("h1"), d.Kind, d.Start.Unix(), domain.StageBreached)
-	sys := app.Cmd{ID: id, Actor: "deadline-watcher", Role: domain.RoleSystem, At: d.Due.Add(time.Minute)}
+	sys := command.Cmd{ID: id, Actor: "deadline-watcher", Role: domain.RoleSystem, At: d.Due.Add(time.Minute)}
 	r1 := ok(t)(e.svc.RecordDeadlineAlert(ctx, sys, domain.HouseholdStream("h1"), d, domain.StageBreached, "督导老周"))
 	r2 := ok(t)(e.svc.RecordDeadlineAlert(ctx, sys, domain.HouseholdStream("h1"), d, domain.StageBreached, "督导老周"))
 	if r1.Events != 1 || !r2.Replayed || r2.AppendResult != r1.AppendResult {
@@ -536,11 +536,11 @@ func TestResentCreateAfterStateMovedOn(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	e.register("h1", domain.ClassKey, domain.RiskBlue, "2026-03-02 09:00")
-	rp := app.ReportProblem{HouseholdID: "h1", Description: "d", Category: domain.ProblemService, HandlingClass: domain.HandlingCoordinated,
+	rp := command.ReportProblem{HouseholdID: "h1", Description: "d", Category: domain.ProblemService, HandlingClass: domain.HandlingCoordinated,
 		Colour: domain.ColourGreen, Urgency: domain.UrgencyOrdinary}
 	pc := cmd(t, "report", "网格员小李", "2026-03-02 10:00")
 	p := ok(t)(e.svc.ReportProblem(ctx, pc, rp))
-	rr := app.RequestReferral{ProblemID: p.ID, Level: domain.LevelCommunity, To: "居委会", Request: "帮忙"}
+	rr := command.RequestReferral{ProblemID: p.ID, Level: domain.LevelCommunity, To: "居委会", Request: "帮忙"}
 	rc := cmd(t, "refer", "网格员小李", "2026-03-02 11:00")
 	ref := ok(t)(e.svc.RequestReferral(ctx, rc, rr))
 	if r := e.referral(ref.ID); r.HouseholdID() != "h1" || r.ProblemID() != p.ID {
@@ -556,7 +556,7 @@ func TestResentCreateAfterStateMovedOn(t *testing.T) {
 	// A new report on the archived household is refused, burning no number.
 	r, err := e.svc.ReportProblem(ctx, cmd(t, "report-2", "网格员小李", "2026-03-04 10:00"), rp)
 	fails(t, r, err, "household_archived", domain.ErrRule)
-	if n := len(e.stream(app.CounterStream(2026))); n != 1 {
+	if n := len(e.stream(command.CounterStream(2026))); n != 1 {
 		t.Fatalf("counter has %d events", n)
 	}
 }

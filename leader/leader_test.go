@@ -1,4 +1,4 @@
-package cluster_test
+package leader_test
 
 import (
 	"bufio"
@@ -15,9 +15,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/doorstep/doorstep/cluster"
 	"github.com/doorstep/doorstep/internal/pgtest"
 	"github.com/doorstep/doorstep/internal/syncbuf"
+	"github.com/doorstep/doorstep/leader"
 )
 
 // childEnv, when set to a role name, makes the test binary a competing
@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 		var mu sync.Mutex
 		say := func(s string) { mu.Lock(); fmt.Println(s); mu.Unlock() }
 		say("ready")
-		err := cluster.Run(context.Background(), cluster.Config{ConnString: pgtest.SharedURL(), Name: role, Retry: 200 * time.Millisecond, Check: 200 * time.Millisecond},
+		err := leader.Run(context.Background(), leader.Config{ConnString: pgtest.SharedURL(), Name: role, Retry: 200 * time.Millisecond, Check: 200 * time.Millisecond},
 			func(ctx context.Context) error {
 				say("lead")
 				t := time.NewTicker(50 * time.Millisecond)
@@ -177,13 +177,13 @@ func TestSessionLossStopsTheTask(t *testing.T) {
 		what string
 	}
 	events := make(chan event, 100)
-	cfg := cluster.Config{ConnString: pgtest.SharedURL(), Name: role, Retry: 100 * time.Millisecond, Check: 100 * time.Millisecond}
+	cfg := leader.Config{ConnString: pgtest.SharedURL(), Name: role, Retry: 100 * time.Millisecond, Check: 100 * time.Millisecond}
 	var wg sync.WaitGroup
 	for i := 0; i < 2; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cluster.Run(ctx, cfg, func(lctx context.Context) error {
+			leader.Run(ctx, cfg, func(lctx context.Context) error {
 				events <- event{i, "lead"}
 				<-lctx.Done()
 				events <- event{i, "stopped"}
@@ -210,7 +210,7 @@ func TestSessionLossStopsTheTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	key := cluster.LockKey(role)
+	key := leader.LockKey(role)
 	var n int
 	err = conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks
 		WHERE locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = $1`, key).Scan(&n)
@@ -238,8 +238,8 @@ func TestSessionLossStopsTheTask(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	for _, c := range []cluster.Config{{}, {ConnString: "postgres://x"}, {Name: "x"}, {ConnString: "postgres://x", Name: "x", Retry: -1}} {
-		if err := cluster.Run(context.Background(), c, nil); err == nil || !strings.HasPrefix(err.Error(), "cluster: ") {
+	for _, c := range []leader.Config{{}, {ConnString: "postgres://x"}, {Name: "x"}, {ConnString: "postgres://x", Name: "x", Retry: -1}} {
+		if err := leader.Run(context.Background(), c, nil); err == nil || !strings.HasPrefix(err.Error(), "leader: ") {
 			t.Errorf("Run(%+v) = %v, want a configuration error", c, err)
 		}
 	}
@@ -250,20 +250,20 @@ func TestConfigErrors(t *testing.T) {
 // returns, and afterwards the process leads again.
 func TestStuckTaskIsLogged(t *testing.T) {
 	mustReachPostgres(t)
-	defer cluster.SetStopWarning(100 * time.Millisecond)()
+	defer leader.SetStopWarning(100 * time.Millisecond)()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	role := fmt.Sprintf("test-stuck-%d", time.Now().UnixNano())
 	var logb syncbuf.Buffer
 	log := slog.New(slog.NewTextHandler(&logb, nil))
-	cfg := cluster.Config{ConnString: pgtest.SharedURL(), Name: role, Retry: 100 * time.Millisecond, Check: 100 * time.Millisecond, Logger: log}
+	cfg := leader.Config{ConnString: pgtest.SharedURL(), Name: role, Retry: 100 * time.Millisecond, Check: 100 * time.Millisecond, Logger: log}
 	release := make(chan struct{})
 	terms := make(chan int, 10)
 	var term int
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		cluster.Run(ctx, cfg, func(lctx context.Context) error {
+		leader.Run(ctx, cfg, func(lctx context.Context) error {
 			term++
 			terms <- term
 			if term == 1 {
@@ -284,7 +284,7 @@ func TestStuckTaskIsLogged(t *testing.T) {
 	defer conn.Close(context.Background())
 	var n int
 	if err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks
-		WHERE locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = $1`, cluster.LockKey(role)).Scan(&n); err != nil || n != 1 {
+		WHERE locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = $1`, leader.LockKey(role)).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("terminate the leader's session: %d sessions, %v", n, err)
 	}
 	const msg = "the task has not stopped since its context was cancelled"

@@ -1,10 +1,10 @@
-package app_test
+package command_test
 
 import (
 	"context"
 	"testing"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 )
 
@@ -15,8 +15,8 @@ func TestVisitLinksOnlyItsHouseholdsProblems(t *testing.T) {
 	e.register("a", domain.ClassKey, domain.RiskBlue, "2026-03-02 09:00")
 	e.register("b", domain.ClassKey, domain.RiskBlue, "2026-03-02 09:00")
 	e.report("b-problem", "b", "", "漏水", domain.ProblemLivingSecurity, domain.HandlingImmediate, domain.ColourRed, domain.UrgencyUrgent, "2026-03-03 10:00")
-	visit := func(cmdID, visitID string, problems ...string) (app.Result, error) {
-		return e.svc.RecordVisit(ctx, cmd(t, cmdID, "社工小张", "2026-03-03 18:00"), "a", app.Visit{
+	visit := func(cmdID, visitID string, problems ...string) (command.Result, error) {
+		return e.svc.RecordVisit(ctx, cmd(t, cmdID, "社工小张", "2026-03-03 18:00"), "a", command.Visit{
 			VisitID: visitID, Team: []string{"社工小张"}, OccurredAt: at(t, "2026-03-03 16:00"),
 			Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted, ProblemIDs: problems})
 	}

@@ -1,4 +1,4 @@
-// Package cluster elects, among several doorstep processes sharing one
+// Package leader elects, among several doorstep processes sharing one
 // PostgreSQL database, the one process that runs a singleton task — the
 // projections, the deadline watcher — at a time.
 //
@@ -14,7 +14,7 @@
 // has taken over. Tasks run this way must be safe under that short overlap:
 // the projections commit read models and checkpoint in one transaction, and
 // the deadline watcher appends alerts with deterministic event ids.
-package cluster
+package leader
 
 import (
 	"context"
@@ -45,13 +45,13 @@ type Config struct {
 // Validate reports what is wrong with c.
 func (c Config) Validate() error {
 	if c.ConnString == "" {
-		return errors.New("cluster: Config.ConnString is empty; give the PostgreSQL connection string")
+		return errors.New("leader: Config.ConnString is empty; give the PostgreSQL connection string")
 	}
 	if c.Name == "" {
-		return errors.New("cluster: Config.Name is empty; name the role being elected")
+		return errors.New("leader: Config.Name is empty; name the role being elected")
 	}
 	if c.Retry < 0 || c.Check < 0 {
-		return errors.New("cluster: Retry and Check must not be negative")
+		return errors.New("leader: Retry and Check must not be negative")
 	}
 	return nil
 }
@@ -145,7 +145,7 @@ func tryLead(ctx context.Context, cfg Config, key int64, log *slog.Logger, lead 
 			cancel()
 			if err != nil && ctx.Err() == nil {
 				log.Warn("leader election: lost the PostgreSQL session; stopping the task", "err", err)
-				stop(fmt.Errorf("cluster: lost leadership of %s: %w", cfg.Name, err))
+				stop(fmt.Errorf("leader: lost leadership of %s: %w", cfg.Name, err))
 				awaitStop(done, log)
 				return err
 			}

@@ -1,4 +1,4 @@
-package app_test
+package command_test
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/doorstep/doorstep/app"
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
 )
@@ -49,8 +49,8 @@ func TestSensitiveFieldsEncryptedAndErasable(t *testing.T) {
 	)
 	e.register("wang", domain.ClassKey, domain.RiskYellow, "2026-03-02 09:00")
 	ok(t)(e.svc.AddMember(ctx, cmd(t, "m1", "网格员小李", "2026-03-02 09:30"), "wang", "m1",
-		app.Member{Name: name, Relation: "本人", IDNumber: idNumber, Phone: phone, Income: income, Health: health}))
-	ok(t)(e.svc.RecordVisit(ctx, cmd(t, "v1", "网格员小李", "2026-03-02 12:00"), "wang", app.Visit{VisitID: "v1", Team: []string{"网格员小李"},
+		command.Member{Name: name, Relation: "本人", IDNumber: idNumber, Phone: phone, Income: income, Health: health}))
+	ok(t)(e.svc.RecordVisit(ctx, cmd(t, "v1", "网格员小李", "2026-03-02 12:00"), "wang", command.Visit{VisitID: "v1", Team: []string{"网格员小李"},
 		OccurredAt: at(t, "2026-03-02 10:00"), Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted, Economic: economic, HomeSafety: "楼道堆物"}))
 	ok(t)(e.svc.ChangeRisk(ctx, cmd(t, "r1", "网格员小李", "2026-03-02 12:30"), "wang", domain.RiskRed, "病情加重"))
 	secrets := []string{idNumber, phone, income, health, economic}
@@ -101,9 +101,9 @@ func TestSensitiveFieldsEncryptedAndErasable(t *testing.T) {
 		t.Fatalf("hash chains after erasure: %d events, %v", n, err)
 	}
 	// No new personal data for an erased household; other records go on.
-	r, err := e.svc.AddMember(ctx, cmd(t, "m2", "网格员小李", "2026-03-03 09:00"), "wang", "m2", app.Member{Name: "新成员", Relation: "子女", Phone: "13700000000"})
+	r, err := e.svc.AddMember(ctx, cmd(t, "m2", "网格员小李", "2026-03-03 09:00"), "wang", "m2", command.Member{Name: "新成员", Relation: "子女", Phone: "13700000000"})
 	fails(t, r, err, "household_erased", domain.ErrErased)
-	ok(t)(e.svc.RecordVisit(ctx, cmd(t, "v2", "网格员小李", "2026-03-09 12:00"), "wang", app.Visit{VisitID: "v2", Team: []string{"网格员小李"},
+	ok(t)(e.svc.RecordVisit(ctx, cmd(t, "v2", "网格员小李", "2026-03-09 12:00"), "wang", command.Visit{VisitID: "v2", Team: []string{"网格员小李"},
 		OccurredAt: at(t, "2026-03-09 10:00"), Mode: domain.ModePhone, Outcome: domain.OutcomeCompleted, HomeSafety: "已清理"}))
 
 	// After a restart (the WAL checkpointed into the main file) the
