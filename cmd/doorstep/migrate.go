@@ -120,9 +120,9 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("write the position map: %w", err)
 	}
 	copied := res.Events - res.Resumed
-	fmt.Fprintf(stdout, "migrated: %d events (%d already there, %d copied in %d appends) in %s (%.0f events/s); every event matches the source and every hash chain verifies\n迁移完成：共 %d 条事件（%d 条已存在，%d 条以 %d 次追加复制），用时 %s（每秒 %.0f 条）；全部事件与源一致，哈希链校验通过\n",
-		res.Events, res.Resumed, copied, res.Appends, took.Round(time.Millisecond), float64(copied)/took.Seconds(),
-		res.Events, res.Resumed, copied, res.Appends, took.Round(time.Millisecond), float64(copied)/took.Seconds())
+	fmt.Fprintf(stdout, "migrated: %d events (%d already there, %d copied in %d appends and %d batched imports) in %s (%.0f events/s); every event matches the source and every hash chain verifies\n迁移完成：共 %d 条事件（%d 条已存在，%d 条以 %d 次追加和 %d 次批量导入复制），用时 %s（每秒 %.0f 条）；全部事件与源一致，哈希链校验通过\n",
+		res.Events, res.Resumed, copied, res.Appends, res.Imports, took.Round(time.Millisecond), float64(copied)/took.Seconds(),
+		res.Events, res.Resumed, copied, res.Appends, res.Imports, took.Round(time.Millisecond), float64(copied)/took.Seconds())
 	if *logOnly {
 		fmt.Fprintln(stdout, "events only (-log-only): the data keys, tokens and record of sensitive reads were not moved; sealed fields open on the target only if it shares the source's key store / 仅迁移了事件：数据密钥、令牌和敏感信息查阅记录未迁移")
 	} else {
