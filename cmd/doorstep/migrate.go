@@ -82,6 +82,14 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("target: %w", err)
 	}
 	defer dst.Close()
+	if es, ok := dst.(*esdb.Store); ok && !*logOnly {
+		// The place given for the target's keys and tokens serves its
+		// prefix from now on: a serve with another data directory is
+		// refused instead of sealing with keys of its own.
+		if err := claimESDB(ctx, es, toEnd.data, storeConfig{ReadModels: toEnd.readModels, Schema: *toSchema}); err != nil {
+			return fmt.Errorf("target: %w", err)
+		}
+	}
 	total, err := copylog.Count(ctx, src)
 	if err != nil {
 		return fmt.Errorf("source: %w", err)
