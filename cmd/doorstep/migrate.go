@@ -63,11 +63,11 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		// is refused before anything is written.
 		var closeSrc, closeDst func()
 		if srcSide, _, closeSrc, err = openCompanions(ctx, fromEnd); err != nil {
-			return fmt.Errorf("source: %w", err)
+			return endError("source", err)
 		}
 		defer closeSrc()
 		if dstSide, newKEK, closeDst, err = openCompanions(ctx, toEnd); err != nil {
-			return fmt.Errorf("target: %w", err)
+			return endError("target", err)
 		}
 		defer closeDst()
 	}
@@ -87,7 +87,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		// prefix from now on: a serve with another data directory is
 		// refused instead of sealing with keys of its own.
 		if err := claimESDB(ctx, es, toEnd.data, storeConfig{ReadModels: toEnd.readModels, Schema: *toSchema}); err != nil {
-			return fmt.Errorf("target: %w", err)
+			return endError("target", err)
 		}
 	}
 	total, err := copylog.Count(ctx, src)
@@ -164,4 +164,14 @@ func openMigrateEnd(ctx context.Context, spec, schema, prefix string, now func()
 		return nil, fmt.Errorf("create data directory %s: %w", spec, err)
 	}
 	return sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(spec, "events.db"), Now: now})
+}
+
+// endError names the end an error came from; a usage error, which names it
+// already, stays one.
+func endError(end string, err error) error {
+	var ue usageError
+	if errors.As(err, &ue) {
+		return ue
+	}
+	return fmt.Errorf("%s: %w", end, err)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -141,6 +142,7 @@ func TestMigrateSQLiteToPostgresAndESDB(t *testing.T) {
 		t.Fatalf("migrate to PostgreSQL without -to-kek-file: %v", err)
 	}
 	t.Setenv(kekEnv, testKEK)
+	firstOut := ""
 	for i := range 2 {
 		var out, errb bytes.Buffer
 		if err := run(ctx, []string{"migrate", "-from", src, "-from-kek-file", kek, "-to", pg, "-to-schema", schema, "-to-kek-file", kek, "-position-map", mapPath}, &out, &errb); err != nil {
@@ -148,6 +150,9 @@ func TestMigrateSQLiteToPostgresAndESDB(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), "every hash chain verifies") || !strings.Contains(out.String(), "data keys") {
 			t.Fatalf("migrate printed:\n%s", out.String())
+		}
+		if i == 0 {
+			firstOut = out.String()
 		}
 		if i == 1 && strings.Count(out.String(), "0 copied now)") != 3 {
 			t.Fatalf("migrating again copied something:\n%s", out.String())
@@ -227,6 +232,21 @@ func TestMigrateSQLiteToPostgresAndESDB(t *testing.T) {
 	}
 	checkSealed(t, e, admin, sealedHH, sealedWant, must(esdb.Open(ctx, esdb.Config{URL: srv.URL(), Prefix: "mig."})))
 	e.stop()
+	// From EventStoreDB on: its companions are where -from-data says.
+	pg2, _, schema2 := sharedSchema(t, "migrate_from_esdb")
+	out.Reset()
+	if err := run(ctx, []string{"migrate", "-from", srv.URL(), "-from-prefix", "mig.", "-from-data", esdbData, "-from-kek-file", newKEK,
+		"-to", pg2, "-to-schema", schema2, "-to-kek-file", kek, "-position-map", filepath.Join(t.TempDir(), "pg2.map")}, &out, &errb); err != nil {
+		t.Fatalf("migrate from EventStoreDB: %v\n%s", err, errb.String())
+	}
+	if keysLine := regexp.MustCompile(`moved beside the log: \d+ data keys`); keysLine.FindString(out.String()) != keysLine.FindString(firstOut) || firstOut == "" {
+		t.Fatalf("migrate from EventStoreDB printed:\n%s", out.String())
+	}
+	// Without saying where its companions are, an EventStoreDB end is refused.
+	err = run(ctx, []string{"migrate", "-from", srv.URL(), "-from-prefix", "mig.", "-to", t.TempDir(), "-position-map", filepath.Join(t.TempDir(), "x.map")}, &out, &errb)
+	if !asUsage(err, &ue) || !strings.Contains(err.Error(), "-from-data") {
+		t.Fatalf("migrate from EventStoreDB without -from-data: %v", err)
+	}
 }
 
 // sealedField reads, on p, the profile of the first of households that
@@ -247,7 +267,17 @@ func sealedField(t *testing.T, p *proc, admin string, households []string, head 
 // profile, waiting for the read models to have caught up with the log.
 func idNumber(t *testing.T, p *proc, admin, h string, head eventstore.Position) string {
 	t.Helper()
-	prof := p.must(200, "GET", "/v1/households/"+h+"?wait_for="+head.String()+"&wait_timeout=60s", admin, nil)
+	// The read models of a fresh target catch up from the start: each
+	// call waits for them (up to the server's bound), then asks again.
+	path := "/v1/households/" + h + "?wait_for=" + head.String() + "&wait_timeout=5s"
+	r := p.call("GET", path, admin, nil)
+	for r.status == 503 && strings.Contains(string(r.body), "read_model_behind") {
+		r = p.call("GET", path, admin, nil)
+	}
+	if r.status != 200 {
+		t.Fatalf("GET %s: %d: %s", path, r.status, r.body)
+	}
+	prof := r.json(t)
 	for _, m := range prof["members"].([]any) {
 		if f, ok := m.(map[string]any)["id_number"].(map[string]any); ok {
 			if f["erased"] == true {
