@@ -30,6 +30,7 @@ type Postgres struct {
 	pool               *pgxpool.Pool
 	now                func() time.Time
 	insertSQL, listSQL string
+	allSQL             string // every record in the order written (transfer.go)
 	gc                 groupCommit[Record]
 }
 
@@ -64,7 +65,8 @@ func NewPostgres(ctx context.Context, pool *pgxpool.Pool, schema string, now fun
 	a := &Postgres{pool: pool, now: now,
 		insertSQL: `INSERT INTO ` + tbl + ` (at, actor, role, household_id, what)
 			SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[])`,
-		listSQL: `SELECT at, actor, role, household_id, what FROM ` + tbl + ` WHERE household_id = $1 ORDER BY at DESC, id DESC LIMIT $2 OFFSET $3`}
+		listSQL: `SELECT at, actor, role, household_id, what FROM ` + tbl + ` WHERE household_id = $1 ORDER BY at DESC, id DESC LIMIT $2 OFFSET $3`,
+		allSQL:  `SELECT at, actor, role, household_id, what FROM ` + tbl + ` ORDER BY id`}
 	a.gc.write = a.write
 	return a, nil
 }

@@ -79,6 +79,9 @@ type storeConfig struct {
 	// Calendar is a file with more years of the working-day calendar
 	// (-calendar); empty: the shipped years only.
 	Calendar string
+	// TakeOver lets this process's data directory or -readmodels schema
+	// take over an EventStoreDB prefix another one served (claimESDB).
+	TakeOver bool
 	// KEKFile and KEKOldFile are the key-encrypting keys of the data keys
 	// (-kek-file, -kek-old-file; see loadKEKRing).
 	KEKFile, KEKOldFile string

@@ -2,11 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"github.com/doorstep/doorstep/keystore"
 	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/doorstep/doorstep/keystore"
 
 	"github.com/doorstep/doorstep/domain/calendar"
 	"github.com/doorstep/doorstep/eventstore/esdb"
@@ -70,8 +77,58 @@ func openESDBRuntime(ctx context.Context, dir string, st storeConfig, cal *calen
 	if err != nil {
 		return nil, err
 	}
+	if err := claimESDB(ctx, s, dir, st); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if st.ReadModels == "" {
 		return openEmbeddedRuntime(ctx, dir, cal, kek, log, s)
 	}
 	return openPostgresRuntime(ctx, dir, st.ReadModels, st, cal, kek, log, s)
+}
+
+// ownerFile holds the id of a data directory serving an EventStoreDB prefix.
+const ownerFile = "esdb-owner"
+
+// claimESDB makes the place holding this process's data keys, tokens and
+// record of sensitive reads the owner of the prefix (esdb.Store.Claim):
+// a data directory (its id in ownerFile, made on first use), or the
+// PostgreSQL schema of -readmodels, which several nodes share. Another
+// place is refused unless st.TakeOver.
+func claimESDB(ctx context.Context, s *esdb.Store, dir string, st storeConfig) error {
+	var me esdb.Owner
+	if st.ReadModels != "" {
+		u, err := url.Parse(st.ReadModels)
+		if err != nil {
+			return fmt.Errorf("-readmodels: %w", err)
+		}
+		schema := st.Schema
+		if schema == "" {
+			schema = "doorstep"
+		}
+		me = esdb.Owner{ID: "postgres://" + u.Host + u.Path + "#" + schema, Where: "PostgreSQL " + redactURL(st.ReadModels) + " schema " + schema}
+	} else {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		p := filepath.Join(dir, ownerFile)
+		b, err := os.ReadFile(p)
+		if errors.Is(err, os.ErrNotExist) {
+			b = []byte(uuid.NewString())
+			err = os.WriteFile(p, b, 0o600)
+		}
+		if err != nil {
+			return fmt.Errorf("the data directory's EventStoreDB owner id: %w", err)
+		}
+		host, _ := os.Hostname()
+		abs, _ := filepath.Abs(dir)
+		me = esdb.Owner{ID: strings.TrimSpace(string(b)), Where: "data directory " + host + ":" + abs}
+	}
+	err := s.Claim(ctx, me, st.TakeOver)
+	var owned *esdb.OwnedError
+	if errors.As(err, &owned) {
+		return usageError{fmt.Sprintf("doorstep: the EventStoreDB stream prefix %q is served by another %s; this node would use %s. With its events on EventStoreDB, an installation keeps its data keys, tokens and record of sensitive reads in one place: run several nodes with -readmodels postgres://… (one schema; the nodes share those and elect one to run the background tasks), or give each installation its own -store-prefix. If that place is gone for good (the data directory was moved or restored), start once with -store-take-over / 该 EventStoreDB 流前缀已由另一处（%s）使用；多节点请使用 -readmodels postgres://…，或为每个实例指定不同的 -store-prefix；如原位置已永久停用，请加 -store-take-over 启动一次",
+			s.Prefix(), owned.By.Where, me.Where, owned.By.Where)}
+	}
+	return err
 }

@@ -154,6 +154,7 @@ func storeFlags(fs *flag.FlagSet) *storeConfig {
 	fs.StringVar(&st.Schema, "store-schema", envOr("DOORSTEP_STORE_SCHEMA", "doorstep"), "PostgreSQL schema of the event store, or of the read models with -readmodels (env DOORSTEP_STORE_SCHEMA) / PostgreSQL 模式名")
 	fs.StringVar(&st.Prefix, "store-prefix", envOr("DOORSTEP_STORE_PREFIX", esdb.DefaultPrefix), "EventStoreDB stream prefix of this installation (env DOORSTEP_STORE_PREFIX) / EventStoreDB 流前缀")
 	fs.StringVar(&st.ReadModels, "readmodels", envOr("DOORSTEP_READMODELS", ""), "with an esdb:// store: empty to keep read models, checkpoints, tokens and keys in -data, or postgres://… to keep them in PostgreSQL (env DOORSTEP_READMODELS) / 读模型位置")
+	fs.BoolVar(&st.TakeOver, "store-take-over", false, "with an esdb:// store: let this data directory (or -readmodels schema) serve the prefix another one served, when that one is gone for good / 接管 EventStoreDB 流前缀")
 	kekFlags(fs, st)
 	return st
 }

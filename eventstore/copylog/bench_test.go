@@ -65,9 +65,19 @@ func freshSchema(b *testing.B, conn *pgx.Conn, name string) string {
 // Reported: migrate-events/s (the copy phase, appends only),
 // migrate+verify-events/s (the whole Copy, with the final comparison and
 // chain verification) and raw-COPY-events/s.
+//
+// Two sub-benchmarks, run in turn (interleaved with -count): batch=1
+// appends run by run, as before imports (decision 0083); batch=1000
+// gathers runs into imports of up to 1,000 events (decision 0093).
 func BenchmarkMigrateSeedTownToPostgres(b *testing.B) {
-	ctx := context.Background()
 	src, all := seedTown(b)
+	for _, batch := range []int{1, 1000} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) { benchMigrateToPostgres(b, src, all, batch) })
+	}
+}
+
+func benchMigrateToPostgres(b *testing.B, src eventstore.Store, all []eventstore.Event, batch int) {
+	ctx := context.Background()
 	conn := pgtest.Connect(b)
 	rows := make([][]any, len(all))
 	for i := range all {
@@ -97,7 +107,7 @@ func BenchmarkMigrateSeedTownToPostgres(b *testing.B) {
 		b.StartTimer()
 		start := time.Now()
 		var verifyAt time.Time
-		res, err := copylog.Copy(ctx, src, dst, clk, copylog.Options{Progress: func(phase string, _ int) {
+		res, err := copylog.Copy(ctx, src, dst, clk, copylog.Options{MaxBatch: batch, Progress: func(phase string, _ int) {
 			if phase == "verify" && verifyAt.IsZero() {
 				verifyAt = time.Now()
 			}

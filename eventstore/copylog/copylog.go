@@ -10,7 +10,9 @@
 //     events of one stream recorded at one instant (an original append, as
 //     far as the log shows), each with the exact expected version, and
 //     with the target's clock (its Config.Now) set to the run's recorded-at
-//     by a Clock.
+//     by a Clock; on a target that is an eventstore.Importer (PostgreSQL),
+//     up to Options.MaxBatch events of consecutive runs go in one atomic
+//     write, each run sealed with its own recorded-at (decision 0093).
 //   - The target must be empty, or hold a prefix of the source's log (an
 //     interrupted copy, which then resumes after it); anything else is
 //     refused before a single event is written.
@@ -55,13 +57,21 @@ type Options struct {
 	// MaxRun bounds the events of one append; default and maximum
 	// eventstore.DefaultMaxBatchEvents.
 	MaxRun int
+	// MaxBatch bounds the events of one import (several runs in one
+	// durable write, on a target that is an eventstore.Importer); default
+	// and maximum 1000; 1 appends run by run.
+	MaxBatch int
 }
+
+// maxBatch is the default and largest Options.MaxBatch.
+const maxBatch = 1000
 
 // Result reports a copy.
 type Result struct {
 	Events  int // events in the target at the end
 	Resumed int // events already in the target when Copy started
-	Appends int // appends made by this call
+	Appends int // appends made by this call (runs appended alone)
+	Imports int // imports made by this call (several runs in one write)
 	Map     *Map
 }
 
@@ -175,12 +185,43 @@ func Copy(ctx context.Context, src, dst eventstore.Store, clk *Clock, opt Option
 		}
 	}
 	progress("resume", res.Resumed)
-	// 2. Copy the rest, a run at a time.
+	// 2. Copy the rest, a run at a time, runs gathered into imports where
+	// the target can write several at once: an import is written whole or
+	// not at all, in the source's order, so an interruption still leaves a
+	// prefix of the source's log; an import that fails is appended run by
+	// run (a retry of runs it may have written is recognised by their ids).
 	done := res.Resumed
-	run := make([]eventstore.EventData, 0, opt.MaxRun)
+	imp, canImport := dst.(eventstore.Importer)
+	if opt.MaxBatch <= 0 || opt.MaxBatch > maxBatch {
+		opt.MaxBatch = maxBatch
+	}
+	var batch []eventstore.Run
+	inBatch := 0
+	flush := func() error {
+		if len(batch) > 1 && canImport {
+			if err := imp.Import(ctx, batch); err == nil {
+				res.Imports++
+				done += inBatch
+				progress("copy", done)
+				batch, inBatch = batch[:0], 0
+				return nil
+			}
+		}
+		for _, r := range batch {
+			clk.set(r.RecordedAt)
+			if _, err := dst.Append(ctx, r.Stream, eventstore.Exact(r.After), r.Events...); err != nil {
+				return fmt.Errorf("append %d events to %s at version %d: %w", len(r.Events), r.Stream, r.After+1, err)
+			}
+			res.Appends++
+			done += len(r.Events)
+			progress("copy", done)
+		}
+		batch, inBatch = batch[:0], 0
+		return nil
+	}
 	for pending != nil {
 		first := *pending
-		run = run[:0]
+		run := make([]eventstore.EventData, 0, 4)
 		for pending != nil && pending.Stream == first.Stream && pending.RecordedAt.Equal(first.RecordedAt) &&
 			pending.Version == first.Version+uint64(len(run)) && len(run) < opt.MaxRun {
 			run = append(run, eventstore.EventData{ID: pending.ID, Type: pending.Type, SchemaVersion: pending.SchemaVersion,
@@ -190,13 +231,16 @@ func Copy(ctx context.Context, src, dst eventstore.Store, clk *Clock, opt Option
 				return res, fmt.Errorf("read the source: %w", err)
 			}
 		}
-		clk.set(first.RecordedAt)
-		if _, err := dst.Append(ctx, first.Stream, eventstore.Exact(first.Version-1), run...); err != nil {
-			return res, fmt.Errorf("append %d events to %s at version %d: %w", len(run), first.Stream, first.Version, err)
+		if inBatch+len(run) > opt.MaxBatch {
+			if err := flush(); err != nil {
+				return res, err
+			}
 		}
-		res.Appends++
-		done += len(run)
-		progress("copy", done)
+		batch = append(batch, eventstore.Run{Stream: first.Stream, After: first.Version - 1, RecordedAt: first.RecordedAt, Events: run})
+		inBatch += len(run)
+	}
+	if err := flush(); err != nil {
+		return res, err
 	}
 	// 3. Verify: the target is the source, event for event, and its chains hold.
 	m, n, err := compare(ctx, src, dst, func(n int) { progress("verify", n) })

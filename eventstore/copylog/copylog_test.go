@@ -115,7 +115,7 @@ func TestSQLiteToPostgresResumesAndRefuses(t *testing.T) {
 	dst := open()
 	// Interrupted after about half the events…
 	cctx, cancel := context.WithCancel(ctx)
-	_, err = copylog.Copy(cctx, src, dst, clk, copylog.Options{Progress: func(phase string, n int) {
+	_, err = copylog.Copy(cctx, src, dst, clk, copylog.Options{MaxBatch: 50, Progress: func(phase string, n int) {
 		if phase == "copy" && n >= total/2 {
 			cancel()
 		}
@@ -134,13 +134,16 @@ func TestSQLiteToPostgresResumesAndRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if res.Imports == 0 {
+		t.Fatalf("no run was batched into an import: %+v", res)
+	}
 	if res.Resumed != half || res.Events != total {
 		t.Fatalf("resumed after %d events (want %d), %d in all (want %d)", res.Resumed, half, res.Events, total)
 	}
 	check(t, src, dst, res)
 	// A finished copy run again writes nothing and verifies again.
 	again, err := copylog.Copy(ctx, src, dst, clk, copylog.Options{})
-	if err != nil || again.Appends != 0 || again.Resumed != total {
+	if err != nil || again.Appends+again.Imports != 0 || again.Resumed != total {
 		t.Fatalf("copy of a finished copy: %+v, %v", again, err)
 	}
 	// A target holding anything else is refused before anything is written.

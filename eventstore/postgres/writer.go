@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -24,6 +25,12 @@ type appendReq struct {
 	res      eventstore.AppendResult
 	err      error
 	done     chan struct{}
+	// recordedAt, when set (Import), is the events' recorded-at instead
+	// of the store's clock.
+	recordedAt time.Time
+	// batch, when set (Import), is the whole group this request leads:
+	// committed alone, in its order, in one statement, or not at all.
+	batch []*appendReq
 }
 
 // streamHead is the last event of a stream: its version and hash.
@@ -135,6 +142,12 @@ func (w *writer) run() {
 		case r := <-w.s.reqs:
 			group = append(group[:0], r)
 		}
+		if r := group[0]; r.batch != nil {
+			xid := w.commitBatch(r.batch)
+			w.s.statAppends.Add(int64(len(r.batch)))
+			w.finish(xid, r.batch)
+			continue
+		}
 		// Let callers that were just answered submit their next append
 		// before the group is closed; on few cores the group sizes
 		// otherwise alternate between large and tiny.
@@ -150,20 +163,74 @@ func (w *writer) run() {
 		}
 		xid := w.commitGroup(group)
 		w.s.statAppends.Add(int64(len(group)))
-		if xid == 0 || w.s.horizon.readable(xid) {
-			answer(group)
-			w.s.notify.Notify()
-		} else {
-			w.s.statHeld.Add(1)
-			w.s.horizon.hold(xid, group)
+		w.finish(xid, group)
+	}
+}
+
+// finish answers a committed group once its events are readable.
+func (w *writer) finish(xid uint64, group []*appendReq) {
+	if xid == 0 || w.s.horizon.readable(xid) {
+		answer(group)
+		w.s.notify.Notify()
+	} else {
+		w.s.statHeld.Add(1)
+		w.s.horizon.hold(xid, group)
+	}
+	if xid != 0 && w.s.horizon.release(false) > 0 {
+		// Groups still wait, maybe on transactions of other
+		// processes that have ended by now: ask rather than wait for
+		// the next poll.
+		w.s.horizon.refresh()
+	}
+}
+
+// commitBatch writes an import's runs in their order in one statement
+// (the fast path), or none of them: a run whose expectation fails, an id
+// already stored, a refused row or an outage fails them all, and the
+// caller appends them one by one. Its streams are not sorted: an import
+// racing a writer of the same streams may deadlock, and PostgreSQL then
+// fails one of them, which is the same outcome.
+func (w *writer) commitBatch(batch []*appendReq) uint64 {
+	ctx, cancel := context.WithTimeout(context.Background(), w.s.cfg.WriteTimeout)
+	defer cancel()
+	fail := func(err error) uint64 {
+		for _, r := range batch {
+			r.res, r.err = eventstore.AppendResult{}, err
 		}
-		if xid != 0 && w.s.horizon.release(false) > 0 {
-			// Groups still wait, maybe on transactions of other
-			// processes that have ended by now: ask rather than wait for
-			// the next poll.
-			w.s.horizon.refresh()
+		return 0
+	}
+	if err := batch[0].ctx.Err(); err != nil {
+		return fail(err)
+	}
+	conn, err := w.s.pool.Acquire(ctx)
+	if err != nil {
+		return fail(w.s.wrapErr("connect", err))
+	}
+	defer conn.Release()
+	ok := w.fast(ctx, conn, batch)
+	for _, r := range batch {
+		if ok && r.err != nil {
+			err = r.err
+			ok = false
 		}
 	}
+	if !ok {
+		if err == nil {
+			err = errors.New("postgres: the import's runs cannot be written in one statement; append them one by one")
+		}
+		for _, r := range batch {
+			if r.err == nil && r.res.LastPosition.Hi != 0 {
+				// Cannot happen: fast writes every row or none.
+				return fail(fmt.Errorf("postgres: import partly written: %w", err))
+			}
+		}
+		return fail(err)
+	}
+	var xid uint64
+	for _, r := range batch {
+		xid = max(xid, r.res.LastPosition.Hi)
+	}
+	return xid
 }
 
 // commitGroup writes the group: first on the fast path, in one transaction
@@ -326,8 +393,12 @@ func (w *writer) fast(ctx context.Context, conn *pgxpool.Conn, group []*appendRe
 				continue
 			}
 			p := planned{r: r, first: rows.len(), n: len(r.events), firstVer: h.version + 1}
+			at := now
+			if !r.recordedAt.IsZero() {
+				at = r.recordedAt
+			}
 			for i := range r.events {
-				e := eventstore.Seal(h.hash, r.stream, h.version+1, now, &r.events[i])
+				e := eventstore.Seal(h.hash, r.stream, h.version+1, at, &r.events[i])
 				rows.add(int32(rows.len()+1), &e)
 				h = streamHead{version: e.Version, hash: e.Hash}
 			}
@@ -364,6 +435,13 @@ func (w *writer) fast(ctx context.Context, conn *pgxpool.Conn, group []*appendRe
 	}
 	if rows.len() == 0 {
 		return true // every request failed its expectation
+	}
+	if group[0].batch != nil {
+		for _, r := range group {
+			if r.err != nil {
+				return true // an import is written whole or not at all
+			}
+		}
 	}
 
 	// Without the test hook the INSERT is the whole transaction: one

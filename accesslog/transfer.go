@@ -1,0 +1,109 @@
+package accesslog
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/doorstep/doorstep/identity"
+)
+
+// Moving the record between stores (`doorstep migrate`): Each reads every
+// record in the order it was written, Import appends records as they are
+// (their own times), durably.
+
+// MaxImport bounds the records of one Import.
+const MaxImport = 10_000
+
+// Each calls f with every record, oldest written first, until f fails.
+// Lines torn by a crash are left out, as SensitiveReads does.
+func (a *File) Each(ctx context.Context, f func(Record) error) error {
+	fh, err := os.Open(a.path)
+	if err != nil {
+		return fmt.Errorf("access log: %w", err)
+	}
+	defer fh.Close()
+	rd := bufio.NewReader(fh)
+	for n := 1; ; n++ {
+		line, err := rd.ReadBytes('\n')
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("access log: %w", err)
+		}
+		if n%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var r Record
+		if json.Unmarshal(line, &r) != nil {
+			continue
+		}
+		if err := f(r); err != nil {
+			return err
+		}
+	}
+}
+
+// Import appends recs as they are, in order, and syncs.
+func (a *File) Import(ctx context.Context, recs []Record) error {
+	if len(recs) > MaxImport {
+		return fmt.Errorf("access log: import %d records at once, at most %d", len(recs), MaxImport)
+	}
+	var buf []byte
+	for _, r := range recs {
+		r.At = r.At.UTC()
+		line, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		buf = append(append(buf, line...), '\n')
+	}
+	if len(buf) == 0 {
+		return nil
+	}
+	return a.gc.add(ctx, buf)
+}
+
+// Each calls f with every record, oldest written first, until f fails.
+func (a *Postgres) Each(ctx context.Context, f func(Record) error) error {
+	rows, err := a.pool.Query(ctx, a.allSQL)
+	if err != nil {
+		return fmt.Errorf("access log: read the sensitive reads: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r Record
+		var role string
+		if err := rows.Scan(&r.At, &r.Actor, &role, &r.HouseholdID, &r.What); err != nil {
+			return fmt.Errorf("access log: %w", err)
+		}
+		r.At, r.Role = r.At.UTC(), identity.Role(role)
+		if err := f(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// Import appends recs as they are, in order, in one transaction.
+func (a *Postgres) Import(ctx context.Context, recs []Record) error {
+	if len(recs) > MaxImport {
+		return fmt.Errorf("access log: import %d records at once, at most %d", len(recs), MaxImport)
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	return a.write(ctx, recs)
+}
+
+// Same reports whether two records are the same read (times compared at
+// the microsecond PostgreSQL keeps).
+func Same(x, y Record) bool {
+	return x.At.Truncate(time.Microsecond).Equal(y.At.Truncate(time.Microsecond)) && x.Actor == y.Actor && x.Role == y.Role &&
+		x.HouseholdID == y.HouseholdID && x.What == y.What
+}
