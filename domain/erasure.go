@@ -219,7 +219,7 @@ func (h *Household) RequestErasure(meta Meta, in RequestErasure) ([]Event, error
 		if in.MemberID != "" {
 			return nil, newError(ErrInvalid, "unexpected_member", "member_id",
 				"a member id belongs to an erasure of one member (scope \"member\"), not of the household",
-				"成员编号仅用于删除单个成员（scope 为 “member”），删除整户时无需填写")
+				"成员编号仅用于删除单个成员，删除整户时无需填写")
 		}
 	case EraseMember:
 		if in.MemberID == "" {
@@ -239,7 +239,7 @@ func (h *Household) RequestErasure(meta Meta, in RequestErasure) ([]Event, error
 		if sealedUnderHouseholdKey(m.MemberDetails) {
 			return nil, erasureError("member_key_shared", "member_id",
 				fmt.Sprintf("member %s's sensitive fields were recorded before members had keys of their own and are sealed under the household's key; erase the whole household (scope \"household\") instead", in.MemberID),
-				fmt.Sprintf("成员 %s 的敏感信息录入于成员拥有独立密钥之前，以家庭密钥加密；请改为删除整户（scope 为 “household”）", in.MemberID))
+				fmt.Sprintf("成员 %s 的敏感信息录入于成员拥有独立密钥之前，以家庭密钥加密；请改为删除整户", in.MemberID))
 		}
 	default:
 		return nil, badValue("scope", "the erasure's scope", "删除范围", in.Scope, EraseHousehold, EraseMember)

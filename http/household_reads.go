@@ -315,6 +315,8 @@ func (s *Server) getHousehold(w nethttp.ResponseWriter, r *nethttp.Request) erro
 		reveal = &profile.Reveal{Opener: s.d.Opener, Record: func(ctx context.Context, householdID string) error {
 			return s.recordAccess(ctx, p, householdID, "household profile (sensitive member fields)")
 		}}
+	} else if kc, ok := s.d.Opener.(domain.KeyChecker); ok {
+		reveal = &profile.Reveal{Check: kc} // masked, but an erased field shows as erased
 	}
 	pr, err := s.d.Read.Profiles.Get(r.Context(), id, reveal)
 	if errors.Is(err, profile.ErrNotFound) {

@@ -48,6 +48,7 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 	}
 	calendarSchemaTypes(requests, responses)
 	communitySchemaTypes(requests, responses)
+	erasureSchemaTypes(requests, responses)
 	schemaResponseTypes(responses)
 	return requests, responses
 }

@@ -93,13 +93,19 @@ func (s *Server) redact(ctx context.Context, p *identity.Principal, householdID 
 		switch x := x.(type) {
 		case map[string]any:
 			if ct, ok := x["ciphertext"]; ok {
-				if !reveal {
-					return map[string]any{"sealed": true}, nil
-				}
 				var sealed domain.Sealed
 				sealed.KeyID, _ = x["key_id"].(string)
 				b, _ := json.Marshal(ct)
 				if err := json.Unmarshal(b, &sealed.Ciphertext); err != nil {
+					return map[string]any{"sealed": true}, nil
+				}
+				if !reveal {
+					// An erased value shows as erased, a live one as sealed.
+					if kc, ok := s.d.Opener.(domain.KeyChecker); ok && householdID != "" {
+						if erased, err := kc.Erased(ctx, householdID, sealed); err == nil && erased {
+							return map[string]any{"erased": true}, nil
+						}
+					}
 					return map[string]any{"sealed": true}, nil
 				}
 				rv, err := domain.Reveal(ctx, s.d.Opener, householdID, sealed)
