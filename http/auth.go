@@ -51,6 +51,14 @@ func (s *Server) recordAccess(ctx context.Context, p *identity.Principal, househ
 	return s.d.Access.RecordAccess(ctx, *p, householdID, what)
 }
 
+// recordReveal records a reveal with its purpose, durably, before the
+// values are shown.
+func (s *Server) recordReveal(ctx context.Context, p *identity.Principal, householdID, what string, purpose identity.Purpose) error {
+	ctx, cancel := context.WithTimeout(ctx, identityTimeout)
+	defer cancel()
+	return s.d.Access.RecordReveal(ctx, *p, householdID, what, string(purpose))
+}
+
 type principalKey struct{}
 
 // principalFrom returns the authenticated principal of a request context.

@@ -201,6 +201,8 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return h + "/erasure/no-such-request/approve", nil
 	case "listErasures":
 		return h + "/erasure", nil
+	case "listSensitiveReads":
+		return "/v1/sensitive-reads?limit=5", nil
 	}
 	return "", nil
 }
@@ -210,7 +212,7 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 func scoped(op string) bool {
 	switch op {
 	case "health", "ready", "metrics", "openapi", "whoami", "createToken", "listTokens", "revokeToken", "setTokenExpiry", "streamEvents", "alertCounts", "getMeasureFlags",
-		"getCalendar", "publishCalendarYear", "assignCommunitySupervisor", "listEventSchemas", "getEventSchema":
+		"getCalendar", "publishCalendarYear", "assignCommunitySupervisor", "listEventSchemas", "getEventSchema", "listSensitiveReads":
 		return false
 	}
 	return true

@@ -63,7 +63,7 @@ func TestErasureThroughTheAPI(t *testing.T) {
 
 	// The profile: m1's fields erased for everyone, m2's still there.
 	var prof HouseholdProfile
-	must(e.do("GET", "/v1/households/h1?wait_for="+res.Position, w, nil), 200, "profile").decode(t, &prof)
+	must(e.do("GET", "/v1/households/h1?purpose=visit_preparation&wait_for="+res.Position, w, nil), 200, "profile").decode(t, &prof)
 	m1, m2 := prof.Members[0], prof.Members[1]
 	if !m1.Phone.Erased || !m1.Health.Erased || m1.Phone.Value != "" || m2.Phone.Value != "13900000003" {
 		t.Fatalf("profile with the grant after erasure: %+v %+v", m1, m2)

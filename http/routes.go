@@ -106,6 +106,7 @@ func (s *Server) buildRoutes() []route {
 	rs = append(rs, s.communityRoutes()...)
 	rs = append(rs, s.schemaRoutes()...)
 	rs = append(rs, s.erasureRoutes()...)
+	rs = append(rs, s.revealRoutes()...)
 	return rs
 }
 
