@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"strings"
 	"testing"
@@ -20,6 +21,7 @@ func TestRevealNeedsAPurpose(t *testing.T) {
 	far := e.token(identity.Principal{Name: "王五", Role: identity.RoleWorker, Grids: []string{"G9"}, Sensitive: true})
 	nogrant := e.token(identity.Principal{Name: "赵六", Role: identity.RoleWorker, Grids: []string{"G1"}})
 	aud := e.token(identity.Principal{Name: "审计", Role: identity.RoleAuditor, Sensitive: true})
+	sup := e.token(identity.Principal{Name: "督导", Role: identity.RoleSupervisor, Communities: []string{"C1"}, Sensitive: true})
 	must := func(r resp, want int, what string) resp {
 		t.Helper()
 		if r.status != want {
@@ -77,6 +79,29 @@ func TestRevealNeedsAPurpose(t *testing.T) {
 	}
 	if strings.Contains(string(must(e.do("GET", "/v1/sensitive-reads", aud, nil), 200, "record").body), "13900000002") {
 		t.Fatal("the record of reveals holds a value read")
+	}
+	// The event stream: markers without a purpose, even with the grant;
+	// values with one, recorded with it.
+	for _, c := range []struct{ query, want string }{
+		{"?after=0&type=household.member_added", `"phone":{"sealed":true}`},
+		{"?after=0&type=household.member_added&purpose=visit_preparation", `"phone":{"value":"13900000002"}`},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		sr, hres := e.openStream(t, ctx, sup, c.query, "")
+		if hres.StatusCode != 200 {
+			t.Fatalf("stream %s: %d", c.query, hres.StatusCode)
+		}
+		if ev := sr.next(t); !strings.Contains(ev.data, c.want) {
+			t.Fatalf("stream %s: %s", c.query, ev.data)
+		}
+		cancel()
+	}
+	if r := e.do("GET", "/v1/events?purpose=audit", sup, nil); r.status != 403 || r.problem(t).Code != "purpose_not_granted" {
+		t.Fatalf("stream with a purpose not granted: %d %s", r.status, r.body)
+	}
+	must(e.do("GET", "/v1/sensitive-reads", aud, nil), 200, "record").decode(t, &rec)
+	if rec.Chain.Records != 3 || rec.Reads[0].Purpose != "visit_preparation" || !strings.Contains(rec.Reads[0].What, "event") {
+		t.Fatalf("the stream's reveal recorded as %+v", rec.Reads[0])
 	}
 	// Someone edits the file to hide why a read was made: detected.
 	b, err := os.ReadFile(e.access.path)
