@@ -144,7 +144,7 @@ func TestSensitiveReadsForAuditors(t *testing.T) {
 		r.decode(t, &res)
 	}
 	for _, tok := range []string{w, sup, w} {
-		if r := e.do("GET", "/v1/households/h1?wait_for="+res.Position, tok, nil); r.status != 200 {
+		if r := e.do("GET", "/v1/households/h1?purpose=visit_preparation&wait_for="+res.Position, tok, nil); r.status != 200 {
 			t.Fatalf("profile: %d %s", r.status, r.body)
 		}
 	}

@@ -343,7 +343,7 @@ func onlyParams(q map[string][]string, allowed ...string) error {
 		if !slices.Contains(allowed, k) {
 			return newErr(ErrBadRequest, "unknown_parameter", k,
 				fmt.Sprintf("query parameter %q is not known here; allowed: %s", clip(k), strings.Join(allowed, ", ")),
-				fmt.Sprintf("不支持查询参数 %q；可用参数：%s", clip(k), strings.Join(allowed, "、")))
+				fmt.Sprintf("不支持查询参数 %q；可用参数：“%s”", clip(k), strings.Join(allowed, "”、“")))
 		}
 	}
 	return nil
