@@ -4,7 +4,6 @@ import (
 	"context"
 	nethttp "net/http"
 	"reflect"
-	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -176,44 +175,12 @@ func (s *Server) listErasures(w nethttp.ResponseWriter, r *nethttp.Request) erro
 }
 
 // markErased shows the sealed values of a household's audit trail whose
-// keys were destroyed as "[erased]" instead of "[sealed]": all of them once
-// the household is erased, a member's ("member.<id>.…") once the member is.
+// keys were destroyed as "[erased]" (audit.MarkErased).
 func (s *Server) markErased(ctx context.Context, householdID string, entries []audit.Entry) error {
 	h, err := s.scopes.householdAgg(ctx, householdID, false)
 	if err != nil {
 		return err
 	}
-	if len(h.ErasureRequests()) == 0 {
-		return nil
-	}
-	erased := func(field string) bool {
-		if h.Erased() {
-			return true
-		}
-		rest, ok := strings.CutPrefix(field, "member.")
-		if !ok {
-			return false
-		}
-		id, _, _ := strings.Cut(rest, ".")
-		return h.MemberErased(id)
-	}
-	for i := range entries {
-		for j := range entries[i].Changes {
-			c := &entries[i].Changes[j]
-			if (c.Before == sealedShown || c.After == sealedShown) && erased(c.Field) {
-				if c.Before == sealedShown {
-					c.Before = erasedShown
-				}
-				if c.After == sealedShown {
-					c.After = erasedShown
-				}
-			}
-		}
-	}
+	audit.MarkErased(entries, h)
 	return nil
 }
-
-const (
-	sealedShown = "[sealed]"
-	erasedShown = "[erased]"
-)

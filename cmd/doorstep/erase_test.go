@@ -10,8 +10,8 @@ import (
 
 // TestEraseCommand runs `doorstep erase` against a real `doorstep serve`:
 // a supervisor requests, may not approve, a privacy officer approves; the
-// profile then shows the member's fields as erased, and `doorstep verify`
-// passes on the log afterwards.
+// profile and the exported audit trail then show the fields as erased, and
+// `doorstep verify` passes on the log afterwards.
 func TestEraseCommand(t *testing.T) {
 	dir := t.TempDir()
 	p := start(t, dir)
@@ -54,6 +54,14 @@ func TestEraseCommand(t *testing.T) {
 		t.Fatalf("phone after erasure: %v", ph)
 	}
 	p.stop()
+	// The exported trail shows the destroyed values as erased.
+	var eout, eerr bytes.Buffer
+	if err := run(context.Background(), []string{"export", "-data", dir, "-household", "qian", "-format", "csv"}, &eout, &eerr); err != nil {
+		t.Fatalf("export: %v %s", err, eerr.String())
+	}
+	if !strings.Contains(eout.String(), "member.m1.phone") || !strings.Contains(eout.String(), "[erased]") || strings.Contains(eout.String(), "[sealed]") {
+		t.Fatalf("exported trail after erasure:\n%s", eout.String())
+	}
 	var vout, verr bytes.Buffer
 	if err := run(context.Background(), []string{"verify", "-data", dir}, &vout, &verr); err != nil {
 		t.Fatalf("verify after erasure: %v\n%s%s", err, vout.String(), verr.String())
