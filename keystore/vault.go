@@ -104,6 +104,11 @@ func aad(householdID, keyID string) []byte {
 // erased household is sealed or fingerprinted: the household's personal
 // data was erased and new personal data is not accepted for it.
 func ErasedError(householdID string) *domain.Error {
+	if hh, member, ok := strings.Cut(householdID, "/"); ok { // a member's subject
+		return &domain.Error{Kind: domain.ErrErased, Code: "household_erased", Field: "member_id",
+			Message:   fmt.Sprintf("the personal data of member %s of household %s has been erased; sensitive fields can no longer be stored or read for them", member, hh),
+			MessageZH: fmt.Sprintf("家庭 %s 的成员 %s 的个人信息已被删除；不能再为其保存或读取敏感信息", hh, member)}
+	}
 	return &domain.Error{Kind: domain.ErrErased, Code: "household_erased", Field: "household_id",
 		Message:   fmt.Sprintf("the personal data of household %s has been erased; sensitive fields can no longer be stored or read for it", householdID),
 		MessageZH: fmt.Sprintf("家庭 %s 的个人信息已被删除；不能再为其保存或读取敏感信息", householdID)}
