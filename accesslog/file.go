@@ -24,6 +24,12 @@ type Record struct {
 	Role        identity.Role `json:"role"`
 	HouseholdID string        `json:"household_id"`
 	What        string        `json:"what"`
+	// Purpose is why the values were revealed (Purpose…); empty in
+	// records from before purposes were asked.
+	Purpose string `json:"purpose,omitempty"`
+	// Prev and Hash chain the records (chain.go).
+	Prev string `json:"prev,omitempty"`
+	Hash string `json:"hash,omitempty"`
 }
 
 // groupCommit makes records durable in groups: a record waits for the
@@ -49,10 +55,10 @@ type waiter struct {
 // add queues r and waits until the group holding it is written, or until
 // ctx ends: the caller then stops waiting (its read is not served), and the
 // group's write is cancelled once no caller waits for it any more.
-func (g *groupCommit[T]) add(ctx context.Context, r T) error {
+func (g *groupCommit[T]) add(ctx context.Context, rs ...T) error {
 	done := make(chan error, 1)
 	g.mu.Lock()
-	g.pending = append(g.pending, r)
+	g.pending = append(g.pending, rs...)
 	g.waiters = append(g.waiters, waiter{ctx, done})
 	if !g.running {
 		g.running = true
@@ -129,8 +135,9 @@ type File struct {
 	// back). Only the group commit's writer (and OpenFile) touch them.
 	end  int64
 	torn bool
+	head string // hash of the last record (chain.go); "" before the first chained one
 	now  func() time.Time
-	gc   groupCommit[[]byte]
+	gc   groupCommit[Record]
 }
 
 // FileName is the name of the file in the data directory.
@@ -153,7 +160,12 @@ func OpenFile(path string, now func() time.Time) (*File, error) {
 	if now == nil {
 		now = clock.Now
 	}
-	a := &File{path: path, f: f, write: f.Write, end: end, now: now}
+	head, err := lastHash(f, end)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("access log: read the last record of %s: %w", path, err)
+	}
+	a := &File{path: path, f: f, write: f.Write, end: end, head: head, now: now}
 	a.gc.write = a.writeGroup
 	return a, nil
 }
@@ -197,11 +209,44 @@ func wholeRecords(f *os.File) (int64, error) {
 // read must not be served. Concurrent records share one write and one
 // fsync (group commit).
 func (a *File) RecordAccess(ctx context.Context, who identity.Principal, householdID, what string) error {
-	line, err := json.Marshal(Record{At: a.now().UTC(), Actor: who.Name, Role: who.Role, HouseholdID: householdID, What: what})
-	if err != nil {
-		return err
+	return a.RecordReveal(ctx, who, householdID, what, "")
+}
+
+// RecordReveal is RecordAccess with the purpose the values are revealed for.
+func (a *File) RecordReveal(ctx context.Context, who identity.Principal, householdID, what, purpose string) error {
+	return a.gc.add(ctx, Record{At: stamp(a.now()), Actor: who.Name, Role: who.Role, HouseholdID: householdID, What: what, Purpose: purpose})
+}
+
+// lastHash returns the hash of the last whole record of f (which ends at
+// end), or "" when there is none or it has none.
+func lastHash(f *os.File, end int64) (string, error) {
+	if end == 0 {
+		return "", nil
 	}
-	return a.gc.add(ctx, append(line, '\n'))
+	start := end - 1 // the last record's newline
+	buf := make([]byte, 4096)
+	var line []byte
+	for start > 0 {
+		n := int64(len(buf))
+		if n > start {
+			n = start
+		}
+		if _, err := f.ReadAt(buf[:n], start-n); err != nil {
+			return "", err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			line = append(append([]byte{}, buf[i+1:n]...), line...)
+			start = -1
+			break
+		}
+		line = append(append([]byte{}, buf[:n]...), line...)
+		start -= n
+	}
+	var r Record
+	if json.Unmarshal(line, &r) != nil {
+		return "", nil
+	}
+	return r.Hash, nil
 }
 
 // writeGroup appends lines and syncs; a file write cannot be cancelled,
@@ -211,15 +256,20 @@ func (a *File) RecordAccess(ctx context.Context, who identity.Principal, househo
 // would go unlisted); every record of the group gets the error, so none of
 // their reads is served. Should the cut itself fail, no record is written
 // until a later cut succeeds.
-func (a *File) writeGroup(_ context.Context, lines [][]byte) error {
+func (a *File) writeGroup(_ context.Context, recs []Record) error {
 	if a.torn {
 		if err := a.cut(); err != nil {
 			return fmt.Errorf("access log: the end of %s holds a partial record that cannot be cut off (%w); no read is recorded, and so none served, until it can", a.path, err)
 		}
 	}
+	head := chain(a.head, recs)
 	var buf []byte
-	for _, l := range lines {
-		buf = append(buf, l...)
+	for _, r := range recs {
+		l, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		buf = append(append(buf, l...), '\n')
 	}
 	_, err := a.write(buf)
 	if err == nil {
@@ -232,6 +282,7 @@ func (a *File) writeGroup(_ context.Context, lines [][]byte) error {
 		return fmt.Errorf("access log: %w", err)
 	}
 	a.end += int64(len(buf))
+	a.head = head
 	return nil
 }
 
@@ -284,3 +335,61 @@ func (a *File) SensitiveReads(ctx context.Context, householdID string, limit, of
 
 // Close closes the file. Call it after the last RecordAccess has returned.
 func (a *File) Close() error { return a.f.Close() }
+
+// Verify reads the whole record in order and checks its chain.
+func (a *File) Verify(ctx context.Context) (ChainReport, error) {
+	recs, err := a.all(ctx)
+	if err != nil {
+		return ChainReport{}, err
+	}
+	var v verifier
+	for _, r := range recs {
+		if !v.next(r) {
+			break
+		}
+	}
+	return v.report(), nil
+}
+
+// Reveals lists every household's reads, newest first.
+func (a *File) Reveals(ctx context.Context, limit, offset int) ([]Record, error) {
+	out, err := a.all(ctx)
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(out)
+	if offset >= len(out) {
+		return []Record{}, nil
+	}
+	return out[offset:min(len(out), offset+limit)], nil
+}
+
+// all reads every whole record, in order. A line that does not parse (torn
+// by a crash) is kept as an empty record, so that Verify reports it.
+func (a *File) all(ctx context.Context) ([]Record, error) {
+	f, err := os.Open(a.path)
+	if err != nil {
+		return nil, fmt.Errorf("access log: %w", err)
+	}
+	defer f.Close()
+	var out []Record
+	rd := bufio.NewReader(f)
+	for n := 1; ; n++ {
+		line, err := rd.ReadBytes('\n')
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("access log: %w", err)
+		}
+		if n%4096 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var r Record
+		if json.Unmarshal(line, &r) != nil {
+			r = Record{What: "(unreadable line)", Hash: "unreadable"}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}

@@ -27,12 +27,15 @@ import (
 //	household_id text NOT NULL
 //	what         text NOT NULL
 type Postgres struct {
-	pool               *pgxpool.Pool
-	now                func() time.Time
-	insertSQL, listSQL string
-	allSQL             string // every record in the order written (transfer.go)
-	gc                 groupCommit[Record]
+	pool                                 *pgxpool.Pool
+	now                                  func() time.Time
+	insertSQL, listSQL, headSQL, lockSQL string
+	allSQL, revealsSQL                   string
+	gc                                   groupCommit[Record]
+	lockKey                              string
 }
+
+const cols = `at, actor, role, household_id, what, purpose, prev, hash`
 
 // defaultSchema is the schema NewPostgres uses when given none.
 const defaultSchema = "doorstep"
@@ -63,10 +66,16 @@ func NewPostgres(ctx context.Context, pool *pgxpool.Pool, schema string, now fun
 	}
 	tbl := pgx.Identifier{schema, "sensitive_reads"}.Sanitize()
 	a := &Postgres{pool: pool, now: now,
-		insertSQL: `INSERT INTO ` + tbl + ` (at, actor, role, household_id, what)
-			SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[])`,
-		listSQL: `SELECT at, actor, role, household_id, what FROM ` + tbl + ` WHERE household_id = $1 ORDER BY at DESC, id DESC LIMIT $2 OFFSET $3`,
-		allSQL:  `SELECT at, actor, role, household_id, what FROM ` + tbl + ` ORDER BY id`}
+		insertSQL: `INSERT INTO ` + tbl + ` (at, actor, role, household_id, what, purpose, prev, hash)
+			SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`,
+		listSQL: `SELECT ` + cols + ` FROM ` + tbl + ` WHERE household_id = $1 ORDER BY at DESC, id DESC LIMIT $2 OFFSET $3`,
+		// Writers of every node take one lock per schema for the length of
+		// their transaction, so that the chain has one order.
+		lockSQL:    `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
+		headSQL:    `SELECT hash FROM ` + tbl + ` ORDER BY id DESC LIMIT 1`,
+		allSQL:     `SELECT ` + cols + ` FROM ` + tbl + ` ORDER BY id`,
+		revealsSQL: `SELECT ` + cols + ` FROM ` + tbl + ` ORDER BY id DESC LIMIT $1 OFFSET $2`}
+	a.lockKey = "doorstep.sensitive_reads." + schema
 	a.gc.write = a.write
 	return a, nil
 }
@@ -86,6 +95,12 @@ func Migrations() migrate.Set {
 			what         text NOT NULL
 		)`,
 		`CREATE INDEX IF NOT EXISTS sensitive_reads_household ON {schema}sensitive_reads (household_id, at)`,
+		// The purpose of a reveal, and the chain of records (chain.go,
+		// decision 0101); rows from before have neither.
+		`ALTER TABLE {schema}sensitive_reads
+			ADD COLUMN purpose text NOT NULL DEFAULT '',
+			ADD COLUMN prev    text NOT NULL DEFAULT '',
+			ADD COLUMN hash    text NOT NULL DEFAULT ''`,
 	}}
 }
 
@@ -96,42 +111,90 @@ func Migrations() migrate.Set {
 // until the last of its callers stops waiting: the callers bound it, so
 // that a lost server fails their reads instead of hanging them.
 func (a *Postgres) RecordAccess(ctx context.Context, who identity.Principal, householdID, what string) error {
-	return a.gc.add(ctx, Record{At: a.now().UTC(), Actor: who.Name, Role: who.Role, HouseholdID: householdID, What: what})
+	return a.RecordReveal(ctx, who, householdID, what, "")
+}
+
+// RecordReveal is RecordAccess with the purpose the values are revealed for.
+func (a *Postgres) RecordReveal(ctx context.Context, who identity.Principal, householdID, what, purpose string) error {
+	return a.gc.add(ctx, Record{At: stamp(a.now()), Actor: who.Name, Role: who.Role, HouseholdID: householdID, What: what, Purpose: purpose})
 }
 
 func (a *Postgres) write(ctx context.Context, recs []Record) error {
-	at := make([]time.Time, len(recs))
-	actor := make([]string, len(recs))
-	role := make([]string, len(recs))
-	hh := make([]string, len(recs))
-	what := make([]string, len(recs))
+	tx, err := a.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("access log: record %d sensitive reads in PostgreSQL: %w", len(recs), err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, a.lockSQL, a.lockKey); err != nil {
+		return fmt.Errorf("access log: lock the record of sensitive reads: %w", err)
+	}
+	var head string
+	if err := tx.QueryRow(ctx, a.headSQL).Scan(&head); err != nil && err != pgx.ErrNoRows {
+		return fmt.Errorf("access log: read the last record: %w", err)
+	}
+	chain(head, recs)
+	n := len(recs)
+	at := make([]time.Time, n)
+	actor, role, hh, what, purpose, prev, hash := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, r := range recs {
 		at[i], actor[i], role[i], hh[i], what[i] = r.At, r.Actor, string(r.Role), r.HouseholdID, r.What
+		purpose[i], prev[i], hash[i] = r.Purpose, r.Prev, r.Hash
 	}
-	if _, err := a.pool.Exec(ctx, a.insertSQL, at, actor, role, hh, what); err != nil {
-		return fmt.Errorf("access log: record %d sensitive reads in PostgreSQL: %w", len(recs), err)
+	if _, err := tx.Exec(ctx, a.insertSQL, at, actor, role, hh, what, purpose, prev, hash); err != nil {
+		return fmt.Errorf("access log: record %d sensitive reads in PostgreSQL: %w", n, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("access log: record %d sensitive reads in PostgreSQL: %w", n, err)
 	}
 	return nil
 }
 
-// SensitiveReads lists a household's reads, newest first.
-func (a *Postgres) SensitiveReads(ctx context.Context, householdID string, limit, offset int) ([]Record, error) {
-	rows, err := a.pool.Query(ctx, a.listSQL, householdID, limit, offset)
+// Verify reads every record in order and checks its chain.
+func (a *Postgres) Verify(ctx context.Context) (ChainReport, error) {
+	recs, err := a.query(ctx, a.allSQL)
 	if err != nil {
-		return nil, fmt.Errorf("access log: list the sensitive reads of %s: %w", householdID, err)
+		return ChainReport{}, err
+	}
+	var v verifier
+	for _, r := range recs {
+		if !v.next(r) {
+			break
+		}
+	}
+	return v.report(), nil
+}
+
+// Reveals lists every household's reads, newest first.
+func (a *Postgres) Reveals(ctx context.Context, limit, offset int) ([]Record, error) {
+	return a.query(ctx, a.revealsSQL, limit, offset)
+}
+
+func (a *Postgres) query(ctx context.Context, sql string, args ...any) ([]Record, error) {
+	rows, err := a.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("access log: %w", err)
 	}
 	defer rows.Close()
 	out := []Record{}
 	for rows.Next() {
 		var r Record
 		var role string
-		if err := rows.Scan(&r.At, &r.Actor, &role, &r.HouseholdID, &r.What); err != nil {
+		if err := rows.Scan(&r.At, &r.Actor, &role, &r.HouseholdID, &r.What, &r.Purpose, &r.Prev, &r.Hash); err != nil {
 			return nil, fmt.Errorf("access log: %w", err)
 		}
 		r.At, r.Role = r.At.UTC(), identity.Role(role)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("access log: %w", err)
+	}
+	return out, nil
+}
+
+// SensitiveReads lists a household's reads, newest first.
+func (a *Postgres) SensitiveReads(ctx context.Context, householdID string, limit, offset int) ([]Record, error) {
+	out, err := a.query(ctx, a.listSQL, householdID, limit, offset)
+	if err != nil {
 		return nil, fmt.Errorf("access log: list the sensitive reads of %s: %w", householdID, err)
 	}
 	return out, nil

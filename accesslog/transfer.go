@@ -9,7 +9,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/doorstep/doorstep/identity"
 )
 
 // Moving the record between stores (`doorstep migrate`): Each reads every
@@ -49,45 +48,36 @@ func (a *File) Each(ctx context.Context, f func(Record) error) error {
 	}
 }
 
-// Import appends recs as they are, in order, and syncs.
+// Import appends recs as they are (their own times and purposes), in
+// order, in one write, and syncs. The hash chain is computed again on the
+// target's own head, as for any record written there.
 func (a *File) Import(ctx context.Context, recs []Record) error {
 	if len(recs) > MaxImport {
 		return fmt.Errorf("access log: import %d records at once, at most %d", len(recs), MaxImport)
 	}
-	var buf []byte
-	for _, r := range recs {
-		r.At = r.At.UTC()
-		line, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		buf = append(append(buf, line...), '\n')
-	}
-	if len(buf) == 0 {
+	if len(recs) == 0 {
 		return nil
 	}
-	return a.gc.add(ctx, buf)
+	rs := make([]Record, len(recs))
+	for i, r := range recs {
+		r.At, r.Prev, r.Hash = stamp(r.At), "", ""
+		rs[i] = r
+	}
+	return a.gc.add(ctx, rs...)
 }
 
 // Each calls f with every record, oldest written first, until f fails.
 func (a *Postgres) Each(ctx context.Context, f func(Record) error) error {
-	rows, err := a.pool.Query(ctx, a.allSQL)
+	recs, err := a.query(ctx, a.allSQL)
 	if err != nil {
 		return fmt.Errorf("access log: read the sensitive reads: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var r Record
-		var role string
-		if err := rows.Scan(&r.At, &r.Actor, &role, &r.HouseholdID, &r.What); err != nil {
-			return fmt.Errorf("access log: %w", err)
-		}
-		r.At, r.Role = r.At.UTC(), identity.Role(role)
+	for _, r := range recs {
 		if err := f(r); err != nil {
 			return err
 		}
 	}
-	return rows.Err()
+	return nil
 }
 
 // Import appends recs as they are, in order, in one transaction.
@@ -98,12 +88,17 @@ func (a *Postgres) Import(ctx context.Context, recs []Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	return a.write(ctx, recs)
+	rs := make([]Record, len(recs))
+	for i, r := range recs {
+		r.At, r.Prev, r.Hash = stamp(r.At), "", ""
+		rs[i] = r
+	}
+	return a.write(ctx, rs)
 }
 
 // Same reports whether two records are the same read (times compared at
 // the microsecond PostgreSQL keeps).
 func Same(x, y Record) bool {
 	return x.At.Truncate(time.Microsecond).Equal(y.At.Truncate(time.Microsecond)) && x.Actor == y.Actor && x.Role == y.Role &&
-		x.HouseholdID == y.HouseholdID && x.What == y.What
+		x.HouseholdID == y.HouseholdID && x.What == y.What && x.Purpose == y.Purpose
 }

@@ -95,6 +95,20 @@ func SchemaPath(ceType string) string { return "/v1/schemas/" + ceType }
 type Encoder struct {
 	source     string
 	schemaBase string
+	erased     ErasureCheck
+}
+
+// ErasureCheck reports whether the key a value of household householdID
+// was sealed with (keyID) has been destroyed (keystore.Vault.Erased).
+type ErasureCheck func(householdID, keyID string) bool
+
+// WithErasure returns a copy of c that publishes a sealed value whose key
+// was destroyed as {"erased":true} instead of {"sealed":true} (issue 14:
+// after an erasure, every message shows the fields as erased).
+func (c *Encoder) WithErasure(check ErasureCheck) *Encoder {
+	cp := *c
+	cp.erased = check
+	return &cp
 }
 
 // NewEncoder returns an encoder for source (empty: DefaultSource) whose
@@ -130,7 +144,16 @@ func (c *Encoder) Source() string { return c.source }
 
 // Event returns ev as a CloudEvent, its sealed values redacted.
 func (c *Encoder) Event(ev *eventstore.Event) (cloudevents.Event, error) {
-	data, _, err := Redact(ev.Data)
+	var mark func(keyID string) json.RawMessage
+	if hh, ok := strings.CutPrefix(ev.Stream, "household-"); ok && c.erased != nil {
+		mark = func(keyID string) json.RawMessage {
+			if keyID != "" && c.erased(hh, keyID) {
+				return erasedMarker
+			}
+			return sealedMarker
+		}
+	}
+	data, _, err := redact(ev.Data, mark)
 	if err != nil {
 		return cloudevents.Event{}, fmt.Errorf("cloudevent: event %s (%s) at %s: %w", ev.ID, ev.Type, ev.Position, err)
 	}
@@ -183,7 +206,14 @@ var sealedMarker = json.RawMessage(`{"sealed":true}`)
 // "ciphertext" member, i.e. domain.Sealed) replaced by {"sealed": true}, and
 // how many it replaced. Data without sealed values is returned as it is.
 // Numbers keep their exact text.
-func Redact(data json.RawMessage) (json.RawMessage, int, error) {
+func Redact(data json.RawMessage) (json.RawMessage, int, error) { return redact(data, nil) }
+
+// erasedMarker replaces a sealed value whose key was destroyed.
+var erasedMarker = json.RawMessage(`{"erased":true}`)
+
+// redact is Redact with mark, when not nil, choosing the marker of a value
+// by its key id.
+func redact(data json.RawMessage, mark func(keyID string) json.RawMessage) (json.RawMessage, int, error) {
 	if !bytes.Contains(data, []byte(`"ciphertext"`)) {
 		return data, 0, nil
 	}
@@ -200,6 +230,10 @@ func Redact(data json.RawMessage) (json.RawMessage, int, error) {
 		case map[string]any:
 			if _, ok := x["ciphertext"]; ok {
 				n++
+				if mark != nil {
+					keyID, _ := x["key_id"].(string)
+					return mark(keyID)
+				}
 				return sealedMarker
 			}
 			for k, e := range x {

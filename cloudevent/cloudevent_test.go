@@ -94,3 +94,26 @@ func TestStructured(t *testing.T) {
 		t.Fatal("a source with spaces was accepted")
 	}
 }
+
+// After an erasure the relay publishes a value whose key is gone as
+// {"erased":true}; another key's value stays {"sealed":true}.
+func TestErasedValues(t *testing.T) {
+	enc, err := cloudevent.NewEncoder("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked []string
+	enc = enc.WithErasure(func(householdID, keyID string) bool {
+		asked = append(asked, householdID+" "+keyID)
+		return keyID == "gone"
+	})
+	ev := &eventstore.Event{ID: uuid.MustParse("0192aaaa-0000-7000-8000-000000000002"), Stream: "household-42", Version: 2, Type: "household.member_added", SchemaVersion: 1,
+		Data: json.RawMessage(`{"name":"x","phone":{"key_id":"gone","ciphertext":"AAAA"},"health":{"key_id":"live","ciphertext":"AAAA"}}`)}
+	ce, err := enc.Event(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(ce.Data()) != `{"health":{"sealed":true},"name":"x","phone":{"erased":true}}` || len(asked) != 2 || asked[0][:3] != "42 " {
+		t.Fatalf("data %s, asked %v", ce.Data(), asked)
+	}
+}

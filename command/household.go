@@ -29,8 +29,8 @@ func (m Member) public() Member {
 	return m
 }
 
-func (m Member) secret(householdID string) *secret {
-	return &secret{household: householdID, values: []string{m.IDNumber, m.Phone, m.Income, m.Health, m.Disability}}
+func (m Member) secret(subject string) *secret {
+	return &secret{household: subject, values: []string{m.IDNumber, m.Phone, m.Income, m.Health, m.Disability}}
 }
 
 // Visit is the input of RecordVisit. Health and Economic (two of the five
@@ -141,12 +141,14 @@ func (s *Service) AddMember(ctx context.Context, c Cmd, householdID, memberID st
 	if memberID == "" {
 		memberID = s.derivedID(c.ID, "member")
 	}
-	x := &sealing{ctx: ctx, s: s, household: householdID}
+	// A member's fields are sealed under the member's own key, so that the
+	// member can be erased alone (decision 0100).
+	x := &sealing{ctx: ctx, s: s, household: domain.MemberSubject(householdID, memberID)}
 	input := struct {
 		MemberID string `json:"member_id"`
 		Member
 	}{memberID, in.public()}
-	return s.onHousehold(ctx, c, householdID, "household.add_member", input, in.secret(householdID), x,
+	return s.onHousehold(ctx, c, householdID, "household.add_member", input, in.secret(x.household), x,
 		func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
 			d, err := in.details(x)
 			if err != nil {
@@ -159,12 +161,15 @@ func (s *Service) AddMember(ctx context.Context, c Cmd, householdID, memberID st
 // ChangeMember replaces a current member's details, with a reason.
 func (s *Service) ChangeMember(ctx context.Context, c Cmd, householdID, memberID string, in Member, reason string) (Result, error) {
 	x := &sealing{ctx: ctx, s: s, household: householdID}
+	if memberID != "" {
+		x.household = domain.MemberSubject(householdID, memberID)
+	}
 	input := struct {
 		MemberID string `json:"member_id"`
 		Member
 		Reason string `json:"reason"`
 	}{memberID, in.public(), reason}
-	return s.onHousehold(ctx, c, householdID, "household.change_member", input, in.secret(householdID), x,
+	return s.onHousehold(ctx, c, householdID, "household.change_member", input, in.secret(x.household), x,
 		func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
 			d, err := in.details(x)
 			if err != nil {

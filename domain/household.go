@@ -34,6 +34,7 @@ type Household struct {
 	lastVisit     time.Time // occurred-at of the last completed visit
 	policyVersion string    // recorded by the latest event that set the visit_due rule
 	alerts        alertMarks
+	erasure       erasures // erasure requests and what was erased (erasure.go)
 }
 
 // Member is a household member as folded from events.
@@ -165,6 +166,8 @@ func (h *Household) Apply(e Event) {
 		h.alerts.record(e.DeadlineAlert, StageBreached)
 	case HouseholdDeadlineRescheduled:
 		h.alerts.reschedule(e.DeadlineRescheduled)
+	case HouseholdErasureRequested, HouseholdErasureApproved, HouseholdErasureCompleted:
+		h.erasure.apply(e)
 	}
 }
 

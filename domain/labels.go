@@ -8,15 +8,16 @@ package domain
 type label struct{ en, zh string }
 
 var roleLabels = map[string]label{
-	RoleGridWorker:   {"grid worker", "网格员"},
-	RoleSocialWorker: {"social worker", "社工"},
-	RoleSupervisor:   {"supervisor", "督导"},
-	RoleAuditor:      {"auditor", "审计员"},
-	RoleDepartment:   {"department", "职能部门"},
-	RoleIntegrator:   {"integrator", "系统对接方"},
-	RoleAdmin:        {"administrator", "管理员"},
-	RoleSystem:       {"system", "系统"},
-	"worker":         {"grid worker", "网格员"}, // the token role recorded as RoleGridWorker
+	RoleGridWorker:     {"grid worker", "网格员"},
+	RoleSocialWorker:   {"social worker", "社工"},
+	RoleSupervisor:     {"supervisor", "督导"},
+	RoleAuditor:        {"auditor", "审计员"},
+	RoleDepartment:     {"department", "职能部门"},
+	RoleIntegrator:     {"integrator", "系统对接方"},
+	RoleAdmin:          {"administrator", "管理员"},
+	RolePrivacyOfficer: {"privacy officer", "个人信息保护负责人"},
+	RoleSystem:         {"system", "系统"},
+	"worker":           {"grid worker", "网格员"}, // the token role recorded as RoleGridWorker
 }
 
 // RoleLabel returns how a role is named to a person; an unknown role is

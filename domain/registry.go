@@ -45,6 +45,9 @@ func NewRegistry() *Registry {
 		TypeHouseholdDeadlineApproaching: decoderOf[HouseholdDeadlineApproaching](),
 		TypeHouseholdDeadlineBreached:    decoderOf[HouseholdDeadlineBreached](),
 		TypeHouseholdDeadlineRescheduled: decoderOf[HouseholdDeadlineRescheduled](),
+		TypeHouseholdErasureRequested:    decoderOf[HouseholdErasureRequested](),
+		TypeHouseholdErasureApproved:     decoderOf[HouseholdErasureApproved](),
+		TypeHouseholdErasureCompleted:    decoderOf[HouseholdErasureCompleted](),
 
 		TypeCommunitySupervisorAssigned: decoderOf[CommunitySupervisorAssigned](),
 

@@ -193,5 +193,8 @@ const (
 	RoleDepartment   = "department"
 	RoleIntegrator   = "integrator" // a system following the event stream
 	RoleAdmin        = "admin"      // token management, calendar publication, maintenance
-	RoleSystem       = "system"     // the deadline watcher and other automata
+	// RolePrivacyOfficer is the person in charge of personal information
+	// protection (个人信息保护负责人, PIPL art. 52): approves erasures.
+	RolePrivacyOfficer = "privacy_officer"
+	RoleSystem         = "system" // the deadline watcher and other automata
 )

@@ -50,6 +50,11 @@ func (s *Server) trail(w nethttp.ResponseWriter, r *nethttp.Request, kind string
 	if entries == nil {
 		entries = []audit.Entry{}
 	}
+	if kind == "household" {
+		if err := s.markErased(r.Context(), id, entries); err != nil {
+			return err
+		}
+	}
 	switch format {
 	case "jsonl":
 		w.Header().Set("Content-Type", "application/jsonl; charset=utf-8")

@@ -43,12 +43,12 @@ func (s *Server) authenticate(r *nethttp.Request) (*identity.Principal, error) {
 	return &p, nil
 }
 
-// recordAccess records, before the values are shown, that p read what of
-// a household's sensitive fields; an error means they must not be shown.
-func (s *Server) recordAccess(ctx context.Context, p *identity.Principal, householdID, what string) error {
+// recordReveal records a reveal with its purpose, durably, before the
+// values are shown.
+func (s *Server) recordReveal(ctx context.Context, p *identity.Principal, householdID, what string, purpose identity.Purpose) error {
 	ctx, cancel := context.WithTimeout(ctx, identityTimeout)
 	defer cancel()
-	return s.d.Access.RecordAccess(ctx, *p, householdID, what)
+	return s.d.Access.RecordReveal(ctx, *p, householdID, what, string(purpose))
 }
 
 type principalKey struct{}

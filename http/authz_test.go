@@ -195,6 +195,14 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return p + "/audit?format=csv", nil
 	case "getReferral":
 		return r, nil
+	case "requestErasure":
+		return h + "/erasure", ErasureRequestBody{RequestID: "er" + uniq, Scope: "member", MemberID: "m1", LegalBasis: "consent_withdrawn", Reference: "R-" + uniq}
+	case "approveErasure":
+		return h + "/erasure/no-such-request/approve", nil
+	case "listErasures":
+		return h + "/erasure", nil
+	case "listSensitiveReads":
+		return "/v1/sensitive-reads?limit=5", nil
 	}
 	return "", nil
 }
@@ -204,7 +212,7 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 func scoped(op string) bool {
 	switch op {
 	case "health", "ready", "metrics", "openapi", "whoami", "createToken", "listTokens", "revokeToken", "setTokenExpiry", "streamEvents", "alertCounts", "getMeasureFlags",
-		"getCalendar", "publishCalendarYear", "assignCommunitySupervisor", "listEventSchemas", "getEventSchema":
+		"getCalendar", "publishCalendarYear", "assignCommunitySupervisor", "listEventSchemas", "getEventSchema", "listSensitiveReads":
 		return false
 	}
 	return true
@@ -226,6 +234,7 @@ func TestRouteRoleScopeTable(t *testing.T) {
 		{Name: "审计", Role: identity.RoleAuditor},
 		{Name: "住建局", Role: identity.RoleDepartment, Department: "住建局"},
 		{Name: "大屏", Role: identity.RoleIntegrator},
+		{Name: "隐私官", Role: identity.RolePrivacyOfficer},
 	} {
 		tokens[p.Role] = e.token(p)
 	}
@@ -258,7 +267,7 @@ func TestRouteRoleScopeTable(t *testing.T) {
 				status, code := e.status(rt, path, tokens[role], body)
 				name := fmt.Sprintf("%s %s as %s (in scope: %v)", rt.method, path, role, in)
 				admitted := rt.roles == nil || slices.Contains(rt.roles, role)
-				unscoped := role == identity.RoleAdmin || role == identity.RoleAuditor || role == identity.RoleIntegrator
+				unscoped := role == identity.RoleAdmin || role == identity.RoleAuditor || role == identity.RoleIntegrator || role == identity.RolePrivacyOfficer
 				switch {
 				case !admitted:
 					if status != 403 || code != "role_forbidden" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/doorstep/doorstep/accesslog"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/projections/audit"
 	"github.com/doorstep/doorstep/projections/profile"
 )
@@ -31,12 +32,20 @@ func (s householdRoutes) queryRoutes() []route {
 		qp("visits_limit", "integer", fmt.Sprintf("visits listed, newest first (default %d, at most %d); visit_count counts them all", profile.VisitPage, profile.MaxVisitPage)),
 		qp("visits_offset", "integer", "visits to skip, for the next page"),
 	}
+	purposes := make([]string, 0, 4)
+	for _, q := range identity.Purposes() {
+		purposes = append(purposes, string(q))
+	}
+	getParams := append([]param{
+		qp("purpose", "string", "reveal the members' sensitive fields for this purpose (recorded with it; only roles the policy grants it, with the sensitive grant); without it they are masked", purposes...),
+		qp("reveal", "boolean", "true asks for the sensitive fields in clear: needs purpose"),
+	}, visits...)
 	asOf := append([]param{{name: "at", in: "query", typ: "string", desc: "RFC 3339 instant: the file as the system knew it then", required: true}}, visits...)
 	return []route{
 		{op: "listHouseholds", method: "GET", path: "/v1/households", roles: readerRoles(), summary: "list and search household files", h: s.listHouseholds,
 			doc: opDoc{tag: "households", ok: 200, resp: "HouseholdList", params: list, query: true}},
 		{op: "getHousehold", method: "GET", path: "/v1/households/{id}", roles: readerRoles(), summary: "read a household's profile", h: s.getHousehold,
-			doc: opDoc{tag: "households", ok: 200, resp: "HouseholdProfile", params: visits, query: true}},
+			doc: opDoc{tag: "households", ok: 200, resp: "HouseholdProfile", params: getParams, query: true}},
 		{op: "householdAsOf", method: "GET", path: "/v1/households/{id}/as-of", roles: auditRoles(), summary: "a household's file as it was at an instant", h: s.householdAsOf,
 			doc: opDoc{tag: "audit", ok: 200, resp: "HouseholdSnapshot", params: asOf, query: true}},
 		{op: "householdAudit", method: "GET", path: "/v1/households/{id}/audit", roles: auditRoles(), summary: "a household's audit trail", h: s.householdAudit,
@@ -292,10 +301,17 @@ func problemRowOf(p profile.Problem) ProblemRow {
 }
 
 func (s *Server) getHousehold(w nethttp.ResponseWriter, r *nethttp.Request) error {
-	if err := onlyParams(r.URL.Query(), "visits_limit", "visits_offset", "wait_for", "wait_timeout"); err != nil {
+	q := r.URL.Query()
+	if err := onlyParams(q, "purpose", "reveal", "visits_limit", "visits_offset", "wait_for", "wait_timeout"); err != nil {
 		return err
 	}
-	vlimit, voffset, err := visitParams(r.URL.Query())
+	purpose := identity.Purpose(q.Get("purpose"))
+	asked, err := boolParam(q, "reveal")
+	if err != nil {
+		return err
+	}
+	asked = asked || purpose != ""
+	vlimit, voffset, err := visitParams(q)
 	if err != nil {
 		return err
 	}
@@ -311,10 +327,19 @@ func (s *Server) getHousehold(w nethttp.ResponseWriter, r *nethttp.Request) erro
 	}
 	p := principalFrom(r.Context())
 	var reveal *profile.Reveal
-	if p.Sensitive && s.d.Opener != nil {
+	// Masked unless asked for with a purpose the policy grants the caller
+	// (decision 0101); the reveal is recorded with its purpose first.
+	if asked {
+		if err := p.MayReveal(purpose); err != nil {
+			return err
+		}
+	}
+	if asked && s.d.Opener != nil {
 		reveal = &profile.Reveal{Opener: s.d.Opener, Record: func(ctx context.Context, householdID string) error {
-			return s.recordAccess(ctx, p, householdID, "household profile (sensitive member fields)")
+			return s.recordReveal(ctx, p, householdID, "household profile (sensitive member fields)", purpose)
 		}}
+	} else if kc, ok := s.d.Opener.(domain.KeyChecker); ok {
+		reveal = &profile.Reveal{Check: kc} // masked, but an erased field shows as erased
 	}
 	pr, err := s.d.Read.Profiles.Get(r.Context(), id, reveal)
 	if errors.Is(err, profile.ErrNotFound) {

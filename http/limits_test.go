@@ -173,7 +173,7 @@ func TestEventStreamRecordsEachSensitiveReadOnce(t *testing.T) {
 		t.Helper()
 		sctx, stop := context.WithCancel(ctx)
 		defer stop()
-		rd, _ := e.openStream(t, sctx, token, "?after=0", "")
+		rd, _ := e.openStream(t, sctx, token, "?after=0&purpose=service_referral", "")
 		rd.next(t)
 		if ev := rd.next(t); !strings.Contains(ev.data, `"phone":{"value":"13800000000"}`) {
 			t.Fatalf("supervisor with the grant: %s", ev.data)

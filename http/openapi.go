@@ -48,6 +48,8 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 	}
 	calendarSchemaTypes(requests, responses)
 	communitySchemaTypes(requests, responses)
+	erasureSchemaTypes(requests, responses)
+	revealSchemaTypes(responses)
 	schemaResponseTypes(responses)
 	return requests, responses
 }

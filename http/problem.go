@@ -71,6 +71,7 @@ func statusTable() []statusRule {
 		{identity.ErrTokenExpired, nethttp.StatusUnauthorized, "Unauthenticated"},
 		{identity.ErrTokenNotFound, nethttp.StatusNotFound, "Not found"},
 		{identity.ErrTokensNotSaved, nethttp.StatusServiceUnavailable, "Service unavailable"},
+		{identity.ErrRevealRefused, nethttp.StatusForbidden, "Forbidden"},
 		{eventstore.ErrInvalidStream, nethttp.StatusBadRequest, "Invalid id"},
 		{domain.ErrInvalid, nethttp.StatusBadRequest, "Invalid input"},
 		{eventstore.ErrInvalidPosition, nethttp.StatusBadRequest, "Invalid position"},

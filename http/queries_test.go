@@ -30,7 +30,7 @@ func TestQueriesReadYourWritesAndPrivacy(t *testing.T) {
 	}
 	// wait_for: the profile reflects the member as soon as the query answers.
 	before := e.access.count()
-	r = e.do("GET", "/v1/households/h1?wait_for="+res.Position, w, nil)
+	r = e.do("GET", "/v1/households/h1?purpose=visit_preparation&wait_for="+res.Position, w, nil)
 	var prof HouseholdProfile
 	r.decode(t, &prof)
 	if r.status != 200 || len(prof.Members) != 1 || prof.Members[0].Phone == nil || prof.Members[0].Phone.Value != "13900000002" || r.header.Get("ETag") != `"3"` {
@@ -144,7 +144,7 @@ func TestSensitiveReadsForAuditors(t *testing.T) {
 		r.decode(t, &res)
 	}
 	for _, tok := range []string{w, sup, w} {
-		if r := e.do("GET", "/v1/households/h1?wait_for="+res.Position, tok, nil); r.status != 200 {
+		if r := e.do("GET", "/v1/households/h1?purpose=visit_preparation&wait_for="+res.Position, tok, nil); r.status != 200 {
 			t.Fatalf("profile: %d %s", r.status, r.body)
 		}
 	}

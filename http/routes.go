@@ -85,6 +85,8 @@ func (s *Server) buildRoutes() []route {
 				qp("category", "string", "comma-separated stream categories: household, problem, referral"),
 				qp("community", "string", "comma-separated communities"),
 				qp("type", "string", "comma-separated event types, e.g. problem.reported"),
+				qp("purpose", "string", "reveal sealed values for this purpose (recorded with it; only roles the policy grants it, with the sensitive grant); without it they are markers",
+					"visit_preparation", "service_referral", "audit", "statutory_report"),
 				{name: "Last-Event-ID", in: "header", typ: "string", desc: "resume after this event (its position token)"},
 			}}},
 	}
@@ -105,6 +107,8 @@ func (s *Server) buildRoutes() []route {
 	rs = append(rs, s.calendarRoutes()...)
 	rs = append(rs, s.communityRoutes()...)
 	rs = append(rs, s.schemaRoutes()...)
+	rs = append(rs, s.erasureRoutes()...)
+	rs = append(rs, s.revealRoutes()...)
 	return rs
 }
 

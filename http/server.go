@@ -46,6 +46,9 @@ type TokenStore interface {
 // safe for concurrent use.
 type AccessRecorder interface {
 	RecordAccess(ctx context.Context, who identity.Principal, householdID, what string) error
+	// RecordReveal is RecordAccess for a reveal asked for with a purpose
+	// (identity.Purpose), recorded with it.
+	RecordReveal(ctx context.Context, who identity.Principal, householdID, what, purpose string) error
 }
 
 // AccessReader lists the recorded reads of a household's sensitive fields,

@@ -292,7 +292,7 @@ func TestEventStreamScopesFiltersRedactsAndResumes(t *testing.T) {
 
 	// A supervisor of C1 with the grant sees only C1, sensitive fields decrypted, and the read recorded.
 	sup := e.token(identity.Principal{Name: "督导", Role: identity.RoleSupervisor, Communities: []string{"C1"}, Sensitive: true})
-	rd3, _ := e.openStream(t, ctx, sup, "?category=household", "")
+	rd3, _ := e.openStream(t, ctx, sup, "?category=household&purpose=service_referral", "")
 	if ev := rd3.next(t); !strings.Contains(ev.data, `"household-h1"`) {
 		t.Fatalf("supervisor first event: %s", ev.data)
 	}

@@ -44,10 +44,11 @@ type streamMetadata struct {
 
 // present renders an event for principal p. Sealed values (objects with a
 // "ciphertext" member, i.e. domain.Sealed) never leave as stored: without
-// the sensitive grant they become {"sealed": true}; with the grant and an
-// Opener they are decrypted to {"value": "..."} (or {"erased": true}) and
-// the read is recorded before the event is returned.
-func (s *Server) present(ctx context.Context, p *identity.Principal, ev *eventstore.Event) (streamEvent, error) {
+// the sensitive grant and a purpose they become {"sealed": true} (or
+// {"erased": true} once their key is destroyed); with both and an Opener
+// they are decrypted to {"value": "..."} and the read is recorded, with
+// the purpose, before the event is returned.
+func (s *Server) present(ctx context.Context, p *identity.Principal, purpose identity.Purpose, ev *eventstore.Event) (streamEvent, error) {
 	out := streamEvent{ID: ev.ID.String(), Stream: ev.Stream, Version: ev.Version, Position: ev.Position.String(),
 		Type: ev.Type, SchemaVersion: ev.SchemaVersion, Data: ev.Data, RecordedAt: ev.RecordedAt,
 		Metadata: streamMetadata{OccurredAt: ev.Metadata.OccurredAt, Actor: ev.Metadata.Actor, Role: ev.Metadata.Role,
@@ -68,7 +69,7 @@ func (s *Server) present(ctx context.Context, p *identity.Principal, ev *eventst
 	// (decision 0076): the record grows with what was revealed, not with
 	// how often a client reconnects from the start.
 	if key, id := streamKey(p), ev.ID.String(); opened > 0 && !s.readsSeen.seen(key, id) {
-		if err := s.recordAccess(ctx, p, householdID, fmt.Sprintf("%d sensitive field(s) of event %s (%s)", opened, ev.ID, ev.Type)); err != nil {
+		if err := s.recordReveal(ctx, p, householdID, fmt.Sprintf("%d sensitive field(s) of event %s (%s)", opened, ev.ID, ev.Type), purpose); err != nil {
 			return out, err
 		}
 		s.readsSeen.mark(key, id)
@@ -93,13 +94,19 @@ func (s *Server) redact(ctx context.Context, p *identity.Principal, householdID 
 		switch x := x.(type) {
 		case map[string]any:
 			if ct, ok := x["ciphertext"]; ok {
-				if !reveal {
-					return map[string]any{"sealed": true}, nil
-				}
 				var sealed domain.Sealed
 				sealed.KeyID, _ = x["key_id"].(string)
 				b, _ := json.Marshal(ct)
 				if err := json.Unmarshal(b, &sealed.Ciphertext); err != nil {
+					return map[string]any{"sealed": true}, nil
+				}
+				if !reveal {
+					// An erased value shows as erased, a live one as sealed.
+					if kc, ok := s.d.Opener.(domain.KeyChecker); ok && householdID != "" {
+						if erased, err := kc.Erased(ctx, householdID, sealed); err == nil && erased {
+							return map[string]any{"erased": true}, nil
+						}
+					}
 					return map[string]any{"sealed": true}, nil
 				}
 				rv, err := domain.Reveal(ctx, s.d.Opener, householdID, sealed)
@@ -146,8 +153,20 @@ func (s *Server) redact(ctx context.Context, p *identity.Principal, householdID 
 func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) error {
 	p := principalFrom(r.Context())
 	q := r.URL.Query()
-	if err := onlyParams(q, "after", "category", "community", "type"); err != nil {
+	if err := onlyParams(q, "after", "category", "community", "type", "purpose"); err != nil {
 		return err
+	}
+	// Sealed values are revealed only for a purpose the policy grants the
+	// caller (decision 0101); without one every role gets markers.
+	purpose := identity.Purpose(q.Get("purpose"))
+	if purpose != "" {
+		if err := p.MayReveal(purpose); err != nil {
+			return err
+		}
+	} else {
+		masked := *p
+		masked.Sensitive = false
+		p = &masked
 	}
 	from := q.Get("after")
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
@@ -254,7 +273,7 @@ func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) erro
 					continue
 				}
 			}
-			out, err := s.present(ctx, p, &ev)
+			out, err := s.present(ctx, p, purpose, &ev)
 			if err != nil {
 				s.log.Error("event stream: cannot present event", "position", ev.Position.String(), "error", err.Error())
 				return nil
@@ -324,7 +343,7 @@ func onlyParams(q map[string][]string, allowed ...string) error {
 		if !slices.Contains(allowed, k) {
 			return newErr(ErrBadRequest, "unknown_parameter", k,
 				fmt.Sprintf("query parameter %q is not known here; allowed: %s", clip(k), strings.Join(allowed, ", ")),
-				fmt.Sprintf("不支持查询参数 %q；可用参数：%s", clip(k), strings.Join(allowed, "、")))
+				fmt.Sprintf("不支持查询参数 %q；可用参数：“%s”", clip(k), strings.Join(allowed, "”、“")))
 		}
 	}
 	return nil

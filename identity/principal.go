@@ -65,6 +65,9 @@ func domainClip(s string) string { return domain.Clip(s, domain.MaxEchoBytes) }
 //	department  the referrals addressed to its department (and their problems, read-only)
 //	integrator  the event stream (optionally limited to communities)
 //	admin       everything, and token management
+//	privacy_officer  every household, for erasure only: approves erasure
+//	            requests (never one it made itself) and reads the record of
+//	            reveals; reads no case file (decision 0100)
 //
 // The names are the domain's role names (domain.Role…), which events
 // record, except RoleWorker, whose events record domain.RoleGridWorker.
@@ -77,11 +80,13 @@ const (
 	RoleDepartment Role = domain.RoleDepartment
 	RoleIntegrator Role = domain.RoleIntegrator
 	RoleAdmin      Role = domain.RoleAdmin
+	// RolePrivacyOfficer approves erasures (domain.RolePrivacyOfficer).
+	RolePrivacyOfficer Role = domain.RolePrivacyOfficer
 )
 
 // Roles lists every role.
 func Roles() []Role {
-	return []Role{RoleWorker, RoleSupervisor, RoleAuditor, RoleDepartment, RoleIntegrator, RoleAdmin}
+	return []Role{RoleWorker, RoleSupervisor, RoleAuditor, RoleDepartment, RoleIntegrator, RoleAdmin, RolePrivacyOfficer}
 }
 
 // DomainRole is the role recorded in events (domain.Meta.Role).
@@ -157,7 +162,7 @@ type Subject struct {
 // community/grid.
 func (p *Principal) Covers(community, grid string) bool {
 	switch p.Role {
-	case RoleAdmin, RoleAuditor:
+	case RoleAdmin, RoleAuditor, RolePrivacyOfficer:
 		return true
 	case RoleWorker:
 		return slices.Contains(p.Grids, grid)

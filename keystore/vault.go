@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,8 +71,9 @@ type entry struct {
 }
 
 var (
-	_ domain.Sealer = (*Vault)(nil)
-	_ domain.Opener = (*Vault)(nil)
+	_ domain.Sealer     = (*Vault)(nil)
+	_ domain.Opener     = (*Vault)(nil)
+	_ domain.KeyChecker = (*Vault)(nil)
 )
 
 // New returns a Vault over keys.
@@ -102,6 +104,11 @@ func aad(householdID, keyID string) []byte {
 // erased household is sealed or fingerprinted: the household's personal
 // data was erased and new personal data is not accepted for it.
 func ErasedError(householdID string) *domain.Error {
+	if hh, member, ok := strings.Cut(householdID, "/"); ok { // a member's subject
+		return &domain.Error{Kind: domain.ErrErased, Code: "household_erased", Field: "member_id",
+			Message:   fmt.Sprintf("the personal data of member %s of household %s has been erased; sensitive fields can no longer be stored or read for them", member, hh),
+			MessageZH: fmt.Sprintf("家庭 %s 的成员 %s 的个人信息已被删除；不能再为其保存或读取敏感信息", hh, member)}
+	}
 	return &domain.Error{Kind: domain.ErrErased, Code: "household_erased", Field: "household_id",
 		Message:   fmt.Sprintf("the personal data of household %s has been erased; sensitive fields can no longer be stored or read for it", householdID),
 		MessageZH: fmt.Sprintf("家庭 %s 的个人信息已被删除；不能再为其保存或读取敏感信息", householdID)}
@@ -211,7 +218,13 @@ func (v *Vault) create(ctx context.Context, householdID string) (Key, error) {
 	if err != nil {
 		return Key{}, fmt.Errorf("keystore: generate key id: %w", err)
 	}
-	k := Key{HouseholdID: householdID, KeyID: "k-" + id.String(), Secret: secret, CreatedAt: v.now().UTC()}
+	keyID := "k-" + id.String()
+	if hh, member, ok := strings.Cut(householdID, "/"); ok && hh != "" && member != "" {
+		// A member's own key (domain.MemberSubject): its id names the
+		// member after the fixed-length UUID, so that Open finds it.
+		keyID = domain.MemberKeyPrefix + id.String() + "-" + member
+	}
+	k := Key{HouseholdID: householdID, KeyID: keyID, Secret: secret, CreatedAt: v.now().UTC()}
 	err = v.keys.Create(ctx, k)
 	if errors.Is(err, ErrKeyExists) {
 		return v.keys.Get(ctx, householdID)
@@ -223,7 +236,14 @@ func (v *Vault) create(ctx context.Context, householdID string) (Key, error) {
 // use. Sealing for an erased household fails with ErasedError (matching
 // domain.ErrErased).
 // The key store is read (and written) under ctx, the caller's.
+//
+// householdID may be a member's subject (domain.MemberSubject): the value
+// is then sealed under the member's own key, created on first use, which
+// can be erased alone; the household's erasure stops it too.
 func (v *Vault) Seal(ctx context.Context, householdID string, plaintext []byte) (domain.Sealed, error) {
+	if err := v.householdErased(ctx, householdID); err != nil {
+		return domain.Sealed{}, err
+	}
 	e, err := v.entry(ctx, householdID, true)
 	if err != nil {
 		return domain.Sealed{}, err
@@ -244,7 +264,11 @@ func (v *Vault) Seal(ctx context.Context, householdID string, plaintext []byte) 
 // (no key at all, a key id of another key, a value altered or sealed for
 // another household) is a plain error. Errors never contain the plaintext.
 // The key store is read under ctx, the caller's.
+//
+// A value sealed under a member's own key (its key id names the member) is
+// opened with that key: callers pass the household id either way.
 func (v *Vault) Open(ctx context.Context, householdID string, s domain.Sealed) ([]byte, error) {
+	householdID = subjectOf(householdID, s.KeyID)
 	e, err := v.entry(ctx, householdID, false)
 	if errors.Is(err, ErrNoKey) {
 		return nil, fmt.Errorf("keystore: household %s has no data key in this key store; check that the right key directory is configured", householdID)
@@ -275,6 +299,9 @@ func (v *Vault) Open(ctx context.Context, householdID string, s domain.Sealed) (
 // Seal it creates the key on first use and fails with ErasedError after
 // erasure.
 func (v *Vault) Fingerprint(ctx context.Context, householdID string, data []byte) ([]byte, error) {
+	if err := v.householdErased(ctx, householdID); err != nil {
+		return nil, err
+	}
 	e, err := v.entry(ctx, householdID, true)
 	if err != nil {
 		return nil, err
@@ -320,4 +347,53 @@ func (v *Vault) Erase(ctx context.Context, householdID string) error {
 	}
 	v.put(householdID, &entry{key: k, read: read})
 	return nil
+}
+
+// subjectOf is the key-store subject a value sealed under keyID for
+// householdID belongs to: the household, or for a member's own key
+// ("km-" UUID "-" member id) the member's subject.
+func subjectOf(householdID, keyID string) string {
+	const uuidLen = 36
+	if rest, ok := strings.CutPrefix(keyID, domain.MemberKeyPrefix); ok && len(rest) > uuidLen+1 && rest[uuidLen] == '-' {
+		return domain.MemberSubject(householdID, rest[uuidLen+1:])
+	}
+	return householdID
+}
+
+// householdErased refuses a member's subject of an erased household: its
+// erasure stops new personal data of its members too (a member added after
+// it would otherwise get a fresh key).
+func (v *Vault) householdErased(ctx context.Context, subject string) error {
+	hh, _, ok := strings.Cut(subject, "/")
+	if !ok {
+		return nil
+	}
+	e, err := v.entry(ctx, hh, false)
+	if errors.Is(err, ErrNoKey) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if e.key.Erased() {
+		return ErasedError(hh)
+	}
+	return nil
+}
+
+// Erased reports, without opening it, whether the key s was sealed with
+// (the household's or a member's) has been destroyed: masked views show an
+// erased field as erased, not as masked. It implements domain.KeyChecker.
+func (v *Vault) Erased(ctx context.Context, householdID string, s domain.Sealed) (bool, error) {
+	if s.IsZero() {
+		return false, nil
+	}
+	e, err := v.entry(ctx, subjectOf(householdID, s.KeyID), false)
+	if errors.Is(err, ErrNoKey) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return e.key.Erased(), nil
 }

@@ -265,7 +265,7 @@ func TestEndToEndStories(t *testing.T) {
 		p.must(200, "POST", "/v1/problems/"+problems[1]+"/resolve", worker, map[string]any{"summary": "报警器已安装并测试"})
 		done := p.must(200, "POST", "/v1/problems/"+problems[1]+"/satisfaction", worker, map[string]any{"score": 5, "comment": "很满意"})
 		// Read your writes: the profile reflects everything up to the last position.
-		prof := p.must(200, "GET", "/v1/households/zhang?wait_for="+done["position"].(string), sup, nil)
+		prof := p.must(200, "GET", "/v1/households/zhang?purpose=visit_preparation&wait_for="+done["position"].(string), sup, nil)
 		if prof["visit_count"].(float64) != 1 || len(prof["problems"].([]any)) != 3 || prof["open_problems"].(float64) != 2 {
 			t.Fatalf("profile: %v", prof)
 		}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/logchain"
 	"github.com/doorstep/doorstep/projections/audit"
@@ -85,7 +86,12 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	var entries []audit.Entry
 	if *household != "" {
-		entries, err = rt.read.Trail.Household(ctx, *household)
+		if entries, err = rt.read.Trail.Household(ctx, *household); err == nil {
+			var h *domain.Household
+			if h, err = rt.app.Household(ctx, *household, domain.AsOf{}); err == nil {
+				audit.MarkErased(entries, h) // destroyed keys show as erased (decision 0100)
+			}
+		}
 	} else {
 		entries, err = rt.read.Trail.Problem(ctx, *problem)
 	}

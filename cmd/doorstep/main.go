@@ -101,6 +101,7 @@ func commands() []subcommand {
 		{"verify", "re-compute every hash chain and check the signed heads; report the first break / 重新计算哈希链并校验签名头", runVerify},
 		{"checkpoint", "create the signing key (keygen -o FILE) or sign the log's head now (sign -key FILE) / 生成签名密钥或立即签名日志头", runCheckpoint},
 		{"keys", "make a key-encrypting key (new-kek) or rewrap every data key under a new one (rotate-kek) / 生成或轮换数据密钥的加密密钥", runKeys},
+		{"erase", "erase a household's or a member's personal data through a server: request, approve (a second person) or list / 删除家庭或成员的个人信息：申请、批准（须另一人）或查看", runErase},
 		{"token", "list the access tokens, revoke one, or set when one expires / 列出、吊销令牌或设置其过期时间", runToken},
 		{"migrate", "copy the whole log to another store (embedded, PostgreSQL, EventStoreDB), resumable and verified / 将完整日志迁移到另一存储", runMigrate},
 	}

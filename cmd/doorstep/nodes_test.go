@@ -76,7 +76,7 @@ func TestSeveralNodes(t *testing.T) {
 		pos := n.must(201, "POST", "/v1/households/"+id+"/members", admin, map[string]any{"member_id": "m1", "name": "王芳", "relation": "本人",
 			"birth_date": "1950-01-02", "phone": phone})["position"].(string)
 		other := nodes[(h+1)%3]
-		prof := other.must(200, "GET", "/v1/households/"+id+"?wait_for="+pos, admin, nil)
+		prof := other.must(200, "GET", "/v1/households/"+id+"?purpose=statutory_report&wait_for="+pos, admin, nil)
 		member := prof["members"].([]any)[0].(map[string]any)
 		if got := member["phone"].(map[string]any)["value"]; got != phone {
 			t.Fatalf("node %d reads the phone sealed on node %d as %v, want %s", (h+1)%3, h, member["phone"], phone)

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/doorstep/doorstep/cloudevent"
+	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/relay"
 )
@@ -61,6 +62,15 @@ func (f *relayFlags) build(addr string) (*relay.Config, error) {
 // database; runBackground runs it beside the projections.
 func (rt *runtime) startRelay(ctx context.Context, cfg *relay.Config, log *slog.Logger) error {
 	cfg.Store, cfg.DB, cfg.Dialect, cfg.Counter, cfg.Logger, cfg.Now = rt.store, rt.db, rt.dialect, rt.counter, log, clock.Now
+	if rt.vault != nil { // values whose keys were destroyed are published as erased (decision 0100)
+		vault := rt.vault
+		cfg.Encoder = cfg.Encoder.WithErasure(func(householdID, keyID string) bool {
+			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			erased, err := vault.Erased(cctx, householdID, domain.Sealed{KeyID: keyID})
+			return err == nil && erased
+		})
+	}
 	r, err := relay.New(*cfg)
 	if err != nil {
 		return usageError{"doorstep: -relay: " + err.Error()}

@@ -158,6 +158,10 @@ type Profile struct {
 type Reveal struct {
 	Opener domain.Opener
 	Record func(ctx context.Context, householdID string) error
+	// Check, when set and Opener is not, shows a masked field whose key
+	// was destroyed as erased rather than masked (nothing is opened, and
+	// Record does not run).
+	Check domain.KeyChecker
 }
 
 // ErrNotFound: the household is not in the read model (yet).
@@ -408,6 +412,15 @@ func (r *Reader) reveal(ctx context.Context, p *Profile, sealed []sealedFields, 
 			dst := dsts[j]
 			if !open {
 				*dst = Field{Given: true, Masked: true}
+				if reveal != nil && reveal.Check != nil {
+					erased, err := reveal.Check.Erased(ctx, p.HouseholdID, src)
+					if err != nil {
+						return fmt.Errorf("profile: check the key of a sealed field of %s: %w", p.HouseholdID, err)
+					}
+					if erased {
+						*dst = Field{Given: true, Erased: true}
+					}
+				}
 				continue
 			}
 			v, err := domain.Reveal(ctx, reveal.Opener, p.HouseholdID, src)
