@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"time"
-
 )
 
 // Moving the record between stores (`doorstep migrate`): Each reads every
