@@ -143,7 +143,7 @@ func TestSeveralNodesOnESDB(t *testing.T) {
 	follower.must(200, "POST", "/v1/households/esn/consent", admin, map[string]any{"given": true, "scope": "走访信息采集"})
 	pos := follower.must(201, "POST", "/v1/households/esn/members", admin, map[string]any{"member_id": "m1", "name": "王芳", "relation": "本人",
 		"birth_date": "1950-01-02", "phone": "13800000009"})["position"].(string)
-	prof := nodes[leader].must(200, "GET", "/v1/households/esn?wait_for="+pos, admin, nil)
+	prof := nodes[leader].must(200, "GET", "/v1/households/esn?purpose=statutory_report&wait_for="+pos, admin, nil)
 	phone := prof["members"].([]any)[0].(map[string]any)["phone"].(map[string]any)
 	if phone["value"] != "13800000009" {
 		t.Fatalf("the phone sealed on one node reads %v on the other", phone)

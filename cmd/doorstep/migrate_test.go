@@ -269,7 +269,7 @@ func idNumber(t *testing.T, p *proc, admin, h string, head eventstore.Position) 
 	t.Helper()
 	// The read models of a fresh target catch up from the start: each
 	// call waits for them (up to the server's bound), then asks again.
-	path := "/v1/households/" + h + "?wait_for=" + head.String() + "&wait_timeout=5s"
+	path := "/v1/households/" + h + "?purpose=statutory_report&wait_for=" + head.String() + "&wait_timeout=5s"
 	r := p.call("GET", path, admin, nil)
 	for r.status == 503 && strings.Contains(string(r.body), "read_model_behind") {
 		r = p.call("GET", path, admin, nil)
