@@ -107,7 +107,7 @@ func TestSignInLockOutAndRecord(t *testing.T) {
 		if x, _ := u.Get(ctx, "lisi"); x.State != "locked" || x.Failures != MaxFailures {
 			t.Fatalf("state %+v", x)
 		}
-		c.add(LockFor - time.Second)
+		c.add(LockFor - 2*time.Second) // the lock runs from the fifth failure, 1 s before the last attempt
 		if _, err := u.Authenticate(ctx, "lisi", pw); !errors.Is(err, ErrSignInFailed) {
 			t.Fatalf("a second before the lock ends: %v", err)
 		}
