@@ -49,6 +49,7 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 	calendarSchemaTypes(requests, responses)
 	communitySchemaTypes(requests, responses)
 	schemaResponseTypes(responses)
+	sessionSchemaTypes(requests, responses)
 	return requests, responses
 }
 
@@ -223,7 +224,7 @@ func (s *Server) OpenAPI() map[string]any {
 		}
 		op["responses"] = responses
 		if rt.roles != nil {
-			op["security"] = []any{map[string]any{"bearer": []string{}}}
+			op["security"] = []any{map[string]any{"bearer": []string{}}, map[string]any{"session": []string{}}}
 			names := make([]string, len(rt.roles))
 			for i, r := range rt.roles {
 				names[i] = string(r)
@@ -245,7 +246,8 @@ func (s *Server) OpenAPI() map[string]any {
 		"paths":             paths,
 		"components": map[string]any{
 			"schemas":         schemas,
-			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}},
+			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"},
+				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": SessionCookie, "description": "set by POST /v1/session (the console's sign-in)"}},
 		},
 	}
 }

@@ -85,6 +85,9 @@ type Deps struct {
 	Now func() time.Time
 	// Version is reported by /healthz.
 	Version string
+	// Users, when set, lets people sign in to the console with a password
+	// (POST /v1/session); without it the user routes answer 503.
+	Users UserStore
 	// Positions, when set, maps the positions of the log before a
 	// migration to this store's (sse_migrated.go).
 	Positions PositionMap
@@ -100,6 +103,7 @@ type Server struct {
 	idem    *idempotency
 	routes  []route
 	scopes  *scopeResolver
+	csrf    *nethttp.CrossOriginProtection // refuses cross-origin unsafe requests that carry the session cookie
 
 	streamSlots *streamLimiter // event streams open, per token and in all
 	readsSeen   *readsSeen     // (token, event) pairs whose sensitive fields a stream revealed
@@ -138,6 +142,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.readsSeen = newReadsSeen(maxStreamReadsSeen)
 	s.streams, s.stopAll = context.WithCancel(context.Background())
 	s.scopes = newScopeResolver(d.Store, d.Registry)
+	s.csrf = nethttp.NewCrossOriginProtection()
 	s.routes = s.buildRoutes()
 	s.router = s.newRouter()
 	return s, nil
