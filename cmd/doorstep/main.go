@@ -27,6 +27,8 @@
 //	                             create the Ed25519 key that signs heads of the log, or
 //	                             sign the log's head now (decision 0073)
 //	doorstep token     list | revoke ID | expire ID -at INSTANT|never
+//	doorstep user      add LOGIN -name NAME -role ROLE … | list | disable LOGIN | enable LOGIN
+//	                             the people who sign in to the console (password on stdin)
 //	                             list the access tokens, revoke one, or set when it expires,
 //	                             on the store itself (a running server notices at once)
 //	doorstep keys      new-kek -o FILE | rotate-kek -kek-file NEW -kek-old-file OLD
@@ -102,6 +104,7 @@ func commands() []subcommand {
 		{"checkpoint", "create the signing key (keygen -o FILE) or sign the log's head now (sign -key FILE) / 生成签名密钥或立即签名日志头", runCheckpoint},
 		{"keys", "make a key-encrypting key (new-kek) or rewrap every data key under a new one (rotate-kek) / 生成或轮换数据密钥的加密密钥", runKeys},
 		{"token", "list the access tokens, revoke one, or set when one expires / 列出、吊销令牌或设置其过期时间", runToken},
+		{"user", "add a person who signs in to the console, list the users, disable or enable one / 添加、列出、停用或启用控制台用户", runUser},
 		{"migrate", "copy the whole log to another store (embedded, PostgreSQL, EventStoreDB), resumable and verified / 将完整日志迁移到另一存储", runMigrate},
 	}
 }
