@@ -88,6 +88,9 @@ type Deps struct {
 	// Users, when set, lets people sign in to the console with a password
 	// (POST /v1/session); without it the user routes answer 503.
 	Users UserStore
+	// Console, when set, serves the browser console at / and /console/…
+	// (package console); it is not an API route.
+	Console nethttp.Handler
 	// Positions, when set, maps the positions of the log before a
 	// migration to this store's (sse_migrated.go).
 	Positions PositionMap
@@ -217,6 +220,10 @@ func (s *Server) newRouter() *mux.Router {
 	m.Use(s.recoverMW, s.observeMW)
 	for _, rt := range s.routes {
 		m.Handle(rt.path, s.wrap(rt)).Methods(rt.method).Name(rt.op)
+	}
+	if s.d.Console != nil {
+		m.Handle("/", s.d.Console).Methods("GET", "HEAD").Name("console")
+		m.PathPrefix("/console/").Handler(s.d.Console).Methods("GET", "HEAD").Name("console-assets")
 	}
 	m.NotFoundHandler = s.observeMW(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		method, path := echoMethod(r.Method), domain.Clip(r.URL.Path, maxEchoPathBytes)

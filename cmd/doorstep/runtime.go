@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/doorstep/doorstep/account"
+	"github.com/doorstep/doorstep/console"
 	"log/slog"
 	"net/url"
 	"sync"
@@ -174,6 +175,7 @@ func (rt *runtime) deps(log *slog.Logger) dhttp.Deps {
 	if rt.users != nil {
 		d.Users = rt.users
 	}
+	d.Console = console.Handler()
 	if rt.watcher != nil {
 		d.Deadlines = rt.watcher
 	}
