@@ -245,7 +245,7 @@ func (s *Server) OpenAPI() map[string]any {
 		"x-event-catalogue": "/v1/schemas",
 		"paths":             paths,
 		"components": map[string]any{
-			"schemas":         schemas,
+			"schemas": schemas,
 			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"},
 				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": SessionCookie, "description": "set by POST /v1/session (the console's sign-in)"}},
 		},

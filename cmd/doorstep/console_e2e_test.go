@@ -104,10 +104,15 @@ func TestConsoleInChromium(t *testing.T) {
 			t.Fatalf("%s: %v\npage: %.3000s", what, err, html)
 		}
 	}
-	shot := func(name string) {
+	// shot writes the viewport, scrolled to the top or to the element at.
+	shot := func(name, at string) {
 		t.Helper()
 		var png []byte
-		run("screenshot "+name, chromedp.CaptureScreenshot(&png))
+		scroll := chromedp.Evaluate(`window.scrollTo(0, 0)`, nil)
+		if at != "" {
+			scroll = chromedp.Evaluate(fmt.Sprintf(`document.querySelector(%q).scrollIntoView()`, at), nil)
+		}
+		run("screenshot "+name, scroll, chromedp.CaptureScreenshot(&png))
 		if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -153,14 +158,15 @@ func TestConsoleInChromium(t *testing.T) {
 	if h := text("#signin-h"); h != "登录" {
 		t.Errorf("sign-in heading %q, want 登录", h)
 	}
-	shot("signin")
+	shot("signin", "")
 	axe("sign-in")
 
 	// The supervisor's dashboard shows the breached deadline of the household.
 	signIn("sup")
 	link := fmt.Sprintf(`#breached a[href="#/household/%s"]`, url.PathEscape(hh))
 	run("dashboard", chromedp.WaitVisible(link, chromedp.ByQuery))
-	shot("dashboard")
+	shot("dashboard", "")
+	shot("dashboard-measures", "figure")
 	axe("dashboard")
 	// English by the switch, and back.
 	run("english", chromedp.Click("#lang", chromedp.ByID), chromedp.WaitVisible(`//h1[text()="Supervisor dashboard"]`, chromedp.BySearch))
@@ -174,7 +180,7 @@ func TestConsoleInChromium(t *testing.T) {
 	if s := text("#audit"); !strings.Contains(s, "household.registered") || !strings.Contains(s, "problem.reported") {
 		t.Errorf("the audit trail lacks the registration or the report: %.500q", s)
 	}
-	shot("household")
+	shot("household", "")
 	axe("household file")
 	run("slide back to the registration",
 		chromedp.Focus("#slider", chromedp.ByID), chromedp.KeyEvent(kb.Home),
@@ -187,7 +193,7 @@ func TestConsoleInChromium(t *testing.T) {
 	if s := text("#asof-problems"); !strings.Contains(s, problemNumber) {
 		t.Errorf("a step before now the problem %s is missing: %q", problemNumber, s)
 	}
-	shot("household-as-of")
+	shot("household-as-of", "#h-slider")
 	signOut()
 
 	// A grid worker on a phone records a visit, submitting twice.
@@ -199,7 +205,7 @@ func TestConsoleInChromium(t *testing.T) {
 		chromedp.Click("#visit-save", chromedp.ByID), chromedp.WaitVisible("#visit-saved", chromedp.ByID),
 		chromedp.Evaluate(`document.getElementById('visit-saved').remove()`, nil),
 		chromedp.Click("#visit-save", chromedp.ByID), chromedp.WaitVisible("#visit-saved", chromedp.ByID))
-	shot("visit-390px")
+	shot("visit-390px", "")
 	axe("visit form")
 	if after := p.must(200, "GET", "/v1/households/"+hh, admin, nil)["visit_count"].(float64); after != before+1 {
 		t.Errorf("two submissions of one form: %v visits, want %v", after, before+1)
@@ -214,7 +220,7 @@ func TestConsoleInChromium(t *testing.T) {
 	if s := text("#conflict"); !strings.Contains(s, "risk") || !strings.Contains(s, risk) {
 		t.Errorf("the conflict does not show the change of risk to %s: %q", risk, s)
 	}
-	shot("conflict-390px")
+	shot("conflict-390px", "#conflict")
 	signOut()
 
 	// A worker of another grid: the page says no, and so does the API it calls.

@@ -333,7 +333,9 @@ async function visitForm(id) {
 
 async function conflictBox(id, opened) {
   const now = (await api('GET', `/v1/households/${encodeURIComponent(id)}`)).data;
-  const rows = watched.filter((k) => JSON.stringify(opened[k]) !== JSON.stringify(now[k])).map((k) => [k, String(opened[k] ?? '∅'), String(now[k] ?? '∅')]);
+  const label = { address: t('address'), community: t('community'), grid: t('grid'), worker: t('worker'), class: t('class'), risk: t('risk'), visit_count: t('visitCount'), open_problems: t('openProblems') };
+  const rows = watched.filter((k) => JSON.stringify(opened[k]) !== JSON.stringify(now[k]))
+    .map((k) => [label[k] ? `${label[k]} (${k})` : k, String(opened[k] ?? '∅'), String(now[k] ?? '∅')]);
   rows.push([t('version'), String(opened.version), String(now.version)]);
   return el('div', { class: 'conflict', role: 'alert', id: 'conflict' }, el('strong', { text: t('conflictTitle') }), el('p', { text: t('conflictBody') }),
     table([t('field'), t('before'), t('after')], rows),
