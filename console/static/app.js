@@ -128,14 +128,32 @@ async function loadMe() {
   try { S.me = (await api('GET', '/v1/whoami')).data; } catch (e) { S.me = null; if (e.status !== 401) throw e; }
 }
 
+// ---- scope ------------------------------------------------------------------
+
+// scopeChoice: a supervisor of several communities (a worker of several
+// grids) names one in list queries; the choice travels in the URL fragment.
+function scopeChoice(params) {
+  if (S.me.role === 'supervisor' && S.me.communities?.length > 1) return { key: 'community', values: S.me.communities, value: params.get('community') || S.me.communities[0] };
+  if (S.me.role === 'worker' && S.me.grids?.length > 1) return { key: 'grid', values: S.me.grids, value: params.get('grid') || S.me.grids[0] };
+  return null;
+}
+const scopeQuery = (c) => (c ? `&${c.key}=${encodeURIComponent(c.value)}` : '');
+function scopeSelect(c, screen) {
+  if (!c) return null;
+  const sel = el('select', { id: 'scope', name: c.key }, c.values.map((v) => el('option', { value: v, selected: v === c.value, text: v })));
+  sel.addEventListener('change', () => { location.hash = `#/${screen}?${c.key}=${encodeURIComponent(sel.value)}`; });
+  return el('p', {}, el('label', { for: 'scope', text: t(c.key) }), sel);
+}
+
 // ---- dashboard --------------------------------------------------------------
 
-async function dashboard() {
+async function dashboard(params) {
+  const c = scopeChoice(params), q = scopeQuery(c);
   const [counts, breached, approaching, measures] = await Promise.all([
     api('GET', '/v1/alerts/counts'),
-    api('GET', '/v1/alerts?stage=breached&limit=100'),
-    api('GET', '/v1/alerts?stage=approaching&limit=100'),
-    api('GET', '/v1/measures').catch((e) => ({ error: e })),
+    api('GET', `/v1/alerts?stage=breached&limit=100${q}`),
+    api('GET', `/v1/alerts?stage=approaching&limit=100${q}`),
+    api('GET', `/v1/measures?${q.slice(1)}`).catch((e) => ({ error: e })),
   ]);
   const groups = new Map();
   for (const a of [...breached.data.alerts, ...approaching.data.alerts]) {
@@ -154,6 +172,7 @@ async function dashboard() {
     el('h1', { text: t('dashboard') }),
     el('h2', { text: `${t('deadlines')} · ${t('byCommunity')}` }),
     table([t('community'), t('breached'), t('approaching')], counts.data.communities.map((c) => [c.community, el('span', { class: c.breached ? 'bad' : '' }, c.breached), c.approaching])),
+    scopeSelect(c, 'dashboard'),
     el('h2', { text: `${t('deadlines')} · ${t('byGrid')}` }),
     table([t('community'), t('grid'), t('breached'), t('approaching'), t('responsible')], gridRows),
     el('h2', { text: t('breached') }),
@@ -196,15 +215,15 @@ function barChart(items, target, title) {
 // ---- households -------------------------------------------------------------
 
 async function households(params) {
-  const q = params.get('q') || '';
-  const res = await api('GET', `/v1/households?limit=50${q ? '&q=' + encodeURIComponent(q) : ''}`);
+  const q = params.get('q') || '', c = scopeChoice(params);
+  const res = await api('GET', `/v1/households?limit=50${q ? '&q=' + encodeURIComponent(q) : ''}${scopeQuery(c)}`);
   const form = el('form', { role: 'search' },
     el('label', { for: 'q', text: t('search') }), el('input', { id: 'q', name: 'q', type: 'search', value: q }),
     el('p', {}, el('button', { type: 'submit', text: t('searchBtn') })));
-  form.addEventListener('submit', (ev) => { ev.preventDefault(); location.hash = `#/households?q=${encodeURIComponent(form.q.value)}`; });
+  form.addEventListener('submit', (ev) => { ev.preventDefault(); location.hash = `#/households?q=${encodeURIComponent(form.q.value)}${scopeQuery(c)}`; });
   const rows = res.data.households.map((h) => [
     el('a', { href: `#/household/${encodeURIComponent(h.household_id)}`, text: h.address }), h.grid, h.risk, h.open_problems, fmtTime(h.next_visit_due)]);
-  show(el('h1', { text: t('households') }), form, table([t('address'), t('grid'), t('risk'), t('openProblems'), t('nextVisit')], rows));
+  show(el('h1', { text: t('households') }), scopeSelect(c, 'households'), form, table([t('address'), t('grid'), t('risk'), t('openProblems'), t('nextVisit')], rows));
 }
 
 // ---- household file ---------------------------------------------------------
@@ -351,11 +370,11 @@ async function route() {
   try {
     if (!S.me) await loadMe();
     if (!S.me) return signInScreen();
-    if (seg[0] === 'dashboard' && canAudit()) return await dashboard();
+    if (seg[0] === 'dashboard' && canAudit()) return await dashboard(params);
     if (seg[0] === 'household' && seg[1] && seg[2] === 'visit') return await visitForm(seg[1]);
     if (seg[0] === 'household' && seg[1]) return await householdFile(seg[1]);
     if (seg[0] === 'households' || !canAudit()) return await households(params);
-    return await dashboard();
+    return await dashboard(params);
   } catch (e) {
     if (e.status === 401) { S.me = null; return signInScreen(e); }
     show(el('h1', { text: e.status === 403 ? t('noAccess') : t('error') }), errorBox(e));
