@@ -45,7 +45,7 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	data := dataFlag(fs)
 	st := storeFlags(fs)
 	by := fs.String("by", envOr("USER", "operator"), "who makes the change, recorded / 操作人")
-	name := fs.String("name", "", "add: the person's name, as events record it (e.g. 李四) / 姓名（事件中记录的操作人）")
+	name := fs.String("name", "", "add: the person's name, as events record it (e.g. Li Si) / 姓名（事件中记录的操作人）")
 	role := fs.String("role", "", "add: worker, supervisor, auditor, department, integrator or admin / 角色")
 	grids := fs.String("grids", "", "add: a worker's grids, comma-separated / 网格员的网格（逗号分隔）")
 	communities := fs.String("communities", "", "add: a supervisor's communities, comma-separated / 督导的社区（逗号分隔）")
@@ -86,7 +86,7 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		case "true", "false":
 			p.Sensitive = *sensitive == "true"
 		default:
-			return usageError{"doorstep user add: -sensitive is true or false / -sensitive 须为 true 或 false"}
+			return usageError{"doorstep user add: -sensitive is true or false / -sensitive 须为 “true” 或 “false”"}
 		}
 		var exp time.Time
 		if *expires != "" {
