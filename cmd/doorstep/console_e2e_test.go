@@ -69,6 +69,11 @@ func TestConsoleInChromium(t *testing.T) {
 	if problemNumber == "" {
 		t.Fatalf("problem %s is not in the file of %s", problemStream, hh)
 	}
+	// A referral of the problem to a department, so that the file has one
+	// to vanish when the time slides back; the file is read once it is in.
+	ref := p.must(201, "POST", "/v1/referrals", admin, map[string]any{"problem_id": strings.TrimPrefix(problemStream, "problem-"),
+		"level": "street", "to": "街道民政办", "request": "协助申请适老化改造"})
+	p.must(200, "GET", "/v1/households/"+hh+"?wait_for="+url.QueryEscape(ref["position"].(string)), admin, nil)
 	const pw = "console test password"
 	for _, u := range []map[string]any{
 		{"login": "sup", "name": "督导员", "role": "supervisor", "communities": []string{community}},
@@ -177,6 +182,9 @@ func TestConsoleInChromium(t *testing.T) {
 	if s := text("#h-problems + div"); !strings.Contains(s, problemNumber) {
 		t.Errorf("the household file lacks problem %s: %q", problemNumber, s)
 	}
+	if s := text("#referrals-now"); !strings.Contains(s, "街道民政办") {
+		t.Errorf("the household file lacks the referral: %q", s)
+	}
 	if s := text("#audit"); !strings.Contains(s, "household.registered") || !strings.Contains(s, "problem.reported") {
 		t.Errorf("the audit trail lacks the registration or the report: %.500q", s)
 	}
@@ -187,6 +195,9 @@ func TestConsoleInChromium(t *testing.T) {
 		chromedp.WaitVisible("#asof-problems", chromedp.ByID))
 	if s := text("#asof-problems"); strings.Contains(s, problemNumber) {
 		t.Errorf("as of the registration the problem %s is still there: %q", problemNumber, s)
+	}
+	if s := text("#asof-referrals"); strings.Contains(s, "街道民政办") {
+		t.Errorf("as of the registration the referral is still there: %q", s)
 	}
 	run("slide forward to now", chromedp.KeyEvent(kb.End), chromedp.WaitNotPresent("#asof-problems", chromedp.ByID))
 	run("slide one step back", chromedp.KeyEvent(kb.ArrowLeft), chromedp.WaitVisible("#asof-problems", chromedp.ByID))

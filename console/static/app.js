@@ -117,11 +117,11 @@ function signInScreen(err) {
     try {
       await api('POST', '/v1/session', { login: form.login.value.trim(), password: form.password.value });
       await loadMe();
-      location.hash = canAudit() ? '#/dashboard' : '#/households';
-      route();
+      const next = canAudit() ? '#/dashboard' : '#/households';
+      if (location.hash === next) route(); else location.hash = next; // hashchange routes
     } catch (e) { msg.replaceChildren(errorBox(e)); form.password.value = ''; form.password.focus(); }
   });
-  show(form);
+  return [form];
 }
 
 async function loadMe() {
@@ -181,7 +181,7 @@ async function dashboard(params) {
   parts.push(el('h2', { text: t('measures') }));
   if (measures.error) parts.push(errorBox(measures.error));
   else parts.push(...measuresView(measures.data));
-  show(...parts);
+  return parts;
 }
 
 function measuresView(m) {
@@ -223,7 +223,7 @@ async function households(params) {
   form.addEventListener('submit', (ev) => { ev.preventDefault(); location.hash = `#/households?q=${encodeURIComponent(form.q.value)}${scopeQuery(c)}`; });
   const rows = res.data.households.map((h) => [
     el('a', { href: `#/household/${encodeURIComponent(h.household_id)}`, text: h.address }), h.grid, h.risk, h.open_problems, fmtTime(h.next_visit_due)]);
-  show(el('h1', { text: t('households') }), scopeSelect(c, 'households'), form, table([t('address'), t('grid'), t('risk'), t('openProblems'), t('nextVisit')], rows));
+  return [el('h1', { text: t('households') }), scopeSelect(c, 'households'), form, table([t('address'), t('grid'), t('risk'), t('openProblems'), t('nextVisit')], rows)];
 }
 
 // ---- household file ---------------------------------------------------------
@@ -234,8 +234,8 @@ function membersTable(members) {
 }
 const problemsTable = (ps) => table([t('number'), t('description'), t('status'), t('assignee'), t('reportedAt')],
   (ps || []).map((p) => [p.number || p.id, p.description || '—', p.status || '—', p.assignee || '—', fmtTime(p.reported_at)]));
-const referralsTable = (rs) => table([t('to'), t('level'), t('status'), t('due')],
-  (rs || []).map((r) => [r.to || r.receiver || '—', r.level || '—', r.status || '—', fmtTime(r.due || r.deadline || r.acceptance_due)]));
+const referralsTable = (rs) => table([t('to'), t('level'), t('status'), t('responsible'), t('due')],
+  (rs || []).map((r) => [r.to || '—', r.level || '—', r.status || '—', r.responsible || '—', fmtTime(r.due)]));
 
 function changesList(changes) {
   return el('ul', { class: 'diff' }, (changes || []).map((c) => el('li', {}, `${c.field}: `, el('del', { text: c.before === '' ? '∅' : String(c.before) }), ' → ', el('ins', { text: c.after === '' ? '∅' : String(c.after) }))));
@@ -254,15 +254,11 @@ async function householdFile(id) {
     el('section', { 'aria-labelledby': 'h-problems' }, el('h2', { id: 'h-problems', text: t('problems') }), problemsTable(h.problems)),
     el('section', { 'aria-labelledby': 'h-referrals' }, el('h2', { id: 'h-referrals', text: t('referrals') }), el('div', { id: 'referrals-now' }, referralsTable(h.referrals))),
   ];
-  if (canAudit()) {
-    const box = el('div', { id: 'history' }, t('loading'));
-    parts.push(box);
-    show(...parts);
-    try { box.replaceChildren(...await history(id)); } catch (e) { box.replaceChildren(errorBox(e)); }
-  } else {
-    parts.push(el('p', { class: 'muted', text: `${t('timeline')} / ${t('audit')}: ${t('notForRole')}` }));
-    show(...parts);
-  }
+  if (!canAudit()) return [...parts, el('p', { class: 'muted', text: `${t('timeline')} / ${t('audit')}: ${t('notForRole')}` })];
+  const box = el('div', { id: 'history' }, t('loading'));
+  parts.push(box);
+  // The history loads after the file is on screen.
+  return { nodes: parts, after: async () => { try { box.replaceChildren(...await history(id)); } catch (e) { box.replaceChildren(errorBox(e)); } } };
 }
 
 // history: the time slider over the recorded instants of the audit trail,
@@ -347,7 +343,7 @@ async function visitForm(id) {
       else msg.replaceChildren(errorBox(e));
     } finally { btn.disabled = false; }
   });
-  show(form);
+  return [form];
 }
 
 async function conflictBox(id, opened) {
@@ -358,30 +354,42 @@ async function conflictBox(id, opened) {
   rows.push([t('version'), String(opened.version), String(now.version)]);
   return el('div', { class: 'conflict', role: 'alert', id: 'conflict' }, el('strong', { text: t('conflictTitle') }), el('p', { text: t('conflictBody') }),
     table([t('field'), t('before'), t('after')], rows),
-    el('p', {}, el('button', { type: 'button', onclick: () => visitForm(id), text: t('reloadForm') })));
+    el('p', {}, el('button', { type: 'button', onclick: () => route(), text: t('reloadForm') })));
 }
 
 // ---- routing --------------------------------------------------------------------
 
+// route shows the screen of the URL fragment. Only the latest call
+// renders: an answer that arrives after the reader moved on is dropped.
+let generation = 0;
 async function route() {
+  const my = ++generation;
   const [path, query] = (location.hash.slice(1) || '/').split('?');
   const params = new URLSearchParams(query || '');
   const seg = path.split('/').filter(Boolean).map(decodeURIComponent);
+  let out;
   try {
     if (!S.me) await loadMe();
-    if (!S.me) return signInScreen();
-    if (seg[0] === 'dashboard' && canAudit()) return await dashboard(params);
-    if (seg[0] === 'household' && seg[1] && seg[2] === 'visit') return await visitForm(seg[1]);
-    if (seg[0] === 'household' && seg[1]) return await householdFile(seg[1]);
-    if (seg[0] === 'households' || !canAudit()) return await households(params);
-    return await dashboard(params);
+    if (!S.me) out = signInScreen();
+    else if (seg[0] === 'dashboard' && canAudit()) out = await dashboard(params);
+    else if (seg[0] === 'household' && seg[1] && seg[2] === 'visit') out = await visitForm(seg[1]);
+    else if (seg[0] === 'household' && seg[1]) out = await householdFile(seg[1]);
+    else if (seg[0] === 'households' || !canAudit()) out = await households(params);
+    else out = await dashboard(params);
   } catch (e) {
-    if (e.status === 401) { S.me = null; return signInScreen(e); }
-    show(el('h1', { text: e.status === 403 ? t('noAccess') : t('error') }), errorBox(e));
+    if (e.status === 401) { S.me = null; out = signInScreen(e); }
+    else out = [el('h1', { text: e.status === 403 ? t('noAccess') : t('error') }), errorBox(e)];
   }
+  if (my !== generation) return;
+  show(...(Array.isArray(out) ? out : out.nodes));
+  if (out.after) out.after();
 }
 
 $('lang').addEventListener('click', () => { S.lang = S.lang === 'zh' ? 'en' : 'zh'; localStorage.setItem('lang', S.lang); route(); });
-$('signout').addEventListener('click', async () => { try { await api('DELETE', '/v1/session'); } catch { /* signed out anyway */ } S.me = null; location.hash = '#/'; route(); });
+$('signout').addEventListener('click', async () => {
+  try { await api('DELETE', '/v1/session'); } catch { /* signed out anyway */ }
+  S.me = null;
+  if (location.hash === '' || location.hash === '#/') route(); else location.hash = '#/';
+});
 window.addEventListener('hashchange', route);
 route();
