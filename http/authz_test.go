@@ -124,6 +124,8 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return "/v1/users/spare-user/disable", nil
 	case "enableUser":
 		return "/v1/users/spare-user/enable", nil
+	case "setUserExpiry":
+		return "/v1/users/spare-user/expiry", TokenExpiryRequest{ExpiresAt: now.Add(time.Hour).Format(time.RFC3339)}
 	case "registerHousehold":
 		return "/v1/households", RegisterHouseholdRequest{HouseholdID: "new" + uniq, Address: "新路 " + uniq, Community: loc[0], Grid: loc[1],
 			ResponsibleWorker: "李四", Class: "ordinary", Risk: "green"}
@@ -225,7 +227,7 @@ func scoped(op string) bool {
 	switch op {
 	case "health", "ready", "metrics", "openapi", "whoami", "createToken", "listTokens", "revokeToken", "setTokenExpiry", "streamEvents", "alertCounts", "getMeasureFlags",
 		"getCalendar", "publishCalendarYear", "assignCommunitySupervisor", "listEventSchemas", "getEventSchema",
-		"signIn", "signOut", "listUsers", "createUser", "disableUser", "enableUser":
+		"signIn", "signOut", "listUsers", "createUser", "disableUser", "enableUser", "setUserExpiry":
 		return false
 	}
 	return true

@@ -76,6 +76,7 @@ var operationZH = map[string]string{
 	"createUser":                "创建用户",
 	"disableUser":               "停用用户并结束其会话",
 	"enableUser":                "重新启用用户并解除锁定",
+	"setUserExpiry":             "设置用户账户的到期时间",
 }
 
 // roleZH names a token role in Chinese.

@@ -30,6 +30,7 @@ type UserStore interface {
 	Get(ctx context.Context, login string) (account.User, error)
 	Disable(ctx context.Context, login, by string) error
 	Enable(ctx context.Context, login string) error
+	SetExpiry(ctx context.Context, login string, at time.Time) error
 }
 
 // SessionCookie is the name of the session cookie.
@@ -105,6 +106,8 @@ func (s *Server) sessionRoutes() []route {
 			doc: opDoc{tag: "access", body: "UserRequest", ok: 201, resp: "User"}},
 		{op: "disableUser", method: "POST", path: "/v1/users/{id}/disable", roles: admin, summary: "disable a user and end their sessions on every node", h: s.disableUser,
 			doc: opDoc{tag: "access", ok: 200, resp: "User"}},
+		{op: "setUserExpiry", method: "POST", path: "/v1/users/{id}/expiry", roles: admin, summary: "set or clear when a user stops signing in", h: s.setUserExpiry,
+			doc: opDoc{tag: "access", body: "TokenExpiryRequest", ok: 200, resp: "User"}},
 		{op: "enableUser", method: "POST", path: "/v1/users/{id}/enable", roles: admin, summary: "enable a user again and lift a lock-out", h: s.enableUser,
 			doc: opDoc{tag: "access", ok: 200, resp: "User"}},
 	}
@@ -263,6 +266,31 @@ func (s *Server) enableUser(w nethttp.ResponseWriter, r *nethttp.Request) error 
 		return err
 	}
 	s.log.Info("user enabled", "login", login, "by", principalFrom(r.Context()).Name)
+	u, err := us.Get(r.Context(), login)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, nethttp.StatusOK, u)
+}
+
+func (s *Server) setUserExpiry(w nethttp.ResponseWriter, r *nethttp.Request) error {
+	us, err := s.users()
+	if err != nil {
+		return err
+	}
+	var in TokenExpiryRequest
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	at, err := parseTime("expires_at", in.ExpiresAt, false)
+	if err != nil {
+		return err
+	}
+	login := mux.Vars(r)["id"]
+	if err := us.SetExpiry(r.Context(), login, at); err != nil {
+		return err
+	}
+	s.log.Info("user expiry set", "login", login, "expires_at", at, "by", principalFrom(r.Context()).Name)
 	u, err := us.Get(r.Context(), login)
 	if err != nil {
 		return err

@@ -130,4 +130,16 @@ func TestUsersAdmin(t *testing.T) {
 	if _, _, r := e.signIn("lisi", pw); r.status != 200 {
 		t.Fatalf("sign in after enable: %d %s", r.status, r.body)
 	}
+	// An expiry in the past stops sign-ins; clearing it lets them again.
+	past := time.Now().Add(-time.Minute).Format(time.RFC3339)
+	if r := e.do("POST", "/v1/users/lisi/expiry", e.admin, TokenExpiryRequest{ExpiresAt: past}); r.status != 200 || !strings.Contains(string(r.body), `"state":"expired"`) {
+		t.Fatalf("expire: %d %s", r.status, r.body)
+	}
+	if _, _, r := e.signIn("lisi", pw); r.status != 401 {
+		t.Fatalf("sign in when expired: %d", r.status)
+	}
+	e.do("POST", "/v1/users/lisi/expiry", e.admin, TokenExpiryRequest{})
+	if _, _, r := e.signIn("lisi", pw); r.status != 200 {
+		t.Fatalf("sign in after the expiry was cleared: %d %s", r.status, r.body)
+	}
 }

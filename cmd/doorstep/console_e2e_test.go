@@ -79,6 +79,7 @@ func TestConsoleInChromium(t *testing.T) {
 		{"login": "sup", "name": "督导员", "role": "supervisor", "communities": []string{community}},
 		{"login": "gw", "name": "网格员甲", "role": "worker", "grids": []string{grid}},
 		{"login": "other", "name": "网格员乙", "role": "worker", "grids": []string{"别的网格"}},
+		{"login": "adm", "name": "管理员", "role": "admin"},
 	} {
 		u["password"] = pw
 		p.must(201, "POST", "/v1/users", admin, u)
@@ -245,5 +246,23 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	if s := text("main"); !strings.Contains(s, "不在您的权限范围内") {
 		t.Errorf("the page does not say the household is out of scope: %q", s)
+	}
+	signOut()
+
+	// An administrator creates a user and disables another from the page.
+	signIn("adm")
+	run("admin", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(p.base+"/#/admin"), chromedp.WaitVisible("#user-form", chromedp.ByID),
+		chromedp.SendKeys("#nu-login", "newgw", chromedp.ByID), chromedp.SendKeys("#nu-name", "网格员丙", chromedp.ByID),
+		chromedp.SetValue("#nu-role", "worker", chromedp.ByID), chromedp.SendKeys("#nu-scope", grid, chromedp.ByID),
+		chromedp.SendKeys("#nu-password", pw, chromedp.ByID), chromedp.Click("#nu-save", chromedp.ByID),
+		chromedp.WaitVisible("#disable-newgw", chromedp.ByID),
+		chromedp.Click("#disable-other", chromedp.ByID), chromedp.WaitVisible("#enable-other", chromedp.ByID))
+	shot("admin", "")
+	axe("admin")
+	for _, u := range p.must(200, "GET", "/v1/users", admin, nil)["users"].([]any) {
+		m := u.(map[string]any)
+		if want := map[string]string{"other": "disabled", "newgw": "active"}[m["login"].(string)]; want != "" && m["state"] != want {
+			t.Errorf("user %s is %s, want %s", m["login"], m["state"], want)
+		}
 	}
 }

@@ -85,13 +85,14 @@ function frame() {
   lang.setAttribute('lang', S.lang === 'zh' ? 'en' : 'zh-CN');
   $('signout').textContent = t('signOut');
   $('signout').hidden = !S.me;
-  $('who').textContent = S.me ? `${t('signedInAs')}${S.me.name} (${S.me.role})` : '';
+  $('who').textContent = S.me ? `${t('signedInAs')}${S.me.name} (${t('role_' + S.me.role)})` : '';
   const nav = $('nav');
   nav.replaceChildren();
   if (!S.me) return;
   const links = [];
   if (canAudit()) links.push(['#/dashboard', t('navDashboard')]);
   if (S.me.role !== 'department' && S.me.role !== 'integrator') links.push(['#/households', t('navHouseholds')]);
+  if (S.me.role === 'admin') links.push(['#/admin', t('navAdmin')]);
   const here = location.hash.split('?')[0] || '#/';
   for (const [href, label] of links) nav.append(el('a', { href, 'aria-current': here.startsWith(href) ? 'page' : null, text: label }));
 }
@@ -357,6 +358,46 @@ async function conflictBox(id, opened) {
     el('p', {}, el('button', { type: 'button', onclick: () => route(), text: t('reloadForm') })));
 }
 
+// ---- admin: users and tokens ---------------------------------------------------
+
+async function adminScreen() {
+  const [users, tokens] = await Promise.all([api('GET', '/v1/users'), api('GET', '/v1/tokens')]);
+  const msg = el('div', { id: 'admin-msg', 'aria-live': 'assertive' });
+  const act = (label, method, path, id) => el('button', { type: 'button', class: 'link', id, onclick: async () => {
+    try { await api(method, path); status(t('saved')); route(); } catch (e) { msg.replaceChildren(errorBox(e)); }
+  } }, label);
+  const userRows = users.data.users.map((u) => [u.login, u.principal.name, t('role_' + u.principal.role),
+    [...(u.principal.grids || []), ...(u.principal.communities || []), u.principal.department || ''].filter(Boolean).join('、'),
+    t('state_' + u.state), u.failures, fmtTime(u.last_sign_in),
+    u.state === 'disabled' ? act(t('enable'), 'POST', `/v1/users/${encodeURIComponent(u.login)}/enable`, `enable-${u.login}`)
+      : act(t('disable'), 'POST', `/v1/users/${encodeURIComponent(u.login)}/disable`, `disable-${u.login}`)]);
+  const tokenRows = tokens.data.tokens.filter((k) => !(k.created_by || '').startsWith('sign-in:')).map((k) => [k.id, k.principal.name, t('role_' + k.principal.role),
+    t('state_' + k.state), fmtTime(k.expires_at), k.state === 'active' ? act(t('revoke'), 'POST', `/v1/tokens/${k.id}/revoke`, `revoke-${k.id}`) : '—']);
+  const roles = ['worker', 'supervisor', 'auditor', 'department', 'integrator', 'admin'];
+  const field = (id, label, attrs = {}) => [el('label', { for: id, text: label }), el('input', { id, name: id, ...attrs })];
+  const form = el('form', { id: 'user-form', class: 'card', 'aria-labelledby': 'h-newuser' },
+    el('h2', { id: 'h-newuser', text: t('newUser') }),
+    ...field('nu-login', t('login'), { required: true, autocomplete: 'off', autocapitalize: 'none' }),
+    ...field('nu-name', t('name'), { required: true }),
+    el('label', { for: 'nu-role', text: t('role') }), el('select', { id: 'nu-role', name: 'nu-role' }, roles.map((r) => el('option', { value: r, text: t('role_' + r) }))),
+    ...field('nu-scope', t('scopeHelp')),
+    ...field('nu-password', t('password'), { type: 'password', required: true, autocomplete: 'new-password', minlength: 10 }),
+    el('p', {}, el('button', { type: 'submit', id: 'nu-save', text: t('create') })));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const f = form.elements, role = f['nu-role'].value, scope = f['nu-scope'].value.split(/[,，、]/).map((x) => x.trim()).filter(Boolean);
+    const body = { login: f['nu-login'].value.trim(), name: f['nu-name'].value.trim(), role, password: f['nu-password'].value };
+    if (role === 'worker') body.grids = scope;
+    if (role === 'supervisor' || role === 'integrator') body.communities = scope;
+    if (role === 'department') body.department = scope[0] || '';
+    try { await api('POST', '/v1/users', body); status(t('saved')); route(); } catch (e) { msg.replaceChildren(errorBox(e)); }
+  });
+  return [el('h1', { text: t('admin') }), msg,
+    el('h2', { text: t('users') }), el('div', { id: 'users' }, table([t('login'), t('name'), t('role'), t('scope'), t('state'), t('failures'), t('lastSignIn'), ''], userRows)),
+    form,
+    el('h2', { text: t('tokens') }), table(['ID', t('name'), t('role'), t('state'), t('expires'), ''], tokenRows)];
+}
+
 // ---- routing --------------------------------------------------------------------
 
 // route shows the screen of the URL fragment. Only the latest call
@@ -372,6 +413,7 @@ async function route() {
     if (!S.me) await loadMe();
     if (!S.me) out = signInScreen();
     else if (seg[0] === 'dashboard' && canAudit()) out = await dashboard(params);
+    else if (seg[0] === 'admin' && S.me.role === 'admin') out = await adminScreen();
     else if (seg[0] === 'household' && seg[1] && seg[2] === 'visit') out = await visitForm(seg[1]);
     else if (seg[0] === 'household' && seg[1]) out = await householdFile(seg[1]);
     else if (seg[0] === 'households' || !canAudit()) out = await households(params);
