@@ -170,7 +170,7 @@ func TestConsoleInChromium(t *testing.T) {
 	// The supervisor's dashboard shows the breached deadline of the household.
 	signIn("sup")
 	link := fmt.Sprintf(`#breached a[href="#/household/%s"]`, url.PathEscape(hh))
-	run("dashboard", chromedp.WaitVisible(link, chromedp.ByQuery))
+	run("dashboard", chromedp.WaitVisible(link, chromedp.ByQuery), chromedp.WaitVisible("#trend polyline", chromedp.ByQuery))
 	shot("dashboard", "")
 	shot("dashboard-measures", "figure")
 	axe("dashboard")

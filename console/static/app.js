@@ -150,11 +150,12 @@ function scopeSelect(c, screen) {
 
 async function dashboard(params) {
   const c = scopeChoice(params), q = scopeQuery(c);
-  const [counts, breached, approaching, measures] = await Promise.all([
+  const [counts, breached, approaching, measures, flags] = await Promise.all([
     api('GET', '/v1/alerts/counts'),
     api('GET', `/v1/alerts?stage=breached&limit=100${q}`),
     api('GET', `/v1/alerts?stage=approaching&limit=100${q}`),
     api('GET', `/v1/measures?${q.slice(1)}`).catch((e) => ({ error: e })),
+    api('GET', '/v1/measures/flags').catch((e) => ({ error: e })),
   ]);
   const groups = new Map();
   for (const a of [...breached.data.alerts, ...approaching.data.alerts]) {
@@ -182,6 +183,12 @@ async function dashboard(params) {
   parts.push(el('h2', { text: t('measures') }));
   if (measures.error) parts.push(errorBox(measures.error));
   else parts.push(...measuresView(measures.data));
+  parts.push(el('h2', { text: t('flags') }));
+  if (flags.error) parts.push(errorBox(flags.error));
+  else {
+    const fl = (flags.data.flags || []).filter((f) => !c || c.key !== 'community' || f.community === c.value);
+    parts.push(fl.length ? el('ul', { id: 'flags' }, fl.map((f) => el('li', { class: 'warn', text: S.lang === 'zh' ? f.message_zh : f.message_en }))) : el('p', { text: t('none') }));
+  }
   return parts;
 }
 
@@ -194,7 +201,37 @@ function measuresView(m) {
     table([t('community'), t('resolutionRate'), t('onTime'), t('coverage'), t('satisfaction')],
       cur.map((r) => [r.group, pct(r.resolution_rate), pct(r.on_time?.visit_entry), pct(r.visit_coverage), r.satisfaction?.den ? (r.satisfaction.num / r.satisfaction.den).toFixed(1) : '—'])),
     barChart(cur.map((r) => ({ label: r.group, value: r.resolution_rate?.den ? r.resolution_rate.num / r.resolution_rate.den : 0 })), 0.8, t('chartTitle')),
+    trendChart(rows),
   ];
+}
+
+// trendChart: the resolution rate of the communities shown, month by
+// month (the last 12), against the 80% target.
+function trendChart(rows) {
+  const by = new Map();
+  for (const r of rows) {
+    const m = by.get(r.month) || { num: 0, den: 0 };
+    m.num += r.resolution_rate?.num || 0; m.den += r.resolution_rate?.den || 0;
+    by.set(r.month, m);
+  }
+  const months = [...by.keys()].sort().slice(-12);
+  const title = t('trendTitle');
+  const w = 560, h = 200, left = 36, right = 10, top = 10, bottom = 30, span = w - left - right, hh = h - top - bottom;
+  const x = (i) => left + (months.length > 1 ? (i * span) / (months.length - 1) : span / 2);
+  const y = (v) => top + (1 - v) * hh;
+  const svg = svgEl('svg', { class: 'chart', viewBox: `0 0 ${w} ${h}`, role: 'img', 'aria-label': title, width: '100%', style: 'max-width:640px' });
+  svg.append(svgEl('title', {}, title));
+  for (const v of [0, 0.5, 1]) { const tx = svgEl('text', { x: left - 4, y: y(v) + 4, 'text-anchor': 'end' }); tx.textContent = `${v * 100}%`; svg.append(tx); }
+  svg.append(svgEl('line', { class: 'target', x1: left, x2: w - right, y1: y(0.8), y2: y(0.8) }));
+  const pts = months.map((m, i) => { const r = by.get(m); return r.den ? [x(i), y(r.num / r.den)] : null; }).filter(Boolean);
+  if (pts.length) svg.append(svgEl('polyline', { points: pts.map((p) => p.join(',')).join(' '), fill: 'none', stroke: '#0b5cad', 'stroke-width': 2 }));
+  months.forEach((m, i) => {
+    const r = by.get(m);
+    if (r.den) svg.append(svgEl('circle', { cx: x(i), cy: y(r.num / r.den), r: 3, fill: '#0b5cad' }));
+    const tx = svgEl('text', { x: x(i), y: h - 10, 'text-anchor': 'middle' }); tx.textContent = m.slice(5); svg.append(tx);
+  });
+  const list = table([t('month'), t('resolutionRate')], months.map((m) => [m, pct(by.get(m))]), title);
+  return el('figure', { id: 'trend' }, svg, el('figcaption', { class: 'muted', text: title }), el('details', {}, el('summary', { text: t('asTable') }), list));
 }
 
 // barChart draws an SVG bar chart with a dashed target line; the figure's
