@@ -20,8 +20,24 @@ const identityTimeout = 5 * time.Second
 // missing token answers token_required, a token the set does not hold
 // token_invalid; so does a token the set could not look up (the database is
 // unreachable): the caller may retry, and the cause is logged.
+//
+// Without an Authorization header, the session cookie of a signed-in user
+// (session.go) stands for the token; an unsafe request that carries it
+// must come from the console's own origin (CSRF).
 func (s *Server) authenticate(r *nethttp.Request) (*identity.Principal, error) {
 	h := r.Header.Get("Authorization")
+	if h == "" {
+		if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+			switch r.Method {
+			case "GET", "HEAD", "OPTIONS":
+			default:
+				if err := s.crossOrigin(r); err != nil {
+					return nil, err
+				}
+			}
+			h = "Bearer " + c.Value
+		}
+	}
 	scheme, token, ok := strings.Cut(h, " ")
 	if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 		return nil, newErr(ErrUnauthenticated, "token_required", "Authorization",

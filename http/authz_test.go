@@ -31,6 +31,11 @@ func seed(t testing.TB, e *testEnv) fixtures {
 	c := func(id string) command.Cmd { return command.Cmd{ID: id, Actor: "seed", Role: domain.RoleSupervisor} }
 	var f fixtures
 	f.spare = identity.TokenID(e.token(identity.Principal{Name: "spare", Role: identity.RoleAuditor}))
+	for _, login := range []string{"spare-user", "signer"} {
+		if err := e.users.Add(ctx, login, identity.Principal{Name: login, Role: identity.RoleAuditor}, signerPassword, "seed", time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i, loc := range [][2]string{{"C1", "G1"}, {"C2", "G2"}} {
 		for _, id := range []string{"h" + loc[1], "arch" + loc[1]} {
 			if _, err := e.app.RegisterHousehold(ctx, c("reg-"+id), id, domain.RegisterHousehold{Address: "路 " + id, Community: loc[0], Grid: loc[1],
@@ -66,6 +71,9 @@ func seed(t testing.TB, e *testEnv) fixtures {
 	}
 	return f
 }
+
+// signerPassword is the password of the users seed creates.
+const signerPassword = "a test password of some length"
 
 // request builds the request of an operation for the in-scope (in) or
 // out-of-scope fixtures.
@@ -104,6 +112,20 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return "/v1/tokens/" + f.spare + "/expiry", TokenExpiryRequest{ExpiresAt: now.Add(time.Hour).Format(time.RFC3339)}
 	case "streamEvents":
 		return "/v1/events?after=0", nil
+	case "signIn":
+		return "/v1/session", SignInRequest{Login: "signer", Password: signerPassword}
+	case "signOut":
+		return "/v1/session", nil
+	case "listUsers":
+		return "/v1/users", nil
+	case "createUser":
+		return "/v1/users", UserRequest{Login: "u" + uniq, Password: signerPassword, Name: "用户" + uniq, Role: identity.RoleAuditor}
+	case "disableUser":
+		return "/v1/users/spare-user/disable", nil
+	case "enableUser":
+		return "/v1/users/spare-user/enable", nil
+	case "setUserExpiry":
+		return "/v1/users/spare-user/expiry", TokenExpiryRequest{ExpiresAt: now.Add(time.Hour).Format(time.RFC3339)}
 	case "registerHousehold":
 		return "/v1/households", RegisterHouseholdRequest{HouseholdID: "new" + uniq, Address: "新路 " + uniq, Community: loc[0], Grid: loc[1],
 			ResponsibleWorker: "李四", Class: "ordinary", Risk: "green"}
@@ -212,7 +234,8 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 func scoped(op string) bool {
 	switch op {
 	case "health", "ready", "metrics", "openapi", "whoami", "createToken", "listTokens", "revokeToken", "setTokenExpiry", "streamEvents", "alertCounts", "getMeasureFlags",
-		"getCalendar", "publishCalendarYear", "assignCommunitySupervisor", "listEventSchemas", "getEventSchema", "listSensitiveReads":
+		"getCalendar", "publishCalendarYear", "assignCommunitySupervisor", "listEventSchemas", "getEventSchema", "listSensitiveReads",
+		"signIn", "signOut", "listUsers", "createUser", "disableUser", "enableUser", "setUserExpiry":
 		return false
 	}
 	return true

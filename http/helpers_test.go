@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"github.com/doorstep/doorstep/account"
 	"io"
 	"net"
 	nethttp "net/http"
@@ -43,6 +44,7 @@ type testEnv struct {
 	val    *validator
 	client *nethttp.Client
 	rdb    *sql.DB // the read-model database
+	users  *account.Users
 }
 
 // testAccess is the real file log of sensitive reads, counted for tests.
@@ -144,7 +146,13 @@ func newEnvConfig(t testing.TB, extra func(*Deps), tune func(*Config)) *testEnv 
 	t.Cleanup(func() { stop(); <-ran; eng.Close(); db.Close() })
 	read := ReadModels{Engine: eng, Profiles: profile.NewReader(db, nil), Alerts: alerts.NewReader(db, nil),
 		Trail: audit.NewTrail(db, nil, st, nil), Measures: measures.NewReader(db, nil)}
-	d := Deps{Store: st, Tokens: toks, Opener: e.vault, Access: e.access, Commands: svc, Read: read}
+	users, err := account.OpenFile(ctx, filepath.Join(dir, account.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(users.Close)
+	e.users = users
+	d := Deps{Store: st, Tokens: toks, Opener: e.vault, Access: e.access, Commands: svc, Read: read, Users: users}
 	if extra != nil {
 		extra(&d)
 	}

@@ -74,6 +74,13 @@ var operationZH = map[string]string{
 	"getMeasureFlags":           "查看连续两个月解决率低于 80% 的社区",
 	"getCalendar":               "查看现行工作日历",
 	"publishCalendarYear":       "发布（或更正）某一年的工作日历",
+	"signIn":                    "用登录名和密码登录",
+	"signOut":                   "退出登录",
+	"listUsers":                 "列出用户",
+	"createUser":                "创建用户",
+	"disableUser":               "停用用户并结束其会话",
+	"enableUser":                "重新启用用户并解除锁定",
+	"setUserExpiry":             "设置用户账户的到期时间",
 }
 
 // roleZH names a token role in Chinese.

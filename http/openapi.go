@@ -51,6 +51,7 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 	erasureSchemaTypes(requests, responses)
 	revealSchemaTypes(responses)
 	schemaResponseTypes(responses)
+	sessionSchemaTypes(requests, responses)
 	return requests, responses
 }
 
@@ -225,7 +226,7 @@ func (s *Server) OpenAPI() map[string]any {
 		}
 		op["responses"] = responses
 		if rt.roles != nil {
-			op["security"] = []any{map[string]any{"bearer": []string{}}}
+			op["security"] = []any{map[string]any{"bearer": []string{}}, map[string]any{"session": []string{}}}
 			names := make([]string, len(rt.roles))
 			for i, r := range rt.roles {
 				names[i] = string(r)
@@ -246,8 +247,9 @@ func (s *Server) OpenAPI() map[string]any {
 		"x-event-catalogue": "/v1/schemas",
 		"paths":             paths,
 		"components": map[string]any{
-			"schemas":         schemas,
-			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}},
+			"schemas": schemas,
+			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"},
+				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": SessionCookie, "description": "set by POST /v1/session (the console's sign-in)"}},
 		},
 	}
 }

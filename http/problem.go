@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/doorstep/doorstep/account"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/identity"
@@ -72,6 +73,7 @@ func statusTable() []statusRule {
 		{identity.ErrTokenNotFound, nethttp.StatusNotFound, "Not found"},
 		{identity.ErrTokensNotSaved, nethttp.StatusServiceUnavailable, "Service unavailable"},
 		{identity.ErrRevealRefused, nethttp.StatusForbidden, "Forbidden"},
+		{account.ErrSignInFailed, nethttp.StatusUnauthorized, "Unauthenticated"},
 		{eventstore.ErrInvalidStream, nethttp.StatusBadRequest, "Invalid id"},
 		{domain.ErrInvalid, nethttp.StatusBadRequest, "Invalid input"},
 		{eventstore.ErrInvalidPosition, nethttp.StatusBadRequest, "Invalid position"},

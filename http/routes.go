@@ -109,6 +109,7 @@ func (s *Server) buildRoutes() []route {
 	rs = append(rs, s.schemaRoutes()...)
 	rs = append(rs, s.erasureRoutes()...)
 	rs = append(rs, s.revealRoutes()...)
+	rs = append(rs, s.sessionRoutes()...)
 	return rs
 }
 

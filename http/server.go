@@ -88,6 +88,12 @@ type Deps struct {
 	Now func() time.Time
 	// Version is reported by /healthz.
 	Version string
+	// Users, when set, lets people sign in to the console with a password
+	// (POST /v1/session); without it the user routes answer 503.
+	Users UserStore
+	// Console, when set, serves the browser console at / and /console/…
+	// (package console); it is not an API route.
+	Console nethttp.Handler
 	// Positions, when set, maps the positions of the log before a
 	// migration to this store's (sse_migrated.go).
 	Positions PositionMap
@@ -103,6 +109,7 @@ type Server struct {
 	idem    *idempotency
 	routes  []route
 	scopes  *scopeResolver
+	csrf    *nethttp.CrossOriginProtection // refuses cross-origin unsafe requests that carry the session cookie
 
 	streamSlots *streamLimiter // event streams open, per token and in all
 	readsSeen   *readsSeen     // (token, event) pairs whose sensitive fields a stream revealed
@@ -141,6 +148,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.readsSeen = newReadsSeen(maxStreamReadsSeen)
 	s.streams, s.stopAll = context.WithCancel(context.Background())
 	s.scopes = newScopeResolver(d.Store, d.Registry)
+	s.csrf = nethttp.NewCrossOriginProtection()
 	s.routes = s.buildRoutes()
 	s.router = s.newRouter()
 	return s, nil
@@ -215,6 +223,10 @@ func (s *Server) newRouter() *mux.Router {
 	m.Use(s.recoverMW, s.observeMW)
 	for _, rt := range s.routes {
 		m.Handle(rt.path, s.wrap(rt)).Methods(rt.method).Name(rt.op)
+	}
+	if s.d.Console != nil {
+		m.Handle("/", s.d.Console).Methods("GET", "HEAD").Name("console")
+		m.PathPrefix("/console/").Handler(s.d.Console).Methods("GET", "HEAD").Name("console-assets")
 	}
 	m.NotFoundHandler = s.observeMW(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		method, path := echoMethod(r.Method), domain.Clip(r.URL.Path, maxEchoPathBytes)

@@ -27,6 +27,8 @@
 //	                             create the Ed25519 key that signs heads of the log, or
 //	                             sign the log's head now (decision 0073)
 //	doorstep token     list | revoke ID | expire ID -at INSTANT|never
+//	doorstep user      add LOGIN -name NAME -role ROLE … | list | disable LOGIN | enable LOGIN
+//	                             the people who sign in to the console (password on stdin)
 //	                             list the access tokens, revoke one, or set when it expires,
 //	                             on the store itself (a running server notices at once)
 //	doorstep keys      new-kek -o FILE | rotate-kek -kek-file NEW -kek-old-file OLD
@@ -103,6 +105,7 @@ func commands() []subcommand {
 		{"keys", "make a key-encrypting key (new-kek) or rewrap every data key under a new one (rotate-kek) / 生成或轮换数据密钥的加密密钥", runKeys},
 		{"erase", "erase a household's or a member's personal data through a server: request, approve (a second person) or list / 删除家庭或成员的个人信息：申请、批准（须另一人）或查看", runErase},
 		{"token", "list the access tokens, revoke one, or set when one expires / 列出、吊销令牌或设置其过期时间", runToken},
+		{"user", "add a person who signs in to the console, list the users, disable or enable one / 添加、列出、停用或启用控制台用户", runUser},
 		{"migrate", "copy the whole log to another store (embedded, PostgreSQL, EventStoreDB), resumable and verified / 将完整日志迁移到另一存储", runMigrate},
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/doorstep/doorstep/account"
+	"github.com/doorstep/doorstep/console"
 	"log/slog"
 	"net/url"
 	"sync"
@@ -37,6 +39,7 @@ type runtime struct {
 	dir    string
 	store  eventstore.Store
 	tokens *identity.Tokens
+	users  *account.Users // the people who sign in to the console
 	vault  *keystore.Vault
 	access dhttp.AccessRecorder // the record of sensitive reads: a file in dir, or a table on PostgreSQL
 	app    *command.Service
@@ -172,6 +175,10 @@ func (rt *runtime) finish(ctx context.Context, p parts, log *slog.Logger) (*runt
 func (rt *runtime) deps(log *slog.Logger) dhttp.Deps {
 	d := dhttp.Deps{Store: rt.store, Tokens: rt.tokens, Log: log, Opener: rt.vault, Access: rt.access, Commands: rt.app,
 		Read: rt.read, Version: version, Ready: rt.ready, Unavailable: rt.unavailable}
+	if rt.users != nil {
+		d.Users = rt.users
+	}
+	d.Console = console.Handler()
 	if rt.watcher != nil {
 		d.Deadlines = rt.watcher
 	}

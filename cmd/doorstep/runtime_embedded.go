@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/doorstep/doorstep/account"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -40,6 +41,10 @@ func openEmbeddedRuntime(ctx context.Context, dir string, cal *calendar.Calendar
 		return fail(err)
 	}
 	rt.closer = append(rt.closer, func() error { rt.tokens.Close(); return nil })
+	if rt.users, err = account.OpenFile(ctx, filepath.Join(dir, account.FileName)); err != nil {
+		return fail(err)
+	}
+	rt.closer = append(rt.closer, func() error { rt.users.Close(); return nil })
 	keys, err := keystore.OpenFileStore(filepath.Join(dir, "keys"))
 	if err != nil {
 		return fail(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/doorstep/doorstep/account"
 	"log/slog"
 	"os"
 	"strings"
@@ -84,6 +85,10 @@ func openPostgresRuntime(ctx context.Context, dir, pgURL string, st storeConfig,
 		return fail(err)
 	}
 	rt.closer = append(rt.closer, func() error { rt.tokens.Close(); return nil })
+	if rt.users, err = account.NewPostgres(ctx, pool, schema); err != nil {
+		return fail(err)
+	}
+	rt.closer = append(rt.closer, func() error { rt.users.Close(); return nil })
 	// Nodes sharing the database share the households' data keys; an
 	// erasure made on another node is honoured within CacheTTL.
 	keys, err := keystore.NewPostgres(ctx, pool, schema)

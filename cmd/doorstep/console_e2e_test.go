@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	cdpruntime "github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// axe-core 4.14.1 (MPL-2.0), from npm (npm pack axe-core), injected into the
+// pages to check their accessibility.
+//
+//go:embed testdata/axe/axe.min.js
+var axeJS string
+
+// chromiumPath is Debian's chromium, which scripts/test installs.
+const chromiumPath = "/usr/bin/chromium"
+
+// TestConsoleInChromium drives the console in a real headless Chromium
+// against a real `doorstep demo`: a supervisor signs in, sees the breached
+// deadlines, opens a household with a breached problem, slides the time
+// back before the problem and sees it vanish, and reads the audit trail; a
+// grid worker on a 390-px screen records a visit, submits twice and gets
+// one visit, then meets a conflict; a worker of another grid cannot see the
+// household, in the page or through the API it calls. Each main screen is
+// written to docs/screenshots/ and checked with axe-core. Every wait is for
+// a DOM condition.
+func TestConsoleInChromium(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("the console's browser test needs Debian's chromium at %s (scripts/test installs it: apt-get install chromium): %v", chromiumPath, err)
+	}
+	dir := t.TempDir()
+	p := startDemo(t, dir, binary(t), "demo", "-addr", "127.0.0.1:0", "-data", filepath.Join(dir, "data"), "-households", "200")
+	admin := p.token
+	if admin == "" {
+		t.Fatalf("the demo printed no admin token:\n%s", p.out)
+	}
+
+	// A household with a breached deadline on a problem.
+	alerts := p.must(200, "GET", "/v1/alerts?stage=breached&limit=100", admin, nil)["alerts"].([]any)
+	var hh, community, grid, problemStream string
+	for _, a := range alerts {
+		m := a.(map[string]any)
+		if s, _ := m["stream"].(string); strings.HasPrefix(s, "problem-") && m["household_id"] != nil {
+			hh, community, grid, problemStream = m["household_id"].(string), m["community"].(string), m["grid"].(string), s
+			break
+		}
+	}
+	if hh == "" {
+		t.Fatalf("the demo town has no breached problem deadline: %v", alerts)
+	}
+	file := p.must(200, "GET", "/v1/households/"+hh, admin, nil)
+	var problemNumber string
+	for _, pr := range file["problems"].([]any) {
+		m := pr.(map[string]any)
+		if "problem-"+m["id"].(string) == problemStream {
+			problemNumber = m["number"].(string)
+		}
+	}
+	if problemNumber == "" {
+		t.Fatalf("problem %s is not in the file of %s", problemStream, hh)
+	}
+	// A referral of the problem to a department, so that the file has one
+	// to vanish when the time slides back; the file is read once it is in.
+	ref := p.must(201, "POST", "/v1/referrals", admin, map[string]any{"problem_id": strings.TrimPrefix(problemStream, "problem-"),
+		"level": "street", "to": "街道民政办", "request": "协助申请适老化改造"})
+	p.must(200, "GET", "/v1/households/"+hh+"?wait_for="+url.QueryEscape(ref["position"].(string)), admin, nil)
+	const pw = "console test password"
+	for _, u := range []map[string]any{
+		{"login": "sup", "name": "督导员", "role": "supervisor", "communities": []string{community}},
+		{"login": "gw", "name": "网格员甲", "role": "worker", "grids": []string{grid}},
+		{"login": "other", "name": "网格员乙", "role": "worker", "grids": []string{"别的网格"}},
+		{"login": "adm", "name": "管理员", "role": "admin"},
+	} {
+		u["password"] = pw
+		p.must(201, "POST", "/v1/users", admin, u)
+	}
+
+	shots := filepath.Join("..", "..", "docs", "screenshots")
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts := append([]chromedp.ExecAllocatorOption{}, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.Headless,
+		chromedp.ExecPath(chromiumPath), chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelA()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancelT := context.WithTimeout(ctx, 8*time.Minute)
+	defer cancelT()
+
+	run := func(what string, actions ...chromedp.Action) {
+		t.Helper()
+		start := time.Now()
+		defer func() { t.Logf("%s: %s", what, time.Since(start).Round(time.Millisecond)) }()
+		if err := chromedp.Run(ctx, actions...); err != nil {
+			var html string
+			_ = chromedp.Run(ctx, chromedp.OuterHTML("main", &html))
+			t.Fatalf("%s: %v\npage: %.3000s", what, err, html)
+		}
+	}
+	// shot writes the viewport, scrolled to the top or to the element at.
+	shot := func(name, at string) {
+		t.Helper()
+		var png []byte
+		scroll := chromedp.Evaluate(`window.scrollTo(0, 0)`, nil)
+		if at != "" {
+			scroll = chromedp.Evaluate(fmt.Sprintf(`document.querySelector(%q).scrollIntoView()`, at), nil)
+		}
+		run("screenshot "+name, scroll, chromedp.CaptureScreenshot(&png))
+		if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	axe := func(screen string) {
+		t.Helper()
+		var res []struct {
+			ID, Impact, Help string
+			Nodes            []struct{ Target []any }
+		}
+		run("axe on "+screen, chromedp.Evaluate(axeJS, nil), chromedp.Evaluate(
+			`axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => ({target: n.target}))})))`,
+			&res, func(p *cdpruntime.EvaluateParams) *cdpruntime.EvaluateParams { return p.WithAwaitPromise(true) }))
+		for _, v := range res {
+			if v.Impact == "serious" || v.Impact == "critical" {
+				t.Errorf("axe on %s: %s violation %s (%s) at %v", screen, v.Impact, v.ID, v.Help, v.Nodes)
+			}
+		}
+	}
+	signIn := func(login string) {
+		t.Helper()
+		run("sign in as "+login,
+			chromedp.Navigate(p.base+"/"),
+			chromedp.WaitVisible("#login", chromedp.ByID),
+			chromedp.SendKeys("#login", login, chromedp.ByID),
+			chromedp.SendKeys("#password", pw, chromedp.ByID),
+			chromedp.Click("#signin-btn", chromedp.ByID),
+			chromedp.WaitVisible("#signout", chromedp.ByID))
+	}
+	signOut := func() {
+		t.Helper()
+		run("sign out", chromedp.Click("#signout", chromedp.ByID), chromedp.WaitVisible("#login", chromedp.ByID))
+	}
+	text := func(sel string) string {
+		t.Helper()
+		var s string
+		run("read "+sel, chromedp.Text(sel, &s, chromedp.ByQuery))
+		return s
+	}
+
+	// The sign-in page, in Chinese by default.
+	run("open", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(p.base+"/"), chromedp.WaitVisible("#login", chromedp.ByID))
+	if h := text("#signin-h"); h != "登录" {
+		t.Errorf("sign-in heading %q, want 登录", h)
+	}
+	shot("signin", "")
+	axe("sign-in")
+
+	// The supervisor's dashboard shows the breached deadline of the household.
+	signIn("sup")
+	link := fmt.Sprintf(`#breached a[href="#/household/%s"]`, url.PathEscape(hh))
+	run("dashboard", chromedp.WaitVisible(link, chromedp.ByQuery), chromedp.WaitVisible("#trend polyline", chromedp.ByQuery))
+	shot("dashboard", "")
+	shot("dashboard-measures", "figure")
+	axe("dashboard")
+	// English by the switch, and back.
+	run("english", chromedp.Click("#lang", chromedp.ByID), chromedp.WaitVisible(`//h1[text()="Supervisor dashboard"]`, chromedp.BySearch))
+	run("chinese", chromedp.Click("#lang", chromedp.ByID), chromedp.WaitVisible(`//h1[text()="督办看板"]`, chromedp.BySearch))
+
+	// The household file: the problem now; slid back to the registration, gone.
+	run("open the household", chromedp.Click(link, chromedp.ByQuery), chromedp.WaitVisible("#audit table", chromedp.ByQuery))
+	if s := text("#h-problems + div"); !strings.Contains(s, problemNumber) {
+		t.Errorf("the household file lacks problem %s: %q", problemNumber, s)
+	}
+	if s := text("#referrals-now"); !strings.Contains(s, "街道民政办") {
+		t.Errorf("the household file lacks the referral: %q", s)
+	}
+	if s := text("#audit"); !strings.Contains(s, "household.registered") || !strings.Contains(s, "problem.reported") {
+		t.Errorf("the audit trail lacks the registration or the report: %.500q", s)
+	}
+	shot("household", "")
+	axe("household file")
+	run("slide back to the registration",
+		chromedp.Focus("#slider", chromedp.ByID), chromedp.KeyEvent(kb.Home),
+		chromedp.WaitVisible("#asof-problems", chromedp.ByID))
+	if s := text("#asof-problems"); strings.Contains(s, problemNumber) {
+		t.Errorf("as of the registration the problem %s is still there: %q", problemNumber, s)
+	}
+	if s := text("#asof-referrals"); strings.Contains(s, "街道民政办") {
+		t.Errorf("as of the registration the referral is still there: %q", s)
+	}
+	run("slide forward to now", chromedp.KeyEvent(kb.End), chromedp.WaitNotPresent("#asof-problems", chromedp.ByID))
+	run("slide one step back", chromedp.KeyEvent(kb.ArrowLeft), chromedp.WaitVisible("#asof-problems", chromedp.ByID))
+	if s := text("#asof-problems"); !strings.Contains(s, problemNumber) {
+		t.Errorf("a step before now the problem %s is missing: %q", problemNumber, s)
+	}
+	shot("household-as-of", "#h-slider")
+	signOut()
+
+	// A grid worker on a phone records a visit, submitting twice.
+	before := p.must(200, "GET", "/v1/households/"+hh, admin, nil)["visit_count"].(float64)
+	signIn("gw")
+	run("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+		chromedp.Navigate(p.base+"/#/household/"+url.PathEscape(hh)+"/visit"), chromedp.WaitVisible("#visit-save", chromedp.ByID),
+		chromedp.SendKeys("#summary", "送米面油，了解近况", chromedp.ByID),
+		chromedp.Click("#visit-save", chromedp.ByID), chromedp.WaitVisible("#visit-saved", chromedp.ByID),
+		chromedp.Evaluate(`document.getElementById('visit-saved').remove()`, nil),
+		chromedp.Click("#visit-save", chromedp.ByID), chromedp.WaitVisible("#visit-saved", chromedp.ByID))
+	shot("visit-390px", "")
+	axe("visit form")
+	if after := p.must(200, "GET", "/v1/households/"+hh, admin, nil)["visit_count"].(float64); after != before+1 {
+		t.Errorf("two submissions of one form: %v visits, want %v", after, before+1)
+	}
+	// Someone changes the household while the form is open: the conflict is shown.
+	// (Through the list, so that the form waited for is a new one, with a new key.)
+	run("open the form again", chromedp.Navigate(p.base+"/#/households"), chromedp.WaitVisible(`form[role="search"]`, chromedp.ByQuery),
+		chromedp.Navigate(p.base+"/#/household/"+url.PathEscape(hh)+"/visit"), chromedp.WaitVisible("#visit-save", chromedp.ByID))
+	risk := map[bool]string{true: "red", false: "blue"}[file["risk"] != "red"]
+	p.must(200, "POST", "/v1/households/"+hh+"/risk", admin, map[string]any{"to": risk, "reason": "复核"})
+	run("conflict", chromedp.Click("#visit-save", chromedp.ByID), chromedp.WaitVisible("#conflict", chromedp.ByID))
+	if s := text("#conflict"); !strings.Contains(s, "risk") || !strings.Contains(s, risk) {
+		t.Errorf("the conflict does not show the change of risk to %s: %q", risk, s)
+	}
+	shot("conflict-390px", "#conflict")
+	signOut()
+
+	// A worker of another grid: the page says no, and so does the API it calls.
+	signIn("other")
+	run("other grid", chromedp.Navigate(p.base+"/#/household/"+url.PathEscape(hh)), chromedp.WaitVisible(`//h1[text()="无权访问"]`, chromedp.BySearch))
+	var status int
+	run("the API", chromedp.Evaluate(fmt.Sprintf(`fetch('/v1/households/%s').then(r => r.status)`, url.PathEscape(hh)), &status,
+		func(p *cdpruntime.EvaluateParams) *cdpruntime.EvaluateParams { return p.WithAwaitPromise(true) }))
+	if status != 403 {
+		t.Errorf("the API answered the other grid's worker %d, want 403", status)
+	}
+	if s := text("main"); !strings.Contains(s, "不在您的权限范围内") {
+		t.Errorf("the page does not say the household is out of scope: %q", s)
+	}
+	signOut()
+
+	// An administrator creates a user and disables another from the page.
+	signIn("adm")
+	run("admin", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(p.base+"/#/admin"), chromedp.WaitVisible("#user-form", chromedp.ByID),
+		chromedp.SendKeys("#nu-login", "newgw", chromedp.ByID), chromedp.SendKeys("#nu-name", "网格员丙", chromedp.ByID),
+		chromedp.SetValue("#nu-role", "worker", chromedp.ByID), chromedp.SendKeys("#nu-scope", grid, chromedp.ByID),
+		chromedp.SendKeys("#nu-password", pw, chromedp.ByID), chromedp.Click("#nu-save", chromedp.ByID),
+		chromedp.WaitVisible("#disable-newgw", chromedp.ByID),
+		chromedp.Click("#disable-other", chromedp.ByID), chromedp.WaitVisible("#enable-other", chromedp.ByID))
+	shot("admin", "")
+	axe("admin")
+	for _, u := range p.must(200, "GET", "/v1/users", admin, nil)["users"].([]any) {
+		m := u.(map[string]any)
+		if want := map[string]string{"other": "disabled", "newgw": "active"}[m["login"].(string)]; want != "" && m["state"] != want {
+			t.Errorf("user %s is %s, want %s", m["login"], m["state"], want)
+		}
+	}
+}
