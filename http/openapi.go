@@ -49,6 +49,7 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 	calendarSchemaTypes(requests, responses)
 	communitySchemaTypes(requests, responses)
 	schemaResponseTypes(responses)
+	webhookSchemaTypes(requests, responses)
 	return requests, responses
 }
 

@@ -105,6 +105,7 @@ func (s *Server) buildRoutes() []route {
 	rs = append(rs, s.calendarRoutes()...)
 	rs = append(rs, s.communityRoutes()...)
 	rs = append(rs, s.schemaRoutes()...)
+	rs = append(rs, s.webhookRoutes()...)
 	return rs
 }
 

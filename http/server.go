@@ -88,6 +88,9 @@ type Deps struct {
 	// Positions, when set, maps the positions of the log before a
 	// migration to this store's (sse_migrated.go).
 	Positions PositionMap
+	// Webhooks manages webhook subscriptions (package webhook); without it
+	// the webhook routes answer 503.
+	Webhooks WebhookAdmin
 }
 
 // Server is the HTTP API. Create it with New; it is safe for concurrent use.

@@ -184,13 +184,13 @@ func ValidateURL(raw string) error {
 	if raw == "" || len(raw) > MaxURLBytes {
 		return invalid("webhook_url_invalid", "url",
 			fmt.Sprintf("give the receiver's URL (http:// or https://, at most %d bytes)", MaxURLBytes),
-			fmt.Sprintf("请提供接收方地址（http:// 或 https://，最多 %d 字节）", MaxURLBytes))
+			fmt.Sprintf("请提供接收方地址（以 “http://” 或 “https://” 开头，最多 %d 字节）", MaxURLBytes))
 	}
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "":
 		return invalid("webhook_url_invalid", "url", "the URL must be absolute, with scheme http or https and a host, e.g. https://receiver.example.org/doorstep",
-			"地址须为带主机名的 http 或 https 绝对地址，例如 https://receiver.example.org/doorstep")
+			"地址须为带主机名的 HTTP 或 HTTPS 绝对地址，例如 “https://receiver.example.org/doorstep”")
 	case u.User != nil:
 		return invalid("webhook_url_credentials", "url", "the URL must not carry credentials (user:password@); the signature authenticates deliveries",
 			"地址中不得包含用户名或密码；投递由签名认证")
@@ -256,7 +256,7 @@ func (s *Store) Create(ctx context.Context, req Request, by string, head eventst
 	if n >= MaxSubscriptions {
 		return Subscription{}, "", &domain.Error{Kind: domain.ErrConflict, Code: "webhook_limit", Field: "url",
 			Message:   fmt.Sprintf("there are already %d webhook subscriptions, the most allowed; delete one first", MaxSubscriptions),
-			MessageZH: fmt.Sprintf("已有 %d 个 Webhook 订阅，达到上限；请先删除一个", MaxSubscriptions)}
+			MessageZH: fmt.Sprintf("已有 %d 个回调订阅，达到上限；请先删除一个", MaxSubscriptions)}
 	}
 	sub := Subscription{ID: newID(), URL: req.URL, Types: types, Communities: comms, CreatedAt: s.now().UTC().Truncate(time.Millisecond),
 		CreatedBy: by, pos: head, Position: head.String(), Events: headEvents}
@@ -316,7 +316,7 @@ func (s *Store) Get(ctx context.Context, id string) (Subscription, error) {
 	sub, err := scanSub(s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT `+subCols+` FROM webhook_subscriptions WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		q := domain.Clip(id, domain.MaxEchoBytes)
-		return sub, notFound("webhook_not_found", fmt.Sprintf("there is no webhook subscription %q", q), fmt.Sprintf("不存在 Webhook 订阅 %q", q))
+		return sub, notFound("webhook_not_found", fmt.Sprintf("there is no webhook subscription %q", q), fmt.Sprintf("不存在回调订阅 %q", q))
 	}
 	if err != nil {
 		return sub, fmt.Errorf("webhook: read subscription %s: %w", id, err)
@@ -384,7 +384,7 @@ func (s *Store) Deliveries(ctx context.Context, id, status string, limit int) ([
 	default:
 		q := domain.Clip(status, domain.MaxEchoBytes)
 		return nil, invalid("webhook_status_invalid", "status", fmt.Sprintf("status %q is not one of delivered, retrying, parked, replayed", q),
-			fmt.Sprintf("状态 %q 无效，应为 delivered、retrying、parked 或 replayed", q))
+			fmt.Sprintf("状态 %q 无效，应为 “delivered”、“retrying”、“parked” 或 “replayed”", q))
 	}
 	if limit <= 0 || limit > MaxDeliveriesList {
 		limit = MaxDeliveriesList

@@ -174,7 +174,7 @@ func (m *Manager) Create(ctx context.Context, req Request, by string) (Subscript
 	sub, secret, err := m.st.Create(ctx, req, by, head, 0)
 	if err == nil {
 		m.changed.Notify()
-		m.cfg.Logger.Info("webhook subscription created / 已创建 Webhook 订阅", "id", sub.ID, "by", by, "types", sub.Types, "communities", sub.Communities)
+		m.cfg.Logger.Info("webhook subscription created / 已创建回调订阅", "id", sub.ID, "by", by, "types", sub.Types, "communities", sub.Communities)
 	}
 	return sub, secret, err
 }
@@ -192,7 +192,7 @@ func (m *Manager) Delete(ctx context.Context, id, by string) error {
 		return err
 	}
 	m.changed.Notify()
-	m.cfg.Logger.Info("webhook subscription deleted / 已删除 Webhook 订阅", "id", id, "by", by)
+	m.cfg.Logger.Info("webhook subscription deleted / 已删除回调订阅", "id", id, "by", by)
 	return nil
 }
 
@@ -245,7 +245,7 @@ func (m *Manager) Replay(ctx context.Context, id, eventID string) (Delivery, err
 	if err := m.st.upsert(ctx, id, []Delivery{d}, nil, 0); err != nil {
 		return d, err
 	}
-	m.cfg.Logger.Info("webhook delivery replayed / 已重放 Webhook 投递", "id", id, "event", d.EventID, "status", d.Status)
+	m.cfg.Logger.Info("webhook delivery replayed / 已重放回调投递", "id", id, "event", d.EventID, "status", d.Status)
 	return d, nil
 }
 
@@ -335,7 +335,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		wake := m.changed.Wait()
 		subs, err := m.st.List(ctx)
 		if err != nil && ctx.Err() == nil {
-			m.cfg.Logger.Error("webhook: cannot read the subscriptions; retrying / 无法读取 Webhook 订阅，重试中", "error", err.Error())
+			m.cfg.Logger.Error("webhook: cannot read the subscriptions; retrying / 无法读取回调订阅，重试中", "error", err.Error())
 		}
 		if err == nil {
 			seen := map[string]bool{}
@@ -386,7 +386,7 @@ func (m *Manager) keepDelivering(ctx context.Context, id string) {
 		if errors.Is(err, domain.ErrNotFound) {
 			return // deleted meanwhile
 		}
-		log.Error("webhook deliveries stopped; starting again from the checkpoint / Webhook 投递停止，将从检查点重新开始", "error", err.Error())
+		log.Error("webhook deliveries stopped; starting again from the checkpoint / 回调投递停止，将从检查点重新开始", "error", err.Error())
 		if sleep(ctx, pause) != nil {
 			return
 		}
@@ -510,7 +510,7 @@ func (m *Manager) deliver(ctx context.Context, sub *Subscription, secret string,
 			d.Status, d.LastError = StatusDelivered, ""
 			m.stat(sub.ID, func(s *stats) {
 				if s.retrying {
-					log.Info("webhook receiver accepts again / Webhook 接收方已恢复", "attempts", d.Attempts)
+					log.Info("webhook receiver accepts again / 回调接收方已恢复", "attempts", d.Attempts)
 				}
 				s.delivered++
 				s.retrying, s.lastErr = false, ""
@@ -520,7 +520,7 @@ func (m *Manager) deliver(ctx context.Context, sub *Subscription, secret string,
 		d.LastError = res.Err.Error()
 		m.stat(sub.ID, func(s *stats) {
 			if !s.retrying {
-				log.Warn("webhook delivery failed; retrying with backoff / Webhook 投递失败，将退避重试", "event", d.EventID, "error", d.LastError)
+				log.Warn("webhook delivery failed; retrying with backoff / 回调投递失败，将退避重试", "event", d.EventID, "error", d.LastError)
 			}
 			s.failed++
 			s.retrying, s.lastErr = true, d.LastError
@@ -528,7 +528,7 @@ func (m *Manager) deliver(ctx context.Context, sub *Subscription, secret string,
 		if m.cfg.Now().Sub(d.FirstAt) >= m.cfg.RetryFor {
 			d.Status = StatusParked
 			m.stat(sub.ID, func(s *stats) { s.parked++; s.retrying = false })
-			log.Warn("webhook delivery parked after its retry budget; replay it with POST /v1/webhooks/{id}/deliveries/{event}/replay / Webhook 投递已搁置",
+			log.Warn("webhook delivery parked after its retry budget; replay it with POST /v1/webhooks/{id}/deliveries/{event}/replay / 回调投递已搁置",
 				"event", d.EventID, "attempts", d.Attempts, "error", d.LastError)
 			return &d, nil
 		}
