@@ -33,6 +33,9 @@ type WebhookRequest struct {
 	Types []string `json:"types,omitempty"`
 	// Communities are the communities to deliver; empty: every event.
 	Communities []string `json:"communities,omitempty"`
+	// From is "now" (default: the events recorded from now on) or "start"
+	// (the whole log, oldest first).
+	From string `json:"from,omitempty"`
 }
 
 // WebhookCreated is the body of a created subscription: the secret is
@@ -108,7 +111,7 @@ func (s *Server) createWebhook(w nethttp.ResponseWriter, r *nethttp.Request) err
 		return err
 	}
 	by := principalFrom(r.Context()).Name
-	sub, secret, err := wh.Create(r.Context(), webhook.Request{URL: in.URL, Types: in.Types, Communities: in.Communities}, by)
+	sub, secret, err := wh.Create(r.Context(), webhook.Request{URL: in.URL, Types: in.Types, Communities: in.Communities, From: in.From}, by)
 	if err != nil {
 		return err
 	}

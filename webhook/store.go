@@ -97,6 +97,9 @@ type Request struct {
 	URL         string   `json:"url"`
 	Types       []string `json:"types,omitempty"`
 	Communities []string `json:"communities,omitempty"`
+	// From says where the deliveries start: "now" (default: the events
+	// recorded from now on) or "start" (the whole log, oldest first).
+	From string `json:"from,omitempty"`
 }
 
 // Migrations is the webhook tables' migration set (owner "webhook"), in
@@ -248,6 +251,15 @@ func (s *Store) Create(ctx context.Context, req Request, by string, head eventst
 	comms, err := validFilter("communities", req.Communities)
 	if err != nil {
 		return Subscription{}, "", err
+	}
+	switch req.From {
+	case "", "now":
+	case "start":
+		head, headEvents = eventstore.Position{}, 0
+	default:
+		q := domain.Clip(req.From, domain.MaxEchoBytes)
+		return Subscription{}, "", invalid("webhook_from_invalid", "from", fmt.Sprintf("from %q must be \"now\" or \"start\"", q),
+			fmt.Sprintf("“from” 的值 %q 无效，应为 “now” 或 “start”", q))
 	}
 	var n int
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM webhook_subscriptions`).Scan(&n); err != nil {

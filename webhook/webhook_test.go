@@ -470,6 +470,7 @@ func TestWebhookRequestValidation(t *testing.T) {
 		{URL: "https://example.org/" + strings.Repeat("a", webhook.MaxURLBytes)},
 		{URL: "https://example.org/", Types: []string{"a,b"}},
 		{URL: "https://example.org/", Communities: []string{strings.Repeat("社", 40)}},
+		{URL: "https://example.org/", From: "yesterday"},
 	} {
 		_, _, err := f.m.Create(ctx, req, "admin")
 		var de *domain.Error
