@@ -107,6 +107,10 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return "/v1/tokens", TokenRequest{Name: "t" + uniq, Role: identity.RoleAuditor}
 	case "listTokens":
 		return "/v1/tokens", nil
+	case "listConsumers":
+		return "/v1/consumers", nil
+	case "ackConsumer":
+		return "/v1/consumers/warehouse/ack", ConsumerAck{Position: "1"}
 	case "createWebhook":
 		return "/v1/webhooks", WebhookRequest{URL: "https://receiver.example.org/hook/" + uniq, Types: []string{"visit.recorded"}}
 	case "listWebhooks":
@@ -226,7 +230,7 @@ func scoped(op string) bool {
 	switch op {
 	case "health", "ready", "metrics", "openapi", "whoami", "createToken", "listTokens", "revokeToken", "setTokenExpiry", "streamEvents", "alertCounts", "getMeasureFlags",
 		"getCalendar", "publishCalendarYear", "assignCommunitySupervisor", "listEventSchemas", "getEventSchema",
-		"createWebhook", "listWebhooks", "getWebhook", "deleteWebhook", "listWebhookDeliveries", "replayWebhookDelivery":
+		"listConsumers", "ackConsumer", "createWebhook", "listWebhooks", "getWebhook", "deleteWebhook", "listWebhookDeliveries", "replayWebhookDelivery":
 		return false
 	}
 	return true

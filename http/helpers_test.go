@@ -144,7 +144,8 @@ func newEnvConfig(t testing.TB, extra func(*Deps), tune func(*Config)) *testEnv 
 	t.Cleanup(func() { stop(); <-ran; eng.Close(); db.Close() })
 	read := ReadModels{Engine: eng, Profiles: profile.NewReader(db, nil), Alerts: alerts.NewReader(db, nil),
 		Trail: audit.NewTrail(db, nil, st, nil), Measures: measures.NewReader(db, nil)}
-	d := Deps{Store: st, Tokens: toks, Opener: e.vault, Access: e.access, Commands: svc, Read: read, Webhooks: testWebhooks(t, st, db)}
+	d := Deps{Store: st, Tokens: toks, Opener: e.vault, Access: e.access, Commands: svc, Read: read, Webhooks: testWebhooks(t, st, db),
+		Consumers: testCursors(t, st, db)}
 	if extra != nil {
 		extra(&d)
 	}

@@ -24,6 +24,8 @@ var operationZH = map[string]string{
 	"listEventSchemas":          "列出事件目录",
 	"getEventSchema":            "读取事件的数据结构",
 	"createWebhook":             "创建回调订阅",
+	"listConsumers":             "列出命名消费者",
+	"ackConsumer":               "确认命名消费者的读取位置",
 	"listWebhooks":              "列出回调订阅",
 	"getWebhook":                "读取回调订阅",
 	"deleteWebhook":             "删除回调订阅",

@@ -50,6 +50,7 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 	communitySchemaTypes(requests, responses)
 	schemaResponseTypes(responses)
 	webhookSchemaTypes(requests, responses)
+	consumerSchemaTypes(requests, responses)
 	return requests, responses
 }
 

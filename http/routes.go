@@ -78,13 +78,14 @@ func (s *Server) buildRoutes() []route {
 			doc: opDoc{tag: "access", ok: 200, resp: "TokenInfo"}},
 		{op: "setTokenExpiry", method: "POST", path: "/v1/tokens/{id}/expiry", roles: []identity.Role{identity.RoleAdmin}, summary: "set or clear when an access token expires", h: s.setTokenExpiry,
 			doc: opDoc{tag: "access", body: "TokenExpiryRequest", ok: 200, resp: "TokenInfo"}},
-		{op: "streamEvents", method: "GET", path: "/v1/events", roles: []identity.Role{identity.RoleIntegrator, identity.RoleAuditor, identity.RoleSupervisor, identity.RoleAdmin},
+		{op: "streamEvents", method: "GET", path: "/v1/events", roles: streamRoles(),
 			summary: "follow the event log as server-sent events", h: s.streamEvents, stream: true,
 			doc: opDoc{tag: "integration", ok: 200, media: "text/event-stream", params: []param{
 				qp("after", "string", "position token to start after (0 = the beginning); Last-Event-ID takes precedence"),
 				qp("category", "string", "comma-separated stream categories: household, problem, referral"),
 				qp("community", "string", "comma-separated communities"),
 				qp("type", "string", "comma-separated event types, e.g. problem.reported"),
+				qp("consumer", "string", "a named consumer: start after its last acknowledged position (POST /v1/consumers/{name}/ack) unless after or Last-Event-ID is given"),
 				{name: "Last-Event-ID", in: "header", typ: "string", desc: "resume after this event (its position token)"},
 			}}},
 	}
@@ -106,6 +107,7 @@ func (s *Server) buildRoutes() []route {
 	rs = append(rs, s.communityRoutes()...)
 	rs = append(rs, s.schemaRoutes()...)
 	rs = append(rs, s.webhookRoutes()...)
+	rs = append(rs, s.consumerRoutes()...)
 	return rs
 }
 

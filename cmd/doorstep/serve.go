@@ -13,7 +13,9 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/doorstep/doorstep/cursor"
 	"github.com/doorstep/doorstep/eventstore/copylog"
+	"github.com/doorstep/doorstep/internal/clock"
 	dhttp "github.com/doorstep/doorstep/http"
 )
 
@@ -161,6 +163,9 @@ func serve(ctx context.Context, f *serveFlags, stdout, stderr io.Writer, before 
 	}
 	deps := rt.deps(log)
 	deps.Webhooks = rt.webhooks
+	if deps.Consumers, err = cursor.Open(ctx, rt.db, rt.dialect, rt.store, clock.Now); err != nil {
+		return err
+	}
 	if f.positionMap != "" {
 		m, err := copylog.ReadMapFile(f.positionMap)
 		if err != nil {
