@@ -15,8 +15,8 @@ import (
 
 	"github.com/doorstep/doorstep/cursor"
 	"github.com/doorstep/doorstep/eventstore/copylog"
-	"github.com/doorstep/doorstep/internal/clock"
 	dhttp "github.com/doorstep/doorstep/http"
+	"github.com/doorstep/doorstep/internal/clock"
 )
 
 // version is reported by /healthz.
