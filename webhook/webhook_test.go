@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -483,5 +484,73 @@ func TestWebhookRequestValidation(t *testing.T) {
 	}
 	if _, _, err := f.m.Create(ctx, webhook.Request{URL: "https://example.org/hook", Types: []string{"visit.recorded"}}, "admin"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Three receivers at once, as issue 17 asks: one failing every other
+// request, one down (connection refused) until it comes back on the same
+// address, one healthy. All get every event exactly once as accepted, in
+// order, with valid signatures; the healthy one gets all of them while the
+// other is still down.
+func TestWebhookFlakyDownAndHealthyReceivers(t *testing.T) {
+	f := newFixture(t, func(c *webhook.Config) { c.Backoff = func(int) time.Duration { return time.Second } })
+	flaky := newReceiver(t, func(n int, _ string) int {
+		if n%2 == 1 {
+			return http.StatusBadGateway
+		}
+		return 0
+	})
+	healthy := newReceiver(t, func(int, string) int { return 0 })
+	// The down receiver: its address is reserved, then closed.
+	down := newReceiver(t, func(int, string) int { return 0 })
+	downURL := down.srv.URL
+	down.srv.Listener.Close()
+	ctx := context.Background()
+	var subs []webhook.Subscription
+	for _, r := range []*receiver{flaky, healthy, down} {
+		u := downURL
+		if r != down {
+			u = r.srv.URL
+		}
+		sub, secret, err := f.m.Create(ctx, webhook.Request{URL: u}, "admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.setSecret(secret)
+		subs = append(subs, sub)
+	}
+	head := appendEvents(t, f.env.Store, "whtest.noted", "c1", 10)
+	want := matching(t, f.env.Store, "whtest.noted", "c1")
+	f.run(t)
+	f.wait(t, subs[1].ID, head)
+	f.wait(t, subs[0].ID, head)
+	// The down receiver has failed attempts recorded and nothing delivered.
+	ds, err := f.m.Deliveries(ctx, subs[2].ID, webhook.StatusRetrying, 1)
+	for err == nil && len(ds) == 0 {
+		time.Sleep(10 * time.Millisecond) // waiting for the first recorded failure, not asserting time
+		ds, err = f.m.Deliveries(ctx, subs[2].ID, webhook.StatusRetrying, 1)
+	}
+	if err != nil || !strings.Contains(ds[0].LastError, "refused") {
+		t.Fatalf("down receiver: %+v %v", ds, err)
+	}
+	// It comes back on the same address.
+	l, err := net.Listen("tcp", strings.TrimPrefix(downURL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := &http.Server{Handler: http.HandlerFunc(down.serve)}
+	go func() { _ = back.Serve(l) }()
+	t.Cleanup(func() { _ = back.Close() })
+	f.wait(t, subs[2].ID, head)
+	for i, r := range []*receiver{flaky, healthy, down} {
+		_, got, bad := r.snapshot()
+		if bad != 0 || len(got) != len(want) {
+			t.Fatalf("receiver %d: accepted %d of %d, %d bad signatures", i, len(got), len(want), bad)
+		}
+		for j := range got {
+			if got[j].ID() != want[j].ID.String() {
+				t.Fatalf("receiver %d: event %d is %s, want %s (the log's order)", i, j, got[j].ID(), want[j].ID)
+			}
+		}
 	}
 }
