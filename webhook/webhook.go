@@ -446,7 +446,12 @@ func (m *Manager) deliverAll(ctx context.Context, id string) error {
 					return err
 				}
 				if d == nil {
-					return nil // ctx ended mid-delivery: not recorded, posted again after a restart
+					// ctx ended mid-delivery: keep what was delivered before
+					// it; this event is posted again after a restart.
+					if len(pending) > 0 {
+						return flush()
+					}
+					return nil
 				}
 				pending = append(pending, *d)
 				cp, n = ev.Position, n+1
