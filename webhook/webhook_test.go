@@ -554,3 +554,66 @@ func TestWebhookFlakyDownAndHealthyReceivers(t *testing.T) {
 		}
 	}
 }
+
+// A restart resumes a retry where it was: the attempts already made and
+// the first attempt's time are kept, so the 24-hour budget is not reset.
+func TestWebhookRetryBudgetSurvivesARestart(t *testing.T) {
+	f := newFixture(t, nil)
+	rcv := newReceiver(t, func(int, string) int { return http.StatusServiceUnavailable })
+	ctx := context.Background()
+	sub, secret, err := f.m.Create(ctx, webhook.Request{URL: rcv.srv.URL}, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv.setSecret(secret)
+	head := appendEvents(t, f.env.Store, "whtest.noted", "c1", 1)
+	// First process: stop it once three failed attempts are recorded.
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	var slow sync.Mutex // guards first
+	var first webhook.Delivery
+	m1, err := webhook.New(webhook.Config{Log: f.env.Store, DB: f.env.DB, Dialect: f.env.Dialect, Encoder: mustEncoder(t), Now: f.clock.Now,
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			ds, err := f.m.Deliveries(ctx, sub.ID, webhook.StatusRetrying, 1)
+			if err == nil && len(ds) == 1 && ds[0].Attempts >= 3 {
+				slow.Lock()
+				if first.Attempts == 0 {
+					first = ds[0]
+					stop()
+				}
+				slow.Unlock()
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			return f.clock.Sleep(ctx, d)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- m1.Run(runCtx) }()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if first.Attempts < 3 {
+		t.Fatalf("first process stopped after %d attempts", first.Attempts)
+	}
+	// Second process: it goes on to the end of the budget and parks.
+	f.run(t)
+	f.wait(t, sub.ID, head)
+	parked, err := f.m.Deliveries(ctx, sub.ID, webhook.StatusParked, 1)
+	if err != nil || len(parked) != 1 {
+		t.Fatalf("parked: %+v %v", parked, err)
+	}
+	if !parked[0].FirstAt.Equal(first.FirstAt) || parked[0].Attempts <= first.Attempts {
+		t.Fatalf("after the restart: first attempt %s, %d attempts; before: %s, %d — the budget was reset",
+			parked[0].FirstAt, parked[0].Attempts, first.FirstAt, first.Attempts)
+	}
+}
+
+func mustEncoder(t testing.TB) *cloudevent.Encoder {
+	enc, err := cloudevent.NewEncoder("urn:doorstep:test", "http://127.0.0.1:8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return enc
+}
