@@ -15,6 +15,7 @@ import (
 	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/projections/profile"
+	"github.com/doorstep/doorstep/webhook"
 )
 
 // fixtures: one household, problem and referral inside the test
@@ -23,6 +24,7 @@ import (
 type fixtures struct {
 	h, p, r, arch [2]string // [in, out]
 	spare         string    // the id of a token the token routes revoke and expire
+	webhook       string    // a webhook subscription the webhook routes read and delete
 }
 
 func seed(t testing.TB, e *testEnv) fixtures {
@@ -35,6 +37,13 @@ func seed(t testing.TB, e *testEnv) fixtures {
 		if err := e.users.Add(ctx, login, identity.Principal{Name: login, Role: identity.RoleAuditor}, signerPassword, "seed", time.Time{}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if e.srv.d.Webhooks != nil {
+		sub, _, err := e.srv.d.Webhooks.Create(ctx, webhook.Request{URL: "https://receiver.example.org/spare"}, "seed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.webhook = sub.ID
 	}
 	for i, loc := range [][2]string{{"C1", "G1"}, {"C2", "G2"}} {
 		for _, id := range []string{"h" + loc[1], "arch" + loc[1]} {
@@ -106,6 +115,22 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return "/v1/tokens", TokenRequest{Name: "t" + uniq, Role: identity.RoleAuditor}
 	case "listTokens":
 		return "/v1/tokens", nil
+	case "listConsumers":
+		return "/v1/consumers", nil
+	case "ackConsumer":
+		return "/v1/consumers/warehouse/ack", ConsumerAck{Position: "1"}
+	case "createWebhook":
+		return "/v1/webhooks", WebhookRequest{URL: "https://receiver.example.org/hook/" + uniq, Types: []string{"visit.recorded"}}
+	case "listWebhooks":
+		return "/v1/webhooks", nil
+	case "getWebhook":
+		return "/v1/webhooks/" + f.webhook, nil
+	case "deleteWebhook":
+		return "/v1/webhooks/" + f.webhook + "/delete", nil
+	case "listWebhookDeliveries":
+		return "/v1/webhooks/" + f.webhook + "/deliveries?status=parked&limit=10", nil
+	case "replayWebhookDelivery":
+		return "/v1/webhooks/" + f.webhook + "/deliveries/01a248f4-3325-7b39-a3be-894a310726d1/replay", nil
 	case "revokeToken":
 		return "/v1/tokens/" + f.spare + "/revoke", nil
 	case "setTokenExpiry":
@@ -235,7 +260,8 @@ func scoped(op string) bool {
 	switch op {
 	case "health", "ready", "metrics", "openapi", "whoami", "createToken", "listTokens", "revokeToken", "setTokenExpiry", "streamEvents", "alertCounts", "getMeasureFlags",
 		"getCalendar", "publishCalendarYear", "assignCommunitySupervisor", "listEventSchemas", "getEventSchema", "listSensitiveReads",
-		"signIn", "signOut", "listUsers", "createUser", "disableUser", "enableUser", "setUserExpiry":
+		"signIn", "signOut", "listUsers", "createUser", "disableUser", "enableUser", "setUserExpiry",
+		"listConsumers", "ackConsumer", "createWebhook", "listWebhooks", "getWebhook", "deleteWebhook", "listWebhookDeliveries", "replayWebhookDelivery":
 		return false
 	}
 	return true

@@ -52,6 +52,8 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 	revealSchemaTypes(responses)
 	schemaResponseTypes(responses)
 	sessionSchemaTypes(requests, responses)
+	webhookSchemaTypes(requests, responses)
+	consumerSchemaTypes(requests, responses)
 	return requests, responses
 }
 

@@ -78,7 +78,7 @@ func (s *Server) buildRoutes() []route {
 			doc: opDoc{tag: "access", ok: 200, resp: "TokenInfo"}},
 		{op: "setTokenExpiry", method: "POST", path: "/v1/tokens/{id}/expiry", roles: []identity.Role{identity.RoleAdmin}, summary: "set or clear when an access token expires", h: s.setTokenExpiry,
 			doc: opDoc{tag: "access", body: "TokenExpiryRequest", ok: 200, resp: "TokenInfo"}},
-		{op: "streamEvents", method: "GET", path: "/v1/events", roles: []identity.Role{identity.RoleIntegrator, identity.RoleAuditor, identity.RoleSupervisor, identity.RoleAdmin},
+		{op: "streamEvents", method: "GET", path: "/v1/events", roles: streamRoles(),
 			summary: "follow the event log as server-sent events", h: s.streamEvents, stream: true,
 			doc: opDoc{tag: "integration", ok: 200, media: "text/event-stream", params: []param{
 				qp("after", "string", "position token to start after (0 = the beginning); Last-Event-ID takes precedence"),
@@ -87,6 +87,7 @@ func (s *Server) buildRoutes() []route {
 				qp("type", "string", "comma-separated event types, e.g. problem.reported"),
 				qp("purpose", "string", "reveal sealed values for this purpose (recorded with it; only roles the policy grants it, with the sensitive grant); without it they are markers",
 					"visit_preparation", "service_referral", "audit", "statutory_report"),
+				qp("consumer", "string", "a named consumer: start after its last acknowledged position (POST /v1/consumers/{name}/ack) unless after or Last-Event-ID is given"),
 				{name: "Last-Event-ID", in: "header", typ: "string", desc: "resume after this event (its position token)"},
 			}}},
 	}
@@ -110,6 +111,8 @@ func (s *Server) buildRoutes() []route {
 	rs = append(rs, s.erasureRoutes()...)
 	rs = append(rs, s.revealRoutes()...)
 	rs = append(rs, s.sessionRoutes()...)
+	rs = append(rs, s.webhookRoutes()...)
+	rs = append(rs, s.consumerRoutes()...)
 	return rs
 }
 

@@ -97,6 +97,12 @@ type Deps struct {
 	// Positions, when set, maps the positions of the log before a
 	// migration to this store's (sse_migrated.go).
 	Positions PositionMap
+	// Webhooks manages webhook subscriptions (package webhook); without it
+	// the webhook routes answer 503.
+	Webhooks WebhookAdmin
+	// Consumers keeps named cursors of the event stream (package cursor);
+	// without it ?consumer= and the consumer routes answer 503.
+	Consumers ConsumerCursors
 }
 
 // Server is the HTTP API. Create it with New; it is safe for concurrent use.

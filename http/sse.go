@@ -153,7 +153,7 @@ func (s *Server) redact(ctx context.Context, p *identity.Principal, householdID 
 func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) error {
 	p := principalFrom(r.Context())
 	q := r.URL.Query()
-	if err := onlyParams(q, "after", "category", "community", "type", "purpose"); err != nil {
+	if err := onlyParams(q, "after", "category", "community", "type", "purpose", "consumer"); err != nil {
 		return err
 	}
 	// Sealed values are revealed only for a purpose the policy grants the
@@ -171,6 +171,14 @@ func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) erro
 	from := q.Get("after")
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		from = id
+	}
+	if name := q.Get("consumer"); name != "" && from == "" {
+		// A named consumer starts after its last acknowledgement (consumers.go).
+		pos, err := s.consumerPosition(r.Context(), p, name)
+		if err != nil {
+			return err
+		}
+		from = pos.String()
 	}
 	after, err := eventstore.ParsePosition(from)
 	if err != nil {

@@ -20,6 +20,8 @@
 //	                             the calendar in force and the provisional deadlines
 //	doorstep relay     status [-data DIR] [-store URL]
 //	                             each broker relay target's checkpoint and lag
+//	doorstep webhook   list | create -url URL | delete -id ID | parked -id ID | replay -id ID -event E
+//	                             manage webhook subscriptions (as /v1/webhooks does)
 //	doorstep verify    [-data DIR] [-store URL] [-public-key FILE] [-heads FILE]
 //	                             re-compute every hash chain, the global chain and check
 //	                             every signed head; report the first break
@@ -100,6 +102,7 @@ func commands() []subcommand {
 		{"bench", "drive a running server with a realistic load and report latencies / 对运行中的服务进行压测", runBench},
 		{"calendar", "publish a year's official holiday notice (import FILE) or show the calendar in force (show [YEAR]) / 发布节假日通知或查看当前日历", runCalendar},
 		{"relay", "show how far each broker relay target has published the log (status) / 查看消息中继的发布进度", runRelayCmd},
+		{"webhook", "manage webhook subscriptions: list, create, delete, parked, replay / 管理回调订阅", runWebhookCmd},
 		{"verify", "re-compute every hash chain and check the signed heads; report the first break / 重新计算哈希链并校验签名头", runVerify},
 		{"checkpoint", "create the signing key (keygen -o FILE) or sign the log's head now (sign -key FILE) / 生成签名密钥或立即签名日志头", runCheckpoint},
 		{"keys", "make a key-encrypting key (new-kek) or rewrap every data key under a new one (rotate-kek) / 生成或轮换数据密钥的加密密钥", runKeys},

@@ -39,13 +39,9 @@ func (f *relayFlags) build(addr string) (*relay.Config, error) {
 	if strings.TrimSpace(f.targets) == "" {
 		return nil, nil
 	}
-	base := f.schemaBase
-	if base == "" {
-		base = "http://" + addr
-	}
-	enc, err := cloudevent.NewEncoder(f.source, base)
+	enc, err := f.encoder(addr)
 	if err != nil {
-		return nil, usageError{"doorstep: -relay-source / -relay-schema-base: " + err.Error()}
+		return nil, err
 	}
 	cfg := &relay.Config{Encoder: enc}
 	for _, raw := range strings.Split(f.targets, ",") {
@@ -155,6 +151,9 @@ func runRelayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	cps, at, err := relay.Checkpoints(ctx, rt.db, rt.dialect)
 	if err != nil {
+		return err
+	}
+	if err := printWebhookStatus(ctx, rt, stdout); err != nil {
 		return err
 	}
 	if len(cps) == 0 {

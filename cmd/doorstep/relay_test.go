@@ -148,7 +148,7 @@ func TestRelayKilledWhilePublishing(t *testing.T) {
 
 // The README's copy-paste consumers (the Go blocks of its integrators
 // section) build and pass go vet against the module's own versions of
-// nats.go, amqp091-go and the CloudEvents SDK.
+// nats.go, amqp091-go, the Standard Webhooks library and the CloudEvents SDK.
 func TestReadmeBrokerConsumersBuild(t *testing.T) {
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
@@ -160,8 +160,8 @@ func TestReadmeBrokerConsumersBuild(t *testing.T) {
 	}
 	sec, _, _ = strings.Cut(sec, "\n## ")
 	blocks := regexp.MustCompile("(?s)```go\n(.*?)```").FindAllStringSubmatch(sec, -1)
-	if len(blocks) != 2 {
-		t.Fatalf("the integrators section has %d Go blocks, want 2 (NATS, RabbitMQ)", len(blocks))
+	if len(blocks) != 3 {
+		t.Fatalf("the integrators section has %d Go blocks, want 3 (NATS, RabbitMQ, a webhook receiver)", len(blocks))
 	}
 	for i, b := range blocks {
 		// A directory starting with '_' inside the module: built with the

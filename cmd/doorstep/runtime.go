@@ -30,6 +30,7 @@ import (
 	"github.com/doorstep/doorstep/projections/profile"
 	"github.com/doorstep/doorstep/projections/readmodels"
 	"github.com/doorstep/doorstep/relay"
+	"github.com/doorstep/doorstep/webhook"
 )
 
 // runtime is everything a process opens in its data directory: the
@@ -53,6 +54,9 @@ type runtime struct {
 	counter projections.Counter
 	// relay publishes the log to brokers (-relay); nil when none is given.
 	relay *relay.Relay
+	// webhooks manages and delivers webhook subscriptions (serve); nil in
+	// the other commands.
+	webhooks *webhook.Manager
 	// watcher records deadline alerts; nil when it could not be built
 	// (reported by /readyz).
 	watcher *deadline.Watcher
@@ -249,6 +253,9 @@ func (rt *runtime) runBackground(ctx context.Context, log *slog.Logger) <-chan s
 					log.Info("broker relay: this node runs it / 本节点运行消息中继")
 					tasks = append(tasks, rt.relay.Run)
 				}
+				if rt.webhooks != nil {
+					tasks = append(tasks, rt.webhooks.Run)
+				}
 				rt.setBgErr(nil)
 				err := runAll(ctx, tasks...)
 				if err != nil && ctx.Err() == nil && !rt.unavailable(err) {
@@ -270,6 +277,9 @@ func (rt *runtime) runBackground(ctx context.Context, log *slog.Logger) <-chan s
 		}
 		if rt.relay != nil {
 			run("broker relay", rt.relay.Run)
+		}
+		if rt.webhooks != nil {
+			run("webhooks", rt.webhooks.Run)
 		}
 	}
 	go func() { wg.Wait(); close(done) }()

@@ -13,8 +13,10 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/doorstep/doorstep/cursor"
 	"github.com/doorstep/doorstep/eventstore/copylog"
 	dhttp "github.com/doorstep/doorstep/http"
+	"github.com/doorstep/doorstep/internal/clock"
 )
 
 // version is reported by /healthz.
@@ -140,6 +142,13 @@ func serve(ctx context.Context, f *serveFlags, stdout, stderr io.Writer, before 
 			return err
 		}
 	}
+	enc, err := f.relay.encoder(f.addr)
+	if err != nil {
+		return err
+	}
+	if err := rt.startWebhooks(ctx, enc, log); err != nil {
+		return err
+	}
 	if before != nil {
 		if err := before(ctx, rt); err != nil {
 			return err
@@ -153,6 +162,10 @@ func serve(ctx context.Context, f *serveFlags, stdout, stderr io.Writer, before 
 		fmt.Fprintf(stdout, "admin token (shown once; store it now) / 管理员令牌（只显示一次，请立即保存）:\n%s\n", tok)
 	}
 	deps := rt.deps(log)
+	deps.Webhooks = rt.webhooks
+	if deps.Consumers, err = cursor.Open(ctx, rt.db, rt.dialect, rt.store, clock.Now); err != nil {
+		return err
+	}
 	if f.positionMap != "" {
 		m, err := copylog.ReadMapFile(f.positionMap)
 		if err != nil {
@@ -174,6 +187,9 @@ func serve(ctx context.Context, f *serveFlags, stdout, stderr io.Writer, before 
 		if err := srv.Registry().Register(newRelayCollector(rt.relay)); err != nil {
 			return err
 		}
+	}
+	if err := srv.Registry().Register(newWebhookCollector(rt.webhooks)); err != nil {
+		return err
 	}
 	l, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
