@@ -33,6 +33,7 @@ func sampleEvents(tb testing.TB) []domain.Event {
 		domain.HouseholdClassChanged{From: domain.ClassKey, To: domain.ClassSpecial, Reason: "r", PolicyVersion: "v1", At: t0, By: "w"},
 		domain.HouseholdCategoryChanged{From: "", To: domain.CategoryTeKun, Reason: "r", At: t0, By: "w"},
 		domain.HouseholdRiskChanged{From: domain.RiskRed, To: domain.RiskGreen, Reason: "r", At: t0, By: "w"},
+		domain.HouseholdCircumstancesChanged{From: []domain.Circumstance{domain.CircumstanceDisability}, To: []domain.Circumstance{domain.CircumstanceElderlyAlone}, Reason: "r", At: t0, By: "w"},
 		domain.HouseholdNeedsAssessed{Needs: map[domain.NeedDomain][]string{domain.NeedMedical: {"康复"}}, Note: "n", At: t0, By: "w"},
 		domain.HouseholdResourcesOffered{Skills: []string{"理发"}, Volunteer: true, Idle: []string{"空房"}, At: t0, By: "w"},
 		domain.HouseholdConsentRecorded{Given: true, Scope: "s", Reason: "r", At: t0, By: "w"},

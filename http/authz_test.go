@@ -121,6 +121,8 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return h + "/class", ChangeRequest{To: []string{"ordinary", "special"}[n%2], Reason: "复核"}
 	case "changeCategory":
 		return h + "/category", ChangeRequest{To: []string{"di_bao", "te_kun"}[n%2], Reason: "复核"}
+	case "changeCircumstances":
+		return h + "/circumstances", CircumstancesRequest{To: [][]string{{"disability"}, {"elderly_alone"}}[n%2], Reason: "复核"}
 	case "changeRisk":
 		return h + "/risk", ChangeRequest{To: []string{"red", "blue"}[n%2], Reason: "复核"}
 	case "assessNeeds":

@@ -33,6 +33,7 @@ var operationZH = map[string]string{
 	"changeClass":               "调整家庭类别",
 	"changeCategory":            "调整救助类别",
 	"changeRisk":                "调整风险等级",
+	"changeCircumstances":       "调整家庭情况",
 	"assessNeeds":               "评估五类需求",
 	"offerResources":            "记录家庭可提供的资源",
 	"recordConsent":             "记录信息采集知情同意",

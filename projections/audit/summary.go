@@ -10,46 +10,47 @@ import (
 
 // eventLabels name each event type for a person, in English and Chinese.
 var eventLabels = map[string][2]string{
-	domain.TypeHouseholdRegistered:          {"registered the household", "登记家庭档案"},
-	domain.TypeHouseholdMemberAdded:         {"added a member", "添加家庭成员"},
-	domain.TypeHouseholdMemberChanged:       {"changed a member", "修改家庭成员"},
-	domain.TypeHouseholdMemberLeft:          {"recorded that a member left", "记录成员离开"},
-	domain.TypeHouseholdRelocated:           {"recorded a move", "记录搬迁"},
-	domain.TypeHouseholdWorkerChanged:       {"changed the responsible worker", "更换责任网格员"},
-	domain.TypeHouseholdClassChanged:        {"changed the household class", "调整家庭类别"},
-	domain.TypeHouseholdCategoryChanged:     {"changed the assistance category", "调整救助类别"},
-	domain.TypeHouseholdRiskChanged:         {"changed the risk level", "调整风险等级"},
-	domain.TypeHouseholdNeedsAssessed:       {"assessed the needs", "评估需求"},
-	domain.TypeHouseholdResourcesOffered:    {"recorded the resources offered", "记录可提供的资源"},
-	domain.TypeHouseholdConsentRecorded:     {"recorded consent", "记录知情同意"},
-	domain.TypeHouseholdArchived:            {"archived the file", "归档家庭档案"},
-	domain.TypeVisitRecorded:                {"recorded a visit", "录入走访"},
-	domain.TypeHouseholdDeadlineApproaching: {"warned that a visit is nearly due", "提醒走访即将到期"},
-	domain.TypeHouseholdDeadlineBreached:    {"recorded that a visit is overdue", "记录走访逾期"},
-	domain.TypeHouseholdDeadlineRescheduled: {"rescheduled the visit deadline", "调整走访期限"},
-	domain.TypeProblemReported:              {"reported a problem", "登记问题"},
-	domain.TypeProblemReclassified:          {"reclassified the problem", "重新分类问题"},
-	domain.TypeProblemAssigned:              {"assigned the problem", "分派问题"},
-	domain.TypeProblemDeadlineExtended:      {"extended the deadline", "延长期限"},
-	domain.TypeProblemProgressNoted:         {"noted progress", "记录进展"},
-	domain.TypeProblemResolved:              {"resolved the problem", "解决问题"},
-	domain.TypeProblemSatisfactionRated:     {"recorded the household's satisfaction", "记录满意度"},
-	domain.TypeProblemRevisited:             {"revisited the problem", "回访问题"},
-	domain.TypeProblemReopened:              {"reopened the problem", "重新打开问题"},
-	domain.TypeProblemClosed:                {"closed the problem", "关闭问题"},
-	domain.TypeProblemDeadlineApproaching:   {"warned that a problem deadline is near", "提醒问题期限临近"},
-	domain.TypeProblemDeadlineBreached:      {"recorded that a problem deadline passed", "记录问题逾期"},
-	domain.TypeProblemDeadlineRescheduled:   {"rescheduled a problem deadline", "调整问题期限"},
-	domain.TypeReferralRequested:            {"referred the problem", "发起转介"},
-	domain.TypeReferralAccepted:             {"accepted the referral", "受理转介"},
-	domain.TypeReferralDeclined:             {"declined the referral", "拒绝转介"},
-	domain.TypeReferralStarted:              {"started handling the referral", "开始办理转介"},
-	domain.TypeReferralCompleted:            {"completed the referral", "办结转介"},
-	domain.TypeReferralCancelled:            {"cancelled the referral", "撤回转介"},
-	domain.TypeReferralEscalated:            {"escalated the referral", "上报转介"},
-	domain.TypeReferralDeadlineApproaching:  {"warned that a referral deadline is near", "提醒转介期限临近"},
-	domain.TypeReferralDeadlineBreached:     {"recorded that a referral deadline passed", "记录转介逾期"},
-	domain.TypeReferralDeadlineRescheduled:  {"rescheduled a referral deadline", "调整转介期限"},
+	domain.TypeHouseholdRegistered:           {"registered the household", "登记家庭档案"},
+	domain.TypeHouseholdMemberAdded:          {"added a member", "添加家庭成员"},
+	domain.TypeHouseholdMemberChanged:        {"changed a member", "修改家庭成员"},
+	domain.TypeHouseholdMemberLeft:           {"recorded that a member left", "记录成员离开"},
+	domain.TypeHouseholdRelocated:            {"recorded a move", "记录搬迁"},
+	domain.TypeHouseholdWorkerChanged:        {"changed the responsible worker", "更换责任网格员"},
+	domain.TypeHouseholdClassChanged:         {"changed the household class", "调整家庭类别"},
+	domain.TypeHouseholdCategoryChanged:      {"changed the assistance category", "调整救助类别"},
+	domain.TypeHouseholdRiskChanged:          {"changed the risk level", "调整风险等级"},
+	domain.TypeHouseholdCircumstancesChanged: {"changed the household's circumstances", "调整家庭情况"},
+	domain.TypeHouseholdNeedsAssessed:        {"assessed the needs", "评估需求"},
+	domain.TypeHouseholdResourcesOffered:     {"recorded the resources offered", "记录可提供的资源"},
+	domain.TypeHouseholdConsentRecorded:      {"recorded consent", "记录知情同意"},
+	domain.TypeHouseholdArchived:             {"archived the file", "归档家庭档案"},
+	domain.TypeVisitRecorded:                 {"recorded a visit", "录入走访"},
+	domain.TypeHouseholdDeadlineApproaching:  {"warned that a visit is nearly due", "提醒走访即将到期"},
+	domain.TypeHouseholdDeadlineBreached:     {"recorded that a visit is overdue", "记录走访逾期"},
+	domain.TypeHouseholdDeadlineRescheduled:  {"rescheduled the visit deadline", "调整走访期限"},
+	domain.TypeProblemReported:               {"reported a problem", "登记问题"},
+	domain.TypeProblemReclassified:           {"reclassified the problem", "重新分类问题"},
+	domain.TypeProblemAssigned:               {"assigned the problem", "分派问题"},
+	domain.TypeProblemDeadlineExtended:       {"extended the deadline", "延长期限"},
+	domain.TypeProblemProgressNoted:          {"noted progress", "记录进展"},
+	domain.TypeProblemResolved:               {"resolved the problem", "解决问题"},
+	domain.TypeProblemSatisfactionRated:      {"recorded the household's satisfaction", "记录满意度"},
+	domain.TypeProblemRevisited:              {"revisited the problem", "回访问题"},
+	domain.TypeProblemReopened:               {"reopened the problem", "重新打开问题"},
+	domain.TypeProblemClosed:                 {"closed the problem", "关闭问题"},
+	domain.TypeProblemDeadlineApproaching:    {"warned that a problem deadline is near", "提醒问题期限临近"},
+	domain.TypeProblemDeadlineBreached:       {"recorded that a problem deadline passed", "记录问题逾期"},
+	domain.TypeProblemDeadlineRescheduled:    {"rescheduled a problem deadline", "调整问题期限"},
+	domain.TypeReferralRequested:             {"referred the problem", "发起转介"},
+	domain.TypeReferralAccepted:              {"accepted the referral", "受理转介"},
+	domain.TypeReferralDeclined:              {"declined the referral", "拒绝转介"},
+	domain.TypeReferralStarted:               {"started handling the referral", "开始办理转介"},
+	domain.TypeReferralCompleted:             {"completed the referral", "办结转介"},
+	domain.TypeReferralCancelled:             {"cancelled the referral", "撤回转介"},
+	domain.TypeReferralEscalated:             {"escalated the referral", "上报转介"},
+	domain.TypeReferralDeadlineApproaching:   {"warned that a referral deadline is near", "提醒转介期限临近"},
+	domain.TypeReferralDeadlineBreached:      {"recorded that a referral deadline passed", "记录转介逾期"},
+	domain.TypeReferralDeadlineRescheduled:   {"rescheduled a referral deadline", "调整转介期限"},
 }
 
 // when shows an instant as a person reads it: date and minute in the
@@ -78,6 +79,17 @@ func summarize(typ, actor, role string, ev domain.Event) string {
 		if e.Late {
 			en += " (entered late, at " + when(e.RecordedAt) + ")"
 			zh += "（逾期录入，录入时间 " + when(e.RecordedAt) + "）"
+		}
+		if e.NotCounted {
+			en += " (this mode does not count for the visit schedule)"
+			zh += "（该走访方式不计入走访频次）"
+		}
+	case domain.HouseholdClassChanged:
+		en += fmt.Sprintf(" from %s to %s", e.From, e.To)
+		zh += fmt.Sprintf("：由 %s 调整为 %s", e.From, e.To)
+		if e.ClassBy == domain.ClassByRule {
+			en += " by the policy's rule (" + e.Rule + ")"
+			zh += "（按策略规则：" + e.Rule + "）"
 		}
 	case domain.HouseholdRiskChanged:
 		en += fmt.Sprintf(" from %s to %s", e.From, e.To)

@@ -110,7 +110,7 @@ func TestProfile(t *testing.T) {
 	if got.Class != domain.ClassSpecial || got.Category != domain.CategoryTeKun || got.Risk != domain.RiskYellow || !got.Consent {
 		t.Errorf("profile = %+v", got.Summary)
 	}
-	if got.VisitCount != 1 || !got.LastVisit.Equal(visitAt) || !got.NextVisitDue.Equal(visitAt.AddDate(0, 0, 7)) {
+	if got.VisitCount != 1 || !got.LastVisit.Equal(visitAt) || !got.NextVisitDue.Equal(nextWeekEnd(visitAt)) {
 		t.Errorf("visits: count %d last %v next %v", got.VisitCount, got.LastVisit, got.NextVisitDue)
 	}
 	if got.OpenProblems != 1 || len(got.ProblemsOpen) != 1 || got.ProblemsOpen[0].ID != "p1" || len(got.Problems) != 2 {
@@ -236,4 +236,11 @@ func TestProfile(t *testing.T) {
 	if n := len(list(profile.Filter{Overdue: true, Now: time.Date(2027, 6, 1, 0, 0, 0, 0, env.Loc)})); n != len(list(profile.Filter{})) {
 		t.Errorf("a year later %d households are overdue, want all %d active", n, len(list(profile.Filter{})))
 	}
+}
+
+// nextWeekEnd is the last instant of the week after t's (a special household
+// is visited once a week, Monday to Sunday, 001 §2.3.3).
+func nextWeekEnd(t time.Time) time.Time {
+	_, end := domain.PeriodWeek.Bounds(t, t.Location())
+	return end.AddDate(0, 0, 7).Add(-time.Nanosecond)
 }
