@@ -128,7 +128,7 @@ func TestStoryZhangNainai(t *testing.T) {
 	// Special household, once a week (001 §2.3.3): this visit covers the week of
 	// Mon Mar 2; next week's visit is due by Sunday Mar 15.
 	hc := h.Clocks()[0]
-	if d, _, _ := w.pol.Deadline(w.cal, hc); !d.Due.Equal(at(t, "2026-03-15 23:59").Add(59*time.Second+999999999)) {
+	if d, _, _ := w.pol.Deadline(w.cal, hc); !d.Due.Equal(at(t, "2026-03-15 23:59").Add(59*time.Second + 999999999)) {
 		t.Fatalf("next visit due %s", d.Due)
 	}
 	if alarm.Status() != domain.StatusResolved || alarm.Satisfaction() != 5 || volunteer.Status() != domain.StatusInProgress || video.Status() != domain.StatusOpen {
