@@ -50,6 +50,9 @@ type Policy struct {
 	// household is at least the highest class whose rule matches; a lower
 	// class needs a reason (an override). No rules: the class is as stated.
 	ClassRules map[HouseholdClass]ClassRule `yaml:"class_rules,omitempty" json:"class_rules,omitempty"`
+	// Coverage sets the targets of household visit coverage (001 §2.1,
+	// §4.3, §6.2). Zero values set no target.
+	Coverage CoverageTargets `yaml:"coverage,omitempty" json:"coverage,omitzero"`
 	// VisitEntry: a visit recorded later than this after it happened is late.
 	VisitEntry Span `yaml:"visit_entry" json:"visit_entry"`
 	// Response sets the first-response deadline of a problem.
@@ -59,6 +62,18 @@ type Policy struct {
 	// ReferralAcceptance: a referral must be accepted or declined within this.
 	ReferralAcceptance Span        `yaml:"referral_acceptance" json:"referral_acceptance"`
 	Approaching        Approaching `yaml:"approaching" json:"approaching"`
+}
+
+// CoverageTargets: the share of households due in a period that must be
+// visited on schedule. Shares are fractions (0.95 = 95%).
+type CoverageTargets struct {
+	// All households: 走访覆盖率需达到95%以上 (001 §4.3).
+	All float64 `yaml:"all,omitempty" json:"all,omitempty"`
+	// KeyGroups: the classes of 重点群体 and their target, 100% (001 §2.1).
+	KeyGroupClasses []HouseholdClass `yaml:"key_group_classes,omitempty" json:"key_group_classes,omitempty"`
+	KeyGroups       float64          `yaml:"key_groups,omitempty" json:"key_groups,omitempty"`
+	// RiskBelow: coverage below this is a risk (家庭覆盖率低于90%, 001 §6.2).
+	RiskBelow float64 `yaml:"risk_below,omitempty" json:"risk_below,omitempty"`
 }
 
 // ClassRule lists the categories and circumstances that put a household in
@@ -221,6 +236,16 @@ func (p *Policy) Validate() error {
 			if !oneOf(m, ModeHome, ModePhone, ModeVideo, ModeOnline) {
 				return policyErr("visit_modes."+string(k), fmt.Sprintf("unknown visit mode %q", m), fmt.Sprintf("未知的走访方式 %q", m))
 			}
+		}
+	}
+	for f, v := range map[string]float64{"coverage.all": p.Coverage.All, "coverage.key_groups": p.Coverage.KeyGroups, "coverage.risk_below": p.Coverage.RiskBelow} {
+		if v < 0 || v > 1 {
+			return policyErr(f, fmt.Sprintf("%s must be a share between 0 and 1, not %v", f, v), fmt.Sprintf("%s 必须是 0 到 1 之间的比例，而不是 %v", f, v))
+		}
+	}
+	for _, c := range p.Coverage.KeyGroupClasses {
+		if !oneOf(c, HouseholdClasses()...) {
+			return policyErr("coverage.key_group_classes", fmt.Sprintf("unknown household class %q", c), fmt.Sprintf("未知的家庭类别 %q", c))
 		}
 	}
 	for k, r := range p.ClassRules {
