@@ -53,6 +53,12 @@ type Policy struct {
 	// Coverage sets the targets of household visit coverage (001 §2.1,
 	// §4.3, §6.2). Zero values set no target.
 	Coverage CoverageTargets `yaml:"coverage,omitempty" json:"coverage,omitzero"`
+	// ResolutionFlag: a community whose resolution rate (long-term
+	// problems excluded) is below Below in two consecutive closed months is
+	// flagged at the second close (001 §2.4.4: 约谈社区书记并限期整改).
+	ResolutionFlag struct {
+		Below float64 `yaml:"below,omitempty" json:"below,omitempty"`
+	} `yaml:"resolution_flag,omitempty" json:"resolution_flag,omitzero"`
 	// VisitEntry: a visit recorded later than this after it happened is late.
 	VisitEntry Span `yaml:"visit_entry" json:"visit_entry"`
 	// Response sets the first-response deadline of a problem.
@@ -225,7 +231,7 @@ func (p *Policy) Validate() error {
 			return policyErr("visit_cadence."+string(k), fmt.Sprintf("unknown household class %q", k), fmt.Sprintf("未知的家庭类别 %q", k))
 		}
 		if !oneOf(per, Periods()...) {
-			return policyErr("visit_cadence."+string(k), fmt.Sprintf("unknown period %q (week, month, quarter, half_year, year)", per), fmt.Sprintf("未知的期间 %q（week、month、quarter、half_year、year）", per))
+			return policyErr("visit_cadence."+string(k), fmt.Sprintf("unknown period %q (week, month, quarter, half_year, year)", per), fmt.Sprintf("未知的期间 %q（应为周、月、季度、半年或年）", per))
 		}
 	}
 	for k, ms := range p.VisitModes {
@@ -250,7 +256,7 @@ func (p *Policy) Validate() error {
 	}
 	for k, r := range p.ClassRules {
 		if !oneOf(k, ClassKey, ClassSpecial) {
-			return policyErr("class_rules."+string(k), fmt.Sprintf("class rules name key or special, not %q", k), fmt.Sprintf("类别规则只能针对 key 或 special，而不是 %q", k))
+			return policyErr("class_rules."+string(k), fmt.Sprintf("class rules name key or special, not %q", k), fmt.Sprintf("类别规则只能针对重点或特殊家庭，而不是 %q", k))
 		}
 		for _, c := range r.Categories {
 			if c == CategoryNone || checkCategory(c) != nil {

@@ -75,6 +75,10 @@ func NewRegistry() *Registry {
 		TypeReferralDeadlineRescheduled: decoderOf[ReferralDeadlineRescheduled](),
 
 		TypeCalendarYearPublished: decoderOf[CalendarYearPublished](),
+
+		TypeMeasuresPeriodClosed:  decoderOf[MeasuresPeriodClosed](),
+		TypeMeasuresPeriodAmended: decoderOf[MeasuresPeriodAmended](),
+		TypeMeasuresFlagRaised:    decoderOf[MeasuresFlagRaised](),
 	}}
 }
 

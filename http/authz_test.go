@@ -173,6 +173,8 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return map[string]string{"listHouseholds": "/v1/households", "listDeadlines": "/v1/deadlines", "listAlerts": "/v1/alerts"}[op] + scopeQ, nil
 	case "getMeasures":
 		return "/v1/measures" + scopeQ, nil
+	case "getCoverage":
+		return "/v1/measures/coverage?period=2026-03&community=" + loc[0], nil
 	case "alertCounts":
 		return "/v1/alerts/counts", nil
 	case "getMeasureFlags":

@@ -229,3 +229,49 @@ func TestHouseholdProfileProvisionalDue(t *testing.T) {
 		t.Errorf("audit CSV: %d %s", trail.status, trail.body)
 	}
 }
+
+// GET /v1/measures/coverage: the households due in the period visited on
+// schedule, per community, by class and for key groups, against the
+// policy's targets, with bilingual messages (001 §2.1, §4.3, §6.2).
+func TestSeed001_4_3_CoverageOverHTTP(t *testing.T) {
+	e := newEnv(t, nil)
+	admin := e.token(identity.Principal{Name: "admin", Role: identity.RoleAdmin})
+	var res CommandResult
+	for _, id := range []string{"cov-a", "cov-b"} {
+		// 低保 households: key by the policy's rules, no class given.
+		r := e.do("POST", "/v1/households", admin, RegisterHouseholdRequest{HouseholdID: id, Address: "路 " + id, Community: "C9", Grid: "G9",
+			ResponsibleWorker: "李四", Category: "di_bao", Risk: "yellow"})
+		if r.status != 201 {
+			t.Fatalf("register: %d %s", r.status, r.body)
+		}
+		r.decode(t, &res)
+	}
+	// Next month is the first the households are due in; nobody has visited.
+	next := time.Now().In(e.app.Calendar().Location()).AddDate(0, 1, 0).Format("2006-01")
+	r := e.do("GET", "/v1/measures/coverage?period="+next+"&community=C9&wait_for="+res.Position, admin, nil)
+	if r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	var got Coverage
+	r.decode(t, &got)
+	if got.State != "live" || len(got.Communities) != 1 || got.Communities[0].Figures.KeyGroups.Due != 2 || got.Communities[0].Figures.KeyGroups.Covered != 0 ||
+		got.Communities[0].Figures.ByClass["key"].Due != 2 || got.Targets.KeyGroups != 1.0 || got.Communities[0].UncoveredTotal != 2 {
+		t.Fatalf("coverage %+v", got)
+	}
+	var kinds []string
+	for _, b := range got.Communities[0].Breaches {
+		kinds = append(kinds, b.Measure)
+		if b.MessageEN == "" || !strings.Contains(b.MessageZH, "覆盖率") {
+			t.Errorf("breach without bilingual message: %+v", b)
+		}
+	}
+	if strings.Join(kinds, " ") != "coverage.all coverage.key_groups coverage.risk" {
+		t.Errorf("breaches %v", kinds)
+	}
+	if r := e.do("GET", "/v1/measures/coverage?period=2026-W05", admin, nil, "Accept-Language", "zh-CN"); r.status != 400 || r.problem(t).Code != "invalid_period" {
+		t.Fatalf("week: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/v1/measures/coverage", admin, nil); r.status != 400 || r.problem(t).Field != "period" {
+		t.Fatalf("no period: %d %s", r.status, r.body)
+	}
+}
