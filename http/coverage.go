@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/doorstep/doorstep/closing"
 	"github.com/doorstep/doorstep/coverage"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/identity"
@@ -24,13 +25,29 @@ type CoverageReader interface {
 // due in the period that were visited on schedule (001 §2.1, §4.3, §6.2).
 type Coverage struct {
 	Period string `json:"period"`
-	// State is "live": computed now from the log; a period closed by a
-	// period-close event is answered from that event (issue 15, not yet).
-	State         string              `json:"state"`
-	PolicyVersion string              `json:"policy_version"`
-	Targets       CoverageTargetsView `json:"targets"`
-	Street        CoverageFigures     `json:"street"`
-	Communities   []CommunityCoverage `json:"communities"`
+	// State is "closed" when a measures.period_closed event holds the
+	// period (figures from it, or from its last amendment), "open" when it
+	// is computed now from the log, "not_closed" when as_of asks for an
+	// instant at which the period was not closed (no figures).
+	State           string              `json:"state"`
+	ClosedAt        *time.Time          `json:"closed_at,omitempty"`
+	Amended         bool                `json:"amended,omitempty"`
+	CalendarVersion string              `json:"calendar_version,omitempty"`
+	Flags           []ClosedFlag        `json:"flags,omitempty"`
+	PolicyVersion   string              `json:"policy_version"`
+	Targets         CoverageTargetsView `json:"targets"`
+	Street          CoverageFigures     `json:"street"`
+	Communities     []CommunityCoverage `json:"communities"`
+}
+
+// ClosedFlag is a flag raised at the period's close.
+type ClosedFlag struct {
+	Measure   string   `json:"measure"`
+	Figure    float64  `json:"figure"`
+	Target    float64  `json:"target"`
+	Periods   []string `json:"periods"`
+	MessageEN string   `json:"message_en"`
+	MessageZH string   `json:"message_zh"`
 }
 
 // CoverageTargetsView are the policy's targets, as shares.
@@ -104,13 +121,14 @@ func (s *Server) coverageRoutes() []route {
 			summary: "household visit coverage of a period, by class and for key groups, against the policy's targets", h: s.getCoverage,
 			doc: opDoc{tag: "measures", ok: 200, resp: "Coverage", query: true, params: []param{
 				qp("period", "string", "the period: 2026-03 (month), 2026-Q1, 2026-H1, 2026 (year)"), qp("community", "string", "community"),
+				qp("as_of", "string", "RFC 3339 instant: the closed period as the log held it then"),
 			}}},
 	}
 }
 
 func (s *Server) getCoverage(w nethttp.ResponseWriter, r *nethttp.Request) error {
 	q := r.URL.Query()
-	if err := onlyParams(q, "period", "community", "wait_for", "wait_timeout"); err != nil {
+	if err := onlyParams(q, "period", "community", "as_of", "wait_for", "wait_timeout"); err != nil {
 		return err
 	}
 	label := q.Get("period")
@@ -130,6 +148,25 @@ func (s *Server) getCoverage(w nethttp.ResponseWriter, r *nethttp.Request) error
 	if err != nil {
 		return err
 	}
+	var asOf time.Time
+	if v := q.Get("as_of"); v != "" {
+		if asOf, err = time.Parse(time.RFC3339, v); err != nil {
+			return newErr(ErrBadRequest, "invalid_time", "as_of", fmt.Sprintf("as_of %q is not an RFC 3339 instant, e.g. 2026-07-01T00:00:00+08:00", clip(v)),
+				fmt.Sprintf("时刻 %q 格式不正确，例如 2026-07-01T00:00:00+08:00", clip(v)))
+		}
+	}
+	if s.d.Store != nil {
+		l, err := closing.Ledger(r.Context(), s.d.Store, community, asOf)
+		if err != nil {
+			return err
+		}
+		if p, ok := l.Period(label); ok {
+			return writeJSON(w, nethttp.StatusOK, closedView(p, community, s.d.Read.Coverage.Targets()))
+		}
+		if !asOf.IsZero() {
+			return writeJSON(w, nethttp.StatusOK, Coverage{Period: label, State: "not_closed", Communities: []CommunityCoverage{}})
+		}
+	}
 	if err := s.waitFor(w, r, pcoverage.Name); err != nil {
 		return err
 	}
@@ -138,7 +175,7 @@ func (s *Server) getCoverage(w nethttp.ResponseWriter, r *nethttp.Request) error
 		return err
 	}
 	t := s.d.Read.Coverage.Targets()
-	out := Coverage{Period: rep.Period, State: "live", PolicyVersion: rep.PolicyVersion,
+	out := Coverage{Period: rep.Period, State: "open", PolicyVersion: rep.PolicyVersion,
 		Targets: CoverageTargetsView{All: t.All, KeyGroups: t.KeyGroups, RiskBelow: t.RiskBelow},
 		Street:  figuresView(rep.Street), Communities: []CommunityCoverage{}}
 	names := make([]string, 0, len(rep.Communities))
@@ -162,4 +199,29 @@ func (s *Server) getCoverage(w nethttp.ResponseWriter, r *nethttp.Request) error
 		out.Communities = append(out.Communities, cc)
 	}
 	return writeJSON(w, nethttp.StatusOK, out)
+}
+
+func tallyCount(t domain.Tally) CoverageCount {
+	return countView(coverage.Count{Due: t.Den, Covered: t.Num})
+}
+
+// closedView answers a closed period from its events.
+func closedView(p domain.ClosedPeriod, community string, t domain.CoverageTargets) Coverage {
+	f := p.Current()
+	figs := CoverageFigures{All: tallyCount(f.Coverage), KeyGroups: tallyCount(f.CoverageKeyGroups), ByClass: map[string]CoverageCount{}}
+	for c, n := range f.CoverageByClass {
+		figs.ByClass[string(c)] = tallyCount(n)
+	}
+	at := p.At
+	out := Coverage{Period: p.Period, State: "closed", ClosedAt: &at, Amended: len(p.Amended) > 0, CalendarVersion: p.CalendarVersion,
+		PolicyVersion: p.PolicyVersion, Targets: CoverageTargetsView{All: t.All, KeyGroups: t.KeyGroups, RiskBelow: t.RiskBelow},
+		Street: figs, Communities: []CommunityCoverage{}, Flags: []ClosedFlag{}}
+	if community != "" {
+		out.Street = CoverageFigures{ByClass: map[string]CoverageCount{}}
+		out.Communities = append(out.Communities, CommunityCoverage{Community: community, Figures: figs, Breaches: []CoverageBreach{}, Uncovered: []string{}})
+	}
+	for _, fl := range p.Flags {
+		out.Flags = append(out.Flags, ClosedFlag{Measure: fl.Measure, Figure: fl.Figure, Target: fl.Target, Periods: fl.Periods, MessageEN: fl.MessageEN, MessageZH: fl.MessageZH})
+	}
+	return out
 }

@@ -7,8 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/eventlog"
+	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/identity"
 )
 
@@ -254,7 +258,7 @@ func TestSeed001_4_3_CoverageOverHTTP(t *testing.T) {
 	}
 	var got Coverage
 	r.decode(t, &got)
-	if got.State != "live" || len(got.Communities) != 1 || got.Communities[0].Figures.KeyGroups.Due != 2 || got.Communities[0].Figures.KeyGroups.Covered != 0 ||
+	if got.State != "open" || len(got.Communities) != 1 || got.Communities[0].Figures.KeyGroups.Due != 2 || got.Communities[0].Figures.KeyGroups.Covered != 0 ||
 		got.Communities[0].Figures.ByClass["key"].Due != 2 || got.Targets.KeyGroups != 1.0 || got.Communities[0].UncoveredTotal != 2 {
 		t.Fatalf("coverage %+v", got)
 	}
@@ -267,6 +271,28 @@ func TestSeed001_4_3_CoverageOverHTTP(t *testing.T) {
 	}
 	if strings.Join(kinds, " ") != "coverage.all coverage.key_groups coverage.risk" {
 		t.Errorf("breaches %v", kinds)
+	}
+	// A closed period is answered from its close event; as of an instant
+	// before the close it was not closed.
+	closed := domain.MeasuresPeriodClosed{Community: "C9", Period: "2026-05", Figures: domain.PeriodFigures{Coverage: domain.Tally{Num: 1, Den: 2},
+		CoverageKeyGroups: domain.Tally{Num: 1, Den: 2}, Resolution: domain.Tally{Num: 1, Den: 4}}, PolicyVersion: "p", CalendarVersion: "c", At: time.Now(), By: "closer"}
+	data, err := eventlog.Encode(uuid.New(), closed, eventlog.Envelope{At: time.Now(), Actor: "closer", Role: domain.RoleSystem, CommandID: "close-c9", Community: "C9"}.Metadata())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Append(context.Background(), domain.MeasuresStream("C9"), eventstore.NoStream(), data); err != nil {
+		t.Fatal(err)
+	}
+	r = e.do("GET", "/v1/measures/coverage?period=2026-05&community=C9", admin, nil)
+	var cl Coverage
+	r.decode(t, &cl)
+	if r.status != 200 || cl.State != "closed" || cl.ClosedAt == nil || len(cl.Communities) != 1 || cl.Communities[0].Figures.All.Due != 2 || cl.PolicyVersion != "p" {
+		t.Fatalf("closed: %d %s", r.status, r.body)
+	}
+	r = e.do("GET", "/v1/measures/coverage?period=2026-05&community=C9&as_of=2026-01-01T00:00:00Z", admin, nil)
+	r.decode(t, &cl)
+	if r.status != 200 || cl.State != "not_closed" {
+		t.Fatalf("as of before the close: %d %s", r.status, r.body)
 	}
 	if r := e.do("GET", "/v1/measures/coverage?period=2026-W05", admin, nil, "Accept-Language", "zh-CN"); r.status != 400 || r.problem(t).Code != "invalid_period" {
 		t.Fatalf("week: %d %s", r.status, r.body)
