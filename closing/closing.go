@@ -46,6 +46,8 @@ type Config struct {
 	// CaughtUp, when set, is called before closing: it must return once the
 	// read models have applied the whole log (e.g. an engine catch-up).
 	CaughtUp func(ctx context.Context) error
+	// Poll bounds how long Run sleeps between looks (default 10 minutes).
+	Poll time.Duration
 }
 
 // Closer closes periods. Safe for sequential use; run one per process.
@@ -219,4 +221,34 @@ func Ledger(ctx context.Context, r eventlog.StreamReader, community string, as t
 		return nil, err
 	}
 	return l, nil
+}
+
+// Run closes the due periods, then again after each month end (or every
+// Poll), until ctx ends; it returns nil then, or the first error.
+func (c *Closer) Run(ctx context.Context) error {
+	poll := c.c.Poll
+	if poll <= 0 {
+		poll = 10 * time.Minute
+	}
+	after := time.After
+	if a, ok := c.c.Clock.(interface {
+		After(time.Duration) <-chan time.Time
+	}); ok {
+		after = a.After
+	}
+	for {
+		if _, err := c.CloseDue(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		now := c.c.Clock.Now()
+		_, next := domain.PeriodMonth.Bounds(now, c.c.Calendar.Location())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-after(min(next.Sub(now)+time.Second, poll)):
+		}
+	}
 }

@@ -25,7 +25,9 @@ type world struct {
 	n   int
 }
 
-func (w *world) at(m time.Month, d int) time.Time { return time.Date(2026, m, d, 10, 0, 0, 0, w.env.Loc) }
+func (w *world) at(m time.Month, d int) time.Time {
+	return time.Date(2026, m, d, 10, 0, 0, 0, w.env.Loc)
+}
 
 func (w *world) household(id, community string, cat domain.AssistanceCategory) {
 	h := domain.NewHousehold(id)
