@@ -21,7 +21,9 @@ func setup(t *testing.T) (*domain.Policy, *time.Location) {
 	return pol, loc
 }
 
-func day(loc *time.Location, m time.Month, d int) time.Time { return time.Date(2026, m, d, 10, 0, 0, 0, loc) }
+func day(loc *time.Location, m time.Month, d int) time.Time {
+	return time.Date(2026, m, d, 10, 0, 0, 0, loc)
+}
 
 func household(id, community string, class domain.HouseholdClass, reg time.Time, visits ...time.Time) coverage.Household {
 	h := coverage.Household{ID: id, Community: community, Grid: community + "-1", Registered: reg, Classes: []coverage.ClassAt{{At: reg, Class: class}}}
