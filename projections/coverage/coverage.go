@@ -153,8 +153,14 @@ func (r *Reader) Households(ctx context.Context, community string, start, end ti
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	join := ` JOIN coverage_households h ON h.household_id = x.household_id WHERE h.` + where
-	rows, err = r.db.QueryContext(ctx, r.d.Rebind(`SELECT x.household_id, x.at, x.class FROM coverage_classes x`+join+` ORDER BY x.household_id, x.version`), args...)
+	// The whole street reads the tables without a join: households not
+	// asked for are dropped by idx (a visit before end is of a household
+	// registered before end).
+	join, cargs := ` JOIN coverage_households h ON h.household_id = x.household_id WHERE h.`+where, args
+	if community == "" {
+		join, cargs = "", nil
+	}
+	rows, err = r.db.QueryContext(ctx, r.d.Rebind(`SELECT x.household_id, x.at, x.class FROM coverage_classes x`+join+` ORDER BY x.household_id, x.version`), cargs...)
 	if err != nil {
 		return nil, fmt.Errorf("coverage: classes: %w", err)
 	}
@@ -173,9 +179,14 @@ func (r *Reader) Households(ctx context.Context, community string, start, end ti
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	vargs := append([]any{start.Add(-lookback).UnixNano(), end.UnixNano()}, args...)
-	rows, err = r.db.QueryContext(ctx, r.d.Rebind(`SELECT x.household_id, x.at, x.mode, x.not_counted FROM coverage_visits x
-		JOIN coverage_households h ON h.household_id = x.household_id WHERE x.at >= ? AND x.at < ? AND h.`+where), vargs...)
+	vq := `SELECT x.household_id, x.at, x.mode, x.not_counted FROM coverage_visits x WHERE x.at >= ? AND x.at < ?`
+	vargs := []any{start.Add(-lookback).UnixNano(), end.UnixNano()}
+	if community != "" {
+		vq = `SELECT x.household_id, x.at, x.mode, x.not_counted FROM coverage_visits x
+		JOIN coverage_households h ON h.household_id = x.household_id WHERE x.at >= ? AND x.at < ? AND h.` + where
+		vargs = append(vargs, args...)
+	}
+	rows, err = r.db.QueryContext(ctx, r.d.Rebind(vq), vargs...)
 	if err != nil {
 		return nil, fmt.Errorf("coverage: visits: %w", err)
 	}
