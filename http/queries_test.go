@@ -274,7 +274,14 @@ func TestSeed001_4_3_CoverageOverHTTP(t *testing.T) {
 	}
 	// A closed period is answered from its close event; as of an instant
 	// before the close it was not closed.
-	closed := domain.MeasuresPeriodClosed{Community: "C9", Period: "2026-05", Figures: domain.PeriodFigures{Coverage: domain.Tally{Num: 1, Den: 2},
+	cur := time.Now().In(e.app.Calendar().Location()).Format("2006-01")
+	pr := e.do("POST", "/v1/problems", admin, map[string]string{"problem_id": "cov-p", "household_id": "cov-a", "description": "需要临时救助",
+		"category": "policy", "handling_class": "coordinated", "colour": "yellow", "urgency": "ordinary"})
+	if pr.status != 201 {
+		t.Fatalf("report: %d %s", pr.status, pr.body)
+	}
+	pr.decode(t, &res)
+	closed := domain.MeasuresPeriodClosed{Community: "C9", Period: cur, Figures: domain.PeriodFigures{Coverage: domain.Tally{Num: 1, Den: 2},
 		CoverageKeyGroups: domain.Tally{Num: 1, Den: 2}, Resolution: domain.Tally{Num: 1, Den: 4}}, PolicyVersion: "p", CalendarVersion: "c", At: time.Now(), By: "closer"}
 	data, err := eventlog.Encode(uuid.New(), closed, eventlog.Envelope{At: time.Now(), Actor: "closer", Role: domain.RoleSystem, CommandID: "close-c9", Community: "C9"}.Metadata())
 	if err != nil {
@@ -283,16 +290,24 @@ func TestSeed001_4_3_CoverageOverHTTP(t *testing.T) {
 	if _, err := e.store.Append(context.Background(), domain.MeasuresStream("C9"), eventstore.NoStream(), data); err != nil {
 		t.Fatal(err)
 	}
-	r = e.do("GET", "/v1/measures/coverage?period=2026-05&community=C9", admin, nil)
+	r = e.do("GET", "/v1/measures/coverage?period="+cur+"&community=C9", admin, nil)
 	var cl Coverage
 	r.decode(t, &cl)
 	if r.status != 200 || cl.State != "closed" || cl.ClosedAt == nil || len(cl.Communities) != 1 || cl.Communities[0].Figures.All.Due != 2 || cl.PolicyVersion != "p" {
 		t.Fatalf("closed: %d %s", r.status, r.body)
 	}
-	r = e.do("GET", "/v1/measures/coverage?period=2026-05&community=C9&as_of=2026-01-01T00:00:00Z", admin, nil)
+	r = e.do("GET", "/v1/measures/coverage?period="+cur+"&community=C9&as_of=2026-01-01T00:00:00Z", admin, nil)
 	r.decode(t, &cl)
 	if r.status != 200 || cl.State != "not_closed" {
 		t.Fatalf("as of before the close: %d %s", r.status, r.body)
+	}
+	// GET /v1/measures says which months are closed and what their close recorded.
+	r = e.do("GET", "/v1/measures?by=community&community=C9&wait_for="+res.Position, admin, nil)
+	var ms Measures
+	r.decode(t, &ms)
+	if r.status != 200 || len(ms.Rows) != 1 || ms.Rows[0].State != "closed" || ms.Rows[0].Closed == nil || ms.Rows[0].Closed.Resolution.Den != 4 ||
+		ms.Rows[0].ResolutionRate.Den != 1 {
+		t.Fatalf("measures: %d %s", r.status, r.body)
 	}
 	if r := e.do("GET", "/v1/measures/coverage?period=2026-W05", admin, nil, "Accept-Language", "zh-CN"); r.status != 400 || r.problem(t).Code != "invalid_period" {
 		t.Fatalf("week: %d %s", r.status, r.body)
