@@ -95,6 +95,16 @@ func (c *Closer) CloseDue(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, err
 		}
+		// The quarter, half-year and year that end with the month.
+		for _, per := range []domain.Period{domain.PeriodQuarter, domain.PeriodHalfYear, domain.PeriodYear} {
+			if _, pe := per.Bounds(ms, loc); pe.Equal(me) {
+				k, err := c.ClosePeriod(ctx, per.Label(ms, loc))
+				n += k
+				if err != nil {
+					return n, err
+				}
+			}
+		}
 		ms = me
 	}
 }
@@ -102,11 +112,22 @@ func (c *Closer) CloseDue(ctx context.Context) (int, error) {
 // CloseMonth closes one month ("2026-03") for every community and the
 // street; ledgers already closed are left as they are.
 func (c *Closer) CloseMonth(ctx context.Context, label string) (int, error) {
+	return c.ClosePeriod(ctx, label)
+}
+
+// ClosePeriod closes one period (a month "2026-03", quarter "2026-Q1",
+// half-year "2026-H1" or year "2026") for every community and the street:
+// coverage over the period, the resolution of the problems reported in its
+// months. The two-month resolution flag is raised at month closes only.
+func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
 	loc := c.c.Calendar.Location()
 	pol := c.c.Policies.Current()
-	_, start, end, err := domain.ParsePeriodLabel(label, loc)
+	per, start, end, err := domain.ParsePeriodLabel(label, loc)
 	if err != nil {
 		return 0, err
+	}
+	if per == domain.PeriodWeek {
+		return 0, fmt.Errorf("closing: weeks are not closed: %s", label)
 	}
 	street, err := c.ledger(ctx, "")
 	if err != nil {
@@ -119,9 +140,18 @@ func (c *Closer) CloseMonth(ctx context.Context, label string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	res, err := c.c.Resolution.Resolution(ctx, label)
-	if err != nil {
-		return 0, err
+	res := map[string]measures.Rate{}
+	for ms := start; ms.Before(end); {
+		_, me := domain.PeriodMonth.Bounds(ms, loc)
+		mr, err := c.c.Resolution.Resolution(ctx, domain.PeriodMonth.Label(ms, loc))
+		if err != nil {
+			return 0, err
+		}
+		for k, v := range mr {
+			r := res[k]
+			res[k] = measures.Rate{Num: r.Num + v.Num, Den: r.Den + v.Den}
+		}
+		ms = me
 	}
 	names := map[string]bool{}
 	for k := range rep.Communities {
@@ -135,7 +165,10 @@ func (c *Closer) CloseMonth(ctx context.Context, label string) (int, error) {
 		list = append(list, k)
 	}
 	sort.Strings(list)
-	prev := domain.PeriodMonth.Label(start.Add(-time.Hour), loc)
+	prev := ""
+	if per == domain.PeriodMonth {
+		prev = domain.PeriodMonth.Label(start.Add(-time.Hour), loc)
+	}
 	var total domain.Tally
 	n := 0
 	in := domain.ClosePeriod{Period: label, Start: start, End: end, Previous: prev, Policy: pol, CalendarVersion: c.c.Calendar.Version()}

@@ -94,10 +94,11 @@ func TestSeed001_2_4_4_FlagStaysInTheCloseAfterLaterResolutions(t *testing.T) {
 		t.Fatal(err)
 	}
 	asOfMay := mayClose[len(mayClose)-1].RecordedAt
-	// 1 July: June closes; May and June both below 80% → the flag, in the June close.
+	// 1 July: June closes, and with it the second quarter and the first
+	// half-year; May and June both below 80% → the flag, in the June close.
 	clk.t = time.Date(2026, 7, 1, 2, 0, 0, 0, env.Loc)
-	if n, err := cl.CloseDue(ctx); err != nil || n != 2 {
-		t.Fatalf("June: %d %v", n, err)
+	if n, err := cl.CloseDue(ctx); err != nil || n != 6 {
+		t.Fatalf("June, Q2, H1: %d %v", n, err)
 	}
 	if n, err := cl.CloseDue(ctx); err != nil || n != 0 {
 		t.Fatalf("run twice: %d ledgers written, %v", n, err)
@@ -132,7 +133,10 @@ func TestSeed001_2_4_4_FlagStaysInTheCloseAfterLaterResolutions(t *testing.T) {
 	if f := flag(june); f == nil || fmt.Sprint(f.Periods) != "[2026-05 2026-06]" || f.Target != 0.8 || f.MessageZH == "" {
 		t.Fatalf("June flags %+v", june.Flags)
 	}
-	for _, m := range []string{"2026-04", "2026-05"} {
+	if q := check("2026-Q2", time.Time{}); q.Figures.Resolution != (domain.Tally{Num: 0, Den: 4}) || q.Figures.Coverage != (domain.Tally{Num: 0, Den: 1}) || flag(q) != nil {
+		t.Fatalf("Q2: %+v %+v", q.Figures, q.Flags)
+	}
+	for _, m := range []string{"2026-04", "2026-05", "2026-H1"} {
 		if p := check(m, time.Time{}); p.Figures.Coverage != (domain.Tally{Num: 0, Den: 1}) {
 			t.Errorf("%s coverage %+v", m, p.Figures.Coverage)
 		}
