@@ -213,10 +213,25 @@ func (s *Service) ChangeClass(ctx context.Context, c Cmd, householdID string, to
 }
 
 // ChangeCategory changes the assistance category ("" = none).
+// Under a policy with class rules the class follows (domain.Household.ChangeCategory).
 func (s *Service) ChangeCategory(ctx context.Context, c Cmd, householdID string, to domain.AssistanceCategory, reason string) (Result, error) {
+	pol := s.policies.Current()
 	input := []string{string(to), reason}
 	return s.onHousehold(ctx, c, householdID, "household.change_category", input, nil, nil, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
-		return h.ChangeCategory(m, to, reason)
+		return h.ChangeCategory(m, pol, to, reason)
+	})
+}
+
+// ChangeCircumstances replaces the circumstances the class rules look at
+// (残疾, 独居老人, 困境儿童…); the class follows under the policy's rules.
+func (s *Service) ChangeCircumstances(ctx context.Context, c Cmd, householdID string, to []domain.Circumstance, reason string) (Result, error) {
+	pol := s.policies.Current()
+	input := []string{reason}
+	for _, x := range to {
+		input = append(input, string(x))
+	}
+	return s.onHousehold(ctx, c, householdID, "household.change_circumstances", input, nil, nil, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
+		return h.ChangeCircumstances(m, pol, to, reason)
 	})
 }
 

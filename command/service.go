@@ -110,11 +110,8 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	if cfg.Policies == nil {
-		pol, err := domain.DefaultPolicy()
-		if err != nil {
-			return nil, err
-		}
-		if cfg.Policies, err = domain.NewPolicySet(pol); err != nil {
+		var err error
+		if cfg.Policies, err = domain.DefaultPolicySet(); err != nil {
 			return nil, err
 		}
 	}

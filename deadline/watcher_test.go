@@ -169,7 +169,7 @@ func TestWatcherVisitDueAndReferral(t *testing.T) {
 	}
 	// Referral acceptance: 3 working days from Wednesday 8 April = end of Monday 13 April.
 	n, err := w.Fire(ctx, time.Date(2026, 4, 13, 23, 0, 0, 0, env.Loc))
-	if err != nil || n != 1 { // referral approaching (24 h before); the visit is due 15 April
+	if err != nil || n != 1 { // referral approaching (24 h before); the visit is due by Sunday 19 April (once a week)
 		t.Fatalf("Fire = %d, %v", n, err)
 	}
 	if got := alerts(t, env, domain.ReferralStream("r1")); len(got) != 1 || got[0] != domain.TypeReferralDeadlineApproaching {
@@ -179,7 +179,8 @@ func TestWatcherVisitDueAndReferral(t *testing.T) {
 		t.Fatalf("referral breach: %d %v", n, err)
 	}
 	// The watcher was down through the visit's approaching instant: it records the breach only.
-	if n, err := w.Fire(ctx, time.Date(2026, 4, 15, 10, 0, 1, 0, env.Loc)); err != nil || n != 1 {
+	// Once a week (001 §2.3.3): the week of registration is not required, the next (13–19 April) is.
+	if n, err := w.Fire(ctx, time.Date(2026, 4, 20, 0, 0, 1, 0, env.Loc)); err != nil || n != 1 {
 		t.Fatalf("visit breach: %d %v", n, err)
 	}
 	if got := alerts(t, env, domain.HouseholdStream("h1")); len(got) != 1 || got[0] != domain.TypeHouseholdDeadlineBreached {

@@ -22,6 +22,8 @@ type Household struct {
 	grid          string
 	worker        string
 	class         HouseholdClass
+	classByRule   bool // the class is what the policy's rules asked for
+	circumstances []Circumstance
 	category      AssistanceCategory
 	risk          RiskLevel
 	needs         map[NeedDomain][]string
@@ -64,6 +66,8 @@ func (h *Household) Grid() string                   { return h.grid }
 func (h *Household) ResponsibleWorker() string      { return h.worker }
 func (h *Household) Class() HouseholdClass          { return h.class }
 func (h *Household) Category() AssistanceCategory   { return h.category }
+func (h *Household) ClassByRule() bool              { return h.classByRule }
+func (h *Household) Circumstances() []Circumstance  { return slices.Clone(h.circumstances) }
 func (h *Household) Risk() RiskLevel                { return h.risk }
 func (h *Household) Consent() bool                  { return h.consent }
 func (h *Household) Archived() bool                 { return h.archived }
@@ -127,6 +131,7 @@ func (h *Household) Apply(e Event) {
 		h.registered, h.registeredAt = true, e.At
 		h.address, h.community, h.grid, h.worker = e.Address, e.Community, e.Grid, e.ResponsibleWorker
 		h.class, h.category, h.risk, h.policyVersion = e.Class, e.Category, e.Risk, e.PolicyVersion
+		h.circumstances, h.classByRule = slices.Clone(e.Circumstances), e.ClassBy == ClassByRule
 	case HouseholdMemberAdded:
 		h.members = append(h.members, &Member{ID: e.MemberID, MemberDetails: e.MemberDetails, JoinedAt: e.At})
 	case HouseholdMemberChanged:
@@ -142,7 +147,9 @@ func (h *Household) Apply(e Event) {
 	case HouseholdWorkerChanged:
 		h.worker = e.To
 	case HouseholdClassChanged:
-		h.class, h.policyVersion = e.To, e.PolicyVersion
+		h.class, h.policyVersion, h.classByRule = e.To, e.PolicyVersion, e.ClassBy == ClassByRule
+	case HouseholdCircumstancesChanged:
+		h.circumstances = slices.Clone(e.To)
 	case HouseholdCategoryChanged:
 		h.category = e.To
 	case HouseholdRiskChanged:
@@ -157,7 +164,7 @@ func (h *Household) Apply(e Event) {
 		h.archived, h.archiveReason = true, e.Reason
 	case VisitRecorded:
 		h.visits = append(h.visits, e)
-		if e.Outcome == OutcomeCompleted && e.OccurredAt.After(h.lastVisit) {
+		if e.Outcome == OutcomeCompleted && !e.NotCounted && e.OccurredAt.After(h.lastVisit) {
 			h.lastVisit, h.policyVersion = e.OccurredAt, e.PolicyVersion
 		}
 	case HouseholdDeadlineApproaching:
@@ -208,6 +215,11 @@ type RegisterHousehold struct {
 	Class             HouseholdClass
 	Category          AssistanceCategory
 	Risk              RiskLevel
+	// Circumstances the policy's class rules look at.
+	Circumstances []Circumstance
+	// ClassReason is required when Class is below what the policy's rules
+	// ask for (an override). An empty Class takes the rules' class.
+	ClassReason string
 }
 
 // Register opens the household file. It fails with ErrConflict
@@ -244,18 +256,93 @@ func (h *Household) Register(meta Meta, pol *Policy, in RegisterHousehold) ([]Ev
 	if err := CheckName("responsible_worker", in.ResponsibleWorker); err != nil {
 		return nil, err
 	}
+	if err := checkCategory(in.Category); err != nil {
+		return nil, err
+	}
+	circ, err := checkCircumstances(in.Circumstances)
+	if err != nil {
+		return nil, err
+	}
+	var by ClassBasis
+	var rule string
+	if pol.HasClassRules() {
+		var want HouseholdClass
+		want, rule = pol.ClassFor(in.Category, circ)
+		if in.Class == "" {
+			in.Class = want
+		}
+		switch r, w := classRank(in.Class), classRank(want); {
+		case r == w:
+			by = ClassByRule
+		case r > w:
+			by = ClassByStated
+		default:
+			if in.ClassReason == "" {
+				return nil, classReasonRequired("class_reason", in.Class, want, rule, pol.Version)
+			}
+			by = ClassByOverride
+		}
+	}
 	if err := checkClass(in.Class); err != nil {
 		return nil, err
 	}
-	if err := checkCategory(in.Category); err != nil {
-		return nil, err
+	if in.ClassReason != "" {
+		if err := CheckText("class_reason", in.ClassReason); err != nil {
+			return nil, err
+		}
 	}
 	if err := checkRisk(in.Risk); err != nil {
 		return nil, err
 	}
 	return []Event{HouseholdRegistered{HouseholdID: h.id, Address: in.Address, Community: in.Community, Grid: in.Grid,
 		ResponsibleWorker: in.ResponsibleWorker, Class: in.Class, Category: in.Category, Risk: in.Risk,
+		Circumstances: circ, ClassBy: by, ClassRule: rule, ClassReason: in.ClassReason,
 		PolicyVersion: pol.Version, At: meta.At, By: meta.Actor}}, nil
+}
+
+func classReasonRequired(field string, class, want HouseholdClass, rule, version string) *Error {
+	return newError(ErrRule, "class_reason_required", field,
+		fmt.Sprintf("policy %s puts a household with %s in class %q; a lower class %q is an override and needs a reason", version, rule, want, class),
+		fmt.Sprintf("策略 %s 规定具有 %s 的家庭属于 %q 类；设为较低的 %q 类属于例外调整，须说明原因", version, rule, want, class))
+}
+
+// checkCircumstances checks the circumstances and returns them sorted and
+// without repeats.
+func checkCircumstances(cs []Circumstance) ([]Circumstance, error) {
+	if len(cs) > len(Circumstances()) {
+		cs = slices.Compact(slices.Sorted(slices.Values(cs)))
+	}
+	for _, c := range cs {
+		if !oneOf(c, Circumstances()...) {
+			all := Circumstances()
+			return nil, badValue("circumstances", "household circumstance", "家庭情况", c, all...)
+		}
+	}
+	out := slices.Compact(slices.Sorted(slices.Values(cs)))
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// followRule returns the class change the policy's rules ask for after the
+// category or circumstances become cat and circ: a class set by rule
+// follows the rule both ways; a class set by a person is kept unless the
+// rule asks for more. No rules: nothing.
+func (h *Household) followRule(meta Meta, pol *Policy, cat AssistanceCategory, circ []Circumstance) []Event {
+	if !pol.HasClassRules() {
+		return nil
+	}
+	want, rule := pol.ClassFor(cat, circ)
+	if want == h.class || (!h.classByRule && classRank(want) < classRank(h.class)) {
+		return nil
+	}
+	if rule == "" {
+		rule = "no rule matches"
+	}
+	return []Event{HouseholdClassChanged{From: h.class, To: want, ClassBy: ClassByRule, Rule: rule,
+		Reason:        fmt.Sprintf("class follows the rule of policy %s (%s) / 按策略 %s 的规则调整类别（%s）", pol.Version, rule, pol.Version, rule),
+		PolicyVersion: pol.Version, At: meta.At, By: meta.Actor}}
 }
 
 // checkPlace checks where a household lives: the address is a name-sized
@@ -481,11 +568,48 @@ func (h *Household) ChangeClass(meta Meta, pol *Policy, to HouseholdClass, reaso
 	if reason == "" {
 		return nil, reasonRequired("reason")
 	}
-	return []Event{HouseholdClassChanged{From: h.class, To: to, Reason: reason, PolicyVersion: pol.Version, At: meta.At, By: meta.Actor}}, nil
+	if err := CheckText("reason", reason); err != nil {
+		return nil, err
+	}
+	var by ClassBasis
+	if pol.HasClassRules() {
+		by = ClassByOverride
+		if want, _ := pol.ClassFor(h.category, h.circumstances); want == to {
+			by = ClassByRule
+		}
+	}
+	return []Event{HouseholdClassChanged{From: h.class, To: to, Reason: reason, ClassBy: by, PolicyVersion: pol.Version, At: meta.At, By: meta.Actor}}, nil
 }
 
-// ChangeCategory changes the assistance category ("" = none); a reason is required.
-func (h *Household) ChangeCategory(meta Meta, to AssistanceCategory, reason string) ([]Event, error) {
+// ChangeCircumstances replaces the circumstances; a reason is required. The
+// class follows under pol's rules (see ChangeCategory).
+func (h *Household) ChangeCircumstances(meta Meta, pol *Policy, to []Circumstance, reason string) ([]Event, error) {
+	if err := h.active(meta); err != nil {
+		return nil, err
+	}
+	circ, err := checkCircumstances(to)
+	if err != nil {
+		return nil, err
+	}
+	if slices.Equal(circ, h.circumstances) {
+		return nil, noChange("circumstances", "the circumstances", "家庭情况", fmt.Sprint(circ))
+	}
+	if reason == "" {
+		return nil, reasonRequired("reason")
+	}
+	if err := CheckText("reason", reason); err != nil {
+		return nil, err
+	}
+	evs := []Event{HouseholdCircumstancesChanged{From: slices.Clone(h.circumstances), To: circ, Reason: reason, At: meta.At, By: meta.Actor}}
+	return append(evs, h.followRule(meta, pol, h.category, circ)...), nil
+}
+
+// ChangeCategory changes the assistance category ("" = none); a reason is
+// required. Under a policy with class rules the class follows: a class set
+// by rule becomes what the rules ask for; a class set by a person is raised
+// when the rules ask for more, and otherwise kept (a HouseholdClassChanged
+// with ClassBy rule follows the category change).
+func (h *Household) ChangeCategory(meta Meta, pol *Policy, to AssistanceCategory, reason string) ([]Event, error) {
 	if err := h.active(meta); err != nil {
 		return nil, err
 	}
@@ -498,7 +622,8 @@ func (h *Household) ChangeCategory(meta Meta, to AssistanceCategory, reason stri
 	if reason == "" {
 		return nil, reasonRequired("reason")
 	}
-	return []Event{HouseholdCategoryChanged{From: h.category, To: to, Reason: reason, At: meta.At, By: meta.Actor}}, nil
+	evs := []Event{HouseholdCategoryChanged{From: h.category, To: to, Reason: reason, At: meta.At, By: meta.Actor}}
+	return append(evs, h.followRule(meta, pol, to, h.circumstances)...), nil
 }
 
 // ChangeRisk changes the risk level; a reason is required.
@@ -648,10 +773,11 @@ func (h *Household) RecordVisit(meta Meta, pol *Policy, in RecordVisit) ([]Event
 		return nil, h.consentRequired()
 	}
 	late := meta.At.Sub(in.OccurredAt) > pol.VisitEntry.duration()
+	notCounted := in.Outcome == OutcomeCompleted && !pol.VisitCounts(h.class, in.Mode)
 	return []Event{VisitRecorded{VisitID: in.VisitID, Team: slices.Clone(in.Team), OccurredAt: in.OccurredAt, RecordedAt: meta.At,
 		Mode: in.Mode, Outcome: in.Outcome, Understandings: in.Understandings, Observations: in.Observations, Summary: in.Summary,
 		Attachments: slices.Clone(in.Attachments), CheckIn: in.CheckIn, ProblemIDs: slices.Clone(in.ProblemIDs),
-		Late: late, PolicyVersion: pol.Version, By: meta.Actor}}, nil
+		Late: late, NotCounted: notCounted, PolicyVersion: pol.Version, By: meta.Actor}}, nil
 }
 
 // RescheduleDeadline records that a running deadline derived as old (with

@@ -21,6 +21,8 @@ const (
 	TypeHouseholdDeadlineApproaching = "household.deadline_approaching"
 	TypeHouseholdDeadlineBreached    = "household.deadline_breached"
 	TypeHouseholdDeadlineRescheduled = "household.deadline_rescheduled"
+
+	TypeHouseholdCircumstancesChanged = "household.circumstances_changed"
 )
 
 // HouseholdRegistered opens a household file. It starts the visit_due clock.
@@ -33,10 +35,29 @@ type HouseholdRegistered struct {
 	Class             HouseholdClass     `json:"class"`
 	Category          AssistanceCategory `json:"category,omitempty"`
 	Risk              RiskLevel          `json:"risk"`
-	PolicyVersion     string             `json:"policy_version"`
-	At                time.Time          `json:"at"`
-	By                string             `json:"by"`
+	// Circumstances the policy's class rules look at (001 §2.3.3).
+	Circumstances []Circumstance `json:"circumstances,omitempty"`
+	// ClassBy says how the class was set: ClassByRule (what the policy's
+	// rules ask for), ClassByStated (above what they ask: the registrar's
+	// judgement) or ClassByOverride (below: ClassReason says why). Empty in
+	// events written before class rules (as stated).
+	ClassBy ClassBasis `json:"class_by,omitempty"`
+	// ClassRule names what matched ("category di_bao"); empty for ordinary.
+	ClassRule     string    `json:"class_rule,omitempty"`
+	ClassReason   string    `json:"class_reason,omitempty"`
+	PolicyVersion string    `json:"policy_version"`
+	At            time.Time `json:"at"`
+	By            string    `json:"by"`
 }
+
+// ClassBasis says how a household class was set. Durable.
+type ClassBasis string
+
+const (
+	ClassByRule     ClassBasis = "rule"     // the class the policy's rules ask for
+	ClassByStated   ClassBasis = "stated"   // a higher class, stated by a person
+	ClassByOverride ClassBasis = "override" // a class set by a person with a reason (lower or otherwise)
+)
 
 // MemberDetails describes a household member. Sensitive fields are sealed
 // with the household's key; they need the household's consent.
@@ -106,12 +127,17 @@ type HouseholdWorkerChanged struct {
 // HouseholdClassChanged changes the household class, and so the visit
 // frequency; it re-parameterises the visit_due clock with PolicyVersion.
 type HouseholdClassChanged struct {
-	From          HouseholdClass `json:"from"`
-	To            HouseholdClass `json:"to"`
-	Reason        string         `json:"reason"`
-	PolicyVersion string         `json:"policy_version"`
-	At            time.Time      `json:"at"`
-	By            string         `json:"by"`
+	From   HouseholdClass `json:"from"`
+	To     HouseholdClass `json:"to"`
+	Reason string         `json:"reason"`
+	// By is ClassByRule when the class follows a change of category or
+	// circumstances under the policy's rules (Rule names what matched);
+	// empty or ClassByOverride when a person changed it with a reason.
+	ClassBy       ClassBasis `json:"class_by,omitempty"`
+	Rule          string     `json:"rule,omitempty"`
+	PolicyVersion string     `json:"policy_version"`
+	At            time.Time  `json:"at"`
+	By            string     `json:"by"`
 }
 
 // HouseholdCategoryChanged changes the assistance category ("" = none).
@@ -121,6 +147,17 @@ type HouseholdCategoryChanged struct {
 	Reason string             `json:"reason"`
 	At     time.Time          `json:"at"`
 	By     string             `json:"by"`
+}
+
+// HouseholdCircumstancesChanged replaces the circumstances the policy's
+// class rules look at (残疾, 独居老人, 困境儿童…). A class change it causes is
+// a HouseholdClassChanged after it.
+type HouseholdCircumstancesChanged struct {
+	From   []Circumstance `json:"from,omitempty"`
+	To     []Circumstance `json:"to,omitempty"`
+	Reason string         `json:"reason"`
+	At     time.Time      `json:"at"`
+	By     string         `json:"by"`
 }
 
 // HouseholdRiskChanged changes the risk level.
@@ -209,8 +246,12 @@ type VisitRecorded struct {
 	CheckIn        *CheckIn       `json:"check_in,omitempty"`
 	ProblemIDs     []string       `json:"problem_ids,omitempty"`
 	Late           bool           `json:"late"`
-	PolicyVersion  string         `json:"policy_version"`
-	By             string         `json:"by"`
+	// NotCounted: a completed visit whose mode the policy does not count
+	// for the household's class (a phone call where only home visits
+	// count): it neither restarts the visit clock nor covers a period.
+	NotCounted    bool   `json:"not_counted,omitempty"`
+	PolicyVersion string `json:"policy_version"`
+	By            string `json:"by"`
 }
 
 // HappenedAt implements Happened: the visit happened at OccurredAt.
@@ -224,14 +265,17 @@ type HouseholdDeadlineApproaching struct{ DeadlineAlert }
 type HouseholdDeadlineRescheduled struct{ DeadlineRescheduled }
 type HouseholdDeadlineBreached struct{ DeadlineAlert }
 
-func (HouseholdRegistered) EventType() string          { return TypeHouseholdRegistered }
-func (HouseholdMemberAdded) EventType() string         { return TypeHouseholdMemberAdded }
-func (HouseholdMemberChanged) EventType() string       { return TypeHouseholdMemberChanged }
-func (HouseholdMemberLeft) EventType() string          { return TypeHouseholdMemberLeft }
-func (HouseholdRelocated) EventType() string           { return TypeHouseholdRelocated }
-func (HouseholdWorkerChanged) EventType() string       { return TypeHouseholdWorkerChanged }
-func (HouseholdClassChanged) EventType() string        { return TypeHouseholdClassChanged }
-func (HouseholdCategoryChanged) EventType() string     { return TypeHouseholdCategoryChanged }
+func (HouseholdRegistered) EventType() string      { return TypeHouseholdRegistered }
+func (HouseholdMemberAdded) EventType() string     { return TypeHouseholdMemberAdded }
+func (HouseholdMemberChanged) EventType() string   { return TypeHouseholdMemberChanged }
+func (HouseholdMemberLeft) EventType() string      { return TypeHouseholdMemberLeft }
+func (HouseholdRelocated) EventType() string       { return TypeHouseholdRelocated }
+func (HouseholdWorkerChanged) EventType() string   { return TypeHouseholdWorkerChanged }
+func (HouseholdClassChanged) EventType() string    { return TypeHouseholdClassChanged }
+func (HouseholdCategoryChanged) EventType() string { return TypeHouseholdCategoryChanged }
+func (HouseholdCircumstancesChanged) EventType() string {
+	return TypeHouseholdCircumstancesChanged
+}
 func (HouseholdRiskChanged) EventType() string         { return TypeHouseholdRiskChanged }
 func (HouseholdNeedsAssessed) EventType() string       { return TypeHouseholdNeedsAssessed }
 func (HouseholdResourcesOffered) EventType() string    { return TypeHouseholdResourcesOffered }

@@ -1,6 +1,8 @@
 package domain_test
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"slices"
@@ -58,7 +60,7 @@ func TestHouseholdRules(t *testing.T) {
 			return h.ChangeClass(meta(t, "a", "2026-03-03 09:00"), pol, "vip", "r")
 		}, "invalid_class", domain.ErrInvalid},
 		{"unknown category", func(h *domain.Household, pol *domain.Policy) ([]domain.Event, error) {
-			return h.ChangeCategory(meta(t, "a", "2026-03-03 09:00"), "rich", "r")
+			return h.ChangeCategory(meta(t, "a", "2026-03-03 09:00"), pol, "rich", "r")
 		}, "invalid_category", domain.ErrInvalid},
 		{"unknown need domain", func(h *domain.Household, pol *domain.Policy) ([]domain.Event, error) {
 			return h.AssessNeeds(meta(t, "a", "2026-03-03 09:00"), map[domain.NeedDomain][]string{"sport": {"x"}}, "")
@@ -142,7 +144,7 @@ func TestHouseholdLifecycle(t *testing.T) {
 	do(t, h)(h.ChangeMember(m("2026-03-05 09:00"), "m2", domain.MemberDetails{Name: "王小宇", Relation: "子女", Occupation: "学生"}, "补充职业"))
 	do(t, h)(h.RemoveMember(m("2026-03-06 09:00"), "m2", "外出务工"))
 	do(t, h)(h.ChangeClass(m("2026-03-06 10:00"), pol, domain.ClassSpecial, "独居"))
-	do(t, h)(h.ChangeCategory(m("2026-03-06 10:01"), domain.CategoryTeKun, "审批通过"))
+	do(t, h)(h.ChangeCategory(m("2026-03-06 10:01"), pol, domain.CategoryTeKun, "审批通过"))
 	do(t, h)(h.ChangeRisk(m("2026-03-06 10:02"), domain.RiskRed, "跌倒风险"))
 	do(t, h)(h.AssignWorker(m("2026-03-06 10:03"), "网格员小王", "调岗"))
 	do(t, h)(h.Relocate(m("2026-03-06 10:04"), "和平路 1 号", "和平社区", "第1网格", "搬迁"))
@@ -193,18 +195,18 @@ func TestVisitEntryAndClock(t *testing.T) {
 		t.Fatal("nobody-home visits do not restart the visit clock")
 	}
 
-	// Alerts: key household, monthly → due 2026-04-04 09:00.
+	// Alerts: key household, once a month → March is covered, April is due by its end.
 	cal := mustCalendar(t)
 	d, ok, err := pol.Deadline(cal, h.Clocks()[0])
-	if err != nil || !ok || !d.Due.Equal(at(t, "2026-04-04 09:00")) {
+	if err != nil || !ok || !d.Due.Equal(at(t, "2026-04-30 23:59").Add(59*time.Second+999999999)) {
 		t.Fatalf("deadline %+v %v", d, err)
 	}
 	sys := domain.Meta{Actor: "deadline-watcher", Role: domain.RoleSystem}
-	sys.At = at(t, "2026-04-04 08:00")
+	sys.At = at(t, "2026-04-30 08:00")
 	evs, err := h.RecordDeadlineAlert(sys, d, domain.StageBreached, "督导老周")
 	fails(t, evs, err, "deadline_not_reached", domain.ErrRule)
 	do(t, h)(h.RecordDeadlineAlert(sys, d, domain.StageApproaching, "督导老周"))
-	sys.At = at(t, "2026-04-04 09:01")
+	sys.At = at(t, "2026-05-01 00:01")
 	evs = do(t, h)(h.RecordDeadlineAlert(sys, d, domain.StageBreached, "督导老周"))
 	if a := evs[0].(domain.HouseholdDeadlineBreached); a.Responsible != "网格员小李" || a.Supervisor != "督导老周" || !a.Due.Equal(d.Due) {
 		t.Fatalf("alert = %+v", a)
@@ -215,8 +217,8 @@ func TestVisitEntryAndClock(t *testing.T) {
 	if evs, err := h.RecordDeadlineAlert(sys, d, domain.StageBreached, ""); err != nil || evs != nil {
 		t.Fatalf("repeat must be a no-op: %v %v", evs, err)
 	}
-	rec("v4", "2026-04-05 09:00", "2026-04-05 10:00", domain.OutcomeCompleted)
-	sys.At = at(t, "2026-04-06 09:00")
+	rec("v4", "2026-05-01 09:00", "2026-05-01 10:00", domain.OutcomeCompleted)
+	sys.At = at(t, "2026-05-02 09:00")
 	evs, err = h.RecordDeadlineAlert(sys, d, domain.StageBreached, "")
 	fails(t, evs, err, "clock_not_running", domain.ErrConflict)
 	if c := h.Clocks()[0]; c.Breached || c.Approached {

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
 	"gopkg.in/yaml.v3"
 )
 
-//go:embed policies/*.yaml
+//go:embed policies/*.yaml policies/history/*.yaml
 var shippedPolicies embed.FS
 
 // Names of the shipped policy presets.
@@ -30,8 +31,34 @@ type Policy struct {
 	Name        string `yaml:"name,omitempty" json:"name,omitempty"`
 	Description string `yaml:"description,omitempty" json:"description,omitempty"`
 	// VisitFrequency: the next visit is due this long after the last
-	// completed visit (or registration). Every household class needs one.
-	VisitFrequency map[HouseholdClass]Span `yaml:"visit_frequency" json:"visit_frequency"`
+	// completed visit (or registration): a rolling interval, the rule of
+	// policies before default-2026.2. Every household class needs a
+	// frequency or a cadence.
+	VisitFrequency map[HouseholdClass]Span `yaml:"visit_frequency,omitempty" json:"visit_frequency,omitempty"`
+	// VisitCadence: a household of the class needs a qualifying visit in
+	// each calendar period ("once per week / month / quarter", 001 §2.3.3).
+	// It takes precedence over VisitFrequency. A visit covers the period it
+	// happens in; the next visit is due by the end of the following period,
+	// so a visit on January 31st leaves February due (decision 0097).
+	VisitCadence map[HouseholdClass]Period `yaml:"visit_cadence,omitempty" json:"visit_cadence,omitempty"`
+	// VisitModes: the modes of a completed visit that count for the cadence
+	// and for coverage, per class (a phone call counts only where listed).
+	// A class not listed counts every mode (the rule before default-2026.2).
+	VisitModes map[HouseholdClass][]VisitMode `yaml:"visit_modes,omitempty" json:"visit_modes,omitempty"`
+	// ClassRules: the class that an assistance category or a circumstance
+	// asks for (001 §2.3.3; §4.1 moves 独居老人 and 困境儿童 into 重点). A
+	// household is at least the highest class whose rule matches; a lower
+	// class needs a reason (an override). No rules: the class is as stated.
+	ClassRules map[HouseholdClass]ClassRule `yaml:"class_rules,omitempty" json:"class_rules,omitempty"`
+	// Coverage sets the targets of household visit coverage (001 §2.1,
+	// §4.3, §6.2). Zero values set no target.
+	Coverage CoverageTargets `yaml:"coverage,omitempty" json:"coverage,omitzero"`
+	// ResolutionFlag: a community whose resolution rate (long-term
+	// problems excluded) is below Below in two consecutive closed months is
+	// flagged at the second close (001 §2.4.4: 约谈社区书记并限期整改).
+	ResolutionFlag struct {
+		Below float64 `yaml:"below,omitempty" json:"below,omitempty"`
+	} `yaml:"resolution_flag,omitempty" json:"resolution_flag,omitzero"`
 	// VisitEntry: a visit recorded later than this after it happened is late.
 	VisitEntry Span `yaml:"visit_entry" json:"visit_entry"`
 	// Response sets the first-response deadline of a problem.
@@ -41,6 +68,58 @@ type Policy struct {
 	// ReferralAcceptance: a referral must be accepted or declined within this.
 	ReferralAcceptance Span        `yaml:"referral_acceptance" json:"referral_acceptance"`
 	Approaching        Approaching `yaml:"approaching" json:"approaching"`
+}
+
+// CoverageTargets: the share of households due in a period that must be
+// visited on schedule. Shares are fractions (0.95 = 95%).
+type CoverageTargets struct {
+	// All households: 走访覆盖率需达到95%以上 (001 §4.3).
+	All float64 `yaml:"all,omitempty" json:"all,omitempty"`
+	// KeyGroups: the classes of 重点群体 and their target, 100% (001 §2.1).
+	KeyGroupClasses []HouseholdClass `yaml:"key_group_classes,omitempty" json:"key_group_classes,omitempty"`
+	KeyGroups       float64          `yaml:"key_groups,omitempty" json:"key_groups,omitempty"`
+	// RiskBelow: coverage below this is a risk (家庭覆盖率低于90%, 001 §6.2).
+	RiskBelow float64 `yaml:"risk_below,omitempty" json:"risk_below,omitempty"`
+}
+
+// ClassRule lists the categories and circumstances that put a household in
+// a class.
+type ClassRule struct {
+	Categories    []AssistanceCategory `yaml:"categories,omitempty" json:"categories,omitempty"`
+	Circumstances []Circumstance       `yaml:"circumstances,omitempty" json:"circumstances,omitempty"`
+}
+
+// ClassFor returns the class the policy's rules ask for a household of
+// category cat with circumstances circ, and what matched ("" when no rule
+// matched: ordinary). With no rules it returns ordinary.
+func (p *Policy) ClassFor(cat AssistanceCategory, circ []Circumstance) (HouseholdClass, string) {
+	best, why := ClassOrdinary, ""
+	for _, c := range []HouseholdClass{ClassKey, ClassSpecial} {
+		r, ok := p.ClassRules[c]
+		if !ok {
+			continue
+		}
+		if cat != CategoryNone && slices.Contains(r.Categories, cat) {
+			best, why = c, "category "+string(cat)
+		}
+		for _, x := range circ {
+			if slices.Contains(r.Circumstances, x) {
+				best, why = c, "circumstance "+string(x)
+				break
+			}
+		}
+	}
+	return best, why
+}
+
+// HasClassRules reports whether the policy derives the class by rule.
+func (p *Policy) HasClassRules() bool { return len(p.ClassRules) > 0 }
+
+// VisitCounts reports whether a completed visit in mode counts for the
+// cadence and coverage of a household of class c.
+func (p *Policy) VisitCounts(c HouseholdClass, mode VisitMode) bool {
+	ms, ok := p.VisitModes[c]
+	return !ok || slices.Contains(ms, mode)
 }
 
 // ResponseRules: the first response to a problem is due at the earliest of
@@ -92,6 +171,38 @@ func ShippedPolicy(name string) (*Policy, error) {
 	return ParsePolicy(b)
 }
 
+// ShippedPolicySet returns the set with the named preset in force and every
+// older shipped version (policies/history), so clocks recorded under an
+// earlier version still derive their deadlines with it.
+func ShippedPolicySet(name string) (*PolicySet, error) {
+	cur, err := ShippedPolicy(name)
+	if err != nil {
+		return nil, err
+	}
+	files, err := shippedPolicies.ReadDir("policies/history")
+	if err != nil {
+		return nil, err
+	}
+	var older []*Policy
+	for _, f := range files {
+		b, err := shippedPolicies.ReadFile("policies/history/" + f.Name())
+		if err != nil {
+			return nil, err
+		}
+		p, err := ParsePolicy(b)
+		if err != nil {
+			return nil, err
+		}
+		if p.Version != cur.Version {
+			older = append(older, p)
+		}
+	}
+	return NewPolicySet(cur, older...)
+}
+
+// DefaultPolicySet is ShippedPolicySet(PresetDefault).
+func DefaultPolicySet() (*PolicySet, error) { return ShippedPolicySet(PresetDefault) }
+
 // DefaultPolicy returns the PresetDefault policy.
 func DefaultPolicy() (*Policy, error) { return ShippedPolicy(PresetDefault) }
 
@@ -111,8 +222,51 @@ func (p *Policy) Validate() error {
 		}
 	}
 	for _, c := range HouseholdClasses() {
-		if p.VisitFrequency[c].IsZero() {
+		if p.VisitFrequency[c].IsZero() && p.VisitCadence[c] == "" {
 			return policyErr("visit_frequency."+string(c), fmt.Sprintf("no visit frequency for household class %q", c), fmt.Sprintf("缺少家庭类别 %q 的走访频次", c))
+		}
+	}
+	for k, per := range p.VisitCadence {
+		if !oneOf(k, HouseholdClasses()...) {
+			return policyErr("visit_cadence."+string(k), fmt.Sprintf("unknown household class %q", k), fmt.Sprintf("未知的家庭类别 %q", k))
+		}
+		if !oneOf(per, Periods()...) {
+			return policyErr("visit_cadence."+string(k), fmt.Sprintf("unknown period %q (week, month, quarter, half_year, year)", per), fmt.Sprintf("未知的期间 %q（应为周、月、季度、半年或年）", per))
+		}
+	}
+	for k, ms := range p.VisitModes {
+		if !oneOf(k, HouseholdClasses()...) {
+			return policyErr("visit_modes."+string(k), fmt.Sprintf("unknown household class %q", k), fmt.Sprintf("未知的家庭类别 %q", k))
+		}
+		for _, m := range ms {
+			if !oneOf(m, ModeHome, ModePhone, ModeVideo, ModeOnline) {
+				return policyErr("visit_modes."+string(k), fmt.Sprintf("unknown visit mode %q", m), fmt.Sprintf("未知的走访方式 %q", m))
+			}
+		}
+	}
+	for f, v := range map[string]float64{"coverage.all": p.Coverage.All, "coverage.key_groups": p.Coverage.KeyGroups, "coverage.risk_below": p.Coverage.RiskBelow} {
+		if v < 0 || v > 1 {
+			return policyErr(f, fmt.Sprintf("%s must be a share between 0 and 1, not %v", f, v), fmt.Sprintf("%s 必须是 0 到 1 之间的比例，而不是 %v", f, v))
+		}
+	}
+	for _, c := range p.Coverage.KeyGroupClasses {
+		if !oneOf(c, HouseholdClasses()...) {
+			return policyErr("coverage.key_group_classes", fmt.Sprintf("unknown household class %q", c), fmt.Sprintf("未知的家庭类别 %q", c))
+		}
+	}
+	for k, r := range p.ClassRules {
+		if !oneOf(k, ClassKey, ClassSpecial) {
+			return policyErr("class_rules."+string(k), fmt.Sprintf("class rules name key or special, not %q", k), fmt.Sprintf("类别规则只能针对重点或特殊家庭，而不是 %q", k))
+		}
+		for _, c := range r.Categories {
+			if c == CategoryNone || checkCategory(c) != nil {
+				return policyErr("class_rules."+string(k), fmt.Sprintf("unknown assistance category %q", c), fmt.Sprintf("未知的救助类别 %q", c))
+			}
+		}
+		for _, c := range r.Circumstances {
+			if !oneOf(c, Circumstances()...) {
+				return policyErr("class_rules."+string(k), fmt.Sprintf("unknown circumstance %q", c), fmt.Sprintf("未知的家庭情况 %q", c))
+			}
 		}
 	}
 	need := map[string]Span{
@@ -232,6 +386,15 @@ func (p *Policy) Deadline(cal WorkingDayCalendar, c Clock) (d Deadline, ok bool,
 		case ClockReferralAcceptance:
 			spans = []Span{p.ReferralAcceptance}
 		case ClockVisitDue:
+			if per := p.VisitCadence[c.HouseholdClass]; per != "" {
+				// Once per calendar period: the start's period is covered,
+				// the next one must be; due at its last instant.
+				loc := cal.Location()
+				_, end := per.Bounds(c.Start, loc)
+				_, next := per.Bounds(end, loc)
+				d.Due = next.Add(-time.Nanosecond)
+				return p.approach(d, Span{}), true, nil
+			}
 			spans = []Span{p.VisitFrequency[c.HouseholdClass]}
 		}
 		for _, s := range spans {
@@ -252,6 +415,13 @@ func (p *Policy) Deadline(cal WorkingDayCalendar, c Clock) (d Deadline, ok bool,
 	} else {
 		d.Due, d.Basis = c.Due, c.Basis
 	}
+	return p.approach(d, rule), true, nil
+}
+
+// approach sets d.Approaching for a deadline derived from rule (zero: an
+// explicit or period deadline, judged by its length).
+func (p *Policy) approach(d Deadline, rule Span) Deadline {
+	c := d.Clock
 	before := p.Approaching.BeforeLong
 	if (!rule.IsZero() && rule.duration() <= p.Approaching.ShortMax.duration()) ||
 		(rule.IsZero() && d.Due.Sub(c.Start) <= p.Approaching.ShortMax.duration()) {
@@ -264,7 +434,7 @@ func (p *Policy) Deadline(cal WorkingDayCalendar, c Clock) (d Deadline, ok bool,
 	if d.Approaching.Before(c.Start) {
 		d.Approaching = c.Start
 	}
-	return d, true, nil
+	return d
 }
 
 func deadlineErr(c Clock, err error) *Error {

@@ -12,16 +12,28 @@ import (
 func TestShippedPolicies(t *testing.T) {
 	def := mustPolicy(t, domain.PresetDefault)
 	alt := mustPolicy(t, domain.PresetAlt001Sec41)
-	want := map[*domain.Policy]map[domain.HouseholdClass]domain.Span{
-		def: {domain.ClassOrdinary: domain.Months(3), domain.ClassKey: domain.Months(1), domain.ClassSpecial: domain.Weeks(1)},
-		alt: {domain.ClassOrdinary: domain.Months(6), domain.ClassKey: domain.Months(3), domain.ClassSpecial: domain.Months(1)},
+	// 001 §2.3.3: 普通家庭每季度走访1次，重点家庭每月走访1次，特殊家庭每周走访1次;
+	// 001 §4.1: 重点家庭每季度，普通家庭每半年，特殊家庭每月.
+	want := map[*domain.Policy]map[domain.HouseholdClass]domain.Period{
+		def: {domain.ClassOrdinary: domain.PeriodQuarter, domain.ClassKey: domain.PeriodMonth, domain.ClassSpecial: domain.PeriodWeek},
+		alt: {domain.ClassOrdinary: domain.PeriodHalfYear, domain.ClassKey: domain.PeriodQuarter, domain.ClassSpecial: domain.PeriodMonth},
 	}
-	for p, freq := range want {
-		for c, s := range freq {
-			if p.VisitFrequency[c] != s {
-				t.Errorf("%s: %s visits every %s, want %s", p.Name, c, p.VisitFrequency[c], s)
+	for p, cad := range want {
+		for c, per := range cad {
+			if p.VisitCadence[c] != per {
+				t.Errorf("%s: %s visited once per %s, want %s", p.Name, c, p.VisitCadence[c], per)
+			}
+			if p.VisitCounts(c, domain.ModePhone) || !p.VisitCounts(c, domain.ModeHome) {
+				t.Errorf("%s: %s: only home visits should count", p.Name, c)
 			}
 		}
+	}
+	set, err := domain.DefaultPolicySet()
+	if err != nil || len(set.Versions()) != 3 || set.Current().Version != def.Version {
+		t.Fatalf("shipped set %v: %v", set.Versions(), err)
+	}
+	if old, err := set.Get("default-2026.1"); err != nil || old.VisitFrequency[domain.ClassKey] != domain.Months(1) || old.HasClassRules() {
+		t.Fatalf("history: %+v %v", old, err)
 	}
 	if def.Version == alt.Version || def.Version == "" {
 		t.Fatalf("versions %q %q", def.Version, alt.Version)
@@ -130,14 +142,19 @@ func TestDeadlines(t *testing.T) {
 			endOf("2026-10-10"), endOf("2026-10-09")},
 		{"long-term follow-up monthly", def, domain.Clock{Kind: domain.ClockProblemFollowUp, Start: at(t, "2026-01-31 10:00")},
 			at(t, "2026-03-03 10:00"), at(t, "2026-03-02 10:00")},
-		{"special household weekly", def, domain.Clock{Kind: domain.ClockVisitDue, Start: at(t, "2026-03-02 09:00"), HouseholdClass: domain.ClassSpecial},
-			at(t, "2026-03-09 09:00"), at(t, "2026-03-08 09:00")},
-		{"key household monthly", def, domain.Clock{Kind: domain.ClockVisitDue, Start: at(t, "2026-03-02 09:00"), HouseholdClass: domain.ClassKey},
-			at(t, "2026-04-02 09:00"), at(t, "2026-04-01 09:00")},
-		{"ordinary household quarterly", def, domain.Clock{Kind: domain.ClockVisitDue, Start: at(t, "2026-03-02 09:00"), HouseholdClass: domain.ClassOrdinary},
-			at(t, "2026-06-02 09:00"), at(t, "2026-06-01 09:00")},
-		{"001 §4.1: ordinary half-yearly", alt, domain.Clock{Kind: domain.ClockVisitDue, Start: at(t, "2026-03-02 09:00"), HouseholdClass: domain.ClassOrdinary},
-			at(t, "2026-09-02 09:00"), at(t, "2026-09-01 09:00")},
+		// Cadence by calendar period (001 §2.3.3): a visit covers its period; the next period is due by its end.
+		{"special household once a week (Mon–Sun)", def, domain.Clock{Kind: domain.ClockVisitDue, Start: at(t, "2026-03-02 09:00"), HouseholdClass: domain.ClassSpecial},
+			endOf("2026-03-15"), endOf("2026-03-14")},
+		{"key household once a month", def, domain.Clock{Kind: domain.ClockVisitDue, Start: at(t, "2026-03-02 09:00"), HouseholdClass: domain.ClassKey},
+			endOf("2026-04-30"), endOf("2026-04-29")},
+		{"key household visited Jan 31: February is due by Feb 28, not Mar 3", def, domain.Clock{Kind: domain.ClockVisitDue, Start: at(t, "2026-01-31 16:00"), HouseholdClass: domain.ClassKey},
+			endOf("2026-02-28"), endOf("2026-02-27")},
+		{"ordinary household once a quarter", def, domain.Clock{Kind: domain.ClockVisitDue, Start: at(t, "2026-03-02 09:00"), HouseholdClass: domain.ClassOrdinary},
+			endOf("2026-06-30"), endOf("2026-06-29")},
+		{"001 §4.1: ordinary once a half-year", alt, domain.Clock{Kind: domain.ClockVisitDue, Start: at(t, "2026-03-02 09:00"), HouseholdClass: domain.ClassOrdinary},
+			endOf("2026-12-31"), endOf("2026-12-30")},
+		{"001 §4.1: key once a quarter", alt, domain.Clock{Kind: domain.ClockVisitDue, Start: at(t, "2026-03-31 09:00"), HouseholdClass: domain.ClassKey},
+			endOf("2026-06-30"), endOf("2026-06-29")},
 		{"explicit due (time limit)", def, domain.Clock{Kind: domain.ClockProblemResolution, Start: at(t, "2026-03-02 09:00"), Due: at(t, "2026-03-02 15:00")},
 			at(t, "2026-03-02 15:00"), at(t, "2026-03-02 11:00")},
 		{"approaching never before start", def, domain.Clock{Kind: domain.ClockProblemResolution, Start: at(t, "2026-03-02 09:00"), Due: at(t, "2026-03-02 10:00")},
@@ -174,7 +191,14 @@ func TestDeadlines(t *testing.T) {
 // A clock started under an old policy keeps its deadline after the policy changes.
 func TestPolicyVersionReplay(t *testing.T) {
 	cal := mustCalendar(t)
-	old := mustPolicy(t, domain.PresetDefault)
+	shipped, err := domain.DefaultPolicySet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := shipped.Get("default-2026.1") // the rolling interval of the first policy
+	if err != nil {
+		t.Fatal(err)
+	}
 	next := *old
 	next.Version = "default-2027.1"
 	next.VisitFrequency = map[domain.HouseholdClass]domain.Span{domain.ClassOrdinary: domain.Months(6), domain.ClassKey: domain.Months(2), domain.ClassSpecial: domain.Weeks(2)}

@@ -49,6 +49,8 @@ func NewRegistry() *Registry {
 		TypeHouseholdErasureApproved:     decoderOf[HouseholdErasureApproved](),
 		TypeHouseholdErasureCompleted:    decoderOf[HouseholdErasureCompleted](),
 
+		TypeHouseholdCircumstancesChanged: decoderOf[HouseholdCircumstancesChanged](),
+
 		TypeCommunitySupervisorAssigned: decoderOf[CommunitySupervisorAssigned](),
 
 		TypeProblemReported:            decoderOf[ProblemReported](),
@@ -77,6 +79,10 @@ func NewRegistry() *Registry {
 		TypeReferralDeadlineRescheduled: decoderOf[ReferralDeadlineRescheduled](),
 
 		TypeCalendarYearPublished: decoderOf[CalendarYearPublished](),
+
+		TypeMeasuresPeriodClosed:  decoderOf[MeasuresPeriodClosed](),
+		TypeMeasuresPeriodAmended: decoderOf[MeasuresPeriodAmended](),
+		TypeMeasuresFlagRaised:    decoderOf[MeasuresFlagRaised](),
 	}}
 }
 

@@ -125,9 +125,10 @@ func TestStoryZhangNainai(t *testing.T) {
 		t.Fatalf("follow-up due %s", d.Due)
 	}
 
-	// Special household: next visit within a week of this one.
+	// Special household, once a week (001 §2.3.3): this visit covers the week of
+	// Mon Mar 2; next week's visit is due by Sunday Mar 15.
 	hc := h.Clocks()[0]
-	if d, _, _ := w.pol.Deadline(w.cal, hc); !d.Due.Equal(at(t, "2026-03-10 09:30")) {
+	if d, _, _ := w.pol.Deadline(w.cal, hc); !d.Due.Equal(at(t, "2026-03-15 23:59").Add(59*time.Second + 999999999)) {
 		t.Fatalf("next visit due %s", d.Due)
 	}
 	if alarm.Status() != domain.StatusResolved || alarm.Satisfaction() != 5 || volunteer.Status() != domain.StatusInProgress || video.Status() != domain.StatusOpen {
@@ -153,7 +154,7 @@ func TestStoryWangShifu(t *testing.T) {
 		hs.do(m)(h.AddMember(m, "m"+string(rune('1'+i)), md))
 	}
 	m := w.m("网格员小李", "2026-03-02 10:00")
-	hs.do(m)(h.ChangeCategory(m, domain.CategoryDiBao, "因病致贫，符合低保条件"))
+	hs.do(m)(h.ChangeCategory(m, w.pol, domain.CategoryDiBao, "因病致贫，符合低保条件"))
 	hs.do(m)(h.AssessNeeds(m, map[domain.NeedDomain][]string{domain.NeedMedical: {"医疗救助"}, domain.NeedEducation: {"助学金"}, domain.NeedEmployment: {"公益岗位"}}, ""))
 
 	med, ms := w.problem("wang", "v1", "透析费用负担重", domain.ProblemHealth, domain.HandlingCoordinated, domain.ColourYellow, domain.UrgencyOrdinary, "2026-03-02 11:00")

@@ -168,6 +168,8 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return h + "/class", ChangeRequest{To: []string{"ordinary", "special"}[n%2], Reason: "复核"}
 	case "changeCategory":
 		return h + "/category", ChangeRequest{To: []string{"di_bao", "te_kun"}[n%2], Reason: "复核"}
+	case "changeCircumstances":
+		return h + "/circumstances", CircumstancesRequest{To: [][]string{{"disability"}, {"elderly_alone"}}[n%2], Reason: "复核"}
 	case "changeRisk":
 		return h + "/risk", ChangeRequest{To: []string{"red", "blue"}[n%2], Reason: "复核"}
 	case "assessNeeds":
@@ -218,6 +220,8 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return map[string]string{"listHouseholds": "/v1/households", "listDeadlines": "/v1/deadlines", "listAlerts": "/v1/alerts"}[op] + scopeQ, nil
 	case "getMeasures":
 		return "/v1/measures" + scopeQ, nil
+	case "getCoverage":
+		return "/v1/measures/coverage?period=2026-03&community=" + loc[0], nil
 	case "alertCounts":
 		return "/v1/alerts/counts", nil
 	case "getMeasureFlags":

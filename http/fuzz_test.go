@@ -37,7 +37,7 @@ func checkRefusal(t *testing.T, err error) {
 // command builders do (decodeInto), and round-trip what they accept.
 var bodyDecoders = []func(*testing.T, *nethttp.Request, []byte){
 	roundTrip[RegisterHouseholdRequest], roundTrip[MemberRequest], roundTrip[ReasonRequest], roundTrip[RelocateRequest],
-	roundTrip[ChangeRequest], roundTrip[NeedsRequest], roundTrip[ResourcesRequest], roundTrip[ConsentRequest],
+	roundTrip[ChangeRequest], roundTrip[CircumstancesRequest], roundTrip[NeedsRequest], roundTrip[ResourcesRequest], roundTrip[ConsentRequest],
 	roundTrip[ArchiveRequest], roundTrip[ReportProblemRequest], roundTrip[ReclassifyRequest], roundTrip[AssignRequest],
 	roundTrip[ExtendRequest], roundTrip[ProgressRequest], roundTrip[ResolveRequest], roundTrip[SatisfactionRequest],
 	roundTrip[RevisitRequest], roundTrip[CloseRequest], roundTrip[RequestReferralRequest], roundTrip[AcceptRequest],

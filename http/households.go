@@ -23,6 +23,7 @@ type HouseholdCommands interface {
 	AssignWorker(ctx context.Context, c command.Cmd, householdID, worker, reason string) (command.Result, error)
 	ChangeClass(ctx context.Context, c command.Cmd, householdID string, to domain.HouseholdClass, reason string) (command.Result, error)
 	ChangeCategory(ctx context.Context, c command.Cmd, householdID string, to domain.AssistanceCategory, reason string) (command.Result, error)
+	ChangeCircumstances(ctx context.Context, c command.Cmd, householdID string, to []domain.Circumstance, reason string) (command.Result, error)
 	ChangeRisk(ctx context.Context, c command.Cmd, householdID string, to domain.RiskLevel, reason string) (command.Result, error)
 	AssessNeeds(ctx context.Context, c command.Cmd, householdID string, needs map[domain.NeedDomain][]string, note string) (command.Result, error)
 	OfferResources(ctx context.Context, c command.Cmd, householdID string, skills []string, volunteer bool, idle []string) (command.Result, error)
@@ -39,9 +40,17 @@ type (
 		Community         string `json:"community"`
 		Grid              string `json:"grid"`
 		ResponsibleWorker string `json:"responsible_worker"`
-		Class             string `json:"class"`
-		Category          string `json:"category,omitempty"`
-		Risk              string `json:"risk"`
+		// Class may be left out: the policy's class rules give it from the
+		// category and circumstances; a class below theirs needs ClassReason.
+		Class         string   `json:"class,omitempty"`
+		Category      string   `json:"category,omitempty"`
+		Circumstances []string `json:"circumstances,omitempty"`
+		ClassReason   string   `json:"class_reason,omitempty"`
+		Risk          string   `json:"risk"`
+	}
+	CircumstancesRequest struct {
+		To     []string `json:"to"`
+		Reason string   `json:"reason"`
 	}
 	MemberRequest struct {
 		MemberID   string `json:"member_id,omitempty"`
@@ -110,6 +119,7 @@ func (s householdRoutes) commandRoutes() []route {
 		s.cmdRoute("assignWorker", "/v1/households/{id}/worker", "make another worker responsible", hh, "ChangeRequest", managers(), false, s.assignWorker),
 		s.cmdRoute("changeClass", "/v1/households/{id}/class", "change the household class", hh, "ChangeRequest", writers(), false, s.changeClass),
 		s.cmdRoute("changeCategory", "/v1/households/{id}/category", "change the assistance category", hh, "ChangeRequest", writers(), false, s.changeCategory),
+		s.cmdRoute("changeCircumstances", "/v1/households/{id}/circumstances", "change the circumstances the class rules look at", hh, "CircumstancesRequest", writers(), false, s.changeCircumstances),
 		s.cmdRoute("changeRisk", "/v1/households/{id}/risk", "change the risk level", hh, "ChangeRequest", writers(), false, s.changeRisk),
 		s.cmdRoute("assessNeeds", "/v1/households/{id}/needs", "assess needs in the five domains", hh, "NeedsRequest", writers(), false, s.assessNeeds),
 		s.cmdRoute("offerResources", "/v1/households/{id}/resources", "record what the household offers", hh, "ResourcesRequest", writers(), false, s.offerResources),
@@ -142,7 +152,8 @@ func (s householdRoutes) register(r *nethttp.Request, body []byte) (*plan, error
 		exec: func(ctx context.Context, c command.Cmd) (command.Result, error) {
 			return s.cmd.RegisterHousehold(ctx, c, in.HouseholdID, domain.RegisterHousehold{Address: in.Address, Community: in.Community,
 				Grid: in.Grid, ResponsibleWorker: in.ResponsibleWorker, Class: domain.HouseholdClass(in.Class),
-				Category: domain.AssistanceCategory(in.Category), Risk: domain.RiskLevel(in.Risk)})
+				Category: domain.AssistanceCategory(in.Category), Risk: domain.RiskLevel(in.Risk),
+				Circumstances: circumstances(in.Circumstances), ClassReason: in.ClassReason})
 		},
 		location: func(res command.Result) string { return "/v1/households/" + res.ID },
 	}, nil
@@ -235,6 +246,24 @@ func (s householdRoutes) changeCategory(r *nethttp.Request, body []byte) (*plan,
 	}
 	return s.onHousehold(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.ChangeCategory(ctx, c, id, domain.AssistanceCategory(in.To), in.Reason)
+	}), nil
+}
+
+func circumstances(in []string) []domain.Circumstance {
+	out := make([]domain.Circumstance, len(in))
+	for i, c := range in {
+		out[i] = domain.Circumstance(c)
+	}
+	return out
+}
+
+func (s householdRoutes) changeCircumstances(r *nethttp.Request, body []byte) (*plan, error) {
+	in, err := decodeInto[CircumstancesRequest](r, body)
+	if err != nil {
+		return nil, err
+	}
+	return s.onHousehold(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
+		return s.cmd.ChangeCircumstances(ctx, c, id, circumstances(in.To), in.Reason)
 	}), nil
 }
 

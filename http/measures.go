@@ -6,7 +6,10 @@ import (
 	nethttp "net/http"
 	"regexp"
 	"slices"
+	"time"
 
+	"github.com/doorstep/doorstep/closing"
+	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/projections/measures"
 )
@@ -41,7 +44,27 @@ type MeasureRow struct {
 	LateEntryRate  RateView            `json:"late_entry_rate"`
 	RefusalRate    RateView            `json:"refusal_rate"`
 	ResolutionDays RateView            `json:"resolution_days"`
+	// State is "closed" when the community's month is closed by a
+	// measures.period_closed event (Closed then holds what the close
+	// recorded, which never changes), else "open" (by=community only;
+	// empty for grids and workers). The counters above are always live.
+	State  string       `json:"state,omitempty"`
+	Closed *ClosedMonth `json:"closed,omitempty"`
 }
+
+// ClosedMonth is what a month's close recorded for a community.
+type ClosedMonth struct {
+	ClosedAt          time.Time `json:"closed_at"`
+	PolicyVersion     string    `json:"policy_version"`
+	CalendarVersion   string    `json:"calendar_version"`
+	Amended           bool      `json:"amended,omitempty"`
+	Resolution        RateView  `json:"resolution"` // long-term problems excluded
+	Coverage          RateView  `json:"coverage"`
+	CoverageKeyGroups RateView  `json:"coverage_key_groups"`
+	Flags             []string  `json:"flags"`
+}
+
+func tallyRate(t domain.Tally) RateView { return rateOf(measures.Rate{Num: t.Num, Den: t.Den}) }
 
 // Measures is the body of GET /v1/measures.
 type Measures struct {
@@ -116,6 +139,7 @@ func (s *Server) getMeasures(w nethttp.ResponseWriter, r *nethttp.Request) error
 		return err
 	}
 	out := Measures{By: by, Rows: make([]MeasureRow, 0, len(rows))}
+	ledgers := map[string]*domain.PeriodLedger{}
 	for _, row := range rows {
 		mr := MeasureRow{Group: row.Group, Month: row.Month, Counts: row.Counts, ResolutionRate: rateOf(row.ResolutionRate), OnTime: map[string]RateView{},
 			Satisfaction: rateOf(row.Satisfaction), Satisfied: rateOf(row.Satisfied), ResourceDays: rateOf(row.ResourceDays),
@@ -126,6 +150,25 @@ func (s *Server) getMeasures(w nethttp.ResponseWriter, r *nethttp.Request) error
 		}
 		if mr.Counts == nil {
 			mr.Counts = map[string]int64{}
+		}
+		if by == "community" && s.d.Store != nil {
+			l, ok := ledgers[row.Group]
+			if !ok {
+				if l, err = closing.Ledger(r.Context(), s.d.Store, row.Group, time.Time{}); err != nil {
+					return err
+				}
+				ledgers[row.Group] = l
+			}
+			mr.State = "open"
+			if p, ok := l.Period(row.Month); ok {
+				f := p.Current()
+				mr.State = "closed"
+				mr.Closed = &ClosedMonth{ClosedAt: p.At, PolicyVersion: p.PolicyVersion, CalendarVersion: p.CalendarVersion, Amended: len(p.Amended) > 0,
+					Resolution: tallyRate(f.Resolution), Coverage: tallyRate(f.Coverage), CoverageKeyGroups: tallyRate(f.CoverageKeyGroups), Flags: []string{}}
+				for _, fl := range p.Flags {
+					mr.Closed.Flags = append(mr.Closed.Flags, fl.Measure)
+				}
+			}
 		}
 		out.Rows = append(out.Rows, mr)
 	}

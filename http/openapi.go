@@ -22,7 +22,7 @@ import (
 func schemaTypes() (requests, responses map[string]reflect.Type) {
 	requests = map[string]reflect.Type{}
 	for _, v := range []any{TokenRequest{}, TokenExpiryRequest{}, RegisterHouseholdRequest{}, MemberRequest{}, ReasonRequest{}, NoteRequest{},
-		RelocateRequest{}, ChangeRequest{}, NeedsRequest{}, ResourcesRequest{}, ConsentRequest{}, ArchiveRequest{}, VisitRequest{},
+		RelocateRequest{}, ChangeRequest{}, CircumstancesRequest{}, NeedsRequest{}, ResourcesRequest{}, ConsentRequest{}, ArchiveRequest{}, VisitRequest{},
 		ReportProblemRequest{}, ReclassifyRequest{}, AssignRequest{}, ExtendRequest{}, ProgressRequest{}, ResolveRequest{},
 		SatisfactionRequest{}, RevisitRequest{}, CloseRequest{}, RequestReferralRequest{}, AcceptRequest{}, CompleteRequest{}, EscalateRequest{}} {
 		t := reflect.TypeOf(v)

@@ -7,8 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/eventlog"
+	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/identity"
 )
 
@@ -227,5 +231,88 @@ func TestHouseholdProfileProvisionalDue(t *testing.T) {
 	trail := e.do("GET", "/v1/households/h1/audit?format=csv", e.admin, nil)
 	if trail.status != 200 || !strings.Contains(string(trail.body), "due:  → 2027-01-04T15:59:59Z ("+en+" / "+zh+")") {
 		t.Errorf("audit CSV: %d %s", trail.status, trail.body)
+	}
+}
+
+// GET /v1/measures/coverage: the households due in the period visited on
+// schedule, per community, by class and for key groups, against the
+// policy's targets, with bilingual messages (001 §2.1, §4.3, §6.2).
+func TestSeed001_4_3_CoverageOverHTTP(t *testing.T) {
+	e := newEnv(t, nil)
+	admin := e.token(identity.Principal{Name: "admin", Role: identity.RoleAdmin})
+	var res CommandResult
+	for _, id := range []string{"cov-a", "cov-b"} {
+		// 低保 households: key by the policy's rules, no class given.
+		r := e.do("POST", "/v1/households", admin, RegisterHouseholdRequest{HouseholdID: id, Address: "路 " + id, Community: "C9", Grid: "G9",
+			ResponsibleWorker: "李四", Category: "di_bao", Risk: "yellow"})
+		if r.status != 201 {
+			t.Fatalf("register: %d %s", r.status, r.body)
+		}
+		r.decode(t, &res)
+	}
+	// Next month is the first the households are due in; nobody has visited.
+	next := time.Now().In(e.app.Calendar().Location()).AddDate(0, 1, 0).Format("2006-01")
+	r := e.do("GET", "/v1/measures/coverage?period="+next+"&community=C9&wait_for="+res.Position, admin, nil)
+	if r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	var got Coverage
+	r.decode(t, &got)
+	if got.State != "open" || len(got.Communities) != 1 || got.Communities[0].Figures.KeyGroups.Due != 2 || got.Communities[0].Figures.KeyGroups.Covered != 0 ||
+		got.Communities[0].Figures.ByClass["key"].Due != 2 || got.Targets.KeyGroups != 1.0 || got.Communities[0].UncoveredTotal != 2 {
+		t.Fatalf("coverage %+v", got)
+	}
+	var kinds []string
+	for _, b := range got.Communities[0].Breaches {
+		kinds = append(kinds, b.Measure)
+		if b.MessageEN == "" || !strings.Contains(b.MessageZH, "覆盖率") {
+			t.Errorf("breach without bilingual message: %+v", b)
+		}
+	}
+	if strings.Join(kinds, " ") != "coverage.all coverage.key_groups coverage.risk" {
+		t.Errorf("breaches %v", kinds)
+	}
+	// A closed period is answered from its close event; as of an instant
+	// before the close it was not closed.
+	cur := time.Now().In(e.app.Calendar().Location()).Format("2006-01")
+	pr := e.do("POST", "/v1/problems", admin, map[string]string{"problem_id": "cov-p", "household_id": "cov-a", "description": "需要临时救助",
+		"category": "policy", "handling_class": "coordinated", "colour": "yellow", "urgency": "ordinary"})
+	if pr.status != 201 {
+		t.Fatalf("report: %d %s", pr.status, pr.body)
+	}
+	pr.decode(t, &res)
+	closed := domain.MeasuresPeriodClosed{Community: "C9", Period: cur, Figures: domain.PeriodFigures{Coverage: domain.Tally{Num: 1, Den: 2},
+		CoverageKeyGroups: domain.Tally{Num: 1, Den: 2}, Resolution: domain.Tally{Num: 1, Den: 4}}, PolicyVersion: "p", CalendarVersion: "c", At: time.Now(), By: "closer"}
+	data, err := eventlog.Encode(uuid.New(), closed, eventlog.Envelope{At: time.Now(), Actor: "closer", Role: domain.RoleSystem, CommandID: "close-c9", Community: "C9"}.Metadata())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Append(context.Background(), domain.MeasuresStream("C9"), eventstore.NoStream(), data); err != nil {
+		t.Fatal(err)
+	}
+	r = e.do("GET", "/v1/measures/coverage?period="+cur+"&community=C9", admin, nil)
+	var cl Coverage
+	r.decode(t, &cl)
+	if r.status != 200 || cl.State != "closed" || cl.ClosedAt == nil || len(cl.Communities) != 1 || cl.Communities[0].Figures.All.Due != 2 || cl.PolicyVersion != "p" {
+		t.Fatalf("closed: %d %s", r.status, r.body)
+	}
+	r = e.do("GET", "/v1/measures/coverage?period="+cur+"&community=C9&as_of=2026-01-01T00:00:00Z", admin, nil)
+	r.decode(t, &cl)
+	if r.status != 200 || cl.State != "not_closed" {
+		t.Fatalf("as of before the close: %d %s", r.status, r.body)
+	}
+	// GET /v1/measures says which months are closed and what their close recorded.
+	r = e.do("GET", "/v1/measures?by=community&community=C9&wait_for="+res.Position, admin, nil)
+	var ms Measures
+	r.decode(t, &ms)
+	if r.status != 200 || len(ms.Rows) != 1 || ms.Rows[0].State != "closed" || ms.Rows[0].Closed == nil || ms.Rows[0].Closed.Resolution.Den != 4 ||
+		ms.Rows[0].ResolutionRate.Den != 1 {
+		t.Fatalf("measures: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/v1/measures/coverage?period=2026-W05", admin, nil, "Accept-Language", "zh-CN"); r.status != 400 || r.problem(t).Code != "invalid_period" {
+		t.Fatalf("week: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/v1/measures/coverage", admin, nil); r.status != 400 || r.problem(t).Field != "period" {
+		t.Fatalf("no period: %d %s", r.status, r.body)
 	}
 }

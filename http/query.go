@@ -30,6 +30,7 @@ type ReadModels struct {
 	Alerts   AlertReader
 	Trail    AuditReader
 	Measures MeasureReader
+	Coverage CoverageReader
 }
 
 // The read models the query routes consume. The projections provide them:
@@ -82,6 +83,7 @@ func queryTypes() map[string]reflect.Type {
 		"AlertCounts":       reflect.TypeOf(AlertCounts{}),
 		"Measures":          reflect.TypeOf(Measures{}),
 		"MeasureFlags":      reflect.TypeOf(MeasureFlags{}),
+		"Coverage":          reflect.TypeOf(Coverage{}),
 	}
 }
 

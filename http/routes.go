@@ -105,6 +105,7 @@ func (s *Server) buildRoutes() []route {
 	rs = append(rs, rf.queryRoutes()...)
 	rs = append(rs, s.alertRoutes()...)
 	rs = append(rs, s.measureRoutes()...)
+	rs = append(rs, s.coverageRoutes()...)
 	rs = append(rs, s.calendarRoutes()...)
 	rs = append(rs, s.communityRoutes()...)
 	rs = append(rs, s.schemaRoutes()...)

@@ -47,7 +47,8 @@ func DefaultMix() Mix {
 	return Mix{
 		Class: Share[domain.HouseholdClass]{domain.ClassOrdinary: 0.30, domain.ClassKey: 0.55, domain.ClassSpecial: 0.15},
 		Category: map[domain.HouseholdClass]Share[domain.AssistanceCategory]{
-			domain.ClassOrdinary: {domain.CategoryNone: 0.20, domain.CategoryDiBao: 0.10, domain.CategoryMarginal: 0.40, domain.CategoryTemporary: 0.30},
+			// No 低保 or 特困 among ordinary households: the class follows the category (001 §2.3.3).
+			domain.ClassOrdinary: {domain.CategoryNone: 0.25, domain.CategoryMarginal: 0.45, domain.CategoryTemporary: 0.30},
 			domain.ClassKey:      {domain.CategoryNone: 0.05, domain.CategoryTeKun: 0.20, domain.CategoryDiBao: 0.65, domain.CategoryMarginal: 0.10},
 			domain.ClassSpecial:  {domain.CategoryNone: 0.25, domain.CategoryTeKun: 0.35, domain.CategoryDiBao: 0.30, domain.CategoryMarginal: 0.10},
 		},

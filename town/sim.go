@@ -205,6 +205,7 @@ type house struct {
 	worker  *Person
 	class   domain.HouseholdClass
 	cat     domain.AssistanceCategory
+	circ    []domain.Circumstance
 	risk    domain.RiskLevel
 	prof    profile
 	members []*memberInfo
@@ -327,6 +328,31 @@ const (
 	profHardship                    // family in temporary hardship
 )
 
+// circumstances are what the policy's class rules see of a profile.
+func (p profile) circumstances() []domain.Circumstance {
+	switch p {
+	case profElderlyAlone:
+		return []domain.Circumstance{domain.CircumstanceElderlyAlone}
+	case profChild:
+		return []domain.Circumstance{domain.CircumstanceChildInDifficulty}
+	case profMental:
+		return []domain.Circumstance{domain.CircumstanceSeriousMental}
+	case profDisabled:
+		return []domain.Circumstance{domain.CircumstanceDisability}
+	}
+	return nil
+}
+
+func classRank(c domain.HouseholdClass) int {
+	switch c {
+	case domain.ClassKey:
+		return 1
+	case domain.ClassSpecial:
+		return 2
+	}
+	return 0
+}
+
 type memberInfo struct {
 	id      string
 	d       domain.MemberDetails
@@ -353,6 +379,12 @@ func (s *sim) newHouse(idx int) *house {
 	}
 	h.risk = draw(h.rng, c.Mix.Risk[h.class])
 	h.prof = h.pickProfile()
+	// The class follows the category and circumstances by the policy's
+	// rules (001 §2.3.3): a drawn class below what they ask for is raised.
+	h.circ = h.prof.circumstances()
+	if want, _ := s.pol.ClassFor(h.cat, h.circ); classRank(want) > classRank(h.class) {
+		h.class = want
+	}
 	span := c.End.Sub(c.Start)
 	var reg time.Time
 	if chance(h.rng, s.rates.LateRegistered) {
@@ -532,7 +564,7 @@ func (h *house) register(at time.Time) (*Batch, error) {
 	meta := h.meta(h.worker, at)
 	rc.corr = meta.CommandID
 	evs, err := h.agg.Register(meta, s.pol, domain.RegisterHousehold{Address: h.address(), Community: h.comm.Name, Grid: h.grid.Name,
-		ResponsibleWorker: h.worker.Actor, Class: h.class, Category: h.cat, Risk: h.risk})
+		ResponsibleWorker: h.worker.Actor, Class: h.class, Category: h.cat, Risk: h.risk, Circumstances: h.circ})
 	if err := rc.add("register", meta, evs, err); err != nil {
 		return nil, err
 	}
@@ -618,7 +650,8 @@ func (h *house) planYear(reg time.Time) {
 	}
 	switch {
 	case h.class == domain.ClassOrdinary && chance(r, 0.04):
-		h.schedule(at(0.1, 0.9), h.changeClass(domain.ClassKey, "家庭纳入低保，调整为重点家庭"))
+		// The class follows the category (001 §2.3.3): a household taken into 低保 becomes key.
+		h.schedule(at(0.1, 0.9), h.changeCategory(domain.CategoryDiBao, "经审核纳入最低生活保障"))
 	case h.class == domain.ClassKey && chance(r, 0.02):
 		h.schedule(at(0.1, 0.9), h.changeClass(domain.ClassSpecial, "家庭成员确诊重病，调整为特殊家庭"))
 	case h.class == domain.ClassSpecial && chance(r, 0.03):
@@ -659,7 +692,7 @@ func (h *house) changeCategory(to domain.AssistanceCategory, reason string) func
 		}
 		rc := h.batch(h.stream(), h.agg, "")
 		m := h.meta(h.comm.Secretary, at)
-		evs, err := h.agg.ChangeCategory(m, to, reason)
+		evs, err := h.agg.ChangeCategory(m, h.s.pol, to, reason)
 		return rc.b, rc.add("change category", m, evs, err)
 	}
 }
@@ -809,6 +842,18 @@ func (h *house) archive(at time.Time) (*Batch, error) {
 func (h *house) planVisit(last, notBefore time.Time) {
 	c := h.s.c
 	r := h.rng
+	if per := h.s.pol.VisitCadence[h.agg.Class()]; per != "" {
+		// Once per calendar period (001 §2.3.3): the period of last is
+		// covered; aim inside the next one, or past its end when it slips.
+		_, start := per.Bounds(last, c.Location)
+		_, end := per.Bounds(start, c.Location)
+		target := start.Add(time.Duration(float64(end.Sub(start)) * (0.02 + 0.45*r.Float64())))
+		if chance(r, h.s.rates.VisitSlip) {
+			target = end.Add(between(r, 2*day, 20*day))
+		}
+		h.planAttempt(target, notBefore)
+		return
+	}
 	freq := h.s.pol.VisitFrequency[h.agg.Class()]
 	due := last.Add(30 * day)
 	if d, err := domain.DueAfter(c.Calendar, last, freq); err == nil {
@@ -933,7 +978,11 @@ func (h *house) visit(occurred, entry time.Time) (*Batch, error) {
 		return nil, err
 	}
 	visitEvent := rc.b.Events[len(rc.b.Events)-1].ID.String()
-	if outcome == domain.OutcomeCompleted {
+	if v, ok := evs[0].(domain.VisitRecorded); ok && v.NotCounted {
+		// A phone or video call that the policy does not count: a home
+		// visit follows within days.
+		h.planAttempt(workTime(s.c, occurred.Add(time.Duration(1+r.IntN(2))*day), 9, 0), entry.Add(hour))
+	} else if outcome == domain.OutcomeCompleted {
 		h.planVisit(occurred, entry.Add(hour))
 	} else {
 		retry := workTime(s.c, occurred.Add(time.Duration(1+r.IntN(4))*day), 9, 0)

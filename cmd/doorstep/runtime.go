@@ -12,8 +12,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/doorstep/doorstep/closing"
 	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/deadline"
+	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/domain/calendar"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/eventstore/postgres"
@@ -26,6 +28,7 @@ import (
 	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/projections/alerts"
 	"github.com/doorstep/doorstep/projections/audit"
+	pcoverage "github.com/doorstep/doorstep/projections/coverage"
 	"github.com/doorstep/doorstep/projections/measures"
 	"github.com/doorstep/doorstep/projections/profile"
 	"github.com/doorstep/doorstep/projections/readmodels"
@@ -60,6 +63,9 @@ type runtime struct {
 	// watcher records deadline alerts; nil when it could not be built
 	// (reported by /readyz).
 	watcher *deadline.Watcher
+	// periods closes measurement periods (decision 0099); nil when it
+	// could not be built
+	periods *closing.Closer
 	closer  []func() error
 	// signer signs heads of the log while serving (-checkpoint-key); nil: none.
 	signer *logchain.Signer
@@ -171,8 +177,30 @@ func (rt *runtime) finish(ctx context.Context, p parts, log *slog.Logger) (*runt
 	if err != nil {
 		rt.bgErr = fmt.Errorf("deadline watcher: %w", err)
 	}
+	// The closer closes from the month before this start: months before
+	// are history the node was not running for.
+	now := clock.Now().In(rt.cal.Location())
+	from := domain.PeriodMonth.Label(time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, now.Location()).AddDate(0, -1, 0), now.Location())
+	rt.periods, err = closing.New(closing.Config{Store: rt.store, Coverage: pcoverage.NewReader(rt.rdb, p.dialect), Resolution: measures.NewReader(rt.rdb, p.dialect),
+		Policies: rt.app.Policies(), Calendar: rt.cal, Clock: deadline.RealClock{}, From: from,
+		CaughtUp: func(ctx context.Context) error {
+			head, err := rt.store.Head(ctx)
+			if err != nil {
+				return err
+			}
+			for _, name := range []string{measures.Name, pcoverage.Name} {
+				if err := rt.engine.WaitFor(ctx, name, head); err != nil {
+					return err
+				}
+			}
+			return nil
+		}})
+	if err != nil {
+		rt.bgErr = fmt.Errorf("period closer: %w", err)
+	}
 	rt.read = dhttp.ReadModels{Engine: rt.engine, Profiles: profiles, Alerts: alerts.NewReader(rt.rdb, p.dialect),
-		Trail: audit.NewTrail(rt.rdb, p.dialect, rt.store, nil), Measures: measures.NewReader(rt.rdb, p.dialect)}
+		Trail: audit.NewTrail(rt.rdb, p.dialect, rt.store, nil), Measures: measures.NewReader(rt.rdb, p.dialect),
+		Coverage: pcoverage.Live{Reader: pcoverage.NewReader(rt.rdb, p.dialect), Policies: rt.app.Policies(), Location: rt.cal.Location()}}
 	return rt, nil
 }
 
@@ -246,6 +274,9 @@ func (rt *runtime) runBackground(ctx context.Context, log *slog.Logger) <-chan s
 				if rt.watcher != nil {
 					tasks = append(tasks, rt.watcher.Run)
 				}
+				if rt.periods != nil {
+					tasks = append(tasks, rt.periods.Run)
+				}
 				if rt.signer != nil {
 					tasks = append(tasks, rt.signer.Run)
 				}
@@ -271,6 +302,9 @@ func (rt *runtime) runBackground(ctx context.Context, log *slog.Logger) <-chan s
 		run("projections", rt.engine.Run)
 		if rt.watcher != nil {
 			run("deadline watcher", rt.watcher.Run)
+		}
+		if rt.periods != nil {
+			run("period closer", rt.periods.Run)
 		}
 		if rt.signer != nil {
 			run("signed heads", rt.signer.Run)

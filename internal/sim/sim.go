@@ -124,11 +124,7 @@ func Write(ctx context.Context, s eventstore.Store, cfg Config) (Stats, error) {
 	if err != nil {
 		return st, err
 	}
-	pol, err := domain.DefaultPolicy()
-	if err != nil {
-		return st, err
-	}
-	pols, err := domain.NewPolicySet(pol)
+	pols, err := domain.DefaultPolicySet()
 	if err != nil {
 		return st, err
 	}

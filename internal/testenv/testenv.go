@@ -187,11 +187,7 @@ func OpenPostgres(ctx context.Context, schema string) (*sql.DB, error) {
 // Policies returns the default policy set and calendar.
 func Policies(tb testing.TB) (*domain.PolicySet, *calendar.Calendar) {
 	tb.Helper()
-	pol, err := domain.DefaultPolicy()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ps, err := domain.NewPolicySet(pol)
+	ps, err := domain.DefaultPolicySet()
 	if err != nil {
 		tb.Fatal(err)
 	}

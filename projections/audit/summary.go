@@ -53,6 +53,8 @@ var eventLabels = map[string][2]string{
 	domain.TypeReferralDeadlineApproaching:  {"warned that a referral deadline is near", "提醒转介期限临近"},
 	domain.TypeReferralDeadlineBreached:     {"recorded that a referral deadline passed", "记录转介逾期"},
 	domain.TypeReferralDeadlineRescheduled:  {"rescheduled a referral deadline", "调整转介期限"},
+
+	domain.TypeHouseholdCircumstancesChanged: {"changed the household's circumstances", "调整家庭情况"},
 }
 
 // when shows an instant as a person reads it: date and minute in the
@@ -81,6 +83,17 @@ func summarize(typ, actor, role string, ev domain.Event) string {
 		if e.Late {
 			en += " (entered late, at " + when(e.RecordedAt) + ")"
 			zh += "（逾期录入，录入时间 " + when(e.RecordedAt) + "）"
+		}
+		if e.NotCounted {
+			en += " (this mode does not count for the visit schedule)"
+			zh += "（该走访方式不计入走访频次）"
+		}
+	case domain.HouseholdClassChanged:
+		en += fmt.Sprintf(" from %s to %s", e.From, e.To)
+		zh += fmt.Sprintf("：由 %s 调整为 %s", e.From, e.To)
+		if e.ClassBy == domain.ClassByRule {
+			en += " by the policy's rule (" + e.Rule + ")"
+			zh += "（按策略规则：" + e.Rule + "）"
 		}
 	case domain.HouseholdRiskChanged:
 		en += fmt.Sprintf(" from %s to %s", e.From, e.To)

@@ -229,3 +229,26 @@ func consecutive(a, b string) bool {
 	}
 	return yb*12+mb == ya*12+ma+1
 }
+
+// Resolution returns, per community, the problems reported in month
+// ("YYYY-MM") and how many are resolved now, long-term problems excluded
+// (化解率, 001 §2.4.4): what a period close records.
+func (r *Reader) Resolution(ctx context.Context, month string) (map[string]Rate, error) {
+	rows, err := r.db.QueryContext(ctx, r.d.Rebind(`SELECT community, CAST(count(*) AS BIGINT),
+		CAST(sum(CASE WHEN status IN ('resolved', '`+statusClosedResolved+`') THEN 1 ELSE 0 END) AS BIGINT)
+		FROM measures_problems WHERE report_month = ? AND long_term = 0 GROUP BY community`), month)
+	if err != nil {
+		return nil, fmt.Errorf("measures: resolution: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]Rate{}
+	for rows.Next() {
+		var c string
+		var rt Rate
+		if err := rows.Scan(&c, &rt.Den, &rt.Num); err != nil {
+			return nil, err
+		}
+		out[c] = rt
+	}
+	return out, rows.Err()
+}

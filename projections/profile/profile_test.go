@@ -110,7 +110,7 @@ func TestProfile(t *testing.T) {
 	if got.Class != domain.ClassSpecial || got.Category != domain.CategoryTeKun || got.Risk != domain.RiskYellow || !got.Consent {
 		t.Errorf("profile = %+v", got.Summary)
 	}
-	if got.VisitCount != 1 || !got.LastVisit.Equal(visitAt) || !got.NextVisitDue.Equal(visitAt.AddDate(0, 0, 7)) {
+	if got.VisitCount != 1 || !got.LastVisit.Equal(visitAt) || !got.NextVisitDue.Equal(nextWeekEnd(visitAt)) {
 		t.Errorf("visits: count %d last %v next %v", got.VisitCount, got.LastVisit, got.NextVisitDue)
 	}
 	if got.OpenProblems != 1 || len(got.ProblemsOpen) != 1 || got.ProblemsOpen[0].ID != "p1" || len(got.Problems) != 2 {
@@ -230,10 +230,18 @@ func TestProfile(t *testing.T) {
 		}
 		return false
 	}
-	if overdue(visitAt.AddDate(0, 0, 6)) || !overdue(visitAt.AddDate(0, 0, 8)) {
-		t.Error("overdue filter does not follow the next visit due (one week for a special household)")
+	// Visited Wed 4 March: once a week, the next week (9–15 March) is due by its end.
+	if overdue(visitAt.AddDate(0, 0, 11)) || !overdue(visitAt.AddDate(0, 0, 12)) {
+		t.Error("overdue filter does not follow the next visit due (once a week for a special household)")
 	}
 	if n := len(list(profile.Filter{Overdue: true, Now: time.Date(2027, 6, 1, 0, 0, 0, 0, env.Loc)})); n != len(list(profile.Filter{})) {
 		t.Errorf("a year later %d households are overdue, want all %d active", n, len(list(profile.Filter{})))
 	}
+}
+
+// nextWeekEnd is the last instant of the week after t's (a special household
+// is visited once a week, Monday to Sunday, 001 §2.3.3).
+func nextWeekEnd(t time.Time) time.Time {
+	_, end := domain.PeriodWeek.Bounds(t, t.Location())
+	return end.AddDate(0, 0, 7).Add(-time.Nanosecond)
 }

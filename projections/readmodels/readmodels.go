@@ -10,6 +10,7 @@ import (
 	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/projections/alerts"
 	"github.com/doorstep/doorstep/projections/audit"
+	"github.com/doorstep/doorstep/projections/coverage"
 	"github.com/doorstep/doorstep/projections/measures"
 	"github.com/doorstep/doorstep/projections/profile"
 )
@@ -35,6 +36,7 @@ func AllCached(policies *domain.PolicySet, cal domain.WorkingDayCalendar, loc *t
 		alerts.New(),
 		audit.NewIndex(),
 		measures.New(loc),
+		coverage.New(),
 	}
 }
 

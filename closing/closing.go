@@ -1,0 +1,287 @@
+// Package closing is the process manager that closes measurement periods
+// (issue 15, decision 0099): at the end of each calendar month, per
+// community and for the street, it appends measures.period_closed with the
+// measures computed from the log (coverage of households by class, the
+// resolution rate without long-term problems) and the policy and calendar
+// versions used, then the flags the figures raise (measures.flag_raised).
+//
+// Like the deadline watcher it takes an injected clock and writes with
+// deterministic event ids and the ledger's version as expected version, so
+// running it twice, or on two nodes, writes each close once: a second run
+// finds the period closed and writes nothing; a concurrent one conflicts and
+// looks again. The read models it reads must have caught up with the log
+// (Config.CaughtUp) before a close, since a close never changes afterwards.
+package closing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/doorstep/doorstep/coverage"
+	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/eventlog"
+	"github.com/doorstep/doorstep/eventstore"
+	pcoverage "github.com/doorstep/doorstep/projections/coverage"
+	"github.com/doorstep/doorstep/projections/measures"
+)
+
+// Clock gives the present.
+type Clock interface{ Now() time.Time }
+
+// Config configures a Closer.
+type Config struct {
+	Store      eventstore.Store
+	Coverage   *pcoverage.Reader
+	Resolution *measures.Reader
+	Policies   *domain.PolicySet
+	Calendar   domain.WorkingDayCalendar
+	Clock      Clock
+	// From is the first month to close ("2026-01").
+	From string
+	// CaughtUp, when set, is called before closing: it must return once the
+	// read models have applied the whole log (e.g. an engine catch-up).
+	CaughtUp func(ctx context.Context) error
+	// Poll bounds how long Run sleeps between looks (default 10 minutes).
+	Poll time.Duration
+}
+
+// Closer closes periods. Safe for sequential use; run one per process.
+type Closer struct {
+	c   Config
+	reg *domain.Registry
+}
+
+// New returns a Closer.
+func New(c Config) (*Closer, error) {
+	if c.Store == nil || c.Coverage == nil || c.Resolution == nil || c.Policies == nil || c.Calendar == nil || c.Clock == nil {
+		return nil, errors.New("closing: store, readers, policies, calendar and clock are required")
+	}
+	if _, _, _, err := domain.ParsePeriodLabel(c.From, time.UTC); err != nil {
+		return nil, fmt.Errorf("closing: From: %w", err)
+	}
+	return &Closer{c: c, reg: domain.NewRegistry()}, nil
+}
+
+// namespace of close event ids.
+var namespace = uuid.MustParse("6f1c1a52-8a0b-4cf5-9b38-5b0a1d0e7c15")
+
+// CloseDue closes every month from From that ended before now and is not
+// closed yet, and returns how many ledgers it wrote to.
+func (c *Closer) CloseDue(ctx context.Context) (int, error) {
+	loc := c.c.Calendar.Location()
+	now := c.c.Clock.Now()
+	_, start, _, err := domain.ParsePeriodLabel(c.c.From, loc)
+	if err != nil {
+		return 0, err
+	}
+	if c.c.CaughtUp != nil {
+		if err := c.c.CaughtUp(ctx); err != nil {
+			return 0, err
+		}
+	}
+	n := 0
+	for ms := start; ; {
+		_, me := domain.PeriodMonth.Bounds(ms, loc)
+		if me.After(now) {
+			return n, nil
+		}
+		k, err := c.CloseMonth(ctx, domain.PeriodMonth.Label(ms, loc))
+		n += k
+		if err != nil {
+			return n, err
+		}
+		// The quarter, half-year and year that end with the month.
+		for _, per := range []domain.Period{domain.PeriodQuarter, domain.PeriodHalfYear, domain.PeriodYear} {
+			if _, pe := per.Bounds(ms, loc); pe.Equal(me) {
+				k, err := c.ClosePeriod(ctx, per.Label(ms, loc))
+				n += k
+				if err != nil {
+					return n, err
+				}
+			}
+		}
+		ms = me
+	}
+}
+
+// CloseMonth closes one month ("2026-03") for every community and the
+// street; ledgers already closed are left as they are.
+func (c *Closer) CloseMonth(ctx context.Context, label string) (int, error) {
+	return c.ClosePeriod(ctx, label)
+}
+
+// ClosePeriod closes one period (a month "2026-03", quarter "2026-Q1",
+// half-year "2026-H1" or year "2026") for every community and the street:
+// coverage over the period, the resolution of the problems reported in its
+// months. The two-month resolution flag is raised at month closes only.
+func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
+	loc := c.c.Calendar.Location()
+	pol := c.c.Policies.Current()
+	per, start, end, err := domain.ParsePeriodLabel(label, loc)
+	if err != nil {
+		return 0, err
+	}
+	if per == domain.PeriodWeek {
+		return 0, fmt.Errorf("closing: weeks are not closed: %s", label)
+	}
+	street, err := c.ledger(ctx, "")
+	if err != nil {
+		return 0, err
+	}
+	if _, done := street.Period(label); done {
+		return 0, nil
+	}
+	rep, err := c.c.Coverage.Report(ctx, pol, loc, label, "")
+	if err != nil {
+		return 0, err
+	}
+	res := map[string]measures.Rate{}
+	for ms := start; ms.Before(end); {
+		_, me := domain.PeriodMonth.Bounds(ms, loc)
+		mr, err := c.c.Resolution.Resolution(ctx, domain.PeriodMonth.Label(ms, loc))
+		if err != nil {
+			return 0, err
+		}
+		for k, v := range mr {
+			r := res[k]
+			res[k] = measures.Rate{Num: r.Num + v.Num, Den: r.Den + v.Den}
+		}
+		ms = me
+	}
+	names := map[string]bool{}
+	for k := range rep.Communities {
+		names[k] = true
+	}
+	for k := range res {
+		names[k] = true
+	}
+	var list []string
+	for k := range names {
+		list = append(list, k)
+	}
+	sort.Strings(list)
+	prev := ""
+	if per == domain.PeriodMonth {
+		prev = domain.PeriodMonth.Label(start.Add(-time.Hour), loc)
+	}
+	var total domain.Tally
+	n := 0
+	in := domain.ClosePeriod{Period: label, Start: start, End: end, Previous: prev, Policy: pol, CalendarVersion: c.c.Calendar.Version()}
+	for _, name := range list {
+		f := figures(rep.Communities[name], res[name])
+		total.Num += f.Resolution.Num
+		total.Den += f.Resolution.Den
+		in.Figures = f
+		wrote, err := c.close(ctx, name, in)
+		if err != nil {
+			return n, err
+		}
+		if wrote {
+			n++
+		}
+	}
+	// The street last: its close marks the month done.
+	in.Figures = figures(&rep.Street, measures.Rate{Num: total.Num, Den: total.Den})
+	wrote, err := c.close(ctx, "", in)
+	if wrote {
+		n++
+	}
+	return n, err
+}
+
+func figures(f *coverage.Figures, res measures.Rate) domain.PeriodFigures {
+	out := domain.PeriodFigures{Resolution: domain.Tally{Num: res.Num, Den: res.Den}}
+	if f == nil {
+		return out
+	}
+	out.Coverage = domain.Tally{Num: f.All.Covered, Den: f.All.Due}
+	out.CoverageKeyGroups = domain.Tally{Num: f.KeyGroups.Covered, Den: f.KeyGroups.Due}
+	out.CoverageByClass = map[domain.HouseholdClass]domain.Tally{}
+	for k, v := range f.ByClass {
+		out.CoverageByClass[k] = domain.Tally{Num: v.Covered, Den: v.Due}
+	}
+	return out
+}
+
+func (c *Closer) ledger(ctx context.Context, community string) (*domain.PeriodLedger, error) {
+	l := domain.NewPeriodLedger(community)
+	if _, err := eventlog.Load(ctx, c.c.Store, c.reg, domain.MeasuresStream(community), l, domain.AsOf{}); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// close decides and appends one ledger's close, looking again on a conflict.
+func (c *Closer) close(ctx context.Context, community string, in domain.ClosePeriod) (bool, error) {
+	stream := domain.MeasuresStream(community)
+	for attempt := 0; ; attempt++ {
+		l, err := c.ledger(ctx, community)
+		if err != nil {
+			return false, err
+		}
+		now := c.c.Clock.Now()
+		meta := domain.Meta{Actor: "measures-closer", Role: domain.RoleSystem, At: now, CommandID: "close/" + stream + "/" + in.Period}
+		evs, err := l.Close(meta, in)
+		if err != nil || len(evs) == 0 {
+			return false, err
+		}
+		env := eventlog.Envelope{At: now, Actor: meta.Actor, Role: meta.Role, CommandID: meta.CommandID, Community: community}
+		data := make([]eventstore.EventData, len(evs))
+		for i, e := range evs {
+			id := uuid.NewSHA1(namespace, fmt.Appendf(nil, "%s|%s|%d", stream, in.Period, i))
+			if data[i], err = eventlog.Encode(id, e, env.Metadata()); err != nil {
+				return false, err
+			}
+		}
+		_, err = c.c.Store.Append(ctx, stream, eventstore.Exact(l.Version()), data...)
+		if errors.Is(err, eventstore.ErrConflict) && attempt < 3 {
+			continue
+		}
+		return err == nil, err
+	}
+}
+
+// Ledger returns the closed periods of a community ("" = the street) as the
+// log held them at the instant as (zero: now).
+func Ledger(ctx context.Context, r eventlog.StreamReader, community string, as time.Time) (*domain.PeriodLedger, error) {
+	l := domain.NewPeriodLedger(community)
+	if _, err := eventlog.Load(ctx, r, domain.NewRegistry(), domain.MeasuresStream(community), l, domain.AsOf{RecordedAt: as}); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Run closes the due periods, then again after each month end (or every
+// Poll), until ctx ends; it returns nil then, or the first error.
+func (c *Closer) Run(ctx context.Context) error {
+	poll := c.c.Poll
+	if poll <= 0 {
+		poll = 10 * time.Minute
+	}
+	after := time.After
+	if a, ok := c.c.Clock.(interface {
+		After(time.Duration) <-chan time.Time
+	}); ok {
+		after = a.After
+	}
+	for {
+		if _, err := c.CloseDue(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		now := c.c.Clock.Now()
+		_, next := domain.PeriodMonth.Bounds(now, c.c.Calendar.Location())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-after(min(next.Sub(now)+time.Second, poll)):
+		}
+	}
+}

@@ -1,0 +1,259 @@
+package domain
+
+import (
+	"fmt"
+	"time"
+)
+
+// Period-close event types (stream MeasuresStream(community)). Durable names.
+const (
+	TypeMeasuresPeriodClosed  = "measures.period_closed"
+	TypeMeasuresPeriodAmended = "measures.period_amended"
+	TypeMeasuresFlagRaised    = "measures.flag_raised"
+)
+
+// MeasuresStream is the stream of a community's closed periods; the street
+// (all communities) is community "".
+func MeasuresStream(community string) string {
+	if community == "" {
+		return "measures-street"
+	}
+	return "measures-c." + community
+}
+
+// Tally is a count of Num out of Den (covered of due, resolved of reported).
+type Tally struct {
+	Num int64 `json:"num"`
+	Den int64 `json:"den"`
+}
+
+// Rate returns Num/Den and whether Den > 0.
+func (t Tally) Rate() (float64, bool) {
+	if t.Den == 0 {
+		return 0, false
+	}
+	return float64(t.Num) / float64(t.Den), true
+}
+
+// PeriodFigures are the measures a period close records (decision 0099).
+type PeriodFigures struct {
+	// Coverage: households visited on schedule of those due.
+	Coverage          Tally                    `json:"coverage"`
+	CoverageByClass   map[HouseholdClass]Tally `json:"coverage_by_class,omitempty"`
+	CoverageKeyGroups Tally                    `json:"coverage_key_groups"`
+	// Resolution: problems reported in the period and resolved by the close,
+	// long-term problems excluded (化解率, 001 §2.4.4).
+	Resolution Tally `json:"resolution"`
+}
+
+// MeasuresPeriodClosed records a period's measures as computed from the log
+// at the close, with the policy and calendar versions used. A closed period
+// never changes; a correction is a MeasuresPeriodAmended.
+type MeasuresPeriodClosed struct {
+	Community       string        `json:"community,omitempty"` // "" = the street
+	Period          string        `json:"period"`              // "2026-03", "2026-Q1", …
+	Start           time.Time     `json:"start"`
+	End             time.Time     `json:"end"`
+	Figures         PeriodFigures `json:"figures"`
+	PolicyVersion   string        `json:"policy_version"`
+	CalendarVersion string        `json:"calendar_version"`
+	At              time.Time     `json:"at"`
+	By              string        `json:"by"`
+}
+
+// MeasuresPeriodAmended replaces a closed period's figures, with a reason.
+type MeasuresPeriodAmended struct {
+	Community       string        `json:"community,omitempty"`
+	Period          string        `json:"period"`
+	Figures         PeriodFigures `json:"figures"`
+	Reason          string        `json:"reason"`
+	PolicyVersion   string        `json:"policy_version"`
+	CalendarVersion string        `json:"calendar_version"`
+	At              time.Time     `json:"at"`
+	By              string        `json:"by"`
+}
+
+// MeasuresFlagRaised: at a close, a measure breached its target or
+// threshold. Periods are the periods involved (two consecutive months for
+// the 80% flag of 001 §2.4.4).
+type MeasuresFlagRaised struct {
+	Community string    `json:"community,omitempty"`
+	Period    string    `json:"period"`
+	Measure   string    `json:"measure"`
+	Figure    float64   `json:"figure"`
+	Target    float64   `json:"target"`
+	Periods   []string  `json:"periods"`
+	MessageEN string    `json:"message_en"`
+	MessageZH string    `json:"message_zh"`
+	At        time.Time `json:"at"`
+	By        string    `json:"by"`
+}
+
+func (MeasuresPeriodClosed) EventType() string  { return TypeMeasuresPeriodClosed }
+func (MeasuresPeriodAmended) EventType() string { return TypeMeasuresPeriodAmended }
+func (MeasuresFlagRaised) EventType() string    { return TypeMeasuresFlagRaised }
+
+// ClosedPeriod is a period as the ledger holds it.
+type ClosedPeriod struct {
+	MeasuresPeriodClosed
+	Amended []MeasuresPeriodAmended
+	Flags   []MeasuresFlagRaised
+}
+
+// Current returns the figures in force: the last amendment's, or the close's.
+func (c ClosedPeriod) Current() PeriodFigures {
+	if n := len(c.Amended); n > 0 {
+		return c.Amended[n-1].Figures
+	}
+	return c.Figures
+}
+
+// PeriodLedger is the aggregate of one community's (or the street's)
+// closed periods. Start from NewPeriodLedger. Not safe for concurrent use.
+type PeriodLedger struct {
+	community string
+	version   uint64
+	periods   map[string]*ClosedPeriod
+}
+
+// NewPeriodLedger returns the empty ledger of community ("" = the street).
+func NewPeriodLedger(community string) *PeriodLedger {
+	return &PeriodLedger{community: community, periods: map[string]*ClosedPeriod{}}
+}
+
+// Version implements Aggregate.
+func (l *PeriodLedger) Version() uint64 { return l.version }
+
+// Period returns a closed period.
+func (l *PeriodLedger) Period(label string) (ClosedPeriod, bool) {
+	p, ok := l.periods[label]
+	if !ok {
+		return ClosedPeriod{}, false
+	}
+	return *p, true
+}
+
+// Apply implements Aggregate.
+func (l *PeriodLedger) Apply(e Event) {
+	l.version++
+	switch e := e.(type) {
+	case MeasuresPeriodClosed:
+		l.periods[e.Period] = &ClosedPeriod{MeasuresPeriodClosed: e}
+	case MeasuresPeriodAmended:
+		if p := l.periods[e.Period]; p != nil {
+			p.Amended = append(p.Amended, e)
+		}
+	case MeasuresFlagRaised:
+		if p := l.periods[e.Period]; p != nil {
+			p.Flags = append(p.Flags, e)
+		}
+	}
+}
+
+// ClosePeriod is the input of PeriodLedger.Close.
+type ClosePeriod struct {
+	Period          string
+	Start, End      time.Time
+	Previous        string // the label of the period before (the 80% flag looks at it)
+	Figures         PeriodFigures
+	Policy          *Policy
+	CalendarVersion string
+}
+
+// Close records the period's figures and the flags they raise under the
+// policy: each coverage target missed, and resolution below the policy's
+// resolution_flag threshold in this and the previous closed period (001
+// §2.4.4). Closing a period already closed returns no events (safe to run
+// twice); figures never change here — see Amend.
+func (l *PeriodLedger) Close(meta Meta, in ClosePeriod) ([]Event, error) {
+	if err := meta.check(); err != nil {
+		return nil, err
+	}
+	if _, done := l.periods[in.Period]; done {
+		return nil, nil
+	}
+	pol := in.Policy
+	evs := []Event{MeasuresPeriodClosed{Community: l.community, Period: in.Period, Start: in.Start, End: in.End, Figures: in.Figures,
+		PolicyVersion: pol.Version, CalendarVersion: in.CalendarVersion, At: meta.At, By: meta.Actor}}
+	who := l.community
+	if who == "" {
+		who = "street"
+	}
+	flag := func(measure, en, zh string, figure, target float64, periods []string) {
+		evs = append(evs, MeasuresFlagRaised{Community: l.community, Period: in.Period, Measure: measure, Figure: figure, Target: target,
+			Periods: periods, MessageEN: fmt.Sprintf("%s: %s %.1f%% in %s, below %.0f%%", who, en, 100*figure, joinPeriods(periods), 100*target),
+			MessageZH: fmt.Sprintf("%s：%s %s 为 %.1f%%，低于 %.0f%%", who, joinPeriods(periods), zh, 100*figure, 100*target), At: meta.At, By: meta.Actor})
+	}
+	t := pol.Coverage
+	if r, ok := in.Figures.Coverage.Rate(); ok {
+		if t.All > 0 && r < t.All {
+			flag("coverage.all", "household visit coverage", "走访覆盖率", r, t.All, []string{in.Period})
+		}
+		if t.RiskBelow > 0 && r < t.RiskBelow {
+			flag("coverage.risk", "household coverage (risk threshold)", "家庭覆盖率（风险阈值）", r, t.RiskBelow, []string{in.Period})
+		}
+	}
+	if r, ok := in.Figures.CoverageKeyGroups.Rate(); ok && t.KeyGroups > 0 && r < t.KeyGroups {
+		flag("coverage.key_groups", "key group coverage", "重点群体覆盖率", r, t.KeyGroups, []string{in.Period})
+	}
+	if below := pol.ResolutionFlag.Below; below > 0 && in.Previous != "" {
+		r, ok := in.Figures.Resolution.Rate()
+		prev, closed := l.periods[in.Previous]
+		if ok && r < below && closed {
+			if pr, pok := prev.Current().Resolution.Rate(); pok && pr < below {
+				flag("resolution.two_months", "resolution rate (long-term excluded) two consecutive months", "问题化解率（不含长期跟进类）连续两个月", r, below,
+					[]string{in.Previous, in.Period})
+			}
+		}
+	}
+	return evs, nil
+}
+
+func joinPeriods(ps []string) string {
+	out := ""
+	for i, p := range ps {
+		if i > 0 {
+			out += "–"
+		}
+		out += p
+	}
+	return out
+}
+
+// Amend replaces a closed period's figures (a late correction); a reason is
+// required. The close and its flags stay in the log.
+func (l *PeriodLedger) Amend(meta Meta, period string, f PeriodFigures, pol *Policy, calendarVersion, reason string) ([]Event, error) {
+	if err := meta.check(); err != nil {
+		return nil, err
+	}
+	p, ok := l.periods[period]
+	if !ok {
+		return nil, newError(ErrRule, "period_not_closed", "period",
+			fmt.Sprintf("period %s is not closed; only a closed period is amended", Clip(period, MaxEchoBytes)),
+			fmt.Sprintf("期间 %s 尚未结账；只有已结账的期间才能更正", Clip(period, MaxEchoBytes)))
+	}
+	if reason == "" {
+		return nil, reasonRequired("reason")
+	}
+	if err := CheckText("reason", reason); err != nil {
+		return nil, err
+	}
+	if cur := p.Current(); cur.Coverage == f.Coverage && cur.CoverageKeyGroups == f.CoverageKeyGroups && cur.Resolution == f.Resolution &&
+		mapsEqual(cur.CoverageByClass, f.CoverageByClass) {
+		return nil, noChange("figures", "the figures", "数据", period)
+	}
+	return []Event{MeasuresPeriodAmended{Community: l.community, Period: period, Figures: f, Reason: reason, PolicyVersion: pol.Version,
+		CalendarVersion: calendarVersion, At: meta.At, By: meta.Actor}}, nil
+}
+
+func mapsEqual(a, b map[HouseholdClass]Tally) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}

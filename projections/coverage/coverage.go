@@ -1,0 +1,237 @@
+// Package coverage is the read model of household histories that visit
+// coverage is computed from (package coverage, decision 0098): per
+// household its community, grid, registration and archive instants, its
+// classes over time and its completed visits. Coverage itself is not
+// stored: Reader.Report computes it for any period with the policy in force,
+// so a closed period can be recomputed from the log and an open one answered
+// live.
+package coverage
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/doorstep/doorstep/coverage"
+	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/projections"
+)
+
+// Name is the durable projection name.
+const Name = "coverage"
+
+// Projection keeps the histories. Stateless; safe for concurrent use.
+type Projection struct{}
+
+// New returns the projection.
+func New() *Projection { return &Projection{} }
+
+var _ projections.Projection = (*Projection)(nil)
+
+// Name implements projections.Projection.
+func (*Projection) Name() string { return Name }
+
+// Tables implements projections.Projection.
+func (*Projection) Tables() []string {
+	return []string{"coverage_households", "coverage_classes", "coverage_visits"}
+}
+
+// Schema implements projections.Projection.
+func (*Projection) Schema() []string {
+	return []string{
+		`CREATE TABLE IF NOT EXISTS coverage_households (
+			household_id  TEXT PRIMARY KEY,
+			community     TEXT NOT NULL,
+			grid          TEXT NOT NULL,
+			registered_at BIGINT NOT NULL,
+			archived_at   BIGINT NOT NULL)` + projections.WithoutRowID,
+		`CREATE TABLE IF NOT EXISTS coverage_classes (
+			household_id TEXT NOT NULL,
+			version      BIGINT NOT NULL,
+			at           BIGINT NOT NULL,
+			class        TEXT NOT NULL,
+			PRIMARY KEY (household_id, version))` + projections.WithoutRowID,
+		`CREATE TABLE IF NOT EXISTS coverage_visits (
+			household_id TEXT NOT NULL,
+			version      BIGINT NOT NULL,
+			at           BIGINT NOT NULL,
+			mode         TEXT NOT NULL,
+			not_counted  INTEGER NOT NULL,
+			PRIMARY KEY (household_id, version))` + projections.WithoutRowID,
+		`CREATE INDEX IF NOT EXISTS coverage_visits_at ON coverage_visits (at)`,
+	}
+}
+
+// Apply implements projections.Projection.
+func (*Projection) Apply(ctx context.Context, tx *projections.Tx, events []projections.Envelope) error {
+	for i := range events {
+		e := &events[i]
+		if e.Category() != "household" || e.Payload == nil {
+			continue
+		}
+		_, id, _ := strings.Cut(e.Stream, "-")
+		var err error
+		switch ev := e.Payload.(type) {
+		case domain.HouseholdRegistered:
+			err = tx.Exec(ctx, `INSERT INTO coverage_households (household_id, community, grid, registered_at, archived_at) VALUES (?, ?, ?, ?, 0)
+				ON CONFLICT (household_id) DO NOTHING`, id, ev.Community, ev.Grid, ev.At.UnixNano())
+			if err == nil {
+				err = tx.Exec(ctx, `INSERT INTO coverage_classes (household_id, version, at, class) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+					id, int64(e.Version), ev.At.UnixNano(), string(ev.Class))
+			}
+		case domain.HouseholdRelocated:
+			err = tx.Exec(ctx, `UPDATE coverage_households SET community = ?, grid = ? WHERE household_id = ?`, ev.Community, ev.Grid, id)
+		case domain.HouseholdClassChanged:
+			err = tx.Exec(ctx, `INSERT INTO coverage_classes (household_id, version, at, class) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+				id, int64(e.Version), ev.At.UnixNano(), string(ev.To))
+		case domain.HouseholdArchived:
+			err = tx.Exec(ctx, `UPDATE coverage_households SET archived_at = ? WHERE household_id = ?`, ev.At.UnixNano(), id)
+		case domain.VisitRecorded:
+			if ev.Outcome == domain.OutcomeCompleted {
+				err = tx.Exec(ctx, `INSERT INTO coverage_visits (household_id, version, at, mode, not_counted) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+					id, int64(e.Version), ev.OccurredAt.UnixNano(), string(ev.Mode), projections.Bool(ev.NotCounted))
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("%s v%d: %w", e.Stream, e.Version, err)
+		}
+	}
+	return nil
+}
+
+// Reader reads the histories and computes coverage. Safe for concurrent use.
+type Reader struct {
+	db *sql.DB
+	d  projections.Dialect
+}
+
+// NewReader returns a reader over the read-model database.
+func NewReader(db *sql.DB, d projections.Dialect) *Reader {
+	if d == nil {
+		d = projections.SQLite
+	}
+	return &Reader{db: db, d: d}
+}
+
+// lookback is how far before a reporting period a cadence period may start
+// (the longest cadence, a year).
+const lookback = 366 * 24 * time.Hour
+
+// Households returns the histories of the households registered before end
+// (of community, or all when empty) with their completed visits from a year
+// before start to end.
+func (r *Reader) Households(ctx context.Context, community string, start, end time.Time) ([]coverage.Household, error) {
+	where, args := "registered_at < ?", []any{end.UnixNano()}
+	if community != "" {
+		where += " AND community = ?"
+		args = append(args, community)
+	}
+	idx := map[string]int{}
+	var out []coverage.Household
+	rows, err := r.db.QueryContext(ctx, r.d.Rebind(`SELECT household_id, community, grid, registered_at, archived_at FROM coverage_households
+		WHERE `+where+` ORDER BY household_id`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("coverage: households: %w", err)
+	}
+	for rows.Next() {
+		var h coverage.Household
+		var reg, arch int64
+		if err := rows.Scan(&h.ID, &h.Community, &h.Grid, &reg, &arch); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		h.Registered = time.Unix(0, reg)
+		if arch != 0 {
+			h.Archived = time.Unix(0, arch)
+		}
+		idx[h.ID] = len(out)
+		out = append(out, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// The whole street reads the tables without a join: households not
+	// asked for are dropped by idx (a visit before end is of a household
+	// registered before end).
+	join, cargs := ` JOIN coverage_households h ON h.household_id = x.household_id WHERE h.`+where, args
+	if community == "" {
+		join, cargs = "", nil
+	}
+	rows, err = r.db.QueryContext(ctx, r.d.Rebind(`SELECT x.household_id, x.at, x.class FROM coverage_classes x`+join+` ORDER BY x.household_id, x.version`), cargs...)
+	if err != nil {
+		return nil, fmt.Errorf("coverage: classes: %w", err)
+	}
+	for rows.Next() {
+		var id, class string
+		var at int64
+		if err := rows.Scan(&id, &at, &class); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if i, ok := idx[id]; ok {
+			out[i].Classes = append(out[i].Classes, coverage.ClassAt{At: time.Unix(0, at), Class: domain.HouseholdClass(class)})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	vq := `SELECT x.household_id, x.at, x.mode, x.not_counted FROM coverage_visits x WHERE x.at >= ? AND x.at < ?`
+	vargs := []any{start.Add(-lookback).UnixNano(), end.UnixNano()}
+	if community != "" {
+		vq = `SELECT x.household_id, x.at, x.mode, x.not_counted FROM coverage_visits x
+		JOIN coverage_households h ON h.household_id = x.household_id WHERE x.at >= ? AND x.at < ? AND h.` + where
+		vargs = append(vargs, args...)
+	}
+	rows, err = r.db.QueryContext(ctx, r.d.Rebind(vq), vargs...)
+	if err != nil {
+		return nil, fmt.Errorf("coverage: visits: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, mode string
+		var at int64
+		var nc bool
+		if err := rows.Scan(&id, &at, &mode, &nc); err != nil {
+			return nil, err
+		}
+		if i, ok := idx[id]; ok {
+			out[i].Visits = append(out[i].Visits, coverage.Visit{At: time.Unix(0, at), Mode: domain.VisitMode(mode), NotCounted: nc})
+		}
+	}
+	return out, rows.Err()
+}
+
+// Report computes the coverage of the reporting period label ("2026-03",
+// "2026-Q1", …) under pol, of one community or all.
+func (r *Reader) Report(ctx context.Context, pol *domain.Policy, loc *time.Location, label, community string) (*coverage.Report, error) {
+	_, start, end, err := domain.ParsePeriodLabel(label, loc)
+	if err != nil {
+		return nil, err
+	}
+	hs, err := r.Households(ctx, community, start, end)
+	if err != nil {
+		return nil, err
+	}
+	return coverage.Compute(pol, loc, label, hs)
+}
+
+// Live answers coverage reports with the policy in force now. Safe for
+// concurrent use.
+type Live struct {
+	Reader   *Reader
+	Policies *domain.PolicySet
+	Location *time.Location
+}
+
+// Report computes the coverage of the period label of one community (or
+// all) with the policy in force.
+func (l Live) Report(ctx context.Context, label, community string) (*coverage.Report, error) {
+	return l.Reader.Report(ctx, l.Policies.Current(), l.Location, label, community)
+}
+
+// Targets returns the coverage targets of the policy in force.
+func (l Live) Targets() domain.CoverageTargets { return l.Policies.Current().Coverage }

@@ -1,0 +1,93 @@
+package coverage_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/internal/testenv"
+	"github.com/doorstep/doorstep/projections"
+	"github.com/doorstep/doorstep/projections/coverage"
+)
+
+// Coverage from the log through the read model: households registered and
+// visited through the domain on a real store, the projection applied in
+// small batches, the report computed for months and a quarter (001 §2.1,
+// §2.3.3, §4.3).
+func TestSeed001_4_3_CoverageFromTheLog(t *testing.T) {
+	ctx := context.Background()
+	env := testenv.New(t)
+	pol := env.Policies.Current()
+	at := func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 10, 0, 0, 0, env.Loc) }
+	register := func(id, community string, cat domain.AssistanceCategory) {
+		h := domain.NewHousehold(id)
+		m := testenv.Meta("w1", domain.RoleGridWorker, time.Date(2025, 12, 15, 9, 0, 0, 0, env.Loc))
+		env.Do(t, domain.HouseholdStream(id), m)(h.Register(m, pol, domain.RegisterHousehold{Address: "幸福里" + id, Community: community,
+			Grid: community + "-1", ResponsibleWorker: "w1", Category: cat, Risk: domain.RiskBlue}))
+	}
+	n := 0
+	visit := func(id string, when time.Time, mode domain.VisitMode) {
+		h := domain.NewHousehold(id)
+		env.Load(t, domain.HouseholdStream(id), h)
+		m := testenv.Meta("w1", domain.RoleGridWorker, when.Add(time.Hour))
+		n++
+		env.Do(t, domain.HouseholdStream(id), m)(h.RecordVisit(m, pol, domain.RecordVisit{VisitID: fmt.Sprint("v", n), Team: []string{"w1"},
+			OccurredAt: when, Mode: mode, Outcome: domain.OutcomeCompleted}))
+	}
+	register("never", "c1", domain.CategoryDiBao) // 低保: key by rule, never visited
+	register("jan31", "c1", domain.CategoryTeKun) // 特困: key, visited Jan 31 and Mar 2
+	register("phone", "c1", domain.CategoryDiBao) // key, phone calls only
+	register("ord", "c2", domain.CategoryNone)    // ordinary, visited in February
+	visit("jan31", at(1, 31), domain.ModeHome)
+	visit("jan31", at(3, 2), domain.ModeHome)
+	for _, mo := range []time.Month{1, 2, 3} {
+		visit("phone", at(mo, 10), domain.ModePhone)
+	}
+	visit("ord", at(2, 5), domain.ModeHome)
+	// The 低保 household is key by rule, not ordinary.
+	h := domain.NewHousehold("never")
+	env.Load(t, domain.HouseholdStream("never"), h)
+	if h.Class() != domain.ClassKey {
+		t.Fatalf("a 低保 household is %s, want key", h.Class())
+	}
+
+	eng, err := projections.New(projections.Config{DB: env.DB, Dialect: env.Dialect, Store: env.Store, BatchSize: 3}, coverage.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.CatchUp(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	rd := coverage.NewReader(env.DB, env.Dialect)
+	for _, tc := range []struct {
+		period           string
+		due, covered     int64
+		uncoveredInC1    []string
+		keyDue, keyCover int64
+	}{
+		{"2026-01", 3, 1, []string{"never", "phone"}, 3, 1},
+		{"2026-02", 3, 0, []string{"jan31", "never", "phone"}, 3, 0}, // a Jan 31 visit leaves February uncovered
+		{"2026-03", 4, 2, []string{"never", "phone"}, 3, 1},          // the quarterly household counts at the end of Q1
+		{"2026-Q1", 4, 1, []string{"jan31", "never", "phone"}, 3, 0},
+	} {
+		r, err := rd.Report(ctx, pol, env.Loc, tc.period, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Street.All.Due != tc.due || r.Street.All.Covered != tc.covered || r.Street.KeyGroups.Due != tc.keyDue || r.Street.KeyGroups.Covered != tc.keyCover {
+			t.Errorf("%s: street %+v", tc.period, r.Street)
+		}
+		if fmt.Sprint(r.Uncovered["c1"]) != fmt.Sprint(tc.uncoveredInC1) {
+			t.Errorf("%s: uncovered in c1 %v, want %v", tc.period, r.Uncovered["c1"], tc.uncoveredInC1)
+		}
+	}
+	r, err := rd.Report(ctx, pol, env.Loc, "2026-03", "c2")
+	if err != nil || len(r.Communities) != 1 || r.Communities["c2"].All != (r.Street.All) || r.Street.All.Covered != 1 {
+		t.Fatalf("one community: %+v %v", r, err)
+	}
+}
