@@ -283,7 +283,7 @@ func (s *Service) RecordVisit(ctx context.Context, c Cmd, householdID string, in
 	sec := &secret{household: householdID, values: []string{in.Health, in.Economic}}
 	return s.onHousehold(ctx, c, householdID, "household.record_visit", pub, sec, x, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
 		// A visit may link only problems already reported on its own
-		// household (decision 0089). A problem found on this visit is
+		// household (decision 0088). A problem found on this visit is
 		// reported after it, citing the visit (its visit_id); that link
 		// is kept on the problem. A problem of another household and one
 		// never reported get the same answer, so that the answer does not

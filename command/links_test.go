@@ -9,7 +9,7 @@ import (
 	"github.com/doorstep/doorstep/domain"
 )
 
-// Issue 13 item 14, decision 0089: a visit could link another household's
+// Issue 13 item 14, decision 0088: a visit could link another household's
 // problem or a problem never reported, and a problem could cite a visit
 // that was never recorded (or one of another household).
 func TestVisitLinksOnlyItsHouseholdsReportedProblems(t *testing.T) {

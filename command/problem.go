@@ -113,7 +113,7 @@ func (s *Service) ReportProblem(ctx context.Context, c Cmd, in ReportProblem) (R
 				return nil, err
 			}
 			// A problem may cite only a visit its household's stream
-			// holds (decision 0089): record the visit first.
+			// holds (decision 0088): record the visit first.
 			if in.VisitID != "" && !h.HasVisit(in.VisitID) {
 				return nil, errorf(domain.ErrRule, "visit_not_in_household", "visit_id",
 					fmt.Sprintf("visit %s is not recorded on household %s; record the visit first, or leave visit_id out", in.VisitID, in.HouseholdID),

@@ -29,7 +29,7 @@ func TestStoryZhangNainai(t *testing.T) {
 		command.Member{Name: "张奶奶", Relation: "本人", BirthDate: "1948-02-01", Health: "行动不便，有跌倒史"}))
 
 	// The visit is recorded first; the problems found on it cite it
-	// (decision 0089).
+	// (decision 0088).
 	vr := ok(t)(e.svc.RecordVisit(ctx, cmd(t, "zhang-v1", "网格员小李", "2026-03-03 11:00"), "zhang", command.Visit{
 		VisitID: "v1", Team: []string{"网格员小李", "社工小张"}, OccurredAt: at(t, "2026-03-03 09:30"), Mode: domain.ModeHome,
 		Outcome: domain.OutcomeCompleted, Health: "腿脚无力", SupportObligations: "子女在外地", HomeSafety: "浴室无扶手",
