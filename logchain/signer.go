@@ -78,9 +78,6 @@ func (s *Signer) add(e *eventstore.Event) {
 	s.chain.Add(e)
 	if e.Stream != HeadStream {
 		s.fresh++
-	} else {
-		// A head (ours, or an earlier run's) covers what came before it.
-		s.fresh = 0
 	}
 }
 
