@@ -72,13 +72,13 @@ func (h *Household) Volunteer() bool                { return h.resources.Volunte
 func (h *Household) Skills() []string               { return slices.Clone(h.resources.Skills) }
 func (h *Household) IdleResources() []string        { return slices.Clone(h.resources.Idle) }
 func (h *Household) Visits() []VisitRecorded        { return slices.Clone(h.visits) }
+func (h *Household) PolicyVersion() string          { return h.policyVersion }
+func (h *Household) Needs() map[NeedDomain][]string { return maps.Clone(h.needs) }
 
 // HasVisit reports whether the household's stream holds visit id.
 func (h *Household) HasVisit(id string) bool {
 	return slices.ContainsFunc(h.visits, func(v VisitRecorded) bool { return v.VisitID == id })
 }
-func (h *Household) PolicyVersion() string          { return h.policyVersion }
-func (h *Household) Needs() map[NeedDomain][]string { return maps.Clone(h.needs) }
 
 // Members returns the current members (not those who left), in joining order.
 func (h *Household) Members() []Member {
