@@ -302,10 +302,12 @@ func (s *Service) RecordVisit(ctx context.Context, c Cmd, householdID string, in
 	pub.Health, pub.Economic = "", ""
 	sec := &secret{household: householdID, values: []string{in.Health, in.Economic}}
 	return s.onHousehold(ctx, c, householdID, "household.record_visit", pub, sec, x, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
-		// A visit may link only problems of its own household. A problem
-		// not reported yet may be linked (problems found on a visit are
-		// reported before or after the visit is recorded); one reported
-		// on another household may not.
+		// A visit may link only problems already reported on its own
+		// household (decision 0088). A problem found on this visit is
+		// reported after it, citing the visit (its visit_id); that link
+		// is kept on the problem. A problem of another household and one
+		// never reported get the same answer, so that the answer does not
+		// tell which ids exist elsewhere (decision 0088).
 		for _, id := range in.ProblemIDs {
 			if err := domain.CheckID("problem_ids", id); err != nil {
 				return nil, err
@@ -314,10 +316,10 @@ func (s *Service) RecordVisit(ctx context.Context, c Cmd, householdID string, in
 			if err != nil {
 				return nil, err
 			}
-			if p.Exists() && p.HouseholdID() != householdID {
+			if !p.Exists() || p.HouseholdID() != householdID {
 				return nil, errorf(domain.ErrRule, "problem_not_in_household", "problem_ids",
-					fmt.Sprintf("problem %s was reported on another household, not on %s; link only this household's problems", id, householdID),
-					fmt.Sprintf("问题 %s 属于其他家庭，不属于家庭 %s；只能关联本家庭的问题", id, householdID))
+					fmt.Sprintf("problem %s is not a problem reported on household %s; link only this household's reported problems (a problem found on this visit is reported afterwards, with this visit's visit_id)", id, householdID),
+					fmt.Sprintf("问题 %s 不是家庭 %s 已上报的问题；只能关联本家庭已上报的问题（本次走访发现的问题请在走访记录后上报，并填写本次走访的 visit_id）", id, householdID))
 			}
 		}
 		sv, err := x.seal(in.Health, in.Economic)

@@ -112,6 +112,13 @@ func (s *Service) ReportProblem(ctx context.Context, c Cmd, in ReportProblem) (R
 			if _, err := p.Report(m, pol, rp); err != nil {
 				return nil, err
 			}
+			// A problem may cite only a visit its household's stream
+			// holds (decision 0088): record the visit first.
+			if in.VisitID != "" && !h.HasVisit(in.VisitID) {
+				return nil, errorf(domain.ErrRule, "visit_not_in_household", "visit_id",
+					fmt.Sprintf("visit %s is not recorded on household %s; record the visit first, or leave visit_id out", in.VisitID, in.HouseholdID),
+					fmt.Sprintf("家庭 %s 没有走访记录 %s；请先记录走访，或不填 visit_id", in.HouseholdID, in.VisitID))
+			}
 			if number == "" {
 				n, err := s.allocateNumber(ctx, c, fp, year, id, m.At)
 				if err != nil {

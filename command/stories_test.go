@@ -28,19 +28,26 @@ func TestStoryZhangNainai(t *testing.T) {
 	ok(t)(e.svc.AddMember(ctx, cmd(t, "zhang-m1", "网格员小李", "2026-03-02 09:10"), "zhang", "m1",
 		command.Member{Name: "张奶奶", Relation: "本人", BirthDate: "1948-02-01", Health: "行动不便，有跌倒史"}))
 
+	// The visit is recorded first; the problems found on it cite it
+	// (decision 0088).
+	vr := ok(t)(e.svc.RecordVisit(ctx, cmd(t, "zhang-v1", "网格员小李", "2026-03-03 11:00"), "zhang", command.Visit{
+		VisitID: "v1", Team: []string{"网格员小李", "社工小张"}, OccurredAt: at(t, "2026-03-03 09:30"), Mode: domain.ModeHome,
+		Outcome: domain.OutcomeCompleted, Health: "腿脚无力", SupportObligations: "子女在外地", HomeSafety: "浴室无扶手",
+		ServiceNeeds: "陪伴、安全", Observations: "独居，情绪低落",
+		CheckIn: &domain.CheckIn{Latitude: 30.27, Longitude: 120.15}}))
+	if vr.LastVersion != 4 || vr.Events != 1 || vr.LastPosition.IsZero() {
+		t.Fatalf("visit result %+v", vr)
+	}
 	alarm, n1 := e.report("zhang-alarm", "zhang", "v1", "担心跌倒，需要紧急呼叫按钮", domain.ProblemLivingSecurity, domain.HandlingImmediate, domain.ColourRed, domain.UrgencyUrgent, "2026-03-03 11:00")
 	volunteer, n2 := e.report("zhang-volunteer", "zhang", "v1", "孤独，希望志愿者定期探访", domain.ProblemService, domain.HandlingLongTerm, domain.ColourGreen, domain.UrgencyOrdinary, "2026-03-03 11:00")
 	video, n3 := e.report("zhang-video", "zhang", "v1", "希望与子女更多视频通话", domain.ProblemPsychological, domain.HandlingLongTerm, domain.ColourGreen, domain.UrgencyOrdinary, "2026-03-03 11:00")
 	if n1 != "WT2026000001" || n2 != "WT2026000002" || n3 != "WT2026000003" {
 		t.Fatalf("numbers %s %s %s", n1, n2, n3)
 	}
-	vr := ok(t)(e.svc.RecordVisit(ctx, cmd(t, "zhang-v1", "网格员小李", "2026-03-03 11:00"), "zhang", command.Visit{
-		VisitID: "v1", Team: []string{"网格员小李", "社工小张"}, OccurredAt: at(t, "2026-03-03 09:30"), Mode: domain.ModeHome,
-		Outcome: domain.OutcomeCompleted, Health: "腿脚无力", SupportObligations: "子女在外地", HomeSafety: "浴室无扶手",
-		ServiceNeeds: "陪伴、安全", Observations: "独居，情绪低落", ProblemIDs: []string{alarm, volunteer, video},
-		CheckIn: &domain.CheckIn{Latitude: 30.27, Longitude: 120.15}}))
-	if vr.LastVersion != 4 || vr.Events != 1 || vr.LastPosition.IsZero() {
-		t.Fatalf("visit result %+v", vr)
+	for _, id := range []string{alarm, volunteer, video} {
+		if v := e.problem(id).VisitID(); v != "v1" {
+			t.Fatalf("problem %s cites visit %q", id, v)
+		}
 	}
 
 	ok(t)(e.svc.ResolveProblem(ctx, cmd(t, "zhang-alarm-fix", "网格员小李", "2026-03-03 16:00"), alarm, "安装一键呼叫按钮",
@@ -50,7 +57,7 @@ func TestStoryZhangNainai(t *testing.T) {
 
 	h := e.household("zhang")
 	visits := h.Visits()
-	if len(visits) != 1 || len(visits[0].ProblemIDs) != 3 || visits[0].Late || visits[0].Understandings.Health.IsZero() {
+	if len(visits) != 1 || visits[0].Late || visits[0].Understandings.Health.IsZero() {
 		t.Fatalf("visits %+v", visits)
 	}
 	if r, _ := domain.Reveal(context.Background(), e.vault, "zhang", visits[0].Understandings.Health); r.Value != "腿脚无力" {
@@ -92,9 +99,9 @@ func TestStoryWangShifu(t *testing.T) {
 	ok(t)(e.svc.AssessNeeds(ctx, cmd(t, "wang-needs", "网格员小李", "2026-03-02 10:00"), "wang",
 		map[domain.NeedDomain][]string{domain.NeedMedical: {"医疗救助"}, domain.NeedEducation: {"助学金"}, domain.NeedEmployment: {"公益岗位"}}, ""))
 
-	med, _ := e.report("wang-med", "wang", "v1", "透析费用负担重", domain.ProblemHealth, domain.HandlingCoordinated, domain.ColourYellow, domain.UrgencyOrdinary, "2026-03-02 11:00")
-	edu, _ := e.report("wang-edu", "wang", "v1", "孩子需要助学金", domain.ProblemPolicy, domain.HandlingCoordinated, domain.ColourYellow, domain.UrgencyOrdinary, "2026-03-02 11:00")
-	job, _ := e.report("wang-job", "wang", "v1", "妻子需要公益性岗位", domain.ProblemResource, domain.HandlingCoordinated, domain.ColourGreen, domain.UrgencyOrdinary, "2026-03-02 11:00")
+	med, _ := e.report("wang-med", "wang", "", "透析费用负担重", domain.ProblemHealth, domain.HandlingCoordinated, domain.ColourYellow, domain.UrgencyOrdinary, "2026-03-02 11:00")
+	edu, _ := e.report("wang-edu", "wang", "", "孩子需要助学金", domain.ProblemPolicy, domain.HandlingCoordinated, domain.ColourYellow, domain.UrgencyOrdinary, "2026-03-02 11:00")
+	job, _ := e.report("wang-job", "wang", "", "妻子需要公益性岗位", domain.ProblemResource, domain.HandlingCoordinated, domain.ColourGreen, domain.UrgencyOrdinary, "2026-03-02 11:00")
 
 	var refs []string
 	for i, to := range []string{"区医保局", "慈善总会"} {
@@ -145,13 +152,13 @@ func TestStoryLiuNvshi(t *testing.T) {
 	days := []string{"2026-03-03", "2026-03-10", "2026-03-17", "2026-03-24", "2026-03-31"}
 	for i, day := range days {
 		outcome := domain.OutcomeRefused
-		var problems []string
 		if i == len(days)-1 {
-			outcome, problems = domain.OutcomeCompleted, []string{"liu-psy", "liu-shop", "liu-course"}
+			// The problems found are reported below, citing v5.
+			outcome = domain.OutcomeCompleted
 		}
 		ok(t)(e.svc.RecordVisit(ctx, cmd(t, "liu-visit-"+day, "社工小张", day+" 18:00"), "liu", command.Visit{
 			VisitID: "v" + string(rune('1'+i)), Team: []string{"社工小张"}, OccurredAt: at(t, day+" 16:00"),
-			Mode: domain.ModeHome, Outcome: outcome, ProblemIDs: problems}))
+			Mode: domain.ModeHome, Outcome: outcome}))
 	}
 	// A refused visit cannot carry findings: the refusal is recorded as such.
 	r, err := e.svc.RecordVisit(ctx, cmd(t, "liu-bad", "社工小张", "2026-03-03 18:00"), "liu", command.Visit{
@@ -204,7 +211,7 @@ func TestStoryZhaoDaye(t *testing.T) {
 	e.register("zhao", domain.ClassSpecial, domain.RiskRed, "2026-03-02 09:00")
 	ok(t)(e.svc.AddMember(ctx, cmd(t, "zhao-m1", "网格员小李", "2026-03-02 09:10"), "zhao", "m1",
 		command.Member{Name: "赵大爷", Relation: "本人", BirthDate: "1941-01-15", Disability: "肢体二级"}))
-	p, _ := e.report("zhao-lift", "zhao", "v1", "住六楼无电梯，无法下楼", domain.ProblemLivingSecurity, domain.HandlingCoordinated, domain.ColourYellow, domain.UrgencyOrdinary, "2026-03-02 11:00")
+	p, _ := e.report("zhao-lift", "zhao", "", "住六楼无电梯，无法下楼", domain.ProblemLivingSecurity, domain.HandlingCoordinated, domain.ColourYellow, domain.UrgencyOrdinary, "2026-03-02 11:00")
 
 	// Each step is recorded when it happens: the store's clock follows.
 	step := func(id, actor, when string, f func(command.Cmd) (command.Result, error)) command.Result {
@@ -291,8 +298,8 @@ func TestStoryChenAyi(t *testing.T) {
 	e.register("chen-nb", domain.ClassOrdinary, domain.RiskGreen, "2026-03-02 09:20")
 	ok(t)(e.svc.OfferResources(ctx, cmd(t, "chen-nb-offer", "网格员小李", "2026-03-02 09:30"), "chen-nb", []string{"每日敲门问候"}, true, nil))
 
-	alarm, _ := e.report("chen-alarm", "chen", "v1", "厨房无烟雾报警器", domain.ProblemLivingSecurity, domain.HandlingImmediate, domain.ColourRed, domain.UrgencyUrgent, "2026-03-02 11:00")
-	knock, _ := e.report("chen-knock", "chen", "v1", "需要每日有人上门问候", domain.ProblemService, domain.HandlingLongTerm, domain.ColourYellow, domain.UrgencyOrdinary, "2026-03-02 11:00")
+	alarm, _ := e.report("chen-alarm", "chen", "", "厨房无烟雾报警器", domain.ProblemLivingSecurity, domain.HandlingImmediate, domain.ColourRed, domain.UrgencyUrgent, "2026-03-02 11:00")
+	knock, _ := e.report("chen-knock", "chen", "", "需要每日有人上门问候", domain.ProblemService, domain.HandlingLongTerm, domain.ColourYellow, domain.UrgencyOrdinary, "2026-03-02 11:00")
 	ok(t)(e.svc.ResolveProblem(ctx, cmd(t, "chen-alarm-fix", "网格员小李", "2026-03-02 17:00"), alarm, "已安装烟雾报警器", []domain.LinkedResource{{Kind: domain.ResourceGoods, Description: "烟雾报警器"}}))
 	ok(t)(e.svc.NoteProgress(ctx, cmd(t, "chen-knock-1", "网格员小李", "2026-03-03 09:00"), knock, "邻居每日敲门", domain.FollowHomeVisit))
 	ok(t)(e.svc.ResolveProblem(ctx, cmd(t, "chen-knock-done", "网格员小李", "2026-03-03 09:00"), knock, "邻居结对，每日敲门", []domain.LinkedResource{{Kind: domain.ResourceService, Description: "邻里守望", Provider: "邻居"}}))

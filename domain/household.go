@@ -80,6 +80,11 @@ func (h *Household) Visits() []VisitRecorded        { return slices.Clone(h.visi
 func (h *Household) PolicyVersion() string          { return h.policyVersion }
 func (h *Household) Needs() map[NeedDomain][]string { return maps.Clone(h.needs) }
 
+// HasVisit reports whether the household's stream holds visit id.
+func (h *Household) HasVisit(id string) bool {
+	return slices.ContainsFunc(h.visits, func(v VisitRecorded) bool { return v.VisitID == id })
+}
+
 // Members returns the current members (not those who left), in joining order.
 func (h *Household) Members() []Member {
 	var out []Member
@@ -230,8 +235,10 @@ func (h *Household) Register(meta Meta, pol *Policy, in RegisterHousehold) ([]Ev
 	}
 	if h.registered {
 		return nil, newError(ErrConflict, "household_exists", "household_id",
-			fmt.Sprintf("household %s is already registered; change it instead of registering it again", h.id),
-			fmt.Sprintf("家庭 %s 已登记；请修改现有档案，不要重复登记", h.id))
+			// The same answer for every caller, whether or not it may see
+			// the household (decision 0088).
+			fmt.Sprintf("household id %s is already taken: if it is the household you mean, change its file instead of registering it again; otherwise register with another id, or leave household_id out to have one made", h.id),
+			fmt.Sprintf("家庭编号 %s 已被占用：如是同一家庭，请修改现有档案，不要重复登记；否则请换一个编号，或不填 household_id 由系统生成", h.id))
 	}
 	switch {
 	case h.id == "":

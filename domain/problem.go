@@ -307,8 +307,11 @@ func (p *Problem) Report(meta Meta, pol *Policy, in ReportProblem) ([]Event, err
 	}
 	if p.exists {
 		return nil, newError(ErrConflict, "problem_exists", "problem_id",
-			fmt.Sprintf("problem %s is already in the ledger as %s", p.id, p.reported.Number),
-			fmt.Sprintf("问题 %s 已登记在台账中，编号 %s", p.id, p.reported.Number))
+			// The same answer for every caller, whether or not it may see
+			// the problem: nothing of the problem (its number, household)
+			// is told (decision 0088).
+			fmt.Sprintf("problem id %s is already taken; report the problem with another id, or leave problem_id out to have one made", p.id),
+			fmt.Sprintf("问题编号 %s 已被占用；请换一个编号上报，或不填 problem_id 由系统生成", p.id))
 	}
 	if p.id == "" {
 		return nil, required("problem_id", "the problem id", "问题编号")

@@ -12,7 +12,10 @@ import (
 
 // Authorisation per subject: the route table admits roles, and these
 // decide whether the principal may read or change this household, problem
-// or referral (its grids, communities or department).
+// or referral (its grids, communities or department). A record outside
+// what the principal may read is answered as if it did not exist (404,
+// the same body), on reads and commands alike, so that the status never
+// tells which ids exist elsewhere (decision 0088).
 
 func outOfScope(what, id string) error {
 	return newErr(ErrForbidden, "out_of_scope", "",
@@ -22,7 +25,10 @@ func outOfScope(what, id string) error {
 
 func notFound(what, id string) error {
 	zh := map[string]string{"household": "家庭", "problem": "问题", "referral": "转介"}[what]
-	return newErr(ErrNotFound, what+"_not_found", what+"_id", fmt.Sprintf("%s %s does not exist", what, id), fmt.Sprintf("%s %s 不存在", zh, id))
+	// The same answer whether the record does not exist or is outside
+	// the caller's scope (decision 0088): the message says both.
+	return newErr(ErrNotFound, what+"_not_found", what+"_id", fmt.Sprintf("%s %s does not exist or is outside your scope", what, id),
+		fmt.Sprintf("%s %s 不存在或不在您的权限范围内", zh, id))
 }
 
 // access returns an authorize func for an existing subject.
@@ -43,14 +49,13 @@ func (s *Server) access(kind, id string, write, receiver bool) func(ctx context.
 		if err != nil {
 			return err
 		}
-		if !sc.exists {
+		// A subject the principal may not read answers exactly as one
+		// that does not exist (decision 0088): 403 only where the caller
+		// can already see the record.
+		if !sc.exists || !p.MayRead(sc.subject()) {
 			return notFound(kind, id)
 		}
-		ok := p.MayRead(sc.subject())
-		if write {
-			ok = p.MayWrite(sc.subject(), receiver)
-		}
-		if !ok {
+		if write && !p.MayWrite(sc.subject(), receiver) {
 			return outOfScope(kind, id)
 		}
 		return nil

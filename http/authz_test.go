@@ -7,6 +7,7 @@ import (
 	nethttp "net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -273,8 +274,10 @@ func scoped(op string) bool {
 
 // TestRouteRoleScopeTable drives every route as every role, in and out of
 // scope: a role the route does not admit gets 403 role_forbidden; an
-// admitted role gets 403 out_of_scope exactly when the subject is outside
-// its scope (auditors and admins have none), and no 401/403 otherwise.
+// admitted role gets 404 …_not_found exactly when the subject is outside
+// its scope (auditors and admins have none; decision 0088: as if it did
+// not exist), 403 out_of_scope for a household registered into a grid
+// outside it or a list filtered on one, and no 401/403/404 otherwise.
 // Every request and response is checked against the OpenAPI document, and
 // every documented operation must have been exercised.
 func TestRouteRoleScopeTable(t *testing.T) {
@@ -330,9 +333,18 @@ func TestRouteRoleScopeTable(t *testing.T) {
 					if status == 401 || status == 403 || status >= 500 {
 						t.Errorf("%s: %d %s, want access", name, status, code)
 					}
-				default:
+				case rt.op == "registerHousehold" || strings.HasPrefix(rt.op, "list") || rt.op == "getMeasures":
+					// A new household in a grid outside the caller's, or a
+					// list filtered on one: it names no record, so 403
+					// tells nothing.
 					if status != 403 || code != "out_of_scope" {
 						t.Errorf("%s: %d %s, want 403 out_of_scope", name, status, code)
+					}
+				default:
+					// A record outside the caller's scope answers as one
+					// that does not exist (decision 0088).
+					if status != 404 || !strings.HasSuffix(code, "_not_found") {
+						t.Errorf("%s: %d %s, want 404 …_not_found", name, status, code)
 					}
 				}
 			}

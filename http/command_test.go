@@ -55,7 +55,9 @@ func TestCommandProtocol(t *testing.T) {
 	if r := e.do("POST", "/v1/households", other, registerBody("h3", "C1", "G1")); r.status != 403 {
 		t.Fatalf("out-of-scope register: %d %s", r.status, r.body)
 	}
-	if r := e.do("POST", "/v1/households/h1/risk", other, ChangeRequest{To: "red", Reason: "fall"}); r.status != 403 || r.problem(t).Code != "out_of_scope" {
+	// Changing h1 from outside its grid answers as if h1 did not exist
+	// (decision 0088).
+	if r := e.do("POST", "/v1/households/h1/risk", other, ChangeRequest{To: "red", Reason: "fall"}); r.status != 404 || r.problem(t).Code != "household_not_found" {
 		t.Fatalf("out-of-scope change: %d %s", r.status, r.body)
 	}
 	// If-Match: a stale version is 412 and writes nothing; the right one succeeds.
@@ -169,5 +171,5 @@ func TestScopeCacheFollowsOtherWriters(t *testing.T) {
 	if _, err := e.app.Relocate(context.Background(), command.Cmd{ID: "move", Actor: "other", Role: domain.RoleSupervisor}, "h1", "新址", "C2", "G2", "搬家"); err != nil {
 		t.Fatal(err)
 	}
-	waitStatus(403)
+	waitStatus(404) // out of scope reads as not found (decision 0088)
 }

@@ -3,13 +3,13 @@ package http
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"net"
 	nethttp "net/http"
 	"reflect"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/doorstep/doorstep/domain"
 
@@ -161,8 +161,9 @@ var ErrHeadersTooLarge = fmt.Errorf("request headers too large")
 
 // checkHeaders refuses a request whose line and headers are over max
 // bytes with a bilingual 431 headers_too_large. net/http itself refuses
-// (with a plain 431) heads over twice max, which it never reads whole
-// (see Serve); between the two, the client gets this answer.
+// heads over twice max, which it never reads whole (see Serve), with a
+// plain English 431 that countingConn replaces by the same bilingual
+// problem (hardHeaderAnswer): every head over max gets one answer.
 func checkHeaders(r *nethttp.Request, max int) error {
 	if n := headerBytes(r); n > max {
 		return newErr(ErrHeadersTooLarge, "headers_too_large", "",
@@ -177,11 +178,13 @@ func checkHeaders(r *nethttp.Request, max int) error {
 const hardHeaderFactor = 2
 
 // countingListener counts the request heads net/http refuses by itself
-// as too large (its plain "431" answer, always the first bytes written on
-// a connection), so that they appear in the refusal metric.
+// as too large (its plain "431" answer, plain431), so that they appear in
+// the refusal metric, and answers them with the bilingual problem
+// (hardHeaderAnswer) instead.
 type countingListener struct {
 	net.Listener
-	on431 func()
+	on431  func()
+	answer []byte // hardHeaderAnswer
 }
 
 func (l countingListener) Accept() (net.Conn, error) {
@@ -189,22 +192,51 @@ func (l countingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return c, err
 	}
-	return &countingConn{Conn: c, on431: l.on431}, nil
+	return &countingConn{Conn: c, on431: l.on431, answer: l.answer}, nil
 }
 
 type countingConn struct {
 	net.Conn
-	on431 func()
-	wrote atomic.Bool
+	on431  func()
+	answer []byte
 }
 
-var status431 = []byte("HTTP/1.1 431 ")
+// plain431 is net/http's whole answer to a head over its bound, written
+// in one write straight to the connection (never through the buffered
+// writer handlers' answers go through), on a new connection or a reused
+// one: a handler's 431 (checkHeaders) is application/problem+json and
+// never equals it.
+var plain431 = []byte("HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n431 Request Header Fields Too Large")
 
 func (c *countingConn) Write(b []byte) (int, error) {
-	if !c.wrote.Swap(true) && bytes.HasPrefix(b, status431) {
+	if bytes.Equal(b, plain431) {
 		c.on431()
+		if c.answer != nil {
+			// net/http closes the connection after this answer.
+			if _, err := c.Conn.Write(c.answer); err != nil {
+				return 0, err
+			}
+			return len(b), nil
+		}
 	}
 	return c.Conn.Write(b)
+}
+
+// hardHeaderAnswer is the whole HTTP/1.1 response that replaces net/http's
+// plain 431 for a head over its hard bound (hardHeaderFactor × max, which
+// it stops reading): the bilingual problem checkHeaders gives below it,
+// with the size it stopped at, since the head was never read whole.
+func hardHeaderAnswer(max int) []byte {
+	limit := hardHeaderFactor * max
+	p := Problem{Type: "urn:doorstep:problem:headers_too_large", Title: "Request header fields too large",
+		Status: nethttp.StatusRequestHeaderFieldsTooLarge, Code: "headers_too_large",
+		MessageEN: fmt.Sprintf("the request line and headers take more than %d bytes (reading stopped there), more than the %d accepted; send shorter headers", limit, max),
+		MessageZH: fmt.Sprintf("请求行与请求头超过 %d 字节（已停止读取），超过上限 %d 字节；请缩短请求头", limit, max)}
+	p.Detail = p.MessageEN
+	body, _ := json.Marshal(p)
+	body = append(body, '\n')
+	return fmt.Appendf(nil, "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: application/problem+json\r\n"+
+		"Content-Language: en, zh-Hans\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 }
 
 // headerBytes is what a request's line and headers take on the wire, as

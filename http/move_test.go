@@ -54,7 +54,7 @@ func TestProblemEventsFollowTheHouseholdAfterAMove(t *testing.T) {
 			t.Fatalf("竹园村's supervisor: got %s %s, want the report of %s", ev.event, ev.data, want)
 		}
 	}
-	must(e.do("GET", "/v1/problems/p-move", oldSup, nil), 403, "竹园村's supervisor reads the problem")
+	must(e.do("GET", "/v1/problems/p-move", oldSup, nil), 404, "竹园村's supervisor reads the problem (out of scope reads as not found: decision 0088)")
 	// 山联村: the note arrives with its text; the problem can be read.
 	rd, _ = e.openStream(t, ctx, newSup, "?category=problem&after=0", "")
 	if ev := rd.next(t); ev.event != domain.TypeProblemProgressNoted || !strings.Contains(ev.data, `"stream":"problem-p-move"`) || !strings.Contains(ev.data, note) {

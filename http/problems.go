@@ -307,7 +307,7 @@ func (s problemRoutes) getProblem(w nethttp.ResponseWriter, r *nethttp.Request) 
 
 // departmentMayReadProblem: a department reads a problem only when one of
 // its referrals is addressed to the department. The profile read model
-// lists the household's open referrals; the check falls back to 403.
+// lists the household's open referrals; the check falls back to 404.
 func (s *Server) departmentMayReadProblem(ctx context.Context, p *identity.Principal, problemID string) error {
 	sc, err := s.scopes.problem(ctx, problemID, false)
 	if err != nil {
@@ -326,7 +326,9 @@ func (s *Server) departmentMayReadProblem(ctx context.Context, p *identity.Princ
 			}
 		}
 	}
-	return outOfScope("problem", problemID)
+	// Not addressed to the department: answered as a problem that does
+	// not exist (decision 0088).
+	return notFound("problem", problemID)
 }
 
 func (s *Server) problemAudit(w nethttp.ResponseWriter, r *nethttp.Request) error {

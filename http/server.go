@@ -186,7 +186,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	}()
 	defer func() { stopFollow(); <-followed }()
 	errc := make(chan error, 1)
-	l = countingListener{Listener: l, on431: func() { s.metrics.refusals.WithLabelValues(limitHeaderHard).Inc() }}
+	l = countingListener{Listener: l, on431: func() { s.metrics.refusals.WithLabelValues(limitHeaderHard).Inc() },
+		answer: hardHeaderAnswer(s.cfg.MaxHeaderBytes)}
 	go func() { errc <- srv.Serve(l) }()
 	select {
 	case err := <-errc:

@@ -379,13 +379,17 @@ func TestSignerRun(t *testing.T) {
 	first := <-sub.C
 	appendEvents(t, b.Store(), h, "household-a/4", "household-a/5", "household-a/6")
 	second := <-sub.C
+	// One more event, fewer than Every: it is signed when Run stops
+	// (issue 13, decision 0073: a graceful shutdown leaves the log's end
+	// covered by a head).
+	appendEvents(t, b.Store(), h, "household-a/7")
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	heads, err := logchain.ReadFile(file)
-	if err != nil || len(heads) != 2 || heads[0].Count != 3 || heads[1].Count != 7 {
-		t.Fatalf("heads %+v, %v; want heads of events #3 and #7", heads, err)
+	if err != nil || len(heads) != 3 || heads[0].Count != 3 || heads[1].Count != 7 || heads[2].Count != 9 {
+		t.Fatalf("heads %+v, %v; want heads of events #3, #7 and, at stop, #9", heads, err)
 	}
 	if first.Position.Compare(h.at["household-a/3"]) <= 0 || second.Position.Compare(h.at["household-a/6"]) <= 0 {
 		t.Fatal("a head was appended before the events it covers")

@@ -33,6 +33,31 @@ type Signer struct {
 	fresh uint64
 }
 
+// stopTimeout bounds the head signed when Run stops.
+const stopTimeout = 10 * time.Second
+
+// signAtStop signs a last head when Run stops (ctx ended) and events came
+// in since the previous head, reading the log to its end first: events
+// committed while the subscription was closing are covered too.
+func (s *Signer) signAtStop(ctx context.Context, log *slog.Logger) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	defer cancel()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.catchUp(sctx); err != nil {
+		return fmt.Errorf("sign a last head at stop: %w", err)
+	}
+	if s.fresh == 0 {
+		return nil
+	}
+	h, err := s.signLocked(sctx)
+	if err != nil {
+		return fmt.Errorf("sign a last head at stop: %w", err)
+	}
+	log.Info("signed head at stop / 停止时已签名日志头", "count", h.Count, "position", h.Position, "key_id", h.KeyID)
+	return nil
+}
+
 // catchUp extends the chain to the end of the log.
 func (s *Signer) catchUp(ctx context.Context) error {
 	for {
@@ -97,7 +122,10 @@ func (s *Signer) signLocked(ctx context.Context) (Head, error) {
 
 // Run follows the log and signs heads until ctx ends: after Every events,
 // and every Interval when events came in since the last head. It signs
-// nothing for heads alone, so an idle log gets no new heads.
+// nothing for heads alone, so an idle log gets no new heads. When ctx ends
+// (a graceful shutdown), it signs a last head if events came in since the
+// previous one, so that the log's end as the server leaves it is covered
+// (stopTimeout bounds that).
 func (s *Signer) Run(ctx context.Context) error {
 	every, interval := s.Every, s.Interval
 	if every == 0 {
@@ -145,9 +173,12 @@ func (s *Signer) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return s.signAtStop(ctx, log)
 		case e, ok := <-sub.C:
 			if !ok {
+				if ctx.Err() != nil {
+					return s.signAtStop(ctx, log)
+				}
 				if err := sub.Err(); err != nil {
 					return err
 				}

@@ -25,11 +25,33 @@ func ReadModelPath(eventsPath string) string {
 // record), BEGIN IMMEDIATE, a busy timeout. The pool allows several readers
 // beside the engine's writer.
 func OpenSQLite(ctx context.Context, path string) (*sql.DB, error) {
+	return openSQLite(ctx, path, EngineCacheKiB)
+}
+
+// OpenSQLiteQueries opens the read-model database for a pool of queries:
+// as OpenSQLite, with the smaller page cache of a reader.
+func OpenSQLiteQueries(ctx context.Context, path string) (*sql.DB, error) {
+	return openSQLite(ctx, path, QueryCacheKiB)
+}
+
+// Page cache of each read-model connection, in KiB. Each connection keeps
+// its own, outside the Go heap, at about twice its size (the driver's
+// allocator gives each 4 KiB page an 8 KiB block), so these bound the
+// read models' share of the server's memory (decision 0089): the engine's
+// four connections 8 MiB each, a query pool's connections 2 MiB each.
+// (Up to 256 MiB each before: with a dozen connections that could reach
+// gigabytes as the tables grew.)
+const (
+	EngineCacheKiB = 8 << 10
+	QueryCacheKiB  = 2 << 10
+)
+
+func openSQLite(ctx context.Context, path string, cacheKiB int) (*sql.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "cache_size(-262144)") // up to 256 MiB of pages per connection: a rebuild touches rows all over the tables
+	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cacheKiB))
 	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()

@@ -63,7 +63,7 @@ func openEmbeddedRuntime(ctx context.Context, dir string, cal *calendar.Calendar
 	// Queries get their own pool: in WAL mode they read beside the
 	// engine's write transactions instead of queueing behind them for one
 	// of the engine pool's few connections.
-	if rt.rdb, err = projections.OpenSQLite(ctx, projections.ReadModelPath(eventsPath)); err != nil {
+	if rt.rdb, err = projections.OpenSQLiteQueries(ctx, projections.ReadModelPath(eventsPath)); err != nil {
 		return fail(err)
 	}
 	rt.rdb.SetMaxOpenConns(8)

@@ -111,18 +111,32 @@ const InsertSQL = `INSERT INTO events (id, stream, version, type, schema_version
 // Schema is the DDL of the events table (for tools and benchmarks).
 const Schema = schema
 
+// Page cache of each connection, in KiB. Every connection keeps its own,
+// outside the Go heap (where GOMEMLIMIT does not reach it), and the
+// driver's allocator rounds each 4 KiB page up to an 8 KiB block, so a
+// full cache costs about twice its size: these bound the store's share of
+// the server's memory (decision 0089). The writer keeps the indexes it
+// appends to; readers mostly read a stream's few pages once, and the
+// operating system's file cache serves what theirs drops. With the
+// default eight readers: 8 + 8×2 MiB of pages, about 48 MB at most.
+const (
+	WriterCacheKiB = 8 << 10
+	ReaderCacheKiB = 2 << 10
+)
+
 // DSN returns the driver data source name used for path: WAL, synchronous
-// FULL (a commit is durable when it returns), a busy timeout, and
-// BEGIN IMMEDIATE for writers.
+// FULL (a commit is durable when it returns), a busy timeout, the page
+// cache of its kind of connection, and BEGIN IMMEDIATE for writers.
 func DSN(path string, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
-	q.Add("_pragma", "cache_size(-32768)")
 	if readOnly {
+		q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", ReaderCacheKiB))
 		q.Add("_pragma", "query_only(1)")
 	} else {
+		q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", WriterCacheKiB))
 		q.Set("_txlock", "immediate")
 	}
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
