@@ -127,7 +127,7 @@ func claimESDB(ctx context.Context, s *esdb.Store, dir string, st storeConfig) e
 	err := s.Claim(ctx, me, st.TakeOver)
 	var owned *esdb.OwnedError
 	if errors.As(err, &owned) {
-		return usageError{fmt.Sprintf("doorstep: the EventStoreDB stream prefix %q is served by another %s; this node would use %s. With its events on EventStoreDB, an installation keeps its data keys, tokens and record of sensitive reads in one place: run several nodes with -readmodels postgres://… (one schema; the nodes share those and elect one to run the background tasks), or give each installation its own -store-prefix. If that place is gone for good (the data directory was moved or restored), start once with -store-take-over / 该 EventStoreDB 流前缀已由另一处（%s）使用；多节点请使用 -readmodels postgres://…，或为每个实例指定不同的 -store-prefix；如原位置已永久停用，请加 -store-take-over 启动一次",
+		return usageError{fmt.Sprintf("doorstep: the EventStoreDB stream prefix %q is served by another %s; this node would use %s. With its events on EventStoreDB, an installation keeps its data keys, tokens and record of sensitive reads in one place: run several nodes with -readmodels postgres://… (one schema; the nodes share those and elect one to run the background tasks), or give each installation its own -store-prefix. If that place is gone for good (the data directory was moved or restored), start once with -store-take-over / 该 EventStoreDB 流前缀已由另一处（%s）使用；多节点请以 -readmodels 指定同一个 PostgreSQL 模式，或为每个实例指定不同的 -store-prefix；如原位置已永久停用，请加 -store-take-over 启动一次",
 			s.Prefix(), owned.By.Where, me.Where, owned.By.Where)}
 	}
 	return err
