@@ -38,6 +38,7 @@ type Problem struct {
 	resolution    *ProblemResolved
 	satisfaction  int
 	revisits      []ProblemRevisited
+	referrals     []ProblemReferred
 	reopens       int
 	closed        *ProblemClosed
 	alerts        alertMarks
@@ -73,6 +74,7 @@ func (p *Problem) Extensions() []ProblemDeadlineExtended { return slices.Clone(p
 func (p *Problem) Notes() []ProblemProgressNoted         { return slices.Clone(p.notes) }
 func (p *Problem) Satisfaction() int                     { return p.satisfaction } // 0 when not rated
 func (p *Problem) Revisits() []ProblemRevisited          { return slices.Clone(p.revisits) }
+func (p *Problem) Referrals() []ProblemReferred          { return slices.Clone(p.referrals) }
 func (p *Problem) Reopens() int                          { return p.reopens }
 func (p *Problem) PolicyVersion() string                 { return p.policyVersion }
 
@@ -153,6 +155,11 @@ func (p *Problem) Apply(e Event) {
 	case ProblemProgressNoted:
 		p.notes = append(p.notes, e)
 		p.lastProgress, p.policyVersion = e.At, e.PolicyVersion
+		if p.status == StatusOpen {
+			p.status = StatusInProgress
+		}
+	case ProblemReferred:
+		p.referrals = append(p.referrals, e)
 		if p.status == StatusOpen {
 			p.status = StatusInProgress
 		}
@@ -445,6 +452,36 @@ func (p *Problem) NoteProgress(meta Meta, pol *Policy, note string, method Follo
 		return nil, badValue("follow_up", "follow-up method", "跟进方式", method, followUps()...)
 	}
 	return []Event{ProblemProgressNoted{Note: note, FollowUp: method, PolicyVersion: pol.Version, At: meta.At, By: meta.Actor}}, nil
+}
+
+// NoteReferral records that the problem was referred (referral id, level,
+// receiver): referring starts the work, so an open problem moves to
+// in_progress and its first-response clock stops (001 §2.2.2 分流; 001
+// §3.1). A problem that is not being handled (resolved or closed) records
+// nothing: the referral stands on its own stream. A referral already noted
+// records nothing either.
+func (p *Problem) NoteReferral(meta Meta, referralID string, level ReferralLevel, to string) ([]Event, error) {
+	if err := p.known(meta); err != nil {
+		return nil, err
+	}
+	if !p.active() {
+		return nil, nil
+	}
+	for _, r := range p.referrals {
+		if r.ReferralID == referralID {
+			return nil, nil
+		}
+	}
+	if referralID == "" {
+		return nil, required("referral_id", "the referral id", "转介编号")
+	}
+	if err := checkIDs("referral_id", referralID); err != nil {
+		return nil, err
+	}
+	if to == "" {
+		return nil, required("to", "the receiving organisation", "接收单位")
+	}
+	return []Event{ProblemReferred{ReferralID: referralID, Level: level, To: to, At: meta.At, By: meta.Actor}}, nil
 }
 
 // Resolve records the resolution and the resources linked.

@@ -17,6 +17,7 @@ const (
 	TypeProblemDeadlineApproaching = "problem.deadline_approaching"
 	TypeProblemDeadlineBreached    = "problem.deadline_breached"
 	TypeProblemDeadlineRescheduled = "problem.deadline_rescheduled"
+	TypeProblemReferred            = "problem.referred"
 )
 
 // ProblemReported registers a problem in the ledger. It starts the response
@@ -90,6 +91,20 @@ type ProblemProgressNoted struct {
 	PolicyVersion string         `json:"policy_version"`
 	At            time.Time      `json:"at"`
 	By            string         `json:"by"`
+}
+
+// ProblemReferred records on the problem that it was referred to an
+// organisation (the referral's own stream holds the referral). Handing a
+// problem to a department starts the work (001 §2.2.2 分流, 001 §3.1): an
+// open problem moves to in_progress and its first-response clock stops, as
+// a progress note would stop it. Written by the command layer right after
+// the referral's request, with the referral's instant.
+type ProblemReferred struct {
+	ReferralID string        `json:"referral_id"`
+	Level      ReferralLevel `json:"level"`
+	To         string        `json:"to"`
+	At         time.Time     `json:"at"`
+	By         string        `json:"by"`
 }
 
 // LinkedResource is a resource linked to a resolution.
@@ -167,3 +182,4 @@ func (ProblemClosed) EventType() string              { return TypeProblemClosed 
 func (ProblemDeadlineApproaching) EventType() string { return TypeProblemDeadlineApproaching }
 func (ProblemDeadlineBreached) EventType() string    { return TypeProblemDeadlineBreached }
 func (ProblemDeadlineRescheduled) EventType() string { return TypeProblemDeadlineRescheduled }
+func (ProblemReferred) EventType() string            { return TypeProblemReferred }

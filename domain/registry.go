@@ -46,7 +46,8 @@ func NewRegistry() *Registry {
 		TypeHouseholdDeadlineBreached:    decoderOf[HouseholdDeadlineBreached](),
 		TypeHouseholdDeadlineRescheduled: decoderOf[HouseholdDeadlineRescheduled](),
 
-		TypeCommunitySupervisorAssigned: decoderOf[CommunitySupervisorAssigned](),
+		TypeCommunitySupervisorAssigned:  decoderOf[CommunitySupervisorAssigned](),
+		TypeDepartmentSupervisorAssigned: decoderOf[DepartmentSupervisorAssigned](),
 
 		TypeProblemReported:            decoderOf[ProblemReported](),
 		TypeProblemReclassified:        decoderOf[ProblemReclassified](),
@@ -61,6 +62,7 @@ func NewRegistry() *Registry {
 		TypeProblemDeadlineApproaching: decoderOf[ProblemDeadlineApproaching](),
 		TypeProblemDeadlineBreached:    decoderOf[ProblemDeadlineBreached](),
 		TypeProblemDeadlineRescheduled: decoderOf[ProblemDeadlineRescheduled](),
+		TypeProblemReferred:            decoderOf[ProblemReferred](),
 
 		TypeReferralRequested:           decoderOf[ReferralRequested](),
 		TypeReferralAccepted:            decoderOf[ReferralAccepted](),

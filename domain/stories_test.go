@@ -254,6 +254,14 @@ func TestStoryZhaoDaye(t *testing.T) {
 	rs := newStream(t, r)
 	m = w.m("网格员小李", "2026-03-02 14:00")
 	rs.do(m)(r.Request(m, w.pol, domain.RequestReferral{ProblemID: p.ID(), HouseholdID: "zhao", Level: domain.LevelCommunity, To: "幸福社区居委会", Request: "协调加装电梯"}))
+	// Referring starts the work (001 §2.2.2 分流): the first-response clock stops.
+	ps.do(m)(p.NoteReferral(m, r.ID(), domain.LevelCommunity, "幸福社区居委会"))
+	if p.Status() != domain.StatusInProgress || len(p.Clocks()) != 0 {
+		t.Fatalf("after the referral: %s, clocks %+v", p.Status(), p.Clocks())
+	}
+	if c := r.Clocks(); len(c) != 1 || c[0].Responsible != "幸福社区居委会" || c[0].Department != "幸福社区居委会" {
+		t.Fatalf("the acceptance clock is the receiver's: %+v", c)
+	}
 	m = w.m("社区书记", "2026-03-04 10:00")
 	rs.do(m)(r.Decline(m, "社区无权审批加装电梯"))
 	m = w.m("社区书记", "2026-03-04 11:00")

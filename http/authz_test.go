@@ -181,6 +181,8 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return "/v1/calendar/2030", CalendarYearRequest{Off: []string{"2030-01-01"}, Notice: CalendarNotice{Title: "test", Number: "test-only", Date: "2029-11-01"}}
 	case "assignCommunitySupervisor":
 		return "/v1/communities/" + loc[0] + "/supervisor", SupervisorRequest{Supervisor: "书记" + uniq}
+	case "assignDepartmentSupervisor":
+		return "/v1/departments/住建局/supervisor", SupervisorRequest{Supervisor: "科长" + uniq}
 	case "getHousehold":
 		return h, nil
 	case "householdAsOf":
@@ -204,7 +206,7 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 func scoped(op string) bool {
 	switch op {
 	case "health", "ready", "metrics", "openapi", "whoami", "createToken", "listTokens", "revokeToken", "setTokenExpiry", "streamEvents", "alertCounts", "getMeasureFlags",
-		"getCalendar", "publishCalendarYear", "assignCommunitySupervisor", "listEventSchemas", "getEventSchema":
+		"getCalendar", "publishCalendarYear", "assignCommunitySupervisor", "assignDepartmentSupervisor", "listEventSchemas", "getEventSchema":
 		return false
 	}
 	return true

@@ -70,6 +70,9 @@ var operationZH = map[string]string{
 	"getMeasureFlags":           "查看连续两个月解决率低于 80% 的社区",
 	"getCalendar":               "查看现行工作日历",
 	"publishCalendarYear":       "发布（或更正）某一年的工作日历",
+
+	// The closed loop (issue 16).
+	"assignDepartmentSupervisor": "指定承办部门的督办负责人",
 }
 
 // roleZH names a token role in Chinese.

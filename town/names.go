@@ -3,6 +3,7 @@ package town
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 )
 
@@ -197,4 +198,29 @@ var unresolvedCloseReasons = []string{"与已登记问题重复，合并处理",
 func placeName(perm []int, i int) string {
 	k := perm[i%len(perm)]
 	return placeFirst[k%len(placeFirst)] + placeSecond[k/len(placeFirst)]
+}
+
+// DepartmentSupervisors names, for every county-level organisation the
+// town refers problems to, the person who supervises its referrals (the
+// deadline watcher names them on the acceptance and completion alerts of
+// referrals addressed to it, decision 0094). Deterministic: the same names
+// for every town.
+func DepartmentSupervisors() map[string]string {
+	surnames := []string{"周", "吴", "郑", "孙", "钱", "冯", "陈", "褚", "卫", "蒋", "沈", "韩", "杨", "朱", "秦"}
+	var names []string
+	seen := map[string]bool{}
+	for _, it := range problemCatalog {
+		for _, d := range it.dept {
+			if n := departmentName(d); !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
+	slices.Sort(names)
+	out := make(map[string]string, len(names))
+	for i, n := range names {
+		out[n] = surnames[i%len(surnames)] + "科长"
+	}
+	return out
 }

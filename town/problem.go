@@ -445,6 +445,13 @@ func (p *problem) planReferral(t0 time.Time, dept string) time.Time {
 				To: chain[0].to, Request: p.item.text + "，请协助办理"})
 		})
 	})
+	// As the command layer does: the problem records that it was referred
+	// (referring starts the work, decision 0094).
+	h.schedule(t0, func(at time.Time) (*Batch, error) {
+		return p.step("note the referral on", p.assignee, at, func(m domain.Meta) ([]domain.Event, error) {
+			return p.agg.NoteReferral(m, f.id, chain[0].level, chain[0].to)
+		})
+	})
 	t := t0
 	for i := 1; i < len(chain); i++ {
 		if chance(r, 0.4) {

@@ -50,6 +50,7 @@ var eventLabels = map[string][2]string{
 	domain.TypeReferralDeadlineApproaching:  {"warned that a referral deadline is near", "提醒转介期限临近"},
 	domain.TypeReferralDeadlineBreached:     {"recorded that a referral deadline passed", "记录转介逾期"},
 	domain.TypeReferralDeadlineRescheduled:  {"rescheduled a referral deadline", "调整转介期限"},
+	domain.TypeProblemReferred:              {"handed the problem to a receiving organisation", "分流问题至承办单位"},
 }
 
 // when shows an instant as a person reads it: date and minute in the
