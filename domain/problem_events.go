@@ -132,14 +132,21 @@ type ProblemSatisfactionRated struct {
 	By      string    `json:"by"`
 }
 
-// ProblemRevisited records a return visit confirming whether the resolution
-// holds. Held=false does not reopen by itself: reopen explicitly.
+// ProblemRevisited records a return visit (回访) after the resolution:
+// whether the resolution holds and, under a policy with return-visit rules,
+// the household's satisfaction (1–5) and whether the visit was independent
+// of the resolution (made by someone other than the resolver, or through a
+// channel the policy allows). Under such a policy a visit that found the
+// problem recurred or the household unsatisfied is followed, in the same
+// command, by problem.reopened; otherwise reopen explicitly.
 type ProblemRevisited struct {
-	Held   bool           `json:"held"`
-	Method FollowUpMethod `json:"method"`
-	Note   string         `json:"note,omitempty"`
-	At     time.Time      `json:"at"`
-	By     string         `json:"by"`
+	Held         bool           `json:"held"`
+	Method       FollowUpMethod `json:"method"`
+	Note         string         `json:"note,omitempty"`
+	Satisfaction int            `json:"satisfaction,omitempty"`
+	Independent  bool           `json:"independent,omitempty"`
+	At           time.Time      `json:"at"`
+	By           string         `json:"by"`
 }
 
 // ProblemReopened: the problem recurred. It restarts the response clock

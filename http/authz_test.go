@@ -169,6 +169,10 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return r + "/escalate", EscalateRequest{Level: "department", To: []string{"住建局", "民政局"}[i], Reason: "街道无法解决"}
 	case "listHouseholds", "listDeadlines", "listAlerts":
 		return map[string]string{"listHouseholds": "/v1/households", "listDeadlines": "/v1/deadlines", "listAlerts": "/v1/alerts"}[op] + scopeQ, nil
+	case "listProblems":
+		return "/v1/problems" + scopeQ + "&status=open,in_progress&sort=due", nil
+	case "listReferrals":
+		return "/v1/referrals" + scopeQ + "&department=" + []string{"住建局", "民政局"}[i] + "&status=requested", nil
 	case "getMeasures":
 		return "/v1/measures" + scopeQ, nil
 	case "alertCounts":

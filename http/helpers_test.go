@@ -27,6 +27,7 @@ import (
 	"github.com/doorstep/doorstep/projections/audit"
 	"github.com/doorstep/doorstep/projections/measures"
 	"github.com/doorstep/doorstep/projections/profile"
+	"github.com/doorstep/doorstep/projections/worklist"
 )
 
 // testEnv is a server on a real SQLite store in a temp dir.
@@ -131,7 +132,7 @@ func newEnvConfig(t testing.TB, extra func(*Deps), tune func(*Config)) *testEnv 
 	cal := svc.Calendar()
 	e.rdb = db
 	eng, err := projections.New(projections.Config{DB: db, Store: st, RetryMax: 50 * time.Millisecond},
-		profile.New(svc.Policies(), cal), alerts.New(), audit.NewIndex(), measures.New(cal.Location()))
+		profile.New(svc.Policies(), cal), alerts.New(), audit.NewIndex(), measures.New(cal.Location()), worklist.New(svc.Policies(), cal))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,7 @@ func newEnvConfig(t testing.TB, extra func(*Deps), tune func(*Config)) *testEnv 
 	go func() { defer close(ran); _ = eng.Run(runCtx) }()
 	t.Cleanup(func() { stop(); <-ran; eng.Close(); db.Close() })
 	read := ReadModels{Engine: eng, Profiles: profile.NewReader(db, nil), Alerts: alerts.NewReader(db, nil),
-		Trail: audit.NewTrail(db, nil, st, nil), Measures: measures.NewReader(db, nil)}
+		Trail: audit.NewTrail(db, nil, st, nil), Measures: measures.NewReader(db, nil), Worklist: worklist.NewReader(db, nil)}
 	d := Deps{Store: st, Tokens: toks, Opener: e.vault, Access: e.access, Commands: svc, Read: read}
 	if extra != nil {
 		extra(&d)

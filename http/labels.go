@@ -73,6 +73,8 @@ var operationZH = map[string]string{
 
 	// The closed loop (issue 16).
 	"assignDepartmentSupervisor": "指定承办部门的督办负责人",
+	"listProblems":               "列出问题工作清单（我的待办、逾期、转介至某部门、待回访）",
+	"listReferrals":              "列出转介工作清单（待本部门受理、已受理、逾期）",
 }
 
 // roleZH names a token role in Chinese.

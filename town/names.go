@@ -182,7 +182,6 @@ var extensionReasons = []string{"需等待部门审批结果，申请延期", "�
 var declineReasons = []string{"不属于本部门职责范围，建议上报街道协调", "材料不全，请补充后重新提交", "不符合现行政策条件"}
 var escalateReasons = []string{"社区层面无法解决，上报街道协调", "街道协调后需职能部门办理", "部门未在时限内接收，上报督办"}
 var cancelReasons = []string{"问题已通过其他渠道解决", "住户已迁出本辖区"}
-var reopenReasons = []string{"回访发现问题复发", "住户反映问题再次出现", "原解决措施未落实到位"}
 var revisitFailTexts = []string{"回访发现问题再次出现", "住户反映服务中断"}
 var satisfactionComments = map[int][]string{
 	5: {"非常满意，感谢社区", "很满意，解决得很及时", "感谢网格员的耐心帮助"},

@@ -27,6 +27,7 @@ import (
 	"github.com/doorstep/doorstep/projections/measures"
 	"github.com/doorstep/doorstep/projections/profile"
 	"github.com/doorstep/doorstep/projections/readmodels"
+	"github.com/doorstep/doorstep/projections/worklist"
 	"github.com/doorstep/doorstep/relay"
 )
 
@@ -162,7 +163,8 @@ func (rt *runtime) finish(ctx context.Context, p parts, log *slog.Logger) (*runt
 		rt.bgErr = fmt.Errorf("deadline watcher: %w", err)
 	}
 	rt.read = dhttp.ReadModels{Engine: rt.engine, Profiles: profiles, Alerts: alerts.NewReader(rt.rdb, p.dialect),
-		Trail: audit.NewTrail(rt.rdb, p.dialect, rt.store, nil), Measures: measures.NewReader(rt.rdb, p.dialect)}
+		Trail: audit.NewTrail(rt.rdb, p.dialect, rt.store, nil), Measures: measures.NewReader(rt.rdb, p.dialect),
+		Worklist: worklist.NewReader(rt.rdb, p.dialect)}
 	return rt, nil
 }
 

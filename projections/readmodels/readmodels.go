@@ -12,6 +12,7 @@ import (
 	"github.com/doorstep/doorstep/projections/audit"
 	"github.com/doorstep/doorstep/projections/measures"
 	"github.com/doorstep/doorstep/projections/profile"
+	"github.com/doorstep/doorstep/projections/worklist"
 )
 
 // All returns every read-model projection. policies and cal derive the
@@ -35,6 +36,7 @@ func AllCached(policies *domain.PolicySet, cal domain.WorkingDayCalendar, loc *t
 		alerts.New(),
 		audit.NewIndex(),
 		measures.New(loc),
+		worklist.New(policies, cal),
 	}
 }
 
