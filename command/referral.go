@@ -90,6 +90,7 @@ func (s *Service) noteReferral(ctx context.Context, c Cmd, r *domain.Referral) e
 	}
 	req := r.Requested()
 	c.At, c.timeless = req.At, true
+	c.Expect, c.Match = nil, nil // a precondition named the referral's version, not the problem's
 	input := []string{req.ReferralID, string(req.Level), req.To}
 	_, err := s.onProblem(ctx, c, req.ProblemID, "problem.note_referral", input, func(p *domain.Problem, m domain.Meta) ([]domain.Event, error) {
 		return p.NoteReferral(m, req.ReferralID, req.Level, req.To)
