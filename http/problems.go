@@ -101,7 +101,7 @@ func (s problemRoutes) commandRoutes() []route {
 		s.cmdRoute("noteProgress", "/v1/problems/{id}/progress", "record a follow-up", pb, "ProgressRequest", writers(), false, s.noteProgress),
 		s.cmdRoute("resolveProblem", "/v1/problems/{id}/resolve", "record a problem's resolution", pb, "ResolveRequest", writers(), false, s.resolve),
 		s.cmdRoute("rateSatisfaction", "/v1/problems/{id}/satisfaction", "record the household's satisfaction (1–5)", pb, "SatisfactionRequest", writers(), false, s.rateSatisfaction),
-		s.cmdRoute("revisitProblem", "/v1/problems/{id}/revisit", "record a return visit (回访) to a resolved problem: whether it held and the household's satisfaction; a recurrence or an unsatisfied household reopens it", pb, "RevisitRequest", writers(), false, s.revisit),
+		s.cmdRoute("revisitProblem", "/v1/problems/{id}/revisit", "record a return visit to a resolved problem: whether it held and the household's satisfaction; a recurrence or an unsatisfied household reopens it", pb, "RevisitRequest", writers(), false, s.revisit),
 		s.cmdRoute("reopenProblem", "/v1/problems/{id}/reopen", "reopen a problem that recurred", pb, "ReasonRequest", writers(), false, s.reopen),
 		s.cmdRoute("closeProblem", "/v1/problems/{id}/close", "close a problem", pb, "CloseRequest", writers(), false, s.closeProblem),
 	}
