@@ -257,15 +257,20 @@ func (s *Service) RateSatisfaction(ctx context.Context, c Cmd, problemID string,
 	})
 }
 
-// RevisitProblem records a return visit checking that the resolution holds.
-func (s *Service) RevisitProblem(ctx context.Context, c Cmd, problemID string, held bool, method domain.FollowUpMethod, note string) (Result, error) {
+// RevisitProblem records a return visit (回访) after the resolution: whether
+// it holds and, under the policy's return-visit rules, the household's
+// satisfaction; a recurrence or an unsatisfied household reopens the
+// problem in the same command (domain.Problem.Revisit).
+func (s *Service) RevisitProblem(ctx context.Context, c Cmd, problemID string, in domain.RevisitProblem) (Result, error) {
 	input := struct {
-		Held   bool                  `json:"held"`
-		Method domain.FollowUpMethod `json:"method"`
-		Note   string                `json:"note"`
-	}{held, method, note}
+		Held         bool                  `json:"held"`
+		Method       domain.FollowUpMethod `json:"method"`
+		Note         string                `json:"note"`
+		Satisfaction int                   `json:"satisfaction,omitempty"`
+	}{in.Held, in.Method, in.Note, in.Satisfaction}
+	pol := s.policies.Current()
 	return s.onProblem(ctx, c, problemID, "problem.revisit", input, func(p *domain.Problem, m domain.Meta) ([]domain.Event, error) {
-		return p.Revisit(m, held, method, note)
+		return p.Revisit(m, pol, in)
 	})
 }
 
@@ -277,9 +282,12 @@ func (s *Service) ReopenProblem(ctx context.Context, c Cmd, problemID, reason st
 	})
 }
 
-// CloseProblem ends the closed loop (a reason is needed when not resolved).
+// CloseProblem ends the closed loop (a reason is needed when not resolved;
+// a resolved problem needs its return visit first under the policy's
+// return-visit rules).
 func (s *Service) CloseProblem(ctx context.Context, c Cmd, problemID, reason string) (Result, error) {
+	pol := s.policies.Current()
 	return s.onProblem(ctx, c, problemID, "problem.close", []string{reason}, func(p *domain.Problem, m domain.Meta) ([]domain.Event, error) {
-		return p.Close(m, reason)
+		return p.Close(m, pol, reason)
 	})
 }

@@ -51,7 +51,7 @@ func (s *Service) RequestReferral(ctx context.Context, c Cmd, in RequestReferral
 	id := in.ReferralID
 	var h *domain.Household
 	householdID := ""
-	res, _, err := execute(ctx, s, c, target[*domain.Referral]{
+	res, ref, err := execute(ctx, s, c, target[*domain.Referral]{
 		kind: "referral.request", stream: domain.ReferralStream(id), input: in,
 		newAgg: func() *domain.Referral { return domain.NewReferral(id) },
 		decide: func(r *domain.Referral, m domain.Meta) ([]domain.Event, error) {
@@ -68,7 +68,37 @@ func (s *Service) RequestReferral(ctx context.Context, c Cmd, in RequestReferral
 		},
 	})
 	res.ID = id
-	return res, err
+	if err != nil {
+		return res, err
+	}
+	if err := s.noteReferral(ctx, c, ref); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// noteReferral records on the referred problem that it was referred
+// (domain.ProblemReferred: referring starts the work and stops the first-
+// response clock), with the referral's own instant and under the same
+// command id. It runs after the referral's append, also for a resent
+// command, so a resend completes a request whose second append was lost
+// (the store has no append across streams; decision 0094). A problem
+// already resolved or closed records nothing.
+func (s *Service) noteReferral(ctx context.Context, c Cmd, r *domain.Referral) error {
+	if r == nil || !r.Exists() {
+		return nil
+	}
+	req := r.Requested()
+	c.At, c.timeless = req.At, true
+	c.Expect, c.Match = nil, nil // a precondition named the referral's version, not the problem's
+	input := []string{req.ReferralID, string(req.Level), req.To}
+	_, err := s.onProblem(ctx, c, req.ProblemID, "problem.note_referral", input, func(p *domain.Problem, m domain.Meta) ([]domain.Event, error) {
+		return p.NoteReferral(m, req.ReferralID, req.Level, req.To)
+	})
+	if err != nil {
+		return fmt.Errorf("app: the referral %s is recorded, but not yet on its problem (send the request again): %w", req.ReferralID, err)
+	}
+	return nil
 }
 
 // referable checks that in's problem exists and its household matches,

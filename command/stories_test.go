@@ -242,8 +242,12 @@ func TestStoryZhaoDaye(t *testing.T) {
 	})
 	ok(t)(e.svc.NoteProgress(ctx, cmd(t, "zhao-note", "网格员小李", "2026-06-11 10:00"), p, "电梯投入使用", domain.FollowHomeVisit))
 	ok(t)(e.svc.ResolveProblem(ctx, cmd(t, "zhao-resolve", "网格员小李", "2026-06-11 10:00"), p, "电梯已安装", []domain.LinkedResource{{Kind: domain.ResourceService, Description: "加装电梯"}}))
-	ok(t)(e.svc.RateSatisfaction(ctx, cmd(t, "zhao-rate", "网格员小李", "2026-06-20 10:00"), p, 5, "终于能下楼了"))
-	ok(t)(e.svc.RevisitProblem(ctx, cmd(t, "zhao-revisit", "网格员小李", "2026-06-20 10:00"), p, true, domain.FollowHomeVisit, "使用正常"))
+	// 001 §2.2.2 / 004 §3.2: the resolver cannot close alone; the return
+	// visit by someone else records the household's satisfaction.
+	cr, err := e.svc.CloseProblem(ctx, cmd(t, "zhao-close-alone", "网格员小李", "2026-06-11 10:01"), p, "")
+	fails(t, cr, err, "return_visit_required", domain.ErrRule)
+	ok(t)(e.svc.RevisitProblem(ctx, cmd(t, "zhao-revisit", "社工小张", "2026-06-20 10:00"), p,
+		domain.RevisitProblem{Held: true, Method: domain.FollowHomeVisit, Note: "终于能下楼了", Satisfaction: 5}))
 	ok(t)(e.svc.CloseProblem(ctx, cmd(t, "zhao-close", "网格员小李", "2026-06-20 10:00"), p, ""))
 
 	r := e.referral(ref)
@@ -303,12 +307,14 @@ func TestStoryChenAyi(t *testing.T) {
 	ok(t)(e.svc.ResolveProblem(ctx, cmd(t, "chen-alarm-fix", "网格员小李", "2026-03-02 17:00"), alarm, "已安装烟雾报警器", []domain.LinkedResource{{Kind: domain.ResourceGoods, Description: "烟雾报警器"}}))
 	ok(t)(e.svc.NoteProgress(ctx, cmd(t, "chen-knock-1", "网格员小李", "2026-03-03 09:00"), knock, "邻居每日敲门", domain.FollowHomeVisit))
 	ok(t)(e.svc.ResolveProblem(ctx, cmd(t, "chen-knock-done", "网格员小李", "2026-03-03 09:00"), knock, "邻居结对，每日敲门", []domain.LinkedResource{{Kind: domain.ResourceService, Description: "邻里守望", Provider: "邻居"}}))
-	ok(t)(e.svc.RevisitProblem(ctx, cmd(t, "chen-knock-rv", "网格员小李", "2026-04-03 09:00"), knock, true, domain.FollowHomeVisit, "坚持每日敲门"))
-	ok(t)(e.svc.RevisitProblem(ctx, cmd(t, "chen-alarm-rv", "网格员小李", "2026-04-10 09:00"), alarm, false, domain.FollowHomeVisit, "报警器电池耗尽"))
+	ok(t)(e.svc.RevisitProblem(ctx, cmd(t, "chen-knock-rv", "网格员小李", "2026-04-03 09:00"), knock,
+		domain.RevisitProblem{Held: true, Method: domain.FollowHomeVisit, Note: "坚持每日敲门", Satisfaction: 5}))
 	// Progress on a resolved problem is refused until it is reopened.
-	r, err := e.svc.NoteProgress(ctx, cmd(t, "chen-alarm-early", "网格员小李", "2026-04-10 09:00"), alarm, "更换电池", domain.FollowHomeVisit)
+	r, err := e.svc.NoteProgress(ctx, cmd(t, "chen-alarm-early", "网格员小李", "2026-04-10 08:00"), alarm, "更换电池", domain.FollowHomeVisit)
 	fails(t, r, err, "problem_not_open", domain.ErrRule)
-	ok(t)(e.svc.ReopenProblem(ctx, cmd(t, "chen-alarm-reopen", "网格员小李", "2026-04-10 09:00"), alarm, "报警器失效"))
+	// The return visit finds the alarm dead: it reopens the problem.
+	ok(t)(e.svc.RevisitProblem(ctx, cmd(t, "chen-alarm-rv", "社工小张", "2026-04-10 09:00"), alarm,
+		domain.RevisitProblem{Held: false, Method: domain.FollowHomeVisit, Note: "报警器电池耗尽", Satisfaction: 2}))
 
 	if nb := e.household("chen-nb"); !nb.Volunteer() || nb.Skills()[0] != "每日敲门问候" {
 		t.Fatal("neighbour resources")
@@ -320,7 +326,8 @@ func TestStoryChenAyi(t *testing.T) {
 	if a.Status() != domain.StatusOpen || a.Reopens() != 1 || len(a.Clocks()) != 1 {
 		t.Fatalf("alarm after recurrence: %s", a.Status())
 	}
-	e.wantTypes(domain.ProblemStream(alarm), domain.TypeProblemReported, domain.TypeProblemResolved, domain.TypeProblemRevisited, domain.TypeProblemReopened)
+	e.wantTypes(domain.ProblemStream(alarm), domain.TypeProblemReported, domain.TypeProblemResolved, domain.TypeProblemRevisited,
+		domain.TypeProblemSatisfactionRated, domain.TypeProblemReopened)
 }
 
 // The two ledger rows of 000 §5.1.

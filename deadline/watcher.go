@@ -68,6 +68,10 @@ type Subject struct {
 	Kind        domain.ClockKind
 	Community   string // the subject's community now (eventlog.Scope)
 	Responsible string
+	// Department is the receiving organisation answering for the clock
+	// (a referral's acceptance and completion); "" for the community's
+	// own clocks.
+	Department string
 }
 
 // Config configures a Watcher.
@@ -83,9 +87,14 @@ type Config struct {
 	Commands *command.Service
 	Clock    Clock // default RealClock
 	// Supervisor, if set, names the supervisor an alert goes to (may
-	// return ""), instead of the default: the supervisor recorded for the
-	// subject's community in the log (command.Service.AssignCommunitySupervisor,
-	// domain.CommunitySupervisorAssigned), as of when the alert is recorded.
+	// return ""), instead of the default: for a clock a receiving
+	// organisation answers for (a referral's acceptance and completion),
+	// the supervisor recorded for that department in the log
+	// (command.Service.AssignDepartmentSupervisor,
+	// domain.DepartmentSupervisorAssigned); for any other, the supervisor
+	// recorded for the subject's community (command.Service.AssignCommunitySupervisor,
+	// domain.CommunitySupervisorAssigned); both as of when the alert is
+	// recorded.
 	Supervisor func(Subject) string
 	// Actor recorded on alert events; default "deadline-watcher" (role system).
 	Actor string
@@ -428,7 +437,12 @@ func (w *Watcher) alertStream(ctx context.Context, stream string, ks []domain.Cl
 		}
 		var sup string
 		if w.cfg.Supervisor != nil {
-			sup = w.cfg.Supervisor(Subject{Stream: stream, Kind: kind, Community: l.community, Responsible: d.Responsible})
+			sup = w.cfg.Supervisor(Subject{Stream: stream, Kind: kind, Community: l.community, Responsible: d.Responsible, Department: d.Department})
+		} else if d.Department != "" {
+			// The receiving department answers for its referral clocks (001 §3.1).
+			if sup, err = w.cfg.Commands.DepartmentSupervisor(ctx, d.Department); err != nil {
+				return nil, added, fmt.Errorf("deadline: the supervisor of %s: %w", stream, err)
+			}
 		} else if l.community != "" {
 			if sup, err = w.cfg.Commands.CommunitySupervisor(ctx, l.community); err != nil {
 				return nil, added, fmt.Errorf("deadline: the supervisor of %s: %w", stream, err)

@@ -35,11 +35,16 @@ type Clock struct {
 	HandlingClass  HandlingClass
 	Colour         Colour
 	Urgency        Urgency
-	Responsible    string    // who must act: the alert names them
-	Approached     bool      // an approaching alert was already recorded for this clock
-	Breached       bool      // a breach was already recorded for this clock
-	Rescheduled    string    // for a derived clock: the calendar version it was last rescheduled to ("" if never)
-	BreachedAt     time.Time // when the breach was recorded (zero: none)
+	Responsible    string // who must act: the alert names them
+	// Department is the receiving organisation that answers for the
+	// clock (a referral's acceptance and completion, 001 §3.1); its
+	// supervisor, not the community's, is named on the alert. "" for
+	// the community's own clocks.
+	Department  string
+	Approached  bool      // an approaching alert was already recorded for this clock
+	Breached    bool      // a breach was already recorded for this clock
+	Rescheduled string    // for a derived clock: the calendar version it was last rescheduled to ("" if never)
+	BreachedAt  time.Time // when the breach was recorded (zero: none)
 }
 
 // Deadline is a clock with its derived instants.
@@ -83,8 +88,11 @@ type DeadlineAlert struct {
 	Due           time.Time `json:"due"`
 	PolicyVersion string    `json:"policy_version,omitempty"`
 	Responsible   string    `json:"responsible,omitempty"`
-	Supervisor    string    `json:"supervisor,omitempty"`
-	At            time.Time `json:"at"`
+	// Department is the receiving organisation answering for the clock
+	// (referral clocks); Supervisor is then the department's.
+	Department string    `json:"department,omitempty"`
+	Supervisor string    `json:"supervisor,omitempty"`
+	At         time.Time `json:"at"`
 	// Calendar is the working-day calendar Due was computed with; a
 	// provisional one lists the years without an official calendar.
 	Calendar CalendarBasis `json:"calendar,omitzero"`
@@ -163,7 +171,7 @@ func decideAlert(meta Meta, running []Clock, d Deadline, stage AlertStage, super
 			fmt.Sprintf("%s期限在 %s 之前不属于临近；请在此之后再提醒", kindZH(d.Kind), d.Approaching.Format(time.RFC3339)))
 	}
 	return DeadlineAlert{Kind: d.Kind, ClockStart: d.Start, Due: d.Due, PolicyVersion: d.PolicyVersion,
-		Responsible: d.Responsible, Supervisor: supervisor, At: meta.At, Calendar: d.Basis}, false, nil
+		Responsible: d.Responsible, Department: d.Department, Supervisor: supervisor, At: meta.At, Calendar: d.Basis}, false, nil
 }
 
 // DeadlineRescheduled is the payload shared by all …deadline_rescheduled

@@ -68,6 +68,54 @@ type Policy struct {
 	// ReferralAcceptance: a referral must be accepted or declined within this.
 	ReferralAcceptance Span        `yaml:"referral_acceptance" json:"referral_acceptance"`
 	Approaching        Approaching `yaml:"approaching" json:"approaching"`
+	// ReturnVisit: who closes the loop and how (001 §2.2.2 反馈—评价,
+	// 004 §3.2 解决后回访). Absent: the loop closes without a return visit
+	// (the rules before issue 16).
+	ReturnVisit ReturnVisitRules `yaml:"return_visit,omitempty" json:"return_visit,omitzero"`
+}
+
+// ReturnVisitRules: closing a resolved problem needs a return visit (回访)
+// after the resolution that records the household's satisfaction and
+// whether the problem recurred, made independently of the resolution: by
+// someone other than the person who resolved it, or through one of
+// IndependentChannels (a role and a method: the supervisor's office
+// surveying by phone). A return visit that finds the problem recurred, or
+// a satisfaction below ReopenBelow, reopens the problem.
+type ReturnVisitRules struct {
+	// RequiredToClose: a resolved problem closes only after an
+	// independent return visit that found it held and the household
+	// satisfied.
+	RequiredToClose bool `yaml:"required_to_close" json:"required_to_close"`
+	// Roles may record a return visit (domain role names).
+	Roles []string `yaml:"roles" json:"roles"`
+	// IndependentChannels count as independent whoever resolved the problem.
+	IndependentChannels []ReturnChannel `yaml:"independent_channels,omitempty" json:"independent_channels,omitempty"`
+	// ReopenBelow: a satisfaction score (1–5) below this reopens the problem.
+	ReopenBelow int `yaml:"reopen_below" json:"reopen_below"`
+}
+
+// ReturnChannel is a way of making a return visit that is independent of
+// the resolver by its nature (e.g. role supervisor, method phone).
+type ReturnChannel struct {
+	Role   string         `yaml:"role" json:"role"`
+	Method FollowUpMethod `yaml:"method" json:"method"`
+}
+
+// enabled reports whether the policy has return-visit rules.
+func (r ReturnVisitRules) enabled() bool { return r.RequiredToClose || len(r.Roles) > 0 }
+
+// independent reports whether a return visit by actor in role through
+// method is independent of the resolution made by resolver.
+func (r ReturnVisitRules) independent(actor, role string, method FollowUpMethod, resolver string) bool {
+	if actor != resolver {
+		return true
+	}
+	for _, c := range r.IndependentChannels {
+		if c.Role == role && c.Method == method {
+			return true
+		}
+	}
+	return false
 }
 
 // CoverageTargets: the share of households due in a period that must be
@@ -284,6 +332,27 @@ func (p *Policy) Validate() error {
 	for f, s := range map[string]Span{"approaching.before_short": p.Approaching.BeforeShort, "approaching.before_long": p.Approaching.BeforeLong} {
 		if s.Unit == UnitWorkingDay || s.Unit == UnitMonth {
 			return policyErr(f, fmt.Sprintf("%s must be in hours, days or weeks, not %s", f, s), fmt.Sprintf("%s 必须以小时、天或周为单位，而不是 %s", f, s))
+		}
+	}
+	if rv := p.ReturnVisit; rv.enabled() {
+		roles := []string{RoleGridWorker, RoleSocialWorker, RoleSupervisor, RoleAuditor, RoleDepartment, RoleAdmin}
+		if len(rv.Roles) == 0 {
+			return policyErr("return_visit.roles", "no role may record a return visit", "没有可以回访的角色")
+		}
+		for _, r := range rv.Roles {
+			if !oneOf(r, roles...) {
+				return policyErr("return_visit.roles", fmt.Sprintf("unknown role %q", r), fmt.Sprintf("未知的角色 %q", r))
+			}
+		}
+		for _, c := range rv.IndependentChannels {
+			if !oneOf(c.Role, roles...) || !oneOf(c.Method, followUps()...) {
+				return policyErr("return_visit.independent_channels", fmt.Sprintf("unknown role %q or method %q", c.Role, c.Method),
+					fmt.Sprintf("未知的角色 %q 或方式 %q", c.Role, c.Method))
+			}
+		}
+		if rv.ReopenBelow < 1 || rv.ReopenBelow > 5 {
+			return policyErr("return_visit.reopen_below", fmt.Sprintf("reopen_below must be from 1 to 5, not %d", rv.ReopenBelow),
+				fmt.Sprintf("reopen_below 须为 1 到 5，而不是 %d", rv.ReopenBelow))
 		}
 	}
 	for k := range p.Response.ByHandlingClass {

@@ -38,6 +38,7 @@ type Problem struct {
 	resolution    *ProblemResolved
 	satisfaction  int
 	revisits      []ProblemRevisited
+	referrals     []ProblemReferred
 	reopens       int
 	closed        *ProblemClosed
 	alerts        alertMarks
@@ -73,6 +74,7 @@ func (p *Problem) Extensions() []ProblemDeadlineExtended { return slices.Clone(p
 func (p *Problem) Notes() []ProblemProgressNoted         { return slices.Clone(p.notes) }
 func (p *Problem) Satisfaction() int                     { return p.satisfaction } // 0 when not rated
 func (p *Problem) Revisits() []ProblemRevisited          { return slices.Clone(p.revisits) }
+func (p *Problem) Referrals() []ProblemReferred          { return slices.Clone(p.referrals) }
 func (p *Problem) Reopens() int                          { return p.reopens }
 func (p *Problem) PolicyVersion() string                 { return p.policyVersion }
 
@@ -153,6 +155,11 @@ func (p *Problem) Apply(e Event) {
 	case ProblemProgressNoted:
 		p.notes = append(p.notes, e)
 		p.lastProgress, p.policyVersion = e.At, e.PolicyVersion
+		if p.status == StatusOpen {
+			p.status = StatusInProgress
+		}
+	case ProblemReferred:
+		p.referrals = append(p.referrals, e)
 		if p.status == StatusOpen {
 			p.status = StatusInProgress
 		}
@@ -450,6 +457,36 @@ func (p *Problem) NoteProgress(meta Meta, pol *Policy, note string, method Follo
 	return []Event{ProblemProgressNoted{Note: note, FollowUp: method, PolicyVersion: pol.Version, At: meta.At, By: meta.Actor}}, nil
 }
 
+// NoteReferral records that the problem was referred (referral id, level,
+// receiver): referring starts the work, so an open problem moves to
+// in_progress and its first-response clock stops (001 §2.2.2 分流; 001
+// §3.1). A problem that is not being handled (resolved or closed) records
+// nothing: the referral stands on its own stream. A referral already noted
+// records nothing either.
+func (p *Problem) NoteReferral(meta Meta, referralID string, level ReferralLevel, to string) ([]Event, error) {
+	if err := p.known(meta); err != nil {
+		return nil, err
+	}
+	if !p.active() {
+		return nil, nil
+	}
+	for _, r := range p.referrals {
+		if r.ReferralID == referralID {
+			return nil, nil
+		}
+	}
+	if referralID == "" {
+		return nil, required("referral_id", "the referral id", "转介编号")
+	}
+	if err := checkIDs("referral_id", referralID); err != nil {
+		return nil, err
+	}
+	if to == "" {
+		return nil, required("to", "the receiving organisation", "接收单位")
+	}
+	return []Event{ProblemReferred{ReferralID: referralID, Level: level, To: to, At: meta.At, By: meta.Actor}}, nil
+}
+
 // Resolve records the resolution and the resources linked.
 func (p *Problem) Resolve(meta Meta, summary string, resources []LinkedResource) ([]Event, error) {
 	if err := p.open(meta, "resolving it again", "再次办结"); err != nil {
@@ -492,18 +529,98 @@ func (p *Problem) RateSatisfaction(meta Meta, score int, comment string) ([]Even
 	return []Event{ProblemSatisfactionRated{Score: score, Comment: comment, At: meta.At, By: meta.Actor}}, nil
 }
 
-// Revisit records a return visit checking that the resolution holds.
-func (p *Problem) Revisit(meta Meta, held bool, method FollowUpMethod, note string) ([]Event, error) {
+// RevisitProblem is the input of Problem.Revisit.
+type RevisitProblem struct {
+	Held         bool // false: the problem recurred
+	Method       FollowUpMethod
+	Note         string // required when it recurred
+	Satisfaction int    // 1–5; required under a policy with return-visit rules
+}
+
+// Revisit records a return visit (回访) checking that the resolution holds
+// (004 §3.2 解决后回访). Under a policy with return-visit rules
+// (pol.ReturnVisit) the visitor's role must be one the policy names, the
+// household's satisfaction is required (and recorded as the rating when the
+// resolution is not rated yet), the visit is marked independent when made by
+// someone other than the resolver or through an allowed channel, and a
+// visit that finds the problem recurred or the household unsatisfied
+// (below reopen_below) reopens the problem in the same command (001 §2.2.2:
+// the loop closes only when the household is satisfied).
+func (p *Problem) Revisit(meta Meta, pol *Policy, in RevisitProblem) ([]Event, error) {
 	if err := p.resolvedOnce(meta, "revisiting it", "回访"); err != nil {
 		return nil, err
 	}
-	if !oneOf(method, followUps()...) {
-		return nil, badValue("method", "follow-up method", "跟进方式", method, followUps()...)
+	if !oneOf(in.Method, followUps()...) {
+		return nil, badValue("method", "follow-up method", "跟进方式", in.Method, followUps()...)
 	}
-	if !held && note == "" {
+	if !in.Held && in.Note == "" {
 		return nil, required("note", "a note on what recurred", "复发情况说明")
 	}
-	return []Event{ProblemRevisited{Held: held, Method: method, Note: note, At: meta.At, By: meta.Actor}}, nil
+	rv := pol.ReturnVisit
+	if in.Satisfaction != 0 || rv.enabled() {
+		if in.Satisfaction < 1 || in.Satisfaction > 5 {
+			return nil, newError(ErrInvalid, "invalid_score", "satisfaction",
+				fmt.Sprintf("a return visit records the household's satisfaction from 1 (very dissatisfied) to 5 (very satisfied); %d is not one", in.Satisfaction),
+				fmt.Sprintf("回访须记录住户满意度，1（很不满意）到 5（很满意）；%d 无效", in.Satisfaction))
+		}
+	}
+	ev := ProblemRevisited{Held: in.Held, Method: in.Method, Note: in.Note, Satisfaction: in.Satisfaction, At: meta.At, By: meta.Actor}
+	if !rv.enabled() {
+		return []Event{ev}, nil
+	}
+	if !oneOf(meta.Role, rv.Roles...) {
+		ren, rzh := RoleLabel(meta.Role)
+		return nil, newError(ErrRule, "return_visit_role", "role",
+			fmt.Sprintf("a %s may not record a return visit under policy %s; it is made by one of %s", ren, pol.Version, strings.Join(rv.Roles, ", ")),
+			fmt.Sprintf("按策略 %s，%s不能记录回访；回访应由%s进行", pol.Version, rzh, rolesZH(rv.Roles)))
+	}
+	if !meta.At.After(p.resolution.At) {
+		return nil, newError(ErrRule, "return_visit_before_resolution", "at",
+			fmt.Sprintf("a return visit comes after the resolution (%s); record it with a later time", p.resolution.At.Format(time.RFC3339)),
+			fmt.Sprintf("回访须在办结（%s）之后进行；请填写更晚的时间", p.resolution.At.Format(time.RFC3339)))
+	}
+	ev.Independent = rv.independent(meta.Actor, meta.Role, in.Method, p.resolution.By)
+	evs := []Event{ev}
+	if p.satisfaction == 0 {
+		evs = append(evs, ProblemSatisfactionRated{Score: in.Satisfaction, Comment: in.Note, At: meta.At, By: meta.Actor})
+	}
+	if !in.Held || in.Satisfaction < rv.ReopenBelow {
+		reason := "return visit: the problem recurred / 回访发现问题复发"
+		if in.Held {
+			reason = fmt.Sprintf("return visit: the household is not satisfied (%d of 5) / 回访住户不满意（%d 分）", in.Satisfaction, in.Satisfaction)
+		}
+		evs = append(evs, ProblemReopened{Reason: reason, PolicyVersion: pol.Version, At: meta.At, By: meta.Actor})
+	}
+	return evs, nil
+}
+
+// rolesZH names roles in Chinese, joined with 、.
+func rolesZH(roles []string) string {
+	out := make([]string, len(roles))
+	for i, r := range roles {
+		_, out[i] = RoleLabel(r)
+	}
+	return strings.Join(out, "、")
+}
+
+// returnVisited reports whether the current resolution has an independent
+// return visit that found it held and the household satisfied.
+func (p *Problem) returnVisited(rv ReturnVisitRules) bool {
+	if p.resolution == nil {
+		return false
+	}
+	for _, r := range p.revisits {
+		if !r.At.Before(p.resolution.At) && r.Independent && r.Held && r.Satisfaction >= rv.ReopenBelow {
+			return true
+		}
+	}
+	return false
+}
+
+// AwaitsReturnVisit reports whether the problem is resolved and, under
+// pol, still needs its return visit before it can close.
+func (p *Problem) AwaitsReturnVisit(pol *Policy) bool {
+	return p.status == StatusResolved && pol.ReturnVisit.RequiredToClose && !p.returnVisited(pol.ReturnVisit)
 }
 
 // Reopen reopens a resolved or closed problem that recurred, with a reason.
@@ -523,8 +640,11 @@ func (p *Problem) Reopen(meta Meta, pol *Policy, reason string) ([]Event, error)
 }
 
 // Close ends the closed loop. Closing a problem that is not resolved
-// (withdrawn, duplicate, …) needs a reason.
-func (p *Problem) Close(meta Meta, reason string) ([]Event, error) {
+// (withdrawn, duplicate, …) needs a reason. Under a policy that requires a
+// return visit to close, a resolved problem closes only after an
+// independent return visit found it held and the household satisfied
+// ("return_visit_required" otherwise).
+func (p *Problem) Close(meta Meta, pol *Policy, reason string) ([]Event, error) {
 	if err := p.known(meta); err != nil {
 		return nil, err
 	}
@@ -534,6 +654,12 @@ func (p *Problem) Close(meta Meta, reason string) ([]Event, error) {
 			fmt.Sprintf("问题 %s 已关闭；如问题复发请重新打开", p.name()))
 	}
 	resolved := p.status == StatusResolved
+	if resolved && p.AwaitsReturnVisit(pol) {
+		by := p.resolution.By
+		return nil, newError(ErrRule, "return_visit_required", "status",
+			fmt.Sprintf("problem %s was resolved by %s; it closes only after a return visit by someone else (or a phone survey by the supervisor's office) finds it held and records the household's satisfaction", p.name(), by),
+			fmt.Sprintf("问题 %s 由%s办结；须由他人回访（或督导办电话回访）确认问题已解决并记录住户满意度后方可关闭", p.name(), by))
+	}
 	if !resolved && reason == "" {
 		return nil, newError(ErrInvalid, "required", "reason",
 			fmt.Sprintf("problem %s is not resolved; give a reason to close it unresolved, or resolve it first", p.name()),

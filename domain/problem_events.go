@@ -17,6 +17,7 @@ const (
 	TypeProblemDeadlineApproaching = "problem.deadline_approaching"
 	TypeProblemDeadlineBreached    = "problem.deadline_breached"
 	TypeProblemDeadlineRescheduled = "problem.deadline_rescheduled"
+	TypeProblemReferred            = "problem.referred"
 )
 
 // ProblemReported registers a problem in the ledger. It starts the response
@@ -92,6 +93,20 @@ type ProblemProgressNoted struct {
 	By            string         `json:"by"`
 }
 
+// ProblemReferred records on the problem that it was referred to an
+// organisation (the referral's own stream holds the referral). Handing a
+// problem to a department starts the work (001 §2.2.2 分流, 001 §3.1): an
+// open problem moves to in_progress and its first-response clock stops, as
+// a progress note would stop it. Written by the command layer right after
+// the referral's request, with the referral's instant.
+type ProblemReferred struct {
+	ReferralID string        `json:"referral_id"`
+	Level      ReferralLevel `json:"level"`
+	To         string        `json:"to"`
+	At         time.Time     `json:"at"`
+	By         string        `json:"by"`
+}
+
 // LinkedResource is a resource linked to a resolution.
 type LinkedResource struct {
 	Kind        ResourceKind `json:"kind"`
@@ -117,14 +132,21 @@ type ProblemSatisfactionRated struct {
 	By      string    `json:"by"`
 }
 
-// ProblemRevisited records a return visit confirming whether the resolution
-// holds. Held=false does not reopen by itself: reopen explicitly.
+// ProblemRevisited records a return visit (回访) after the resolution:
+// whether the resolution holds and, under a policy with return-visit rules,
+// the household's satisfaction (1–5) and whether the visit was independent
+// of the resolution (made by someone other than the resolver, or through a
+// channel the policy allows). Under such a policy a visit that found the
+// problem recurred or the household unsatisfied is followed, in the same
+// command, by problem.reopened; otherwise reopen explicitly.
 type ProblemRevisited struct {
-	Held   bool           `json:"held"`
-	Method FollowUpMethod `json:"method"`
-	Note   string         `json:"note,omitempty"`
-	At     time.Time      `json:"at"`
-	By     string         `json:"by"`
+	Held         bool           `json:"held"`
+	Method       FollowUpMethod `json:"method"`
+	Note         string         `json:"note,omitempty"`
+	Satisfaction int            `json:"satisfaction,omitempty"`
+	Independent  bool           `json:"independent,omitempty"`
+	At           time.Time      `json:"at"`
+	By           string         `json:"by"`
 }
 
 // ProblemReopened: the problem recurred. It restarts the response clock
@@ -167,3 +189,4 @@ func (ProblemClosed) EventType() string              { return TypeProblemClosed 
 func (ProblemDeadlineApproaching) EventType() string { return TypeProblemDeadlineApproaching }
 func (ProblemDeadlineBreached) EventType() string    { return TypeProblemDeadlineBreached }
 func (ProblemDeadlineRescheduled) EventType() string { return TypeProblemDeadlineRescheduled }
+func (ProblemReferred) EventType() string            { return TypeProblemReferred }

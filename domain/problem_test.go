@@ -38,7 +38,8 @@ func TestProblemRules(t *testing.T) {
 		}, "problem_not_open", domain.ErrRule},
 		{"progress when closed", func(p *domain.Problem, pol *domain.Policy) {
 			resolve(p, pol)
-			do(t, p)(p.Close(m("2026-03-03 11:00"), ""))
+			do(t, p)(p.Revisit(meta(t, "社工小张", "2026-03-03 10:30"), pol, domain.RevisitProblem{Held: true, Method: domain.FollowPhone, Satisfaction: 5}))
+			do(t, p)(p.Close(m("2026-03-03 11:00"), pol, ""))
 		},
 			func(p *domain.Problem, pol *domain.Policy) ([]domain.Event, error) {
 				return p.NoteProgress(m("2026-03-04 10:00"), pol, "电话回访", domain.FollowPhone)
@@ -93,16 +94,36 @@ func TestProblemRules(t *testing.T) {
 			return p.Reopen(m("2026-03-03 10:00"), pol, "复发")
 		}, "problem_already_open", domain.ErrRule},
 		{"close unresolved without reason", nil, func(p *domain.Problem, pol *domain.Policy) ([]domain.Event, error) {
-			return p.Close(m("2026-03-03 10:00"), "")
+			return p.Close(m("2026-03-03 10:00"), pol, "")
 		}, "required", domain.ErrInvalid},
-		{"close twice", func(p *domain.Problem, pol *domain.Policy) { do(t, p)(p.Close(m("2026-03-03 10:00"), "重复登记")) },
+		{"close twice", func(p *domain.Problem, pol *domain.Policy) {
+			do(t, p)(p.Close(m("2026-03-03 10:00"), pol, "重复登记"))
+		},
 			func(p *domain.Problem, pol *domain.Policy) ([]domain.Event, error) {
-				return p.Close(m("2026-03-03 11:00"), "x")
+				return p.Close(m("2026-03-03 11:00"), pol, "x")
 			},
 			"problem_closed", domain.ErrRule},
 		{"revisit not held without note", resolve, func(p *domain.Problem, pol *domain.Policy) ([]domain.Event, error) {
-			return p.Revisit(m("2026-03-10 10:00"), false, domain.FollowHomeVisit, "")
+			return p.Revisit(meta(t, "社工小张", "2026-03-10 10:00"), pol, domain.RevisitProblem{Held: false, Method: domain.FollowHomeVisit, Satisfaction: 2})
 		}, "required", domain.ErrInvalid},
+		// 001 §2.2.2 发现—登记—分流—办理—反馈—评价: the loop closes with the household's voice.
+		{"resolve and close by the same worker without a return visit", resolve, func(p *domain.Problem, pol *domain.Policy) ([]domain.Event, error) {
+			return p.Close(m("2026-03-03 10:01"), pol, "")
+		}, "return_visit_required", domain.ErrRule},
+		{"close after the resolver's own home visit", func(p *domain.Problem, pol *domain.Policy) {
+			resolve(p, pol)
+			do(t, p)(p.Revisit(m("2026-03-04 10:00"), pol, domain.RevisitProblem{Held: true, Method: domain.FollowHomeVisit, Satisfaction: 5}))
+		}, func(p *domain.Problem, pol *domain.Policy) ([]domain.Event, error) {
+			return p.Close(m("2026-03-04 11:00"), pol, "")
+		}, "return_visit_required", domain.ErrRule},
+		{"return visit without satisfaction", resolve, func(p *domain.Problem, pol *domain.Policy) ([]domain.Event, error) {
+			return p.Revisit(meta(t, "社工小张", "2026-03-10 10:00"), pol, domain.RevisitProblem{Held: true, Method: domain.FollowPhone})
+		}, "invalid_score", domain.ErrInvalid},
+		{"return visit by a department", resolve, func(p *domain.Problem, pol *domain.Policy) ([]domain.Event, error) {
+			mm := meta(t, "民政局老陈", "2026-03-10 10:00")
+			mm.Role = domain.RoleDepartment
+			return p.Revisit(mm, pol, domain.RevisitProblem{Held: true, Method: domain.FollowPhone, Satisfaction: 5})
+		}, "return_visit_role", domain.ErrRule},
 		{"reclassify unchanged", nil, func(p *domain.Problem, pol *domain.Policy) ([]domain.Event, error) {
 			return p.Reclassify(m("2026-03-03 10:00"), pol, domain.HandlingCoordinated, domain.ColourYellow, domain.UrgencyOrdinary, "r")
 		}, "no_change", domain.ErrRule},
@@ -217,5 +238,43 @@ func TestProblemClocks(t *testing.T) {
 	}
 	if _, ok := p.Resolution(); ok {
 		t.Fatal("reopen clears the resolution")
+	}
+}
+
+// Test001_2_2_2_LoopClosesWithTheHouseholdsVoice: 发现—登记—分流—办理—反馈—评价
+// (001 §2.2.2) and 解决后回访…收集满意度 (004 §3.2). The worker who resolved a
+// problem cannot close it alone; an unsatisfied household reopens it; a
+// phone survey by the supervisor's office counts even when the supervisor
+// resolved it (a channel the policy allows); then the problem closes.
+func Test001_2_2_2_LoopClosesWithTheHouseholdsVoice(t *testing.T) {
+	p, pol := reported(t, "p-voice", domain.HandlingCoordinated, domain.ColourYellow, domain.UrgencyOrdinary)
+	sup := func(when string) domain.Meta {
+		m := meta(t, "督导老周", when)
+		m.Role = domain.RoleSupervisor
+		return m
+	}
+	do(t, p)(p.Resolve(meta(t, "网格员小李", "2026-03-03 10:00"), "已办理", nil))
+	if !p.AwaitsReturnVisit(pol) {
+		t.Fatal("a resolved problem awaits its return visit")
+	}
+	_, err := p.Close(meta(t, "网格员小李", "2026-03-03 10:01"), pol, "")
+	fails(t, nil, err, "return_visit_required", domain.ErrRule)
+	// Unsatisfied (2 of 5): the return visit reopens the problem.
+	evs := do(t, p)(p.Revisit(meta(t, "社工小张", "2026-03-05 10:00"), pol, domain.RevisitProblem{Held: true, Method: domain.FollowHomeVisit, Satisfaction: 2, Note: "不满意"}))
+	if len(evs) != 3 || evs[2].EventType() != domain.TypeProblemReopened || p.Status() != domain.StatusOpen || p.Reopens() != 1 {
+		t.Fatalf("unsatisfied return visit: %d events, status %s", len(evs), p.Status())
+	}
+	if rv := evs[0].(domain.ProblemRevisited); !rv.Independent || rv.Satisfaction != 2 {
+		t.Fatalf("revisit %+v", rv)
+	}
+	// The supervisor resolves it this time and surveys by phone: allowed.
+	do(t, p)(p.Resolve(sup("2026-03-10 10:00"), "重新办理", nil))
+	do(t, p)(p.Revisit(sup("2026-03-12 10:00"), pol, domain.RevisitProblem{Held: true, Method: domain.FollowPhone, Satisfaction: 4}))
+	if p.AwaitsReturnVisit(pol) || p.Satisfaction() != 4 {
+		t.Fatalf("after the phone survey: awaits %v, satisfaction %d", p.AwaitsReturnVisit(pol), p.Satisfaction())
+	}
+	do(t, p)(p.Close(sup("2026-03-12 11:00"), pol, ""))
+	if c, _ := p.Closure(); p.Status() != domain.StatusClosed || !c.Resolved {
+		t.Fatalf("closed: %s", p.Status())
 	}
 }

@@ -118,11 +118,12 @@ func TestPropertyProblem(t *testing.T) {
 			case 5:
 				evs, err = p.RateSatisfaction(m, r.rng.IntN(8)-1, "")
 			case 6:
-				evs, err = p.Revisit(m, r.rng.IntN(2) == 0, domain.FollowPhone, pick(r, "", "n"))
+				evs, err = p.Revisit(m, pol, domain.RevisitProblem{Held: r.rng.IntN(3) != 0, Method: pick(r, domain.FollowPhone, domain.FollowHomeVisit),
+					Note: pick(r, "", "n"), Satisfaction: r.rng.IntN(7) - 1})
 			case 7:
 				evs, err = p.Reopen(m, pol, pick(r, "", "r"))
 			case 8:
-				evs, err = p.Close(m, pick(r, "", "r"))
+				evs, err = p.Close(m, pol, pick(r, "", "r"))
 			case 9:
 				evs, err = p.Reclassify(m, pol, pick(r, domain.HandlingImmediate, domain.HandlingLongTerm), pick(r, domain.ColourRed, domain.ColourGreen), domain.UrgencyOrdinary, pick(r, "", "r"))
 			case 10, 11:
@@ -169,6 +170,17 @@ func TestPropertyProblem(t *testing.T) {
 				t.Fatalf("seed %d: %s problem runs clocks", seed, s)
 			case before == domain.StatusClosed && s != domain.StatusClosed && s != domain.StatusOpen:
 				t.Fatalf("seed %d: closed → %s", seed, s)
+			}
+			// 001 §2.2.2: a resolved problem closes only after an
+			// independent return visit found it held, the household satisfied.
+			if c, ok := p.Closure(); ok && c.Resolved && before == domain.StatusResolved && s == domain.StatusClosed {
+				voiced := false
+				for _, rv := range p.Revisits() {
+					voiced = voiced || (rv.Independent && rv.Held && rv.Satisfaction >= pol.ReturnVisit.ReopenBelow && !rv.At.Before(res.At) && rv.By != res.By)
+				}
+				if !voiced {
+					t.Fatalf("seed %d: closed without the household's voice: %+v", seed, p.Revisits())
+				}
 			}
 			ext := p.Extensions()
 			for i := 1; i < len(ext); i++ {

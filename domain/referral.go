@@ -54,6 +54,10 @@ func (r *Referral) CancelReason() string             { return r.cancelReason }
 func (r *Referral) Escalations() []ReferralEscalated { return slices.Clone(r.escalations) }
 func (r *Referral) PolicyVersion() string            { return r.policyVersion }
 
+// Requested returns the request that created the referral (its first
+// level and receiver, before any escalation).
+func (r *Referral) Requested() ReferralRequested { return r.requested }
+
 // Responsible is the person the receiver named on acceptance ("" before).
 func (r *Referral) Responsible() string {
 	if r.accepted == nil {
@@ -81,16 +85,21 @@ func (r *Referral) Outcome() (ReferralCompleted, bool) {
 }
 
 // Clocks returns the deadlines the referral is running: acceptance while
-// requested; completion (the promised time limit) while accepted or in progress.
+// requested; completion (the promised time limit) while accepted or in
+// progress. Both belong to the receiving organisation (001 §3.1: the
+// department settles responsibility and time limit): Department is the
+// receiver, and the acceptance clock's responsible is the receiver itself
+// (nobody is named there yet), never the worker who referred the problem;
+// the completion clock's is the person the receiver named.
 func (r *Referral) Clocks() []Clock {
 	switch r.status {
 	case RefRequested:
 		return []Clock{r.alerts.stamp(Clock{Kind: ClockReferralAcceptance, Subject: r.id, Start: r.clockStart,
-			PolicyVersion: r.policyVersion, Responsible: r.requested.By})}
+			PolicyVersion: r.policyVersion, Responsible: r.to, Department: r.to})}
 	case RefAccepted, RefInProgress:
 		return []Clock{r.alerts.stamp(Clock{Kind: ClockReferralCompletion, Subject: r.id, Start: r.accepted.At,
 			PolicyVersion: r.policyVersion, Due: r.accepted.Due, Basis: r.accepted.Calendar, Limit: r.accepted.TimeLimit,
-			Responsible: r.accepted.Responsible})}
+			Responsible: r.accepted.Responsible, Department: r.to})}
 	}
 	return nil
 }

@@ -51,7 +51,8 @@ func NewRegistry() *Registry {
 
 		TypeHouseholdCircumstancesChanged: decoderOf[HouseholdCircumstancesChanged](),
 
-		TypeCommunitySupervisorAssigned: decoderOf[CommunitySupervisorAssigned](),
+		TypeCommunitySupervisorAssigned:  decoderOf[CommunitySupervisorAssigned](),
+		TypeDepartmentSupervisorAssigned: decoderOf[DepartmentSupervisorAssigned](),
 
 		TypeProblemReported:            decoderOf[ProblemReported](),
 		TypeProblemReclassified:        decoderOf[ProblemReclassified](),
@@ -66,6 +67,7 @@ func NewRegistry() *Registry {
 		TypeProblemDeadlineApproaching: decoderOf[ProblemDeadlineApproaching](),
 		TypeProblemDeadlineBreached:    decoderOf[ProblemDeadlineBreached](),
 		TypeProblemDeadlineRescheduled: decoderOf[ProblemDeadlineRescheduled](),
+		TypeProblemReferred:            decoderOf[ProblemReferred](),
 
 		TypeReferralRequested:           decoderOf[ReferralRequested](),
 		TypeReferralAccepted:            decoderOf[ReferralAccepted](),

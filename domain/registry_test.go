@@ -81,6 +81,8 @@ func sampleEvents(tb testing.TB) []domain.Event {
 			Notice: domain.CalendarNotice{Title: "t", Number: "n", Date: "2026-11-10"}, Hash: "sha256:00", Version: "cal-00",
 			Replaces: "sha256:01", PublishedBy: "admin", At: t0},
 		domain.CommunitySupervisorAssigned{Community: "竹园村", Supervisor: "王书记", Reason: "换届", At: t0, By: "admin"},
+		domain.DepartmentSupervisorAssigned{Department: "区住建局", Supervisor: "住建局张科长", Reason: "分管", At: t0, By: "admin"},
+		domain.ProblemReferred{ReferralID: "r", Level: domain.LevelDepartment, To: "区住建局", At: t0, By: "w"},
 	}
 }
 

@@ -255,6 +255,14 @@ func TestStoryZhaoDaye(t *testing.T) {
 	rs := newStream(t, r)
 	m = w.m("网格员小李", "2026-03-02 14:00")
 	rs.do(m)(r.Request(m, w.pol, domain.RequestReferral{ProblemID: p.ID(), HouseholdID: "zhao", Level: domain.LevelCommunity, To: "幸福社区居委会", Request: "协调加装电梯"}))
+	// Referring starts the work (001 §2.2.2 分流): the first-response clock stops.
+	ps.do(m)(p.NoteReferral(m, r.ID(), domain.LevelCommunity, "幸福社区居委会"))
+	if p.Status() != domain.StatusInProgress || len(p.Clocks()) != 0 {
+		t.Fatalf("after the referral: %s, clocks %+v", p.Status(), p.Clocks())
+	}
+	if c := r.Clocks(); len(c) != 1 || c[0].Responsible != "幸福社区居委会" || c[0].Department != "幸福社区居委会" {
+		t.Fatalf("the acceptance clock is the receiver's: %+v", c)
+	}
 	m = w.m("社区书记", "2026-03-04 10:00")
 	rs.do(m)(r.Decline(m, "社区无权审批加装电梯"))
 	m = w.m("社区书记", "2026-03-04 11:00")
@@ -271,10 +279,16 @@ func TestStoryZhaoDaye(t *testing.T) {
 	m = w.m("网格员小李", "2026-06-11 10:00")
 	ps.do(m)(p.NoteProgress(m, w.pol, "电梯投入使用", domain.FollowHomeVisit))
 	ps.do(m)(p.Resolve(m, "电梯已安装", []domain.LinkedResource{{Kind: domain.ResourceService, Description: "加装电梯"}}))
+	// The loop closes only with the household's voice (001 §2.2.2; 004 §3.2
+	// 解决后回访): the worker who resolved it may not close it alone.
 	m = w.m("网格员小李", "2026-06-20 10:00")
-	ps.do(m)(p.RateSatisfaction(m, 5, "终于能下楼了"))
-	ps.do(m)(p.Revisit(m, true, domain.FollowHomeVisit, "使用正常"))
-	ps.do(m)(p.Close(m, ""))
+	if _, err := p.Close(m, w.pol, ""); domain.CodeOf(err) != "return_visit_required" {
+		t.Fatalf("closing without a return visit: %v", err)
+	}
+	m = w.m("社工小张", "2026-06-20 10:00")
+	ps.do(m)(p.Revisit(m, w.pol, domain.RevisitProblem{Held: true, Method: domain.FollowHomeVisit, Note: "终于能下楼了", Satisfaction: 5}))
+	m = w.m("网格员小李", "2026-06-20 11:00")
+	ps.do(m)(p.Close(m, w.pol, ""))
 
 	esc := r.Escalations()
 	if r.Status() != domain.RefCompleted || r.Level() != domain.LevelDepartment || r.To() != "区住建局" || len(esc) != 2 ||
@@ -352,10 +366,10 @@ func TestStoryChenAyi(t *testing.T) {
 	ks.do(m)(knock.NoteProgress(m, w.pol, "邻居每日敲门", domain.FollowHomeVisit))
 	ks.do(m)(knock.Resolve(m, "邻居结对，每日敲门", []domain.LinkedResource{{Kind: domain.ResourceService, Description: "邻里守望", Provider: "邻居"}}))
 	m = w.m("网格员小李", "2026-04-03 09:00")
-	ks.do(m)(knock.Revisit(m, true, domain.FollowHomeVisit, "坚持每日敲门"))
-	m = w.m("网格员小李", "2026-04-10 09:00")
-	as.do(m)(alarm.Revisit(m, false, domain.FollowHomeVisit, "报警器电池耗尽"))
-	as.do(m)(alarm.Reopen(m, w.pol, "报警器失效"))
+	ks.do(m)(knock.Revisit(m, w.pol, domain.RevisitProblem{Held: true, Method: domain.FollowHomeVisit, Note: "坚持每日敲门", Satisfaction: 5}))
+	// The return visit finds the alarm dead: the problem reopens with it.
+	m = w.m("社工小张", "2026-04-10 09:00")
+	as.do(m)(alarm.Revisit(m, w.pol, domain.RevisitProblem{Held: false, Method: domain.FollowHomeVisit, Note: "报警器电池耗尽", Satisfaction: 2}))
 
 	if !nb.Volunteer() || nb.Skills()[0] != "每日敲门问候" {
 		t.Fatal("neighbour resources")

@@ -219,6 +219,10 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return r + "/escalate", EscalateRequest{Level: "department", To: []string{"住建局", "民政局"}[i], Reason: "街道无法解决"}
 	case "listHouseholds", "listDeadlines", "listAlerts":
 		return map[string]string{"listHouseholds": "/v1/households", "listDeadlines": "/v1/deadlines", "listAlerts": "/v1/alerts"}[op] + scopeQ, nil
+	case "listProblems":
+		return "/v1/problems" + scopeQ + "&status=open,in_progress&sort=due", nil
+	case "listReferrals":
+		return "/v1/referrals" + scopeQ + "&department=" + []string{"住建局", "民政局"}[i] + "&status=requested", nil
 	case "getMeasures":
 		return "/v1/measures" + scopeQ, nil
 	case "getCoverage":
@@ -233,6 +237,8 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return "/v1/calendar/2030", CalendarYearRequest{Off: []string{"2030-01-01"}, Notice: CalendarNotice{Title: "test", Number: "test-only", Date: "2029-11-01"}}
 	case "assignCommunitySupervisor":
 		return "/v1/communities/" + loc[0] + "/supervisor", SupervisorRequest{Supervisor: "书记" + uniq}
+	case "assignDepartmentSupervisor":
+		return "/v1/departments/住建局/supervisor", SupervisorRequest{Supervisor: "科长" + uniq}
 	case "getHousehold":
 		return h, nil
 	case "householdAsOf":
@@ -264,7 +270,7 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 func scoped(op string) bool {
 	switch op {
 	case "health", "ready", "metrics", "openapi", "whoami", "createToken", "listTokens", "revokeToken", "setTokenExpiry", "streamEvents", "alertCounts", "getMeasureFlags",
-		"getCalendar", "publishCalendarYear", "assignCommunitySupervisor", "listEventSchemas", "getEventSchema", "listSensitiveReads",
+		"getCalendar", "publishCalendarYear", "assignCommunitySupervisor", "assignDepartmentSupervisor", "listEventSchemas", "getEventSchema", "listSensitiveReads",
 		"signIn", "signOut", "listUsers", "createUser", "disableUser", "enableUser", "setUserExpiry",
 		"listConsumers", "ackConsumer", "createWebhook", "listWebhooks", "getWebhook", "deleteWebhook", "listWebhookDeliveries", "replayWebhookDelivery":
 		return false

@@ -17,6 +17,7 @@ import (
 // community.
 type CommunityCommands interface {
 	AssignCommunitySupervisor(ctx context.Context, c command.Cmd, community, supervisor, reason string) (command.Result, error)
+	AssignDepartmentSupervisor(ctx context.Context, c command.Cmd, department, supervisor, reason string) (command.Result, error)
 }
 
 // SupervisorRequest is the body of PUT /v1/communities/{community}/supervisor.
@@ -34,7 +35,26 @@ func (s *Server) communityRoutes() []route {
 		{op: "assignCommunitySupervisor", method: "PUT", path: "/v1/communities/{community}/supervisor", roles: []identity.Role{identity.RoleAdmin},
 			summary: "record who supervises a community (deadline alerts of its households, problems and referrals go to them)", h: s.command(s.assignSupervisor),
 			doc: opDoc{tag: "deadlines", body: "SupervisorRequest", ok: 200, resp: "CommandResult", command: true}},
+		{op: "assignDepartmentSupervisor", method: "PUT", path: "/v1/departments/{department}/supervisor", roles: []identity.Role{identity.RoleAdmin},
+			summary: "record who supervises a receiving organisation (the acceptance and completion alerts of referrals addressed to it name them)", h: s.command(s.assignDepartmentSupervisor),
+			doc: opDoc{tag: "deadlines", body: "SupervisorRequest", ok: 200, resp: "CommandResult", command: true}},
 	}
+}
+
+func (s *Server) assignDepartmentSupervisor(r *nethttp.Request, body []byte) (*plan, error) {
+	department := mux.Vars(r)["department"]
+	if err := domain.CheckID("department", department); err != nil {
+		return nil, err
+	}
+	in, err := decodeInto[SupervisorRequest](r, body)
+	if err != nil {
+		return nil, err
+	}
+	return &plan{stream: domain.DepartmentStream(department),
+		authorize: func(context.Context, *identity.Principal) error { return nil }, // admins only (route roles)
+		exec: func(ctx context.Context, c command.Cmd) (command.Result, error) {
+			return s.d.Commands.AssignDepartmentSupervisor(ctx, c, department, in.Supervisor, in.Reason)
+		}}, nil
 }
 
 func (s *Server) assignSupervisor(r *nethttp.Request, body []byte) (*plan, error) {

@@ -146,8 +146,9 @@ func TestAsOfAVersionOrInstantARecordDoesNotHave(t *testing.T) {
 		{"/v1/problems/p1?version=1", 200, "", "", ""},
 		{"/v1/problems/p1?version=2", 200, "", "", ""},
 		{"/v1/problems/p1?version=0", 400, "invalid_version", "version", "版本 0 不存在"},
-		{"/v1/problems/p1?version=999", 404, "version_not_found", "version", "版本为 1 至 2"},
-		{"/v1/problems/p1?version=3", 404, "version_not_found", "version", ""},
+		// Version 3 is problem.referred: the referral started the work (decision 0094).
+		{"/v1/problems/p1?version=999", 404, "version_not_found", "version", "版本为 1 至 3"},
+		{"/v1/problems/p1?version=4", 404, "version_not_found", "version", ""},
 		{"/v1/problems/p1?at=2001-01-01T00:00:00Z", 404, "not_reported_then", "at", "尚未登记"},
 		{"/v1/problems/p1?at=2001-01-01T00:00:00Z&version=9", 404, "version_not_found", "version", ""},
 		{"/v1/problems/nope?version=1", 404, "problem_not_found", "problem_id", ""},

@@ -91,6 +91,11 @@ var operationZH = map[string]string{
 	"disableUser":               "停用用户并结束其会话",
 	"enableUser":                "重新启用用户并解除锁定",
 	"setUserExpiry":             "设置用户账户的到期时间",
+
+	// The closed loop (issue 16).
+	"assignDepartmentSupervisor": "指定承办部门的督办负责人",
+	"listProblems":               "列出问题工作清单（我的待办、逾期、转介至某部门、待回访）",
+	"listReferrals":              "列出转介工作清单（待本部门受理、已受理、逾期）",
 }
 
 // roleZH names a token role in Chinese.

@@ -20,6 +20,7 @@ import (
 	"github.com/doorstep/doorstep/projections/audit"
 	"github.com/doorstep/doorstep/projections/measures"
 	"github.com/doorstep/doorstep/projections/profile"
+	"github.com/doorstep/doorstep/projections/worklist"
 )
 
 // Error kinds of the HTTP layer itself. Every refusal the API reports is a
@@ -83,6 +84,7 @@ func statusTable() []statusRule {
 		{audit.ErrNotFound, nethttp.StatusNotFound, "Not found"},
 		{profile.ErrInvalidFilter, nethttp.StatusBadRequest, "Bad request"},
 		{alerts.ErrInvalidFilter, nethttp.StatusBadRequest, "Bad request"},
+		{worklist.ErrInvalidFilter, nethttp.StatusBadRequest, "Bad request"},
 		{measures.ErrInvalidQuery, nethttp.StatusBadRequest, "Bad request"},
 		{ErrIdempotencyReuse, nethttp.StatusUnprocessableEntity, "Idempotency key reused"},
 		{ErrInFlight, nethttp.StatusConflict, "Conflict"},

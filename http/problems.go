@@ -25,7 +25,7 @@ type ProblemCommands interface {
 	NoteProgress(ctx context.Context, c command.Cmd, problemID, note string, method domain.FollowUpMethod) (command.Result, error)
 	ResolveProblem(ctx context.Context, c command.Cmd, problemID, summary string, resources []domain.LinkedResource) (command.Result, error)
 	RateSatisfaction(ctx context.Context, c command.Cmd, problemID string, score int, comment string) (command.Result, error)
-	RevisitProblem(ctx context.Context, c command.Cmd, problemID string, held bool, method domain.FollowUpMethod, note string) (command.Result, error)
+	RevisitProblem(ctx context.Context, c command.Cmd, problemID string, in domain.RevisitProblem) (command.Result, error)
 	ReopenProblem(ctx context.Context, c command.Cmd, problemID, reason string) (command.Result, error)
 	CloseProblem(ctx context.Context, c command.Cmd, problemID, reason string) (command.Result, error)
 }
@@ -75,6 +75,9 @@ type (
 		Held   *bool  `json:"held"`
 		Method string `json:"method"`
 		Note   string `json:"note,omitempty"`
+		// Satisfaction is the household's score, 1–5 (required by the
+		// policy's return-visit rules; below reopen_below reopens).
+		Satisfaction int `json:"satisfaction,omitempty"`
 	}
 	CloseRequest struct {
 		Reason string `json:"reason,omitempty"`
@@ -98,7 +101,7 @@ func (s problemRoutes) commandRoutes() []route {
 		s.cmdRoute("noteProgress", "/v1/problems/{id}/progress", "record a follow-up", pb, "ProgressRequest", writers(), false, s.noteProgress),
 		s.cmdRoute("resolveProblem", "/v1/problems/{id}/resolve", "record a problem's resolution", pb, "ResolveRequest", writers(), false, s.resolve),
 		s.cmdRoute("rateSatisfaction", "/v1/problems/{id}/satisfaction", "record the household's satisfaction (1–5)", pb, "SatisfactionRequest", writers(), false, s.rateSatisfaction),
-		s.cmdRoute("revisitProblem", "/v1/problems/{id}/revisit", "record a return visit to a resolved problem", pb, "RevisitRequest", writers(), false, s.revisit),
+		s.cmdRoute("revisitProblem", "/v1/problems/{id}/revisit", "record a return visit to a resolved problem: whether it held and the household's satisfaction; a recurrence or an unsatisfied household reopens it", pb, "RevisitRequest", writers(), false, s.revisit),
 		s.cmdRoute("reopenProblem", "/v1/problems/{id}/reopen", "reopen a problem that recurred", pb, "ReasonRequest", writers(), false, s.reopen),
 		s.cmdRoute("closeProblem", "/v1/problems/{id}/close", "close a problem", pb, "CloseRequest", writers(), false, s.closeProblem),
 	}
@@ -218,7 +221,7 @@ func (s problemRoutes) revisit(r *nethttp.Request, body []byte) (*plan, error) {
 		return nil, newErr(ErrBadRequest, "required", "held", "held is required: true when the resolution holds", "“held” 为必填项：问题未复发为 “true”")
 	}
 	return s.onProblem(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
-		return s.cmd.RevisitProblem(ctx, c, id, *in.Held, domain.FollowUpMethod(in.Method), in.Note)
+		return s.cmd.RevisitProblem(ctx, c, id, domain.RevisitProblem{Held: *in.Held, Method: domain.FollowUpMethod(in.Method), Note: in.Note, Satisfaction: in.Satisfaction})
 	}), nil
 }
 

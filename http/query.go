@@ -18,6 +18,7 @@ import (
 	"github.com/doorstep/doorstep/projections/audit"
 	"github.com/doorstep/doorstep/projections/measures"
 	"github.com/doorstep/doorstep/projections/profile"
+	"github.com/doorstep/doorstep/projections/worklist"
 )
 
 // ReadModels are the projections the query routes read. Any field may be
@@ -31,6 +32,7 @@ type ReadModels struct {
 	Trail    AuditReader
 	Measures MeasureReader
 	Coverage CoverageReader
+	Worklist WorklistReader
 }
 
 // The read models the query routes consume. The projections provide them:
@@ -62,6 +64,11 @@ type (
 		Problem(ctx context.Context, problemID string) ([]audit.Entry, error)
 		AsOf(ctx context.Context, householdID string, at time.Time) (*audit.Snapshot, error)
 	}
+	// WorklistReader lists problems and referrals (*worklist.Reader).
+	WorklistReader interface {
+		Problems(ctx context.Context, f worklist.Filter) ([]worklist.Problem, error)
+		Referrals(ctx context.Context, f worklist.Filter) ([]worklist.Referral, error)
+	}
 	// MeasureReader reads the performance measures and their flags.
 	MeasureReader interface {
 		Measures(ctx context.Context, q measures.Query) ([]measures.Row, error)
@@ -84,12 +91,14 @@ func queryTypes() map[string]reflect.Type {
 		"Measures":          reflect.TypeOf(Measures{}),
 		"MeasureFlags":      reflect.TypeOf(MeasureFlags{}),
 		"Coverage":          reflect.TypeOf(Coverage{}),
+		"ProblemList":       reflect.TypeOf(ProblemList{}),
+		"ReferralList":      reflect.TypeOf(ReferralList{}),
 	}
 }
 
 func noReadModel(what string) error {
 	zh := map[string]string{"household profile": "家庭档案", "audit": "审计", "alerts": "提醒", "measures": "考核指标", "sensitive-read record": "敏感信息读取记录",
-		"deadlines": "期限", "projection engine": "投影引擎"}[what]
+		"deadlines": "期限", "projection engine": "投影引擎", "worklist": "工作清单"}[what]
 	return newErr(ErrUnavailable, "read_model_unavailable", "", "the "+what+" read model is not available on this server", "此服务器未提供"+zh+"读模型")
 }
 

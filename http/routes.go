@@ -104,6 +104,7 @@ func (s *Server) buildRoutes() []route {
 	rs = append(rs, pb.queryRoutes()...)
 	rs = append(rs, rf.queryRoutes()...)
 	rs = append(rs, s.alertRoutes()...)
+	rs = append(rs, s.worklistRoutes()...)
 	rs = append(rs, s.measureRoutes()...)
 	rs = append(rs, s.coverageRoutes()...)
 	rs = append(rs, s.calendarRoutes()...)

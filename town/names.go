@@ -3,6 +3,7 @@ package town
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 )
 
@@ -181,7 +182,6 @@ var extensionReasons = []string{"需等待部门审批结果，申请延期", "�
 var declineReasons = []string{"不属于本部门职责范围，建议上报街道协调", "材料不全，请补充后重新提交", "不符合现行政策条件"}
 var escalateReasons = []string{"社区层面无法解决，上报街道协调", "街道协调后需职能部门办理", "部门未在时限内接收，上报督办"}
 var cancelReasons = []string{"问题已通过其他渠道解决", "住户已迁出本辖区"}
-var reopenReasons = []string{"回访发现问题复发", "住户反映问题再次出现", "原解决措施未落实到位"}
 var revisitFailTexts = []string{"回访发现问题再次出现", "住户反映服务中断"}
 var satisfactionComments = map[int][]string{
 	5: {"非常满意，感谢社区", "很满意，解决得很及时", "感谢网格员的耐心帮助"},
@@ -197,4 +197,29 @@ var unresolvedCloseReasons = []string{"与已登记问题重复，合并处理",
 func placeName(perm []int, i int) string {
 	k := perm[i%len(perm)]
 	return placeFirst[k%len(placeFirst)] + placeSecond[k/len(placeFirst)]
+}
+
+// DepartmentSupervisors names, for every county-level organisation the
+// town refers problems to, the person who supervises its referrals (the
+// deadline watcher names them on the acceptance and completion alerts of
+// referrals addressed to it, decision 0094). Deterministic: the same names
+// for every town.
+func DepartmentSupervisors() map[string]string {
+	surnames := []string{"周", "吴", "郑", "孙", "钱", "冯", "陈", "褚", "卫", "蒋", "沈", "韩", "杨", "朱", "秦"}
+	var names []string
+	seen := map[string]bool{}
+	for _, it := range problemCatalog {
+		for _, d := range it.dept {
+			if n := departmentName(d); !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
+	slices.Sort(names)
+	out := make(map[string]string, len(names))
+	for i, n := range names {
+		out[n] = surnames[i%len(surnames)] + "科长"
+	}
+	return out
 }

@@ -274,19 +274,24 @@ func (p *problem) planCycle(a time.Time) {
 	}
 	h.schedule(target, p.resolve)
 	last := target
-	if chance(r, 0.85) {
-		last = h.office(target.Add(between(r, 2*hour, 3*day)))
-		h.schedule(last, p.rate)
-	}
-	if chance(r, rates.Revisit) {
-		held := !chance(r, rates.Recur) || p.cycle >= 2
-		last = h.office(last.Add(between(r, 7*day, 21*day)))
-		h.schedule(last, p.revisit(held))
-		if !held {
-			return
+	// The loop closes only with the household's voice (decision 0096): a
+	// return visit by the community secretary (by phone through the
+	// supervisor's office when the secretary resolved it) records the
+	// satisfaction; only then may the problem close. Without one the
+	// problem stays resolved, a return visit due.
+	if !chance(r, rates.Revisit) {
+		if chance(r, 0.85) {
+			h.schedule(h.office(target.Add(between(r, 2*hour, 3*day))), p.rate)
 		}
+		return
 	}
-	if chance(r, 0.75) {
+	held := !chance(r, rates.Recur) || p.cycle >= 2
+	last = h.office(last.Add(between(r, 3*day, 21*day)))
+	h.schedule(last, p.revisit(held))
+	if !held {
+		return
+	}
+	if chance(r, 0.9) {
 		h.schedule(h.office(last.Add(between(r, day, 10*day))), p.close)
 	}
 }
@@ -329,19 +334,24 @@ func (p *problem) resolve(at time.Time) (*Batch, error) {
 	return b, err
 }
 
-func (p *problem) rate(at time.Time) (*Batch, error) {
-	r := p.h.rng
-	score := 5
+// score draws a household's satisfaction: mostly 4 or 5, rarely 1 or 2.
+func score(r *rand.Rand) int {
 	switch x := r.Float64(); {
 	case x < 0.01:
-		score = 1
+		return 1
 	case x < 0.05:
-		score = 2
+		return 2
 	case x < 0.15:
-		score = 3
+		return 3
 	case x < 0.45:
-		score = 4
+		return 4
 	}
+	return 5
+}
+
+func (p *problem) rate(at time.Time) (*Batch, error) {
+	r := p.h.rng
+	score := score(r)
 	comment := pick(r, satisfactionComments[score])
 	return p.step("rate", p.assignee, at, func(m domain.Meta) ([]domain.Event, error) {
 		return p.agg.RateSatisfaction(m, score, comment)
@@ -350,46 +360,47 @@ func (p *problem) rate(at time.Time) (*Batch, error) {
 
 func (p *problem) revisit(held bool) func(time.Time) (*Batch, error) {
 	return func(at time.Time) (*Batch, error) {
+		if p.agg.Status() != domain.StatusResolved {
+			return nil, nil
+		}
 		r := p.h.rng
+		sat := score(r)
 		note := "回访确认问题已解决，住户满意"
 		if !held {
 			note = pick(r, revisitFailTexts)
+		} else if sat < p.h.s.pol.ReturnVisit.ReopenBelow {
+			note = pick(r, satisfactionComments[sat])
 		}
-		b, err := p.step("revisit", p.finder, at, func(m domain.Meta) ([]domain.Event, error) {
-			return p.agg.Revisit(m, held, pick(r, []domain.FollowUpMethod{domain.FollowHomeVisit, domain.FollowPhone}), note)
+		by := p.h.comm.Secretary
+		method := pick(r, []domain.FollowUpMethod{domain.FollowHomeVisit, domain.FollowPhone})
+		if by.Actor == p.assignee.Actor {
+			method = domain.FollowPhone // the supervisor's office surveys by phone
+		}
+		b, err := p.step("revisit", by, at, func(m domain.Meta) ([]domain.Event, error) {
+			return p.agg.Revisit(m, p.h.s.pol, domain.RevisitProblem{Held: held, Method: method, Note: note, Satisfaction: sat})
 		})
-		if err == nil && !held {
-			p.h.schedule(p.h.office(at.Add(between(r, hour, day))), p.reopen)
+		if err == nil && p.agg.Status() == domain.StatusOpen {
+			// Recurred or unsatisfied: the revisit reopened it.
+			p.cycle++
+			p.h.active++
+			p.planAssign(at)
 		}
 		return b, err
 	}
 }
 
-func (p *problem) reopen(at time.Time) (*Batch, error) {
-	b, err := p.step("reopen", p.finder, at, func(m domain.Meta) ([]domain.Event, error) {
-		return p.agg.Reopen(m, p.h.s.pol, pick(p.h.rng, reopenReasons))
-	})
-	if err != nil {
-		return nil, err
-	}
-	p.cycle++
-	p.h.active++
-	p.planAssign(at)
-	return b, nil
-}
-
 func (p *problem) close(at time.Time) (*Batch, error) {
-	if p.agg.Status() != domain.StatusResolved {
+	if p.agg.Status() != domain.StatusResolved || p.agg.AwaitsReturnVisit(p.h.s.pol) {
 		return nil, nil
 	}
 	return p.step("close", p.h.comm.Secretary, at, func(m domain.Meta) ([]domain.Event, error) {
-		return p.agg.Close(m, "")
+		return p.agg.Close(m, p.h.s.pol, "")
 	})
 }
 
 func (p *problem) closeUnresolved(at time.Time) (*Batch, error) {
 	b, err := p.step("close", p.h.comm.Secretary, at, func(m domain.Meta) ([]domain.Event, error) {
-		return p.agg.Close(m, pick(p.h.rng, unresolvedCloseReasons))
+		return p.agg.Close(m, p.h.s.pol, pick(p.h.rng, unresolvedCloseReasons))
 	})
 	if err == nil {
 		p.h.active--
@@ -443,6 +454,13 @@ func (p *problem) planReferral(t0 time.Time, dept string) time.Time {
 		return f.step("request", p.assignee, at, func(m domain.Meta) ([]domain.Event, error) {
 			return f.agg.Request(m, s.pol, domain.RequestReferral{ProblemID: p.id, HouseholdID: h.id, Level: chain[0].level,
 				To: chain[0].to, Request: p.item.text + "，请协助办理"})
+		})
+	})
+	// As the command layer does: the problem records that it was referred
+	// (referring starts the work, decision 0094).
+	h.schedule(t0, func(at time.Time) (*Batch, error) {
+		return p.step("note the referral on", p.assignee, at, func(m domain.Meta) ([]domain.Event, error) {
+			return p.agg.NoteReferral(m, f.id, chain[0].level, chain[0].to)
 		})
 	})
 	t := t0

@@ -61,6 +61,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err := assignSupervisors(ctx, rt, sec); err != nil {
 			return err
 		}
+		if err := assignDepartmentSupervisors(ctx, rt, town.DepartmentSupervisors()); err != nil {
+			return err
+		}
 		if err := demoHousehold(ctx, rt); err != nil {
 			return err
 		}
@@ -177,6 +180,27 @@ func assignSupervisors(ctx context.Context, rt *runtime, sec map[string]string) 
 		}
 		if _, err := rt.app.AssignCommunitySupervisor(ctx, command.Cmd{ID: "demo-supervisor-" + name, Actor: "demo", Role: domain.RoleAdmin},
 			name, sec[name], "demo town / 演示城镇"); err != nil {
+			return fmt.Errorf("demo: assign the supervisor of %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// assignDepartmentSupervisors records, through the command path, who
+// supervises each receiving department of the town (the watcher names them
+// on the alerts of referrals addressed to it). A department already
+// supervised (a demo started again) is left as it is.
+func assignDepartmentSupervisors(ctx context.Context, rt *runtime, sup map[string]string) error {
+	for _, name := range slices.Sorted(maps.Keys(sup)) {
+		cur, err := rt.app.DepartmentSupervisor(ctx, name)
+		if err != nil {
+			return err
+		}
+		if cur != "" {
+			continue
+		}
+		if _, err := rt.app.AssignDepartmentSupervisor(ctx, command.Cmd{ID: "demo-department-supervisor-" + name, Actor: "demo", Role: domain.RoleAdmin},
+			name, sup[name], "demo town / 演示城镇"); err != nil {
 			return fmt.Errorf("demo: assign the supervisor of %s: %w", name, err)
 		}
 	}

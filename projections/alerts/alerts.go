@@ -319,6 +319,8 @@ func (p *Projection) apply(ctx context.Context, b *batch, e *projections.Envelop
 		b.clear(s)
 	case domain.ProblemProgressNoted:
 		b.clear(s, domain.ClockProblemResponse, domain.ClockProblemFollowUp)
+	case domain.ProblemReferred:
+		b.clear(s, domain.ClockProblemResponse)
 	case domain.ProblemDeadlineExtended:
 		b.clear(s, domain.ClockProblemResolution)
 	case domain.ProblemAssigned:

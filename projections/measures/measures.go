@@ -585,6 +585,12 @@ func (p *Projection) applyProblem(ctx context.Context, b *batch, id string, ev d
 		if pr.longTerm && active {
 			met(domain.ClockProblemFollowUp, &pr.followBreached, e.At)
 		}
+	case domain.ProblemReferred:
+		// Referring starts the work: the first response is met.
+		if pr.status == string(domain.StatusOpen) {
+			met(domain.ClockProblemResponse, &pr.responseBreached, e.At)
+			pr.status = string(domain.StatusInProgress)
+		}
 	case domain.ProblemResolved:
 		if pr.status == string(domain.StatusOpen) {
 			met(domain.ClockProblemResponse, &pr.responseBreached, e.At)

@@ -81,7 +81,7 @@ func lonelyElder(t *testing.T, env *testenv.Env) (t0 time.Time) {
 	env.Do(t, domain.ProblemStream("p1"), rm)(p1.RateSatisfaction(rm, 5, "很满意"))
 	p2 := domain.NewProblem("p2")
 	env.Load(t, domain.ProblemStream("p2"), p2)
-	env.Do(t, domain.ProblemStream("p2"), rm)(p2.Close(rm, "子女在外地，无法安排"))
+	env.Do(t, domain.ProblemStream("p2"), rm)(p2.Close(rm, env.Policies.Current(), "子女在外地，无法安排"))
 	return t0
 }
 

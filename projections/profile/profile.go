@@ -749,7 +749,7 @@ func (p *Projection) applyProblem(ctx context.Context, b *batch, id string, ev d
 		if e.Kind == domain.ClockProblemResolution && pr.Due != 0 && pr.Due == nanos(e.OldDue) {
 			pr.Due, pr.Basis = nanos(e.NewDue), basisOf(e.NewDue, e.Calendar)
 		}
-	case domain.ProblemProgressNoted:
+	case domain.ProblemProgressNoted, domain.ProblemReferred:
 		if pr.Status == string(domain.StatusOpen) {
 			pr.Status = string(domain.StatusInProgress)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/doorstep/doorstep/projections/coverage"
 	"github.com/doorstep/doorstep/projections/measures"
 	"github.com/doorstep/doorstep/projections/profile"
+	"github.com/doorstep/doorstep/projections/worklist"
 )
 
 // All returns every read-model projection. policies and cal derive the
@@ -37,6 +38,7 @@ func AllCached(policies *domain.PolicySet, cal domain.WorkingDayCalendar, loc *t
 		audit.NewIndex(),
 		measures.New(loc),
 		coverage.New(),
+		worklist.New(policies, cal),
 	}
 }
 
