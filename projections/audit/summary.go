@@ -55,7 +55,7 @@ var eventLabels = map[string][2]string{
 	domain.TypeReferralDeadlineRescheduled:  {"rescheduled a referral deadline", "调整转介期限"},
 
 	domain.TypeHouseholdCircumstancesChanged: {"changed the household's circumstances", "调整家庭情况"},
-	domain.TypeProblemReferred:              {"handed the problem to a receiving organisation", "分流问题至承办单位"},
+	domain.TypeProblemReferred:               {"handed the problem to a receiving organisation", "分流问题至承办单位"},
 }
 
 // when shows an instant as a person reads it: date and minute in the
