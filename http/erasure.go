@@ -106,11 +106,10 @@ func (s *Server) onErasure(r *nethttp.Request, exec func(ctx context.Context, c 
 			if err != nil {
 				return err
 			}
-			if !sc.exists {
+			// A household outside the caller's scope answers as one that
+			// does not exist (decision 0088).
+			if !sc.exists || !p.Covers(sc.community, sc.grid) {
 				return notFound("household", id)
-			}
-			if !p.Covers(sc.community, sc.grid) {
-				return outOfScope("household", id)
 			}
 			return nil
 		},
