@@ -44,7 +44,7 @@ func checkReason(reason string, required bool) (string, error) {
 	switch {
 	case reason == "" && required:
 		return "", invalid("grant_reason_required", "reason", "say why the subscription is granted the sealed fields (reason)",
-			"请说明授予该订阅敏感字段的理由（reason）")
+			"请说明授予该订阅敏感字段的理由")
 	case utf8.RuneCountInString(reason) > MaxGrantReason || !utf8.ValidString(reason) ||
 		strings.ContainsFunc(reason, func(r rune) bool { return unicode.IsControl(r) }):
 		return "", invalid("grant_reason_invalid", "reason",

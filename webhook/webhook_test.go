@@ -47,7 +47,8 @@ func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 }
 
 // receiver is a real HTTP server that verifies each delivery's signature
-// with the Standard Webhooks library and answers as fail says.
+// with the Standard Webhooks library and with specVerify (written from the
+// specification), and answers as fail says.
 type receiver struct {
 	t        testing.TB
 	srv      *httptest.Server
