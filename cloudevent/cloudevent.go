@@ -19,7 +19,9 @@
 //     (when the event carries them), correlationid and causationid;
 //   - data: the event's data with every sealed value (domain.Sealed, an
 //     object with a "ciphertext" member) replaced by {"sealed": true}
-//     (Redact). Nothing sealed ever leaves in clear or as ciphertext.
+//     (Redact). Nothing sealed ever leaves as ciphertext, nor in clear
+//     except through StructuredOpened, for a webhook subscription an
+//     administrator granted the sealed fields (decision 0106).
 package cloudevent
 
 import (

@@ -4,7 +4,9 @@
 // integrators without a message broker (issue 17, decision 0090).
 //
 // Each delivery is one POST whose body is the event as a structured-mode
-// CloudEvent (package cloudevent, sealed fields as markers), signed as the
+// CloudEvent (package cloudevent, sealed fields as markers unless an
+// administrator granted the subscription them for a purpose: grant.go,
+// decision 0106), signed as the
 // Standard Webhooks specification says (webhook-id = the event id,
 // webhook-timestamp, webhook-signature) with the Standard Webhooks library,
 // and sent through Watermill's HTTP publisher.
