@@ -19,11 +19,14 @@
 //     (when the event carries them), correlationid and causationid;
 //   - data: the event's data with every sealed value (domain.Sealed, an
 //     object with a "ciphertext" member) replaced by {"sealed": true}
-//     (Redact). Nothing sealed ever leaves in clear or as ciphertext.
+//     (Redact). Nothing sealed ever leaves as ciphertext, nor in clear
+//     except through StructuredOpened, for a webhook subscription an
+//     administrator granted the sealed fields (decision 0106).
 package cloudevent
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -34,6 +37,7 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
 )
 
@@ -157,6 +161,12 @@ func (c *Encoder) Event(ev *eventstore.Event) (cloudevents.Event, error) {
 	if err != nil {
 		return cloudevents.Event{}, fmt.Errorf("cloudevent: event %s (%s) at %s: %w", ev.ID, ev.Type, ev.Position, err)
 	}
+	return c.event(ev, data)
+}
+
+// event builds the CloudEvent of ev with data as its (already redacted or
+// opened) data.
+func (c *Encoder) event(ev *eventstore.Event, data json.RawMessage) (cloudevents.Event, error) {
 	out := cloudevents.New()
 	t := Type(ev.Type, ev.SchemaVersion)
 	out.SetID(ev.ID.String())
@@ -197,6 +207,88 @@ func (c *Encoder) Structured(ev *eventstore.Event) ([]byte, error) {
 		return nil, err
 	}
 	return json.Marshal(ce)
+}
+
+// StructuredOpened is Structured for a receiver granted the sealed fields
+// (a webhook subscription with a grant, decision 0106): each sealed value
+// of a household's event is opened with o (domain.Reveal, as the event
+// stream does for a reveal) and published as {"value": "..."}, or
+// {"erased": true} once its key is destroyed; sealed values of other
+// streams stay markers. It returns how many values it opened (erased ones
+// included): the caller records the reveal when that is above zero, before
+// the body leaves.
+func (c *Encoder) StructuredOpened(ctx context.Context, o domain.Opener, ev *eventstore.Event) ([]byte, int, error) {
+	hh, ok := strings.CutPrefix(ev.Stream, "household-")
+	if !ok || hh == "" || o == nil || !bytes.Contains(ev.Data, []byte(`"ciphertext"`)) {
+		b, err := c.Structured(ev)
+		return b, 0, err
+	}
+	data, n, err := open(ctx, o, hh, ev.Data)
+	if err != nil {
+		return nil, 0, fmt.Errorf("cloudevent: event %s (%s) at %s: %w", ev.ID, ev.Type, ev.Position, err)
+	}
+	ce, err := c.event(ev, data)
+	if err != nil {
+		return nil, 0, err
+	}
+	b, err := json.Marshal(ce)
+	return b, n, err
+}
+
+// open replaces every sealed value in data with its opened form.
+func open(ctx context.Context, o domain.Opener, householdID string, data json.RawMessage) (json.RawMessage, int, error) {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return nil, 0, fmt.Errorf("the data is not JSON: %w", err)
+	}
+	n := 0
+	var walk func(any) (any, error)
+	walk = func(x any) (any, error) {
+		switch x := x.(type) {
+		case map[string]any:
+			if ct, ok := x["ciphertext"]; ok {
+				var s domain.Sealed
+				s.KeyID, _ = x["key_id"].(string)
+				b, _ := json.Marshal(ct)
+				if err := json.Unmarshal(b, &s.Ciphertext); err != nil {
+					return sealedMarker, nil
+				}
+				rv, err := domain.Reveal(ctx, o, householdID, s)
+				if err != nil {
+					return nil, err
+				}
+				n++
+				if rv.Erased {
+					return erasedMarker, nil
+				}
+				return map[string]any{"value": rv.Value}, nil
+			}
+			for k, e := range x {
+				ne, err := walk(e)
+				if err != nil {
+					return nil, err
+				}
+				x[k] = ne
+			}
+		case []any:
+			for i, e := range x {
+				ne, err := walk(e)
+				if err != nil {
+					return nil, err
+				}
+				x[i] = ne
+			}
+		}
+		return x, nil
+	}
+	nv, err := walk(v)
+	if err != nil {
+		return nil, 0, err
+	}
+	b, err := json.Marshal(nv)
+	return b, n, err
 }
 
 // sealedMarker replaces a sealed value.

@@ -130,6 +130,10 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return "/v1/webhooks/" + f.webhook + "/delete", nil
 	case "listWebhookDeliveries":
 		return "/v1/webhooks/" + f.webhook + "/deliveries?status=parked&limit=10", nil
+	case "grantWebhook":
+		return "/v1/webhooks/" + f.webhook + "/grant", WebhookGrantRequest{Purpose: "statutory_report", Reason: "monthly statutory report"}
+	case "withdrawWebhookGrant":
+		return "/v1/webhooks/" + f.webhook + "/grant/withdraw", WebhookGrantRequest{Reason: "report sent"}
 	case "replayWebhookDelivery":
 		return "/v1/webhooks/" + f.webhook + "/deliveries/01a248f4-3325-7b39-a3be-894a310726d1/replay", nil
 	case "revokeToken":
@@ -272,7 +276,8 @@ func scoped(op string) bool {
 	case "health", "ready", "metrics", "openapi", "whoami", "createToken", "listTokens", "revokeToken", "setTokenExpiry", "streamEvents", "alertCounts", "getMeasureFlags",
 		"getCalendar", "publishCalendarYear", "assignCommunitySupervisor", "assignDepartmentSupervisor", "listEventSchemas", "getEventSchema", "listSensitiveReads",
 		"signIn", "signOut", "listUsers", "createUser", "disableUser", "enableUser", "setUserExpiry",
-		"listConsumers", "ackConsumer", "createWebhook", "listWebhooks", "getWebhook", "deleteWebhook", "listWebhookDeliveries", "replayWebhookDelivery":
+		"listConsumers", "ackConsumer", "createWebhook", "listWebhooks", "getWebhook", "deleteWebhook", "listWebhookDeliveries", "replayWebhookDelivery",
+		"grantWebhook", "withdrawWebhookGrant":
 		return false
 	}
 	return true

@@ -155,7 +155,7 @@ func newEnvConfig(t testing.TB, extra func(*Deps), tune func(*Config)) *testEnv 
 	}
 	t.Cleanup(users.Close)
 	e.users = users
-	d := Deps{Store: st, Tokens: toks, Opener: e.vault, Access: e.access, Commands: svc, Read: read, Users: users, Webhooks: testWebhooks(t, st, db),
+	d := Deps{Store: st, Tokens: toks, Opener: e.vault, Access: e.access, Commands: svc, Read: read, Users: users, Webhooks: testWebhooks(t, st, db, e.vault, e.access),
 		Consumers: testCursors(t, st, db)}
 	if extra != nil {
 		extra(&d)

@@ -31,6 +31,8 @@ var operationZH = map[string]string{
 	"deleteWebhook":             "删除回调订阅",
 	"listWebhookDeliveries":     "查看回调投递记录",
 	"replayWebhookDelivery":     "重放已搁置的回调投递",
+	"grantWebhook":              "授予回调订阅敏感字段",
+	"withdrawWebhookGrant":      "撤回回调订阅的敏感字段授权",
 	"streamEvents":              "以服务器推送事件方式订阅事件日志",
 	"registerHousehold":         "登记家庭",
 	"addMember":                 "添加家庭成员",

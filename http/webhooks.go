@@ -21,6 +21,20 @@ type WebhookAdmin interface {
 	Delete(ctx context.Context, id, by string) error
 	Deliveries(ctx context.Context, id, status string, limit int) ([]webhook.Delivery, error)
 	Replay(ctx context.Context, id, eventID string) (webhook.Delivery, error)
+	Grant(ctx context.Context, id, purpose, reason string, by identity.Principal) (webhook.Subscription, error)
+	Withdraw(ctx context.Context, id, reason string, by identity.Principal) (webhook.Subscription, error)
+}
+
+// WebhookGrantRequest is the body of POST /v1/webhooks/{id}/grant and
+// /grant/withdraw (decision 0106).
+type WebhookGrantRequest struct {
+	// Purpose is why the receiver gets the sealed fields in clear, one of
+	// visit_preparation, service_referral, audit, statutory_report; only
+	// for a grant.
+	Purpose string `json:"purpose,omitempty"`
+	// Reason says why, at most 500 characters; required for a grant,
+	// optional for a withdrawal. It is recorded: put no personal data in it.
+	Reason string `json:"reason,omitempty"`
 }
 
 // WebhookRequest is the body of POST /v1/webhooks.
@@ -64,6 +78,7 @@ func webhookSchemaTypes(requests, responses map[string]reflect.Type) {
 	responses["WebhookSubscription"] = reflect.TypeOf(webhook.Subscription{})
 	responses["WebhookDeliveryList"] = reflect.TypeOf(WebhookDeliveryList{})
 	responses["WebhookDelivery"] = reflect.TypeOf(webhook.Delivery{})
+	requests["WebhookGrantRequest"] = reflect.TypeOf(WebhookGrantRequest{})
 }
 
 // webhookRoles manage webhooks: administrators, and integrators (who may
@@ -90,7 +105,45 @@ func (s *Server) webhookRoutes() []route {
 			}}},
 		{op: "replayWebhookDelivery", method: "POST", path: "/v1/webhooks/{id}/deliveries/{event}/replay", roles: rs, summary: "deliver a parked delivery again, once, now", h: s.replayWebhookDelivery,
 			doc: opDoc{tag: "integration", ok: 200, resp: "WebhookDelivery"}},
+		// Only an administrator grants sealed fields (decision 0106).
+		{op: "grantWebhook", method: "POST", path: "/v1/webhooks/{id}/grant", roles: []identity.Role{identity.RoleAdmin},
+			summary: "grant a webhook the sealed fields in clear for one purpose (recorded, as every delivery that carries them)", h: s.grantWebhook,
+			doc: opDoc{tag: "integration", body: "WebhookGrantRequest", ok: 200, resp: "WebhookSubscription"}},
+		{op: "withdrawWebhookGrant", method: "POST", path: "/v1/webhooks/{id}/grant/withdraw", roles: []identity.Role{identity.RoleAdmin},
+			summary: "withdraw a webhook's grant of the sealed fields (recorded); its deliveries carry markers again", h: s.withdrawWebhookGrant,
+			doc: opDoc{tag: "integration", body: "WebhookGrantRequest", ok: 200, resp: "WebhookSubscription"}},
 	}
+}
+
+func (s *Server) grantWebhook(w nethttp.ResponseWriter, r *nethttp.Request) error {
+	return s.changeWebhookGrant(w, r, true)
+}
+
+func (s *Server) withdrawWebhookGrant(w nethttp.ResponseWriter, r *nethttp.Request) error {
+	return s.changeWebhookGrant(w, r, false)
+}
+
+func (s *Server) changeWebhookGrant(w nethttp.ResponseWriter, r *nethttp.Request, grant bool) error {
+	wh, err := s.webhooks()
+	if err != nil {
+		return err
+	}
+	var in WebhookGrantRequest
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	id, p := mux.Vars(r)["id"], principalFrom(r.Context())
+	var sub webhook.Subscription
+	if grant {
+		sub, err = wh.Grant(r.Context(), id, in.Purpose, in.Reason, *p)
+	} else {
+		sub, err = wh.Withdraw(r.Context(), id, in.Reason, *p)
+	}
+	if err != nil {
+		return err
+	}
+	s.log.Info("webhook grant changed", "id", id, "granted", grant, "purpose", in.Purpose, "by", p.Name)
+	return writeJSON(w, nethttp.StatusOK, sub)
 }
 
 // webhooks returns the manager, or a 503 when the server has none.

@@ -51,12 +51,25 @@ type Subscription struct {
 	Communities []string  `json:"communities"` // communities; empty: every event, with or without one
 	CreatedAt   time.Time `json:"created_at"`
 	CreatedBy   string    `json:"created_by"`
+	// Grant, when present, lets the deliveries carry sealed fields opened
+	// (decision 0106); absent, they carry markers.
+	Grant *Grant `json:"grant,omitempty"`
 	// Position is the checkpoint: every matching event up to it was
 	// delivered or parked. Events counts the events of the log up to it.
 	Position string `json:"position"`
 	Events   int64  `json:"events"`
 
 	pos eventstore.Position
+}
+
+// Grant is a subscription's grant of the sealed fields: for one purpose
+// from the fixed list (identity.Purposes), why, by whom, when. Granting and
+// withdrawing are recorded in the chained record of reveals.
+type Grant struct {
+	Purpose string    `json:"purpose"`
+	Reason  string    `json:"reason"`
+	By      string    `json:"by"`
+	At      time.Time `json:"at"`
 }
 
 // Match reports whether ev is for this subscription.
@@ -136,6 +149,11 @@ func Migrations() migrate.Set {
 			next_at    BIGINT NOT NULL,
 			PRIMARY KEY (sub, event_id))`,
 		`CREATE INDEX IF NOT EXISTS webhook_deliveries_seq ON webhook_deliveries (sub, seq)`,
+		// The grant of sealed fields (decision 0106): empty purpose, none.
+		`ALTER TABLE webhook_subscriptions ADD COLUMN grant_purpose TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE webhook_subscriptions ADD COLUMN grant_reason TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE webhook_subscriptions ADD COLUMN grant_by TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE webhook_subscriptions ADD COLUMN grant_at BIGINT NOT NULL DEFAULT 0`,
 	}}
 }
 
@@ -282,14 +300,19 @@ func (s *Store) Create(ctx context.Context, req Request, by string, head eventst
 	return sub, secret, nil
 }
 
-const subCols = `id, url, types, communities, created_at, created_by, hi, lo, events`
+const subCols = `id, url, types, communities, created_at, created_by, hi, lo, events, grant_purpose, grant_reason, grant_by, grant_at`
 
 func scanSub(sc interface{ Scan(...any) error }) (Subscription, error) {
 	var s Subscription
 	var types, comms string
-	var at, hi, lo int64
-	if err := sc.Scan(&s.ID, &s.URL, &types, &comms, &at, &s.CreatedBy, &hi, &lo, &s.Events); err != nil {
+	var at, hi, lo, gat int64
+	var g Grant
+	if err := sc.Scan(&s.ID, &s.URL, &types, &comms, &at, &s.CreatedBy, &hi, &lo, &s.Events, &g.Purpose, &g.Reason, &g.By, &gat); err != nil {
 		return s, err
+	}
+	if g.Purpose != "" {
+		g.At = time.Unix(0, gat).UTC()
+		s.Grant = &g
 	}
 	s.Types, s.Communities = split(types), split(comms)
 	s.CreatedAt = time.Unix(0, at).UTC()
@@ -334,6 +357,25 @@ func (s *Store) Get(ctx context.Context, id string) (Subscription, error) {
 		return sub, fmt.Errorf("webhook: read subscription %s: %w", id, err)
 	}
 	return sub, nil
+}
+
+// setGrant records g as subscription id's grant (nil: none).
+func (s *Store) setGrant(ctx context.Context, id string, g *Grant) error {
+	var x Grant
+	var at int64
+	if g != nil {
+		x, at = *g, g.At.UnixNano()
+	}
+	res, err := s.db.ExecContext(ctx, s.d.Rebind(`UPDATE webhook_subscriptions SET grant_purpose = ?, grant_reason = ?, grant_by = ?, grant_at = ? WHERE id = ?`),
+		x.Purpose, x.Reason, x.By, at, id)
+	if err != nil {
+		return fmt.Errorf("webhook: record the grant of %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		_, err := s.Get(ctx, id)
+		return err
+	}
+	return nil
 }
 
 // secret returns a subscription's signing secret.

@@ -4,7 +4,9 @@
 // integrators without a message broker (issue 17, decision 0090).
 //
 // Each delivery is one POST whose body is the event as a structured-mode
-// CloudEvent (package cloudevent, sealed fields as markers), signed as the
+// CloudEvent (package cloudevent, sealed fields as markers unless an
+// administrator granted the subscription them for a purpose: grant.go,
+// decision 0106), signed as the
 // Standard Webhooks specification says (webhook-id = the event id,
 // webhook-timestamp, webhook-signature) with the Standard Webhooks library,
 // and sent through Watermill's HTTP publisher.
@@ -81,6 +83,12 @@ type Config struct {
 	Reload time.Duration
 	// Batch bounds how many deliveries are recorded per write; default 64.
 	Batch int
+	// Opener opens sealed values for subscriptions granted them (the key
+	// vault, as for the event stream), and Reveals records the grants and
+	// the reveals (decision 0106). Without both, grants are refused and
+	// every delivery carries markers.
+	Opener  domain.Opener
+	Reveals RevealRecorder
 }
 
 // Manager manages subscriptions (create, list, delete, deliveries, replay)
@@ -92,8 +100,9 @@ type Manager struct {
 	changed *eventstore.Notifier // subscriptions changed on this node
 	saved   *eventstore.Notifier // a checkpoint was written
 
-	mu    sync.Mutex
-	stats map[string]*stats
+	mu     sync.Mutex
+	stats  map[string]*stats
+	grants map[string]Grant // by subscription: what the deliveries use now
 }
 
 type stats struct {
@@ -144,7 +153,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg.Sender = s
 	}
 	return &Manager{cfg: cfg, st: NewStore(cfg.DB, cfg.Dialect, cfg.Now), changed: eventstore.NewNotifier(),
-		saved: eventstore.NewNotifier(), stats: map[string]*stats{}}, nil
+		saved: eventstore.NewNotifier(), stats: map[string]*stats{}, grants: map[string]Grant{}}, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -226,7 +235,7 @@ func (m *Manager) Replay(ctx context.Context, id, eventID string) (Delivery, err
 	if len(evs) != 1 || evs[0].ID.String() != d.EventID {
 		return d, fmt.Errorf("webhook: event %s (%s v%d) is no longer in the log", d.EventID, d.stream, d.version)
 	}
-	body, err := m.cfg.Encoder.Structured(&evs[0])
+	body, err := m.body(ctx, id, sub.Grant, &evs[0])
 	if err != nil {
 		return d, err
 	}
@@ -341,6 +350,7 @@ func (m *Manager) Run(ctx context.Context) error {
 			seen := map[string]bool{}
 			for _, s := range subs {
 				seen[s.ID] = true
+				m.setGrant(s.ID, s.Grant) // granted or withdrawn on another node
 				if w, ok := workers[s.ID]; ok {
 					select {
 					case <-w.done: // stopped on an error: start it again below
@@ -358,6 +368,7 @@ func (m *Manager) Run(ctx context.Context) error {
 			}
 			for id, w := range workers {
 				if !seen[id] {
+					m.setGrant(id, nil)
 					w.cancel()
 					<-w.done
 					delete(workers, id)
@@ -484,7 +495,11 @@ func (m *Manager) deliverAll(ctx context.Context, id string) error {
 // entry to record with the next checkpoint, or nil when ctx ended.
 func (m *Manager) deliver(ctx context.Context, sub *Subscription, secret string, ev *eventstore.Event, seq int64,
 	resume map[string]Delivery, flush func(...Delivery) error) (*Delivery, error) {
-	body, err := m.cfg.Encoder.Structured(ev)
+	var grant *Grant
+	if g, ok := m.grant(sub.ID); ok {
+		grant = &g
+	}
+	body, err := m.body(ctx, sub.ID, grant, ev)
 	if err != nil {
 		return nil, err
 	}

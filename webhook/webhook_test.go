@@ -47,11 +47,13 @@ func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 }
 
 // receiver is a real HTTP server that verifies each delivery's signature
-// with the Standard Webhooks library and answers as fail says.
+// with the Standard Webhooks library and with specVerify (written from the
+// specification), and answers as fail says.
 type receiver struct {
 	t        testing.TB
 	srv      *httptest.Server
 	wh       *standardwebhooks.Webhook
+	secret   string
 	strictTS bool // verify the timestamp against the wall clock too
 
 	mu       sync.Mutex
@@ -74,7 +76,7 @@ func (r *receiver) setSecret(secret string) {
 		r.t.Fatal(err)
 	}
 	r.mu.Lock()
-	r.wh = wh
+	r.wh, r.secret = wh, secret
 	r.mu.Unlock()
 }
 
@@ -82,13 +84,16 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
 	r.mu.Lock()
 	r.requests++
-	n, fail, wh := r.requests, r.fail, r.wh
+	n, fail, wh, secret := r.requests, r.fail, r.wh, r.secret
 	r.mu.Unlock()
 	verify := wh.VerifyIgnoringTimestamp
 	if r.strictTS {
 		verify = wh.Verify
 	}
-	if err := verify(body, req.Header); err != nil || req.Header.Get("Content-Type") != cloudevent.ContentType {
+	// Verified twice: by the library and by the verifier written from the
+	// specification (grant_test.go).
+	if err := verify(body, req.Header); err != nil || specVerify(secret, req.Header, body) != nil ||
+		req.Header.Get("Content-Type") != cloudevent.ContentType {
 		r.mu.Lock()
 		r.badSigs++
 		r.mu.Unlock()

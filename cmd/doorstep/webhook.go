@@ -33,8 +33,12 @@ func (f *relayFlags) encoder(addr string) (*cloudevent.Encoder, error) {
 // read-model database: every node's API manages subscriptions with it;
 // runBackground runs the deliveries beside the relay (on the elected node).
 func (rt *runtime) startWebhooks(ctx context.Context, enc *cloudevent.Encoder, log *slog.Logger) error {
-	m, err := webhook.New(webhook.Config{Log: rt.store, DB: rt.db, Dialect: rt.dialect, Counter: rt.counter, Encoder: enc,
-		Logger: log, Now: clock.Now})
+	cfg := webhook.Config{Log: rt.store, DB: rt.db, Dialect: rt.dialect, Counter: rt.counter, Encoder: enc,
+		Logger: log, Now: clock.Now, Reveals: rt.access}
+	if rt.vault != nil { // a granted subscription gets the sealed fields opened (decision 0106)
+		cfg.Opener = rt.vault
+	}
+	m, err := webhook.New(cfg)
 	if err != nil {
 		return err
 	}
