@@ -69,25 +69,38 @@ func (c *Community) Apply(e Event) {
 // the supervisor is a person's name of at most MaxPersonNameBytes of
 // UTF-8. Assigning the supervisor already in charge fails with "no_change".
 func (c *Community) AssignSupervisor(meta Meta, supervisor, reason string) ([]Event, error) {
-	if err := CheckID("community", c.name); err != nil {
+	if err := checkSupervisorAssignment(meta, "community", c.name, supervisor, reason, c.supervisor, "the community's supervisor", "社区督导"); err != nil {
 		return nil, err
 	}
+	return []Event{CommunitySupervisorAssigned{Community: c.name, Supervisor: supervisor, Reason: reason, At: meta.At, By: meta.Actor}}, nil
+}
+
+// checkSupervisorAssignment holds the rules every assignment of a
+// supervisor follows (a community's, a receiving department's): the unit's
+// name follows the id rule of field (it names a stream), the instant is in
+// the domain's range, the supervisor is a person's name of at most
+// MaxPersonNameBytes of UTF-8, the reason is bounded, and assigning the one
+// already in charge (current) fails with "no_change" naming what (en, zh).
+func checkSupervisorAssignment(meta Meta, field, name, supervisor, reason, current, en, zh string) error {
+	if err := CheckID(field, name); err != nil {
+		return err
+	}
 	if err := CheckInstant("at", meta.At); err != nil {
-		return nil, err
+		return err
 	}
 	switch {
 	case supervisor == "":
-		return nil, required("supervisor", "the supervisor's name", "督导姓名")
+		return required("supervisor", "the supervisor's name", "督导姓名")
 	case len(supervisor) > MaxPersonNameBytes || !utf8.ValidString(supervisor):
-		return nil, newError(ErrInvalid, "invalid_name", "supervisor",
+		return newError(ErrInvalid, "invalid_name", "supervisor",
 			fmt.Sprintf("the supervisor's name must be valid UTF-8 of at most %d bytes; it is %d bytes", MaxPersonNameBytes, len(supervisor)),
 			fmt.Sprintf("督导姓名须为不超过 %d 字节的有效 UTF-8 文本；现为 %d 字节", MaxPersonNameBytes, len(supervisor)))
 	case len(reason) > MaxPersonNameBytes*8 || !utf8.ValidString(reason):
-		return nil, newError(ErrInvalid, "invalid_text", "reason",
+		return newError(ErrInvalid, "invalid_text", "reason",
 			fmt.Sprintf("the reason must be valid UTF-8 of at most %d bytes", MaxPersonNameBytes*8),
 			fmt.Sprintf("原因须为不超过 %d 字节的有效 UTF-8 文本", MaxPersonNameBytes*8))
-	case supervisor == c.supervisor:
-		return nil, noChange("supervisor", "the community's supervisor", "社区督导", supervisor)
+	case supervisor == current:
+		return noChange("supervisor", en, zh, supervisor)
 	}
-	return []Event{CommunitySupervisorAssigned{Community: c.name, Supervisor: supervisor, Reason: reason, At: meta.At, By: meta.Actor}}, nil
+	return nil
 }

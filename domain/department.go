@@ -1,10 +1,6 @@
 package domain
 
-import (
-	"fmt"
-	"time"
-	"unicode/utf8"
-)
+import "time"
 
 // TypeDepartmentSupervisorAssigned is the event type of
 // DepartmentSupervisorAssigned.
@@ -64,30 +60,11 @@ func (d *Department) Apply(e Event) {
 }
 
 // AssignSupervisor records that supervisor supervises the department from
-// meta.At on, with the same rules as Community.AssignSupervisor: the name
-// follows the id rule (it names a stream), the supervisor is a person's name
-// of at most MaxPersonNameBytes, and assigning the one already in charge
-// fails with "no_change".
+// meta.At on, with the rules of every supervisor assignment
+// (checkSupervisorAssignment).
 func (d *Department) AssignSupervisor(meta Meta, supervisor, reason string) ([]Event, error) {
-	if err := CheckID("department", d.name); err != nil {
+	if err := checkSupervisorAssignment(meta, "department", d.name, supervisor, reason, d.supervisor, "the department's supervisor", "部门督导"); err != nil {
 		return nil, err
-	}
-	if err := CheckInstant("at", meta.At); err != nil {
-		return nil, err
-	}
-	switch {
-	case supervisor == "":
-		return nil, required("supervisor", "the supervisor's name", "督导姓名")
-	case len(supervisor) > MaxPersonNameBytes || !utf8.ValidString(supervisor):
-		return nil, newError(ErrInvalid, "invalid_name", "supervisor",
-			fmt.Sprintf("the supervisor's name must be valid UTF-8 of at most %d bytes; it is %d bytes", MaxPersonNameBytes, len(supervisor)),
-			fmt.Sprintf("督导姓名须为不超过 %d 字节的有效 UTF-8 文本；现为 %d 字节", MaxPersonNameBytes, len(supervisor)))
-	case len(reason) > MaxPersonNameBytes*8 || !utf8.ValidString(reason):
-		return nil, newError(ErrInvalid, "invalid_text", "reason",
-			fmt.Sprintf("the reason must be valid UTF-8 of at most %d bytes", MaxPersonNameBytes*8),
-			fmt.Sprintf("原因须为不超过 %d 字节的有效 UTF-8 文本", MaxPersonNameBytes*8))
-	case supervisor == d.supervisor:
-		return nil, noChange("supervisor", "the department's supervisor", "部门督导", supervisor)
 	}
 	return []Event{DepartmentSupervisorAssigned{Department: d.name, Supervisor: supervisor, Reason: reason, At: meta.At, By: meta.Actor}}, nil
 }
