@@ -51,16 +51,9 @@ func (a *File) Each(ctx context.Context, f func(Record) error) error {
 // order, in one write, and syncs. The hash chain is computed again on the
 // target's own head, as for any record written there.
 func (a *File) Import(ctx context.Context, recs []Record) error {
-	if len(recs) > MaxImport {
-		return fmt.Errorf("access log: import %d records at once, at most %d", len(recs), MaxImport)
-	}
-	if len(recs) == 0 {
-		return nil
-	}
-	rs := make([]Record, len(recs))
-	for i, r := range recs {
-		r.At, r.Prev, r.Hash = stamp(r.At), "", ""
-		rs[i] = r
+	rs, err := toImport(recs)
+	if err != nil || len(rs) == 0 {
+		return err
 	}
 	return a.gc.add(ctx, rs...)
 }
@@ -81,16 +74,9 @@ func (a *Postgres) Each(ctx context.Context, f func(Record) error) error {
 
 // Import appends recs as they are, in order, in one transaction.
 func (a *Postgres) Import(ctx context.Context, recs []Record) error {
-	if len(recs) > MaxImport {
-		return fmt.Errorf("access log: import %d records at once, at most %d", len(recs), MaxImport)
-	}
-	if len(recs) == 0 {
-		return nil
-	}
-	rs := make([]Record, len(recs))
-	for i, r := range recs {
-		r.At, r.Prev, r.Hash = stamp(r.At), "", ""
-		rs[i] = r
+	rs, err := toImport(recs)
+	if err != nil || len(rs) == 0 {
+		return err
 	}
 	return a.write(ctx, rs)
 }
@@ -100,4 +86,19 @@ func (a *Postgres) Import(ctx context.Context, recs []Record) error {
 func Same(x, y Record) bool {
 	return x.At.Truncate(time.Microsecond).Equal(y.At.Truncate(time.Microsecond)) && x.Actor == y.Actor && x.Role == y.Role &&
 		x.HouseholdID == y.HouseholdID && x.What == y.What && x.Purpose == y.Purpose
+}
+
+// toImport checks the size of an import and returns its records as the
+// target writes them: stamped to the microsecond, unchained (the target
+// chains them after its own head).
+func toImport(recs []Record) ([]Record, error) {
+	if len(recs) > MaxImport {
+		return nil, fmt.Errorf("access log: import %d records at once, at most %d", len(recs), MaxImport)
+	}
+	rs := make([]Record, len(recs))
+	for i, r := range recs {
+		r.At, r.Prev, r.Hash = stamp(r.At), "", ""
+		rs[i] = r
+	}
+	return rs, nil
 }
