@@ -220,3 +220,25 @@ func needStore(dir string) error {
 	}
 	return nil
 }
+
+// parseOperand parses the flags of a subcommand that takes one operand (a
+// token id, a login) given before or after the flags. It returns the
+// operand ("" when none was given), whether help was asked for, and a usage
+// error for a second operand or bad flags.
+func parseOperand(fs *flag.FlagSet, args []string, cmd string) (operand string, help bool, err error) {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		operand, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return "", true, nil
+		}
+		return "", false, usageError{err.Error()}
+	}
+	if operand == "" && fs.NArg() > 0 {
+		operand = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		return "", false, usageError{fmt.Sprintf("doorstep %s: unexpected argument %q / 多余的参数 %q", cmd, fs.Arg(0), fs.Arg(0))}
+	}
+	return operand, false, nil
+}

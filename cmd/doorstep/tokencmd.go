@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -37,21 +35,9 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	by := fs.String("by", envOr("USER", "operator"), "who revokes, recorded with the token / 操作人（随令牌记录）")
 	at := fs.String("at", "", "expire: when the token stops working, RFC 3339 (e.g. 2026-12-31T23:59:59+08:00), or never / 过期时间（RFC 3339）或 “never”（永不过期）")
 	// The id may come before or after the flags.
-	rest := args[1:]
-	var id string
-	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-		id, rest = rest[0], rest[1:]
-	}
-	if err := fs.Parse(rest); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err.Error()}
-	}
-	if id == "" && fs.NArg() > 0 {
-		id = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("doorstep token %s: unexpected argument %q / 多余的参数 %q", sub, fs.Arg(0), fs.Arg(0))}
+	id, help, err := parseOperand(fs, args[1:], "token "+sub)
+	if err != nil || help {
+		return err
 	}
 	if sub != "list" && id == "" {
 		return usageError{fmt.Sprintf("doorstep token %s: give the token's id (see doorstep token list) / 请给出令牌编号（见 “doorstep token list”）", sub)}

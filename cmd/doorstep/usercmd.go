@@ -53,21 +53,9 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sensitive := fs.String("sensitive", "", "add: true or false: may read sensitive fields (default: true for workers and supervisors) / 可否读取敏感信息")
 	expires := fs.String("expires", "", "add: when the account stops signing in, RFC 3339; empty: never / 账户到期时间")
 	pwFile := fs.String("password-file", "", "add: a file whose first line is the password; default: the standard input / 密码文件（首行）；默认读取标准输入")
-	rest := args[1:]
-	var login string
-	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-		login, rest = rest[0], rest[1:]
-	}
-	if err := fs.Parse(rest); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err.Error()}
-	}
-	if login == "" && fs.NArg() > 0 {
-		login = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("doorstep user %s: unexpected argument %q / 多余的参数 %q", sub, fs.Arg(0), fs.Arg(0))}
+	login, help, err := parseOperand(fs, args[1:], "user "+sub)
+	if err != nil || help {
+		return err
 	}
 	if sub != "list" && login == "" {
 		return usageError{fmt.Sprintf("doorstep user %s: give the login / 请给出登录名", sub)}
