@@ -111,10 +111,7 @@ func calendarShow(ctx context.Context, dir string, st storeConfig, rest []string
 		}
 		year = y
 	}
-	if err := needStoreAt(ctx, dir, st); err != nil {
-		return err
-	}
-	rt, err := openRuntime(ctx, dir, st, nil)
+	rt, err := openExisting(ctx, dir, st)
 	if err != nil {
 		return err
 	}

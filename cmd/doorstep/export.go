@@ -47,10 +47,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *format == "csv" && *household == "" && *problem == "" {
 		return usageError{"doorstep export: csv is for a trail; give -household or -problem / CSV 仅用于审计轨迹"}
 	}
-	if err := needStoreAt(ctx, *data, *st); err != nil {
-		return err
-	}
-	rt, err := openRuntime(ctx, *data, *st, nil)
+	rt, err := openExisting(ctx, *data, *st)
 	if err != nil {
 		return err
 	}

@@ -27,10 +27,7 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if helpAsked(args) {
 		return nil
 	}
-	if err := needStoreAt(ctx, *data, *st); err != nil {
-		return err
-	}
-	rt, err := openRuntime(ctx, *data, *st, nil)
+	rt, err := openExisting(ctx, *data, *st)
 	if err != nil {
 		return err
 	}

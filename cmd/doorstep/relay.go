@@ -138,10 +138,7 @@ func runRelayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if helpAsked(args) {
 		return nil
 	}
-	if err := needStoreAt(ctx, *data, *st); err != nil {
-		return err
-	}
-	rt, err := openRuntime(ctx, *data, *st, nil)
+	rt, err := openExisting(ctx, *data, *st)
 	if err != nil {
 		return err
 	}

@@ -34,10 +34,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if (*household == "") == (*problem == "") {
 		return usageError{"doorstep replay: give exactly one of -household or -problem / 请指定 -household 或 -problem 之一"}
 	}
-	if err := needStoreAt(ctx, *data, *st); err != nil {
-		return err
-	}
-	rt, err := openRuntime(ctx, *data, *st, nil)
+	rt, err := openExisting(ctx, *data, *st)
 	if err != nil {
 		return err
 	}

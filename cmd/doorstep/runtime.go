@@ -101,6 +101,16 @@ type storeConfig struct {
 	KEKFile, KEKOldFile string
 }
 
+// openExisting opens the runtime of a command that reads a store which must
+// already exist (export, replay, rebuild, relay status, webhook, calendar
+// show): it refuses to create an empty one.
+func openExisting(ctx context.Context, dir string, st storeConfig) (*runtime, error) {
+	if err := needStoreAt(ctx, dir, st); err != nil {
+		return nil, err
+	}
+	return openRuntime(ctx, dir, st, nil)
+}
+
 // openRuntime opens everything in dir (and the store st); log receives the
 // background tasks' reports (nil: discard). The embedded wiring
 // (runtime_embedded.go) keeps everything in dir; the PostgreSQL wiring
