@@ -300,31 +300,15 @@ func (a *File) cut() error {
 // still being written (no newline yet) is left out, and so is a line torn
 // by a crash: its read was never served.
 func (a *File) SensitiveReads(ctx context.Context, householdID string, limit, offset int) ([]Record, error) {
-	f, err := os.Open(a.path)
-	if err != nil {
-		return nil, fmt.Errorf("access log: %w", err)
-	}
-	defer f.Close()
 	var out []Record
-	rd := bufio.NewReader(f)
-	for n := 1; ; n++ {
-		line, err := rd.ReadBytes('\n')
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("access log: %w", err)
-		}
-		if n%4096 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		var r Record
-		if json.Unmarshal(line, &r) != nil {
-			continue // torn by a crash
-		}
-		if r.HouseholdID == householdID {
+	err := a.scan(ctx, func(r Record, ok bool) error {
+		if ok && r.HouseholdID == householdID { // a torn line's read was never served
 			out = append(out, r)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	slices.Reverse(out)
 	if offset >= len(out) {
@@ -367,29 +351,42 @@ func (a *File) Reveals(ctx context.Context, limit, offset int) ([]Record, error)
 // all reads every whole record, in order. A line that does not parse (torn
 // by a crash) is kept as an empty record, so that Verify reports it.
 func (a *File) all(ctx context.Context) ([]Record, error) {
-	f, err := os.Open(a.path)
-	if err != nil {
-		return nil, fmt.Errorf("access log: %w", err)
-	}
-	defer f.Close()
 	var out []Record
-	rd := bufio.NewReader(f)
-	for n := 1; ; n++ {
-		line, err := rd.ReadBytes('\n')
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("access log: %w", err)
-		}
-		if n%4096 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		var r Record
-		if json.Unmarshal(line, &r) != nil {
+	err := a.scan(ctx, func(r Record, ok bool) error {
+		if !ok {
 			r = Record{What: "(unreadable line)", Hash: "unreadable"}
 		}
 		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// scan calls f with every whole line of the file, in order, until f fails:
+// the line's record and whether it parsed (a line torn by a crash does
+// not). A last line still being written (no newline yet) is left out.
+func (a *File) scan(ctx context.Context, f func(r Record, ok bool) error) error {
+	fh, err := os.Open(a.path)
+	if err != nil {
+		return fmt.Errorf("access log: %w", err)
 	}
-	return out, nil
+	defer fh.Close()
+	rd := bufio.NewReader(fh)
+	for n := 1; ; n++ {
+		line, err := rd.ReadBytes('\n')
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("access log: %w", err)
+		}
+		if n%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var r Record
+		ok := json.Unmarshal(line, &r) == nil
+		if err := f(r, ok); err != nil {
+			return err
+		}
+	}
 }

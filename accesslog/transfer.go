@@ -1,12 +1,8 @@
 package accesslog
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"time"
 )
 
@@ -20,31 +16,12 @@ const MaxImport = 10_000
 // Each calls f with every record, oldest written first, until f fails.
 // Lines torn by a crash are left out, as SensitiveReads does.
 func (a *File) Each(ctx context.Context, f func(Record) error) error {
-	fh, err := os.Open(a.path)
-	if err != nil {
-		return fmt.Errorf("access log: %w", err)
-	}
-	defer fh.Close()
-	rd := bufio.NewReader(fh)
-	for n := 1; ; n++ {
-		line, err := rd.ReadBytes('\n')
-		if err == io.EOF {
+	return a.scan(ctx, func(r Record, ok bool) error {
+		if !ok {
 			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("access log: %w", err)
-		}
-		if n%4096 == 0 && ctx.Err() != nil {
-			return ctx.Err()
-		}
-		var r Record
-		if json.Unmarshal(line, &r) != nil {
-			continue
-		}
-		if err := f(r); err != nil {
-			return err
-		}
-	}
+		return f(r)
+	})
 }
 
 // Import appends recs as they are (their own times and purposes), in
