@@ -54,7 +54,7 @@ func TestRevealNeedsAPurpose(t *testing.T) {
 		{w, "?purpose=curiosity", 400, "invalid_purpose"},
 		{aud, "?purpose=visit_preparation", 403, "purpose_not_granted"},
 		{nogrant, "?purpose=visit_preparation", 403, "sensitive_not_granted"},
-		{far, "?purpose=visit_preparation", 403, "out_of_scope"},
+		{far, "?purpose=visit_preparation", 404, "household_not_found"}, // outside the scope reads as missing (decision 0088)
 	} {
 		r := e.do("GET", "/v1/households/h1"+c.query, c.tok, nil, "Accept-Language", "zh-CN")
 		p := r.problem(t)
