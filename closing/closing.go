@@ -165,6 +165,13 @@ func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
 		list = append(list, k)
 	}
 	sort.Strings(list)
+	if len(list) == 0 {
+		// No community had a household due or a problem reported in the
+		// period (a new installation's first month): there is nothing to
+		// close, and an empty close would stand for good. A household
+		// recorded later with an earlier start is closed at the next run.
+		return 0, nil
+	}
 	prev := ""
 	if per == domain.PeriodMonth {
 		prev = domain.PeriodMonth.Label(start.Add(-time.Hour), loc)

@@ -490,7 +490,14 @@ func TestEndToEndOnPostgres(t *testing.T) {
 	}
 	var n int
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+schema+".events").Scan(&n); err != nil || n != 2 {
-		t.Fatalf("events in PostgreSQL: %d, %v", n, err)
+		var types []string
+		rows, _ := conn.Query(ctx, "SELECT type FROM "+schema+".events ORDER BY 1")
+		for rows != nil && rows.Next() {
+			var ty string
+			_ = rows.Scan(&ty)
+			types = append(types, ty)
+		}
+		t.Fatalf("events in PostgreSQL: %d %v, %v", n, types, err)
 	}
 	q := start(t, dir, "-store", pg, "-store-schema", schema)
 	again := q.must(200, "GET", "/v1/households/chen", admin, nil)
