@@ -278,7 +278,7 @@ func TestEndToEndStories(t *testing.T) {
 		if strings.Contains(fmt.Sprint(aud), "13800000001") {
 			t.Fatalf("auditor saw the phone: %v", aud)
 		}
-		p.must(403, "GET", "/v1/households/zhang", outsider, nil)
+		p.must(404, "GET", "/v1/households/zhang", outsider, nil) // outside the scope reads as missing (decision 0088)
 		// Audit trail and export.
 		trail := p.call("GET", "/v1/problems/"+problems[1]+"/audit?format=csv", auditor, nil)
 		if trail.status != 200 || !strings.Contains(string(trail.body), "problem.satisfaction_rated") || !strings.Contains(string(trail.body), "referral.completed") {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -38,8 +39,15 @@ func TestEraseCommand(t *testing.T) {
 	if _, err := erase("approve", "-token", sup, "-household", "qian", "-id", "er1"); err == nil || !strings.Contains(err.Error(), "403") {
 		t.Fatalf("a supervisor approved: %v", err)
 	}
-	if out, err := erase("approve", "-token", officer, "-household", "qian", "-id", "er1"); err != nil {
-		t.Fatalf("approve: %v %s", err, out)
+	approved, err := erase("approve", "-token", officer, "-household", "qian", "-id", "er1")
+	if err != nil {
+		t.Fatalf("approve: %v %s", err, approved)
+	}
+	var res struct {
+		Position string `json:"position"`
+	}
+	if err := json.Unmarshal([]byte(approved), &res); err != nil || res.Position == "" {
+		t.Fatalf("approve printed no position: %v %s", err, approved)
 	}
 	out, err := erase("list", "-token", officer, "-household", "qian")
 	if err != nil || !strings.Contains(out, `"completed": true`) || !strings.Contains(out, `"erased": true`) || !strings.Contains(out, "PIPL-2026-0042") {
@@ -48,7 +56,8 @@ func TestEraseCommand(t *testing.T) {
 	if _, err := erase("request", "-token", sup, "-household", "qian"); err == nil {
 		t.Fatal("a request without a basis was accepted")
 	}
-	prof := p.must(200, "GET", "/v1/households/qian", worker, nil)
+	// Read the profile once the read models hold the completion.
+	prof := p.must(200, "GET", "/v1/households/qian?wait_for="+res.Position, worker, nil)
 	mem := prof["members"].([]any)[0].(map[string]any)
 	if ph := mem["phone"].(map[string]any); ph["erased"] != true || ph["value"] != nil {
 		t.Fatalf("phone after erasure: %v", ph)
