@@ -235,14 +235,15 @@ func TestConsoleInChromium(t *testing.T) {
 	shot("conflict-390px", "#conflict")
 	signOut()
 
-	// A worker of another grid: the page says no, and so does the API it calls.
+	// A worker of another grid: the page says no, and so does the API it calls
+	// (404, as for a household that does not exist: decision 0088).
 	signIn("other")
-	run("other grid", chromedp.Navigate(p.base+"/#/household/"+url.PathEscape(hh)), chromedp.WaitVisible(`//h1[text()="无权访问"]`, chromedp.BySearch))
+	run("other grid", chromedp.Navigate(p.base+"/#/household/"+url.PathEscape(hh)), chromedp.WaitVisible(`//h1[text()="不存在或无权访问"]`, chromedp.BySearch))
 	var status int
 	run("the API", chromedp.Evaluate(fmt.Sprintf(`fetch('/v1/households/%s').then(r => r.status)`, url.PathEscape(hh)), &status,
 		func(p *cdpruntime.EvaluateParams) *cdpruntime.EvaluateParams { return p.WithAwaitPromise(true) }))
-	if status != 403 {
-		t.Errorf("the API answered the other grid's worker %d, want 403", status)
+	if status != 404 {
+		t.Errorf("the API answered the other grid's worker %d, want 404", status)
 	}
 	if s := text("main"); !strings.Contains(s, "不在您的权限范围内") {
 		t.Errorf("the page does not say the household is out of scope: %q", s)

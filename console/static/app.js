@@ -457,7 +457,7 @@ async function route() {
     else out = await dashboard(params);
   } catch (e) {
     if (e.status === 401) { S.me = null; out = signInScreen(e); }
-    else out = [el('h1', { text: e.status === 403 ? t('noAccess') : t('error') }), errorBox(e)];
+    else out = [el('h1', { text: e.status === 403 || e.status === 404 ? t('noAccess') : t('error') }), errorBox(e)];
   }
   if (my !== generation) return;
   show(...(Array.isArray(out) ? out : out.nodes));
