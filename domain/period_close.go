@@ -287,6 +287,9 @@ func (l *PeriodLedger) Amend(meta Meta, period string, f PeriodFigures, pol *Pol
 	if err := CheckText("reason", reason); err != nil {
 		return nil, err
 	}
+	if err := f.check(); err != nil {
+		return nil, err
+	}
 	if cur := p.Current(); cur.Coverage == f.Coverage && cur.CoverageKeyGroups == f.CoverageKeyGroups && cur.Resolution == f.Resolution &&
 		cur.Refusals == f.Refusals && cur.ResolutionSeconds == f.ResolutionSeconds &&
 		mapsEqual(cur.CoverageByClass, f.CoverageByClass) && mapsEqual(cur.WorkerResolution, f.WorkerResolution) {
@@ -306,4 +309,58 @@ func mapsEqual[K comparable](a, b map[K]Tally) bool {
 		}
 	}
 	return true
+}
+
+// Bounds of amended figures.
+const (
+	MaxFigureCount   = 1_000_000_000     // households, problems, visits in a period
+	MaxFigureSeconds = 1_000_000_000_000 // summed resolution seconds
+	MaxFigureWorkers = 10_000            // workers listed in worker_resolution
+)
+
+// check validates figures given from outside (an amendment).
+func (f PeriodFigures) check() error {
+	share := func(field string, t Tally) error {
+		if t.Num < 0 || t.Den < 0 || t.Den > MaxFigureCount || t.Num > t.Den {
+			return newError(ErrInvalid, "invalid_figure", field,
+				fmt.Sprintf("%s must count num of den, 0 ≤ num ≤ den ≤ %d, not %d of %d", field, int64(MaxFigureCount), t.Num, t.Den),
+				fmt.Sprintf("%s 须满足 0 ≤ 分子 ≤ 分母 ≤ %d，而不是 %d / %d", field, int64(MaxFigureCount), t.Num, t.Den))
+		}
+		return nil
+	}
+	for field, t := range map[string]Tally{"figures.coverage": f.Coverage, "figures.coverage_key_groups": f.CoverageKeyGroups,
+		"figures.resolution": f.Resolution, "figures.refusals": f.Refusals} {
+		if err := share(field, t); err != nil {
+			return err
+		}
+	}
+	if t := f.ResolutionSeconds; t.Num < 0 || t.Den < 0 || t.Den > MaxFigureCount || t.Num > MaxFigureSeconds || (t.Den == 0 && t.Num != 0) {
+		return newError(ErrInvalid, "invalid_figure", "figures.resolution_seconds",
+			fmt.Sprintf("figures.resolution_seconds must sum at most %d seconds over 0 to %d resolutions (no seconds without resolutions), not %d over %d",
+				int64(MaxFigureSeconds), int64(MaxFigureCount), t.Num, t.Den),
+			fmt.Sprintf("figures.resolution_seconds 须为 0 至 %d 次办结的耗时之和（不超过 %d 秒；无办结则为 0），而不是 %d / %d",
+				int64(MaxFigureCount), int64(MaxFigureSeconds), t.Num, t.Den))
+	}
+	for c, t := range f.CoverageByClass {
+		if !oneOf(c, HouseholdClasses()...) {
+			return badValue("figures.coverage_by_class", "household class", "家庭类别", c, HouseholdClasses()...)
+		}
+		if err := share("figures.coverage_by_class."+string(c), t); err != nil {
+			return err
+		}
+	}
+	if n := len(f.WorkerResolution); n > MaxFigureWorkers {
+		return newError(ErrInvalid, "too_many_workers", "figures.worker_resolution",
+			fmt.Sprintf("figures.worker_resolution lists %d workers; at most %d", n, MaxFigureWorkers),
+			fmt.Sprintf("figures.worker_resolution 列出 %d 名人员，最多 %d 名", n, MaxFigureWorkers))
+	}
+	for w, t := range f.WorkerResolution {
+		if err := CheckID("figures.worker_resolution", w); err != nil {
+			return err
+		}
+		if err := share("figures.worker_resolution", t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
