@@ -141,15 +141,27 @@ func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
 		return 0, err
 	}
 	res := map[string]measures.Rate{}
+	risk := map[string]*riskSum{}
 	for ms := start; ms.Before(end); {
 		_, me := domain.PeriodMonth.Bounds(ms, loc)
-		mr, err := c.c.Resolution.Resolution(ctx, domain.PeriodMonth.Label(ms, loc))
+		month := domain.PeriodMonth.Label(ms, loc)
+		mr, err := c.c.Resolution.Resolution(ctx, month)
 		if err != nil {
 			return 0, err
 		}
 		for k, v := range mr {
 			r := res[k]
 			res[k] = measures.Rate{Num: r.Num + v.Num, Den: r.Den + v.Den}
+		}
+		rr, err := c.c.Resolution.Risk(ctx, month)
+		if err != nil {
+			return 0, err
+		}
+		for k, v := range rr {
+			if risk[k] == nil {
+				risk[k] = &riskSum{workers: map[string]domain.Tally{}}
+			}
+			risk[k].add(v)
 		}
 		ms = me
 	}
@@ -158,6 +170,9 @@ func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
 		names[k] = true
 	}
 	for k := range res {
+		names[k] = true
+	}
+	for k := range risk {
 		names[k] = true
 	}
 	var list []string
@@ -177,12 +192,18 @@ func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
 		prev = domain.PeriodMonth.Label(start.Add(-time.Hour), loc)
 	}
 	var total domain.Tally
+	streetRisk := riskSum{}
 	n := 0
 	in := domain.ClosePeriod{Period: label, Start: start, End: end, Previous: prev, Policy: pol, CalendarVersion: c.c.Calendar.Version()}
 	for _, name := range list {
 		f := figures(rep.Communities[name], res[name])
 		total.Num += f.Resolution.Num
 		total.Den += f.Resolution.Den
+		if r := risk[name]; r != nil {
+			r.fill(&f)
+			streetRisk.refusals = plus(streetRisk.refusals, r.refusals)
+			streetRisk.seconds = plus(streetRisk.seconds, r.seconds)
+		}
 		in.Figures = f
 		wrote, err := c.close(ctx, name, in)
 		if err != nil {
@@ -194,6 +215,7 @@ func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
 	}
 	// The street last: its close marks the month done.
 	in.Figures = figures(&rep.Street, measures.Rate{Num: total.Num, Den: total.Den})
+	streetRisk.fill(&in.Figures) // workers are flagged in their communities' ledgers
 	wrote, err := c.close(ctx, "", in)
 	if wrote {
 		n++
@@ -213,6 +235,34 @@ func figures(f *coverage.Figures, res measures.Rate) domain.PeriodFigures {
 		out.CoverageByClass[k] = domain.Tally{Num: v.Covered, Den: v.Due}
 	}
 	return out
+}
+
+// riskSum adds up the risk figures of 001 §6.2 over a period's months.
+type riskSum struct {
+	refusals, seconds domain.Tally
+	workers           map[string]domain.Tally
+}
+
+func plus(a, b domain.Tally) domain.Tally {
+	return domain.Tally{Num: a.Num + b.Num, Den: a.Den + b.Den}
+}
+
+func (r *riskSum) add(m *measures.RiskFigures) {
+	r.refusals = plus(r.refusals, domain.Tally{Num: m.Refusals.Num, Den: m.Refusals.Den})
+	r.seconds = plus(r.seconds, domain.Tally{Num: m.ResolutionSeconds.Num, Den: m.ResolutionSeconds.Den})
+	for w, v := range m.Workers {
+		r.workers[w] = plus(r.workers[w], domain.Tally{Num: v.Num, Den: v.Den})
+	}
+}
+
+func (r *riskSum) fill(f *domain.PeriodFigures) {
+	f.Refusals, f.ResolutionSeconds = r.refusals, r.seconds
+	if len(r.workers) > 0 {
+		f.WorkerResolution = make(map[string]domain.Tally, len(r.workers))
+		for w, v := range r.workers {
+			f.WorkerResolution[w] = v
+		}
+	}
 }
 
 func (c *Closer) ledger(ctx context.Context, community string) (*domain.PeriodLedger, error) {

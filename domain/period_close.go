@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"sort"
 	"time"
 )
 
@@ -44,6 +45,15 @@ type PeriodFigures struct {
 	// Resolution: problems reported in the period and resolved by the close,
 	// long-term problems excluded (化解率, 001 §2.4.4).
 	Resolution Tally `json:"resolution"`
+	// Refusals: refused visits of the visits made in the period (拒绝配合率, 001 §6.2).
+	Refusals Tally `json:"refusals"`
+	// ResolutionSeconds: the seconds from discovery to resolution summed
+	// over the problems resolved in the period (Num), and their count (Den):
+	// the average resolution time of 001 §6.2.
+	ResolutionSeconds Tally `json:"resolution_seconds"`
+	// WorkerResolution: per worker who found them, the problems found in
+	// the period and resolved by the close, long-term excluded (001 §6.2).
+	WorkerResolution map[string]Tally `json:"worker_resolution,omitempty"`
 }
 
 // MeasuresPeriodClosed records a period's measures as computed from the log
@@ -78,6 +88,7 @@ type MeasuresPeriodAmended struct {
 // the 80% flag of 001 §2.4.4).
 type MeasuresFlagRaised struct {
 	Community string    `json:"community,omitempty"`
+	Worker    string    `json:"worker,omitempty"` // a worker's measure (risk.worker_resolution)
 	Period    string    `json:"period"`
 	Measure   string    `json:"measure"`
 	Figure    float64   `json:"figure"`
@@ -206,7 +217,45 @@ func (l *PeriodLedger) Close(meta Meta, in ClosePeriod) ([]Event, error) {
 			}
 		}
 	}
+	evs = append(evs, riskFlags(l.community, who, in, meta)...)
 	return evs, nil
+}
+
+// riskFlags are the flags of the risk thresholds of 001 §6.2 that the
+// figures breach (the coverage one is coverage.risk above).
+func riskFlags(community, who string, in ClosePeriod, meta Meta) []Event {
+	rt := in.Policy.Risk
+	var evs []Event
+	raise := func(worker, measure string, figure, target float64, en, zh string) {
+		evs = append(evs, MeasuresFlagRaised{Community: community, Worker: worker, Period: in.Period, Measure: measure, Figure: figure, Target: target,
+			Periods: []string{in.Period}, MessageEN: en, MessageZH: zh, At: meta.At, By: meta.Actor})
+	}
+	if r, ok := in.Figures.Refusals.Rate(); ok && rt.RefusalAbove > 0 && r > rt.RefusalAbove {
+		raise("", "risk.refusal", r, rt.RefusalAbove,
+			fmt.Sprintf("%s: visit refusal rate %.1f%% in %s, above %.0f%%", who, 100*r, in.Period, 100*rt.RefusalAbove),
+			fmt.Sprintf("%s：%s 居民拒绝配合率为 %.1f%%，超过 %.0f%%", who, in.Period, 100*r, 100*rt.RefusalAbove))
+	}
+	if s, ok := in.Figures.ResolutionSeconds.Rate(); ok && rt.ResolutionDaysAbove > 0 && s/86400 > rt.ResolutionDaysAbove {
+		d := s / 86400
+		raise("", "risk.resolution_days", d, rt.ResolutionDaysAbove,
+			fmt.Sprintf("%s: average resolution time %.1f days in %s, above %g days", who, d, in.Period, rt.ResolutionDaysAbove),
+			fmt.Sprintf("%s：%s 问题平均解决时间为 %.1f 天，超过 %g 天", who, in.Period, d, rt.ResolutionDaysAbove))
+	}
+	if rt.WorkerResolutionBelow > 0 && community != "" { // workers are flagged in their community's ledger
+		workers := make([]string, 0, len(in.Figures.WorkerResolution))
+		for w := range in.Figures.WorkerResolution {
+			workers = append(workers, w)
+		}
+		sort.Strings(workers)
+		for _, w := range workers {
+			if r, ok := in.Figures.WorkerResolution[w].Rate(); ok && r < rt.WorkerResolutionBelow {
+				raise(w, "risk.worker_resolution", r, rt.WorkerResolutionBelow,
+					fmt.Sprintf("%s: worker %s resolved %.1f%% of the problems found in %s, below %.0f%%", who, w, 100*r, in.Period, 100*rt.WorkerResolutionBelow),
+					fmt.Sprintf("%s：走访人员 %s 在 %s 发现的问题解决率为 %.1f%%，低于 %.0f%%", who, w, in.Period, 100*r, 100*rt.WorkerResolutionBelow))
+			}
+		}
+	}
+	return evs
 }
 
 func joinPeriods(ps []string) string {
@@ -238,15 +287,19 @@ func (l *PeriodLedger) Amend(meta Meta, period string, f PeriodFigures, pol *Pol
 	if err := CheckText("reason", reason); err != nil {
 		return nil, err
 	}
+	if err := f.check(); err != nil {
+		return nil, err
+	}
 	if cur := p.Current(); cur.Coverage == f.Coverage && cur.CoverageKeyGroups == f.CoverageKeyGroups && cur.Resolution == f.Resolution &&
-		mapsEqual(cur.CoverageByClass, f.CoverageByClass) {
+		cur.Refusals == f.Refusals && cur.ResolutionSeconds == f.ResolutionSeconds &&
+		mapsEqual(cur.CoverageByClass, f.CoverageByClass) && mapsEqual(cur.WorkerResolution, f.WorkerResolution) {
 		return nil, noChange("figures", "the figures", "数据", period)
 	}
 	return []Event{MeasuresPeriodAmended{Community: l.community, Period: period, Figures: f, Reason: reason, PolicyVersion: pol.Version,
 		CalendarVersion: calendarVersion, At: meta.At, By: meta.Actor}}, nil
 }
 
-func mapsEqual(a, b map[HouseholdClass]Tally) bool {
+func mapsEqual[K comparable](a, b map[K]Tally) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -256,4 +309,58 @@ func mapsEqual(a, b map[HouseholdClass]Tally) bool {
 		}
 	}
 	return true
+}
+
+// Bounds of amended figures.
+const (
+	MaxFigureCount   = 1_000_000_000     // households, problems, visits in a period
+	MaxFigureSeconds = 1_000_000_000_000 // summed resolution seconds
+	MaxFigureWorkers = 10_000            // workers listed in worker_resolution
+)
+
+// check validates figures given from outside (an amendment).
+func (f PeriodFigures) check() error {
+	share := func(field string, t Tally) error {
+		if t.Num < 0 || t.Den < 0 || t.Den > MaxFigureCount || t.Num > t.Den {
+			return newError(ErrInvalid, "invalid_figure", field,
+				fmt.Sprintf("%s must count num of den, 0 ≤ num ≤ den ≤ %d, not %d of %d", field, int64(MaxFigureCount), t.Num, t.Den),
+				fmt.Sprintf("%s 须满足 0 ≤ 分子 ≤ 分母 ≤ %d，而不是 %d / %d", field, int64(MaxFigureCount), t.Num, t.Den))
+		}
+		return nil
+	}
+	for field, t := range map[string]Tally{"figures.coverage": f.Coverage, "figures.coverage_key_groups": f.CoverageKeyGroups,
+		"figures.resolution": f.Resolution, "figures.refusals": f.Refusals} {
+		if err := share(field, t); err != nil {
+			return err
+		}
+	}
+	if t := f.ResolutionSeconds; t.Num < 0 || t.Den < 0 || t.Den > MaxFigureCount || t.Num > MaxFigureSeconds || (t.Den == 0 && t.Num != 0) {
+		return newError(ErrInvalid, "invalid_figure", "figures.resolution_seconds",
+			fmt.Sprintf("figures.resolution_seconds must sum at most %d seconds over 0 to %d resolutions (no seconds without resolutions), not %d over %d",
+				int64(MaxFigureSeconds), int64(MaxFigureCount), t.Num, t.Den),
+			fmt.Sprintf("figures.resolution_seconds 须为 0 至 %d 次办结的耗时之和（不超过 %d 秒；无办结则为 0），而不是 %d / %d",
+				int64(MaxFigureCount), int64(MaxFigureSeconds), t.Num, t.Den))
+	}
+	for c, t := range f.CoverageByClass {
+		if !oneOf(c, HouseholdClasses()...) {
+			return badValue("figures.coverage_by_class", "household class", "家庭类别", c, HouseholdClasses()...)
+		}
+		if err := share("figures.coverage_by_class."+string(c), t); err != nil {
+			return err
+		}
+	}
+	if n := len(f.WorkerResolution); n > MaxFigureWorkers {
+		return newError(ErrInvalid, "too_many_workers", "figures.worker_resolution",
+			fmt.Sprintf("figures.worker_resolution lists %d workers; at most %d", n, MaxFigureWorkers),
+			fmt.Sprintf("figures.worker_resolution 列出 %d 名人员，最多 %d 名", n, MaxFigureWorkers))
+	}
+	for w, t := range f.WorkerResolution {
+		if err := CheckID("figures.worker_resolution", w); err != nil {
+			return err
+		}
+		if err := share("figures.worker_resolution", t); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -59,6 +59,9 @@ type Policy struct {
 	ResolutionFlag struct {
 		Below float64 `yaml:"below,omitempty" json:"below,omitempty"`
 	} `yaml:"resolution_flag,omitempty" json:"resolution_flag,omitzero"`
+	// Risk: the thresholds of 001 §6.2 (风险评估) raised as flags at a
+	// period close. Zero values raise nothing.
+	Risk RiskThresholds `yaml:"risk,omitempty" json:"risk,omitzero"`
 	// VisitEntry: a visit recorded later than this after it happened is late.
 	VisitEntry Span `yaml:"visit_entry" json:"visit_entry"`
 	// Response sets the first-response deadline of a problem.
@@ -128,6 +131,22 @@ type CoverageTargets struct {
 	KeyGroups       float64          `yaml:"key_groups,omitempty" json:"key_groups,omitempty"`
 	// RiskBelow: coverage below this is a risk (家庭覆盖率低于90%, 001 §6.2).
 	RiskBelow float64 `yaml:"risk_below,omitempty" json:"risk_below,omitempty"`
+}
+
+// RiskThresholds are the risk thresholds of 001 §6.2 that the measures
+// compute (the coverage threshold is CoverageTargets.RiskBelow). 沟通无效
+// (communication ineffective, > 15%) is not recorded by the engine, so it
+// has no threshold here.
+type RiskThresholds struct {
+	// RefusalAbove: refused visits / visits above this (拒绝配合率超过20%).
+	RefusalAbove float64 `yaml:"refusal_above,omitempty" json:"refusal_above,omitempty"`
+	// ResolutionDaysAbove: mean days from discovery to resolution of the
+	// problems resolved in the period above this (问题平均解决时间超过7天).
+	ResolutionDaysAbove float64 `yaml:"resolution_days_above,omitempty" json:"resolution_days_above,omitempty"`
+	// WorkerResolutionBelow: a worker's resolution rate (problems found in
+	// the period, long-term excluded, resolved by the close) below this
+	// (问题解决率低于70%).
+	WorkerResolutionBelow float64 `yaml:"worker_resolution_below,omitempty" json:"worker_resolution_below,omitempty"`
 }
 
 // ClassRule lists the categories and circumstances that put a household in
@@ -296,6 +315,15 @@ func (p *Policy) Validate() error {
 		if v < 0 || v > 1 {
 			return policyErr(f, fmt.Sprintf("%s must be a share between 0 and 1, not %v", f, v), fmt.Sprintf("%s 必须是 0 到 1 之间的比例，而不是 %v", f, v))
 		}
+	}
+	for f, v := range map[string]float64{"risk.refusal_above": p.Risk.RefusalAbove, "risk.worker_resolution_below": p.Risk.WorkerResolutionBelow} {
+		if v < 0 || v > 1 {
+			return policyErr(f, fmt.Sprintf("%s must be a share between 0 and 1, not %v", f, v), fmt.Sprintf("%s 必须是 0 到 1 之间的比例，而不是 %v", f, v))
+		}
+	}
+	if d := p.Risk.ResolutionDaysAbove; d < 0 || d > 366 {
+		return policyErr("risk.resolution_days_above", fmt.Sprintf("risk.resolution_days_above must be between 0 and 366 days, not %v", d),
+			fmt.Sprintf("risk.resolution_days_above 必须在 0 到 366 天之间，而不是 %v", d))
 	}
 	for _, c := range p.Coverage.KeyGroupClasses {
 		if !oneOf(c, HouseholdClasses()...) {

@@ -235,6 +235,9 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return "/v1/alerts/counts", nil
 	case "getMeasureFlags":
 		return "/v1/measures/flags", nil
+	case "amendPeriod":
+		return "/v1/measures/periods/2026-03/amend", AmendPeriodRequest{Community: loc[0], Reason: "补录 " + uniq,
+			Figures: domain.PeriodFigures{Coverage: domain.Tally{Num: 1, Den: 1}}}
 	case "getCalendar":
 		return "/v1/calendar", nil
 	case "publishCalendarYear":
@@ -345,7 +348,7 @@ func TestRouteRoleScopeTable(t *testing.T) {
 						t.Errorf("%s: %d %s, want access", name, status, code)
 					}
 				case rt.op == "registerHousehold" || (strings.HasPrefix(rt.op, "list") && !strings.Contains(rt.path, "{id}")) ||
-					rt.op == "getMeasures" || rt.op == "getCoverage":
+					rt.op == "getMeasures" || rt.op == "getCoverage" || rt.op == "amendPeriod":
 					// A new household in a grid outside the caller's, or a
 					// list (or measure) filtered on one: it names no
 					// record, so 403 tells nothing. A list under a record

@@ -29,6 +29,7 @@ type CommandService interface {
 	ReferralCommands
 	CalendarCommands
 	CommunityCommands
+	MeasuresCommands
 }
 
 // CommandResult is the body of every successful command response.

@@ -43,6 +43,7 @@ type Coverage struct {
 // ClosedFlag is a flag raised at the period's close.
 type ClosedFlag struct {
 	Measure   string   `json:"measure"`
+	Worker    string   `json:"worker,omitempty"` // a worker's measure (risk.worker_resolution)
 	Figure    float64  `json:"figure"`
 	Target    float64  `json:"target"`
 	Periods   []string `json:"periods"`
@@ -221,7 +222,7 @@ func closedView(p domain.ClosedPeriod, community string, t domain.CoverageTarget
 		out.Communities = append(out.Communities, CommunityCoverage{Community: community, Figures: figs, Breaches: []CoverageBreach{}, Uncovered: []string{}})
 	}
 	for _, fl := range p.Flags {
-		out.Flags = append(out.Flags, ClosedFlag{Measure: fl.Measure, Figure: fl.Figure, Target: fl.Target, Periods: fl.Periods, MessageEN: fl.MessageEN, MessageZH: fl.MessageZH})
+		out.Flags = append(out.Flags, ClosedFlag{Measure: fl.Measure, Worker: fl.Worker, Figure: fl.Figure, Target: fl.Target, Periods: fl.Periods, MessageEN: fl.MessageEN, MessageZH: fl.MessageZH})
 	}
 	return out
 }

@@ -82,6 +82,7 @@ var operationZH = map[string]string{
 	"alertCounts":               "按社区统计未处理的提醒",
 	"listDeadlines":             "列出已逾期或暂定的期限",
 	"getMeasures":               "查看解决率、按时率、满意度和覆盖率",
+	"amendPeriod":               "更正已结账期间的考核数据（须说明原因）",
 	"getMeasureFlags":           "查看连续两个月解决率低于 80% 的社区",
 	"getCoverage":               "查看某期间的家庭走访覆盖率（按类别、重点群体，对照目标）",
 	"getCalendar":               "查看现行工作日历",

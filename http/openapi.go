@@ -48,6 +48,7 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 	}
 	calendarSchemaTypes(requests, responses)
 	communitySchemaTypes(requests, responses)
+	amendSchemaTypes(requests, responses)
 	erasureSchemaTypes(requests, responses)
 	revealSchemaTypes(responses)
 	schemaResponseTypes(responses)

@@ -106,6 +106,7 @@ func (s *Server) buildRoutes() []route {
 	rs = append(rs, s.alertRoutes()...)
 	rs = append(rs, s.worklistRoutes()...)
 	rs = append(rs, s.measureRoutes()...)
+	rs = append(rs, s.amendRoutes()...)
 	rs = append(rs, s.coverageRoutes()...)
 	rs = append(rs, s.calendarRoutes()...)
 	rs = append(rs, s.communityRoutes()...)

@@ -252,3 +252,59 @@ func (r *Reader) Resolution(ctx context.Context, month string) (map[string]Rate,
 	}
 	return out, rows.Err()
 }
+
+// RiskFigures are the figures of a community in a month that the risk
+// thresholds of 001 §6.2 are checked against at a period close.
+type RiskFigures struct {
+	Refusals          Rate            // refused visits / visits made in the month
+	ResolutionSeconds Rate            // seconds discovery → resolution summed / resolutions in the month
+	Workers           map[string]Rate // per worker who found them: resolved now / reported in the month, long-term excluded
+}
+
+// Risk returns, per community, the risk figures of month ("YYYY-MM").
+func (r *Reader) Risk(ctx context.Context, month string) (map[string]*RiskFigures, error) {
+	out := map[string]*RiskFigures{}
+	get := func(c string) *RiskFigures {
+		f := out[c]
+		if f == nil {
+			f = &RiskFigures{Workers: map[string]Rate{}}
+			out[c] = f
+		}
+		return f
+	}
+	rows, err := r.db.QueryContext(ctx, r.d.Rebind(`SELECT community, CAST(sum(`+column(MVisitsRefused)+`) AS BIGINT), CAST(sum(`+column(MVisits)+`) AS BIGINT),
+		CAST(sum(`+column(MResolutionSeconds)+`) AS BIGINT), CAST(sum(`+column(MResolutions)+`) AS BIGINT)
+		FROM measures_counts WHERE month = ? GROUP BY community`), month)
+	if err != nil {
+		return nil, fmt.Errorf("measures: risk: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c string
+		var ref, res Rate
+		if err := rows.Scan(&c, &ref.Num, &ref.Den, &res.Num, &res.Den); err != nil {
+			return nil, err
+		}
+		f := get(c)
+		f.Refusals, f.ResolutionSeconds = ref, res
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	wrows, err := r.db.QueryContext(ctx, r.d.Rebind(`SELECT community, worker, CAST(count(*) AS BIGINT),
+		CAST(sum(CASE WHEN status IN ('resolved', '`+statusClosedResolved+`') THEN 1 ELSE 0 END) AS BIGINT)
+		FROM measures_problems WHERE report_month = ? AND long_term = 0 GROUP BY community, worker`), month)
+	if err != nil {
+		return nil, fmt.Errorf("measures: risk: %w", err)
+	}
+	defer wrows.Close()
+	for wrows.Next() {
+		var c, w string
+		var rt Rate
+		if err := wrows.Scan(&c, &w, &rt.Den, &rt.Num); err != nil {
+			return nil, err
+		}
+		get(c).Workers[w] = rt
+	}
+	return out, wrows.Err()
+}
