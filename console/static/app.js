@@ -6,6 +6,10 @@ import { dict } from './i18n.js';
 const S = { lang: localStorage.getItem('lang') === 'en' ? 'en' : 'zh', me: null };
 const t = (k) => dict[S.lang][k] ?? dict.zh[k] ?? k;
 const $ = (id) => document.getElementById(id);
+// ev names an enumeration value the API returns (class, risk, status…)
+// through the dictionary: prefix_value; a value this build does not know
+// is shown as it is, never hidden.
+const ev = (prefix, v) => (v === undefined || v === null || v === '' ? '—' : dict[S.lang][`${prefix}_${v}`] ?? dict.zh[`${prefix}_${v}`] ?? String(v));
 
 // el builds an element: attributes (on* are listeners) and children.
 function el(tag, attrs, ...kids) {
@@ -260,7 +264,7 @@ async function households(params) {
     el('p', {}, el('button', { type: 'submit', text: t('searchBtn') })));
   form.addEventListener('submit', (ev) => { ev.preventDefault(); location.hash = `#/households?q=${encodeURIComponent(form.q.value)}${scopeQuery(c)}`; });
   const rows = res.data.households.map((h) => [
-    el('a', { href: `#/household/${encodeURIComponent(h.household_id)}`, text: h.address }), h.grid, h.risk, h.open_problems, fmtTime(h.next_visit_due)]);
+    el('a', { href: `#/household/${encodeURIComponent(h.household_id)}`, text: h.address }), h.grid, ev('risk', h.risk), h.open_problems, fmtTime(h.next_visit_due)]);
   return [el('h1', { text: t('households') }), scopeSelect(c, 'households'), form, table([t('address'), t('grid'), t('risk'), t('openProblems'), t('nextVisit')], rows)];
 }
 
@@ -270,10 +274,10 @@ function membersTable(members) {
   return table([t('name'), t('relation'), t('birthDate'), t('idNumber'), t('phone')],
     (members || []).map((m) => typeof m === 'string' ? [m, '', '', '', ''] : [m.name, m.relation || '—', m.birth_date ? m.birth_date.slice(0, 4) + '-••-••' : '—', mask(m.id_number), mask(m.phone)]));
 }
-const problemsTable = (ps) => table([t('number'), t('description'), t('status'), t('assignee'), t('reportedAt')],
-  (ps || []).map((p) => [p.number || p.id, p.description || '—', p.status || '—', p.assignee || '—', fmtTime(p.reported_at)]));
+const problemsTable = (ps) => table([t('number'), t('description'), t('problemCategory'), t('handlingClass'), t('status'), t('assignee'), t('reportedAt')],
+  (ps || []).map((p) => [p.number || p.id, p.description || '—', ev('pcat', p.category), ev('handling', p.handling_class), ev('pstatus', p.status), p.assignee || '—', fmtTime(p.reported_at)]));
 const referralsTable = (rs) => table([t('to'), t('level'), t('status'), t('responsible'), t('due')],
-  (rs || []).map((r) => [r.to || '—', r.level || '—', r.status || '—', r.responsible || '—', fmtTime(r.due)]));
+  (rs || []).map((r) => [r.to || '—', ev('level', r.level), ev('rstatus', r.status), r.responsible || '—', fmtTime(r.due)]));
 
 function changesList(changes) {
   return el('ul', { class: 'diff' }, (changes || []).map((c) => el('li', {}, `${c.field}: `, el('del', { text: c.before === '' ? '∅' : String(c.before) }), ' → ', el('ins', { text: c.after === '' ? '∅' : String(c.after) }))));
@@ -286,8 +290,8 @@ async function householdFile(id) {
     el('h1', { text: h.address }),
     el('p', {}, canWrite() ? el('a', { class: 'btn', href: `#/household/${encodeURIComponent(id)}/visit`, id: 'record-visit', text: t('recordVisit') }) : null),
     el('section', { 'aria-labelledby': 'h-profile', class: 'card' }, el('h2', { id: 'h-profile', text: t('profile') }),
-      table([t('community'), t('grid'), t('worker'), t('class'), t('risk'), t('visitCount'), t('nextVisit'), t('version')],
-        [[h.community, h.grid, h.worker, h.class, h.risk, h.visit_count, fmtTime(h.next_visit_due), h.version]])),
+      table([t('community'), t('grid'), t('worker'), t('class'), t('category'), t('risk'), t('visitCount'), t('nextVisit'), t('version')],
+        [[h.community, h.grid, h.worker, ev('class', h.class), ev('category', h.category), ev('risk', h.risk), h.visit_count, fmtTime(h.next_visit_due), h.version]])),
     el('section', { 'aria-labelledby': 'h-members' }, el('h2', { id: 'h-members', text: t('members') }), membersTable(h.members)),
     el('section', { 'aria-labelledby': 'h-problems' }, el('h2', { id: 'h-problems', text: t('problems') }), problemsTable(h.problems)),
     el('section', { 'aria-labelledby': 'h-referrals' }, el('h2', { id: 'h-referrals', text: t('referrals') }), el('div', { id: 'referrals-now' }, referralsTable(h.referrals))),
@@ -384,11 +388,14 @@ async function visitForm(id) {
   return [form];
 }
 
+// shown: a watched field's value as a person reads it.
+const shown = (k, v) => (['class', 'category', 'risk'].includes(k) && v ? ev(k, v) : String(v ?? '∅'));
+
 async function conflictBox(id, opened) {
   const now = (await api('GET', `/v1/households/${encodeURIComponent(id)}`)).data;
   const label = { address: t('address'), community: t('community'), grid: t('grid'), worker: t('worker'), class: t('class'), risk: t('risk'), visit_count: t('visitCount'), open_problems: t('openProblems') };
   const rows = watched.filter((k) => JSON.stringify(opened[k]) !== JSON.stringify(now[k]))
-    .map((k) => [label[k] ? `${label[k]} (${k})` : k, String(opened[k] ?? '∅'), String(now[k] ?? '∅')]);
+    .map((k) => [label[k] ? `${label[k]} (${k})` : k, shown(k, opened[k]), shown(k, now[k])]);
   rows.push([t('version'), String(opened.version), String(now.version)]);
   return el('div', { class: 'conflict', role: 'alert', id: 'conflict' }, el('strong', { text: t('conflictTitle') }), el('p', { text: t('conflictBody') }),
     table([t('field'), t('before'), t('after')], rows),
