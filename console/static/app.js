@@ -75,6 +75,8 @@ function table(headers, rows, caption) {
 
 const canWrite = () => ['worker', 'supervisor', 'admin'].includes(S.me?.role);
 const canAudit = () => ['supervisor', 'auditor', 'admin'].includes(S.me?.role);
+const hasWorklists = () => ['worker', 'supervisor', 'department', 'admin'].includes(S.me?.role);
+const canReceive = () => ['department', 'supervisor', 'admin'].includes(S.me?.role);
 
 // ---- frame ----------------------------------------------------------------
 
@@ -95,6 +97,7 @@ function frame() {
   if (!S.me) return;
   const links = [];
   if (canAudit()) links.push(['#/dashboard', t('navDashboard')]);
+  if (hasWorklists()) links.push(['#/worklists', t('navWorklists')]);
   if (S.me.role !== 'department' && S.me.role !== 'integrator') links.push(['#/households', t('navHouseholds')]);
   if (S.me.role === 'admin') links.push(['#/admin', t('navAdmin')]);
   const here = location.hash.split('?')[0] || '#/';
@@ -122,7 +125,7 @@ function signInScreen(err) {
     try {
       await api('POST', '/v1/session', { login: form.login.value.trim(), password: form.password.value });
       await loadMe();
-      const next = canAudit() ? '#/dashboard' : '#/households';
+      const next = canAudit() ? '#/dashboard' : S.me.role === 'department' ? '#/worklists' : '#/households';
       if (location.hash === next) route(); else location.hash = next; // hashchange routes
     } catch (e) { msg.replaceChildren(errorBox(e)); form.password.value = ''; form.password.focus(); }
   });
@@ -402,6 +405,61 @@ async function conflictBox(id, opened) {
     el('p', {}, el('button', { type: 'button', onclick: () => route(), text: t('reloadForm') })));
 }
 
+// ---- worklists ----------------------------------------------------------------
+
+// worklists: a worker's open problems and the return visits due; the
+// referrals awaiting a receiver (a department, or a supervisor) with
+// accept (a time limit) and decline (a reason). Each action carries its
+// own idempotency key; the list is read again once the projection has
+// the action (wait_for its position).
+async function worklists(params, waitFor) {
+  const w = waitFor ? `&wait_for=${encodeURIComponent(waitFor)}` : '';
+  const receive = canReceive(), problems = S.me.role !== 'department';
+  const [mine, awaiting, returns] = await Promise.all([
+    S.me.role === 'worker' ? api('GET', `/v1/problems?status=open,in_progress&assignee=${encodeURIComponent(S.me.name)}&sort=due&limit=100${w}`) : null,
+    receive ? api('GET', `/v1/referrals?status=requested&sort=due&limit=100${w}`) : null,
+    problems ? api('GET', `/v1/problems?return_visit_due=true&sort=due&limit=100${w}`) : null,
+  ]);
+  const msg = el('div', { id: 'worklist-msg', 'aria-live': 'assertive' });
+  // A department reads referrals, not household files: no link for it.
+  const hhLink = (id, label) => (id && S.me.role !== 'department' ? el('a', { href: `#/household/${encodeURIComponent(id)}`, text: label || t('open') }) : label || '—');
+  const problemRows = (ps) => ps.map((p) => [hhLink(p.household_id, p.number || p.id), ev('pcat', p.category), ev('pstatus', p.status), p.assignee || '—',
+    el('span', { class: p.stage === 'breached' ? 'bad' : p.stage === 'approaching' ? 'warn' : '' }, fmtTime(p.due))]);
+  const act = async (rf, what, body, btn) => {
+    btn.disabled = true;
+    try {
+      const r = await api('POST', `/v1/referrals/${encodeURIComponent(rf.id)}/${what}`, body, { 'Idempotency-Key': btn.dataset.key });
+      status(t('saved'));
+      const out = await worklists(params, r.data.position);
+      show(...out);
+    } catch (e) { msg.replaceChildren(errorBox(e)); btn.disabled = false; }
+  };
+  const referralRow = (rf) => {
+    const id = rf.id;
+    const limit = el('input', { id: `limit-${id}`, name: 'time_limit', value: '5 working_days', size: 14 });
+    const reason = el('input', { id: `reason-${id}`, name: 'reason', size: 14 });
+    const accept = el('button', { type: 'button', id: `accept-${id}`, 'data-key': newKey(), text: t('accept') });
+    accept.addEventListener('click', () => act(rf, 'accept', { responsible: S.me.name, time_limit: limit.value.trim() }, accept));
+    const decline = el('button', { type: 'button', id: `decline-${id}`, 'data-key': newKey(), class: 'link', text: t('decline') });
+    decline.addEventListener('click', () => {
+      if (!reason.value.trim()) { msg.replaceChildren(el('div', { class: 'error', role: 'alert', text: t('reasonRequired') })); reason.focus(); return; }
+      act(rf, 'decline', { reason: reason.value.trim() }, decline);
+    });
+    return [rf.department || '—', ev('level', rf.level), rf.community, rf.grid, hhLink(rf.household_id),
+      el('span', { class: rf.stage === 'breached' ? 'bad' : rf.stage === 'approaching' ? 'warn' : '' }, fmtTime(rf.due)),
+      el('span', {}, el('label', { for: `limit-${id}`, text: t('timeLimit') }), limit, ' ', accept),
+      el('span', {}, el('label', { for: `reason-${id}`, text: t('reason') }), reason, ' ', decline)];
+  };
+  const parts = [el('h1', { text: t('worklists') }), msg];
+  if (mine) parts.push(el('h2', { text: t('myOpenProblems') }), el('div', { id: 'my-problems' },
+    table([t('number'), t('problemCategory'), t('status'), t('assignee'), t('due')], problemRows(mine.data.problems))));
+  if (awaiting) parts.push(el('h2', { text: t('awaitingReferrals') }), el('div', { id: 'awaiting', 'data-count': awaiting.data.referrals.length },
+    table([t('to'), t('level'), t('community'), t('grid'), t('household'), t('due'), t('accept'), t('decline')], awaiting.data.referrals.map(referralRow))));
+  if (returns) parts.push(el('h2', { text: t('returnVisitsDue') }), el('div', { id: 'return-visits' },
+    table([t('number'), t('problemCategory'), t('status'), t('assignee'), t('due')], problemRows(returns.data.problems))));
+  return parts;
+}
+
 // ---- admin: users and tokens ---------------------------------------------------
 
 async function adminScreen() {
@@ -458,13 +516,15 @@ async function route() {
     if (!S.me) out = signInScreen();
     else if (seg[0] === 'dashboard' && canAudit()) out = await dashboard(params);
     else if (seg[0] === 'admin' && S.me.role === 'admin') out = await adminScreen();
+    else if ((seg[0] === 'worklists' && hasWorklists()) || S.me.role === 'department') out = await worklists(params);
     else if (seg[0] === 'household' && seg[1] && seg[2] === 'visit') out = await visitForm(seg[1]);
     else if (seg[0] === 'household' && seg[1]) out = await householdFile(seg[1]);
     else if (seg[0] === 'households' || !canAudit()) out = await households(params);
     else out = await dashboard(params);
   } catch (e) {
     if (e.status === 401) { S.me = null; out = signInScreen(e); }
-    else out = [el('h1', { text: e.status === 403 ? t('noAccess') : t('error') }), errorBox(e)];
+    // 404 is also the answer for a record outside the caller's scope (decision 0088).
+    else out = [el('h1', { text: e.status === 403 ? t('noAccess') : e.status === 404 ? t('notFound') : t('error') }), errorBox(e)];
   }
   if (my !== generation) return;
   show(...(Array.isArray(out) ? out : out.nodes));
