@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/doorstep/doorstep/domain"
 )
 
 func get(t *testing.T, h http.Handler, path string, hdr ...string) *http.Response {
@@ -75,21 +77,7 @@ func TestFirstLoadBudget(t *testing.T) {
 // TestEveryLabelInBothLanguages: the dictionary has the same keys in
 // Chinese and English, none empty, and every key the code asks for exists.
 func TestEveryLabelInBothLanguages(t *testing.T) {
-	src, err := static.ReadFile("static/i18n.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(src)
-	zh, en := s[strings.Index(s, "zh: {"):strings.Index(s, "en: {")], s[strings.Index(s, "en: {"):]
-	keyRE := regexp.MustCompile(`(?m)(?:^|[{,]\s*)(\w+): ('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")`)
-	keys := func(block string) map[string]string {
-		m := map[string]string{}
-		for _, k := range keyRE.FindAllStringSubmatch(block, -1) {
-			m[k[1]] = k[2]
-		}
-		return m
-	}
-	kz, ke := keys(zh), keys(en)
+	kz, ke := dictionary(t)
 	if len(kz) < 50 {
 		t.Fatalf("only %d Chinese labels found: the pattern is wrong", len(kz))
 	}
@@ -119,4 +107,91 @@ func TestEveryLabelInBothLanguages(t *testing.T) {
 	if len(missing) > 0 {
 		t.Errorf("app.js asks for labels the dictionary lacks: %v", missing)
 	}
+}
+
+// dictionary reads the Chinese and English blocks of i18n.js: key → the
+// quoted label.
+func dictionary(t *testing.T) (zh, en map[string]string) {
+	t.Helper()
+	src, err := static.ReadFile("static/i18n.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(src)
+	zhBlock, enBlock := s[strings.Index(s, "zh: {"):strings.Index(s, "en: {")], s[strings.Index(s, "en: {"):]
+	keyRE := regexp.MustCompile(`(?m)(?:^|[{,]\s*)(\w+): ('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")`)
+	keys := func(block string) map[string]string {
+		m := map[string]string{}
+		for _, k := range keyRE.FindAllStringSubmatch(block, -1) {
+			m[k[1]] = k[2]
+		}
+		return m
+	}
+	return keys(zhBlock), keys(enBlock)
+}
+
+// TestEveryEnumValueLabelled: every value the API returns for the
+// enumerated fields the console shows (household class, assistance
+// category and risk; problem category, handling class and status;
+// referral level and status; visit mode and outcome) has a label in both
+// languages, and where the domain names the value to a person (domain
+// labels, issue 20) the console says the same Chinese words. The values
+// are the domain's own constants: the OpenAPI document gives no enum for
+// these response fields, so a value added to the domain must be added
+// here, and then to the dictionary.
+func TestEveryEnumValueLabelled(t *testing.T) {
+	kz, ke := dictionary(t)
+	enums := map[string][]string{
+		"class":    vals(domain.HouseholdClasses()...),
+		"category": vals(domain.CategoryTeKun, domain.CategoryDiBao, domain.CategoryMarginal, domain.CategoryTemporary),
+		"risk":     vals(domain.RiskRed, domain.RiskYellow, domain.RiskBlue, domain.RiskGreen),
+		"pcat": vals(domain.ProblemPolicy, domain.ProblemService, domain.ProblemResource, domain.ProblemPsychological,
+			domain.ProblemLivingSecurity, domain.ProblemHealth, domain.ProblemSocialIntegration),
+		"handling": vals(domain.HandlingImmediate, domain.HandlingCoordinated, domain.HandlingLongTerm),
+		"pstatus":  vals(domain.StatusOpen, domain.StatusInProgress, domain.StatusResolved, domain.StatusClosed),
+		"rstatus": vals(domain.RefRequested, domain.RefAccepted, domain.RefDeclined, domain.RefInProgress,
+			domain.RefCompleted, domain.RefCancelled),
+		"level":   vals(domain.LevelCommunity, domain.LevelStreet, domain.LevelDepartment),
+		"mode":    vals(domain.ModeHome, domain.ModePhone, domain.ModeVideo, domain.ModeOnline),
+		"outcome": vals(domain.OutcomeCompleted, domain.OutcomeRefused, domain.OutcomeNobodyHome),
+	}
+	// The Chinese words the domain already gives these values.
+	domainZH := map[string]func(v string) string{
+		"pstatus": func(v string) string { _, zh := domain.ProblemStatus(v).Label(); return zh },
+		"rstatus": func(v string) string { _, zh := domain.ReferralStatus(v).Label(); return zh },
+		"level":   func(v string) string { _, zh := domain.ReferralLevel(v).Label(); return zh },
+		"mode":    func(v string) string { _, zh := domain.VisitMode(v).Label(); return zh },
+		"outcome": func(v string) string { _, zh := domain.VisitOutcome(v).Label(); return zh },
+	}
+	han := regexp.MustCompile(`\p{Han}`)
+	app, err := static.ReadFile("static/app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for prefix, values := range enums {
+		if prefix != "mode" && prefix != "outcome" && !strings.Contains(string(app), "ev('"+prefix+"', ") {
+			t.Errorf("app.js never shows a %s value through the dictionary", prefix)
+		}
+		for _, v := range values {
+			k := prefix + "_" + v
+			zh, ok := kz[k]
+			if !ok || !han.MatchString(zh) {
+				t.Errorf("%s value %q has no Chinese label (key %s): %q", prefix, v, k, zh)
+			}
+			if en, ok := ke[k]; !ok || len(en) <= 2 {
+				t.Errorf("%s value %q has no English label (key %s)", prefix, v, k)
+			}
+			if f := domainZH[prefix]; f != nil && ok && strings.Trim(zh, `'"`) != f(v) {
+				t.Errorf("%s value %q: the console says %s, the domain %q", prefix, v, zh, f(v))
+			}
+		}
+	}
+}
+
+func vals[T ~string](vs ...T) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
 }

@@ -31,7 +31,8 @@ const chromiumPath = "/usr/bin/chromium"
 // back before the problem and sees it vanish, and reads the audit trail; a
 // grid worker on a 390-px screen records a visit, submits twice and gets
 // one visit, then meets a conflict; a worker of another grid cannot see the
-// household, in the page or through the API it calls. Each main screen is
+// household, in the page or through the API it calls; a department user
+// accepts the referral from its worklist and it leaves the awaiting list. Each main screen is
 // written to docs/screenshots/ and checked with axe-core. Every wait is for
 // a DOM condition.
 func TestConsoleInChromium(t *testing.T) {
@@ -80,6 +81,7 @@ func TestConsoleInChromium(t *testing.T) {
 		{"login": "gw", "name": "网格员甲", "role": "worker", "grids": []string{grid}},
 		{"login": "other", "name": "网格员乙", "role": "worker", "grids": []string{"别的网格"}},
 		{"login": "adm", "name": "管理员", "role": "admin"},
+		{"login": "dept", "name": "民政办李四", "role": "department", "department": "街道民政办"},
 	} {
 		u["password"] = pw
 		p.must(201, "POST", "/v1/users", admin, u)
@@ -227,21 +229,25 @@ func TestConsoleInChromium(t *testing.T) {
 	run("open the form again", chromedp.Navigate(p.base+"/#/households"), chromedp.WaitVisible(`form[role="search"]`, chromedp.ByQuery),
 		chromedp.Navigate(p.base+"/#/household/"+url.PathEscape(hh)+"/visit"), chromedp.WaitVisible("#visit-save", chromedp.ByID))
 	risk := map[bool]string{true: "red", false: "blue"}[file["risk"] != "red"]
-	p.must(200, "POST", "/v1/households/"+hh+"/risk", admin, map[string]any{"to": risk, "reason": "复核"})
+	changed := p.must(200, "POST", "/v1/households/"+hh+"/risk", admin, map[string]any{"to": risk, "reason": "复核"})
+	// The conflict box reads the file from the read model: wait until it has the change.
+	p.must(200, "GET", "/v1/households/"+hh+"?wait_for="+url.QueryEscape(changed["position"].(string)), admin, nil)
 	run("conflict", chromedp.Click("#visit-save", chromedp.ByID), chromedp.WaitVisible("#conflict", chromedp.ByID))
-	if s := text("#conflict"); !strings.Contains(s, "risk") || !strings.Contains(s, risk) {
-		t.Errorf("the conflict does not show the change of risk to %s: %q", risk, s)
+	// The risk is shown through the dictionary (红色, 蓝色), not as the API's code word.
+	riskZH := map[string]string{"red": "红色", "blue": "蓝色"}[risk]
+	if s := text("#conflict"); !strings.Contains(s, "risk") || !strings.Contains(s, riskZH) {
+		t.Errorf("the conflict does not show the change of risk to %s: %q", riskZH, s)
 	}
 	shot("conflict-390px", "#conflict")
 	signOut()
 
-	// A worker of another grid: the page says no, and so does the API it calls
-	// (404, as for a household that does not exist: decision 0088).
+	// A worker of another grid: the page says no, and so does the API it calls.
 	signIn("other")
 	run("other grid", chromedp.Navigate(p.base+"/#/household/"+url.PathEscape(hh)), chromedp.WaitVisible(`//h1[text()="不存在或无权访问"]`, chromedp.BySearch))
 	var status int
 	run("the API", chromedp.Evaluate(fmt.Sprintf(`fetch('/v1/households/%s').then(r => r.status)`, url.PathEscape(hh)), &status,
 		func(p *cdpruntime.EvaluateParams) *cdpruntime.EvaluateParams { return p.WithAwaitPromise(true) }))
+	// 404, as for an id that does not exist (decision 0088).
 	if status != 404 {
 		t.Errorf("the API answered the other grid's worker %d, want 404", status)
 	}
@@ -265,5 +271,26 @@ func TestConsoleInChromium(t *testing.T) {
 		if want := map[string]string{"other": "disabled", "newgw": "active"}[m["login"].(string)]; want != "" && m["state"] != want {
 			t.Errorf("user %s is %s, want %s", m["login"], m["state"], want)
 		}
+	}
+	signOut()
+
+	// A department user accepts the referral from its worklist, with a
+	// time limit: it leaves the list of referrals awaiting the department.
+	signIn("dept")
+	refID := ref["id"].(string)
+	accept := fmt.Sprintf(`[id="accept-%s"]`, refID)
+	run("worklist", chromedp.WaitVisible(accept, chromedp.ByQuery), chromedp.WaitVisible("#awaiting", chromedp.ByID))
+	shot("worklists", "")
+	axe("worklists")
+	run("accept the referral",
+		chromedp.SetValue(fmt.Sprintf(`[id="limit-%s"]`, refID), "3 working_days", chromedp.ByQuery),
+		chromedp.Click(accept, chromedp.ByQuery), chromedp.WaitNotPresent(accept, chromedp.ByQuery), chromedp.WaitVisible("#awaiting", chromedp.ByID))
+	accepted := false
+	for _, r := range p.must(200, "GET", "/v1/referrals?status=accepted&limit=100", admin, nil)["referrals"].([]any) {
+		m := r.(map[string]any)
+		accepted = accepted || (m["id"] == refID && m["responsible"] == "民政办李四")
+	}
+	if !accepted {
+		t.Errorf("referral %s is not accepted by 民政办李四 after the click", refID)
 	}
 }

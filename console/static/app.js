@@ -6,6 +6,10 @@ import { dict } from './i18n.js';
 const S = { lang: localStorage.getItem('lang') === 'en' ? 'en' : 'zh', me: null };
 const t = (k) => dict[S.lang][k] ?? dict.zh[k] ?? k;
 const $ = (id) => document.getElementById(id);
+// ev names an enumeration value the API returns (class, risk, status…)
+// through the dictionary: prefix_value; a value this build does not know
+// is shown as it is, never hidden.
+const ev = (prefix, v) => (v === undefined || v === null || v === '' ? '—' : dict[S.lang][`${prefix}_${v}`] ?? dict.zh[`${prefix}_${v}`] ?? String(v));
 
 // el builds an element: attributes (on* are listeners) and children.
 function el(tag, attrs, ...kids) {
@@ -71,6 +75,8 @@ function table(headers, rows, caption) {
 
 const canWrite = () => ['worker', 'supervisor', 'admin'].includes(S.me?.role);
 const canAudit = () => ['supervisor', 'auditor', 'admin'].includes(S.me?.role);
+const hasWorklists = () => ['worker', 'supervisor', 'department', 'admin'].includes(S.me?.role);
+const canReceive = () => ['department', 'supervisor', 'admin'].includes(S.me?.role);
 
 // ---- frame ----------------------------------------------------------------
 
@@ -91,6 +97,7 @@ function frame() {
   if (!S.me) return;
   const links = [];
   if (canAudit()) links.push(['#/dashboard', t('navDashboard')]);
+  if (hasWorklists()) links.push(['#/worklists', t('navWorklists')]);
   if (S.me.role !== 'department' && S.me.role !== 'integrator') links.push(['#/households', t('navHouseholds')]);
   if (S.me.role === 'admin') links.push(['#/admin', t('navAdmin')]);
   const here = location.hash.split('?')[0] || '#/';
@@ -118,7 +125,7 @@ function signInScreen(err) {
     try {
       await api('POST', '/v1/session', { login: form.login.value.trim(), password: form.password.value });
       await loadMe();
-      const next = canAudit() ? '#/dashboard' : '#/households';
+      const next = canAudit() ? '#/dashboard' : S.me.role === 'department' ? '#/worklists' : '#/households';
       if (location.hash === next) route(); else location.hash = next; // hashchange routes
     } catch (e) { msg.replaceChildren(errorBox(e)); form.password.value = ''; form.password.focus(); }
   });
@@ -260,7 +267,7 @@ async function households(params) {
     el('p', {}, el('button', { type: 'submit', text: t('searchBtn') })));
   form.addEventListener('submit', (ev) => { ev.preventDefault(); location.hash = `#/households?q=${encodeURIComponent(form.q.value)}${scopeQuery(c)}`; });
   const rows = res.data.households.map((h) => [
-    el('a', { href: `#/household/${encodeURIComponent(h.household_id)}`, text: h.address }), h.grid, h.risk, h.open_problems, fmtTime(h.next_visit_due)]);
+    el('a', { href: `#/household/${encodeURIComponent(h.household_id)}`, text: h.address }), h.grid, ev('risk', h.risk), h.open_problems, fmtTime(h.next_visit_due)]);
   return [el('h1', { text: t('households') }), scopeSelect(c, 'households'), form, table([t('address'), t('grid'), t('risk'), t('openProblems'), t('nextVisit')], rows)];
 }
 
@@ -270,10 +277,10 @@ function membersTable(members) {
   return table([t('name'), t('relation'), t('birthDate'), t('idNumber'), t('phone')],
     (members || []).map((m) => typeof m === 'string' ? [m, '', '', '', ''] : [m.name, m.relation || '—', m.birth_date ? m.birth_date.slice(0, 4) + '-••-••' : '—', mask(m.id_number), mask(m.phone)]));
 }
-const problemsTable = (ps) => table([t('number'), t('description'), t('status'), t('assignee'), t('reportedAt')],
-  (ps || []).map((p) => [p.number || p.id, p.description || '—', p.status || '—', p.assignee || '—', fmtTime(p.reported_at)]));
+const problemsTable = (ps) => table([t('number'), t('description'), t('problemCategory'), t('handlingClass'), t('status'), t('assignee'), t('reportedAt')],
+  (ps || []).map((p) => [p.number || p.id, p.description || '—', ev('pcat', p.category), ev('handling', p.handling_class), ev('pstatus', p.status), p.assignee || '—', fmtTime(p.reported_at)]));
 const referralsTable = (rs) => table([t('to'), t('level'), t('status'), t('responsible'), t('due')],
-  (rs || []).map((r) => [r.to || '—', r.level || '—', r.status || '—', r.responsible || '—', fmtTime(r.due)]));
+  (rs || []).map((r) => [r.to || '—', ev('level', r.level), ev('rstatus', r.status), r.responsible || '—', fmtTime(r.due)]));
 
 function changesList(changes) {
   return el('ul', { class: 'diff' }, (changes || []).map((c) => el('li', {}, `${c.field}: `, el('del', { text: c.before === '' ? '∅' : String(c.before) }), ' → ', el('ins', { text: c.after === '' ? '∅' : String(c.after) }))));
@@ -286,8 +293,8 @@ async function householdFile(id) {
     el('h1', { text: h.address }),
     el('p', {}, canWrite() ? el('a', { class: 'btn', href: `#/household/${encodeURIComponent(id)}/visit`, id: 'record-visit', text: t('recordVisit') }) : null),
     el('section', { 'aria-labelledby': 'h-profile', class: 'card' }, el('h2', { id: 'h-profile', text: t('profile') }),
-      table([t('community'), t('grid'), t('worker'), t('class'), t('risk'), t('visitCount'), t('nextVisit'), t('version')],
-        [[h.community, h.grid, h.worker, h.class, h.risk, h.visit_count, fmtTime(h.next_visit_due), h.version]])),
+      table([t('community'), t('grid'), t('worker'), t('class'), t('category'), t('risk'), t('visitCount'), t('nextVisit'), t('version')],
+        [[h.community, h.grid, h.worker, ev('class', h.class), ev('category', h.category), ev('risk', h.risk), h.visit_count, fmtTime(h.next_visit_due), h.version]])),
     el('section', { 'aria-labelledby': 'h-members' }, el('h2', { id: 'h-members', text: t('members') }), membersTable(h.members)),
     el('section', { 'aria-labelledby': 'h-problems' }, el('h2', { id: 'h-problems', text: t('problems') }), problemsTable(h.problems)),
     el('section', { 'aria-labelledby': 'h-referrals' }, el('h2', { id: 'h-referrals', text: t('referrals') }), el('div', { id: 'referrals-now' }, referralsTable(h.referrals))),
@@ -384,15 +391,73 @@ async function visitForm(id) {
   return [form];
 }
 
+// shown: a watched field's value as a person reads it.
+const shown = (k, v) => (['class', 'category', 'risk'].includes(k) && v ? ev(k, v) : String(v ?? '∅'));
+
 async function conflictBox(id, opened) {
   const now = (await api('GET', `/v1/households/${encodeURIComponent(id)}`)).data;
   const label = { address: t('address'), community: t('community'), grid: t('grid'), worker: t('worker'), class: t('class'), risk: t('risk'), visit_count: t('visitCount'), open_problems: t('openProblems') };
   const rows = watched.filter((k) => JSON.stringify(opened[k]) !== JSON.stringify(now[k]))
-    .map((k) => [label[k] ? `${label[k]} (${k})` : k, String(opened[k] ?? '∅'), String(now[k] ?? '∅')]);
+    .map((k) => [label[k] ? `${label[k]} (${k})` : k, shown(k, opened[k]), shown(k, now[k])]);
   rows.push([t('version'), String(opened.version), String(now.version)]);
   return el('div', { class: 'conflict', role: 'alert', id: 'conflict' }, el('strong', { text: t('conflictTitle') }), el('p', { text: t('conflictBody') }),
     table([t('field'), t('before'), t('after')], rows),
     el('p', {}, el('button', { type: 'button', onclick: () => route(), text: t('reloadForm') })));
+}
+
+// ---- worklists ----------------------------------------------------------------
+
+// worklists: a worker's open problems and the return visits due; the
+// referrals awaiting a receiver (a department, or a supervisor) with
+// accept (a time limit) and decline (a reason). Each action carries its
+// own idempotency key; the list is read again once the projection has
+// the action (wait_for its position).
+async function worklists(params, waitFor) {
+  const w = waitFor ? `&wait_for=${encodeURIComponent(waitFor)}` : '';
+  const receive = canReceive(), problems = S.me.role !== 'department';
+  const [mine, awaiting, returns] = await Promise.all([
+    S.me.role === 'worker' ? api('GET', `/v1/problems?status=open,in_progress&assignee=${encodeURIComponent(S.me.name)}&sort=due&limit=100${w}`) : null,
+    receive ? api('GET', `/v1/referrals?status=requested&sort=due&limit=100${w}`) : null,
+    problems ? api('GET', `/v1/problems?return_visit_due=true&sort=due&limit=100${w}`) : null,
+  ]);
+  const msg = el('div', { id: 'worklist-msg', 'aria-live': 'assertive' });
+  // A department reads referrals, not household files: no link for it.
+  const hhLink = (id, label) => (id && S.me.role !== 'department' ? el('a', { href: `#/household/${encodeURIComponent(id)}`, text: label || t('open') }) : label || '—');
+  const problemRows = (ps) => ps.map((p) => [hhLink(p.household_id, p.number || p.id), ev('pcat', p.category), ev('pstatus', p.status), p.assignee || '—',
+    el('span', { class: p.stage === 'breached' ? 'bad' : p.stage === 'approaching' ? 'warn' : '' }, fmtTime(p.due))]);
+  const act = async (rf, what, body, btn) => {
+    btn.disabled = true;
+    try {
+      const r = await api('POST', `/v1/referrals/${encodeURIComponent(rf.id)}/${what}`, body, { 'Idempotency-Key': btn.dataset.key });
+      status(t('saved'));
+      const out = await worklists(params, r.data.position);
+      show(...out);
+    } catch (e) { msg.replaceChildren(errorBox(e)); btn.disabled = false; }
+  };
+  const referralRow = (rf) => {
+    const id = rf.id;
+    const limit = el('input', { id: `limit-${id}`, name: 'time_limit', value: '5 working_days', size: 14 });
+    const reason = el('input', { id: `reason-${id}`, name: 'reason', size: 14 });
+    const accept = el('button', { type: 'button', id: `accept-${id}`, 'data-key': newKey(), text: t('accept') });
+    accept.addEventListener('click', () => act(rf, 'accept', { responsible: S.me.name, time_limit: limit.value.trim() }, accept));
+    const decline = el('button', { type: 'button', id: `decline-${id}`, 'data-key': newKey(), class: 'link', text: t('decline') });
+    decline.addEventListener('click', () => {
+      if (!reason.value.trim()) { msg.replaceChildren(el('div', { class: 'error', role: 'alert', text: t('reasonRequired') })); reason.focus(); return; }
+      act(rf, 'decline', { reason: reason.value.trim() }, decline);
+    });
+    return [rf.department || '—', ev('level', rf.level), rf.community, rf.grid, hhLink(rf.household_id),
+      el('span', { class: rf.stage === 'breached' ? 'bad' : rf.stage === 'approaching' ? 'warn' : '' }, fmtTime(rf.due)),
+      el('span', {}, el('label', { for: `limit-${id}`, text: t('timeLimit') }), limit, ' ', accept),
+      el('span', {}, el('label', { for: `reason-${id}`, text: t('reason') }), reason, ' ', decline)];
+  };
+  const parts = [el('h1', { text: t('worklists') }), msg];
+  if (mine) parts.push(el('h2', { text: t('myOpenProblems') }), el('div', { id: 'my-problems' },
+    table([t('number'), t('problemCategory'), t('status'), t('assignee'), t('due')], problemRows(mine.data.problems))));
+  if (awaiting) parts.push(el('h2', { text: t('awaitingReferrals') }), el('div', { id: 'awaiting', 'data-count': awaiting.data.referrals.length },
+    table([t('to'), t('level'), t('community'), t('grid'), t('household'), t('due'), t('accept'), t('decline')], awaiting.data.referrals.map(referralRow))));
+  if (returns) parts.push(el('h2', { text: t('returnVisitsDue') }), el('div', { id: 'return-visits' },
+    table([t('number'), t('problemCategory'), t('status'), t('assignee'), t('due')], problemRows(returns.data.problems))));
+  return parts;
 }
 
 // ---- admin: users and tokens ---------------------------------------------------
@@ -451,13 +516,15 @@ async function route() {
     if (!S.me) out = signInScreen();
     else if (seg[0] === 'dashboard' && canAudit()) out = await dashboard(params);
     else if (seg[0] === 'admin' && S.me.role === 'admin') out = await adminScreen();
+    else if ((seg[0] === 'worklists' && hasWorklists()) || S.me.role === 'department') out = await worklists(params);
     else if (seg[0] === 'household' && seg[1] && seg[2] === 'visit') out = await visitForm(seg[1]);
     else if (seg[0] === 'household' && seg[1]) out = await householdFile(seg[1]);
     else if (seg[0] === 'households' || !canAudit()) out = await households(params);
     else out = await dashboard(params);
   } catch (e) {
     if (e.status === 401) { S.me = null; out = signInScreen(e); }
-    else out = [el('h1', { text: e.status === 403 || e.status === 404 ? t('noAccess') : t('error') }), errorBox(e)];
+    // 404 is also the answer for a record outside the caller's scope (decision 0088).
+    else out = [el('h1', { text: e.status === 403 ? t('noAccess') : e.status === 404 ? t('notFound') : t('error') }), errorBox(e)];
   }
   if (my !== generation) return;
   show(...(Array.isArray(out) ? out : out.nodes));
