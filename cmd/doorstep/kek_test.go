@@ -34,7 +34,8 @@ func registerWithPhone(t *testing.T, rt *runtime, id string) []byte {
 		command.Member{Name: "王师傅", Relation: "本人", Phone: "13800000000"}); err != nil {
 		t.Fatal(err)
 	}
-	k, err := keystore.WithKEK(mustFileStore(t, rt.dir), mustRing(t, rt.dir)).Get(ctx, id)
+	// The member's fields are sealed under the member's own key (decision 0100).
+	k, err := keystore.WithKEK(mustFileStore(t, rt.dir), mustRing(t, rt.dir)).Get(ctx, domain.MemberSubject(id, "m1"))
 	if err != nil || len(k.Secret) != keystore.KeySize {
 		t.Fatalf("data key of %s: %v", id, err)
 	}
