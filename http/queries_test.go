@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"github.com/doorstep/doorstep/internal/clock"
 	"reflect"
 	"strings"
 	"testing"
@@ -251,7 +252,7 @@ func TestSeed001_4_3_CoverageOverHTTP(t *testing.T) {
 		r.decode(t, &res)
 	}
 	// Next month is the first the households are due in; nobody has visited.
-	next := time.Now().In(e.app.Calendar().Location()).AddDate(0, 1, 0).Format("2006-01")
+	next := clock.Now().In(e.app.Calendar().Location()).AddDate(0, 1, 0).Format("2006-01")
 	r := e.do("GET", "/v1/measures/coverage?period="+next+"&community=C9&wait_for="+res.Position, admin, nil)
 	if r.status != 200 {
 		t.Fatalf("status %d: %s", r.status, r.body)
@@ -274,7 +275,7 @@ func TestSeed001_4_3_CoverageOverHTTP(t *testing.T) {
 	}
 	// A closed period is answered from its close event; as of an instant
 	// before the close it was not closed.
-	cur := time.Now().In(e.app.Calendar().Location()).Format("2006-01")
+	cur := clock.Now().In(e.app.Calendar().Location()).Format("2006-01")
 	pr := e.do("POST", "/v1/problems", admin, map[string]string{"problem_id": "cov-p", "household_id": "cov-a", "description": "需要临时救助",
 		"category": "policy", "handling_class": "coordinated", "colour": "yellow", "urgency": "ordinary"})
 	if pr.status != 201 {
@@ -282,8 +283,8 @@ func TestSeed001_4_3_CoverageOverHTTP(t *testing.T) {
 	}
 	pr.decode(t, &res)
 	closed := domain.MeasuresPeriodClosed{Community: "C9", Period: cur, Figures: domain.PeriodFigures{Coverage: domain.Tally{Num: 1, Den: 2},
-		CoverageKeyGroups: domain.Tally{Num: 1, Den: 2}, Resolution: domain.Tally{Num: 1, Den: 4}}, PolicyVersion: "p", CalendarVersion: "c", At: time.Now(), By: "closer"}
-	data, err := eventlog.Encode(uuid.New(), closed, eventlog.Envelope{At: time.Now(), Actor: "closer", Role: domain.RoleSystem, CommandID: "close-c9", Community: "C9"}.Metadata())
+		CoverageKeyGroups: domain.Tally{Num: 1, Den: 2}, Resolution: domain.Tally{Num: 1, Den: 4}}, PolicyVersion: "p", CalendarVersion: "c", At: clock.Now(), By: "closer"}
+	data, err := eventlog.Encode(uuid.New(), closed, eventlog.Envelope{At: clock.Now(), Actor: "closer", Role: domain.RoleSystem, CommandID: "close-c9", Community: "C9"}.Metadata())
 	if err != nil {
 		t.Fatal(err)
 	}
