@@ -298,7 +298,8 @@ var nameFields = map[string]bool{
 // checkBodyText applies the one text rule to every string of a decoded
 // request body v (a pointer to a struct): names by domain.CheckName, free
 // text by domain.CheckText. It is the edge's half of decision 0077; the
-// domain checks the fields it keeps again.
+// domain checks the fields it keeps again. On the way it turns an empty
+// list or map in an optional field into nil, the form its absence decodes to.
 func checkBodyText(v any) error {
 	return walkText(reflect.ValueOf(v), "")
 }
@@ -344,9 +345,16 @@ func walkText(v reflect.Value, field string) error {
 			if !sf.IsExported() {
 				continue
 			}
-			name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+			name, opts, _ := strings.Cut(sf.Tag.Get("json"), ",")
 			if name == "-" {
 				continue
+			}
+			// An empty list or map in an optional field means what its
+			// absence means; keep one form (nil), so a body reads the same
+			// after it is encoded again (FuzzCommandBodies found [] ≠ nil).
+			if fv := v.Field(i); strings.Contains(","+opts+",", ",omitempty,") && fv.CanSet() &&
+				(fv.Kind() == reflect.Slice || fv.Kind() == reflect.Map) && fv.Len() == 0 {
+				fv.SetZero()
 			}
 			if sf.Anonymous && name == "" {
 				name = field
