@@ -171,7 +171,24 @@ type Store struct {
 	db  *sql.DB
 	d   projections.Dialect
 	now func() time.Time
+	box SecretWrapper // nil: secrets in clear (tests and tools)
 }
+
+// SecretWrapper wraps the signing secrets at rest: the binary's KEK ring
+// (keystore.KEKRing, decision 0126). A wrapped secret is bound to its
+// subscription's id.
+type SecretWrapper interface {
+	WrapSecret(name string, secret []byte) (string, error)
+	UnwrapSecret(name, text string) ([]byte, error)
+	// SecretKEKID says under which KEK a stored value is wrapped; ok is
+	// false for a secret kept in clear (written before wrapping).
+	SecretKEKID(text string) (id string, ok bool)
+	CurrentID() string
+}
+
+// WithSecrets makes the store wrap the secrets it writes with box and
+// unwrap the ones it reads.
+func (s *Store) WithSecrets(box SecretWrapper) *Store { s.box = box; return s }
 
 // NewStore returns a store on db (call Init first).
 func NewStore(db *sql.DB, d projections.Dialect, now func() time.Time) *Store {
@@ -291,8 +308,14 @@ func (s *Store) Create(ctx context.Context, req Request, by string, head eventst
 	sub := Subscription{ID: newID(), URL: req.URL, Types: types, Communities: comms, CreatedAt: s.now().UTC().Truncate(time.Millisecond),
 		CreatedBy: by, pos: head, Position: head.String(), Events: headEvents}
 	secret := NewSecret()
+	stored := secret
+	if s.box != nil {
+		if stored, err = s.box.WrapSecret(sub.ID, []byte(secret)); err != nil {
+			return Subscription{}, "", fmt.Errorf("webhook: wrap the secret: %w", err)
+		}
+	}
 	_, err = s.db.ExecContext(ctx, s.d.Rebind(`INSERT INTO webhook_subscriptions (id, url, types, communities, secret, created_at, created_by, hi, lo, events)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), sub.ID, sub.URL, strings.Join(types, ","), strings.Join(comms, ","), secret,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), sub.ID, sub.URL, strings.Join(types, ","), strings.Join(comms, ","), stored,
 		sub.CreatedAt.UnixNano(), by, int64(head.Hi), int64(head.Lo), headEvents)
 	if err != nil {
 		return Subscription{}, "", fmt.Errorf("webhook: record the subscription: %w", err)
@@ -378,13 +401,83 @@ func (s *Store) setGrant(ctx context.Context, id string, g *Grant) error {
 	return nil
 }
 
-// secret returns a subscription's signing secret.
-func (s *Store) secret(ctx context.Context, id string) (string, error) {
+// Secret returns a subscription's signing secret, unwrapped.
+func (s *Store) Secret(ctx context.Context, id string) (string, error) {
 	var sec string
 	if err := s.db.QueryRowContext(ctx, s.d.Rebind(`SELECT secret FROM webhook_subscriptions WHERE id = ?`), id).Scan(&sec); err != nil {
 		return "", fmt.Errorf("webhook: read the secret of %s: %w", id, err)
 	}
-	return sec, nil
+	return s.open(id, sec)
+}
+
+// open returns the secret a stored value holds: unwrapped, or as it is
+// when it was written in clear (before wrapping; RewrapSecrets upgrades it).
+func (s *Store) open(id, stored string) (string, error) {
+	if s.box == nil {
+		if strings.HasPrefix(stored, "whsec_") {
+			return stored, nil
+		}
+		return "", fmt.Errorf("webhook: the secret of %s is wrapped with a key-encrypting key and this process has none; start it with the deployment's -kek-file", id)
+	}
+	if _, ok := s.box.SecretKEKID(stored); !ok {
+		return stored, nil
+	}
+	b, err := s.box.UnwrapSecret(id, stored)
+	if err != nil {
+		return "", fmt.Errorf("webhook: %w", err)
+	}
+	return string(b), nil
+}
+
+// RewrapSecrets wraps under the current KEK every secret kept in clear or
+// under an older KEK (after an upgrade, or a rotation started with
+// -kek-old-file), returning how many it rewrote. Each row is rewritten only
+// if nobody changed it meanwhile.
+func (s *Store) RewrapSecrets(ctx context.Context) (int, error) {
+	if s.box == nil {
+		return 0, nil
+	}
+	type row struct{ id, stored string }
+	var todo []row
+	rows, err := s.db.QueryContext(ctx, `SELECT id, secret FROM webhook_subscriptions`)
+	if err != nil {
+		return 0, fmt.Errorf("webhook: read the secrets: %w", err)
+	}
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.stored); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("webhook: read the secrets: %w", err)
+		}
+		if kid, ok := s.box.SecretKEKID(r.stored); !ok || kid != s.box.CurrentID() {
+			todo = append(todo, r)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return 0, err
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("webhook: read the secrets: %w", err)
+	}
+	n := 0
+	for _, r := range todo {
+		sec, err := s.open(r.id, r.stored)
+		if err != nil {
+			return n, err
+		}
+		w, err := s.box.WrapSecret(r.id, []byte(sec))
+		if err != nil {
+			return n, fmt.Errorf("webhook: wrap the secret of %s: %w", r.id, err)
+		}
+		res, err := s.db.ExecContext(ctx, s.d.Rebind(`UPDATE webhook_subscriptions SET secret = ? WHERE id = ? AND secret = ?`), w, r.id, r.stored)
+		if err != nil {
+			return n, fmt.Errorf("webhook: rewrite the secret of %s: %w", r.id, err)
+		}
+		if k, _ := res.RowsAffected(); k == 1 {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // Delete removes a subscription and its delivery log.

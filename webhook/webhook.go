@@ -89,6 +89,10 @@ type Config struct {
 	// every delivery carries markers.
 	Opener  domain.Opener
 	Reveals RevealRecorder
+	// Secrets wraps the signing secrets at rest (the binary gives its KEK
+	// ring, decision 0126); without it they are stored in clear, which
+	// only tests and tools do.
+	Secrets SecretWrapper
 }
 
 // Manager manages subscriptions (create, list, delete, deliveries, replay)
@@ -152,7 +156,7 @@ func New(cfg Config) (*Manager, error) {
 		}
 		cfg.Sender = s
 	}
-	return &Manager{cfg: cfg, st: NewStore(cfg.DB, cfg.Dialect, cfg.Now), changed: eventstore.NewNotifier(),
+	return &Manager{cfg: cfg, st: NewStore(cfg.DB, cfg.Dialect, cfg.Now).WithSecrets(cfg.Secrets), changed: eventstore.NewNotifier(),
 		saved: eventstore.NewNotifier(), stats: map[string]*stats{}, grants: map[string]Grant{}}, nil
 }
 
@@ -171,7 +175,19 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // Init creates or migrates the tables.
-func (m *Manager) Init(ctx context.Context) error { return Init(ctx, m.cfg.DB, m.cfg.Dialect) }
+//
+// With Config.Secrets it also wraps under the current KEK every signing
+// secret kept in clear or under an older KEK (RewrapSecrets).
+func (m *Manager) Init(ctx context.Context) error {
+	if err := Init(ctx, m.cfg.DB, m.cfg.Dialect); err != nil {
+		return err
+	}
+	n, err := m.RewrapSecrets(ctx)
+	if n > 0 {
+		m.cfg.Logger.Info("webhook signing secrets wrapped under the current key-encrypting key / 已用当前密钥加密回调签名密钥", "secrets", n)
+	}
+	return err
+}
 
 // Create records a subscription that receives the events recorded from now
 // on, and returns it with its secret (shown this once).
@@ -239,7 +255,7 @@ func (m *Manager) Replay(ctx context.Context, id, eventID string) (Delivery, err
 	if err != nil {
 		return d, err
 	}
-	secret, err := m.st.secret(ctx, id)
+	secret, err := m.st.Secret(ctx, id)
 	if err != nil {
 		return d, err
 	}
@@ -412,7 +428,7 @@ func (m *Manager) deliverAll(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	secret, err := m.st.secret(ctx, id)
+	secret, err := m.st.Secret(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -562,3 +578,7 @@ func (m *Manager) deliver(ctx context.Context, sub *Subscription, secret string,
 		}
 	}
 }
+
+// RewrapSecrets wraps every signing secret kept in clear or under an older
+// KEK under the current one (see Store.RewrapSecrets).
+func (m *Manager) RewrapSecrets(ctx context.Context) (int, error) { return m.st.RewrapSecrets(ctx) }

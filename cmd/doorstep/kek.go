@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/doorstep/doorstep/cloudevent"
 	"github.com/doorstep/doorstep/keystore"
+	"github.com/doorstep/doorstep/webhook"
 )
 
 // KEKFile is the name of the key-encrypting key the embedded store
@@ -131,12 +133,35 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	defer closeKeys()
 	n, err := keystore.WithKEK(keys, ring).Rewrap(ctx)
+	closeKeys()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "rewrapped %d data keys under %s; the old key-encrypting key is no longer needed / 已用新密钥重新加密 %d 个数据密钥\n", n, ring.CurrentID(), n)
+	// The webhook signing secrets are wrapped under the same KEK (decision
+	// 0126): the webhook manager's Init rewraps them.
+	rt, err := openExisting(ctx, *data, *st)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	enc, err := cloudevent.NewEncoder("", "")
+	if err != nil {
+		return err
+	}
+	cfg := rt.webhookConfig(enc, nil)
+	m, err := webhook.New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := webhook.Init(ctx, cfg.DB, cfg.Dialect); err != nil {
+		return err
+	}
+	w, err := m.RewrapSecrets(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "rewrapped %d data keys and %d webhook signing secrets under %s; the old key-encrypting key is no longer needed / 已用新密钥重新加密 %d 个数据密钥和 %d 个回调签名密钥\n", n, w, ring.CurrentID(), n, w)
 	return nil
 }
 

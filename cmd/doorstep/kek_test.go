@@ -5,16 +5,19 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/doorstep/doorstep/cloudevent"
 	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/internal/pgtest"
 	"github.com/doorstep/doorstep/keystore"
+	"github.com/doorstep/doorstep/webhook"
 )
 
 // registerWithPhone writes a household with a sensitive field, so that it
@@ -62,6 +65,28 @@ func mustRing(t *testing.T, dir string) *keystore.KEKRing {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// noneHolds fails if any file under dir (the databases with their WAL,
+// the key directory, the logs) holds s.
+func noneHolds(t *testing.T, dir, s string) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(b, []byte(s)) {
+			t.Errorf("%s holds %q in clear", p, s)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // noKeyInClear fails if any file of the key directory holds a key in
@@ -119,13 +144,37 @@ func TestEmbeddedKEK(t *testing.T) {
 	}
 	rt.Close()
 
+	// A webhook subscription: its signing secret is wrapped at rest too
+	// (decision 0126), and the rotation below rewraps it.
+	rt, err = openRuntime(ctx, dir, storeConfig{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := cloudevent.NewEncoder("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wm, err := webhook.New(rt.webhookConfig(enc, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wm.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sub, secret, err := wm.Create(ctx, webhook.Request{URL: "http://127.0.0.1:9/hook"}, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.Close()
+	noneHolds(t, dir, strings.TrimPrefix(secret, "whsec_"))
+
 	// Rotation.
 	newKEK := filepath.Join(t.TempDir(), "new.kek")
 	var out, errOut bytes.Buffer
 	if err := run(ctx, []string{"keys", "new-kek", "-o", newKEK}, &out, &errOut); err != nil {
 		t.Fatal(err)
 	}
-	if err := run(ctx, []string{"keys", "rotate-kek", "-data", dir, "-kek-file", newKEK, "-kek-old-file", filepath.Join(dir, KEKFile)}, &out, &errOut); err != nil || !strings.Contains(out.String(), "rewrapped 2 data keys") {
+	if err := run(ctx, []string{"keys", "rotate-kek", "-data", dir, "-kek-file", newKEK, "-kek-old-file", filepath.Join(dir, KEKFile)}, &out, &errOut); err != nil || !strings.Contains(out.String(), "rewrapped 2 data keys and 1 webhook signing secrets") {
 		t.Fatalf("rotate-kek: %v\n%s%s", err, out.String(), errOut.String())
 	}
 	os.Remove(filepath.Join(dir, KEKFile))
@@ -138,6 +187,10 @@ func TestEmbeddedKEK(t *testing.T) {
 		t.Fatalf("with the new KEK alone: %v", err)
 	}
 	noKeyInClear(t, dir, k1, legacy)
+	if got, err := webhook.NewStore(rt.db, rt.dialect, nil).WithSecrets(rt.kek).Secret(ctx, sub.ID); err != nil || got != secret {
+		t.Fatalf("the webhook secret with the new KEK alone: %q, %v", got, err)
+	}
+	noneHolds(t, dir, strings.TrimPrefix(secret, "whsec_"))
 	// The wrong KEK opens nothing, and says so.
 	other := filepath.Join(t.TempDir(), "other.kek")
 	if err := run(ctx, []string{"keys", "new-kek", "-o", other}, &out, &errOut); err != nil {

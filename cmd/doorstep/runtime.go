@@ -46,6 +46,7 @@ type runtime struct {
 	tokens *identity.Tokens
 	users  *account.Users // the people who sign in to the console
 	vault  *keystore.Vault
+	kek    *keystore.KEKRing    // wraps the data keys and the webhook secrets
 	access dhttp.AccessRecorder // the record of sensitive reads: a file in dir, or a table on PostgreSQL
 	app    *command.Service
 	cal    *calendar.Calendar // the working-day calendar the service and the projections use
@@ -167,7 +168,7 @@ func (rt *runtime) finish(ctx context.Context, p parts, log *slog.Logger) (*runt
 	if err != nil {
 		return fail(err)
 	}
-	rt.vault = keystore.New(keys, p.vaultCfg)
+	rt.vault, rt.kek = keystore.New(keys, p.vaultCfg), p.kek
 	if rt.app, err = command.New(command.Config{Store: rt.store, Sealer: rt.vault, Calendar: rt.cal}); err != nil {
 		return fail(err)
 	}

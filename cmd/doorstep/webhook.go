@@ -33,12 +33,7 @@ func (f *relayFlags) encoder(addr string) (*cloudevent.Encoder, error) {
 // read-model database: every node's API manages subscriptions with it;
 // runBackground runs the deliveries beside the relay (on the elected node).
 func (rt *runtime) startWebhooks(ctx context.Context, enc *cloudevent.Encoder, log *slog.Logger) error {
-	cfg := webhook.Config{Log: rt.store, DB: rt.db, Dialect: rt.dialect, Counter: rt.counter, Encoder: enc,
-		Logger: log, Now: clock.Now, Reveals: rt.access}
-	if rt.vault != nil { // a granted subscription gets the sealed fields opened (decision 0106)
-		cfg.Opener = rt.vault
-	}
-	m, err := webhook.New(cfg)
+	m, err := webhook.New(rt.webhookConfig(enc, log))
 	if err != nil {
 		return err
 	}
@@ -47,6 +42,22 @@ func (rt *runtime) startWebhooks(ctx context.Context, enc *cloudevent.Encoder, l
 	}
 	rt.webhooks = m
 	return nil
+}
+
+// webhookConfig is the webhook manager's configuration on the runtime:
+// its store, read-model database, the vault that opens sealed fields for
+// granted subscriptions (decision 0106) and the KEK ring that wraps the
+// signing secrets at rest (decision 0126).
+func (rt *runtime) webhookConfig(enc *cloudevent.Encoder, log *slog.Logger) webhook.Config {
+	cfg := webhook.Config{Log: rt.store, DB: rt.db, Dialect: rt.dialect, Counter: rt.counter, Encoder: enc,
+		Logger: log, Now: clock.Now, Reveals: rt.access}
+	if rt.vault != nil {
+		cfg.Opener = rt.vault
+	}
+	if rt.kek != nil {
+		cfg.Secrets = rt.kek
+	}
+	return cfg
 }
 
 // webhookCollector reports each webhook subscription's lag, deliveries,
@@ -103,7 +114,7 @@ func printWebhookStatus(ctx context.Context, rt *runtime, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	m, err := webhook.New(webhook.Config{Log: rt.store, DB: rt.db, Dialect: rt.dialect, Counter: rt.counter, Encoder: enc, Now: clock.Now})
+	m, err := webhook.New(rt.webhookConfig(enc, nil))
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/doorstep/doorstep/cloudevent"
-	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/webhook"
 )
 
@@ -59,7 +58,7 @@ func runWebhookCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	m, err := webhook.New(webhook.Config{Log: rt.store, DB: rt.db, Dialect: rt.dialect, Counter: rt.counter, Encoder: enc, Now: clock.Now})
+	m, err := webhook.New(rt.webhookConfig(enc, nil))
 	if err != nil {
 		return err
 	}
