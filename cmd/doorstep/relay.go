@@ -78,48 +78,21 @@ func (rt *runtime) startRelay(ctx context.Context, cfg *relay.Config, log *slog.
 	return nil
 }
 
-// relayCollector reports each relay target's lag, deliveries, failures and
-// pause at each scrape.
-type relayCollector struct {
-	r                                        *relay.Relay
-	lagEvents, lagSeconds, delivered, failed *prometheus.Desc
-	paused                                   *prometheus.Desc
-}
-
-func newRelayCollector(r *relay.Relay) *relayCollector {
-	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc(name, help, []string{"publisher"}, nil)
-	}
-	return &relayCollector{r: r,
-		lagEvents:  d("doorstep_relay_lag_events", "Events of the log after the relay target's checkpoint (not yet acknowledged by the broker)."),
-		lagSeconds: d("doorstep_relay_lag_seconds", "Age of the oldest event not yet acknowledged by the broker; 0 when none is waiting."),
-		delivered:  d("doorstep_relay_delivered_total", "Events the broker acknowledged, since the process started."),
-		failed:     d("doorstep_relay_failed_total", "Publications the broker refused or left unanswered (each retried), since the process started."),
-		paused:     d("doorstep_relay_paused", "1 while the broker does not acknowledge and the relay target is paused."),
-	}
-}
-
-func (c *relayCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.lagEvents, c.lagSeconds, c.delivered, c.failed, c.paused} {
-		ch <- d
-	}
-}
-
-func (c *relayCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	st, _ := c.r.Status(ctx)
-	for _, s := range st {
-		paused := 0.0
-		if s.Paused {
-			paused = 1
-		}
-		ch <- prometheus.MustNewConstMetric(c.lagEvents, prometheus.GaugeValue, float64(s.LagEvents), s.Name)
-		ch <- prometheus.MustNewConstMetric(c.lagSeconds, prometheus.GaugeValue, s.LagSeconds, s.Name)
-		ch <- prometheus.MustNewConstMetric(c.delivered, prometheus.CounterValue, float64(s.Delivered), s.Name)
-		ch <- prometheus.MustNewConstMetric(c.failed, prometheus.CounterValue, float64(s.Failed), s.Name)
-		ch <- prometheus.MustNewConstMetric(c.paused, prometheus.GaugeValue, paused, s.Name)
-	}
+// newRelayCollector reports each relay target's lag, deliveries, failures
+// and pause at each scrape.
+func newRelayCollector(r *relay.Relay) prometheus.Collector {
+	type m = statusMetric[relay.Status]
+	return newStatusCollector("publisher", r.Status, func(s relay.Status) string { return s.Name },
+		m{"doorstep_relay_lag_events", "Events of the log after the relay target's checkpoint (not yet acknowledged by the broker).",
+			prometheus.GaugeValue, func(s relay.Status) float64 { return float64(s.LagEvents) }},
+		m{"doorstep_relay_lag_seconds", "Age of the oldest event not yet acknowledged by the broker; 0 when none is waiting.",
+			prometheus.GaugeValue, func(s relay.Status) float64 { return s.LagSeconds }},
+		m{"doorstep_relay_delivered_total", "Events the broker acknowledged, since the process started.",
+			prometheus.CounterValue, func(s relay.Status) float64 { return float64(s.Delivered) }},
+		m{"doorstep_relay_failed_total", "Publications the broker refused or left unanswered (each retried), since the process started.",
+			prometheus.CounterValue, func(s relay.Status) float64 { return float64(s.Failed) }},
+		m{"doorstep_relay_paused", "1 while the broker does not acknowledge and the relay target is paused.",
+			prometheus.GaugeValue, func(s relay.Status) float64 { return oneIf(s.Paused) }})
 }
 
 // runRelayCmd is `doorstep relay status`: each relay target's committed

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"text/tabwriter"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -60,49 +59,28 @@ func (rt *runtime) webhookConfig(enc *cloudevent.Encoder, log *slog.Logger) webh
 	return cfg
 }
 
-// webhookCollector reports each webhook subscription's lag, deliveries,
-// failures, parked deliveries and whether it is retrying, at each scrape.
-type webhookCollector struct {
-	m                                                *webhook.Manager
-	lagEvents, lagSeconds, delivered, failed, parked *prometheus.Desc
-	retrying                                         *prometheus.Desc
+// newWebhookCollector reports each webhook subscription's lag,
+// deliveries, failures, parked deliveries and whether it is retrying, at
+// each scrape.
+func newWebhookCollector(wm *webhook.Manager) prometheus.Collector {
+	return newStatusCollector("subscription", wm.Status, func(s webhook.Status) string { return s.ID }, webhookMetrics()...)
 }
 
-func newWebhookCollector(m *webhook.Manager) *webhookCollector {
-	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc(name, help, []string{"subscription"}, nil)
-	}
-	return &webhookCollector{m: m,
-		lagEvents:  d("doorstep_webhook_lag_events", "Events of the log after the webhook subscription's checkpoint."),
-		lagSeconds: d("doorstep_webhook_lag_seconds", "Age of the oldest event after the subscription's checkpoint; 0 when none is waiting."),
-		delivered:  d("doorstep_webhook_delivered_total", "Deliveries the receiver accepted (2xx), since the process started."),
-		failed:     d("doorstep_webhook_failed_total", "Delivery attempts that failed (each retried or parked), since the process started."),
-		parked:     d("doorstep_webhook_parked_total", "Deliveries parked after their retry budget, since the process started."),
-		retrying:   d("doorstep_webhook_retrying", "1 while the subscription's next delivery is being retried."),
-	}
-}
-
-func (c *webhookCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.lagEvents, c.lagSeconds, c.delivered, c.failed, c.parked, c.retrying} {
-		ch <- d
-	}
-}
-
-func (c *webhookCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	st, _ := c.m.Status(ctx)
-	for _, s := range st {
-		retrying := 0.0
-		if s.Retrying {
-			retrying = 1
-		}
-		ch <- prometheus.MustNewConstMetric(c.lagEvents, prometheus.GaugeValue, float64(s.LagEvents), s.ID)
-		ch <- prometheus.MustNewConstMetric(c.lagSeconds, prometheus.GaugeValue, s.LagSeconds, s.ID)
-		ch <- prometheus.MustNewConstMetric(c.delivered, prometheus.CounterValue, float64(s.Delivered), s.ID)
-		ch <- prometheus.MustNewConstMetric(c.failed, prometheus.CounterValue, float64(s.Failed), s.ID)
-		ch <- prometheus.MustNewConstMetric(c.parked, prometheus.CounterValue, float64(s.Parked), s.ID)
-		ch <- prometheus.MustNewConstMetric(c.retrying, prometheus.GaugeValue, retrying, s.ID)
+func webhookMetrics() []statusMetric[webhook.Status] {
+	type m = statusMetric[webhook.Status]
+	return []m{
+		{"doorstep_webhook_lag_events", "Events of the log after the webhook subscription's checkpoint.",
+			prometheus.GaugeValue, func(s webhook.Status) float64 { return float64(s.LagEvents) }},
+		{"doorstep_webhook_lag_seconds", "Age of the oldest event after the subscription's checkpoint; 0 when none is waiting.",
+			prometheus.GaugeValue, func(s webhook.Status) float64 { return s.LagSeconds }},
+		{"doorstep_webhook_delivered_total", "Deliveries the receiver accepted (2xx), since the process started.",
+			prometheus.CounterValue, func(s webhook.Status) float64 { return float64(s.Delivered) }},
+		{"doorstep_webhook_failed_total", "Delivery attempts that failed (each retried or parked), since the process started.",
+			prometheus.CounterValue, func(s webhook.Status) float64 { return float64(s.Failed) }},
+		{"doorstep_webhook_parked_total", "Deliveries parked after their retry budget, since the process started.",
+			prometheus.CounterValue, func(s webhook.Status) float64 { return float64(s.Parked) }},
+		{"doorstep_webhook_retrying", "1 while the subscription's next delivery is being retried.",
+			prometheus.GaugeValue, func(s webhook.Status) float64 { return oneIf(s.Retrying) }},
 	}
 }
 
