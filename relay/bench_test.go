@@ -2,11 +2,7 @@ package relay_test
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"log/slog"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,8 +12,8 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/doorstep/doorstep/cloudevent"
-	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/internal/brokertest"
+	"github.com/doorstep/doorstep/internal/latbench"
 	"github.com/doorstep/doorstep/internal/testenv"
 	"github.com/doorstep/doorstep/relay"
 )
@@ -161,25 +157,8 @@ func BenchmarkRelayLatency(b *testing.B) {
 			}
 			t, _ := relay.ParseTarget(raw)
 			defer cleanup(b, t)
-			var mu sync.Mutex
-			sent := map[string]time.Time{}
-			var lat []time.Duration
-			arrived := func(id string) {
-				now := time.Now()
-				mu.Lock()
-				if s, ok := sent[id]; ok {
-					lat = append(lat, now.Sub(s))
-					delete(sent, id)
-				}
-				mu.Unlock()
-			}
-			idOf := func(body []byte) string {
-				var h struct {
-					ID string `json:"id"`
-				}
-				_ = json.Unmarshal(body, &h)
-				return h.ID
-			}
+			rec := latbench.New()
+			arrived := func(body []byte) { rec.ArrivedBody(kind, body) }
 			switch kind {
 			case "nats":
 				nc, err := nats.Connect(t.URL)
@@ -197,7 +176,7 @@ func BenchmarkRelayLatency(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				cc, err := cons.Consume(func(m jetstream.Msg) { arrived(idOf(m.Data())) })
+				cc, err := cons.Consume(func(m jetstream.Msg) { arrived(m.Data()) })
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -219,7 +198,7 @@ func BenchmarkRelayLatency(b *testing.B) {
 				}
 				go func() {
 					for d := range ds {
-						arrived(idOf(d.Body))
+						arrived(d.Body)
 					}
 				}()
 			}
@@ -236,45 +215,16 @@ func BenchmarkRelayLatency(b *testing.B) {
 			go func() { done <- r.Run(ctx) }()
 
 			b.ResetTimer()
-			tick := time.NewTicker(time.Second / 300)
-			var last eventstore.Position
-			total := 0
-			for i := 0; i < 300*b.N; i++ {
-				<-tick.C
-				id := eventstore.NewID()
-				mu.Lock()
-				sent[id.String()] = time.Now()
-				mu.Unlock()
-				res, err := env.Store.Append(ctx, fmt.Sprintf("benchlat-%d", i%50), eventstore.Any(),
-					eventstore.EventData{ID: id, Type: "benchlat.noted", Data: json.RawMessage(`{"n":1}`),
-						Metadata: eventstore.Metadata{OccurredAt: time.Now()}})
-				if err != nil {
-					b.Fatal(err)
-				}
-				last = res.LastPosition
-				total++
-			}
-			tick.Stop()
+			total := 300 * b.N
+			last := rec.Append(ctx, b, env.Store, 300, total)
 			if err := r.WaitFor(ctx, last); err != nil {
 				b.Fatal(err)
 			}
-			for {
-				mu.Lock()
-				n := len(lat)
-				mu.Unlock()
-				if n == total {
-					break
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+			rec.Wait(total, kind)
 			b.StopTimer()
 			cancel()
 			<-done
-			slices.Sort(lat)
-			q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
-			b.ReportMetric(q(0.50), "p50_ms")
-			b.ReportMetric(q(0.99), "p99_ms")
-			b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max_ms")
+			rec.Report(b, kind, "")
 			b.ReportMetric(float64(total), "events")
 		})
 	}

@@ -2,14 +2,11 @@ package webhook_test
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +18,7 @@ import (
 	"github.com/doorstep/doorstep/cloudevent"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/internal/brokertest"
+	"github.com/doorstep/doorstep/internal/latbench"
 	"github.com/doorstep/doorstep/internal/testenv"
 	"github.com/doorstep/doorstep/keystore"
 	"github.com/doorstep/doorstep/relay"
@@ -206,20 +204,10 @@ func BenchmarkWebhookLatency(b *testing.B) {
 	defer cancel()
 	env := testenv.New(b)
 	enc, _ := cloudevent.NewEncoder("urn:doorstep:bench", "http://127.0.0.1:8080")
-	var mu sync.Mutex
-	sent := map[string]time.Time{}
-	lat := map[string][]time.Duration{}
-	arrived := func(path, id string) {
-		now := time.Now()
-		mu.Lock()
-		if s, ok := sent[id]; ok {
-			lat[path] = append(lat[path], now.Sub(s))
-		}
-		mu.Unlock()
-	}
+	rec := latbench.New()
 	// Webhooks.
 	m := newBenchManager(b, env, enc)
-	srv, setSecret := benchReceiver(b, func(id string) { arrived("webhook", id) })
+	srv, setSecret := benchReceiver(b, func(id string) { rec.Arrived("webhook", id) })
 	sub, secret, err := m.Create(ctx, webhook.Request{URL: srv.URL}, "bench")
 	if err != nil {
 		b.Fatal(err)
@@ -241,13 +229,7 @@ func BenchmarkWebhookLatency(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		var h struct {
-			ID string `json:"id"`
-		}
-		_ = json.Unmarshal(msg.Data(), &h)
-		arrived("nats", h.ID)
-	})
+	cc, err := cons.Consume(func(msg jetstream.Msg) { rec.ArrivedBody("nats", msg.Data()) })
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -266,50 +248,20 @@ func BenchmarkWebhookLatency(b *testing.B) {
 	go func() { defer wg.Done(); _ = m.Run(ctx) }()
 
 	b.ResetTimer()
-	tick := time.NewTicker(time.Second / 300)
-	var last eventstore.Position
-	total := 0
-	for i := 0; i < 300*b.N; i++ {
-		<-tick.C
-		id := eventstore.NewID()
-		mu.Lock()
-		sent[id.String()] = time.Now()
-		mu.Unlock()
-		res, err := env.Store.Append(ctx, fmt.Sprintf("benchlat-%d", i%50), eventstore.Any(),
-			eventstore.EventData{ID: id, Type: "benchlat.noted", Data: json.RawMessage(`{"n":1}`),
-				Metadata: eventstore.Metadata{OccurredAt: time.Now()}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		last = res.LastPosition
-		total++
-	}
-	tick.Stop()
+	total := 300 * b.N
+	last := rec.Append(ctx, b, env.Store, 300, total)
 	if err := r.WaitFor(ctx, last); err != nil {
 		b.Fatal(err)
 	}
 	if err := m.WaitFor(ctx, sub.ID, last); err != nil {
 		b.Fatal(err)
 	}
-	for {
-		mu.Lock()
-		done := len(lat["nats"]) >= total && len(lat["webhook"]) >= total
-		mu.Unlock()
-		if done {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	rec.Wait(total, "webhook", "nats")
 	b.StopTimer()
 	cancel()
 	wg.Wait()
 	for _, path := range []string{"webhook", "nats"} {
-		l := lat[path]
-		slices.Sort(l)
-		q := func(p float64) float64 { return float64(l[int(p*float64(len(l)-1))].Microseconds()) / 1000 }
-		b.ReportMetric(q(0.50), path+"_p50_ms")
-		b.ReportMetric(q(0.99), path+"_p99_ms")
-		b.ReportMetric(float64(l[len(l)-1].Microseconds())/1000, path+"_max_ms")
+		rec.Report(b, path, path+"_")
 	}
 	b.ReportMetric(float64(total), "events")
 }
