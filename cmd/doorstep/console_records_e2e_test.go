@@ -203,6 +203,9 @@ func TestConsoleLedgersRecordsAndLive(t *testing.T) {
 		t.Errorf("the referral ledger is empty")
 	}
 	axe("referral ledger")
+	run("ledger in English", chromedp.Click("#lang", chromedp.ByID), chromedp.WaitVisible(`//h1[text()="Ledgers · Referrals"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//button[@id="export"][text()="Export CSV (every filtered row)"]`, chromedp.BySearch),
+		chromedp.Click("#lang", chromedp.ByID), chromedp.WaitVisible(`//h1[text()="台账 · 转介"]`, chromedp.BySearch))
 
 	// ---- Live: the worklist shows a referral made after it was drawn. ----
 	reported := p.must(201, "POST", "/v1/problems", admin, map[string]any{"household_id": hh, "description": "楼道照明损坏",
@@ -215,6 +218,13 @@ func TestConsoleLedgersRecordsAndLive(t *testing.T) {
 		t.Errorf("the worklist was not read again after an event")
 	}
 	shot("worklists-live", "#awaiting")
+	// The dashboard too: a change of a household's risk in the community
+	// makes it read itself again.
+	run("dashboard followed", chromedp.Navigate(p.base+"/#/dashboard"), chromedp.WaitVisible("#breached", chromedp.ByID),
+		chromedp.WaitVisible(`main[data-live="on"]`, chromedp.ByQuery))
+	risk := map[bool]string{true: "red", false: "yellow"}[p.must(200, "GET", "/v1/households/"+hh, admin, nil)["risk"] != "red"]
+	p.must(200, "POST", "/v1/households/"+hh+"/risk", admin, map[string]any{"to": risk, "reason": "复核"})
+	run("the dashboard reads itself again", chromedp.WaitVisible(`main[data-position]`, chromedp.ByQuery), chromedp.WaitVisible("#breached", chromedp.ByID))
 	run("sign out", chromedp.Click("#signout", chromedp.ByID), chromedp.WaitVisible("#login", chromedp.ByID))
 
 	// ---- Record forms: a grid worker on a phone. ----

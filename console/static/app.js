@@ -833,6 +833,7 @@ async function startLive(screen) {
     try {
       const res = await fetch(`/v1/events?category=household,problem,referral&after=${encodeURIComponent(after)}`, { signal: ctl.signal, credentials: 'same-origin', headers: { Accept: 'text/event-stream' } });
       if (!res.ok || !res.body) throw new Error(String(res.status));
+      if (ctl.signal.aborted) return;
       $('main').dataset.live = 'on';
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buf = '';
@@ -907,7 +908,7 @@ async function route(liveAt) {
     window.scrollTo(0, y);
     $('main').dataset.position = liveAt;
     status(t('liveUpdated'));
-  } else show(...nodes);
+  } else { show(...nodes); delete $('main').dataset.position; }
   if (out.after) out.after();
   if (follows && S.me) startLive(screen); else stopLive();
 }
