@@ -829,11 +829,16 @@ async function startLive(screen) {
   LIVE.ctl = ctl; LIVE.screen = screen;
   let after = '';
   try { after = (await api('GET', '/readyz')).data.head; } catch { return; }
+  let wait = 2000;
   while (!ctl.signal.aborted) {
     try {
       const res = await fetch(`/v1/events?category=household,problem,referral&after=${encodeURIComponent(after)}`, { signal: ctl.signal, credentials: 'same-origin', headers: { Accept: 'text/event-stream' } });
+      // Signed out or not admitted: stop; refused for load (429, 503):
+      // try again later, less and less often.
+      if (res.status === 401 || res.status === 403) return;
       if (!res.ok || !res.body) throw new Error(String(res.status));
       if (ctl.signal.aborted) return;
+      wait = 2000;
       $('main').dataset.live = 'on';
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buf = '';
@@ -850,7 +855,10 @@ async function startLive(screen) {
       }
     } catch { if (ctl.signal.aborted) return; }
     // The stream ended (a restart, a refusal): follow again from the last event.
-    await new Promise((r) => setTimeout(r, 2000));
+    if (ctl.signal.aborted) return;
+    delete $('main').dataset.live;
+    await new Promise((r) => setTimeout(r, wait));
+    wait = Math.min(wait * 2, 60000);
   }
 }
 
