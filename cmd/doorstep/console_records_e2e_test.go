@@ -169,9 +169,19 @@ func TestConsoleLedgersRecordsAndLive(t *testing.T) {
 		t.Fatalf("the first page of the problem ledger has %s rows, want 25 (the demo town has more)", n)
 	}
 	run("next page", chromedp.Click("#page-next", chromedp.ByID), chromedp.WaitVisible(`//caption[contains(., "26–")]`, chromedp.BySearch))
+	// The day the problem was reported, in China's time, as both ends of
+	// the date filter (both inclusive).
+	reportedAt, err := time.Parse(time.RFC3339, p.must(200, "GET", "/v1/problems/"+problemID, admin, nil)["reported_at"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := reportedAt.In(time.FixedZone("CST", 8*3600))
+	from := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, day.Location())
+	want := p.must(200, "GET", "/v1/problems?stage=breached&limit=500&grid="+url.QueryEscape(grid)+"&created_from="+url.QueryEscape(from.Format(time.RFC3339))+
+		"&created_to="+url.QueryEscape(from.AddDate(0, 0, 1).Format(time.RFC3339)), admin, nil)["problems"].([]any)
 	run("filter", chromedp.SetValue("#lf-stage", "breached", chromedp.ByID), chromedp.SetValue("#lf-grid", grid, chromedp.ByID),
-		chromedp.Click("#ledger-apply", chromedp.ByID), chromedp.WaitVisible(fmt.Sprintf(`tr[data-id=%q]`, problemID), chromedp.ByQuery))
-	want := p.must(200, "GET", "/v1/problems?stage=breached&limit=500&grid="+url.QueryEscape(grid), admin, nil)["problems"].([]any)
+		chromedp.SetValue("#lf-created_from", from.Format(time.DateOnly), chromedp.ByID), chromedp.SetValue("#lf-created_to", from.Format(time.DateOnly), chromedp.ByID),
+		chromedp.Click("#ledger-apply", chromedp.ByID), chromedp.WaitVisible(fmt.Sprintf(`#ledger-table[data-rows="%d"] tr[data-id=%q]`, min(len(want), 25), problemID), chromedp.ByQuery))
 	if n := attr("#ledger-table", "data-rows"); n != fmt.Sprint(min(len(want), 25)) {
 		t.Errorf("the filtered ledger shows %s rows, the API has %d", n, len(want))
 	}

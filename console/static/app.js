@@ -599,8 +599,10 @@ function ledgerQuery(params, sort, limit, offset) {
   for (const k of ledgerFilters) {
     const v = params.get(k);
     if (!v) continue;
-    // Dates from the form are days in China's time: the API wants RFC 3339.
-    q.set(k, k.startsWith('created_') ? `${v}T00:00:00+08:00` : v);
+    // Dates from the form are days in China's time, both inclusive: the
+    // API wants RFC 3339 instants, created_to exclusive (the next day's start).
+    if (k === 'created_to') q.set(k, new Date(Date.parse(`${v}T00:00:00+08:00`) + 86400000).toISOString());
+    else q.set(k, k === 'created_from' ? `${v}T00:00:00+08:00` : v);
   }
   q.set('sort', sort); q.set('limit', limit); q.set('offset', offset);
   return q.toString();

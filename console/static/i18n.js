@@ -111,7 +111,7 @@ export const dict = {
     note: 'Note', followUp: 'Follow-up method', requestText: 'What is asked', held: 'Resolved and has not recurred', yes: 'Yes', no: 'No', satisfactionScore: 'Satisfaction (1–5)',
     follow_phone: 'Phone', follow_home_visit: 'Home visit', follow_video: 'Video', follow_online: 'Online', follow_office: 'At the office',
     stage_approaching: 'Approaching', stage_breached: 'Breached', stage_none: 'No alert', deadlineStage: 'Deadline stage',
-    all: 'All', filter: 'Filter', createdFrom: 'Created from', createdTo: 'Created before', apply: 'Apply', clear: 'Clear the filter',
+    all: 'All', filter: 'Filter', createdFrom: 'Created from', createdTo: 'Created to (inclusive)', apply: 'Apply', clear: 'Clear the filter',
     created: 'Created', updated: 'Updated', rows: 'Rows', pages: 'Pages', prevPage: 'Previous page', nextPage: 'Next page', page: 'Page',
     exportCSV: 'Export CSV (every filtered row)', exported: 'Rows exported: ', liveUpdated: 'Page updated from new events',
     setExpiry: 'Set an expiry', expiryOf: 'User or token', user: 'User', token: 'Token', expiresOn: 'Expires on (empty: never)',
