@@ -132,7 +132,8 @@ func dictionary(t *testing.T) (zh, en map[string]string) {
 
 // TestEveryEnumValueLabelled: every value the API returns for the
 // enumerated fields the console shows (household class, assistance
-// category and risk; problem category, handling class and status;
+// category and risk; problem category, handling class, colour, urgency
+// and status; follow-up method;
 // referral level and status; visit mode and outcome) has a label in both
 // languages, and where the domain names the value to a person (domain
 // labels, issue 20) the console says the same Chinese words. The values
@@ -153,6 +154,9 @@ func TestEveryEnumValueLabelled(t *testing.T) {
 			domain.RefCompleted, domain.RefCancelled),
 		"level":   vals(domain.LevelCommunity, domain.LevelStreet, domain.LevelDepartment),
 		"mode":    vals(domain.ModeHome, domain.ModePhone, domain.ModeVideo, domain.ModeOnline),
+		"colour":  vals(domain.ColourRed, domain.ColourYellow, domain.ColourGreen),
+		"urgency": vals(domain.UrgencyUrgent, domain.UrgencyOrdinary),
+		"follow":  vals(domain.FollowPhone, domain.FollowHomeVisit, domain.FollowVideo, domain.FollowOnline, domain.FollowOffice),
 		"outcome": vals(domain.OutcomeCompleted, domain.OutcomeRefused, domain.OutcomeNobodyHome),
 	}
 	// The Chinese words the domain already gives these values.
@@ -169,7 +173,9 @@ func TestEveryEnumValueLabelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	for prefix, values := range enums {
-		if prefix != "mode" && prefix != "outcome" && !strings.Contains(string(app), "ev('"+prefix+"', ") {
+		// Visit modes and outcomes, and follow-up methods, are offered
+		// in forms (options built from the dictionary), not shown as values.
+		if prefix != "mode" && prefix != "outcome" && prefix != "follow" && !strings.Contains(string(app), "ev('"+prefix+"', ") {
 			t.Errorf("app.js never shows a %s value through the dictionary", prefix)
 		}
 		for _, v := range values {

@@ -66,6 +66,12 @@ function mask(v) {
   return '—';
 }
 
+// txt: a value the API may answer plainly or as a sealed or masked
+// marker (names may be sealed): shown as it is, or as masked.
+const txt = (v) => (v === null || v === undefined || v === '' ? '—' : typeof v === 'object' ? (v.value !== undefined && !v.masked ? String(v.value) : mask(v)) : String(v));
+// clear: a sensitive field as revealed (its value), else masked.
+const clear = (v) => (v && v.value !== undefined && !v.masked && !v.erased ? el('span', { class: 'revealed', text: v.value }) : mask(v));
+
 function table(headers, rows, caption) {
   return el('div', { class: 'scroll' }, el('table', {},
     caption ? el('caption', { class: 'muted', text: caption }) : null,
@@ -99,9 +105,10 @@ function frame() {
   if (canAudit()) links.push(['#/dashboard', t('navDashboard')]);
   if (hasWorklists()) links.push(['#/worklists', t('navWorklists')]);
   if (S.me.role !== 'department' && S.me.role !== 'integrator') links.push(['#/households', t('navHouseholds')]);
+  if (S.me.role !== 'integrator') links.push([S.me.role === 'department' ? '#/ledger/referrals' : '#/ledger/problems', t('navLedgers')]);
   if (S.me.role === 'admin') links.push(['#/admin', t('navAdmin')]);
   const here = location.hash.split('?')[0] || '#/';
-  for (const [href, label] of links) nav.append(el('a', { href, 'aria-current': here.startsWith(href) ? 'page' : null, text: label }));
+  for (const [href, label] of links) nav.append(el('a', { href, 'aria-current': here.startsWith(href) || (href.startsWith('#/ledger/') && here.startsWith('#/ledger/')) ? 'page' : null, text: label }));
 }
 
 function show(...nodes) {
@@ -155,12 +162,12 @@ function scopeSelect(c, screen) {
 
 // ---- dashboard --------------------------------------------------------------
 
-async function dashboard(params) {
-  const c = scopeChoice(params), q = scopeQuery(c);
+async function dashboard(params, waitFor) {
+  const c = scopeChoice(params), w = waitFor ? `&wait_for=${encodeURIComponent(waitFor)}` : '', q = scopeQuery(c);
   const [counts, breached, approaching, measures, flags] = await Promise.all([
     api('GET', '/v1/alerts/counts'),
-    api('GET', `/v1/alerts?stage=breached&limit=100${q}`),
-    api('GET', `/v1/alerts?stage=approaching&limit=100${q}`),
+    api('GET', `/v1/alerts?stage=breached&limit=100${q}${w}`),
+    api('GET', `/v1/alerts?stage=approaching&limit=100${q}${w}`),
     api('GET', `/v1/measures?${q.slice(1)}`).catch((e) => ({ error: e })),
     api('GET', '/v1/measures/flags').catch((e) => ({ error: e })),
   ]);
@@ -267,18 +274,28 @@ async function households(params) {
     el('p', {}, el('button', { type: 'submit', text: t('searchBtn') })));
   form.addEventListener('submit', (ev) => { ev.preventDefault(); location.hash = `#/households?q=${encodeURIComponent(form.q.value)}${scopeQuery(c)}`; });
   const rows = res.data.households.map((h) => [
-    el('a', { href: `#/household/${encodeURIComponent(h.household_id)}`, text: h.address }), h.grid, ev('risk', h.risk), h.open_problems, fmtTime(h.next_visit_due)]);
+    el('a', { href: `#/household/${encodeURIComponent(h.household_id)}`, text: txt(h.address) }), h.grid, ev('risk', h.risk), h.open_problems, fmtTime(h.next_visit_due)]);
   return [el('h1', { text: t('households') }), scopeSelect(c, 'households'), form, table([t('address'), t('grid'), t('risk'), t('openProblems'), t('nextVisit')], rows)];
 }
 
 // ---- household file ---------------------------------------------------------
 
-function membersTable(members) {
+function membersTable(members, revealed) {
+  const show = revealed ? clear : mask;
   return table([t('name'), t('relation'), t('birthDate'), t('idNumber'), t('phone')],
-    (members || []).map((m) => typeof m === 'string' ? [m, '', '', '', ''] : [m.name, m.relation || '—', m.birth_date ? m.birth_date.slice(0, 4) + '-••-••' : '—', mask(m.id_number), mask(m.phone)]));
+    (members || []).map((m) => typeof m === 'string' ? [m, '', '', '', ''] : [txt(m.name), txt(m.relation), m.birth_date ? m.birth_date.slice(0, 4) + '-••-••' : '—', show(m.id_number), show(m.phone)]));
 }
-const problemsTable = (ps) => table([t('number'), t('description'), t('problemCategory'), t('handlingClass'), t('status'), t('assignee'), t('reportedAt')],
-  (ps || []).map((p) => [p.number || p.id, p.description || '—', ev('pcat', p.category), ev('handling', p.handling_class), ev('pstatus', p.status), p.assignee || '—', fmtTime(p.reported_at)]));
+const problemsTable = (ps, actions) => table([t('number'), t('description'), t('problemCategory'), t('handlingClass'), t('status'), t('assignee'), t('reportedAt'), ...(actions ? [t('actions')] : [])],
+  (ps || []).map((p) => [p.number || p.id, txt(p.description), ev('pcat', p.category), ev('handling', p.handling_class), ev('pstatus', p.status), p.assignee || '—', fmtTime(p.reported_at),
+    ...(actions ? [problemActions(p)] : [])]));
+// problemActions: the records a writer can add to a problem.
+function problemActions(p) {
+  const id = encodeURIComponent(p.id), open = p.status === 'open' || p.status === 'in_progress';
+  const links = [];
+  if (open) links.push(el('a', { href: `#/problem/${id}/progress`, id: `progress-${p.id}`, text: t('noteProgress') }), el('a', { href: `#/problem/${id}/referral`, id: `refer-${p.id}`, text: t('refer') }));
+  if (p.status === 'resolved') links.push(el('a', { href: `#/problem/${id}/revisit`, id: `revisit-${p.id}`, text: t('returnVisit') }));
+  return links.length ? el('span', { class: 'actions' }, links) : '—';
+}
 const referralsTable = (rs) => table([t('to'), t('level'), t('status'), t('responsible'), t('due')],
   (rs || []).map((r) => [r.to || '—', ev('level', r.level), ev('rstatus', r.status), r.responsible || '—', fmtTime(r.due)]));
 
@@ -290,13 +307,14 @@ async function householdFile(id) {
   const res = await api('GET', `/v1/households/${encodeURIComponent(id)}`);
   const h = res.data;
   const parts = [
-    el('h1', { text: h.address }),
-    el('p', {}, canWrite() ? el('a', { class: 'btn', href: `#/household/${encodeURIComponent(id)}/visit`, id: 'record-visit', text: t('recordVisit') }) : null),
+    el('h1', { text: txt(h.address) }),
+    el('p', { class: 'actions' }, canWrite() ? el('a', { class: 'btn', href: `#/household/${encodeURIComponent(id)}/visit`, id: 'record-visit', text: t('recordVisit') }) : null,
+      canWrite() ? el('a', { class: 'btn', href: `#/household/${encodeURIComponent(id)}/problem`, id: 'report-problem', text: t('reportProblem') }) : null),
     el('section', { 'aria-labelledby': 'h-profile', class: 'card' }, el('h2', { id: 'h-profile', text: t('profile') }),
       table([t('community'), t('grid'), t('worker'), t('class'), t('category'), t('risk'), t('visitCount'), t('nextVisit'), t('version')],
         [[h.community, h.grid, h.worker, ev('class', h.class), ev('category', h.category), ev('risk', h.risk), h.visit_count, fmtTime(h.next_visit_due), h.version]])),
-    el('section', { 'aria-labelledby': 'h-members' }, el('h2', { id: 'h-members', text: t('members') }), membersTable(h.members)),
-    el('section', { 'aria-labelledby': 'h-problems' }, el('h2', { id: 'h-problems', text: t('problems') }), problemsTable(h.problems)),
+    el('section', { 'aria-labelledby': 'h-members' }, el('h2', { id: 'h-members', text: t('members') }), revealBox(id), el('div', { id: 'members' }, membersTable(h.members))),
+    el('section', { 'aria-labelledby': 'h-problems' }, el('h2', { id: 'h-problems', text: t('problems') }), problemsTable(h.problems, canWrite())),
     el('section', { 'aria-labelledby': 'h-referrals' }, el('h2', { id: 'h-referrals', text: t('referrals') }), el('div', { id: 'referrals-now' }, referralsTable(h.referrals))),
   ];
   if (!canAudit()) return [...parts, el('p', { class: 'muted', text: `${t('timeline')} / ${t('audit')}: ${t('notForRole')}` })];
@@ -304,6 +322,32 @@ async function householdFile(id) {
   parts.push(box);
   // The history loads after the file is on screen.
   return { nodes: parts, after: async () => { try { box.replaceChildren(...await history(id)); } catch (e) { box.replaceChildren(errorBox(e)); } } };
+}
+
+// revealBox: the sensitive fields are masked (decision 0101); revealing
+// them asks for the purpose, from the API's fixed list, and reads the file
+// again with ?purpose= (the API records the reveal with its purpose, or
+// refuses in both languages).
+const purposes = ['visit_preparation', 'service_referral', 'audit', 'statutory_report'];
+function revealBox(id) {
+  const msg = el('div', { id: 'reveal-msg', 'aria-live': 'assertive' });
+  const sel = el('select', { id: 'purpose', name: 'purpose' }, el('option', { value: '', text: t('choosePurpose') }), purposes.map((p) => el('option', { value: p, text: t('purpose_' + p) })));
+  const form = el('form', { id: 'reveal-form', class: 'card', novalidate: true, 'aria-labelledby': 'h-reveal' },
+    el('h3', { id: 'h-reveal', text: t('reveal') }), el('p', { class: 'muted', text: t('revealHelp') }), msg,
+    el('label', { for: 'purpose', text: t('purpose') }), sel,
+    el('p', {}, el('button', { type: 'submit', id: 'reveal-btn', text: t('reveal') })));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const btn = $('reveal-btn'); btn.disabled = true;
+    try {
+      // An empty purpose goes to the API too (reveal=true): its refusal,
+      // purpose_required, is the message.
+      const r = await api('GET', `/v1/households/${encodeURIComponent(id)}?reveal=true&purpose=${encodeURIComponent(sel.value)}`);
+      $('members').replaceChildren(membersTable(r.data.members, true));
+      msg.replaceChildren(el('div', { class: 'notice', role: 'status', id: 'revealed', text: `${t('revealedFor')}${t('purpose_' + sel.value)}` }));
+    } catch (err) { msg.replaceChildren(errorBox(err)); } finally { btn.disabled = false; }
+  });
+  return form;
 }
 
 // history: the time slider over the recorded instants of the audit trail,
@@ -405,6 +449,245 @@ async function conflictBox(id, opened) {
     el('p', {}, el('button', { type: 'button', onclick: () => route(), text: t('reloadForm') })));
 }
 
+// ---- record: a problem, a progress note, a referral, a return visit ----------
+
+// fieldRow: a labelled input, select (options: [value, label]) or textarea.
+function fieldRow(name, label, kind, opts = {}) {
+  const attrs = { id: `f-${name}`, name, 'aria-describedby': `f-${name}-err`, ...(opts.attrs || {}) };
+  const input = kind === 'textarea' ? el('textarea', attrs)
+    : kind === 'select' ? el('select', attrs, opts.options.map(([v, l]) => el('option', { value: v, text: l })))
+      : el('input', { type: kind || 'text', ...attrs });
+  return [el('label', { for: `f-${name}`, text: label }), input, el('div', { id: `f-${name}-err`, class: 'field-err' })];
+}
+
+// recordForm: one form instance, one idempotency key (submitting twice
+// records once); the API validates and its message is shown in the
+// current language, at the field it names; 412 (If-Match) is a conflict,
+// shown as what changed since the form was opened.
+function recordForm({ formId, title, intro, fields, request, conflict, done }) {
+  let key = newKey();
+  const msg = el('div', { id: `${formId}-msg`, 'aria-live': 'assertive' });
+  const form = el('form', { id: formId, 'data-key': key, novalidate: true, 'aria-labelledby': `${formId}-h` },
+    el('h1', { id: `${formId}-h`, text: title }), intro || null, msg, ...fields,
+    el('p', {}, el('button', { type: 'submit', id: `${formId}-save`, text: t('save') }), ' ', done.back));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    for (const x of form.querySelectorAll('[aria-invalid]')) x.removeAttribute('aria-invalid');
+    for (const x of form.querySelectorAll('.field-err')) x.textContent = '';
+    const btn = $(`${formId}-save`); btn.disabled = true;
+    const rq = request(form.elements);
+    try {
+      const r = await api('POST', rq.path, rq.body, { 'Idempotency-Key': key, ...(rq.ifMatch ? { 'If-Match': rq.ifMatch } : {}) });
+      msg.replaceChildren(el('div', { class: 'notice', role: 'status', id: `${formId}-saved`, 'data-id': r.data.id, 'data-position': r.data.position }, `${t('saved')}`, r.headers.get('Idempotent-Replayed') ? ` (${t('replayed')})` : '', ' ', done.link(r.data)));
+      status(t('saved'));
+    } catch (err) {
+      // The API refused (4xx): nothing was recorded, and the key is bound
+      // to the refused body, so the corrected form gets a new key. A key
+      // still in flight, or no answer at all, keeps it: the first request
+      // may have been recorded.
+      if (err.status >= 400 && err.status < 500 && err.problem?.code !== 'idempotency_key_in_flight') { key = newKey(); form.dataset.key = key; }
+      if (err.status === 412 && conflict) msg.replaceChildren(await conflict());
+      else {
+        msg.replaceChildren(errorBox(err));
+        const f = err.problem?.field && form.querySelector(`[name="${CSS.escape(err.problem.field)}"]`);
+        if (f) { f.setAttribute('aria-invalid', 'true'); $(`${f.id}-err`).textContent = problemText(err); f.focus(); }
+      }
+    } finally { btn.disabled = false; }
+  });
+  return [form];
+}
+
+const enumOptions = (prefix, vals, blank) => [...(blank ? [['', t('choose')]] : []), ...vals.map((v) => [v, ev(prefix, v)])];
+const pcats = ['policy', 'service', 'resource', 'psychological', 'living_security', 'health_medical', 'social_integration'];
+const followUps = ['phone', 'home_visit', 'video', 'online', 'office'];
+
+async function problemForm(id) {
+  const hh = (await api('GET', `/v1/households/${encodeURIComponent(id)}`)).data;
+  const back = el('a', { href: `#/household/${encodeURIComponent(id)}`, text: t('back') });
+  return recordForm({
+    formId: 'problem-form', title: `${t('reportProblem')} · ${txt(hh.address)}`,
+    fields: [
+      ...fieldRow('description', t('description'), 'textarea', { attrs: { 'aria-required': 'true' } }),
+      ...fieldRow('category', t('problemCategory'), 'select', { options: enumOptions('pcat', pcats, true) }),
+      ...fieldRow('handling_class', t('handlingClass'), 'select', { options: enumOptions('handling', ['immediate', 'coordinated', 'long_term'], true) }),
+      ...fieldRow('colour', t('colour'), 'select', { options: enumOptions('colour', ['red', 'yellow', 'green'], true) }),
+      ...fieldRow('urgency', t('urgency'), 'select', { options: enumOptions('urgency', ['ordinary', 'urgent'], true) }),
+    ],
+    request: (f) => ({ path: '/v1/problems', body: { household_id: id, description: f.description.value.trim(), category: f.category.value,
+      handling_class: f.handling_class.value, colour: f.colour.value, urgency: f.urgency.value } }),
+    done: { back, link: () => el('a', { href: `#/household/${encodeURIComponent(id)}`, text: t('backToFile') }) },
+  });
+}
+
+// The problem's fields a conflict compares.
+const problemWatched = ['status', 'assignee', 'description', 'category', 'handling_class', 'colour', 'urgency', 'due', 'time_limit', 'satisfaction', 'reopens', 'resolution'];
+const problemShown = (k, v) => (k === 'status' ? ev('pstatus', v) : k === 'category' ? ev('pcat', v) : k === 'handling_class' ? ev('handling', v)
+  : k === 'colour' ? ev('colour', v) : k === 'urgency' ? ev('urgency', v) : k === 'due' ? fmtTime(v) : String(v ?? '∅'));
+
+async function problemConflict(id, opened) {
+  const now = (await api('GET', `/v1/problems/${encodeURIComponent(id)}`)).data;
+  const label = { status: t('status'), assignee: t('assignee'), description: t('description'), category: t('problemCategory'), handling_class: t('handlingClass'),
+    colour: t('colour'), urgency: t('urgency'), due: t('due'), time_limit: t('timeLimit'), satisfaction: t('satisfaction'), resolution: t('resolution') };
+  const rows = problemWatched.filter((k) => JSON.stringify(opened[k]) !== JSON.stringify(now[k]))
+    .map((k) => [label[k] ? `${label[k]} (${k})` : k, problemShown(k, opened[k]), problemShown(k, now[k])]);
+  rows.push([t('version'), String(opened.version), String(now.version)]);
+  return el('div', { class: 'conflict', role: 'alert', id: 'conflict' }, el('strong', { text: t('conflictTitle') }), el('p', { text: t('conflictBody') }),
+    table([t('field'), t('before'), t('after')], rows),
+    el('p', {}, el('button', { type: 'button', onclick: () => route(), text: t('reloadForm') })));
+}
+
+// problemAction: a progress note, a referral or a return visit on one
+// problem, the problem read first (its ETag is the form's If-Match).
+async function problemAction(id, what) {
+  const res = await api('GET', `/v1/problems/${encodeURIComponent(id)}`);
+  const pb = res.data, etag = res.headers.get('ETag');
+  const file = `#/household/${encodeURIComponent(pb.household_id)}`;
+  const back = el('a', { href: file, text: t('back') });
+  const intro = el('p', { class: 'card', id: 'problem-summary' }, `${pb.number} · ${ev('pcat', pb.category)} · ${ev('pstatus', pb.status)} · `, txt(pb.description));
+  const done = { back, link: () => el('a', { href: file, text: t('backToFile') }) };
+  const conflict = () => problemConflict(id, pb);
+  if (what === 'progress') return recordForm({
+    formId: 'progress-form', title: t('noteProgress'), intro, conflict, done,
+    fields: [...fieldRow('note', t('note'), 'textarea', { attrs: { 'aria-required': 'true' } }),
+      ...fieldRow('follow_up', t('followUp'), 'select', { options: enumOptions('follow', followUps) })],
+    request: (f) => ({ path: `/v1/problems/${encodeURIComponent(id)}/progress`, ifMatch: etag, body: { note: f.note.value.trim(), follow_up: f.follow_up.value } }),
+  });
+  if (what === 'referral') return recordForm({
+    formId: 'referral-form', title: t('refer'), intro, done,
+    fields: [...fieldRow('level', t('level'), 'select', { options: enumOptions('level', ['community', 'street', 'department']) }),
+      ...fieldRow('to', t('to'), 'text', { attrs: { 'aria-required': 'true' } }),
+      ...fieldRow('request', t('requestText'), 'textarea', { attrs: { 'aria-required': 'true' } })],
+    request: (f) => ({ path: '/v1/referrals', body: { problem_id: id, level: f.level.value, to: f.to.value.trim(), request: f.request.value.trim() } }),
+  });
+  return recordForm({
+    formId: 'revisit-form', title: t('returnVisit'), intro, conflict, done,
+    fields: [...fieldRow('held', t('held'), 'select', { options: [['', t('choose')], ['true', t('yes')], ['false', t('no')]] }),
+      ...fieldRow('method', t('followUp'), 'select', { options: enumOptions('follow', followUps) }),
+      ...fieldRow('satisfaction', t('satisfactionScore'), 'select', { options: [['', t('choose')], ...[5, 4, 3, 2, 1].map((n) => [String(n), String(n)])] }),
+      ...fieldRow('note', t('note'), 'textarea')],
+    request: (f) => ({ path: `/v1/problems/${encodeURIComponent(id)}/revisit`, ifMatch: etag,
+      body: { held: f.held.value === '' ? undefined : f.held.value === 'true', method: f.method.value, note: f.note.value.trim() || undefined,
+        satisfaction: f.satisfaction.value ? Number(f.satisfaction.value) : undefined } }),
+  });
+}
+
+// ---- ledgers: problems and referrals ----------------------------------------------
+
+// The ledgers read the worklist routes (GET /v1/problems, /v1/referrals):
+// filtered, sorted and paged by the API; the export reads every page of
+// the same query (bounded) and writes CSV in the browser.
+const LEDGER_PAGE = 25, EXPORT_MAX = 20000;
+const ledgers = {
+  problems: {
+    path: '/v1/problems', list: 'problems', statuses: ['open', 'in_progress', 'resolved', 'closed'], sp: 'pstatus', created: 'reported_at',
+    cols: [['number', (p) => p.number], ['community', (p) => p.community], ['grid', (p) => p.grid], ['problemCategory', (p) => ev('pcat', p.category)],
+      ['handlingClass', (p) => ev('handling', p.handling_class)], ['status', (p) => ev('pstatus', p.status)], ['assignee', (p) => p.assignee],
+      ['created', (p) => fmtTime(p.reported_at), 'created'], ['due', (p) => fmtTime(p.due), 'due'], ['deadlineStage', (p) => ev('stage', p.stage)], ['updated', (p) => fmtTime(p.updated_at), 'updated']],
+  },
+  referrals: {
+    path: '/v1/referrals', list: 'referrals', statuses: ['requested', 'accepted', 'declined', 'in_progress', 'completed', 'cancelled'], sp: 'rstatus', created: 'requested_at',
+    cols: [['to', (r) => r.department], ['level', (r) => ev('level', r.level)], ['community', (r) => r.community], ['grid', (r) => r.grid],
+      ['status', (r) => ev('rstatus', r.status)], ['responsible', (r) => r.responsible], ['created', (r) => fmtTime(r.requested_at), 'created'],
+      ['due', (r) => fmtTime(r.due), 'due'], ['deadlineStage', (r) => ev('stage', r.stage)], ['updated', (r) => fmtTime(r.updated_at), 'updated']],
+  },
+};
+const ledgerFilters = ['status', 'stage', 'community', 'grid', 'assignee', 'created_from', 'created_to'];
+const mayLedger = (kind) => S.me.role !== 'integrator' && (kind === 'referrals' || S.me.role !== 'department');
+
+function ledgerQuery(params, sort, limit, offset) {
+  const q = new URLSearchParams();
+  for (const k of ledgerFilters) {
+    const v = params.get(k);
+    if (!v) continue;
+    // Dates from the form are days in China's time, both inclusive: the
+    // API wants RFC 3339 instants, created_to exclusive (the next day's start).
+    if (k === 'created_to') q.set(k, new Date(Date.parse(`${v}T00:00:00+08:00`) + 86400000).toISOString());
+    else q.set(k, k === 'created_from' ? `${v}T00:00:00+08:00` : v);
+  }
+  q.set('sort', sort); q.set('limit', limit); q.set('offset', offset);
+  return q.toString();
+}
+
+async function ledger(kind, params, waitFor) {
+  const L = ledgers[kind];
+  const sort = params.get('sort') || '-created', offset = Math.max(0, Number(params.get('offset')) || 0);
+  const res = await api('GET', `${L.path}?${ledgerQuery(params, sort, LEDGER_PAGE, offset)}${waitFor ? `&wait_for=${encodeURIComponent(waitFor)}` : ''}`);
+  const rows = res.data[L.list];
+  const go = (changes) => {
+    const p = new URLSearchParams(params);
+    for (const [k, v] of Object.entries(changes)) if (v === '' || v === null) p.delete(k); else p.set(k, v);
+    location.hash = `#/ledger/${kind}?${p}`;
+  };
+  // Filters.
+  const sel = (name, vals, prefix) => el('select', { id: `lf-${name}`, name }, el('option', { value: '', text: t('all') }),
+    vals.map((v) => el('option', { value: v, selected: params.get(name) === v, text: ev(prefix, v) })));
+  const inp = (name, type) => el('input', { id: `lf-${name}`, name, type: type || 'text', value: params.get(name) || '' });
+  const lab = (name, label, input) => el('div', {}, el('label', { for: `lf-${name}`, text: label }), input);
+  const filters = el('form', { id: 'ledger-filter', class: 'card filters', 'aria-labelledby': 'h-filter' },
+    el('h2', { id: 'h-filter', text: t('filter') }),
+    el('div', { class: 'grid2' },
+      lab('status', t('status'), sel('status', L.statuses, L.sp)), lab('stage', t('deadlineStage'), sel('stage', ['approaching', 'breached', 'none'], 'stage')),
+      lab('community', t('community'), inp('community')), lab('grid', t('grid'), inp('grid')),
+      lab('assignee', kind === 'problems' ? t('assignee') : t('responsible'), inp('assignee')),
+      lab('created_from', t('createdFrom'), inp('created_from', 'date')), lab('created_to', t('createdTo'), inp('created_to', 'date'))),
+    el('p', {}, el('button', { type: 'submit', id: 'ledger-apply', text: t('apply') }), ' ', el('a', { href: `#/ledger/${kind}`, text: t('clear') })));
+  filters.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const ch = { offset: '' };
+    for (const k of ledgerFilters) ch[k] = filters.elements[k].value.trim();
+    go(ch);
+  });
+  // Sortable headers: a button in each sortable column's header.
+  const base = sort.replace(/^-/, ''), desc = sort.startsWith('-');
+  const th = ([key, , s]) => {
+    if (!s) return el('th', { scope: 'col', text: t(key) });
+    const here = base === s, next = s === 'updated' ? '-updated' : here && !desc ? `-${s}` : s;
+    return el('th', { scope: 'col', 'aria-sort': here ? (desc ? 'descending' : 'ascending') : 'none' },
+      el('button', { type: 'button', class: 'link sort', id: `sort-${s}`, onclick: () => go({ sort: next, offset: '' }) }, t(key), here ? (desc ? ' ▼' : ' ▲') : ''));
+  };
+  const link = (r) => (r.household_id && S.me.role !== 'department' ? el('a', { href: `#/household/${encodeURIComponent(r.household_id)}`, text: t('open') }) : '—');
+  const tbl = el('div', { class: 'scroll' }, el('table', { id: 'ledger-table', 'data-rows': rows.length },
+    el('caption', { class: 'muted', text: `${t(kind)} · ${t('rows')}: ${rows.length ? offset + 1 : 0}–${offset + rows.length}` }),
+    el('thead', {}, el('tr', {}, L.cols.map(th), el('th', { scope: 'col', text: t('household') }))),
+    el('tbody', {}, rows.length ? rows.map((r) => el('tr', { 'data-id': r.id }, L.cols.map(([, f]) => el('td', {}, f(r) || '—')), el('td', {}, link(r))))
+      : el('tr', {}, el('td', { colspan: L.cols.length + 1, text: t('none') })))));
+  const pager = el('nav', { class: 'pager', 'aria-label': t('pages') },
+    el('button', { type: 'button', id: 'page-prev', disabled: offset === 0, onclick: () => go({ offset: String(Math.max(0, offset - LEDGER_PAGE)) }) }, t('prevPage')),
+    el('span', { class: 'muted' }, ` ${t('page')} ${Math.floor(offset / LEDGER_PAGE) + 1} `),
+    el('button', { type: 'button', id: 'page-next', disabled: rows.length < LEDGER_PAGE, onclick: () => go({ offset: String(offset + LEDGER_PAGE) }) }, t('nextPage')));
+  const msg = el('div', { id: 'export-msg', 'aria-live': 'polite' });
+  const exp = el('button', { type: 'button', id: 'export', onclick: async () => {
+    exp.disabled = true;
+    try {
+      const n = await exportCSV(kind, params, sort);
+      msg.replaceChildren(el('div', { class: 'notice', role: 'status', id: 'exported', 'data-rows': n, text: `${t('exported')} ${n}` }));
+    } catch (e) { msg.replaceChildren(errorBox(e)); } finally { exp.disabled = false; }
+  } }, t('exportCSV'));
+  const tabs = el('nav', { class: 'tabs', 'aria-label': t('navLedgers') }, Object.keys(ledgers).filter(mayLedger).map((k) =>
+    el('a', { href: `#/ledger/${k}`, 'aria-current': k === kind ? 'page' : null, text: t(k) })));
+  return [el('h1', { text: `${t('navLedgers')} · ${t(kind)}` }), tabs, filters, el('p', {}, exp), msg, tbl, pager];
+}
+
+// exportCSV: every row of the ledger's query, page by page (at most
+// EXPORT_MAX), as a CSV file (UTF-8 with a byte-order mark, for Excel).
+async function exportCSV(kind, params, sort) {
+  const L = ledgers[kind], all = [];
+  for (let off = 0; off < EXPORT_MAX; off += 500) {
+    const page = (await api('GET', `${L.path}?${ledgerQuery(params, sort, 500, off)}`)).data[L.list];
+    all.push(...page);
+    if (page.length < 500) break;
+  }
+  const rows = all.slice(0, EXPORT_MAX);
+  const keys = rows.length ? Object.keys(rows[0]) : ['id'];
+  const cell = (v) => { const s = v === undefined || v === null ? '' : String(v); return /[",\r\n]/.test(s) || /^[=+\-@]/.test(s) ? `"${(/^[=+\-@]/.test(s) ? "'" : '') + s.replace(/"/g, '""')}"` : s; };
+  const csv = '\ufeff' + [keys.join(','), ...rows.map((r) => keys.map((k) => cell(r[k])).join(','))].join('\r\n') + '\r\n';
+  const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv;charset=utf-8' }));
+  const a = el('a', { href: url, download: `${kind}.csv`, hidden: true });
+  document.body.append(a); a.click(); a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+  return rows.length;
+}
+
 // ---- worklists ----------------------------------------------------------------
 
 // worklists: a worker's open problems and the return visits due; the
@@ -463,17 +746,19 @@ async function worklists(params, waitFor) {
 // ---- admin: users and tokens ---------------------------------------------------
 
 async function adminScreen() {
-  const [users, tokens] = await Promise.all([api('GET', '/v1/users'), api('GET', '/v1/tokens')]);
+  const [users, tokens, cal, hooks] = await Promise.all([api('GET', '/v1/users'), api('GET', '/v1/tokens'),
+    api('GET', '/v1/calendar').catch((e) => ({ error: e })), api('GET', '/v1/webhooks').catch((e) => ({ error: e }))]);
   const msg = el('div', { id: 'admin-msg', 'aria-live': 'assertive' });
   const act = (label, method, path, id) => el('button', { type: 'button', class: 'link', id, onclick: async () => {
     try { await api(method, path); status(t('saved')); route(); } catch (e) { msg.replaceChildren(errorBox(e)); }
   } }, label);
   const userRows = users.data.users.map((u) => [u.login, u.principal.name, t('role_' + u.principal.role),
     [...(u.principal.grids || []), ...(u.principal.communities || []), u.principal.department || ''].filter(Boolean).join('、'),
-    t('state_' + u.state), u.failures, fmtTime(u.last_sign_in),
+    t('state_' + u.state), u.failures, fmtTime(u.last_sign_in), fmtTime(u.expires_at),
     u.state === 'disabled' ? act(t('enable'), 'POST', `/v1/users/${encodeURIComponent(u.login)}/enable`, `enable-${u.login}`)
       : act(t('disable'), 'POST', `/v1/users/${encodeURIComponent(u.login)}/disable`, `disable-${u.login}`)]);
-  const tokenRows = tokens.data.tokens.filter((k) => !(k.created_by || '').startsWith('sign-in:')).map((k) => [k.id, k.principal.name, t('role_' + k.principal.role),
+  const shownTokens = tokens.data.tokens.filter((k) => !(k.created_by || '').startsWith('sign-in:'));
+  const tokenRows = shownTokens.map((k) => [k.id, k.principal.name, t('role_' + k.principal.role),
     t('state_' + k.state), fmtTime(k.expires_at), k.state === 'active' ? act(t('revoke'), 'POST', `/v1/tokens/${k.id}/revoke`, `revoke-${k.id}`) : '—']);
   const roles = ['worker', 'supervisor', 'auditor', 'department', 'integrator', 'admin'];
   const field = (id, label, attrs = {}) => [el('label', { for: id, text: label }), el('input', { id, name: id, ...attrs })];
@@ -494,10 +779,102 @@ async function adminScreen() {
     if (role === 'department') body.department = scope[0] || '';
     try { await api('POST', '/v1/users', body); status(t('saved')); route(); } catch (e) { msg.replaceChildren(errorBox(e)); }
   });
+  // Expiry of a user or a token: a day (from its start, China time), or
+  // empty for never.
+  const expiry = el('form', { id: 'expiry-form', class: 'card', novalidate: true, 'aria-labelledby': 'h-expiry' },
+    el('h2', { id: 'h-expiry', text: t('setExpiry') }),
+    el('label', { for: 'exp-target', text: t('expiryOf') }), el('select', { id: 'exp-target', name: 'exp-target' },
+      users.data.users.map((u) => el('option', { value: `/v1/users/${encodeURIComponent(u.login)}/expiry`, text: `${t('user')} ${u.login}` })),
+      shownTokens.filter((k) => k.state === 'active').map((k) => el('option', { value: `/v1/tokens/${k.id}/expiry`, text: `${t('token')} ${k.id} (${k.principal.name})` }))),
+    el('label', { for: 'exp-date', text: t('expiresOn') }), el('input', { id: 'exp-date', name: 'exp-date', type: 'date' }),
+    el('p', {}, el('button', { type: 'submit', id: 'exp-save', text: t('save') })));
+  expiry.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const d = expiry.elements['exp-date'].value;
+    try { await api('POST', expiry.elements['exp-target'].value, { expires_at: d ? `${d}T00:00:00+08:00` : '' }); status(t('saved')); route(); } catch (e) { msg.replaceChildren(errorBox(e)); }
+  });
+  const calendar = cal.error ? errorBox(cal.error) : el('div', { id: 'calendar' },
+    el('p', { class: 'muted', text: `${t('coveredUntil')}: ${fmtTime(cal.data.covered_until)}${cal.data.provisional_deadlines !== undefined ? ` · ${t('provisionalDeadlines')}: ${cal.data.provisional_deadlines}` : ''}` }),
+    table([t('year'), t('source'), t('notice'), t('holidays'), t('makeupDays')], (cal.data.years || []).map((y) => [String(y.year), y.source || '—',
+      y.notice ? `${y.notice.title || ''} ${y.notice.number || ''}`.trim() : '—', (y.off || []).length, (y.work || []).length])));
+  const webhooks = hooks.error ? errorBox(hooks.error) : el('div', { id: 'webhooks' }, table([t('id'), 'URL', t('types'), t('community'), t('grant'), t('checkpoint'), ''],
+    (hooks.data.webhooks || []).map((w) => [w.id, w.url, (w.types || []).join(', ') || t('all'), (w.communities || []).join('、') || t('all'),
+      w.grant ? t('purpose_' + w.grant.purpose) : '—', w.position || '—', act(t('delete'), 'POST', `/v1/webhooks/${encodeURIComponent(w.id)}/delete`, `delete-${w.id}`)])));
   return [el('h1', { text: t('admin') }), msg,
-    el('h2', { text: t('users') }), el('div', { id: 'users' }, table([t('login'), t('name'), t('role'), t('scope'), t('state'), t('failures'), t('lastSignIn'), ''], userRows)),
+    el('h2', { text: t('users') }), el('div', { id: 'users' }, table([t('login'), t('name'), t('role'), t('scope'), t('state'), t('failures'), t('lastSignIn'), t('expires'), ''], userRows)),
     form,
-    el('h2', { text: t('tokens') }), table(['ID', t('name'), t('role'), t('state'), t('expires'), ''], tokenRows)];
+    el('h2', { text: t('tokens') }), el('div', { id: 'tokens' }, table(['ID', t('name'), t('role'), t('state'), t('expires'), ''], tokenRows)),
+    expiry,
+    el('h2', { text: t('calendarYears') }), calendar,
+    el('h2', { text: t('subscriptions') }), webhooks];
+}
+
+// ---- live updates ----------------------------------------------------------------
+
+// The pages that stay open (dashboard, worklists, ledgers) follow the
+// event stream, GET /v1/events, from the log's head (GET /readyz), and
+// read themselves again once the read model has the event (wait_for its
+// position). The stream is read with fetch (its events are named by type,
+// which EventSource would need a listener per type for). Only the roles
+// the stream admits follow it (supervisors, auditors, administrators);
+// for the others the page is as fresh as its last reading.
+const LIVE = { ctl: null, screen: '', last: '', timer: 0 };
+const streamRole = () => ['supervisor', 'auditor', 'admin'].includes(S.me?.role);
+
+function stopLive() { if (LIVE.ctl) LIVE.ctl.abort(); LIVE.ctl = null; delete $('main').dataset.live; LIVE.screen = ''; clearTimeout(LIVE.timer); }
+
+async function startLive(screen) {
+  if (LIVE.ctl && LIVE.screen === screen) return;
+  stopLive();
+  if (!streamRole()) return;
+  const ctl = new AbortController();
+  LIVE.ctl = ctl; LIVE.screen = screen;
+  let after = '';
+  try { after = (await api('GET', '/readyz')).data.head; } catch { return; }
+  let wait = 2000;
+  while (!ctl.signal.aborted) {
+    try {
+      const res = await fetch(`/v1/events?category=household,problem,referral&after=${encodeURIComponent(after)}`, { signal: ctl.signal, credentials: 'same-origin', headers: { Accept: 'text/event-stream' } });
+      // Signed out or not admitted: stop; refused for load (429, 503):
+      // try again later, less and less often.
+      if (res.status === 401 || res.status === 403) return;
+      if (!res.ok || !res.body) throw new Error(String(res.status));
+      if (ctl.signal.aborted) return;
+      wait = 2000;
+      $('main').dataset.live = 'on';
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += value;
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i); buf = buf.slice(i + 2);
+          const id = block.split('\n').find((l) => l.startsWith('id: '));
+          if (id) { after = id.slice(4); liveEvent(after); }
+        }
+      }
+    } catch { if (ctl.signal.aborted) return; }
+    // The stream ended (a restart, a refusal): follow again from the last event.
+    if (ctl.signal.aborted) return;
+    delete $('main').dataset.live;
+    await new Promise((r) => setTimeout(r, wait));
+    wait = Math.min(wait * 2, 60000);
+  }
+}
+
+// liveEvent: a burst of events is one reading, a moment after the last;
+// a reader typing in the page is not interrupted (the reading waits until
+// the focus leaves the field).
+function liveEvent(position) {
+  LIVE.last = position;
+  clearTimeout(LIVE.timer);
+  LIVE.timer = setTimeout(function again() {
+    const a = document.activeElement;
+    if (a && $('main').contains(a) && ['INPUT', 'SELECT', 'TEXTAREA'].includes(a.tagName)) { LIVE.timer = setTimeout(again, 1000); return; }
+    route(LIVE.last);
+  }, 300);
 }
 
 // ---- routing --------------------------------------------------------------------
@@ -505,36 +882,52 @@ async function adminScreen() {
 // route shows the screen of the URL fragment. Only the latest call
 // renders: an answer that arrives after the reader moved on is dropped.
 let generation = 0;
-async function route() {
+async function route(liveAt) {
   const my = ++generation;
+  liveAt = typeof liveAt === 'string' ? liveAt : '';
   const [path, query] = (location.hash.slice(1) || '/').split('?');
   const params = new URLSearchParams(query || '');
   const seg = path.split('/').filter(Boolean).map(decodeURIComponent);
-  let out;
+  let out, follows = false;
   try {
     if (!S.me) await loadMe();
     if (!S.me) out = signInScreen();
-    else if (seg[0] === 'dashboard' && canAudit()) out = await dashboard(params);
+    else if (seg[0] === 'dashboard' && canAudit()) { out = await dashboard(params, liveAt); follows = true; }
     else if (seg[0] === 'admin' && S.me.role === 'admin') out = await adminScreen();
-    else if ((seg[0] === 'worklists' && hasWorklists()) || S.me.role === 'department') out = await worklists(params);
+    else if (seg[0] === 'ledger' && ledgers[seg[1] || 'problems'] && mayLedger(seg[1] || 'problems')) { out = await ledger(seg[1] || 'problems', params, liveAt); follows = true; }
+    else if ((seg[0] === 'worklists' && hasWorklists()) || S.me.role === 'department') { out = await worklists(params, liveAt); follows = true; }
     else if (seg[0] === 'household' && seg[1] && seg[2] === 'visit') out = await visitForm(seg[1]);
+    else if (seg[0] === 'household' && seg[1] && seg[2] === 'problem' && canWrite()) out = await problemForm(seg[1]);
+    else if (seg[0] === 'problem' && seg[1] && ['progress', 'referral', 'revisit'].includes(seg[2]) && canWrite()) out = await problemAction(seg[1], seg[2]);
     else if (seg[0] === 'household' && seg[1]) out = await householdFile(seg[1]);
     else if (seg[0] === 'households' || !canAudit()) out = await households(params);
-    else out = await dashboard(params);
+    else { out = await dashboard(params, liveAt); follows = true; }
   } catch (e) {
     if (e.status === 401) { S.me = null; out = signInScreen(e); }
     // 404 is also the answer for a record outside the caller's scope (decision 0088).
     else out = [el('h1', { text: e.status === 403 ? t('noAccess') : e.status === 404 ? t('notFound') : t('error') }), errorBox(e)];
   }
   if (my !== generation) return;
-  show(...(Array.isArray(out) ? out : out.nodes));
+  const screen = `${seg[0] || ''}/${seg[1] || ''}`;
+  const nodes = Array.isArray(out) ? out : out.nodes;
+  if (liveAt) {
+    // A reading after an event: the page in place, the focus and the
+    // scroll kept, the change announced politely.
+    const y = window.scrollY;
+    $('main').replaceChildren(...nodes);
+    window.scrollTo(0, y);
+    $('main').dataset.position = liveAt;
+    status(t('liveUpdated'));
+  } else { show(...nodes); delete $('main').dataset.position; }
   if (out.after) out.after();
+  if (follows && S.me) startLive(screen); else stopLive();
 }
 
 $('lang').addEventListener('click', () => { S.lang = S.lang === 'zh' ? 'en' : 'zh'; localStorage.setItem('lang', S.lang); route(); });
 $('signout').addEventListener('click', async () => {
   try { await api('DELETE', '/v1/session'); } catch { /* signed out anyway */ }
   S.me = null;
+  stopLive();
   if (location.hash === '' || location.hash === '#/') route(); else location.hash = '#/';
 });
 window.addEventListener('hashchange', route);
