@@ -33,8 +33,8 @@ func BenchmarkDecideRecordVisit(b *testing.B) {
 		{"2026.3", prev, domain.RecordVisit{Team: []string{"网格员小李"}, OccurredAt: occurred, Mode: domain.ModeHome,
 			Outcome: domain.OutcomeCompleted, Observations: "情况稳定"}},
 		{"2026.4", set.Current(), domain.RecordVisit{OccurredAt: occurred, Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted,
-			Members:     []domain.TeamMember{{Person: "网格员小李", Role: domain.TeamGridWorker}, {Person: "医生王", Role: domain.TeamDoctor}},
-			Purpose:     domain.PurposeRoutine, Covered: domain.FiveUnderstandings(), Observations: "情况稳定",
+			Members: []domain.TeamMember{{Person: "网格员小李", Role: domain.TeamGridWorker}, {Person: "医生王", Role: domain.TeamDoctor}},
+			Purpose: domain.PurposeRoutine, Covered: domain.FiveUnderstandings(), Observations: "情况稳定",
 			NextContact: &domain.NextContact{Person: "网格员小李", At: occurred.Add(7 * 24 * time.Hour)},
 			CheckIn:     &domain.CheckIn{At: occurred, Ref: "checkin-1", Latitude: 30.27, Longitude: 120.15}}},
 	} {
