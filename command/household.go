@@ -47,6 +47,7 @@ type Visit struct {
 	Covered            []domain.Understanding `json:"covered,omitempty"`
 	NextContact        *domain.NextContact    `json:"next_contact,omitempty"`
 	CheckInPlace       string                 `json:"check_in_place,omitempty"`
+	Relief             []domain.Relief        `json:"relief,omitempty"`
 	OccurredAt         time.Time              `json:"occurred_at"`
 	Mode               domain.VisitMode       `json:"mode"`
 	Outcome            domain.VisitOutcome    `json:"outcome"`
@@ -346,7 +347,7 @@ func (s *Service) RecordVisit(ctx context.Context, c Cmd, householdID string, in
 			checkIn = &c
 		}
 		return h.RecordVisit(m, pol, domain.RecordVisit{VisitID: in.VisitID, Team: in.Team, Members: in.Members, Purpose: in.Purpose,
-			Covered: in.Covered, NextContact: in.NextContact, OccurredAt: in.OccurredAt,
+			Covered: in.Covered, NextContact: in.NextContact, Relief: in.Relief, OccurredAt: in.OccurredAt,
 			Mode: in.Mode, Outcome: in.Outcome,
 			Understandings: domain.Understandings{Health: sv[0], Economic: sv[1], SupportObligations: in.SupportObligations,
 				HomeSafety: in.HomeSafety, ServiceNeeds: in.ServiceNeeds},

@@ -740,6 +740,7 @@ type RecordVisit struct {
 	Purpose        VisitPurpose
 	Covered        []Understanding
 	NextContact    *NextContact
+	Relief         []Relief
 	OccurredAt     time.Time
 	Mode           VisitMode
 	Outcome        VisitOutcome
@@ -827,11 +828,14 @@ func (h *Household) RecordVisit(meta Meta, pol *Policy, in RecordVisit) ([]Event
 	if err := checkVisitRecord(meta, pol, h.class, in, members, persons, covered); err != nil {
 		return nil, err
 	}
+	if err := h.checkRelief(in); err != nil {
+		return nil, err
+	}
 	late := meta.At.Sub(in.OccurredAt) > pol.VisitEntry.duration()
 	notCounted := in.Outcome == OutcomeCompleted && !pol.VisitCounts(h.class, in.Mode)
 	secondRequired, secondFor := h.secondVisit(pol, in, members)
 	return []Event{VisitRecorded{VisitID: in.VisitID, Team: persons, Members: members, Purpose: in.Purpose, Covered: covered, NextContact: in.NextContact,
-		OccurredAt: in.OccurredAt, RecordedAt: meta.At,
+		Relief: cloneRelief(in.Relief), OccurredAt: in.OccurredAt, RecordedAt: meta.At,
 		Mode: in.Mode, Outcome: in.Outcome, Understandings: in.Understandings, Observations: in.Observations, Summary: in.Summary,
 		Attachments: slices.Clone(in.Attachments), CheckIn: in.CheckIn, ProblemIDs: slices.Clone(in.ProblemIDs),
 		Late: late, NotCounted: notCounted, SecondVisitRequired: secondRequired, SecondVisitFor: secondFor, PolicyVersion: pol.Version, By: meta.Actor}}, nil

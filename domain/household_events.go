@@ -257,19 +257,21 @@ type VisitRecorded struct {
 	// clock. SecondVisitFor: the visit id of the refusal this visit is
 	// the second visit for (its team has a role the policy names); it
 	// stops that clock (decision 0121).
-	SecondVisitRequired bool           `json:"second_visit_required,omitempty"`
-	SecondVisitFor      string         `json:"second_visit_for,omitempty"`
-	OccurredAt          time.Time      `json:"occurred_at"`
-	RecordedAt          time.Time      `json:"recorded_at"`
-	Mode                VisitMode      `json:"mode"`
-	Outcome             VisitOutcome   `json:"outcome"`
-	Understandings      Understandings `json:"understandings,omitzero"`
-	Observations        string         `json:"observations,omitempty"`
-	Summary             string         `json:"summary,omitempty"`
-	Attachments         []string       `json:"attachments,omitempty"`
-	CheckIn             *CheckIn       `json:"check_in,omitempty"`
-	ProblemIDs          []string       `json:"problem_ids,omitempty"`
-	Late                bool           `json:"late"`
+	SecondVisitRequired bool `json:"second_visit_required,omitempty"`
+	// Relief handed over on the visit (decision 0122).
+	Relief         []Relief       `json:"relief,omitempty"`
+	SecondVisitFor string         `json:"second_visit_for,omitempty"`
+	OccurredAt     time.Time      `json:"occurred_at"`
+	RecordedAt     time.Time      `json:"recorded_at"`
+	Mode           VisitMode      `json:"mode"`
+	Outcome        VisitOutcome   `json:"outcome"`
+	Understandings Understandings `json:"understandings,omitzero"`
+	Observations   string         `json:"observations,omitempty"`
+	Summary        string         `json:"summary,omitempty"`
+	Attachments    []string       `json:"attachments,omitempty"`
+	CheckIn        *CheckIn       `json:"check_in,omitempty"`
+	ProblemIDs     []string       `json:"problem_ids,omitempty"`
+	Late           bool           `json:"late"`
 	// NotCounted: a completed visit whose mode the policy does not count
 	// for the household's class (a phone call where only home visits
 	// count): it neither restarts the visit clock nor covers a period.

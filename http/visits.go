@@ -35,6 +35,7 @@ type VisitRequest struct {
 	Summary            string               `json:"summary,omitempty"`
 	Attachments        []string             `json:"attachments,omitempty"`
 	CheckIn            *CheckInRequest      `json:"check_in,omitempty"`
+	Relief             []ReliefRequest      `json:"relief,omitempty"`
 	ProblemIDs         []string             `json:"problem_ids,omitempty"`
 }
 
@@ -65,6 +66,27 @@ type CheckInRequest struct {
 	Place     string  `json:"place,omitempty"`
 }
 
+// ReliefRequest is relief handed over on the visit (decision 0122): kind
+// (cash, goods, festival_gift, temporary_relief), amount_fen for cash (fen:
+// 1 yuan is 100) or items for goods, the recipient (a member id of the
+// household) and the acknowledgement (signature, thumbprint, photo; ack_ref
+// the reference of the signed form or photo).
+type ReliefRequest struct {
+	Kind              string              `json:"kind"`
+	AmountFen         int64               `json:"amount_fen,omitempty"`
+	Items             []ReliefItemRequest `json:"items,omitempty"`
+	RecipientMemberID string              `json:"recipient_member_id"`
+	AckMethod         string              `json:"ack_method"`
+	AckRef            string              `json:"ack_ref,omitempty"`
+}
+
+// ReliefItemRequest is a line of goods handed over.
+type ReliefItemRequest struct {
+	Name     string `json:"name"`
+	Quantity int    `json:"quantity"`
+	Unit     string `json:"unit,omitempty"`
+}
+
 // maxVisitList bounds the lists of a visit request (members, team,
 // covered, attachments, problem_ids).
 const maxVisitList = 20
@@ -86,7 +108,7 @@ func (s householdRoutes) recordVisit(r *nethttp.Request, body []byte) (*plan, er
 	if err != nil {
 		return nil, err
 	}
-	for f, n := range map[string]int{"team": len(in.Team), "members": len(in.Members), "covered": len(in.Covered), "attachments": len(in.Attachments), "problem_ids": len(in.ProblemIDs)} {
+	for f, n := range map[string]int{"team": len(in.Team), "members": len(in.Members), "covered": len(in.Covered), "attachments": len(in.Attachments), "problem_ids": len(in.ProblemIDs), "relief": len(in.Relief)} {
 		if n > maxVisitList {
 			return nil, newErr(ErrBadRequest, "too_many", f, fmt.Sprintf("%s lists %d items; at most %d are accepted", f, n, maxVisitList),
 				fmt.Sprintf("“%s” 列出了 %d 项；最多接受 %d 项", f, n, maxVisitList))
@@ -97,6 +119,17 @@ func (s householdRoutes) recordVisit(r *nethttp.Request, body []byte) (*plan, er
 		ServiceNeeds: in.ServiceNeeds, Observations: in.Observations, Summary: in.Summary, Attachments: in.Attachments, ProblemIDs: in.ProblemIDs}
 	for _, m := range in.Members {
 		v.Members = append(v.Members, domain.TeamMember{Person: m.Person, Role: domain.TeamRole(m.Role)})
+	}
+	for _, r := range in.Relief {
+		if len(r.Items) > maxVisitList {
+			return nil, newErr(ErrBadRequest, "too_many", "relief.items", fmt.Sprintf("relief.items lists %d items; at most %d are accepted", len(r.Items), maxVisitList),
+				fmt.Sprintf("“relief.items” 列出了 %d 项；最多接受 %d 项", len(r.Items), maxVisitList))
+		}
+		x := domain.Relief{Kind: domain.ReliefKind(r.Kind), AmountFen: r.AmountFen, Recipient: r.RecipientMemberID, AckMethod: domain.AckMethod(r.AckMethod), AckRef: r.AckRef}
+		for _, it := range r.Items {
+			x.Items = append(x.Items, domain.ReliefItem{Name: it.Name, Quantity: it.Quantity, Unit: it.Unit})
+		}
+		v.Relief = append(v.Relief, x)
 	}
 	for _, c := range in.Covered {
 		v.Covered = append(v.Covered, domain.Understanding(c))

@@ -55,3 +55,30 @@ func TestSeed001_4_2_VisitAsEvidenceOverHTTP(t *testing.T) {
 		t.Fatalf("the request of before, ordinary household: %d %s", r.status, r.body)
 	}
 }
+
+// 000 §2.1 慰问金或物资 over HTTP (decision 0122): relief handed over on a
+// festival visit, acknowledged by a member; an amount on goods is refused
+// in English and Chinese.
+func TestSeed000_2_1_ReliefOverHTTP(t *testing.T) {
+	e := newEnv(t, nil)
+	w := e.token(identity.Principal{Name: "李四", Role: identity.RoleWorker, Grids: []string{"G1"}})
+	ord := registerBody("h1", "C1", "G1")
+	ord.Class = "ordinary"
+	if r := e.do("POST", "/v1/households", w, ord); r.status != 201 {
+		t.Fatalf("register: %d %s", r.status, r.body)
+	}
+	if r := e.do("POST", "/v1/households/h1/members", w, map[string]any{"member_id": "m1", "name": "王大爷", "relation": "本人"}); r.status != 201 {
+		t.Fatalf("member: %d %s", r.status, r.body)
+	}
+	v := VisitRequest{Team: []string{"李四"}, OccurredAt: clock.Now().Add(-time.Hour).Format(time.RFC3339), Mode: "home", Outcome: "completed", Purpose: "festival",
+		Relief: []ReliefRequest{{Kind: "goods", AmountFen: 100, Items: []ReliefItemRequest{{Name: "月饼", Quantity: 2, Unit: "盒"}}, RecipientMemberID: "m1", AckMethod: "signature"}}}
+	r := e.do("POST", "/v1/households/h1/visits", w, v)
+	if p := r.problem(t); r.status != 400 || p.Code != "invalid_relief_items" || !strings.Contains(p.MessageZH, "不填金额") {
+		t.Fatalf("goods with an amount: %d %s", r.status, r.body)
+	}
+	v.Relief[0].AmountFen = 0
+	v.Relief = append(v.Relief, ReliefRequest{Kind: "cash", AmountFen: 50000, RecipientMemberID: "m1", AckMethod: "thumbprint", AckRef: "attach/ack-1"})
+	if r := e.do("POST", "/v1/households/h1/visits", w, v); r.status != 200 {
+		t.Fatalf("festival visit with relief: %d %s", r.status, r.body)
+	}
+}
