@@ -20,8 +20,8 @@ func (w *world) visit(hid, worker string, at time.Time, outcome domain.VisitOutc
 	w.env.Load(w.t, domain.HouseholdStream(hid), h)
 	m := testenv.Meta(worker, domain.RoleGridWorker, at.Add(time.Hour))
 	w.n++
-	w.env.Do(w.t, domain.HouseholdStream(hid), m)(h.RecordVisit(m, w.env.Policies.Current(), domain.RecordVisit{VisitID: fmt.Sprint("v", w.n),
-		Team: []string{worker}, OccurredAt: at, Mode: domain.ModeHome, Outcome: outcome}))
+	w.env.Do(w.t, domain.HouseholdStream(hid), m)(h.RecordVisit(m, w.env.Policies.Current(), testenv.Evidence(m.Actor, domain.RecordVisit{VisitID: fmt.Sprint("v", w.n),
+		Team: []string{worker}, OccurredAt: at, Mode: domain.ModeHome, Outcome: outcome})))
 }
 
 func (w *world) reportBy(worker, hid string, at time.Time) string {

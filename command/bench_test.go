@@ -17,6 +17,12 @@ import (
 // benchService opens a service on a fresh SQLite store with households
 // registered, using 16 writers for the setup.
 func benchService(b *testing.B, households int) *command.Service {
+	return benchServiceWith(b, households, nil)
+}
+
+// benchServiceWith is benchService with the given policies (nil: the
+// shipped set).
+func benchServiceWith(b *testing.B, households int, policies *domain.PolicySet) *command.Service {
 	b.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(b.TempDir(), "events.db")})
@@ -25,7 +31,7 @@ func benchService(b *testing.B, households int) *command.Service {
 	}
 	b.Cleanup(func() { st.Close() })
 	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
-	svc, err := command.New(command.Config{Store: st, Clock: func() time.Time { return now }, MaxAttempts: 100})
+	svc, err := command.New(command.Config{Store: st, Clock: func() time.Time { return now }, MaxAttempts: 100, Policies: policies})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -75,21 +81,55 @@ func runCallers(b *testing.B, callers int, do func(i int) error) {
 }
 
 // BenchmarkRecordVisit: RecordVisit through load–decide–save on SQLite,
-// spread over 1,000 households.
+// spread over 1,000 key households, side by side: rules=2026.3 is the
+// policy before decision 0120 with the request of before (a team by
+// names), rules=2026.4 the shipped policy with the evidence it asks of a
+// key household (members with roles, purpose, the five understandings,
+// next contact, check-in). Run both in one binary, alternating, and
+// compare with benchstat -col /rules (BENCHMARKS.md).
 func BenchmarkRecordVisit(b *testing.B) {
 	const households = 1000
-	for _, callers := range []int{1, 16} {
-		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
-			svc := benchService(b, households)
-			ctx := context.Background()
-			occurred := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
-			runCallers(b, callers, func(i int) error {
-				_, err := svc.RecordVisit(ctx, command.Cmd{ID: fmt.Sprintf("visit-%d", i), Actor: "网格员小李"}, fmt.Sprintf("h%d", i%households),
-					command.Visit{VisitID: fmt.Sprintf("v%d", i), Team: []string{"网格员小李"}, OccurredAt: occurred, Mode: domain.ModeHome,
-						Outcome: domain.OutcomeCompleted, Observations: "情况稳定"})
-				return err
+	shipped, err := domain.DefaultPolicySet()
+	if err != nil {
+		b.Fatal(err)
+	}
+	prev, err := shipped.Get("default-2026.3")
+	if err != nil {
+		b.Fatal(err)
+	}
+	before, err := domain.NewPolicySet(prev)
+	if err != nil {
+		b.Fatal(err)
+	}
+	occurred := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	for _, rules := range []struct {
+		name  string
+		set   *domain.PolicySet
+		visit func(i int) command.Visit
+	}{
+		{"2026.3", before, func(i int) command.Visit {
+			return command.Visit{VisitID: fmt.Sprintf("v%d", i), Team: []string{"网格员小李"}, OccurredAt: occurred, Mode: domain.ModeHome,
+				Outcome: domain.OutcomeCompleted, Observations: "情况稳定"}
+		}},
+		{"2026.4", shipped, func(i int) command.Visit {
+			return command.Visit{VisitID: fmt.Sprintf("v%d", i), OccurredAt: occurred, Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted,
+				Members: []domain.TeamMember{{Person: "网格员小李", Role: domain.TeamGridWorker}, {Person: "医生王", Role: domain.TeamDoctor}},
+				Purpose: domain.PurposeRoutine, Covered: domain.FiveUnderstandings(), Observations: "情况稳定",
+				NextContact: &domain.NextContact{Person: "网格员小李", At: occurred.Add(7 * 24 * time.Hour)},
+				CheckIn:     &domain.CheckIn{At: occurred, Ref: "checkin-1", Latitude: 30.27, Longitude: 120.15}}
+		}},
+	} {
+		for _, callers := range []int{1, 16} {
+			b.Run(fmt.Sprintf("rules=%s/callers=%d", rules.name, callers), func(b *testing.B) {
+				svc := benchServiceWith(b, households, rules.set)
+				ctx := context.Background()
+				runCallers(b, callers, func(i int) error {
+					_, err := svc.RecordVisit(ctx, command.Cmd{ID: fmt.Sprintf("visit-%d", i), Actor: "网格员小李", Role: domain.RoleGridWorker},
+						fmt.Sprintf("h%d", i%households), rules.visit(i))
+					return err
+				})
 			})
-		})
+		}
 	}
 }
 

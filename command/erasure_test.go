@@ -39,8 +39,8 @@ func TestErasureNeedsASecondPersonAndShredsTheKeys(t *testing.T) {
 		command.Member{Name: "李大爷", Relation: "本人", IDNumber: "110101194801010023", Phone: "13912345678"}))
 	ok(t)(e.svc.AddMember(ctx, cmd(t, "m2", "网格员小李", "2026-03-02 09:31"), "li", "m2",
 		command.Member{Name: "李大妈", Relation: "配偶", Phone: "13800000000", Health: "高血压"}))
-	ok(t)(e.svc.RecordVisit(ctx, cmd(t, "v1", "网格员小李", "2026-03-02 12:00"), "li", command.Visit{VisitID: "v1", Team: []string{"网格员小李"},
-		OccurredAt: at(t, "2026-03-02 10:00"), Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted, Economic: "低保"}))
+	ok(t)(e.svc.RecordVisit(ctx, cmd(t, "v1", "网格员小李", "2026-03-02 12:00"), "li", evidence(command.Visit{VisitID: "v1", Team: []string{"网格员小李"},
+		OccurredAt: at(t, "2026-03-02 10:00"), Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted, Economic: "低保"})))
 
 	// Bad requests are refused, bilingually, and record nothing.
 	req := func(id string, in command.Erasure) (command.Result, error) {

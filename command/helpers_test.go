@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -213,4 +214,47 @@ func (e *env) report(cmdID, hh, visit, desc string, cat domain.ProblemCategory, 
 	r := ok(e.t)(e.svc.ReportProblem(context.Background(), cmd(e.t, cmdID, "网格员小李", when), command.ReportProblem{
 		ProblemID: cmdID, HouseholdID: hh, VisitID: visit, Description: desc, Category: cat, HandlingClass: hc, Colour: col, Urgency: u}))
 	return r.ID, r.Number
+}
+
+// evidence completes a completed home visit with what the shipped policy
+// asks of any class (decision 0120): roles read from the names
+// ("网格员…", "社工…", "医生…", "志愿者…", "书记…"; others grid workers), a
+// grid worker, a doctor and a volunteer added when missing, a purpose, the
+// five understandings, the next contact and a check-in at the visit.
+func evidence(in command.Visit) command.Visit {
+	roleOf := func(p string) domain.TeamRole {
+		for prefix, r := range map[string]domain.TeamRole{"网格员": domain.TeamGridWorker, "社工": domain.TeamSocialWorker,
+			"医生": domain.TeamDoctor, "志愿者": domain.TeamVolunteer, "书记": domain.TeamSecretary} {
+			if strings.HasPrefix(p, prefix) {
+				return r
+			}
+		}
+		return domain.TeamGridWorker
+	}
+	in.Members = nil
+	has := map[domain.TeamRole]bool{}
+	for _, p := range in.Team {
+		in.Members = append(in.Members, domain.TeamMember{Person: p, Role: roleOf(p)})
+		has[roleOf(p)] = true
+	}
+	if !has[domain.TeamGridWorker] && !has[domain.TeamSecretary] {
+		in.Members = append(in.Members, domain.TeamMember{Person: "网格员小李", Role: domain.TeamGridWorker})
+	}
+	if !has[domain.TeamDoctor] {
+		in.Members = append(in.Members, domain.TeamMember{Person: "医生王", Role: domain.TeamDoctor})
+	}
+	if !has[domain.TeamVolunteer] {
+		in.Members = append(in.Members, domain.TeamMember{Person: "志愿者小陈", Role: domain.TeamVolunteer})
+	}
+	in.Team = nil
+	in.Purpose = domain.PurposeRoutine
+	in.Covered = domain.FiveUnderstandings()
+	in.NextContact = &domain.NextContact{Person: in.Members[0].Person, At: in.OccurredAt.Add(7 * 24 * time.Hour)}
+	c := domain.CheckIn{Ref: "checkin-1"}
+	if in.CheckIn != nil {
+		c = *in.CheckIn
+	}
+	c.At = in.OccurredAt
+	in.CheckIn = &c
+	return in
 }

@@ -34,23 +34,33 @@ func (m Member) secret(subject string) *secret {
 }
 
 // Visit is the input of RecordVisit. Health and Economic (two of the five
-// understandings) are sensitive and sealed like Member's.
+// understandings) are sensitive and sealed like Member's, and so is
+// CheckInPlace (where the check-in was made, in words: the household's
+// address or near it), sealed into CheckIn.Place.
 type Visit struct {
-	VisitID            string              `json:"visit_id,omitempty"` // default: derived from the command id
-	Team               []string            `json:"team"`
-	OccurredAt         time.Time           `json:"occurred_at"`
-	Mode               domain.VisitMode    `json:"mode"`
-	Outcome            domain.VisitOutcome `json:"outcome"`
-	Health             string              `json:"health,omitempty"`
-	Economic           string              `json:"economic,omitempty"`
-	SupportObligations string              `json:"support_obligations,omitempty"`
-	HomeSafety         string              `json:"home_safety,omitempty"`
-	ServiceNeeds       string              `json:"service_needs,omitempty"`
-	Observations       string              `json:"observations,omitempty"`
-	Summary            string              `json:"summary,omitempty"`
-	Attachments        []string            `json:"attachments,omitempty"`
-	CheckIn            *domain.CheckIn     `json:"check_in,omitempty"`
-	ProblemIDs         []string            `json:"problem_ids,omitempty"`
+	VisitID string `json:"visit_id,omitempty"` // default: derived from the command id
+	// Team names the team; Members names it with roles (decision 0120).
+	// With Team only, the recorder takes their account's team role.
+	Team               []string               `json:"team,omitempty"`
+	Members            []domain.TeamMember    `json:"members,omitempty"`
+	Purpose            domain.VisitPurpose    `json:"purpose,omitempty"`
+	Covered            []domain.Understanding `json:"covered,omitempty"`
+	NextContact        *domain.NextContact    `json:"next_contact,omitempty"`
+	CheckInPlace       string                 `json:"check_in_place,omitempty"`
+	Relief             []domain.Relief        `json:"relief,omitempty"`
+	OccurredAt         time.Time              `json:"occurred_at"`
+	Mode               domain.VisitMode       `json:"mode"`
+	Outcome            domain.VisitOutcome    `json:"outcome"`
+	Health             string                 `json:"health,omitempty"`
+	Economic           string                 `json:"economic,omitempty"`
+	SupportObligations string                 `json:"support_obligations,omitempty"`
+	HomeSafety         string                 `json:"home_safety,omitempty"`
+	ServiceNeeds       string                 `json:"service_needs,omitempty"`
+	Observations       string                 `json:"observations,omitempty"`
+	Summary            string                 `json:"summary,omitempty"`
+	Attachments        []string               `json:"attachments,omitempty"`
+	CheckIn            *domain.CheckIn        `json:"check_in,omitempty"`
+	ProblemIDs         []string               `json:"problem_ids,omitempty"`
 }
 
 // sealing seals a command's sensitive values once (on the first decide) and
@@ -299,8 +309,8 @@ func (s *Service) RecordVisit(ctx context.Context, c Cmd, householdID string, in
 	pol := s.policies.Current()
 	x := &sealing{ctx: ctx, s: s, household: householdID}
 	pub := in
-	pub.Health, pub.Economic = "", ""
-	sec := &secret{household: householdID, values: []string{in.Health, in.Economic}}
+	pub.Health, pub.Economic, pub.CheckInPlace = "", "", ""
+	sec := &secret{household: householdID, values: []string{in.Health, in.Economic, in.CheckInPlace}}
 	return s.onHousehold(ctx, c, householdID, "household.record_visit", pub, sec, x, func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
 		// A visit may link only problems already reported on its own
 		// household (decision 0088). A problem found on this visit is
@@ -322,14 +332,25 @@ func (s *Service) RecordVisit(ctx context.Context, c Cmd, householdID string, in
 					fmt.Sprintf("问题 %s 不是家庭 %s 已上报的问题；只能关联本家庭已上报的问题（本次走访发现的问题请在走访记录后上报，并填写本次走访的 visit_id）", id, householdID))
 			}
 		}
-		sv, err := x.seal(in.Health, in.Economic)
+		sv, err := x.seal(in.Health, in.Economic, in.CheckInPlace)
 		if err != nil {
 			return nil, err
 		}
-		return h.RecordVisit(m, pol, domain.RecordVisit{VisitID: in.VisitID, Team: in.Team, OccurredAt: in.OccurredAt,
+		checkIn := in.CheckIn
+		if !sv[2].IsZero() {
+			if checkIn == nil {
+				return nil, errorf(domain.ErrInvalid, "required", "check_in",
+					"a check-in place needs the check-in (its time)", "填写签到地点时须同时填写签到（时间）")
+			}
+			c := *checkIn
+			c.Place = sv[2]
+			checkIn = &c
+		}
+		return h.RecordVisit(m, pol, domain.RecordVisit{VisitID: in.VisitID, Team: in.Team, Members: in.Members, Purpose: in.Purpose,
+			Covered: in.Covered, NextContact: in.NextContact, Relief: in.Relief, OccurredAt: in.OccurredAt,
 			Mode: in.Mode, Outcome: in.Outcome,
 			Understandings: domain.Understandings{Health: sv[0], Economic: sv[1], SupportObligations: in.SupportObligations,
 				HomeSafety: in.HomeSafety, ServiceNeeds: in.ServiceNeeds},
-			Observations: in.Observations, Summary: in.Summary, Attachments: in.Attachments, CheckIn: in.CheckIn, ProblemIDs: in.ProblemIDs})
+			Observations: in.Observations, Summary: in.Summary, Attachments: in.Attachments, CheckIn: checkIn, ProblemIDs: in.ProblemIDs})
 	})
 }

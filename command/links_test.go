@@ -19,9 +19,9 @@ func TestVisitLinksOnlyItsHouseholdsReportedProblems(t *testing.T) {
 	e.register("b", domain.ClassKey, domain.RiskBlue, "2026-03-02 09:00")
 	e.report("b-problem", "b", "", "漏水", domain.ProblemLivingSecurity, domain.HandlingImmediate, domain.ColourRed, domain.UrgencyUrgent, "2026-03-03 10:00")
 	visit := func(cmdID, visitID string, problems ...string) (command.Result, error) {
-		return e.svc.RecordVisit(ctx, cmd(t, cmdID, "社工小张", "2026-03-03 18:00"), "a", command.Visit{
+		return e.svc.RecordVisit(ctx, cmd(t, cmdID, "社工小张", "2026-03-03 18:00"), "a", evidence(command.Visit{
 			VisitID: visitID, Team: []string{"社工小张"}, OccurredAt: at(t, "2026-03-03 16:00"),
-			Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted, ProblemIDs: problems})
+			Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted, ProblemIDs: problems}))
 	}
 	// Another household's problem and a problem never reported: the same
 	// refusal, bar the id, so the answer tells nothing of the other
@@ -50,9 +50,9 @@ func TestProblemCitesOnlyAVisitOfItsHousehold(t *testing.T) {
 	e.register("a", domain.ClassKey, domain.RiskBlue, "2026-03-02 09:00")
 	e.register("b", domain.ClassKey, domain.RiskBlue, "2026-03-02 09:00")
 	for _, hh := range []string{"a", "b"} {
-		ok(t)(e.svc.RecordVisit(ctx, cmd(t, hh+"-visit", "社工小张", "2026-03-03 18:00"), hh, command.Visit{
+		ok(t)(e.svc.RecordVisit(ctx, cmd(t, hh+"-visit", "社工小张", "2026-03-03 18:00"), hh, evidence(command.Visit{
 			VisitID: "v-" + hh, Team: []string{"社工小张"}, OccurredAt: at(t, "2026-03-03 16:00"),
-			Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted}))
+			Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted})))
 	}
 	report := func(id, visit string) (command.Result, error) {
 		return e.svc.ReportProblem(ctx, cmd(t, id, "社工小张", "2026-03-03 19:00"), command.ReportProblem{

@@ -51,8 +51,8 @@ func TestSensitiveFieldsEncryptedAndErasable(t *testing.T) {
 	e.register("wang", domain.ClassKey, domain.RiskYellow, "2026-03-02 09:00")
 	ok(t)(e.svc.AddMember(ctx, cmd(t, "m1", "网格员小李", "2026-03-02 09:30"), "wang", "m1",
 		command.Member{Name: name, Relation: "本人", IDNumber: idNumber, Phone: phone, Income: income, Health: health}))
-	ok(t)(e.svc.RecordVisit(ctx, cmd(t, "v1", "网格员小李", "2026-03-02 12:00"), "wang", command.Visit{VisitID: "v1", Team: []string{"网格员小李"},
-		OccurredAt: at(t, "2026-03-02 10:00"), Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted, Economic: economic, HomeSafety: "楼道堆物"}))
+	ok(t)(e.svc.RecordVisit(ctx, cmd(t, "v1", "网格员小李", "2026-03-02 12:00"), "wang", evidence(command.Visit{VisitID: "v1", Team: []string{"网格员小李"},
+		OccurredAt: at(t, "2026-03-02 10:00"), Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted, Economic: economic, HomeSafety: "楼道堆物"})))
 	ok(t)(e.svc.ChangeRisk(ctx, cmd(t, "r1", "网格员小李", "2026-03-02 12:30"), "wang", domain.RiskRed, "病情加重"))
 	secrets := []string{idNumber, phone, income, health, economic}
 

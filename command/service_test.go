@@ -20,7 +20,7 @@ import (
 )
 
 func visit(t *testing.T, id, occurred string) command.Visit {
-	return command.Visit{VisitID: id, Team: []string{"网格员小李"}, OccurredAt: at(t, occurred), Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted}
+	return evidence(command.Visit{VisitID: id, Team: []string{"网格员小李", "网格员小王"}, OccurredAt: at(t, occurred), Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted})
 }
 
 func TestResentCommandTakesEffectOnce(t *testing.T) {

@@ -31,10 +31,12 @@ func TestStoryZhangNainai(t *testing.T) {
 	// The visit is recorded first; the problems found on it cite it
 	// (decision 0088).
 	vr := ok(t)(e.svc.RecordVisit(ctx, cmd(t, "zhang-v1", "网格员小李", "2026-03-03 11:00"), "zhang", command.Visit{
-		VisitID: "v1", Team: []string{"网格员小李", "社工小张"}, OccurredAt: at(t, "2026-03-03 09:30"), Mode: domain.ModeHome,
-		Outcome: domain.OutcomeCompleted, Health: "腿脚无力", SupportObligations: "子女在外地", HomeSafety: "浴室无扶手",
-		ServiceNeeds: "陪伴、安全", Observations: "独居，情绪低落",
-		CheckIn: &domain.CheckIn{Latitude: 30.27, Longitude: 120.15}}))
+		VisitID: "v1", Members: []domain.TeamMember{{Person: "网格员小李", Role: domain.TeamGridWorker}, {Person: "社工小张", Role: domain.TeamSocialWorker},
+			{Person: "医生王", Role: domain.TeamDoctor}}, OccurredAt: at(t, "2026-03-03 09:30"), Mode: domain.ModeHome,
+		Outcome: domain.OutcomeCompleted, Purpose: domain.PurposeRoutine, Health: "腿脚无力", SupportObligations: "子女在外地", HomeSafety: "浴室无扶手",
+		ServiceNeeds: "陪伴、安全", Observations: "独居，情绪低落", Covered: []domain.Understanding{domain.UnderstandEconomic},
+		NextContact: &domain.NextContact{Person: "社工小张", At: at(t, "2026-03-05 10:00")},
+		CheckIn:     &domain.CheckIn{Latitude: 30.27, Longitude: 120.15, At: at(t, "2026-03-03 09:31")}, CheckInPlace: "幸福路12号张奶奶家门口"}))
 	if vr.LastVersion != 4 || vr.Events != 1 || vr.LastPosition.IsZero() {
 		t.Fatalf("visit result %+v", vr)
 	}
@@ -62,6 +64,15 @@ func TestStoryZhangNainai(t *testing.T) {
 	}
 	if r, _ := domain.Reveal(context.Background(), e.vault, "zhang", visits[0].Understandings.Health); r.Value != "腿脚无力" {
 		t.Fatalf("health = %+v", r)
+	}
+	// The visit as evidence (decision 0120): the team with roles, the five
+	// understandings, the next contact, the check-in place sealed.
+	if v := visits[0]; len(v.Members) != 3 || v.Members[2].Role != domain.TeamDoctor || len(v.Covered) != 5 || v.NextContact == nil ||
+		v.CheckIn.Place.IsZero() || v.Purpose != domain.PurposeRoutine {
+		t.Fatalf("evidence %+v", v)
+	}
+	if r, _ := domain.Reveal(context.Background(), e.vault, "zhang", visits[0].CheckIn.Place); r.Value != "幸福路12号张奶奶家门口" {
+		t.Fatalf("check-in place = %+v", r)
 	}
 	pol := e.svc.Policies().Current()
 	// Special household, once a week (001 §2.3.3): the visit covers the week of Mon 2 March; the next week is due by Sunday 15 March.
@@ -156,9 +167,12 @@ func TestStoryLiuNvshi(t *testing.T) {
 			// The problems found are reported below, citing v5.
 			outcome = domain.OutcomeCompleted
 		}
-		ok(t)(e.svc.RecordVisit(ctx, cmd(t, "liu-visit-"+day, "社工小张", day+" 18:00"), "liu", command.Visit{
-			VisitID: "v" + string(rune('1'+i)), Team: []string{"社工小张"}, OccurredAt: at(t, day+" 16:00"),
-			Mode: domain.ModeHome, Outcome: outcome}))
+		v := command.Visit{VisitID: "v" + string(rune('1'+i)), Team: []string{"社工小张"}, OccurredAt: at(t, day+" 16:00"),
+			Mode: domain.ModeHome, Outcome: outcome}
+		if outcome == domain.OutcomeCompleted {
+			v = evidence(v)
+		}
+		ok(t)(e.svc.RecordVisit(ctx, cmd(t, "liu-visit-"+day, "社工小张", day+" 18:00"), "liu", v))
 	}
 	// A refused visit cannot carry findings: the refusal is recorded as such.
 	r, err := e.svc.RecordVisit(ctx, cmd(t, "liu-bad", "社工小张", "2026-03-03 18:00"), "liu", command.Visit{

@@ -133,8 +133,8 @@ func TestSeed001_2_3_3_Jan31VisitLeavesFebruaryDue(t *testing.T) {
 	pol := mustPolicy(t, domain.PresetDefault)
 	cal := mustCalendar(t)
 	h, _, _ := register(t, pol, "h1", domain.RegisterHousehold{Category: domain.CategoryDiBao})
-	do(t, h)(h.RecordVisit(meta(t, "网格员小李", "2026-01-31 17:00"), pol, domain.RecordVisit{VisitID: "v1", Team: []string{"网格员小李"},
-		OccurredAt: at(t, "2026-01-31 16:00"), Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted}))
+	do(t, h)(h.RecordVisit(meta(t, "网格员小李", "2026-01-31 17:00"), pol, evidence(domain.RecordVisit{VisitID: "v1", Team: []string{"网格员小李"},
+		OccurredAt: at(t, "2026-01-31 16:00"), Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted})))
 	d, ok, err := pol.Deadline(cal, h.Clocks()[0])
 	endFeb := at(t, "2026-02-28 23:59").Add(59*time.Second + 999999999)
 	if err != nil || !ok || !d.Due.Equal(endFeb) {

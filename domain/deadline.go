@@ -16,6 +16,7 @@ const (
 	ClockReferralAcceptance ClockKind = "referral_acceptance" // accept or decline within 3 working days
 	ClockReferralCompletion ClockKind = "referral_completion" // the time limit the receiver promised on acceptance
 	ClockVisitDue           ClockKind = "visit_due"           // next visit by household class
+	ClockSecondVisit        ClockKind = "second_visit"        // a second visit after a refusal or nobody at home (001 §6.3)
 )
 
 // Clock is a deadline an aggregate is running now, as returned by the

@@ -3,6 +3,7 @@ package domain_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,4 +121,45 @@ func sealed(tb testing.TB, v *testVault, h, s string) domain.Sealed {
 		tb.Fatal(err)
 	}
 	return x
+}
+
+// evidence completes a completed home visit with what the shipped policy
+// asks of any class (decision 0120): roles read from the names
+// ("网格员…", "社工…", "医生…", "志愿者…", "书记…"; others grid workers), a
+// grid worker, a doctor and a volunteer added when missing, a purpose, the five
+// understandings, the next contact and a check-in at the visit.
+func evidence(in domain.RecordVisit) domain.RecordVisit {
+	roleOf := func(p string) domain.TeamRole {
+		for prefix, r := range map[string]domain.TeamRole{"网格员": domain.TeamGridWorker, "社工": domain.TeamSocialWorker,
+			"医生": domain.TeamDoctor, "志愿者": domain.TeamVolunteer, "书记": domain.TeamSecretary} {
+			if strings.HasPrefix(p, prefix) {
+				return r
+			}
+		}
+		return domain.TeamGridWorker
+	}
+	in.Members = nil
+	has := map[domain.TeamRole]bool{}
+	for _, p := range in.Team {
+		in.Members = append(in.Members, domain.TeamMember{Person: p, Role: roleOf(p)})
+		has[roleOf(p)] = true
+	}
+	if !has[domain.TeamGridWorker] && !has[domain.TeamSecretary] {
+		in.Members = append(in.Members, domain.TeamMember{Person: "网格员小李", Role: domain.TeamGridWorker})
+	}
+	if !has[domain.TeamDoctor] {
+		in.Members = append(in.Members, domain.TeamMember{Person: "医生王", Role: domain.TeamDoctor})
+	}
+	if !has[domain.TeamVolunteer] {
+		in.Members = append(in.Members, domain.TeamMember{Person: "志愿者小陈", Role: domain.TeamVolunteer})
+	}
+	in.Team = nil
+	in.Purpose = domain.PurposeRoutine
+	in.Covered = domain.FiveUnderstandings()
+	in.NextContact = &domain.NextContact{Person: in.Members[0].Person, At: in.OccurredAt.Add(7 * 24 * time.Hour)}
+	if in.CheckIn == nil {
+		in.CheckIn = &domain.CheckIn{Ref: "checkin-1"}
+	}
+	in.CheckIn.At = in.OccurredAt
+	return in
 }

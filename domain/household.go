@@ -36,7 +36,8 @@ type Household struct {
 	lastVisit     time.Time // occurred-at of the last completed visit
 	policyVersion string    // recorded by the latest event that set the visit_due rule
 	alerts        alertMarks
-	erasure       erasures // erasure requests and what was erased (erasure.go)
+	second        pendingSecond // the refusal awaiting a second visit (zero: none)
+	erasure       erasures      // erasure requests and what was erased (erasure.go)
 }
 
 // Member is a household member as folded from events.
@@ -124,8 +125,26 @@ func (h *Household) Clocks() []Clock {
 	if h.lastVisit.After(start) {
 		start = h.lastVisit
 	}
-	return []Clock{h.alerts.stamp(Clock{Kind: ClockVisitDue, Subject: h.id, Start: start, PolicyVersion: h.policyVersion,
+	out := []Clock{h.alerts.stamp(Clock{Kind: ClockVisitDue, Subject: h.id, Start: start, PolicyVersion: h.policyVersion,
 		HouseholdClass: h.class, Responsible: h.worker})}
+	if h.second.visitID != "" {
+		out = append(out, h.alerts.stamp(Clock{Kind: ClockSecondVisit, Subject: h.id, Start: h.second.at, PolicyVersion: h.second.policyVersion,
+			HouseholdClass: h.class, Responsible: h.worker}))
+	}
+	return out
+}
+
+// pendingSecond is a refusal or nobody-at-home awaiting its second visit.
+type pendingSecond struct {
+	visitID       string
+	at            time.Time
+	policyVersion string
+}
+
+// SecondVisitDue returns the refusal (or nobody at home) awaiting a second
+// visit by the community secretary or a grid worker (001 §6.3), if any.
+func (h *Household) SecondVisitDue() (visitID string, since time.Time, ok bool) {
+	return h.second.visitID, h.second.at, h.second.visitID != ""
 }
 
 // Apply folds one event into the household. It never fails.
@@ -169,6 +188,12 @@ func (h *Household) Apply(e Event) {
 		h.archived, h.archiveReason = true, e.Reason
 	case VisitRecorded:
 		h.visits = append(h.visits, e)
+		if e.SecondVisitFor != "" && e.SecondVisitFor == h.second.visitID {
+			h.second = pendingSecond{}
+		}
+		if e.SecondVisitRequired {
+			h.second = pendingSecond{visitID: e.VisitID, at: e.OccurredAt, policyVersion: e.PolicyVersion}
+		}
 		if e.Outcome == OutcomeCompleted && !e.NotCounted && e.OccurredAt.After(h.lastVisit) {
 			h.lastVisit, h.policyVersion = e.OccurredAt, e.PolicyVersion
 		}
@@ -707,8 +732,15 @@ func (h *Household) Archive(meta Meta, reason ArchiveReason, note string) ([]Eve
 
 // RecordVisit is the input of Household.RecordVisit.
 type RecordVisit struct {
-	VisitID        string
+	VisitID string
+	// Team names the team (the recorder taking their account's team
+	// role) when Members is empty; Members names it with roles.
 	Team           []string
+	Members        []TeamMember
+	Purpose        VisitPurpose
+	Covered        []Understanding
+	NextContact    *NextContact
+	Relief         []Relief
 	OccurredAt     time.Time
 	Mode           VisitMode
 	Outcome        VisitOutcome
@@ -732,8 +764,6 @@ func (h *Household) RecordVisit(meta Meta, pol *Policy, in RecordVisit) ([]Event
 	switch {
 	case in.VisitID == "":
 		return nil, required("visit_id", "the visit id", "走访编号")
-	case len(in.Team) == 0 || slices.Contains(in.Team, ""):
-		return nil, required("team", "the visiting team (at least one person)", "走访人员（至少一人）")
 	case in.OccurredAt.IsZero():
 		return nil, required("occurred_at", "the time of the visit", "走访时间")
 	}
@@ -743,10 +773,17 @@ func (h *Household) RecordVisit(meta Meta, pol *Policy, in RecordVisit) ([]Event
 	if err := CheckInstant("occurred_at", in.OccurredAt); err != nil {
 		return nil, err
 	}
+	members, persons, err := visitTeam(meta, in)
+	if err != nil {
+		return nil, err
+	}
 	if in.CheckIn != nil && !in.CheckIn.At.IsZero() {
 		if err := CheckInstant("check_in.at", in.CheckIn.At); err != nil {
 			return nil, err
 		}
+	}
+	if err := checkVisitFields(pol, in); err != nil {
+		return nil, err
 	}
 	for _, id := range in.ProblemIDs {
 		if err := CheckID("problem_ids", id); err != nil {
@@ -771,7 +808,7 @@ func (h *Household) RecordVisit(meta Meta, pol *Policy, in RecordVisit) ([]Event
 	if !oneOf(in.Outcome, OutcomeCompleted, OutcomeRefused, OutcomeNobodyHome) {
 		return nil, badValue("outcome", "visit outcome", "走访结果", in.Outcome, OutcomeCompleted, OutcomeRefused, OutcomeNobodyHome)
 	}
-	if in.Outcome != OutcomeCompleted && (len(in.ProblemIDs) > 0 || !in.Understandings.isZero()) {
+	if in.Outcome != OutcomeCompleted && (len(in.ProblemIDs) > 0 || !in.Understandings.isZero() || len(in.Covered) > 0) {
 		return nil, newError(ErrRule, "visit_not_completed", "outcome",
 			fmt.Sprintf("a visit with outcome %q cannot record findings or problems; record the refusal or absence only", in.Outcome),
 			fmt.Sprintf("结果为 %q 的走访不能记录了解情况或问题；请只记录拒访或无人在家", in.Outcome))
@@ -779,12 +816,51 @@ func (h *Household) RecordVisit(meta Meta, pol *Policy, in RecordVisit) ([]Event
 	if in.Understandings.sensitive() && !h.consent {
 		return nil, h.consentRequired()
 	}
+	covered := in.Understandings.covered()
+	for _, u := range in.Covered {
+		if !slices.Contains(covered, u) {
+			covered = append(covered, u)
+		}
+	}
+	slices.SortFunc(covered, func(a, b Understanding) int {
+		return slices.Index(FiveUnderstandings(), a) - slices.Index(FiveUnderstandings(), b)
+	})
+	if err := checkVisitRecord(meta, pol, h.class, in, members, persons, covered); err != nil {
+		return nil, err
+	}
+	if err := h.checkRelief(in); err != nil {
+		return nil, err
+	}
 	late := meta.At.Sub(in.OccurredAt) > pol.VisitEntry.duration()
 	notCounted := in.Outcome == OutcomeCompleted && !pol.VisitCounts(h.class, in.Mode)
-	return []Event{VisitRecorded{VisitID: in.VisitID, Team: slices.Clone(in.Team), OccurredAt: in.OccurredAt, RecordedAt: meta.At,
+	secondRequired, secondFor := h.secondVisit(pol, in, members)
+	return []Event{VisitRecorded{VisitID: in.VisitID, Team: persons, Members: members, Purpose: in.Purpose, Covered: covered, NextContact: in.NextContact,
+		Relief: cloneRelief(in.Relief), OccurredAt: in.OccurredAt, RecordedAt: meta.At,
 		Mode: in.Mode, Outcome: in.Outcome, Understandings: in.Understandings, Observations: in.Observations, Summary: in.Summary,
 		Attachments: slices.Clone(in.Attachments), CheckIn: in.CheckIn, ProblemIDs: slices.Clone(in.ProblemIDs),
-		Late: late, NotCounted: notCounted, PolicyVersion: pol.Version, By: meta.Actor}}, nil
+		Late: late, NotCounted: notCounted, SecondVisitRequired: secondRequired, SecondVisitFor: secondFor, PolicyVersion: pol.Version, By: meta.Actor}}, nil
+}
+
+// secondVisit decides a visit's part in the second-visit rule (001 §6.3,
+// decision 0121): whether it is the second visit for the pending refusal
+// (after it, by a team with a role the policy names, whatever its
+// outcome), and whether it needs one itself (a refusal or nobody at home
+// under a policy with the rule).
+func (h *Household) secondVisit(pol *Policy, in RecordVisit, members []TeamMember) (required bool, forVisit string) {
+	if h.second.visitID != "" && in.OccurredAt.After(h.second.at) {
+		roles := pol.SecondVisit.Roles
+		if len(roles) == 0 { // the pending refusal was recorded under a policy with the rule
+			roles = []TeamRole{TeamSecretary, TeamGridWorker}
+		}
+		if slices.ContainsFunc(members, func(m TeamMember) bool { return slices.Contains(roles, m.Role) }) {
+			forVisit = h.second.visitID
+		}
+	}
+	// A refusal by a team that could not make the second visit leaves the
+	// pending one (and its deadline) as it was.
+	required = pol.SecondVisit.enabled() && (in.Outcome == OutcomeRefused || in.Outcome == OutcomeNobodyHome) &&
+		(h.second.visitID == "" || forVisit != "")
+	return required, forVisit
 }
 
 // RescheduleDeadline records that a running deadline derived as old (with

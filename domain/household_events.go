@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Household event types (stream "household-<id>"). Durable names.
 const (
@@ -226,6 +229,9 @@ type CheckIn struct {
 	Longitude float64   `json:"longitude"`
 	At        time.Time `json:"at,omitzero"`
 	Ref       string    `json:"ref,omitempty"`
+	// Place: where the check-in was made, in words (the household's
+	// address or a landmark near it): household-personal, sealed.
+	Place Sealed `json:"place,omitzero"`
 }
 
 // VisitRecorded is a visit on the household stream. OccurredAt is when it
@@ -233,8 +239,28 @@ type CheckIn struct {
 // after the policy's visit_entry limit. A completed visit restarts the
 // visit_due clock.
 type VisitRecorded struct {
-	VisitID        string         `json:"visit_id"`
-	Team           []string       `json:"team"`
+	VisitID string `json:"visit_id"`
+	// Team names the persons who went (Members' persons in events with
+	// Members; the only team record in events before decision 0120).
+	Team []string `json:"team"`
+	// Members: the team with roles (decision 0120); empty in older events
+	// (see TeamMembers).
+	Members []TeamMember `json:"members,omitempty"`
+	// Purpose (004 §1.1), the understandings covered (the five of 002,
+	// from Covered and from the notes given), the next contact (000 §3.2):
+	// empty in events before decision 0120.
+	Purpose     VisitPurpose    `json:"purpose,omitempty"`
+	Covered     []Understanding `json:"covered,omitempty"`
+	NextContact *NextContact    `json:"next_contact,omitempty"`
+	// SecondVisitRequired: a refusal or nobody at home under a policy
+	// that asks for a second visit (001 §6.3): it starts the second_visit
+	// clock. SecondVisitFor: the visit id of the refusal this visit is
+	// the second visit for (its team has a role the policy names); it
+	// stops that clock (decision 0121).
+	SecondVisitRequired bool `json:"second_visit_required,omitempty"`
+	// Relief handed over on the visit (decision 0122).
+	Relief         []Relief       `json:"relief,omitempty"`
+	SecondVisitFor string         `json:"second_visit_for,omitempty"`
 	OccurredAt     time.Time      `json:"occurred_at"`
 	RecordedAt     time.Time      `json:"recorded_at"`
 	Mode           VisitMode      `json:"mode"`
@@ -252,6 +278,19 @@ type VisitRecorded struct {
 	NotCounted    bool   `json:"not_counted,omitempty"`
 	PolicyVersion string `json:"policy_version"`
 	By            string `json:"by"`
+}
+
+// TeamMembers returns the team with roles: Members, or for an event
+// recorded before decision 0120 the names of Team without roles.
+func (e VisitRecorded) TeamMembers() []TeamMember {
+	if len(e.Members) > 0 {
+		return slices.Clone(e.Members)
+	}
+	out := make([]TeamMember, len(e.Team))
+	for i, p := range e.Team {
+		out[i] = TeamMember{Person: p}
+	}
+	return out
 }
 
 // HappenedAt implements Happened: the visit happened at OccurredAt.

@@ -24,6 +24,9 @@ func registered(t *testing.T, id string) (*domain.Household, *domain.Policy) {
 func TestHouseholdRules(t *testing.T) {
 	v := newVault()
 	visit := func(id, when string, outcome domain.VisitOutcome) domain.RecordVisit {
+		if outcome == domain.OutcomeCompleted {
+			return evidence(domain.RecordVisit{VisitID: id, Team: []string{"网格员小李"}, OccurredAt: at(t, when), Mode: domain.ModeHome, Outcome: outcome})
+		}
 		return domain.RecordVisit{VisitID: id, Team: []string{"网格员小李"}, OccurredAt: at(t, when), Mode: domain.ModeHome, Outcome: outcome}
 	}
 	tests := []struct {
@@ -78,7 +81,7 @@ func TestHouseholdRules(t *testing.T) {
 		}, "visit_not_completed", domain.ErrRule},
 		{"visit without team", func(h *domain.Household, pol *domain.Policy) ([]domain.Event, error) {
 			in := visit("v1", "2026-03-03 08:00", domain.OutcomeCompleted)
-			in.Team = nil
+			in.Team, in.Members = nil, nil
 			return h.RecordVisit(meta(t, "a", "2026-03-03 09:00"), pol, in)
 		}, "required", domain.ErrInvalid},
 		{"bad mode", func(h *domain.Household, pol *domain.Policy) ([]domain.Event, error) {
@@ -125,8 +128,8 @@ func TestHouseholdRules(t *testing.T) {
 	})
 	t.Run("duplicate visit", func(t *testing.T) {
 		h, pol := registered(t, "h")
-		do(t, h)(h.RecordVisit(meta(t, "a", "2026-03-03 09:00"), pol, visit("v1", "2026-03-03 08:00", domain.OutcomeCompleted)))
-		evs, err := h.RecordVisit(meta(t, "a", "2026-03-03 09:00"), pol, visit("v1", "2026-03-03 08:00", domain.OutcomeCompleted))
+		do(t, h)(h.RecordVisit(meta(t, "网格员小李", "2026-03-03 09:00"), pol, visit("v1", "2026-03-03 08:00", domain.OutcomeCompleted)))
+		evs, err := h.RecordVisit(meta(t, "网格员小李", "2026-03-03 09:00"), pol, visit("v1", "2026-03-03 08:00", domain.OutcomeCompleted))
 		fails(t, evs, err, "visit_exists", domain.ErrConflict)
 	})
 }
@@ -176,8 +179,11 @@ func TestHouseholdLifecycle(t *testing.T) {
 func TestVisitEntryAndClock(t *testing.T) {
 	h, pol := registered(t, "h1")
 	rec := func(id, occurred, entered string, outcome domain.VisitOutcome) domain.VisitRecorded {
-		evs := do(t, h)(h.RecordVisit(meta(t, "网格员小李", entered), pol, domain.RecordVisit{VisitID: id, Team: []string{"网格员小李", "社工小张"},
-			OccurredAt: at(t, occurred), Mode: domain.ModeHome, Outcome: outcome}))
+		in := domain.RecordVisit{VisitID: id, Team: []string{"网格员小李", "社工小张"}, OccurredAt: at(t, occurred), Mode: domain.ModeHome, Outcome: outcome}
+		if outcome == domain.OutcomeCompleted {
+			in = evidence(in)
+		}
+		evs := do(t, h)(h.RecordVisit(meta(t, "网格员小李", entered), pol, in))
 		return evs[0].(domain.VisitRecorded)
 	}
 	if v := rec("v1", "2026-03-02 09:00", "2026-03-03 08:59", domain.OutcomeCompleted); v.Late || v.PolicyVersion != pol.Version {

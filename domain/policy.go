@@ -75,7 +75,23 @@ type Policy struct {
 	// 004 §3.2 解决后回访). Absent: the loop closes without a return visit
 	// (the rules before issue 16).
 	ReturnVisit ReturnVisitRules `yaml:"return_visit,omitempty" json:"return_visit,omitzero"`
+	// VisitRecord: the visit as evidence (decision 0120): the recorder on
+	// the team, and what a completed home visit records per class.
+	// Absent: any team, nothing more (the rules before default-2026.4).
+	VisitRecord VisitRecordPolicy `yaml:"visit_record,omitempty" json:"visit_record,omitzero"`
+	// SecondVisit: after a refusal or nobody at home, a second visit by
+	// one of Roles within Within (001 §6.3 对拒绝配合的居民，由社区书记或网格员
+	// 二次走访), tracked as the second_visit clock. Absent: not required.
+	SecondVisit SecondVisitRules `yaml:"second_visit,omitempty" json:"second_visit,omitzero"`
 }
+
+// SecondVisitRules: see Policy.SecondVisit.
+type SecondVisitRules struct {
+	Within Span       `yaml:"within" json:"within"`
+	Roles  []TeamRole `yaml:"roles" json:"roles"`
+}
+
+func (r SecondVisitRules) enabled() bool { return !r.Within.IsZero() }
 
 // ReturnVisitRules: closing a resolved problem needs a return visit (回访)
 // after the resolution that records the household's satisfaction and
@@ -383,6 +399,19 @@ func (p *Policy) Validate() error {
 				fmt.Sprintf("reopen_below 须为 1 到 5，而不是 %d", rv.ReopenBelow))
 		}
 	}
+	if err := p.VisitRecord.validate(); err != nil {
+		return err
+	}
+	if sv := p.SecondVisit; sv.enabled() || len(sv.Roles) > 0 {
+		if !sv.enabled() || len(sv.Roles) == 0 {
+			return policyErr("second_visit", "second_visit needs a time limit (within) and the roles that may make it", "second_visit 须给出时限 second_visit.within 和可进行二次走访的角色 second_visit.roles")
+		}
+		for _, r := range sv.Roles {
+			if !oneOf(r, TeamRoles()...) {
+				return policyErr("second_visit.roles", fmt.Sprintf("unknown team role %q", r), fmt.Sprintf("未知的走访人员角色 %q", r))
+			}
+		}
+	}
 	for k := range p.Response.ByHandlingClass {
 		if !oneOf(k, HandlingImmediate, HandlingCoordinated, HandlingLongTerm) {
 			return policyErr("response.by_handling_class."+string(k), fmt.Sprintf("unknown handling class %q", k), fmt.Sprintf("未知的处置类别 %q", k))
@@ -482,6 +511,8 @@ func (p *Policy) Deadline(cal WorkingDayCalendar, c Clock) (d Deadline, ok bool,
 			spans = []Span{p.LongTermFollowUp}
 		case ClockReferralAcceptance:
 			spans = []Span{p.ReferralAcceptance}
+		case ClockSecondVisit:
+			spans = []Span{p.SecondVisit.Within}
 		case ClockVisitDue:
 			if per := p.VisitCadence[c.HouseholdClass]; per != "" {
 				// Once per calendar period: the start's period is covered,

@@ -96,10 +96,10 @@ func TestStoryZhangNainai(t *testing.T) {
 	video, _ := w.problem("zhang", "v1", "希望与子女更多视频通话", domain.ProblemPsychological, domain.HandlingLongTerm, domain.ColourGreen, domain.UrgencyOrdinary, "2026-03-03 11:00")
 
 	m = w.m("网格员小李", "2026-03-03 11:00")
-	evs := hs.do(m)(h.RecordVisit(m, w.pol, domain.RecordVisit{VisitID: "v1", Team: []string{"网格员小李", "社工小张"}, OccurredAt: at(t, "2026-03-03 09:30"),
+	evs := hs.do(m)(h.RecordVisit(m, w.pol, evidence(domain.RecordVisit{VisitID: "v1", Team: []string{"网格员小李", "社工小张"}, OccurredAt: at(t, "2026-03-03 09:30"),
 		Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted,
 		Understandings: domain.Understandings{Health: sealed(t, w.v, "zhang", "腿脚无力"), SupportObligations: "子女在外地", HomeSafety: "浴室无扶手", ServiceNeeds: "陪伴、安全"},
-		Observations:   "独居，情绪低落", ProblemIDs: []string{alarm.ID(), volunteer.ID(), video.ID()}, CheckIn: &domain.CheckIn{Latitude: 30.27, Longitude: 120.15}}))
+		Observations:   "独居，情绪低落", ProblemIDs: []string{alarm.ID(), volunteer.ID(), video.ID()}, CheckIn: &domain.CheckIn{Latitude: 30.27, Longitude: 120.15}})))
 	if v := evs[0].(domain.VisitRecorded); v.Late || len(v.ProblemIDs) != 3 {
 		t.Fatalf("visit = %+v", v)
 	}
@@ -208,8 +208,12 @@ func TestStoryLiuNvshi(t *testing.T) {
 			outcome, problems = domain.OutcomeCompleted, []string{"liu-p1", "liu-p2", "liu-p3"}
 		}
 		m := w.m("社工小张", day+" 18:00")
-		hs.do(m)(h.RecordVisit(m, w.pol, domain.RecordVisit{VisitID: "v" + string(rune('1'+i)), Team: []string{"社工小张"},
-			OccurredAt: at(t, day+" 16:00"), Mode: domain.ModeHome, Outcome: outcome, ProblemIDs: problems, Observations: "第" + string(rune('1'+i)) + "次上门"}))
+		in := domain.RecordVisit{VisitID: "v" + string(rune('1'+i)), Team: []string{"社工小张"},
+			OccurredAt: at(t, day+" 16:00"), Mode: domain.ModeHome, Outcome: outcome, ProblemIDs: problems, Observations: "第" + string(rune('1'+i)) + "次上门"}
+		if outcome == domain.OutcomeCompleted {
+			in = evidence(in)
+		}
+		hs.do(m)(h.RecordVisit(m, w.pol, in))
 	}
 	visits := h.Visits()
 	refused := 0

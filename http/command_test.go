@@ -105,8 +105,8 @@ func TestConcurrentConditionalCommands(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := e.do("POST", "/v1/households/h1/visits", w, VisitRequest{Team: []string{"李四"}, OccurredAt: clock.Now().Add(-time.Hour).Format(time.RFC3339),
-				Mode: "home", Outcome: "completed", Summary: fmt.Sprint("visit ", i)}, "If-Match", `"1"`)
+			r := e.do("POST", "/v1/households/h1/visits", w, fullVisit(VisitRequest{Team: []string{"李四"}, OccurredAt: clock.Now().Add(-time.Hour).Format(time.RFC3339),
+				Mode: "home", Outcome: "completed", Summary: fmt.Sprint("visit ", i)}), "If-Match", `"1"`)
 			codes <- r.status
 		}()
 	}

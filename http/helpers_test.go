@@ -258,3 +258,19 @@ type (
 	muxRoute  = mux.Route
 	muxRouter = mux.Router
 )
+
+// fullVisit completes a completed home visit request with what the
+// shipped policy asks of any household class (decision 0120): the
+// members with roles (the first of the team as grid worker, a doctor and
+// a volunteer), the purpose, the five understandings, the next contact
+// and a check-in at the visit.
+func fullVisit(v VisitRequest) VisitRequest {
+	v.Members = []VisitMemberRequest{{Person: v.Team[0], Role: "grid_worker"}, {Person: "医生王", Role: "doctor"}, {Person: "志愿者小陈", Role: "volunteer"}}
+	v.Team = nil
+	v.Purpose = "routine"
+	v.Covered = []string{"health", "economic", "support_obligations", "home_safety", "service_needs"}
+	at, _ := time.Parse(time.RFC3339, v.OccurredAt)
+	v.NextContact = &NextContactRequest{Person: v.Members[0].Person, At: at.Add(7 * 24 * time.Hour).Format(time.RFC3339)}
+	v.CheckIn = &CheckInRequest{At: v.OccurredAt, Ref: "checkin-1"}
+	return v
+}

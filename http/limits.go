@@ -292,7 +292,7 @@ func (c *countingConn) CloseWrite() error {
 var nameFields = map[string]bool{
 	"name": true, "relation": true, "occupation": true, "community": true, "grid": true, "communities": true, "grids": true,
 	"responsible_worker": true, "worker": true, "supervisor": true, "assignee": true, "department": true, "found_by": true,
-	"team": true, "skills": true, "idle": true, "role": true, "address": true,
+	"team": true, "person": true, "place": true, "ref": true, "unit": true, "ack_ref": true, "skills": true, "idle": true, "role": true, "address": true,
 }
 
 // checkBodyText applies the one text rule to every string of a decoded

@@ -48,8 +48,14 @@ func TestLoneElderStory(t *testing.T) {
 		Grid: "竹园村第1网格", ResponsibleWorker: "李四", Class: "special", Risk: "yellow"})
 	refusal := cmd("POST", "/v1/households/elder/visits", w, VisitRequest{VisitID: "v-refused", Team: []string{"李四", "志愿者小陈"},
 		OccurredAt: refusedAt.Format(time.RFC3339), Mode: "home", Outcome: "refused", Summary: "老人隔门说不需要，不愿开门"})
-	cmd("POST", "/v1/households/elder/visits", w, VisitRequest{VisitID: "v-done", Team: []string{"李四"},
-		OccurredAt: completedAt.Format(time.RFC3339), Mode: "home", Outcome: "completed", Summary: "独居，感到孤独，担心摔倒"})
+	// The completed visit carries the evidence the policy asks of a
+	// special household (decision 0120).
+	cmd("POST", "/v1/households/elder/visits", w, VisitRequest{VisitID: "v-done",
+		Members:    []VisitMemberRequest{{Person: "李四", Role: "grid_worker"}, {Person: "卫健局王医生", Role: "doctor"}, {Person: "志愿者小陈", Role: "volunteer"}},
+		OccurredAt: completedAt.Format(time.RFC3339), Mode: "home", Outcome: "completed", Summary: "独居，感到孤独，担心摔倒",
+		Purpose: "routine", Covered: []string{"health", "economic", "support_obligations", "home_safety", "service_needs"},
+		NextContact: &NextContactRequest{Person: "李四", At: completedAt.Add(7 * 24 * time.Hour).Format(time.RFC3339)},
+		CheckIn:     &CheckInRequest{At: completedAt.Format(time.RFC3339), Place: "竹园村 3 组 12 号门前"}})
 	for _, p := range []ReportProblemRequest{
 		{ProblemID: "elder-health", HouseholdID: "elder", VisitID: "v-done", Description: "需要上门体检", Category: "health_medical",
 			HandlingClass: "coordinated", Colour: "yellow", Urgency: "ordinary"},

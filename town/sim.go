@@ -912,15 +912,26 @@ func (h *house) visit(occurred, entry time.Time) (*Batch, error) {
 			mode = domain.ModeVideo
 		}
 	}
-	team := []string{h.worker.Actor}
-	if (h.class != domain.ClassOrdinary) && chance(r, 0.3) {
-		team = append(team, pick(r, h.comm.Town.SocialWorkers).Actor)
+	// The team with roles (decision 0120): the grid worker, and on a home
+	// visit to a key or special household the others the policy asks for
+	// (001 §4.2: grid worker, doctor and volunteer).
+	class := h.agg.Class()
+	team := []domain.TeamMember{{Person: h.worker.Actor, Role: domain.TeamGridWorker}}
+	if class != domain.ClassOrdinary && chance(r, 0.3) {
+		team = append(team, domain.TeamMember{Person: pick(r, h.comm.Town.SocialWorkers).Actor, Role: domain.TeamSocialWorker})
 	}
-	if mode == domain.ModeHome && chance(r, 0.2) {
-		team = append(team, "志愿者"+personName(r, chance(r, 0.5)))
+	if mode == domain.ModeHome && outcome == domain.OutcomeCompleted && class != domain.ClassOrdinary {
+		if class == domain.ClassSpecial || len(team) == 1 && chance(r, 0.5) {
+			team = append(team, domain.TeamMember{Person: "医生" + personName(r, chance(r, 0.5)), Role: domain.TeamDoctor})
+		}
+		if len(team) < 3 && (class == domain.ClassSpecial || len(team) == 1) {
+			team = append(team, domain.TeamMember{Person: "志愿者" + personName(r, chance(r, 0.5)), Role: domain.TeamVolunteer})
+		}
+	} else if mode == domain.ModeHome && chance(r, 0.2) {
+		team = append(team, domain.TeamMember{Person: "志愿者" + personName(r, chance(r, 0.5)), Role: domain.TeamVolunteer})
 	}
 	visitID := newUUID(r, occurred).String()
-	in := domain.RecordVisit{VisitID: visitID, Team: team, OccurredAt: occurred, Mode: mode, Outcome: outcome}
+	in := domain.RecordVisit{VisitID: visitID, Members: team, OccurredAt: occurred, Mode: mode, Outcome: outcome}
 	rc := h.batch(h.stream(), h.agg, visitID)
 	var problems []problemItem
 	switch outcome {
@@ -947,6 +958,17 @@ func (h *house) visit(occurred, entry time.Time) (*Batch, error) {
 		}
 		in.Understandings = u
 		in.Summary = pick(r, summaryTexts)
+		// The purpose, the five understandings covered (health and the
+		// economic situation are talked about even where no note is
+		// kept), the next contact: the responsible worker within weeks.
+		in.Purpose = domain.PurposeRoutine
+		if chance(r, 0.15) {
+			in.Purpose = domain.PurposeNeedsSurvey
+		}
+		if class != domain.ClassOrdinary {
+			in.Covered = domain.FiveUnderstandings()
+		}
+		in.NextContact = &domain.NextContact{Person: h.worker.Actor, At: workTime(s.c, occurred.Add(time.Duration(5+r.IntN(20))*day), 10, 0)}
 		if chance(r, 0.4) {
 			in.Observations = pick(r, observationTexts)
 		}

@@ -210,11 +210,16 @@ func TestConsoleInChromium(t *testing.T) {
 	shot("household-as-of", "#h-slider")
 	signOut()
 
-	// A grid worker on a phone records a visit, submitting twice.
+	// A grid worker on a phone records a visit, submitting twice. The form
+	// does not send the evidence a completed home visit to a key or
+	// special household needs (team roles, purpose, five understandings,
+	// next contact, check-in: decision 0120), so it records nobody at home,
+	// which needs only the recorder on the team.
 	before := p.must(200, "GET", "/v1/households/"+hh, admin, nil)["visit_count"].(float64)
 	signIn("gw")
 	run("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
 		chromedp.Navigate(p.base+"/#/household/"+url.PathEscape(hh)+"/visit"), chromedp.WaitVisible("#visit-save", chromedp.ByID),
+		chromedp.SetValue("#outcome", "nobody_home", chromedp.ByID),
 		chromedp.SendKeys("#summary", "送米面油，了解近况", chromedp.ByID),
 		chromedp.Click("#visit-save", chromedp.ByID), chromedp.WaitVisible("#visit-saved", chromedp.ByID),
 		chromedp.Evaluate(`document.getElementById('visit-saved').remove()`, nil),

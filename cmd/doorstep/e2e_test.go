@@ -243,8 +243,8 @@ func TestEndToEndStories(t *testing.T) {
 		p.must(200, "POST", "/v1/households/zhang/consent", worker, map[string]any{"given": true, "scope": "走访信息采集"})
 		p.must(201, "POST", "/v1/households/zhang/members", worker, map[string]any{"member_id": "m1", "name": "张奶奶", "relation": "本人",
 			"birth_date": "1948-03-12", "phone": "13800000001", "health": "高血压"})
-		p.must(200, "POST", "/v1/households/zhang/visits", worker, map[string]any{"visit_id": "v1", "team": []string{"李四", "志愿者小陈"},
-			"occurred_at": ago(2 * time.Hour), "mode": "home", "outcome": "completed", "health": "行动不便，担心摔倒", "summary": "独居，感到孤独，怕摔倒"})
+		p.must(200, "POST", "/v1/households/zhang/visits", worker, evidence("李四", map[string]any{"visit_id": "v1",
+			"occurred_at": ago(2 * time.Hour), "mode": "home", "outcome": "completed", "health": "行动不便，担心摔倒", "summary": "独居，感到孤独，怕摔倒"}))
 		var problems []string
 		for i, d := range []string{"希望有志愿者定期上门陪伴", "需要安装一键呼叫报警器", "希望子女多视频通话"} {
 			res := p.must(201, "POST", "/v1/problems", worker, map[string]any{"problem_id": fmt.Sprint("zhang-p", i), "household_id": "zhang",
@@ -300,8 +300,8 @@ func TestEndToEndStories(t *testing.T) {
 		p.must(200, "POST", "/v1/households/liu/visits", worker, map[string]any{"team": []string{"李四"}, "occurred_at": ago(50 * time.Hour),
 			"mode": "home", "outcome": "refused", "summary": "拒绝开门"})
 		for i := range 4 {
-			p.must(200, "POST", "/v1/households/liu/visits", worker, map[string]any{"team": []string{"李四", "社工小周"},
-				"occurred_at": ago(time.Duration(40-8*i) * time.Hour), "mode": "home", "outcome": "completed", "summary": fmt.Sprint("第", i+2, "次走访")})
+			p.must(200, "POST", "/v1/households/liu/visits", worker, evidence("李四", map[string]any{
+				"occurred_at": ago(time.Duration(40-8*i) * time.Hour), "mode": "home", "outcome": "completed", "summary": fmt.Sprint("第", i+2, "次走访")}))
 		}
 		pr := p.must(201, "POST", "/v1/problems", worker, map[string]any{"household_id": "liu", "description": "心理支持三个月",
 			"category": "psychological", "handling_class": "long_term", "colour": "yellow", "urgency": "ordinary"})
@@ -478,8 +478,8 @@ func TestEndToEndOnPostgres(t *testing.T) {
 	admin := p.token
 	p.must(201, "POST", "/v1/households", admin, map[string]any{"household_id": "chen", "address": "长青路 2 号", "community": "长青社区",
 		"grid": "长青网格", "responsible_worker": "李四", "class": "special", "risk": "yellow"})
-	v := p.must(200, "POST", "/v1/households/chen/visits", admin, map[string]any{"team": []string{"李四"}, "occurred_at": ago(time.Hour),
-		"mode": "home", "outcome": "completed", "summary": "安装烟雾报警器，邻居每日敲门"})
+	v := p.must(200, "POST", "/v1/households/chen/visits", admin, evidence("admin", map[string]any{"occurred_at": ago(time.Hour),
+		"mode": "home", "outcome": "completed", "summary": "安装烟雾报警器，邻居每日敲门"}))
 	prof := p.must(200, "GET", "/v1/households/chen?wait_for="+v["position"].(string), admin, nil)
 	if prof["visit_count"].(float64) != 1 {
 		t.Fatalf("profile: %v", prof)

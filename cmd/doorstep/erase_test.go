@@ -25,8 +25,8 @@ func TestEraseCommand(t *testing.T) {
 	p.must(200, "POST", "/v1/households/qian/consent", worker, map[string]any{"given": true})
 	p.must(201, "POST", "/v1/households/qian/members", worker, map[string]any{"member_id": "m1", "name": "钱大爷", "relation": "本人",
 		"phone": "13811112222", "id_number": "110101194501010011"})
-	p.must(200, "POST", "/v1/households/qian/visits", worker, map[string]any{"visit_id": "v1", "team": []string{"李四"},
-		"occurred_at": ago(time.Hour), "mode": "home", "outcome": "completed", "economic": "仅靠养老金"})
+	p.must(200, "POST", "/v1/households/qian/visits", worker, evidence("李四", map[string]any{"visit_id": "v1",
+		"occurred_at": ago(time.Hour), "mode": "home", "outcome": "completed", "economic": "仅靠养老金"}))
 
 	erase := func(args ...string) (string, error) {
 		var out, errb bytes.Buffer

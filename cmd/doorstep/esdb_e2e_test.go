@@ -40,8 +40,8 @@ func TestEndToEndOnESDB(t *testing.T) {
 			admin := p.token
 			p.must(201, "POST", "/v1/households", admin, map[string]any{"household_id": "chen", "address": "长青路 2 号", "community": "长青社区",
 				"grid": "长青网格", "responsible_worker": "李四", "class": "special", "risk": "yellow"})
-			v := p.must(200, "POST", "/v1/households/chen/visits", admin, map[string]any{"team": []string{"李四"}, "occurred_at": ago(time.Hour),
-				"mode": "home", "outcome": "completed", "summary": "安装烟雾报警器，邻居每日敲门"})
+			v := p.must(200, "POST", "/v1/households/chen/visits", admin, evidence("admin", map[string]any{"occurred_at": ago(time.Hour),
+				"mode": "home", "outcome": "completed", "summary": "安装烟雾报警器，邻居每日敲门"}))
 			prof := p.must(200, "GET", "/v1/households/chen?wait_for="+v["position"].(string), admin, nil)
 			if prof["visit_count"].(float64) != 1 {
 				t.Fatalf("profile: %v", prof)

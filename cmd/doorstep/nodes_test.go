@@ -121,8 +121,8 @@ func TestSeveralNodes(t *testing.T) {
 				if !up {
 					continue
 				}
-				res, err := nodes[n].try("POST", fmt.Sprintf("/v1/households/n%d/visits", w), admin, map[string]any{
-					"team": []string{"李四"}, "occurred_at": ago(time.Hour), "mode": "home", "outcome": "completed", "summary": fmt.Sprintf("第 %d 次", i)},
+				res, err := nodes[n].try("POST", fmt.Sprintf("/v1/households/n%d/visits", w), admin, evidence("admin", map[string]any{
+					"occurred_at": ago(time.Hour), "mode": "home", "outcome": "completed", "summary": fmt.Sprintf("第 %d 次", i)}),
 					"Idempotency-Key", fmt.Sprintf("nodes-%d-%d", w, i))
 				if err == nil && res.status == 200 { // an error: the node was killed meanwhile
 					var m map[string]any

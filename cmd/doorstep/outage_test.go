@@ -74,8 +74,8 @@ func TestPostgresOutage(t *testing.T) {
 				default:
 				}
 				key := fmt.Sprintf("outage-%d-%d", w, i)
-				status, hdr, body, err := post(fmt.Sprintf("/v1/households/out%d/visits", w), key, map[string]any{
-					"team": []string{"李四"}, "occurred_at": ago(time.Hour), "mode": "home", "outcome": "completed", "summary": fmt.Sprintf("第 %d 次走访", i)})
+				status, hdr, body, err := post(fmt.Sprintf("/v1/households/out%d/visits", w), key, evidence("admin", map[string]any{
+					"occurred_at": ago(time.Hour), "mode": "home", "outcome": "completed", "summary": fmt.Sprintf("第 %d 次走访", i)}))
 				mu.Lock()
 				switch {
 				case err != nil:

@@ -29,8 +29,8 @@ func recordSealedAndErase(t *testing.T, p *proc) {
 	p.must(200, "POST", "/v1/households/sun/consent", worker, map[string]any{"given": true})
 	p.must(201, "POST", "/v1/households/sun/members", worker, map[string]any{"member_id": "m1", "name": "孙大爷", "relation": "本人",
 		"id_number": sealedValues[0], "phone": sealedValues[1], "income": sealedValues[2], "health": sealedValues[3]})
-	v := p.must(200, "POST", "/v1/households/sun/visits", worker, map[string]any{"visit_id": "v1", "team": []string{"李四"},
-		"occurred_at": ago(time.Hour), "mode": "home", "outcome": "completed", "economic": sealedValues[4], "health": sealedValues[5]})
+	v := p.must(200, "POST", "/v1/households/sun/visits", worker, evidence("李四", map[string]any{"visit_id": "v1",
+		"occurred_at": ago(time.Hour), "mode": "home", "outcome": "completed", "economic": sealedValues[4], "health": sealedValues[5]}))
 	prof := p.must(200, "GET", "/v1/households/sun?purpose=visit_preparation&wait_for="+v["position"].(string), worker, nil)
 	if ph := prof["members"].([]any)[0].(map[string]any)["phone"].(map[string]any); ph["value"] != sealedValues[1] {
 		t.Fatalf("reveal before erasure: %v", ph)

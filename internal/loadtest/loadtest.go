@@ -59,12 +59,28 @@ type Driver struct {
 	communities []string
 	n           int
 
+	me string // the token's name: the recorder of the visits
+
 	mu      sync.Mutex
 	stats   map[string]*routeStats
 	dropped int
 }
 
 type household struct{ id, community, worker string }
+
+// visitBody is a completed home visit recorded by me (the token's name,
+// on the team as required, decision 0120) with the evidence the shipped
+// policy asks of any household class: a doctor and a volunteer, the
+// purpose, the five understandings, the next contact and a check-in.
+func visitBody(me string, n int) map[string]any {
+	at := clock.Now().Add(-time.Hour)
+	return map[string]any{
+		"members":     []map[string]string{{"person": me, "role": "grid_worker"}, {"person": "医生王", "role": "doctor"}, {"person": "志愿者小陈", "role": "volunteer"}},
+		"occurred_at": at.Format(time.RFC3339), "mode": "home", "outcome": "completed", "summary": fmt.Sprintf("bench visit %d", n),
+		"purpose": "routine", "covered": []string{"health", "economic", "support_obligations", "home_safety", "service_needs"},
+		"next_contact": map[string]string{"person": me, "at": at.Add(7 * 24 * time.Hour).Format(time.RFC3339)},
+		"check_in":     map[string]string{"at": at.Format(time.RFC3339), "ref": "bench-checkin"}}
+}
 
 type routeStats struct {
 	lat    []time.Duration
@@ -113,6 +129,12 @@ func (d *Driver) get(ctx context.Context, path string, v any) error {
 
 // setup collects households, communities and open problems to aim at.
 func (d *Driver) setup(ctx context.Context) error {
+	var me struct {
+		Name string `json:"name"`
+	}
+	if err := d.get(ctx, "/v1/whoami", &me); err == nil {
+		d.me = me.Name // a server without whoami gets the visit of before
+	}
 	seen := map[string]bool{}
 	for offset := 0; ; offset += 500 {
 		var page struct {
@@ -176,9 +198,12 @@ func (d *Driver) pick(write bool) request {
 		return request{"GET /v1/alerts", "GET", "/v1/alerts?limit=20&community=" + url.QueryEscape(c), nil}
 	}
 	if x < 0.6 || len(d.problems) == 0 {
-		return request{"POST /v1/households/{id}/visits", "POST", "/v1/households/" + url.PathEscape(h.id) + "/visits", map[string]any{
-			"team": []string{orDefault(h.worker, "bench")}, "occurred_at": clock.Now().Add(-time.Hour).Format(time.RFC3339),
-			"mode": "home", "outcome": "completed", "summary": fmt.Sprintf("bench visit %d", d.n)}}
+		body := map[string]any{"team": []string{orDefault(h.worker, "bench")}, "occurred_at": clock.Now().Add(-time.Hour).Format(time.RFC3339),
+			"mode": "home", "outcome": "completed", "summary": fmt.Sprintf("bench visit %d", d.n)}
+		if d.me != "" {
+			body = visitBody(d.me, d.n)
+		}
+		return request{"POST /v1/households/{id}/visits", "POST", "/v1/households/" + url.PathEscape(h.id) + "/visits", body}
 	}
 	p := d.problems[d.rng.IntN(len(d.problems))]
 	return request{"POST /v1/problems/{id}/progress", "POST", "/v1/problems/" + url.PathEscape(p) + "/progress",

@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -257,4 +259,51 @@ func (c Capped) ReadAll(ctx context.Context, after eventstore.Position, n int) (
 		}
 	}
 	return page, err
+}
+
+// Evidence completes a visit for tests with what the shipped policy asks
+// of a completed home visit to any class (decision 0120): the team with
+// roles read from the names ("网格员…", "社工…", "医生…", "志愿者…", "书记…";
+// others grid workers), the recorder (actor) added when not on it, a grid
+// worker, a doctor and a volunteer added when missing, a purpose, the five
+// understandings, the next contact and a check-in at the visit.
+func Evidence(actor string, in domain.RecordVisit) domain.RecordVisit {
+	roleOf := func(p string) domain.TeamRole {
+		for prefix, r := range map[string]domain.TeamRole{"网格员": domain.TeamGridWorker, "社工": domain.TeamSocialWorker,
+			"医生": domain.TeamDoctor, "志愿者": domain.TeamVolunteer, "书记": domain.TeamSecretary} {
+			if strings.HasPrefix(p, prefix) {
+				return r
+			}
+		}
+		return domain.TeamGridWorker
+	}
+	team := slices.Clone(in.Team)
+	if !slices.Contains(team, actor) {
+		team = append([]string{actor}, team...)
+	}
+	in.Members = nil
+	has := map[domain.TeamRole]bool{}
+	for _, p := range team {
+		in.Members = append(in.Members, domain.TeamMember{Person: p, Role: roleOf(p)})
+		has[roleOf(p)] = true
+	}
+	for _, need := range []domain.TeamMember{{Person: "医生王", Role: domain.TeamDoctor}, {Person: "志愿者小陈", Role: domain.TeamVolunteer}} {
+		if !has[need.Role] && !slices.Contains(team, need.Person) {
+			in.Members = append(in.Members, need)
+		}
+	}
+	in.Team = nil
+	if in.Outcome != domain.OutcomeCompleted {
+		return in
+	}
+	in.Purpose = domain.PurposeRoutine
+	in.Covered = domain.FiveUnderstandings()
+	in.NextContact = &domain.NextContact{Person: in.Members[0].Person, At: in.OccurredAt.Add(7 * 24 * time.Hour)}
+	c := domain.CheckIn{Ref: "checkin-1"}
+	if in.CheckIn != nil {
+		c = *in.CheckIn
+	}
+	c.At = in.OccurredAt
+	in.CheckIn = &c
+	return in
 }

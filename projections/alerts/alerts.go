@@ -315,6 +315,9 @@ func (p *Projection) apply(ctx context.Context, b *batch, e *projections.Envelop
 		if ev.Outcome == domain.OutcomeCompleted {
 			b.clear(s, domain.ClockVisitDue)
 		}
+		if ev.SecondVisitFor != "" {
+			b.clear(s, domain.ClockSecondVisit)
+		}
 	case domain.HouseholdArchived:
 		b.clear(s)
 	case domain.ProblemProgressNoted:

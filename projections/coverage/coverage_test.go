@@ -33,8 +33,8 @@ func TestSeed001_4_3_CoverageFromTheLog(t *testing.T) {
 		env.Load(t, domain.HouseholdStream(id), h)
 		m := testenv.Meta("w1", domain.RoleGridWorker, when.Add(time.Hour))
 		n++
-		env.Do(t, domain.HouseholdStream(id), m)(h.RecordVisit(m, pol, domain.RecordVisit{VisitID: fmt.Sprint("v", n), Team: []string{"w1"},
-			OccurredAt: when, Mode: mode, Outcome: domain.OutcomeCompleted}))
+		env.Do(t, domain.HouseholdStream(id), m)(h.RecordVisit(m, pol, testenv.Evidence(m.Actor, domain.RecordVisit{VisitID: fmt.Sprint("v", n), Team: []string{"w1"},
+			OccurredAt: when, Mode: mode, Outcome: domain.OutcomeCompleted})))
 	}
 	register("never", "c1", domain.CategoryDiBao) // 低保: key by rule, never visited
 	register("jan31", "c1", domain.CategoryTeKun) // 特困: key, visited Jan 31 and Mar 2

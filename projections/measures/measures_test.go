@@ -34,8 +34,8 @@ func (w *town) visit(hid, worker string, at time.Time, entry time.Duration, outc
 	w.env.Load(w.t, domain.HouseholdStream(hid), h)
 	m := testenv.Meta(worker, domain.RoleGridWorker, at.Add(entry))
 	w.n++
-	w.env.Do(w.t, domain.HouseholdStream(hid), m)(h.RecordVisit(m, w.env.Policies.Current(), domain.RecordVisit{VisitID: fmt.Sprint("v", w.n),
-		Team: []string{worker}, OccurredAt: at, Mode: domain.ModeHome, Outcome: outcome}))
+	w.env.Do(w.t, domain.HouseholdStream(hid), m)(h.RecordVisit(m, w.env.Policies.Current(), testenv.Evidence(m.Actor, domain.RecordVisit{VisitID: fmt.Sprint("v", w.n),
+		Team: []string{worker}, OccurredAt: at, Mode: domain.ModeHome, Outcome: outcome})))
 }
 
 func (w *town) report(pid, hid, worker string, at time.Time) {

@@ -31,8 +31,8 @@ func lonelyElder(t *testing.T, env *testenv.Env) (t0 time.Time) {
 		m := testenv.Meta("w1", domain.RoleGridWorker, occurred.Add(7*time.Hour)) // entered the same evening
 		h := domain.NewHousehold("elder")
 		env.Load(t, hs, h)
-		env.Do(t, hs, m)(h.RecordVisit(m, pol, domain.RecordVisit{VisitID: id, Team: []string{"李四", "志愿者小陈"}, OccurredAt: occurred,
-			Mode: domain.ModeHome, Outcome: outcome, Summary: summary}))
+		env.Do(t, hs, m)(h.RecordVisit(m, pol, testenv.Evidence(m.Actor, domain.RecordVisit{VisitID: id, Team: []string{"w1", "志愿者小陈"}, OccurredAt: occurred,
+			Mode: domain.ModeHome, Outcome: outcome, Summary: summary})))
 	}
 	visit("v1", 1, domain.OutcomeRefused, "老人不愿开门")
 	visit("v2", 3, domain.OutcomeNobodyHome, "无人应门")
@@ -105,7 +105,7 @@ func checkHistory(t *testing.T, rd *profile.Reader, t0 time.Time) {
 		v := got.Visits[i]
 		occurred := t0.AddDate(0, 0, w.day).Add(time.Hour)
 		if v.ID != w.id || v.Outcome != w.outcome || !v.OccurredAt.Equal(occurred) || !v.RecordedAt.Equal(occurred.Add(7*time.Hour)) ||
-			v.Mode != domain.ModeHome || len(v.Team) != 2 || v.Team[1] != "志愿者小陈" || v.By != "w1" || v.Late {
+			v.Mode != domain.ModeHome || len(v.Team) != 3 || v.Team[1] != "志愿者小陈" || v.By != "w1" || v.Late {
 			t.Errorf("visit %d = %+v, want %s %s at %s", i, v, w.id, w.outcome, occurred)
 		}
 	}

@@ -50,8 +50,8 @@ func TestProfile(t *testing.T) {
 	env.Load(t, hs, h)
 	visitAt := t0.Add(48 * time.Hour)
 	m = testenv.Meta("w1", domain.RoleGridWorker, visitAt.Add(2*time.Hour))
-	env.Do(t, hs, m)(h.RecordVisit(m, pol, domain.RecordVisit{VisitID: "v1", Team: []string{"w1"}, OccurredAt: visitAt,
-		Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted, ProblemIDs: []string{"p1"}}))
+	env.Do(t, hs, m)(h.RecordVisit(m, pol, testenv.Evidence(m.Actor, domain.RecordVisit{VisitID: "v1", Team: []string{"w1"}, OccurredAt: visitAt,
+		Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted, ProblemIDs: []string{"p1"}})))
 	p := domain.NewProblem("p1")
 	env.Do(t, domain.ProblemStream("p1"), m)(p.Report(m, pol, domain.ReportProblem{Number: "WT2026000001", HouseholdID: "zhang",
 		VisitID: "v1", Description: "需要紧急呼叫按钮", Category: domain.ProblemService, HandlingClass: domain.HandlingCoordinated,
