@@ -79,6 +79,7 @@ var clockLabels = map[ClockKind]label{
 	ClockReferralAcceptance: {"referral acceptance", "转介受理"},
 	ClockReferralCompletion: {"referral completion", "转介办结"},
 	ClockVisitDue:           {"next visit", "下次走访"},
+	ClockRectification:      {"rectification", "限期整改"},
 }
 
 // Label returns how a clock is named to a person.

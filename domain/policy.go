@@ -75,6 +75,9 @@ type Policy struct {
 	// 004 §3.2 解决后回访). Absent: the loop closes without a return visit
 	// (the rules before issue 16).
 	ReturnVisit ReturnVisitRules `yaml:"return_visit,omitempty" json:"return_visit,omitzero"`
+	// Rectification: the 限期整改 of a rectification case opened by a flag
+	// (001 §2.4.4) and its 回头看 (decision 0114). Absent: no case opens.
+	Rectification RectificationRules `yaml:"rectification,omitempty" json:"rectification,omitzero"`
 }
 
 // ReturnVisitRules: closing a resolved problem needs a return visit (回访)
@@ -382,6 +385,9 @@ func (p *Policy) Validate() error {
 			return policyErr("return_visit.reopen_below", fmt.Sprintf("reopen_below must be from 1 to 5, not %d", rv.ReopenBelow),
 				fmt.Sprintf("reopen_below 须为 1 到 5，而不是 %d", rv.ReopenBelow))
 		}
+	}
+	if err := p.Rectification.validate(); err != nil {
+		return err
 	}
 	for k := range p.Response.ByHandlingClass {
 		if !oneOf(k, HandlingImmediate, HandlingCoordinated, HandlingLongTerm) {
