@@ -30,6 +30,9 @@ const (
 	// SourceFlag: a flag raised at a period close (the "two consecutive
 	// closed months below 80%" of 001 §2.4.4: 约谈社区书记并限期整改).
 	SourceFlag RectificationSource = "flag"
+	// SourceSpotCheck: a spot check found a visit record untrue (001 §3.4:
+	// 对发现的问题下发整改通知书，限期整改): the case is the 整改通知书.
+	SourceSpotCheck RectificationSource = "spot_check"
 )
 
 // ReviewResult is the outcome of a 回头看.
@@ -46,17 +49,21 @@ type RectificationOpened struct {
 	Community string              `json:"community"`
 	Source    RectificationSource `json:"source"`
 	// The flag that opened it (Source flag): its event id, measure and periods.
-	FlagEventID   string        `json:"flag_event_id,omitempty"`
-	Measure       string        `json:"measure,omitempty"`
-	Periods       []string      `json:"periods,omitempty"`
-	ReasonEN      string        `json:"reason_en"`
-	ReasonZH      string        `json:"reason_zh"`
-	TimeLimit     Span          `json:"time_limit"`
-	Due           time.Time     `json:"due"`
-	Calendar      CalendarBasis `json:"calendar,omitzero"`
-	PolicyVersion string        `json:"policy_version"`
-	At            time.Time     `json:"at"`
-	By            string        `json:"by"`
+	FlagEventID string   `json:"flag_event_id,omitempty"`
+	Measure     string   `json:"measure,omitempty"`
+	Periods     []string `json:"periods,omitempty"`
+	// The spot check that opened it (Source spot_check): the finding's
+	// event id and the visit found untrue.
+	FindingEventID string        `json:"finding_event_id,omitempty"`
+	Visit          *VisitRef     `json:"visit,omitempty"`
+	ReasonEN       string        `json:"reason_en"`
+	ReasonZH       string        `json:"reason_zh"`
+	TimeLimit      Span          `json:"time_limit"`
+	Due            time.Time     `json:"due"`
+	Calendar       CalendarBasis `json:"calendar,omitzero"`
+	PolicyVersion  string        `json:"policy_version"`
+	At             time.Time     `json:"at"`
+	By             string        `json:"by"`
 }
 
 // RectificationInterviewRecorded records a 约谈: who held it with whom,
@@ -240,13 +247,15 @@ func (r *Rectification) Clocks() []Clock {
 
 // OpenRectification is the input of Rectification.Open.
 type OpenRectification struct {
-	Community   string
-	Source      RectificationSource
-	FlagEventID string
-	Measure     string
-	Periods     []string
-	ReasonEN    string
-	ReasonZH    string
+	Community      string
+	Source         RectificationSource
+	FindingEventID string
+	Visit          *VisitRef
+	FlagEventID    string
+	Measure        string
+	Periods        []string
+	ReasonEN       string
+	ReasonZH       string
 }
 
 // Open opens the case with the policy's 限期整改 deadline from meta.At.
@@ -262,8 +271,8 @@ func (r *Rectification) Open(meta Meta, cal WorkingDayCalendar, pol *Policy, in 
 	if err := checkIDs("id", r.id, "community", in.Community); err != nil {
 		return nil, err
 	}
-	if in.Source != SourceFlag {
-		return nil, badValue("source", "rectification source", "整改来源", in.Source, SourceFlag)
+	if !oneOf(in.Source, SourceFlag, SourceSpotCheck) {
+		return nil, badValue("source", "rectification source", "整改来源", in.Source, SourceFlag, SourceSpotCheck)
 	}
 	if len(in.Periods) > 12 {
 		return nil, newError(ErrInvalid, "too_many_periods", "periods", "at most 12 periods name a rectification", "整改最多关联 12 个期间")
@@ -284,6 +293,7 @@ func (r *Rectification) Open(meta Meta, cal WorkingDayCalendar, pol *Policy, in 
 		return nil, deadlineErr(Clock{Kind: ClockRectification, Start: meta.At}, err)
 	}
 	return []Event{RectificationOpened{Community: in.Community, Source: in.Source, FlagEventID: in.FlagEventID, Measure: in.Measure,
+		FindingEventID: in.FindingEventID, Visit: in.Visit,
 		Periods: slices.Clone(in.Periods), ReasonEN: in.ReasonEN, ReasonZH: in.ReasonZH, TimeLimit: limit, Due: due.At, Calendar: due.Basis,
 		PolicyVersion: pol.Version, At: meta.At, By: meta.Actor}}, nil
 }
@@ -381,7 +391,7 @@ func (r *Rectification) Review(meta Meta, cal WorkingDayCalendar, pol *Policy, r
 	}
 	if pol.Rectification.InterviewBeforeReview && r.opened.Source == SourceFlag && len(r.interviews) == 0 {
 		return nil, newError(ErrRule, "interview_required", "id",
-			"this case was opened by a flag: record the interview with the community's secretary (约谈) before the review",
+			"this case was opened by a flag: record the interview with the community's secretary before the review",
 			"该整改事项由预警开立：须先记录约谈社区书记，再开展回头看")
 	}
 	ev := RectificationReviewed{Result: result, Findings: findings, PolicyVersion: pol.Version, At: meta.At, By: meta.Actor}
@@ -426,3 +436,21 @@ func (r *Rectification) RecordDeadlineAlert(meta Meta, d Deadline, stage AlertSt
 	}
 	return []Event{RectificationDeadlineApproaching{a}}, nil
 }
+
+var rectificationLabels = map[string]label{
+	string(RectificationOpen):   {"open", "整改中"},
+	string(RectificationClosed): {"closed", "已办结"},
+	string(ReviewPassed):        {"passed", "整改到位"},
+	string(ReviewFailed):        {"failed", "整改不到位"},
+	string(SourceFlag):          {"flag raised at a period close", "考核预警"},
+	string(SourceSpotCheck):     {"spot check found a discrepancy (rectification notice)", "抽查发现问题（整改通知书）"},
+}
+
+// Label returns how a case's status is named to a person.
+func (s RectificationStatus) Label() (en, zh string) { return lookup(rectificationLabels, string(s)) }
+
+// Label returns how a review's result is named to a person.
+func (r ReviewResult) Label() (en, zh string) { return lookup(rectificationLabels, string(r)) }
+
+// Label returns how what opened a case is named to a person.
+func (s RectificationSource) Label() (en, zh string) { return lookup(rectificationLabels, string(s)) }

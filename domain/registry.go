@@ -92,6 +92,9 @@ func NewRegistry() *Registry {
 		TypeRectificationDeadlineApproaching: decoderOf[RectificationDeadlineApproaching](),
 		TypeRectificationDeadlineBreached:    decoderOf[RectificationDeadlineBreached](),
 		TypeRectificationDeadlineRescheduled: decoderOf[RectificationDeadlineRescheduled](),
+
+		TypeSpotCheckDrawn:           decoderOf[SpotCheckDrawn](),
+		TypeSpotCheckFindingRecorded: decoderOf[SpotCheckFindingRecorded](),
 	}}
 }
 

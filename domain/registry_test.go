@@ -92,6 +92,10 @@ func sampleEvents(tb testing.TB) []domain.Event {
 		domain.RectificationDeadlineApproaching{DeadlineAlert: alert},
 		domain.RectificationDeadlineBreached{DeadlineAlert: alert},
 		domain.RectificationDeadlineRescheduled{DeadlineRescheduled: moved},
+		domain.SpotCheckDrawn{Community: "竹园村", Period: "2026-09", Rate: 0.1, Seed: "s", Population: 12, PopulationHash: "h",
+			Sample: []domain.SpotCheckItem{{VisitRef: domain.VisitRef{Household: "h1", Version: 3}, Inspector: "纪工委刘"}}, PolicyVersion: "v1", At: t0, By: "a"},
+		domain.SpotCheckFindingRecorded{Community: "竹园村", Period: "2026-09", Visit: domain.VisitRef{Household: "h1", Version: 3}, Inspector: "纪工委刘",
+			Result: domain.FindingDiscrepancy, Detail: "d", At: t0, By: "纪工委刘"},
 	}
 }
 

@@ -31,6 +31,8 @@ func Scope(ctx context.Context, agg domain.Aggregate, household HouseholdLoader)
 		return a.Name(), "", nil
 	case *domain.Rectification:
 		return a.Community(), "", nil
+	case *domain.SpotCheckRound:
+		return a.Community(), "", nil
 	case *domain.Problem:
 		id = a.HouseholdID()
 	case *domain.Referral:

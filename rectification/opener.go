@@ -6,8 +6,9 @@
 // that community through the command path. The case's id and the command's
 // id derive from the flag's event id and the case opens at the flag's
 // instant, so restarts and several nodes open each case once, with the same
-// deadline. The case's deadline is then the deadline watcher's like any
-// other's.
+// deadline. It opens a case (a 整改通知书, 001 §3.4) the same way for every
+// spot-check finding of a discrepancy (decision 0115). The case's deadline
+// is then the deadline watcher's like any other's.
 package rectification
 
 import (
@@ -95,7 +96,7 @@ func (o *Opener) Sync(ctx context.Context) (int, error) {
 		}
 		for i := range page {
 			e := &page[i]
-			if e.Type == domain.TypeMeasuresFlagRaised {
+			if e.Type == domain.TypeMeasuresFlagRaised || e.Type == domain.TypeSpotCheckFindingRecorded {
 				n, err := o.flag(ctx, e)
 				if err != nil {
 					return opened, err
@@ -116,14 +117,33 @@ func (o *Opener) flag(ctx context.Context, e *eventstore.Event) (int, error) {
 		o.cfg.Logger.Warn("a flag cannot be read; it is ignored / 无法读取预警事件，已忽略", "stream", e.Stream, "position", e.Position.String(), "error", err)
 		return 0, nil
 	}
-	f, ok := r.Event.(domain.MeasuresFlagRaised)
-	if !ok || f.Community == "" || f.Worker != "" || !o.cfg.Commands.Policies().Current().Rectification.OpensOn(f.Measure) {
+	flagID := e.ID.String()
+	var in domain.OpenRectification
+	var at time.Time
+	switch f := r.Event.(type) {
+	case domain.MeasuresFlagRaised:
+		if f.Community == "" || f.Worker != "" || !o.cfg.Commands.Policies().Current().Rectification.OpensOn(f.Measure) {
+			return 0, nil
+		}
+		in = domain.OpenRectification{Community: f.Community, Source: domain.SourceFlag, FlagEventID: flagID, Measure: f.Measure,
+			Periods: f.Periods, ReasonEN: f.MessageEN, ReasonZH: f.MessageZH}
+		at = f.At
+	case domain.SpotCheckFindingRecorded:
+		// 对发现的问题下发整改通知书，限期整改 (001 §3.4). The reason names
+		// the visit, not what was found (free text about a household).
+		if f.Result != domain.FindingDiscrepancy {
+			return 0, nil
+		}
+		v := f.Visit
+		in = domain.OpenRectification{Community: f.Community, Source: domain.SourceSpotCheck, FindingEventID: flagID, Visit: &v,
+			Periods:  []string{f.Period},
+			ReasonEN: fmt.Sprintf("%s: the spot check of %s found the record of visit %s untrue (checked by %s); rectify it", f.Community, f.Period, v, f.Inspector),
+			ReasonZH: fmt.Sprintf("%s：%s 抽查发现走访记录 %s 不实（抽查人员 %s），限期整改", f.Community, f.Period, v, f.Inspector)}
+		at = f.At
+	default:
 		return 0, nil
 	}
-	flagID := e.ID.String()
-	in := domain.OpenRectification{Community: f.Community, Source: domain.SourceFlag, FlagEventID: flagID, Measure: f.Measure,
-		Periods: f.Periods, ReasonEN: f.MessageEN, ReasonZH: f.MessageZH}
-	c := command.Cmd{ID: commandID(flagID), Actor: o.cfg.Actor, Role: domain.RoleSystem, At: f.At, CausationID: flagID}
+	c := command.Cmd{ID: commandID(flagID), Actor: o.cfg.Actor, Role: domain.RoleSystem, At: at, CausationID: flagID}
 	res, err := o.cfg.Commands.OpenRectification(ctx, c, CaseID(flagID), in)
 	if err != nil {
 		return 0, fmt.Errorf("rectification: open the case of flag %s: %w", flagID, err)
@@ -141,7 +161,7 @@ func (o *Opener) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sub, err := o.cfg.Store.Subscribe(ctx, head, eventstore.Filter{Types: []string{domain.TypeMeasuresFlagRaised}})
+	sub, err := o.cfg.Store.Subscribe(ctx, head, eventstore.Filter{Types: []string{domain.TypeMeasuresFlagRaised, domain.TypeSpotCheckFindingRecorded}})
 	if err != nil {
 		return err
 	}

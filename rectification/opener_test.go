@@ -293,7 +293,10 @@ func TestFlagOpensOneCaseAcrossRestartsAndNodes(t *testing.T) {
 			cases = append(cases, e.Stream)
 		}
 	}
-	if len(cases) != 1 || cases[0] != domain.RectificationStream(rectification.CaseID(flagID)) || total[0]+total[1] > 1 {
+	// The counts the racing openers report may both be 1 (a copy racing
+	// its original is answered by the store with the original result):
+	// what matters is the log.
+	if len(cases) != 1 || cases[0] != domain.RectificationStream(rectification.CaseID(flagID)) || total[0]+total[1] < 1 {
 		t.Fatalf("cases %v (openers reported %v), want the one of flag %s", cases, total, flagID)
 	}
 }
