@@ -1,12 +1,14 @@
 package domain
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -77,11 +79,15 @@ func DrawSample(seed string, pop []VisitRef, rate float64) []VisitRef {
 		ref VisitRef
 	}
 	ks := make([]keyed, len(pop))
+	var buf []byte
 	for i, r := range pop {
-		ks[i] = keyed{sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%d", seed, r.Household, r.Version))), r}
+		// SHA-256 of "seed|household|version".
+		buf = append(append(append(append(buf[:0], seed...), '|'), r.Household...), '|')
+		buf = strconv.AppendUint(buf, r.Version, 10)
+		ks[i] = keyed{sha256.Sum256(buf), r}
 	}
 	slices.SortFunc(ks, func(a, b keyed) int {
-		if c := strings.Compare(string(a.key[:]), string(b.key[:])); c != 0 {
+		if c := bytes.Compare(a.key[:], b.key[:]); c != 0 {
 			return c
 		}
 		return compareRefs(a.ref, b.ref)
