@@ -42,10 +42,18 @@ func (s *Service) onDeadlineSubject(ctx context.Context, c Cmd, stream, name str
 		return s.onProblem(ctx, c, id, kind+"."+name, input, func(p *domain.Problem, m domain.Meta) ([]domain.Event, error) { return decide(p, m) })
 	case "referral":
 		return s.onReferral(ctx, c, id, kind+"."+name, input, func(r *domain.Referral, m domain.Meta) ([]domain.Event, error) { return decide(r, m) })
+	case "rectification":
+		res, _, err := execute(ctx, s, c, target[*domain.Rectification]{
+			kind: kind + "." + name, stream: stream, input: input,
+			newAgg: func() *domain.Rectification { return domain.NewRectification(id) },
+			decide: func(r *domain.Rectification, m domain.Meta) ([]domain.Event, error) { return decide(r, m) },
+		})
+		res.ID = id
+		return res, err
 	}
 	return Result{}, errorf(domain.ErrInvalid, "not_a_deadline_subject", "stream",
-		fmt.Sprintf("%s is not a household, problem or referral stream; deadlines run only on those", stream),
-		fmt.Sprintf("%s 不是家庭、问题或转介事件流；期限只存在于这些对象上", stream))
+		fmt.Sprintf("%s is not a household, problem, referral or rectification stream; deadlines run only on those", stream),
+		fmt.Sprintf("%s 不是家庭、问题、转介或整改事件流；期限只存在于这些对象上", stream))
 }
 
 // RecordDeadlineAlert records an approaching or breached alert on the

@@ -3,7 +3,8 @@
 // and keeps no read model). It follows the event log,
 // derives every running deadline of households (next visit due), problems
 // (first response, resolution time limit, monthly follow-up of long-term
-// problems) and referrals (acceptance, promised completion) with the
+// problems), referrals (acceptance, promised completion) and rectification
+// cases (限期整改, decision 0114) with the
 // domain's Clocks and the recorded policy version and working-day calendar,
 // and when one approaches or passes while still running it appends the
 // domain's …deadline_approaching / …deadline_breached event to the
@@ -198,7 +199,7 @@ func (w *Watcher) Next() (time.Time, bool) {
 
 func watched(stream string) bool {
 	switch eventstore.Category(stream) {
-	case "household", "problem", "referral":
+	case "household", "problem", "referral", "rectification":
 		return true
 	}
 	return false
@@ -329,7 +330,7 @@ func (w *Watcher) load(ctx context.Context, stream string) (*loaded, error) {
 }
 
 var kinds = []domain.ClockKind{domain.ClockProblemResponse, domain.ClockProblemResolution, domain.ClockProblemFollowUp,
-	domain.ClockReferralAcceptance, domain.ClockReferralCompletion, domain.ClockVisitDue, domain.ClockSecondVisit}
+	domain.ClockReferralAcceptance, domain.ClockReferralCompletion, domain.ClockVisitDue, domain.ClockSecondVisit, domain.ClockRectification}
 
 // setClocks puts a subject's running clocks in the queue and removes the
 // ones that stopped. The caller holds w.mu.
@@ -487,6 +488,8 @@ func clocksOf(a domain.Aggregate) []domain.Clock {
 	case *domain.Problem:
 		return x.Clocks()
 	case *domain.Referral:
+		return x.Clocks()
+	case *domain.Rectification:
 		return x.Clocks()
 	}
 	return nil

@@ -80,6 +80,7 @@ var clockLabels = map[ClockKind]label{
 	ClockReferralCompletion: {"referral completion", "转介办结"},
 	ClockVisitDue:           {"next visit", "下次走访"},
 	ClockSecondVisit:        {"second visit", "二次走访"},
+	ClockRectification:      {"rectification", "限期整改"},
 }
 
 // Label returns how a clock is named to a person.

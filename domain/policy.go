@@ -83,6 +83,12 @@ type Policy struct {
 	// one of Roles within Within (001 §6.3 对拒绝配合的居民，由社区书记或网格员
 	// 二次走访), tracked as the second_visit clock. Absent: not required.
 	SecondVisit SecondVisitRules `yaml:"second_visit,omitempty" json:"second_visit,omitzero"`
+	// Rectification: the 限期整改 of a rectification case opened by a flag
+	// (001 §2.4.4) and its 回头看 (decision 0114). Absent: no case opens.
+	Rectification RectificationRules `yaml:"rectification,omitempty" json:"rectification,omitzero"`
+	// SpotCheck: the share of a community's completed visits checked each
+	// month (001 §3.4, decision 0115). Absent: no spot checks are drawn.
+	SpotCheck SpotCheckRules `yaml:"spot_check,omitempty" json:"spot_check,omitzero"`
 }
 
 // SecondVisitRules: see Policy.SecondVisit.
@@ -411,6 +417,13 @@ func (p *Policy) Validate() error {
 				return policyErr("second_visit.roles", fmt.Sprintf("unknown team role %q", r), fmt.Sprintf("未知的走访人员角色 %q", r))
 			}
 		}
+	}
+	if err := p.Rectification.validate(); err != nil {
+		return err
+	}
+	if r := p.SpotCheck.Rate; r < 0 || r > 1 {
+		return policyErr("spot_check.rate", fmt.Sprintf("spot_check.rate must be a share between 0 and 1, not %v", r),
+			fmt.Sprintf("spot_check.rate 必须是 0 到 1 之间的比例，而不是 %v", r))
 	}
 	for k := range p.Response.ByHandlingClass {
 		if !oneOf(k, HandlingImmediate, HandlingCoordinated, HandlingLongTerm) {

@@ -85,6 +85,16 @@ func NewRegistry() *Registry {
 		TypeMeasuresPeriodClosed:  decoderOf[MeasuresPeriodClosed](),
 		TypeMeasuresPeriodAmended: decoderOf[MeasuresPeriodAmended](),
 		TypeMeasuresFlagRaised:    decoderOf[MeasuresFlagRaised](),
+
+		TypeRectificationOpened:              decoderOf[RectificationOpened](),
+		TypeRectificationInterviewRecorded:   decoderOf[RectificationInterviewRecorded](),
+		TypeRectificationReviewed:            decoderOf[RectificationReviewed](),
+		TypeRectificationDeadlineApproaching: decoderOf[RectificationDeadlineApproaching](),
+		TypeRectificationDeadlineBreached:    decoderOf[RectificationDeadlineBreached](),
+		TypeRectificationDeadlineRescheduled: decoderOf[RectificationDeadlineRescheduled](),
+
+		TypeSpotCheckDrawn:           decoderOf[SpotCheckDrawn](),
+		TypeSpotCheckFindingRecorded: decoderOf[SpotCheckFindingRecorded](),
 	}}
 }
 

@@ -83,6 +83,19 @@ func sampleEvents(tb testing.TB) []domain.Event {
 		domain.CommunitySupervisorAssigned{Community: "竹园村", Supervisor: "王书记", Reason: "换届", At: t0, By: "admin"},
 		domain.DepartmentSupervisorAssigned{Department: "区住建局", Supervisor: "住建局张科长", Reason: "分管", At: t0, By: "admin"},
 		domain.ProblemReferred{ReferralID: "r", Level: domain.LevelDepartment, To: "区住建局", At: t0, By: "w"},
+		domain.RectificationOpened{Community: "竹园村", Source: domain.SourceFlag, FlagEventID: "f", Measure: "resolution.two_months",
+			Periods: []string{"2026-05", "2026-06"}, ReasonEN: "r", ReasonZH: "理由", TimeLimit: domain.WorkingDays(20), Due: t0.Add(time.Hour),
+			PolicyVersion: "v1", At: t0, By: "rectification-opener"},
+		domain.RectificationInterviewRecorded{Interviewer: "李主任", Interviewee: "王书记", HeldAt: t0, Minutes: "m", At: t0, By: "s"},
+		domain.RectificationReviewed{Result: domain.ReviewFailed, Findings: "f", TimeLimit: domain.WorkingDays(10), Due: t0.Add(time.Hour),
+			PolicyVersion: "v1", At: t0, By: "s"},
+		domain.RectificationDeadlineApproaching{DeadlineAlert: alert},
+		domain.RectificationDeadlineBreached{DeadlineAlert: alert},
+		domain.RectificationDeadlineRescheduled{DeadlineRescheduled: moved},
+		domain.SpotCheckDrawn{Community: "竹园村", Period: "2026-09", Rate: 0.1, Seed: "s", Population: 12, PopulationHash: "h",
+			Sample: []domain.SpotCheckItem{{VisitRef: domain.VisitRef{Household: "h1", Version: 3}, Inspector: "纪工委刘"}}, PolicyVersion: "v1", At: t0, By: "a"},
+		domain.SpotCheckFindingRecorded{Community: "竹园村", Period: "2026-09", Visit: domain.VisitRef{Household: "h1", Version: 3}, Inspector: "纪工委刘",
+			Result: domain.FindingDiscrepancy, Detail: "d", At: t0, By: "纪工委刘"},
 	}
 }
 

@@ -8,8 +8,8 @@ import (
 	"github.com/doorstep/doorstep/eventstore"
 )
 
-// NewAggregate returns the empty aggregate a household, problem or referral
-// stream folds into: the one mapping from stream name to aggregate for the
+// NewAggregate returns the empty aggregate a household, problem, referral or
+// rectification stream folds into: the one mapping from stream name to aggregate for the
 // readers that fold streams of several kinds (the scope resolver, the
 // deadline watcher).
 func NewAggregate(stream string) (domain.Aggregate, error) {
@@ -21,6 +21,8 @@ func NewAggregate(stream string) (domain.Aggregate, error) {
 		return domain.NewProblem(id), nil
 	case "referral":
 		return domain.NewReferral(id), nil
+	case "rectification":
+		return domain.NewRectification(id), nil
 	}
-	return nil, fmt.Errorf("eventlog: %s is not a household, problem or referral stream", stream)
+	return nil, fmt.Errorf("eventlog: %s is not a household, problem, referral or rectification stream", stream)
 }

@@ -14,7 +14,7 @@ type HouseholdLoader func(ctx context.Context, id string) (*domain.Household, er
 // problem's or a referral's are its household's current ones (household
 // folds it), so that after a household moves, every later event of its
 // problems and referrals is seen in the new community and grid and not in
-// the old one; a community's assignments belong to the community; every
+// the old one; a community's assignments and a rectification case belong to the community; every
 // other aggregate (the calendar, a counter) has none. Nothing is inherited from an earlier event.
 //
 // It is the one place that decides an event's scope: the command path
@@ -29,6 +29,10 @@ func Scope(ctx context.Context, agg domain.Aggregate, household HouseholdLoader)
 		return a.Community(), a.Grid(), nil
 	case *domain.Community:
 		return a.Name(), "", nil
+	case *domain.Rectification:
+		return a.Community(), "", nil
+	case *domain.SpotCheckRound:
+		return a.Community(), "", nil
 	case *domain.Problem:
 		id = a.HouseholdID()
 	case *domain.Referral:

@@ -20,11 +20,11 @@ import (
 func outOfScope(what, id string) error {
 	return newErr(ErrForbidden, "out_of_scope", "",
 		fmt.Sprintf("%s %s is outside your scope (your grids, communities or department)", what, id),
-		fmt.Sprintf("%s %s 不在您的权限范围内（您的网格、社区或部门）", map[string]string{"household": "家庭", "problem": "问题", "referral": "转介"}[what], id))
+		fmt.Sprintf("%s %s 不在您的权限范围内（您的网格、社区或部门）", map[string]string{"household": "家庭", "problem": "问题", "referral": "转介", "rectification": "整改事项"}[what], id))
 }
 
 func notFound(what, id string) error {
-	zh := map[string]string{"household": "家庭", "problem": "问题", "referral": "转介"}[what]
+	zh := map[string]string{"household": "家庭", "problem": "问题", "referral": "转介", "rectification": "整改事项"}[what]
 	// The same answer whether the record does not exist or is outside
 	// the caller's scope (decision 0088): the message says both.
 	return newErr(ErrNotFound, what+"_not_found", what+"_id", fmt.Sprintf("%s %s does not exist or is outside your scope", what, id),

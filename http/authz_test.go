@@ -24,6 +24,8 @@ import (
 // each outside it (C2, G2, 民政局), plus households to archive.
 type fixtures struct {
 	h, p, r, arch [2]string // [in, out]
+	rect          [2]string // rectification cases of C1 and C2
+	spot          [2]string // the communities of the spot-check routes (C1, C2)
 	spare         string    // the id of a token the token routes revoke and expire
 	webhook       string    // a webhook subscription the webhook routes read and delete
 }
@@ -69,6 +71,12 @@ func seed(t testing.TB, e *testEnv) fixtures {
 			t.Fatal(err)
 		}
 		f.r[i] = rr.ID
+		f.rect[i], f.spot[i] = "rect-"+loc[0], loc[0]
+		if _, err := e.app.OpenRectification(ctx, command.Cmd{ID: "rect-" + loc[0], Actor: "rectification-opener", Role: domain.RoleSystem},
+			f.rect[i], domain.OpenRectification{Community: loc[0], Source: domain.SourceFlag, Measure: "resolution.two_months",
+				Periods: []string{"2026-02", "2026-03"}, ReasonEN: "two months below 80%", ReasonZH: "连续两个月低于80%"}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	head, err := e.store.Head(ctx)
 	if err != nil {
@@ -240,6 +248,21 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 			Figures: domain.PeriodFigures{Coverage: domain.Tally{Num: 1, Den: 1}}}
 	case "getCalendar":
 		return "/v1/calendar", nil
+	case "drawSpotChecks":
+		return "/v1/spot-checks", DrawSpotChecksRequest{Community: f.spot[i], Period: "2026-03", Inspectors: []string{"纪工委刘"}}
+	case "recordSpotCheckFinding":
+		return "/v1/spot-checks/" + f.spot[i] + "/2026-03/findings", FindingRequest{HouseholdID: f.h[i], Version: 1, Result: domain.FindingConfirmed}
+	case "getSpotChecks":
+		return "/v1/spot-checks/" + f.spot[i] + "/2026-03", nil
+	case "listRectifications":
+		return "/v1/rectifications?community=" + loc[0] + "&status=open", nil
+	case "getRectification":
+		return "/v1/rectifications/" + f.rect[i], nil
+	case "recordRectificationInterview":
+		return "/v1/rectifications/" + f.rect[i] + "/interviews", InterviewRequest{Interviewer: "街道张书记", Interviewee: "社区王书记",
+			HeldAt: now, Minutes: "约谈 " + uniq}
+	case "reviewRectification":
+		return "/v1/rectifications/" + f.rect[i] + "/review", ReviewRequest{Result: domain.ReviewFailed, Findings: "回头看 " + uniq}
 	case "publishCalendarYear":
 		return "/v1/calendar/2030", CalendarYearRequest{Off: []string{"2030-01-01"}, Notice: CalendarNotice{Title: "test", Number: "test-only", Date: "2029-11-01"}}
 	case "assignCommunitySupervisor":

@@ -30,6 +30,8 @@ type CommandService interface {
 	CalendarCommands
 	CommunityCommands
 	MeasuresCommands
+	RectificationCommands
+	SpotCheckCommands
 }
 
 // CommandResult is the body of every successful command response.

@@ -24,8 +24,8 @@ func TestOutOfScopeIsIndistinguishableFromMissing(t *testing.T) {
 	e := newEnv(t, nil)
 	f := seed(t, e)
 	ghost := f
-	ghost.h[1], ghost.p[1], ghost.r[1], ghost.arch[1] = "hX2", "pX2", "rX2", "archX2"
-	same := strings.NewReplacer("hX2", "hG2", "pX2", "pG2", "rX2", "rG2", "archX2", "archG2")
+	ghost.h[1], ghost.p[1], ghost.r[1], ghost.arch[1], ghost.rect[1], ghost.spot[1] = "hX2", "pX2", "rX2", "archX2", "rect-X2", "Q9"
+	same := strings.NewReplacer("hX2", "hG2", "pX2", "pG2", "rX2", "rG2", "archX2", "archG2", "rect-X2", "rect-C2", "Q9", "C2")
 	tokens := map[identity.Role]string{}
 	for _, p := range []identity.Principal{
 		{Name: "李四", Role: identity.RoleWorker, Grids: []string{"G1"}, Sensitive: true},

@@ -55,6 +55,8 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 	sessionSchemaTypes(requests, responses)
 	webhookSchemaTypes(requests, responses)
 	consumerSchemaTypes(requests, responses)
+	rectificationSchemaTypes(requests, responses)
+	spotCheckSchemaTypes(requests, responses)
 	return requests, responses
 }
 

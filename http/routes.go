@@ -108,6 +108,8 @@ func (s *Server) buildRoutes() []route {
 	rs = append(rs, s.measureRoutes()...)
 	rs = append(rs, s.amendRoutes()...)
 	rs = append(rs, s.coverageRoutes()...)
+	rs = append(rs, s.rectificationRoutes()...)
+	rs = append(rs, s.spotCheckRoutes()...)
 	rs = append(rs, s.calendarRoutes()...)
 	rs = append(rs, s.communityRoutes()...)
 	rs = append(rs, s.schemaRoutes()...)

@@ -32,7 +32,9 @@ import (
 	"github.com/doorstep/doorstep/projections/measures"
 	"github.com/doorstep/doorstep/projections/profile"
 	"github.com/doorstep/doorstep/projections/readmodels"
+	"github.com/doorstep/doorstep/projections/rectifications"
 	"github.com/doorstep/doorstep/projections/worklist"
+	"github.com/doorstep/doorstep/rectification"
 	"github.com/doorstep/doorstep/relay"
 	"github.com/doorstep/doorstep/webhook"
 )
@@ -68,7 +70,10 @@ type runtime struct {
 	// periods closes measurement periods (decision 0099); nil when it
 	// could not be built
 	periods *closing.Closer
-	closer  []func() error
+	// cases opens rectification cases on flags (decision 0114); nil when
+	// it could not be built
+	cases  *rectification.Opener
+	closer []func() error
 	// signer signs heads of the log while serving (-checkpoint-key); nil: none.
 	signer *logchain.Signer
 	// electURL, when set (PostgreSQL), makes the deadline watcher a
@@ -210,10 +215,15 @@ func (rt *runtime) finish(ctx context.Context, p parts, log *slog.Logger) (*runt
 	if err != nil {
 		rt.bgErr = fmt.Errorf("period closer: %w", err)
 	}
+	rt.cases, err = rectification.New(rectification.Config{Store: rt.store, Commands: rt.app, Logger: log})
+	if err != nil {
+		rt.bgErr = fmt.Errorf("rectification opener: %w", err)
+	}
 	rt.read = dhttp.ReadModels{Engine: rt.engine, Profiles: profiles, Alerts: alerts.NewReader(rt.rdb, p.dialect),
 		Trail: audit.NewTrail(rt.rdb, p.dialect, rt.store, nil), Measures: measures.NewReader(rt.rdb, p.dialect),
 		Coverage: pcoverage.Live{Reader: pcoverage.NewReader(rt.rdb, p.dialect), Policies: rt.app.Policies(), Location: rt.cal.Location()},
-		Worklist: worklist.NewReader(rt.rdb, p.dialect)}
+		Worklist: worklist.NewReader(rt.rdb, p.dialect), Rectifications: rectifications.NewReader(rt.rdb, p.dialect),
+		Visits: pcoverage.NewReader(rt.rdb, p.dialect)}
 	return rt, nil
 }
 
@@ -290,6 +300,9 @@ func (rt *runtime) runBackground(ctx context.Context, log *slog.Logger) <-chan s
 				if rt.periods != nil {
 					tasks = append(tasks, rt.periods.Run)
 				}
+				if rt.cases != nil {
+					tasks = append(tasks, rt.cases.Run)
+				}
 				if rt.signer != nil {
 					tasks = append(tasks, rt.signer.Run)
 				}
@@ -318,6 +331,9 @@ func (rt *runtime) runBackground(ctx context.Context, log *slog.Logger) <-chan s
 		}
 		if rt.periods != nil {
 			run("period closer", rt.periods.Run)
+		}
+		if rt.cases != nil {
+			run("rectification opener", rt.cases.Run)
 		}
 		if rt.signer != nil {
 			run("signed heads", rt.signer.Run)

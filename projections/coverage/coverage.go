@@ -235,3 +235,29 @@ func (l Live) Report(ctx context.Context, label, community string) (*coverage.Re
 
 // Targets returns the coverage targets of the policy in force.
 func (l Live) Targets() domain.CoverageTargets { return l.Policies.Current().Coverage }
+
+// CompletedVisits lists the completed visits that happened in [start, end)
+// of the households of community (their community now), each named by its
+// household and the version of its visit.recorded event, in household then
+// version order: the population a month's spot checks are drawn from
+// (decision 0115).
+func (r *Reader) CompletedVisits(ctx context.Context, community string, start, end time.Time) ([]domain.VisitRef, error) {
+	rows, err := r.db.QueryContext(ctx, r.d.Rebind(`SELECT x.household_id, x.version FROM coverage_visits x
+		JOIN coverage_households h ON h.household_id = x.household_id WHERE x.at >= ? AND x.at < ? AND h.community = ?
+		ORDER BY x.household_id, x.version`), start.UnixNano(), end.UnixNano(), community)
+	if err != nil {
+		return nil, fmt.Errorf("coverage: visits: %w", err)
+	}
+	defer rows.Close()
+	out := []domain.VisitRef{}
+	for rows.Next() {
+		var v domain.VisitRef
+		var version int64
+		if err := rows.Scan(&v.Household, &version); err != nil {
+			return nil, err
+		}
+		v.Version = uint64(version)
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/deadline"
+	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/internal/sim"
 	"github.com/doorstep/doorstep/internal/testenv"
 	"github.com/doorstep/doorstep/projections"
@@ -69,6 +71,28 @@ func TestRebuildEqualsLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("town written in %v: %+v", time.Since(start), stats)
+	// The town has no rectification cases yet: one case with a 约谈 and a
+	// failed 回头看, whose deadlines the watcher then breaches.
+	svc, err := command.New(command.Config{Store: env.Store, Policies: env.Policies, Calendar: env.Cal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := func(id string, at time.Time) command.Cmd {
+		return command.Cmd{ID: id, Actor: "督查办", Role: domain.RoleSupervisor, At: at}
+	}
+	opened := time.Date(2026, 10, 9, 9, 0, 0, 0, env.Loc)
+	if _, err := svc.OpenRectification(ctx, command.Cmd{ID: "rect-open", Actor: "rectification-opener", Role: domain.RoleSystem, At: opened}, "rect-1",
+		domain.OpenRectification{Community: "竹园村", Source: domain.SourceFlag, Measure: "resolution.two_months", Periods: []string{"2026-08", "2026-09"},
+			ReasonEN: "two months below 80%", ReasonZH: "连续两个月低于80%"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.RecordRectificationInterview(ctx, rc("rect-iv", opened.Add(24*time.Hour)), "rect-1", domain.RecordInterview{Interviewer: "街道张书记",
+		Interviewee: "竹园村书记", HeldAt: opened.Add(23 * time.Hour), Minutes: "约谈"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.ReviewRectification(ctx, rc("rect-rev", time.Date(2026, 11, 20, 9, 0, 0, 0, env.Loc)), "rect-1", domain.ReviewFailed, "未整改到位"); err != nil {
+		t.Fatal(err)
+	}
 	// The deadline watcher records the alerts due by the end of the year while the engine follows.
 	start = time.Now()
 	w, err := deadline.New(deadline.Config{Store: env.Store, Policies: env.Policies, Calendar: env.Cal,

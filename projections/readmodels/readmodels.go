@@ -13,6 +13,7 @@ import (
 	"github.com/doorstep/doorstep/projections/coverage"
 	"github.com/doorstep/doorstep/projections/measures"
 	"github.com/doorstep/doorstep/projections/profile"
+	"github.com/doorstep/doorstep/projections/rectifications"
 	"github.com/doorstep/doorstep/projections/worklist"
 )
 
@@ -39,6 +40,7 @@ func AllCached(policies *domain.PolicySet, cal domain.WorkingDayCalendar, loc *t
 		measures.New(loc),
 		coverage.New(),
 		worklist.New(policies, cal),
+		rectifications.New(),
 	}
 }
 
