@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/doorstep/doorstep/accesslog"
 	"github.com/doorstep/doorstep/closing"
 	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/deadline"
@@ -70,6 +71,9 @@ type runtime struct {
 	closer  []func() error
 	// signer signs heads of the log while serving (-checkpoint-key); nil: none.
 	signer *logchain.Signer
+	// revealSigner signs heads of the record of reveals while serving
+	// (-checkpoint-key, decision 0111); nil: none.
+	revealSigner *accesslog.Signer
 	// electURL, when set (PostgreSQL), makes the deadline watcher a
 	// singleton among the nodes sharing the database: it runs only while
 	// this node holds the advisory lock of electRole (package cluster).
@@ -292,6 +296,9 @@ func (rt *runtime) runBackground(ctx context.Context, log *slog.Logger) <-chan s
 				if rt.signer != nil {
 					tasks = append(tasks, rt.signer.Run)
 				}
+				if rt.revealSigner != nil {
+					tasks = append(tasks, rt.revealSigner.Run)
+				}
 				if rt.relay != nil {
 					log.Info("broker relay: this node runs it / 本节点运行消息中继")
 					tasks = append(tasks, rt.relay.Run)
@@ -320,6 +327,9 @@ func (rt *runtime) runBackground(ctx context.Context, log *slog.Logger) <-chan s
 		}
 		if rt.signer != nil {
 			run("signed heads", rt.signer.Run)
+		}
+		if rt.revealSigner != nil {
+			run("signed heads of the record of reveals", rt.revealSigner.Run)
 		}
 		if rt.relay != nil {
 			run("broker relay", rt.relay.Run)
