@@ -36,7 +36,8 @@ type Household struct {
 	lastVisit     time.Time // occurred-at of the last completed visit
 	policyVersion string    // recorded by the latest event that set the visit_due rule
 	alerts        alertMarks
-	erasure       erasures // erasure requests and what was erased (erasure.go)
+	erasure       erasures       // erasure requests and what was erased (erasure.go)
+	consents      memberConsents // consent per member and purpose (consent.go)
 }
 
 // Member is a household member as folded from events.
@@ -180,6 +181,8 @@ func (h *Household) Apply(e Event) {
 		h.alerts.reschedule(e.DeadlineRescheduled)
 	case HouseholdErasureRequested, HouseholdErasureApproved, HouseholdErasureCompleted:
 		h.erasure.apply(e)
+	case HouseholdMemberConsentRecorded:
+		h.consents.apply(e)
 	}
 }
 
@@ -462,8 +465,8 @@ func (h *Household) ChangeMember(meta Meta, memberID string, d MemberDetails, re
 	if err != nil {
 		return nil, err
 	}
-	if d.sensitive() && !h.consent {
-		return nil, h.consentRequired()
+	if err := h.checkMemberConsent(memberID, d); err != nil {
+		return nil, err
 	}
 	merged := mergeDetails(cur.MemberDetails, d)
 	if err := h.checkMember(merged); err != nil && !errors.Is(err, ErrRule) {

@@ -266,6 +266,8 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return h + "/erasure/no-such-request/approve", nil
 	case "listErasures":
 		return h + "/erasure", nil
+	case "householdConsent":
+		return h + "/consent", nil
 	case "listSensitiveReads":
 		return "/v1/sensitive-reads?limit=5", nil
 	}

@@ -50,6 +50,7 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 	communitySchemaTypes(requests, responses)
 	amendSchemaTypes(requests, responses)
 	erasureSchemaTypes(requests, responses)
+	consentSchemaTypes(responses)
 	revealSchemaTypes(responses)
 	schemaResponseTypes(responses)
 	sessionSchemaTypes(requests, responses)
