@@ -31,6 +31,7 @@ type Household struct {
 	consent       bool
 	archived      bool
 	archiveReason ArchiveReason
+	archivedAt    time.Time // when the file was closed (retention.go)
 	members       []*Member
 	visits        []VisitRecorded
 	lastVisit     time.Time // occurred-at of the last completed visit
@@ -167,7 +168,7 @@ func (h *Household) Apply(e Event) {
 	case HouseholdConsentRecorded:
 		h.consent = e.Given
 	case HouseholdArchived:
-		h.archived, h.archiveReason = true, e.Reason
+		h.archived, h.archiveReason, h.archivedAt = true, e.Reason, e.At
 	case VisitRecorded:
 		h.visits = append(h.visits, e)
 		if e.Outcome == OutcomeCompleted && !e.NotCounted && e.OccurredAt.After(h.lastVisit) {

@@ -29,7 +29,7 @@ func TestShippedPolicies(t *testing.T) {
 		}
 	}
 	set, err := domain.DefaultPolicySet()
-	if err != nil || len(set.Versions()) != 5 || set.Current().Version != def.Version {
+	if err != nil || len(set.Versions()) != 7 || set.Current().Version != def.Version {
 		t.Fatalf("shipped set %v: %v", set.Versions(), err)
 	}
 	if old, err := set.Get("default-2026.1"); err != nil || old.VisitFrequency[domain.ClassKey] != domain.Months(1) || old.HasClassRules() {
