@@ -50,6 +50,7 @@ var operationZH = map[string]string{
 	"archiveHousehold":          "归档家庭档案",
 	"requestErasure":            "申请删除家庭或成员的个人信息",
 	"approveErasure":            "批准删除申请（销毁密钥）",
+	"previewRetention":          "预览保存期满将删除的已归档档案",
 	"householdConsent":          "查看家庭及成员按用途的知情同意",
 	"listErasures":              "查看家庭的个人信息删除申请",
 	"listSensitiveReads":        "查看敏感信息读取与明文查看记录（含用途）并校验其哈希链",

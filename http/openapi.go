@@ -51,6 +51,7 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 	amendSchemaTypes(requests, responses)
 	erasureSchemaTypes(requests, responses)
 	consentSchemaTypes(responses)
+	retentionSchemaTypes(responses)
 	revealSchemaTypes(responses)
 	schemaResponseTypes(responses)
 	sessionSchemaTypes(requests, responses)

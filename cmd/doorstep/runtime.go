@@ -35,6 +35,7 @@ import (
 	"github.com/doorstep/doorstep/projections/readmodels"
 	"github.com/doorstep/doorstep/projections/worklist"
 	"github.com/doorstep/doorstep/relay"
+	"github.com/doorstep/doorstep/retention"
 	"github.com/doorstep/doorstep/webhook"
 )
 
@@ -74,6 +75,8 @@ type runtime struct {
 	// revealSigner signs heads of the record of reveals while serving
 	// (-checkpoint-key, decision 0111); nil: none.
 	revealSigner *accesslog.Signer
+	// retention erases closed files whose retention ended (decision 0113).
+	retention *retention.Manager
 	// electURL, when set (PostgreSQL), makes the deadline watcher a
 	// singleton among the nodes sharing the database: it runs only while
 	// this node holds the advisory lock of electRole (package cluster).
@@ -213,6 +216,10 @@ func (rt *runtime) finish(ctx context.Context, p parts, log *slog.Logger) (*runt
 	if err != nil {
 		rt.bgErr = fmt.Errorf("period closer: %w", err)
 	}
+	rt.retention, err = retention.New(retention.Config{Store: rt.store, Commands: rt.app, Clock: deadline.RealClock{}, Logger: log})
+	if err != nil {
+		rt.bgErr = fmt.Errorf("retention: %w", err)
+	}
 	rt.read = dhttp.ReadModels{Engine: rt.engine, Profiles: profiles, Alerts: alerts.NewReader(rt.rdb, p.dialect),
 		Trail: audit.NewTrail(rt.rdb, p.dialect, rt.store, nil), Measures: measures.NewReader(rt.rdb, p.dialect),
 		Coverage: pcoverage.Live{Reader: pcoverage.NewReader(rt.rdb, p.dialect), Policies: rt.app.Policies(), Location: rt.cal.Location()},
@@ -229,6 +236,9 @@ func (rt *runtime) deps(log *slog.Logger) dhttp.Deps {
 	d.Console = console.Handler()
 	if rt.watcher != nil {
 		d.Deadlines = rt.watcher
+	}
+	if rt.retention != nil {
+		d.Retention = rt.retention
 	}
 	return d
 }
@@ -293,6 +303,9 @@ func (rt *runtime) runBackground(ctx context.Context, log *slog.Logger) <-chan s
 				if rt.periods != nil {
 					tasks = append(tasks, rt.periods.Run)
 				}
+				if rt.retention != nil {
+					tasks = append(tasks, rt.retention.Run)
+				}
 				if rt.signer != nil {
 					tasks = append(tasks, rt.signer.Run)
 				}
@@ -324,6 +337,9 @@ func (rt *runtime) runBackground(ctx context.Context, log *slog.Logger) <-chan s
 		}
 		if rt.periods != nil {
 			run("period closer", rt.periods.Run)
+		}
+		if rt.retention != nil {
+			run("retention", rt.retention.Run)
 		}
 		if rt.signer != nil {
 			run("signed heads", rt.signer.Run)
