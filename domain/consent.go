@@ -150,7 +150,7 @@ func (h *Household) checkMemberConsent(memberID string, d MemberDetails) error {
 			return newError(ErrRule, "consent_withdrawn", "consent",
 				fmt.Sprintf("member %s of household %s withdrew consent for %s: their %s cannot be recorded; leave those fields out, or record the member's consent again (POST /v1/households/%s/consent with member_id, purpose %q and given true)",
 					memberID, h.id, p, k.en, h.id, p),
-				fmt.Sprintf("家庭 %s 的成员 %s 已撤回对“%s”的同意，不能录入其%s；请不填这些字段，或重新记录该成员的同意（POST /v1/households/%s/consent，给出 member_id、purpose %q、given 为 true）",
+				fmt.Sprintf("家庭 %s 的成员 %s 已撤回对“%s”的同意，不能录入其%s；请不填这些字段，或重新记录该成员的同意（向家庭 %s 的知情同意接口提交，给出 “member_id”、“purpose” 为 %s、“given” 为真）",
 					h.id, memberID, ConsentPurposeZH(p), k.zh, h.id, p))
 		default:
 			return h.consentRequired()

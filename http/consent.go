@@ -70,11 +70,11 @@ func (s householdRoutes) recordMemberConsent(r *nethttp.Request, in ConsentReque
 	}
 	switch {
 	case in.MemberID == "":
-		return nil, newErr(ErrBadRequest, "required", "member_id", "member_id is required with purpose or reference: whose consent is recorded", "给出 purpose 或 reference 时 “member_id” 为必填项：记录哪位成员的同意")
+		return nil, newErr(ErrBadRequest, "required", "member_id", "member_id is required with purpose or reference: whose consent is recorded", "给出 “purpose” 或 “reference” 时 “member_id” 为必填项：记录哪位成员的同意")
 	case in.Purpose == "":
-		return nil, newErr(ErrBadRequest, "required", "purpose", "purpose is required with member_id: visit_preparation or service_matching", "给出 member_id 时 “purpose” 为必填项：visit_preparation 或 service_matching")
+		return nil, newErr(ErrBadRequest, "required", "purpose", "purpose is required with member_id: visit_preparation or service_matching", "给出 “member_id” 时 “purpose” 为必填项：visit_preparation 或 service_matching")
 	case in.Scope != "" || in.Reason != "":
-		return nil, newErr(ErrBadRequest, "free_text_not_allowed", "reason", "a member's consent carries no scope or reason (free text about a person is not kept in clear); give the reference of the form or request instead", "成员同意不填写 scope 或 reason（不以明文保存关于个人的文字）；请改填表单或申请的文号 reference")
+		return nil, newErr(ErrBadRequest, "free_text_not_allowed", "reason", "a member's consent carries no scope or reason (free text about a person is not kept in clear); give the reference of the form or request instead", "成员同意不填写 “scope” 或 “reason”（不以明文保存关于个人的文字）；请改填表单或申请的文号 “reference”")
 	}
 	if err := domain.CheckID("member_id", in.MemberID); err != nil {
 		return nil, err

@@ -51,10 +51,10 @@ func (s *Server) previewRetention(w nethttp.ResponseWriter, r *nethttp.Request) 
 		t, err := time.Parse(time.RFC3339, u)
 		if err != nil {
 			return newErr(ErrBadRequest, "invalid_until", "until", "until must be an RFC 3339 instant, such as 2029-01-01T00:00:00+08:00",
-				"until 须为 RFC 3339 时刻，例如 2029-01-01T00:00:00+08:00")
+				"“until” 须为 RFC 3339 时刻，例如 2029-01-01T00:00:00+08:00")
 		}
 		if t.Sub(now) > maxPreviewAhead {
-			return newErr(ErrBadRequest, "invalid_until", "until", "until may be at most 50 years ahead", "until 最多可为 50 年之后")
+			return newErr(ErrBadRequest, "invalid_until", "until", "until may be at most 50 years ahead", "“until” 最多可为 50 年之后")
 		}
 		until = t
 	}
