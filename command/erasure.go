@@ -61,6 +61,43 @@ func (s *Service) ApproveErasure(ctx context.Context, c Cmd, householdID, reques
 	if err != nil {
 		return res, err
 	}
+	return s.completeErasure(ctx, c, householdID, requestID, res)
+}
+
+// ExpireRetention erases an archived household whose retention period
+// under the policy in force has ended (decision 0113): the system requests
+// and approves the erasure (legal basis retention_expired) as one decision,
+// then the keys are destroyed and the completion recorded, as after an
+// approval. c must carry the system role; requestID should be derived from
+// the household, so that a retry or another node finds the same request
+// and only completes it. A household erased already gets nothing.
+func (s *Service) ExpireRetention(ctx context.Context, c Cmd, householdID, requestID string) (Result, error) {
+	c, err := s.prepare(c)
+	if err != nil {
+		return Result{}, err
+	}
+	pol := s.policies.Current()
+	res, err := s.onHousehold(ctx, c, householdID, "household.expire_retention", []string{requestID, pol.Version}, nil, nil,
+		func(h *domain.Household, m domain.Meta) ([]domain.Event, error) {
+			return h.ExpireRetention(m, pol, s.base, requestID)
+		})
+	res.ID = requestID
+	if err != nil {
+		return res, err
+	}
+	h, err := s.Household(ctx, householdID, domain.AsOf{})
+	if err != nil {
+		return res, err
+	}
+	if _, ok := h.ErasureRequest(requestID); !ok {
+		return res, nil // erased already by another request
+	}
+	return s.completeErasure(ctx, c, householdID, requestID, res)
+}
+
+// completeErasure destroys the keys of an approved request and records the
+// completion; res is the approval's result.
+func (s *Service) completeErasure(ctx context.Context, c Cmd, householdID, requestID string, res Result) (Result, error) {
 	er, ok := s.sealer.(Eraser)
 	if !ok {
 		return res, noSealer()

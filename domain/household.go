@@ -31,13 +31,15 @@ type Household struct {
 	consent       bool
 	archived      bool
 	archiveReason ArchiveReason
+	archivedAt    time.Time // when the file was closed (retention.go)
 	members       []*Member
 	visits        []VisitRecorded
 	lastVisit     time.Time // occurred-at of the last completed visit
 	policyVersion string    // recorded by the latest event that set the visit_due rule
 	alerts        alertMarks
-	second        pendingSecond // the refusal awaiting a second visit (zero: none)
-	erasure       erasures      // erasure requests and what was erased (erasure.go)
+	second        pendingSecond  // the refusal awaiting a second visit (zero: none)
+	erasure       erasures       // erasure requests and what was erased (erasure.go)
+	consents      memberConsents // consent per member and purpose (consent.go)
 }
 
 // Member is a household member as folded from events.
@@ -185,7 +187,7 @@ func (h *Household) Apply(e Event) {
 	case HouseholdConsentRecorded:
 		h.consent = e.Given
 	case HouseholdArchived:
-		h.archived, h.archiveReason = true, e.Reason
+		h.archived, h.archiveReason, h.archivedAt = true, e.Reason, e.At
 	case VisitRecorded:
 		h.visits = append(h.visits, e)
 		if e.SecondVisitFor != "" && e.SecondVisitFor == h.second.visitID {
@@ -205,6 +207,8 @@ func (h *Household) Apply(e Event) {
 		h.alerts.reschedule(e.DeadlineRescheduled)
 	case HouseholdErasureRequested, HouseholdErasureApproved, HouseholdErasureCompleted:
 		h.erasure.apply(e)
+	case HouseholdMemberConsentRecorded:
+		h.consents.apply(e)
 	}
 }
 
@@ -487,8 +491,8 @@ func (h *Household) ChangeMember(meta Meta, memberID string, d MemberDetails, re
 	if err != nil {
 		return nil, err
 	}
-	if d.sensitive() && !h.consent {
-		return nil, h.consentRequired()
+	if err := h.checkMemberConsent(memberID, d); err != nil {
+		return nil, err
 	}
 	merged := mergeDetails(cur.MemberDetails, d)
 	if err := h.checkMember(merged); err != nil && !errors.Is(err, ErrRule) {

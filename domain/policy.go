@@ -62,6 +62,10 @@ type Policy struct {
 	// Risk: the thresholds of 001 §6.2 (风险评估) raised as flags at a
 	// period close. Zero values raise nothing.
 	Risk RiskThresholds `yaml:"risk,omitempty" json:"risk,omitzero"`
+	// Retention: how long a closed (archived) household's file is kept
+	// before its personal data is erased (PIPL art. 19, 47; decision 0113).
+	// Absent: closed files are kept until someone asks for an erasure.
+	Retention RetentionRules `yaml:"retention,omitempty" json:"retention,omitzero"`
 	// VisitEntry: a visit recorded later than this after it happened is late.
 	VisitEntry Span `yaml:"visit_entry" json:"visit_entry"`
 	// Response sets the first-response deadline of a problem.
@@ -440,7 +444,7 @@ func (p *Policy) Validate() error {
 			return policyErr("response.by_urgency."+string(k), fmt.Sprintf("unknown urgency %q", k), fmt.Sprintf("未知的紧急程度 %q", k))
 		}
 	}
-	return nil
+	return p.Retention.validate()
 }
 
 // PolicySet holds the policy in force and the older versions that recorded

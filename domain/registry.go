@@ -49,6 +49,9 @@ func NewRegistry() *Registry {
 		TypeHouseholdErasureApproved:     decoderOf[HouseholdErasureApproved](),
 		TypeHouseholdErasureCompleted:    decoderOf[HouseholdErasureCompleted](),
 
+		// Consent per member and purpose (consent.go).
+		TypeHouseholdMemberConsentRecorded: decoderOf[HouseholdMemberConsentRecorded](),
+
 		TypeHouseholdCircumstancesChanged: decoderOf[HouseholdCircumstancesChanged](),
 
 		TypeCommunitySupervisorAssigned:  decoderOf[CommunitySupervisorAssigned](),

@@ -47,6 +47,7 @@ func sampleEvents(tb testing.TB) []domain.Event {
 		domain.HouseholdErasureRequested{RequestID: "r", Scope: domain.EraseMember, MemberID: "m", LegalBasis: domain.BasisConsentWithdrawn, Reference: "R-1", At: t0, By: "w"},
 		domain.HouseholdErasureApproved{RequestID: "r", At: t0, By: "p"},
 		domain.HouseholdErasureCompleted{RequestID: "r", Scope: domain.EraseMember, MemberID: "m", Subjects: []string{"h/m"}, At: t0, By: "p"},
+		domain.HouseholdMemberConsentRecorded{MemberID: "m", Purpose: domain.ConsentServiceMatching, Given: false, Reference: "F-1", At: t0, By: "w"},
 		domain.VisitRecorded{VisitID: "v", Team: []string{"w", "x"}, OccurredAt: t0, RecordedAt: t0, Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted,
 			Understandings: domain.Understandings{Health: s, Economic: s, SupportObligations: "a", HomeSafety: "b", ServiceNeeds: "c"},
 			Observations:   "o", Summary: "s", Attachments: []string{"att"}, CheckIn: &domain.CheckIn{Latitude: 30.1, Longitude: 120.2, At: t0, Ref: "r"},

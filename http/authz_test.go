@@ -289,6 +289,10 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return h + "/erasure/no-such-request/approve", nil
 	case "listErasures":
 		return h + "/erasure", nil
+	case "householdConsent":
+		return h + "/consent", nil
+	case "previewRetention":
+		return "/v1/retention/preview", nil
 	case "listSensitiveReads":
 		return "/v1/sensitive-reads?limit=5", nil
 	}
@@ -300,7 +304,7 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 func scoped(op string) bool {
 	switch op {
 	case "health", "ready", "metrics", "openapi", "whoami", "createToken", "listTokens", "revokeToken", "setTokenExpiry", "streamEvents", "alertCounts", "getMeasureFlags",
-		"getCalendar", "publishCalendarYear", "assignCommunitySupervisor", "assignDepartmentSupervisor", "listEventSchemas", "getEventSchema", "listSensitiveReads",
+		"getCalendar", "publishCalendarYear", "assignCommunitySupervisor", "assignDepartmentSupervisor", "listEventSchemas", "getEventSchema", "listSensitiveReads", "previewRetention",
 		"signIn", "signOut", "listUsers", "createUser", "disableUser", "enableUser", "setUserExpiry",
 		"listConsumers", "ackConsumer", "createWebhook", "listWebhooks", "getWebhook", "deleteWebhook", "listWebhookDeliveries", "replayWebhookDelivery",
 		"grantWebhook", "withdrawWebhookGrant":

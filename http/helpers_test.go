@@ -22,6 +22,7 @@ import (
 	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/eventstore/sqlite"
 	"github.com/doorstep/doorstep/identity"
+	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/keystore"
 	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/projections/alerts"
@@ -31,6 +32,7 @@ import (
 	"github.com/doorstep/doorstep/projections/profile"
 	"github.com/doorstep/doorstep/projections/rectifications"
 	"github.com/doorstep/doorstep/projections/worklist"
+	"github.com/doorstep/doorstep/retention"
 )
 
 // testEnv is a server on a real SQLite store in a temp dir.
@@ -158,6 +160,9 @@ func newEnvConfig(t testing.TB, extra func(*Deps), tune func(*Config)) *testEnv 
 	e.users = users
 	d := Deps{Store: st, Tokens: toks, Opener: e.vault, Access: e.access, Commands: svc, Read: read, Users: users, Webhooks: testWebhooks(t, st, db, e.vault, e.access),
 		Consumers: testCursors(t, st, db)}
+	if d.Retention, err = retention.New(retention.Config{Store: st, Commands: svc, Clock: serverClock{}}); err != nil {
+		t.Fatal(err)
+	}
 	if extra != nil {
 		extra(&d)
 	}
@@ -275,3 +280,9 @@ func fullVisit(v VisitRequest) VisitRequest {
 	v.CheckIn = &CheckInRequest{At: v.OccurredAt, Ref: "checkin-1"}
 	return v
 }
+
+// serverClock is the clock the server reads (internal/clock), for the
+// retention task's preview.
+type serverClock struct{}
+
+func (serverClock) Now() time.Time { return clock.Now() }

@@ -88,6 +88,14 @@ type (
 		Given  *bool  `json:"given"`
 		Scope  string `json:"scope,omitempty"`
 		Reason string `json:"reason,omitempty"`
+		// MemberID and Purpose, given together, record one member's
+		// consent for one purpose (visit_preparation, service_matching)
+		// instead of the household's (decision 0112); Reference is then the
+		// number of the form or request in your register (an id), required
+		// to withdraw, and Scope and Reason must be empty.
+		MemberID  string `json:"member_id,omitempty"`
+		Purpose   string `json:"purpose,omitempty"`
+		Reference string `json:"reference,omitempty"`
 	}
 	ArchiveRequest struct {
 		Reason string `json:"reason"`
@@ -308,6 +316,9 @@ func (s householdRoutes) recordConsent(r *nethttp.Request, body []byte) (*plan, 
 	}
 	if in.Given == nil {
 		return nil, newErr(ErrBadRequest, "required", "given", "given is required: true when consent is given, false when withdrawn", "“given” 为必填项：同意为 “true”，撤回为 “false”")
+	}
+	if in.MemberID != "" || in.Purpose != "" || in.Reference != "" {
+		return s.recordMemberConsent(r, in)
 	}
 	return s.onHousehold(r, func(ctx context.Context, c command.Cmd, id string) (command.Result, error) {
 		return s.cmd.RecordConsent(ctx, c, id, *in.Given, in.Scope, in.Reason)

@@ -101,6 +101,8 @@ var operationZH = map[string]string{
 	"disableUser":                  "停用用户并结束其会话",
 	"enableUser":                   "重新启用用户并解除锁定",
 	"setUserExpiry":                "设置用户账户的到期时间",
+	"previewRetention":             "预览保存期满将删除的已归档档案",
+	"householdConsent":             "查看家庭及成员按用途的知情同意",
 
 	// The closed loop (issue 16).
 	"assignDepartmentSupervisor": "指定承办部门的督办负责人",

@@ -50,6 +50,8 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 	communitySchemaTypes(requests, responses)
 	amendSchemaTypes(requests, responses)
 	erasureSchemaTypes(requests, responses)
+	consentSchemaTypes(responses)
+	retentionSchemaTypes(responses)
 	revealSchemaTypes(responses)
 	schemaResponseTypes(responses)
 	sessionSchemaTypes(requests, responses)

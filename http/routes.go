@@ -114,6 +114,8 @@ func (s *Server) buildRoutes() []route {
 	rs = append(rs, s.communityRoutes()...)
 	rs = append(rs, s.schemaRoutes()...)
 	rs = append(rs, s.erasureRoutes()...)
+	rs = append(rs, s.consentRoutes()...)
+	rs = append(rs, s.retentionRoutes()...)
 	rs = append(rs, s.revealRoutes()...)
 	rs = append(rs, s.sessionRoutes()...)
 	rs = append(rs, s.webhookRoutes()...)

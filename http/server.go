@@ -78,6 +78,9 @@ type Deps struct {
 	Read ReadModels
 	// Deadlines lists running deadlines (GET /v1/deadlines?provisional=true).
 	Deadlines DeadlineSource
+	// Retention previews the retention task (GET /v1/retention/preview);
+	// nil: the route answers 503.
+	Retention RetentionPreviewer
 	// Ready, when set, is consulted by /readyz besides the store.
 	Ready func(ctx context.Context) error
 	// Unavailable, when set, reports whether an error (from a read-model

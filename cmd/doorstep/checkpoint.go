@@ -62,6 +62,11 @@ func runCheckpoint(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := os.MkdirAll(*data, 0o700); err != nil {
 		return err
 	}
+	// The record of reveals first: its head goes into the log, and the
+	// log's head signed next covers it.
+	if err := signReveals(ctx, s, *data, *st, priv, stdout); err != nil {
+		return err
+	}
 	signer := &logchain.Signer{Store: s, Key: priv, File: filepath.Join(*data, headsFileName), Now: clock.Now}
 	h, err := signer.Sign(ctx)
 	if err != nil {

@@ -22,12 +22,17 @@
 //	                             each broker relay target's checkpoint and lag
 //	doorstep webhook   list | create -url URL | delete -id ID | parked -id ID | replay -id ID -event E
 //	                             manage webhook subscriptions (as /v1/webhooks does)
-//	doorstep verify    [-data DIR] [-store URL] [-public-key FILE] [-heads FILE]
+//	doorstep verify    [-data DIR] [-store URL] [-public-key FILE] [-heads FILE] [-reveal-heads FILE]
 //	                             re-compute every hash chain, the global chain and check
-//	                             every signed head; report the first break
+//	                             every signed head, of the log and of the record of
+//	                             reveals; report the first break
 //	doorstep checkpoint keygen -o FILE | sign -key FILE
 //	                             create the Ed25519 key that signs heads of the log, or
-//	                             sign the log's head now (decision 0073)
+//	                             sign the heads of the log and of the record of reveals
+//	                             now (decisions 0073, 0111)
+//	doorstep retention -preview [-until INSTANT] -url URL -token TOKEN
+//	                             the closed files whose retention ended, which the
+//	                             server erases (decision 0113)
 //	doorstep token     list | revoke ID | expire ID -at INSTANT|never
 //	doorstep user      add LOGIN -name NAME -role ROLE … | list | disable LOGIN | enable LOGIN
 //	                             the people who sign in to the console (password on stdin)
@@ -107,6 +112,7 @@ func commands() []subcommand {
 		{"checkpoint", "create the signing key (keygen -o FILE) or sign the log's head now (sign -key FILE) / 生成签名密钥或立即签名日志头", runCheckpoint},
 		{"keys", "make a key-encrypting key (new-kek) or rewrap every data key under a new one (rotate-kek) / 生成或轮换数据密钥的加密密钥", runKeys},
 		{"erase", "erase a household's or a member's personal data through a server: request, approve (a second person) or list / 删除家庭或成员的个人信息：申请、批准（须另一人）或查看", runErase},
+		{"retention", "preview the closed files whose retention has ended, which the server erases (-preview [-until]) / 预览保存期满将删除的已归档档案", runRetention},
 		{"token", "list the access tokens, revoke one, or set when one expires / 列出、吊销令牌或设置其过期时间", runToken},
 		{"user", "add a person who signs in to the console, list the users, disable or enable one / 添加、列出、停用或启用控制台用户", runUser},
 		{"migrate", "copy the whole log to another store (embedded, PostgreSQL, EventStoreDB), resumable and verified / 将完整日志迁移到另一存储", runMigrate},

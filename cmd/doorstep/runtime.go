@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/doorstep/doorstep/accesslog"
 	"github.com/doorstep/doorstep/closing"
 	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/deadline"
@@ -36,6 +37,7 @@ import (
 	"github.com/doorstep/doorstep/projections/worklist"
 	"github.com/doorstep/doorstep/rectification"
 	"github.com/doorstep/doorstep/relay"
+	"github.com/doorstep/doorstep/retention"
 	"github.com/doorstep/doorstep/webhook"
 )
 
@@ -76,6 +78,11 @@ type runtime struct {
 	closer []func() error
 	// signer signs heads of the log while serving (-checkpoint-key); nil: none.
 	signer *logchain.Signer
+	// revealSigner signs heads of the record of reveals while serving
+	// (-checkpoint-key, decision 0111); nil: none.
+	revealSigner *accesslog.Signer
+	// retention erases closed files whose retention ended (decision 0113).
+	retention *retention.Manager
 	// electURL, when set (PostgreSQL), makes the deadline watcher a
 	// singleton among the nodes sharing the database: it runs only while
 	// this node holds the advisory lock of electRole (package cluster).
@@ -219,6 +226,10 @@ func (rt *runtime) finish(ctx context.Context, p parts, log *slog.Logger) (*runt
 	if err != nil {
 		rt.bgErr = fmt.Errorf("rectification opener: %w", err)
 	}
+	rt.retention, err = retention.New(retention.Config{Store: rt.store, Commands: rt.app, Clock: deadline.RealClock{}, Logger: log})
+	if err != nil {
+		rt.bgErr = fmt.Errorf("retention: %w", err)
+	}
 	rt.read = dhttp.ReadModels{Engine: rt.engine, Profiles: profiles, Alerts: alerts.NewReader(rt.rdb, p.dialect),
 		Trail: audit.NewTrail(rt.rdb, p.dialect, rt.store, nil), Measures: measures.NewReader(rt.rdb, p.dialect),
 		Coverage: pcoverage.Live{Reader: pcoverage.NewReader(rt.rdb, p.dialect), Policies: rt.app.Policies(), Location: rt.cal.Location()},
@@ -236,6 +247,9 @@ func (rt *runtime) deps(log *slog.Logger) dhttp.Deps {
 	d.Console = console.Handler()
 	if rt.watcher != nil {
 		d.Deadlines = rt.watcher
+	}
+	if rt.retention != nil {
+		d.Retention = rt.retention
 	}
 	return d
 }
@@ -303,8 +317,14 @@ func (rt *runtime) runBackground(ctx context.Context, log *slog.Logger) <-chan s
 				if rt.cases != nil {
 					tasks = append(tasks, rt.cases.Run)
 				}
+				if rt.retention != nil {
+					tasks = append(tasks, rt.retention.Run)
+				}
 				if rt.signer != nil {
 					tasks = append(tasks, rt.signer.Run)
+				}
+				if rt.revealSigner != nil {
+					tasks = append(tasks, rt.revealSigner.Run)
 				}
 				if rt.relay != nil {
 					log.Info("broker relay: this node runs it / 本节点运行消息中继")
@@ -335,8 +355,14 @@ func (rt *runtime) runBackground(ctx context.Context, log *slog.Logger) <-chan s
 		if rt.cases != nil {
 			run("rectification opener", rt.cases.Run)
 		}
+		if rt.retention != nil {
+			run("retention", rt.retention.Run)
+		}
 		if rt.signer != nil {
 			run("signed heads", rt.signer.Run)
+		}
+		if rt.revealSigner != nil {
+			run("signed heads of the record of reveals", rt.revealSigner.Run)
 		}
 		if rt.relay != nil {
 			run("broker relay", rt.relay.Run)

@@ -137,6 +137,9 @@ func serve(ctx context.Context, f *serveFlags, stdout, stderr io.Writer, before 
 	if rt.signer, err = signerFor(rt.store, f.data, f.checkpointKey, f.checkpointEvery, f.checkpointInterval); err != nil {
 		return err
 	}
+	if rt.revealSigner, err = revealSignerFor(rt, f.data, f.checkpointKey, f.checkpointInterval); err != nil {
+		return err
+	}
 	if relayCfg != nil {
 		if err := rt.startRelay(ctx, relayCfg, log); err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/doorstep/doorstep/accesslog"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/eventstore/esdb"
@@ -132,6 +133,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	st := storeFlags(fs)
 	pub := fs.String("public-key", envOr("DOORSTEP_CHECKPOINT_PUBLIC_KEY", ""), "Ed25519 public key(s) (PEM, comma-separated while a key is rotated) that signed heads must verify with (env DOORSTEP_CHECKPOINT_PUBLIC_KEY) / 校验签名头的公钥")
 	heads := fs.String("heads", "", "more signed heads files (comma-separated), e.g. an archived copy; "+headsFileName+" in -data is always read / 其他签名头文件")
+	revealHeads := fs.String("reveal-heads", "", "more signed heads files of the record of reveals (comma-separated), e.g. an auditor's copy; "+accesslog.HeadsFileName+" in -data and the heads in the log are always read / 其他查阅记录签名头文件")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -143,7 +145,10 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer s.Close()
-	return verifyLog(ctx, s, *data, *pub, *heads, stdout)
+	if err := verifyLog(ctx, s, *data, *pub, *heads, stdout); err != nil {
+		return err
+	}
+	return verifyReveals(ctx, s, *data, *st, *pub, *revealHeads, stdout)
 }
 
 // storeFlags adds -store and -store-schema (shared by every command that

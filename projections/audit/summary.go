@@ -56,6 +56,9 @@ var eventLabels = map[string][2]string{
 
 	domain.TypeHouseholdCircumstancesChanged: {"changed the household's circumstances", "调整家庭情况"},
 	domain.TypeProblemReferred:               {"handed the problem to a receiving organisation", "分流问题至承办单位"},
+
+	// Consent per member and purpose (decision 0112).
+	domain.TypeHouseholdMemberConsentRecorded: {"recorded a member's consent for a purpose", "记录成员对某一用途的同意"},
 }
 
 // when shows an instant as a person reads it: date and minute in the
