@@ -84,6 +84,9 @@ func (s *Service) sealText(ctx context.Context, household string, evs []domain.E
 		case domain.HouseholdNeedsAssessed:
 			seal(h, &e.Note)
 			ev = e
+		case domain.HouseholdConsentRecorded:
+			seal(h, &e.Reason)
+			ev = e
 		case domain.HouseholdArchived:
 			seal(h, &e.Note)
 			ev = e
