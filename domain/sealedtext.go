@@ -119,10 +119,9 @@ type Fingerprinter interface {
 }
 
 // SearchIndexSubject is the key store subject of the deployment's search
-// bucket key. It is not a valid id (ids have no "~" at the start … and no
-// household is named so: CheckID refuses nothing here, so the "/" makes it
-// impossible), so no household can share it.
-const SearchIndexSubject = "~search/index"
+// bucket key. It holds spaces, which no id may hold (CheckID), so no
+// household or member can share it, and no erasure names it.
+const SearchIndexSubject = "doorstep search index"
 
 // SearchTag is one search tag: "<bucket>.<tag>". The bucket is the first 2
 // bytes (hex) of an HMAC of the normalised text under the deployment's
