@@ -12,6 +12,7 @@ import (
 	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore/sqlite"
+	"github.com/doorstep/doorstep/keystore"
 )
 
 // benchService opens a service on a fresh SQLite store with households
@@ -148,5 +149,62 @@ func BenchmarkReportProblem(b *testing.B) {
 				return err
 			})
 		})
+	}
+}
+
+// BenchmarkSealedText compares commands with personal text sealed (decision
+// 0108) and in clear (the service before it), side by side on the same
+// key vault setup: RecordVisit with a summary and observations, and
+// AddMember with a name and birth date (search tags too). Run the two
+// interleaved (-count) and compare with benchstat.
+func BenchmarkSealedText(b *testing.B) {
+	const households = 500
+	for _, kind := range []string{"visit", "member"} {
+		for _, mode := range []string{"clear", "sealed"} {
+			b.Run(kind+"/text="+mode, func(b *testing.B) {
+				ctx := context.Background()
+				dir := b.TempDir()
+				st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "events.db")})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { st.Close() })
+				ks, err := keystore.OpenFileStore(filepath.Join(dir, "keys"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+				svc, err := command.New(command.Config{Store: st, Sealer: keystore.New(ks, keystore.Config{}), Clock: func() time.Time { return now }, MaxAttempts: 100})
+				if err != nil {
+					b.Fatal(err)
+				}
+				command.SetClearText(svc, mode == "clear")
+				for i := range households {
+					id := fmt.Sprintf("h%d", i)
+					if _, err := svc.RegisterHousehold(ctx, command.Cmd{ID: "reg-" + id, Actor: "bench"}, id,
+						domain.RegisterHousehold{Address: "幸福社区槐树胡同 " + id, Community: "幸福社区", Grid: "第3网格", ResponsibleWorker: "网格员小李",
+							Class: domain.ClassKey, Risk: domain.RiskBlue}); err != nil {
+						b.Fatal(err)
+					}
+					// A phone: the household's member key exists in both modes.
+					if _, err := svc.RecordConsent(ctx, command.Cmd{ID: "c-" + id, Actor: "bench"}, id, true, "走访", ""); err != nil {
+						b.Fatal(err)
+					}
+				}
+				occurred := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+				runCallers(b, 4, func(i int) error {
+					h := fmt.Sprintf("h%d", i%households)
+					if kind == "member" {
+						_, err := svc.AddMember(ctx, command.Cmd{ID: fmt.Sprintf("m-%d", i), Actor: "网格员小李"}, h, fmt.Sprintf("m%d", i),
+							command.Member{Name: "王秀英", Relation: "本人", BirthDate: "1948-01-01", Phone: "13900000000"})
+						return err
+					}
+					_, err := svc.RecordVisit(ctx, command.Cmd{ID: fmt.Sprintf("visit-%d", i), Actor: "网格员小李"}, h,
+						command.Visit{VisitID: fmt.Sprintf("v%d", i), Team: []string{"网格员小李"}, OccurredAt: occurred, Mode: domain.ModeHome,
+							Outcome: domain.OutcomeCompleted, Observations: "情况稳定，精神尚可", Summary: "老人独自在家，说起老伴去世后夜里睡不着", HomeSafety: "楼道堆物"})
+					return err
+				})
+			})
+		}
 	}
 }

@@ -215,6 +215,11 @@ func execute[A domain.Aggregate](ctx context.Context, s *Service, c Cmd, t targe
 		for _, e := range evs {
 			a.Apply(e)
 		}
+		// Personal text enters the log sealed (decision 0108); the
+		// aggregate above decided and applied the clear values.
+		if evs, err = s.sealText(ctx, householdOf(a), evs); err != nil {
+			return res, zero, err
+		}
 		env := eventlog.Envelope{At: m.At, Actor: c.Actor, Role: c.Role, CommandID: c.ID,
 			CorrelationID: c.CorrelationID, CausationID: c.CausationID}
 		// The scope is decided from the aggregate's state after the new

@@ -102,6 +102,9 @@ type Service struct {
 	reg      *domain.Registry
 	ns       uuid.UUID
 	cache    *streamCache
+	// clearText leaves personal text unsealed: the benchmark's baseline
+	// only (bench_test.go); never set in production.
+	clearText bool
 }
 
 // New returns a Service for cfg.

@@ -55,6 +55,9 @@ func (s *Server) trail(w nethttp.ResponseWriter, r *nethttp.Request, kind string
 			return err
 		}
 	}
+	// Sealed text shown to whoever may read the trail (decision 0108),
+	// in every format.
+	audit.OpenText(r.Context(), entries, s.d.Opener)
 	switch format {
 	case "jsonl":
 		w.Header().Set("Content-Type", "application/jsonl; charset=utf-8")

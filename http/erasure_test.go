@@ -1,7 +1,12 @@
 package http
 
 import (
+	"bytes"
 	"context"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -45,6 +50,24 @@ func TestErasureThroughTheAPI(t *testing.T) {
 	if r := e.do("POST", "/v1/households/h1/erasure", sup, bad); r.status != 400 || r.problem(t).Code != "invalid_legal_basis" {
 		t.Fatalf("bad basis: %d %s", r.status, r.body)
 	}
+	// Sealed text (decision 0108): the names and the address are in no
+	// file in clear, the views show them opened, and search finds the
+	// household by a member's whole name and by its address.
+	e.noneInClear(t, "陈阿姨", "陈叔", "幸福路 1 号 6 楼")
+	var prof HouseholdProfile
+	must(e.do("GET", "/v1/households/h1?wait_for="+res.Position, w, nil), 200, "profile").decode(t, &prof)
+	if prof.Address != "幸福路 1 号 6 楼" || len(prof.Members) != 2 || prof.Members[0].Name != "陈阿姨" || prof.Members[1].Name != "陈叔" {
+		t.Fatalf("sealed text opened in the profile: %+v", prof)
+	}
+	found := func(q string) bool {
+		t.Helper()
+		var list HouseholdList
+		must(e.do("GET", "/v1/households?q="+url.QueryEscape(q), w, nil), 200, "search "+q).decode(t, &list)
+		return len(list.Households) == 1 && list.Households[0].HouseholdID == "h1"
+	}
+	if !found("陈阿姨") || !found("陈 叔") || !found("幸福路1号6楼") || found("陈") || found("王秀英") {
+		t.Fatal("search by sealed name or address before the erasure")
+	}
 	must(e.do("POST", "/v1/households/h1/erasure", sup, body), 201, "request")
 	r := e.do("POST", "/v1/households/h1/erasure/er1/approve", po2, nil, "Accept-Language", "zh-CN")
 	if p := r.problem(t); r.status != 422 && r.status != 409 || p.Code != "second_person_required" || !strings.Contains(p.Detail, "批准") {
@@ -62,7 +85,6 @@ func TestErasureThroughTheAPI(t *testing.T) {
 	}
 
 	// The profile: m1's fields erased for everyone, m2's still there.
-	var prof HouseholdProfile
 	must(e.do("GET", "/v1/households/h1?purpose=visit_preparation&wait_for="+res.Position, w, nil), 200, "profile").decode(t, &prof)
 	m1, m2 := prof.Members[0], prof.Members[1]
 	if !m1.Phone.Erased || !m1.Health.Erased || m1.Phone.Value != "" || m2.Phone.Value != "13900000003" {
@@ -72,6 +94,14 @@ func TestErasureThroughTheAPI(t *testing.T) {
 	if !prof.Members[0].Phone.Erased || !prof.Members[1].Phone.Masked || prof.Members[1].Phone.Erased {
 		t.Fatalf("masked profile after erasure: %+v", prof.Members)
 	}
+	// m1's name is erased with m1's key and no longer found; m2 still is.
+	if prof.Members[0].Name != "[erased]" || prof.Members[1].Name != "陈叔" || prof.Address != "幸福路 1 号 6 楼" {
+		t.Fatalf("sealed text after the member's erasure: %+v", prof)
+	}
+	if found("陈阿姨") || !found("陈叔") {
+		t.Fatal("search after the member's erasure")
+	}
+	e.noneInClear(t, "陈阿姨", "陈叔", "幸福路 1 号 6 楼")
 	// The audit trail says erased for m1, sealed for m2.
 	trail := string(must(e.do("GET", "/v1/households/h1/audit", aud, nil), 200, "audit").body)
 	if !strings.Contains(trail, `"field":"member.m1.phone","before":"","after":"[erased]"`) || !strings.Contains(trail, `"field":"member.m2.phone","before":"","after":"[sealed]"`) {
@@ -93,5 +123,33 @@ func TestErasureThroughTheAPI(t *testing.T) {
 	// Closed measures unchanged.
 	if after := must(e.do("GET", "/v1/measures?community=C1", aud, nil), 200, "measures").body; string(after) != string(measuresBefore) {
 		t.Fatalf("measures changed by the erasure:\n%s\n%s", measuresBefore, after)
+	}
+}
+
+// noneInClear fails if any file the server wrote (event store and its WAL,
+// read models, key store, record of reveals, tokens) holds one of the
+// strings in clear.
+func (e *testEnv) noneInClear(t *testing.T, secrets ...string) {
+	t.Helper()
+	dir := filepath.Dir(e.access.path)
+	n := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		n++
+		for _, s := range secrets {
+			if bytes.Contains(b, []byte(s)) {
+				t.Fatalf("%q in clear in %s", s, path)
+			}
+		}
+		return nil
+	})
+	if err != nil || n < 4 {
+		t.Fatalf("walking the server's files: %d files, %v", n, err)
 	}
 }

@@ -105,6 +105,9 @@ func (s *Server) householdList(w nethttp.ResponseWriter, r *nethttp.Request, ove
 	}
 	p := principalFrom(r.Context())
 	f := profile.Filter{Worker: q.Get("worker"), Search: q.Get("q"), Now: s.d.Now(), Overdue: overdue}
+	if idx, ok := s.d.Opener.(domain.Fingerprinter); ok {
+		f.Index = idx // sealed names and addresses (decision 0108)
+	}
 	var err error
 	if f.Community, f.Grid, err = scopeFilter(p, q.Get("community"), q.Get("grid")); err != nil {
 		return err

@@ -271,6 +271,12 @@ func (s *Server) wrap(rt route) nethttp.Handler {
 			}
 			r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
 		}
+		if s.d.Opener != nil {
+			// Sealed text is opened in the answer (decision 0108).
+			ow := &openingWriter{ResponseWriter: w}
+			defer ow.finish(r.Context(), s.d.Opener)
+			w = ow
+		}
 		if err := checkPathIDs(rt.path, mux.Vars(r)); err != nil {
 			s.writeError(w, r, err)
 			return

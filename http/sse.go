@@ -288,6 +288,9 @@ func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) erro
 			}
 			cont.stamp(&out, ev.Position)
 			b, _ := json.Marshal(out)
+			if s.d.Opener != nil {
+				b = openTokens(ctx, s.d.Opener, b) // sealed text (decision 0108)
+			}
 			if !write(len(sub.C) == 0, "id: %s\nevent: %s\ndata: %s\n\n", out.Position, out.Type, b) {
 				return nil
 			}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -95,6 +96,9 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	// An export leaves Doorstep: sealed text stays sealed in it, marked
+	// "[sealed]" or, once its key is gone, "[erased]" (decision 0108).
+	audit.OpenText(ctx, entries, markerOpener{rt.vault})
 	if *format == "csv" {
 		err = audit.WriteCSV(bw, entries)
 	} else {
@@ -147,3 +151,16 @@ func exportLog(ctx context.Context, s eventstore.Store, w io.Writer) (n, heads i
 		after = page[len(page)-1].Position
 	}
 }
+
+// markerOpener opens nothing: it tells an erased value (domain.ErrErased)
+// from one that is only sealed, so that an export marks each as such.
+type markerOpener struct{ v domain.KeyChecker }
+
+func (m markerOpener) Open(ctx context.Context, householdID string, s domain.Sealed) ([]byte, error) {
+	if erased, err := m.v.Erased(ctx, householdID, s); err == nil && erased {
+		return nil, domain.ErrErased
+	}
+	return nil, errSealedInExports
+}
+
+var errSealedInExports = errors.New("doorstep: sealed text is not opened in an export")

@@ -174,7 +174,9 @@ func TestEmbeddedKEK(t *testing.T) {
 	if err := run(ctx, []string{"keys", "new-kek", "-o", newKEK}, &out, &errOut); err != nil {
 		t.Fatal(err)
 	}
-	if err := run(ctx, []string{"keys", "rotate-kek", "-data", dir, "-kek-file", newKEK, "-kek-old-file", filepath.Join(dir, KEKFile)}, &out, &errOut); err != nil || !strings.Contains(out.String(), "rewrapped 2 data keys and 1 webhook signing secrets") {
+	if err := run(ctx, []string{"keys", "rotate-kek", "-data", dir, "-kek-file", newKEK, "-kek-old-file", filepath.Join(dir, KEKFile)}, &out, &errOut); err != nil || !strings.Contains(out.String(), "rewrapped 4 data keys and 1 webhook signing secrets") {
+		// "old", zhang's member's, and since decision 0108 zhang's own (its
+		// address is sealed) and the deployment's search key.
 		t.Fatalf("rotate-kek: %v\n%s%s", err, out.String(), errOut.String())
 	}
 	os.Remove(filepath.Join(dir, KEKFile))

@@ -3,17 +3,26 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io/fs"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/doorstep/doorstep/domain"
 )
 
-// The sealed values of one household, as a person types them.
-var sealedValues = []string{"110101194501010011", "13811112222", "月入八百元整", "尿毒症每周透析", "仅靠养老金度日", "高血压多年"}
+// The sealed values of one household, as a person types them: the
+// sensitive fields, and since the wider seal (decision 0108) the member's
+// name and birth date, the address, a visit's summary and a problem's
+// description.
+var sealedValues = []string{"110101194501010011", "13811112222", "月入八百元整", "尿毒症每周透析", "仅靠养老金度日", "高血压多年",
+	"孙大爷", "1945-01-01", "幸福路 10 号", "老人说儿子半年没来看他了", "厨房煤气灶点不着火已经一周"}
 
 // recordSealedAndErase records a household whose every sealed field is
 // given, reveals it once (so the record of reveals has an entry), exports
@@ -27,19 +36,37 @@ func recordSealedAndErase(t *testing.T, p *proc) {
 	p.must(201, "POST", "/v1/households", worker, map[string]any{"household_id": "sun", "address": "幸福路 10 号", "community": "幸福社区",
 		"grid": "幸福网格", "responsible_worker": "李四", "class": "key", "risk": "yellow"})
 	p.must(200, "POST", "/v1/households/sun/consent", worker, map[string]any{"given": true})
-	p.must(201, "POST", "/v1/households/sun/members", worker, map[string]any{"member_id": "m1", "name": "孙大爷", "relation": "本人",
-		"id_number": sealedValues[0], "phone": sealedValues[1], "income": sealedValues[2], "health": sealedValues[3]})
-	v := p.must(200, "POST", "/v1/households/sun/visits", worker, evidence("李四", map[string]any{"visit_id": "v1",
-		"occurred_at": ago(time.Hour), "mode": "home", "outcome": "completed", "economic": sealedValues[4], "health": sealedValues[5]}))
+	p.must(201, "POST", "/v1/households/sun/members", worker, map[string]any{"member_id": "m1", "name": sealedValues[6], "relation": "本人",
+		"birth_date": sealedValues[7], "id_number": sealedValues[0], "phone": sealedValues[1], "income": sealedValues[2], "health": sealedValues[3]})
+	p.must(200, "POST", "/v1/households/sun/visits", worker, evidence("李四", map[string]any{"visit_id": "v1",
+		"occurred_at": ago(time.Hour), "mode": "home", "outcome": "completed", "economic": sealedValues[4], "health": sealedValues[5],
+		"summary": sealedValues[9]}))
+	v := p.must(201, "POST", "/v1/problems", worker, map[string]any{"problem_id": "sun-p1", "household_id": "sun", "visit_id": "v1",
+		"description": sealedValues[10], "category": "service", "handling_class": "coordinated", "colour": "yellow", "urgency": "ordinary"})
 	prof := p.must(200, "GET", "/v1/households/sun?purpose=visit_preparation&wait_for="+v["position"].(string), worker, nil)
-	if ph := prof["members"].([]any)[0].(map[string]any)["phone"].(map[string]any); ph["value"] != sealedValues[1] {
-		t.Fatalf("reveal before erasure: %v", ph)
+	m1 := prof["members"].([]any)[0].(map[string]any)
+	if ph := m1["phone"].(map[string]any); ph["value"] != sealedValues[1] || m1["name"] != sealedValues[6] || m1["birth_date"] != sealedValues[7] || prof["address"] != sealedValues[8] {
+		t.Fatalf("reveal before erasure: %v", prof)
+	}
+	// Search by the sealed name finds the household before the erasure.
+	if l := p.must(200, "GET", "/v1/households?q="+url.QueryEscape(sealedValues[6]), worker, nil); len(l["households"].([]any)) != 1 {
+		t.Fatalf("search by name before erasure: %v", l)
+	}
+	if pb := p.must(200, "GET", "/v1/problems/sun-p1", worker, nil); pb["description"] != sealedValues[10] {
+		t.Fatalf("problem before erasure: %v", pb)
 	}
 	p.must(201, "POST", "/v1/households/sun/erasure", sup, map[string]any{"request_id": "er1", "scope": "household", "legal_basis": "service_ended", "reference": "PIPL-2026-9"})
 	p.must(200, "POST", "/v1/households/sun/erasure/er1/approve", officer, nil)
 	prof = p.must(200, "GET", "/v1/households/sun?purpose=visit_preparation", worker, nil)
-	if ph := prof["members"].([]any)[0].(map[string]any)["phone"].(map[string]any); ph["erased"] != true {
-		t.Fatalf("reveal after erasure: %v", ph)
+	m1 = prof["members"].([]any)[0].(map[string]any)
+	if ph := m1["phone"].(map[string]any); ph["erased"] != true || m1["name"] != "[erased]" || m1["birth_date"] != "[erased]" || prof["address"] != "[erased]" {
+		t.Fatalf("reveal after erasure: %v", prof)
+	}
+	if pb := p.must(200, "GET", "/v1/problems/sun-p1", worker, nil); pb["description"] != "[erased]" {
+		t.Fatalf("problem after erasure: %v", pb)
+	}
+	if l := p.must(200, "GET", "/v1/households?q="+url.QueryEscape(sealedValues[6]), worker, nil); len(l["households"].([]any)) != 0 {
+		t.Fatalf("search by name after erasure: %v", l)
 	}
 }
 
@@ -76,8 +103,9 @@ func grepAll(t *testing.T, dir string, extra map[string][]byte, values []string)
 	return files
 }
 
-// TestSealedValuesNowhereInClear (issue 14's grep test, for the fields
-// sealed today): every file `doorstep serve` wrote in its data directory
+// TestSealedValuesNowhereInClear (issue 14's grep test: the sensitive
+// fields, and the names, birth date, address, visit summary and problem
+// description sealed since decision 0108): every file `doorstep serve` wrote in its data directory
 // (event store and WAL, read models, key store, record of reveals, tokens),
 // its logs, a whole-log and an audit export, and on PostgreSQL a pg_dump of
 // its schema, hold none of the sealed values in clear, before or after the
@@ -100,14 +128,19 @@ func TestSealedValuesNowhereInClear(t *testing.T) {
 		if n := grepAll(t, dir, map[string][]byte{"the server's log": []byte(p.errb.String() + p.out.String())}, sealedValues); n < 6 {
 			t.Fatalf("only %d files looked at", n)
 		}
-		// Control: the grep sees the data. The member's name is not sealed
-		// yet (issue 14 item 2): it must be found, in the exports at least.
-		if b, _ := os.ReadFile(filepath.Join(dir, "log.jsonl")); !bytes.Contains(b, []byte("孙大爷")) {
-			t.Fatal("control: the member's name is not in the whole-log export; the grep looks at nothing")
+		// Control: the grep sees the data. Staff names are not sealed: the
+		// worker's must be found, in the exports at least.
+		if b, _ := os.ReadFile(filepath.Join(dir, "log.jsonl")); !bytes.Contains(b, []byte("李四")) {
+			t.Fatal("control: the worker's name is not in the whole-log export; the grep looks at nothing")
 		}
-		// No way back: no key file holds a key any more.
+		// No way back: no key file holds a key any more, but the
+		// deployment's search bucket key (no household's; decision 0108).
 		keys, _ := filepath.Glob(filepath.Join(dir, "keys", "*"))
+		index := sha256.Sum256([]byte(domain.SearchIndexSubject))
 		for _, k := range keys {
+			if filepath.Base(k) == hex.EncodeToString(index[:])+".key" {
+				continue
+			}
 			if b, _ := os.ReadFile(k); bytes.Contains(b, []byte(`"wrapped"`)) || bytes.Contains(b, []byte(`"secret"`)) {
 				t.Errorf("%s still holds a key after the erasure", k)
 			}
@@ -132,7 +165,7 @@ func TestSealedValuesNowhereInClear(t *testing.T) {
 		if err != nil {
 			t.Fatalf("pg_dump: %v %s", err, dump)
 		}
-		if !bytes.Contains(dump, []byte("household.erasure_completed")) || !bytes.Contains(dump, []byte("孙大爷")) { // control: the name is not sealed yet
+		if !bytes.Contains(dump, []byte("household.erasure_completed")) || !bytes.Contains(dump, []byte("李四")) { // control: staff names are in clear
 			t.Fatalf("the dump does not hold the log:\n%.2000s", dump)
 		}
 		grepAll(t, dir, map[string][]byte{"pg_dump": dump, "the server's log": []byte(p.errb.String() + p.out.String())}, sealedValues)

@@ -204,7 +204,8 @@ func TestReadmeQuickStart(t *testing.T) {
 				t.Errorf("README.md:%d: `%s` wrote no %s: %v", offline.line, c, out, err)
 				break
 			}
-			if !strings.HasPrefix(string(b), "position") || !strings.Contains(string(b), "visit.recorded") || !strings.Contains(string(b), "需要社区协调") {
+			if !strings.HasPrefix(string(b), "position") || !strings.Contains(string(b), "visit.recorded") || !strings.Contains(string(b), "problem.assigned") ||
+				strings.Contains(string(b), "需要社区协调") { // the reason is sealed text: an export keeps it sealed (decision 0108)
 				t.Errorf("README.md:%d: %s is not the household's audit trail with the quick start's visit and assignment:\n%s", offline.line, out, b)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/internal/clock"
 	"github.com/doorstep/doorstep/projections/audit"
 )
@@ -63,6 +64,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "%s as of %s / 截至 %s\n\n", subject, until.In(loc).Format("2006-01-02 15:04:05 MST"), until.In(loc).Format("2006-01-02 15:04"))
 	shown := 0
+	// Replay is read at the operator's console with the key store at hand:
+	// sealed text is shown opened, or [erased] (decision 0108).
+	audit.OpenText(ctx, entries, rt.vault)
 	for _, e := range entries {
 		if e.RecordedAt.After(until) {
 			continue
@@ -93,11 +97,11 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		h := snap.Household
 		fmt.Fprintf(stdout, "\nstate: %s, community %s, grid %s, worker %s, class %s, risk %s, archived %v, %d members, %d visits\n",
-			h.Address(), h.Community(), h.Grid(), h.ResponsibleWorker(), h.Class(), h.Risk(), h.Archived(), len(h.Members()), len(h.Visits()))
+			domain.ShownText(ctx, rt.vault, h.Address()), h.Community(), h.Grid(), h.ResponsibleWorker(), h.Class(), h.Risk(), h.Archived(), len(h.Members()), len(h.Visits()))
 		fmt.Fprintf(stdout, "状态：%s，社区 %s，网格 %s，责任网格员 %s，家庭类别 %s，风险等级 %s，已归档 %s，成员 %d 人，走访 %d 次\n",
-			h.Address(), h.Community(), h.Grid(), h.ResponsibleWorker(), h.Class(), h.Risk(), map[bool]string{true: "是", false: "否"}[h.Archived()], len(h.Members()), len(h.Visits()))
+			domain.ShownText(ctx, rt.vault, h.Address()), h.Community(), h.Grid(), h.ResponsibleWorker(), h.Class(), h.Risk(), map[bool]string{true: "是", false: "否"}[h.Archived()], len(h.Members()), len(h.Visits()))
 		for _, p := range snap.Problems {
-			fmt.Fprintf(stdout, "  problem %s %s: %s, %s, assignee %s\n", p.Number(), p.ID(), p.Description(), p.Status(), p.Assignee())
+			fmt.Fprintf(stdout, "  problem %s %s: %s, %s, assignee %s\n", p.Number(), p.ID(), domain.ShownText(ctx, rt.vault, p.Description()), p.Status(), p.Assignee())
 		}
 		for _, r := range snap.Referrals {
 			fmt.Fprintf(stdout, "  referral %s → %s (%s): %s\n", r.ID(), r.To(), r.Level(), r.Status())

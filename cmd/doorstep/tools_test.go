@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/internal/clock"
+	"github.com/doorstep/doorstep/projections/audit"
 )
 
 // TestReplayExportRebuild writes a small history, then drives replay,
@@ -56,6 +58,14 @@ func TestReplayExportRebuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Replay shows sealed text opened, an export marks it [sealed]
+	// (decision 0108): compare each with the trail shown the same way.
+	marked := slices.Clone(entries)
+	for i := range marked {
+		marked[i].Changes = slices.Clone(marked[i].Changes)
+	}
+	audit.OpenText(ctx, entries, rt.vault)
+	audit.OpenText(ctx, marked, markerOpener{rt.vault})
 	rt.Close()
 
 	var out, errb bytes.Buffer
@@ -99,11 +109,14 @@ func TestReplayExportRebuild(t *testing.T) {
 		t.Fatalf("export: %v", err)
 	}
 	b, _ := os.ReadFile(csvPath)
-	for _, want := range []string{"household.registered", "problem.reported", "household.risk_changed", "独自无法下楼",
-		refusedAt.UTC().Format(time.RFC3339Nano), entries[len(entries)-1].Summary} {
+	for _, want := range []string{"household.registered", "problem.reported", "household.risk_changed", "[sealed]",
+		refusedAt.UTC().Format(time.RFC3339Nano), marked[len(marked)-1].Summary} {
 		if !strings.Contains(string(b), want) {
 			t.Fatalf("csv export lacks %s:\n%s", want, b)
 		}
+	}
+	if strings.Contains(string(b), "独自无法下楼") || strings.Contains(string(b), "不愿开门") {
+		t.Fatalf("csv export holds sealed text in clear:\n%s", b)
 	}
 	out.Reset()
 	if err := run(ctx, []string{"export", "-data", dir}, &out, &errb); err != nil {

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"strings"
 
 	"github.com/doorstep/doorstep/domain"
@@ -42,6 +43,23 @@ func MarkErased(entries []Entry, h *domain.Household) {
 			if c.After == SealedShown {
 				c.After = ErasedShown
 			}
+		}
+	}
+}
+
+// OpenText shows the sealed text (decision 0108) of a trail's entries —
+// values of changes, reasons, and the summaries that quote them — through
+// o: opened, "[erased]" once the key is gone, "[sealed]" if o cannot (or,
+// nil, does not) open it.
+func OpenText(ctx context.Context, entries []Entry, o domain.Opener) {
+	for i := range entries {
+		e := &entries[i]
+		e.Reason = domain.OpenTextIn(ctx, o, e.Reason)
+		e.Summary = domain.OpenTextIn(ctx, o, e.Summary)
+		for j := range e.Changes {
+			c := &e.Changes[j]
+			c.Before = domain.OpenTextIn(ctx, o, c.Before)
+			c.After = domain.OpenTextIn(ctx, o, c.After)
 		}
 	}
 }

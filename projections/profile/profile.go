@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/projections"
@@ -242,22 +241,7 @@ func (*Projection) Schema() []string {
 // ASCII (Ｚ, １) folded to half-width, letters lower-cased, white space
 // and the separators "·" and "・" removed. Chinese characters are kept as
 // they are; traditional and simplified forms are not unified.
-func Normalize(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= 0xFF01 && r <= 0xFF5E:
-			r -= 0xFEE0
-		case r == 0x3000:
-			continue
-		}
-		if unicode.IsSpace(r) || r == '·' || r == '・' {
-			continue
-		}
-		b.WriteRune(unicode.ToLower(r))
-	}
-	return b.String()
-}
+func Normalize(s string) string { return domain.NormalizeSearch(s) }
 
 func nanos(t time.Time) int64 {
 	if t.IsZero() {
@@ -810,7 +794,7 @@ func (p *Projection) flush(ctx context.Context, b *batch) error {
 		if h.membersLoaded {
 			for _, m := range h.members {
 				if m.LeftAt == 0 {
-					names = append(names, Normalize(m.Name))
+					names = append(names, searchForm(m.Name))
 				}
 				if !m.dirty {
 					continue
@@ -860,7 +844,7 @@ func (p *Projection) flush(ctx context.Context, b *batch) error {
 			consent = excluded.consent, archived = excluded.archived, registered_at = excluded.registered_at,
 			last_visit_at = excluded.last_visit_at, next_visit_due = excluded.next_visit_due, visit_count = excluded.visit_count,
 			visits_refused = excluded.visits_refused, version = excluded.version`,
-			h.ID, h.Address, Normalize(h.Address), namesNorm, h.Community, h.Grid, h.Worker, h.Class, h.Category, h.Risk,
+			h.ID, h.Address, searchForm(h.Address), namesNorm, h.Community, h.Grid, h.Worker, h.Class, h.Category, h.Risk,
 			h.ArchiveReason, h.Policy, h.Needs, h.Resources, projections.Bool(h.Consent), projections.Bool(h.Archived), h.RegisteredAt, h.LastVisit,
 			h.NextDue, h.Visits, h.Refused, h.Version); err != nil {
 			return err

@@ -509,7 +509,10 @@ type Filter struct {
 	// (see Normalize) containing the normalised text: "王 秀英" finds
 	// "王秀英", "１号" finds "1号". Traditional and simplified characters
 	// are different characters here.
-	Search          string
+	Search string
+	// Index, when set, also finds households by a sealed name or address
+	// (exact after Normalize; decision 0108): the key vault.
+	Index           domain.Fingerprinter
 	IncludeArchived bool
 	Limit, Offset   int // Limit default 100, at most 1000
 }
@@ -551,8 +554,21 @@ func (r *Reader) List(ctx context.Context, f Filter) ([]Summary, error) {
 	}
 	if s := Normalize(f.Search); s != "" {
 		pat := "%" + likeEscape(s) + "%"
-		where = append(where, `(h.address_norm LIKE ? ESCAPE '\' OR h.names_norm LIKE ? ESCAPE '\')`)
+		cond := `h.address_norm LIKE ? ESCAPE '\' OR h.names_norm LIKE ? ESCAPE '\'`
 		args = append(args, pat, pat)
+		if f.Index != nil {
+			ids, err := r.sealedMatches(ctx, f.Index, s)
+			if err != nil {
+				return nil, err
+			}
+			if len(ids) > 0 {
+				cond += ` OR h.household_id IN (?` + strings.Repeat(`, ?`, len(ids)-1) + `)`
+				for _, id := range ids {
+					args = append(args, id)
+				}
+			}
+		}
+		where = append(where, "("+cond+")")
 	}
 	if f.Limit <= 0 {
 		f.Limit = 100

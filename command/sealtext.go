@@ -1,0 +1,184 @@
+package command
+
+import (
+	"context"
+
+	"github.com/doorstep/doorstep/domain"
+)
+
+// sealText replaces the personal text of the events a command decided —
+// members' names, birth dates and occupations, addresses, and every free
+// text a worker writes about a household (summaries, observations,
+// descriptions, notes, reasons, outcomes) — with sealed tokens
+// (domain.SealText, decision 0108) under the household's key, or the
+// member's own key for a member's fields. household is the household the
+// stream belongs to (for a problem or a referral, the household it is
+// about). Names and addresses carry search tags (domain.SearchTag).
+// Without a sealer, or with text sealing off (the benchmark's baseline),
+// the events are returned as they are.
+func (s *Service) sealText(ctx context.Context, household string, evs []domain.Event) ([]domain.Event, error) {
+	if s.sealer == nil || s.clearText || household == "" {
+		return evs, nil
+	}
+	var err error
+	seal := func(subject string, dst *string) {
+		if err != nil || *dst == "" || domain.IsSealedText(*dst) {
+			return
+		}
+		*dst, err = domain.SealText(ctx, s.sealer, subject, *dst, nil)
+	}
+	sealTagged := func(subject string, dst *string) {
+		if err != nil || *dst == "" || domain.IsSealedText(*dst) {
+			return
+		}
+		var tag string
+		if tag, err = domain.SearchTag(ctx, s.sealer, subject, domain.NormalizeSearch(*dst)); err != nil {
+			return
+		}
+		*dst, err = domain.SealText(ctx, s.sealer, subject, *dst, []string{tag})
+	}
+	member := func(id string, d *domain.MemberDetails) {
+		sub := domain.MemberSubject(household, id)
+		sealTagged(sub, &d.Name)
+		seal(sub, &d.BirthDate)
+		seal(sub, &d.Occupation)
+	}
+	h := household
+	out := make([]domain.Event, len(evs))
+	for i, ev := range evs {
+		switch e := ev.(type) {
+		case domain.HouseholdRegistered:
+			sealTagged(h, &e.Address)
+			seal(h, &e.ClassReason)
+			ev = e
+		case domain.HouseholdMemberAdded:
+			member(e.MemberID, &e.MemberDetails)
+			ev = e
+		case domain.HouseholdMemberChanged:
+			member(e.MemberID, &e.MemberDetails)
+			seal(h, &e.Reason)
+			ev = e
+		case domain.HouseholdMemberLeft:
+			seal(h, &e.Reason)
+			ev = e
+		case domain.HouseholdRelocated:
+			seal(h, &e.FromAddress)
+			sealTagged(h, &e.Address)
+			seal(h, &e.Reason)
+			ev = e
+		case domain.HouseholdWorkerChanged:
+			seal(h, &e.Reason)
+			ev = e
+		case domain.HouseholdClassChanged:
+			seal(h, &e.Reason)
+			ev = e
+		case domain.HouseholdCategoryChanged:
+			seal(h, &e.Reason)
+			ev = e
+		case domain.HouseholdCircumstancesChanged:
+			seal(h, &e.Reason)
+			ev = e
+		case domain.HouseholdRiskChanged:
+			seal(h, &e.Reason)
+			ev = e
+		case domain.HouseholdNeedsAssessed:
+			seal(h, &e.Note)
+			ev = e
+		case domain.HouseholdConsentRecorded:
+			seal(h, &e.Reason)
+			ev = e
+		case domain.HouseholdArchived:
+			seal(h, &e.Note)
+			ev = e
+		case domain.VisitRecorded:
+			seal(h, &e.Observations)
+			seal(h, &e.Summary)
+			seal(h, &e.Understandings.SupportObligations)
+			seal(h, &e.Understandings.HomeSafety)
+			seal(h, &e.Understandings.ServiceNeeds)
+			ev = e
+		case domain.ProblemReported:
+			seal(h, &e.Description)
+			ev = e
+		case domain.ProblemReclassified:
+			seal(h, &e.Reason)
+			ev = e
+		case domain.ProblemAssigned:
+			seal(h, &e.Reason)
+			ev = e
+		case domain.ProblemDeadlineExtended:
+			seal(h, &e.Reason)
+			ev = e
+		case domain.ProblemProgressNoted:
+			seal(h, &e.Note)
+			ev = e
+		case domain.ProblemResolved:
+			seal(h, &e.Summary)
+			e.Resources = sealResources(e.Resources, func(d *string) { seal(h, d) })
+			ev = e
+		case domain.ProblemSatisfactionRated:
+			seal(h, &e.Comment)
+			ev = e
+		case domain.ProblemRevisited:
+			seal(h, &e.Note)
+			ev = e
+		case domain.ProblemReopened:
+			seal(h, &e.Reason)
+			ev = e
+		case domain.ProblemClosed:
+			seal(h, &e.Reason)
+			ev = e
+		case domain.ReferralRequested:
+			seal(h, &e.Request)
+			ev = e
+		case domain.ReferralAccepted:
+			seal(h, &e.Note)
+			ev = e
+		case domain.ReferralDeclined:
+			seal(h, &e.Reason)
+			ev = e
+		case domain.ReferralStarted:
+			seal(h, &e.Note)
+			ev = e
+		case domain.ReferralCompleted:
+			seal(h, &e.Outcome)
+			e.Resources = sealResources(e.Resources, func(d *string) { seal(h, d) })
+			ev = e
+		case domain.ReferralCancelled:
+			seal(h, &e.Reason)
+			ev = e
+		case domain.ReferralEscalated:
+			seal(h, &e.Reason)
+			ev = e
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[i] = ev
+	}
+	return out, nil
+}
+
+// sealResources seals the descriptions of linked resources in a copy.
+func sealResources(rs []domain.LinkedResource, seal func(*string)) []domain.LinkedResource {
+	if len(rs) == 0 {
+		return rs
+	}
+	out := make([]domain.LinkedResource, len(rs))
+	copy(out, rs)
+	for i := range out {
+		seal(&out[i].Description)
+	}
+	return out
+}
+
+// householdOf returns the household a stream's aggregate belongs to.
+func householdOf(a domain.Aggregate) string {
+	switch x := any(a).(type) {
+	case *domain.Household:
+		return x.ID()
+	case interface{ HouseholdID() string }:
+		return x.HouseholdID()
+	}
+	return ""
+}
