@@ -96,6 +96,11 @@ func (s *Service) sealText(ctx context.Context, household string, evs []domain.E
 			seal(h, &e.Understandings.SupportObligations)
 			seal(h, &e.Understandings.HomeSafety)
 			seal(h, &e.Understandings.ServiceNeeds)
+			if e.NextContact != nil { // often a family member (000 §3.2 下次联系人)
+				nc := *e.NextContact
+				seal(h, &nc.Person)
+				e.NextContact = &nc
+			}
 			ev = e
 		case domain.ProblemReported:
 			seal(h, &e.Description)
