@@ -29,7 +29,7 @@ func TestShippedPolicies(t *testing.T) {
 		}
 	}
 	set, err := domain.DefaultPolicySet()
-	if err != nil || len(set.Versions()) != 5 || set.Current().Version != def.Version {
+	if err != nil || len(set.Versions()) != 7 || set.Current().Version != def.Version {
 		t.Fatalf("shipped set %v: %v", set.Versions(), err)
 	}
 	if old, err := set.Get("default-2026.1"); err != nil || old.VisitFrequency[domain.ClassKey] != domain.Months(1) || old.HasClassRules() {
@@ -75,6 +75,8 @@ approaching: {short_max: 24 hours, before_short: 4 hours, before_long: 1 day}
 		{"unknown urgency", "urgent: 24 hours", "urgentish: 24 hours", "response.by_urgency.urgentish"},
 		{"no acceptance", "referral_acceptance: 3 working_days", "", "referral_acceptance"},
 		{"visit entry in working days", "visit_entry: 24 hours", "visit_entry: 1 working_day", "visit_entry"},
+		{"handling target above 1", "visit_entry: 24 hours", "visit_entry: 24 hours\nhandling_targets: {long_term_satisfaction: 1.5}", "handling_targets.long_term_satisfaction"},
+		{"handling target without a limit", "visit_entry: 24 hours", "visit_entry: 24 hours\nhandling_targets: {immediate: 1.0}", "handling_targets.immediate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
