@@ -79,6 +79,8 @@ var clockLabels = map[ClockKind]label{
 	ClockReferralAcceptance: {"referral acceptance", "转介受理"},
 	ClockReferralCompletion: {"referral completion", "转介办结"},
 	ClockVisitDue:           {"next visit", "下次走访"},
+	ClockNeedsUpdate:        {"needs update", "需求更新"},
+	ClockFileRevision:       {"household file revision", "家庭档案修订"},
 }
 
 // Label returns how a clock is named to a person.

@@ -65,6 +65,12 @@ type Policy struct {
 	// HandlingTargets: the targets per handling class of 001 §2.2.2,
 	// checked at each period close. Zero values set no target.
 	HandlingTargets HandlingTargets `yaml:"handling_targets,omitempty" json:"handling_targets,omitzero"`
+	// FileUpkeep: how often the household file is kept up (001 §2.4.3
+	// 每月更新家庭需求变化，每季度修订家庭档案; §4.4 每季度更新一次家庭档案),
+	// as calendar periods like VisitCadence: an update covers the period it
+	// happens in and the next is due by the end of the following period
+	// (decision 0118). Empty: no deadline.
+	FileUpkeep FileUpkeep `yaml:"file_upkeep,omitempty" json:"file_upkeep,omitzero"`
 	// VisitEntry: a visit recorded later than this after it happened is late.
 	VisitEntry Span `yaml:"visit_entry" json:"visit_entry"`
 	// Response sets the first-response deadline of a problem.
@@ -166,6 +172,12 @@ type HandlingTargets struct {
 	// problems given in the period, the share of 4 or 5 (长期跟进类问题服务
 	// 满意率90%以上).
 	LongTermSatisfaction float64 `yaml:"long_term_satisfaction,omitempty" json:"long_term_satisfaction,omitempty"`
+}
+
+// FileUpkeep sets the periods of the household file's upkeep.
+type FileUpkeep struct {
+	NeedsUpdate  Period `yaml:"needs_update,omitempty" json:"needs_update,omitempty"`   // a needs assessment
+	FileRevision Period `yaml:"file_revision,omitempty" json:"file_revision,omitempty"` // any revision of the file by a person
 }
 
 // MaxHandlingLimit bounds the time limit of a handling class that has a
@@ -338,6 +350,11 @@ func (p *Policy) Validate() error {
 		}
 		if !oneOf(per, Periods()...) {
 			return policyErr("visit_cadence."+string(k), fmt.Sprintf("unknown period %q (week, month, quarter, half_year, year)", per), fmt.Sprintf("未知的期间 %q（应为周、月、季度、半年或年）", per))
+		}
+	}
+	for f, per := range map[string]Period{"file_upkeep.needs_update": p.FileUpkeep.NeedsUpdate, "file_upkeep.file_revision": p.FileUpkeep.FileRevision} {
+		if per != "" && !oneOf(per, Periods()...) {
+			return policyErr(f, fmt.Sprintf("unknown period %q (week, month, quarter, half_year, year)", per), fmt.Sprintf("未知的期间 %q（应为周、月、季度、半年或年）", per))
 		}
 	}
 	for k, ms := range p.VisitModes {
@@ -537,15 +554,18 @@ func (p *Policy) Deadline(cal WorkingDayCalendar, c Clock) (d Deadline, ok bool,
 			spans = []Span{p.ReferralAcceptance}
 		case ClockVisitDue:
 			if per := p.VisitCadence[c.HouseholdClass]; per != "" {
-				// Once per calendar period: the start's period is covered,
-				// the next one must be; due at its last instant.
-				loc := cal.Location()
-				_, end := per.Bounds(c.Start, loc)
-				_, next := per.Bounds(end, loc)
-				d.Due = next.Add(-time.Nanosecond)
-				return p.approach(d, Span{}), true, nil
+				return p.approach(periodDue(d, cal, per), Span{}), true, nil
 			}
 			spans = []Span{p.VisitFrequency[c.HouseholdClass]}
+		case ClockNeedsUpdate, ClockFileRevision:
+			per := p.FileUpkeep.NeedsUpdate
+			if c.Kind == ClockFileRevision {
+				per = p.FileUpkeep.FileRevision
+			}
+			if per == "" {
+				return Deadline{}, false, nil
+			}
+			return p.approach(periodDue(d, cal, per), Span{}), true, nil
 		}
 		for _, s := range spans {
 			if s.IsZero() {
@@ -566,6 +586,16 @@ func (p *Policy) Deadline(cal WorkingDayCalendar, c Clock) (d Deadline, ok bool,
 		d.Due, d.Basis = c.Due, c.Basis
 	}
 	return p.approach(d, rule), true, nil
+}
+
+// periodDue sets the due instant of a once-per-period clock: the start's
+// period is covered, the next one must be; due at its last instant.
+func periodDue(d Deadline, cal WorkingDayCalendar, per Period) Deadline {
+	loc := cal.Location()
+	_, end := per.Bounds(d.Clock.Start, loc)
+	_, next := per.Bounds(end, loc)
+	d.Due = next.Add(-time.Nanosecond)
+	return d
 }
 
 // approach sets d.Approaching for a deadline derived from rule (zero: an

@@ -548,9 +548,15 @@ func (p *Projection) applyHousehold(ctx context.Context, b *batch, id string, ev
 			h.visitBreached = false
 		}
 	case domain.HouseholdDeadlineBreached:
+		if e.Kind != domain.ClockVisitDue {
+			return nil // file upkeep (decision 0118) has no measure here
+		}
 		h.visitBreached = true
 		b.add(h.scope, p.month(e.At), BreachedPrefix+string(e.Kind), 1)
 	case domain.HouseholdDeadlineRescheduled:
+		if e.Kind != domain.ClockVisitDue {
+			return nil
+		}
 		if p.withdrawn(b, h.scope, e.DeadlineRescheduled) {
 			h.visitBreached = false
 		}
