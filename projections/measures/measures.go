@@ -205,6 +205,7 @@ func (*Projection) Schema() []string {
 		`ALTER TABLE measures_counts ADD COLUMN ` + column(MRatingsLongTerm) + ` BIGINT NOT NULL DEFAULT 0`,
 		`ALTER TABLE measures_counts ADD COLUMN ` + column(MSatisfiedLongTerm) + ` BIGINT NOT NULL DEFAULT 0`,
 		`CREATE INDEX IF NOT EXISTS measures_problems_reported ON measures_problems (reported_at)`,
+		`CREATE INDEX IF NOT EXISTS measures_problems_month ON measures_problems (report_month)`,
 		// The new columns are filled by applying the log again from the
 		// start: empty the model and forget its checkpoint in the same
 		// migration transaction, so the engine rebuilds it at start.
