@@ -165,7 +165,15 @@ func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
 		}
 		ms = me
 	}
+	// The targets per handling class of 001 §2.2.2 (decision 0117).
+	hf, err := c.c.Resolution.Handling(ctx, pol, c.c.Calendar, start, end)
+	if err != nil {
+		return 0, err
+	}
 	names := map[string]bool{}
+	for k := range hf {
+		names[k] = true
+	}
 	for k := range rep.Communities {
 		names[k] = true
 	}
@@ -193,6 +201,7 @@ func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
 	}
 	var total domain.Tally
 	streetRisk := riskSum{}
+	var streetHandling measures.HandlingFigures
 	n := 0
 	in := domain.ClosePeriod{Period: label, Start: start, End: end, Previous: prev, Policy: pol, CalendarVersion: c.c.Calendar.Version()}
 	for _, name := range list {
@@ -203,6 +212,12 @@ func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
 			r.fill(&f)
 			streetRisk.refusals = plus(streetRisk.refusals, r.refusals)
 			streetRisk.seconds = plus(streetRisk.seconds, r.seconds)
+		}
+		if h := hf[name]; h != nil {
+			fillHandling(&f, h)
+			streetHandling.Immediate = addRate(streetHandling.Immediate, h.Immediate)
+			streetHandling.Coordinated = addRate(streetHandling.Coordinated, h.Coordinated)
+			streetHandling.LongTermSatisfaction = addRate(streetHandling.LongTermSatisfaction, h.LongTermSatisfaction)
 		}
 		in.Figures = f
 		wrote, err := c.close(ctx, name, in)
@@ -216,6 +231,7 @@ func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
 	// The street last: its close marks the month done.
 	in.Figures = figures(&rep.Street, measures.Rate{Num: total.Num, Den: total.Den})
 	streetRisk.fill(&in.Figures) // workers are flagged in their communities' ledgers
+	fillHandling(&in.Figures, &streetHandling)
 	wrote, err := c.close(ctx, "", in)
 	if wrote {
 		n++
@@ -235,6 +251,16 @@ func figures(f *coverage.Figures, res measures.Rate) domain.PeriodFigures {
 		out.CoverageByClass[k] = domain.Tally{Num: v.Covered, Den: v.Due}
 	}
 	return out
+}
+
+func addRate(a, b measures.Rate) measures.Rate {
+	return measures.Rate{Num: a.Num + b.Num, Den: a.Den + b.Den}
+}
+
+func fillHandling(f *domain.PeriodFigures, h *measures.HandlingFigures) {
+	f.HandlingImmediate = domain.Tally{Num: h.Immediate.Num, Den: h.Immediate.Den}
+	f.HandlingCoordinated = domain.Tally{Num: h.Coordinated.Num, Den: h.Coordinated.Den}
+	f.LongTermSatisfaction = domain.Tally{Num: h.LongTermSatisfaction.Num, Den: h.LongTermSatisfaction.Den}
 }
 
 // riskSum adds up the risk figures of 001 §6.2 over a period's months.

@@ -164,8 +164,8 @@ func TestWatcherVisitDueAndReferral(t *testing.T) {
 	if err := w.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if w.Len() != 2 {
-		t.Fatalf("len %d, want visit_due and referral_acceptance", w.Len())
+	if w.Len() != 4 {
+		t.Fatalf("len %d, want visit_due, needs_update, file_revision and referral_acceptance", w.Len())
 	}
 	// Referral acceptance: 3 working days from Wednesday 8 April = end of Monday 13 April.
 	n, err := w.Fire(ctx, time.Date(2026, 4, 13, 23, 0, 0, 0, env.Loc))

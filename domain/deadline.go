@@ -17,6 +17,8 @@ const (
 	ClockReferralCompletion ClockKind = "referral_completion" // the time limit the receiver promised on acceptance
 	ClockVisitDue           ClockKind = "visit_due"           // next visit by household class
 	ClockSecondVisit        ClockKind = "second_visit"        // a second visit after a refusal or nobody at home (001 §6.3)
+	ClockNeedsUpdate        ClockKind = "needs_update"        // the household's needs updated once per period (001 §2.4.3 每月更新家庭需求变化)
+	ClockFileRevision       ClockKind = "file_revision"       // the household file revised once per period (001 §2.4.3, §4.4 每季度修订家庭档案)
 )
 
 // Clock is a deadline an aggregate is running now, as returned by the

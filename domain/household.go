@@ -35,6 +35,8 @@ type Household struct {
 	members       []*Member
 	visits        []VisitRecorded
 	lastVisit     time.Time // occurred-at of the last completed visit
+	needsAt       time.Time // the last needs assessment (needs_update clock)
+	revisedAt     time.Time // the last revision of the file (file_revision clock)
 	policyVersion string    // recorded by the latest event that set the visit_due rule
 	alerts        alertMarks
 	second        pendingSecond  // the refusal awaiting a second visit (zero: none)
@@ -116,19 +118,30 @@ func (h *Household) member(id string) *Member {
 	return nil
 }
 
-// Clocks returns the deadlines the household is running: visit_due while it
-// is registered and not archived, started by the last completed visit (or
-// registration).
+// Clocks returns the deadlines the household is running while it is
+// registered and not archived: visit_due, started by the last completed
+// visit (or registration), and the file upkeep of 001 §2.4.3 (decision
+// 0118): needs_update, started by the last needs assessment, and
+// file_revision, started by the last change of the file by a person (or
+// registration). A policy without file_upkeep derives no deadline for them.
 func (h *Household) Clocks() []Clock {
 	if !h.registered || h.archived {
 		return nil
 	}
-	start := h.registeredAt
-	if h.lastVisit.After(start) {
-		start = h.lastVisit
+	later := func(t time.Time) time.Time {
+		if t.After(h.registeredAt) {
+			return t
+		}
+		return h.registeredAt
 	}
-	out := []Clock{h.alerts.stamp(Clock{Kind: ClockVisitDue, Subject: h.id, Start: start, PolicyVersion: h.policyVersion,
-		HouseholdClass: h.class, Responsible: h.worker})}
+	out := []Clock{
+		h.alerts.stamp(Clock{Kind: ClockVisitDue, Subject: h.id, Start: later(h.lastVisit), PolicyVersion: h.policyVersion,
+			HouseholdClass: h.class, Responsible: h.worker}),
+		h.alerts.stamp(Clock{Kind: ClockNeedsUpdate, Subject: h.id, Start: later(h.needsAt), PolicyVersion: h.policyVersion,
+			HouseholdClass: h.class, Responsible: h.worker}),
+		h.alerts.stamp(Clock{Kind: ClockFileRevision, Subject: h.id, Start: later(h.revisedAt), PolicyVersion: h.policyVersion,
+			HouseholdClass: h.class, Responsible: h.worker}),
+	}
 	if h.second.visitID != "" {
 		out = append(out, h.alerts.stamp(Clock{Kind: ClockSecondVisit, Subject: h.id, Start: h.second.at, PolicyVersion: h.second.policyVersion,
 			HouseholdClass: h.class, Responsible: h.worker}))
@@ -149,9 +162,20 @@ func (h *Household) SecondVisitDue() (visitID string, since time.Time, ok bool) 
 	return h.second.visitID, h.second.at, h.second.visitID != ""
 }
 
+// FileRevisedAt returns the last revision of the household file by a
+// person (a change of members, address, category, circumstances, risk,
+// needs, resources or consent; zero: none since registration).
+func (h *Household) FileRevisedAt() time.Time { return h.revisedAt }
+
+// NeedsUpdatedAt returns the last needs assessment (zero: none).
+func (h *Household) NeedsUpdatedAt() time.Time { return h.needsAt }
+
 // Apply folds one event into the household. It never fails.
 func (h *Household) Apply(e Event) {
 	h.version++
+	if at, ok := fileRevision(e); ok && at.After(h.revisedAt) {
+		h.revisedAt = at
+	}
 	switch e := e.(type) {
 	case HouseholdRegistered:
 		h.registered, h.registeredAt = true, e.At
@@ -182,6 +206,9 @@ func (h *Household) Apply(e Event) {
 		h.risk = e.To
 	case HouseholdNeedsAssessed:
 		h.needs = maps.Clone(e.Needs)
+		if e.At.After(h.needsAt) {
+			h.needsAt = e.At
+		}
 	case HouseholdResourcesOffered:
 		h.resources = e
 	case HouseholdConsentRecorded:
@@ -210,6 +237,36 @@ func (h *Household) Apply(e Event) {
 	case HouseholdMemberConsentRecorded:
 		h.consents.apply(e)
 	}
+}
+
+// fileRevision reports whether e revises the household file (一户一档) and
+// when: the file's content changed by a person. A needs assessment that
+// finds nothing changed still counts: it is the record that the file was
+// gone through.
+func fileRevision(e Event) (time.Time, bool) {
+	switch e := e.(type) {
+	case HouseholdMemberAdded:
+		return e.At, true
+	case HouseholdMemberChanged:
+		return e.At, true
+	case HouseholdMemberLeft:
+		return e.At, true
+	case HouseholdRelocated:
+		return e.At, true
+	case HouseholdCategoryChanged:
+		return e.At, true
+	case HouseholdCircumstancesChanged:
+		return e.At, true
+	case HouseholdRiskChanged:
+		return e.At, true
+	case HouseholdNeedsAssessed:
+		return e.At, true
+	case HouseholdResourcesOffered:
+		return e.At, true
+	case HouseholdConsentRecorded:
+		return e.At, true
+	}
+	return time.Time{}, false
 }
 
 // active checks that commands may change the household.

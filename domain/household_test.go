@@ -193,7 +193,7 @@ func TestVisitEntryAndClock(t *testing.T) {
 		t.Fatalf("after 24 h: %+v", v)
 	}
 	c := h.Clocks()
-	if len(c) != 1 || c[0].Kind != domain.ClockVisitDue || !c[0].Start.Equal(at(t, "2026-03-04 09:00")) || c[0].HouseholdClass != domain.ClassKey {
+	if len(c) != 3 || c[1].Kind != domain.ClockNeedsUpdate || c[2].Kind != domain.ClockFileRevision || c[0].Kind != domain.ClockVisitDue || !c[0].Start.Equal(at(t, "2026-03-04 09:00")) || c[0].HouseholdClass != domain.ClassKey {
 		t.Fatalf("clock = %+v", c)
 	}
 	rec("v3", "2026-03-20 09:00", "2026-03-20 10:00", domain.OutcomeNobodyHome)

@@ -81,6 +81,8 @@ var clockLabels = map[ClockKind]label{
 	ClockVisitDue:           {"next visit", "下次走访"},
 	ClockSecondVisit:        {"second visit", "二次走访"},
 	ClockRectification:      {"rectification", "限期整改"},
+	ClockNeedsUpdate:        {"needs update", "需求更新"},
+	ClockFileRevision:       {"household file revision", "家庭档案修订"},
 }
 
 // Label returns how a clock is named to a person.

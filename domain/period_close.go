@@ -54,6 +54,14 @@ type PeriodFigures struct {
 	// WorkerResolution: per worker who found them, the problems found in
 	// the period and resolved by the close, long-term excluded (001 §6.2).
 	WorkerResolution map[string]Tally `json:"worker_resolution,omitempty"`
+	// HandlingImmediate and HandlingCoordinated: of the problems of the
+	// class whose time limit of 001 §2.2.2 ended in the period, those
+	// first responded to within it (decision 0117).
+	HandlingImmediate   Tally `json:"handling_immediate,omitzero"`
+	HandlingCoordinated Tally `json:"handling_coordinated,omitzero"`
+	// LongTermSatisfaction: ratings of 4 or 5 of the satisfaction ratings
+	// of long-term problems given in the period (服务满意率, 001 §2.2.2).
+	LongTermSatisfaction Tally `json:"long_term_satisfaction,omitzero"`
 }
 
 // MeasuresPeriodClosed records a period's measures as computed from the log
@@ -217,6 +225,21 @@ func (l *PeriodLedger) Close(meta Meta, in ClosePeriod) ([]Event, error) {
 			}
 		}
 	}
+	ht := pol.HandlingTargets
+	for _, h := range []struct {
+		measure string
+		fig     Tally
+		target  float64
+		en, zh  string
+	}{
+		{"handling.immediate", in.Figures.HandlingImmediate, ht.Immediate, "immediate problems responded to within their time limit", "即时解决类问题按时响应率"},
+		{"handling.coordinated", in.Figures.HandlingCoordinated, ht.Coordinated, "coordinated problems started within their time limit", "协调联动类问题按时启动办理率"},
+		{"handling.long_term_satisfaction", in.Figures.LongTermSatisfaction, ht.LongTermSatisfaction, "satisfaction with long-term problems", "长期跟进类问题服务满意率"},
+	} {
+		if r, ok := h.fig.Rate(); ok && h.target > 0 && r < h.target {
+			flag(h.measure, h.en, h.zh, r, h.target, []string{in.Period})
+		}
+	}
 	evs = append(evs, riskFlags(l.community, who, in, meta)...)
 	return evs, nil
 }
@@ -291,7 +314,8 @@ func (l *PeriodLedger) Amend(meta Meta, period string, f PeriodFigures, pol *Pol
 		return nil, err
 	}
 	if cur := p.Current(); cur.Coverage == f.Coverage && cur.CoverageKeyGroups == f.CoverageKeyGroups && cur.Resolution == f.Resolution &&
-		cur.Refusals == f.Refusals && cur.ResolutionSeconds == f.ResolutionSeconds &&
+		cur.Refusals == f.Refusals && cur.ResolutionSeconds == f.ResolutionSeconds && cur.HandlingImmediate == f.HandlingImmediate &&
+		cur.HandlingCoordinated == f.HandlingCoordinated && cur.LongTermSatisfaction == f.LongTermSatisfaction &&
 		mapsEqual(cur.CoverageByClass, f.CoverageByClass) && mapsEqual(cur.WorkerResolution, f.WorkerResolution) {
 		return nil, noChange("figures", "the figures", "数据", period)
 	}
@@ -329,7 +353,8 @@ func (f PeriodFigures) check() error {
 		return nil
 	}
 	for field, t := range map[string]Tally{"figures.coverage": f.Coverage, "figures.coverage_key_groups": f.CoverageKeyGroups,
-		"figures.resolution": f.Resolution, "figures.refusals": f.Refusals} {
+		"figures.resolution": f.Resolution, "figures.refusals": f.Refusals, "figures.handling_immediate": f.HandlingImmediate,
+		"figures.handling_coordinated": f.HandlingCoordinated, "figures.long_term_satisfaction": f.LongTermSatisfaction} {
 		if err := share(field, t); err != nil {
 			return err
 		}

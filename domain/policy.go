@@ -66,6 +66,15 @@ type Policy struct {
 	// before its personal data is erased (PIPL art. 19, 47; decision 0113).
 	// Absent: closed files are kept until someone asks for an erasure.
 	Retention RetentionRules `yaml:"retention,omitempty" json:"retention,omitzero"`
+	// HandlingTargets: the targets per handling class of 001 §2.2.2,
+	// checked at each period close. Zero values set no target.
+	HandlingTargets HandlingTargets `yaml:"handling_targets,omitempty" json:"handling_targets,omitzero"`
+	// FileUpkeep: how often the household file is kept up (001 §2.4.3
+	// 每月更新家庭需求变化，每季度修订家庭档案; §4.4 每季度更新一次家庭档案),
+	// as calendar periods like VisitCadence: an update covers the period it
+	// happens in and the next is due by the end of the following period
+	// (decision 0118). Empty: no deadline.
+	FileUpkeep FileUpkeep `yaml:"file_upkeep,omitempty" json:"file_upkeep,omitzero"`
 	// VisitEntry: a visit recorded later than this after it happened is late.
 	VisitEntry Span `yaml:"visit_entry" json:"visit_entry"`
 	// Response sets the first-response deadline of a problem.
@@ -173,6 +182,48 @@ type RiskThresholds struct {
 	// the period, long-term excluded, resolved by the close) below this
 	// (问题解决率低于70%).
 	WorkerResolutionBelow float64 `yaml:"worker_resolution_below,omitempty" json:"worker_resolution_below,omitempty"`
+}
+
+// HandlingTargets are the targets of 001 §2.2.2 per handling class
+// (decision 0117). Shares are fractions (1.0 = 100%).
+type HandlingTargets struct {
+	// Immediate: of the immediate problems whose time limit
+	// (response.by_handling_class.immediate, 24 hours) ended in the period,
+	// the share first responded to within it (即时解决类24小时内响应, 100%).
+	Immediate float64 `yaml:"immediate,omitempty" json:"immediate,omitempty"`
+	// Coordinated: the same for coordinated problems and their limit
+	// (3 working days: 协调联动类3个工作日内启动办理, 95%以上).
+	Coordinated float64 `yaml:"coordinated,omitempty" json:"coordinated,omitempty"`
+	// LongTermSatisfaction: of the satisfaction ratings of long-term
+	// problems given in the period, the share of 4 or 5 (长期跟进类问题服务
+	// 满意率90%以上).
+	LongTermSatisfaction float64 `yaml:"long_term_satisfaction,omitempty" json:"long_term_satisfaction,omitempty"`
+}
+
+// FileUpkeep sets the periods of the household file's upkeep.
+type FileUpkeep struct {
+	NeedsUpdate  Period `yaml:"needs_update,omitempty" json:"needs_update,omitempty"`   // a needs assessment
+	FileRevision Period `yaml:"file_revision,omitempty" json:"file_revision,omitempty"` // any revision of the file by a person
+}
+
+// MaxHandlingLimit bounds the time limit of a handling class that has a
+// target: a close reads the problems reported this long before the period.
+const MaxHandlingLimit = 31 * 24 * time.Hour
+
+// HandlingLimitDue returns the end of the time limit of 001 §2.2.2 of a
+// problem of class hc reported at: response.by_handling_class[hc] from
+// the report, on the working-day calendar. ok is false when the class has
+// no limit.
+func (p *Policy) HandlingLimitDue(cal WorkingDayCalendar, hc HandlingClass, at time.Time) (time.Time, bool, error) {
+	s := p.Response.ByHandlingClass[hc]
+	if s.IsZero() {
+		return time.Time{}, false, nil
+	}
+	d, err := DueAfter(cal, at, s)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	return d.At, true, nil
 }
 
 // ClassRule lists the categories and circumstances that put a household in
@@ -327,6 +378,11 @@ func (p *Policy) Validate() error {
 			return policyErr("visit_cadence."+string(k), fmt.Sprintf("unknown period %q (week, month, quarter, half_year, year)", per), fmt.Sprintf("未知的期间 %q（应为周、月、季度、半年或年）", per))
 		}
 	}
+	for f, per := range map[string]Period{"file_upkeep.needs_update": p.FileUpkeep.NeedsUpdate, "file_upkeep.file_revision": p.FileUpkeep.FileRevision} {
+		if per != "" && !oneOf(per, Periods()...) {
+			return policyErr(f, fmt.Sprintf("unknown period %q (week, month, quarter, half_year, year)", per), fmt.Sprintf("未知的期间 %q（应为周、月、季度、半年或年）", per))
+		}
+	}
 	for k, ms := range p.VisitModes {
 		if !oneOf(k, HouseholdClasses()...) {
 			return policyErr("visit_modes."+string(k), fmt.Sprintf("unknown household class %q", k), fmt.Sprintf("未知的家庭类别 %q", k))
@@ -345,6 +401,20 @@ func (p *Policy) Validate() error {
 	for f, v := range map[string]float64{"risk.refusal_above": p.Risk.RefusalAbove, "risk.worker_resolution_below": p.Risk.WorkerResolutionBelow} {
 		if v < 0 || v > 1 {
 			return policyErr(f, fmt.Sprintf("%s must be a share between 0 and 1, not %v", f, v), fmt.Sprintf("%s 必须是 0 到 1 之间的比例，而不是 %v", f, v))
+		}
+	}
+	for f, v := range map[string]float64{"handling_targets.immediate": p.HandlingTargets.Immediate, "handling_targets.coordinated": p.HandlingTargets.Coordinated,
+		"handling_targets.long_term_satisfaction": p.HandlingTargets.LongTermSatisfaction} {
+		if v < 0 || v > 1 {
+			return policyErr(f, fmt.Sprintf("%s must be a share between 0 and 1, not %v", f, v), fmt.Sprintf("%s 必须是 0 到 1 之间的比例，而不是 %v", f, v))
+		}
+	}
+	for hc, v := range map[HandlingClass]float64{HandlingImmediate: p.HandlingTargets.Immediate, HandlingCoordinated: p.HandlingTargets.Coordinated} {
+		s := p.Response.ByHandlingClass[hc]
+		if v > 0 && (s.IsZero() || s.duration() > MaxHandlingLimit) {
+			return policyErr("handling_targets."+string(hc),
+				fmt.Sprintf("a target for %s problems needs their time limit in response.by_handling_class, at most 31 days, not %q", hc, s),
+				fmt.Sprintf("%s 类问题的目标需要 response.by_handling_class 中的时限（不超过31天），而不是 %q", hc, s))
 		}
 	}
 	if d := p.Risk.ResolutionDaysAbove; d < 0 || d > 366 {
@@ -532,15 +602,18 @@ func (p *Policy) Deadline(cal WorkingDayCalendar, c Clock) (d Deadline, ok bool,
 			spans = []Span{p.SecondVisit.Within}
 		case ClockVisitDue:
 			if per := p.VisitCadence[c.HouseholdClass]; per != "" {
-				// Once per calendar period: the start's period is covered,
-				// the next one must be; due at its last instant.
-				loc := cal.Location()
-				_, end := per.Bounds(c.Start, loc)
-				_, next := per.Bounds(end, loc)
-				d.Due = next.Add(-time.Nanosecond)
-				return p.approach(d, Span{}), true, nil
+				return p.approach(periodDue(d, cal, per), Span{}), true, nil
 			}
 			spans = []Span{p.VisitFrequency[c.HouseholdClass]}
+		case ClockNeedsUpdate, ClockFileRevision:
+			per := p.FileUpkeep.NeedsUpdate
+			if c.Kind == ClockFileRevision {
+				per = p.FileUpkeep.FileRevision
+			}
+			if per == "" {
+				return Deadline{}, false, nil
+			}
+			return p.approach(periodDue(d, cal, per), Span{}), true, nil
 		}
 		for _, s := range spans {
 			if s.IsZero() {
@@ -561,6 +634,16 @@ func (p *Policy) Deadline(cal WorkingDayCalendar, c Clock) (d Deadline, ok bool,
 		d.Due, d.Basis = c.Due, c.Basis
 	}
 	return p.approach(d, rule), true, nil
+}
+
+// periodDue sets the due instant of a once-per-period clock: the start's
+// period is covered, the next one must be; due at its last instant.
+func periodDue(d Deadline, cal WorkingDayCalendar, per Period) Deadline {
+	loc := cal.Location()
+	_, end := per.Bounds(d.Clock.Start, loc)
+	_, next := per.Bounds(end, loc)
+	d.Due = next.Add(-time.Nanosecond)
+	return d
 }
 
 // approach sets d.Approaching for a deadline derived from rule (zero: an

@@ -61,7 +61,17 @@ type ClosedMonth struct {
 	Resolution        RateView  `json:"resolution"` // long-term problems excluded
 	Coverage          RateView  `json:"coverage"`
 	CoverageKeyGroups RateView  `json:"coverage_key_groups"`
-	Flags             []string  `json:"flags"`
+	// The per-class targets of 001 §2.2.2 (decision 0117): immediate and
+	// coordinated problems first responded to within their time limit, of
+	// those whose limit ended in the month; long-term satisfaction.
+	HandlingImmediate    RateView `json:"handling_immediate"`
+	HandlingCoordinated  RateView `json:"handling_coordinated"`
+	LongTermSatisfaction RateView `json:"long_term_satisfaction"`
+	Refusals             RateView `json:"refusals"`
+	// Flags are the measures flagged at the close; FlagDetails the same
+	// flags with figure, target and messages in English and Chinese.
+	Flags       []string     `json:"flags"`
+	FlagDetails []ClosedFlag `json:"flag_details"`
 }
 
 func tallyRate(t domain.Tally) RateView { return rateOf(measures.Rate{Num: t.Num, Den: t.Den}) }
@@ -164,9 +174,13 @@ func (s *Server) getMeasures(w nethttp.ResponseWriter, r *nethttp.Request) error
 				f := p.Current()
 				mr.State = "closed"
 				mr.Closed = &ClosedMonth{ClosedAt: p.At, PolicyVersion: p.PolicyVersion, CalendarVersion: p.CalendarVersion, Amended: len(p.Amended) > 0,
-					Resolution: tallyRate(f.Resolution), Coverage: tallyRate(f.Coverage), CoverageKeyGroups: tallyRate(f.CoverageKeyGroups), Flags: []string{}}
+					Resolution: tallyRate(f.Resolution), Coverage: tallyRate(f.Coverage), CoverageKeyGroups: tallyRate(f.CoverageKeyGroups),
+					HandlingImmediate: tallyRate(f.HandlingImmediate), HandlingCoordinated: tallyRate(f.HandlingCoordinated),
+					LongTermSatisfaction: tallyRate(f.LongTermSatisfaction), Refusals: tallyRate(f.Refusals), Flags: []string{}, FlagDetails: []ClosedFlag{}}
 				for _, fl := range p.Flags {
 					mr.Closed.Flags = append(mr.Closed.Flags, fl.Measure)
+					mr.Closed.FlagDetails = append(mr.Closed.FlagDetails, ClosedFlag{Measure: fl.Measure, Worker: fl.Worker, Figure: fl.Figure, Target: fl.Target,
+						Periods: fl.Periods, MessageEN: fl.MessageEN, MessageZH: fl.MessageZH})
 				}
 			}
 		}

@@ -283,12 +283,19 @@ func TestSeed001_4_3_CoverageOverHTTP(t *testing.T) {
 	}
 	pr.decode(t, &res)
 	closed := domain.MeasuresPeriodClosed{Community: "C9", Period: cur, Figures: domain.PeriodFigures{Coverage: domain.Tally{Num: 1, Den: 2},
-		CoverageKeyGroups: domain.Tally{Num: 1, Den: 2}, Resolution: domain.Tally{Num: 1, Den: 4}}, PolicyVersion: "p", CalendarVersion: "c", At: clock.Now(), By: "closer"}
+		CoverageKeyGroups: domain.Tally{Num: 1, Den: 2}, Resolution: domain.Tally{Num: 1, Den: 4}, HandlingImmediate: domain.Tally{Num: 1, Den: 2}},
+		PolicyVersion: "p", CalendarVersion: "c", At: clock.Now(), By: "closer"}
 	data, err := eventlog.Encode(uuid.New(), closed, eventlog.Envelope{At: clock.Now(), Actor: "closer", Role: domain.RoleSystem, CommandID: "close-c9", Community: "C9"}.Metadata())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.store.Append(context.Background(), domain.MeasuresStream("C9"), eventstore.NoStream(), data); err != nil {
+	flag := domain.MeasuresFlagRaised{Community: "C9", Period: cur, Measure: "handling.immediate", Figure: 0.5, Target: 1, Periods: []string{cur},
+		MessageEN: "C9: immediate problems responded to within their time limit 50.0%", MessageZH: "C9：即时解决类问题按时响应率 50.0%", At: clock.Now(), By: "closer"}
+	fdata, err := eventlog.Encode(uuid.New(), flag, eventlog.Envelope{At: clock.Now(), Actor: "closer", Role: domain.RoleSystem, CommandID: "close-c9", Community: "C9"}.Metadata())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Append(context.Background(), domain.MeasuresStream("C9"), eventstore.NoStream(), data, fdata); err != nil {
 		t.Fatal(err)
 	}
 	r = e.do("GET", "/v1/measures/coverage?period="+cur+"&community=C9", admin, nil)
@@ -309,6 +316,11 @@ func TestSeed001_4_3_CoverageOverHTTP(t *testing.T) {
 	if r.status != 200 || len(ms.Rows) != 1 || ms.Rows[0].State != "closed" || ms.Rows[0].Closed == nil || ms.Rows[0].Closed.Resolution.Den != 4 ||
 		ms.Rows[0].ResolutionRate.Den != 1 {
 		t.Fatalf("measures: %d %s", r.status, r.body)
+	}
+	// The per-class targets of 001 §2.2.2 (decision 0117) and the flags with their messages in both languages.
+	if c := ms.Rows[0].Closed; c.HandlingImmediate.Den != 2 || c.HandlingImmediate.Value == nil || len(c.FlagDetails) != 1 ||
+		c.FlagDetails[0].Measure != "handling.immediate" || c.FlagDetails[0].MessageEN == "" || c.FlagDetails[0].MessageZH == "" {
+		t.Fatalf("closed handling figures and flags: %s", r.body)
 	}
 	if r := e.do("GET", "/v1/measures/coverage?period=2026-W05", admin, nil, "Accept-Language", "zh-CN"); r.status != 400 || r.problem(t).Code != "invalid_period" {
 		t.Fatalf("week: %d %s", r.status, r.body)

@@ -1000,6 +1000,22 @@ func (h *house) visit(occurred, entry time.Time) (*Batch, error) {
 		return nil, err
 	}
 	visitEvent := rc.b.Events[len(rc.b.Events)-1].ID.String()
+	// 每月更新家庭需求变化 (001 §2.4.3): the first home visit of a month
+	// usually goes through the household's needs again (decision 0118).
+	if outcome == domain.OutcomeCompleted && mode == domain.ModeHome && chance(r, s.rates.NeedsUpdate) {
+		loc := occurred.Location()
+		if last := h.agg.NeedsUpdatedAt(); last.IsZero() || domain.PeriodMonth.Label(last, loc) != domain.PeriodMonth.Label(occurred, loc) {
+			nm := h.meta(h.worker, entry.Add(time.Minute))
+			evs, err := h.agg.AssessNeeds(nm, h.agg.Needs(), "走访时更新需求")
+			key := rc.keyID
+			rc.keyID = "" // the needs seal nothing: no data key in their metadata
+			err = rc.add("update needs", nm, evs, err)
+			rc.keyID = key
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
 	if v, ok := evs[0].(domain.VisitRecorded); ok && v.NotCounted {
 		// A phone or video call that the policy does not count: a home
 		// visit follows within days.

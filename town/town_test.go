@@ -486,3 +486,24 @@ func TestIDNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestNeedsAreUpdated: the town keeps households' needs up to date at
+// visits (每月更新家庭需求变化, 001 §2.4.3; decision 0118), so the demo's file
+// upkeep deadlines are met for many households and breached for others.
+func TestNeedsAreUpdated(t *testing.T) {
+	t.Parallel()
+	g := seedTown(t)
+	events, needs := 0, 0
+	for _, b := range g.batches {
+		for _, e := range b.Events {
+			events++
+			if e.Type == domain.TypeHouseholdNeedsAssessed {
+				needs++
+			}
+		}
+	}
+	t.Logf("%d households, %d events, %d needs assessments", g.stats.Households, events, needs)
+	if needs < 2*g.stats.Households {
+		t.Errorf("%d needs assessments for %d households: needs are not kept up monthly", needs, g.stats.Households)
+	}
+}

@@ -277,6 +277,7 @@ func (p *Projection) apply(ctx context.Context, b *batch, e *projections.Envelop
 				}
 			}
 		}
+		b.clear(s, domain.ClockFileRevision) // a move revises the file (decision 0118)
 	case domain.ProblemReported:
 		h := b.subjects[domain.HouseholdStream(ev.HouseholdID)]
 		if h == nil {
@@ -318,6 +319,11 @@ func (p *Projection) apply(ctx context.Context, b *batch, e *projections.Envelop
 		if ev.SecondVisitFor != "" {
 			b.clear(s, domain.ClockSecondVisit)
 		}
+	case domain.HouseholdNeedsAssessed:
+		b.clear(s, domain.ClockNeedsUpdate, domain.ClockFileRevision)
+	case domain.HouseholdMemberAdded, domain.HouseholdMemberChanged, domain.HouseholdMemberLeft, domain.HouseholdCategoryChanged, domain.HouseholdCircumstancesChanged, domain.HouseholdRiskChanged, domain.HouseholdResourcesOffered,
+		domain.HouseholdConsentRecorded:
+		b.clear(s, domain.ClockFileRevision)
 	case domain.HouseholdArchived:
 		b.clear(s)
 	case domain.ProblemProgressNoted:

@@ -102,8 +102,13 @@ func TestAlertsOpenAndClear(t *testing.T) {
 	later := t0.AddDate(0, 2, 1)
 	step(later)
 	counts, _ = rd.CountByCommunity(ctx)
-	if len(counts) != 2 || counts[0].Breached != 1 || counts[1].Breached != 2 {
+	// Their needs, not updated since the registration in June, were due
+	// in July too (每月更新家庭需求变化, 001 §2.4.3; decision 0118).
+	if len(counts) != 2 || counts[0].Breached != 2 || counts[1].Breached != 3 {
 		t.Errorf("counts a month later %+v", counts)
+	}
+	if got := open(alerts.Filter{Kind: domain.ClockNeedsUpdate, Responsible: "w-c2"}, later); len(got) != 1 || got[0].Supervisor != "sup-c2" {
+		t.Errorf("needs-update alerts of w-c2: %+v", got)
 	}
 	if got := open(alerts.Filter{Kind: domain.ClockVisitDue, Responsible: "w-c2"}, later); len(got) != 1 || got[0].Supervisor != "sup-c2" {
 		t.Errorf("visit alerts of w-c2: %+v", got)

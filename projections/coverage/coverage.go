@@ -123,6 +123,11 @@ const lookback = 366 * 24 * time.Hour
 // (of community, or all when empty) with their completed visits from a year
 // before start to end.
 func (r *Reader) Households(ctx context.Context, community string, start, end time.Time) ([]coverage.Household, error) {
+	return r.households(ctx, community, start.Add(-lookback), end)
+}
+
+// households reads the histories with the visits from visitsFrom to end.
+func (r *Reader) households(ctx context.Context, community string, visitsFrom, end time.Time) ([]coverage.Household, error) {
 	where, args := "registered_at < ?", []any{end.UnixNano()}
 	if community != "" {
 		where += " AND community = ?"
@@ -180,7 +185,7 @@ func (r *Reader) Households(ctx context.Context, community string, start, end ti
 		return nil, err
 	}
 	vq := `SELECT x.household_id, x.at, x.mode, x.not_counted FROM coverage_visits x WHERE x.at >= ? AND x.at < ?`
-	vargs := []any{start.Add(-lookback).UnixNano(), end.UnixNano()}
+	vargs := []any{visitsFrom.UnixNano(), end.UnixNano()}
 	if community != "" {
 		vq = `SELECT x.household_id, x.at, x.mode, x.not_counted FROM coverage_visits x
 		JOIN coverage_households h ON h.household_id = x.household_id WHERE x.at >= ? AND x.at < ? AND h.` + where
@@ -212,11 +217,29 @@ func (r *Reader) Report(ctx context.Context, pol *domain.Policy, loc *time.Locat
 	if err != nil {
 		return nil, err
 	}
-	hs, err := r.Households(ctx, community, start, end)
+	hs, err := r.households(ctx, community, VisitsFrom(pol, loc, start), end)
 	if err != nil {
 		return nil, err
 	}
 	return coverage.Compute(pol, loc, label, hs)
+}
+
+// VisitsFrom returns the earliest instant a visit can cover a cadence
+// period that ends in a reporting period starting at start: the start of
+// the longest cadence period of pol that contains start (a month close
+// under a quarterly cadence reads three months of visits, not a year). A
+// policy without cadences reads a year back.
+func VisitsFrom(pol *domain.Policy, loc *time.Location, start time.Time) time.Time {
+	from := start
+	for _, per := range pol.VisitCadence {
+		if ps, _ := per.Bounds(start, loc); ps.Before(from) {
+			from = ps
+		}
+	}
+	if len(pol.VisitCadence) == 0 {
+		return start.Add(-lookback)
+	}
+	return from
 }
 
 // Live answers coverage reports with the policy in force now. Safe for

@@ -91,3 +91,32 @@ func TestSeed001_4_3_CoverageFromTheLog(t *testing.T) {
 		t.Fatalf("one community: %+v %v", r, err)
 	}
 }
+
+// A report reads the visits that can cover a cadence period ending in it,
+// no more: from the start of the longest cadence period that contains the
+// report's start (a quarter under the default policy, a half-year under
+// 001 §4.1's schedule, a week that began in the previous month).
+func TestVisitsFrom(t *testing.T) {
+	loc := time.FixedZone("CST", 8*3600)
+	def, err := domain.ShippedPolicy(domain.PresetDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alt, err := domain.ShippedPolicy(domain.PresetAlt001Sec41)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, loc) }
+	for _, c := range []struct {
+		pol         *domain.Policy
+		start, want time.Time
+	}{
+		{def, day(2026, 6, 1), day(2026, 4, 1)},
+		{def, day(2026, 4, 1), day(2026, 3, 30)}, // the week of Monday March 30th ends in April
+		{alt, day(2026, 6, 1), day(2026, 1, 1)},
+	} {
+		if got := coverage.VisitsFrom(c.pol, loc, c.start); !got.Equal(c.want) {
+			t.Errorf("%s from %s: %s, want %s", c.pol.Version, c.start.Format(time.DateOnly), got, c.want)
+		}
+	}
+}

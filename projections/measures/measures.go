@@ -47,24 +47,26 @@ const Name = "measures"
 
 // Metric names (durable: stored in measures_counts).
 const (
-	MProblemsReported  = "problems_reported"  // by report month
-	MProblemsResolved  = "problems_resolved"  // resolved now, by report month (cohort)
-	MResolutions       = "resolutions"        // by resolution month
-	MResolutionSeconds = "resolution_seconds" // sum, by resolution month
-	MReopened          = "reopened"           // by reopen month
-	MRatings           = "ratings"            // by rating month
-	MRatingSum         = "rating_sum"         // by rating month
-	MSatisfied         = "satisfied"          // ratings of 4 or 5
-	MResourceLinked    = "resource_linked"    // problems whose first resource was linked this month
-	MResourceSeconds   = "resource_seconds"   // sum of report → first resource
-	MVisits            = "visits"             // all visits, by visit month
-	MVisitsCompleted   = "visits_completed"   //
-	MVisitsRefused     = "visits_refused"     //
-	MVisitsLate        = "visits_late"        // entered after the policy's limit
-	MVisitsOnSchedule  = "visits_on_schedule" // completed before the household was overdue
-	OnTimePrefix       = "on_time."           // + deadline kind: met with no breach recorded
-	BreachedPrefix     = "breached."          // + deadline kind: breaches recorded
-	KindVisitEntry     = "visit_entry"        // the deadline kind of visit entry (not a domain clock)
+	MProblemsReported  = "problems_reported"   // by report month
+	MProblemsResolved  = "problems_resolved"   // resolved now, by report month (cohort)
+	MResolutions       = "resolutions"         // by resolution month
+	MResolutionSeconds = "resolution_seconds"  // sum, by resolution month
+	MReopened          = "reopened"            // by reopen month
+	MRatings           = "ratings"             // by rating month
+	MRatingSum         = "rating_sum"          // by rating month
+	MSatisfied         = "satisfied"           // ratings of 4 or 5
+	MResourceLinked    = "resource_linked"     // problems whose first resource was linked this month
+	MResourceSeconds   = "resource_seconds"    // sum of report → first resource
+	MVisits            = "visits"              // all visits, by visit month
+	MVisitsCompleted   = "visits_completed"    //
+	MVisitsRefused     = "visits_refused"      //
+	MVisitsLate        = "visits_late"         // entered after the policy's limit
+	MVisitsOnSchedule  = "visits_on_schedule"  // completed before the household was overdue
+	OnTimePrefix       = "on_time."            // + deadline kind: met with no breach recorded
+	BreachedPrefix     = "breached."           // + deadline kind: breaches recorded
+	KindVisitEntry     = "visit_entry"         // the deadline kind of visit entry (not a domain clock)
+	MRatingsLongTerm   = "ratings.long_term"   // ratings of long-term problems, by rating month (decision 0117)
+	MSatisfiedLongTerm = "satisfied.long_term" // of those, ratings of 4 or 5
 )
 
 // Projection maintains the measure tables. Stateless; safe for concurrent use.
@@ -168,7 +170,7 @@ func (*Projection) Schema() []string {
 			grid      TEXT NOT NULL,
 			worker    TEXT NOT NULL,
 			month     TEXT NOT NULL,
-			` + metricColumnsDDL() + `,
+			` + metricColumnsDDL(baseMetrics()) + `,
 			PRIMARY KEY (community, grid, worker, month))`,
 		`CREATE TABLE IF NOT EXISTS measures_households (
 			household_id   TEXT PRIMARY KEY,
@@ -196,6 +198,22 @@ func (*Projection) Schema() []string {
 			status              TEXT NOT NULL,
 			acceptance_breached INTEGER NOT NULL,
 			completion_breached INTEGER NOT NULL)` + projections.WithoutRowID,
+		// Decision 0117: the handling class and first response of each
+		// problem, and the ratings of long-term problems.
+		`ALTER TABLE measures_problems ADD COLUMN handling_class TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE measures_problems ADD COLUMN first_response_at BIGINT NOT NULL DEFAULT 0`,
+		`ALTER TABLE measures_counts ADD COLUMN ` + column(MRatingsLongTerm) + ` BIGINT NOT NULL DEFAULT 0`,
+		`ALTER TABLE measures_counts ADD COLUMN ` + column(MSatisfiedLongTerm) + ` BIGINT NOT NULL DEFAULT 0`,
+		`CREATE INDEX IF NOT EXISTS measures_problems_reported ON measures_problems (reported_at)`,
+		`CREATE INDEX IF NOT EXISTS measures_problems_month ON measures_problems (report_month)`,
+		// The new columns are filled by applying the log again from the
+		// start: empty the model and forget its checkpoint in the same
+		// migration transaction, so the engine rebuilds it at start.
+		`DELETE FROM measures_counts`,
+		`DELETE FROM measures_households`,
+		`DELETE FROM measures_problems`,
+		`DELETE FROM measures_referrals`,
+		`DELETE FROM projection_checkpoints WHERE name = '` + Name + `'`,
 	}
 }
 
@@ -208,6 +226,12 @@ type counterKey struct {
 
 // Metrics lists every counter, in column order.
 func Metrics() []string {
+	return append(baseMetrics(), MRatingsLongTerm, MSatisfiedLongTerm)
+}
+
+// baseMetrics are the counters of the first schema step (never changed:
+// later counters are added by later steps).
+func baseMetrics() []string {
 	m := []string{MProblemsReported, MProblemsResolved, MResolutions, MResolutionSeconds, MReopened, MRatings, MRatingSum,
 		MSatisfied, MResourceLinked, MResourceSeconds, MVisits, MVisitsCompleted, MVisitsRefused, MVisitsLate, MVisitsOnSchedule}
 	for _, k := range Kinds() {
@@ -226,9 +250,9 @@ var metricIndex = func() map[string]int {
 
 func column(metric string) string { return "m_" + strings.ReplaceAll(metric, ".", "__") }
 
-func metricColumnsDDL() string {
+func metricColumnsDDL(metrics []string) string {
 	var cols []string
-	for _, m := range Metrics() {
+	for _, m := range metrics {
 		cols = append(cols, column(m)+" BIGINT NOT NULL")
 	}
 	return strings.Join(cols, ",\n\t\t\t")
@@ -245,6 +269,8 @@ type problem struct {
 	scope
 	reportMonth                                          string
 	reportedAt                                           int64
+	handling                                             string // handling class now
+	firstResponseAt                                      int64  // the first response to the report (0: none yet)
 	status                                               string
 	hasDue, resourceLinked, longTerm                     bool
 	responseBreached, resolutionBreached, followBreached bool
@@ -301,9 +327,9 @@ func (b *batch) problem(ctx context.Context, id string) (*problem, error) {
 	}
 	p := &problem{}
 	err := b.tx.QueryRow(ctx, `SELECT community, grid, worker, report_month, reported_at, status, has_due, resource_linked,
-		response_breached, resolution_breached, followup_breached, long_term FROM measures_problems WHERE problem_id = ?`, id).
+		response_breached, resolution_breached, followup_breached, long_term, handling_class, first_response_at FROM measures_problems WHERE problem_id = ?`, id).
 		Scan(&p.community, &p.grid, &p.worker, &p.reportMonth, &p.reportedAt, &p.status, &p.hasDue, &p.resourceLinked,
-			&p.responseBreached, &p.resolutionBreached, &p.followBreached, &p.longTerm)
+			&p.responseBreached, &p.resolutionBreached, &p.followBreached, &p.longTerm, &p.handling, &p.firstResponseAt)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
@@ -410,11 +436,12 @@ func (b *batch) preload(ctx context.Context, events []projections.Envelope) erro
 		}
 	}
 	if err := b.tx.QueryKeys(ctx, `SELECT problem_id, community, grid, worker, report_month, reported_at, status, has_due, resource_linked,
-		response_breached, resolution_breached, followup_breached, long_term FROM measures_problems WHERE problem_id IN (?*)`, prMiss, func(rows *sql.Rows) error {
+		response_breached, resolution_breached, followup_breached, long_term, handling_class, first_response_at FROM measures_problems
+		WHERE problem_id IN (?*)`, prMiss, func(rows *sql.Rows) error {
 		p := &problem{known: true}
 		var id string
 		if err := rows.Scan(&id, &p.community, &p.grid, &p.worker, &p.reportMonth, &p.reportedAt, &p.status, &p.hasDue, &p.resourceLinked,
-			&p.responseBreached, &p.resolutionBreached, &p.followBreached, &p.longTerm); err != nil {
+			&p.responseBreached, &p.resolutionBreached, &p.followBreached, &p.longTerm, &p.handling, &p.firstResponseAt); err != nil {
 			return err
 		}
 		b.pr[id] = p
@@ -522,9 +549,15 @@ func (p *Projection) applyHousehold(ctx context.Context, b *batch, id string, ev
 			h.visitBreached = false
 		}
 	case domain.HouseholdDeadlineBreached:
+		if e.Kind != domain.ClockVisitDue {
+			return nil // file upkeep (decision 0118) has no measure here
+		}
 		h.visitBreached = true
 		b.add(h.scope, p.month(e.At), BreachedPrefix+string(e.Kind), 1)
 	case domain.HouseholdDeadlineRescheduled:
+		if e.Kind != domain.ClockVisitDue {
+			return nil
+		}
 		if p.withdrawn(b, h.scope, e.DeadlineRescheduled) {
 			h.visitBreached = false
 		}
@@ -555,6 +588,7 @@ func (p *Projection) applyProblem(ctx context.Context, b *batch, id string, ev d
 		pr.scope = scope{h.community, h.grid, e.FoundBy}
 		pr.reportMonth, pr.reportedAt, pr.status, pr.known = p.month(e.At), e.At.UnixNano(), string(domain.StatusOpen), true
 		pr.longTerm = e.HandlingClass == domain.HandlingLongTerm
+		pr.handling = string(e.HandlingClass)
 		b.add(pr.scope, pr.reportMonth, MProblemsReported, 1)
 		return nil
 	}
@@ -567,10 +601,14 @@ func (p *Projection) applyProblem(ctx context.Context, b *batch, id string, ev d
 			b.add(pr.scope, p.month(at), OnTimePrefix+string(kind), 1)
 		}
 		*breached = false
+		if kind == domain.ClockProblemResponse && pr.firstResponseAt == 0 {
+			pr.firstResponseAt = at.UnixNano()
+		}
 	}
 	switch e := ev.(type) {
 	case domain.ProblemReclassified:
 		pr.longTerm = e.HandlingClass == domain.HandlingLongTerm
+		pr.handling = string(e.HandlingClass)
 	case domain.ProblemAssigned:
 		if !e.Due.IsZero() {
 			pr.hasDue, pr.resolutionBreached = true, false
@@ -610,6 +648,12 @@ func (p *Projection) applyProblem(ctx context.Context, b *batch, id string, ev d
 		b.add(pr.scope, m, MRatingSum, int64(e.Score))
 		if e.Score >= 4 {
 			b.add(pr.scope, m, MSatisfied, 1)
+		}
+		if pr.longTerm {
+			b.add(pr.scope, m, MRatingsLongTerm, 1)
+			if e.Score >= 4 {
+				b.add(pr.scope, m, MSatisfiedLongTerm, 1)
+			}
 		}
 	case domain.ProblemReopened:
 		if pr.status == string(domain.StatusResolved) || pr.status == statusClosedResolved {
@@ -759,12 +803,14 @@ func (p *Projection) flush(ctx context.Context, b *batch) error {
 			continue
 		}
 		if err := b.tx.Exec(ctx, `INSERT INTO measures_problems (problem_id, community, grid, worker, report_month, reported_at, status,
-			has_due, resource_linked, response_breached, resolution_breached, followup_breached, long_term)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (problem_id) DO UPDATE SET status = excluded.status,
+			has_due, resource_linked, response_breached, resolution_breached, followup_breached, long_term, handling_class, first_response_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (problem_id) DO UPDATE SET status = excluded.status,
 			has_due = excluded.has_due, resource_linked = excluded.resource_linked, response_breached = excluded.response_breached,
-			resolution_breached = excluded.resolution_breached, followup_breached = excluded.followup_breached, long_term = excluded.long_term`,
+			resolution_breached = excluded.resolution_breached, followup_breached = excluded.followup_breached, long_term = excluded.long_term,
+			handling_class = excluded.handling_class, first_response_at = excluded.first_response_at`,
 			id, pr.community, pr.grid, pr.worker, pr.reportMonth, pr.reportedAt, pr.status, projections.Bool(pr.hasDue), projections.Bool(pr.resourceLinked),
-			projections.Bool(pr.responseBreached), projections.Bool(pr.resolutionBreached), projections.Bool(pr.followBreached), projections.Bool(pr.longTerm)); err != nil {
+			projections.Bool(pr.responseBreached), projections.Bool(pr.resolutionBreached), projections.Bool(pr.followBreached), projections.Bool(pr.longTerm),
+			pr.handling, pr.firstResponseAt); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/projections"
@@ -307,4 +308,82 @@ func (r *Reader) Risk(ctx context.Context, month string) (map[string]*RiskFigure
 		get(c).Workers[w] = rt
 	}
 	return out, wrows.Err()
+}
+
+// HandlingFigures are the figures of a community that the per-class
+// targets of 001 §2.2.2 are checked against at a period close (decision
+// 0117).
+type HandlingFigures struct {
+	Immediate, Coordinated Rate // first responded within the class's limit / limits that ended in the period
+	LongTermSatisfaction   Rate // ratings of 4 or 5 / ratings of long-term problems given in the period
+}
+
+// Handling returns, per community, the handling figures of the period
+// [start, end) under pol: the immediate and coordinated problems whose time
+// limit (Policy.HandlingLimitDue, from the report) ended in the period and
+// whether their first response came within it, and the ratings of
+// long-term problems given in the months of the period. A problem is judged
+// by its class now (after any reclassification) and its first response to
+// the report (a reopening does not restart it).
+func (r *Reader) Handling(ctx context.Context, pol *domain.Policy, cal domain.WorkingDayCalendar, start, end time.Time) (map[string]*HandlingFigures, error) {
+	out := map[string]*HandlingFigures{}
+	get := func(c string) *HandlingFigures {
+		f := out[c]
+		if f == nil {
+			f = &HandlingFigures{}
+			out[c] = f
+		}
+		return f
+	}
+	rows, err := r.db.QueryContext(ctx, r.d.Rebind(`SELECT community, handling_class, reported_at, first_response_at FROM measures_problems
+		WHERE reported_at >= ? AND reported_at < ? AND handling_class IN (?, ?)`),
+		start.Add(-domain.MaxHandlingLimit).UnixNano(), end.UnixNano(), string(domain.HandlingImmediate), string(domain.HandlingCoordinated))
+	if err != nil {
+		return nil, fmt.Errorf("measures: handling: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c, hc string
+		var rep, first int64
+		if err := rows.Scan(&c, &hc, &rep, &first); err != nil {
+			return nil, err
+		}
+		due, ok, err := pol.HandlingLimitDue(cal, domain.HandlingClass(hc), time.Unix(0, rep))
+		if err != nil {
+			return nil, fmt.Errorf("measures: handling: %w", err)
+		}
+		if !ok || due.Before(start) || !due.Before(end) {
+			continue
+		}
+		rt := &get(c).Immediate
+		if hc == string(domain.HandlingCoordinated) {
+			rt = &get(c).Coordinated
+		}
+		rt.Den++
+		if first != 0 && !time.Unix(0, first).After(due) {
+			rt.Num++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	loc := cal.Location()
+	crows, err := r.db.QueryContext(ctx, r.d.Rebind(`SELECT community, CAST(sum(`+column(MSatisfiedLongTerm)+`) AS BIGINT), CAST(sum(`+column(MRatingsLongTerm)+`) AS BIGINT)
+		FROM measures_counts WHERE month >= ? AND month <= ? GROUP BY community`),
+		domain.PeriodMonth.Label(start, loc), domain.PeriodMonth.Label(end.Add(-time.Nanosecond), loc))
+	if err != nil {
+		return nil, fmt.Errorf("measures: handling: %w", err)
+	}
+	defer crows.Close()
+	for crows.Next() {
+		var c string
+		var rt Rate
+		if err := crows.Scan(&c, &rt.Num, &rt.Den); err != nil {
+			return nil, err
+		}
+		if rt.Den > 0 {
+			get(c).LongTermSatisfaction = rt
+		}
+	}
+	return out, crows.Err()
 }
