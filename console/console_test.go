@@ -158,14 +158,21 @@ func TestEveryEnumValueLabelled(t *testing.T) {
 		"urgency": vals(domain.UrgencyUrgent, domain.UrgencyOrdinary),
 		"follow":  vals(domain.FollowPhone, domain.FollowHomeVisit, domain.FollowVideo, domain.FollowOnline, domain.FollowOffice),
 		"outcome": vals(domain.OutcomeCompleted, domain.OutcomeRefused, domain.OutcomeNobodyHome),
+		// The visit as evidence (decision 0120).
+		"teamrole":   vals(domain.TeamRoles()...),
+		"vpurpose":   vals(domain.VisitPurposes()...),
+		"understand": vals(domain.FiveUnderstandings()...),
 	}
 	// The Chinese words the domain already gives these values.
 	domainZH := map[string]func(v string) string{
-		"pstatus": func(v string) string { _, zh := domain.ProblemStatus(v).Label(); return zh },
-		"rstatus": func(v string) string { _, zh := domain.ReferralStatus(v).Label(); return zh },
-		"level":   func(v string) string { _, zh := domain.ReferralLevel(v).Label(); return zh },
-		"mode":    func(v string) string { _, zh := domain.VisitMode(v).Label(); return zh },
-		"outcome": func(v string) string { _, zh := domain.VisitOutcome(v).Label(); return zh },
+		"pstatus":    func(v string) string { _, zh := domain.ProblemStatus(v).Label(); return zh },
+		"rstatus":    func(v string) string { _, zh := domain.ReferralStatus(v).Label(); return zh },
+		"level":      func(v string) string { _, zh := domain.ReferralLevel(v).Label(); return zh },
+		"mode":       func(v string) string { _, zh := domain.VisitMode(v).Label(); return zh },
+		"outcome":    func(v string) string { _, zh := domain.VisitOutcome(v).Label(); return zh },
+		"teamrole":   func(v string) string { _, zh := domain.TeamRole(v).Label(); return zh },
+		"vpurpose":   func(v string) string { _, zh := domain.VisitPurpose(v).Label(); return zh },
+		"understand": func(v string) string { _, zh := domain.Understanding(v).Label(); return zh },
 	}
 	han := regexp.MustCompile(`\p{Han}`)
 	app, err := static.ReadFile("static/app.js")
@@ -175,7 +182,8 @@ func TestEveryEnumValueLabelled(t *testing.T) {
 	for prefix, values := range enums {
 		// Visit modes and outcomes, and follow-up methods, are offered
 		// in forms (options built from the dictionary), not shown as values.
-		if prefix != "mode" && prefix != "outcome" && prefix != "follow" && !strings.Contains(string(app), "ev('"+prefix+"', ") {
+		formOnly := map[string]bool{"mode": true, "outcome": true, "follow": true}
+		if !formOnly[prefix] && !strings.Contains(string(app), "ev('"+prefix+"', ") {
 			t.Errorf("app.js never shows a %s value through the dictionary", prefix)
 		}
 		for _, v := range values {

@@ -210,24 +210,55 @@ func TestConsoleInChromium(t *testing.T) {
 	shot("household-as-of", "#h-slider")
 	signOut()
 
-	// A grid worker on a phone records a visit, submitting twice. The form
-	// does not send the evidence a completed home visit to a key or
-	// special household needs (team roles, purpose, five understandings,
-	// next contact, check-in: decision 0120), so it records nobody at home,
-	// which needs only the recorder on the team.
+	// A grid worker on a phone records a completed home visit to a key
+	// household with a doctor, the five understandings, the purpose, the
+	// next contact and a check-in (decision 0120), submitting twice: one
+	// visit is recorded.
+	if file["class"] != "key" {
+		c := p.must(200, "POST", "/v1/households/"+hh+"/class", admin, map[string]any{"to": "key", "reason": "复核为重点家庭"})
+		p.must(200, "GET", "/v1/households/"+hh+"?wait_for="+url.QueryEscape(c["position"].(string)), admin, nil)
+	}
 	before := p.must(200, "GET", "/v1/households/"+hh, admin, nil)["visit_count"].(float64)
 	signIn("gw")
 	run("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
 		chromedp.Navigate(p.base+"/#/household/"+url.PathEscape(hh)+"/visit"), chromedp.WaitVisible("#visit-save", chromedp.ByID),
-		chromedp.SetValue("#outcome", "nobody_home", chromedp.ByID),
+		chromedp.SetValue("#outcome", "completed", chromedp.ByID), chromedp.SetValue("#vpurpose", "routine", chromedp.ByID),
+		chromedp.Click("#cov-health", chromedp.ByID), chromedp.Click("#cov-economic", chromedp.ByID),
+		chromedp.Click("#cov-support_obligations", chromedp.ByID), chromedp.Click("#cov-home_safety", chromedp.ByID),
+		chromedp.Click("#cov-service_needs", chromedp.ByID),
+		// The next contact a week after the visit, in the browser's clock as the visit's time is.
+		chromedp.Evaluate(`document.getElementById('nc-at').value = new Date(Date.now() + 7 * 864e5 - new Date().getTimezoneOffset() * 6e4).toISOString().slice(0, 16)`, nil),
+		chromedp.SendKeys("#ci-place", "张奶奶家门口", chromedp.ByID),
 		chromedp.SendKeys("#summary", "送米面油，了解近况", chromedp.ByID),
+		// Without the doctor the API refuses (visit_incomplete), shown at the team.
+		chromedp.Evaluate(`window.firstKey = document.getElementById('visit-form').dataset.key`, nil),
+		chromedp.Click("#visit-save", chromedp.ByID), chromedp.WaitVisible("#team-err", chromedp.ByID))
+	if s := text("#team-err"); !strings.Contains(s, "医生") {
+		t.Errorf("the refusal shown at the team does not ask for the doctor: %q", s)
+	}
+	var renewed bool
+	run("the refused form has a new key", chromedp.Evaluate(`document.getElementById('visit-form').dataset.key !== window.firstKey`, &renewed))
+	if !renewed {
+		t.Error("after a 422 the visit form kept its idempotency key")
+	}
+	run("with the doctor",
+		chromedp.Click("#m-add", chromedp.ByID), chromedp.WaitVisible("#m-person-1", chromedp.ByID),
+		chromedp.SendKeys("#m-person-1", "王医生", chromedp.ByID), chromedp.SetValue("#m-role-1", "doctor", chromedp.ByID),
 		chromedp.Click("#visit-save", chromedp.ByID), chromedp.WaitVisible("#visit-saved", chromedp.ByID),
 		chromedp.Evaluate(`document.getElementById('visit-saved').remove()`, nil),
 		chromedp.Click("#visit-save", chromedp.ByID), chromedp.WaitVisible("#visit-saved", chromedp.ByID))
 	shot("visit-390px", "")
+	shot("visit-390px-understandings", "#covered")
 	axe("visit form")
 	if after := p.must(200, "GET", "/v1/households/"+hh, admin, nil)["visit_count"].(float64); after != before+1 {
 		t.Errorf("two submissions of one form: %v visits, want %v", after, before+1)
+	}
+	got := p.must(200, "GET", "/v1/households/"+hh, admin, nil)["visits"].(map[string]any)["visits"].([]any)
+	if len(got) == 0 {
+		t.Fatal("the household file lists no visit")
+	}
+	if v := got[0].(map[string]any); v["outcome"] != "completed" || v["mode"] != "home" || fmt.Sprint(v["team"]) != "[网格员甲 王医生]" {
+		t.Errorf("the visit recorded is %v, want a completed home visit by 网格员甲 and 王医生", v)
 	}
 	// Someone changes the household while the form is open: the conflict is shown.
 	// (Through the list, so that the form waited for is a new one, with a new key.)

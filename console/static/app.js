@@ -398,38 +398,109 @@ function newKey() {
 // and the file now.
 const watched = ['address', 'community', 'grid', 'worker', 'class', 'category', 'risk', 'archived', 'visit_count', 'open_problems', 'open_referrals', 'consent'];
 
+// The visit as evidence (decision 0120): the team with roles (the signed-in
+// person first, in the team role of their account), the purpose, the five
+// understandings covered, the next contact and the check-in. What a
+// completed home visit must record per household class is the API's to
+// say: its refusal (visit_incomplete, naming everything missing) is shown
+// at the field it names.
+const teamRoles = ['grid_worker', 'community_secretary', 'community_cadre', 'social_worker', 'doctor', 'volunteer'];
+const visitPurposes = ['routine', 'problem', 'needs_survey', 'festival', 'second_visit'];
+const understandings = ['health', 'economic', 'support_obligations', 'home_safety', 'service_needs'];
+const accountTeamRole = { worker: 'grid_worker', social_worker: 'social_worker', supervisor: 'community_cadre' };
+const localInput = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+
 async function visitForm(id) {
   const res = await api('GET', `/v1/households/${encodeURIComponent(id)}`);
   const opened = res.data, etag = res.headers.get('ETag');
-  const key = newKey(); // one key per form: submitting twice records one visit
-  const local = new Date(Date.now() - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  let key = newKey(); // one key per form: submitting twice records one visit
+  const local = localInput(new Date());
+  const err = (eid) => el('div', { id: `${eid}-err`, class: 'field-err' });
+  const input = (eid, label, attrs = {}) => [el('label', { for: eid, text: label }), el('input', { id: eid, name: eid, 'aria-describedby': `${eid}-err`, ...attrs }), err(eid)];
   const opt = (name, vals) => el('select', { id: name, name }, vals.map((v) => el('option', { value: v, text: t(`${name}_${v}`) })));
   const ta = (name, label) => [el('label', { for: name, text: label }), el('textarea', { id: name, name })];
   const msg = el('div', { id: 'visit-msg', 'aria-live': 'assertive' });
-  const form = el('form', { id: 'visit-form', 'data-key': key },
-    el('h1', { text: `${t('recordVisit')} · ${opened.address}` }), msg,
-    el('label', { for: 'team', text: t('team') }), el('input', { id: 'team', name: 'team', required: true, value: S.me.name }),
-    el('label', { for: 'occurred', text: t('occurredAt') }), el('input', { id: 'occurred', name: 'occurred', type: 'datetime-local', required: true, value: local, max: local }),
+  // The team: one row per member, a name and a team role.
+  const rows = el('ol', { id: 'members', class: 'members' });
+  let n = 0;
+  const memberRow = (person, role) => {
+    const i = n++;
+    const li = el('li', { class: 'member' },
+      el('label', { for: `m-person-${i}`, text: t('memberName') }),
+      el('input', { id: `m-person-${i}`, class: 'm-person', value: person || '', autocomplete: 'off', 'aria-describedby': 'team-err' }),
+      el('label', { for: `m-role-${i}`, text: t('memberRole') }),
+      el('select', { id: `m-role-${i}`, class: 'm-role' }, el('option', { value: '', text: t('choose') }),
+        teamRoles.map((r) => el('option', { value: r, text: ev('teamrole', r), selected: r === role }))));
+    if (i > 0) li.append(' ', el('button', { type: 'button', class: 'm-remove', id: `m-remove-${i}`, text: t('removeMember'), 'aria-label': `${t('removeMember')} ${i + 1}`,
+      onclick: () => { li.remove(); $('m-add').focus(); } }));
+    rows.append(li);
+    return li;
+  };
+  memberRow(S.me.name, accountTeamRole[S.me.role] || '');
+  const team = el('fieldset', { id: 'team', 'aria-describedby': 'team-err' }, el('legend', { text: t('visitTeam') }), rows, err('team'),
+    el('p', {}, el('button', { type: 'button', id: 'm-add', text: t('addMember'), onclick: () => memberRow('', '').querySelector('input').focus() })));
+  const covered = el('fieldset', { id: 'covered', 'aria-describedby': 'covered-err' }, el('legend', { text: t('coveredFive') }),
+    understandings.map((u) => el('div', { class: 'check' }, el('input', { type: 'checkbox', id: `cov-${u}`, name: 'covered', value: u }), ' ', el('label', { for: `cov-${u}`, text: ev('understand', u) }))),
+    err('covered'));
+  const form = el('form', { id: 'visit-form', 'data-key': key, novalidate: true, 'aria-labelledby': 'visit-h' },
+    el('h1', { id: 'visit-h', text: `${t('recordVisit')} · ${txt(opened.address)}` }), msg,
+    team,
+    ...input('occurred', t('occurredAt'), { type: 'datetime-local', required: true, value: local, max: local }),
     el('label', { for: 'mode', text: t('mode') }), opt('mode', ['home', 'phone', 'video', 'online']),
     el('label', { for: 'outcome', text: t('outcome') }), opt('outcome', ['completed', 'refused', 'nobody_home']),
-    el('fieldset', {}, el('legend', { text: t('five') }), ta('health', t('health')), ta('economic', t('economic')), ta('support_obligations', t('supportObligations')),
+    el('label', { for: 'vpurpose', text: t('visitPurpose') }),
+    el('select', { id: 'vpurpose', name: 'vpurpose', 'aria-describedby': 'vpurpose-err' }, el('option', { value: '', text: t('choose') }), visitPurposes.map((p) => el('option', { value: p, text: ev('vpurpose', p) }))),
+    err('vpurpose'),
+    covered,
+    el('fieldset', {}, el('legend', { text: t('fiveNotes') }), ta('health', t('health')), ta('economic', t('economic')), ta('support_obligations', t('supportObligations')),
       ta('home_safety', t('homeSafety')), ta('service_needs', t('serviceNeeds'))),
+    el('fieldset', { id: 'next_contact' }, el('legend', { text: t('nextContact') }),
+      ...input('nc-person', t('nextContactPerson'), { value: S.me.name, autocomplete: 'off' }), ...input('nc-at', t('nextContactAt'), { type: 'datetime-local' })),
+    el('fieldset', { id: 'check_in' }, el('legend', { text: t('checkIn') }),
+      ...input('ci-at', t('checkInAt'), { type: 'datetime-local', value: local }), ...input('ci-place', t('checkInPlace'), { autocomplete: 'off' })),
     ...ta('summary', t('summary')),
     el('p', {}, el('button', { type: 'submit', id: 'visit-save', text: t('save') }), ' ', el('a', { href: `#/household/${encodeURIComponent(id)}`, text: t('back') })));
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
+  // Where the API's field names are shown.
+  const at = { team: 'team', members: 'team', occurred_at: 'occurred', purpose: 'vpurpose', covered: 'covered',
+    next_contact: 'nc-person', 'next_contact.person': 'nc-person', 'next_contact.at': 'nc-at', check_in: 'ci-place', 'check_in.at': 'ci-at', 'check_in.place': 'ci-place' };
+  const iso = (v) => (v ? new Date(v).toISOString() : '');
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    for (const x of form.querySelectorAll('[aria-invalid]')) x.removeAttribute('aria-invalid');
+    for (const x of form.querySelectorAll('.field-err')) x.textContent = '';
     const f = form.elements;
-    const body = { team: f.team.value.split(/[,，、]/).map((s) => s.trim()).filter(Boolean), occurred_at: new Date(f.occurred.value).toISOString(),
-      mode: f.mode.value, outcome: f.outcome.value, summary: f.summary.value || undefined };
-    if (body.outcome === 'completed') for (const k of ['health', 'economic', 'support_obligations', 'home_safety', 'service_needs']) if (f[k].value) body[k] = f[k].value;
+    const members = [...rows.querySelectorAll('li')].map((li) => ({ person: li.querySelector('.m-person').value.trim(), role: li.querySelector('.m-role').value }))
+      .filter((m) => m.person || m.role);
+    const body = { members, occurred_at: iso(f.occurred.value), mode: f.mode.value, outcome: f.outcome.value,
+      purpose: f.vpurpose.value || undefined, summary: f.summary.value || undefined };
+    if (body.outcome === 'completed') {
+      const cov = [...form.querySelectorAll('input[name="covered"]:checked')].map((x) => x.value);
+      if (cov.length) body.covered = cov;
+      for (const k of understandings) if (f[k].value) body[k] = f[k].value;
+    }
+    const ncPerson = f['nc-person'].value.trim(), ncAt = f['nc-at'].value;
+    if (ncAt) body.next_contact = { person: ncPerson, at: iso(ncAt) };
+    const place = f['ci-place'].value.trim();
+    if (place) body.check_in = { at: iso(f['ci-at'].value) || undefined, place };
     const btn = $('visit-save'); btn.disabled = true;
     try {
       const r = await api('POST', `/v1/households/${encodeURIComponent(id)}/visits`, body, { 'Idempotency-Key': key, 'If-Match': etag });
-      msg.replaceChildren(el('div', { class: 'notice', role: 'status', id: 'visit-saved' }, `${t('saved')} (${t('version')} ${r.data.version})`));
+      msg.replaceChildren(el('div', { class: 'notice', role: 'status', id: 'visit-saved' }, `${t('saved')} (${t('version')} ${r.data.version})`,
+        r.headers.get('Idempotent-Replayed') ? ` (${t('replayed')})` : ''));
       status(t('saved'));
-    } catch (e) {
-      if (e.status === 412) msg.replaceChildren(await conflictBox(id, opened));
-      else msg.replaceChildren(errorBox(e));
+    } catch (x) {
+      // Refused (4xx): nothing was recorded and the key is bound to the
+      // refused body, so the corrected form gets a new key (as recordForm).
+      if (x.status >= 400 && x.status < 500 && x.problem?.code !== 'idempotency_key_in_flight') { key = newKey(); form.dataset.key = key; }
+      if (x.status === 412) msg.replaceChildren(await conflictBox(id, opened));
+      else {
+        msg.replaceChildren(errorBox(x));
+        const fid = at[x.problem?.field], fe = fid && $(fid);
+        if (fe) {
+          fe.setAttribute('aria-invalid', 'true'); $(`${fid}-err`).textContent = problemText(x);
+          (fe.tagName === 'FIELDSET' ? fe.querySelector('input, select') : fe).focus();
+        }
+      }
     } finally { btn.disabled = false; }
   });
   return [form];
