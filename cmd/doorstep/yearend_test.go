@@ -58,8 +58,8 @@ func TestYearEndStory(t *testing.T) {
 	if !strings.HasPrefix(admin, "ds_") {
 		t.Fatalf("no admin token:\n%s", p.out)
 	}
-	p.must(200, "POST", "/v1/households/demo-zhang/visits", admin, map[string]any{"team": []string{"李四"}, "occurred_at": "2027-03-01T09:00:00+08:00",
-		"mode": "home", "outcome": "completed", "summary": "年后走访"}, "Idempotency-Key", "ye-visit")
+	p.must(200, "POST", "/v1/households/demo-zhang/visits", admin, evidence("admin", map[string]any{"occurred_at": "2027-03-01T09:00:00+08:00",
+		"mode": "home", "outcome": "completed", "summary": "年后走访"}), "Idempotency-Key", "ye-visit")
 	pr := p.must(201, "POST", "/v1/problems", admin, map[string]any{"problem_id": "ye-alarm", "household_id": "demo-zhang", "description": "需要安装一键呼叫报警器",
 		"category": "service", "handling_class": "coordinated", "colour": "yellow", "urgency": "ordinary"}, "Idempotency-Key", "ye-problem")
 	if pr["id"] != "ye-alarm" {
