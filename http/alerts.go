@@ -164,7 +164,7 @@ func (s *Server) listVisitsDue(w nethttp.ResponseWriter, r *nethttp.Request) err
 		n, err := strconv.Atoi(strings.TrimSuffix(v, "d"))
 		if err != nil || !strings.HasSuffix(v, "d") || n < 1 || n > maxDueWithinDays {
 			return newErr(ErrBadRequest, "invalid_parameter", "within", fmt.Sprintf("within %q must be a number of days from 1d to %dd, such as 7d", clip(v), maxDueWithinDays),
-				fmt.Sprintf("“within” %q 须为 1d 至 %dd 之间的天数（如 7d）", clip(v), maxDueWithinDays))
+				fmt.Sprintf("“within” %q 须为 1 至 %d 之间的天数后加 “d”（如 “7d”）", clip(v), maxDueWithinDays))
 		}
 		days = n
 	}
