@@ -1,8 +1,11 @@
 package http
 
 import (
+	"fmt"
 	nethttp "net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/doorstep/doorstep/domain"
@@ -26,6 +29,13 @@ func (s *Server) alertRoutes() []route {
 				qp("community", "string", "community"), qp("grid", "string", "grid"), qp("worker", "string", "responsible worker"),
 				qp("limit", "integer", "page size (default 100)"), qp("offset", "integer", "rows to skip"),
 				qp("provisional", "boolean", "true: list the provisional deadlines instead (answer: DeadlineList)"),
+			}}},
+		{op: "listVisitsDue", method: "GET", path: "/v1/visits/due", roles: readerRoles(),
+			summary: "households whose next visit falls due within the window (those already overdue included), soonest first: the visits due this week in my grid", h: s.listVisitsDue,
+			doc: opDoc{tag: "visits", ok: 200, resp: "HouseholdList", query: true, params: []param{
+				qp("within", "string", fmt.Sprintf("window from now, in days: 1d to %dd (default 7d)", maxDueWithinDays)),
+				qp("community", "string", "community"), qp("grid", "string", "grid"), qp("worker", "string", "responsible worker"),
+				qp("limit", "integer", "page size (default 100)"), qp("offset", "integer", "rows to skip"),
 			}}},
 	}
 }
@@ -140,5 +150,23 @@ func (s *Server) listDeadlines(w nethttp.ResponseWriter, r *nethttp.Request) err
 	if r.URL.Query().Has("provisional") {
 		return s.provisionalDeadlines(w, r)
 	}
-	return s.householdList(w, r, true, "community", "grid", "worker", "limit", "offset", "wait_for", "wait_timeout")
+	return s.householdList(w, r, true, time.Time{}, "community", "grid", "worker", "limit", "offset", "wait_for", "wait_timeout")
+}
+
+// maxDueWithinDays bounds the window of GET /v1/visits/due: a quarter.
+const maxDueWithinDays = 92
+
+// listVisitsDue lists the households in scope whose visit_due deadline
+// (the profile read model's next_visit_due) falls before now + within.
+func (s *Server) listVisitsDue(w nethttp.ResponseWriter, r *nethttp.Request) error {
+	days := 7
+	if v := r.URL.Query().Get("within"); v != "" {
+		n, err := strconv.Atoi(strings.TrimSuffix(v, "d"))
+		if err != nil || !strings.HasSuffix(v, "d") || n < 1 || n > maxDueWithinDays {
+			return newErr(ErrBadRequest, "invalid_parameter", "within", fmt.Sprintf("within %q must be a number of days from 1d to %dd, such as 7d", clip(v), maxDueWithinDays),
+				fmt.Sprintf("“within” %q 须为 1 至 %d 之间的天数后加 “d”（如 “7d”）", clip(v), maxDueWithinDays))
+		}
+		days = n
+	}
+	return s.householdList(w, r, false, s.d.Now().AddDate(0, 0, days), "within", "community", "grid", "worker", "limit", "offset", "wait_for", "wait_timeout")
 }

@@ -92,10 +92,13 @@ func summaryOf(s profile.Summary) HouseholdSummary {
 }
 
 func (s *Server) listHouseholds(w nethttp.ResponseWriter, r *nethttp.Request) error {
-	return s.householdList(w, r, false, "community", "grid", "worker", "class", "risk", "overdue", "q", "include_archived", "limit", "offset", "wait_for", "wait_timeout")
+	return s.householdList(w, r, false, time.Time{}, "community", "grid", "worker", "class", "risk", "overdue", "q", "include_archived", "limit", "offset", "wait_for", "wait_timeout")
 }
 
-func (s *Server) householdList(w nethttp.ResponseWriter, r *nethttp.Request, overdue bool, allowed ...string) error {
+// householdList lists households in the caller's scope: all (filtered by
+// the query), only the overdue ones (overdue), or only those whose next
+// visit falls due before dueBefore, soonest first (not zero).
+func (s *Server) householdList(w nethttp.ResponseWriter, r *nethttp.Request, overdue bool, dueBefore time.Time, allowed ...string) error {
 	q := r.URL.Query()
 	if err := onlyParams(q, allowed...); err != nil {
 		return err
@@ -104,7 +107,7 @@ func (s *Server) householdList(w nethttp.ResponseWriter, r *nethttp.Request, ove
 		return noReadModel("household profile")
 	}
 	p := principalFrom(r.Context())
-	f := profile.Filter{Worker: q.Get("worker"), Search: q.Get("q"), Now: s.d.Now(), Overdue: overdue}
+	f := profile.Filter{Worker: q.Get("worker"), Search: q.Get("q"), Now: s.d.Now(), Overdue: overdue, DueBefore: dueBefore}
 	if idx, ok := s.d.Opener.(domain.Fingerprinter); ok {
 		f.Index = idx // sealed names and addresses (decision 0108)
 	}
@@ -121,7 +124,7 @@ func (s *Server) householdList(w nethttp.ResponseWriter, r *nethttp.Request, ove
 		return err
 	}
 	f.Class, f.Risk = domain.HouseholdClass(class), domain.RiskLevel(risk)
-	if !overdue {
+	if !overdue && dueBefore.IsZero() {
 		if f.Overdue, err = boolParam(q, "overdue"); err != nil {
 			return err
 		}

@@ -88,6 +88,7 @@ var operationZH = map[string]string{
 	"listAlerts":                   "列出未处理的期限提醒",
 	"alertCounts":                  "按社区统计未处理的提醒",
 	"listDeadlines":                "列出已逾期或暂定的期限",
+	"listVisitsDue":                "列出走访期限在时间窗内（含已逾期）的家庭：本周我网格内待走访的家庭",
 	"getMeasures":                  "查看解决率、按时率、满意度和覆盖率",
 	"amendPeriod":                  "更正已结账期间的考核数据（须说明原因）",
 	"getMeasureFlags":              "查看连续两个月解决率低于 80% 的社区",

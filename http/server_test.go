@@ -303,10 +303,32 @@ func TestEventStreamScopesFiltersRedactsAndResumes(t *testing.T) {
 		t.Fatalf("sensitive reads recorded: %d, want 1", e.access.count())
 	}
 
-	// Workers and departments may not follow the log; bad parameters are 400.
-	worker := e.token(identity.Principal{Name: "w", Role: identity.RoleWorker, Grids: []string{"G1"}})
-	if r := e.do("GET", "/v1/events", worker, nil); r.status != 403 {
-		t.Fatalf("worker on the event stream: %d", r.status)
+	// A worker of G1 follows only its grid's events (decision 0129): the
+	// catch-up skips h2 and its problem p1, sealed values stay markers,
+	// and live, an event of G2 is skipped for the next one of G1.
+	worker := e.token(identity.Principal{Name: "w", Role: identity.RoleWorker, Grids: []string{"G1"}, Sensitive: true})
+	rd4, res4 := e.openStream(t, ctx, worker, "?after=0", "")
+	if res4.StatusCode != 200 {
+		t.Fatalf("worker on the event stream: %d", res4.StatusCode)
+	}
+	for _, want := range []string{"household-h1", "household-h1", "problem-p2"} {
+		ev := rd4.next(t)
+		if !strings.Contains(ev.data, `"stream":"`+want+`"`) {
+			t.Fatalf("worker of G1: got %s, want %s", ev.data, want)
+		}
+		if strings.Contains(ev.data, "13800000000") {
+			t.Fatalf("worker without a purpose saw a sealed value: %s", ev.data)
+		}
+	}
+	appendDomain(t, e.store, "problem-p3", domain.ProblemReported{ProblemID: "p3", HouseholdID: "h2", Number: "WT2026000003", Description: "d", At: now, By: "t"})
+	appendDomain(t, e.store, "problem-p4", domain.ProblemReported{ProblemID: "p4", HouseholdID: "h1", Number: "WT2026000004", Description: "d", At: now, By: "t"})
+	if ev := rd4.next(t); !strings.Contains(ev.data, `"stream":"problem-p4"`) {
+		t.Fatalf("worker of G1, live: got %s, want problem-p4 (p3 is G2's)", ev.data)
+	}
+	// Departments may not follow the log; bad parameters are 400.
+	dept := e.token(identity.Principal{Name: "住建局", Role: identity.RoleDepartment, Department: "住建局"})
+	if r := e.do("GET", "/v1/events", dept, nil); r.status != 403 {
+		t.Fatalf("department on the event stream: %d", r.status)
 	}
 	for _, q := range []string{"?after=x", "?category=secrets", "?bogus=1"} {
 		if r := e.do("GET", "/v1/events"+q, integ, nil); r.status != 400 {

@@ -269,7 +269,7 @@ func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) erro
 			}
 			// Resolve the event's community only when a filter or the
 			// caller's scope needs it.
-			if len(communities) > 0 || p.Role == identity.RoleSupervisor || p.Role == identity.RoleIntegrator && len(p.Communities) > 0 {
+			if len(communities) > 0 || p.Role == identity.RoleSupervisor || p.Role == identity.RoleWorker || p.Role == identity.RoleIntegrator && len(p.Communities) > 0 {
 				com, grid, err := s.scopes.ofEvent(ctx, &ev)
 				if err != nil {
 					return nil

@@ -237,6 +237,35 @@ func TestConsoleLedgersRecordsAndLive(t *testing.T) {
 	run("the dashboard reads itself again", chromedp.WaitVisible(`main[data-position]`, chromedp.ByQuery), chromedp.WaitVisible("#breached", chromedp.ByID))
 	run("sign out", chromedp.Click("#signout", chromedp.ByID), chromedp.WaitVisible("#login", chromedp.ByID))
 
+	// ---- Visits due this week: a grid worker's worklist (GET /v1/visits/due). ----
+	var vgrid string
+	for _, h := range p.must(200, "GET", "/v1/visits/due?within=7d&limit=100", admin, nil)["households"].([]any) {
+		vgrid = h.(map[string]any)["grid"].(string)
+		break
+	}
+	if vgrid == "" {
+		t.Fatal("the demo town has no household with a visit due within 7 days")
+	}
+	p.must(201, "POST", "/v1/users", admin, map[string]any{"login": "vw", "name": "网格员乙", "role": "worker", "grids": []string{vgrid}, "password": pw})
+	var due []string
+	for _, h := range p.must(200, "GET", "/v1/visits/due?within=7d&limit=100&grid="+url.QueryEscape(vgrid), admin, nil)["households"].([]any) {
+		due = append(due, h.(map[string]any)["household_id"].(string))
+	}
+	signIn("vw")
+	run("visits due this week", chromedp.Navigate(p.base+"/#/worklists"), chromedp.WaitVisible("#visits-due", chromedp.ByID))
+	if n := attr("#visits-due", "data-count"); n != fmt.Sprint(len(due)) {
+		t.Errorf("the worklist shows %s visits due, the API %d for grid %s", n, len(due), vgrid)
+	}
+	for _, id := range due {
+		run("visit due "+id, chromedp.WaitVisible(fmt.Sprintf(`#visits-due a[href="#/household/%s"]`, url.PathEscape(id)), chromedp.ByQuery))
+	}
+	if s := text("#visits-due"); !strings.Contains(s, vgrid) {
+		t.Errorf("the visits due do not show the grid %s: %q", vgrid, s)
+	}
+	shot("worklists-visits-due", "#visits-due")
+	axe("visits due this week")
+	run("sign out", chromedp.Click("#signout", chromedp.ByID), chromedp.WaitVisible("#login", chromedp.ByID))
+
 	// ---- Record forms: a grid worker on a phone. ----
 	signIn("gw")
 	problems := func() int {

@@ -769,10 +769,13 @@ async function exportCSV(kind, params, sort) {
 async function worklists(params, waitFor) {
   const w = waitFor ? `&wait_for=${encodeURIComponent(waitFor)}` : '';
   const receive = canReceive(), problems = S.me.role !== 'department';
-  const [mine, awaiting, returns] = await Promise.all([
+  const [mine, awaiting, returns, visits] = await Promise.all([
     S.me.role === 'worker' ? api('GET', `/v1/problems?status=open,in_progress&assignee=${encodeURIComponent(S.me.name)}&sort=due&limit=100${w}`) : null,
     receive ? api('GET', `/v1/referrals?status=requested&sort=due&limit=100${w}`) : null,
     problems ? api('GET', `/v1/problems?return_visit_due=true&sort=due&limit=100${w}`) : null,
+    // Households whose next visit falls due within 7 days, overdue ones
+    // included, soonest first (GET /v1/visits/due, the caller's scope).
+    problems ? api('GET', `/v1/visits/due?within=7d&limit=100${w}`) : null,
   ]);
   const msg = el('div', { id: 'worklist-msg', 'aria-live': 'assertive' });
   // A department reads referrals, not household files: no link for it.
@@ -809,6 +812,13 @@ async function worklists(params, waitFor) {
     table([t('number'), t('problemCategory'), t('status'), t('assignee'), t('due')], problemRows(mine.data.problems))));
   if (awaiting) parts.push(el('h2', { text: t('awaitingReferrals') }), el('div', { id: 'awaiting', 'data-count': awaiting.data.referrals.length },
     table([t('to'), t('level'), t('community'), t('grid'), t('household'), t('due'), t('accept'), t('decline')], awaiting.data.referrals.map(referralRow))));
+  if (visits) {
+    const now = Date.now();
+    parts.push(el('h2', { text: t('visitsDueThisWeek') }), el('div', { id: 'visits-due', 'data-count': visits.data.households.length },
+      table([t('address'), t('community'), t('grid'), t('worker'), t('class'), t('nextVisit')], visits.data.households.map((h) => [hhLink(h.household_id, txt(h.address)),
+        h.community, h.grid, h.worker || '—', ev('class', h.class),
+        el('span', { class: Date.parse(h.next_visit_due) < now ? 'bad' : 'warn' }, fmtTime(h.next_visit_due))]))));
+  }
   if (returns) parts.push(el('h2', { text: t('returnVisitsDue') }), el('div', { id: 'return-visits' },
     table([t('number'), t('problemCategory'), t('status'), t('assignee'), t('due')], problemRows(returns.data.problems))));
   return parts;
@@ -887,10 +897,11 @@ async function adminScreen() {
 // read themselves again once the read model has the event (wait_for its
 // position). The stream is read with fetch (its events are named by type,
 // which EventSource would need a listener per type for). Only the roles
-// the stream admits follow it (supervisors, auditors, administrators);
-// for the others the page is as fresh as its last reading.
+// the stream admits follow it (supervisors, auditors, administrators, and
+// workers for their grids: decision 0129); for departments the page is as
+// fresh as its last reading.
 const LIVE = { ctl: null, screen: '', last: '', timer: 0 };
-const streamRole = () => ['supervisor', 'auditor', 'admin'].includes(S.me?.role);
+const streamRole = () => ['supervisor', 'auditor', 'admin', 'worker'].includes(S.me?.role);
 
 function stopLive() { if (LIVE.ctl) LIVE.ctl.abort(); LIVE.ctl = null; delete $('main').dataset.live; LIVE.screen = ''; clearTimeout(LIVE.timer); }
 

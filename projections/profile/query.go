@@ -505,6 +505,10 @@ type Filter struct {
 	// with Overdue.
 	Overdue bool
 	Now     time.Time
+	// DueBefore, when set, keeps households whose next visit falls due
+	// before it (those already overdue included) and orders them by that
+	// due date, then household id: the visits due this week.
+	DueBefore time.Time
 	// Search matches the normalised address or a current member's name
 	// (see Normalize) containing the normalised text: "王 秀英" finds
 	// "王秀英", "１号" finds "1号". Traditional and simplified characters
@@ -552,6 +556,10 @@ func (r *Reader) List(ctx context.Context, f Filter) ([]Summary, error) {
 			WHERE p.household_id = h.household_id AND p.status IN ('open', 'in_progress') AND p.due > 0 AND p.due < ?))`)
 		args = append(args, now, now)
 	}
+	if !f.DueBefore.IsZero() {
+		where = append(where, `h.next_visit_due > 0 AND h.next_visit_due < ?`)
+		args = append(args, f.DueBefore.UnixNano())
+	}
 	if s := Normalize(f.Search); s != "" {
 		pat := "%" + likeEscape(s) + "%"
 		cond := `h.address_norm LIKE ? ESCAPE '\' OR h.names_norm LIKE ? ESCAPE '\'`
@@ -580,7 +588,11 @@ func (r *Reader) List(ctx context.Context, f Filter) ([]Summary, error) {
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	q += ` ORDER BY h.household_id LIMIT ? OFFSET ?`
+	if f.DueBefore.IsZero() {
+		q += ` ORDER BY h.household_id LIMIT ? OFFSET ?`
+	} else {
+		q += ` ORDER BY h.next_visit_due, h.household_id LIMIT ? OFFSET ?`
+	}
 	args = append(args, f.Limit, f.Offset)
 	rows, err := r.db.QueryContext(ctx, r.d.Rebind(q), args...)
 	if err != nil {
