@@ -117,7 +117,7 @@ func (s *Server) openSurvey(r *nethttp.Request, body []byte) (*plan, error) {
 		return nil, err
 	}
 	if in.Period == "" {
-		return nil, newErr(ErrBadRequest, "required", "period", "name the half-year: period, e.g. 2026-H2", "请填写半年度 period，例如 2026-H2")
+		return nil, newErr(ErrBadRequest, "required", "period", "name the half-year: period, e.g. 2026-H2", "请填写半年度，例如 2026-H2")
 	}
 	p, err := s.surveyPlan(in.Community, in.Period, func(ctx context.Context, c command.Cmd) (command.Result, error) {
 		return s.d.Commands.OpenSurvey(ctx, c, in.Community, in.Period, in.Surveyed)
@@ -137,7 +137,7 @@ func (s *Server) recordSurveyResponse(r *nethttp.Request, body []byte) (*plan, e
 	}
 	if in.HouseholdID == "" || in.Satisfied == nil {
 		return nil, newErr(ErrBadRequest, "required", "satisfied", "name the household (household_id) and its answer (satisfied: true or false)",
-			"请填写住户编号（household_id）及其答复（satisfied：true 或 false）")
+			"请填写住户编号（household_id）及其答复（满意或不满意）")
 	}
 	return s.surveyPlan(community, period, func(ctx context.Context, c command.Cmd) (command.Result, error) {
 		return s.d.Commands.RecordSurveyResponse(ctx, c, community, period, in.HouseholdID, *in.Satisfied)
