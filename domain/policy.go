@@ -102,6 +102,9 @@ type Policy struct {
 	// SpotCheck: the share of a community's completed visits checked each
 	// month (001 §3.4, decision 0115). Absent: no spot checks are drawn.
 	SpotCheck SpotCheckRules `yaml:"spot_check,omitempty" json:"spot_check,omitzero"`
+	// Survey: the half-yearly satisfaction survey's thresholds (001 §3.4,
+	// decision 0127). Absent: no survey opens.
+	Survey SurveyRules `yaml:"survey,omitempty" json:"survey,omitzero"`
 }
 
 // SecondVisitRules: see Policy.SecondVisit.
@@ -493,6 +496,9 @@ func (p *Policy) Validate() error {
 		}
 	}
 	if err := p.Rectification.validate(); err != nil {
+		return err
+	}
+	if err := p.Survey.validate(); err != nil {
 		return err
 	}
 	if r := p.SpotCheck.Rate; r < 0 || r > 1 {

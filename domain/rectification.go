@@ -33,6 +33,10 @@ const (
 	// SourceSpotCheck: a spot check found a visit record untrue (001 §3.4:
 	// 对发现的问题下发整改通知书，限期整改): the case is the 整改通知书.
 	SourceSpotCheck RectificationSource = "spot_check"
+	// SourceSurvey: a community's half-yearly satisfaction survey closed
+	// below the policy's return rate or satisfaction (001 §3.4: 问卷回收率
+	// 不低于80%，满意度低于80%的社区需限期整改; decision 0127).
+	SourceSurvey RectificationSource = "survey"
 )
 
 // ReviewResult is the outcome of a 回头看.
@@ -54,16 +58,19 @@ type RectificationOpened struct {
 	Periods     []string `json:"periods,omitempty"`
 	// The spot check that opened it (Source spot_check): the finding's
 	// event id and the visit found untrue.
-	FindingEventID string        `json:"finding_event_id,omitempty"`
-	Visit          *VisitRef     `json:"visit,omitempty"`
-	ReasonEN       string        `json:"reason_en"`
-	ReasonZH       string        `json:"reason_zh"`
-	TimeLimit      Span          `json:"time_limit"`
-	Due            time.Time     `json:"due"`
-	Calendar       CalendarBasis `json:"calendar,omitzero"`
-	PolicyVersion  string        `json:"policy_version"`
-	At             time.Time     `json:"at"`
-	By             string        `json:"by"`
+	FindingEventID string    `json:"finding_event_id,omitempty"`
+	Visit          *VisitRef `json:"visit,omitempty"`
+	// The survey that opened it (Source survey): its closing's event id
+	// (Periods names the half-year).
+	SurveyEventID string        `json:"survey_event_id,omitempty"`
+	ReasonEN      string        `json:"reason_en"`
+	ReasonZH      string        `json:"reason_zh"`
+	TimeLimit     Span          `json:"time_limit"`
+	Due           time.Time     `json:"due"`
+	Calendar      CalendarBasis `json:"calendar,omitzero"`
+	PolicyVersion string        `json:"policy_version"`
+	At            time.Time     `json:"at"`
+	By            string        `json:"by"`
 }
 
 // RectificationInterviewRecorded records a 约谈: who held it with whom,
@@ -251,6 +258,7 @@ type OpenRectification struct {
 	Source         RectificationSource
 	FindingEventID string
 	Visit          *VisitRef
+	SurveyEventID  string
 	FlagEventID    string
 	Measure        string
 	Periods        []string
@@ -271,8 +279,8 @@ func (r *Rectification) Open(meta Meta, cal WorkingDayCalendar, pol *Policy, in 
 	if err := checkIDs("id", r.id, "community", in.Community); err != nil {
 		return nil, err
 	}
-	if !oneOf(in.Source, SourceFlag, SourceSpotCheck) {
-		return nil, badValue("source", "rectification source", "整改来源", in.Source, SourceFlag, SourceSpotCheck)
+	if !oneOf(in.Source, SourceFlag, SourceSpotCheck, SourceSurvey) {
+		return nil, badValue("source", "rectification source", "整改来源", in.Source, SourceFlag, SourceSpotCheck, SourceSurvey)
 	}
 	if len(in.Periods) > 12 {
 		return nil, newError(ErrInvalid, "too_many_periods", "periods", "at most 12 periods name a rectification", "整改最多关联 12 个期间")
@@ -293,7 +301,7 @@ func (r *Rectification) Open(meta Meta, cal WorkingDayCalendar, pol *Policy, in 
 		return nil, deadlineErr(Clock{Kind: ClockRectification, Start: meta.At}, err)
 	}
 	return []Event{RectificationOpened{Community: in.Community, Source: in.Source, FlagEventID: in.FlagEventID, Measure: in.Measure,
-		FindingEventID: in.FindingEventID, Visit: in.Visit,
+		FindingEventID: in.FindingEventID, Visit: in.Visit, SurveyEventID: in.SurveyEventID,
 		Periods: slices.Clone(in.Periods), ReasonEN: in.ReasonEN, ReasonZH: in.ReasonZH, TimeLimit: limit, Due: due.At, Calendar: due.Basis,
 		PolicyVersion: pol.Version, At: meta.At, By: meta.Actor}}, nil
 }
@@ -444,6 +452,7 @@ var rectificationLabels = map[string]label{
 	string(ReviewFailed):        {"failed", "整改不到位"},
 	string(SourceFlag):          {"flag raised at a period close", "考核预警"},
 	string(SourceSpotCheck):     {"spot check found a discrepancy (rectification notice)", "抽查发现问题（整改通知书）"},
+	string(SourceSurvey):        {"half-yearly satisfaction survey below the policy's threshold", "半年度满意度问卷未达标"},
 }
 
 // Label returns how a case's status is named to a person.

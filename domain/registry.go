@@ -98,6 +98,10 @@ func NewRegistry() *Registry {
 
 		TypeSpotCheckDrawn:           decoderOf[SpotCheckDrawn](),
 		TypeSpotCheckFindingRecorded: decoderOf[SpotCheckFindingRecorded](),
+
+		TypeSurveyOpened:           decoderOf[SurveyOpened](),
+		TypeSurveyResponseRecorded: decoderOf[SurveyResponseRecorded](),
+		TypeSurveyClosed:           decoderOf[SurveyClosed](),
 	}}
 }
 

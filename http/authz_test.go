@@ -256,6 +256,14 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return "/v1/spot-checks/" + f.spot[i] + "/2026-03/findings", FindingRequest{HouseholdID: f.h[i], Version: 1, Result: domain.FindingConfirmed}
 	case "getSpotChecks":
 		return "/v1/spot-checks/" + f.spot[i] + "/2026-03", nil
+	case "openSurvey":
+		return "/v1/surveys", OpenSurveyRequest{Community: f.spot[i], Period: "2026-H1", Surveyed: 10}
+	case "recordSurveyResponse":
+		return "/v1/surveys/" + f.spot[i] + "/2026-H1/responses", SurveyResponseRequest{HouseholdID: "s" + uniq, Satisfied: new(n%2 == 0)}
+	case "closeSurvey":
+		return "/v1/surveys/" + f.spot[i] + "/2026-H1/close", nil
+	case "getSurvey":
+		return "/v1/surveys/" + f.spot[i] + "/2026-H1", nil
 	case "listRectifications":
 		return "/v1/rectifications?community=" + loc[0] + "&status=open", nil
 	case "getRectification":

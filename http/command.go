@@ -32,6 +32,7 @@ type CommandService interface {
 	MeasuresCommands
 	RectificationCommands
 	SpotCheckCommands
+	SurveyCommands
 }
 
 // CommandResult is the body of every successful command response.

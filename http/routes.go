@@ -110,6 +110,7 @@ func (s *Server) buildRoutes() []route {
 	rs = append(rs, s.coverageRoutes()...)
 	rs = append(rs, s.rectificationRoutes()...)
 	rs = append(rs, s.spotCheckRoutes()...)
+	rs = append(rs, s.surveyRoutes()...)
 	rs = append(rs, s.calendarRoutes()...)
 	rs = append(rs, s.communityRoutes()...)
 	rs = append(rs, s.schemaRoutes()...)

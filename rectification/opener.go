@@ -7,7 +7,8 @@
 // id derive from the flag's event id and the case opens at the flag's
 // instant, so restarts and several nodes open each case once, with the same
 // deadline. It opens a case (a 整改通知书, 001 §3.4) the same way for every
-// spot-check finding of a discrepancy (decision 0115). The case's deadline
+// spot-check finding of a discrepancy (decision 0115) and for every
+// satisfaction survey closed below the policy's thresholds (decision 0127). The case's deadline
 // is then the deadline watcher's like any other's.
 package rectification
 
@@ -96,7 +97,7 @@ func (o *Opener) Sync(ctx context.Context) (int, error) {
 		}
 		for i := range page {
 			e := &page[i]
-			if e.Type == domain.TypeMeasuresFlagRaised || e.Type == domain.TypeSpotCheckFindingRecorded {
+			if e.Type == domain.TypeMeasuresFlagRaised || e.Type == domain.TypeSpotCheckFindingRecorded || e.Type == domain.TypeSurveyClosed {
 				n, err := o.flag(ctx, e)
 				if err != nil {
 					return opened, err
@@ -140,6 +141,18 @@ func (o *Opener) flag(ctx context.Context, e *eventstore.Event) (int, error) {
 			ReasonEN: fmt.Sprintf("%s: the spot check of %s found the record of visit %s untrue (checked by %s); rectify it", f.Community, f.Period, v, f.Inspector),
 			ReasonZH: fmt.Sprintf("%s：%s 抽查发现走访记录 %s 不实（抽查人员 %s），限期整改", f.Community, f.Period, v, f.Inspector)}
 		at = f.At
+	case domain.SurveyClosed:
+		// 满意度低于80%的社区需限期整改 (001 §3.4); a return rate below the
+		// policy's is a breach as well (问卷回收率不低于80%).
+		if len(f.Breaches) == 0 {
+			return 0, nil
+		}
+		in = domain.OpenRectification{Community: f.Community, Source: domain.SourceSurvey, SurveyEventID: flagID, Periods: []string{f.Period},
+			ReasonEN: fmt.Sprintf("%s: the satisfaction survey of %s returned %d of %d questionnaires (%.0f%%, at least %.0f%% required) with %.0f%% satisfied (at least %.0f%% required); rectify it",
+				f.Community, f.Period, f.Returned, f.Surveyed, 100*f.ReturnRate, 100*f.MinReturnRate, 100*f.Satisfaction, 100*f.MinSatisfaction),
+			ReasonZH: fmt.Sprintf("%s：%s 满意度问卷发放 %d 份、回收 %d 份（回收率 %.0f%%，要求不低于 %.0f%%），满意度 %.0f%%（要求不低于 %.0f%%），限期整改",
+				f.Community, f.Period, f.Surveyed, f.Returned, 100*f.ReturnRate, 100*f.MinReturnRate, 100*f.Satisfaction, 100*f.MinSatisfaction)}
+		at = f.At
 	default:
 		return 0, nil
 	}
@@ -161,7 +174,7 @@ func (o *Opener) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sub, err := o.cfg.Store.Subscribe(ctx, head, eventstore.Filter{Types: []string{domain.TypeMeasuresFlagRaised, domain.TypeSpotCheckFindingRecorded}})
+	sub, err := o.cfg.Store.Subscribe(ctx, head, eventstore.Filter{Types: []string{domain.TypeMeasuresFlagRaised, domain.TypeSpotCheckFindingRecorded, domain.TypeSurveyClosed}})
 	if err != nil {
 		return err
 	}
