@@ -254,6 +254,8 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return "/v1/spot-checks/" + f.spot[i] + "/2026-03/findings", FindingRequest{HouseholdID: f.h[i], Version: 1, Result: domain.FindingConfirmed}
 	case "getSpotChecks":
 		return "/v1/spot-checks/" + f.spot[i] + "/2026-03", nil
+	case "listRelief":
+		return "/v1/relief?community=" + loc[0] + "&period=2026-03", nil
 	case "listRectifications":
 		return "/v1/rectifications?community=" + loc[0] + "&status=open", nil
 	case "getRectification":
