@@ -264,6 +264,8 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return "/v1/surveys/" + f.spot[i] + "/2026-H1/close", nil
 	case "getSurvey":
 		return "/v1/surveys/" + f.spot[i] + "/2026-H1", nil
+	case "listRelief":
+		return "/v1/relief?community=" + loc[0] + "&period=2026-03", nil
 	case "listRectifications":
 		return "/v1/rectifications?community=" + loc[0] + "&status=open", nil
 	case "getRectification":

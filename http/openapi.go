@@ -58,6 +58,7 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 	webhookSchemaTypes(requests, responses)
 	consumerSchemaTypes(requests, responses)
 	rectificationSchemaTypes(requests, responses)
+	reliefSchemaTypes(responses)
 	spotCheckSchemaTypes(requests, responses)
 	surveySchemaTypes(requests, responses)
 	return requests, responses

@@ -35,6 +35,8 @@ type ReadModels struct {
 	Worklist WorklistReader
 	// Rectifications lists rectification cases (*rectifications.Reader).
 	Rectifications RectificationReader
+	// Relief lists the relief ledger (*relief.Reader).
+	Relief ReliefReader
 	// Visits lists the completed visits spot checks draw from (*coverage.Reader).
 	Visits VisitPopulation
 }
@@ -102,7 +104,7 @@ func queryTypes() map[string]reflect.Type {
 
 func noReadModel(what string) error {
 	zh := map[string]string{"household profile": "家庭档案", "audit": "审计", "alerts": "提醒", "measures": "考核指标", "sensitive-read record": "敏感信息读取记录",
-		"deadlines": "期限", "projection engine": "投影引擎", "worklist": "工作清单", "rectifications": "整改事项"}[what]
+		"deadlines": "期限", "projection engine": "投影引擎", "worklist": "工作清单", "rectifications": "整改事项", "relief ledger": "慰问台账"}[what]
 	return newErr(ErrUnavailable, "read_model_unavailable", "", "the "+what+" read model is not available on this server", "此服务器未提供"+zh+"读模型")
 }
 

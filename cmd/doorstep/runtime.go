@@ -34,6 +34,7 @@ import (
 	"github.com/doorstep/doorstep/projections/profile"
 	"github.com/doorstep/doorstep/projections/readmodels"
 	"github.com/doorstep/doorstep/projections/rectifications"
+	"github.com/doorstep/doorstep/projections/relief"
 	"github.com/doorstep/doorstep/projections/worklist"
 	"github.com/doorstep/doorstep/rectification"
 	"github.com/doorstep/doorstep/relay"
@@ -234,6 +235,7 @@ func (rt *runtime) finish(ctx context.Context, p parts, log *slog.Logger) (*runt
 		Trail: audit.NewTrail(rt.rdb, p.dialect, rt.store, nil), Measures: measures.NewReader(rt.rdb, p.dialect),
 		Coverage: pcoverage.Live{Reader: pcoverage.NewReader(rt.rdb, p.dialect), Policies: rt.app.Policies(), Location: rt.cal.Location()},
 		Worklist: worklist.NewReader(rt.rdb, p.dialect), Rectifications: rectifications.NewReader(rt.rdb, p.dialect),
+		Relief: relief.NewReader(rt.rdb, p.dialect),
 		Visits: pcoverage.NewReader(rt.rdb, p.dialect)}
 	return rt, nil
 }

@@ -93,6 +93,24 @@ func TestRebuildEqualsLive(t *testing.T) {
 	if _, err := svc.ReviewRectification(ctx, rc("rect-rev", time.Date(2026, 11, 20, 9, 0, 0, 0, env.Loc)), "rect-1", domain.ReviewFailed, "未整改到位"); err != nil {
 		t.Fatal(err)
 	}
+	// The town hands over no relief yet: one household given a festival
+	// gift on a visit (decision 0128).
+	rv := func(id string, at time.Time) command.Cmd {
+		return command.Cmd{ID: id, Actor: "李四", Role: domain.RoleGridWorker, At: at}
+	}
+	if _, err := svc.RegisterHousehold(ctx, rv("relief-reg", opened), "relief-h1", domain.RegisterHousehold{Address: "竹园村 1 号",
+		Community: "竹园村", Grid: "竹园村-1", ResponsibleWorker: "李四", Class: domain.ClassOrdinary, Risk: domain.RiskGreen}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.AddMember(ctx, rv("relief-m1", opened.Add(time.Minute)), "relief-h1", "m1", command.Member{Name: "王大爷", Relation: "本人"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.RecordVisit(ctx, rv("relief-v1", opened.Add(time.Hour)), "relief-h1", command.Visit{Team: []string{"李四"}, Purpose: domain.PurposeFestival,
+		OccurredAt: opened.Add(time.Hour), Mode: domain.ModeHome, Outcome: domain.OutcomeCompleted,
+		Relief: []domain.Relief{{Kind: domain.ReliefFestivalGift, Items: []domain.ReliefItem{{Name: "月饼", Quantity: 2, Unit: "盒"}},
+			Recipient: "m1", AckMethod: domain.AckSignature}}}); err != nil {
+		t.Fatal(err)
+	}
 	// The deadline watcher records the alerts due by the end of the year while the engine follows.
 	start = time.Now()
 	w, err := deadline.New(deadline.Config{Store: env.Store, Policies: env.Policies, Calendar: env.Cal,

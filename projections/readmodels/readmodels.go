@@ -14,6 +14,7 @@ import (
 	"github.com/doorstep/doorstep/projections/measures"
 	"github.com/doorstep/doorstep/projections/profile"
 	"github.com/doorstep/doorstep/projections/rectifications"
+	"github.com/doorstep/doorstep/projections/relief"
 	"github.com/doorstep/doorstep/projections/worklist"
 )
 
@@ -41,6 +42,7 @@ func AllCached(policies *domain.PolicySet, cal domain.WorkingDayCalendar, loc *t
 		coverage.New(),
 		worklist.New(policies, cal),
 		rectifications.New(),
+		relief.New(loc),
 	}
 }
 
