@@ -200,8 +200,8 @@ func BenchmarkSealedText(b *testing.B) {
 						return err
 					}
 					_, err := svc.RecordVisit(ctx, command.Cmd{ID: fmt.Sprintf("visit-%d", i), Actor: "网格员小李"}, h,
-						command.Visit{VisitID: fmt.Sprintf("v%d", i), Team: []string{"网格员小李"}, OccurredAt: occurred, Mode: domain.ModeHome,
-							Outcome: domain.OutcomeCompleted, Observations: "情况稳定，精神尚可", Summary: "老人独自在家，说起老伴去世后夜里睡不着", HomeSafety: "楼道堆物"})
+						evidence(command.Visit{VisitID: fmt.Sprintf("v%d", i), Team: []string{"网格员小李"}, OccurredAt: occurred, Mode: domain.ModeHome,
+							Outcome: domain.OutcomeCompleted, Observations: "情况稳定，精神尚可", Summary: "老人独自在家，说起老伴去世后夜里睡不着", HomeSafety: "楼道堆物"}))
 					return err
 				})
 			})
