@@ -93,6 +93,7 @@ type Server struct {
 	offset  uint64               // next log offset
 	changed chan struct{}        // closed and replaced at every append
 	appends int
+	subSent []int // events sent by each $all subscription, in the order they started
 }
 
 // Start listens on a free port of 127.0.0.1 and serves until Close. now
@@ -133,6 +134,15 @@ func (s *Server) Appends() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.appends
+}
+
+// SubscriptionsSent reports, for each $all subscription in the order they
+// started, how many events the server sent on it (checkpoints and the
+// other control messages left out): what its filter let through.
+func (s *Server) SubscriptionsSent() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int(nil), s.subSent...)
 }
 
 // Tamper replaces the data of one stored event behind the client's back, as
@@ -518,6 +528,8 @@ func (s *Server) subscribeAll(ctx context.Context, o *api.ReadReq_Options_AllOpt
 		return err
 	}
 	s.mu.Lock()
+	sub := len(s.subSent)
+	s.subSent = append(s.subSent, 0)
 	next := 0
 	switch {
 	case o.GetEnd() != nil:
@@ -551,6 +563,9 @@ func (s *Server) subscribeAll(ctx context.Context, o *api.ReadReq_Options_AllOpt
 				}
 				continue
 			}
+			s.mu.Lock()
+			s.subSent[sub]++
+			s.mu.Unlock()
 			if err := send(r); err != nil {
 				return err
 			}
