@@ -55,6 +55,8 @@ import (
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/internal/clock"
@@ -254,6 +256,12 @@ func (s *Store) wrap(err error) error {
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
+	}
+	// The client reports a call the caller cancelled as its own error
+	// around gRPC's Canceled status, which is not context.Canceled: make
+	// it one, so that callers see an interruption, not a failure.
+	if status.Code(err) == codes.Canceled {
+		return fmt.Errorf("%w: eventstoredb: %v", context.Canceled, err)
 	}
 	switch code(err) {
 	case esdb.ErrorUnavailable, esdb.ErrorCodeDeadlineExceeded, esdb.ErrorCodeNotLeader, esdb.ErrorCodeConnectionClosed, esdb.ErrorAborted:

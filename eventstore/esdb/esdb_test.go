@@ -129,3 +129,20 @@ func TestUnavailable(t *testing.T) {
 		t.Fatalf("append to a stopped server: %v, want ErrUnavailable", err)
 	}
 }
+
+// TestCancelledIsCancelled: a call whose context is cancelled fails with
+// context.Canceled (the client wraps gRPC's Canceled status in an error of
+// its own), so an interrupted migration reads as an interruption.
+func TestCancelledIsCancelled(t *testing.T) {
+	srv := startServer(t)
+	f := newFixture(t, srv.URL(), srv)
+	storetest.MustAppend(t, f.s, storetest.Stream("household"), eventstore.NoStream(), storetest.Event("household.registered", 1))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := f.s.Append(ctx, storetest.Stream("household"), eventstore.Any(), storetest.Event("household.registered", 2)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("append with a cancelled context: %v", err)
+	}
+	if _, err := f.s.ReadAll(ctx, eventstore.Position{}, 10); !errors.Is(err, context.Canceled) {
+		t.Fatalf("ReadAll with a cancelled context: %v", err)
+	}
+}
