@@ -35,7 +35,8 @@ func TestConformance(t *testing.T) {
 }
 
 // TestForeignStreamsLeftOut: events of another prefix, of system streams
-// and the id claims never reach ReadAll, Head or a subscription.
+// and the id claims never reach ReadAll or Head (subscriptions:
+// TestSubscriptionFilteredOnServer).
 func TestForeignStreamsLeftOut(t *testing.T) {
 	srv := startServer(t)
 	ctx := context.Background()
