@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,11 +90,13 @@ func TestMigrateSQLiteToPostgresAndESDB(t *testing.T) {
 	var want []string
 	var sealedHouseholds []string // households with sealed fields
 	var after eventstore.Position
+	total := 0 // events in the log
 	for {
 		page, err := rt.store.ReadAll(ctx, after, 1000)
 		if err != nil {
 			t.Fatal(err)
 		}
+		total += len(page)
 		for _, e := range page {
 			if c := e.Category(); c == "household" || c == "problem" || c == "referral" {
 				want = append(want, e.ID.String())
@@ -153,6 +156,13 @@ func TestMigrateSQLiteToPostgresAndESDB(t *testing.T) {
 		}
 		if i == 0 {
 			firstOut = out.String()
+			// The progress bar: the copy reached every event, then the verification ran.
+			// (The source has a few events more than total by now: serve added them.)
+			bar := errb.String()
+			m := regexp.MustCompile(`migrate / 迁移 100% \|[^|]*\| \((\d+)/(\d+),`).FindStringSubmatch(bar)
+			if m == nil || m[1] != m[2] || must(strconv.Atoi(m[1])) < total || !strings.Contains(bar, "verify / 校验 100%") {
+				t.Fatalf("migrate's progress bar (at least %d events) showed:\n%q", total, bar)
+			}
 		}
 		if i == 1 && strings.Count(out.String(), "0 copied now)") != 3 {
 			t.Fatalf("migrating again copied something:\n%s", out.String())
