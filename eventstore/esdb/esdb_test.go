@@ -59,18 +59,30 @@ func TestForeignStreamsLeftOut(t *testing.T) {
 }
 
 // TestPositionsAreAllPositions: positions are the server's (commit,
-// prepare) pairs, and the events of one append share a commit position.
+// prepare) pairs. An append is an implicit transaction of self-committing
+// records, so each event's commit position is its own log position, equal
+// to its prepare position (as EventStoreDB reads such events in $all), and
+// the events of one append follow each other in $all.
 func TestPositionsAreAllPositions(t *testing.T) {
 	srv := startServer(t)
 	f := newFixture(t, srv.URL(), srv)
 	r := storetest.MustAppend(t, f.s, storetest.Stream("problem"), eventstore.NoStream(),
 		storetest.Event("problem.noted", 1), storetest.Event("problem.noted", 2), storetest.Event("problem.noted", 3))
-	if r.FirstPosition.Hi != r.LastPosition.Hi || r.FirstPosition.Lo >= r.LastPosition.Lo || r.FirstPosition.Hi == 0 {
-		t.Fatalf("one append's positions %v..%v: want one commit position, growing prepare positions", r.FirstPosition, r.LastPosition)
+	evs, err := f.s.ReadAll(context.Background(), eventstore.Position{}, 10)
+	if err != nil || len(evs) != 3 {
+		t.Fatalf("ReadAll: %d events, %v", len(evs), err)
+	}
+	if evs[0].Position != r.FirstPosition || evs[2].Position != r.LastPosition {
+		t.Fatalf("append at %v..%v, read at %v..%v", r.FirstPosition, r.LastPosition, evs[0].Position, evs[2].Position)
+	}
+	for i, e := range evs {
+		if e.Position.Hi == 0 || e.Position.Hi != e.Position.Lo || i > 0 && !evs[i-1].Position.Before(e.Position) {
+			t.Fatalf("event %d at %v after %v: want commit = prepare, growing", i, e.Position, evs[max(i-1, 0)].Position)
+		}
 	}
 	r2 := storetest.MustAppend(t, f.s, storetest.Stream("problem"), eventstore.NoStream(), storetest.Event("problem.noted", 4))
-	if !r.LastPosition.Before(r2.FirstPosition) || r2.FirstPosition.Hi <= r.LastPosition.Hi {
-		t.Fatalf("next append at %v, after %v: want a later commit position", r2.FirstPosition, r.LastPosition)
+	if !r.LastPosition.Before(r2.FirstPosition) {
+		t.Fatalf("next append at %v, after %v: want a later position", r2.FirstPosition, r.LastPosition)
 	}
 }
 

@@ -21,10 +21,13 @@
 //     succeeds without writing. With "any" the real server de-duplicates
 //     only ids still in its cache; this server keeps no such cache and
 //     de-duplicates nothing for "any" (package esdb never relies on it).
-//   - Positions: every event is a record at a growing log offset, its
-//     prepare position; the events of one append share the commit position
-//     of the append's first record, so $all is ordered by (commit, prepare)
-//     and an append's events are contiguous in it.
+//   - Positions: every event is a record at a growing log offset. An
+//     append over the gRPC API is an implicit transaction whose records
+//     commit themselves (EventStoreDB's IsCommitted prepares, no separate
+//     commit record), and the server reads such an event in $all at commit
+//     position = prepare position = its own log position; so does this
+//     one. $all is ordered by (commit, prepare) and an append's events are
+//     contiguous in it.
 //   - Reads: a stream forwards from a revision or backwards from a
 //     revision or the end; a missing stream answers StreamNotFound; $all
 //     forwards from a position (inclusive) or backwards before one.
@@ -287,7 +290,6 @@ func (s *Server) append(name string, o *api.AppendReq_Options, msgs []*api.Appen
 
 // appendLocked writes msgs to the end of stream name and wakes subscribers.
 func (s *Server) appendLocked(name string, msgs []*api.AppendReq_ProposedMessage) *record {
-	commit := s.offset
 	created := strconv.FormatInt(s.now().UnixNano()/100, 10) // .NET ticks since the Unix epoch
 	var last *record
 	for _, m := range msgs {
@@ -295,7 +297,7 @@ func (s *Server) appendLocked(name string, msgs []*api.AppendReq_ProposedMessage
 		md := map[string]string{"type": m.Metadata["type"], "content-type": m.Metadata["content-type"], "created": created}
 		r := &record{stream: name, revision: uint64(len(s.streams[name])), id: id, metadata: md,
 			custom: append([]byte(nil), m.CustomMetadata...), data: append([]byte(nil), m.Data...),
-			commit: commit, prepare: s.offset}
+			commit: s.offset, prepare: s.offset}
 		s.offset += uint64(64 + len(name) + len(md["type"]) + len(r.custom) + len(r.data))
 		s.streams[name] = append(s.streams[name], r)
 		s.log = append(s.log, r)
