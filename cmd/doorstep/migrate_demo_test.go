@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/eventstore/esdb/esdbtest"
+	"github.com/doorstep/doorstep/eventstore/sqlite"
 	"github.com/doorstep/doorstep/keystore"
 )
 
@@ -20,7 +23,9 @@ import (
 // `doorstep migrate` moves it to PostgreSQL and to the in-process
 // EventStoreDB protocol server (esdbtest, which is not EventStoreDB), and
 // `doorstep verify` passes on the source and on each target with the same
-// number of events. Built only with -tags demo_migrate (it takes minutes):
+// number of events. An integrator that read half of the event stream on
+// the embedded store resumes on PostgreSQL with its old Last-Event-ID and
+// reads the rest: no gap, no repeat. Built only with -tags demo_migrate (it takes minutes):
 //
 //	go test -tags demo_migrate -run TestMigrateDemoTown -timeout 60m -v ./cmd/doorstep/
 //
@@ -31,7 +36,19 @@ func TestMigrateDemoTown(t *testing.T) {
 	data := filepath.Join(work, "demo-data")
 	p := startDemo(t, work, bin, "demo", "-addr", "127.0.0.1:0", "-data", data)
 	t.Logf("doorstep demo:\n%s", p.out)
+	admin := p.token
+	if admin == "" {
+		t.Fatalf("the demo printed no admin token:\n%s", p.out)
+	}
+	// An integrator reads half of the event stream on the embedded store.
+	integ := p.newToken(admin, map[string]any{"name": "大屏", "role": "integrator"})
 	p.stop()
+	want := streamIDs(t, filepath.Join(data, "events.db"))
+	half := len(want) / 2
+	p = startDemo(t, work, bin, "serve", "-addr", "127.0.0.1:0", "-data", data)
+	first := readEvents(t, p, integ, "", half)
+	p.stop()
+	t.Logf("the integrator read %d of the stream's %d events on the embedded store", half, len(want))
 	doorstep := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
@@ -77,6 +94,18 @@ func TestMigrateDemoTown(t *testing.T) {
 	if n := count(doorstep("verify", "-data", filepath.Join(work, "pg-data"), "-store", pg, "-store-schema", schema, "-kek-file", kek)); n != events {
 		t.Fatalf("verify on PostgreSQL: %s events, the source has %s", n, events)
 	}
+	// The integrator resumes on PostgreSQL with its old Last-Event-ID: the
+	// rest of the stream, no gap, no repeat.
+	q := startDemo(t, work, bin, "serve", "-addr", "127.0.0.1:0", "-data", filepath.Join(work, "pg-serve"), "-store", pg, "-store-schema", schema,
+		"-kek-file", kek, "-position-map", filepath.Join(work, "pg.map"))
+	rest := readEvents(t, q, integ, first[half-1].sseID, len(want)-half)
+	q.stop()
+	for i, e := range append(first, rest...) {
+		if e.eventID != want[i] {
+			t.Fatalf("after resuming on PostgreSQL, event %d of the stream is %s, want %s (half %d)", i, e.eventID, want[i], half)
+		}
+	}
+	t.Logf("the integrator resumed on PostgreSQL after %s and read the other %d events: no gap, no repeat", first[half-1].sseID, len(rest))
 
 	// SQLite → the in-process EventStoreDB protocol server.
 	srv, err := esdbtest.Start(nil)
@@ -93,5 +122,35 @@ func TestMigrateDemoTown(t *testing.T) {
 		"-to-kek-file", newKEK, "-position-map", filepath.Join(work, "esdb.map")))
 	if n := count(doorstep("verify", "-data", esdbData, "-store", srv.URL(), "-store-prefix", "demo.", "-kek-file", newKEK)); n != events {
 		t.Fatalf("verify on the in-process EventStoreDB server: %s events, the source has %s", n, events)
+	}
+}
+
+// streamIDs returns the ids of the events an integrator's event stream
+// shows (households, problems, referrals), in log order, from the embedded
+// store at path.
+func streamIDs(t *testing.T, path string) []string {
+	t.Helper()
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var ids []string
+	var after eventstore.Position
+	for {
+		page, err := s.ReadAll(ctx, after, 5000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page {
+			if c := e.Category(); c == "household" || c == "problem" || c == "referral" {
+				ids = append(ids, e.ID.String())
+			}
+		}
+		if len(page) < 5000 {
+			return ids
+		}
+		after = page[len(page)-1].Position
 	}
 }
