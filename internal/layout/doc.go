@@ -14,6 +14,8 @@
 //     helper.
 //   - Building an event's envelope and folding a stream into an aggregate
 //     happen in eventlog only.
+//   - Code that ships takes its context from the caller: the few files
+//     that start from context.Background() are listed with the reason.
 //   - Every local link in README.md, BENCHMARKS.md and docs/ names a file
 //     of the repository.
 //

@@ -309,3 +309,50 @@ func TestDocumentLinks(t *testing.T) {
 		t.Fatalf("found only %d local links: this test no longer reads the documents", links)
 	}
 }
+
+// detached lists the files of code that ships which may start from
+// context.Background(): none runs I/O for one caller. Everywhere else,
+// ctx comes from the caller (issue 12 item 5); cleanup after the caller's
+// ctx ended uses context.WithoutCancel(ctx).
+var detached = map[string]string{
+	"eventstore/postgres/writer.go":  "a group commit writes several callers' appends: bounded by Config.WriteTimeout, each caller's ctx checked before",
+	"eventstore/postgres/horizon.go": "the store's own goroutine asking for the xmin horizon, bounded by Config.VisibilityWait",
+	"eventstore/sqlite/sqlite.go":    "the store's one writer goroutine commits several callers' appends; each caller's ctx is checked before",
+	"internal/migrate/migrate.go":    "rolling back a transaction whose ctx may have ended",
+	"http/server.go":                 "New has no ctx: the root of the server's event streams, ended by shutdown",
+}
+
+// TestContextFromTheCaller: code that ships does not invent a context.
+func TestContextFromTheCaller(t *testing.T) {
+	pkgs := load(t)
+	found := map[string]bool{}
+	for _, p := range sorted(pkgs) {
+		if strings.HasPrefix(p, "cmd/") || strings.HasPrefix(p, "scripts/") || slices.Contains(testHelpers, p) {
+			continue
+		}
+		for _, name := range sorted(pkgs[p].files) {
+			ast.Inspect(pkgs[p].files[name], func(n ast.Node) bool {
+				c, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				s, ok := c.Fun.(*ast.SelectorExpr)
+				if !ok || (s.Sel.Name != "Background" && s.Sel.Name != "TODO") {
+					return true
+				}
+				if x, ok := s.X.(*ast.Ident); ok && x.Name == "context" {
+					found[name] = true
+					if _, ok := detached[name]; !ok {
+						t.Errorf("%s calls context.%s(): take ctx from the caller (or context.WithoutCancel(ctx) for cleanup), or add the file to detached with the reason", name, s.Sel.Name)
+					}
+				}
+				return true
+			})
+		}
+	}
+	for _, name := range sorted(detached) {
+		if !found[name] {
+			t.Errorf("detached lists %s, which no longer calls context.Background(): remove it", name)
+		}
+	}
+}
