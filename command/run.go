@@ -160,8 +160,8 @@ read:
 			l.byCmd = append(l.byCmd, *e)
 		}
 	}
-	if err := domain.Fold(a, recs, domain.AsOf{}); err != nil {
-		return l, fmt.Errorf("app: fold %s: %w", stream, err)
+	if err := eventlog.FoldDecoded(a, stream, recs); err != nil {
+		return l, err
 	}
 	l.version = a.Version()
 	if whole {

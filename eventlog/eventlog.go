@@ -1,10 +1,13 @@
 // Package eventlog is the one place where domain events meet the event
 // store: it encodes a domain event into a store envelope (Encode, with the
 // metadata built by Envelope), decodes a stored event back (Decode), and
-// folds a stream into an aggregate (Load). The command side (app), the
-// deadline watcher, the read side (projections, the audit trail) and the
+// folds a stream into an aggregate (Load, Fold, and FoldDecoded and Step
+// for readers that keep decoded events or look at each one). The command
+// side (command), the process managers (deadline, closing, rectification),
+// the read side (the audit trail, the HTTP scope resolver) and the
 // synthetic town all go through it, so an envelope is built and a stream
-// is folded the same way everywhere.
+// is folded the same way everywhere (internal/layout's tests hold every
+// package to it).
 //
 // It imports domain and eventstore only.
 package eventlog
@@ -133,19 +136,49 @@ func fold(reg *domain.Registry, agg domain.Aggregate, evs []eventstore.Event, as
 			done = true
 			break
 		}
-		rec := domain.Recorded{Version: e.Version, RecordedAt: e.RecordedAt, Event: Unknown{Type: e.Type}}
-		if reg.Known(e.Type) {
-			if rec, err = Decode(reg, e); err != nil {
-				return l, done, err
-			}
+		rec, err := record(reg, e)
+		if err != nil {
+			return l, done, err
 		}
 		recs = append(recs, rec)
 		l.Version, l.Last = e.Version, e.Metadata
 	}
-	if err := domain.Fold(agg, recs, domain.AsOf{}); err != nil {
-		return l, done, fmt.Errorf("eventlog: fold %s: %w", streamOf(evs), err)
+	return l, done, FoldDecoded(agg, streamOf(evs), recs)
+}
+
+// record decodes e for folding: an event of a type reg does not know is
+// Unknown.
+func record(reg *domain.Registry, e *eventstore.Event) (domain.Recorded, error) {
+	if !reg.Known(e.Type) {
+		return domain.Recorded{Version: e.Version, RecordedAt: e.RecordedAt, Event: Unknown{Type: e.Type}}, nil
 	}
-	return l, done, nil
+	return Decode(reg, e)
+}
+
+// FoldDecoded folds events of stream already decoded (by Decode), in
+// version order and continuing agg's version, into agg. It is Fold for a
+// reader that keeps decoded events, as the command layer's stream cache
+// does; every fold of the module ends here.
+func FoldDecoded(agg domain.Aggregate, stream string, recs []domain.Recorded) error {
+	if err := domain.Fold(agg, recs, domain.AsOf{}); err != nil {
+		return fmt.Errorf("eventlog: fold %s: %w", stream, err)
+	}
+	return nil
+}
+
+// Step folds one stored event, the next of agg's stream, into agg and
+// returns it decoded (Unknown for a type reg does not know): Fold for a
+// reader that looks at the aggregate after each event, as the audit trail
+// does.
+func Step(reg *domain.Registry, agg domain.Aggregate, e *eventstore.Event) (domain.Event, error) {
+	rec, err := record(reg, e)
+	if err != nil {
+		return nil, err
+	}
+	if err := FoldDecoded(agg, e.Stream, []domain.Recorded{rec}); err != nil {
+		return nil, err
+	}
+	return rec.Event, nil
 }
 
 func streamOf(evs []eventstore.Event) string {

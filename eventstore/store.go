@@ -6,17 +6,27 @@
 //     Metadata: occurred-at, actor and role, command, correlation and
 //     causation ids, community and grid, key id); Event, the read side (plus
 //     stream, version, global position, recorded-at and hash); NewID (UUIDv7);
-//     Category of a stream name; Limits and the validation of an append.
+//     Category of a stream name; UnixNanos and FromUnixNanos, how backends
+//     store instants; Limits (DefaultMaxEventBytes, DefaultMaxBatchEvents,
+//     MaxStreamNameBytes, MaxTypeBytes) and the validation of an append
+//     (ValidateAppend, ValidateStreamName, ValidateEventType).
 //   - Hash chains (event.go, subscribe.go): ComputeHash, Seal, VerifyChain,
 //     VerifyStream and VerifyAll; a broken link is a *ChainError.
 //   - The Store interface (store.go): Append with an ExpectedVersion
-//     (version.go: Any, NoStream, StreamExists, Exact), ReadStream,
-//     StreamVersion, ReadAll, Subscribe, Head, Close.
+//     (version.go: Any, NoStream, StreamExists, Exact; Satisfied, which
+//     backends check inside their append transaction) answering an
+//     AppendResult, ReadStream in a Direction, StreamVersion, ReadAll,
+//     Subscribe, Head, Close.
+//   - Imports (importer.go): Importer, the optional fast path of a store that
+//     writes several runs of a moved log (each a Run) in one transaction
+//     (copylog).
 //   - Positions (position.go): Position, an opaque, totally ordered and
 //     resumable point in the global log, with ParsePosition and its text form.
-//   - Subscriptions (subscribe.go): Subscription, Filter (by stream category
-//     and event type), Notifier, and Follow, which builds a gap-free
-//     catch-up-then-live subscription on top of a backend's ReadAll.
+//   - Subscriptions (subscribe.go): Subscription (NewSubscription, for a
+//     backend whose server pushes events), Filter (by stream category and
+//     event type), Notifier (NewNotifier), and Follow with its FollowOptions,
+//     which builds a gap-free catch-up-then-live subscription on top of a
+//     LogReader (a backend's ReadAll).
 //   - Errors (errors.go): sentinel kinds for errors.Is (ErrInvalidStream,
 //     ErrInvalidEvent, ErrEventTooLarge, ErrBatchTooLarge, ErrConflict,
 //     ErrDuplicateEvent, ErrInvalidPosition, ErrClosed, ErrChainBroken,
@@ -26,12 +36,17 @@
 // WAL, group commit), postgres (pgx; gap-free positions from xid8
 // transaction ids, group commit, several nodes on one schema) and esdb
 // (EventStoreDB/KurrentDB through the official Go client; decision 0082).
-// All run the one conformance suite, storetest. copylog moves a whole log
-// from one backend to another (decision 0083).
+// All run the one conformance suite, storetest, declaring the features
+// they offer (decision 0065). copylog moves a whole log from one backend to
+// another (decision 0083).
 //
 // What is not here (docs/decisions/0064-package-layout.md): the conversion
-// between domain events and envelopes, and the fold of a stream into an
-// aggregate, live in the command layer (package command) for now.
+// between domain events and envelopes (eventlog.Encode, eventlog.Decode,
+// eventlog.Envelope) and the fold of a stream into an aggregate
+// (eventlog.Load, eventlog.Fold) live in package eventlog, above this
+// contract and below the command and read sides. This package imports only
+// domain (its one id rule, for stream names). A test (doc_test.go) holds
+// this comment to every exported name of the package.
 package eventstore
 
 import (

@@ -114,7 +114,9 @@ func tryLead(ctx context.Context, cfg Config, key int64, log *slog.Logger, lead 
 		return fmt.Errorf("connect: %w", err)
 	}
 	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// ctx has usually ended by now: close under its values, not its
+		// cancellation.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		conn.Close(cctx) // closing the session releases the lock
 	}()

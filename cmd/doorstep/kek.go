@@ -166,14 +166,21 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // openKeyStore opens the data-key store alone: the keys directory of the
-// embedded store, or the data_keys table on PostgreSQL.
+// embedded store, or the data_keys table on PostgreSQL (on a pool of the
+// command's own, which the returned func closes after the store).
 func openKeyStore(ctx context.Context, dir string, st storeConfig) (keystore.KeyStore, func(), error) {
 	if st.URL != "" {
-		s, err := keystore.OpenPostgres(ctx, st.URL, st.Schema)
+		pool := &toolPool{}
+		p, err := pool.get(ctx, st.URL, st.Schema)
 		if err != nil {
 			return nil, nil, err
 		}
-		return s, s.Close, nil
+		s, err := keystore.NewPostgres(ctx, p, st.Schema)
+		if err != nil {
+			pool.Close()
+			return nil, nil, err
+		}
+		return s, func() { s.Close(); pool.Close() }, nil
 	}
 	p := filepath.Join(dir, "keys")
 	if _, err := os.Stat(p); err != nil {

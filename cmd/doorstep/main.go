@@ -1,4 +1,5 @@
-// Command doorstep is Doorstep's one binary. Its subcommands (see commands):
+// Command doorstep is Doorstep's one binary. Its subcommands (see commands;
+// doc_test.go holds this list to that table):
 //
 //	doorstep serve     [flags]   serve the HTTP API on the embedded store in -data, or on
 //	                             PostgreSQL with -store postgres://…; runs the projections and
@@ -33,11 +34,15 @@
 //	doorstep retention -preview [-until INSTANT] -url URL -token TOKEN
 //	                             the closed files whose retention ended, which the
 //	                             server erases (decision 0113)
+//	doorstep erase     request -household ID [-member ID] -basis B -reference R | approve -household ID -id REQ | list -household ID
+//	                             erase a household's or a member's personal data through a
+//	                             running server: a request, and a second person's approval
+//	                             (decision 0100)
 //	doorstep token     list | revoke ID | expire ID -at INSTANT|never
-//	doorstep user      add LOGIN -name NAME -role ROLE … | list | disable LOGIN | enable LOGIN
-//	                             the people who sign in to the console (password on stdin)
 //	                             list the access tokens, revoke one, or set when it expires,
 //	                             on the store itself (a running server notices at once)
+//	doorstep user      add LOGIN -name NAME -role ROLE … | list | disable LOGIN | enable LOGIN
+//	                             the people who sign in to the console (password on stdin)
 //	doorstep keys      new-kek -o FILE | rotate-kek -kek-file NEW -kek-old-file OLD
 //	                             make a key-encrypting key, or rewrap every data key under a new one
 //	doorstep migrate   -from STORE -to STORE [-position-map FILE]

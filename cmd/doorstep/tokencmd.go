@@ -56,7 +56,9 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			expiry = t
 		}
 	}
-	toks, err := openTokens(ctx, *data, *st)
+	pool := &toolPool{}
+	defer pool.Close()
+	toks, err := openTokens(ctx, *data, *st, pool)
 	if err != nil {
 		return err
 	}
@@ -100,10 +102,15 @@ func timeOrDash(t time.Time) string {
 }
 
 // openTokens opens the token set of the store st names: the table on
-// PostgreSQL, or the tokens file in dir, which must exist.
-func openTokens(ctx context.Context, dir string, st storeConfig) (*identity.Tokens, error) {
+// PostgreSQL (on the command's one pool), or the tokens file in dir, which
+// must exist.
+func openTokens(ctx context.Context, dir string, st storeConfig, pool *toolPool) (*identity.Tokens, error) {
 	if st.URL != "" {
-		return identity.OpenPostgresTokens(ctx, st.URL, st.Schema)
+		p, err := pool.get(ctx, st.URL, st.Schema)
+		if err != nil {
+			return nil, err
+		}
+		return identity.NewPostgresTokens(ctx, p, st.Schema)
 	}
 	path := filepath.Join(dir, identity.TokensFile)
 	if _, err := os.Stat(path); err != nil {

@@ -60,7 +60,9 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if sub != "list" && login == "" {
 		return usageError{fmt.Sprintf("doorstep user %s: give the login / 请给出登录名", sub)}
 	}
-	users, err := openUsers(ctx, *data, *st)
+	pool := &toolPool{}
+	defer pool.Close()
+	users, err := openUsers(ctx, *data, *st, pool)
 	if err != nil {
 		return err
 	}
@@ -94,7 +96,7 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err := users.Disable(ctx, login, *by); err != nil {
 			return err
 		}
-		toks, err := openTokens(ctx, *data, *st)
+		toks, err := openTokens(ctx, *data, *st, pool)
 		if err == nil {
 			err = dhttp.EndSessions(ctx, toks, login, *by)
 			toks.Close()
@@ -144,14 +146,22 @@ func readPassword(file string) (string, error) {
 }
 
 // openUsers opens the users of the store st names: the table on
-// PostgreSQL (the store's, or the read models' with an esdb:// store), or
-// users.db in dir, which must exist.
-func openUsers(ctx context.Context, dir string, st storeConfig) (*account.Users, error) {
+// PostgreSQL (the store's, or the read models' with an esdb:// store; on
+// the command's one pool), or users.db in dir, which must exist.
+func openUsers(ctx context.Context, dir string, st storeConfig, pool *toolPool) (*account.Users, error) {
+	url := ""
 	switch {
 	case isPostgresURL(st.URL):
-		return account.OpenPostgres(ctx, st.URL, st.Schema)
+		url = st.URL
 	case isESDBURL(st.URL) && isPostgresURL(st.ReadModels):
-		return account.OpenPostgres(ctx, st.ReadModels, st.Schema)
+		url = st.ReadModels
+	}
+	if url != "" {
+		p, err := pool.get(ctx, url, st.Schema)
+		if err != nil {
+			return nil, err
+		}
+		return account.NewPostgres(ctx, p, st.Schema)
 	}
 	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("no data directory at %s (%v): give -data the data directory of the server / 数据目录不存在", dir, err)

@@ -356,15 +356,10 @@ func (t *Trail) entries(ctx context.Context, stream string) ([]Entry, error) {
 	before := state()
 	for i := range evs {
 		e := &evs[i]
-		var ev domain.Event = unknown{}
-		if t.reg.Known(e.Type) {
-			rec, err := eventlog.Decode(t.reg, e)
-			if err != nil {
-				return nil, err
-			}
-			ev = rec.Event
+		ev, err := eventlog.Step(t.reg, agg, e)
+		if err != nil {
+			return nil, err
 		}
-		agg.Apply(ev)
 		after := state()
 		changes, why := describe(ev, before, diff(before, after), reason(e.Data))
 		out = append(out, Entry{Position: e.Position, EventID: e.ID.String(), Stream: e.Stream, Version: e.Version, Type: e.Type,
@@ -374,10 +369,6 @@ func (t *Trail) entries(ctx context.Context, stream string) ([]Entry, error) {
 	}
 	return out, nil
 }
-
-type unknown struct{}
-
-func (unknown) EventType() string { return "unknown" }
 
 func (t *Trail) merged(ctx context.Context, streams []string) ([]Entry, error) {
 	var all []Entry
