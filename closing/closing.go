@@ -212,6 +212,7 @@ func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
 			r.fill(&f)
 			streetRisk.refusals = plus(streetRisk.refusals, r.refusals)
 			streetRisk.seconds = plus(streetRisk.seconds, r.seconds)
+			streetRisk.ineffective = plus(streetRisk.ineffective, r.ineffective)
 		}
 		if h := hf[name]; h != nil {
 			fillHandling(&f, h)
@@ -267,6 +268,7 @@ func fillHandling(f *domain.PeriodFigures, h *measures.HandlingFigures) {
 type riskSum struct {
 	refusals, seconds domain.Tally
 	workers           map[string]domain.Tally
+	ineffective       domain.Tally // 沟通无效 of completed visits (decision 0145)
 }
 
 func plus(a, b domain.Tally) domain.Tally {
@@ -276,13 +278,14 @@ func plus(a, b domain.Tally) domain.Tally {
 func (r *riskSum) add(m *measures.RiskFigures) {
 	r.refusals = plus(r.refusals, domain.Tally{Num: m.Refusals.Num, Den: m.Refusals.Den})
 	r.seconds = plus(r.seconds, domain.Tally{Num: m.ResolutionSeconds.Num, Den: m.ResolutionSeconds.Den})
+	r.ineffective = plus(r.ineffective, domain.Tally{Num: m.IneffectiveCommunication.Num, Den: m.IneffectiveCommunication.Den})
 	for w, v := range m.Workers {
 		r.workers[w] = plus(r.workers[w], domain.Tally{Num: v.Num, Den: v.Den})
 	}
 }
 
 func (r *riskSum) fill(f *domain.PeriodFigures) {
-	f.Refusals, f.ResolutionSeconds = r.refusals, r.seconds
+	f.Refusals, f.ResolutionSeconds, f.IneffectiveCommunication = r.refusals, r.seconds, r.ineffective
 	if len(r.workers) > 0 {
 		f.WorkerResolution = make(map[string]domain.Tally, len(r.workers))
 		for w, v := range r.workers {

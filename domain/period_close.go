@@ -62,6 +62,11 @@ type PeriodFigures struct {
 	// LongTermSatisfaction: ratings of 4 or 5 of the satisfaction ratings
 	// of long-term problems given in the period (服务满意率, 001 §2.2.2).
 	LongTermSatisfaction Tally `json:"long_term_satisfaction,omitzero"`
+	// IneffectiveCommunication: completed visits in the period that
+	// recorded communication ineffective, of the completed visits
+	// (沟通无效案例占比, 001 §6.2; decision 0145). Omitted when no visit was
+	// completed, so earlier closes read as before.
+	IneffectiveCommunication Tally `json:"ineffective_communication,omitzero"`
 }
 
 // MeasuresPeriodClosed records a period's measures as computed from the log
@@ -278,6 +283,12 @@ func riskFlags(community, who string, in ClosePeriod, meta Meta) []Event {
 			}
 		}
 	}
+	// Last, so that the flags above keep their places (and event ids) as before.
+	if r, ok := in.Figures.IneffectiveCommunication.Rate(); ok && rt.IneffectiveCommunicationAbove > 0 && r > rt.IneffectiveCommunicationAbove {
+		raise("", "risk.ineffective_communication", r, rt.IneffectiveCommunicationAbove,
+			fmt.Sprintf("%s: ineffective communication on %.1f%% of completed visits in %s, above %.0f%%", who, 100*r, in.Period, 100*rt.IneffectiveCommunicationAbove),
+			fmt.Sprintf("%s：%s 沟通无效案例占比为 %.1f%%，超过 %.0f%%", who, in.Period, 100*r, 100*rt.IneffectiveCommunicationAbove))
+	}
 	return evs
 }
 
@@ -316,6 +327,7 @@ func (l *PeriodLedger) Amend(meta Meta, period string, f PeriodFigures, pol *Pol
 	if cur := p.Current(); cur.Coverage == f.Coverage && cur.CoverageKeyGroups == f.CoverageKeyGroups && cur.Resolution == f.Resolution &&
 		cur.Refusals == f.Refusals && cur.ResolutionSeconds == f.ResolutionSeconds && cur.HandlingImmediate == f.HandlingImmediate &&
 		cur.HandlingCoordinated == f.HandlingCoordinated && cur.LongTermSatisfaction == f.LongTermSatisfaction &&
+		cur.IneffectiveCommunication == f.IneffectiveCommunication &&
 		mapsEqual(cur.CoverageByClass, f.CoverageByClass) && mapsEqual(cur.WorkerResolution, f.WorkerResolution) {
 		return nil, noChange("figures", "the figures", "数据", period)
 	}
@@ -354,7 +366,8 @@ func (f PeriodFigures) check() error {
 	}
 	for field, t := range map[string]Tally{"figures.coverage": f.Coverage, "figures.coverage_key_groups": f.CoverageKeyGroups,
 		"figures.resolution": f.Resolution, "figures.refusals": f.Refusals, "figures.handling_immediate": f.HandlingImmediate,
-		"figures.handling_coordinated": f.HandlingCoordinated, "figures.long_term_satisfaction": f.LongTermSatisfaction} {
+		"figures.handling_coordinated": f.HandlingCoordinated, "figures.long_term_satisfaction": f.LongTermSatisfaction,
+		"figures.ineffective_communication": f.IneffectiveCommunication} {
 		if err := share(field, t); err != nil {
 			return err
 		}

@@ -172,9 +172,7 @@ type CoverageTargets struct {
 }
 
 // RiskThresholds are the risk thresholds of 001 §6.2 that the measures
-// compute (the coverage threshold is CoverageTargets.RiskBelow). 沟通无效
-// (communication ineffective, > 15%) is not recorded by the engine, so it
-// has no threshold here.
+// compute (the coverage threshold is CoverageTargets.RiskBelow).
 type RiskThresholds struct {
 	// RefusalAbove: refused visits / visits above this (拒绝配合率超过20%).
 	RefusalAbove float64 `yaml:"refusal_above,omitempty" json:"refusal_above,omitempty"`
@@ -185,6 +183,10 @@ type RiskThresholds struct {
 	// the period, long-term excluded, resolved by the close) below this
 	// (问题解决率低于70%).
 	WorkerResolutionBelow float64 `yaml:"worker_resolution_below,omitempty" json:"worker_resolution_below,omitempty"`
+	// IneffectiveCommunicationAbove: completed visits recorded with
+	// communication ineffective / completed visits in the period above
+	// this (沟通无效案例占比超过15%; decision 0145).
+	IneffectiveCommunicationAbove float64 `yaml:"ineffective_communication_above,omitempty" json:"ineffective_communication_above,omitempty"`
 }
 
 // HandlingTargets are the targets of 001 §2.2.2 per handling class
@@ -401,7 +403,8 @@ func (p *Policy) Validate() error {
 			return policyErr(f, fmt.Sprintf("%s must be a share between 0 and 1, not %v", f, v), fmt.Sprintf("%s 必须是 0 到 1 之间的比例，而不是 %v", f, v))
 		}
 	}
-	for f, v := range map[string]float64{"risk.refusal_above": p.Risk.RefusalAbove, "risk.worker_resolution_below": p.Risk.WorkerResolutionBelow} {
+	for f, v := range map[string]float64{"risk.refusal_above": p.Risk.RefusalAbove, "risk.worker_resolution_below": p.Risk.WorkerResolutionBelow,
+		"risk.ineffective_communication_above": p.Risk.IneffectiveCommunicationAbove} {
 		if v < 0 || v > 1 {
 			return policyErr(f, fmt.Sprintf("%s must be a share between 0 and 1, not %v", f, v), fmt.Sprintf("%s 必须是 0 到 1 之间的比例，而不是 %v", f, v))
 		}
