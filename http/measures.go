@@ -44,6 +44,10 @@ type MeasureRow struct {
 	LateEntryRate  RateView            `json:"late_entry_rate"`
 	RefusalRate    RateView            `json:"refusal_rate"`
 	ResolutionDays RateView            `json:"resolution_days"`
+	// IneffectiveCommunicationRate: completed visits that recorded
+	// communication ineffective, of the completed visits (沟通无效, 001
+	// §6.2; decision 0145).
+	IneffectiveCommunicationRate RateView `json:"ineffective_communication_rate"`
 	// State is "closed" when the community's month is closed by a
 	// measures.period_closed event (Closed then holds what the close
 	// recorded, which never changes), else "open" (by=community only;
@@ -68,6 +72,8 @@ type ClosedMonth struct {
 	HandlingCoordinated  RateView `json:"handling_coordinated"`
 	LongTermSatisfaction RateView `json:"long_term_satisfaction"`
 	Refusals             RateView `json:"refusals"`
+	// IneffectiveCommunication: 沟通无效 of the completed visits (decision 0145).
+	IneffectiveCommunication RateView `json:"ineffective_communication"`
 	// Flags are the measures flagged at the close; FlagDetails the same
 	// flags with figure, target and messages in English and Chinese.
 	Flags       []string     `json:"flags"`
@@ -154,7 +160,7 @@ func (s *Server) getMeasures(w nethttp.ResponseWriter, r *nethttp.Request) error
 		mr := MeasureRow{Group: row.Group, Month: row.Month, Counts: row.Counts, ResolutionRate: rateOf(row.ResolutionRate), OnTime: map[string]RateView{},
 			Satisfaction: rateOf(row.Satisfaction), Satisfied: rateOf(row.Satisfied), ResourceDays: rateOf(row.ResourceDays),
 			RecurrenceRate: rateOf(row.RecurrenceRate), VisitCoverage: rateOf(row.VisitCoverage), LateEntryRate: rateOf(row.LateEntryRate),
-			RefusalRate: rateOf(row.RefusalRate), ResolutionDays: rateOf(row.ResolutionDays)}
+			RefusalRate: rateOf(row.RefusalRate), ResolutionDays: rateOf(row.ResolutionDays), IneffectiveCommunicationRate: rateOf(row.IneffectiveRate)}
 		for k, v := range row.OnTime {
 			mr.OnTime[k] = rateOf(v)
 		}
@@ -176,7 +182,8 @@ func (s *Server) getMeasures(w nethttp.ResponseWriter, r *nethttp.Request) error
 				mr.Closed = &ClosedMonth{ClosedAt: p.At, PolicyVersion: p.PolicyVersion, CalendarVersion: p.CalendarVersion, Amended: len(p.Amended) > 0,
 					Resolution: tallyRate(f.Resolution), Coverage: tallyRate(f.Coverage), CoverageKeyGroups: tallyRate(f.CoverageKeyGroups),
 					HandlingImmediate: tallyRate(f.HandlingImmediate), HandlingCoordinated: tallyRate(f.HandlingCoordinated),
-					LongTermSatisfaction: tallyRate(f.LongTermSatisfaction), Refusals: tallyRate(f.Refusals), Flags: []string{}, FlagDetails: []ClosedFlag{}}
+					LongTermSatisfaction: tallyRate(f.LongTermSatisfaction), Refusals: tallyRate(f.Refusals),
+					IneffectiveCommunication: tallyRate(f.IneffectiveCommunication), Flags: []string{}, FlagDetails: []ClosedFlag{}}
 				for _, fl := range p.Flags {
 					mr.Closed.Flags = append(mr.Closed.Flags, fl.Measure)
 					mr.Closed.FlagDetails = append(mr.Closed.FlagDetails, ClosedFlag{Measure: fl.Measure, Worker: fl.Worker, Figure: fl.Figure, Target: fl.Target,
