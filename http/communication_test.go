@@ -1,10 +1,16 @@
 package http
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/eventlog"
+	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/internal/clock"
 )
@@ -62,6 +68,40 @@ func TestSeed001_6_2_IneffectiveCommunicationOverHTTP(t *testing.T) {
 	if row := ms.Rows[0]; row.IneffectiveCommunicationRate.Num != 1 || row.IneffectiveCommunicationRate.Den != 3 || row.Counts["visits_ineffective"] != 1 ||
 		row.IneffectiveCommunicationRate.Value == nil {
 		t.Fatalf("ineffective communication: %s", r.body)
+	}
+	// A closed month shows what its close recorded, and as of an instant
+	// before the close it was not closed.
+	month := ms.Rows[0].Month
+	closed := domain.MeasuresPeriodClosed{Community: "C1", Period: month, Figures: domain.PeriodFigures{IneffectiveCommunication: domain.Tally{Num: 1, Den: 3}},
+		PolicyVersion: "p", CalendarVersion: "c", At: clock.Now(), By: "closer"}
+	flag := domain.MeasuresFlagRaised{Community: "C1", Period: month, Measure: "risk.ineffective_communication", Figure: 1.0 / 3, Target: 0.15,
+		Periods: []string{month}, MessageEN: "C1: ineffective communication on 33.3% of completed visits", MessageZH: "C1：沟通无效案例占比为 33.3%", At: clock.Now(), By: "closer"}
+	env := eventlog.Envelope{At: clock.Now(), Actor: "closer", Role: domain.RoleSystem, CommandID: "close-c1", Community: "C1"}.Metadata()
+	cdata, err := eventlog.Encode(uuid.New(), closed, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fdata, err := eventlog.Encode(uuid.New(), flag, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Append(context.Background(), domain.MeasuresStream("C1"), eventstore.NoStream(), cdata, fdata); err != nil {
+		t.Fatal(err)
+	}
+	r = e.do("GET", "/v1/measures?by=community&community=C1", admin, nil)
+	r.decode(t, &ms)
+	if c := ms.Rows[0].Closed; r.status != 200 || ms.Rows[0].State != "closed" || c == nil || c.IneffectiveCommunication.Num != 1 || c.IneffectiveCommunication.Den != 3 ||
+		len(c.FlagDetails) != 1 || c.FlagDetails[0].Measure != "risk.ineffective_communication" || c.FlagDetails[0].MessageZH == "" {
+		t.Fatalf("closed month: %d %s", r.status, r.body)
+	}
+	r = e.do("GET", "/v1/measures?by=community&community=C1&as_of=2026-01-01T00:00:00Z", admin, nil)
+	var before Measures
+	r.decode(t, &before)
+	if r.status != 200 || len(before.Rows) != 1 || before.Rows[0].State != "not_closed" || before.Rows[0].Closed != nil {
+		t.Fatalf("as of before the close: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/v1/measures?as_of=yesterday", admin, nil, "Accept-Language", "zh-CN"); r.status != 400 || r.problem(t).Field != "as_of" {
+		t.Fatalf("bad as_of: %d %s", r.status, r.body)
 	}
 	doc := string(e.do("GET", "/openapi.json", "", nil).body)
 	for _, s := range []string{`"communication_reason"`, `"ineffective_communication_rate"`, `"ineffective_communication"`} {

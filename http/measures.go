@@ -51,7 +51,9 @@ type MeasureRow struct {
 	// State is "closed" when the community's month is closed by a
 	// measures.period_closed event (Closed then holds what the close
 	// recorded, which never changes), else "open" (by=community only;
-	// empty for grids and workers). The counters above are always live.
+	// empty for grids and workers). With as_of, the closes are those the
+	// log held at that instant ("not_closed" for a month not closed then).
+	// The counters above are always live.
 	State  string       `json:"state,omitempty"`
 	Closed *ClosedMonth `json:"closed,omitempty"`
 }
@@ -109,6 +111,7 @@ func (s *Server) measureRoutes() []route {
 				qp("by", "string", "group by", "community", "grid", "worker"),
 				qp("community", "string", "community"), qp("grid", "string", "grid"), qp("worker", "string", "worker"),
 				qp("from", "string", "first month, YYYY-MM"), qp("to", "string", "last month, YYYY-MM"),
+				qp("as_of", "string", "RFC 3339 instant: the months' closes as the log held them then (the counters stay live)"),
 			}}},
 		{op: "getMeasureFlags", method: "GET", path: "/v1/measures/flags", roles: []identity.Role{identity.RoleSupervisor, identity.RoleAuditor, identity.RoleAdmin},
 			summary: "communities below 80% resolution two months running", h: s.getMeasureFlags,
@@ -120,7 +123,11 @@ var monthRE = regexp.MustCompile(`^\d{4}-(0[1-9]|1[0-2])$`)
 
 func (s *Server) getMeasures(w nethttp.ResponseWriter, r *nethttp.Request) error {
 	q := r.URL.Query()
-	if err := onlyParams(q, "by", "community", "grid", "worker", "from", "to", "wait_for", "wait_timeout"); err != nil {
+	if err := onlyParams(q, "by", "community", "grid", "worker", "from", "to", "as_of", "wait_for", "wait_timeout"); err != nil {
+		return err
+	}
+	asOf, err := asOfParam(q)
+	if err != nil {
 		return err
 	}
 	by, err := enumParam(q, "by", "分组方式", "community", "grid", "worker")
@@ -170,12 +177,15 @@ func (s *Server) getMeasures(w nethttp.ResponseWriter, r *nethttp.Request) error
 		if by == "community" && s.d.Store != nil {
 			l, ok := ledgers[row.Group]
 			if !ok {
-				if l, err = closing.Ledger(r.Context(), s.d.Store, row.Group, time.Time{}); err != nil {
+				if l, err = closing.Ledger(r.Context(), s.d.Store, row.Group, asOf); err != nil {
 					return err
 				}
 				ledgers[row.Group] = l
 			}
 			mr.State = "open"
+			if !asOf.IsZero() {
+				mr.State = "not_closed"
+			}
 			if p, ok := l.Period(row.Month); ok {
 				f := p.Current()
 				mr.State = "closed"
