@@ -390,7 +390,7 @@ func (p *Policy) Validate() error {
 	}
 	if !oneOf(p.PeriodEnd, "", PeriodEndCalendar, PeriodEndWorkingDay) {
 		return policyErr("period_end", fmt.Sprintf("unknown period end %q (calendar, working_day)", p.PeriodEnd),
-			fmt.Sprintf("未知的期间截止方式 %q（应为 calendar 自然日 或 working_day 最后一个工作日）", p.PeriodEnd))
+			fmt.Sprintf("未知的期间截止方式 %q（应为 “calendar”（自然日）或 “working_day”（最后一个工作日））", p.PeriodEnd))
 	}
 	for f, per := range map[string]Period{"file_upkeep.needs_update": p.FileUpkeep.NeedsUpdate, "file_upkeep.file_revision": p.FileUpkeep.FileRevision} {
 		if per != "" && !oneOf(per, Periods()...) {
