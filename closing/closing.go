@@ -199,6 +199,20 @@ func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
 	if per == domain.PeriodMonth {
 		prev = domain.PeriodMonth.Label(start.Add(-time.Hour), loc)
 	}
+	// The half-yearly survey of each community, when closed by now (decision 0145).
+	surveys := map[string]domain.SurveyClosed{}
+	if per == domain.PeriodHalfYear {
+		for _, name := range list {
+			r := domain.NewSurveyRound(name, label)
+			if _, err := eventlog.Load(ctx, c.c.Store, c.reg, domain.SurveyStream(name, label), r, domain.AsOf{}); err != nil {
+				return 0, err
+			}
+			if sc, ok := r.Closed(); ok {
+				surveys[name] = sc
+			}
+		}
+	}
+	var streetSurvey [2]domain.Tally
 	var total domain.Tally
 	streetRisk := riskSum{}
 	var streetHandling measures.HandlingFigures
@@ -220,6 +234,11 @@ func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
 			streetHandling.Coordinated = addRate(streetHandling.Coordinated, h.Coordinated)
 			streetHandling.LongTermSatisfaction = addRate(streetHandling.LongTermSatisfaction, h.LongTermSatisfaction)
 		}
+		if sc, ok := surveys[name]; ok {
+			f.SurveyReturn = domain.Tally{Num: int64(sc.Returned), Den: int64(sc.Surveyed)}
+			f.SurveySatisfaction = domain.Tally{Num: int64(sc.Satisfied), Den: int64(sc.Returned)}
+			streetSurvey[0], streetSurvey[1] = plus(streetSurvey[0], f.SurveyReturn), plus(streetSurvey[1], f.SurveySatisfaction)
+		}
 		in.Figures = f
 		wrote, err := c.close(ctx, name, in)
 		if err != nil {
@@ -233,6 +252,7 @@ func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
 	in.Figures = figures(&rep.Street, measures.Rate{Num: total.Num, Den: total.Den})
 	streetRisk.fill(&in.Figures) // workers are flagged in their communities' ledgers
 	fillHandling(&in.Figures, &streetHandling)
+	in.Figures.SurveyReturn, in.Figures.SurveySatisfaction = streetSurvey[0], streetSurvey[1]
 	wrote, err := c.close(ctx, "", in)
 	if wrote {
 		n++
