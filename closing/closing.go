@@ -199,6 +199,20 @@ func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
 	if per == domain.PeriodMonth {
 		prev = domain.PeriodMonth.Label(start.Add(-time.Hour), loc)
 	}
+	// The half-yearly survey of each community, when closed by now (decision 0145).
+	surveys := map[string]domain.SurveyClosed{}
+	if per == domain.PeriodHalfYear {
+		for _, name := range list {
+			r := domain.NewSurveyRound(name, label)
+			if _, err := eventlog.Load(ctx, c.c.Store, c.reg, domain.SurveyStream(name, label), r, domain.AsOf{}); err != nil {
+				return 0, err
+			}
+			if sc, ok := r.Closed(); ok {
+				surveys[name] = sc
+			}
+		}
+	}
+	var streetSurvey [2]domain.Tally
 	var total domain.Tally
 	streetRisk := riskSum{}
 	var streetHandling measures.HandlingFigures
@@ -212,12 +226,18 @@ func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
 			r.fill(&f)
 			streetRisk.refusals = plus(streetRisk.refusals, r.refusals)
 			streetRisk.seconds = plus(streetRisk.seconds, r.seconds)
+			streetRisk.ineffective = plus(streetRisk.ineffective, r.ineffective)
 		}
 		if h := hf[name]; h != nil {
 			fillHandling(&f, h)
 			streetHandling.Immediate = addRate(streetHandling.Immediate, h.Immediate)
 			streetHandling.Coordinated = addRate(streetHandling.Coordinated, h.Coordinated)
 			streetHandling.LongTermSatisfaction = addRate(streetHandling.LongTermSatisfaction, h.LongTermSatisfaction)
+		}
+		if sc, ok := surveys[name]; ok {
+			f.SurveyReturn = domain.Tally{Num: int64(sc.Returned), Den: int64(sc.Surveyed)}
+			f.SurveySatisfaction = domain.Tally{Num: int64(sc.Satisfied), Den: int64(sc.Returned)}
+			streetSurvey[0], streetSurvey[1] = plus(streetSurvey[0], f.SurveyReturn), plus(streetSurvey[1], f.SurveySatisfaction)
 		}
 		in.Figures = f
 		wrote, err := c.close(ctx, name, in)
@@ -232,6 +252,7 @@ func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
 	in.Figures = figures(&rep.Street, measures.Rate{Num: total.Num, Den: total.Den})
 	streetRisk.fill(&in.Figures) // workers are flagged in their communities' ledgers
 	fillHandling(&in.Figures, &streetHandling)
+	in.Figures.SurveyReturn, in.Figures.SurveySatisfaction = streetSurvey[0], streetSurvey[1]
 	wrote, err := c.close(ctx, "", in)
 	if wrote {
 		n++
@@ -267,6 +288,7 @@ func fillHandling(f *domain.PeriodFigures, h *measures.HandlingFigures) {
 type riskSum struct {
 	refusals, seconds domain.Tally
 	workers           map[string]domain.Tally
+	ineffective       domain.Tally // 沟通无效 of completed visits (decision 0145)
 }
 
 func plus(a, b domain.Tally) domain.Tally {
@@ -276,13 +298,14 @@ func plus(a, b domain.Tally) domain.Tally {
 func (r *riskSum) add(m *measures.RiskFigures) {
 	r.refusals = plus(r.refusals, domain.Tally{Num: m.Refusals.Num, Den: m.Refusals.Den})
 	r.seconds = plus(r.seconds, domain.Tally{Num: m.ResolutionSeconds.Num, Den: m.ResolutionSeconds.Den})
+	r.ineffective = plus(r.ineffective, domain.Tally{Num: m.IneffectiveCommunication.Num, Den: m.IneffectiveCommunication.Den})
 	for w, v := range m.Workers {
 		r.workers[w] = plus(r.workers[w], domain.Tally{Num: v.Num, Den: v.Den})
 	}
 }
 
 func (r *riskSum) fill(f *domain.PeriodFigures) {
-	f.Refusals, f.ResolutionSeconds = r.refusals, r.seconds
+	f.Refusals, f.ResolutionSeconds, f.IneffectiveCommunication = r.refusals, r.seconds, r.ineffective
 	if len(r.workers) > 0 {
 		f.WorkerResolution = make(map[string]domain.Tally, len(r.workers))
 		for w, v := range r.workers {

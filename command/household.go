@@ -61,6 +61,10 @@ type Visit struct {
 	Attachments        []string               `json:"attachments,omitempty"`
 	CheckIn            *domain.CheckIn        `json:"check_in,omitempty"`
 	ProblemIDs         []string               `json:"problem_ids,omitempty"`
+	// Communication on a completed visit, and why it was ineffective
+	// (沟通无效, 001 §6.2; decision 0145).
+	Communication       domain.Communication       `json:"communication,omitempty"`
+	CommunicationReason domain.CommunicationReason `json:"communication_reason,omitempty"`
 }
 
 // sealing seals a command's sensitive values once (on the first decide) and
@@ -351,6 +355,7 @@ func (s *Service) RecordVisit(ctx context.Context, c Cmd, householdID string, in
 			Mode: in.Mode, Outcome: in.Outcome,
 			Understandings: domain.Understandings{Health: sv[0], Economic: sv[1], SupportObligations: in.SupportObligations,
 				HomeSafety: in.HomeSafety, ServiceNeeds: in.ServiceNeeds},
-			Observations: in.Observations, Summary: in.Summary, Attachments: in.Attachments, CheckIn: checkIn, ProblemIDs: in.ProblemIDs})
+			Observations: in.Observations, Summary: in.Summary, Attachments: in.Attachments, CheckIn: checkIn, ProblemIDs: in.ProblemIDs,
+			Communication: in.Communication, CommunicationReason: in.CommunicationReason})
 	})
 }

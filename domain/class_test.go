@@ -191,3 +191,52 @@ func TestPeriodBoundsAndLabels(t *testing.T) {
 		}
 	}
 }
+
+// Issue 15 item 3: "with the period boundaries of the working-day calendar
+// where the policy says so" (decision 0146). Under period_end: working_day a
+// monthly household's visit is due by the end of the month's last working
+// day: May 2026 ends on a Sunday, so Friday the 29th; February 2026 ends on
+// Saturday the 28th, a make-up working day of the Spring Festival (调休), so
+// the 28th itself; January 2027 has no official calendar loaded, so Monday
+// to Friday counts and the deadline is provisional. A week without a
+// working day (the Spring Festival week of 2026) keeps its calendar end.
+// The shipped policies keep the calendar end.
+func TestSeed001_2_3_3_PeriodEndsOnItsLastWorkingDayWherePolicySays(t *testing.T) {
+	pol := mustPolicy(t, domain.PresetDefault)
+	if pol.PeriodEnd != "" {
+		t.Fatalf("shipped period_end %q", pol.PeriodEnd)
+	}
+	wd := *pol
+	wd.Version, wd.PeriodEnd = "working-day-ends", domain.PeriodEndWorkingDay
+	if err := wd.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cal := mustCalendar(t)
+	end := func(day string) time.Time { return at(t, day+" 23:59").Add(59*time.Second + 999999999) }
+	for _, c := range []struct {
+		class       domain.HouseholdClass
+		start, want string
+		provisional bool
+	}{
+		{domain.ClassKey, "2026-04-10 10:00", "2026-05-29", false},
+		{domain.ClassKey, "2026-01-31 16:00", "2026-02-28", false},
+		{domain.ClassKey, "2026-03-31 16:00", "2026-04-30", false},
+		{domain.ClassKey, "2026-12-15 10:00", "2027-01-29", true},
+		{domain.ClassSpecial, "2026-02-12 10:00", "2026-02-22", false}, // the week of 16–22 February: no working day
+	} {
+		clk := domain.Clock{Kind: domain.ClockVisitDue, Subject: "h1", Start: at(t, c.start), HouseholdClass: c.class, PolicyVersion: wd.Version}
+		d, ok, err := wd.Deadline(cal, clk)
+		if err != nil || !ok || !d.Due.Equal(end(c.want)) || d.Basis.IsProvisional() != c.provisional {
+			t.Errorf("%s visited %s: due %s %+v (%v), want the end of %s, provisional %v", c.class, c.start, d.Due, d.Basis, err, c.want, c.provisional)
+		}
+	}
+	clk := domain.Clock{Kind: domain.ClockVisitDue, Subject: "h1", Start: at(t, "2026-04-10 10:00"), HouseholdClass: domain.ClassKey, PolicyVersion: pol.Version}
+	if d, _, err := pol.Deadline(cal, clk); err != nil || !d.Due.Equal(end("2026-05-31")) || d.Basis.Version != "" {
+		t.Errorf("the shipped policy: due %s %+v (%v), want the calendar end of May", d.Due, d.Basis, err)
+	}
+	bad := wd
+	bad.PeriodEnd = "holiday"
+	if err := bad.Validate(); domain.CodeOf(err) != "invalid_policy" {
+		t.Fatalf("unknown period_end: %v", err)
+	}
+}

@@ -811,6 +811,10 @@ type RecordVisit struct {
 	Attachments    []string
 	CheckIn        *CheckIn
 	ProblemIDs     []string
+	// Communication on a completed visit and, when ineffective, its reason
+	// (沟通无效, 001 §6.2; decision 0145). Empty: effective.
+	Communication       Communication
+	CommunicationReason CommunicationReason
 }
 
 // RecordVisit records a visit, including a refusal or "nobody home". meta.At
@@ -874,6 +878,9 @@ func (h *Household) RecordVisit(meta Meta, pol *Policy, in RecordVisit) ([]Event
 			fmt.Sprintf("a visit with outcome %q cannot record findings or problems; record the refusal or absence only", in.Outcome),
 			fmt.Sprintf("结果为 %q 的走访不能记录了解情况或问题；请只记录拒访或无人在家", in.Outcome))
 	}
+	if err := checkCommunication(in); err != nil {
+		return nil, err
+	}
 	if in.Understandings.sensitive() && !h.consent {
 		return nil, h.consentRequired()
 	}
@@ -899,7 +906,8 @@ func (h *Household) RecordVisit(meta Meta, pol *Policy, in RecordVisit) ([]Event
 		Relief: cloneRelief(in.Relief), OccurredAt: in.OccurredAt, RecordedAt: meta.At,
 		Mode: in.Mode, Outcome: in.Outcome, Understandings: in.Understandings, Observations: in.Observations, Summary: in.Summary,
 		Attachments: slices.Clone(in.Attachments), CheckIn: in.CheckIn, ProblemIDs: slices.Clone(in.ProblemIDs),
-		Late: late, NotCounted: notCounted, SecondVisitRequired: secondRequired, SecondVisitFor: secondFor, PolicyVersion: pol.Version, By: meta.Actor}}, nil
+		Late: late, NotCounted: notCounted, SecondVisitRequired: secondRequired, SecondVisitFor: secondFor,
+		Communication: in.Communication, CommunicationReason: in.CommunicationReason, PolicyVersion: pol.Version, By: meta.Actor}}, nil
 }
 
 // secondVisit decides a visit's part in the second-visit rule (001 §6.3,

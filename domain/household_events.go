@@ -275,9 +275,15 @@ type VisitRecorded struct {
 	// NotCounted: a completed visit whose mode the policy does not count
 	// for the household's class (a phone call where only home visits
 	// count): it neither restarts the visit clock nor covers a period.
-	NotCounted    bool   `json:"not_counted,omitempty"`
-	PolicyVersion string `json:"policy_version"`
-	By            string `json:"by"`
+	NotCounted bool `json:"not_counted,omitempty"`
+	// Communication: on a completed visit, whether communication was
+	// effective, and CommunicationReason why not (沟通无效, 001 §6.2;
+	// decision 0145). Empty in events before it and when not stated:
+	// effective.
+	Communication       Communication       `json:"communication,omitempty"`
+	CommunicationReason CommunicationReason `json:"communication_reason,omitempty"`
+	PolicyVersion       string              `json:"policy_version"`
+	By                  string              `json:"by"`
 }
 
 // TeamMembers returns the team with roles: Members, or for an event

@@ -92,3 +92,23 @@ func kindZH(k ClockKind) string {
 	_, zh := k.Label()
 	return zh
 }
+
+var communicationLabels = map[Communication]label{
+	CommunicationEffective:   {"communication effective", "沟通有效"},
+	CommunicationIneffective: {"communication ineffective", "沟通无效"},
+}
+
+// Label returns how a visit's communication outcome is named to a person.
+func (c Communication) Label() (en, zh string) { return lookup(communicationLabels, c) }
+
+var communicationReasonLabels = map[CommunicationReason]label{
+	CommReasonLanguage:            {"no common language", "语言不通"},
+	CommReasonUnwilling:           {"unwilling to talk or hostile to the visit", "居民不愿交流或有抵触情绪"},
+	CommReasonComprehension:       {"could not follow or express themselves", "理解或表达困难"},
+	CommReasonNoResponsibleMember: {"nobody who could speak for the household", "未见到能反映情况的家庭成员"},
+	CommReasonInterrupted:         {"conversation cut short", "走访被中断"},
+	CommReasonOther:               {"other reason", "其他原因"},
+}
+
+// Label returns how a reason for ineffective communication is named to a person.
+func (r CommunicationReason) Label() (en, zh string) { return lookup(communicationReasonLabels, r) }

@@ -62,6 +62,17 @@ type PeriodFigures struct {
 	// LongTermSatisfaction: ratings of 4 or 5 of the satisfaction ratings
 	// of long-term problems given in the period (服务满意率, 001 §2.2.2).
 	LongTermSatisfaction Tally `json:"long_term_satisfaction,omitzero"`
+	// IneffectiveCommunication: completed visits in the period that
+	// recorded communication ineffective, of the completed visits
+	// (沟通无效案例占比, 001 §6.2; decision 0145). Omitted when no visit was
+	// completed, so earlier closes read as before.
+	IneffectiveCommunication Tally `json:"ineffective_communication,omitzero"`
+	// SurveyReturn and SurveySatisfaction: at a half-year close, the
+	// community's half-yearly survey if it was closed by then — returned of
+	// surveyed, satisfied of returned (001 §3.4 问卷回收率, 满意度; decisions
+	// 0127, 0145). Omitted otherwise.
+	SurveyReturn       Tally `json:"survey_return,omitzero"`
+	SurveySatisfaction Tally `json:"survey_satisfaction,omitzero"`
 }
 
 // MeasuresPeriodClosed records a period's measures as computed from the log
@@ -241,6 +252,22 @@ func (l *PeriodLedger) Close(meta Meta, in ClosePeriod) ([]Event, error) {
 		}
 	}
 	evs = append(evs, riskFlags(l.community, who, in, meta)...)
+	// The half-yearly survey (001 §3.4 问卷回收率不低于80%，满意度低于80%…限期整改):
+	// below the policy's shares, after every other flag.
+	const eps = 1e-9
+	for _, sv := range []struct {
+		measure string
+		fig     Tally
+		target  float64
+		en, zh  string
+	}{
+		{"survey.return_rate", in.Figures.SurveyReturn, pol.Survey.MinReturnRate, "survey return rate", "满意度问卷回收率"},
+		{"survey.satisfaction", in.Figures.SurveySatisfaction, pol.Survey.MinSatisfaction, "survey satisfaction", "满意度问卷满意率"},
+	} {
+		if r, ok := sv.fig.Rate(); ok && sv.target > 0 && r < sv.target-eps {
+			flag(sv.measure, sv.en, sv.zh, r, sv.target, []string{in.Period})
+		}
+	}
 	return evs, nil
 }
 
@@ -277,6 +304,12 @@ func riskFlags(community, who string, in ClosePeriod, meta Meta) []Event {
 					fmt.Sprintf("%s：走访人员 %s 在 %s 发现的问题解决率为 %.1f%%，低于 %.0f%%", who, w, in.Period, 100*r, 100*rt.WorkerResolutionBelow))
 			}
 		}
+	}
+	// Last, so that the flags above keep their places (and event ids) as before.
+	if r, ok := in.Figures.IneffectiveCommunication.Rate(); ok && rt.IneffectiveCommunicationAbove > 0 && r > rt.IneffectiveCommunicationAbove {
+		raise("", "risk.ineffective_communication", r, rt.IneffectiveCommunicationAbove,
+			fmt.Sprintf("%s: ineffective communication on %.1f%% of completed visits in %s, above %.0f%%", who, 100*r, in.Period, 100*rt.IneffectiveCommunicationAbove),
+			fmt.Sprintf("%s：%s 沟通无效案例占比为 %.1f%%，超过 %.0f%%", who, in.Period, 100*r, 100*rt.IneffectiveCommunicationAbove))
 	}
 	return evs
 }
@@ -316,6 +349,7 @@ func (l *PeriodLedger) Amend(meta Meta, period string, f PeriodFigures, pol *Pol
 	if cur := p.Current(); cur.Coverage == f.Coverage && cur.CoverageKeyGroups == f.CoverageKeyGroups && cur.Resolution == f.Resolution &&
 		cur.Refusals == f.Refusals && cur.ResolutionSeconds == f.ResolutionSeconds && cur.HandlingImmediate == f.HandlingImmediate &&
 		cur.HandlingCoordinated == f.HandlingCoordinated && cur.LongTermSatisfaction == f.LongTermSatisfaction &&
+		cur.IneffectiveCommunication == f.IneffectiveCommunication && cur.SurveyReturn == f.SurveyReturn && cur.SurveySatisfaction == f.SurveySatisfaction &&
 		mapsEqual(cur.CoverageByClass, f.CoverageByClass) && mapsEqual(cur.WorkerResolution, f.WorkerResolution) {
 		return nil, noChange("figures", "the figures", "数据", period)
 	}
@@ -354,7 +388,9 @@ func (f PeriodFigures) check() error {
 	}
 	for field, t := range map[string]Tally{"figures.coverage": f.Coverage, "figures.coverage_key_groups": f.CoverageKeyGroups,
 		"figures.resolution": f.Resolution, "figures.refusals": f.Refusals, "figures.handling_immediate": f.HandlingImmediate,
-		"figures.handling_coordinated": f.HandlingCoordinated, "figures.long_term_satisfaction": f.LongTermSatisfaction} {
+		"figures.handling_coordinated": f.HandlingCoordinated, "figures.long_term_satisfaction": f.LongTermSatisfaction,
+		"figures.ineffective_communication": f.IneffectiveCommunication, "figures.survey_return": f.SurveyReturn,
+		"figures.survey_satisfaction": f.SurveySatisfaction} {
 		if err := share(field, t); err != nil {
 			return err
 		}

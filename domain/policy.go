@@ -41,6 +41,11 @@ type Policy struct {
 	// happens in; the next visit is due by the end of the following period,
 	// so a visit on January 31st leaves February due (decision 0097).
 	VisitCadence map[HouseholdClass]Period `yaml:"visit_cadence,omitempty" json:"visit_cadence,omitempty"`
+	// PeriodEnd: where a once-per-period deadline (the visit cadence, file
+	// upkeep) falls: "calendar" (default: the last instant of the period)
+	// or "working_day" (the end of the period's last working day on the
+	// working-day calendar, a make-up Saturday included; decision 0146).
+	PeriodEnd PeriodEnd `yaml:"period_end,omitempty" json:"period_end,omitempty"`
 	// VisitModes: the modes of a completed visit that count for the cadence
 	// and for coverage, per class (a phone call counts only where listed).
 	// A class not listed counts every mode (the rule before default-2026.2).
@@ -172,9 +177,7 @@ type CoverageTargets struct {
 }
 
 // RiskThresholds are the risk thresholds of 001 §6.2 that the measures
-// compute (the coverage threshold is CoverageTargets.RiskBelow). 沟通无效
-// (communication ineffective, > 15%) is not recorded by the engine, so it
-// has no threshold here.
+// compute (the coverage threshold is CoverageTargets.RiskBelow).
 type RiskThresholds struct {
 	// RefusalAbove: refused visits / visits above this (拒绝配合率超过20%).
 	RefusalAbove float64 `yaml:"refusal_above,omitempty" json:"refusal_above,omitempty"`
@@ -185,6 +188,10 @@ type RiskThresholds struct {
 	// the period, long-term excluded, resolved by the close) below this
 	// (问题解决率低于70%).
 	WorkerResolutionBelow float64 `yaml:"worker_resolution_below,omitempty" json:"worker_resolution_below,omitempty"`
+	// IneffectiveCommunicationAbove: completed visits recorded with
+	// communication ineffective / completed visits in the period above
+	// this (沟通无效案例占比超过15%; decision 0145).
+	IneffectiveCommunicationAbove float64 `yaml:"ineffective_communication_above,omitempty" json:"ineffective_communication_above,omitempty"`
 }
 
 // HandlingTargets are the targets of 001 §2.2.2 per handling class
@@ -381,6 +388,10 @@ func (p *Policy) Validate() error {
 			return policyErr("visit_cadence."+string(k), fmt.Sprintf("unknown period %q (week, month, quarter, half_year, year)", per), fmt.Sprintf("未知的期间 %q（应为周、月、季度、半年或年）", per))
 		}
 	}
+	if !oneOf(p.PeriodEnd, "", PeriodEndCalendar, PeriodEndWorkingDay) {
+		return policyErr("period_end", fmt.Sprintf("unknown period end %q (calendar, working_day)", p.PeriodEnd),
+			fmt.Sprintf("未知的期间截止方式 %q（应为 “calendar”（自然日）或 “working_day”（最后一个工作日））", p.PeriodEnd))
+	}
 	for f, per := range map[string]Period{"file_upkeep.needs_update": p.FileUpkeep.NeedsUpdate, "file_upkeep.file_revision": p.FileUpkeep.FileRevision} {
 		if per != "" && !oneOf(per, Periods()...) {
 			return policyErr(f, fmt.Sprintf("unknown period %q (week, month, quarter, half_year, year)", per), fmt.Sprintf("未知的期间 %q（应为周、月、季度、半年或年）", per))
@@ -401,7 +412,8 @@ func (p *Policy) Validate() error {
 			return policyErr(f, fmt.Sprintf("%s must be a share between 0 and 1, not %v", f, v), fmt.Sprintf("%s 必须是 0 到 1 之间的比例，而不是 %v", f, v))
 		}
 	}
-	for f, v := range map[string]float64{"risk.refusal_above": p.Risk.RefusalAbove, "risk.worker_resolution_below": p.Risk.WorkerResolutionBelow} {
+	for f, v := range map[string]float64{"risk.refusal_above": p.Risk.RefusalAbove, "risk.worker_resolution_below": p.Risk.WorkerResolutionBelow,
+		"risk.ineffective_communication_above": p.Risk.IneffectiveCommunicationAbove} {
 		if v < 0 || v > 1 {
 			return policyErr(f, fmt.Sprintf("%s must be a share between 0 and 1, not %v", f, v), fmt.Sprintf("%s 必须是 0 到 1 之间的比例，而不是 %v", f, v))
 		}
@@ -608,7 +620,10 @@ func (p *Policy) Deadline(cal WorkingDayCalendar, c Clock) (d Deadline, ok bool,
 			spans = []Span{p.SecondVisit.Within}
 		case ClockVisitDue:
 			if per := p.VisitCadence[c.HouseholdClass]; per != "" {
-				return p.approach(periodDue(d, cal, per), Span{}), true, nil
+				if d, err = p.periodDue(d, cal, per); err != nil {
+					return Deadline{}, false, deadlineErr(c, err)
+				}
+				return p.approach(d, Span{}), true, nil
 			}
 			spans = []Span{p.VisitFrequency[c.HouseholdClass]}
 		case ClockNeedsUpdate, ClockFileRevision:
@@ -619,7 +634,10 @@ func (p *Policy) Deadline(cal WorkingDayCalendar, c Clock) (d Deadline, ok bool,
 			if per == "" {
 				return Deadline{}, false, nil
 			}
-			return p.approach(periodDue(d, cal, per), Span{}), true, nil
+			if d, err = p.periodDue(d, cal, per); err != nil {
+				return Deadline{}, false, deadlineErr(c, err)
+			}
+			return p.approach(d, Span{}), true, nil
 		}
 		for _, s := range spans {
 			if s.IsZero() {
@@ -643,14 +661,38 @@ func (p *Policy) Deadline(cal WorkingDayCalendar, c Clock) (d Deadline, ok bool,
 }
 
 // periodDue sets the due instant of a once-per-period clock: the start's
-// period is covered, the next one must be; due at its last instant.
-func periodDue(d Deadline, cal WorkingDayCalendar, per Period) Deadline {
+// period is covered, the next one must be; due at its last instant, or
+// under PeriodEndWorkingDay at the end of its last working day (a period
+// without one keeps its last instant).
+func (p *Policy) periodDue(d Deadline, cal WorkingDayCalendar, per Period) (Deadline, error) {
 	loc := cal.Location()
 	_, end := per.Bounds(d.Clock.Start, loc)
 	_, next := per.Bounds(end, loc)
 	d.Due = next.Add(-time.Nanosecond)
-	return d
+	if p.PeriodEnd != PeriodEndWorkingDay {
+		return d, nil
+	}
+	for day := next.In(loc).AddDate(0, 0, -1); !day.Before(end); day = day.AddDate(0, 0, -1) {
+		// The first working day from day's date on: day itself when it is one.
+		due, prov, err := cal.AddWorkingDays(day.Add(-time.Hour), 1)
+		if err != nil {
+			return Deadline{}, err
+		}
+		if due.Before(day.AddDate(0, 0, 1)) {
+			d.Due, d.Basis = due, CalendarBasis{Version: cal.Version(), Provisional: prov}
+			return d, nil
+		}
+	}
+	return d, nil
 }
+
+// PeriodEnd says where a once-per-period deadline falls (Policy.PeriodEnd).
+type PeriodEnd string
+
+const (
+	PeriodEndCalendar   PeriodEnd = "calendar"    // the period's last instant
+	PeriodEndWorkingDay PeriodEnd = "working_day" // the end of the period's last working day
+)
 
 // approach sets d.Approaching for a deadline derived from rule (zero: an
 // explicit or period deadline, judged by its length).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	nethttp "net/http"
+	"net/url"
 	"sort"
 	"time"
 
@@ -149,12 +150,9 @@ func (s *Server) getCoverage(w nethttp.ResponseWriter, r *nethttp.Request) error
 	if err != nil {
 		return err
 	}
-	var asOf time.Time
-	if v := q.Get("as_of"); v != "" {
-		if asOf, err = time.Parse(time.RFC3339, v); err != nil {
-			return newErr(ErrBadRequest, "invalid_time", "as_of", fmt.Sprintf("as_of %q is not an RFC 3339 instant, e.g. 2026-07-01T00:00:00+08:00", clip(v)),
-				fmt.Sprintf("时刻 %q 格式不正确，例如 2026-07-01T00:00:00+08:00", clip(v)))
-		}
+	asOf, err := asOfParam(q)
+	if err != nil {
+		return err
 	}
 	if s.d.Store != nil {
 		l, err := closing.Ledger(r.Context(), s.d.Store, community, asOf)
@@ -200,6 +198,20 @@ func (s *Server) getCoverage(w nethttp.ResponseWriter, r *nethttp.Request) error
 		out.Communities = append(out.Communities, cc)
 	}
 	return writeJSON(w, nethttp.StatusOK, out)
+}
+
+// asOfParam reads the as_of instant of a measures query (zero: now).
+func asOfParam(q url.Values) (time.Time, error) {
+	v := q.Get("as_of")
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, newErr(ErrBadRequest, "invalid_time", "as_of", fmt.Sprintf("as_of %q is not an RFC 3339 instant, e.g. 2026-07-01T00:00:00+08:00", clip(v)),
+			fmt.Sprintf("时刻 %q 格式不正确，例如 2026-07-01T00:00:00+08:00", clip(v)))
+	}
+	return t, nil
 }
 
 func tallyCount(t domain.Tally) CoverageCount {

@@ -44,10 +44,16 @@ type MeasureRow struct {
 	LateEntryRate  RateView            `json:"late_entry_rate"`
 	RefusalRate    RateView            `json:"refusal_rate"`
 	ResolutionDays RateView            `json:"resolution_days"`
+	// IneffectiveCommunicationRate: completed visits that recorded
+	// communication ineffective, of the completed visits (沟通无效, 001
+	// §6.2; decision 0145).
+	IneffectiveCommunicationRate RateView `json:"ineffective_communication_rate"`
 	// State is "closed" when the community's month is closed by a
 	// measures.period_closed event (Closed then holds what the close
 	// recorded, which never changes), else "open" (by=community only;
-	// empty for grids and workers). The counters above are always live.
+	// empty for grids and workers). With as_of, the closes are those the
+	// log held at that instant ("not_closed" for a month not closed then).
+	// The counters above are always live.
 	State  string       `json:"state,omitempty"`
 	Closed *ClosedMonth `json:"closed,omitempty"`
 }
@@ -68,6 +74,8 @@ type ClosedMonth struct {
 	HandlingCoordinated  RateView `json:"handling_coordinated"`
 	LongTermSatisfaction RateView `json:"long_term_satisfaction"`
 	Refusals             RateView `json:"refusals"`
+	// IneffectiveCommunication: 沟通无效 of the completed visits (decision 0145).
+	IneffectiveCommunication RateView `json:"ineffective_communication"`
 	// Flags are the measures flagged at the close; FlagDetails the same
 	// flags with figure, target and messages in English and Chinese.
 	Flags       []string     `json:"flags"`
@@ -103,6 +111,7 @@ func (s *Server) measureRoutes() []route {
 				qp("by", "string", "group by", "community", "grid", "worker"),
 				qp("community", "string", "community"), qp("grid", "string", "grid"), qp("worker", "string", "worker"),
 				qp("from", "string", "first month, YYYY-MM"), qp("to", "string", "last month, YYYY-MM"),
+				qp("as_of", "string", "RFC 3339 instant: the months' closes as the log held them then (the counters stay live)"),
 			}}},
 		{op: "getMeasureFlags", method: "GET", path: "/v1/measures/flags", roles: []identity.Role{identity.RoleSupervisor, identity.RoleAuditor, identity.RoleAdmin},
 			summary: "communities below 80% resolution two months running", h: s.getMeasureFlags,
@@ -114,7 +123,11 @@ var monthRE = regexp.MustCompile(`^\d{4}-(0[1-9]|1[0-2])$`)
 
 func (s *Server) getMeasures(w nethttp.ResponseWriter, r *nethttp.Request) error {
 	q := r.URL.Query()
-	if err := onlyParams(q, "by", "community", "grid", "worker", "from", "to", "wait_for", "wait_timeout"); err != nil {
+	if err := onlyParams(q, "by", "community", "grid", "worker", "from", "to", "as_of", "wait_for", "wait_timeout"); err != nil {
+		return err
+	}
+	asOf, err := asOfParam(q)
+	if err != nil {
 		return err
 	}
 	by, err := enumParam(q, "by", "分组方式", "community", "grid", "worker")
@@ -154,7 +167,7 @@ func (s *Server) getMeasures(w nethttp.ResponseWriter, r *nethttp.Request) error
 		mr := MeasureRow{Group: row.Group, Month: row.Month, Counts: row.Counts, ResolutionRate: rateOf(row.ResolutionRate), OnTime: map[string]RateView{},
 			Satisfaction: rateOf(row.Satisfaction), Satisfied: rateOf(row.Satisfied), ResourceDays: rateOf(row.ResourceDays),
 			RecurrenceRate: rateOf(row.RecurrenceRate), VisitCoverage: rateOf(row.VisitCoverage), LateEntryRate: rateOf(row.LateEntryRate),
-			RefusalRate: rateOf(row.RefusalRate), ResolutionDays: rateOf(row.ResolutionDays)}
+			RefusalRate: rateOf(row.RefusalRate), ResolutionDays: rateOf(row.ResolutionDays), IneffectiveCommunicationRate: rateOf(row.IneffectiveRate)}
 		for k, v := range row.OnTime {
 			mr.OnTime[k] = rateOf(v)
 		}
@@ -164,19 +177,23 @@ func (s *Server) getMeasures(w nethttp.ResponseWriter, r *nethttp.Request) error
 		if by == "community" && s.d.Store != nil {
 			l, ok := ledgers[row.Group]
 			if !ok {
-				if l, err = closing.Ledger(r.Context(), s.d.Store, row.Group, time.Time{}); err != nil {
+				if l, err = closing.Ledger(r.Context(), s.d.Store, row.Group, asOf); err != nil {
 					return err
 				}
 				ledgers[row.Group] = l
 			}
 			mr.State = "open"
+			if !asOf.IsZero() {
+				mr.State = "not_closed"
+			}
 			if p, ok := l.Period(row.Month); ok {
 				f := p.Current()
 				mr.State = "closed"
 				mr.Closed = &ClosedMonth{ClosedAt: p.At, PolicyVersion: p.PolicyVersion, CalendarVersion: p.CalendarVersion, Amended: len(p.Amended) > 0,
 					Resolution: tallyRate(f.Resolution), Coverage: tallyRate(f.Coverage), CoverageKeyGroups: tallyRate(f.CoverageKeyGroups),
 					HandlingImmediate: tallyRate(f.HandlingImmediate), HandlingCoordinated: tallyRate(f.HandlingCoordinated),
-					LongTermSatisfaction: tallyRate(f.LongTermSatisfaction), Refusals: tallyRate(f.Refusals), Flags: []string{}, FlagDetails: []ClosedFlag{}}
+					LongTermSatisfaction: tallyRate(f.LongTermSatisfaction), Refusals: tallyRate(f.Refusals),
+					IneffectiveCommunication: tallyRate(f.IneffectiveCommunication), Flags: []string{}, FlagDetails: []ClosedFlag{}}
 				for _, fl := range p.Flags {
 					mr.Closed.Flags = append(mr.Closed.Flags, fl.Measure)
 					mr.Closed.FlagDetails = append(mr.Closed.FlagDetails, ClosedFlag{Measure: fl.Measure, Worker: fl.Worker, Figure: fl.Figure, Target: fl.Target,

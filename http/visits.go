@@ -37,6 +37,12 @@ type VisitRequest struct {
 	CheckIn            *CheckInRequest      `json:"check_in,omitempty"`
 	Relief             []ReliefRequest      `json:"relief,omitempty"`
 	ProblemIDs         []string             `json:"problem_ids,omitempty"`
+	// Communication on a completed visit: effective (the default) or
+	// ineffective, with communication_reason (language, unwilling,
+	// comprehension, no_responsible_member, interrupted, other): 沟通无效,
+	// counted against the risk threshold of 001 §6.2 (decision 0145).
+	Communication       string `json:"communication,omitempty"`
+	CommunicationReason string `json:"communication_reason,omitempty"`
 }
 
 // VisitMemberRequest is a member of a visiting team: the person (a worker's
@@ -116,7 +122,8 @@ func (s householdRoutes) recordVisit(r *nethttp.Request, body []byte) (*plan, er
 	}
 	v := command.Visit{VisitID: in.VisitID, Team: in.Team, OccurredAt: at, Mode: domain.VisitMode(in.Mode), Outcome: domain.VisitOutcome(in.Outcome),
 		Purpose: domain.VisitPurpose(in.Purpose), Health: in.Health, Economic: in.Economic, SupportObligations: in.SupportObligations, HomeSafety: in.HomeSafety,
-		ServiceNeeds: in.ServiceNeeds, Observations: in.Observations, Summary: in.Summary, Attachments: in.Attachments, ProblemIDs: in.ProblemIDs}
+		ServiceNeeds: in.ServiceNeeds, Observations: in.Observations, Summary: in.Summary, Attachments: in.Attachments, ProblemIDs: in.ProblemIDs,
+		Communication: domain.Communication(in.Communication), CommunicationReason: domain.CommunicationReason(in.CommunicationReason)}
 	for _, m := range in.Members {
 		v.Members = append(v.Members, domain.TeamMember{Person: m.Person, Role: domain.TeamRole(m.Role)})
 	}

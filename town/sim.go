@@ -930,7 +930,8 @@ func (h *house) visit(occurred, entry time.Time) (*Batch, error) {
 	} else if mode == domain.ModeHome && chance(r, 0.2) {
 		team = append(team, domain.TeamMember{Person: "志愿者" + personName(r, chance(r, 0.5)), Role: domain.TeamVolunteer})
 	}
-	visitID := newUUID(r, occurred).String()
+	vid := newUUID(r, occurred)
+	visitID := vid.String()
 	in := domain.RecordVisit{VisitID: visitID, Members: team, OccurredAt: occurred, Mode: mode, Outcome: outcome}
 	rc := h.batch(h.stream(), h.agg, visitID)
 	var problems []problemItem
@@ -958,6 +959,14 @@ func (h *house) visit(occurred, entry time.Time) (*Batch, error) {
 		}
 		in.Understandings = u
 		in.Summary = pick(r, summaryTexts)
+		// 沟通无效 (001 §6.2; decision 0145): about one completed visit in
+		// twenty records communication ineffective, with a reason. Drawn
+		// from the visit id's last byte, not from r, so that every other
+		// draw of the town stays as it was.
+		if vid[15] < 13 {
+			in.Communication = domain.CommunicationIneffective
+			in.CommunicationReason = domain.CommunicationReasons()[int(vid[14])%len(domain.CommunicationReasons())]
+		}
 		// The purpose, the five understandings covered (health and the
 		// economic situation are talked about even where no note is
 		// kept), the next contact: the responsible worker within weeks.

@@ -92,6 +92,11 @@ func summarize(typ, actor, role string, ev domain.Event) string {
 			en += " (this mode does not count for the visit schedule)"
 			zh += "（该走访方式不计入走访频次）"
 		}
+		if e.Ineffective() { // 沟通无效 (decision 0145)
+			ren, rzh := e.CommunicationReason.Label()
+			en += " (communication ineffective: " + ren + ")"
+			zh += "（沟通无效：" + rzh + "）"
+		}
 	case domain.HouseholdClassChanged:
 		en += fmt.Sprintf(" from %s to %s", e.From, e.To)
 		zh += fmt.Sprintf("：由 %s 调整为 %s", e.From, e.To)

@@ -25,6 +25,8 @@
 //   - Visit coverage in M: completed visits in M made before the visit was
 //     overdue / (those + visit_due breaches recorded in M).
 //   - Late-entry rate and refusal rate: late / all visits, refused / all visits in M.
+//   - Ineffective-communication rate (沟通无效, decision 0145): completed
+//     visits in M that recorded communication ineffective / completed visits in M.
 //   - Satisfaction: mean score of ratings given in M, and the share of 4 or 5.
 package measures
 
@@ -67,6 +69,7 @@ const (
 	KindVisitEntry     = "visit_entry"         // the deadline kind of visit entry (not a domain clock)
 	MRatingsLongTerm   = "ratings.long_term"   // ratings of long-term problems, by rating month (decision 0117)
 	MSatisfiedLongTerm = "satisfied.long_term" // of those, ratings of 4 or 5
+	MVisitsIneffective = "visits_ineffective"  // completed visits that recorded communication ineffective (沟通无效, decision 0145)
 )
 
 // Projection maintains the measure tables. Stateless; safe for concurrent use.
@@ -214,6 +217,10 @@ func (*Projection) Schema() []string {
 		`DELETE FROM measures_problems`,
 		`DELETE FROM measures_referrals`,
 		`DELETE FROM projection_checkpoints WHERE name = '` + Name + `'`,
+		// Decision 0145: completed visits that recorded communication
+		// ineffective. No event before it carries the field, so the
+		// column starts at zero without a rebuild.
+		`ALTER TABLE measures_counts ADD COLUMN ` + column(MVisitsIneffective) + ` BIGINT NOT NULL DEFAULT 0`,
 	}
 }
 
@@ -226,7 +233,7 @@ type counterKey struct {
 
 // Metrics lists every counter, in column order.
 func Metrics() []string {
-	return append(baseMetrics(), MRatingsLongTerm, MSatisfiedLongTerm)
+	return append(baseMetrics(), MRatingsLongTerm, MSatisfiedLongTerm, MVisitsIneffective)
 }
 
 // baseMetrics are the counters of the first schema step (never changed:
@@ -542,6 +549,9 @@ func (p *Projection) applyHousehold(ctx context.Context, b *batch, id string, ev
 			b.add(h.scope, m, MVisitsRefused, 1)
 		case domain.OutcomeCompleted:
 			b.add(h.scope, m, MVisitsCompleted, 1)
+			if e.Ineffective() {
+				b.add(h.scope, m, MVisitsIneffective, 1)
+			}
 			if !h.visitBreached {
 				b.add(h.scope, m, MVisitsOnSchedule, 1)
 				b.add(h.scope, m, OnTimePrefix+string(domain.ClockVisitDue), 1)

@@ -35,16 +35,17 @@ type Row struct {
 	Month  string // "2026-03"
 	Counts map[string]int64
 
-	ResolutionRate Rate            // resolved now / reported in the month
-	OnTime         map[string]Rate // per deadline kind (domain clock kinds and "visit_entry")
-	Satisfaction   Mean            // mean score 1–5
-	Satisfied      Rate            // share of ratings 4 or 5
-	ResourceDays   Mean            // mean days from discovery to resource linked
-	RecurrenceRate Rate            // reopenings / resolutions
-	VisitCoverage  Rate            // visits on schedule / (those + visit_due breaches)
-	LateEntryRate  Rate            // late entries / visits
-	RefusalRate    Rate            // refusals / visits
-	ResolutionDays Mean            // mean days from discovery to resolution
+	ResolutionRate  Rate            // resolved now / reported in the month
+	OnTime          map[string]Rate // per deadline kind (domain clock kinds and "visit_entry")
+	Satisfaction    Mean            // mean score 1–5
+	Satisfied       Rate            // share of ratings 4 or 5
+	ResourceDays    Mean            // mean days from discovery to resource linked
+	RecurrenceRate  Rate            // reopenings / resolutions
+	VisitCoverage   Rate            // visits on schedule / (those + visit_due breaches)
+	LateEntryRate   Rate            // late entries / visits
+	RefusalRate     Rate            // refusals / visits
+	ResolutionDays  Mean            // mean days from discovery to resolution
+	IneffectiveRate Rate            // completed visits that recorded communication ineffective / completed visits (沟通无效, decision 0145)
 }
 
 // GroupBy chooses the group of a query.
@@ -177,6 +178,7 @@ func (r *Row) derive() {
 	r.VisitCoverage = Rate{c[MVisitsOnSchedule], c[MVisitsOnSchedule] + c[BreachedPrefix+string(domain.ClockVisitDue)]}
 	r.LateEntryRate = Rate{c[MVisitsLate], c[MVisits]}
 	r.RefusalRate = Rate{c[MVisitsRefused], c[MVisits]}
+	r.IneffectiveRate = Rate{c[MVisitsIneffective], c[MVisitsCompleted]}
 	r.ResolutionDays = Mean{c[MResolutionSeconds] / day, c[MResolutions]}
 }
 
@@ -260,6 +262,11 @@ type RiskFigures struct {
 	Refusals          Rate            // refused visits / visits made in the month
 	ResolutionSeconds Rate            // seconds discovery → resolution summed / resolutions in the month
 	Workers           map[string]Rate // per worker who found them: resolved now / reported in the month, long-term excluded
+
+	// IneffectiveCommunication: completed visits that recorded
+	// communication ineffective / completed visits in the month (沟通无效,
+	// decision 0145).
+	IneffectiveCommunication Rate
 }
 
 // Risk returns, per community, the risk figures of month ("YYYY-MM").
@@ -274,7 +281,8 @@ func (r *Reader) Risk(ctx context.Context, month string) (map[string]*RiskFigure
 		return f
 	}
 	rows, err := r.db.QueryContext(ctx, r.d.Rebind(`SELECT community, CAST(sum(`+column(MVisitsRefused)+`) AS BIGINT), CAST(sum(`+column(MVisits)+`) AS BIGINT),
-		CAST(sum(`+column(MResolutionSeconds)+`) AS BIGINT), CAST(sum(`+column(MResolutions)+`) AS BIGINT)
+		CAST(sum(`+column(MResolutionSeconds)+`) AS BIGINT), CAST(sum(`+column(MResolutions)+`) AS BIGINT),
+		CAST(sum(`+column(MVisitsIneffective)+`) AS BIGINT), CAST(sum(`+column(MVisitsCompleted)+`) AS BIGINT)
 		FROM measures_counts WHERE month = ? GROUP BY community`), month)
 	if err != nil {
 		return nil, fmt.Errorf("measures: risk: %w", err)
@@ -282,12 +290,12 @@ func (r *Reader) Risk(ctx context.Context, month string) (map[string]*RiskFigure
 	defer rows.Close()
 	for rows.Next() {
 		var c string
-		var ref, res Rate
-		if err := rows.Scan(&c, &ref.Num, &ref.Den, &res.Num, &res.Den); err != nil {
+		var ref, res, ineff Rate
+		if err := rows.Scan(&c, &ref.Num, &ref.Den, &res.Num, &res.Den, &ineff.Num, &ineff.Den); err != nil {
 			return nil, err
 		}
 		f := get(c)
-		f.Refusals, f.ResolutionSeconds = ref, res
+		f.Refusals, f.ResolutionSeconds, f.IneffectiveCommunication = ref, res, ineff
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
