@@ -59,6 +59,7 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 	consumerSchemaTypes(requests, responses)
 	rectificationSchemaTypes(requests, responses)
 	reliefSchemaTypes(responses)
+	visitLedgerSchemaTypes(responses)
 	spotCheckSchemaTypes(requests, responses)
 	surveySchemaTypes(requests, responses)
 	return requests, responses
