@@ -897,11 +897,11 @@ async function adminScreen() {
 // read themselves again once the read model has the event (wait_for its
 // position). The stream is read with fetch (its events are named by type,
 // which EventSource would need a listener per type for). Only the roles
-// the stream admits follow it (supervisors, auditors, administrators, and
-// workers for their grids: decision 0129); for departments the page is as
-// fresh as its last reading.
+// the stream admits follow it (supervisors, auditors, administrators,
+// workers for their grids, decision 0129, and departments for the
+// referrals addressed to them, decision 0144).
 const LIVE = { ctl: null, screen: '', last: '', timer: 0 };
-const streamRole = () => ['supervisor', 'auditor', 'admin', 'worker'].includes(S.me?.role);
+const streamRole = () => ['supervisor', 'auditor', 'admin', 'worker', 'department'].includes(S.me?.role);
 
 function stopLive() { if (LIVE.ctl) LIVE.ctl.abort(); LIVE.ctl = null; delete $('main').dataset.live; LIVE.screen = ''; clearTimeout(LIVE.timer); }
 
