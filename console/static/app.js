@@ -642,38 +642,50 @@ async function problemAction(id, what) {
   });
 }
 
-// ---- ledgers: problems and referrals ----------------------------------------------
+// ---- ledgers: problems, referrals and visits ---------------------------------------
 
-// The ledgers read the worklist routes (GET /v1/problems, /v1/referrals):
-// filtered, sorted and paged by the API; the export reads every page of
-// the same query (bounded) and writes CSV in the browser.
+// The ledgers read the worklist routes (GET /v1/problems, /v1/referrals)
+// and the visits ledger (GET /v1/visits, decision 0143): filtered, sorted
+// and paged by the API; the export reads every page of the same query
+// (bounded) and writes CSV in the browser. A filter is [name, label,
+// kind ('select' or 'date'; text otherwise), values, label prefix].
 const LEDGER_PAGE = 25, EXPORT_MAX = 20000;
+const worklistFilters = (statuses, sp, who) => [['status', 'status', 'select', statuses, sp], ['stage', 'deadlineStage', 'select', ['approaching', 'breached', 'none'], 'stage'],
+  ['community', 'community'], ['grid', 'grid'], ['assignee', who], ['created_from', 'createdFrom', 'date'], ['created_to', 'createdTo', 'date']];
 const ledgers = {
   problems: {
-    path: '/v1/problems', list: 'problems', statuses: ['open', 'in_progress', 'resolved', 'closed'], sp: 'pstatus', created: 'reported_at',
+    path: '/v1/problems', list: 'problems', sort: '-created', filters: worklistFilters(['open', 'in_progress', 'resolved', 'closed'], 'pstatus', 'assignee'),
     cols: [['number', (p) => p.number], ['community', (p) => p.community], ['grid', (p) => p.grid], ['problemCategory', (p) => ev('pcat', p.category)],
       ['handlingClass', (p) => ev('handling', p.handling_class)], ['status', (p) => ev('pstatus', p.status)], ['assignee', (p) => p.assignee],
       ['created', (p) => fmtTime(p.reported_at), 'created'], ['due', (p) => fmtTime(p.due), 'due'], ['deadlineStage', (p) => ev('stage', p.stage)], ['updated', (p) => fmtTime(p.updated_at), 'updated']],
   },
   referrals: {
-    path: '/v1/referrals', list: 'referrals', statuses: ['requested', 'accepted', 'declined', 'in_progress', 'completed', 'cancelled'], sp: 'rstatus', created: 'requested_at',
+    path: '/v1/referrals', list: 'referrals', sort: '-created', filters: worklistFilters(['requested', 'accepted', 'declined', 'in_progress', 'completed', 'cancelled'], 'rstatus', 'responsible'),
     cols: [['to', (r) => r.department], ['level', (r) => ev('level', r.level)], ['community', (r) => r.community], ['grid', (r) => r.grid],
       ['status', (r) => ev('rstatus', r.status)], ['responsible', (r) => r.responsible], ['created', (r) => fmtTime(r.requested_at), 'created'],
       ['due', (r) => fmtTime(r.due), 'due'], ['deadlineStage', (r) => ev('stage', r.stage)], ['updated', (r) => fmtTime(r.updated_at), 'updated']],
   },
+  visits: {
+    path: '/v1/visits', list: 'visits', sort: '-occurred',
+    filters: [['outcome', 'outcome', 'select', ['completed', 'refused', 'nobody_home'], 'outcome'], ['mode', 'mode', 'select', ['home', 'phone', 'video', 'online'], 'mode'],
+      ['community', 'community'], ['grid', 'grid'], ['member', 'teamMember'], ['late', 'lateEntry', 'select', ['true', 'false'], 'late'],
+      ['occurred_from', 'occurredFrom', 'date'], ['occurred_to', 'occurredTo', 'date']],
+    cols: [['occurredAt', (v) => fmtTime(v.occurred_at), 'occurred'], ['community', (v) => v.community], ['grid', (v) => v.grid], ['visitTeam', (v) => v.team.join('、')],
+      ['mode', (v) => ev('mode', v.mode)], ['outcome', (v) => ev('outcome', v.outcome)], ['lateEntry', (v) => ev('late', String(v.late))],
+      ['recordedBy', (v) => v.by], ['recorded', (v) => fmtTime(v.recorded_at), 'recorded']],
+  },
 };
-const ledgerFilters = ['status', 'stage', 'community', 'grid', 'assignee', 'created_from', 'created_to'];
 const mayLedger = (kind) => S.me.role !== 'integrator' && (kind === 'referrals' || S.me.role !== 'department');
 
-function ledgerQuery(params, sort, limit, offset) {
+function ledgerQuery(L, params, sort, limit, offset) {
   const q = new URLSearchParams();
-  for (const k of ledgerFilters) {
+  for (const [k, , kind] of L.filters) {
     const v = params.get(k);
     if (!v) continue;
     // Dates from the form are days in China's time, both inclusive: the
-    // API wants RFC 3339 instants, created_to exclusive (the next day's start).
-    if (k === 'created_to') q.set(k, new Date(Date.parse(`${v}T00:00:00+08:00`) + 86400000).toISOString());
-    else q.set(k, k === 'created_from' ? `${v}T00:00:00+08:00` : v);
+    // API wants RFC 3339 instants, the end exclusive (the next day's start).
+    if (kind === 'date' && k.endsWith('_to')) q.set(k, new Date(Date.parse(`${v}T00:00:00+08:00`) + 86400000).toISOString());
+    else q.set(k, kind === 'date' ? `${v}T00:00:00+08:00` : v);
   }
   q.set('sort', sort); q.set('limit', limit); q.set('offset', offset);
   return q.toString();
@@ -681,8 +693,8 @@ function ledgerQuery(params, sort, limit, offset) {
 
 async function ledger(kind, params, waitFor) {
   const L = ledgers[kind];
-  const sort = params.get('sort') || '-created', offset = Math.max(0, Number(params.get('offset')) || 0);
-  const res = await api('GET', `${L.path}?${ledgerQuery(params, sort, LEDGER_PAGE, offset)}${waitFor ? `&wait_for=${encodeURIComponent(waitFor)}` : ''}`);
+  const sort = params.get('sort') || L.sort, offset = Math.max(0, Number(params.get('offset')) || 0);
+  const res = await api('GET', `${L.path}?${ledgerQuery(L, params, sort, LEDGER_PAGE, offset)}${waitFor ? `&wait_for=${encodeURIComponent(waitFor)}` : ''}`);
   const rows = res.data[L.list];
   const go = (changes) => {
     const p = new URLSearchParams(params);
@@ -696,16 +708,12 @@ async function ledger(kind, params, waitFor) {
   const lab = (name, label, input) => el('div', {}, el('label', { for: `lf-${name}`, text: label }), input);
   const filters = el('form', { id: 'ledger-filter', class: 'card filters', 'aria-labelledby': 'h-filter' },
     el('h2', { id: 'h-filter', text: t('filter') }),
-    el('div', { class: 'grid2' },
-      lab('status', t('status'), sel('status', L.statuses, L.sp)), lab('stage', t('deadlineStage'), sel('stage', ['approaching', 'breached', 'none'], 'stage')),
-      lab('community', t('community'), inp('community')), lab('grid', t('grid'), inp('grid')),
-      lab('assignee', kind === 'problems' ? t('assignee') : t('responsible'), inp('assignee')),
-      lab('created_from', t('createdFrom'), inp('created_from', 'date')), lab('created_to', t('createdTo'), inp('created_to', 'date'))),
+    el('div', { class: 'grid2' }, L.filters.map(([name, label, k, vals, prefix]) => lab(name, t(label), k === 'select' ? sel(name, vals, prefix) : inp(name, k)))),
     el('p', {}, el('button', { type: 'submit', id: 'ledger-apply', text: t('apply') }), ' ', el('a', { href: `#/ledger/${kind}`, text: t('clear') })));
   filters.addEventListener('submit', (e) => {
     e.preventDefault();
     const ch = { offset: '' };
-    for (const k of ledgerFilters) ch[k] = filters.elements[k].value.trim();
+    for (const [k] of L.filters) ch[k] = filters.elements[k].value.trim();
     go(ch);
   });
   // Sortable headers: a button in each sortable column's header.
@@ -744,7 +752,7 @@ async function ledger(kind, params, waitFor) {
 async function exportCSV(kind, params, sort) {
   const L = ledgers[kind], all = [];
   for (let off = 0; off < EXPORT_MAX; off += 500) {
-    const page = (await api('GET', `${L.path}?${ledgerQuery(params, sort, 500, off)}`)).data[L.list];
+    const page = (await api('GET', `${L.path}?${ledgerQuery(L, params, sort, 500, off)}`)).data[L.list];
     all.push(...page);
     if (page.length < 500) break;
   }
