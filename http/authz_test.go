@@ -287,6 +287,8 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return h, nil
 	case "householdAsOf":
 		return h + "/as-of?at=" + url.QueryEscape(now.Format(time.RFC3339)), nil
+	case "verifyHouseholdChain":
+		return h + "/chain", nil
 	case "householdAudit":
 		return h + "/audit", nil
 	case "householdSensitiveReads":

@@ -60,6 +60,7 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 	rectificationSchemaTypes(requests, responses)
 	reliefSchemaTypes(responses)
 	visitLedgerSchemaTypes(responses)
+	chainSchemaTypes(responses)
 	spotCheckSchemaTypes(requests, responses)
 	surveySchemaTypes(requests, responses)
 	return requests, responses

@@ -111,6 +111,7 @@ func (s *Server) buildRoutes() []route {
 	rs = append(rs, s.rectificationRoutes()...)
 	rs = append(rs, s.reliefRoutes()...)
 	rs = append(rs, s.visitLedgerRoutes()...)
+	rs = append(rs, s.chainRoutes()...)
 	rs = append(rs, s.spotCheckRoutes()...)
 	rs = append(rs, s.surveyRoutes()...)
 	rs = append(rs, s.calendarRoutes()...)
