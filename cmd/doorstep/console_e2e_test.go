@@ -191,6 +191,11 @@ func TestConsoleInChromium(t *testing.T) {
 	if s := text("#audit"); !strings.Contains(s, "household.registered") || !strings.Contains(s, "problem.reported") {
 		t.Errorf("the audit trail lacks the registration or the report: %.500q", s)
 	}
+	// The file's hash chains, verified from the store (GET /v1/households/{id}/chain).
+	run("hash-chain verification", chromedp.WaitVisible(`#chain-result[data-verified="true"]`, chromedp.ByQuery))
+	if s := text("#chain-result"); !strings.Contains(s, "household-"+hh) || !strings.Contains(s, problemStream) || !strings.Contains(s, "完整") {
+		t.Errorf("the chain verification lacks the household's or the problem's stream: %.500q", s)
+	}
 	shot("household", "")
 	axe("household file")
 	run("slide back to the registration",

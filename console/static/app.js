@@ -353,7 +353,9 @@ function revealBox(id) {
 // history: the time slider over the recorded instants of the audit trail,
 // the timeline, and the audit trail with its differences.
 async function history(id) {
-  const trail = (await api('GET', `/v1/households/${encodeURIComponent(id)}/audit`)).data.entries;
+  const [trailRes, chain] = await Promise.all([api('GET', `/v1/households/${encodeURIComponent(id)}/audit`),
+    api('GET', `/v1/households/${encodeURIComponent(id)}/chain`).catch((e) => ({ error: e }))]);
+  const trail = trailRes.data.entries;
   const stops = trail.map((e) => e.recorded_at);
   const out = el('output', { id: 'asof-at', for: 'slider' }, t('now'));
   const view = el('div', { id: 'asof-view' });
@@ -383,8 +385,21 @@ async function history(id) {
     el('section', { 'aria-labelledby': 'h-slider', class: 'card' }, el('h2', { id: 'h-slider' }, el('label', { for: 'slider', text: t('timeSlider') })), slider, el('p', {}, `${t('asOf')}: `, out), view),
     el('section', { 'aria-labelledby': 'h-timeline' }, el('h2', { id: 'h-timeline', text: t('timeline') }), timeline),
     el('section', { 'aria-labelledby': 'h-audit' }, el('h2', { id: 'h-audit', text: t('audit') }), el('div', { id: 'audit' }, table(['#', t('kind'), t('who'), t('occurred'), t('recorded'), t('changes')], auditRows))),
-    el('section', { 'aria-labelledby': 'h-chain' }, el('h2', { id: 'h-chain', text: t('chain') }), el('p', { class: 'muted', text: t('chainNA') })),
+    el('section', { 'aria-labelledby': 'h-chain' }, el('h2', { id: 'h-chain', text: t('chain') }), chainView(chain)),
   ];
+}
+
+// chainView: the hash-chain verification of the file (GET
+// /v1/households/{id}/chain): the household's, its problems' and its
+// referrals' streams read again and every link recomputed.
+function chainView(c) {
+  if (c.error) return errorBox(c.error);
+  const v = c.data;
+  return el('div', { id: 'chain-result', 'data-verified': String(v.verified) },
+    el('p', { class: v.verified ? '' : 'bad', text: v.verified ? `${t('chainVerified')}${v.events}` : t('chainBroken') }),
+    table([t('chainStream'), t('chainEvents'), t('chainHead'), t('chainResult')], v.streams.map((s) => [s.stream, s.events, s.head ? `${s.head.slice(0, 16)}…` : '—',
+      s.verified ? t('chainOK') : `${t('chainBrokenAt')}${s.broken_at}: ${s.reason}`])),
+    el('p', { class: 'muted', text: `${t('checkedAt')}: ${fmtTime(v.checked_at)}` }));
 }
 
 // ---- record a visit -----------------------------------------------------------
