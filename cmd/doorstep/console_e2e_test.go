@@ -173,6 +173,9 @@ func TestConsoleInChromium(t *testing.T) {
 	signIn("sup")
 	link := fmt.Sprintf(`#breached a[href="#/household/%s"]`, url.PathEscape(hh))
 	run("dashboard", chromedp.WaitVisible(link, chromedp.ByQuery), chromedp.WaitVisible("#trend polyline", chromedp.ByQuery))
+	// The open rectification cases of the community, as many as the API has.
+	rects := len(p.must(200, "GET", "/v1/rectifications?status=open&limit=100&community="+url.QueryEscape(community), admin, nil)["rectifications"].([]any))
+	run("rectification cases", chromedp.WaitVisible(fmt.Sprintf(`#rectifications[data-count="%d"]`, rects), chromedp.ByQuery))
 	shot("dashboard", "")
 	shot("dashboard-measures", "figure")
 	axe("dashboard")

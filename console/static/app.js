@@ -164,12 +164,13 @@ function scopeSelect(c, screen) {
 
 async function dashboard(params, waitFor) {
   const c = scopeChoice(params), w = waitFor ? `&wait_for=${encodeURIComponent(waitFor)}` : '', q = scopeQuery(c);
-  const [counts, breached, approaching, measures, flags] = await Promise.all([
+  const [counts, breached, approaching, measures, flags, rects] = await Promise.all([
     api('GET', '/v1/alerts/counts'),
     api('GET', `/v1/alerts?stage=breached&limit=100${q}${w}`),
     api('GET', `/v1/alerts?stage=approaching&limit=100${q}${w}`),
     api('GET', `/v1/measures?${q.slice(1)}`).catch((e) => ({ error: e })),
     api('GET', '/v1/measures/flags').catch((e) => ({ error: e })),
+    api('GET', `/v1/rectifications?status=open&limit=100${q}${w}`).catch((e) => ({ error: e })),
   ]);
   const groups = new Map();
   for (const a of [...breached.data.alerts, ...approaching.data.alerts]) {
@@ -203,6 +204,13 @@ async function dashboard(params, waitFor) {
     const fl = (flags.data.flags || []).filter((f) => !c || c.key !== 'community' || f.community === c.value);
     parts.push(fl.length ? el('ul', { id: 'flags' }, fl.map((f) => el('li', { class: 'warn', text: S.lang === 'zh' ? f.message_zh : f.message_en }))) : el('p', { text: t('none') }));
   }
+  // The open rectification cases (整改事项) of the community, or the street.
+  parts.push(el('h2', { text: t('openRectifications') }));
+  if (rects.error) parts.push(errorBox(rects.error));
+  else parts.push(el('div', { id: 'rectifications', 'data-count': rects.data.rectifications.length },
+    table([t('community'), t('rectSource'), t('rectMeasure'), t('rectPeriods'), t('rectOpened'), t('due'), t('rectInterviews'), t('rectReviews')],
+      rects.data.rectifications.map((r) => [r.community, S.lang === 'zh' ? r.source_zh : r.source, r.measure || '—', (r.periods || []).join('、') || '—', fmtTime(r.opened_at),
+        el('span', { class: r.stage === 'breached' ? 'bad' : r.stage === 'approaching' ? 'warn' : '' }, fmtTime(r.due)), r.interviews, r.reviews]))));
   return parts;
 }
 

@@ -64,6 +64,7 @@ export const dict = {
     setExpiry: '设置有效期', expiryOf: '用户或令牌', user: '用户', token: '令牌', expiresOn: '失效日期（留空为永不失效）',
     calendarYears: '在用的工作日历年度', coveredUntil: '官方日历覆盖至', provisionalDeadlines: '暂定期限数', year: '年度', source: '来源', notice: '通知',
     holidays: '放假日期数', makeupDays: '调休上班日数', subscriptions: '集成方订阅（Webhook）', id: '编号', types: '事件类型', grant: '明文授权', checkpoint: '已处理至（日志位置）', delete: '删除',
+    openRectifications: '未结整改事项', rectSource: '来源', rectMeasure: '指标', rectPeriods: '期间', rectOpened: '立案时间', rectInterviews: '约谈次数', rectReviews: '回头看次数',
     teamMember: '走访人员或录入人', lateEntry: '逾期录入', late_true: '是（超过录入时限）', late_false: '否', recordedBy: '录入人', occurredFrom: '走访起始日期', occurredTo: '走访截止日期',
   },
   en: {
@@ -130,6 +131,7 @@ export const dict = {
     setExpiry: 'Set an expiry', expiryOf: 'User or token', user: 'User', token: 'Token', expiresOn: 'Expires on (empty: never)',
     calendarYears: 'Calendar years in force', coveredUntil: 'Official calendar covers until', provisionalDeadlines: 'Provisional deadlines', year: 'Year', source: 'Source', notice: 'Notice',
     holidays: 'Holiday dates', makeupDays: 'Make-up working days', subscriptions: 'Integrator subscriptions (webhooks)', id: 'ID', types: 'Event types', grant: 'Grant in clear', checkpoint: 'Checkpoint (log position)', delete: 'Delete',
+    openRectifications: 'Open rectification cases', rectSource: 'Source', rectMeasure: 'Measure', rectPeriods: 'Periods', rectOpened: 'Opened', rectInterviews: 'Interviews', rectReviews: 'Reviews',
     teamMember: 'Team member or recorder', lateEntry: 'Entered late', late_true: 'Yes (after the entry limit)', late_false: 'No', recordedBy: 'Recorded by', occurredFrom: 'Visited from', occurredTo: 'Visited until',
   },
 };
