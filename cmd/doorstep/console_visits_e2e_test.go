@@ -106,10 +106,10 @@ func TestConsoleVisitsLedgerAndDepartmentLive(t *testing.T) {
 			t.Fatalf("%s: %v\npage: %.3000s", what, err, html)
 		}
 	}
-	shot := func(name string) {
+	shot := func(name, at string) {
 		t.Helper()
 		var png []byte
-		run("screenshot "+name, chromedp.Evaluate(`window.scrollTo(0, 0)`, nil), chromedp.CaptureScreenshot(&png))
+		run("screenshot "+name, chromedp.Evaluate(fmt.Sprintf(`document.querySelector(%q).scrollIntoView()`, at), nil), chromedp.CaptureScreenshot(&png))
 		if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -162,7 +162,7 @@ func TestConsoleVisitsLedgerAndDepartmentLive(t *testing.T) {
 			t.Errorf("the worker of %s sees a visit of grid %s", grid, g)
 		}
 	}
-	shot("ledger-visits")
+	shot("ledger-visits", "#export")
 	axe("visits ledger")
 	run("filter refusals", chromedp.SetValue("#lf-outcome", "refused", chromedp.ByID), chromedp.Click("#ledger-apply", chromedp.ByID),
 		chromedp.WaitVisible(fmt.Sprintf(`#ledger-table[data-rows="%d"]`, min(len(refused), 25)), chromedp.ByQuery))
