@@ -65,6 +65,7 @@ func TestConsoleVisitsLedgerAndDepartmentLive(t *testing.T) {
 	for _, u := range []map[string]any{
 		{"login": "gw", "name": "网格员甲", "role": "worker", "grids": []string{grid}},
 		{"login": "dep", "name": "城管办科员", "role": "department", "department": dept},
+		{"login": "aud", "name": "审计员", "role": "auditor"},
 	} {
 		u["password"] = pw
 		p.must(201, "POST", "/v1/users", admin, u)
@@ -209,4 +210,25 @@ func TestConsoleVisitsLedgerAndDepartmentLive(t *testing.T) {
 		t.Errorf("the department's worklist was not read again after its referral's event")
 	}
 	axe("department worklist")
+	run("sign out", chromedp.Click("#signout", chromedp.ByID), chromedp.WaitVisible("#login", chromedp.ByID))
+
+	// ---- An auditor's dashboard: one trend line per community. ----
+	groups := map[string]bool{}
+	for _, r := range p.must(200, "GET", "/v1/measures", admin, nil)["rows"].([]any) {
+		groups[r.(map[string]any)["group"].(string)] = true
+	}
+	if len(groups) < 2 {
+		t.Fatalf("the demo town's measures have %d communities, want several", len(groups))
+	}
+	signIn("aud")
+	run("auditor's dashboard", chromedp.Navigate(p.base+"/#/dashboard"),
+		chromedp.WaitVisible(fmt.Sprintf(`#trend[data-lines="%d"]`, len(groups)), chromedp.ByQuery))
+	var nLines, legend int
+	run("count the lines", chromedp.Evaluate(`document.querySelectorAll('#trend polyline[data-group]').length`, &nLines),
+		chromedp.Evaluate(`document.querySelectorAll('#trend-legend li').length`, &legend))
+	if nLines != len(groups) || legend != len(groups) {
+		t.Errorf("the trend has %d lines and %d legend entries, the API %d communities", nLines, legend, len(groups))
+	}
+	shot("dashboard-trend-per-community", "#trend")
+	axe("auditor's dashboard")
 }

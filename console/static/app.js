@@ -25,7 +25,7 @@ function el(tag, attrs, ...kids) {
 }
 const svgEl = (tag, attrs, ...kids) => {
   const e = document.createElementNS('http://www.w3.org/2000/svg', tag);
-  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  for (const [k, v] of Object.entries(attrs || {})) if (v !== null && v !== undefined) e.setAttribute(k, v);
   for (const c of kids) e.append(c);
   return e;
 };
@@ -227,16 +227,19 @@ function measuresView(m) {
   ];
 }
 
-// trendChart: the resolution rate of the communities shown, month by
-// month (the last 12), against the 80% target.
+// trendChart: the resolution rate month by month (the last 12) against
+// the 80% target: one line per community when several are shown (an
+// auditor's street), each with its colour in the legend and its column in
+// the table; one line for a single community.
+const TREND_COLOURS = ['#0b5cad', '#b3261e', '#1e7b34', '#8a4b00', '#6b3fa0', '#00707a', '#a0306b', '#4a5a00', '#5b5b5b', '#003f7f'];
 function trendChart(rows) {
-  const by = new Map();
-  for (const r of rows) {
-    const m = by.get(r.month) || { num: 0, den: 0 };
-    m.num += r.resolution_rate?.num || 0; m.den += r.resolution_rate?.den || 0;
-    by.set(r.month, m);
-  }
-  const months = [...by.keys()].sort().slice(-12);
+  const groups = [...new Set(rows.map((r) => r.group))].sort();
+  const months = [...new Set(rows.map((r) => r.month))].sort().slice(-12);
+  const rate = (g, m) => {
+    const v = { num: 0, den: 0 };
+    for (const r of rows) if (r.month === m && r.group === g) { v.num += r.resolution_rate?.num || 0; v.den += r.resolution_rate?.den || 0; }
+    return v;
+  };
   const title = t('trendTitle');
   const w = 560, h = 200, left = 36, right = 10, top = 10, bottom = 30, span = w - left - right, hh = h - top - bottom;
   const x = (i) => left + (months.length > 1 ? (i * span) / (months.length - 1) : span / 2);
@@ -245,15 +248,18 @@ function trendChart(rows) {
   svg.append(svgEl('title', {}, title));
   for (const v of [0, 0.5, 1]) { const tx = svgEl('text', { x: left - 4, y: y(v) + 4, 'text-anchor': 'end' }); tx.textContent = `${v * 100}%`; svg.append(tx); }
   svg.append(svgEl('line', { class: 'target', x1: left, x2: w - right, y1: y(0.8), y2: y(0.8) }));
-  const pts = months.map((m, i) => { const r = by.get(m); return r.den ? [x(i), y(r.num / r.den)] : null; }).filter(Boolean);
-  if (pts.length) svg.append(svgEl('polyline', { points: pts.map((p) => p.join(',')).join(' '), fill: 'none', stroke: '#0b5cad', 'stroke-width': 2 }));
-  months.forEach((m, i) => {
-    const r = by.get(m);
-    if (r.den) svg.append(svgEl('circle', { cx: x(i), cy: y(r.num / r.den), r: 3, fill: '#0b5cad' }));
-    const tx = svgEl('text', { x: x(i), y: h - 10, 'text-anchor': 'middle' }); tx.textContent = m.slice(5); svg.append(tx);
+  groups.forEach((g, k) => {
+    const colour = TREND_COLOURS[k % TREND_COLOURS.length];
+    const pts = months.map((m, i) => { const r = rate(g, m); return r.den ? [x(i), y(r.num / r.den)] : null; }).filter(Boolean);
+    if (pts.length) svg.append(svgEl('polyline', { 'data-group': g, points: pts.map((p) => p.join(',')).join(' '), fill: 'none', stroke: colour, 'stroke-width': 2,
+      'stroke-dasharray': k >= TREND_COLOURS.length ? '6 3' : null }));
+    for (const [cx, cy] of pts) svg.append(svgEl('circle', { cx, cy, r: 3, fill: colour }));
   });
-  const list = table([t('month'), t('resolutionRate')], months.map((m) => [m, pct(by.get(m))]), title);
-  return el('figure', { id: 'trend' }, svg, el('figcaption', { class: 'muted', text: title }), el('details', {}, el('summary', { text: t('asTable') }), list));
+  months.forEach((m, i) => { const tx = svgEl('text', { x: x(i), y: h - 10, 'text-anchor': 'middle' }); tx.textContent = m.slice(5); svg.append(tx); });
+  const legend = groups.length > 1 ? el('ul', { class: 'legend', id: 'trend-legend' }, groups.map((g, k) => el('li', {},
+    svgEl('svg', { width: 12, height: 12, 'aria-hidden': 'true' }, svgEl('rect', { width: 12, height: 12, fill: TREND_COLOURS[k % TREND_COLOURS.length] })), ` ${g}`))) : null;
+  const list = table([t('month'), ...groups], months.map((m) => [m, ...groups.map((g) => pct(rate(g, m)))]), title);
+  return el('figure', { id: 'trend', 'data-lines': groups.length }, svg, legend, el('figcaption', { class: 'muted', text: title }), el('details', {}, el('summary', { text: t('asTable') }), list));
 }
 
 // barChart draws an SVG bar chart with a dashed target line; the figure's
