@@ -31,7 +31,9 @@ func TestConsoleVisitsLedgerAndDepartmentLive(t *testing.T) {
 		t.Fatalf("the console's browser test needs Debian's chromium at %s (scripts/test installs it: apt-get install chromium): %v", chromiumPath, err)
 	}
 	dir := t.TempDir()
-	p := startDemo(t, dir, binary(t), "demo", "-addr", "127.0.0.1:0", "-data", filepath.Join(dir, "data"), "-households", "200")
+	// 450 households: three communities (216 a community), so that an
+	// auditor's dashboard draws a trend line for each.
+	p := startDemo(t, dir, binary(t), "demo", "-addr", "127.0.0.1:0", "-data", filepath.Join(dir, "data"), "-households", "450")
 	admin := p.token
 	if admin == "" {
 		t.Fatalf("the demo printed no admin token:\n%s", p.out)

@@ -257,8 +257,8 @@ function trendChart(rows) {
   });
   months.forEach((m, i) => { const tx = svgEl('text', { x: x(i), y: h - 10, 'text-anchor': 'middle' }); tx.textContent = m.slice(5); svg.append(tx); });
   const legend = groups.length > 1 ? el('ul', { class: 'legend', id: 'trend-legend' }, groups.map((g, k) => el('li', {},
-    svgEl('svg', { width: 12, height: 12, 'aria-hidden': 'true' }, svgEl('rect', { width: 12, height: 12, fill: TREND_COLOURS[k % TREND_COLOURS.length] })), ` ${g}`))) : null;
-  const list = table([t('month'), ...groups], months.map((m) => [m, ...groups.map((g) => pct(rate(g, m)))]), title);
+    svgEl('svg', { width: 12, height: 12, 'aria-hidden': 'true' }, svgEl('rect', { width: 12, height: 12, fill: TREND_COLOURS[k % TREND_COLOURS.length] })), ` ${g || '—'}`))) : null;
+  const list = table([t('month'), ...groups.map((g) => g || '—')], months.map((m) => [m, ...groups.map((g) => pct(rate(g, m)))]), title);
   return el('figure', { id: 'trend', 'data-lines': groups.length }, svg, legend, el('figcaption', { class: 'muted', text: title }), el('details', {}, el('summary', { text: t('asTable') }), list));
 }
 
