@@ -231,6 +231,8 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return r + "/escalate", EscalateRequest{Level: "department", To: []string{"住建局", "民政局"}[i], Reason: "街道无法解决"}
 	case "listHouseholds", "listDeadlines", "listAlerts":
 		return map[string]string{"listHouseholds": "/v1/households", "listDeadlines": "/v1/deadlines", "listAlerts": "/v1/alerts"}[op] + scopeQ, nil
+	case "listVisits":
+		return "/v1/visits" + scopeQ + "&outcome=completed,refused&sort=-occurred", nil
 	case "listVisitsDue":
 		return "/v1/visits/due" + scopeQ + "&within=7d", nil
 	case "listProblems":
@@ -285,6 +287,8 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return h, nil
 	case "householdAsOf":
 		return h + "/as-of?at=" + url.QueryEscape(now.Format(time.RFC3339)), nil
+	case "verifyHouseholdChain":
+		return h + "/chain", nil
 	case "householdAudit":
 		return h + "/audit", nil
 	case "householdSensitiveReads":

@@ -25,6 +25,8 @@ var operationZH = map[string]string{
 	"reviewRectification":          "记录整改事项的回头看",
 	"listRectifications":           "列出整改事项",
 	"listRelief":                   "查看某社区某月的慰问金和物资发放台账（按类别合计）",
+	"listVisits":                   "查看走访台账（各户的走访记录）",
+	"verifyHouseholdChain":         "校验家庭档案的哈希链",
 	"getRectification":             "读取整改事项",
 	"drawSpotChecks":               "抽取社区当月走访的抽查样本并分配抽查人员",
 	"recordSpotCheckFinding":       "记录抽查结果",

@@ -59,6 +59,8 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 	consumerSchemaTypes(requests, responses)
 	rectificationSchemaTypes(requests, responses)
 	reliefSchemaTypes(responses)
+	visitLedgerSchemaTypes(responses)
+	chainSchemaTypes(responses)
 	spotCheckSchemaTypes(requests, responses)
 	surveySchemaTypes(requests, responses)
 	return requests, responses

@@ -78,8 +78,8 @@ func (s *Server) buildRoutes() []route {
 			doc: opDoc{tag: "access", ok: 200, resp: "TokenInfo"}},
 		{op: "setTokenExpiry", method: "POST", path: "/v1/tokens/{id}/expiry", roles: []identity.Role{identity.RoleAdmin}, summary: "set or clear when an access token expires", h: s.setTokenExpiry,
 			doc: opDoc{tag: "access", body: "TokenExpiryRequest", ok: 200, resp: "TokenInfo"}},
-		{op: "streamEvents", method: "GET", path: "/v1/events", roles: append(streamRoles(), identity.RoleWorker),
-			summary: "follow the event log as server-sent events (a worker: only the events of its grids; decision 0129)", h: s.streamEvents, stream: true,
+		{op: "streamEvents", method: "GET", path: "/v1/events", roles: append(streamRoles(), identity.RoleWorker, identity.RoleDepartment),
+			summary: "follow the event log as server-sent events (a worker: only the events of its grids, decision 0129; a department: only its referrals' events, decision 0144)", h: s.streamEvents, stream: true,
 			doc: opDoc{tag: "integration", ok: 200, media: "text/event-stream", params: []param{
 				qp("after", "string", "position token to start after (0 = the beginning); Last-Event-ID takes precedence"),
 				qp("category", "string", "comma-separated stream categories: household, problem, referral"),
@@ -110,6 +110,8 @@ func (s *Server) buildRoutes() []route {
 	rs = append(rs, s.coverageRoutes()...)
 	rs = append(rs, s.rectificationRoutes()...)
 	rs = append(rs, s.reliefRoutes()...)
+	rs = append(rs, s.visitLedgerRoutes()...)
+	rs = append(rs, s.chainRoutes()...)
 	rs = append(rs, s.spotCheckRoutes()...)
 	rs = append(rs, s.surveyRoutes()...)
 	rs = append(rs, s.calendarRoutes()...)

@@ -197,6 +197,9 @@ func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) erro
 				fmt.Sprintf("%q 不是有效类别；请使用 “household”、“problem” 或 “referral”", clip(c)))
 		}
 	}
+	if p.Role == identity.RoleDepartment && len(cats) == 0 {
+		cats = []string{"referral"} // its referrals only (sse_department.go)
+	}
 	communities := splitList(q["community"])
 	types := splitList(q["type"])
 	release, err := s.streamSlots.acquire(streamKey(p))
@@ -269,7 +272,15 @@ func (s *Server) streamEvents(w nethttp.ResponseWriter, r *nethttp.Request) erro
 			}
 			// Resolve the event's community only when a filter or the
 			// caller's scope needs it.
-			if len(communities) > 0 || p.Role == identity.RoleSupervisor || p.Role == identity.RoleWorker || p.Role == identity.RoleIntegrator && len(p.Communities) > 0 {
+			if p.Role == identity.RoleDepartment {
+				ok, com, err := s.departmentSees(ctx, p, &ev)
+				if err != nil {
+					return nil
+				}
+				if !ok || len(communities) > 0 && !slices.Contains(communities, com) {
+					continue
+				}
+			} else if len(communities) > 0 || p.Role == identity.RoleSupervisor || p.Role == identity.RoleWorker || p.Role == identity.RoleIntegrator && len(p.Communities) > 0 {
 				com, grid, err := s.scopes.ofEvent(ctx, &ev)
 				if err != nil {
 					return nil

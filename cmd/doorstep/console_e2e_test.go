@@ -173,6 +173,9 @@ func TestConsoleInChromium(t *testing.T) {
 	signIn("sup")
 	link := fmt.Sprintf(`#breached a[href="#/household/%s"]`, url.PathEscape(hh))
 	run("dashboard", chromedp.WaitVisible(link, chromedp.ByQuery), chromedp.WaitVisible("#trend polyline", chromedp.ByQuery))
+	// The open rectification cases of the community, as many as the API has.
+	rects := len(p.must(200, "GET", "/v1/rectifications?status=open&limit=100&community="+url.QueryEscape(community), admin, nil)["rectifications"].([]any))
+	run("rectification cases", chromedp.WaitVisible(fmt.Sprintf(`#rectifications[data-count="%d"]`, rects), chromedp.ByQuery))
 	shot("dashboard", "")
 	shot("dashboard-measures", "figure")
 	axe("dashboard")
@@ -190,6 +193,11 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	if s := text("#audit"); !strings.Contains(s, "household.registered") || !strings.Contains(s, "problem.reported") {
 		t.Errorf("the audit trail lacks the registration or the report: %.500q", s)
+	}
+	// The file's hash chains, verified from the store (GET /v1/households/{id}/chain).
+	run("hash-chain verification", chromedp.WaitVisible(`#chain-result[data-verified="true"]`, chromedp.ByQuery))
+	if s := text("#chain-result"); !strings.Contains(s, "household-"+hh) || !strings.Contains(s, problemStream) || !strings.Contains(s, "完整") {
+		t.Errorf("the chain verification lacks the household's or the problem's stream: %.500q", s)
 	}
 	shot("household", "")
 	axe("household file")

@@ -25,7 +25,7 @@ function el(tag, attrs, ...kids) {
 }
 const svgEl = (tag, attrs, ...kids) => {
   const e = document.createElementNS('http://www.w3.org/2000/svg', tag);
-  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  for (const [k, v] of Object.entries(attrs || {})) if (v !== null && v !== undefined) e.setAttribute(k, v);
   for (const c of kids) e.append(c);
   return e;
 };
@@ -164,12 +164,13 @@ function scopeSelect(c, screen) {
 
 async function dashboard(params, waitFor) {
   const c = scopeChoice(params), w = waitFor ? `&wait_for=${encodeURIComponent(waitFor)}` : '', q = scopeQuery(c);
-  const [counts, breached, approaching, measures, flags] = await Promise.all([
+  const [counts, breached, approaching, measures, flags, rects] = await Promise.all([
     api('GET', '/v1/alerts/counts'),
     api('GET', `/v1/alerts?stage=breached&limit=100${q}${w}`),
     api('GET', `/v1/alerts?stage=approaching&limit=100${q}${w}`),
     api('GET', `/v1/measures?${q.slice(1)}`).catch((e) => ({ error: e })),
     api('GET', '/v1/measures/flags').catch((e) => ({ error: e })),
+    api('GET', `/v1/rectifications?status=open&limit=100${q}${w}`).catch((e) => ({ error: e })),
   ]);
   const groups = new Map();
   for (const a of [...breached.data.alerts, ...approaching.data.alerts]) {
@@ -203,6 +204,13 @@ async function dashboard(params, waitFor) {
     const fl = (flags.data.flags || []).filter((f) => !c || c.key !== 'community' || f.community === c.value);
     parts.push(fl.length ? el('ul', { id: 'flags' }, fl.map((f) => el('li', { class: 'warn', text: S.lang === 'zh' ? f.message_zh : f.message_en }))) : el('p', { text: t('none') }));
   }
+  // The open rectification cases (整改事项) of the community, or the street.
+  parts.push(el('h2', { text: t('openRectifications') }));
+  if (rects.error) parts.push(errorBox(rects.error));
+  else parts.push(el('div', { id: 'rectifications', 'data-count': rects.data.rectifications.length },
+    table([t('community'), t('rectSource'), t('rectMeasure'), t('rectPeriods'), t('rectOpened'), t('due'), t('rectInterviews'), t('rectReviews')],
+      rects.data.rectifications.map((r) => [r.community, S.lang === 'zh' ? r.source_zh : r.source, r.measure || '—', (r.periods || []).join('、') || '—', fmtTime(r.opened_at),
+        el('span', { class: r.stage === 'breached' ? 'bad' : r.stage === 'approaching' ? 'warn' : '' }, fmtTime(r.due)), r.interviews, r.reviews]))));
   return parts;
 }
 
@@ -219,16 +227,19 @@ function measuresView(m) {
   ];
 }
 
-// trendChart: the resolution rate of the communities shown, month by
-// month (the last 12), against the 80% target.
+// trendChart: the resolution rate month by month (the last 12) against
+// the 80% target: one line per community when several are shown (an
+// auditor's street), each with its colour in the legend and its column in
+// the table; one line for a single community.
+const TREND_COLOURS = ['#0b5cad', '#b3261e', '#1e7b34', '#8a4b00', '#6b3fa0', '#00707a', '#a0306b', '#4a5a00', '#5b5b5b', '#003f7f'];
 function trendChart(rows) {
-  const by = new Map();
-  for (const r of rows) {
-    const m = by.get(r.month) || { num: 0, den: 0 };
-    m.num += r.resolution_rate?.num || 0; m.den += r.resolution_rate?.den || 0;
-    by.set(r.month, m);
-  }
-  const months = [...by.keys()].sort().slice(-12);
+  const groups = [...new Set(rows.map((r) => r.group))].sort();
+  const months = [...new Set(rows.map((r) => r.month))].sort().slice(-12);
+  const rate = (g, m) => {
+    const v = { num: 0, den: 0 };
+    for (const r of rows) if (r.month === m && r.group === g) { v.num += r.resolution_rate?.num || 0; v.den += r.resolution_rate?.den || 0; }
+    return v;
+  };
   const title = t('trendTitle');
   const w = 560, h = 200, left = 36, right = 10, top = 10, bottom = 30, span = w - left - right, hh = h - top - bottom;
   const x = (i) => left + (months.length > 1 ? (i * span) / (months.length - 1) : span / 2);
@@ -237,15 +248,18 @@ function trendChart(rows) {
   svg.append(svgEl('title', {}, title));
   for (const v of [0, 0.5, 1]) { const tx = svgEl('text', { x: left - 4, y: y(v) + 4, 'text-anchor': 'end' }); tx.textContent = `${v * 100}%`; svg.append(tx); }
   svg.append(svgEl('line', { class: 'target', x1: left, x2: w - right, y1: y(0.8), y2: y(0.8) }));
-  const pts = months.map((m, i) => { const r = by.get(m); return r.den ? [x(i), y(r.num / r.den)] : null; }).filter(Boolean);
-  if (pts.length) svg.append(svgEl('polyline', { points: pts.map((p) => p.join(',')).join(' '), fill: 'none', stroke: '#0b5cad', 'stroke-width': 2 }));
-  months.forEach((m, i) => {
-    const r = by.get(m);
-    if (r.den) svg.append(svgEl('circle', { cx: x(i), cy: y(r.num / r.den), r: 3, fill: '#0b5cad' }));
-    const tx = svgEl('text', { x: x(i), y: h - 10, 'text-anchor': 'middle' }); tx.textContent = m.slice(5); svg.append(tx);
+  groups.forEach((g, k) => {
+    const colour = TREND_COLOURS[k % TREND_COLOURS.length];
+    const pts = months.map((m, i) => { const r = rate(g, m); return r.den ? [x(i), y(r.num / r.den)] : null; }).filter(Boolean);
+    if (pts.length) svg.append(svgEl('polyline', { 'data-group': g, points: pts.map((p) => p.join(',')).join(' '), fill: 'none', stroke: colour, 'stroke-width': 2,
+      'stroke-dasharray': k >= TREND_COLOURS.length ? '6 3' : null }));
+    for (const [cx, cy] of pts) svg.append(svgEl('circle', { cx, cy, r: 3, fill: colour }));
   });
-  const list = table([t('month'), t('resolutionRate')], months.map((m) => [m, pct(by.get(m))]), title);
-  return el('figure', { id: 'trend' }, svg, el('figcaption', { class: 'muted', text: title }), el('details', {}, el('summary', { text: t('asTable') }), list));
+  months.forEach((m, i) => { const tx = svgEl('text', { x: x(i), y: h - 10, 'text-anchor': 'middle' }); tx.textContent = m.slice(5); svg.append(tx); });
+  const legend = groups.length > 1 ? el('ul', { class: 'legend', id: 'trend-legend' }, groups.map((g, k) => el('li', {},
+    svgEl('svg', { width: 12, height: 12, 'aria-hidden': 'true' }, svgEl('rect', { width: 12, height: 12, fill: TREND_COLOURS[k % TREND_COLOURS.length] })), ` ${g || '—'}`))) : null;
+  const list = table([t('month'), ...groups.map((g) => g || '—')], months.map((m) => [m, ...groups.map((g) => pct(rate(g, m)))]), title);
+  return el('figure', { id: 'trend', 'data-lines': groups.length }, svg, legend, el('figcaption', { class: 'muted', text: title }), el('details', {}, el('summary', { text: t('asTable') }), list));
 }
 
 // barChart draws an SVG bar chart with a dashed target line; the figure's
@@ -353,7 +367,9 @@ function revealBox(id) {
 // history: the time slider over the recorded instants of the audit trail,
 // the timeline, and the audit trail with its differences.
 async function history(id) {
-  const trail = (await api('GET', `/v1/households/${encodeURIComponent(id)}/audit`)).data.entries;
+  const [trailRes, chain] = await Promise.all([api('GET', `/v1/households/${encodeURIComponent(id)}/audit`),
+    api('GET', `/v1/households/${encodeURIComponent(id)}/chain`).catch((e) => ({ error: e }))]);
+  const trail = trailRes.data.entries;
   const stops = trail.map((e) => e.recorded_at);
   const out = el('output', { id: 'asof-at', for: 'slider' }, t('now'));
   const view = el('div', { id: 'asof-view' });
@@ -383,8 +399,21 @@ async function history(id) {
     el('section', { 'aria-labelledby': 'h-slider', class: 'card' }, el('h2', { id: 'h-slider' }, el('label', { for: 'slider', text: t('timeSlider') })), slider, el('p', {}, `${t('asOf')}: `, out), view),
     el('section', { 'aria-labelledby': 'h-timeline' }, el('h2', { id: 'h-timeline', text: t('timeline') }), timeline),
     el('section', { 'aria-labelledby': 'h-audit' }, el('h2', { id: 'h-audit', text: t('audit') }), el('div', { id: 'audit' }, table(['#', t('kind'), t('who'), t('occurred'), t('recorded'), t('changes')], auditRows))),
-    el('section', { 'aria-labelledby': 'h-chain' }, el('h2', { id: 'h-chain', text: t('chain') }), el('p', { class: 'muted', text: t('chainNA') })),
+    el('section', { 'aria-labelledby': 'h-chain' }, el('h2', { id: 'h-chain', text: t('chain') }), chainView(chain)),
   ];
+}
+
+// chainView: the hash-chain verification of the file (GET
+// /v1/households/{id}/chain): the household's, its problems' and its
+// referrals' streams read again and every link recomputed.
+function chainView(c) {
+  if (c.error) return errorBox(c.error);
+  const v = c.data;
+  return el('div', { id: 'chain-result', 'data-verified': String(v.verified) },
+    el('p', { class: v.verified ? '' : 'bad', text: v.verified ? `${t('chainVerified')}${v.events}` : t('chainBroken') }),
+    table([t('chainStream'), t('chainEvents'), t('chainHead'), t('chainResult')], v.streams.map((s) => [s.stream, s.events, s.head ? `${s.head.slice(0, 16)}…` : '—',
+      s.verified ? t('chainOK') : `${t('chainBrokenAt')}${s.broken_at}: ${s.reason}`])),
+    el('p', { class: 'muted', text: `${t('checkedAt')}: ${fmtTime(v.checked_at)}` }));
 }
 
 // ---- record a visit -----------------------------------------------------------
@@ -642,38 +671,50 @@ async function problemAction(id, what) {
   });
 }
 
-// ---- ledgers: problems and referrals ----------------------------------------------
+// ---- ledgers: problems, referrals and visits ---------------------------------------
 
-// The ledgers read the worklist routes (GET /v1/problems, /v1/referrals):
-// filtered, sorted and paged by the API; the export reads every page of
-// the same query (bounded) and writes CSV in the browser.
+// The ledgers read the worklist routes (GET /v1/problems, /v1/referrals)
+// and the visits ledger (GET /v1/visits, decision 0143): filtered, sorted
+// and paged by the API; the export reads every page of the same query
+// (bounded) and writes CSV in the browser. A filter is [name, label,
+// kind ('select' or 'date'; text otherwise), values, label prefix].
 const LEDGER_PAGE = 25, EXPORT_MAX = 20000;
+const worklistFilters = (statuses, sp, who) => [['status', 'status', 'select', statuses, sp], ['stage', 'deadlineStage', 'select', ['approaching', 'breached', 'none'], 'stage'],
+  ['community', 'community'], ['grid', 'grid'], ['assignee', who], ['created_from', 'createdFrom', 'date'], ['created_to', 'createdTo', 'date']];
 const ledgers = {
   problems: {
-    path: '/v1/problems', list: 'problems', statuses: ['open', 'in_progress', 'resolved', 'closed'], sp: 'pstatus', created: 'reported_at',
+    path: '/v1/problems', list: 'problems', sort: '-created', filters: worklistFilters(['open', 'in_progress', 'resolved', 'closed'], 'pstatus', 'assignee'),
     cols: [['number', (p) => p.number], ['community', (p) => p.community], ['grid', (p) => p.grid], ['problemCategory', (p) => ev('pcat', p.category)],
       ['handlingClass', (p) => ev('handling', p.handling_class)], ['status', (p) => ev('pstatus', p.status)], ['assignee', (p) => p.assignee],
       ['created', (p) => fmtTime(p.reported_at), 'created'], ['due', (p) => fmtTime(p.due), 'due'], ['deadlineStage', (p) => ev('stage', p.stage)], ['updated', (p) => fmtTime(p.updated_at), 'updated']],
   },
   referrals: {
-    path: '/v1/referrals', list: 'referrals', statuses: ['requested', 'accepted', 'declined', 'in_progress', 'completed', 'cancelled'], sp: 'rstatus', created: 'requested_at',
+    path: '/v1/referrals', list: 'referrals', sort: '-created', filters: worklistFilters(['requested', 'accepted', 'declined', 'in_progress', 'completed', 'cancelled'], 'rstatus', 'responsible'),
     cols: [['to', (r) => r.department], ['level', (r) => ev('level', r.level)], ['community', (r) => r.community], ['grid', (r) => r.grid],
       ['status', (r) => ev('rstatus', r.status)], ['responsible', (r) => r.responsible], ['created', (r) => fmtTime(r.requested_at), 'created'],
       ['due', (r) => fmtTime(r.due), 'due'], ['deadlineStage', (r) => ev('stage', r.stage)], ['updated', (r) => fmtTime(r.updated_at), 'updated']],
   },
+  visits: {
+    path: '/v1/visits', list: 'visits', sort: '-occurred',
+    filters: [['outcome', 'outcome', 'select', ['completed', 'refused', 'nobody_home'], 'outcome'], ['mode', 'mode', 'select', ['home', 'phone', 'video', 'online'], 'mode'],
+      ['community', 'community'], ['grid', 'grid'], ['member', 'teamMember'], ['late', 'lateEntry', 'select', ['true', 'false'], 'late'],
+      ['occurred_from', 'occurredFrom', 'date'], ['occurred_to', 'occurredTo', 'date']],
+    cols: [['occurredAt', (v) => fmtTime(v.occurred_at), 'occurred'], ['community', (v) => v.community], ['grid', (v) => v.grid], ['visitTeam', (v) => v.team.join('、')],
+      ['mode', (v) => ev('mode', v.mode)], ['outcome', (v) => ev('outcome', v.outcome)], ['lateEntry', (v) => ev('late', String(v.late))],
+      ['recordedBy', (v) => v.by], ['recorded', (v) => fmtTime(v.recorded_at), 'recorded']],
+  },
 };
-const ledgerFilters = ['status', 'stage', 'community', 'grid', 'assignee', 'created_from', 'created_to'];
 const mayLedger = (kind) => S.me.role !== 'integrator' && (kind === 'referrals' || S.me.role !== 'department');
 
-function ledgerQuery(params, sort, limit, offset) {
+function ledgerQuery(L, params, sort, limit, offset) {
   const q = new URLSearchParams();
-  for (const k of ledgerFilters) {
+  for (const [k, , kind] of L.filters) {
     const v = params.get(k);
     if (!v) continue;
     // Dates from the form are days in China's time, both inclusive: the
-    // API wants RFC 3339 instants, created_to exclusive (the next day's start).
-    if (k === 'created_to') q.set(k, new Date(Date.parse(`${v}T00:00:00+08:00`) + 86400000).toISOString());
-    else q.set(k, k === 'created_from' ? `${v}T00:00:00+08:00` : v);
+    // API wants RFC 3339 instants, the end exclusive (the next day's start).
+    if (kind === 'date' && k.endsWith('_to')) q.set(k, new Date(Date.parse(`${v}T00:00:00+08:00`) + 86400000).toISOString());
+    else q.set(k, kind === 'date' ? `${v}T00:00:00+08:00` : v);
   }
   q.set('sort', sort); q.set('limit', limit); q.set('offset', offset);
   return q.toString();
@@ -681,8 +722,8 @@ function ledgerQuery(params, sort, limit, offset) {
 
 async function ledger(kind, params, waitFor) {
   const L = ledgers[kind];
-  const sort = params.get('sort') || '-created', offset = Math.max(0, Number(params.get('offset')) || 0);
-  const res = await api('GET', `${L.path}?${ledgerQuery(params, sort, LEDGER_PAGE, offset)}${waitFor ? `&wait_for=${encodeURIComponent(waitFor)}` : ''}`);
+  const sort = params.get('sort') || L.sort, offset = Math.max(0, Number(params.get('offset')) || 0);
+  const res = await api('GET', `${L.path}?${ledgerQuery(L, params, sort, LEDGER_PAGE, offset)}${waitFor ? `&wait_for=${encodeURIComponent(waitFor)}` : ''}`);
   const rows = res.data[L.list];
   const go = (changes) => {
     const p = new URLSearchParams(params);
@@ -696,16 +737,12 @@ async function ledger(kind, params, waitFor) {
   const lab = (name, label, input) => el('div', {}, el('label', { for: `lf-${name}`, text: label }), input);
   const filters = el('form', { id: 'ledger-filter', class: 'card filters', 'aria-labelledby': 'h-filter' },
     el('h2', { id: 'h-filter', text: t('filter') }),
-    el('div', { class: 'grid2' },
-      lab('status', t('status'), sel('status', L.statuses, L.sp)), lab('stage', t('deadlineStage'), sel('stage', ['approaching', 'breached', 'none'], 'stage')),
-      lab('community', t('community'), inp('community')), lab('grid', t('grid'), inp('grid')),
-      lab('assignee', kind === 'problems' ? t('assignee') : t('responsible'), inp('assignee')),
-      lab('created_from', t('createdFrom'), inp('created_from', 'date')), lab('created_to', t('createdTo'), inp('created_to', 'date'))),
+    el('div', { class: 'grid2' }, L.filters.map(([name, label, k, vals, prefix]) => lab(name, t(label), k === 'select' ? sel(name, vals, prefix) : inp(name, k)))),
     el('p', {}, el('button', { type: 'submit', id: 'ledger-apply', text: t('apply') }), ' ', el('a', { href: `#/ledger/${kind}`, text: t('clear') })));
   filters.addEventListener('submit', (e) => {
     e.preventDefault();
     const ch = { offset: '' };
-    for (const k of ledgerFilters) ch[k] = filters.elements[k].value.trim();
+    for (const [k] of L.filters) ch[k] = filters.elements[k].value.trim();
     go(ch);
   });
   // Sortable headers: a button in each sortable column's header.
@@ -744,7 +781,7 @@ async function ledger(kind, params, waitFor) {
 async function exportCSV(kind, params, sort) {
   const L = ledgers[kind], all = [];
   for (let off = 0; off < EXPORT_MAX; off += 500) {
-    const page = (await api('GET', `${L.path}?${ledgerQuery(params, sort, 500, off)}`)).data[L.list];
+    const page = (await api('GET', `${L.path}?${ledgerQuery(L, params, sort, 500, off)}`)).data[L.list];
     all.push(...page);
     if (page.length < 500) break;
   }
@@ -897,11 +934,11 @@ async function adminScreen() {
 // read themselves again once the read model has the event (wait_for its
 // position). The stream is read with fetch (its events are named by type,
 // which EventSource would need a listener per type for). Only the roles
-// the stream admits follow it (supervisors, auditors, administrators, and
-// workers for their grids: decision 0129); for departments the page is as
-// fresh as its last reading.
+// the stream admits follow it (supervisors, auditors, administrators,
+// workers for their grids, decision 0129, and departments for the
+// referrals addressed to them, decision 0144).
 const LIVE = { ctl: null, screen: '', last: '', timer: 0 };
-const streamRole = () => ['supervisor', 'auditor', 'admin', 'worker'].includes(S.me?.role);
+const streamRole = () => ['supervisor', 'auditor', 'admin', 'worker', 'department'].includes(S.me?.role);
 
 function stopLive() { if (LIVE.ctl) LIVE.ctl.abort(); LIVE.ctl = null; delete $('main').dataset.live; LIVE.screen = ''; clearTimeout(LIVE.timer); }
 

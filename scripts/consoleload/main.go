@@ -61,9 +61,12 @@ func main() {
 	for _, p := range []string{"/", "/console/app.js", "/console/i18n.js", "/console/style.css"} {
 		first += get(probe, *base+p)
 	}
-	dash := []string{"/v1/whoami", "/v1/alerts/counts", "/v1/alerts?stage=breached&limit=100" + scope, "/v1/alerts?stage=approaching&limit=100" + scope, "/v1/measures?" + strings.TrimPrefix(scope, "&")}
+	// The requests of each screen, as app.js makes them (dashboard(),
+	// householdFile() and history()).
+	dash := []string{"/v1/whoami", "/v1/alerts/counts", "/v1/alerts?stage=breached&limit=100" + scope, "/v1/alerts?stage=approaching&limit=100" + scope,
+		"/v1/measures?" + strings.TrimPrefix(scope, "&"), "/v1/measures/flags", "/v1/rectifications?status=open&limit=100" + scope}
 	file := func(id string) []string {
-		return []string{"/v1/households/" + id, "/v1/households/" + id + "/audit"}
+		return []string{"/v1/households/" + id, "/v1/households/" + id + "/audit", "/v1/households/" + id + "/chain"}
 	}
 
 	// Everyone signs in first (Argon2id, at most two at once on the server),
