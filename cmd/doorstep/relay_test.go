@@ -1,20 +1,31 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/doorstep/doorstep/cloudevent"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/eventstore/sqlite"
 	"github.com/doorstep/doorstep/internal/brokertest"
+	"github.com/doorstep/doorstep/internal/testenv"
 	"github.com/doorstep/doorstep/keystore"
+	"github.com/doorstep/doorstep/relay"
 	"github.com/doorstep/doorstep/town"
 )
 
@@ -148,7 +159,8 @@ func TestRelayKilledWhilePublishing(t *testing.T) {
 
 // The README's copy-paste consumers (the Go blocks of its integrators
 // section) build and pass go vet against the module's own versions of
-// nats.go, amqp091-go, the Standard Webhooks library and the CloudEvents SDK.
+// nats.go, amqp091-go, the Standard Webhooks library and the CloudEvents SDK
+// (and the server-sent events consumer against the standard library).
 func TestReadmeBrokerConsumersBuild(t *testing.T) {
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
@@ -160,8 +172,8 @@ func TestReadmeBrokerConsumersBuild(t *testing.T) {
 	}
 	sec, _, _ = strings.Cut(sec, "\n## ")
 	blocks := regexp.MustCompile("(?s)```go\n(.*?)```").FindAllStringSubmatch(sec, -1)
-	if len(blocks) != 3 {
-		t.Fatalf("the integrators section has %d Go blocks, want 3 (NATS, RabbitMQ, a webhook receiver)", len(blocks))
+	if len(blocks) != 4 {
+		t.Fatalf("the integrators section has %d Go blocks, want 4 (NATS, RabbitMQ, a webhook receiver, a server-sent events consumer)", len(blocks))
 	}
 	for i, b := range blocks {
 		// A directory starting with '_' inside the module: built with the
@@ -181,4 +193,104 @@ func TestReadmeBrokerConsumersBuild(t *testing.T) {
 			t.Fatalf("README consumer %d does not build: %v\n%s\n%s", i+1, err, out, b[1])
 		}
 	}
+}
+
+// A broker outage as an operator sees it: the relay's target is a NATS
+// server that is down, then started. Meanwhile the log says "relay
+// paused" (a warning, with the error) and the scrape shows
+// doorstep_relay_paused 1 with the waiting event in the lag; once the
+// server is up, "relay resumed" (with how long), doorstep_relay_paused 0,
+// the event delivered and no lag.
+func TestRelayOutageLoggedAndInMetrics(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	srv := brokertest.StartNATS(t)
+	srv.Stop() // down from the start
+	env := testenv.New(t)
+	if _, err := env.Store.Append(ctx, "outagetest-1", eventstore.Any(), eventstore.EventData{ID: eventstore.NewID(), Type: "outagetest.noted",
+		Data: []byte(`{"n":1}`), Metadata: eventstore.Metadata{OccurredAt: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}}); err != nil {
+		t.Fatal(err)
+	}
+	enc, err := cloudevent.NewEncoder("urn:doorstep:test", "http://127.0.0.1:8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := relay.ParseTarget(srv.URL + "?stream=" + brokertest.Unique("DSPAUSE_") + "&subject=" + brokertest.Unique("dspause."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	r, err := relay.New(relay.Config{Store: env.Store, DB: env.DB, Dialect: env.Dialect, Encoder: enc, Targets: []relay.Target{target},
+		Logger: slog.New(slog.NewTextHandler(io.MultiWriter(os.Stderr, logs), nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(runCtx) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	c := newRelayCollector(r)
+	scrape := func() string {
+		reg := prometheus.NewPedanticRegistry()
+		if err := reg.Register(c); err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.PanicOnError}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		return rec.Body.String()
+	}
+	// waitFor waits, on events of the relay (its status, polled), until
+	// the scrape contains every line of want.
+	waitFor := func(what string, want ...string) string {
+		for {
+			got := scrape()
+			ok := true
+			for _, w := range want {
+				ok = ok && strings.Contains(got, w+"\n")
+			}
+			if ok {
+				return got
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("%s: the scrape never showed %q:\n%s\nlog:\n%s", what, want, got, logs.String())
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	waitFor("broker down", `doorstep_relay_paused{publisher="nats"} 1`, `doorstep_relay_lag_events{publisher="nats"} 1`)
+	if text := logs.String(); !strings.Contains(text, `level=WARN msg="relay paused: the broker does not acknowledge`) || !strings.Contains(text, "error=") {
+		t.Fatalf("no pause logged with its error:\n%s", text)
+	}
+	srv.Start()
+	waitFor("broker back", `doorstep_relay_paused{publisher="nats"} 0`, `doorstep_relay_lag_events{publisher="nats"} 0`, `doorstep_relay_delivered_total{publisher="nats"} 1`)
+	if text := logs.String(); !strings.Contains(text, `level=INFO msg="relay resumed: the broker acknowledges again`) || !strings.Contains(text, "paused_for=") {
+		t.Fatalf("no resumption logged:\n%s", text)
+	}
+}
+
+// lockedBuffer collects log output written from several goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
