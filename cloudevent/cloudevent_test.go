@@ -72,6 +72,9 @@ func TestStructured(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got cloudevents.Event
+	if !json.Valid(b) {
+		t.Fatalf("not JSON: %s", b)
+	}
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatalf("%v: %s", err, b)
 	}

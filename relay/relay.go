@@ -50,8 +50,9 @@ type Config struct {
 	// Connect opens a target's publisher; default Connect. Tests and
 	// benchmarks may wrap it.
 	Connect func(Target, *slog.Logger) (message.Publisher, error)
-	// Batch is how many events are published before the checkpoint is
-	// written; default 256.
+	// Batch is how many events at most are published before the last
+	// acknowledged position is handed to the checkpoint writer; default
+	// 256.
 	Batch int
 	// MaxPause bounds the pause between two tries while a broker is
 	// unreachable; default 2s.
@@ -341,12 +342,25 @@ func (r *Relay) runTarget(ctx context.Context, t Target) error {
 			encErr = fmt.Errorf("relay %s: the log subscription ended: %w", t.Name, sub.Err())
 		}
 	}()
+	// The checkpoint is written beside publishing, on its own goroutine:
+	// the publisher hands it the last acknowledged position after each
+	// batch (a newer one replaces one not yet written) and goes on with
+	// the next events, so a slow or busy read-model database does not hold
+	// publications back. Only acknowledged positions are handed over: the
+	// checkpoint never passes an event the broker has not acknowledged.
+	saver := r.startSaver(ctx, t.Name, log)
+	defer saver.stop() // writes the last acknowledged position, also when stopping
 	batch := make([]item, 0, r.cfg.Batch)
 	for {
+		if err := saver.failed(); err != nil {
+			return err
+		}
 		batch = batch[:0]
 		select {
 		case <-ctx.Done():
 			return nil
+		case err := <-saver.err:
+			return err
 		case it, ok := <-items:
 			if !ok {
 				if ctx.Err() != nil {
@@ -388,41 +402,93 @@ func (r *Relay) runTarget(ctx context.Context, t Target) error {
 			return nil // stopped before the first acknowledgement
 		}
 		n += int64(i)
-		sctx := ctx
-		if ctx.Err() != nil {
-			// Stopping: keep what the broker acknowledged, so a restart
-			// publishes as little as possible again.
-			var cancel context.CancelFunc
-			sctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-		}
-		// The events are acknowledged: keep trying to record that (the
-		// read-model database may be busy or restarting) rather than
-		// publish them again.
-		for attempt := 0; ; attempt++ {
-			err := r.save(sctx, t.Name, batch[i-1].ev.Position, n)
-			if err == nil {
-				break
-			}
-			if sctx.Err() != nil {
-				return nil
-			}
-			if attempt == 0 {
-				log.Warn("relay: the checkpoint cannot be written yet; retrying / 暂时无法写入检查点，重试中", "error", err.Error())
-			}
-			if attempt == 20 {
-				return err
-			}
-			select {
-			case <-sctx.Done():
-				return nil
-			case <-time.After(min(time.Duration(attempt+1)*100*time.Millisecond, r.cfg.MaxPause)):
-			}
-		}
+		saver.offer(batch[i-1].ev.Position, n)
 		if ctx.Err() != nil {
 			return nil
 		}
 	}
+}
+
+// saver writes a target's checkpoint on its own goroutine: the latest
+// acknowledged position offered, older ones not yet written skipped.
+type saver struct {
+	latest chan ack // capacity 1: the newest position not yet taken
+	err    chan error
+	done   chan struct{}
+}
+
+type ack struct {
+	pos eventstore.Position
+	n   int64
+}
+
+// startSaver starts the checkpoint writer of target name. A write that
+// fails is retried (the read-model database may be busy or restarting);
+// after 20 tries, or when ctx has ended, the error is reported through
+// failed and the writer stops: the target then starts again from the last
+// checkpoint written (at least once, never skipping).
+func (r *Relay) startSaver(ctx context.Context, name string, log *slog.Logger) *saver {
+	s := &saver{latest: make(chan ack, 1), err: make(chan error, 1), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		for a := range s.latest {
+			for attempt := 0; ; attempt++ {
+				// Not cancelled with ctx: what the broker acknowledged
+				// before a stop is still recorded, so a restart publishes
+				// as little as possible again.
+				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				err := r.save(sctx, name, a.pos, a.n)
+				cancel()
+				if err == nil {
+					break
+				}
+				if attempt == 0 {
+					log.Warn("relay: the checkpoint cannot be written yet; retrying / 暂时无法写入检查点，重试中", "error", err.Error())
+				}
+				if attempt == 20 || ctx.Err() != nil {
+					s.err <- err
+					return
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(min(time.Duration(attempt+1)*100*time.Millisecond, r.cfg.MaxPause)):
+				}
+			}
+		}
+	}()
+	return s
+}
+
+// offer hands over the last acknowledged position; it never blocks.
+func (s *saver) offer(pos eventstore.Position, n int64) {
+	for {
+		select {
+		case s.latest <- ack{pos, n}:
+			return
+		default:
+		}
+		select {
+		case <-s.latest: // replaced by the newer one
+		default:
+		}
+	}
+}
+
+// failed returns the writer's error once it gave up, else nil.
+func (s *saver) failed() error {
+	select {
+	case err := <-s.err:
+		return err
+	default:
+		return nil
+	}
+}
+
+// stop waits until the last position offered is written (or the writer
+// gave up).
+func (s *saver) stop() {
+	close(s.latest)
+	<-s.done
 }
 
 // WaitFor waits until every target's committed checkpoint has reached pos,

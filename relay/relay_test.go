@@ -1,20 +1,29 @@
 package relay_test
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/doorstep/doorstep/cloudevent"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/internal/brokertest"
 	"github.com/doorstep/doorstep/internal/testenv"
 	"github.com/doorstep/doorstep/keystore"
+	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/relay"
 	"github.com/doorstep/doorstep/town"
 )
@@ -74,6 +83,12 @@ func readLog(ctx context.Context, tb testing.TB, store eventstore.Store) []event
 
 func newRelay(tb testing.TB, env *testenv.Env, targets ...string) *relay.Relay {
 	tb.Helper()
+	return newRelayWith(tb, env, nil, targets...)
+}
+
+// newRelayWith is newRelay with the config adjusted by tune before New.
+func newRelayWith(tb testing.TB, env *testenv.Env, tune func(*relay.Config), targets ...string) *relay.Relay {
+	tb.Helper()
 	enc, err := cloudevent.NewEncoder("urn:doorstep:test", "http://127.0.0.1:8080")
 	if err != nil {
 		tb.Fatal(err)
@@ -86,8 +101,12 @@ func newRelay(tb testing.TB, env *testenv.Env, targets ...string) *relay.Relay {
 		}
 		ts = append(ts, t)
 	}
-	r, err := relay.New(relay.Config{Store: env.Store, DB: env.DB, Dialect: env.Dialect, Encoder: enc, Targets: ts,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	cfg := relay.Config{Store: env.Store, DB: env.DB, Dialect: env.Dialect, Encoder: enc, Targets: ts,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	if tune != nil {
+		tune(&cfg)
+	}
+	r, err := relay.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -166,7 +185,13 @@ func TestRelayRecoversFromANATSOutage(t *testing.T) {
 	env := testenv.New(t)
 	writeTown(ctx, t, env.Store, 3, 20)
 	stream, subject := brokertest.Unique("DSOUT_"), brokertest.Unique("dsout.")
-	r := newRelay(t, env, srv.URL+"?stream="+stream+"&subject="+subject)
+	logs := &lockedBuffer{}
+	var watch *confirmWatch
+	r := newRelayWith(t, env, func(c *relay.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(os.Stderr, logs), &slog.HandlerOptions{Level: slog.LevelInfo}))
+		watch = &confirmWatch{tb: t, db: env.DB, dialect: env.Dialect, name: "nats"}
+		c.Connect = watch.connect
+	}, srv.URL+"?stream="+stream+"&subject="+subject)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(runCtx) }()
@@ -221,6 +246,97 @@ func TestRelayRecoversFromANATSOutage(t *testing.T) {
 	out.WaitUnique(ctx, t, len(log))
 	got, _, _ := out.Snapshot()
 	brokertest.CheckDelivery(t, "NATS after an outage", log, got, true)
+
+	// The checkpoint never passed an event the broker had not acknowledged
+	// (checked before every publication, the retries of the outage
+	// included).
+	if n := watch.checked(); n < len(log) {
+		t.Errorf("the checkpoint was checked before %d publications; the log has %d events", n, len(log))
+	}
+	// The outage was logged once when it started and once when it ended,
+	// in that order, with the error and the duration.
+	text := logs.String()
+	paused := strings.Index(text, "level=WARN msg=\"relay paused: the broker does not acknowledge")
+	resumed := strings.Index(text, "level=INFO msg=\"relay resumed: the broker acknowledges again")
+	if paused < 0 || resumed < paused || !strings.Contains(text[resumed:], "paused_for=") {
+		t.Errorf("the log does not show the pause then the resumption:\n%s", text)
+	}
+	if n := strings.Count(text, "relay paused:"); n != strings.Count(text, "relay resumed:") {
+		t.Errorf("%d pauses logged, %d resumptions:\n%s", n, strings.Count(text, "relay resumed:"), text)
+	}
+}
+
+// lockedBuffer collects log output written from several goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// confirmWatch wraps the real publisher (relay.Connect: the broker is the
+// real one) and, before each publication, reads the target's committed
+// checkpoint from the database: it must be strictly before the event being
+// published, which the broker has not acknowledged yet. A checkpoint
+// written before the acknowledgement would fail this at the next event.
+type confirmWatch struct {
+	tb      testing.TB
+	db      *sql.DB
+	dialect projections.Dialect
+	name    string
+	n       atomic.Int64
+}
+
+func (w *confirmWatch) connect(t relay.Target, log *slog.Logger) (message.Publisher, error) {
+	p, err := relay.Connect(t, log)
+	if err != nil {
+		return nil, err
+	}
+	return &watchedPublisher{Publisher: p, w: w}, nil
+}
+
+func (w *confirmWatch) checked() int { return int(w.n.Load()) }
+
+type watchedPublisher struct {
+	message.Publisher
+	w *confirmWatch
+}
+
+func (p *watchedPublisher) Publish(topic string, msgs ...*message.Message) error {
+	for _, m := range msgs {
+		var ce struct {
+			Position string `json:"position"`
+		}
+		if err := json.Unmarshal(m.Payload, &ce); err != nil {
+			p.w.tb.Errorf("message %s: %v", m.UUID, err)
+			continue
+		}
+		pos, err := eventstore.ParsePosition(ce.Position)
+		if err != nil {
+			p.w.tb.Errorf("message %s: position %q: %v", m.UUID, ce.Position, err)
+			continue
+		}
+		cp, _, err := relay.LoadCheckpoint(context.Background(), p.w.db, p.w.dialect, p.w.name)
+		if err != nil {
+			p.w.tb.Errorf("read the checkpoint: %v", err)
+			continue
+		}
+		if !cp.Before(pos) {
+			p.w.tb.Errorf("event %s at %s is being published (not yet acknowledged) but the checkpoint is already at %s", m.UUID, pos, cp)
+		}
+		p.w.n.Add(1)
+	}
+	return p.Publisher.Publish(topic, msgs...)
 }
 
 // waitStatus waits until the relay's only target satisfies ok.

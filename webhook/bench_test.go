@@ -265,3 +265,108 @@ func BenchmarkWebhookLatency(b *testing.B) {
 	}
 	b.ReportMetric(float64(total), "events")
 }
+
+// BenchmarkWebhookHealthyLatency measures a healthy receiver's latency at
+// 300 events/s two ways, interleaved with -count: alone, and beside three
+// troubled receivers of the same manager following the same appends — one
+// failing every other request, one whose every first attempt hangs until
+// the sender gives up (1 s timeout), one down (connection refused) — all
+// retried after 50 ms, so they keep trying while the healthy one
+// delivers. Issue 17: "the healthy receiver's latency unaffected". Run
+// with -benchtime=5x (5 s) -count=3. Metrics: p50_ms, p99_ms, max_ms of
+// the healthy receiver, and troubled_failed (failed attempts of the
+// others during the run) and healthy_failed (the healthy one's: 0 unless
+// the machine stalled an answer past the timeout).
+func BenchmarkWebhookHealthyLatency(b *testing.B) {
+	for _, mode := range []string{"alone", "beside_troubled"} {
+		b.Run(mode, func(b *testing.B) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			env := testenv.New(b)
+			enc, _ := cloudevent.NewEncoder("urn:doorstep:bench", "http://127.0.0.1:8080")
+			m, err := webhook.New(webhook.Config{Log: env.Store, DB: env.DB, Dialect: env.Dialect, Encoder: enc, Logger: slog.New(slog.DiscardHandler),
+				Timeout: time.Second, Backoff: func(int) time.Duration { return 50 * time.Millisecond }})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := m.Init(ctx); err != nil {
+				b.Fatal(err)
+			}
+			rec := latbench.New()
+			srv, setSecret := benchReceiver(b, func(id string) { rec.Arrived("healthy", id) })
+			sub, secret, err := m.Create(ctx, webhook.Request{URL: srv.URL}, "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			setSecret(secret)
+			if mode == "beside_troubled" {
+				var mu sync.Mutex
+				n := 0
+				flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					_, _ = io.Copy(io.Discard, r.Body)
+					mu.Lock()
+					n++
+					fail := n%2 == 1
+					mu.Unlock()
+					if fail {
+						w.WriteHeader(http.StatusBadGateway)
+						return
+					}
+					w.WriteHeader(http.StatusNoContent)
+				}))
+				b.Cleanup(flaky.Close)
+				var hungMu sync.Mutex
+				hung := map[string]bool{}
+				hanging := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					_, _ = io.Copy(io.Discard, r.Body)
+					id := r.Header.Get("webhook-id")
+					hungMu.Lock()
+					first := !hung[id]
+					hung[id] = true
+					hungMu.Unlock()
+					if first {
+						<-r.Context().Done()
+						return
+					}
+					w.WriteHeader(http.StatusNoContent)
+				}))
+				b.Cleanup(hanging.Close)
+				down := httptest.NewServer(http.NotFoundHandler())
+				downURL := down.URL
+				down.Close()
+				for _, u := range []string{flaky.URL, hanging.URL, downURL} {
+					if _, _, err := m.Create(ctx, webhook.Request{URL: u}, "bench"); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			done := make(chan error, 1)
+			go func() { done <- m.Run(ctx) }()
+			b.ResetTimer()
+			total := 300 * b.N
+			last := rec.Append(ctx, b, env.Store, 300, total)
+			if err := m.WaitFor(ctx, sub.ID, last); err != nil {
+				b.Fatal(err)
+			}
+			rec.Wait(total, "healthy")
+			b.StopTimer()
+			st, err := m.Status(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var failed, healthyFailed uint64
+			for _, s := range st {
+				if s.ID == sub.ID {
+					healthyFailed = s.Failed
+				} else {
+					failed += s.Failed
+				}
+			}
+			cancel()
+			<-done
+			rec.Report(b, "healthy", "")
+			b.ReportMetric(float64(failed), "troubled_failed")
+			b.ReportMetric(float64(healthyFailed), "healthy_failed")
+		})
+	}
+}

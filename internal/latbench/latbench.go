@@ -67,6 +67,12 @@ func (r *Recorder) ArrivedBody(path string, body []byte) {
 // (each "benchlat.noted"), noting each send time just before its append;
 // it returns the position of the last.
 func (r *Recorder) Append(ctx context.Context, b *testing.B, store eventstore.Store, perSecond, n int) eventstore.Position {
+	return r.AppendThen(ctx, b, store, perSecond, n, nil)
+}
+
+// AppendThen is Append, calling then (when not nil) with each event's id
+// once it is appended: a benchmark may publish it another way at once.
+func (r *Recorder) AppendThen(ctx context.Context, b *testing.B, store eventstore.Store, perSecond, n int, then func(id string)) eventstore.Position {
 	tick := time.NewTicker(time.Second / time.Duration(perSecond))
 	defer tick.Stop()
 	var last eventstore.Position
@@ -83,6 +89,9 @@ func (r *Recorder) Append(ctx context.Context, b *testing.B, store eventstore.St
 			b.Fatal(err)
 		}
 		last = res.LastPosition
+		if then != nil {
+			then(id.String())
+		}
 	}
 	return last
 }
