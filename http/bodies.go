@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	nethttp "net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,7 +57,52 @@ func (s *Server) readBody(r *nethttp.Request) (body []byte, release func(), err 
 		}
 		return nil, func() {}, err
 	}
+	if k, ok := longKey(buf.Bytes(), maxKeyBytes); ok {
+		// No request has such a field. Refused before the JSON decoder
+		// sees it: the decoder folds the name for matching and quotes it
+		// whole in its error, several large copies per request.
+		release()
+		f := clip(k)
+		return nil, func() {}, newErr(ErrBadRequest, "unknown_field", f, fmt.Sprintf("field %q is not part of this request; check the spelling against /openapi.json", f),
+			fmt.Sprintf("字段 %q 不属于此请求；请对照 /openapi.json 检查拼写", f))
+	}
 	return buf.Bytes(), release, nil
+}
+
+// maxKeyBytes bounds the name of a field (an object key) of a command
+// body as written, escapes included; the longest the API knows is far
+// shorter.
+const maxKeyBytes = 256
+
+// longKey returns the start of the first object key in body longer than
+// max bytes as written, if there is one. It reads valid JSON correctly and
+// does not judge the rest: a malformed body is left to the decoder.
+func longKey(body []byte, max int) (string, bool) {
+	for i := 0; i < len(body); i++ {
+		if body[i] != '"' {
+			continue
+		}
+		start := i + 1
+		j := start
+		for j < len(body) && body[j] != '"' {
+			if body[j] == '\\' {
+				j++
+			}
+			j++
+		}
+		if j >= len(body) {
+			return "", false
+		}
+		k := j + 1
+		for k < len(body) && (body[k] == ' ' || body[k] == '\t' || body[k] == '\n' || body[k] == '\r') {
+			k++
+		}
+		if k < len(body) && body[k] == ':' && j-start > max {
+			return string(body[start : start+max]), true
+		}
+		i = j
+	}
+	return "", false
 }
 
 // watchBodies exports how many large command bodies are being handled and
