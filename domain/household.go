@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -479,6 +478,18 @@ func (h *Household) checkMember(d MemberDetails) error {
 	if d.Relation == "" {
 		return required("relation", "the member's relation", "成员关系")
 	}
+	if err := checkMemberText(d); err != nil {
+		return err
+	}
+	if d.sensitive() && !h.consent {
+		return h.consentRequired()
+	}
+	return nil
+}
+
+// checkMemberText checks the text fields d sets (an empty one is not
+// set): names by the one text rule, the birth date as a date.
+func checkMemberText(d MemberDetails) error {
 	for _, f := range [][2]string{{"name", d.Name}, {"relation", d.Relation}, {"occupation", d.Occupation}} {
 		if err := CheckName(f[0], f[1]); err != nil {
 			return err
@@ -490,9 +501,6 @@ func (h *Household) checkMember(d MemberDetails) error {
 				fmt.Sprintf("birth date %q is not a date; write it as YYYY-MM-DD", Clip(d.BirthDate, MaxEchoBytes)),
 				fmt.Sprintf("出生日期 %q 格式不正确；请按 YYYY-MM-DD 填写", Clip(d.BirthDate, MaxEchoBytes)))
 		}
-	}
-	if d.sensitive() && !h.consent {
-		return h.consentRequired()
 	}
 	return nil
 }
@@ -551,10 +559,17 @@ func (h *Household) ChangeMember(meta Meta, memberID string, d MemberDetails, re
 	if err := h.checkMemberConsent(memberID, d); err != nil {
 		return nil, err
 	}
-	merged := mergeDetails(cur.MemberDetails, d)
-	if err := h.checkMember(merged); err != nil && !errors.Is(err, ErrRule) {
+	// What the change sets is checked; what it keeps was checked when it
+	// was recorded, and is held as the log holds it, a sealed token for a
+	// name, birth date or occupation (decision 0108), which the text rule
+	// would refuse (issue 13 item 14: a change of the phone alone failed).
+	if strings.TrimSpace(d.Name) == "" && d.Name != "" {
+		return nil, required("name", "the member's name", "成员姓名")
+	}
+	if err := checkMemberText(d); err != nil {
 		return nil, err
 	}
+	merged := mergeDetails(cur.MemberDetails, d)
 	if reason == "" {
 		return nil, reasonRequired("reason")
 	}

@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -74,3 +75,53 @@ func TestChangeMemberMergesDetails(t *testing.T) {
 }
 
 func asError(err error, de **domain.Error) bool { return errors.As(err, de) }
+
+// Issue 13 item 14 after decision 0108: a household folded from the log
+// holds its members' names, birth dates and occupations as sealed tokens,
+// which the text rule refuses (they start with U+001F). ChangeMember
+// checked the merged details, kept tokens included, so changing only a
+// phone failed with invalid_text on the name. It checks what the change
+// sets, and keeps the tokens as they are.
+func TestChangeMemberKeepsSealedText(t *testing.T) {
+	v := newVault()
+	h, _ := registered(t, "h1")
+	do(t, h)(h.RecordConsent(meta(t, "a", "2026-03-02 10:00"), true, "all", "签字"))
+	ctx := context.Background()
+	sub := domain.MemberSubject("h1", "m1")
+	tok := func(s string) string {
+		x, err := domain.SealText(ctx, v, sub, s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	name, birth, occ := tok("王芳"), tok("1950-01-01"), tok("退休")
+	// As the command layer stores it and a fold reads it back.
+	h.Apply(domain.HouseholdMemberAdded{MemberID: "m1", MemberDetails: domain.MemberDetails{Name: name, Relation: "本人", BirthDate: birth, Occupation: occ,
+		Phone: sealed(t, v, "h1", "13800000000")}, At: at(t, "2026-03-02 11:00"), By: "a"})
+	phone2 := sealed(t, v, "h1", "13900000000")
+	evs, err := h.ChangeMember(meta(t, "a", "2026-03-03 09:00"), "m1", domain.MemberDetails{Phone: phone2}, "换号")
+	if err != nil {
+		t.Fatalf("changing only the phone of a member held sealed: %v", err)
+	}
+	got := evs[0].(domain.HouseholdMemberChanged).MemberDetails
+	if got.Name != name || got.BirthDate != birth || got.Occupation != occ || got.Relation != "本人" || string(got.Phone.Ciphertext) != string(phone2.Ciphertext) {
+		t.Fatalf("merged details: %+v", got)
+	}
+	// What the change sets is still checked.
+	for _, c := range []struct {
+		d    domain.MemberDetails
+		code string
+	}{
+		{domain.MemberDetails{Name: "王\x00芳"}, "invalid_text"},
+		{domain.MemberDetails{Name: "  "}, "required"},
+		{domain.MemberDetails{BirthDate: "1950-13-40"}, "invalid_birth_date"},
+		{domain.MemberDetails{Occupation: strings.Repeat("职", domain.MaxNameBytes)}, "text_too_long"},
+	} {
+		_, err := h.ChangeMember(meta(t, "a", "2026-03-03 10:00"), "m1", c.d, "更正")
+		var de *domain.Error
+		if !asError(err, &de) || de.Code != c.code || de.MessageZH == "" {
+			t.Errorf("change %+v: %v, want %s", c.d, err, c.code)
+		}
+	}
+}

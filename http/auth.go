@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/identity"
 )
 
@@ -64,7 +65,14 @@ func (s *Server) authenticate(r *nethttp.Request) (*identity.Principal, error) {
 func (s *Server) recordReveal(ctx context.Context, p *identity.Principal, householdID, what string, purpose identity.Purpose) error {
 	ctx, cancel := context.WithTimeout(ctx, identityTimeout)
 	defer cancel()
-	return s.d.Access.RecordReveal(ctx, *p, householdID, what, string(purpose))
+	if err := s.d.Access.RecordReveal(ctx, *p, householdID, what, string(purpose)); err != nil {
+		// Not served (issue 13 item 5): the cause (a full disk, the
+		// database gone) is for the log, the caller may retry.
+		return &domain.Error{Kind: ErrUnavailable, Code: "read_not_recorded", Err: err,
+			Message:   "the values were not shown: this read of sensitive fields could not be recorded right now (every such read must be); retry in a moment",
+			MessageZH: "未显示敏感信息：此次读取暂时无法记录（每次读取敏感信息都必须记录）；请稍后重试"}
+	}
+	return nil
 }
 
 type principalKey struct{}

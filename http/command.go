@@ -92,10 +92,11 @@ func (s *Server) command(build builder) handlerFunc {
 			return errNoCommands()
 		}
 		p := principalFrom(r.Context())
-		body, err := readBody(r)
+		body, release, err := s.readBody(r)
 		if err != nil {
 			return err
 		}
+		defer release()
 		corr := r.Header.Get("X-Correlation-Id")
 		if corr != "" && !visibleASCII(corr, MaxCorrelationIDBytes) {
 			return newErr(ErrBadRequest, "invalid_correlation_id", "X-Correlation-Id",
@@ -234,16 +235,6 @@ func checkKey(key string) error {
 
 func errNoCommands() error {
 	return newErr(ErrUnavailable, "commands_unavailable", "", "this server has no command service configured", "此服务器未配置命令服务")
-}
-
-// readBody reads the whole (size-limited) body.
-func readBody(r *nethttp.Request) ([]byte, error) {
-	b, err := io.ReadAll(r.Body)
-	var mbe *nethttp.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, tooLarge(mbe.Limit)
-	}
-	return b, err
 }
 
 func tooLarge(limit int64) error {

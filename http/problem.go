@@ -166,6 +166,16 @@ func problemFor(log *slog.Logger, r *nethttp.Request, err error) Problem {
 			p.MessageZH = "发生内部错误；报告问题时请提供错误编号 " + id
 		}
 	}
+	if p.Status >= 500 && p.Code != "internal_error" && (de == nil || de.Err != nil) {
+		// A refusal because of our side (a full disk, the database gone):
+		// the answer does not show the cause, so the log must (issue 13).
+		// Refusals that are their own cause (streams_full) are not logged.
+		cause := err
+		if de != nil {
+			cause = de.Err
+		}
+		log.WarnContext(r.Context(), "request refused", "code", p.Code, "method", methodLabel(r.Method), "route", routeName(r), "error", domain.Clip(cause.Error(), maxLoggedErrorBytes))
+	}
 	p.Type = "urn:doorstep:problem:" + p.Code
 	p.Detail = p.MessageEN
 	if lang == "zh" {

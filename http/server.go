@@ -12,6 +12,7 @@ import (
 	nethttp "net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -116,9 +117,13 @@ type Server struct {
 	router  *mux.Router
 	metrics *metrics
 	idem    *idempotency
-	routes  []route
-	scopes  *scopeResolver
-	csrf    *nethttp.CrossOriginProtection // refuses cross-origin unsafe requests that carry the session cookie
+	// bigBodies holds a slot per command whose body is over bigBodyBytes
+	// while it is read and handled (readBody).
+	bigBodies  chan struct{}
+	bigWaiting atomic.Int64
+	routes     []route
+	scopes     *scopeResolver
+	csrf       *nethttp.CrossOriginProtection // refuses cross-origin unsafe requests that carry the session cookie
 
 	streamSlots *streamLimiter // event streams open, per token and in all
 	readsSeen   *readsSeen     // (token, event) pairs whose sensitive fields a stream revealed
@@ -150,8 +155,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Version == "" {
 		d.Version = "dev"
 	}
-	s := &Server{cfg: cfg, d: d, log: d.Log, metrics: newMetrics(), idem: newIdempotency(cfg.IdempotencyTTL, cfg.IdempotencyMax, cfg.IdempotencyMaxBytes, cfg.IdempotencyMaxEntryBytes, d.Now)}
+	s := &Server{cfg: cfg, d: d, log: d.Log, metrics: newMetrics(), idem: newIdempotency(cfg.IdempotencyTTL, cfg.IdempotencyMax, cfg.IdempotencyMaxBytes, cfg.IdempotencyMaxEntryBytes, d.Now),
+		bigBodies: make(chan struct{}, maxBigBodies)}
 	s.metrics.watchIdempotency(s.idem)
+	s.metrics.watchBodies(s)
 	s.idem.onLimit = func(l string) { s.metrics.refusals.WithLabelValues(l).Inc() }
 	s.streamSlots = newStreamLimiter(cfg.MaxStreamsPerToken, cfg.MaxStreams)
 	s.readsSeen = newReadsSeen(maxStreamReadsSeen)

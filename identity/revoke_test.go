@@ -117,6 +117,73 @@ func TestPostgresTokensRevokedOnEveryNode(t *testing.T) {
 	}
 }
 
+// Issue 13 item 10, decision 0132: a token deleted from the table (or
+// revoked) in SQL, by an operator's psql rather than through this package,
+// stopped authenticating on a node that had it cached only when the cache
+// TTL ran out. A trigger now notifies every change of a row, and a
+// TRUNCATE: the node drops the token (or its whole cache) at once.
+func TestPostgresTokensChangedInSQLOnEveryNode(t *testing.T) {
+	schema, conn := tokensSchema(t)
+	ctx := context.Background()
+	a := mustOpenPGTokens(t, schema)
+	b := mustOpenPGTokens(t, schema)
+	b.pg.cacheTTL = time.Hour // only a notification can make B read the row again
+	notified := make(chan string, 16)
+	f := func(h string) { notified <- h }
+	b.pg.onNotify.Store(&f)
+	select {
+	case <-b.pg.listening:
+	case <-time.After(safety):
+		t.Fatal("B never listened")
+	}
+	waitNotified := func(want string) {
+		t.Helper()
+		for {
+			select {
+			case h := <-notified:
+				if h == want {
+					return
+				}
+			case <-time.After(safety):
+				t.Fatalf("B never received the notification %q", want)
+			}
+		}
+	}
+	tbl := pgx.Identifier{schema, "tokens"}.Sanitize()
+	var toks []string
+	for _, name := range []string{"李四", "王五", "赵六"} {
+		tok, err := a.Create(ctx, Principal{Name: name, Role: RoleWorker, Grids: []string{"G1"}}, "admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Authenticate(ctx, tok); err != nil {
+			t.Fatalf("B before the change: %v", err)
+		}
+		toks = append(toks, tok)
+	}
+	if _, err := conn.Exec(ctx, `DELETE FROM `+tbl+` WHERE sha256 = $1`, hashToken(toks[0])); err != nil {
+		t.Fatal(err)
+	}
+	waitNotified(hashToken(toks[0]))
+	if _, err := b.Authenticate(ctx, toks[0]); !errors.Is(err, ErrUnknownToken) {
+		t.Fatalf("B after the row was deleted in SQL: %v, want unknown", err)
+	}
+	if _, err := conn.Exec(ctx, `UPDATE `+tbl+` SET revoked_at = now(), revoked_by = 'psql' WHERE sha256 = $1`, hashToken(toks[1])); err != nil {
+		t.Fatal(err)
+	}
+	waitNotified(hashToken(toks[1]))
+	if _, err := b.Authenticate(ctx, toks[1]); !errors.Is(err, ErrTokenRevoked) {
+		t.Fatalf("B after the row was revoked in SQL: %v, want revoked", err)
+	}
+	if _, err := conn.Exec(ctx, `TRUNCATE `+tbl); err != nil {
+		t.Fatal(err)
+	}
+	waitNotified("*")
+	if _, err := b.Authenticate(ctx, toks[2]); !errors.Is(err, ErrUnknownToken) {
+		t.Fatalf("B after the table was truncated: %v, want unknown", err)
+	}
+}
+
 // Should a notification be lost, the cache TTL bounds how long a revoked
 // token is still accepted: with a TTL of zero, a row changed behind the
 // nodes' backs (no notification) is seen at the next request.

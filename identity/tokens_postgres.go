@@ -46,7 +46,10 @@ import (
 //
 // A node that revokes a token or changes its expiry notifies every node
 // (pg_notify on the channel tokensChannel, in the transaction of the
-// change, payload "<schema>:<sha256>"); each node LISTENs on a connection
+// change, payload "<schema>:<sha256>"); so does a trigger on every UPDATE
+// or DELETE of a row, whoever makes it (and "<schema>:*" on a TRUNCATE),
+// so a token deleted in SQL is dropped as promptly (PostgreSQL delivers
+// identical notifications of one transaction once); each node LISTENs on a connection
 // of its own and drops the token from its cache at once, so the next
 // request reads the row. Should the listening connection be lost, the node
 // drops its whole cache when it listens again (it may have missed
@@ -120,6 +123,25 @@ func Migrations() migrate.Set {
 			ADD COLUMN expires_at timestamptz,
 			ADD COLUMN revoked_at timestamptz,
 			ADD COLUMN revoked_by text NOT NULL DEFAULT ''`,
+		// Steps 3–5 (decision 0132): every change to a row, whoever makes
+		// it (this binary, an operator's psql, a restore), notifies the
+		// nodes, so a token deleted or revoked in SQL stops authenticating
+		// at once, not only after the cache TTL. A TRUNCATE notifies
+		// "<schema>:*": drop the whole cache.
+		`CREATE OR REPLACE FUNCTION {schema}tokens_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF TG_OP = 'TRUNCATE' THEN
+				PERFORM pg_notify('` + tokensChannel + `', TG_TABLE_SCHEMA || ':*');
+			ELSE
+				PERFORM pg_notify('` + tokensChannel + `', TG_TABLE_SCHEMA || ':' || OLD.sha256);
+			END IF;
+			RETURN NULL;
+		END
+		$$`,
+		`CREATE TRIGGER tokens_changed AFTER UPDATE OR DELETE ON {schema}tokens
+			FOR EACH ROW EXECUTE FUNCTION {schema}tokens_notify()`,
+		`CREATE TRIGGER tokens_truncated AFTER TRUNCATE ON {schema}tokens
+			FOR EACH STATEMENT EXECUTE FUNCTION {schema}tokens_notify()`,
 	}}
 }
 
@@ -281,7 +303,11 @@ func (t *Tokens) listenOnce(ctx context.Context, first bool) error {
 			continue // another schema's token
 		}
 		t.mu.Lock()
-		delete(t.recs, hash)
+		if hash == "*" { // the table was truncated
+			t.recs = map[string]tokenRecord{}
+		} else {
+			delete(t.recs, hash)
+		}
 		t.mu.Unlock()
 		if f := pg.onNotify.Load(); f != nil {
 			(*f)(hash)
