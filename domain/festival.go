@@ -246,6 +246,12 @@ func (h *Household) FestivalVisitDue() (campaign string, starts, due time.Time, 
 	return h.festival.campaign, h.festival.starts, h.festival.due, h.festival.campaign != ""
 }
 
+// FestivalScheduled reports whether campaign set the household's festival
+// visit deadline (still running, met or replaced by a later campaign).
+func (h *Household) FestivalScheduled(campaign string) bool {
+	return h.festival.campaign == campaign || slices.Contains(h.festivalsDone, campaign)
+}
+
 // FestivalVisited returns the first completed home visit made for the
 // festival inside the window [starts, due], if the household had one.
 func (h *Household) FestivalVisited(starts, due time.Time) (VisitRecorded, bool) {
@@ -281,7 +287,7 @@ func (h *Household) ScheduleFestivalVisit(meta Meta, o FestivalCampaignOpened) (
 	if !h.registered {
 		return nil, h.active(meta)
 	}
-	if h.archived || h.festival.campaign == o.Campaign || slices.ContainsFunc(h.festivalsDone, func(s string) bool { return s == o.Campaign }) {
+	if h.archived || h.FestivalScheduled(o.Campaign) {
 		return nil, nil
 	}
 	if h.community != o.Community {

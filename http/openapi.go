@@ -61,6 +61,7 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 	reliefSchemaTypes(responses)
 	spotCheckSchemaTypes(requests, responses)
 	surveySchemaTypes(requests, responses)
+	festivalSchemaTypes(requests, responses)
 	return requests, responses
 }
 
