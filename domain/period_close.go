@@ -62,6 +62,12 @@ type PeriodFigures struct {
 	// LongTermSatisfaction: ratings of 4 or 5 of the satisfaction ratings
 	// of long-term problems given in the period (服务满意率, 001 §2.2.2).
 	LongTermSatisfaction Tally `json:"long_term_satisfaction,omitzero"`
+	// SpotChecks: the visits drawn for spot checks (Num) of the completed
+	// visits (Den) of the months inspected in the period: the month before
+	// each of its months, since a month is drawn after it ended (抽查比例不低于
+	// 走访总数的10%, 001 §3.4; decision 0141). A month with no draw counts
+	// its visits and none checked.
+	SpotChecks Tally `json:"spot_checks,omitzero"`
 }
 
 // MeasuresPeriodClosed records a period's measures as computed from the log
@@ -240,6 +246,9 @@ func (l *PeriodLedger) Close(meta Meta, in ClosePeriod) ([]Event, error) {
 			flag(h.measure, h.en, h.zh, r, h.target, []string{in.Period})
 		}
 	}
+	if r, ok := in.Figures.SpotChecks.Rate(); ok && l.community != "" && pol.SpotCheck.Rate > 0 && r < pol.SpotCheck.Rate-1e-9 {
+		flag("spot_check.rate", "share of the visits spot-checked", "走访抽查比例", r, pol.SpotCheck.Rate, []string{in.Period})
+	}
 	evs = append(evs, riskFlags(l.community, who, in, meta)...)
 	return evs, nil
 }
@@ -315,7 +324,7 @@ func (l *PeriodLedger) Amend(meta Meta, period string, f PeriodFigures, pol *Pol
 	}
 	if cur := p.Current(); cur.Coverage == f.Coverage && cur.CoverageKeyGroups == f.CoverageKeyGroups && cur.Resolution == f.Resolution &&
 		cur.Refusals == f.Refusals && cur.ResolutionSeconds == f.ResolutionSeconds && cur.HandlingImmediate == f.HandlingImmediate &&
-		cur.HandlingCoordinated == f.HandlingCoordinated && cur.LongTermSatisfaction == f.LongTermSatisfaction &&
+		cur.HandlingCoordinated == f.HandlingCoordinated && cur.LongTermSatisfaction == f.LongTermSatisfaction && cur.SpotChecks == f.SpotChecks &&
 		mapsEqual(cur.CoverageByClass, f.CoverageByClass) && mapsEqual(cur.WorkerResolution, f.WorkerResolution) {
 		return nil, noChange("figures", "the figures", "数据", period)
 	}
@@ -354,7 +363,8 @@ func (f PeriodFigures) check() error {
 	}
 	for field, t := range map[string]Tally{"figures.coverage": f.Coverage, "figures.coverage_key_groups": f.CoverageKeyGroups,
 		"figures.resolution": f.Resolution, "figures.refusals": f.Refusals, "figures.handling_immediate": f.HandlingImmediate,
-		"figures.handling_coordinated": f.HandlingCoordinated, "figures.long_term_satisfaction": f.LongTermSatisfaction} {
+		"figures.handling_coordinated": f.HandlingCoordinated, "figures.long_term_satisfaction": f.LongTermSatisfaction,
+		"figures.spot_checks": f.SpotChecks} {
 		if err := share(field, t); err != nil {
 			return err
 		}

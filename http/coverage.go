@@ -29,15 +29,18 @@ type Coverage struct {
 	// period (figures from it, or from its last amendment), "open" when it
 	// is computed now from the log, "not_closed" when as_of asks for an
 	// instant at which the period was not closed (no figures).
-	State           string              `json:"state"`
-	ClosedAt        *time.Time          `json:"closed_at,omitempty"`
-	Amended         bool                `json:"amended,omitempty"`
-	CalendarVersion string              `json:"calendar_version,omitempty"`
-	Flags           []ClosedFlag        `json:"flags,omitempty"`
-	PolicyVersion   string              `json:"policy_version"`
-	Targets         CoverageTargetsView `json:"targets"`
-	Street          CoverageFigures     `json:"street"`
-	Communities     []CommunityCoverage `json:"communities"`
+	State           string       `json:"state"`
+	ClosedAt        *time.Time   `json:"closed_at,omitempty"`
+	Amended         bool         `json:"amended,omitempty"`
+	CalendarVersion string       `json:"calendar_version,omitempty"`
+	Flags           []ClosedFlag `json:"flags,omitempty"`
+	// SpotChecks: in a closed period, the visits spot-checked of the
+	// completed visits of the months inspected in it (decision 0141).
+	SpotChecks    *SpotCheckRate      `json:"spot_checks,omitempty"`
+	PolicyVersion string              `json:"policy_version"`
+	Targets       CoverageTargetsView `json:"targets"`
+	Street        CoverageFigures     `json:"street"`
+	Communities   []CommunityCoverage `json:"communities"`
 }
 
 // ClosedFlag is a flag raised at the period's close.
@@ -64,6 +67,15 @@ type CoverageFigures struct {
 	All       CoverageCount            `json:"all"`
 	ByClass   map[string]CoverageCount `json:"by_class"`
 	KeyGroups CoverageCount            `json:"key_groups"`
+}
+
+// SpotCheckRate is the spot-check measure of a closed period (001 §3.4
+// 抽查比例不低于走访总数的10%): completed visits, those checked, their share
+// and the policy's rate.
+type SpotCheckRate struct {
+	Visits  int64    `json:"visits"`
+	Checked int64    `json:"checked"`
+	Rate    *float64 `json:"rate,omitempty"`
 }
 
 // CoverageCount is due and covered households and their share.
@@ -220,6 +232,10 @@ func closedView(p domain.ClosedPeriod, community string, t domain.CoverageTarget
 	if community != "" {
 		out.Street = CoverageFigures{ByClass: map[string]CoverageCount{}}
 		out.Communities = append(out.Communities, CommunityCoverage{Community: community, Figures: figs, Breaches: []CoverageBreach{}, Uncovered: []string{}})
+	}
+	out.SpotChecks = &SpotCheckRate{Visits: f.SpotChecks.Den, Checked: f.SpotChecks.Num}
+	if r, ok := f.SpotChecks.Rate(); ok {
+		out.SpotChecks.Rate = &r
 	}
 	for _, fl := range p.Flags {
 		out.Flags = append(out.Flags, ClosedFlag{Measure: fl.Measure, Worker: fl.Worker, Figure: fl.Figure, Target: fl.Target, Periods: fl.Periods, MessageEN: fl.MessageEN, MessageZH: fl.MessageZH})
