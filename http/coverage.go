@@ -29,18 +29,19 @@ type Coverage struct {
 	// period (figures from it, or from its last amendment), "open" when it
 	// is computed now from the log, "not_closed" when as_of asks for an
 	// instant at which the period was not closed (no figures).
-	State           string       `json:"state"`
-	ClosedAt        *time.Time   `json:"closed_at,omitempty"`
-	Amended         bool         `json:"amended,omitempty"`
-	CalendarVersion string       `json:"calendar_version,omitempty"`
-	Flags           []ClosedFlag `json:"flags,omitempty"`
+	State           string              `json:"state"`
+	ClosedAt        *time.Time          `json:"closed_at,omitempty"`
+	Amended         bool                `json:"amended,omitempty"`
+	CalendarVersion string              `json:"calendar_version,omitempty"`
+	Flags           []ClosedFlag        `json:"flags,omitempty"`
+	PolicyVersion   string              `json:"policy_version"`
+	Targets         CoverageTargetsView `json:"targets"`
+	Street          CoverageFigures     `json:"street"`
+	Communities     []CommunityCoverage `json:"communities"`
+
 	// SpotChecks: in a closed period, the visits spot-checked of the
 	// completed visits of the months inspected in it (decision 0141).
-	SpotChecks    *SpotCheckRate      `json:"spot_checks,omitempty"`
-	PolicyVersion string              `json:"policy_version"`
-	Targets       CoverageTargetsView `json:"targets"`
-	Street        CoverageFigures     `json:"street"`
-	Communities   []CommunityCoverage `json:"communities"`
+	SpotChecks *SpotCheckRate `json:"spot_checks,omitempty"`
 }
 
 // ClosedFlag is a flag raised at the period's close.
@@ -70,8 +71,8 @@ type CoverageFigures struct {
 }
 
 // SpotCheckRate is the spot-check measure of a closed period (001 §3.4
-// 抽查比例不低于走访总数的10%): completed visits, those checked, their share
-// and the policy's rate.
+// 抽查比例不低于走访总数的10%): completed visits, those checked and their
+// share.
 type SpotCheckRate struct {
 	Visits  int64    `json:"visits"`
 	Checked int64    `json:"checked"`
