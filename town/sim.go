@@ -42,6 +42,7 @@ type Stats struct {
 	Archived        int // households archived
 	ProblemsOpen    int // problems neither resolved nor closed at the end
 	ProblemsOverdue int // of those, with a resolution deadline already passed at the end
+	FestivalVisits  int // completed home visits made for a festival, with relief (festival.go)
 }
 
 func (s *Stats) add(o Stats) {
@@ -61,6 +62,7 @@ func (s *Stats) add(o Stats) {
 	s.Archived += o.Archived
 	s.ProblemsOpen += o.ProblemsOpen
 	s.ProblemsOverdue += o.ProblemsOverdue
+	s.FestivalVisits += o.FestivalVisits
 }
 
 // action is something a household will do at a time.
@@ -83,10 +85,13 @@ type sim struct {
 	numbers map[int]int // year -> last placeholder number used (see numberer)
 	stats   Stats
 	open    []*problem // every problem, for end-of-span counts
+	// festivals: the festival windows of the span (festival.go).
+	festivals []FestivalWindow
 }
 
 func newSim(ctx context.Context, c *Config, lay *Layout, from, to int) *sim {
-	s := &sim{ctx: ctx, c: c, rates: c.Rates, pol: c.Policy, lay: lay, now: c.Start, numbers: map[int]int{}}
+	s := &sim{ctx: ctx, c: c, rates: c.Rates, pol: c.Policy, lay: lay, now: c.Start, numbers: map[int]int{},
+		festivals: FestivalWindows(c.Start, c.End, c.Location)}
 	for i := from; i < to; i++ {
 		h := s.newHouse(i)
 		if len(h.agenda) > 0 {
@@ -967,6 +972,12 @@ func (h *house) visit(occurred, entry time.Time) (*Batch, error) {
 		}
 		if class != domain.ClassOrdinary {
 			in.Covered = domain.FiveUnderstandings()
+		}
+		if w, ok := s.festivalWindow(occurred); ok && mode == domain.ModeHome && class != domain.ClassOrdinary && s.pol.FestivalVisits.Targets(class) {
+			if m := h.recipient(); m != "" {
+				in.Purpose, in.Relief = domain.PurposeFestival, festivalRelief(w.Festival, h.agg.Category(), m, visitID)
+				s.stats.FestivalVisits++
+			}
 		}
 		in.NextContact = &domain.NextContact{Person: h.worker.Actor, At: workTime(s.c, occurred.Add(time.Duration(5+r.IntN(20))*day), 10, 0)}
 		if chance(r, 0.4) {
