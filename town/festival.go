@@ -1,6 +1,7 @@
 package town
 
 import (
+	"math/rand/v2"
 	"time"
 
 	"github.com/doorstep/doorstep/domain"
@@ -86,4 +87,46 @@ func (h *house) recipient() string {
 		return ms[0].ID
 	}
 	return ""
+}
+
+// planFestivals schedules, for each campaign opening after registration,
+// the household's festival visit deadline a minute after its campaign
+// opens (oversight.go), if it is then of a class the campaign reaches.
+// Its command and event ids come from a source of the household's own,
+// apart from the one its history draws from.
+func (h *house) planFestivals(reg time.Time) {
+	s := h.s
+	if s.pol.FestivalVisits.IsZero() {
+		return
+	}
+	for _, w := range s.festivals {
+		open := w.Starts.Add(-campaignLead).Add(9 * hour)
+		if !open.After(reg) {
+			continue
+		}
+		h.schedule(open.Add(minute), func(at time.Time) (*Batch, error) { return h.festivalDue(at, w) })
+	}
+}
+
+func (h *house) festivalDue(at time.Time, w FestivalWindow) (*Batch, error) {
+	if h.agg.Archived() || !h.s.pol.FestivalVisits.Targets(h.agg.Class()) {
+		return nil, nil
+	}
+	if h.frng == nil {
+		h.frng = rand.New(rand.NewPCG(h.s.c.Seed^0x66657374697661, uint64(h.idx)+1))
+	}
+	sec := h.comm.Secretary
+	if sec == nil {
+		sec = h.worker
+	}
+	m := domain.Meta{Actor: sec.Actor, Role: domain.RoleSupervisor, At: at, CommandID: newUUID(h.frng, at).String()}
+	o := domain.FestivalCampaignOpened{Community: h.agg.Community(), Campaign: w.ID(), Festival: w.Festival, Starts: w.Starts, Due: w.Due}
+	rc := h.batch(h.stream(), h.agg, "")
+	rc.ids = h.frng
+	evs, err := h.agg.ScheduleFestivalVisit(m, o)
+	if err := rc.add("schedule festival visit", m, evs, err); err != nil {
+		return nil, err
+	}
+	h.s.stats.FestivalDue += len(evs)
+	return rc.b, nil
 }

@@ -43,6 +43,12 @@ type Stats struct {
 	ProblemsOpen    int // problems neither resolved nor closed at the end
 	ProblemsOverdue int // of those, with a resolution deadline already passed at the end
 	FestivalVisits  int // completed home visits made for a festival, with relief (festival.go)
+	FestivalDue     int // festival visit deadlines set on households (festival.go)
+	// The street's oversight (oversight.go).
+	SpotChecks    int // visits drawn for spot checks
+	Discrepancies int // spot-check findings of a discrepancy
+	Surveys       int // survey rounds opened
+	Campaigns     int // festival campaigns opened
 }
 
 func (s *Stats) add(o Stats) {
@@ -63,6 +69,11 @@ func (s *Stats) add(o Stats) {
 	s.ProblemsOpen += o.ProblemsOpen
 	s.ProblemsOverdue += o.ProblemsOverdue
 	s.FestivalVisits += o.FestivalVisits
+	s.FestivalDue += o.FestivalDue
+	s.SpotChecks += o.SpotChecks
+	s.Discrepancies += o.Discrepancies
+	s.Surveys += o.Surveys
+	s.Campaigns += o.Campaigns
 }
 
 // action is something a household will do at a time.
@@ -216,8 +227,9 @@ type house struct {
 	members []*memberInfo
 	agenda  agenda
 	seq     uint64
-	refuse  int // the first visits this many are refused (trust takes time, 004 §6.1)
-	active  int // problems open or in progress
+	refuse  int        // the first visits this many are refused (trust takes time, 004 §6.1)
+	active  int        // problems open or in progress
+	frng    *rand.Rand // festival deadlines' ids, apart from rng (festival.go)
 }
 
 // schedule adds an action; times before the simulation's present are moved
@@ -237,6 +249,7 @@ func (h *house) meta(p *Person, at time.Time) domain.Meta {
 
 // rec turns the events of one command into envelopes, applying each to agg.
 type rec struct {
+	ids   *rand.Rand // the source of event ids when not the household's (festival.go)
 	h     *house
 	b     *Batch
 	agg   domain.Aggregate
@@ -277,7 +290,11 @@ func (r *rec) add(what string, meta domain.Meta, evs []domain.Event, err error) 
 	md := eventlog.Envelope{At: meta.At.UTC(), Actor: meta.Actor, Role: meta.Role, CommandID: meta.CommandID,
 		CorrelationID: r.corr, Community: community, Grid: grid, KeyID: r.keyID}.Metadata()
 	for _, e := range evs {
-		ed, err := eventlog.Encode(newUUID(r.h.rng, meta.At), e, md)
+		src := r.h.rng
+		if r.ids != nil {
+			src = r.ids
+		}
+		ed, err := eventlog.Encode(newUUID(src, meta.At), e, md)
 		if err != nil {
 			return err
 		}
@@ -629,6 +646,7 @@ func (h *house) register(at time.Time) (*Batch, error) {
 	}
 	h.planVisit(at, at.Add(hour))
 	h.planYear(at)
+	h.planFestivals(at)
 	return rc.b, nil
 }
 
