@@ -89,7 +89,9 @@ func (s *Service) OpenFestivalCampaign(ctx context.Context, c Cmd, community str
 		hc := Cmd{ID: s.derivedID(res.CommandID, "festival_visit_due\x00"+h), Actor: c.Actor, Role: c.Role, At: o.At,
 			CorrelationID: res.CommandID, CausationID: res.CommandID}
 		r, err := s.onHousehold(ctx, hc, h, "household.schedule_festival_visit", []string{community, id}, nil, nil,
-			func(hh *domain.Household, m domain.Meta) ([]domain.Event, error) { return hh.ScheduleFestivalVisit(m, o) })
+			func(hh *domain.Household, m domain.Meta) ([]domain.Event, error) {
+				return hh.ScheduleFestivalVisit(m, o)
+			})
 		if err != nil {
 			return out, err
 		}
