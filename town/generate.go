@@ -50,7 +50,7 @@ func Generate(ctx context.Context, cfg Config, emit func(Batch) error) (Stats, e
 	lay := newLayout(&c)
 	n := c.Households
 	cohorts := (n + c.CohortSize - 1) / c.CohortSize
-	ov := newOverseer(&c, lay, emit)
+	ov := newOverseer(ctx, &c, lay, emit)
 	nb := &numberer{c: &c, emit: ov.add, next: map[int]int{}}
 	var st Stats
 	if cohorts == 1 {

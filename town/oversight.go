@@ -2,6 +2,7 @@ package town
 
 import (
 	"container/heap"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -36,6 +37,7 @@ import (
 
 // overseer inserts the oversight batches into the stream of batches.
 type overseer struct {
+	ctx   context.Context // the generation's: a cancel stops the oversight's batches too
 	c     *Config
 	lay   *Layout
 	emit  func(Batch) error
@@ -87,8 +89,8 @@ var inspectorNames = []string{"纪工委刘明", "督查办陈静"}
 // campaignLead is how long before a festival window its campaign opens.
 const campaignLead = 3 * day
 
-func newOverseer(c *Config, lay *Layout, emit func(Batch) error) *overseer {
-	o := &overseer{c: c, lay: lay, emit: emit, rng: rand.New(rand.NewPCG(c.Seed^0x6f76657273656572, 0x73747265657421)),
+func newOverseer(ctx context.Context, c *Config, lay *Layout, emit func(Batch) error) *overseer {
+	o := &overseer{ctx: ctx, c: c, lay: lay, emit: emit, rng: rand.New(rand.NewPCG(c.Seed^0x6f76657273656572, 0x73747265657421)),
 		homes: map[string]*homeState{}, visits: map[string]map[string][]domain.VisitRef{}, rounds: map[string]*domain.SpotCheckRound{},
 		byComm: map[string][]string{}}
 	loc := c.Location
@@ -220,6 +222,9 @@ func (o *overseer) record(stream string, agg domain.Aggregate, community string,
 	}
 	if len(b.Events) == 0 {
 		return nil
+	}
+	if err := o.ctx.Err(); err != nil {
+		return err
 	}
 	o.stats.Events += len(b.Events)
 	o.stats.Batches++
