@@ -216,6 +216,7 @@ func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
 	var total domain.Tally
 	streetRisk := riskSum{}
 	var streetHandling measures.HandlingFigures
+	var streetSpot domain.Tally
 	n := 0
 	in := domain.ClosePeriod{Period: label, Start: start, End: end, Previous: prev, Policy: pol, CalendarVersion: c.c.Calendar.Version()}
 	for _, name := range list {
@@ -239,6 +240,10 @@ func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
 			f.SurveySatisfaction = domain.Tally{Num: int64(sc.Satisfied), Den: int64(sc.Returned)}
 			streetSurvey[0], streetSurvey[1] = plus(streetSurvey[0], f.SurveyReturn), plus(streetSurvey[1], f.SurveySatisfaction)
 		}
+		if f.SpotChecks, err = c.spotChecks(ctx, name, start, end); err != nil {
+			return n, err
+		}
+		streetSpot = plus(streetSpot, f.SpotChecks)
 		in.Figures = f
 		wrote, err := c.close(ctx, name, in)
 		if err != nil {
@@ -253,11 +258,42 @@ func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
 	streetRisk.fill(&in.Figures) // workers are flagged in their communities' ledgers
 	fillHandling(&in.Figures, &streetHandling)
 	in.Figures.SurveyReturn, in.Figures.SurveySatisfaction = streetSurvey[0], streetSurvey[1]
+	in.Figures.SpotChecks = streetSpot
 	wrote, err := c.close(ctx, "", in)
 	if wrote {
 		n++
 	}
 	return n, err
+}
+
+// spotChecks counts the spot-check measure of community over [start,
+// end) (decision 0141): for each month of the period, the month before it
+// is the one inspected; its round's sample of its population, or, not
+// drawn, none of the community's completed visits of that month.
+func (c *Closer) spotChecks(ctx context.Context, community string, start, end time.Time) (domain.Tally, error) {
+	loc := c.c.Calendar.Location()
+	var t domain.Tally
+	for ms := start; ms.Before(end); {
+		_, me := domain.PeriodMonth.Bounds(ms, loc)
+		ps, _ := domain.PeriodMonth.Bounds(ms.Add(-time.Hour), loc)
+		month := domain.PeriodMonth.Label(ps, loc)
+		r := domain.NewSpotCheckRound(community, month)
+		if _, err := eventlog.Load(ctx, c.c.Store, c.reg, domain.SpotCheckStream(community, month), r, domain.AsOf{}); err != nil {
+			return t, err
+		}
+		if d, ok := r.Drawn(); ok {
+			t.Num += int64(len(d.Sample))
+			t.Den += int64(d.Population)
+		} else {
+			pop, err := c.c.Coverage.CompletedVisits(ctx, community, ps, ms)
+			if err != nil {
+				return t, err
+			}
+			t.Den += int64(len(pop))
+		}
+		ms = me
+	}
+	return t, nil
 }
 
 func figures(f *coverage.Figures, res measures.Rate) domain.PeriodFigures {

@@ -331,7 +331,7 @@ func (w *Watcher) load(ctx context.Context, stream string) (*loaded, error) {
 
 var kinds = []domain.ClockKind{domain.ClockProblemResponse, domain.ClockProblemResolution, domain.ClockProblemFollowUp,
 	domain.ClockReferralAcceptance, domain.ClockReferralCompletion, domain.ClockVisitDue, domain.ClockSecondVisit, domain.ClockRectification,
-	domain.ClockNeedsUpdate, domain.ClockFileRevision}
+	domain.ClockNeedsUpdate, domain.ClockFileRevision, domain.ClockFestivalVisit}
 
 // setClocks puts a subject's running clocks in the queue and removes the
 // ones that stopped. The caller holds w.mu.

@@ -38,9 +38,11 @@ type Household struct {
 	revisedAt     time.Time // the last revision of the file (file_revision clock)
 	policyVersion string    // recorded by the latest event that set the visit_due rule
 	alerts        alertMarks
-	second        pendingSecond  // the refusal awaiting a second visit (zero: none)
-	erasure       erasures       // erasure requests and what was erased (erasure.go)
-	consents      memberConsents // consent per member and purpose (consent.go)
+	second        pendingSecond   // the refusal awaiting a second visit (zero: none)
+	erasure       erasures        // erasure requests and what was erased (erasure.go)
+	consents      memberConsents  // consent per member and purpose (consent.go)
+	festival      pendingFestival // the festival visit due (festival.go; zero: none)
+	festivalsDone []string        // campaigns whose festival visit was made or replaced
 }
 
 // Member is a household member as folded from events.
@@ -141,6 +143,9 @@ func (h *Household) Clocks() []Clock {
 		h.alerts.stamp(Clock{Kind: ClockFileRevision, Subject: h.id, Start: later(h.revisedAt), PolicyVersion: h.policyVersion,
 			HouseholdClass: h.class, Responsible: h.worker}),
 	}
+	if c, ok := h.festivalClock(); ok {
+		out = append(out, c)
+	}
 	if h.second.visitID != "" {
 		out = append(out, h.alerts.stamp(Clock{Kind: ClockSecondVisit, Subject: h.id, Start: h.second.at, PolicyVersion: h.second.policyVersion,
 			HouseholdClass: h.class, Responsible: h.worker}))
@@ -214,8 +219,11 @@ func (h *Household) Apply(e Event) {
 		h.consent = e.Given
 	case HouseholdArchived:
 		h.archived, h.archiveReason, h.archivedAt = true, e.Reason, e.At
+	case HouseholdFestivalVisitDue:
+		h.applyFestival(e)
 	case VisitRecorded:
 		h.visits = append(h.visits, e)
+		h.applyFestival(e)
 		if e.SecondVisitFor != "" && e.SecondVisitFor == h.second.visitID {
 			h.second = pendingSecond{}
 		}

@@ -83,6 +83,7 @@ var clockLabels = map[ClockKind]label{
 	ClockRectification:      {"rectification", "限期整改"},
 	ClockNeedsUpdate:        {"needs update", "需求更新"},
 	ClockFileRevision:       {"household file revision", "家庭档案修订"},
+	ClockFestivalVisit:      {"festival visit", "节日走访"},
 }
 
 // Label returns how a clock is named to a person.
@@ -112,3 +113,11 @@ var communicationReasonLabels = map[CommunicationReason]label{
 
 // Label returns how a reason for ineffective communication is named to a person.
 func (r CommunicationReason) Label() (en, zh string) { return lookup(communicationReasonLabels, r) }
+
+var festivalLabels = map[Festival]label{
+	FestivalSpring: {"Spring Festival", "春节"}, FestivalMidAutumn: {"Mid-Autumn Festival", "中秋"},
+	FestivalDragonBoat: {"Dragon Boat Festival", "端午"}, FestivalDoubleNine: {"Double Ninth Festival", "重阳"},
+}
+
+// Label returns how a festival is named to a person.
+func (f Festival) Label() (en, zh string) { return lookup(festivalLabels, f) }

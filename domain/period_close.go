@@ -73,6 +73,12 @@ type PeriodFigures struct {
 	// 0127, 0145). Omitted otherwise.
 	SurveyReturn       Tally `json:"survey_return,omitzero"`
 	SurveySatisfaction Tally `json:"survey_satisfaction,omitzero"`
+	// SpotChecks: the visits drawn for spot checks (Num) of the completed
+	// visits (Den) of the months inspected in the period: the month before
+	// each of its months, since a month is drawn after it ended (抽查比例不低于
+	// 走访总数的10%, 001 §3.4; decision 0141). A month with no draw counts
+	// its visits and none checked.
+	SpotChecks Tally `json:"spot_checks,omitzero"`
 }
 
 // MeasuresPeriodClosed records a period's measures as computed from the log
@@ -251,6 +257,9 @@ func (l *PeriodLedger) Close(meta Meta, in ClosePeriod) ([]Event, error) {
 			flag(h.measure, h.en, h.zh, r, h.target, []string{in.Period})
 		}
 	}
+	if r, ok := in.Figures.SpotChecks.Rate(); ok && l.community != "" && pol.SpotCheck.Rate > 0 && r < pol.SpotCheck.Rate-1e-9 {
+		flag("spot_check.rate", "share of the visits spot-checked", "走访抽查比例", r, pol.SpotCheck.Rate, []string{in.Period})
+	}
 	evs = append(evs, riskFlags(l.community, who, in, meta)...)
 	// The half-yearly survey (001 §3.4 问卷回收率不低于80%，满意度低于80%…限期整改):
 	// below the policy's shares, after every other flag.
@@ -348,7 +357,7 @@ func (l *PeriodLedger) Amend(meta Meta, period string, f PeriodFigures, pol *Pol
 	}
 	if cur := p.Current(); cur.Coverage == f.Coverage && cur.CoverageKeyGroups == f.CoverageKeyGroups && cur.Resolution == f.Resolution &&
 		cur.Refusals == f.Refusals && cur.ResolutionSeconds == f.ResolutionSeconds && cur.HandlingImmediate == f.HandlingImmediate &&
-		cur.HandlingCoordinated == f.HandlingCoordinated && cur.LongTermSatisfaction == f.LongTermSatisfaction &&
+		cur.HandlingCoordinated == f.HandlingCoordinated && cur.LongTermSatisfaction == f.LongTermSatisfaction && cur.SpotChecks == f.SpotChecks &&
 		cur.IneffectiveCommunication == f.IneffectiveCommunication && cur.SurveyReturn == f.SurveyReturn && cur.SurveySatisfaction == f.SurveySatisfaction &&
 		mapsEqual(cur.CoverageByClass, f.CoverageByClass) && mapsEqual(cur.WorkerResolution, f.WorkerResolution) {
 		return nil, noChange("figures", "the figures", "数据", period)
@@ -390,7 +399,7 @@ func (f PeriodFigures) check() error {
 		"figures.resolution": f.Resolution, "figures.refusals": f.Refusals, "figures.handling_immediate": f.HandlingImmediate,
 		"figures.handling_coordinated": f.HandlingCoordinated, "figures.long_term_satisfaction": f.LongTermSatisfaction,
 		"figures.ineffective_communication": f.IneffectiveCommunication, "figures.survey_return": f.SurveyReturn,
-		"figures.survey_satisfaction": f.SurveySatisfaction} {
+		"figures.survey_satisfaction": f.SurveySatisfaction, "figures.spot_checks": f.SpotChecks} {
 		if err := share(field, t); err != nil {
 			return err
 		}

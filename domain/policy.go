@@ -110,6 +110,10 @@ type Policy struct {
 	// Survey: the half-yearly satisfaction survey's thresholds (001 §3.4,
 	// decision 0127). Absent: no survey opens.
 	Survey SurveyRules `yaml:"survey,omitempty" json:"survey,omitzero"`
+	// FestivalVisits: the classes a festival visit campaign reaches and the
+	// festivals it may be held for (004 §4.2 重要节日必访, decision 0140).
+	// Absent: no campaign opens.
+	FestivalVisits FestivalRules `yaml:"festival_visits,omitempty" json:"festival_visits,omitzero"`
 }
 
 // SecondVisitRules: see Policy.SecondVisit.
@@ -511,6 +515,9 @@ func (p *Policy) Validate() error {
 		return err
 	}
 	if err := p.Survey.validate(); err != nil {
+		return err
+	}
+	if err := p.FestivalVisits.validate(); err != nil {
 		return err
 	}
 	if r := p.SpotCheck.Rate; r < 0 || r > 1 {

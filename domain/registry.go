@@ -102,6 +102,9 @@ func NewRegistry() *Registry {
 		TypeSurveyOpened:           decoderOf[SurveyOpened](),
 		TypeSurveyResponseRecorded: decoderOf[SurveyResponseRecorded](),
 		TypeSurveyClosed:           decoderOf[SurveyClosed](),
+
+		TypeFestivalCampaignOpened:    decoderOf[FestivalCampaignOpened](),
+		TypeHouseholdFestivalVisitDue: decoderOf[HouseholdFestivalVisitDue](),
 	}}
 }
 

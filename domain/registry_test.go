@@ -99,6 +99,10 @@ func sampleEvents(tb testing.TB) []domain.Event {
 			Result: domain.FindingDiscrepancy, Detail: "d", At: t0, By: "纪工委刘"},
 		domain.SurveyOpened{Community: "竹园村", Period: "2026-H2", Surveyed: 40, PolicyVersion: "v1", At: t0, By: "督导"},
 		domain.SurveyResponseRecorded{Community: "竹园村", Period: "2026-H2", Household: "h1", Satisfied: true, At: t0, By: "督导"},
+		domain.FestivalCampaignOpened{Community: "竹园村", Campaign: "2027-spring_festival", Festival: domain.FestivalSpring, Starts: t0,
+			Due: t0.Add(240 * time.Hour), Classes: []domain.HouseholdClass{domain.ClassKey}, Households: []string{"h1"}, PolicyVersion: "v1", At: t0, By: "督导"},
+		domain.HouseholdFestivalVisitDue{Community: "竹园村", Campaign: "2027-spring_festival", Festival: domain.FestivalSpring, Starts: t0,
+			Due: t0.Add(240 * time.Hour), At: t0, By: "督导"},
 		domain.SurveyClosed{Community: "竹园村", Period: "2026-H2", Surveyed: 40, Returned: 30, Satisfied: 20, ReturnRate: 0.75, Satisfaction: 0.5,
 			MinReturnRate: 0.8, MinSatisfaction: 0.8, Breaches: []string{"return_rate", "satisfaction"}, PolicyVersion: "v1", At: t0, By: "督导"},
 	}

@@ -35,6 +35,8 @@ func Scope(ctx context.Context, agg domain.Aggregate, household HouseholdLoader)
 		return a.Community(), "", nil
 	case *domain.SurveyRound:
 		return a.Community(), "", nil
+	case *domain.FestivalCampaign:
+		return a.Community(), "", nil
 	case *domain.Problem:
 		id = a.HouseholdID()
 	case *domain.Referral:

@@ -26,7 +26,8 @@ func TestSeed001_2_4_4_AmendAClosedPeriodOverHTTP(t *testing.T) {
 	meta := domain.Meta{Actor: "measures-closer", Role: domain.RoleSystem, At: at, CommandID: "close/test"}
 	pol := e.app.Policies().Current()
 	evs, err := l.Close(meta, domain.ClosePeriod{Period: "2026-03", Start: at.AddDate(0, -1, 0), End: at, Policy: &domain.Policy{Version: pol.Version},
-		Figures: domain.PeriodFigures{Coverage: domain.Tally{Num: 8, Den: 10}, Resolution: domain.Tally{Num: 1, Den: 2}}, CalendarVersion: "cal"})
+		Figures:         domain.PeriodFigures{Coverage: domain.Tally{Num: 8, Den: 10}, Resolution: domain.Tally{Num: 1, Den: 2}, SpotChecks: domain.Tally{Num: 3, Den: 24}},
+		CalendarVersion: "cal"})
 	if err != nil || len(evs) != 1 {
 		t.Fatalf("close: %v %v", evs, err)
 	}
@@ -39,6 +40,14 @@ func TestSeed001_2_4_4_AmendAClosedPeriodOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	sup := e.token(identity.Principal{Name: "督导", Role: identity.RoleSupervisor, Communities: []string{"C1"}})
+	// The closed view shows the spot-check measure (decision 0141).
+	var closed Coverage
+	if r := e.do("GET", "/v1/measures/coverage?period=2026-03&community=C1", sup, nil); r.status != 200 {
+		t.Fatalf("closed coverage: %d %s", r.status, r.body)
+	} else if r.decode(t, &closed); closed.State != "closed" || closed.SpotChecks == nil || closed.SpotChecks.Checked != 3 || closed.SpotChecks.Visits != 24 ||
+		closed.SpotChecks.Rate == nil || *closed.SpotChecks.Rate != 0.125 {
+		t.Fatalf("closed view: %s", r.body)
+	}
 	other := e.token(identity.Principal{Name: "督导二", Role: identity.RoleSupervisor, Communities: []string{"C2"}})
 	fixed := domain.PeriodFigures{Coverage: domain.Tally{Num: 9, Den: 10}, Resolution: domain.Tally{Num: 2, Den: 2}}
 	path := "/v1/measures/periods/2026-03/amend"

@@ -266,6 +266,11 @@ func (f fixtures) request(op string, in bool, n int) (path string, body any) {
 		return "/v1/surveys/" + f.spot[i] + "/2026-H1/close", nil
 	case "getSurvey":
 		return "/v1/surveys/" + f.spot[i] + "/2026-H1", nil
+	case "openFestivalCampaign":
+		return "/v1/festival-campaigns", OpenFestivalCampaignRequest{Community: f.spot[i], Festival: "mid_autumn", Year: now.Year(),
+			Starts: now.Add(-time.Hour).Format(time.RFC3339), Due: now.Add(10 * 24 * time.Hour).Format(time.RFC3339)}
+	case "getFestivalCampaign":
+		return "/v1/festival-campaigns/" + f.spot[i] + "/" + domain.FestivalCampaignID(now.Year(), domain.FestivalSpring), nil
 	case "listRelief":
 		return "/v1/relief?community=" + loc[0] + "&period=2026-03", nil
 	case "listRectifications":

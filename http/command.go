@@ -33,6 +33,7 @@ type CommandService interface {
 	RectificationCommands
 	SpotCheckCommands
 	SurveyCommands
+	FestivalCommands
 }
 
 // CommandResult is the body of every successful command response.

@@ -39,6 +39,10 @@ type Coverage struct {
 	Targets         CoverageTargetsView `json:"targets"`
 	Street          CoverageFigures     `json:"street"`
 	Communities     []CommunityCoverage `json:"communities"`
+
+	// SpotChecks: in a closed period, the visits spot-checked of the
+	// completed visits of the months inspected in it (decision 0141).
+	SpotChecks *SpotCheckRate `json:"spot_checks,omitempty"`
 }
 
 // ClosedFlag is a flag raised at the period's close.
@@ -65,6 +69,15 @@ type CoverageFigures struct {
 	All       CoverageCount            `json:"all"`
 	ByClass   map[string]CoverageCount `json:"by_class"`
 	KeyGroups CoverageCount            `json:"key_groups"`
+}
+
+// SpotCheckRate is the spot-check measure of a closed period (001 §3.4
+// 抽查比例不低于走访总数的10%): completed visits, those checked and their
+// share.
+type SpotCheckRate struct {
+	Visits  int64    `json:"visits"`
+	Checked int64    `json:"checked"`
+	Rate    *float64 `json:"rate,omitempty"`
 }
 
 // CoverageCount is due and covered households and their share.
@@ -232,6 +245,10 @@ func closedView(p domain.ClosedPeriod, community string, t domain.CoverageTarget
 	if community != "" {
 		out.Street = CoverageFigures{ByClass: map[string]CoverageCount{}}
 		out.Communities = append(out.Communities, CommunityCoverage{Community: community, Figures: figs, Breaches: []CoverageBreach{}, Uncovered: []string{}})
+	}
+	out.SpotChecks = &SpotCheckRate{Visits: f.SpotChecks.Den, Checked: f.SpotChecks.Num}
+	if r, ok := f.SpotChecks.Rate(); ok {
+		out.SpotChecks.Rate = &r
 	}
 	for _, fl := range p.Flags {
 		out.Flags = append(out.Flags, ClosedFlag{Measure: fl.Measure, Worker: fl.Worker, Figure: fl.Figure, Target: fl.Target, Periods: fl.Periods, MessageEN: fl.MessageEN, MessageZH: fl.MessageZH})

@@ -35,6 +35,8 @@ var operationZH = map[string]string{
 	"recordSurveyResponse":         "记录住户交回的满意度问卷",
 	"closeSurvey":                  "结束满意度问卷并核算回收率和满意度",
 	"getSurvey":                    "读取社区半年度满意度问卷",
+	"openFestivalCampaign":         "开展社区节日走访活动（重点家庭逐户设定走访期限）",
+	"getFestivalCampaign":          "读取社区节日走访活动及其覆盖情况",
 	"listEventSchemas":             "列出事件目录",
 	"getEventSchema":               "读取事件的数据结构",
 	"createWebhook":                "创建回调订阅",

@@ -63,6 +63,7 @@ func schemaTypes() (requests, responses map[string]reflect.Type) {
 	chainSchemaTypes(responses)
 	spotCheckSchemaTypes(requests, responses)
 	surveySchemaTypes(requests, responses)
+	festivalSchemaTypes(requests, responses)
 	return requests, responses
 }
 

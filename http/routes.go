@@ -114,6 +114,7 @@ func (s *Server) buildRoutes() []route {
 	rs = append(rs, s.chainRoutes()...)
 	rs = append(rs, s.spotCheckRoutes()...)
 	rs = append(rs, s.surveyRoutes()...)
+	rs = append(rs, s.festivalRoutes()...)
 	rs = append(rs, s.calendarRoutes()...)
 	rs = append(rs, s.communityRoutes()...)
 	rs = append(rs, s.schemaRoutes()...)

@@ -73,6 +73,9 @@ func TestStreamsFold(t *testing.T) {
 	households := map[string]*domain.Household{}
 	problems := map[string]*domain.Problem{}
 	referrals := map[string]*domain.Referral{}
+	rounds := map[string]*domain.SpotCheckRound{}
+	surveys := map[string]*domain.SurveyRound{}
+	campaigns := map[string]*domain.FestivalCampaign{}
 	for _, stream := range order {
 		var agg domain.Aggregate
 		cat, id, _ := cutStream(stream)
@@ -86,6 +89,19 @@ func TestStreamsFold(t *testing.T) {
 		case "referral":
 			r := domain.NewReferral(id)
 			referrals[id], agg = r, r
+		case "spotcheck", "survey", "festival":
+			community, label, _ := strings.Cut(id, ".")
+			switch cat {
+			case "spotcheck":
+				r := domain.NewSpotCheckRound(community, label)
+				rounds[stream], agg = r, r
+			case "survey":
+				r := domain.NewSurveyRound(community, label)
+				surveys[stream], agg = r, r
+			default:
+				r := domain.NewFestivalCampaign(community, label)
+				campaigns[stream], agg = r, r
+			}
 		default:
 			t.Fatalf("unexpected stream %s", stream)
 		}
@@ -155,6 +171,7 @@ func TestStreamsFold(t *testing.T) {
 			t.Fatalf("problem %s satisfaction %d", id, s)
 		}
 	}
+	checkOversight(t, st, households, rounds, surveys, campaigns)
 	for id, r := range referrals {
 		p, ok := problems[r.ProblemID()]
 		if !r.Exists() || !ok || p.HouseholdID() != r.HouseholdID() {
@@ -265,5 +282,81 @@ func idNumberIn(data []byte) bool {
 		if n == 12 {
 			return true
 		}
+	}
+}
+
+// checkOversight: every spot check names a completed visit of a household
+// of its community in its month, the sample is at least the policy's 10%,
+// each sampled visit has one finding; every survey closes with its answers;
+// every campaign names the community's households that then were key or
+// special, each of which got its festival visit deadline (decision 0140).
+func checkOversight(t *testing.T, st Stats, households map[string]*domain.Household, rounds map[string]*domain.SpotCheckRound,
+	surveys map[string]*domain.SurveyRound, campaigns map[string]*domain.FestivalCampaign) {
+	t.Helper()
+	if len(rounds) == 0 || len(surveys) == 0 || len(campaigns) == 0 {
+		t.Fatalf("oversight: %d spot-check rounds, %d surveys, %d campaigns", len(rounds), len(surveys), len(campaigns))
+	}
+	sampled, findings, discrepancies := 0, 0, 0
+	cfg, err := testConfig(t, 2155, SeedHouseholds).withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := cfg.Location
+	for stream, r := range rounds {
+		d, ok := r.Drawn()
+		if !ok || len(d.Sample) == 0 || float64(len(d.Sample)) < 0.1*float64(d.Population) {
+			t.Fatalf("%s: drawn %v, %d of %d", stream, ok, len(d.Sample), d.Population)
+		}
+		for _, it := range d.Sample {
+			h := households[it.Household]
+			if h == nil || h.Community() != r.Community() {
+				t.Fatalf("%s samples %s, not of its community", stream, it.Household)
+			}
+			found := false
+			for _, v := range h.Visits() {
+				found = found || (v.Outcome == domain.OutcomeCompleted && domain.PeriodMonth.Label(v.OccurredAt.In(loc), loc) == d.Period)
+			}
+			if !found {
+				t.Fatalf("%s samples %+v: no completed visit of %s that month", stream, it, d.Period)
+			}
+		}
+		sampled += len(d.Sample)
+		for _, f := range r.Findings() {
+			findings++
+			if f.Result == domain.FindingDiscrepancy {
+				discrepancies++
+			}
+		}
+	}
+	if sampled != st.SpotChecks || discrepancies != st.Discrepancies || findings > sampled || findings < sampled*9/10 || discrepancies == 0 {
+		t.Fatalf("spot checks: %d sampled, %d findings, %d discrepancies; stats %+v", sampled, findings, discrepancies, st)
+	}
+	breaches := 0
+	for stream, s := range surveys {
+		c, ok := s.Closed()
+		if !ok || c.Returned == 0 || len(s.Responses()) != c.Returned {
+			t.Fatalf("%s: closed %v %+v", stream, ok, c)
+		}
+		breaches += len(c.Breaches)
+	}
+	if breaches == 0 || len(surveys) != st.Surveys {
+		t.Fatalf("surveys: %d with %d breaches; stats %d", len(surveys), breaches, st.Surveys)
+	}
+	due := 0
+	for stream, c := range campaigns {
+		o, ok := c.Opened()
+		if !ok || len(o.Households) == 0 {
+			t.Fatalf("%s: %+v", stream, o)
+		}
+		for _, id := range o.Households {
+			h := households[id]
+			if h == nil || h.Community() != o.Community || !h.FestivalScheduled(o.Campaign) {
+				t.Fatalf("%s names %s, which got no deadline of it", stream, id)
+			}
+			due++
+		}
+	}
+	if due != st.FestivalDue || len(campaigns) != st.Campaigns {
+		t.Fatalf("campaigns: %d, %d households due; stats %+v", len(campaigns), due, st)
 	}
 }

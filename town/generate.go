@@ -50,15 +50,20 @@ func Generate(ctx context.Context, cfg Config, emit func(Batch) error) (Stats, e
 	lay := newLayout(&c)
 	n := c.Households
 	cohorts := (n + c.CohortSize - 1) / c.CohortSize
+	ov := newOverseer(ctx, &c, lay, emit)
+	nb := &numberer{c: &c, emit: ov.add, next: map[int]int{}}
+	var st Stats
 	if cohorts == 1 {
-		s := newSim(ctx, &c, lay, 0, n)
-		nb := &numberer{c: &c, emit: emit, next: map[int]int{}}
-		st, err := drain(ctx, s, nb.add)
-		return nb.stats(st), err
+		st, err = drain(ctx, newSim(ctx, &c, lay, 0, n), nb.add)
+	} else {
+		st, err = generateSpilled(ctx, &c, lay, cohorts, nb.add)
 	}
-	nb := &numberer{c: &c, emit: emit, next: map[int]int{}}
-	st, err := generateSpilled(ctx, &c, lay, cohorts, nb.add)
-	return nb.stats(st), err
+	if err == nil {
+		err = ov.finish()
+	}
+	st = nb.stats(st)
+	st.add(ov.stats)
+	return st, err
 }
 
 // Batches returns Generate as an iterator. The iteration ends after the

@@ -42,6 +42,13 @@ type Stats struct {
 	Archived        int // households archived
 	ProblemsOpen    int // problems neither resolved nor closed at the end
 	ProblemsOverdue int // of those, with a resolution deadline already passed at the end
+	FestivalVisits  int // completed home visits made for a festival, with relief (festival.go)
+	FestivalDue     int // festival visit deadlines set on households (festival.go)
+	// The street's oversight (oversight.go).
+	SpotChecks    int // visits drawn for spot checks
+	Discrepancies int // spot-check findings of a discrepancy
+	Surveys       int // survey rounds opened
+	Campaigns     int // festival campaigns opened
 }
 
 func (s *Stats) add(o Stats) {
@@ -61,6 +68,12 @@ func (s *Stats) add(o Stats) {
 	s.Archived += o.Archived
 	s.ProblemsOpen += o.ProblemsOpen
 	s.ProblemsOverdue += o.ProblemsOverdue
+	s.FestivalVisits += o.FestivalVisits
+	s.FestivalDue += o.FestivalDue
+	s.SpotChecks += o.SpotChecks
+	s.Discrepancies += o.Discrepancies
+	s.Surveys += o.Surveys
+	s.Campaigns += o.Campaigns
 }
 
 // action is something a household will do at a time.
@@ -83,10 +96,13 @@ type sim struct {
 	numbers map[int]int // year -> last placeholder number used (see numberer)
 	stats   Stats
 	open    []*problem // every problem, for end-of-span counts
+	// festivals: the festival windows of the span (festival.go).
+	festivals []FestivalWindow
 }
 
 func newSim(ctx context.Context, c *Config, lay *Layout, from, to int) *sim {
-	s := &sim{ctx: ctx, c: c, rates: c.Rates, pol: c.Policy, lay: lay, now: c.Start, numbers: map[int]int{}}
+	s := &sim{ctx: ctx, c: c, rates: c.Rates, pol: c.Policy, lay: lay, now: c.Start, numbers: map[int]int{},
+		festivals: FestivalWindows(c.Start, c.End, c.Location)}
 	for i := from; i < to; i++ {
 		h := s.newHouse(i)
 		if len(h.agenda) > 0 {
@@ -211,8 +227,9 @@ type house struct {
 	members []*memberInfo
 	agenda  agenda
 	seq     uint64
-	refuse  int // the first visits this many are refused (trust takes time, 004 §6.1)
-	active  int // problems open or in progress
+	refuse  int        // the first visits this many are refused (trust takes time, 004 §6.1)
+	active  int        // problems open or in progress
+	frng    *rand.Rand // festival deadlines' ids, apart from rng (festival.go)
 }
 
 // schedule adds an action; times before the simulation's present are moved
@@ -232,6 +249,7 @@ func (h *house) meta(p *Person, at time.Time) domain.Meta {
 
 // rec turns the events of one command into envelopes, applying each to agg.
 type rec struct {
+	ids   *rand.Rand // the source of event ids when not the household's (festival.go)
 	h     *house
 	b     *Batch
 	agg   domain.Aggregate
@@ -272,7 +290,11 @@ func (r *rec) add(what string, meta domain.Meta, evs []domain.Event, err error) 
 	md := eventlog.Envelope{At: meta.At.UTC(), Actor: meta.Actor, Role: meta.Role, CommandID: meta.CommandID,
 		CorrelationID: r.corr, Community: community, Grid: grid, KeyID: r.keyID}.Metadata()
 	for _, e := range evs {
-		ed, err := eventlog.Encode(newUUID(r.h.rng, meta.At), e, md)
+		src := r.h.rng
+		if r.ids != nil {
+			src = r.ids
+		}
+		ed, err := eventlog.Encode(newUUID(src, meta.At), e, md)
 		if err != nil {
 			return err
 		}
@@ -624,6 +646,7 @@ func (h *house) register(at time.Time) (*Batch, error) {
 	}
 	h.planVisit(at, at.Add(hour))
 	h.planYear(at)
+	h.planFestivals(at)
 	return rc.b, nil
 }
 
@@ -976,6 +999,12 @@ func (h *house) visit(occurred, entry time.Time) (*Batch, error) {
 		}
 		if class != domain.ClassOrdinary {
 			in.Covered = domain.FiveUnderstandings()
+		}
+		if w, ok := s.festivalWindow(occurred); ok && mode == domain.ModeHome && class != domain.ClassOrdinary && s.pol.FestivalVisits.Targets(class) {
+			if m := h.recipient(); m != "" {
+				in.Purpose, in.Relief = domain.PurposeFestival, festivalRelief(w.Festival, h.agg.Category(), m, visitID)
+				s.stats.FestivalVisits++
+			}
 		}
 		in.NextContact = &domain.NextContact{Person: h.worker.Actor, At: workTime(s.c, occurred.Add(time.Duration(5+r.IntN(20))*day), 10, 0)}
 		if chance(r, 0.4) {

@@ -444,7 +444,7 @@ func checkDemoOutput(t *testing.T, sample *readmeBlock, p *proc, addr, work stri
 		hh, _ := strconv.Atoi(m[1])
 		ev, _ := strconv.Atoi(m[2])
 		if hh != 2155 || ev < 60000 || ev > 90000 {
-			t.Errorf("README: a town of 2,155 households and about 75,000 events; the demo generated %d households and %d events", hh, ev)
+			t.Errorf("README: a town of 2,155 households and about 82,000 events; the demo generated %d households and %d events", hh, ev)
 		}
 	}
 	b, err := os.ReadFile(filepath.Join(work, "doorstep-demo", "tokens.json"))

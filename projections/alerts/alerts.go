@@ -319,6 +319,11 @@ func (p *Projection) apply(ctx context.Context, b *batch, e *projections.Envelop
 		if ev.SecondVisitFor != "" {
 			b.clear(s, domain.ClockSecondVisit)
 		}
+		if ev.Outcome == domain.OutcomeCompleted && ev.Mode == domain.ModeHome && ev.Purpose == domain.PurposeFestival {
+			b.clear(s, domain.ClockFestivalVisit) // decision 0140
+		}
+	case domain.HouseholdFestivalVisitDue:
+		b.clear(s, domain.ClockFestivalVisit) // a new campaign's deadline replaces the last one
 	case domain.HouseholdNeedsAssessed:
 		b.clear(s, domain.ClockNeedsUpdate, domain.ClockFileRevision)
 	case domain.HouseholdMemberAdded, domain.HouseholdMemberChanged, domain.HouseholdMemberLeft, domain.HouseholdCategoryChanged, domain.HouseholdCircumstancesChanged, domain.HouseholdRiskChanged, domain.HouseholdResourcesOffered,
