@@ -162,6 +162,11 @@ func TestSensitiveFieldsEncryptedAndErasable(t *testing.T) {
 	r, err = e.svc.RecordVisit(ctx, cmd(t, "v2", staffName, "2026-03-09 12:00"), "wang", command.Visit{VisitID: "v2", Team: []string{staffName},
 		OccurredAt: at(t, "2026-03-09 10:00"), Mode: domain.ModePhone, Outcome: domain.OutcomeCompleted, HomeSafety: "已清理"})
 	fails(t, r, err, "household_erased", domain.ErrErased)
+	// Nothing decides on the erased labels: their changes cannot be sealed.
+	r, err = e.svc.ChangeCategory(ctx, cmd(t, "cat2", staffName, "2026-03-03 09:30"), "wang", domain.CategoryNone, "退出")
+	fails(t, r, err, "household_erased", domain.ErrErased)
+	r, err = e.svc.ChangeClass(ctx, cmd(t, "class2", staffName, "2026-03-03 09:40"), "wang", domain.ClassOrdinary, "复查")
+	fails(t, r, err, "household_erased", domain.ErrErased)
 	ok(t)(e.svc.RecordVisit(ctx, cmd(t, "v3", staffName, "2026-03-09 12:00"), "wang", command.Visit{VisitID: "v3", Team: []string{staffName},
 		OccurredAt: at(t, "2026-03-09 10:00"), Mode: domain.ModePhone, Outcome: domain.OutcomeCompleted}))
 
