@@ -159,7 +159,10 @@ func BenchmarkReportProblem(b *testing.B) {
 // interleaved (-count) and compare with benchstat.
 func BenchmarkSealedText(b *testing.B) {
 	const households = 500
-	for _, kind := range []string{"visit", "member"} {
+	// labelled-visit: visits to 低保 households with a disability, whose
+	// category and circumstances are sealed (decision 0147) and opened on
+	// every fold; "clear" writes them in clear.
+	for _, kind := range []string{"visit", "member", "labelled-visit"} {
 		for _, mode := range []string{"clear", "sealed"} {
 			b.Run(kind+"/text="+mode, func(b *testing.B) {
 				ctx := context.Background()
@@ -181,9 +184,12 @@ func BenchmarkSealedText(b *testing.B) {
 				command.SetClearText(svc, mode == "clear")
 				for i := range households {
 					id := fmt.Sprintf("h%d", i)
-					if _, err := svc.RegisterHousehold(ctx, command.Cmd{ID: "reg-" + id, Actor: "bench"}, id,
-						domain.RegisterHousehold{Address: "幸福社区槐树胡同 " + id, Community: "幸福社区", Grid: "第3网格", ResponsibleWorker: "网格员小李",
-							Class: domain.ClassKey, Risk: domain.RiskBlue}); err != nil {
+					reg := domain.RegisterHousehold{Address: "幸福社区槐树胡同 " + id, Community: "幸福社区", Grid: "第3网格", ResponsibleWorker: "网格员小李",
+						Class: domain.ClassKey, Risk: domain.RiskBlue}
+					if kind == "labelled-visit" {
+						reg.Category, reg.Circumstances = domain.CategoryDiBao, []domain.Circumstance{domain.CircumstanceDisability}
+					}
+					if _, err := svc.RegisterHousehold(ctx, command.Cmd{ID: "reg-" + id, Actor: "bench"}, id, reg); err != nil {
 						b.Fatal(err)
 					}
 					// A phone: the household's member key exists in both modes.

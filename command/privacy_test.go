@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -66,7 +68,10 @@ func TestSensitiveFieldsEncryptedAndErasable(t *testing.T) {
 		staffName = "网格员小李"
 	)
 	ok(t)(e.svc.RegisterHousehold(ctx, cmd(t, "reg-wang", staffName, "2026-03-02 09:00"), "wang", domain.RegisterHousehold{
-		Address: address, Community: "幸福社区", Grid: "第3网格", ResponsibleWorker: staffName, Class: domain.ClassKey, Risk: domain.RiskYellow}))
+		Address: address, Community: "幸福社区", Grid: "第3网格", ResponsibleWorker: staffName, Risk: domain.RiskYellow,
+		// 低保 with a disability: both labels reveal income and health
+		// (decision 0147); the class rule makes the household key.
+		Category: domain.CategoryDiBao, Circumstances: []domain.Circumstance{domain.CircumstanceDisability}}))
 	ok(t)(e.svc.RecordConsent(ctx, cmd(t, "consent-wang", staffName, "2026-03-02 09:01"), "wang", true, "走访及救助所需信息", ""))
 	ok(t)(e.svc.AddMember(ctx, cmd(t, "m1", staffName, "2026-03-02 09:30"), "wang", "m1",
 		command.Member{Name: name, Relation: "本人", BirthDate: birth, IDNumber: idNumber, Phone: phone, Income: income, Health: health}))
@@ -75,7 +80,8 @@ func TestSensitiveFieldsEncryptedAndErasable(t *testing.T) {
 	ok(t)(e.svc.ChangeRisk(ctx, cmd(t, "r1", staffName, "2026-03-02 12:30"), "wang", domain.RiskRed, riskWhy))
 	pid, _ := e.report("p1", "wang", "v1", describe, domain.ProblemLivingSecurity, domain.HandlingCoordinated, domain.ColourYellow, domain.UrgencyOrdinary, "2026-03-02 12:40")
 	ok(t)(e.svc.NoteProgress(ctx, cmd(t, "pn1", staffName, "2026-03-02 13:00"), pid, progress, domain.FollowPhone))
-	secrets := []string{idNumber, phone, income, health, economic, name, birth, address, summary, describe, safety, progress, riskWhy}
+	secrets := []string{idNumber, phone, income, health, economic, name, birth, address, summary, describe, safety, progress, riskWhy,
+		string(domain.CategoryDiBao), string(domain.CircumstanceDisability)}
 
 	// Encrypted from the start: the plaintext never reaches the database
 	// or the key store, while the staff's names (in clear by design, the
@@ -91,6 +97,15 @@ func TestSensitiveFieldsEncryptedAndErasable(t *testing.T) {
 	}
 	h := e.household("wang")
 	mem := h.Members()[0]
+	// The domain decided and folds on the clear labels; the log holds tokens.
+	if h.Class() != domain.ClassKey || h.Category() != domain.CategoryDiBao || !slices.Equal(h.Circumstances(), []domain.Circumstance{domain.CircumstanceDisability}) {
+		t.Fatalf("labels before erasure: class %q category %q circumstances %q", h.Class(), h.Category(), h.Circumstances())
+	}
+	var reg domain.HouseholdRegistered
+	if err := json.Unmarshal(e.stream(domain.HouseholdStream("wang"))[0].Data, &reg); err != nil || reg.ClassBy != domain.ClassByRule ||
+		!domain.IsSealedText(string(reg.Category)) || len(reg.Circumstances) != 1 || !domain.IsSealedText(string(reg.Circumstances[0])) || !domain.IsSealedText(reg.ClassRule) {
+		t.Fatalf("registration as stored: %+v %v", reg, err)
+	}
 	for _, f := range []struct {
 		sealed domain.Sealed
 		want   string
@@ -124,6 +139,9 @@ func TestSensitiveFieldsEncryptedAndErasable(t *testing.T) {
 	if h.Risk() != domain.RiskRed || len(h.Visits()) != 1 || h.Version() != 8 || !h.Erased() {
 		t.Fatalf("household after erasure: %+v", h)
 	}
+	if h.Class() != domain.ClassKey || h.Category() != domain.ErasedText || !slices.Equal(h.Circumstances(), []domain.Circumstance{domain.ErasedText}) {
+		t.Fatalf("labels after erasure: class %q category %q circumstances %q", h.Class(), h.Category(), h.Circumstances())
+	}
 	for _, f := range []domain.Sealed{mem.IDNumber, mem.Phone, mem.Income, mem.Health, h.Visits()[0].Understandings.Economic} {
 		if r, err := domain.Reveal(context.Background(), e.vault, "wang", f); err != nil || !r.Given || !r.Erased || r.Value != "" {
 			t.Fatalf("reveal after erasure: %+v %v", r, err)
@@ -143,6 +161,11 @@ func TestSensitiveFieldsEncryptedAndErasable(t *testing.T) {
 	fails(t, r, err, "household_erased", domain.ErrErased)
 	r, err = e.svc.RecordVisit(ctx, cmd(t, "v2", staffName, "2026-03-09 12:00"), "wang", command.Visit{VisitID: "v2", Team: []string{staffName},
 		OccurredAt: at(t, "2026-03-09 10:00"), Mode: domain.ModePhone, Outcome: domain.OutcomeCompleted, HomeSafety: "已清理"})
+	fails(t, r, err, "household_erased", domain.ErrErased)
+	// Nothing decides on the erased labels: their changes cannot be sealed.
+	r, err = e.svc.ChangeCategory(ctx, cmd(t, "cat2", staffName, "2026-03-03 09:30"), "wang", domain.CategoryNone, "退出")
+	fails(t, r, err, "household_erased", domain.ErrErased)
+	r, err = e.svc.ChangeClass(ctx, cmd(t, "class2", staffName, "2026-03-03 09:40"), "wang", domain.ClassOrdinary, "复查")
 	fails(t, r, err, "household_erased", domain.ErrErased)
 	ok(t)(e.svc.RecordVisit(ctx, cmd(t, "v3", staffName, "2026-03-09 12:00"), "wang", command.Visit{VisitID: "v3", Team: []string{staffName},
 		OccurredAt: at(t, "2026-03-09 10:00"), Mode: domain.ModePhone, Outcome: domain.OutcomeCompleted}))

@@ -154,7 +154,10 @@ read:
 	recs := make([]domain.Recorded, len(evs))
 	for i := range evs {
 		e := &evs[i].ev
-		recs[i] = evs[i].rec
+		var err error
+		if recs[i], err = s.openLabels(ctx, evs[i].rec); err != nil {
+			return l, err
+		}
 		l.last = e.Metadata
 		if commandID != "" && e.Metadata.CommandID == commandID {
 			l.byCmd = append(l.byCmd, *e)

@@ -2,6 +2,7 @@ package command
 
 import (
 	"context"
+	"slices"
 
 	"github.com/doorstep/doorstep/domain"
 )
@@ -17,8 +18,11 @@ import (
 // Without a sealer, or with text sealing off (the benchmark's baseline),
 // the events are returned as they are.
 func (s *Service) sealText(ctx context.Context, household string, evs []domain.Event) ([]domain.Event, error) {
-	if s.sealer == nil || s.clearText || household == "" {
+	if s.sealer == nil || s.clearText {
 		return evs, nil
+	}
+	if household == "" {
+		return s.sealOthers(ctx, evs)
 	}
 	var err error
 	seal := func(subject string, dst *string) {
@@ -50,6 +54,9 @@ func (s *Service) sealText(ctx context.Context, household string, evs []domain.E
 		case domain.HouseholdRegistered:
 			sealTagged(h, &e.Address)
 			seal(h, &e.ClassReason)
+			sealCategory(seal, h, &e.Category)
+			e.Circumstances = sealCircumstances(seal, h, e.Circumstances)
+			seal(h, &e.ClassRule) // "category di_bao" names the category
 			ev = e
 		case domain.HouseholdMemberAdded:
 			member(e.MemberID, &e.MemberDetails)
@@ -71,12 +78,17 @@ func (s *Service) sealText(ctx context.Context, household string, evs []domain.E
 			ev = e
 		case domain.HouseholdClassChanged:
 			seal(h, &e.Reason)
+			seal(h, &e.Rule) // names the category or circumstance that matched
 			ev = e
 		case domain.HouseholdCategoryChanged:
 			seal(h, &e.Reason)
+			sealCategory(seal, h, &e.From)
+			sealCategory(seal, h, &e.To)
 			ev = e
 		case domain.HouseholdCircumstancesChanged:
 			seal(h, &e.Reason)
+			e.From = sealCircumstances(seal, h, e.From)
+			e.To = sealCircumstances(seal, h, e.To)
 			ev = e
 		case domain.HouseholdRiskChanged:
 			seal(h, &e.Reason)
@@ -160,6 +172,56 @@ func (s *Service) sealText(ctx context.Context, household string, evs []domain.E
 			return nil, err
 		}
 		out[i] = ev
+	}
+	return out, nil
+}
+
+// sealCategory seals an assistance category label (decision 0147): 低保,
+// 特困… reveal income. The empty category (none) stays empty.
+func sealCategory(seal func(string, *string), h string, c *domain.AssistanceCategory) {
+	v := string(*c)
+	seal(h, &v)
+	*c = domain.AssistanceCategory(v)
+}
+
+// sealCircumstances seals each circumstance label in a copy (decision 0147):
+// one token per label keeps the field a list of strings, so every reader
+// that opens tokens (the API's answers) shows the list as it was.
+func sealCircumstances(seal func(string, *string), h string, cs []domain.Circumstance) []domain.Circumstance {
+	if len(cs) == 0 {
+		return cs
+	}
+	out := make([]domain.Circumstance, len(cs))
+	for i, c := range cs {
+		v := string(c)
+		seal(h, &v)
+		out[i] = domain.Circumstance(v)
+	}
+	return out
+}
+
+// sealOthers seals the personal text of events whose stream is not a
+// household's: a spot check's finding detail (decision 0115) is about the
+// sampled visit, so it is sealed under that visit's household's key.
+func (s *Service) sealOthers(ctx context.Context, evs []domain.Event) ([]domain.Event, error) {
+	var out []domain.Event
+	for i, ev := range evs {
+		e, ok := ev.(domain.SpotCheckFindingRecorded)
+		if !ok || e.Detail == "" || domain.IsSealedText(e.Detail) || e.Visit.Household == "" {
+			continue
+		}
+		d, err := domain.SealText(ctx, s.sealer, e.Visit.Household, e.Detail, nil)
+		if err != nil {
+			return nil, err
+		}
+		e.Detail = d
+		if out == nil {
+			out = slices.Clone(evs)
+		}
+		out[i] = e
+	}
+	if out == nil {
+		return evs, nil
 	}
 	return out, nil
 }

@@ -42,3 +42,37 @@ func BenchmarkSealTextStep(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOpenLabels is the CPU cost decision 0147 adds to every fold of
+// a household: opening a registration's sealed category and circumstance
+// (keys cached), beside the same registration written in clear.
+func BenchmarkOpenLabels(b *testing.B) {
+	ctx := context.Background()
+	ks, err := keystore.OpenFileStore(filepath.Join(b.TempDir(), "keys"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &Service{sealer: keystore.New(ks, keystore.Config{})}
+	reg := domain.HouseholdRegistered{HouseholdID: "h1", Address: "槐树胡同1号", Community: "幸福社区", Grid: "第3网格", Class: domain.ClassKey,
+		Category: domain.CategoryDiBao, Circumstances: []domain.Circumstance{domain.CircumstanceDisability}, ClassBy: domain.ClassByRule,
+		ClassRule: "category di_bao", At: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	sealed, err := s.sealText(ctx, "h1", []domain.Event{reg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, side := range []struct {
+		name string
+		ev   domain.Event
+	}{{"labels=clear", reg}, {"labels=sealed", sealed[0]}} {
+		b.Run(side.name, func(b *testing.B) {
+			rec := domain.Recorded{Version: 1, Event: side.ev}
+			b.ReportAllocs()
+			for b.Loop() {
+				got, err := s.openLabels(ctx, rec)
+				if err != nil || got.Event.(domain.HouseholdRegistered).Category != domain.CategoryDiBao {
+					b.Fatalf("%+v %v", got.Event, err)
+				}
+			}
+		})
+	}
+}

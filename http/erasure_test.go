@@ -32,7 +32,11 @@ func TestErasureThroughTheAPI(t *testing.T) {
 		}
 		return r
 	}
-	must(e.do("POST", "/v1/households", w, registerBody("h1", "C1", "G1")), 201, "register")
+	// 低保 with a disability (decision 0147): neither label in clear in any
+	// file; the class rule makes the household key.
+	reg := registerBody("h1", "C1", "G1")
+	reg.Class, reg.Category, reg.Circumstances = "", "di_bao", []string{"disability"}
+	must(e.do("POST", "/v1/households", w, reg), 201, "register")
 	must(e.do("POST", "/v1/households/h1/consent", w, ConsentRequest{Given: new(true)}), 200, "consent")
 	must(e.do("POST", "/v1/households/h1/members", w, MemberRequest{MemberID: "m1", Name: "陈阿姨", Relation: "本人", Phone: "13900000002", Health: "轻度认知障碍"}), 201, "member")
 	var res CommandResult
@@ -53,11 +57,14 @@ func TestErasureThroughTheAPI(t *testing.T) {
 	// Sealed text (decision 0108): the names and the address are in no
 	// file in clear, the views show them opened, and search finds the
 	// household by a member's whole name and by its address.
-	e.noneInClear(t, "陈阿姨", "陈叔", "幸福路 1 号 6 楼")
+	e.noneInClear(t, "陈阿姨", "陈叔", "幸福路 1 号 6 楼", "di_bao", "disability")
 	var prof HouseholdProfile
 	must(e.do("GET", "/v1/households/h1?wait_for="+res.Position, w, nil), 200, "profile").decode(t, &prof)
 	if prof.Address != "幸福路 1 号 6 楼" || len(prof.Members) != 2 || prof.Members[0].Name != "陈阿姨" || prof.Members[1].Name != "陈叔" {
 		t.Fatalf("sealed text opened in the profile: %+v", prof)
+	}
+	if prof.Category != "di_bao" || prof.Class != "key" {
+		t.Fatalf("sealed category opened in the profile: category %q class %q", prof.Category, prof.Class)
 	}
 	found := func(q string) bool {
 		t.Helper()
@@ -101,7 +108,10 @@ func TestErasureThroughTheAPI(t *testing.T) {
 	if found("陈阿姨") || !found("陈叔") {
 		t.Fatal("search after the member's erasure")
 	}
-	e.noneInClear(t, "陈阿姨", "陈叔", "幸福路 1 号 6 楼")
+	if prof.Category != "di_bao" { // under the household's key, still there
+		t.Fatalf("category after the member's erasure: %q", prof.Category)
+	}
+	e.noneInClear(t, "陈阿姨", "陈叔", "幸福路 1 号 6 楼", "di_bao", "disability")
 	// The audit trail says erased for m1, sealed for m2.
 	trail := string(must(e.do("GET", "/v1/households/h1/audit", aud, nil), 200, "audit").body)
 	if !strings.Contains(trail, `"field":"member.m1.phone","before":"","after":"[erased]"`) || !strings.Contains(trail, `"field":"member.m2.phone","before":"","after":"[sealed]"`) {
@@ -124,6 +134,18 @@ func TestErasureThroughTheAPI(t *testing.T) {
 	if after := must(e.do("GET", "/v1/measures?community=C1", aud, nil), 200, "measures").body; string(after) != string(measuresBefore) {
 		t.Fatalf("measures changed by the erasure:\n%s\n%s", measuresBefore, after)
 	}
+	// A whole household's erasure: its category reads as erased; its class,
+	// in clear, stays (decision 0147).
+	reg = registerBody("h2", "C1", "G1")
+	reg.Class, reg.Category, reg.Circumstances = "", "te_kun", []string{"disability"}
+	must(e.do("POST", "/v1/households", w, reg), 201, "register h2")
+	must(e.do("POST", "/v1/households/h2/erasure", sup, ErasureRequestBody{RequestID: "er2", Scope: "household", LegalBasis: "consent_withdrawn", Reference: "PIPL-2026-08"}), 201, "request h2")
+	must(e.do("POST", "/v1/households/h2/erasure/er2/approve", po, nil), 200, "approve h2").decode(t, &res)
+	must(e.do("GET", "/v1/households/h2?wait_for="+res.Position, aud, nil), 200, "profile h2").decode(t, &prof)
+	if prof.Category != "[erased]" || prof.Class != "key" {
+		t.Fatalf("labels after the household's erasure: category %q class %q", prof.Category, prof.Class)
+	}
+	e.noneInClear(t, "te_kun", "disability")
 }
 
 // noneInClear fails if any file the server wrote (event store and its WAL,

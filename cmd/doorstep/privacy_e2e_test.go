@@ -22,7 +22,7 @@ import (
 // name and birth date, the address, a visit's summary and a problem's
 // description.
 var sealedValues = []string{"110101194501010011", "13811112222", "月入八百元整", "尿毒症每周透析", "仅靠养老金度日", "高血压多年",
-	"孙大爷", "1945-01-01", "幸福路 10 号", "老人说儿子半年没来看他了", "厨房煤气灶点不着火已经一周"}
+	"孙大爷", "1945-01-01", "幸福路 10 号", "老人说儿子半年没来看他了", "厨房煤气灶点不着火已经一周", "di_bao", "disability"}
 
 // recordSealedAndErase records a household whose every sealed field is
 // given, reveals it once (so the record of reveals has an entry), exports
@@ -34,7 +34,10 @@ func recordSealedAndErase(t *testing.T, p *proc) {
 	sup := p.newToken(admin, map[string]any{"name": "王书记", "role": "supervisor", "communities": []string{"幸福社区"}})
 	officer := p.newToken(admin, map[string]any{"name": "周主任", "role": "privacy_officer"})
 	p.must(201, "POST", "/v1/households", worker, map[string]any{"household_id": "sun", "address": "幸福路 10 号", "community": "幸福社区",
-		"grid": "幸福网格", "responsible_worker": "李四", "class": "key", "risk": "yellow"})
+		"grid": "幸福网格", "responsible_worker": "李四", "risk": "yellow",
+		// The category and circumstances are sealed too (decision 0147);
+		// the policy's class rule makes the household key.
+		"category": sealedValues[11], "circumstances": []string{sealedValues[12]}})
 	p.must(200, "POST", "/v1/households/sun/consent", worker, map[string]any{"given": true})
 	p.must(201, "POST", "/v1/households/sun/members", worker, map[string]any{"member_id": "m1", "name": sealedValues[6], "relation": "本人",
 		"birth_date": sealedValues[7], "id_number": sealedValues[0], "phone": sealedValues[1], "income": sealedValues[2], "health": sealedValues[3]})
@@ -48,6 +51,9 @@ func recordSealedAndErase(t *testing.T, p *proc) {
 	if ph := m1["phone"].(map[string]any); ph["value"] != sealedValues[1] || m1["name"] != sealedValues[6] || m1["birth_date"] != sealedValues[7] || prof["address"] != sealedValues[8] {
 		t.Fatalf("reveal before erasure: %v", prof)
 	}
+	if prof["category"] != sealedValues[11] || prof["class"] != "key" {
+		t.Fatalf("category and class before erasure: %v %v", prof["category"], prof["class"])
+	}
 	// Search by the sealed name finds the household before the erasure.
 	if l := p.must(200, "GET", "/v1/households?q="+url.QueryEscape(sealedValues[6]), worker, nil); len(l["households"].([]any)) != 1 {
 		t.Fatalf("search by name before erasure: %v", l)
@@ -59,7 +65,7 @@ func recordSealedAndErase(t *testing.T, p *proc) {
 	p.must(200, "POST", "/v1/households/sun/erasure/er1/approve", officer, nil)
 	prof = p.must(200, "GET", "/v1/households/sun?purpose=visit_preparation", worker, nil)
 	m1 = prof["members"].([]any)[0].(map[string]any)
-	if ph := m1["phone"].(map[string]any); ph["erased"] != true || m1["name"] != "[erased]" || m1["birth_date"] != "[erased]" || prof["address"] != "[erased]" {
+	if ph := m1["phone"].(map[string]any); ph["erased"] != true || m1["name"] != "[erased]" || m1["birth_date"] != "[erased]" || prof["address"] != "[erased]" || prof["category"] != "[erased]" {
 		t.Fatalf("reveal after erasure: %v", prof)
 	}
 	if pb := p.must(200, "GET", "/v1/problems/sun-p1", worker, nil); pb["description"] != "[erased]" {
