@@ -106,7 +106,11 @@ type RectificationDeadlineRescheduled struct{ DeadlineRescheduled }
 
 func (RectificationOpened) EventType() string            { return TypeRectificationOpened }
 func (RectificationInterviewRecorded) EventType() string { return TypeRectificationInterviewRecorded }
-func (RectificationReviewed) EventType() string          { return TypeRectificationReviewed }
+
+// HappenedAt implements Happened: the interview took place at HeldAt,
+// which may be hours before it was recorded.
+func (e RectificationInterviewRecorded) HappenedAt() time.Time { return e.HeldAt }
+func (RectificationReviewed) EventType() string                { return TypeRectificationReviewed }
 func (RectificationDeadlineApproaching) EventType() string {
 	return TypeRectificationDeadlineApproaching
 }
