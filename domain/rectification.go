@@ -106,11 +106,7 @@ type RectificationDeadlineRescheduled struct{ DeadlineRescheduled }
 
 func (RectificationOpened) EventType() string            { return TypeRectificationOpened }
 func (RectificationInterviewRecorded) EventType() string { return TypeRectificationInterviewRecorded }
-
-// HappenedAt implements Happened: the interview took place at HeldAt,
-// which may be hours before it was recorded.
-func (e RectificationInterviewRecorded) HappenedAt() time.Time { return e.HeldAt }
-func (RectificationReviewed) EventType() string                { return TypeRectificationReviewed }
+func (RectificationReviewed) EventType() string          { return TypeRectificationReviewed }
 func (RectificationDeadlineApproaching) EventType() string {
 	return TypeRectificationDeadlineApproaching
 }
@@ -118,6 +114,10 @@ func (RectificationDeadlineBreached) EventType() string { return TypeRectificati
 func (RectificationDeadlineRescheduled) EventType() string {
 	return TypeRectificationDeadlineRescheduled
 }
+
+// HappenedAt implements Happened: the interview took place at HeldAt,
+// which may be hours before it was recorded.
+func (e RectificationInterviewRecorded) HappenedAt() time.Time { return e.HeldAt }
 
 // RectificationRules: the 限期整改 of a rectification case (001 §2.4.4,
 // §3.4). The seeds give no length; the shipped policies set it.
