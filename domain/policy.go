@@ -458,7 +458,7 @@ func (p *Policy) Validate() error {
 	}
 	for f, s := range map[string]Span{"approaching.before_short": p.Approaching.BeforeShort, "approaching.before_long": p.Approaching.BeforeLong} {
 		if s.Unit == UnitWorkingDay || s.Unit == UnitMonth {
-			return policyErr(f, fmt.Sprintf("%s must be in hours, days or weeks, not %s", f, s), fmt.Sprintf("%s 必须以小时、天或周为单位，而不是 %s", f, s))
+			return policyErr(f, fmt.Sprintf("%s must be in hours, days or weeks, not %s", f, s), fmt.Sprintf("%s 必须以小时、天或周为单位，而不是 %s", f, s.ZH()))
 		}
 	}
 	if rv := p.ReturnVisit; rv.enabled() {

@@ -151,7 +151,7 @@ func (r RectificationRules) validate() error {
 	for f, s := range map[string]Span{"rectification.time_limit": r.TimeLimit, "rectification.after_failed_review": r.AfterFailedReview} {
 		if s.Unit == UnitHour || s.N > 366 {
 			return policyErr(f, fmt.Sprintf("%s must be in days, working days, weeks or months, at most 366 of them, not %s", f, s),
-				fmt.Sprintf("%s 须以天、工作日、周或月为单位，且不超过 366，而不是 %s", f, s))
+				fmt.Sprintf("%s 须以天、工作日、周或月为单位，且不超过 366，而不是 %s", f, s.ZH()))
 		}
 	}
 	return nil
