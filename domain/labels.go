@@ -104,6 +104,23 @@ var ackLabels = map[AckMethod]label{
 // Label returns how an acknowledgement of relief is named to a person.
 func (a AckMethod) Label() (en, zh string) { return lookup(ackLabels, a) }
 
+var categoryLabels = map[AssistanceCategory]label{
+	CategoryTeKun: {"extreme poverty support (te kun)", "特困"}, CategoryDiBao: {"minimum living allowance (di bao)", "低保"},
+	CategoryMarginal: {"marginal household", "边缘户"}, CategoryTemporary: {"temporary hardship", "临时困难"},
+}
+
+// Label returns how an assistance category is named to a person.
+func (c AssistanceCategory) Label() (en, zh string) { return lookup(categoryLabels, c) }
+
+var circumstanceLabels = map[Circumstance]label{
+	CircumstanceDisability: {"disability", "残疾人家庭"}, CircumstanceElderlyAlone: {"elderly person living alone", "独居老人"},
+	CircumstanceChildInDifficulty: {"child in difficulty", "困境儿童"}, CircumstanceSeriousMental: {"serious mental illness", "严重精神障碍患者家庭"},
+	CircumstanceSeriousIllness: {"serious illness", "重病患者家庭"}, CircumstanceLeftBehindChildren: {"left-behind child", "留守儿童"},
+}
+
+// Label returns how a circumstance is named to a person.
+func (c Circumstance) Label() (en, zh string) { return lookup(circumstanceLabels, c) }
+
 // lookup returns k's labels; a value without one is named by itself in
 // both languages (a newer build's value).
 func lookup[K ~string](m map[K]label, k K) (en, zh string) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -257,6 +258,22 @@ func (p *Policy) ClassFor(cat AssistanceCategory, circ []Circumstance) (Househol
 		}
 	}
 	return best, why
+}
+
+// ClassRuleLabel names what matched a class rule (ClassFor's second
+// result, kept in events as ClassRule: "category di_bao", "circumstance
+// living_alone") for a person, in English and Chinese.
+func ClassRuleLabel(rule string) (en, zh string) {
+	kind, value, _ := strings.Cut(rule, " ")
+	switch kind {
+	case "category":
+		en, zh := AssistanceCategory(value).Label()
+		return "category " + en, "救助类别“" + zh + "”"
+	case "circumstance":
+		en, zh := Circumstance(value).Label()
+		return "circumstance " + en, "家庭情形“" + zh + "”"
+	}
+	return rule, rule
 }
 
 // HasClassRules reports whether the policy derives the class by rule.

@@ -85,6 +85,12 @@ func TestNewEventsInWords(t *testing.T) {
 			[]string{"r1 to 卫健局 (department)"}, []string{"r1 至 卫健局（职能部门）"}},
 		{domain.HouseholdClassChanged{From: domain.ClassOrdinary, To: domain.ClassSpecial},
 			[]string{"from ordinary to special"}, []string{"由普通调整为特殊"}},
+		{domain.HouseholdClassChanged{From: domain.ClassOrdinary, To: domain.ClassKey, ClassBy: domain.ClassByRule, Rule: "category di_bao"},
+			[]string{"from ordinary to key by the policy's rule (category minimum living allowance (di bao))"}, []string{"由普通调整为重点（按策略规则：救助类别“低保”）"}},
+		{domain.HouseholdCategoryChanged{From: domain.CategoryNone, To: domain.CategoryDiBao},
+			[]string{"from none to minimum living allowance (di bao)"}, []string{"由无调整为低保"}},
+		{domain.HouseholdCircumstancesChanged{To: []domain.Circumstance{domain.CircumstanceElderlyAlone, domain.CircumstanceDisability}},
+			[]string{": elderly person living alone, disability"}, []string{"：独居老人、残疾人家庭"}},
 		{domain.HouseholdRiskChanged{From: domain.RiskYellow, To: domain.RiskRed},
 			[]string{"from yellow (key tracking) to red (urgent intervention)"}, []string{"由黄色（重点跟踪）调整为红色（紧急干预）"}},
 	}

@@ -115,14 +115,28 @@ func summarize(typ, actor, role string, ev domain.Event) string {
 		en += fmt.Sprintf(" from %s to %s", fen, ten)
 		zh += fmt.Sprintf("：由%s调整为%s", fzh, tzh)
 		if e.ClassBy == domain.ClassByRule {
-			en += " by the policy's rule (" + e.Rule + ")"
-			zh += "（按策略规则：" + e.Rule + "）"
+			ren, rzh := domain.ClassRuleLabel(e.Rule)
+			en += " by the policy's rule (" + ren + ")"
+			zh += "（按策略规则：" + rzh + "）"
 		}
 	case domain.HouseholdRiskChanged:
 		fen, fzh := e.From.Label()
 		ten, tzh := e.To.Label()
 		en += fmt.Sprintf(" from %s to %s", fen, ten)
 		zh += fmt.Sprintf("：由%s调整为%s", fzh, tzh)
+	case domain.HouseholdCategoryChanged:
+		fen, fzh := e.From.Label()
+		ten, tzh := e.To.Label()
+		en += fmt.Sprintf(" from %s to %s", orNone(fen, "none"), orNone(ten, "none"))
+		zh += fmt.Sprintf("：由%s调整为%s", orNone(fzh, "无"), orNone(tzh, "无"))
+	case domain.HouseholdCircumstancesChanged:
+		var ens, zhs []string
+		for _, c := range e.To {
+			cen, czh := c.Label()
+			ens, zhs = append(ens, cen), append(zhs, czh)
+		}
+		en += ": " + orNone(strings.Join(ens, ", "), "none")
+		zh += "：" + orNone(strings.Join(zhs, "、"), "无")
 	case domain.HouseholdMemberAdded:
 		en += " " + e.MemberID
 		zh += " " + e.MemberID
@@ -266,6 +280,13 @@ func reliefText(rs []domain.Relief) (en, zh string) {
 		zhs = append(zhs, fmt.Sprintf("%s%s，领取人 %s（%s）", kzh, whatZH, r.Recipient, azh))
 	}
 	return strings.Join(ens, "; "), strings.Join(zhs, "；")
+}
+
+func orNone(s, none string) string {
+	if s == "" {
+		return none
+	}
+	return s
 }
 
 func unit(u string) string {
