@@ -129,6 +129,15 @@ func TestReplayExportRebuild(t *testing.T) {
 			t.Fatalf("log export line %q: %v", line, err)
 		}
 		n++
+		// The visit's envelope says when it happened, not when it was
+		// entered (issue 20 item 2).
+		if m["type"] == "visit.recorded" {
+			md, _ := m["metadata"].(map[string]any)
+			occ, _ := md["occurred_at"].(string)
+			if at, err := time.Parse(time.RFC3339Nano, occ); err != nil || !at.Equal(refusedAt) {
+				t.Errorf("the log export dates the visit %q, it happened at %s", occ, refusedAt)
+			}
+		}
 	}
 	if n < 3 {
 		t.Fatalf("log export has %d events", n)
