@@ -9,9 +9,7 @@ import (
 	nethttp "net/http"
 	"net/url"
 	"regexp"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -25,9 +23,6 @@ import (
 // the body or a header) are the caller's words echoed, not ours.
 
 var echoPart = regexp.MustCompile(`[A-Za-z0-9_\-]+`)
-
-// problemCodesScanned holds the codes scanned in this test binary's run.
-var problemCodesScanned sync.Map
 
 // scanProblems wraps h so that every problem+json response is scanned.
 func scanProblems(t testing.TB, h nethttp.Handler) nethttp.Handler {
@@ -64,7 +59,6 @@ func scanProblems(t testing.TB, h nethttp.Handler) nethttp.Handler {
 			t.Errorf("%s %s: a problem+json body that is not a problem: %v: %s", r.Method, r.URL, err, sw.body.Bytes())
 			return
 		}
-		problemCodesScanned.Store(p.Code, true)
 		if !hasHan(p.MessageZH) {
 			t.Errorf("%s %s: %s: the Chinese message %q has no Chinese", r.Method, r.URL, p.Code, p.MessageZH)
 			return
@@ -163,11 +157,3 @@ type discardWriter struct{ h nethttp.Header }
 func (d *discardWriter) Header() nethttp.Header      { return d.h }
 func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (d *discardWriter) WriteHeader(int)             {}
-
-// scannedCodes lists the codes scanned so far, sorted.
-func scannedCodes() []string {
-	var out []string
-	problemCodesScanned.Range(func(k, _ any) bool { out = append(out, k.(string)); return true })
-	sort.Strings(out)
-	return out
-}
