@@ -79,7 +79,7 @@ func TestReplayExportRebuild(t *testing.T) {
 	}
 	out.Reset()
 	if err := run(ctx, []string{"replay", "-data", dir, "-household", "zhao"}, &out, &errb); err != nil || !strings.Contains(out.String(), "独自无法下楼") ||
-		!strings.Contains(out.String(), "risk red") {
+		!strings.Contains(out.String(), "risk red") || !strings.Contains(out.String(), "家庭类别 特殊，风险等级 红色（紧急干预）") {
 		t.Fatalf("replay now: %v\n%s", err, out.String())
 	}
 	// Replay agrees with the trail the API serves: the visit at the time it
