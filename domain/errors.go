@@ -86,12 +86,13 @@ func required(field, what, whatZH string) *Error {
 func badValue[T ~string](field, what, whatZH string, v T, allowed ...T) *Error {
 	q := Clip(string(v), MaxEchoBytes)
 	list := make([]string, len(allowed))
+	listZH := make([]string, len(allowed)) // codes quoted in a Chinese text (decision 0087)
 	for i, a := range allowed {
-		list[i] = string(a)
+		list[i], listZH[i] = string(a), "“"+string(a)+"”"
 	}
 	return newError(ErrInvalid, "invalid_"+field, field,
 		fmt.Sprintf("%q is not a valid %s; use one of: %s", q, what, strings.Join(list, ", ")),
-		fmt.Sprintf("%q 不是有效的%s；请使用：%s", q, whatZH, strings.Join(list, "、")))
+		fmt.Sprintf("%q 不是有效的%s；请使用：%s", q, whatZH, strings.Join(listZH, "、")))
 }
 
 func oneOf[T ~string](v T, allowed ...T) bool {

@@ -400,10 +400,12 @@ func (h *Household) Register(meta Meta, pol *Policy, in RegisterHousehold) ([]Ev
 		PolicyVersion: pol.Version, At: meta.At, By: meta.Actor}}, nil
 }
 
+func ruleZH(rule string) string { _, zh := ClassRuleLabel(rule); return zh }
+
 func classReasonRequired(field string, class, want HouseholdClass, rule, version string) *Error {
 	return newError(ErrRule, "class_reason_required", field,
 		fmt.Sprintf("policy %s puts a household with %s in class %q; a lower class %q is an override and needs a reason", version, rule, want, class),
-		fmt.Sprintf("策略 %s 规定具有 %s 的家庭属于 %q 类；设为较低的 %q 类属于例外调整，须说明原因", version, rule, want, class))
+		fmt.Sprintf("策略 %s 规定具有%s的家庭属于 %q 类；设为较低的 %q 类属于例外调整，须说明原因", version, ruleZH(rule), want, class))
 }
 
 // checkCircumstances checks the circumstances and returns them sorted and

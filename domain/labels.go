@@ -63,6 +63,64 @@ var levelLabels = map[ReferralLevel]label{
 // Label returns how a referral level is named to a person.
 func (l ReferralLevel) Label() (en, zh string) { return lookup(levelLabels, l) }
 
+var riskLabels = map[RiskLevel]label{
+	RiskRed: {"red (urgent intervention)", "红色（紧急干预）"}, RiskYellow: {"yellow (key tracking)", "黄色（重点跟踪）"},
+	RiskBlue: {"blue (periodic intervention)", "蓝色（定期干预）"}, RiskGreen: {"green (routine care)", "绿色（常规关怀）"},
+}
+
+// Label returns how a risk level is named to a person.
+func (r RiskLevel) Label() (en, zh string) { return lookup(riskLabels, r) }
+
+var erasureLabels = map[string]label{
+	string(EraseHousehold): {"the whole household", "整户"}, string(EraseMember): {"one member", "单个成员"},
+	string(BasisPurposeAchieved):    {"the purpose is achieved", "处理目的已实现"},
+	string(BasisServiceEnded):       {"the service ended", "停止提供服务"},
+	string(BasisRetentionExpired):   {"the retention period expired", "保存期限已届满"},
+	string(BasisConsentWithdrawn):   {"consent withdrawn", "个人撤回同意"},
+	string(BasisUnlawfulProcessing): {"unlawful processing", "违法或违约处理"},
+}
+
+// Label returns how an erasure scope is named to a person.
+func (s ErasureScope) Label() (en, zh string) { return lookup(erasureLabels, string(s)) }
+
+// Label returns how a legal basis of erasure is named to a person.
+func (b LegalBasis) Label() (en, zh string) { return lookup(erasureLabels, string(b)) }
+
+// Label returns how a consent purpose is named to a person.
+func (p ConsentPurpose) Label() (en, zh string) {
+	switch p {
+	case ConsentVisitPreparation:
+		return "visit preparation", ConsentPurposeZH(p)
+	case ConsentServiceMatching:
+		return "service matching", ConsentPurposeZH(p)
+	}
+	return string(p), string(p)
+}
+
+var ackLabels = map[AckMethod]label{
+	AckSignature: {"signed", "签字"}, AckThumbprint: {"thumbprint", "按手印"}, AckPhoto: {"photo", "拍照留证"},
+}
+
+// Label returns how an acknowledgement of relief is named to a person.
+func (a AckMethod) Label() (en, zh string) { return lookup(ackLabels, a) }
+
+var categoryLabels = map[AssistanceCategory]label{
+	CategoryTeKun: {"extreme poverty support (te kun)", "特困"}, CategoryDiBao: {"minimum living allowance (di bao)", "低保"},
+	CategoryMarginal: {"marginal household", "边缘户"}, CategoryTemporary: {"temporary hardship", "临时困难"},
+}
+
+// Label returns how an assistance category is named to a person.
+func (c AssistanceCategory) Label() (en, zh string) { return lookup(categoryLabels, c) }
+
+var circumstanceLabels = map[Circumstance]label{
+	CircumstanceDisability: {"disability", "残疾人家庭"}, CircumstanceElderlyAlone: {"elderly person living alone", "独居老人"},
+	CircumstanceChildInDifficulty: {"child in difficulty", "困境儿童"}, CircumstanceSeriousMental: {"serious mental illness", "严重精神障碍患者家庭"},
+	CircumstanceSeriousIllness: {"serious illness", "重病患者家庭"}, CircumstanceLeftBehindChildren: {"left-behind child", "留守儿童"},
+}
+
+// Label returns how a circumstance is named to a person.
+func (c Circumstance) Label() (en, zh string) { return lookup(circumstanceLabels, c) }
+
 // lookup returns k's labels; a value without one is named by itself in
 // both languages (a newer build's value).
 func lookup[K ~string](m map[K]label, k K) (en, zh string) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -270,6 +271,22 @@ func (p *Policy) ClassFor(cat AssistanceCategory, circ []Circumstance) (Househol
 	return best, why
 }
 
+// ClassRuleLabel names what matched a class rule (ClassFor's second
+// result, kept in events as ClassRule: "category di_bao", "circumstance
+// living_alone") for a person, in English and Chinese.
+func ClassRuleLabel(rule string) (en, zh string) {
+	kind, value, _ := strings.Cut(rule, " ")
+	switch kind {
+	case "category":
+		en, zh := AssistanceCategory(value).Label()
+		return "category " + en, "救助类别“" + zh + "”"
+	case "circumstance":
+		en, zh := Circumstance(value).Label()
+		return "circumstance " + en, "家庭情形“" + zh + "”"
+	}
+	return rule, rule
+}
+
 // HasClassRules reports whether the policy derives the class by rule.
 func (p *Policy) HasClassRules() bool { return len(p.ClassRules) > 0 }
 
@@ -474,7 +491,7 @@ func (p *Policy) Validate() error {
 	}
 	for f, s := range map[string]Span{"approaching.before_short": p.Approaching.BeforeShort, "approaching.before_long": p.Approaching.BeforeLong} {
 		if s.Unit == UnitWorkingDay || s.Unit == UnitMonth {
-			return policyErr(f, fmt.Sprintf("%s must be in hours, days or weeks, not %s", f, s), fmt.Sprintf("%s 必须以小时、天或周为单位，而不是 %s", f, s))
+			return policyErr(f, fmt.Sprintf("%s must be in hours, days or weeks, not %s", f, s), fmt.Sprintf("%s 必须以小时、天或周为单位，而不是 %s", f, s.ZH()))
 		}
 	}
 	if rv := p.ReturnVisit; rv.enabled() {

@@ -115,6 +115,10 @@ func (RectificationDeadlineRescheduled) EventType() string {
 	return TypeRectificationDeadlineRescheduled
 }
 
+// HappenedAt implements Happened: the interview took place at HeldAt,
+// which may be hours before it was recorded.
+func (e RectificationInterviewRecorded) HappenedAt() time.Time { return e.HeldAt }
+
 // RectificationRules: the 限期整改 of a rectification case (001 §2.4.4,
 // §3.4). The seeds give no length; the shipped policies set it.
 type RectificationRules struct {
@@ -147,7 +151,7 @@ func (r RectificationRules) validate() error {
 	for f, s := range map[string]Span{"rectification.time_limit": r.TimeLimit, "rectification.after_failed_review": r.AfterFailedReview} {
 		if s.Unit == UnitHour || s.N > 366 {
 			return policyErr(f, fmt.Sprintf("%s must be in days, working days, weeks or months, at most 366 of them, not %s", f, s),
-				fmt.Sprintf("%s 须以天、工作日、周或月为单位，且不超过 366，而不是 %s", f, s))
+				fmt.Sprintf("%s 须以天、工作日、周或月为单位，且不超过 366，而不是 %s", f, s.ZH()))
 		}
 	}
 	return nil

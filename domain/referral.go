@@ -314,9 +314,10 @@ func (r *Referral) Escalate(meta Meta, pol *Policy, level ReferralLevel, to, rea
 		return nil, badValue("level", "referral level", "转介层级", level, LevelStreet, LevelDepartment)
 	}
 	if level.rank() <= r.level.rank() {
+		_, lzh := r.level.Label()
 		return nil, newError(ErrRule, "escalation_not_upward", "level",
 			fmt.Sprintf("referral %s is already at %s level; escalate to a higher level (community → street → department)", r.id, r.level),
-			fmt.Sprintf("转介 %s 已在%s层级；只能向上级上报（社区 → 街道 → 部门）", r.id, r.level))
+			fmt.Sprintf("转介 %s 已在%s层级；只能向上级上报（社区 → 街道 → 部门）", r.id, lzh))
 	}
 	switch {
 	case to == "":

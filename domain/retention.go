@@ -28,7 +28,7 @@ func (r RetentionRules) validate() error {
 	}
 	if s.Unit == UnitHour || s.Unit == UnitWorkingDay {
 		return policyErr("retention.archived_file", fmt.Sprintf("a retention period is counted in days, weeks or months, not in %ss", s.Unit),
-			fmt.Sprintf("保存期限须以天、周或月计，不能以 %s 计", s.Unit))
+			fmt.Sprintf("保存期限须以天、周或月计，不能以%s计", unitZH[s.Unit]))
 	}
 	months := s.N
 	switch s.Unit {
@@ -39,7 +39,7 @@ func (r RetentionRules) validate() error {
 	}
 	if months > maxRetentionMonths {
 		return policyErr("retention.archived_file", fmt.Sprintf("a retention period is at most %d months (30 years), not %s", maxRetentionMonths, s),
-			fmt.Sprintf("保存期限最长 %d 个月（30 年），而不是 %s", maxRetentionMonths, s))
+			fmt.Sprintf("保存期限最长 %d 个月（30 年），而不是 %s", maxRetentionMonths, s.ZH()))
 	}
 	return nil
 }

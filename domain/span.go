@@ -46,6 +46,20 @@ func (s Span) String() string {
 	return fmt.Sprintf("%d %ss", s.N, s.Unit)
 }
 
+var unitZH = map[Unit]string{UnitHour: "小时", UnitDay: "天", UnitWorkingDay: "个工作日", UnitWeek: "周", UnitMonth: "个月"}
+
+// ZH is the span as a Chinese text reads it: "2 小时", "3 个工作日".
+func (s Span) ZH() string {
+	if s.IsZero() {
+		return ""
+	}
+	u, ok := unitZH[s.Unit]
+	if !ok {
+		return "“" + s.String() + "”"
+	}
+	return strconv.Itoa(s.N) + " " + u
+}
+
 // ParseSpan parses the text form of a Span. The empty string is the zero Span.
 func ParseSpan(text string) (Span, error) {
 	text = strings.TrimSpace(text)

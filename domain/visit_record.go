@@ -365,10 +365,10 @@ func checkVisitFields(pol *Policy, in RecordVisit) error {
 				d = -d
 			}
 			if d > pol.VisitRecord.CheckInWithin.duration() {
-				w := pol.VisitRecord.CheckInWithin.String()
+				w := pol.VisitRecord.CheckInWithin
 				return newError(ErrRule, "check_in_far_from_visit", "check_in.at",
 					fmt.Sprintf("the check-in time is more than %s from the visit's time; check in at the visit", w),
-					fmt.Sprintf("签到时间与走访时间相差超过 %s；请在走访现场签到", w))
+					fmt.Sprintf("签到时间与走访时间相差超过 %s；请在走访现场签到", w.ZH()))
 			}
 		}
 	}

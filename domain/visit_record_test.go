@@ -165,6 +165,8 @@ func TestSeed004_7_1_CheckInWhereThePolicyRequiresIt(t *testing.T) {
 	in.CheckIn = &domain.CheckIn{At: at(t, "2026-02-03 09:00"), Ref: "gps-1"}
 	if _, err := h.RecordVisit(m, pol, in); domain.CodeOf(err) != "check_in_far_from_visit" {
 		t.Errorf("a check-in two days before: %v", err)
+	} else if zh := err.(*domain.Error).MessageZH; !strings.Contains(zh, "相差超过 "+pol.VisitRecord.CheckInWithin.ZH()+"；") || strings.ContainsAny(zh, "abcdefghijklmnopqrstuvwxyz") {
+		t.Errorf("a check-in two days before, in Chinese: %q", zh) // issue 20: no English word in a Chinese message
 	}
 	in.CheckIn = &domain.CheckIn{At: at(t, "2026-02-05 16:05")}
 	_, err = h.RecordVisit(m, pol, in)

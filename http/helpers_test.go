@@ -177,7 +177,7 @@ func newEnvConfig(t testing.TB, extra func(*Deps), tune func(*Config)) *testEnv 
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.ts = httptest.NewServer(e.srv.Handler())
+	e.ts = httptest.NewServer(scanProblems(t, e.srv.Handler())) // every refusal's Chinese is scanned (messagescan_test.go)
 	t.Cleanup(e.ts.Close)
 	e.val = newValidator(t, e.srv, e.ts.Client().Transport)
 	e.client = &nethttp.Client{Transport: e.val}

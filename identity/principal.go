@@ -127,13 +127,16 @@ func (p Principal) Validate() error {
 	}
 	if !slices.Contains(Roles(), p.Role) {
 		names := make([]string, 0, len(Roles()))
+		namesZH := make([]string, 0, len(Roles()))
 		for _, r := range Roles() {
+			_, zh := domain.RoleLabel(string(r))
 			names = append(names, string(r))
+			namesZH = append(namesZH, "“"+string(r)+"”（"+zh+"）") // codes quoted in a Chinese text (decision 0087)
 		}
 		q := domain.Clip(string(p.Role), domain.MaxEchoBytes)
 		return invalid("invalid_role", "role",
 			fmt.Sprintf("%q is not a role; use one of: %s", q, strings.Join(names, ", ")),
-			fmt.Sprintf("%q 不是有效角色；请使用：%s", q, strings.Join(names, "、")))
+			fmt.Sprintf("%q 不是有效角色；请使用：%s", q, strings.Join(namesZH, "、")))
 	}
 	switch {
 	case p.Role == RoleWorker && len(p.Grids) == 0:

@@ -30,11 +30,12 @@ type RevealRecorder interface {
 func Actor(id string) string { return "webhook:" + id }
 
 func purposeList() (en, zh string) {
-	var names []string
+	var names, quoted []string
 	for _, p := range identity.Purposes() {
 		names = append(names, string(p))
+		quoted = append(quoted, "“"+string(p)+"”") // codes quoted in a Chinese text (decision 0087)
 	}
-	return strings.Join(names, ", "), strings.Join(names, "、")
+	return strings.Join(names, ", "), strings.Join(quoted, "、")
 }
 
 // checkReason trims and bounds a reason; required says whether it may be

@@ -79,7 +79,7 @@ func TestReplayExportRebuild(t *testing.T) {
 	}
 	out.Reset()
 	if err := run(ctx, []string{"replay", "-data", dir, "-household", "zhao"}, &out, &errb); err != nil || !strings.Contains(out.String(), "独自无法下楼") ||
-		!strings.Contains(out.String(), "risk red") {
+		!strings.Contains(out.String(), "risk red") || !strings.Contains(out.String(), "家庭类别 特殊，风险等级 红色（紧急干预）") {
 		t.Fatalf("replay now: %v\n%s", err, out.String())
 	}
 	// Replay agrees with the trail the API serves: the visit at the time it
@@ -129,6 +129,15 @@ func TestReplayExportRebuild(t *testing.T) {
 			t.Fatalf("log export line %q: %v", line, err)
 		}
 		n++
+		// The visit's envelope says when it happened, not when it was
+		// entered (issue 20 item 2).
+		if m["type"] == "visit.recorded" {
+			md, _ := m["metadata"].(map[string]any)
+			occ, _ := md["occurred_at"].(string)
+			if at, err := time.Parse(time.RFC3339Nano, occ); err != nil || !at.Equal(refusedAt) {
+				t.Errorf("the log export dates the visit %q, it happened at %s", occ, refusedAt)
+			}
+		}
 	}
 	if n < 3 {
 		t.Fatalf("log export has %d events", n)

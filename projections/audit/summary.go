@@ -97,16 +97,96 @@ func summarize(typ, actor, role string, ev domain.Event) string {
 			en += " (communication ineffective: " + ren + ")"
 			zh += "（沟通无效：" + rzh + "）"
 		}
+		if e.Purpose != "" {
+			pen, pzh := e.Purpose.Label()
+			en += "; purpose: " + pen
+			zh += "；走访目的：" + pzh
+		}
+		if e.SecondVisitFor != "" {
+			en += "; second visit after " + e.SecondVisitFor
+			zh += "；为走访 " + e.SecondVisitFor + " 的二次走访"
+		}
+		if e.SecondVisitRequired {
+			en += "; a second visit is required"
+			zh += "；须二次走访"
+		}
+		if ren, rzh := reliefText(e.Relief); ren != "" {
+			en += "; relief handed over: " + ren
+			zh += "；发放：" + rzh
+		}
 	case domain.HouseholdClassChanged:
-		en += fmt.Sprintf(" from %s to %s", e.From, e.To)
-		zh += fmt.Sprintf("：由 %s 调整为 %s", e.From, e.To)
+		fen, fzh := e.From.Label()
+		ten, tzh := e.To.Label()
+		en += fmt.Sprintf(" from %s to %s", fen, ten)
+		zh += fmt.Sprintf("：由%s调整为%s", fzh, tzh)
 		if e.ClassBy == domain.ClassByRule {
-			en += " by the policy's rule (" + e.Rule + ")"
-			zh += "（按策略规则：" + e.Rule + "）"
+			ren, rzh := domain.ClassRuleLabel(e.Rule)
+			en += " by the policy's rule (" + ren + ")"
+			zh += "（按策略规则：" + rzh + "）"
 		}
 	case domain.HouseholdRiskChanged:
-		en += fmt.Sprintf(" from %s to %s", e.From, e.To)
-		zh += fmt.Sprintf("：由 %s 调整为 %s", e.From, e.To)
+		fen, fzh := e.From.Label()
+		ten, tzh := e.To.Label()
+		en += fmt.Sprintf(" from %s to %s", fen, ten)
+		zh += fmt.Sprintf("：由%s调整为%s", fzh, tzh)
+	case domain.HouseholdCategoryChanged:
+		fen, fzh := e.From.Label()
+		ten, tzh := e.To.Label()
+		en += fmt.Sprintf(" from %s to %s", orNone(fen, "none"), orNone(ten, "none"))
+		zh += fmt.Sprintf("：由%s调整为%s", orNone(fzh, "无"), orNone(tzh, "无"))
+	case domain.HouseholdCircumstancesChanged:
+		var ens, zhs []string
+		for _, c := range e.To {
+			cen, czh := c.Label()
+			ens, zhs = append(ens, cen), append(zhs, czh)
+		}
+		en += ": " + orNone(strings.Join(ens, ", "), "none")
+		zh += "：" + orNone(strings.Join(zhs, "、"), "无")
+	case domain.HouseholdMemberAdded:
+		en += " " + e.MemberID
+		zh += " " + e.MemberID
+	case domain.HouseholdMemberLeft:
+		en += " (" + e.MemberID + ")"
+		zh += "（" + e.MemberID + "）"
+	case domain.HouseholdMemberConsentRecorded:
+		pen, pzh := e.Purpose.Label()
+		if e.Given {
+			en += fmt.Sprintf(": member %s gave consent for %s", e.MemberID, pen)
+			zh += fmt.Sprintf("：成员 %s 同意用于%s", e.MemberID, pzh)
+		} else {
+			en += fmt.Sprintf(": member %s withdrew consent for %s", e.MemberID, pen)
+			zh += fmt.Sprintf("：成员 %s 撤回对%s的同意", e.MemberID, pzh)
+		}
+		if e.Reference != "" {
+			en += " (reference " + e.Reference + ")"
+			zh += "（编号 " + e.Reference + "）"
+		}
+	case domain.HouseholdErasureRequested:
+		sen, szh := e.Scope.Label()
+		ben, bzh := e.LegalBasis.Label()
+		en += fmt.Sprintf(" %s: %s", e.RequestID, sen)
+		zh += fmt.Sprintf(" %s：%s", e.RequestID, szh)
+		if e.MemberID != "" {
+			en += " " + e.MemberID
+			zh += " " + e.MemberID
+		}
+		en += fmt.Sprintf(", because %s (reference %s)", ben, e.Reference)
+		zh += fmt.Sprintf("，依据：%s（编号 %s）", bzh, e.Reference)
+	case domain.HouseholdErasureApproved:
+		en += " " + e.RequestID
+		zh += " " + e.RequestID
+	case domain.HouseholdErasureCompleted:
+		sen, szh := e.Scope.Label()
+		en += fmt.Sprintf(" %s: %s", e.RequestID, sen)
+		zh += fmt.Sprintf(" %s：%s", e.RequestID, szh)
+		if e.MemberID != "" {
+			en += " " + e.MemberID
+			zh += " " + e.MemberID
+		}
+	case domain.ProblemReferred:
+		len_, lzh := e.Level.Label()
+		en += fmt.Sprintf(" %s to %s (%s)", e.ReferralID, e.To, len_)
+		zh += fmt.Sprintf(" %s 至 %s（%s）", e.ReferralID, e.To, lzh)
 	case domain.HouseholdWorkerChanged:
 		en += fmt.Sprintf(" from %s to %s", e.From, e.To)
 		zh += fmt.Sprintf("：由 %s 更换为 %s", e.From, e.To)
@@ -165,9 +245,58 @@ func summarize(typ, actor, role string, ev domain.Event) string {
 }
 
 // visitState is how a visit shows in the household's state (field
-// "visit.<id>"): its outcome, mode, when it happened and the team, so the
-// trail's changes show a refusal as such, not only a count.
+// "visit.<id>"): its outcome, mode, when it happened, the team and the
+// relief handed over, in English, " / ", then Chinese, so the trail's
+// changes show a refusal as such, not only a count.
 func visitState(v domain.VisitRecorded) string {
 	oen, ozh := v.Outcome.Label()
-	return oen + " / " + ozh + ", " + string(v.Mode) + ", " + ts(v.OccurredAt) + ", team " + strings.Join(v.Team, ", ")
+	men, mzh := v.Mode.Label()
+	en := oen + ", " + men + ", " + ts(v.OccurredAt) + ", team " + strings.Join(v.Team, ", ")
+	zh := ozh + "，" + mzh + "，" + ts(v.OccurredAt) + "，走访人员 " + strings.Join(v.Team, "、")
+	if ren, rzh := reliefText(v.Relief); ren != "" {
+		en += ", relief " + ren
+		zh += "，发放" + rzh
+	}
+	return en + " / " + zh
+}
+
+// reliefText describes relief handed over on a visit: kind, amount in
+// yuan or the goods, the recipient and how they acknowledged it.
+func reliefText(rs []domain.Relief) (en, zh string) {
+	var ens, zhs []string
+	for _, r := range rs {
+		ken, kzh := r.Kind.Label()
+		aen, azh := r.AckMethod.Label()
+		what, whatZH := "", ""
+		if r.AmountFen > 0 {
+			yuan := fmt.Sprintf("%d.%02d", r.AmountFen/100, r.AmountFen%100)
+			what, whatZH = " ¥"+yuan, " "+yuan+" 元"
+		}
+		var items, itemsZH []string
+		for _, it := range r.Items {
+			items = append(items, fmt.Sprintf("%s × %d%s", it.Name, it.Quantity, unit(it.Unit)))
+			itemsZH = append(itemsZH, fmt.Sprintf("%s %d%s", it.Name, it.Quantity, it.Unit))
+		}
+		if len(items) > 0 {
+			what += " (" + strings.Join(items, ", ") + ")"
+			whatZH += "（" + strings.Join(itemsZH, "、") + "）"
+		}
+		ens = append(ens, fmt.Sprintf("%s%s to member %s (%s)", ken, what, r.Recipient, aen))
+		zhs = append(zhs, fmt.Sprintf("%s%s，领取人 %s（%s）", kzh, whatZH, r.Recipient, azh))
+	}
+	return strings.Join(ens, "; "), strings.Join(zhs, "；")
+}
+
+func orNone(s, none string) string {
+	if s == "" {
+		return none
+	}
+	return s
+}
+
+func unit(u string) string {
+	if u == "" {
+		return ""
+	}
+	return " " + u
 }

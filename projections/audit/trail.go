@@ -110,6 +110,13 @@ func householdState(h *domain.Household) map[string]string {
 	for _, v := range h.Visits() {
 		m["visit."+v.VisitID] = visitState(v)
 	}
+	// A member's own consent per purpose (decision 0112): given or
+	// withdrawn, so a withdrawal shows as a change, not only in the summary.
+	for _, c := range h.MemberConsentHistory() {
+		if given, own := h.MemberConsent(c.MemberID, c.Purpose); own {
+			m["consent."+c.MemberID+"."+string(c.Purpose)] = map[bool]string{true: "given / 已同意", false: "withdrawn / 已撤回"}[given]
+		}
+	}
 	return m
 }
 
