@@ -27,6 +27,7 @@ var eventLabels = map[string][2]string{
 	domain.TypeHouseholdDeadlineApproaching: {"warned that a visit or the file's upkeep is nearly due", "提醒走访或档案维护即将到期"},
 	domain.TypeHouseholdDeadlineBreached:    {"recorded that a visit or the file's upkeep is overdue", "记录走访或档案维护逾期"},
 	domain.TypeHouseholdDeadlineRescheduled: {"rescheduled the visit deadline", "调整走访期限"},
+	domain.TypeHouseholdFestivalVisitDue:    {"set a festival visit due (campaign)", "列入节日走访慰问（设定走访期限）"},
 	domain.TypeHouseholdErasureRequested:    {"requested the erasure of personal data", "申请删除个人信息"},
 	domain.TypeHouseholdErasureApproved:     {"approved the erasure of personal data", "批准删除个人信息"},
 	domain.TypeHouseholdErasureCompleted:    {"erased personal data (keys destroyed)", "删除个人信息（密钥已销毁）"},
