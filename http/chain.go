@@ -104,7 +104,7 @@ func verifyChainOf(ctx context.Context, st eventstore.Store, stream string, budg
 	for {
 		if cs.Events >= budget {
 			return cs, newErr(ErrUnavailable, "too_many_events", "", "the file has too many events to verify in one request; run doorstep verify",
-				"此档案事件过多，无法在一次请求中校验；请运行 doorstep verify")
+				"此档案事件过多，无法在一次请求中校验；请运行 “doorstep verify”")
 		}
 		page, err := st.ReadStream(ctx, stream, eventstore.Forward, from, 1000)
 		if err != nil {

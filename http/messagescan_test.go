@@ -37,7 +37,11 @@ func scanProblems(t testing.TB, h nethttp.Handler) nethttp.Handler {
 				echoed.WriteString(strings.Join(vs, " ") + " ")
 			}
 		}
-		if r.Body != nil && r.Body != nethttp.NoBody {
+		// Only small bodies of a known length are read ahead: a large one
+		// must reach the server as it arrives (TestLargeBodiesAreHandledFewAtATime
+		// holds bodies half-sent; decision 0133), and its words are not
+		// needed to tell an echo from English in a message.
+		if r.Body != nil && r.Body != nethttp.NoBody && r.ContentLength >= 0 && r.ContentLength <= 64<<10 {
 			b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 			if err == nil {
 				r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(b), r.Body))
