@@ -7,11 +7,11 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/doorstep/doorstep/closing"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventlog"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/identity"
+	"github.com/doorstep/doorstep/periodclose"
 )
 
 // Seed 001 §2.4.4 / §6.2: the monthly figures staff are judged by never move
@@ -79,7 +79,7 @@ func TestSeed001_2_4_4_AmendAClosedPeriodOverHTTP(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("amend: %d %s", r.status, r.body)
 	}
-	led, err := closing.Ledger(ctx, e.store, "C1", time.Time{})
+	led, err := periodclose.Ledger(ctx, e.store, "C1", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}

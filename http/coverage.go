@@ -8,10 +8,10 @@ import (
 	"sort"
 	"time"
 
-	"github.com/doorstep/doorstep/closing"
 	"github.com/doorstep/doorstep/coverage"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/identity"
+	"github.com/doorstep/doorstep/periodclose"
 	pcoverage "github.com/doorstep/doorstep/projections/coverage"
 )
 
@@ -168,7 +168,7 @@ func (s *Server) getCoverage(w nethttp.ResponseWriter, r *nethttp.Request) error
 		return err
 	}
 	if s.d.Store != nil {
-		l, err := closing.Ledger(r.Context(), s.d.Store, community, asOf)
+		l, err := periodclose.Ledger(r.Context(), s.d.Store, community, asOf)
 		if err != nil {
 			return err
 		}

@@ -8,9 +8,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/doorstep/doorstep/closing"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/identity"
+	"github.com/doorstep/doorstep/periodclose"
 	"github.com/doorstep/doorstep/projections/measures"
 )
 
@@ -177,7 +177,7 @@ func (s *Server) getMeasures(w nethttp.ResponseWriter, r *nethttp.Request) error
 		if by == "community" && s.d.Store != nil {
 			l, ok := ledgers[row.Group]
 			if !ok {
-				if l, err = closing.Ledger(r.Context(), s.d.Store, row.Group, asOf); err != nil {
+				if l, err = periodclose.Ledger(r.Context(), s.d.Store, row.Group, asOf); err != nil {
 					return err
 				}
 				ledgers[row.Group] = l

@@ -12,12 +12,12 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/doorstep/doorstep/companion"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/eventstore/copylog"
 	"github.com/doorstep/doorstep/eventstore/esdb"
 	"github.com/doorstep/doorstep/eventstore/postgres"
 	"github.com/doorstep/doorstep/eventstore/sqlite"
+	"github.com/doorstep/doorstep/sidestores"
 )
 
 // runMigrate is `doorstep migrate -from STORE -to STORE`: the whole log
@@ -56,7 +56,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return usageError{"doorstep migrate: -from and -to name the same store / 源与目标相同"}
 	}
 	fromEnd.store, fromEnd.schema, toEnd.store, toEnd.schema = *from, *fromSchema, *to, *toSchema
-	var srcSide, dstSide companion.Side
+	var srcSide, dstSide sidestores.Side
 	newKEK := ""
 	if !*logOnly {
 		// Opened first: a missing key-encrypting key or companion place
@@ -115,10 +115,10 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("migrate: %w (run the same command again to resume) / 迁移中断，重新运行同一命令即可继续", err)
 	}
 	took := time.Since(start)
-	var cres companion.Result
+	var cres sidestores.Result
 	if !*logOnly {
-		if cres, err = companion.Copy(ctx, dst, srcSide, dstSide, nil); err != nil {
-			if errors.Is(err, companion.ErrConflict) {
+		if cres, err = sidestores.Copy(ctx, dst, srcSide, dstSide, nil); err != nil {
+			if errors.Is(err, sidestores.ErrConflict) {
 				return usageError{"doorstep migrate: " + err.Error()}
 			}
 			return fmt.Errorf("migrate the data keys, tokens and record of sensitive reads: %w (run the same command again to resume) / 迁移中断，重新运行同一命令即可继续", err)

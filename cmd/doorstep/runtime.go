@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/doorstep/doorstep/accesslog"
-	"github.com/doorstep/doorstep/closing"
 	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/deadline"
 	"github.com/doorstep/doorstep/domain"
@@ -26,6 +25,7 @@ import (
 	"github.com/doorstep/doorstep/keystore"
 	"github.com/doorstep/doorstep/leader"
 	"github.com/doorstep/doorstep/logchain"
+	"github.com/doorstep/doorstep/periodclose"
 	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/projections/alerts"
 	"github.com/doorstep/doorstep/projections/audit"
@@ -72,7 +72,7 @@ type runtime struct {
 	watcher *deadline.Watcher
 	// periods closes measurement periods (decision 0099); nil when it
 	// could not be built
-	periods *closing.Closer
+	periods *periodclose.Closer
 	// cases opens rectification cases on flags (decision 0114); nil when
 	// it could not be built
 	cases  *rectification.Opener
@@ -206,7 +206,7 @@ func (rt *runtime) finish(ctx context.Context, p parts, log *slog.Logger) (*runt
 	// are history the node was not running for.
 	now := clock.Now().In(rt.cal.Location())
 	from := domain.PeriodMonth.Label(time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, now.Location()).AddDate(0, -1, 0), now.Location())
-	rt.periods, err = closing.New(closing.Config{Store: rt.store, Coverage: pcoverage.NewReader(rt.rdb, p.dialect), Resolution: measures.NewReader(rt.rdb, p.dialect),
+	rt.periods, err = periodclose.New(periodclose.Config{Store: rt.store, Coverage: pcoverage.NewReader(rt.rdb, p.dialect), Resolution: measures.NewReader(rt.rdb, p.dialect),
 		Policies: rt.app.Policies(), Calendar: rt.cal, Clock: deadline.RealClock{}, From: from,
 		CaughtUp: func(ctx context.Context) error {
 			head, err := rt.store.Head(ctx)

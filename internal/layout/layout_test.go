@@ -38,7 +38,7 @@ var layers = []struct {
 		"projections/measures", "projections/profile", "projections/rectifications", "projections/relief",
 		"projections/worklist", "town", "relay", "cursor", "internal/testenv"}},
 	{"process managers and what composes the layers below", []string{
-		"deadline", "rectification", "retention", "closing", "eventschema", "companion", "webhook",
+		"deadline", "rectification", "retention", "periodclose", "eventschema", "sidestores", "webhook",
 		"projections/readmodels"}},
 	{"the edge", []string{"http", "internal/sim"}},
 	{"the binaries", []string{"cmd/doorstep", "scripts/consoleload"}},
@@ -193,7 +193,7 @@ func TestNamedRules(t *testing.T) {
 			case under(p, "eventstore") && p != "eventstore" && under(q, "eventstore") && q != "eventstore" &&
 				!under(q, p) && !under(p, q):
 				t.Errorf("backend %s imports its sibling %s (%v)", p, q, files)
-			case under(p, "projections") && (q == "command" || q == "http" || q == "deadline" || q == "closing" ||
+			case under(p, "projections") && (q == "command" || q == "http" || q == "deadline" || q == "periodclose" ||
 				q == "rectification" || q == "retention"):
 				t.Errorf("read side %s imports %s (%v): the read side never imports the write side, a process manager or the edge", p, q, files)
 			case (under(q, "cmd") || under(q, "scripts") || q == "http" || q == "console") && !under(p, "cmd"):

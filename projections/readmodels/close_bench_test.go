@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/doorstep/doorstep/closing"
 	"github.com/doorstep/doorstep/eventstore/sqlite"
 	"github.com/doorstep/doorstep/internal/testenv"
+	"github.com/doorstep/doorstep/periodclose"
 	"github.com/doorstep/doorstep/projections"
 	pcoverage "github.com/doorstep/doorstep/projections/coverage"
 	"github.com/doorstep/doorstep/projections/measures"
@@ -58,7 +58,7 @@ func BenchmarkCloseMonth(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("every read model brought up to date: %d events in %v", n, time.Since(start))
-	cl, err := closing.New(closing.Config{Store: s, Coverage: pcoverage.NewReader(db, nil), Resolution: measures.NewReader(db, nil),
+	cl, err := periodclose.New(periodclose.Config{Store: s, Coverage: pcoverage.NewReader(db, nil), Resolution: measures.NewReader(db, nil),
 		Policies: policies, Calendar: cal, Clock: benchClock{time.Date(2026, 7, 1, 1, 0, 0, 0, cal.Location())}, From: "2026-01"})
 	if err != nil {
 		b.Fatal(err)

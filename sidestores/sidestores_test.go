@@ -1,4 +1,4 @@
-package companion_test
+package sidestores_test
 
 import (
 	"context"
@@ -8,15 +8,15 @@ import (
 	"time"
 
 	"github.com/doorstep/doorstep/accesslog"
-	"github.com/doorstep/doorstep/companion"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/eventstore/sqlite"
 	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/keystore"
+	"github.com/doorstep/doorstep/sidestores"
 )
 
 // side opens file companion stores in a new directory, keys under kek.
-func side(t *testing.T, kek byte) (companion.Side, *keystore.FileStore) {
+func side(t *testing.T, kek byte) (sidestores.Side, *keystore.FileStore) {
 	t.Helper()
 	dir := t.TempDir()
 	fs, err := keystore.OpenFileStore(filepath.Join(dir, "keys"))
@@ -38,7 +38,7 @@ func side(t *testing.T, kek byte) (companion.Side, *keystore.FileStore) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tok.Close(); acc.Close() })
-	return companion.Side{Keys: keystore.WithKEK(fs, ring), Tokens: tok, Access: acc}, fs
+	return sidestores.Side{Keys: keystore.WithKEK(fs, ring), Tokens: tok, Access: acc}, fs
 }
 
 // TestCopy moves a live key, an erased one, tokens and sensitive reads
@@ -74,7 +74,7 @@ func TestCopy(t *testing.T) {
 	if err := src.Access.(*accesslog.File).RecordAccess(ctx, admin, "a", "profile"); err != nil {
 		t.Fatal(err)
 	}
-	res, err := companion.Copy(ctx, log, src, dst, nil)
+	res, err := sidestores.Copy(ctx, log, src, dst, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestCopy(t *testing.T) {
 	if p, err := dst.Tokens.Authenticate(ctx, tok); err != nil || p.Name != "admin" {
 		t.Fatalf("the source's token on the target: %v, %v", p, err)
 	}
-	again, err := companion.Copy(ctx, log, src, dst, nil)
+	again, err := sidestores.Copy(ctx, log, src, dst, nil)
 	if err != nil || again.KeysCopied+again.TokensCopied+again.SensitiveCopied != 0 {
 		t.Fatalf("again: %+v, %v", again, err)
 	}
@@ -102,7 +102,7 @@ func TestCopy(t *testing.T) {
 	if err := other.Access.(*accesslog.File).RecordAccess(ctx, admin, "z", "profile"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := companion.Copy(ctx, log, src, other, nil); !errors.Is(err, companion.ErrConflict) {
+	if _, err := sidestores.Copy(ctx, log, src, other, nil); !errors.Is(err, sidestores.ErrConflict) {
 		t.Fatalf("a target with another record of reads: %v", err)
 	}
 }

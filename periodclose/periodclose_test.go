@@ -1,4 +1,4 @@
-package closing_test
+package periodclose_test
 
 import (
 	"context"
@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/doorstep/doorstep/closing"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/internal/testenv"
+	"github.com/doorstep/doorstep/periodclose"
 	"github.com/doorstep/doorstep/projections"
 	pcoverage "github.com/doorstep/doorstep/projections/coverage"
 	"github.com/doorstep/doorstep/projections/measures"
@@ -79,7 +79,7 @@ func TestSeed001_2_4_4_FlagStaysInTheCloseAfterLaterResolutions(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk := &fixedClock{t: time.Date(2026, 6, 1, 2, 0, 0, 0, env.Loc)}
-	cl, err := closing.New(closing.Config{Store: env.Store, Coverage: pcoverage.NewReader(env.DB, env.Dialect), Resolution: measures.NewReader(env.DB, env.Dialect),
+	cl, err := periodclose.New(periodclose.Config{Store: env.Store, Coverage: pcoverage.NewReader(env.DB, env.Dialect), Resolution: measures.NewReader(env.DB, env.Dialect),
 		Policies: env.Policies, Calendar: env.Cal, Clock: clk, From: "2026-04",
 		CaughtUp: func(ctx context.Context) error { _, err := eng.CatchUp(ctx, nil); return err }})
 	if err != nil {
@@ -105,7 +105,7 @@ func TestSeed001_2_4_4_FlagStaysInTheCloseAfterLaterResolutions(t *testing.T) {
 	}
 	check := func(label string, as time.Time) domain.ClosedPeriod {
 		t.Helper()
-		l, err := closing.Ledger(ctx, env.Store, "c1", as)
+		l, err := periodclose.Ledger(ctx, env.Store, "c1", as)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,7 +158,7 @@ func TestSeed001_2_4_4_FlagStaysInTheCloseAfterLaterResolutions(t *testing.T) {
 		t.Fatalf("live June resolution %+v %v: the live figure rises, the closed one stays", live, err)
 	}
 	// As of the May close, June was not closed and had no flag.
-	l, err := closing.Ledger(ctx, env.Store, "c1", asOfMay)
+	l, err := periodclose.Ledger(ctx, env.Store, "c1", asOfMay)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package closing_test
+package periodclose_test
 
 import (
 	"context"
@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/doorstep/doorstep/closing"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/internal/testenv"
+	"github.com/doorstep/doorstep/periodclose"
 	"github.com/doorstep/doorstep/projections"
 	pcoverage "github.com/doorstep/doorstep/projections/coverage"
 	"github.com/doorstep/doorstep/projections/measures"
@@ -28,7 +28,7 @@ func (w *world) talk(hid string, at time.Time, reason domain.CommunicationReason
 	w.env.Do(w.t, domain.HouseholdStream(hid), m)(h.RecordVisit(m, w.env.Policies.Current(), testenv.Evidence(m.Actor, in)))
 }
 
-func (w *world) closer(ctx context.Context, from string, now time.Time) (*closing.Closer, *fixedClock, *measures.Reader) {
+func (w *world) closer(ctx context.Context, from string, now time.Time) (*periodclose.Closer, *fixedClock, *measures.Reader) {
 	w.t.Helper()
 	env := w.env
 	eng, err := projections.New(projections.Config{DB: env.DB, Dialect: env.Dialect, Store: env.Store}, measures.New(env.Loc), pcoverage.New())
@@ -40,7 +40,7 @@ func (w *world) closer(ctx context.Context, from string, now time.Time) (*closin
 	}
 	clk := &fixedClock{t: now}
 	rd := measures.NewReader(env.DB, env.Dialect)
-	cl, err := closing.New(closing.Config{Store: env.Store, Coverage: pcoverage.NewReader(env.DB, env.Dialect), Resolution: rd,
+	cl, err := periodclose.New(periodclose.Config{Store: env.Store, Coverage: pcoverage.NewReader(env.DB, env.Dialect), Resolution: rd,
 		Policies: env.Policies, Calendar: env.Cal, Clock: clk, From: from,
 		CaughtUp: func(ctx context.Context) error { _, err := eng.CatchUp(ctx, nil); return err }})
 	if err != nil {
@@ -51,7 +51,7 @@ func (w *world) closer(ctx context.Context, from string, now time.Time) (*closin
 
 func (w *world) closed(ctx context.Context, community, period string) domain.ClosedPeriod {
 	w.t.Helper()
-	l, err := closing.Ledger(ctx, w.env.Store, community, time.Time{})
+	l, err := periodclose.Ledger(ctx, w.env.Store, community, time.Time{})
 	if err != nil {
 		w.t.Fatal(err)
 	}

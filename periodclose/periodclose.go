@@ -1,4 +1,4 @@
-// Package closing is the process manager that closes measurement periods
+// Package periodclose is the process manager that closes measurement periods
 // (issue 15, decision 0099): at the end of each calendar month, per
 // community and for the street, it appends measures.period_closed with the
 // measures computed from the log (coverage of households by class, the
@@ -11,7 +11,7 @@
 // finds the period closed and writes nothing; a concurrent one conflicts and
 // looks again. The read models it reads must have caught up with the log
 // (Config.CaughtUp) before a close, since a close never changes afterwards.
-package closing
+package periodclose
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package closing_test
+package periodclose_test
 
 import (
 	"context"
@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/doorstep/doorstep/closing"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/internal/testenv"
+	"github.com/doorstep/doorstep/periodclose"
 	"github.com/doorstep/doorstep/projections"
 	pcoverage "github.com/doorstep/doorstep/projections/coverage"
 	"github.com/doorstep/doorstep/projections/measures"
@@ -87,7 +87,7 @@ func TestSeed001_2_2_2_HandlingTargetsFlagAtTheClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk := &fixedClock{t: time.Date(2026, 5, 1, 2, 0, 0, 0, env.Loc)}
-	cl, err := closing.New(closing.Config{Store: env.Store, Coverage: pcoverage.NewReader(env.DB, env.Dialect), Resolution: measures.NewReader(env.DB, env.Dialect),
+	cl, err := periodclose.New(periodclose.Config{Store: env.Store, Coverage: pcoverage.NewReader(env.DB, env.Dialect), Resolution: measures.NewReader(env.DB, env.Dialect),
 		Policies: env.Policies, Calendar: env.Cal, Clock: clk, From: "2026-03",
 		CaughtUp: func(ctx context.Context) error { _, err := eng.CatchUp(ctx, nil); return err }})
 	if err != nil {
@@ -98,7 +98,7 @@ func TestSeed001_2_2_2_HandlingTargetsFlagAtTheClose(t *testing.T) {
 	}
 	period := func(community, label string) domain.ClosedPeriod {
 		t.Helper()
-		l, err := closing.Ledger(ctx, env.Store, community, time.Time{})
+		l, err := periodclose.Ledger(ctx, env.Store, community, time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,14 +9,14 @@ import (
 	"path/filepath"
 
 	"github.com/doorstep/doorstep/accesslog"
-	"github.com/doorstep/doorstep/companion"
 	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/keystore"
+	"github.com/doorstep/doorstep/sidestores"
 )
 
 // migrateEnd is one end of `doorstep migrate`: where its events are, and
 // where its companion stores (data keys, tokens, the record of sensitive
-// reads; package companion) are.
+// reads; package sidestores) are.
 type migrateEnd struct {
 	name       string // "source" or "target", for messages
 	flag       string // "from" or "to", for messages
@@ -95,16 +95,16 @@ func (e migrateEnd) kekRing(dir string) (*keystore.KEKRing, string, error) {
 // openCompanions opens an end's companion stores; close releases them.
 // newKEK is the path of a key-encrypting key generated for a target
 // directory, or "".
-func openCompanions(ctx context.Context, e migrateEnd) (side companion.Side, newKEK string, close func(), err error) {
+func openCompanions(ctx context.Context, e migrateEnd) (side sidestores.Side, newKEK string, close func(), err error) {
 	var closers []func()
 	close = func() {
 		for i := len(closers) - 1; i >= 0; i-- {
 			closers[i]()
 		}
 	}
-	fail := func(err error) (companion.Side, string, func(), error) {
+	fail := func(err error) (sidestores.Side, string, func(), error) {
 		close()
-		return companion.Side{}, "", func() {}, err
+		return sidestores.Side{}, "", func() {}, err
 	}
 	dir, pgURL, err := e.companionPlace()
 	if err != nil {

@@ -1,4 +1,4 @@
-// Package companion moves the stores that live beside an event log when the
+// Package sidestores moves the stores that live beside an event log when the
 // log moves to another backend (`doorstep migrate`, decision 0092): without
 // them the target holds sealed fields nobody can open, and nobody can sign
 // in.
@@ -19,7 +19,7 @@
 // Every step is idempotent, so running the migration again resumes it;
 // when both ends name the same companion stores (EventStoreDB whose
 // -readmodels is the target's PostgreSQL schema) nothing is written.
-package companion
+package sidestores
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package closing_test
+package periodclose_test
 
 import (
 	"context"
