@@ -138,51 +138,8 @@ func TestSeed001_2_4_4_FlagOpensRectificationThatBreachesOverHoliday(t *testing.
 		t.Fatalf("the opening is in community %q", evs[0].Metadata.Community)
 	}
 
-	w, err := deadline.New(deadline.Config{Store: env.Store, Policies: env.Policies, Calendar: env.Cal, Commands: svc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	w, fire := alertsOnTime(t, env, svc, id, wantDue, "王书记")
 	stream := domain.RectificationStream(id)
-	fire := func(at time.Time) {
-		t.Helper()
-		if _, err := w.Fire(ctx, at); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Sync(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	fire(wantDue.Add(-25 * time.Hour))
-	if evs := types(t, env, stream); count(evs, domain.TypeRectificationDeadlineApproaching) != 0 {
-		t.Fatal("warned more than 24 hours before the due instant")
-	}
-	fire(wantDue.Add(-24 * time.Hour))
-	fire(wantDue)
-	evs = types(t, env, stream)
-	if count(evs, domain.TypeRectificationDeadlineApproaching) != 1 || count(evs, domain.TypeRectificationDeadlineBreached) != 0 {
-		t.Fatalf("at the due instant: %d approaching, %d breached; want 1, 0", count(evs, domain.TypeRectificationDeadlineApproaching),
-			count(evs, domain.TypeRectificationDeadlineBreached))
-	}
-	fire(wantDue.Add(time.Millisecond))
-	fire(wantDue.Add(time.Hour)) // a second pass records nothing more
-	evs = types(t, env, stream)
-	if count(evs, domain.TypeRectificationDeadlineBreached) != 1 {
-		t.Fatalf("breaches after the due instant: %d, want 1", count(evs, domain.TypeRectificationDeadlineBreached))
-	}
-	var alert domain.DeadlineAlert
-	for _, e := range evs {
-		if e.Type == domain.TypeRectificationDeadlineBreached {
-			if err := json.Unmarshal(e.Data, &alert); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if alert.Kind != domain.ClockRectification || !alert.Due.Equal(wantDue) || alert.Supervisor != "王书记" {
-		t.Fatalf("breach %+v", alert)
-	}
 
 	sup := func(id string, at time.Time) command.Cmd {
 		return command.Cmd{ID: id, Actor: "街道督查办李主任", Role: domain.RoleSupervisor, At: at}
@@ -299,4 +256,64 @@ func TestFlagOpensOneCaseAcrossRestartsAndNodes(t *testing.T) {
 	if len(cases) != 1 || cases[0] != domain.RectificationStream(rectification.CaseID(flagID)) || total[0]+total[1] < 1 {
 		t.Fatalf("cases %v (openers reported %v), want the one of flag %s", cases, total, flagID)
 	}
+}
+
+// alertsOnTime starts a deadline watcher over env and checks, by firing it
+// at injected instants, that the rectification case id is warned once
+// within 24 hours of wantDue and breached once just after it (not at it),
+// naming supervisor. It fires at each of earlier first, where nothing may
+// be recorded yet. It returns the watcher and its fire-and-sync step for
+// what the test checks next.
+func alertsOnTime(t *testing.T, env *testenv.Env, svc *command.Service, id string, wantDue time.Time, supervisor string,
+	earlier ...time.Time) (*deadline.Watcher, func(time.Time)) {
+	t.Helper()
+	ctx := context.Background()
+	w, err := deadline.New(deadline.Config{Store: env.Store, Policies: env.Policies, Calendar: env.Cal, Commands: svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stream := domain.RectificationStream(id)
+	fire := func(at time.Time) {
+		t.Helper()
+		if _, err := w.Fire(ctx, at); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, at := range append(earlier, wantDue.Add(-25*time.Hour)) {
+		fire(at)
+		if evs := types(t, env, stream); count(evs, domain.TypeRectificationDeadlineApproaching) != 0 || count(evs, domain.TypeRectificationDeadlineBreached) != 0 {
+			t.Fatalf("alerted at %s, more than 24 hours before the due instant %s", at, wantDue)
+		}
+	}
+	fire(wantDue.Add(-24 * time.Hour))
+	fire(wantDue)
+	evs := types(t, env, stream)
+	if count(evs, domain.TypeRectificationDeadlineApproaching) != 1 || count(evs, domain.TypeRectificationDeadlineBreached) != 0 {
+		t.Fatalf("at the due instant: %d approaching, %d breached; want 1, 0", count(evs, domain.TypeRectificationDeadlineApproaching),
+			count(evs, domain.TypeRectificationDeadlineBreached))
+	}
+	fire(wantDue.Add(time.Millisecond))
+	fire(wantDue.Add(time.Hour)) // a second pass records nothing more
+	evs = types(t, env, stream)
+	if count(evs, domain.TypeRectificationDeadlineBreached) != 1 {
+		t.Fatalf("breaches after the due instant: %d, want 1", count(evs, domain.TypeRectificationDeadlineBreached))
+	}
+	var alert domain.DeadlineAlert
+	for _, e := range evs {
+		if e.Type == domain.TypeRectificationDeadlineBreached {
+			if err := json.Unmarshal(e.Data, &alert); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if alert.Kind != domain.ClockRectification || !alert.Due.Equal(wantDue) || alert.Supervisor != supervisor {
+		t.Fatalf("breach %+v", alert)
+	}
+	return w, fire
 }
