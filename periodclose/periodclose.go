@@ -217,6 +217,7 @@ func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
 	streetRisk := riskSum{}
 	var streetHandling measures.HandlingFigures
 	var streetSpot domain.Tally
+	undrawn := map[time.Time]map[string]int{} // completed visits per community, by month inspected
 	n := 0
 	in := domain.ClosePeriod{Period: label, Start: start, End: end, Previous: prev, Policy: pol, CalendarVersion: c.c.Calendar.Version()}
 	for _, name := range list {
@@ -240,7 +241,7 @@ func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
 			f.SurveySatisfaction = domain.Tally{Num: int64(sc.Satisfied), Den: int64(sc.Returned)}
 			streetSurvey[0], streetSurvey[1] = plus(streetSurvey[0], f.SurveyReturn), plus(streetSurvey[1], f.SurveySatisfaction)
 		}
-		if f.SpotChecks, err = c.spotChecks(ctx, name, start, end); err != nil {
+		if f.SpotChecks, err = c.spotChecks(ctx, name, start, end, undrawn); err != nil {
 			return n, err
 		}
 		streetSpot = plus(streetSpot, f.SpotChecks)
@@ -269,8 +270,10 @@ func (c *Closer) ClosePeriod(ctx context.Context, label string) (int, error) {
 // spotChecks counts the spot-check measure of community over [start,
 // end) (decision 0141): for each month of the period, the month before it
 // is the one inspected; its round's sample of its population, or, not
-// drawn, none of the community's completed visits of that month.
-func (c *Closer) spotChecks(ctx context.Context, community string, start, end time.Time) (domain.Tally, error) {
+// drawn, none of the community's completed visits of that month. The
+// visits of a month are counted for every community in one query, kept in
+// counts for the other communities of the same close.
+func (c *Closer) spotChecks(ctx context.Context, community string, start, end time.Time, counts map[time.Time]map[string]int) (domain.Tally, error) {
 	loc := c.c.Calendar.Location()
 	var t domain.Tally
 	for ms := start; ms.Before(end); {
@@ -285,11 +288,15 @@ func (c *Closer) spotChecks(ctx context.Context, community string, start, end ti
 			t.Num += int64(len(d.Sample))
 			t.Den += int64(d.Population)
 		} else {
-			pop, err := c.c.Coverage.CompletedVisits(ctx, community, ps, ms)
-			if err != nil {
-				return t, err
+			byCommunity, ok := counts[ps]
+			if !ok {
+				var err error
+				if byCommunity, err = c.c.Coverage.CompletedVisitCounts(ctx, ps, ms); err != nil {
+					return t, err
+				}
+				counts[ps] = byCommunity
 			}
-			t.Den += int64(len(pop))
+			t.Den += int64(byCommunity[community])
 		}
 		ms = me
 	}

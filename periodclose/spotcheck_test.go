@@ -57,6 +57,10 @@ func TestSeed001_3_4_SpotCheckRateAtTheClose(t *testing.T) {
 	if err != nil || len(pop) != 12 {
 		t.Fatalf("c1's April population %d %v", len(pop), err)
 	}
+	counts, err := cov.CompletedVisitCounts(ctx, time.Date(2026, 4, 1, 0, 0, 0, 0, env.Loc), time.Date(2026, 5, 1, 0, 0, 0, 0, env.Loc))
+	if err != nil || counts["c1"] != len(pop) {
+		t.Fatalf("the grouped count of c1's April visits %v (%v), listed %d", counts, err, len(pop))
+	}
 	if _, err := svc.DrawSpotChecks(ctx, command.Cmd{ID: "draw-c1-april", Actor: "纪工委刘", Role: domain.RoleAuditor,
 		At: time.Date(2026, 5, 6, 9, 0, 0, 0, env.Loc)}, "c1", "2026-04", pop, []string{"纪工委刘"}); err != nil {
 		t.Fatal(err)
