@@ -28,6 +28,7 @@ import (
 	"github.com/doorstep/doorstep/projections/alerts"
 	"github.com/doorstep/doorstep/projections/audit"
 	pcoverage "github.com/doorstep/doorstep/projections/coverage"
+	"github.com/doorstep/doorstep/projections/flags"
 	"github.com/doorstep/doorstep/projections/measures"
 	"github.com/doorstep/doorstep/projections/profile"
 	"github.com/doorstep/doorstep/projections/rectifications"
@@ -139,7 +140,7 @@ func newEnvConfig(t testing.TB, extra func(*Deps), tune func(*Config)) *testEnv 
 	cal := svc.Calendar()
 	e.rdb = db
 	eng, err := projections.New(projections.Config{DB: db, Store: st, RetryMax: 50 * time.Millisecond},
-		profile.New(svc.Policies(), cal), alerts.New(), audit.NewIndex(), measures.New(cal.Location()), pcoverage.New(), worklist.New(svc.Policies(), cal), rectifications.New(), relief.New(cal.Location()))
+		profile.New(svc.Policies(), cal), alerts.New(), audit.NewIndex(), measures.New(cal.Location()), pcoverage.New(), worklist.New(svc.Policies(), cal), rectifications.New(), flags.New(), relief.New(cal.Location()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +152,7 @@ func newEnvConfig(t testing.TB, extra func(*Deps), tune func(*Config)) *testEnv 
 	go func() { defer close(ran); _ = eng.Run(runCtx) }()
 	t.Cleanup(func() { stop(); <-ran; eng.Close(); db.Close() })
 	read := ReadModels{Engine: eng, Profiles: profile.NewReader(db, nil), Alerts: alerts.NewReader(db, nil),
-		Trail: audit.NewTrail(db, nil, st, nil), Measures: measures.NewReader(db, nil), Worklist: worklist.NewReader(db, nil), Rectifications: rectifications.NewReader(db, nil), Relief: relief.NewReader(db, nil), Visits: pcoverage.NewReader(db, nil),
+		Trail: audit.NewTrail(db, nil, st, nil), Measures: measures.NewReader(db, nil), Worklist: worklist.NewReader(db, nil), Rectifications: rectifications.NewReader(db, nil), Flags: flags.NewReader(db, nil), Relief: relief.NewReader(db, nil), Visits: pcoverage.NewReader(db, nil),
 		Coverage: pcoverage.Live{Reader: pcoverage.NewReader(db, nil), Policies: svc.Policies(), Location: cal.Location()}}
 	users, err := account.OpenFile(ctx, filepath.Join(dir, account.FileName))
 	if err != nil {

@@ -100,7 +100,7 @@ var operationZH = map[string]string{
 	"listVisitsDue":                "列出走访期限在时间窗内（含已逾期）的家庭：本周我网格内待走访的家庭",
 	"getMeasures":                  "查看解决率、按时率、满意度和覆盖率",
 	"amendPeriod":                  "更正已结账期间的考核数据（须说明原因）",
-	"getMeasureFlags":              "查看连续两个月解决率低于 80% 的社区",
+	"getMeasureFlags":              "查看期末结账记录的预警",
 	"getCoverage":                  "查看某期间的家庭走访覆盖率（按类别、重点群体，对照目标）",
 	"getCalendar":                  "查看现行工作日历",
 	"publishCalendarYear":          "发布（或更正）某一年的工作日历",

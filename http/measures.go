@@ -11,6 +11,7 @@ import (
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/identity"
 	"github.com/doorstep/doorstep/periodclose"
+	"github.com/doorstep/doorstep/projections/flags"
 	"github.com/doorstep/doorstep/projections/measures"
 )
 
@@ -90,18 +91,30 @@ type Measures struct {
 	Rows []MeasureRow `json:"rows"`
 }
 
-// MeasureFlags lists communities flagged for two months below 80%.
+// MeasureFlags is the body of GET /v1/measures/flags: the flags the period
+// close recorded (measures.flag_raised), the latest period first.
 type MeasureFlags struct {
-	Flags []MeasureFlag `json:"flags"`
+	Flags  []MeasureFlag `json:"flags"`
+	AsOf   *time.Time    `json:"as_of,omitempty"`
+	Limit  int           `json:"limit"`
+	Offset int           `json:"offset"`
 }
 
-// MeasureFlag is one flagged community.
+// MeasureFlag is one recorded flag: a measure of a community (or of a
+// worker in it; the street when community is empty) that breached its
+// target or threshold at a period's close.
 type MeasureFlag struct {
-	Community string     `json:"community"`
-	Months    [2]string  `json:"months"`
-	Rates     [2]float64 `json:"rates"`
-	MessageEN string     `json:"message_en"`
-	MessageZH string     `json:"message_zh"`
+	Community  string    `json:"community"`
+	Worker     string    `json:"worker,omitempty"`
+	Period     string    `json:"period"`
+	Measure    string    `json:"measure"`
+	Figure     float64   `json:"figure"`
+	Target     float64   `json:"target"`
+	Periods    []string  `json:"periods"`
+	MessageEN  string    `json:"message_en"`
+	MessageZH  string    `json:"message_zh"`
+	RaisedAt   time.Time `json:"raised_at"`
+	RecordedAt time.Time `json:"recorded_at"`
 }
 
 func (s *Server) measureRoutes() []route {
@@ -114,8 +127,14 @@ func (s *Server) measureRoutes() []route {
 				qp("as_of", "string", "RFC 3339 instant: the months' closes as the log held them then (the counters stay live)"),
 			}}},
 		{op: "getMeasureFlags", method: "GET", path: "/v1/measures/flags", roles: []identity.Role{identity.RoleSupervisor, identity.RoleAuditor, identity.RoleAdmin},
-			summary: "communities below 80% resolution two months running", h: s.getMeasureFlags,
-			doc: opDoc{tag: "measures", ok: 200, resp: "MeasureFlags", query: true}},
+			summary: "the flags recorded at period closes (a target or threshold breached, e.g. resolution below 80% two months running), latest first", h: s.getMeasureFlags,
+			doc: opDoc{tag: "measures", ok: 200, resp: "MeasureFlags", query: true, params: []param{
+				qp("community", "string", "community (default: every community in your scope)"),
+				qp("period", "string", "the closed period the flag was raised at, e.g. 2026-06, 2026-Q2"),
+				qp("measure", "string", "the measure, e.g. resolution.two_months"),
+				qp("as_of", "string", "RFC 3339 instant: only the flags recorded by then"),
+				qp("limit", "integer", "page size (default 100)"), qp("offset", "integer", "rows to skip"),
+			}}},
 	}
 }
 
@@ -207,26 +226,57 @@ func (s *Server) getMeasures(w nethttp.ResponseWriter, r *nethttp.Request) error
 }
 
 func (s *Server) getMeasureFlags(w nethttp.ResponseWriter, r *nethttp.Request) error {
-	if err := onlyParams(r.URL.Query(), "wait_for", "wait_timeout"); err != nil {
+	q := r.URL.Query()
+	if err := onlyParams(q, "community", "period", "measure", "as_of", "limit", "offset", "wait_for", "wait_timeout"); err != nil {
 		return err
 	}
-	if s.d.Read.Measures == nil {
-		return noReadModel("measures")
+	if s.d.Read.Flags == nil {
+		return noReadModel("flags")
 	}
-	if err := s.waitFor(w, r, measures.Name); err != nil {
+	f := flags.Filter{Period: q.Get("period"), Measure: q.Get("measure")}
+	var err error
+	if f.AsOf, err = asOfParam(q); err != nil {
 		return err
 	}
-	flags, err := s.d.Read.Measures.Flags(r.Context())
+	for _, v := range []struct{ name, value string }{{"period", f.Period}, {"measure", f.Measure}} {
+		if len(v.value) > 64 {
+			return newErr(ErrBadRequest, "invalid_"+v.name, v.name, fmt.Sprintf("%s is at most 64 characters", v.name),
+				fmt.Sprintf("%s 最多 64 个字符", v.name))
+		}
+	}
+	p := principalFrom(r.Context())
+	switch c := q.Get("community"); {
+	case c != "" && p.Role == identity.RoleSupervisor && !slices.Contains(p.Communities, c):
+		return newErr(ErrForbidden, "out_of_scope", "community", fmt.Sprintf("community %s is outside your scope", clip(c)),
+			fmt.Sprintf("社区 %s 不在您的权限范围内", clip(c)))
+	case c != "":
+		f.Communities = []string{c}
+	case p.Role == identity.RoleSupervisor:
+		f.Communities = p.Communities
+	}
+	if f.Limit, f.Offset, err = s.page(q); err != nil {
+		return err
+	}
+	if f.Limit > flags.MaxLimit {
+		return newErr(ErrBadRequest, "invalid_limit", "limit", fmt.Sprintf("limit is at most %d", flags.MaxLimit),
+			fmt.Sprintf("每页最多 %d 条", flags.MaxLimit))
+	}
+	if err := s.waitFor(w, r, flags.Name); err != nil {
+		return err
+	}
+	rows, err := s.d.Read.Flags.List(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	p := principalFrom(r.Context())
-	out := MeasureFlags{Flags: []MeasureFlag{}}
-	for _, f := range flags {
-		if p.Role == identity.RoleSupervisor && !slices.Contains(p.Communities, f.Community) {
-			continue
+	out := MeasureFlags{Flags: make([]MeasureFlag, 0, len(rows)), AsOf: optTime(f.AsOf), Limit: f.Limit, Offset: f.Offset}
+	for _, fl := range rows {
+		periods := fl.Periods
+		if periods == nil {
+			periods = []string{}
 		}
-		out.Flags = append(out.Flags, MeasureFlag{Community: f.Community, Months: f.Months, Rates: f.Rates, MessageEN: f.MessageEN, MessageZH: f.MessageZH})
+		out.Flags = append(out.Flags, MeasureFlag{Community: fl.Community, Worker: fl.Worker, Period: fl.Period, Measure: fl.Measure,
+			Figure: fl.Figure, Target: fl.Target, Periods: periods, MessageEN: fl.MessageEN, MessageZH: fl.MessageZH,
+			RaisedAt: fl.RaisedAt, RecordedAt: fl.RecordedAt})
 	}
 	return writeJSON(w, nethttp.StatusOK, out)
 }

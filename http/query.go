@@ -16,6 +16,7 @@ import (
 	"github.com/doorstep/doorstep/projections"
 	"github.com/doorstep/doorstep/projections/alerts"
 	"github.com/doorstep/doorstep/projections/audit"
+	"github.com/doorstep/doorstep/projections/flags"
 	"github.com/doorstep/doorstep/projections/measures"
 	"github.com/doorstep/doorstep/projections/profile"
 	"github.com/doorstep/doorstep/projections/worklist"
@@ -37,6 +38,8 @@ type ReadModels struct {
 	Rectifications RectificationReader
 	// Relief lists the relief ledger (*relief.Reader).
 	Relief ReliefReader
+	// Flags lists the flags recorded at period closes (*flags.Reader).
+	Flags FlagReader
 	// Visits lists the completed visits spot checks draw from (*coverage.Reader).
 	Visits VisitPopulation
 }
@@ -75,10 +78,13 @@ type (
 		Problems(ctx context.Context, f worklist.Filter) ([]worklist.Problem, error)
 		Referrals(ctx context.Context, f worklist.Filter) ([]worklist.Referral, error)
 	}
-	// MeasureReader reads the performance measures and their flags.
+	// MeasureReader reads the performance measures.
 	MeasureReader interface {
 		Measures(ctx context.Context, q measures.Query) ([]measures.Row, error)
-		Flags(ctx context.Context) ([]measures.Flag, error)
+	}
+	// FlagReader lists the flags recorded at period closes (*flags.Reader).
+	FlagReader interface {
+		List(ctx context.Context, f flags.Filter) ([]flags.Flag, error)
 	}
 )
 
@@ -104,7 +110,7 @@ func queryTypes() map[string]reflect.Type {
 
 func noReadModel(what string) error {
 	zh := map[string]string{"household profile": "家庭档案", "audit": "审计", "alerts": "提醒", "measures": "考核指标", "sensitive-read record": "敏感信息读取记录",
-		"deadlines": "期限", "projection engine": "投影引擎", "worklist": "工作清单", "rectifications": "整改事项", "relief ledger": "慰问台账"}[what]
+		"deadlines": "期限", "projection engine": "投影引擎", "worklist": "工作清单", "rectifications": "整改事项", "flags": "预警记录", "relief ledger": "慰问台账"}[what]
 	return newErr(ErrUnavailable, "read_model_unavailable", "", "the "+what+" read model is not available on this server", "此服务器未提供"+zh+"读模型")
 }
 

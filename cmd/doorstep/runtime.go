@@ -30,6 +30,7 @@ import (
 	"github.com/doorstep/doorstep/projections/alerts"
 	"github.com/doorstep/doorstep/projections/audit"
 	pcoverage "github.com/doorstep/doorstep/projections/coverage"
+	"github.com/doorstep/doorstep/projections/flags"
 	"github.com/doorstep/doorstep/projections/measures"
 	"github.com/doorstep/doorstep/projections/profile"
 	"github.com/doorstep/doorstep/projections/readmodels"
@@ -235,6 +236,7 @@ func (rt *runtime) finish(ctx context.Context, p parts, log *slog.Logger) (*runt
 		Trail: audit.NewTrail(rt.rdb, p.dialect, rt.store, nil), Measures: measures.NewReader(rt.rdb, p.dialect),
 		Coverage: pcoverage.Live{Reader: pcoverage.NewReader(rt.rdb, p.dialect), Policies: rt.app.Policies(), Location: rt.cal.Location()},
 		Worklist: worklist.NewReader(rt.rdb, p.dialect), Rectifications: rectifications.NewReader(rt.rdb, p.dialect),
+		Flags:  flags.NewReader(rt.rdb, p.dialect),
 		Relief: relief.NewReader(rt.rdb, p.dialect),
 		Visits: pcoverage.NewReader(rt.rdb, p.dialect)}
 	return rt, nil

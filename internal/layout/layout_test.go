@@ -34,7 +34,7 @@ var layers = []struct {
 		"eventstore/storetest", "logchain", "cloudevent", "account", "projections",
 		"internal/brokertest", "internal/latbench"}},
 	{"the write side, the read models, followers of the log", []string{
-		"command", "accesslog", "projections/alerts", "projections/audit", "projections/coverage",
+		"command", "accesslog", "projections/alerts", "projections/audit", "projections/coverage", "projections/flags",
 		"projections/measures", "projections/profile", "projections/rectifications", "projections/relief",
 		"projections/worklist", "town", "relay", "cursor", "internal/testenv"}},
 	{"process managers and what composes the layers below", []string{

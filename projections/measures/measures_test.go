@@ -183,13 +183,4 @@ func TestMeasuresAndFlag(t *testing.T) {
 	if _, err := rd.Measures(ctx, measures.Query{By: "street"}); err == nil {
 		t.Error("an unknown grouping was accepted")
 	}
-
-	flags, err := rd.Flags(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(flags) != 1 || flags[0].Community != "c1" || flags[0].Months != [2]string{"2026-03", "2026-04"} ||
-		flags[0].Rates != [2]float64{0.25, 0.75} || flags[0].MessageZH == "" || flags[0].MessageEN == "" {
-		t.Fatalf("flags %+v", flags)
-	}
 }

@@ -182,57 +182,6 @@ func (r *Row) derive() {
 	r.ResolutionDays = Mean{c[MResolutionSeconds] / day, c[MResolutions]}
 }
 
-// Flag marks a community whose resolution rate was below the threshold in
-// two consecutive months (001 §2.4.4): its supervisor must be told.
-type Flag struct {
-	Community string
-	Months    [2]string  // the two consecutive months
-	Rates     [2]float64 // their resolution rates
-	MessageEN string
-	MessageZH string
-}
-
-// FlagThreshold is the resolution rate below which a month counts (80%).
-const FlagThreshold = 0.80
-
-// Flags returns, for each community, every pair of consecutive months with
-// reported problems whose resolution rates are both below FlagThreshold.
-// Months without reported problems break a run.
-func (r *Reader) Flags(ctx context.Context) ([]Flag, error) {
-	rows, err := r.Measures(ctx, Query{By: ByCommunity})
-	if err != nil {
-		return nil, err
-	}
-	var out []Flag
-	for i := 1; i < len(rows); i++ {
-		a, b := rows[i-1], rows[i]
-		if a.Group != b.Group || !consecutive(a.Month, b.Month) {
-			continue
-		}
-		ra, oka := a.ResolutionRate.Value()
-		rb, okb := b.ResolutionRate.Value()
-		if oka && okb && ra < FlagThreshold && rb < FlagThreshold {
-			out = append(out, Flag{Community: a.Group, Months: [2]string{a.Month, b.Month}, Rates: [2]float64{ra, rb},
-				MessageEN: fmt.Sprintf("community %s resolved %.0f%% and %.0f%% of its problems in %s and %s, below %.0f%% two months running",
-					a.Group, ra*100, rb*100, a.Month, b.Month, FlagThreshold*100),
-				MessageZH: fmt.Sprintf("社区 %s 在 %s、%s 的问题解决率为 %.0f%%、%.0f%%，连续两个月低于 %.0f%%",
-					a.Group, a.Month, b.Month, ra*100, rb*100, FlagThreshold*100)})
-		}
-	}
-	return out, nil
-}
-
-func consecutive(a, b string) bool {
-	var ya, ma, yb, mb int
-	if _, err := fmt.Sscanf(a, "%d-%d", &ya, &ma); err != nil {
-		return false
-	}
-	if _, err := fmt.Sscanf(b, "%d-%d", &yb, &mb); err != nil {
-		return false
-	}
-	return yb*12+mb == ya*12+ma+1
-}
-
 // Resolution returns, per community, the problems reported in month
 // ("YYYY-MM") and how many are resolved now, long-term problems excluded
 // (化解率, 001 §2.4.4): what a period close records.

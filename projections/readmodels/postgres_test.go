@@ -33,7 +33,6 @@ type answers struct {
 	Households []profile.Summary
 	Profiles   []*profile.Profile
 	Measures   []measures.Row
-	Flags      []measures.Flag
 	Alerts     []alerts.Alert
 	Counts     []alerts.Counts
 }
@@ -56,9 +55,6 @@ func query(t *testing.T, db *sql.DB, d projections.Dialect, now time.Time) answe
 	}
 	mr := measures.NewReader(db, d)
 	if a.Measures, err = mr.Measures(ctx, measures.Query{By: measures.ByGrid}); err != nil {
-		t.Fatal(err)
-	}
-	if a.Flags, err = mr.Flags(ctx); err != nil {
 		t.Fatal(err)
 	}
 	ar := alerts.NewReader(db, d)

@@ -11,6 +11,7 @@ import (
 	"github.com/doorstep/doorstep/projections/alerts"
 	"github.com/doorstep/doorstep/projections/audit"
 	"github.com/doorstep/doorstep/projections/coverage"
+	"github.com/doorstep/doorstep/projections/flags"
 	"github.com/doorstep/doorstep/projections/measures"
 	"github.com/doorstep/doorstep/projections/profile"
 	"github.com/doorstep/doorstep/projections/rectifications"
@@ -42,6 +43,7 @@ func AllCached(policies *domain.PolicySet, cal domain.WorkingDayCalendar, loc *t
 		coverage.New(),
 		worklist.New(policies, cal),
 		rectifications.New(),
+		flags.New(),
 		relief.New(loc),
 	}
 }
