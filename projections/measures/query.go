@@ -5,11 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/projections"
 )
 
@@ -70,17 +73,39 @@ type Query struct {
 var ErrInvalidQuery = errors.New("measures: invalid query / 查询条件无效")
 
 // Reader queries the measures. Safe for concurrent use.
+//
+// It keeps the rows of its recent queries with the projection's checkpoint
+// they were read at (decision 0152): a query asked again while the
+// checkpoint has not moved is answered from memory, one indexed read of the
+// checkpoint instead of a scan of every counter row. The dashboard asks the
+// same two queries (its community's measures and every community's, for the
+// flags) on every load, and the counters move only when the projection
+// commits a batch.
 type Reader struct {
 	db *sql.DB
 	d  projections.Dialect
+
+	mu    sync.Mutex
+	cache map[Query]cachedRows
 }
+
+// cachedRows are the rows of a query as of a checkpoint of the projection.
+type cachedRows struct {
+	pos    eventstore.Position
+	events int64
+	rows   []Row
+}
+
+// maxCachedQueries bounds the cache: past it, it is emptied before the next
+// query is kept (the console asks a handful of distinct queries).
+const maxCachedQueries = 256
 
 // NewReader returns a reader over the read-model database.
 func NewReader(db *sql.DB, d projections.Dialect) *Reader {
 	if d == nil {
 		d = projections.SQLite
 	}
-	return &Reader{db: db, d: d}
+	return &Reader{db: db, d: d, cache: map[Query]cachedRows{}}
 }
 
 // Kinds are the deadline kinds with an on-time rate.
@@ -91,6 +116,57 @@ func Kinds() []string {
 
 // Measures returns one row per group and month, ordered by group then month.
 func (r *Reader) Measures(ctx context.Context, q Query) ([]Row, error) {
+	rows, err := r.cached(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	// The cached rows stay unchanged whatever the caller does with its copy.
+	out := make([]Row, len(rows))
+	for i, row := range rows {
+		out[i] = row
+		out[i].Counts = maps.Clone(row.Counts)
+		out[i].OnTime = maps.Clone(row.OnTime)
+	}
+	return out, nil
+}
+
+// cached returns the rows of q, from the cache when the projection's
+// checkpoint is the one they were read at. The rows returned are shared:
+// callers in this package read them only.
+func (r *Reader) cached(ctx context.Context, q Query) ([]Row, error) {
+	pos, n, err := projections.CommittedCheckpoint(ctx, r.db, r.d, Name)
+	if err != nil {
+		return nil, fmt.Errorf("measures: %w", err)
+	}
+	r.mu.Lock()
+	c, ok := r.cache[q]
+	r.mu.Unlock()
+	if ok && c.pos == pos && c.events == n {
+		return c.rows, nil
+	}
+	rows, err := r.query(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	// Kept only if no batch was committed while the rows were read: then
+	// they are the counters as of this checkpoint.
+	pos2, n2, err := projections.CommittedCheckpoint(ctx, r.db, r.d, Name)
+	if err != nil {
+		return nil, fmt.Errorf("measures: %w", err)
+	}
+	if pos2 == pos && n2 == n {
+		r.mu.Lock()
+		if len(r.cache) >= maxCachedQueries {
+			clear(r.cache)
+		}
+		r.cache[q] = cachedRows{pos: pos, events: n, rows: rows}
+		r.mu.Unlock()
+	}
+	return rows, nil
+}
+
+// query reads the rows of q from the database.
+func (r *Reader) query(ctx context.Context, q Query) ([]Row, error) {
 	switch q.By {
 	case ByCommunity, ByGrid, ByWorker:
 	default:
@@ -199,7 +275,7 @@ const FlagThreshold = 0.80
 // reported problems whose resolution rates are both below FlagThreshold.
 // Months without reported problems break a run.
 func (r *Reader) Flags(ctx context.Context) ([]Flag, error) {
-	rows, err := r.Measures(ctx, Query{By: ByCommunity})
+	rows, err := r.cached(ctx, Query{By: ByCommunity})
 	if err != nil {
 		return nil, err
 	}
