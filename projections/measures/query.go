@@ -8,11 +8,9 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/doorstep/doorstep/domain"
-	"github.com/doorstep/doorstep/eventstore"
 	"github.com/doorstep/doorstep/projections"
 )
 
@@ -85,15 +83,7 @@ type Reader struct {
 	db *sql.DB
 	d  projections.Dialect
 
-	mu    sync.Mutex
-	cache map[Query]cachedRows
-}
-
-// cachedRows are the rows of a query as of a checkpoint of the projection.
-type cachedRows struct {
-	pos    eventstore.Position
-	events int64
-	rows   []Row
+	cache *projections.Answers[Query, []Row]
 }
 
 // maxCachedQueries bounds the cache: past it, it is emptied before the next
@@ -105,7 +95,7 @@ func NewReader(db *sql.DB, d projections.Dialect) *Reader {
 	if d == nil {
 		d = projections.SQLite
 	}
-	return &Reader{db: db, d: d, cache: map[Query]cachedRows{}}
+	return &Reader{db: db, d: d, cache: projections.NewAnswers[Query, []Row](db, d, Name, maxCachedQueries)}
 }
 
 // Kinds are the deadline kinds with an on-time rate.
@@ -134,35 +124,7 @@ func (r *Reader) Measures(ctx context.Context, q Query) ([]Row, error) {
 // checkpoint is the one they were read at. The rows returned are shared:
 // callers in this package read them only.
 func (r *Reader) cached(ctx context.Context, q Query) ([]Row, error) {
-	pos, n, err := projections.CommittedCheckpoint(ctx, r.db, r.d, Name)
-	if err != nil {
-		return nil, fmt.Errorf("measures: %w", err)
-	}
-	r.mu.Lock()
-	c, ok := r.cache[q]
-	r.mu.Unlock()
-	if ok && c.pos == pos && c.events == n {
-		return c.rows, nil
-	}
-	rows, err := r.query(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	// Kept only if no batch was committed while the rows were read: then
-	// they are the counters as of this checkpoint.
-	pos2, n2, err := projections.CommittedCheckpoint(ctx, r.db, r.d, Name)
-	if err != nil {
-		return nil, fmt.Errorf("measures: %w", err)
-	}
-	if pos2 == pos && n2 == n {
-		r.mu.Lock()
-		if len(r.cache) >= maxCachedQueries {
-			clear(r.cache)
-		}
-		r.cache[q] = cachedRows{pos: pos, events: n, rows: rows}
-		r.mu.Unlock()
-	}
-	return rows, nil
+	return r.cache.Get(ctx, q, func(ctx context.Context) ([]Row, error) { return r.query(ctx, q) })
 }
 
 // query reads the rows of q from the database.
