@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -261,14 +262,27 @@ func (r *Reader) Flags(ctx context.Context) ([]Flag, error) {
 }
 
 func consecutive(a, b string) bool {
-	var ya, ma, yb, mb int
-	if _, err := fmt.Sscanf(a, "%d-%d", &ya, &ma); err != nil {
-		return false
+	ia, oka := monthIndex(a)
+	ib, okb := monthIndex(b)
+	return oka && okb && ib == ia+1
+}
+
+// monthIndex is year×12 + month of "YYYY-MM" (as the projection writes
+// months), without fmt: Flags compares every pair of rows on each call.
+func monthIndex(s string) (int, bool) {
+	y, m, ok := strings.Cut(s, "-")
+	if !ok {
+		return 0, false
 	}
-	if _, err := fmt.Sscanf(b, "%d-%d", &yb, &mb); err != nil {
-		return false
+	yi, err := strconv.Atoi(y)
+	if err != nil {
+		return 0, false
 	}
-	return yb*12+mb == ya*12+ma+1
+	mi, err := strconv.Atoi(m)
+	if err != nil {
+		return 0, false
+	}
+	return yi*12 + mi, true
 }
 
 // Resolution returns, per community, the problems reported in month
