@@ -300,15 +300,30 @@ func (e *Engine) Projection(name string) (Projection, bool) {
 }
 
 func (e *Engine) loadCheckpoint(ctx context.Context, name string) (checkpoint, error) {
+	pos, n, err := CommittedCheckpoint(ctx, e.cfg.DB, e.cfg.Dialect, name)
+	return checkpoint{pos: pos, events: n}, err
+}
+
+// CommittedCheckpoint returns the checkpoint of projection name as committed
+// in db (zero if it has none), without an engine: the position up to which
+// the projection has applied the log and the number of events it has
+// applied. Every commit that changes a projection's tables moves its
+// checkpoint in the same transaction, and a reset deletes both, so a reader
+// that reads the same checkpoint before and after a query knows the answer
+// is that of this checkpoint, and may reuse it until the checkpoint moves.
+func CommittedCheckpoint(ctx context.Context, db *sql.DB, d Dialect, name string) (eventstore.Position, int64, error) {
+	if d == nil {
+		d = SQLite
+	}
 	var hi, lo, n int64
-	err := e.cfg.DB.QueryRowContext(ctx, e.cfg.Dialect.Rebind(`SELECT hi, lo, events FROM `+checkpointTable+` WHERE name = ?`), name).Scan(&hi, &lo, &n)
+	err := db.QueryRowContext(ctx, d.Rebind(`SELECT hi, lo, events FROM `+checkpointTable+` WHERE name = ?`), name).Scan(&hi, &lo, &n)
 	if errors.Is(err, sql.ErrNoRows) {
-		return checkpoint{}, nil
+		return eventstore.Position{}, 0, nil
 	}
 	if err != nil {
-		return checkpoint{}, fmt.Errorf("projections: read checkpoint of %q: %w", name, err)
+		return eventstore.Position{}, 0, fmt.Errorf("projections: read checkpoint of %q: %w", name, err)
 	}
-	return checkpoint{pos: eventstore.Position{Hi: uint64(hi), Lo: uint64(lo)}, events: n}, nil
+	return eventstore.Position{Hi: uint64(hi), Lo: uint64(lo)}, n, nil
 }
 
 // Checkpoint returns the position up to which the projection has applied

@@ -383,18 +383,32 @@ type Counts struct {
 }
 
 // Reader queries the alert tables. Safe for concurrent use.
+//
+// It keeps the answers to its recent filters and the counts with the
+// projection's checkpoint they were read at (decision 0152), and answers
+// again from memory while the checkpoint has not moved: the dashboard asks
+// the same lists and counts on every load, and they change only when the
+// projection commits a batch. An alert's age, which depends on now, is
+// computed on every answer.
 type Reader struct {
-	db    *sql.DB
-	d     projections.Dialect
-	stmts *projections.Statements // Open's statements (at most 64 filter shapes)
+	db     *sql.DB
+	d      projections.Dialect
+	stmts  *projections.Statements // Open's statements (at most 64 filter shapes)
+	open   *projections.Answers[Filter, []Alert]
+	counts *projections.Answers[struct{}, []Counts]
 }
+
+// maxCachedFilters bounds the answers kept (emptied past it).
+const maxCachedFilters = 256
 
 // NewReader returns a reader over the read-model database.
 func NewReader(db *sql.DB, d projections.Dialect) *Reader {
 	if d == nil {
 		d = projections.SQLite
 	}
-	return &Reader{db: db, d: d, stmts: projections.NewStatements(db, d)}
+	return &Reader{db: db, d: d, stmts: projections.NewStatements(db, d),
+		open:   projections.NewAnswers[Filter, []Alert](db, d, Name, maxCachedFilters),
+		counts: projections.NewAnswers[struct{}, []Counts](db, d, Name, 1)}
 }
 
 // ErrInvalidFilter: the filter cannot be run as given.
@@ -402,6 +416,34 @@ var ErrInvalidFilter = errors.New("alerts: invalid filter / 筛选条件无效")
 
 // Open lists open alerts, oldest due first, with their age at now.
 func (r *Reader) Open(ctx context.Context, f Filter, now time.Time) ([]Alert, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	if f.Limit > 1000 || f.Offset < 0 {
+		return nil, fmt.Errorf("%w: limit at most 1000, offset not negative / 每页最多 1000 条，偏移量不能为负", ErrInvalidFilter)
+	}
+	kept, err := r.open.Get(ctx, f, func(ctx context.Context) ([]Alert, error) { return r.list(ctx, f) })
+	if err != nil {
+		return nil, err
+	}
+	if kept == nil {
+		return nil, nil
+	}
+	out := slices.Clone(kept)
+	for i := range out {
+		a := &out[i]
+		if a.Stage == domain.StageBreached {
+			a.Age = now.Sub(a.Due)
+		} else {
+			a.Age = now.Sub(a.RaisedAt)
+		}
+	}
+	return out, nil
+}
+
+// list reads the open alerts of f (its limit set) from the database,
+// without their age.
+func (r *Reader) list(ctx context.Context, f Filter) ([]Alert, error) {
 	var where []string
 	var args []any
 	for col, v := range map[string]string{"community": f.Community, "grid": f.Grid, "responsible": f.Responsible,
@@ -441,11 +483,6 @@ func (r *Reader) Open(ctx context.Context, f Filter, now time.Time) ([]Alert, er
 			return nil, err
 		}
 		a.ClockStart, a.Due, a.RaisedAt = time.Unix(0, start).UTC(), time.Unix(0, due).UTC(), time.Unix(0, raised).UTC()
-		if a.Stage == domain.StageBreached {
-			a.Age = now.Sub(a.Due)
-		} else {
-			a.Age = now.Sub(a.RaisedAt)
-		}
 		out = append(out, a)
 	}
 	return out, rows.Err()
@@ -453,6 +490,14 @@ func (r *Reader) Open(ctx context.Context, f Filter, now time.Time) ([]Alert, er
 
 // CountByCommunity returns the open alerts per community, by community.
 func (r *Reader) CountByCommunity(ctx context.Context) ([]Counts, error) {
+	kept, err := r.counts.Get(ctx, struct{}{}, r.count)
+	if err != nil || kept == nil {
+		return nil, err
+	}
+	return slices.Clone(kept), nil
+}
+
+func (r *Reader) count(ctx context.Context) ([]Counts, error) {
 	rows, err := r.db.QueryContext(ctx, `SELECT community,
 		sum(CASE WHEN stage = 'approaching' THEN 1 ELSE 0 END), sum(CASE WHEN stage = 'breached' THEN 1 ELSE 0 END)
 		FROM alerts_open GROUP BY community ORDER BY community`)

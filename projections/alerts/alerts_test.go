@@ -77,6 +77,11 @@ func TestAlertsOpenAndClear(t *testing.T) {
 		a.HouseholdID != "h-c1" || a.Grid != "c1-g1" || a.Age != 6*time.Hour {
 		t.Errorf("alert %+v", a)
 	}
+	// Asked again an hour later with nothing committed meanwhile (the
+	// answer kept, decision 0152): the age is that of the new instant.
+	if again := open(alerts.Filter{Stage: domain.StageBreached, Community: "c1"}, now.Add(time.Hour)); len(again) != 1 || again[0].Age != 7*time.Hour {
+		t.Errorf("asked again an hour later: %+v, want one breach 7 h old", again)
+	}
 	if n := len(open(alerts.Filter{Stage: domain.StageApproaching}, now)); n != 0 {
 		t.Errorf("%d warnings left after the breaches replaced them", n)
 	}

@@ -98,11 +98,19 @@ func (t *Trail) streams(ctx context.Context, where string, arg string) ([]string
 }
 
 // Trail reads audit trails. Safe for concurrent use.
+//
+// It keeps the entries of the streams it has described lately (decision
+// 0152): a stream's entries up to a version never change (the log is
+// append-only and an entry is made from the stream's events alone, with
+// sealed values as their tokens), so a trail asked again costs one read of
+// the stream past its last described version instead of folding and
+// diffing every event again.
 type Trail struct {
 	db    *sql.DB
 	d     projections.Dialect
 	store storeReader
 	reg   *domain.Registry
+	cache *entryCache
 }
 
 // NewTrail returns a reader of trails over the index database and the event store.
@@ -113,7 +121,7 @@ func NewTrail(db *sql.DB, d projections.Dialect, store storeReader, reg *domain.
 	if reg == nil {
 		reg = domain.NewRegistry()
 	}
-	return &Trail{db: db, d: d, store: store, reg: reg}
+	return &Trail{db: db, d: d, store: store, reg: reg, cache: newEntryCache(maxCachedEntries)}
 }
 
 func streamID(stream string) string {

@@ -349,8 +349,39 @@ func reason(data []byte) string {
 	return ""
 }
 
-// entries folds one stream, producing an entry per event.
+// entries returns an entry per event of one stream: those described
+// before from the cache when the stream has not grown since, else folded
+// anew. The caller owns the slice and its changes.
 func (t *Trail) entries(ctx context.Context, stream string) ([]Entry, error) {
+	if es, ok := t.cache.get(stream); ok && len(es) > 0 {
+		next, err := t.store.ReadStream(ctx, stream, eventstore.Forward, es[len(es)-1].Version+1, 1)
+		if err != nil {
+			return nil, fmt.Errorf("audit: read %s: %w", stream, err)
+		}
+		if len(next) == 0 {
+			return cloneEntries(es), nil
+		}
+	}
+	es, err := t.fold(ctx, stream)
+	if err != nil {
+		return nil, err
+	}
+	t.cache.put(stream, es)
+	return cloneEntries(es), nil
+}
+
+// cloneEntries copies entries and their changes, so that what the caller
+// writes (the erased marks, the opened text) never reaches the cache.
+func cloneEntries(es []Entry) []Entry {
+	out := slices.Clone(es)
+	for i := range out {
+		out[i].Changes = slices.Clone(out[i].Changes)
+	}
+	return out
+}
+
+// fold folds one stream, producing an entry per event.
+func (t *Trail) fold(ctx context.Context, stream string) ([]Entry, error) {
 	evs, err := t.read(ctx, stream)
 	if err != nil {
 		return nil, err

@@ -184,3 +184,67 @@ func TestMeasuresAndFlag(t *testing.T) {
 		t.Error("an unknown grouping was accepted")
 	}
 }
+
+// TestReaderAnswersMoveWithTheProjection: the reader keeps its answers
+// while the projection's checkpoint stays (decision 0152), yet a batch
+// committed since, a reset, or a caller changing its copy of the rows never
+// shows in a later answer.
+func TestReaderAnswersMoveWithTheProjection(t *testing.T) {
+	ctx := context.Background()
+	env := testenv.New(t)
+	w := &town{t: t, env: env}
+	w.household("h1", "c1", "w1", w.day(3, 1, 9))
+	w.report("p1", "h1", "w1", w.day(3, 2, 9))
+	eng, err := projections.New(projections.Config{DB: env.DB, Dialect: env.Dialect, Store: env.Store}, measures.New(env.Loc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.CatchUp(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	rd := measures.NewReader(env.DB, env.Dialect)
+	q := measures.Query{By: measures.ByCommunity, Community: "c1"}
+	reported := func() int64 {
+		t.Helper()
+		rows, err := rd.Measures(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 1 {
+			t.Fatalf("rows of c1: %+v, want the one month", rows)
+		}
+		n := rows[0].Counts[measures.MProblemsReported]
+		// A caller scribbling on its copy changes nothing for the next.
+		rows[0].Counts[measures.MProblemsReported] = 1000
+		rows[0].OnTime[string(domain.ClockProblemResponse)] = measures.Rate{Num: 1000}
+		return n
+	}
+	if n := reported(); n != 1 {
+		t.Fatalf("reported in March: %d, want 1", n)
+	}
+	if n := reported(); n != 1 {
+		t.Fatalf("asked again: reported %d, want 1 (a caller's change leaked into the cache)", n)
+	}
+	w.report("p2", "h1", "w1", w.day(3, 3, 9))
+	if _, err := eng.CatchUp(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := reported(); n != 2 {
+		t.Fatalf("after a committed batch: reported %d, want 2", n)
+	}
+	if err := eng.Reset(ctx, measures.Name); err != nil {
+		t.Fatal(err)
+	}
+	if rows, err := rd.Measures(ctx, q); err != nil || len(rows) != 0 {
+		t.Fatalf("after a reset: %+v, %v; want no rows", rows, err)
+	}
+	if _, err := eng.CatchUp(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := reported(); n != 2 {
+		t.Fatalf("after the rebuild: reported %d, want 2", n)
+	}
+}

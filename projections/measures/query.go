@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -70,17 +71,31 @@ type Query struct {
 var ErrInvalidQuery = errors.New("measures: invalid query / 查询条件无效")
 
 // Reader queries the measures. Safe for concurrent use.
+//
+// It keeps the rows of its recent queries with the projection's checkpoint
+// they were read at (decision 0152): a query asked again while the
+// checkpoint has not moved is answered from memory, one indexed read of the
+// checkpoint instead of a scan of every counter row. The dashboard asks the
+// same two queries (its community's measures and every community's, for the
+// flags) on every load, and the counters move only when the projection
+// commits a batch.
 type Reader struct {
 	db *sql.DB
 	d  projections.Dialect
+
+	cache *projections.Answers[Query, []Row]
 }
+
+// maxCachedQueries bounds the cache: past it, it is emptied before the next
+// query is kept (the console asks a handful of distinct queries).
+const maxCachedQueries = 256
 
 // NewReader returns a reader over the read-model database.
 func NewReader(db *sql.DB, d projections.Dialect) *Reader {
 	if d == nil {
 		d = projections.SQLite
 	}
-	return &Reader{db: db, d: d}
+	return &Reader{db: db, d: d, cache: projections.NewAnswers[Query, []Row](db, d, Name, maxCachedQueries)}
 }
 
 // Kinds are the deadline kinds with an on-time rate.
@@ -91,6 +106,29 @@ func Kinds() []string {
 
 // Measures returns one row per group and month, ordered by group then month.
 func (r *Reader) Measures(ctx context.Context, q Query) ([]Row, error) {
+	rows, err := r.cached(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	// The cached rows stay unchanged whatever the caller does with its copy.
+	out := make([]Row, len(rows))
+	for i, row := range rows {
+		out[i] = row
+		out[i].Counts = maps.Clone(row.Counts)
+		out[i].OnTime = maps.Clone(row.OnTime)
+	}
+	return out, nil
+}
+
+// cached returns the rows of q, from the cache when the projection's
+// checkpoint is the one they were read at. The rows returned are shared:
+// callers in this package read them only.
+func (r *Reader) cached(ctx context.Context, q Query) ([]Row, error) {
+	return r.cache.Get(ctx, q, func(ctx context.Context) ([]Row, error) { return r.query(ctx, q) })
+}
+
+// query reads the rows of q from the database.
+func (r *Reader) query(ctx context.Context, q Query) ([]Row, error) {
 	switch q.By {
 	case ByCommunity, ByGrid, ByWorker:
 	default:
