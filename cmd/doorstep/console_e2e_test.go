@@ -157,13 +157,14 @@ func TestConsoleInChromium(t *testing.T) {
 			t.Fatalf("%s: %v\npage: %.3000s", what, err, html)
 		}
 	}
-	// shot writes the viewport, scrolled to the top or to the element at.
+	// shot writes the viewport, scrolled to the top or to the element at
+	// (a row of a table: in the middle of the screen).
 	shot := func(name, at string) {
 		t.Helper()
 		var png []byte
 		scroll := chromedp.Evaluate(`window.scrollTo(0, 0)`, nil)
 		if at != "" {
-			scroll = chromedp.Evaluate(fmt.Sprintf(`document.querySelector(%q).scrollIntoView()`, at), nil)
+			scroll = chromedp.Evaluate(fmt.Sprintf(`(e => e.closest('tr') ? e.closest('tr').scrollIntoView({block: 'center'}) : e.scrollIntoView())(document.querySelector(%q))`, at), nil)
 		}
 		run("screenshot "+name, scroll, chromedp.CaptureScreenshot(&png))
 		if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
@@ -240,9 +241,9 @@ func TestConsoleInChromium(t *testing.T) {
 	run("chinese", chromedp.Click("#lang", chromedp.ByID), chromedp.WaitVisible(`//h1[text()="督办看板"]`, chromedp.BySearch))
 
 	// The household file from the breach: the problem and both referrals
-	// now; slid back before the breached referral was made, the problem is
-	// there and the referral is not; one step forward, it is back; slid
-	// back to the registration, both are gone.
+	// now; slid back to just before the breached referral was recorded, the
+	// referral is not there; one step forward, it is back; slid back to the
+	// registration, the problem and the referrals are gone.
 	refCell := func(id string) string { return fmt.Sprintf(`[data-referral="%s"]`, id) }
 	run("open the household", chromedp.Click(link, chromedp.ByQuery), chromedp.WaitVisible("#audit table", chromedp.ByQuery))
 	if s := text("#h-problems + div"); !strings.Contains(s, problemNumber) {
@@ -268,9 +269,9 @@ func TestConsoleInChromium(t *testing.T) {
 	run("slide back to just before the referral",
 		chromedp.Focus("#slider", chromedp.ByID), chromedp.KeyEvent(kb.Home), chromedp.KeyEvent(strings.Repeat(kb.ArrowRight, last)),
 		chromedp.WaitVisible(fmt.Sprintf(`#asof-view[data-at="%s"] #asof-referrals`, stopBefore), chromedp.ByQuery))
-	if s := text("#asof-problems"); !strings.Contains(s, problemNumber) {
-		t.Errorf("just before the referral its problem %s is missing: %q", problemNumber, s)
-	}
+	// (Its problem may be missing too: the slider follows when things
+	// were recorded, and the demo writes its town's streams concurrently,
+	// in time order only approximately; decision 0020.)
 	var present bool
 	run("the referral is not there", chromedp.Evaluate(fmt.Sprintf(`!!document.querySelector('#asof-referrals %s')`, refCell(refID)), &present))
 	if present {
