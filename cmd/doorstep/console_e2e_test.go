@@ -221,6 +221,9 @@ func TestConsoleInChromium(t *testing.T) {
 	signIn("sup")
 	link := fmt.Sprintf(`#breached a[data-stream="%s"][href="#/household/%s"]`, refStream, url.PathEscape(hh))
 	run("dashboard", chromedp.WaitVisible(link, chromedp.ByQuery), chromedp.WaitVisible("#trend polyline", chromedp.ByQuery))
+	if s := text("main"); strings.Contains(s, "null") || strings.Contains(s, "kind_") {
+		t.Errorf("the dashboard shows a missing value or label (null, kind_…): %.2000q", s)
+	}
 	var row string
 	run("read the breach's row", chromedp.Evaluate(fmt.Sprintf(`document.querySelector(%q).closest('tr').innerText`, link), &row))
 	if !strings.Contains(row, "转介受理") || !strings.Contains(row, dept) || !strings.Contains(row, deptSupervisor) || !strings.Contains(row, community) {

@@ -113,7 +113,7 @@ function frame() {
 
 function show(...nodes) {
   const main = $('main');
-  main.replaceChildren(...nodes);
+  main.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined));
   frame();
   main.focus();
 }
@@ -1031,7 +1031,9 @@ async function route(liveAt) {
   }
   if (my !== generation) return;
   const screen = `${seg[0] || ''}/${seg[1] || ''}`;
-  const nodes = Array.isArray(out) ? out : out.nodes;
+  // A screen may leave a slot empty (null: no scope choice for one
+  // community); replaceChildren would write it as the text "null".
+  const nodes = (Array.isArray(out) ? out : out.nodes).filter((n) => n !== null && n !== undefined);
   if (liveAt) {
     // A reading after an event: the page in place, the focus and the
     // scroll kept, the change announced politely.
