@@ -130,6 +130,27 @@ func dictionary(t *testing.T) (zh, en map[string]string) {
 	return keys(zhBlock), keys(enBlock)
 }
 
+// TestEveryDeadlineKindLabelled: the dashboard names each breach by its
+// deadline kind through the dictionary (t('kind_' + kind)), so every clock
+// kind of the domain, and the measures' visit_entry, has a label in both
+// languages; a kind without one would show its key (kind_needs_update).
+// The kinds are the domain's constants: a kind added there must be added
+// here, and then to the dictionary.
+func TestEveryDeadlineKindLabelled(t *testing.T) {
+	kz, ke := dictionary(t)
+	han := regexp.MustCompile(`\p{Han}`)
+	for _, k := range vals(domain.ClockProblemResponse, domain.ClockProblemResolution, domain.ClockProblemFollowUp,
+		domain.ClockReferralAcceptance, domain.ClockReferralCompletion, domain.ClockVisitDue, domain.ClockSecondVisit,
+		domain.ClockNeedsUpdate, domain.ClockFileRevision, domain.ClockFestivalVisit, domain.ClockRectification, "visit_entry") {
+		if zh := kz["kind_"+k]; !han.MatchString(zh) {
+			t.Errorf("deadline kind %s has no Chinese label (key kind_%s): %q", k, k, zh)
+		}
+		if en := ke["kind_"+k]; len(en) <= 2 {
+			t.Errorf("deadline kind %s has no English label (key kind_%s)", k, k)
+		}
+	}
+}
+
 // TestEveryEnumValueLabelled: every value the API returns for the
 // enumerated fields the console shows (household class, assistance
 // category and risk; problem category, handling class, colour, urgency

@@ -78,6 +78,7 @@ type Rates struct {
 	Recur              float64                           // a revisit finds the problem recurred (it is reopened)
 	ReferralDecline    float64                           // a receiver declines
 	ReferralLateAccept float64                           // a receiver accepts after the acceptance deadline
+	ReferralUnanswered float64                           // a receiver never answers (breached at the end; the problem waits on it)
 	Archive            float64                           // household archived during the span (moved away, dissolved)
 	NeedsUpdate        float64                           // a completed home visit in a month without a needs update records one (001 §2.4.3)
 }
@@ -88,7 +89,7 @@ func DefaultRates() Rates {
 		Consent: 0.96, LateRegistered: 0.03, NobodyHome: 0.05, Refusal: 0.015, LateEntry: 0.05, VisitSlip: 0.03,
 		ProblemPerVisit: map[domain.HouseholdClass]float64{domain.ClassOrdinary: 0.10, domain.ClassKey: 0.06, domain.ClassSpecial: 0.03},
 		Referral:        0.45, LateResponse: 0.06, LateResolution: 0.12, Stalled: 0.04, Revisit: 0.6, Recur: 0.1,
-		ReferralDecline: 0.12, ReferralLateAccept: 0.08, Archive: 0.01, NeedsUpdate: 0.25,
+		ReferralDecline: 0.12, ReferralLateAccept: 0.08, ReferralUnanswered: 0.05, Archive: 0.01, NeedsUpdate: 0.25,
 	}
 }
 

@@ -310,7 +310,10 @@ func Write(ctx context.Context, store eventstore.Store, cfg Config) (Stats, erro
 		close(ch)
 	}
 	wg.Wait()
-	if cause := context.Cause(ctx); err == nil && cause != nil {
+	// A failed append cancels the generation with its error as the cause;
+	// the generation may then stop on the cancellation itself (a Sealer
+	// call seeing ctx done): report the cause, not "context canceled".
+	if cause := context.Cause(ctx); cause != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		err = cause
 	}
 	return st, err

@@ -205,13 +205,19 @@ func (p *problem) planCycle(a time.Time) {
 			}
 		}
 		at := r1
+		waiting := false
 		for _, d := range depts {
 			at = h.office(at.Add(between(r, hour, 2*day)))
-			if done := p.planReferral(at, d); !done.IsZero() {
+			done, unanswered := p.planReferral(at, d)
+			if !done.IsZero() {
 				completion = later(completion, done)
 				p.provider = departmentName(d)
 			}
+			waiting = waiting || unanswered
 			referred = true
+		}
+		if waiting {
+			return // waits on a department that never answers: in progress, overdue once its limit passes
 		}
 	}
 	resDue := p.agg.Due()
@@ -430,8 +436,15 @@ type rung struct {
 
 // planReferral schedules a referral of the problem requested at t0, up the
 // escalation path when it starts below the department, and returns when it
-// will be completed (zero if it will be declined or cancelled).
-func (p *problem) planReferral(t0 time.Time, dept string) time.Time {
+// will be completed (zero if it will be declined or cancelled, or left
+// unanswered: then unanswered is true).
+//
+// A receiver leaves a referral unanswered (Rates.ReferralUnanswered,
+// decision 0150): it neither accepts nor declines, so the referral stays
+// awaiting acceptance, its deadline breached, until the end of the span;
+// the demo started on any date has such breaches for the supervisors'
+// dashboard, as a real town's department backlog would.
+func (p *problem) planReferral(t0 time.Time, dept string) (time.Time, bool) {
 	h := p.h
 	s := h.s
 	r := h.rng
@@ -498,16 +511,21 @@ func (p *problem) planReferral(t0 time.Time, dept string) time.Time {
 				return f.agg.Decline(m, pick(r, declineReasons))
 			})
 		})
-		return time.Time{}
+		return time.Time{}, false
 	}
 	accDue := t.Add(3 * day)
 	if d, err := domain.DueAfter(c.Calendar, t, s.pol.ReferralAcceptance); err == nil {
 		accDue = d.At
 	}
 	var acc time.Time
-	if chance(r, s.rates.ReferralLateAccept) {
+	// One draw decides late, unanswered or on time, so that a town with
+	// no unanswered referral draws exactly what it drew before the rate.
+	switch x := r.Float64(); {
+	case x < s.rates.ReferralLateAccept:
 		acc = h.office(accDue.Add(between(r, hour, 3*day)))
-	} else {
+	case x < s.rates.ReferralLateAccept+s.rates.ReferralUnanswered:
+		return time.Time{}, true
+	default:
 		acc = frac(r, t, accDue, 0.1, 0.9)
 		if o := h.office(acc); o.Before(accDue) {
 			acc = o
@@ -541,7 +559,7 @@ func (p *problem) planReferral(t0 time.Time, dept string) time.Time {
 				return f.agg.Cancel(m, pick(r, cancelReasons))
 			})
 		})
-		return time.Time{}
+		return time.Time{}, false
 	}
 	done := frac(r, start, due, 0.2, 0.9)
 	if chance(r, 0.15) || !done.After(start) {
@@ -555,7 +573,7 @@ func (p *problem) planReferral(t0 time.Time, dept string) time.Time {
 			return f.agg.Complete(m, it.resolution, res)
 		})
 	})
-	return done
+	return done, false
 }
 
 // office moves t into office hours (09:00–17:30 on a working day), keeping

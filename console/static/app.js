@@ -113,7 +113,7 @@ function frame() {
 
 function show(...nodes) {
   const main = $('main');
-  main.replaceChildren(...nodes);
+  main.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined));
   frame();
   main.focus();
 }
@@ -182,9 +182,12 @@ async function dashboard(params, waitFor) {
   }
   const gridRows = [...groups.values()].sort((a, b) => b.breached - a.breached || a.grid.localeCompare(b.grid))
     .map((g) => [g.community, g.grid, el('span', { class: g.breached ? 'bad' : '' }, g.breached), el('span', { class: g.approaching ? 'warn' : '' }, g.approaching), [...g.who].join('、')]);
+  // Each breach names who must act (for a referral awaiting acceptance,
+  // the receiving department; once accepted, the person it named) and who
+  // supervises them (the community's or the department's supervisor).
   const alertRows = breached.data.alerts.map((a) => [
-    t('kind_' + a.kind), a.community, a.grid, a.responsible || '—', fmtTime(a.due),
-    a.household_id ? el('a', { href: `#/household/${encodeURIComponent(a.household_id)}`, 'data-alert-kind': a.kind, text: t('open') }) : '—']);
+    t('kind_' + a.kind), a.community, a.grid, a.responsible || '—', a.supervisor || '—', el('span', { class: 'bad' }, fmtTime(a.due)),
+    a.household_id ? el('a', { href: `#/household/${encodeURIComponent(a.household_id)}`, 'data-alert-kind': a.kind, 'data-stream': a.stream, text: t('open') }) : '—']);
   const parts = [
     el('h1', { text: t('dashboard') }),
     el('h2', { text: `${t('deadlines')} · ${t('byCommunity')}` }),
@@ -193,7 +196,7 @@ async function dashboard(params, waitFor) {
     el('h2', { text: `${t('deadlines')} · ${t('byGrid')}` }),
     table([t('community'), t('grid'), t('breached'), t('approaching'), t('responsible')], gridRows),
     el('h2', { text: t('breached') }),
-    el('div', { id: 'breached' }, table([t('kind'), t('community'), t('grid'), t('responsible'), t('due'), t('household')], alertRows)),
+    el('div', { id: 'breached' }, table([t('kind'), t('community'), t('grid'), t('responsible'), t('supervisor'), t('due'), t('household')], alertRows)),
   ];
   parts.push(el('h2', { text: t('measures') }));
   if (measures.error) parts.push(errorBox(measures.error));
@@ -311,7 +314,7 @@ function problemActions(p) {
   return links.length ? el('span', { class: 'actions' }, links) : '—';
 }
 const referralsTable = (rs) => table([t('to'), t('level'), t('status'), t('responsible'), t('due')],
-  (rs || []).map((r) => [r.to || '—', ev('level', r.level), ev('rstatus', r.status), r.responsible || '—', fmtTime(r.due)]));
+  (rs || []).map((r) => [el('span', { 'data-referral': r.id, text: r.to || '—' }), ev('level', r.level), ev('rstatus', r.status), r.responsible || '—', fmtTime(r.due)]));
 
 function changesList(changes) {
   return el('ul', { class: 'diff' }, (changes || []).map((c) => el('li', {}, `${c.field}: `, el('del', { text: c.before === '' ? '∅' : String(c.before) }), ' → ', el('ins', { text: c.after === '' ? '∅' : String(c.after) }))));
@@ -1028,7 +1031,9 @@ async function route(liveAt) {
   }
   if (my !== generation) return;
   const screen = `${seg[0] || ''}/${seg[1] || ''}`;
-  const nodes = Array.isArray(out) ? out : out.nodes;
+  // A screen may leave a slot empty (null: no scope choice for one
+  // community); replaceChildren would write it as the text "null".
+  const nodes = (Array.isArray(out) ? out : out.nodes).filter((n) => n !== null && n !== undefined);
   if (liveAt) {
     // A reading after an event: the page in place, the focus and the
     // scroll kept, the change announced politely.
