@@ -52,7 +52,7 @@ func TestRebuildEqualsLive(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	env := testenv.New(t)
-	ps := readmodels.All(env.Policies, env.Cal, env.Loc)
+	ps := readmodels.AllOpened(env.Policies, env.Cal, env.Loc, nil, sim.NewKeys())
 	eng, err := projections.New(projections.Config{DB: env.DB, Dialect: env.Dialect, Store: env.Store, BatchSize: 500, PollInterval: 20 * time.Millisecond}, ps...)
 	if err != nil {
 		t.Fatal(err)
