@@ -3,6 +3,7 @@ package command_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"slices"
 	"testing"
 
@@ -52,8 +53,43 @@ func TestHouseholdLabelsSealedAndDecided(t *testing.T) {
 			}
 		}
 	}
-	if !bytes.Contains(evs[0].Data, []byte(`"class":"special"`)) {
-		t.Fatalf("control: the class stays in clear: %s", evs[0].Data)
+	// The class is sealed too (decision 0148): the registration's class
+	// and each class change's from and to hold tokens that open to the
+	// class the rules decided.
+	classes := []domain.HouseholdClass{}
+	for _, ev := range evs {
+		var got []string
+		switch ev.Type {
+		case domain.TypeHouseholdRegistered:
+			var r domain.HouseholdRegistered
+			if err := json.Unmarshal(ev.Data, &r); err != nil {
+				t.Fatal(err)
+			}
+			got = []string{string(r.Class)}
+		case domain.TypeHouseholdClassChanged:
+			var r domain.HouseholdClassChanged
+			if err := json.Unmarshal(ev.Data, &r); err != nil {
+				t.Fatal(err)
+			}
+			got = []string{string(r.From), string(r.To)}
+		}
+		for _, tok := range got {
+			r, err := domain.OpenText(ctx, e.vault, tok)
+			if err != nil || !domain.IsSealedText(tok) {
+				t.Fatalf("%s v%d: class %q not sealed (%v)", ev.Type, ev.Version, tok, err)
+			}
+			classes = append(classes, domain.HouseholdClass(r.Value))
+		}
+		for _, clear := range []string{`"class":"`, `"from":"`, `"to":"`} {
+			for _, c := range domain.HouseholdClasses() {
+				if bytes.Contains(ev.Data, []byte(clear+string(c)+`"`)) {
+					t.Fatalf("%s v%d holds the class %q in clear: %s", ev.Type, ev.Version, c, ev.Data)
+				}
+			}
+		}
+	}
+	if want := []domain.HouseholdClass{domain.ClassSpecial, domain.ClassSpecial, domain.ClassKey, domain.ClassKey, domain.ClassOrdinary}; !slices.Equal(classes, want) {
+		t.Fatalf("classes as sealed: %q, want %q", classes, want)
 	}
 
 	// Events written before the seal (clear labels) still fold.

@@ -8,7 +8,7 @@ import (
 )
 
 // openLabels returns rec with the household's sealed labels (assistance
-// category and circumstances, decision 0147) opened, so the domain decides
+// category and circumstances, decision 0147; the class, decision 0148) opened, so the domain decides
 // on clear values (the policy's class rules look at them). The opened
 // values live only in the folded aggregate of one load: the stream cache
 // keeps the events as stored (tokens), so an erasure, made by this process
@@ -16,8 +16,8 @@ import (
 // (events written before the seal, or without a key store) are kept as
 // they are.
 func (s *Service) openLabels(ctx context.Context, rec domain.Recorded) (domain.Recorded, error) {
-	o, ok := s.sealer.(domain.Opener)
-	if !ok {
+	o := s.opener
+	if o == nil {
 		return rec, nil
 	}
 	var err error
@@ -51,12 +51,21 @@ func (s *Service) openLabels(ctx context.Context, rec domain.Recorded) (domain.R
 		}
 		return out
 	}
+	class := func(c domain.HouseholdClass) domain.HouseholdClass {
+		return domain.HouseholdClass(open(string(c)))
+	}
 	switch e := rec.Event.(type) {
 	case domain.HouseholdRegistered:
-		if !domain.IsSealedText(string(e.Category)) && !sealedAny(e.Circumstances) {
+		if !domain.IsSealedText(string(e.Category)) && !sealedAny(e.Circumstances) && !domain.IsSealedText(string(e.Class)) {
 			return rec, nil
 		}
-		e.Category, e.Circumstances = category(e.Category), circumstances(e.Circumstances)
+		e.Category, e.Circumstances, e.Class = category(e.Category), circumstances(e.Circumstances), class(e.Class)
+		rec.Event = e
+	case domain.HouseholdClassChanged:
+		if !domain.IsSealedText(string(e.From)) && !domain.IsSealedText(string(e.To)) {
+			return rec, nil
+		}
+		e.From, e.To = class(e.From), class(e.To)
 		rec.Event = e
 	case domain.HouseholdCategoryChanged:
 		e.From, e.To = category(e.From), category(e.To)

@@ -57,6 +57,7 @@ func (s *Service) sealText(ctx context.Context, household string, evs []domain.E
 			sealCategory(seal, h, &e.Category)
 			e.Circumstances = sealCircumstances(seal, h, e.Circumstances)
 			seal(h, &e.ClassRule) // "category di_bao" names the category
+			sealClass(seal, h, &e.Class)
 			ev = e
 		case domain.HouseholdMemberAdded:
 			member(e.MemberID, &e.MemberDetails)
@@ -79,6 +80,8 @@ func (s *Service) sealText(ctx context.Context, household string, evs []domain.E
 		case domain.HouseholdClassChanged:
 			seal(h, &e.Reason)
 			seal(h, &e.Rule) // names the category or circumstance that matched
+			sealClass(seal, h, &e.From)
+			sealClass(seal, h, &e.To)
 			ev = e
 		case domain.HouseholdCategoryChanged:
 			seal(h, &e.Reason)
@@ -182,6 +185,15 @@ func sealCategory(seal func(string, *string), h string, c *domain.AssistanceCate
 	v := string(*c)
 	seal(h, &v)
 	*c = domain.AssistanceCategory(v)
+}
+
+// sealClass seals a household class label (decision 0148): "special"
+// says severe mental illness, a child in difficulty or an elderly person
+// living alone; "key" says 低保, 特困 or a disability.
+func sealClass(seal func(string, *string), h string, c *domain.HouseholdClass) {
+	v := string(*c)
+	seal(h, &v)
+	*c = domain.HouseholdClass(v)
 }
 
 // sealCircumstances seals each circumstance label in a copy (decision 0147):

@@ -52,7 +52,8 @@ func BenchmarkOpenLabels(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := &Service{sealer: keystore.New(ks, keystore.Config{})}
+	v := keystore.New(ks, keystore.Config{})
+	s := &Service{sealer: v, opener: v}
 	reg := domain.HouseholdRegistered{HouseholdID: "h1", Address: "槐树胡同1号", Community: "幸福社区", Grid: "第3网格", Class: domain.ClassKey,
 		Category: domain.CategoryDiBao, Circumstances: []domain.Circumstance{domain.CircumstanceDisability}, ClassBy: domain.ClassByRule,
 		ClassRule: "category di_bao", At: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
@@ -69,7 +70,7 @@ func BenchmarkOpenLabels(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				got, err := s.openLabels(ctx, rec)
-				if err != nil || got.Event.(domain.HouseholdRegistered).Category != domain.CategoryDiBao {
+				if r := got.Event.(domain.HouseholdRegistered); err != nil || r.Category != domain.CategoryDiBao || r.Class != domain.ClassKey {
 					b.Fatalf("%+v %v", got.Event, err)
 				}
 			}

@@ -48,6 +48,11 @@ type Config struct {
 	// Sealer encrypts sensitive fields. Without one, a command carrying a
 	// sensitive field is refused.
 	Sealer Sealer
+	// Opener opens the household labels sealed in the log (decision 0148)
+	// when the service folds a household; default the Sealer when it opens
+	// (the key vault). A service that only reads and records alerts (a test
+	// town's deadline watcher) may be given an Opener without a Sealer.
+	Opener domain.Opener
 	// Clock gives the time of a command that does not carry one; default time.Now.
 	Clock func() time.Time
 	// NewID makes a command id for a command sent without one; default
@@ -96,6 +101,7 @@ type Service struct {
 	calCur   *calendarAgg
 	loc      *time.Location
 	sealer   Sealer
+	opener   domain.Opener // openLabels; nil: labels fold as stored
 	clock    func() time.Time
 	newID    func() uuid.UUID
 	attempts int
@@ -143,7 +149,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.CacheEvents == 0 {
 		cfg.CacheEvents = cacheEvents
 	}
-	return &Service{store: cfg.Store, policies: cfg.Policies, base: cfg.Calendar, loc: cfg.Location, sealer: cfg.Sealer,
+	return &Service{store: cfg.Store, policies: cfg.Policies, base: cfg.Calendar, loc: cfg.Location, sealer: cfg.Sealer, opener: openerOf(cfg),
 		clock: cfg.Clock, newID: cfg.NewID, attempts: cfg.MaxAttempts, reg: cfg.Registry, ns: uuid.MustParse(namespace),
 		cache: &streamCache{limit: cfg.CacheEvents}}, nil
 }
@@ -306,3 +312,14 @@ func (s *Service) Calendar() *calendar.Calendar { return s.base }
 
 // Store returns the event store.
 func (s *Service) Store() eventstore.Store { return s.store }
+
+// openerOf is the Opener a service opens sealed labels with.
+func openerOf(cfg Config) domain.Opener {
+	if cfg.Opener != nil {
+		return cfg.Opener
+	}
+	if o, ok := cfg.Sealer.(domain.Opener); ok {
+		return o
+	}
+	return nil
+}

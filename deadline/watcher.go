@@ -229,7 +229,7 @@ func (w *Watcher) Sync(ctx context.Context) error {
 					dirty[s] = struct{}{}
 					order = append(order, s)
 				}
-				w.apply(s, &page[i])
+				w.apply(ctx, s, &page[i])
 			}
 		}
 		if len(page) > 0 {
@@ -268,7 +268,7 @@ func (w *Watcher) Sync(ctx context.Context) error {
 // subject not kept starts from its first event; an event that does not
 // follow the kept version, or that cannot be decoded, drops the state so
 // that Sync reads the stream in full. The caller holds w.mu.
-func (w *Watcher) apply(stream string, e *eventstore.Event) {
+func (w *Watcher) apply(ctx context.Context, stream string, e *eventstore.Event) {
 	l, ok := w.state[stream]
 	if !ok {
 		if e.Version != 1 {
@@ -287,7 +287,8 @@ func (w *Watcher) apply(stream string, e *eventstore.Event) {
 	}
 	var err error
 	if e.Version == v+1 {
-		_, err = eventlog.Fold(w.cfg.Registry, l.agg, []eventstore.Event{*e}, domain.AsOf{})
+		// The class is sealed (decision 0148): the command path opens it.
+		err = w.cfg.Commands.FoldNext(ctx, stream, l.agg, e)
 	}
 	if err != nil || e.Version != v+1 {
 		delete(w.state, stream)

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -134,18 +135,42 @@ func TestErasureThroughTheAPI(t *testing.T) {
 	if after := must(e.do("GET", "/v1/measures?community=C1", aud, nil), 200, "measures").body; string(after) != string(measuresBefore) {
 		t.Fatalf("measures changed by the erasure:\n%s\n%s", measuresBefore, after)
 	}
-	// A whole household's erasure: its category reads as erased; its class,
-	// in clear, stays (decision 0147).
+	// A whole household's erasure: its category and its class (both sealed,
+	// decisions 0147 and 0148) read as erased, and the class filter, which
+	// opens the class, no longer finds it.
 	reg = registerBody("h2", "C1", "G1")
-	reg.Class, reg.Category, reg.Circumstances = "", "te_kun", []string{"disability"}
-	must(e.do("POST", "/v1/households", w, reg), 201, "register h2")
+	reg.Class, reg.Category, reg.Circumstances = "special", "te_kun", []string{"disability"}
+	must(e.do("POST", "/v1/households", w, reg), 201, "register h2").decode(t, &res)
+	classList := func(class, wait string) []string {
+		t.Helper()
+		var list HouseholdList
+		must(e.do("GET", "/v1/households?class="+class+"&wait_for="+wait, w, nil), 200, "class filter "+class).decode(t, &list)
+		var ids []string
+		for _, h := range list.Households {
+			ids = append(ids, h.HouseholdID)
+			if h.Class != class {
+				t.Errorf("class filter %s: %s shows class %q", class, h.HouseholdID, h.Class)
+			}
+		}
+		return ids
+	}
+	if got := classList("special", res.Position); !slices.Equal(got, []string{"h2"}) {
+		t.Fatalf("class filter special before the erasure: %v", got)
+	}
+	if got := classList("key", res.Position); !slices.Equal(got, []string{"h1"}) {
+		t.Fatalf("class filter key before the erasure: %v", got)
+	}
+	e.noneInClear(t, "te_kun", "disability", `"class":"special"`, `"class":"key"`, `"to":"special"`)
 	must(e.do("POST", "/v1/households/h2/erasure", sup, ErasureRequestBody{RequestID: "er2", Scope: "household", LegalBasis: "consent_withdrawn", Reference: "PIPL-2026-08"}), 201, "request h2")
 	must(e.do("POST", "/v1/households/h2/erasure/er2/approve", po, nil), 200, "approve h2").decode(t, &res)
 	must(e.do("GET", "/v1/households/h2?wait_for="+res.Position, aud, nil), 200, "profile h2").decode(t, &prof)
-	if prof.Category != "[erased]" || prof.Class != "key" {
+	if prof.Category != "[erased]" || prof.Class != "[erased]" {
 		t.Fatalf("labels after the household's erasure: category %q class %q", prof.Category, prof.Class)
 	}
-	e.noneInClear(t, "te_kun", "disability")
+	if got := classList("special", res.Position); len(got) != 0 {
+		t.Fatalf("class filter special after the erasure: %v", got)
+	}
+	e.noneInClear(t, "te_kun", "disability", `"class":"special"`, `"class":"key"`)
 }
 
 // noneInClear fails if any file the server wrote (event store and its WAL,

@@ -139,8 +139,10 @@ func newEnvConfig(t testing.TB, extra func(*Deps), tune func(*Config)) *testEnv 
 	}
 	cal := svc.Calendar()
 	e.rdb = db
+	prof := profile.New(svc.Policies(), cal)
+	prof.SetOpener(e.vault) // the class is sealed (decision 0148)
 	eng, err := projections.New(projections.Config{DB: db, Store: st, RetryMax: 50 * time.Millisecond},
-		profile.New(svc.Policies(), cal), alerts.New(), audit.NewIndex(), measures.New(cal.Location()), pcoverage.New(), worklist.New(svc.Policies(), cal), rectifications.New(), flags.New(), relief.New(cal.Location()))
+		prof, alerts.New(), audit.NewIndex(), measures.New(cal.Location()), pcoverage.New(), worklist.New(svc.Policies(), cal), rectifications.New(), flags.New(), relief.New(cal.Location()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,8 +154,8 @@ func newEnvConfig(t testing.TB, extra func(*Deps), tune func(*Config)) *testEnv 
 	go func() { defer close(ran); _ = eng.Run(runCtx) }()
 	t.Cleanup(func() { stop(); <-ran; eng.Close(); db.Close() })
 	read := ReadModels{Engine: eng, Profiles: profile.NewReader(db, nil), Alerts: alerts.NewReader(db, nil),
-		Trail: audit.NewTrail(db, nil, st, nil), Measures: measures.NewReader(db, nil), Worklist: worklist.NewReader(db, nil), Rectifications: rectifications.NewReader(db, nil), Flags: flags.NewReader(db, nil), Relief: relief.NewReader(db, nil), Visits: pcoverage.NewReader(db, nil),
-		Coverage: pcoverage.Live{Reader: pcoverage.NewReader(db, nil), Policies: svc.Policies(), Location: cal.Location()}}
+		Trail: audit.NewTrail(db, nil, st, nil), Measures: measures.NewReader(db, nil), Worklist: worklist.NewReader(db, nil), Rectifications: rectifications.NewReader(db, nil), Flags: flags.NewReader(db, nil), Relief: relief.NewReader(db, nil), Visits: pcoverage.NewReader(db, nil).WithOpener(e.vault),
+		Coverage: pcoverage.Live{Reader: pcoverage.NewReader(db, nil).WithOpener(e.vault), Policies: svc.Policies(), Location: cal.Location()}}
 	users, err := account.OpenFile(ctx, filepath.Join(dir, account.FileName))
 	if err != nil {
 		t.Fatal(err)

@@ -107,7 +107,8 @@ func (s *Server) householdList(w nethttp.ResponseWriter, r *nethttp.Request, ove
 		return noReadModel("household profile")
 	}
 	p := principalFrom(r.Context())
-	f := profile.Filter{Worker: q.Get("worker"), Search: q.Get("q"), Now: s.d.Now(), Overdue: overdue, DueBefore: dueBefore}
+	f := profile.Filter{Worker: q.Get("worker"), Search: q.Get("q"), Now: s.d.Now(), Overdue: overdue, DueBefore: dueBefore,
+		Opener: s.d.Opener} // the class is sealed: the filter opens it within the caller's scope (decision 0148)
 	if idx, ok := s.d.Opener.(domain.Fingerprinter); ok {
 		f.Index = idx // sealed names and addresses (decision 0108)
 	}

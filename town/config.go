@@ -111,8 +111,9 @@ type Config struct {
 	// Calendar of working days; default calendar.Default() in Location.
 	Calendar *calendar.Calendar
 	// Sealer seals sensitive fields (identity numbers, phones, income,
-	// health, disability, the sealed understandings of visits). Required.
-	// Byte-identical output needs a deterministic Sealer.
+	// health, disability, the sealed understandings of visits) and, when it
+	// also opens (domain.Opener), the household class (decision 0148).
+	// Required. Byte-identical output needs a deterministic Sealer.
 	Sealer domain.Sealer
 	// Mix of classes, categories and risks; default DefaultMix().
 	Mix Mix

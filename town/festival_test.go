@@ -36,7 +36,7 @@ func TestSeed004_4_2_TownMakesFestivalVisitsWithRelief(t *testing.T) {
 				if err := json.Unmarshal(e.Data, &r); err != nil {
 					t.Fatal(err)
 				}
-				cats[b.Stream], classes[b.Stream] = r.Category, r.Class
+				cats[b.Stream], classes[b.Stream] = r.Category, openClass(t, r.Class)
 			case domain.TypeHouseholdCategoryChanged:
 				var r domain.HouseholdCategoryChanged
 				if err := json.Unmarshal(e.Data, &r); err != nil {
@@ -48,7 +48,7 @@ func TestSeed004_4_2_TownMakesFestivalVisitsWithRelief(t *testing.T) {
 				if err := json.Unmarshal(e.Data, &r); err != nil {
 					t.Fatal(err)
 				}
-				classes[b.Stream] = r.To
+				classes[b.Stream] = openClass(t, r.To)
 			case domain.TypeVisitRecorded:
 				var v domain.VisitRecorded
 				if err := json.Unmarshal(e.Data, &v); err != nil {

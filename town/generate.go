@@ -310,10 +310,10 @@ func Write(ctx context.Context, store eventstore.Store, cfg Config) (Stats, erro
 		close(ch)
 	}
 	wg.Wait()
-	// A failed append cancels the generation with its error as the cause;
-	// the generation may then stop on the cancellation itself (a Sealer
-	// call seeing ctx done): report the cause, not "context canceled".
-	if cause := context.Cause(ctx); cause != nil && (err == nil || errors.Is(err, context.Canceled)) {
+	// A writer's failure cancels the generation with it as the cause: the
+	// generator may then stop on the bare cancellation (its oversight checks
+	// ctx), which must not hide the failure.
+	if cause := context.Cause(ctx); cause != nil && (err == nil || errors.Is(err, context.Canceled) && !errors.Is(cause, context.Canceled)) {
 		err = cause
 	}
 	return st, err

@@ -27,6 +27,20 @@ func (s testSealer) Open(_ context.Context, householdID string, sealed domain.Se
 	return x.Ciphertext, nil
 }
 
+// openClass opens a household class the town sealed under testSealer
+// (decision 0148); a clear class fails the test.
+func openClass(tb testing.TB, c domain.HouseholdClass) domain.HouseholdClass {
+	tb.Helper()
+	if !domain.IsSealedText(string(c)) {
+		tb.Fatalf("the class %q is in clear; the town seals it", c)
+	}
+	r, err := domain.OpenText(context.Background(), testSealer{}, string(c))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return domain.HouseholdClass(r.Value)
+}
+
 func testConfig(tb testing.TB, seed uint64, n int) Config {
 	tb.Helper()
 	c := DefaultConfig(seed, n)

@@ -167,15 +167,23 @@ func (o *overseer) observe(b Batch) error {
 			if err := json.Unmarshal(e.Data, &r); err != nil {
 				return err
 			}
-			o.homes[id] = &homeState{community: r.Community, class: r.Class}
+			class, err := o.openClass(r.Class)
+			if err != nil {
+				return err
+			}
+			o.homes[id] = &homeState{community: r.Community, class: class}
 			o.byComm[r.Community] = append(o.byComm[r.Community], id)
 		case domain.TypeHouseholdClassChanged:
 			var r domain.HouseholdClassChanged
 			if err := json.Unmarshal(e.Data, &r); err != nil {
 				return err
 			}
+			class, err := o.openClass(r.To)
+			if err != nil {
+				return err
+			}
 			if h := o.homes[id]; h != nil {
-				h.class = r.To
+				h.class = class
 			}
 		case domain.TypeHouseholdArchived:
 			if h := o.homes[id]; h != nil {
@@ -203,6 +211,19 @@ func (o *overseer) observe(b Batch) error {
 		}
 	}
 	return nil
+}
+
+// openClass opens a class the town sealed (sealClass, decision 0148).
+func (o *overseer) openClass(c domain.HouseholdClass) (domain.HouseholdClass, error) {
+	op, ok := o.c.Sealer.(domain.Opener)
+	if !ok || !domain.IsSealedText(string(c)) {
+		return c, nil
+	}
+	r, err := domain.OpenText(o.ctx, op, string(c))
+	if err != nil {
+		return "", fmt.Errorf("town: open a household's class: %w", err)
+	}
+	return domain.HouseholdClass(r.String()), nil
 }
 
 // record appends the events of one command on a community's stream.

@@ -294,6 +294,9 @@ func (r *rec) add(what string, meta domain.Meta, evs []domain.Event, err error) 
 		if r.ids != nil {
 			src = r.ids
 		}
+		if e, err = sealClass(s.ctx, s.c.Sealer, r.h.id, e); err != nil {
+			return err
+		}
 		ed, err := eventlog.Encode(newUUID(src, meta.At), e, md)
 		if err != nil {
 			return err
@@ -330,6 +333,37 @@ func (r *rec) add(what string, meta domain.Meta, evs []domain.Event, err error) 
 		}
 	}
 	return nil
+}
+
+// sealClass seals the household class of a registration or a class change
+// under the household's key (decision 0148), as the command layer does,
+// once the town's own aggregate has applied the clear event. Only with a
+// Sealer that also opens (the key vault; the tests' sealers): the town's
+// oversight reads the class back from the events (oversight.go). With any
+// other Sealer the class stays in clear.
+func sealClass(ctx context.Context, s domain.Sealer, household string, e domain.Event) (domain.Event, error) {
+	if _, ok := s.(domain.Opener); !ok {
+		return e, nil
+	}
+	var err error
+	seal := func(c *domain.HouseholdClass) {
+		if err != nil || *c == "" || domain.IsSealedText(string(*c)) {
+			return
+		}
+		var v string
+		v, err = domain.SealText(ctx, s, household, string(*c), nil)
+		*c = domain.HouseholdClass(v)
+	}
+	switch x := e.(type) {
+	case domain.HouseholdRegistered:
+		seal(&x.Class)
+		e = x
+	case domain.HouseholdClassChanged:
+		seal(&x.From)
+		seal(&x.To)
+		e = x
+	}
+	return e, err
 }
 
 func (h *house) seal(text string) (domain.Sealed, error) {

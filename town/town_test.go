@@ -204,6 +204,7 @@ func TestMixMatchesConfig(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := ev.(domain.HouseholdRegistered)
+			r.Class = openClass(t, r.Class)
 			n++
 			classes[r.Class]++
 			if cats[r.Class] == nil {
@@ -300,7 +301,7 @@ func TestVisitsFollowPolicy(t *testing.T) {
 			switch e.Type {
 			case domain.TypeHouseholdRegistered:
 				ev, _ := reg.Decode(e.Type, e.Data)
-				class[b.Stream] = ev.(domain.HouseholdRegistered).Class
+				class[b.Stream] = openClass(t, ev.(domain.HouseholdRegistered).Class)
 			case domain.TypeHouseholdClassChanged:
 				changed[b.Stream] = true
 			case domain.TypeVisitRecorded:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"io/fs"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/projections"
 )
 
 // The sealed values of one household, as a person types them: the
@@ -54,6 +56,14 @@ func recordSealedAndErase(t *testing.T, p *proc) {
 	if prof["category"] != sealedValues[11] || prof["class"] != "key" {
 		t.Fatalf("category and class before erasure: %v %v", prof["category"], prof["class"])
 	}
+	// The class is sealed (decision 0148); the class filter opens it in Go
+	// and finds the household before the erasure.
+	if l := p.must(200, "GET", "/v1/households?class=key", worker, nil); len(l["households"].([]any)) != 1 {
+		t.Fatalf("class filter before erasure: %v", l)
+	}
+	if l := p.must(200, "GET", "/v1/households?class=special", worker, nil); len(l["households"].([]any)) != 0 {
+		t.Fatalf("class filter of another class before erasure: %v", l)
+	}
 	// Search by the sealed name finds the household before the erasure.
 	if l := p.must(200, "GET", "/v1/households?q="+url.QueryEscape(sealedValues[6]), worker, nil); len(l["households"].([]any)) != 1 {
 		t.Fatalf("search by name before erasure: %v", l)
@@ -73,6 +83,68 @@ func recordSealedAndErase(t *testing.T, p *proc) {
 	}
 	if l := p.must(200, "GET", "/v1/households?q="+url.QueryEscape(sealedValues[6]), worker, nil); len(l["households"].([]any)) != 0 {
 		t.Fatalf("search by name after erasure: %v", l)
+	}
+	if prof["class"] != "[erased]" {
+		t.Fatalf("class after erasure: %v", prof["class"])
+	}
+	if l := p.must(200, "GET", "/v1/households?class=key", worker, nil); len(l["households"].([]any)) != 0 {
+		t.Fatalf("class filter after erasure: %v", l)
+	}
+}
+
+// clearClasses are the forms a household's class takes in clear in an
+// event's payload (JSON as written, and as PostgreSQL's jsonb prints it):
+// the words themselves ("key", "special") are too common to grep for.
+var clearClasses = func() []string {
+	var out []string
+	for _, f := range []string{"class", "from", "to"} {
+		for _, c := range []string{"ordinary", "key", "special"} {
+			out = append(out, `"`+f+`":"`+c+`"`, `"`+f+`": "`+c+`"`)
+		}
+	}
+	return out
+}()
+
+// checkClassColumns fails the test unless the read models' class columns of
+// household sun (the profile's, the coverage history's) hold tokens.
+// classes runs a query of one household's class values on the read models.
+func checkClassColumns(t *testing.T, classes func(table string) ([]string, error)) {
+	t.Helper()
+	n := 0
+	for _, table := range []string{"profile_households", "coverage_classes"} {
+		cs, err := classes(table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			n++
+			if !domain.IsSealedText(c) {
+				t.Errorf("%s: the class %q is in clear", table, c)
+			}
+		}
+	}
+	if n < 2 {
+		t.Fatalf("only %d class values of household sun in the read models", n)
+	}
+}
+
+// sqlClasses is checkClassColumns' query on a database/sql read model.
+func sqlClasses(db *sql.DB) func(string) ([]string, error) {
+	return func(table string) ([]string, error) {
+		rows, err := db.Query(`SELECT class FROM `+table+` WHERE household_id = ?`, "sun")
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var c string
+			if err := rows.Scan(&c); err != nil {
+				return nil, err
+			}
+			out = append(out, c)
+		}
+		return out, rows.Err()
 	}
 }
 
@@ -131,8 +203,18 @@ func TestSealedValuesNowhereInClear(t *testing.T) {
 				t.Fatalf("%v: %v %s", args, err, errb.String())
 			}
 		}
-		if n := grepAll(t, dir, map[string][]byte{"the server's log": []byte(p.errb.String() + p.out.String())}, sealedValues); n < 6 {
+		if n := grepAll(t, dir, map[string][]byte{"the server's log": []byte(p.errb.String() + p.out.String())}, append(clearClasses, sealedValues...)); n < 6 {
 			t.Fatalf("only %d files looked at", n)
+		}
+		rm, err := projections.OpenSQLite(context.Background(), projections.ReadModelPath(filepath.Join(dir, "events.db")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkClassColumns(t, sqlClasses(rm))
+		rm.Close()
+		// Control of the class grep: the risk, in clear, is found as a payload holds it.
+		if b, _ := os.ReadFile(filepath.Join(dir, "log.jsonl")); !bytes.Contains(b, []byte(`"risk":"yellow"`)) {
+			t.Fatal(`control: "risk":"yellow" is not in the whole-log export; the class grep looks at nothing`)
 		}
 		// Control: the grep sees the data. Staff names are not sealed: the
 		// worker's must be found, in the exports at least.
@@ -174,7 +256,34 @@ func TestSealedValuesNowhereInClear(t *testing.T) {
 		if !bytes.Contains(dump, []byte("household.erasure_completed")) || !bytes.Contains(dump, []byte("李四")) { // control: staff names are in clear
 			t.Fatalf("the dump does not hold the log:\n%.2000s", dump)
 		}
-		grepAll(t, dir, map[string][]byte{"pg_dump": dump, "the server's log": []byte(p.errb.String() + p.out.String())}, sealedValues)
+		grepAll(t, dir, map[string][]byte{"pg_dump": dump, "the server's log": []byte(p.errb.String() + p.out.String())}, append(clearClasses, sealedValues...))
+		// The events' payloads are bytea, which pg_dump prints in hex: the
+		// class is looked for in that form too, with the risk (in clear) as
+		// the control.
+		var hexClasses []string
+		for _, c := range clearClasses {
+			hexClasses = append(hexClasses, hex.EncodeToString([]byte(c)))
+		}
+		grepAll(t, t.TempDir(), map[string][]byte{"pg_dump (hex)": dump}, hexClasses)
+		if !bytes.Contains(dump, []byte(hex.EncodeToString([]byte(`"risk":"yellow"`)))) {
+			t.Fatal("control: the risk, in clear, is not in the dump's payloads; the class grep looks at nothing")
+		}
+		checkClassColumns(t, func(table string) ([]string, error) {
+			rows, err := conn.Query(context.Background(), `SELECT class FROM `+schema+`.`+table+` WHERE household_id = $1`, "sun")
+			if err != nil {
+				return nil, err
+			}
+			defer rows.Close()
+			var out []string
+			for rows.Next() {
+				var c string
+				if err := rows.Scan(&c); err != nil {
+					return nil, err
+				}
+				out = append(out, c)
+			}
+			return out, rows.Err()
+		})
 		var n int
 		if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM `+schema+`.data_keys WHERE (secret IS NOT NULL OR wrapped IS NOT NULL) AND household_id LIKE 'sun%'`).Scan(&n); err != nil || n != 0 {
 			t.Fatalf("keys of the erased household left: %d %v", n, err)

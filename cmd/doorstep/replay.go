@@ -96,9 +96,10 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		h := snap.Household
+		class := domain.HouseholdClass(domain.ShownText(ctx, rt.vault, string(h.Class()))) // sealed (decision 0148)
 		fmt.Fprintf(stdout, "\nstate: %s, community %s, grid %s, worker %s, class %s, risk %s, archived %v, %d members, %d visits\n",
-			domain.ShownText(ctx, rt.vault, h.Address()), h.Community(), h.Grid(), h.ResponsibleWorker(), h.Class(), h.Risk(), h.Archived(), len(h.Members()), len(h.Visits()))
-		_, classZH := h.Class().Label()
+			domain.ShownText(ctx, rt.vault, h.Address()), h.Community(), h.Grid(), h.ResponsibleWorker(), class, h.Risk(), h.Archived(), len(h.Members()), len(h.Visits()))
+		_, classZH := class.Label()
 		_, riskZH := h.Risk().Label()
 		fmt.Fprintf(stdout, "状态：%s，社区 %s，网格 %s，责任网格员 %s，家庭类别 %s，风险等级 %s，已归档 %s，成员 %d 人，走访 %d 次\n",
 			domain.ShownText(ctx, rt.vault, h.Address()), h.Community(), h.Grid(), h.ResponsibleWorker(), classZH, riskZH, map[bool]string{true: "是", false: "否"}[h.Archived()], len(h.Members()), len(h.Visits()))

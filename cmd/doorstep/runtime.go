@@ -186,7 +186,7 @@ func (rt *runtime) finish(ctx context.Context, p parts, log *slog.Logger) (*runt
 	if rt.app, err = command.New(command.Config{Store: rt.store, Sealer: rt.vault, Calendar: rt.cal}); err != nil {
 		return fail(err)
 	}
-	ps := readmodels.AllCached(rt.app.Policies(), rt.cal, rt.cal.Location(), p.reads)
+	ps := readmodels.AllOpened(rt.app.Policies(), rt.cal, rt.cal.Location(), p.reads, rt.vault)
 	profiles := profile.NewReader(rt.rdb, p.dialect)
 	if p.reads != nil {
 		profiles.WithCache(p.reads)
@@ -207,7 +207,7 @@ func (rt *runtime) finish(ctx context.Context, p parts, log *slog.Logger) (*runt
 	// are history the node was not running for.
 	now := clock.Now().In(rt.cal.Location())
 	from := domain.PeriodMonth.Label(time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, now.Location()).AddDate(0, -1, 0), now.Location())
-	rt.periods, err = periodclose.New(periodclose.Config{Store: rt.store, Coverage: pcoverage.NewReader(rt.rdb, p.dialect), Resolution: measures.NewReader(rt.rdb, p.dialect),
+	rt.periods, err = periodclose.New(periodclose.Config{Store: rt.store, Coverage: pcoverage.NewReader(rt.rdb, p.dialect).WithOpener(rt.vault), Resolution: measures.NewReader(rt.rdb, p.dialect),
 		Policies: rt.app.Policies(), Calendar: rt.cal, Clock: deadline.RealClock{}, From: from,
 		CaughtUp: func(ctx context.Context) error {
 			head, err := rt.store.Head(ctx)
@@ -234,11 +234,11 @@ func (rt *runtime) finish(ctx context.Context, p parts, log *slog.Logger) (*runt
 	}
 	rt.read = dhttp.ReadModels{Engine: rt.engine, Profiles: profiles, Alerts: alerts.NewReader(rt.rdb, p.dialect),
 		Trail: audit.NewTrail(rt.rdb, p.dialect, rt.store, nil), Measures: measures.NewReader(rt.rdb, p.dialect),
-		Coverage: pcoverage.Live{Reader: pcoverage.NewReader(rt.rdb, p.dialect), Policies: rt.app.Policies(), Location: rt.cal.Location()},
+		Coverage: pcoverage.Live{Reader: pcoverage.NewReader(rt.rdb, p.dialect).WithOpener(rt.vault), Policies: rt.app.Policies(), Location: rt.cal.Location()},
 		Worklist: worklist.NewReader(rt.rdb, p.dialect), Rectifications: rectifications.NewReader(rt.rdb, p.dialect),
 		Flags:  flags.NewReader(rt.rdb, p.dialect),
 		Relief: relief.NewReader(rt.rdb, p.dialect),
-		Visits: pcoverage.NewReader(rt.rdb, p.dialect)}
+		Visits: pcoverage.NewReader(rt.rdb, p.dialect).WithOpener(rt.vault)}
 	return rt, nil
 }
 

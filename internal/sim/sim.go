@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/doorstep/doorstep/command"
 	"github.com/doorstep/doorstep/deadline"
 	"github.com/doorstep/doorstep/domain"
 	"github.com/doorstep/doorstep/domain/calendar"
@@ -132,7 +133,13 @@ func Write(ctx context.Context, s eventstore.Store, cfg Config) (Stats, error) {
 	if err != nil {
 		return st, err
 	}
-	w, err := deadline.New(deadline.Config{Store: s, Policies: pols, Calendar: cal,
+	// The town seals the class (decision 0148): the watcher's command path
+	// opens it with the town's keys.
+	svc, err := command.New(command.Config{Store: s, Policies: pols, Calendar: cal, Opener: tc.Sealer.(domain.Opener)})
+	if err != nil {
+		return st, err
+	}
+	w, err := deadline.New(deadline.Config{Store: s, Policies: pols, Calendar: cal, Commands: svc,
 		Supervisor: func(sub deadline.Subject) string { return Supervisor(sub.Community) }})
 	if err != nil {
 		return st, err

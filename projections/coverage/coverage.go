@@ -10,6 +10,7 @@ package coverage
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -103,8 +104,43 @@ func (*Projection) Apply(ctx context.Context, tx *projections.Tx, events []proje
 
 // Reader reads the histories and computes coverage. Safe for concurrent use.
 type Reader struct {
-	db *sql.DB
-	d  projections.Dialect
+	db   *sql.DB
+	d    projections.Dialect
+	open domain.Opener // opens sealed classes (decision 0148); nil: none
+}
+
+// WithOpener makes r open the households' sealed classes with o, the key
+// vault (decision 0148): coverage_classes keeps the class as the log has it
+// (a token since the class is sealed), and the cadence and the groups are
+// per class. A class whose key is erased opens as "[erased]", which has no
+// cadence: the household is not due in the periods computed after its
+// erasure (periods already closed are events and do not change). Without
+// an opener a sealed class is an error, not a silent drop. It returns r.
+func (r *Reader) WithOpener(o domain.Opener) *Reader {
+	r.open = o
+	return r
+}
+
+// errNoOpener: a sealed class met by a reader without the key vault.
+var errNoOpener = errors.New("coverage: a household's class is sealed and this reader has no key vault to open it (Reader.WithOpener) / 家庭类别已加密，读取方未配置密钥库")
+
+// openClass returns a class as the coverage counts it: clear as it is, a
+// token opened (domain.ErasedText once erased).
+func (r *Reader) openClass(ctx context.Context, class string) (domain.HouseholdClass, error) {
+	if !domain.IsSealedText(class) {
+		return domain.HouseholdClass(class), nil
+	}
+	if r.open == nil {
+		return "", errNoOpener
+	}
+	rv, err := domain.OpenText(ctx, r.open, class)
+	if err != nil {
+		if errors.Is(err, domain.ErrErased) {
+			return domain.ErasedText, nil
+		}
+		return "", fmt.Errorf("coverage: open a household's class: %w", err)
+	}
+	return domain.HouseholdClass(rv.String()), nil
 }
 
 // NewReader returns a reader over the read-model database.
@@ -177,7 +213,12 @@ func (r *Reader) households(ctx context.Context, community string, visitsFrom, e
 			return nil, err
 		}
 		if i, ok := idx[id]; ok {
-			out[i].Classes = append(out[i].Classes, coverage.ClassAt{At: time.Unix(0, at), Class: domain.HouseholdClass(class)})
+			c, err := r.openClass(ctx, class)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[i].Classes = append(out[i].Classes, coverage.ClassAt{At: time.Unix(0, at), Class: c})
 		}
 	}
 	rows.Close()

@@ -36,14 +36,22 @@ type Projection struct {
 	pending []*household
 	cur     *batch // the transaction's changes until Flush (projections.Accumulator)
 
-	reads   *ReadCache // profiles readers keep; nil: none (SetReadCache)
-	touched []string   // households the flushed batch changed
+	reads   *ReadCache    // profiles readers keep; nil: none (SetReadCache)
+	open    domain.Opener // opens the sealed class for the visit-due instant; nil: none (SetOpener)
+	touched []string      // households the flushed batch changed
 }
 
 // SetReadCache makes the projection drop from c the households each batch
 // changed, once the batch is committed (and everything on a reset): call it
 // before the engine runs, with the cache given to this process's readers.
 func (p *Projection) SetReadCache(c *ReadCache) { p.reads = c }
+
+// SetOpener gives the projection the key vault, to open a household's
+// sealed class (decision 0148) when it derives the next-visit-due instant
+// (the cadence is per class). The table keeps the class as it is in the log
+// (a token). Without an opener, or once the household's key is erased, a
+// sealed class derives no due instant. Call it before the engine runs.
+func (p *Projection) SetOpener(o domain.Opener) { p.open = o }
 
 var _ projections.Accumulator = (*Projection)(nil)
 
@@ -689,13 +697,20 @@ func (p *Projection) applyHousehold(ctx context.Context, b *batch, h *household,
 // (Household.Clocks): from the last completed visit or registration, with
 // the recorded policy version. Zero when none applies or it cannot be
 // computed (e.g. a year without calendar data).
-func (p *Projection) nextDue(h *household) int64 {
+func (p *Projection) nextDue(ctx context.Context, h *household) int64 {
 	if h.Archived || h.RegisteredAt == 0 || p.policies == nil {
 		return 0
 	}
+	class := h.Class
+	if domain.IsSealedText(class) { // decision 0148: opened here, never stored opened
+		if p.open == nil {
+			return 0
+		}
+		class = domain.ShownText(ctx, p.open, class) // "[erased]" has no cadence: no due instant
+	}
 	start := max(h.RegisteredAt, h.LastVisit)
 	d, ok, err := p.policies.Deadline(p.cal, domain.Clock{Kind: domain.ClockVisitDue, Subject: h.ID, Start: fromNanos(start),
-		PolicyVersion: h.Policy, HouseholdClass: domain.HouseholdClass(h.Class)})
+		PolicyVersion: h.Policy, HouseholdClass: domain.HouseholdClass(class)})
 	if err != nil || !ok {
 		return 0
 	}
@@ -789,7 +804,7 @@ func (p *Projection) applyReferral(ctx context.Context, b *batch, id string, ev 
 func (p *Projection) flush(ctx context.Context, b *batch) error {
 	for _, id := range b.keys {
 		h := b.hh[id]
-		h.NextDue = p.nextDue(h)
+		h.NextDue = p.nextDue(ctx, h)
 		var names []string
 		if h.membersLoaded {
 			for _, m := range h.members {

@@ -3,6 +3,7 @@ package profile_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -82,7 +83,9 @@ func TestProfile(t *testing.T) {
 	if _, err := sim.Write(ctx, env.Store, sim.Config{Households: 40, Seed: 3, Communities: 4}); err != nil {
 		t.Fatal(err)
 	}
-	eng, err := projections.New(projections.Config{DB: env.DB, Dialect: env.Dialect, Store: env.Store, BatchSize: 100}, profile.New(env.Policies, env.Cal))
+	prof := profile.New(env.Policies, env.Cal)
+	prof.SetOpener(keys) // the town seals the class (decision 0148): the next visit due opens it
+	eng, err := projections.New(projections.Config{DB: env.DB, Dialect: env.Dialect, Store: env.Store, BatchSize: 100}, prof)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,6 +210,48 @@ func TestProfile(t *testing.T) {
 	if got := list(profile.Filter{Community: "c-he", Worker: "w1", Class: domain.ClassSpecial}); len(got) != 1 || got[0].HouseholdID != "zhang" {
 		t.Errorf("scoped filter: %+v", got)
 	}
+	// The town's classes are sealed (decision 0148): the column holds
+	// tokens, and the class filter opens them in Go, paging over the
+	// matches; without the key vault a sealed class matches nothing.
+	perClass := map[domain.HouseholdClass][]string{}
+	sealed := 0
+	for _, s := range list(profile.Filter{}) {
+		c := s.Class
+		if domain.IsSealedText(string(c)) {
+			sealed++
+			c = domain.HouseholdClass(domain.ShownText(ctx, keys, string(c)))
+		}
+		perClass[c] = append(perClass[c], s.HouseholdID)
+	}
+	if sealed < 35 || len(perClass[domain.ClassKey]) == 0 || len(perClass[domain.ClassSpecial]) < 2 {
+		t.Fatalf("the town's classes: %d sealed, per class %v", sealed, perClass)
+	}
+	for c, want := range perClass {
+		if got := list(profile.Filter{Class: c, Opener: keys}); !slices.Equal(ids(got), want) {
+			t.Errorf("class %s: %v, want %v", c, ids(got), want)
+		}
+		var paged []string
+		for off := 0; ; off += 2 {
+			page, err := rd.List(ctx, profile.Filter{Class: c, Opener: keys, Limit: 2, Offset: off})
+			if err != nil {
+				t.Fatal(err)
+			}
+			paged = append(paged, ids(page)...)
+			if len(page) < 2 {
+				break
+			}
+		}
+		if !slices.Equal(paged, want) {
+			t.Errorf("class %s by pages of 2: %v, want %v", c, paged, want)
+		}
+	}
+	if got := list(profile.Filter{Class: domain.ClassOrdinary}); len(got) != 0 {
+		t.Errorf("without the key vault a sealed class matched: %v", ids(got))
+	}
+	keys.Erase(perClass[domain.ClassKey][0])
+	if got := list(profile.Filter{Class: domain.ClassKey, Opener: keys}); slices.Contains(ids(got), perClass[domain.ClassKey][0]) || len(got) != len(perClass[domain.ClassKey])-1 {
+		t.Errorf("after an erasure the class filter still finds the household: %v", ids(got))
+	}
 	for _, q := range []string{"张桂兰", "张 桂", "12号", "和平路１２"} {
 		found := false
 		for _, s := range list(profile.Filter{Search: q}) {
@@ -244,4 +289,12 @@ func TestProfile(t *testing.T) {
 func nextWeekEnd(t time.Time) time.Time {
 	_, end := domain.PeriodWeek.Bounds(t, t.Location())
 	return end.AddDate(0, 0, 7).Add(-time.Nanosecond)
+}
+
+func ids(ss []profile.Summary) []string {
+	out := []string{}
+	for _, s := range ss {
+		out = append(out, s.HouseholdID)
+	}
+	return out
 }

@@ -516,7 +516,12 @@ type Filter struct {
 	Search string
 	// Index, when set, also finds households by a sealed name or address
 	// (exact after Normalize; decision 0108): the key vault.
-	Index           domain.Fingerprinter
+	Index domain.Fingerprinter
+	// Opener, the key vault, opens the households' sealed classes for the
+	// Class filter (decision 0148): the class column holds a token, so the
+	// filter is applied in Go on the opened value. Without it only clear
+	// classes (events written before the seal) can match.
+	Opener          domain.Opener
 	IncludeArchived bool
 	Limit, Offset   int // Limit default 100, at most 1000
 }
@@ -542,7 +547,6 @@ func (r *Reader) List(ctx context.Context, f Filter) ([]Summary, error) {
 	eq("h.community", f.Community)
 	eq("h.grid", f.Grid)
 	eq("h.worker", f.Worker)
-	eq("h.class", string(f.Class))
 	eq("h.risk", string(f.Risk))
 	if !f.IncludeArchived {
 		where = append(where, "h.archived = 0")
@@ -593,6 +597,9 @@ func (r *Reader) List(ctx context.Context, f Filter) ([]Summary, error) {
 	} else {
 		q += ` ORDER BY h.next_visit_due, h.household_id LIMIT ? OFFSET ?`
 	}
+	if f.Class != "" {
+		return r.listByClass(ctx, q, args, f)
+	}
 	args = append(args, f.Limit, f.Offset)
 	rows, err := r.db.QueryContext(ctx, r.d.Rebind(q), args...)
 	if err != nil {
@@ -606,6 +613,53 @@ func (r *Reader) List(ctx context.Context, f Filter) ([]Summary, error) {
 			return nil, err
 		}
 		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// maxClassScan bounds the rows a class filter opens (decision 0148): a
+// filter that would look at more is refused, to be narrowed by community,
+// grid or worker.
+const maxClassScan = 200_000
+
+// listByClass runs List's query q (without its page) and keeps the rows
+// whose class, opened in Go (the column holds a token, decision 0148), is
+// f.Class, paging over the matches. The scope and the other filters are
+// already in q, so only rows the caller may see are opened.
+func (r *Reader) listByClass(ctx context.Context, q string, args []any, f Filter) ([]Summary, error) {
+	rows, err := r.db.QueryContext(ctx, r.d.Rebind(strings.TrimSuffix(q, ` LIMIT ? OFFSET ?`)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("profile: list: %w", err)
+	}
+	defer rows.Close()
+	var out []Summary
+	skip, scanned := f.Offset, 0
+	for rows.Next() {
+		if scanned++; scanned > maxClassScan {
+			return nil, fmt.Errorf("%w: the class filter looks at more than %d households; add a community, grid or worker / 按家庭类别筛选的范围超过 %d 户，请加上社区、网格或网格员条件", ErrInvalidFilter, maxClassScan, maxClassScan)
+		}
+		var s Summary
+		if err := scanSummary(rows, &s); err != nil {
+			return nil, err
+		}
+		class := string(s.Class)
+		if domain.IsSealedText(class) {
+			if f.Opener == nil {
+				continue
+			}
+			class = domain.ShownText(ctx, f.Opener, class) // "[erased]" matches no class
+		}
+		if class != string(f.Class) {
+			continue
+		}
+		if skip > 0 {
+			skip--
+			continue
+		}
+		out = append(out, s)
+		if len(out) == f.Limit {
+			break
+		}
 	}
 	return out, rows.Err()
 }

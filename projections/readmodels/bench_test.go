@@ -101,7 +101,7 @@ func BenchmarkRebuild(b *testing.B) {
 	})
 
 	policies, cal := testenv.Policies(b)
-	all := readmodels.All(policies, cal, cal.Location())
+	all := readmodels.AllOpened(policies, cal, cal.Location(), nil, sim.NewKeys())
 	rebuild := func(b *testing.B, ps ...projections.Projection) {
 		db, err := projections.OpenSQLite(ctx, filepath.Join(b.TempDir(), "rm.db"))
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/doorstep/doorstep/eventstore/sqlite"
+	"github.com/doorstep/doorstep/internal/sim"
 	"github.com/doorstep/doorstep/internal/testenv"
 	"github.com/doorstep/doorstep/periodclose"
 	"github.com/doorstep/doorstep/projections"
@@ -45,7 +46,7 @@ func BenchmarkCloseMonth(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	eng, err := projections.New(projections.Config{DB: db, Store: s}, readmodels.All(policies, cal, cal.Location())...)
+	eng, err := projections.New(projections.Config{DB: db, Store: s}, readmodels.AllOpened(policies, cal, cal.Location(), nil, sim.NewKeys())...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -58,7 +59,7 @@ func BenchmarkCloseMonth(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("every read model brought up to date: %d events in %v", n, time.Since(start))
-	cl, err := periodclose.New(periodclose.Config{Store: s, Coverage: pcoverage.NewReader(db, nil), Resolution: measures.NewReader(db, nil),
+	cl, err := periodclose.New(periodclose.Config{Store: s, Coverage: pcoverage.NewReader(db, nil).WithOpener(sim.NewKeys()), Resolution: measures.NewReader(db, nil),
 		Policies: policies, Calendar: cal, Clock: benchClock{time.Date(2026, 7, 1, 1, 0, 0, 0, cal.Location())}, From: "2026-01"})
 	if err != nil {
 		b.Fatal(err)

@@ -67,7 +67,7 @@ func crashProjections() ([]projections.Projection, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(readmodels.All(ps, cal, cal.Location()), slow{}), nil
+	return append(readmodels.AllOpened(ps, cal, cal.Location(), nil, sim.NewKeys()), slow{}), nil
 }
 
 func crashChild(dir string) {

@@ -55,7 +55,7 @@ func TestRebuildEqualsLive(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	env := testenv.New(t)
-	ps := readmodels.All(env.Policies, env.Cal, env.Loc)
+	ps := readmodels.AllOpened(env.Policies, env.Cal, env.Loc, nil, sim.NewKeys())
 	eng, err := projections.New(projections.Config{DB: env.DB, Dialect: env.Dialect, Store: env.Store, BatchSize: 500, PollInterval: 20 * time.Millisecond}, ps...)
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +146,7 @@ func TestRebuildEqualsLive(t *testing.T) {
 		}
 		return nil
 	}
-	cl, err := periodclose.New(periodclose.Config{Store: env.Store, Coverage: pcoverage.NewReader(env.DB, env.Dialect),
+	cl, err := periodclose.New(periodclose.Config{Store: env.Store, Coverage: pcoverage.NewReader(env.DB, env.Dialect).WithOpener(sim.NewKeys()),
 		Resolution: measures.NewReader(env.DB, env.Dialect), Policies: env.Policies, Calendar: env.Cal,
 		Clock: benchClock{time.Date(2026, 7, 1, 1, 0, 0, 0, env.Loc)}, From: "2026-06"})
 	if err != nil {

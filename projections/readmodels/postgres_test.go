@@ -85,7 +85,7 @@ func TestReadModelsOnPostgres(t *testing.T) {
 	defer sq.Close()
 	pg := openPostgres(t)
 	build := func(db *sql.DB, d projections.Dialect) (*projections.Engine, []projections.Projection) {
-		ps := readmodels.All(env.Policies, env.Cal, env.Loc)
+		ps := readmodels.AllOpened(env.Policies, env.Cal, env.Loc, nil, sim.NewKeys())
 		eng, err := projections.New(projections.Config{DB: db, Dialect: d, Store: env.Store, BatchSize: 400, RebuildGroup: 1000}, ps...)
 		if err != nil {
 			t.Fatal(err)
@@ -148,7 +148,7 @@ func TestTwoEnginesTakeTurnsOnPostgres(t *testing.T) {
 		t.Fatalf("only %d events", len(all))
 	}
 	build := func(db *sql.DB, limit *eventstore.Position) (*projections.Engine, []projections.Projection) {
-		ps := readmodels.All(env.Policies, env.Cal, env.Loc)
+		ps := readmodels.AllOpened(env.Policies, env.Cal, env.Loc, nil, sim.NewKeys())
 		eng, err := projections.New(projections.Config{DB: db, Dialect: projections.Postgres, Store: testenv.Capped{Store: env.Store, Limit: limit}, BatchSize: 97}, ps...)
 		if err != nil {
 			t.Fatal(err)
@@ -207,7 +207,7 @@ func TestTwoEnginesAtOnceOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	build := func(db *sql.DB) (*projections.Engine, []projections.Projection) {
-		ps := readmodels.All(env.Policies, env.Cal, env.Loc)
+		ps := readmodels.AllOpened(env.Policies, env.Cal, env.Loc, nil, sim.NewKeys())
 		eng, err := projections.New(projections.Config{DB: db, Dialect: projections.Postgres, Store: env.Store, BatchSize: 50}, ps...)
 		if err != nil {
 			t.Fatal(err)

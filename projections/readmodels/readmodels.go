@@ -31,9 +31,21 @@ func All(policies *domain.PolicySet, cal domain.WorkingDayCalendar, loc *time.Lo
 // readers sharing reads may keep what they read. Give a cache only when this
 // process alone applies the projection; nil: none.
 func AllCached(policies *domain.PolicySet, cal domain.WorkingDayCalendar, loc *time.Location, reads *profile.ReadCache) []projections.Projection {
+	return AllOpened(policies, cal, loc, reads, nil)
+}
+
+// AllOpened is AllCached with the key vault o, through which the profile
+// opens a household's sealed class to derive its next-visit-due instant
+// (profile.Projection.SetOpener, decision 0148). The serving process and
+// every process that applies the read models give it; nil: a sealed class
+// derives no due instant.
+func AllOpened(policies *domain.PolicySet, cal domain.WorkingDayCalendar, loc *time.Location, reads *profile.ReadCache, o domain.Opener) []projections.Projection {
 	prof := profile.New(policies, cal)
 	if reads != nil {
 		prof.SetReadCache(reads)
+	}
+	if o != nil {
+		prof.SetOpener(o)
 	}
 	return []projections.Projection{
 		prof,

@@ -38,7 +38,7 @@ func TestFailedBatchLeavesNoTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	fail := &failing{}
-	ps := append(readmodels.All(env.Policies, env.Cal, env.Loc), fail)
+	ps := append(readmodels.AllOpened(env.Policies, env.Cal, env.Loc, nil, sim.NewKeys()), fail)
 	eng, err := projections.New(projections.Config{DB: env.DB, Dialect: env.Dialect, Store: env.Store, BatchSize: 300}, ps...)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +59,7 @@ func TestFailedBatchLeavesNoTrace(t *testing.T) {
 	got := dumpAll(t, env, ps)
 
 	fresh, freshDialect := testenv.ReadModels(t, filepath.Join(t.TempDir(), "fresh.db"))
-	ps2 := append(readmodels.All(env.Policies, env.Cal, env.Loc), &failing{})
+	ps2 := append(readmodels.AllOpened(env.Policies, env.Cal, env.Loc, nil, sim.NewKeys()), &failing{})
 	eng2, err := projections.New(projections.Config{DB: fresh, Dialect: freshDialect, Store: env.Store, BatchSize: 1000}, ps2...)
 	if err != nil {
 		t.Fatal(err)

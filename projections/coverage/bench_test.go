@@ -1,0 +1,107 @@
+package coverage_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	cov "github.com/doorstep/doorstep/coverage"
+	"github.com/doorstep/doorstep/domain"
+	"github.com/doorstep/doorstep/keystore"
+	"github.com/doorstep/doorstep/projections"
+	"github.com/doorstep/doorstep/projections/coverage"
+)
+
+// BenchmarkReportSealedClasses is the cost of opening the class (decision
+// 0148) in a coverage report: 10,000 households of 10 communities, each
+// with its registration's class and a completed home visit a month, the
+// whole street's report of a month. classes=clear is the report as it was
+// (the class in clear); classes=sealed opens every class token with a
+// key vault on a file key store (AES-GCM), its keys cached (cache=all: a
+// cache as large as the town) or not all cached (cache=4096: the vault's
+// default, so most households' keys are read again from the key store on
+// every report). Reported: ns per household of the whole report.
+func BenchmarkReportSealedClasses(b *testing.B) {
+	const households = 10_000
+	ctx := context.Background()
+	loc := time.FixedZone("CST", 8*3600)
+	pols, err := domain.DefaultPolicySet()
+	if err != nil {
+		b.Fatal(err)
+	}
+	pol := pols.Current()
+	dir := b.TempDir()
+	ks, err := keystore.OpenFileStore(filepath.Join(dir, "keys"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	sealer := keystore.New(ks, keystore.Config{CacheSize: households})
+	classes := domain.HouseholdClasses()
+	var want cov.Figures // the clear side's street: the sealed side must agree
+	for _, side := range []string{"clear", "sealed"} {
+		db, err := projections.OpenSQLite(ctx, filepath.Join(dir, side+".db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		for _, s := range coverage.New().Schema() {
+			if _, err := db.ExecContext(ctx, s); err != nil {
+				b.Fatal(err)
+			}
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		reg := time.Date(2025, 12, 1, 9, 0, 0, 0, loc).UnixNano()
+		for i := range households {
+			id := fmt.Sprintf("h%05d", i)
+			class := string(classes[i%len(classes)])
+			if side == "sealed" {
+				if class, err = domain.SealText(ctx, sealer, id, class, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO coverage_households VALUES (?, ?, ?, ?, 0)`, id, fmt.Sprint("c", i%10), "g", reg); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO coverage_classes VALUES (?, 1, ?, ?)`, id, reg, class); err != nil {
+				b.Fatal(err)
+			}
+			for m := 1; m <= 6; m++ {
+				at := time.Date(2026, time.Month(m), 1+i%28, 10, 0, 0, 0, loc).UnixNano()
+				if _, err := tx.ExecContext(ctx, `INSERT INTO coverage_visits VALUES (?, ?, ?, 'home', 0)`, id, m+1, at); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+		run := func(name string, rd *coverage.Reader) {
+			b.Run(name, func(b *testing.B) {
+				var r *cov.Report
+				for b.Loop() {
+					if r, err = rd.Report(ctx, pol, loc, "2026-06", ""); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if want.All.Due == 0 {
+					want = r.Street
+				}
+				if r.Street.All.Due != households || fmt.Sprint(r.Street) != fmt.Sprint(want) {
+					b.Fatalf("street %+v, want %+v", r.Street, want)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/households, "ns/household")
+			})
+		}
+		if side == "clear" {
+			run("classes=clear", coverage.NewReader(db, nil))
+			continue
+		}
+		run("classes=sealed/cache=all", coverage.NewReader(db, nil).WithOpener(sealer))
+		run("classes=sealed/cache=4096", coverage.NewReader(db, nil).WithOpener(keystore.New(ks, keystore.Config{})))
+	}
+}
