@@ -207,7 +207,7 @@ func TestSeveralNodes(t *testing.T) {
 	if total != visits || visits < len(acked) {
 		t.Fatalf("profiles count %d visits; the log holds %d; %d acknowledged", total, visits, len(acked))
 	}
-	allReadModels := []string{"audit_index", "coverage", "deadline_alerts", "household_profile", "measures", "rectifications", "relief", "worklist"}
+	allReadModels := []string{"audit_index", "coverage", "deadline_alerts", "flags", "household_profile", "measures", "rectifications", "relief", "worklist"}
 	// Wait until every projection has applied the whole log, then each
 	// must have applied exactly as many events as the log holds. The
 	// limit is a safety net, not a speed requirement.
