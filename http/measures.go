@@ -104,15 +104,9 @@ type MeasureFlags struct {
 // worker in it; the street when community is empty) that breached its
 // target or threshold at a period's close.
 type MeasureFlag struct {
-	Community  string    `json:"community"`
-	Worker     string    `json:"worker,omitempty"`
-	Period     string    `json:"period"`
-	Measure    string    `json:"measure"`
-	Figure     float64   `json:"figure"`
-	Target     float64   `json:"target"`
-	Periods    []string  `json:"periods"`
-	MessageEN  string    `json:"message_en"`
-	MessageZH  string    `json:"message_zh"`
+	Community string `json:"community"`
+	Period    string `json:"period"`
+	ClosedFlag
 	RaisedAt   time.Time `json:"raised_at"`
 	RecordedAt time.Time `json:"recorded_at"`
 }
@@ -274,8 +268,8 @@ func (s *Server) getMeasureFlags(w nethttp.ResponseWriter, r *nethttp.Request) e
 		if periods == nil {
 			periods = []string{}
 		}
-		out.Flags = append(out.Flags, MeasureFlag{Community: fl.Community, Worker: fl.Worker, Period: fl.Period, Measure: fl.Measure,
-			Figure: fl.Figure, Target: fl.Target, Periods: periods, MessageEN: fl.MessageEN, MessageZH: fl.MessageZH,
+		out.Flags = append(out.Flags, MeasureFlag{Community: fl.Community, Period: fl.Period, ClosedFlag: ClosedFlag{Measure: fl.Measure,
+			Worker: fl.Worker, Figure: fl.Figure, Target: fl.Target, Periods: periods, MessageEN: fl.MessageEN, MessageZH: fl.MessageZH},
 			RaisedAt: fl.RaisedAt, RecordedAt: fl.RecordedAt})
 	}
 	return writeJSON(w, nethttp.StatusOK, out)

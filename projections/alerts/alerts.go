@@ -441,8 +441,8 @@ func (r *Reader) Open(ctx context.Context, f Filter, now time.Time) ([]Alert, er
 	return out, nil
 }
 
-// list reads the open alerts of f (its limit set) from the database,
-// without their age.
+// list reads the open alerts of f (its limit set and checked by Open) from
+// the database, without their age.
 func (r *Reader) list(ctx context.Context, f Filter) ([]Alert, error) {
 	var where []string
 	var args []any
@@ -454,12 +454,6 @@ func (r *Reader) list(ctx context.Context, f Filter) ([]Alert, error) {
 		}
 	}
 	slicesSort(where, args)
-	if f.Limit <= 0 {
-		f.Limit = 100
-	}
-	if f.Limit > 1000 || f.Offset < 0 {
-		return nil, fmt.Errorf("%w: limit at most 1000, offset not negative / 每页最多 1000 条，偏移量不能为负", ErrInvalidFilter)
-	}
 	q := `SELECT stream, kind, stage, clock_start, due, raised_at, responsible, supervisor, household_id, community, grid FROM alerts_open`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")

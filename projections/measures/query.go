@@ -76,8 +76,7 @@ var ErrInvalidQuery = errors.New("measures: invalid query / 查询条件无效")
 // they were read at (decision 0152): a query asked again while the
 // checkpoint has not moved is answered from memory, one indexed read of the
 // checkpoint instead of a scan of every counter row. The dashboard asks the
-// same two queries (its community's measures and every community's, for the
-// flags) on every load, and the counters move only when the projection
+// same query on every load, and the counters move only when the projection
 // commits a batch.
 type Reader struct {
 	db *sql.DB
@@ -106,7 +105,7 @@ func Kinds() []string {
 
 // Measures returns one row per group and month, ordered by group then month.
 func (r *Reader) Measures(ctx context.Context, q Query) ([]Row, error) {
-	rows, err := r.cached(ctx, q)
+	rows, err := r.cache.Get(ctx, q, func(ctx context.Context) ([]Row, error) { return r.query(ctx, q) })
 	if err != nil {
 		return nil, err
 	}
@@ -118,13 +117,6 @@ func (r *Reader) Measures(ctx context.Context, q Query) ([]Row, error) {
 		out[i].OnTime = maps.Clone(row.OnTime)
 	}
 	return out, nil
-}
-
-// cached returns the rows of q, from the cache when the projection's
-// checkpoint is the one they were read at. The rows returned are shared:
-// callers in this package read them only.
-func (r *Reader) cached(ctx context.Context, q Query) ([]Row, error) {
-	return r.cache.Get(ctx, q, func(ctx context.Context) ([]Row, error) { return r.query(ctx, q) })
 }
 
 // query reads the rows of q from the database.
