@@ -3,6 +3,7 @@ package keystore_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -140,4 +141,80 @@ func TestVaultCacheTTLConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// memStore keeps keys in a map. The vault's cache is what its test checks,
+// not the store: 5,000 fsynced key files would take about 9 s here, and the
+// file store is exercised by the contract tests.
+type memStore struct {
+	mu   sync.Mutex
+	keys map[string]keystore.Key
+}
+
+func (m *memStore) Get(_ context.Context, id string) (keystore.Key, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, ok := m.keys[id]
+	if !ok {
+		return keystore.Key{}, keystore.ErrNoKey
+	}
+	return k, nil
+}
+
+func (m *memStore) Create(_ context.Context, k keystore.Key) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.keys[k.HouseholdID]; ok {
+		return keystore.ErrKeyExists
+	}
+	m.keys[k.HouseholdID] = k
+	return nil
+}
+
+func (m *memStore) Erase(_ context.Context, id string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := m.keys[id]
+	m.keys[id] = keystore.Key{HouseholdID: id, KeyID: k.KeyID, CreatedAt: k.CreatedAt, ErasedAt: at}
+	return nil
+}
+
+// TestDefaultCacheHoldsAStreet: with the default configuration, a report
+// that opens more households' values than the old 4,096-key cache held
+// reads no key from the store the second time (decision 0154), and an
+// erasure still shows at once.
+func TestDefaultCacheHoldsAStreet(t *testing.T) {
+	ctx := context.Background()
+	store := &countingStore{KeyStore: &memStore{keys: map[string]keystore.Key{}}}
+	v := keystore.New(store, keystore.Config{})
+	const households = 5000
+	sealed := make([]domain.Sealed, households)
+	id := func(i int) string { return "h" + strconv.Itoa(i) }
+	for i := range households {
+		var err error
+		if sealed[i], err = v.Seal(ctx, id(i), []byte("key")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := store.gets.Load()
+	for i := range households {
+		if p, err := v.Open(ctx, id(i), sealed[i]); err != nil || string(p) != "key" {
+			t.Fatalf("%s: %q %v", id(i), p, err)
+		}
+	}
+	if n := store.gets.Load() - before; n != 0 {
+		t.Fatalf("opening %d households' values read %d keys from the store; the default cache should hold them all", households, n)
+	}
+	if err := v.Erase(ctx, id(7)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Open(ctx, id(7), sealed[7]); !errors.Is(err, domain.ErrErased) {
+		t.Fatalf("open after erasure: %v, want erased", err)
+	}
+	if p, err := v.Open(ctx, id(8), sealed[8]); err != nil || string(p) != "key" {
+		t.Fatalf("a neighbour after the erasure: %q %v", p, err)
+	}
+	if _, err := v.Fingerprint(ctx, id(7), []byte("x")); !errors.Is(err, domain.ErrErased) {
+		t.Fatalf("fingerprint after erasure: %v, want erased", err)
+	}
 }

@@ -28,9 +28,12 @@ type Config struct {
 	Now func() time.Time
 	// Rand supplies keys and nonces; default crypto/rand.Reader.
 	Rand io.Reader
-	// CacheSize bounds how many households' keys are kept in memory;
-	// default 4096. Beyond it an arbitrary entry is dropped (and read again
-	// from the KeyStore when needed).
+	// CacheSize bounds how many households' (and members') keys are kept
+	// in memory; default DefaultCacheSize. Beyond it an arbitrary entry is
+	// dropped (and read again from the KeyStore when needed). An entry
+	// keeps the key and its id, not the cipher built from it (decision
+	// 0154), about 200 bytes: a cache that holds a whole street lets a
+	// report open every household's class without reading the KeyStore.
 	CacheSize int
 	// CacheTTL, when > 0, is how long (by Now) a cached key is used before
 	// it is read again from the KeyStore. Set it when other processes share
@@ -63,12 +66,34 @@ type Vault struct {
 	flight singleflight.Group
 }
 
+// entry is a cached key: only what sealing and opening need, so that a
+// cache of a whole street stays small (decision 0154). The AES-GCM cipher
+// and the fingerprint key are derived from secret on each use: about a
+// microsecond, against about 1 kB kept per household.
 type entry struct {
-	key  Key
-	aead cipher.AEAD // nil when erased
-	mac  []byte      // fingerprint key derived from the data key; nil when erased
-	read time.Time   // when key was read from the KeyStore, by Vault.now
+	keyID  string
+	secret [KeySize]byte // zero when erased
+	erased bool
+	read   time.Time // when the key was read from the KeyStore, by Vault.now
 }
+
+// aead is the key's AES-256-GCM cipher. The entry must not be erased.
+func (e *entry) aead(householdID string) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(e.secret[:])
+	if err != nil {
+		return nil, fmt.Errorf("keystore: key of household %s: %w", householdID, err)
+	}
+	g, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: key of household %s: %w", householdID, err)
+	}
+	return g, nil
+}
+
+// DefaultCacheSize is a Vault's default key cache: the households of a
+// large street office (the 100,000-household town of issue 15) with room
+// for members' own keys, about 40 MB when full.
+const DefaultCacheSize = 200_000
 
 var (
 	_ domain.Sealer     = (*Vault)(nil)
@@ -85,7 +110,7 @@ func New(keys KeyStore, cfg Config) *Vault {
 		cfg.Rand = rand.Reader
 	}
 	if cfg.CacheSize <= 0 {
-		cfg.CacheSize = 4096
+		cfg.CacheSize = DefaultCacheSize
 	}
 	return &Vault{keys: keys, now: cfg.Now, rand: cfg.Rand, maxCache: cfg.CacheSize, ttl: cfg.CacheTTL, cache: map[string]*entry{}}
 }
@@ -164,35 +189,39 @@ func (v *Vault) fetch(ctx context.Context, householdID string, create bool) (*en
 	if err != nil {
 		return nil, err
 	}
-	e := &entry{key: k, read: read}
-	if !k.Erased() && k.Secret == nil {
-		return nil, fmt.Errorf("keystore: the data key of household %s is stored wrapped under %s; open the key store with its key-encrypting key (WithKEK)", householdID, k.KEKID)
-	}
-	if !k.Erased() {
-		block, err := aes.NewCipher(k.Secret)
-		if err != nil {
-			return nil, fmt.Errorf("keystore: key of household %s: %w", householdID, err)
-		}
-		if e.aead, err = cipher.NewGCM(block); err != nil {
-			return nil, fmt.Errorf("keystore: key of household %s: %w", householdID, err)
-		}
-		if e.mac, err = hkdf.Key(sha256.New, k.Secret, nil, macInfo, 32); err != nil {
-			return nil, fmt.Errorf("keystore: key of household %s: %w", householdID, err)
-		}
+	e, err := newEntry(householdID, k, read)
+	if err != nil {
+		return nil, err
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if old, ok := v.cache[householdID]; ok && old.key.Erased() && !k.Erased() {
+	if old, ok := v.cache[householdID]; ok && old.erased && !e.erased {
 		return old, nil
 	}
 	v.put(householdID, e)
 	return e, nil
 }
 
+// newEntry is the cache entry of k, read at read.
+func newEntry(householdID string, k Key, read time.Time) (*entry, error) {
+	e := &entry{keyID: k.KeyID, erased: k.Erased(), read: read}
+	if e.erased {
+		return e, nil
+	}
+	if k.Secret == nil {
+		return nil, fmt.Errorf("keystore: the data key of household %s is stored wrapped under %s; open the key store with its key-encrypting key (WithKEK)", householdID, k.KEKID)
+	}
+	if len(k.Secret) != KeySize {
+		return nil, fmt.Errorf("keystore: key of household %s: a key of %d bytes, want %d", householdID, len(k.Secret), KeySize)
+	}
+	copy(e.secret[:], k.Secret)
+	return e, nil
+}
+
 // fresh reports whether a cached entry may be used without reading the
 // KeyStore again.
 func (v *Vault) fresh(e *entry) bool {
-	return v.ttl <= 0 || e.key.Erased() || v.now().Sub(e.read) < v.ttl
+	return v.ttl <= 0 || e.erased || v.now().Sub(e.read) < v.ttl
 }
 
 // put caches e, dropping an arbitrary entry when the cache is full. Called
@@ -248,15 +277,19 @@ func (v *Vault) Seal(ctx context.Context, householdID string, plaintext []byte) 
 	if err != nil {
 		return domain.Sealed{}, err
 	}
-	if e.key.Erased() {
+	if e.erased {
 		return domain.Sealed{}, ErasedError(householdID)
 	}
-	nonce := make([]byte, nonceBytes, nonceBytes+len(plaintext)+e.aead.Overhead())
+	g, err := e.aead(householdID)
+	if err != nil {
+		return domain.Sealed{}, err
+	}
+	nonce := make([]byte, nonceBytes, nonceBytes+len(plaintext)+g.Overhead())
 	if _, err := io.ReadFull(v.rand, nonce); err != nil {
 		return domain.Sealed{}, fmt.Errorf("keystore: generate nonce: %w", err)
 	}
-	ct := e.aead.Seal(nonce, nonce, plaintext, aad(householdID, e.key.KeyID))
-	return domain.Sealed{KeyID: e.key.KeyID, Ciphertext: ct}, nil
+	ct := g.Seal(nonce, nonce, plaintext, aad(householdID, e.keyID))
+	return domain.Sealed{KeyID: e.keyID, Ciphertext: ct}, nil
 }
 
 // Open implements domain.Opener. It returns an error matching
@@ -276,16 +309,20 @@ func (v *Vault) Open(ctx context.Context, householdID string, s domain.Sealed) (
 	if err != nil {
 		return nil, err
 	}
-	if e.key.Erased() {
+	if e.erased {
 		return nil, fmt.Errorf("keystore: household %s: %w", householdID, domain.ErrErased)
 	}
-	if s.KeyID != e.key.KeyID {
-		return nil, fmt.Errorf("keystore: household %s: value sealed with key %q, but the household's key is %q", householdID, s.KeyID, e.key.KeyID)
+	if s.KeyID != e.keyID {
+		return nil, fmt.Errorf("keystore: household %s: value sealed with key %q, but the household's key is %q", householdID, s.KeyID, e.keyID)
 	}
-	if len(s.Ciphertext) < nonceBytes+e.aead.Overhead() {
+	g, err := e.aead(householdID)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.Ciphertext) < nonceBytes+g.Overhead() {
 		return nil, fmt.Errorf("keystore: household %s: sealed value is too short", householdID)
 	}
-	pt, err := e.aead.Open(nil, s.Ciphertext[:nonceBytes], s.Ciphertext[nonceBytes:], aad(householdID, e.key.KeyID))
+	pt, err := g.Open(nil, s.Ciphertext[:nonceBytes], s.Ciphertext[nonceBytes:], aad(householdID, e.keyID))
 	if err != nil {
 		return nil, fmt.Errorf("keystore: household %s: sealed value does not authenticate (altered, or sealed for another household)", householdID)
 	}
@@ -306,10 +343,14 @@ func (v *Vault) Fingerprint(ctx context.Context, householdID string, data []byte
 	if err != nil {
 		return nil, err
 	}
-	if e.key.Erased() {
+	if e.erased {
 		return nil, ErasedError(householdID)
 	}
-	m := hmac.New(sha256.New, e.mac)
+	mac, err := hkdf.Key(sha256.New, e.secret[:], nil, macInfo, 32)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: key of household %s: %w", householdID, err)
+	}
+	m := hmac.New(sha256.New, mac)
 	m.Write(data)
 	return m.Sum(nil), nil
 }
@@ -323,7 +364,7 @@ func (v *Vault) KeyID(ctx context.Context, householdID string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return e.key.KeyID, nil
+	return e.keyID, nil
 }
 
 // Erase destroys the household's data key (crypto-shredding under PIPL):
@@ -341,12 +382,15 @@ func (v *Vault) Erase(ctx context.Context, householdID string) error {
 	}
 	read := v.now()
 	k, err := v.keys.Get(ctx, householdID)
-	if err != nil {
-		delete(v.cache, householdID)
-		return err
+	if err == nil {
+		var e *entry
+		if e, err = newEntry(householdID, k, read); err == nil {
+			v.put(householdID, e)
+			return nil
+		}
 	}
-	v.put(householdID, &entry{key: k, read: read})
-	return nil
+	delete(v.cache, householdID)
+	return err
 }
 
 // subjectOf is the key-store subject a value sealed under keyID for
@@ -375,7 +419,7 @@ func (v *Vault) householdErased(ctx context.Context, subject string) error {
 	if err != nil {
 		return err
 	}
-	if e.key.Erased() {
+	if e.erased {
 		return ErasedError(hh)
 	}
 	return nil
@@ -395,5 +439,5 @@ func (v *Vault) Erased(ctx context.Context, householdID string, s domain.Sealed)
 	if err != nil {
 		return false, err
 	}
-	return e.key.Erased(), nil
+	return e.erased, nil
 }
