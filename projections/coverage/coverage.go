@@ -13,7 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/doorstep/doorstep/coverage"
 	"github.com/doorstep/doorstep/domain"
@@ -205,6 +208,7 @@ func (r *Reader) households(ctx context.Context, community string, visitsFrom, e
 	if err != nil {
 		return nil, fmt.Errorf("coverage: classes: %w", err)
 	}
+	var classes []classRow
 	for rows.Next() {
 		var id, class string
 		var at int64
@@ -213,18 +217,77 @@ func (r *Reader) households(ctx context.Context, community string, visitsFrom, e
 			return nil, err
 		}
 		if i, ok := idx[id]; ok {
-			c, err := r.openClass(ctx, class)
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[i].Classes = append(out[i].Classes, coverage.ClassAt{At: time.Unix(0, at), Class: c})
+			classes = append(classes, classRow{i: i, at: at, class: class})
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	// The sealed classes are opened while the visits are read: a key not
+	// in the vault's cache is a read of the key store, and a whole
+	// street's are many (the first report after a start).
+	octx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	opened := make(chan error, 1)
+	go func() { opened <- r.openClasses(octx, classes) }()
+	wait := func() error {
+		cancel()
+		return <-opened
+	}
+	visits, err := r.visits(ctx, idx, out, community, where, args, visitsFrom, end)
+	if err != nil {
+		wait()
+		return nil, err
+	}
+	if err := <-opened; err != nil {
+		return nil, err
+	}
+	for _, c := range classes {
+		out[c.i].Classes = append(out[c.i].Classes, coverage.ClassAt{At: time.Unix(0, c.at), Class: c.opened})
+	}
+	return visits, nil
+}
+
+// classRow is a household's class as coverage_classes keeps it (a token
+// since decision 0148), and as opened.
+type classRow struct {
+	i      int // the household's index in households' answer
+	at     int64
+	class  string
+	opened domain.HouseholdClass
+}
+
+// openWorkers is how many classes are opened at once: reads of the key
+// store (files, or PostgreSQL) overlap (decision 0154).
+const openWorkers = 8
+
+// openClasses opens every row's class into its opened field, openWorkers
+// at a time; the first error stops the others.
+func (r *Reader) openClasses(ctx context.Context, rows []classRow) error {
+	var next atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	for range min(openWorkers, len(rows)) {
+		g.Go(func() error {
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= len(rows) {
+					return nil
+				}
+				c, err := r.openClass(gctx, rows[k].class)
+				if err != nil {
+					return err
+				}
+				rows[k].opened = c
+			}
+		})
+	}
+	return g.Wait()
+}
+
+// visits adds to out (indexed by idx) the completed visits from visitsFrom
+// to end, and returns out.
+func (r *Reader) visits(ctx context.Context, idx map[string]int, out []coverage.Household, community, where string, args []any, visitsFrom, end time.Time) ([]coverage.Household, error) {
 	vq := `SELECT x.household_id, x.at, x.mode, x.not_counted FROM coverage_visits x WHERE x.at >= ? AND x.at < ?`
 	vargs := []any{visitsFrom.UnixNano(), end.UnixNano()}
 	if community != "" {
@@ -232,7 +295,7 @@ func (r *Reader) households(ctx context.Context, community string, visitsFrom, e
 		JOIN coverage_households h ON h.household_id = x.household_id WHERE x.at >= ? AND x.at < ? AND h.` + where
 		vargs = append(vargs, args...)
 	}
-	rows, err = r.db.QueryContext(ctx, r.d.Rebind(vq), vargs...)
+	rows, err := r.db.QueryContext(ctx, r.d.Rebind(vq), vargs...)
 	if err != nil {
 		return nil, fmt.Errorf("coverage: visits: %w", err)
 	}
