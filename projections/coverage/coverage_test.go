@@ -2,6 +2,7 @@ package coverage_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -256,4 +257,25 @@ func TestCoverageOfSealedClasses(t *testing.T) {
 	keys.Erase("jan31")
 	check("2026-03", 3, 1, 2, 0, []string{"never", "phone"},
 		map[domain.HouseholdClass]cov.Count{domain.ClassKey: {Due: 2, Covered: 0}, domain.ClassOrdinary: {Due: 1, Covered: 1}})
+	// The classes are opened several at a time (decision 0154): a key
+	// store that fails for one household fails the report, with no figure.
+	broken := errors.New("key store unreachable")
+	r, err := coverage.NewReader(env.DB, env.Dialect).WithOpener(failingOpener{keys, "ord", broken}).Report(ctx, pol, env.Loc, "2026-03", "")
+	if !errors.Is(err, broken) || r != nil {
+		t.Fatalf("a report whose key store failed for one household: %v, %v", r, err)
+	}
+}
+
+// failingOpener fails to open the values of one household.
+type failingOpener struct {
+	domain.Opener
+	household string
+	err       error
+}
+
+func (f failingOpener) Open(ctx context.Context, householdID string, s domain.Sealed) ([]byte, error) {
+	if householdID == f.household {
+		return nil, f.err
+	}
+	return f.Opener.Open(ctx, householdID, s)
 }
