@@ -32,7 +32,7 @@ type Config struct {
 	// in memory; default DefaultCacheSize. Beyond it an arbitrary entry is
 	// dropped (and read again from the KeyStore when needed). An entry
 	// keeps the key and its id, not the cipher built from it (decision
-	// 0154), about 200 bytes: a cache that holds a whole street lets a
+	// 0154), about 180 bytes: a cache that holds a whole street lets a
 	// report open every household's class without reading the KeyStore.
 	CacheSize int
 	// CacheTTL, when > 0, is how long (by Now) a cached key is used before
@@ -92,7 +92,7 @@ func (e *entry) aead(householdID string) (cipher.AEAD, error) {
 
 // DefaultCacheSize is a Vault's default key cache: the households of a
 // large street office (the 100,000-household town of issue 15) with room
-// for members' own keys, about 40 MB when full.
+// for members' own keys, about 36 MB when full.
 const DefaultCacheSize = 200_000
 
 var (
