@@ -231,13 +231,10 @@ func (r *Reader) households(ctx context.Context, community string, visitsFrom, e
 	defer cancel()
 	opened := make(chan error, 1)
 	go func() { opened <- r.openClasses(octx, classes) }()
-	wait := func() error {
-		cancel()
-		return <-opened
-	}
 	visits, err := r.visits(ctx, idx, out, community, where, args, visitsFrom, end)
 	if err != nil {
-		wait()
+		cancel() // stop the openers, and wait for them
+		<-opened
 		return nil, err
 	}
 	if err := <-opened; err != nil {
